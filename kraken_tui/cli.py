@@ -1,0 +1,173 @@
+"""Command line: argument parsing, config loading, logging set-up and dispatch to subcommands.
+
+Owns: the names, flags and exit codes of ../shared/guides/cli-contract.md. Each subcommand's work
+lives in its own module, named in ``HANDLERS`` as ``"module:function"``; the function takes
+``(args: argparse.Namespace) -> int``. A subcommand whose handler is None says it is not yet
+available and exits 2.
+Must not import at module level: textual, the engine, the paper exchange (so ``--help`` is instant
+and the no-UI paths never load textual).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kraken_tui import __version__
+from kraken_tui.errors import KrakenTuiError, exit_code_for
+
+__all__ = ["HANDLERS", "SUBCOMMANDS", "build_parser", "main"]
+
+log = logging.getLogger("kraken_tui")
+
+ISSUES_URL = "https://github.com/kraken-tui/kraken-tui/issues"
+
+#: subcommand -> "module:function" that implements it, or None while it is not built yet.
+HANDLERS: dict[str, str | None] = {
+    "run": None,
+    "sim": None,
+    "backtest": None,
+    "journal": None,
+    "ctl": None,
+    "flatten": None,
+    "record": None,
+}
+SUBCOMMANDS = tuple(HANDLERS)
+
+
+def _add_market_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--funding", metavar="PATH", type=Path, help="hourly funding-rate CSV for replays")
+    p.add_argument(
+        "--symbol-map",
+        metavar="SRC=DST",
+        action="append",
+        default=[],
+        help="map a recording's symbol onto a perpetual (repeatable), e.g. XBTUSD=PF_XBTUSD",
+    )
+    p.add_argument("--speed", metavar="X|max", default=None, help="replay speed multiple (1, 10, 300) or max")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full argument parser (every subcommand of cli-contract.md)."""
+    parser = argparse.ArgumentParser(
+        prog="kraken-tui",
+        description="Terminal trading console for Kraken Futures perpetuals. Paper trading is the default.",
+        epilog="With no subcommand, 'kraken-tui' is 'kraken-tui run'. Exit codes: 0 done, 1 internal error, "
+        "2 usage or config error, 3 exchange or authentication error, 4 journal error, "
+        "5 halted by a kill condition (--no-ui).",
+    )
+    parser.add_argument("--version", action="version", version=f"kraken-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="the trading console (default), or the headless engine with --no-ui")
+    run.add_argument("--config", type=Path, help="config file (default: ./config.toml, then the platform config dir)")
+    run.add_argument("--mode", choices=["paper", "live"], help="paper (default) or live (needs keys and [live] enabled)")
+    run.add_argument("--no-ui", action="store_true", help="run the same engine headless, one line per event")
+    run.add_argument("--source", choices=["synthetic", "live", "auto"], help="paper market data source")
+    run.add_argument("--replay", metavar="PATH", action="append", default=[], type=str,
+                     help="replay a recording or candle file (repeatable; PATH@SYMBOL for candles)")
+    _add_market_flags(run)
+    run.add_argument("--exit-at-end", action="store_true", help="stop when the recording ends")
+    run.add_argument("--journal", type=Path, help="SQLite journal file")
+    run.add_argument("--log-format", choices=["text", "json"], help="--no-ui line format")
+
+    sim = sub.add_parser("sim", help="serve the paper exchange alone on loopback")
+    sim.add_argument("--config", type=Path, help="config file")
+    sim.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=None, help="TCP port (default: ephemeral)")
+    sim.add_argument("--source", default=None, help="auto|live|synthetic|replay:PATH")
+    _add_market_flags(sim)
+    sim.add_argument("--json", action="store_true", help="print the connection details as one JSON line")
+
+    bt = sub.add_parser("backtest", help="run the engine over historical candles")
+    bt.add_argument("--config", type=Path, help="config file")
+    bt.add_argument("--candles", required=True, type=Path, help="candle file (charts CSV/JSON or OHLCVT CSV)")
+    bt.add_argument("--funding", type=Path, help="hourly funding-rate CSV")
+    bt.add_argument("--funding-rate", type=float, help="constant relative funding rate per hour when no CSV")
+    bt.add_argument("--symbol", help="perpetual to trade, e.g. PF_XBTUSD")
+    bt.add_argument("--strategy", help="strategy name")
+    bt.add_argument("--param", metavar="NAME=VALUE", action="append", default=[], help="strategy parameter")
+    bt.add_argument("--fees", metavar="MAKER_BPS,TAKER_BPS", help="fees in basis points")
+    bt.add_argument("--slippage-bps", type=float, help="market-order slippage, basis points")
+    bt.add_argument("--from", dest="from_", metavar="ISO", help="start (UTC, ISO-8601)")
+    bt.add_argument("--to", metavar="ISO", help="end (UTC, ISO-8601)")
+    bt.add_argument("--journal", type=Path, help="write the run's journal here")
+    bt.add_argument("--trades-csv", type=Path, help="write the trade list here")
+    bt.add_argument("--json", action="store_true", help="print statistics as JSON")
+
+    jr = sub.add_parser("journal", help="read the trade journal")
+    jr.add_argument("--config", type=Path, help="config file")
+    jr.add_argument("--journal", type=Path, help="SQLite journal file")
+    jr.add_argument("view", choices=["summary", "trades", "events"], help="what to show")
+    jr.add_argument("--since", metavar="ISO", help="only rows at or after this UTC time")
+    jr.add_argument("--json", action="store_true", help="JSON output")
+    jr.add_argument("--csv", metavar="PATH", type=Path, help="write CSV here")
+
+    ctl = sub.add_parser("ctl", help="control a running instance")
+    ctl.add_argument("--socket", type=Path, help="control socket path (default: the only running instance)")
+    ctl.add_argument("action", choices=["status", "pause", "resume", "flatten", "reset"])
+    ctl.add_argument("--json", action="store_true", help="JSON output")
+    ctl.add_argument("--reason", default=None, help="reason recorded with the action")
+
+    fl = sub.add_parser("flatten", help="cancel every order and close every position, straight through the API")
+    fl.add_argument("--config", type=Path, help="config file")
+    fl.add_argument("--yes", action="store_true", help="do not ask for a typed confirmation")
+
+    rec = sub.add_parser("record", help="record Kraken's public feed to a JSON-lines file")
+    rec.add_argument("--symbols", required=True, help="comma-separated symbols, e.g. PF_XBTUSD,PF_ETHUSD")
+    rec.add_argument("--out", required=True, type=Path, help="output .jsonl file")
+    rec.add_argument("--duration", type=float, help="seconds to record (default: until Ctrl-C)")
+    return parser
+
+
+def _normalise_argv(argv: Sequence[str]) -> list[str]:
+    """Insert the implicit ``run`` when no subcommand is named."""
+    argv = list(argv)
+    if not argv:
+        return ["run"]
+    first = argv[0]
+    if first in SUBCOMMANDS or first in ("-h", "--help", "--version"):
+        return argv
+    return ["run", *argv]
+
+
+def _resolve(command: str):
+    target = HANDLERS.get(command)
+    if target is None:
+        return None
+    module, _, func = target.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kraken-tui`` console script. Returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(_normalise_argv(sys.argv[1:] if argv is None else argv))
+    command = args.command or "run"
+    handler = _resolve(command)
+    if handler is None:
+        print(f"kraken-tui {command}: not yet available in {__version__}", file=sys.stderr)
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except KrakenTuiError as exc:
+        print(f"kraken-tui {command}: error: {exc}", file=sys.stderr)
+        return exit_code_for(exc)
+    except Exception as exc:  # a bug: say where to report it, keep the traceback in the log
+        log.exception("internal error in %s", command)
+        print(
+            f"kraken-tui {command}: internal error: {type(exc).__name__}: {exc}\n"
+            f"This is a bug; please report it with the log at {ISSUES_URL}",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
