@@ -1,0 +1,186 @@
+"""Strict readers for fields of Kraken JSON messages, shared by the REST and WebSocket parsers.
+
+Owns: turning one JSON value into a typed value or a ``ProtocolError`` that names the source
+(endpoint or feed) and the field. Numbers are accepted as JSON numbers or numeric strings (spec §10:
+"Numbers may come as JSON numbers or strings depending on era"); NaN and infinities are refused;
+timestamps are accepted as ISO-8601 UTC strings with ms or µs, or epoch milliseconds as numbers or
+strings (spec §1 "Time format", §10).
+Must not import: httpx, websockets.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from kraken_tui.errors import ProtocolError
+
+__all__ = ["get_bool", "get_decimal", "get_float", "get_int", "get_str", "get_ts_ms", "parse_ts_ms", "require_dict"]
+
+_MISSING = object()
+
+
+def require_dict(value: Any, source: str, field: str | None = None) -> dict[str, Any]:
+    """Return ``value`` if it is a JSON object, else raise ProtocolError naming ``source``/``field``."""
+    if not isinstance(value, dict):
+        raise ProtocolError(source, f"expected an object, got {type(value).__name__}", field=field)
+    return value
+
+
+def _fetch(obj: dict[str, Any], key: str, source: str, required: bool) -> Any:
+    v = obj.get(key, _MISSING) if isinstance(obj, dict) else _MISSING
+    if v is _MISSING or v is None:
+        if required:
+            raise ProtocolError(source, "missing", field=key)
+        return None
+    return v
+
+
+def _check_sign(v: float | Decimal, key: str, source: str, positive: bool, nonneg: bool) -> None:
+    if positive and not v > 0:
+        raise ProtocolError(source, f"must be > 0, got {v}", field=key)
+    if nonneg and v < 0:
+        raise ProtocolError(source, f"must be >= 0, got {v}", field=key)
+
+
+def get_float(
+    obj: dict[str, Any], key: str, source: str, *, required: bool = True, positive: bool = False, nonneg: bool = False
+) -> float | None:
+    """Read a finite float from a JSON number or numeric string.
+
+    Raises:
+        ProtocolError: missing (when required), not a number, NaN/inf, or the wrong sign.
+    """
+    v = _fetch(obj, key, source, required)
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise ProtocolError(source, f"expected a number, got {v!r}", field=key)
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ProtocolError(source, f"expected a number, got {v!r}", field=key) from None
+    if not math.isfinite(f):
+        raise ProtocolError(source, f"not a finite number: {v!r}", field=key)
+    _check_sign(f, key, source, positive, nonneg)
+    return f
+
+
+def get_decimal(
+    obj: dict[str, Any], key: str, source: str, *, required: bool = True, positive: bool = False, nonneg: bool = False
+) -> Decimal | None:
+    """Read an exact Decimal from a JSON number or numeric string (floats via ``repr``: 0.1 -> 0.1).
+
+    Raises:
+        ProtocolError: missing (when required), not a number, NaN/inf, or the wrong sign.
+    """
+    v = _fetch(obj, key, source, required)
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise ProtocolError(source, f"expected a number, got {v!r}", field=key)
+    try:
+        d = Decimal(repr(v)) if isinstance(v, float) else Decimal(str(v).strip())
+    except (InvalidOperation, ValueError):
+        raise ProtocolError(source, f"expected a number, got {v!r}", field=key) from None
+    if not d.is_finite():
+        raise ProtocolError(source, f"not a finite number: {v!r}", field=key)
+    _check_sign(d, key, source, positive, nonneg)
+    return d
+
+
+def get_int(obj: dict[str, Any], key: str, source: str, *, required: bool = True) -> int | None:
+    """Read an integer (JSON integer, integral float, or digit string).
+
+    Raises:
+        ProtocolError: missing (when required) or not an integer.
+    """
+    v = _fetch(obj, key, source, required)
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise ProtocolError(source, f"expected an integer, got {v!r}", field=key)
+    if isinstance(v, int):
+        return v
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ProtocolError(source, f"expected an integer, got {v!r}", field=key) from None
+    if not math.isfinite(f) or f != int(f):
+        raise ProtocolError(source, f"expected an integer, got {v!r}", field=key)
+    return int(f)
+
+
+def get_str(obj: dict[str, Any], key: str, source: str, *, required: bool = True) -> str | None:
+    """Read a string.
+
+    Raises:
+        ProtocolError: missing (when required) or not a string.
+    """
+    v = _fetch(obj, key, source, required)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise ProtocolError(source, f"expected a string, got {type(v).__name__}", field=key)
+    return v
+
+
+def get_bool(obj: dict[str, Any], key: str, source: str, *, required: bool = True) -> bool | None:
+    """Read a boolean (JSON true/false or the strings "true"/"false").
+
+    Raises:
+        ProtocolError: missing (when required) or not a boolean.
+    """
+    v = _fetch(obj, key, source, required)
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    raise ProtocolError(source, f"expected a boolean, got {v!r}", field=key)
+
+
+def parse_ts_ms(value: Any) -> int:
+    """Convert an ISO-8601 string (``2016-02-26T12:09:38.830Z``, µs allowed) or epoch ms to epoch ms.
+
+    Raises:
+        ValueError: when the value is neither.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"not a timestamp: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"not a timestamp: {value!r}")
+        return int(value)
+    if isinstance(value, str):
+        s = value.strip()
+        if s.isdigit():
+            return int(s)
+        if s.endswith("Z"):
+            s = s[:-1] + "+00:00"
+        dt = datetime.fromisoformat(s)
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return calendar.timegm(dt.utctimetuple()) * 1000 + dt.microsecond // 1000
+    raise ValueError(f"not a timestamp: {value!r}")
+
+
+def get_ts_ms(obj: dict[str, Any], key: str, source: str, *, required: bool = True) -> int | None:
+    """Read a timestamp as epoch milliseconds (see ``parse_ts_ms``).
+
+    Raises:
+        ProtocolError: missing (when required) or not a timestamp.
+    """
+    v = _fetch(obj, key, source, required)
+    if v is None:
+        return None
+    try:
+        return parse_ts_ms(v)
+    except (ValueError, TypeError, OverflowError):
+        raise ProtocolError(source, f"expected an ISO-8601 time or epoch ms, got {v!r}", field=key) from None

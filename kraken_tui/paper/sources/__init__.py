@@ -1,0 +1,1 @@
+"""Market sources that drive the paper exchange: live (Kraken public feed), replay, synthetic."""
