@@ -160,6 +160,30 @@ class RiskConfig(_Section):
     """Reject an entry when the estimated distance to liquidation after it is below this, percent."""
     max_basis_bps: float = Field(50.0, ge=0)
     """Block entries when |mark - index| / index exceeds this, basis points."""
+    sizing: Literal["risk", "fixed"] = "risk"
+    """Position sizing: "risk" = equity x risk_per_trade_pct / stop distance; "fixed" = fixed_fraction_pct of equity."""
+    fixed_fraction_pct: float = Field(10.0, gt=0, le=100)
+    """Notional of each entry as a share of equity when sizing = "fixed", percent."""
+    vol_band_atr_pct: list[float] = Field(default_factory=lambda: [1.0, 2.5])
+    """ATR (as % of price) band edges for volatility-scaled leverage, ascending, percent."""
+    vol_band_leverage: list[float] = Field(default_factory=lambda: [3.0, 2.0, 1.0])
+    """Leverage for each ATR band (one more than the edges), x; always capped by leverage_cap."""
+    loss_streak_cut: int = Field(3, ge=1)
+    """After this many consecutive losing trades, leverage is cut to 1x."""
+    drawdown_deleverage_pct: float = Field(10.0, gt=0, le=100)
+    """When drawdown from peak equity exceeds this, leverage is cut to 1x, percent."""
+    expected_taker_fee_bps: float = Field(5.0, ge=0)
+    """Taker fee assumed by the cost check (entry and exit), basis points."""
+    expected_hold_h: float = Field(4.0, gt=0)
+    """Expected holding time used to estimate funding cost, hours."""
+
+    @field_validator("vol_band_leverage")
+    @classmethod
+    def _one_leverage_per_band(cls, v: list[float], info: Any) -> list[float]:
+        edges = info.data.get("vol_band_atr_pct", [])
+        if len(v) != len(edges) + 1 or any(x <= 0 for x in v):
+            raise ValueError(f"needs {len(edges) + 1} positive leverages (one more than vol_band_atr_pct)")
+        return v
 
     @field_validator("leverage_cap")
     @classmethod

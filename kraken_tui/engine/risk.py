@@ -1,0 +1,206 @@
+"""The risk gate for entries: operator state, position limits, leverage, sizing, liquidation buffer, costs.
+
+Owns: the pure decision ``evaluate_entry`` (issue 5 item 4). Every entry, from a strategy or from the
+operator, passes it; every rejection carries a reason that is journaled and shown. Exits (reduce-only
+orders) never pass this gate: they must always be allowed to reduce risk.
+Units: prices USD, sizes contracts (Decimal, rounded down to the lot), percentages named ``_pct``.
+Must not import: textual, the client, the journal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from kraken_tui.config import RiskConfig
+from kraken_tui.domain import ZERO, Instrument, PositionSide
+from kraken_tui.engine.liquidation import linear_liquidation_price, liquidation_distance
+
+__all__ = ["AccountSnapshot", "EntryRequest", "OpenExposure", "RiskDecision", "allowed_leverage", "evaluate_entry"]
+
+_HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenExposure:
+    """An open position as the risk gate sees it: signed size (contracts), entry and mark (USD), and the
+    initial / maintenance margin rates of its tier (fractions)."""
+
+    symbol: str
+    signed_size: Decimal
+    entry_price: Decimal
+    mark_price: Decimal
+    initial_margin_rate: Decimal
+    maintenance_margin_rate: Decimal
+
+    @property
+    def notional_usd(self) -> Decimal:
+        """|size| x mark."""
+        return abs(self.signed_size) * self.mark_price
+
+    @property
+    def unrealized_pnl_usd(self) -> Decimal:
+        """size x (mark - entry), linear contracts (spec §8.5)."""
+        return self.signed_size * (self.mark_price - self.entry_price)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    """Account figures the gate needs. ``equity_usd`` is margin equity; ``collateral_usd`` the USD
+    collateral value before unrealized P&L; ``drawdown_pct`` the drawdown from peak equity, percent."""
+
+    equity_usd: Decimal
+    collateral_usd: Decimal
+    positions: tuple[OpenExposure, ...] = ()
+    consecutive_losses: int = 0
+    drawdown_pct: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRequest:
+    """A proposed entry.
+
+    Attributes:
+        side: LONG for a buy signal, SHORT for a sell signal.
+        entry_price: expected fill price, USD.
+        stop_price: protective stop, USD (required when sizing = "risk").
+        target_move_pct: the move the strategy aims for, percent of entry (for the cost check), or None.
+        funding_rate: current relative funding rate per hour (fraction; positive = longs pay), or None.
+        atr_pct: ATR as percent of price on the signal timeframe (for volatility-scaled leverage), or None.
+    """
+
+    instrument: Instrument
+    side: PositionSide
+    entry_price: Decimal
+    stop_price: Decimal | None = None
+    target_move_pct: float | None = None
+    funding_rate: float | None = None
+    atr_pct: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskDecision:
+    """The gate's answer: ``approved`` with ``size`` (contracts) and the leverage allowed, or a ``reason``.
+
+    ``notes`` lists what shaped the size (e.g. "capped by max_position_notional_usd").
+    """
+
+    approved: bool
+    size: Decimal = ZERO
+    leverage_x: Decimal = ZERO
+    reason: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def _reject(reason: str, notes: list[str] | None = None) -> RiskDecision:
+    return RiskDecision(False, reason=reason, notes=tuple(notes or ()))
+
+
+def allowed_leverage(cfg: RiskConfig, atr_pct: float | None, consecutive_losses: int, drawdown_pct: float) -> tuple[Decimal, str]:
+    """Leverage allowed now (x) and why: the ATR band's leverage under ``leverage_cap``, cut to 1x after
+    ``loss_streak_cut`` consecutive losses or when drawdown from peak exceeds ``drawdown_deleverage_pct``."""
+    cap = Decimal(str(cfg.leverage_cap))
+    lev, why = cap, "leverage_cap"
+    if atr_pct is not None:
+        band = sum(1 for edge in cfg.vol_band_atr_pct if atr_pct >= edge)
+        band_lev = Decimal(str(cfg.vol_band_leverage[band]))
+        if band_lev < lev:
+            lev, why = band_lev, f"ATR {atr_pct:.2f}% band"
+    if consecutive_losses >= cfg.loss_streak_cut and lev > 1:
+        lev, why = Decimal(1), f"{consecutive_losses} consecutive losses"
+    if drawdown_pct > cfg.drawdown_deleverage_pct and lev > 1:
+        lev, why = Decimal(1), f"drawdown {drawdown_pct:.1f}% from peak"
+    return min(lev, cap), why
+
+
+def evaluate_entry(
+    req: EntryRequest, account: AccountSnapshot, cfg: RiskConfig, entry_block_reason: str | None = None
+) -> RiskDecision:
+    """Decide whether an entry may be sent and how large it is.
+
+    Checks, in order: operator state (``entry_block_reason`` from the state machine), linear contract,
+    existing position (no pyramiding unless enabled; an opposite position must be closed first), max open
+    positions, cost (target move > round-trip taker fees + funding paid over ``expected_hold_h``), size
+    (risk-based ``equity x risk_per_trade_pct / |entry - stop|`` or fixed fraction), caps (max position
+    notional, leverage allowed x equity minus open notional, max capital deployed as initial margin),
+    rounding down to the lot, minimum size, then the liquidation buffer: the estimated distance from entry
+    to the liquidation price after the order (spec §9 formula) must be at least ``liquidation_buffer_pct``.
+
+    Returns:
+        RiskDecision; never raises for a rejected entry.
+    """
+    inst, notes = req.instrument, []
+    if entry_block_reason:
+        return _reject(entry_block_reason)
+    if not inst.is_linear:
+        return _reject(f"{inst.symbol}: the engine trades PF_ linear perpetuals only")
+    if req.entry_price <= 0 or account.equity_usd <= 0:
+        return _reject("no price or no equity to size the entry from")
+    held = next((p for p in account.positions if p.symbol == inst.symbol and p.signed_size != 0), None)
+    if held is not None:
+        same = (held.signed_size > 0) == (req.side is PositionSide.LONG)
+        if not same:
+            return _reject(f"{inst.symbol}: an opposite position is open; it must be closed first")
+        if not cfg.allow_pyramiding:
+            return _reject(f"{inst.symbol}: already {req.side.value}; pyramiding is disabled")
+    open_count = sum(1 for p in account.positions if p.signed_size != 0)
+    if held is None and open_count >= cfg.max_open_positions:
+        return _reject(f"max open positions reached ({open_count}/{cfg.max_open_positions})")
+
+    if req.target_move_pct is not None:
+        fees_pct = 2 * cfg.expected_taker_fee_bps / 100
+        paying = (req.funding_rate or 0.0) * req.side.sign
+        funding_pct = max(0.0, paying) * cfg.expected_hold_h * 100
+        if req.target_move_pct <= fees_pct + funding_pct:
+            return _reject(
+                f"target move {req.target_move_pct:.3f}% does not cover costs "
+                f"(fees {fees_pct:.3f}% + funding {funding_pct:.3f}% over {cfg.expected_hold_h:g} h)"
+            )
+
+    lev, lev_why = allowed_leverage(cfg, req.atr_pct, account.consecutive_losses, account.drawdown_pct)
+    notes.append(f"leverage {lev}x ({lev_why})")
+    equity, price = account.equity_usd, req.entry_price
+    if cfg.sizing == "risk":
+        if req.stop_price is None or req.stop_price == price:
+            return _reject("risk-based sizing needs a stop price distinct from the entry price")
+        size = equity * Decimal(str(cfg.risk_per_trade_pct)) / _HUNDRED / abs(price - req.stop_price)
+    else:
+        size = equity * Decimal(str(cfg.fixed_fraction_pct)) / _HUNDRED / price
+
+    level = inst.margin_level_for(size * price) if inst.margin_levels else None
+    im_rate = level.initial_margin_rate if level else Decimal(1) / lev
+    mm_rate = level.maintenance_margin_rate if level else im_rate / 2
+    open_notional = sum((p.notional_usd for p in account.positions), ZERO)
+    used_im = sum((p.notional_usd * p.initial_margin_rate for p in account.positions), ZERO)
+    caps = {
+        "max_position_notional_usd": Decimal(str(cfg.max_position_notional_usd)) / price,
+        "leverage": (lev * equity - open_notional) / price,
+        "max_capital_deployed_pct": (Decimal(str(cfg.max_capital_deployed_pct)) / _HUNDRED * equity - used_im)
+        / (price * im_rate),
+    }
+    for name, cap in caps.items():
+        if size > cap:
+            size = max(cap, ZERO)
+            notes.append(f"capped by {name}")
+    size = inst.round_size(size)
+    if size < inst.min_order_size:
+        return _reject(f"size {size} below the minimum order {inst.min_order_size} ({'; '.join(notes)})", notes)
+
+    signed = size if req.side is PositionSide.LONG else -size
+    liq = linear_liquidation_price(
+        signed,
+        price,
+        mm_rate,
+        account.collateral_usd,
+        sum((p.unrealized_pnl_usd for p in account.positions), ZERO),
+        sum((abs(p.signed_size) * p.entry_price * p.maintenance_margin_rate for p in account.positions), ZERO),
+    )
+    dist = liquidation_distance(price, liq, req.side is PositionSide.LONG)
+    buffer = Decimal(str(cfg.liquidation_buffer_pct)) / _HUNDRED
+    if dist is not None and dist < buffer:
+        return _reject(
+            f"estimated liquidation at {liq:.2f} is {dist * 100:.1f}% from entry, inside the "
+            f"{cfg.liquidation_buffer_pct:g}% buffer",
+            notes,
+        )
+    return RiskDecision(True, size=size, leverage_x=lev, notes=tuple(notes))
