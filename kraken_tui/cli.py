@@ -29,12 +29,12 @@ ISSUES_URL = "https://github.com/kraken-tui/kraken-tui/issues"
 #: subcommand -> "module:function" that implements it, or None while it is not built yet.
 HANDLERS: dict[str, str | None] = {
     "run": None,
-    "sim": None,
+    "sim": "kraken_tui.paper.sim:run",
     "backtest": None,
-    "journal": None,
+    "journal": "kraken_tui.journal.cli:run",
     "ctl": None,
     "flatten": None,
-    "record": None,
+    "record": "kraken_tui.paper.sources.record:run",
 }
 SUBCOMMANDS = tuple(HANDLERS)
 

@@ -1,3 +1,9 @@
 """The trade journal: one SQLite file (WAL), one writer task fed by a queue, schema migrations,
-queries and statistics. Must not import: textual, the engine.
+queries and statistics.
+
+Modules: ``records`` (input records), ``schema`` (DDL + migrations), ``db`` (open/pragmas/integrity),
+``encode`` (record -> SQL), ``writer`` (the writer task), ``queries`` (readers), ``trades`` (round
+trips from fills), ``stats`` (statistics), ``accountlog`` (totals vs the exchange's account log),
+``export`` (CSV/JSON formats), ``cli`` (``kraken-tui journal``).
+Must not import: textual, the engine.
 """

@@ -1,0 +1,94 @@
+"""Shared plumbing of the built-in strategies: parameter resolution, per-symbol state, Signal building.
+
+Owns: ``StrategyBase``. Each subclass declares ``name``, ``PARAMS`` (a tuple of ``Param``) and
+``new_state()``; the base validates parameters (``ConfigError`` naming ``strategy.params.<name>``) and the
+timeframe, keeps one state object per symbol, and stamps signals with the candle close time (UTC ms).
+Must not import: textual, numpy, risk or execution modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from kraken_tui.domain import Candle
+from kraken_tui.errors import ConfigError
+
+from ..candles import TIMEFRAMES, timeframe_ms
+from ..signals import PriceSeries, Signal, SignalSide
+from ._params import Param, resolve_params
+
+__all__ = ["StrategyBase"]
+
+
+class StrategyBase:
+    """Base of the built-in strategies (see ``engine.signals.Strategy`` for the protocol).
+
+    Args:
+        timeframe: the signal timeframe (``[strategy] timeframe``).
+        params: the strategy's ``[strategy.params]`` table.
+        prefix: config key prefix used in errors (the ensemble passes ``strategy.params.<component>``).
+
+    Raises:
+        ConfigError: unknown timeframe (key ``strategy.timeframe``) or a bad parameter.
+    """
+
+    name: ClassVar[str] = ""
+    PARAMS: ClassVar[tuple[Param, ...]] = ()
+
+    def __init__(
+        self,
+        timeframe: str = "5m",
+        params: Mapping[str, Any] | None = None,
+        *,
+        prefix: str = "strategy.params",
+    ) -> None:
+        if timeframe not in TIMEFRAMES:
+            raise ConfigError("strategy.timeframe", timeframe, "one of " + ", ".join(TIMEFRAMES))
+        self.prefix = prefix
+        self.p: dict[str, Any] = resolve_params(self.name, params, self.PARAMS, prefix=prefix)
+        self.timeframe = timeframe
+        self.timeframes: tuple[str, ...] = (timeframe,)
+        self.series: PriceSeries = self.p.get("series", "trade")
+        self.warmup_bars = 1
+        self._tf_ms = timeframe_ms(timeframe)
+        self._states: dict[str, Any] = {}
+        self.configure()
+
+    def configure(self) -> None:
+        """Hook for subclasses: cross-parameter checks (raise ``self.bad_param``) and derived attributes."""
+
+    def new_state(self) -> Any:
+        """A fresh per-symbol state (indicators, memory); subclasses override."""
+        return None
+
+    def state(self, symbol: str) -> Any:
+        """The state of ``symbol``, created on first use."""
+        st = self._states.get(symbol)
+        if st is None:
+            st = self._states[symbol] = self.new_state()
+        return st
+
+    def signal(
+        self,
+        symbol: str,
+        side: SignalSide,
+        confidence: float,
+        reason: str,
+        features: dict[str, float],
+        candle: Candle,
+    ) -> Signal:
+        """A Signal from this strategy, stamped with the close time of ``candle`` (open + timeframe)."""
+        return Signal(
+            symbol,
+            side,
+            min(1.0, max(0.0, confidence)),
+            reason,
+            features,
+            ts_ms=candle.ts_ms + self._tf_ms,
+            strategy=self.name,
+        )
+
+    def bad_param(self, name: str, expected: str) -> ConfigError:
+        """A ConfigError for parameter ``name`` (its resolved value) with ``expected`` text."""
+        return ConfigError(f"{self.prefix}.{name}", self.p.get(name), expected)

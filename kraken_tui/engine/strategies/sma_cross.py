@@ -1,0 +1,82 @@
+"""``sma_cross``: the plain reference strategy used to cross-check backtests against backtesting.py.
+
+Owns: ``SmaCross``. Semantics are exactly backtesting.py's ``SmaCross`` example: on each bar close,
+long when the fast SMA crosses above the slow one (``fast[-2] < slow[-2] and fast[-1] > slow[-1]``),
+short when it crosses below; the position is reversed on each cross. No stop-loss or take-profit ladder
+belongs to it (its exit is the reverse cross) and sizing is the risk gate's fixed fraction of equity.
+SMAs are TA-Lib SMAs of closes (engine.indicators). The first cross can be seen at bar index ``slow``
+(0-based), the first bar where both SMAs exist on this bar and the previous one, as in backtesting.py.
+Must not import: textual, numpy, risk or execution modules.
+"""
+
+from __future__ import annotations
+
+from kraken_tui.domain import Candle
+
+from ..indicators import SMA
+from ..signals import MarketView, Signal, SignalSide
+from ._base import StrategyBase
+from ._params import SERIES, Param, crossed
+
+__all__ = ["SmaCross"]
+
+
+class _State:
+    __slots__ = ("fast", "slow", "prev")
+
+    def __init__(self, fast: int, slow: int) -> None:
+        self.fast, self.slow = SMA(fast), SMA(slow)
+        self.prev: tuple[float, float] | None = None
+
+
+class SmaCross(StrategyBase):
+    """Fast/slow SMA crossover; confidence always 1.0 (a cross is a cross).
+
+    Parameters (``[strategy.params]``): ``fast`` (bars, default 10), ``slow`` (bars, default 20; the
+    defaults of backtesting.py's SmaCross), ``series`` ("trade" or "spot", default "trade").
+
+    Raises:
+        ConfigError: a bad parameter, or ``fast >= slow`` (names ``strategy.params.fast``).
+    """
+
+    name = "sma_cross"
+    PARAMS = (
+        Param("fast", 10, "fast SMA length, bars", int, 1, 10_000),
+        Param("slow", 20, "slow SMA length, bars", int, 2, 10_000),
+        SERIES,
+    )
+
+    def configure(self) -> None:
+        """Check cross-parameter rules and set derived attributes (called by StrategyBase.__init__)."""
+        self.fast: int = self.p["fast"]
+        self.slow: int = self.p["slow"]
+        if self.fast >= self.slow:
+            raise self.bad_param("fast", f"fewer bars than slow ({self.slow})")
+        self.warmup_bars = self.slow + 1
+
+    def new_state(self) -> _State:
+        """Fresh SMAs for one symbol."""
+        return _State(self.fast, self.slow)
+
+    def on_candle(self, symbol: str, timeframe: str, candle: Candle, view: MarketView) -> Signal | None:
+        """Update the SMAs with ``candle.close``; return long/short on a cross, else None."""
+        if timeframe != self.timeframe:
+            return None
+        st: _State = self.state(symbol)
+        f = st.fast.update(candle.close)
+        s = st.slow.update(candle.close)
+        prev = st.prev
+        st.prev = (f, s) if f is not None and s is not None else None
+        if prev is None or f is None or s is None:
+            return None
+        pf, ps = prev
+        if crossed(pf, ps, f, s):
+            side, word = SignalSide.LONG, "above"
+        elif crossed(ps, pf, s, f):
+            side, word = SignalSide.SHORT, "below"
+        else:
+            return None
+        reason = f"SMA({self.fast}) {f:.2f} crossed {word} SMA({self.slow}) {s:.2f}"
+        return self.signal(
+            symbol, side, 1.0, reason, {"sma_fast": f, "sma_slow": s, "close": candle.close}, candle
+        )

@@ -1,0 +1,183 @@
+"""Opening a journal file: path resolution, pragmas, integrity check, identity check, migrations.
+
+Owns: every decision about whether a SQLite file may be used as the journal. A file that is corrupt,
+foreign (not a kraken-tui journal), or written by a newer kraken-tui raises ``JournalError`` (CLI exit
+code 4) naming the file and what to do; the file is never overwritten, migrated blindly or "repaired".
+
+Durability choice: WAL mode with ``synchronous=FULL``. In WAL mode ``NORMAL`` is already safe against
+the *process* dying (SIGKILL, crash): a committed transaction is in the WAL file in the OS cache and is
+never lost or corrupted. It is not safe against power loss or an OS crash, where the last commits can
+roll back. The journal records intents *before* their orders are sent (architecture "Data flow");
+losing one would make our own order look external after a reboot. ``FULL`` costs one fsync per commit,
+and the writer commits a whole batch per transaction in its own thread, so the event loop never waits
+on it (see ``bench/bench_journal.py`` for the figures). ``synchronous`` can be lowered per connection
+for throughput-only uses (benchmarks, backtests).
+Must not import: aiosqlite (this is the synchronous layer, shared by the writer and the readers),
+textual, the engine.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from kraken_tui.config import Config, default_data_dir
+from kraken_tui.errors import JournalError
+from kraken_tui.journal.schema import APPLICATION_ID, LATEST_VERSION, MIGRATIONS
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "connection_pragmas",
+    "open_db",
+    "resolve_journal_path",
+]
+
+#: How long a connection waits for another connection's write lock before failing, ms.
+BUSY_TIMEOUT_MS = 5_000
+
+_CORRUPT_HINT = (
+    "the file was left untouched; move it aside (e.g. add .corrupt to its name) and start again, "
+    "or salvage it with the sqlite3 shell's .recover command"
+)
+
+
+def resolve_journal_path(cli_path: Path | None, cfg: Config | None) -> Path:
+    """The journal file: ``--journal`` first, then ``[general] journal_path``, then
+    ``<platform data dir>/journal.sqlite`` (kraken_tui.config.default_data_dir)."""
+    if cli_path is not None:
+        return cli_path.expanduser()
+    if cfg is not None and cfg.general.journal_path is not None:
+        return cfg.general.journal_path.expanduser()
+    return default_data_dir() / "journal.sqlite"
+
+
+def connection_pragmas(synchronous: str = "FULL") -> tuple[str, ...]:
+    """The per-connection PRAGMA statements every journal connection runs (writer and readers)."""
+    if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+        raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, got {synchronous!r}")
+    return (
+        "PRAGMA foreign_keys=ON",
+        f"PRAGMA synchronous={synchronous}",
+        f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+    )
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Apply every missing forward migration, each in its own IMMEDIATE transaction (so two processes
+    opening the same old file at once cannot both apply a step)."""
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version >= LATEST_VERSION:
+                conn.execute("ROLLBACK")
+                return
+            if version == 0:
+                conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            for stmt in _statements(MIGRATIONS[version]):
+                conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version={version + 1}")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise JournalError(
+                str(path), f"migration to schema version {version + 1} failed: {exc}", hint=_CORRUPT_HINT
+            ) from None
+
+
+def _check_identity(conn: sqlite3.Connection, path: Path) -> bool:
+    """Return True for a brand-new (empty) database; raise for foreign or too-new files."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    n_objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if app_id == 0 and version == 0 and n_objects == 0:
+        return True
+    if app_id != APPLICATION_ID:
+        raise JournalError(
+            str(path),
+            f"not a kraken-tui journal (SQLite application_id {app_id:#x}, {n_objects} schema objects)",
+            hint="the file was left untouched; pass another file with --journal or [general] journal_path",
+        )
+    if version > LATEST_VERSION:
+        raise JournalError(
+            str(path),
+            f"written by a newer kraken-tui (schema version {version}, this one knows up to {LATEST_VERSION})",
+            hint="upgrade kraken-tui; the file was left untouched",
+        )
+    return False
+
+
+def _check_integrity(conn: sqlite3.Connection, path: Path, quick: bool) -> None:
+    rows = conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check").fetchall()
+    if rows != [("ok",)]:
+        detail = "; ".join(str(r[0]) for r in rows[:3])
+        raise JournalError(str(path), f"integrity check failed: {detail}", hint=_CORRUPT_HINT)
+
+
+def open_db(
+    path: Path,
+    *,
+    create: bool = True,
+    synchronous: str = "FULL",
+    quick_check: bool = False,
+) -> sqlite3.Connection:
+    """Open (and when needed create and migrate) the journal at ``path``.
+
+    Args:
+        path: the SQLite file. Parent folders are created when ``create`` is true.
+        create: create a new journal when the file is missing; when false a missing file is an error
+            (readers such as ``kraken-tui journal`` must not leave empty files behind).
+        synchronous: FULL (default; see the module docstring for why), NORMAL or EXTRA.
+        quick_check: run ``PRAGMA quick_check`` (O(N), skips index cross-checks) instead of the full
+            ``integrity_check``; for readers on large files.
+
+    Returns:
+        A ``sqlite3.Connection`` in autocommit mode (``isolation_level=None``; callers open explicit
+        transactions), WAL journal mode, ``foreign_keys=ON``, at schema version ``LATEST_VERSION``.
+        ``check_same_thread`` is off so one thread at a time may hand it to another.
+
+    Raises:
+        JournalError: the file is missing (with ``create=False``), cannot be opened, is not a SQLite
+            database, is corrupt, is not a kraken-tui journal, is from a newer version, or a migration
+            failed. The message names the file and what to do.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise JournalError(str(path), "is a directory, not a journal file", hint="pass a file path")
+    if not path.exists():
+        if not create:
+            raise JournalError(str(path), "no journal here", hint="run kraken-tui first, or pass --journal PATH")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise JournalError(str(path), f"cannot create its folder ({exc.strerror})") from None
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise JournalError(str(path), f"cannot open ({exc})", hint="check the path and its permissions") from None
+    try:
+        for pragma in connection_pragmas(synchronous):
+            conn.execute(pragma)
+        fresh = _check_identity(conn, path)
+        if not fresh:
+            _check_integrity(conn, path, quick_check)
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise JournalError(str(path), f"cannot switch to WAL mode (got {mode})", hint="use a local disk")
+        _migrate(conn, path)
+    except JournalError:
+        conn.close()
+        raise
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        raise JournalError(
+            str(path), f"cannot use it ({exc})", hint="another program may hold it locked, or the folder is read-only"
+        ) from None
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise JournalError(str(path), f"not a usable SQLite database ({exc})", hint=_CORRUPT_HINT) from None
+    return conn

@@ -1,0 +1,166 @@
+"""Reading the journal back: fills, intents, funding, marks, starting equity, events; derived trades.
+
+Owns: SELECTs on a reader connection (from ``db.open_db``; never the writer's) and the decoding of
+stored text back into exact types. Every read runs in one ``BEGIN``...``COMMIT`` read transaction, so
+it sees one consistent WAL snapshot even while the writer commits. A stored value that does not decode
+raises ``JournalError`` naming the table, row id and column.
+Must not import: aiosqlite, textual, the engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from kraken_tui.domain import Fill, FillType, Side
+from kraken_tui.errors import JournalError
+from kraken_tui.journal.records import FundingPayment
+from kraken_tui.journal.trades import IntentInfo, TradeSet, derive_trades
+
+__all__ = [
+    "EventRow",
+    "JournalData",
+    "load_data",
+    "load_events",
+    "load_fills",
+    "load_trades",
+    "read_snapshot",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One line of ``kraken-tui journal events``: time (UTC ms), kind (state, operator, alert,
+    reconciliation), name (state, action, alert level, diff kind), source, symbol, detail text."""
+
+    ts_ms: int
+    kind: str
+    name: str
+    source: str | None
+    symbol: str | None
+    detail: str
+
+
+@dataclass(slots=True)
+class JournalData:
+    """Everything trade derivation needs, read in one snapshot."""
+
+    fills: list[Fill]
+    intents: dict[str, IntentInfo]
+    strategies: dict[str, str]
+    funding: list[FundingPayment]
+    marks: dict[str, list[tuple[int, float]]]
+    starting_equity_usd: Decimal | None
+
+
+@contextlib.contextmanager
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One read transaction (a consistent WAL snapshot) on an autocommit connection."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        conn.execute("COMMIT")
+
+
+def _path(conn: sqlite3.Connection) -> str:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return row[2] if row else "<journal>"
+
+
+def _bad(conn: sqlite3.Connection, table: str, row_id: object, column: str, value: object) -> JournalError:
+    return JournalError(_path(conn), f"table {table} row {row_id} column {column}: cannot read {value!r}",
+                        hint="the row was written by something other than kraken-tui")
+
+
+def load_fills(conn: sqlite3.Connection) -> list[Fill]:
+    """All fills, oldest first (ties in insertion order). Sizes/prices/fees exact Decimal."""
+    out: list[Fill] = []
+    sides = {s.value: s for s in Side}
+    types = {t.value: t for t in FillType}
+    rows = conn.execute(
+        "SELECT id, fill_id, order_id, cli_ord_id, symbol, side, size, price, ts_ms, fill_type, fee, fee_currency "
+        "FROM fills ORDER BY ts_ms, id"
+    )
+    for rid, fill_id, order_id, cli, sym, side, size, price, ts, ftype, fee, fee_ccy in rows:
+        try:
+            out.append(Fill(fill_id, order_id, sym, sides[side], Decimal(size), Decimal(price), ts, types[ftype],
+                            cli, None if fee is None else Decimal(fee), fee_ccy))
+        except (InvalidOperation, ValueError, TypeError, KeyError):
+            raise _bad(conn, "fills", rid, "side/size/price/fill_type/fee",
+                       (side, size, price, ftype, fee)) from None
+    return out
+
+
+def _load_funding(conn: sqlite3.Connection) -> list[FundingPayment]:
+    out: list[FundingPayment] = []
+    for rid, sym, ts, amount, rate in conn.execute(
+        "SELECT id, symbol, ts_ms, amount_usd, funding_rate FROM funding ORDER BY ts_ms, id"
+    ):
+        try:
+            out.append(FundingPayment(sym, ts, Decimal(amount), Decimal(rate)))
+        except (InvalidOperation, ValueError, TypeError):
+            raise _bad(conn, "funding", rid, "amount_usd/funding_rate", (amount, rate)) from None
+    return out
+
+
+def _starting_equity(conn: sqlite3.Connection) -> Decimal | None:
+    row = conn.execute(
+        "SELECT starting_equity_usd FROM runs WHERE starting_equity_usd IS NOT NULL ORDER BY started_ms LIMIT 1"
+    ).fetchone()
+    if row is None:
+        row = conn.execute("SELECT equity_usd FROM equity ORDER BY ts_ms, id LIMIT 1").fetchone()
+    if row is None:
+        return None
+    try:
+        value = Decimal(row[0])
+    except InvalidOperation:
+        raise _bad(conn, "runs/equity", "first", "starting equity", row[0]) from None
+    return value if value > 0 else None
+
+
+def load_data(conn: sqlite3.Connection, *, with_marks: bool = True) -> JournalData:
+    """Read fills, intents, signal strategies, funding, marks and starting equity in one snapshot."""
+    with read_snapshot(conn):
+        fills = load_fills(conn)
+        intents = {
+            cli: IntentInfo(purpose, side, sig)
+            for cli, purpose, side, sig in conn.execute("SELECT cli_ord_id, purpose, side, signal_id FROM intents")
+        }
+        strategies = dict(conn.execute("SELECT signal_id, strategy FROM signals").fetchall())
+        funding = _load_funding(conn)
+        marks: dict[str, list[tuple[int, float]]] = {}
+        if with_marks:
+            for sym, ts, px in conn.execute("SELECT symbol, ts_ms, mark_price FROM marks ORDER BY symbol, ts_ms, id"):
+                marks.setdefault(sym, []).append((ts, px))
+        start = _starting_equity(conn)
+    return JournalData(fills, intents, strategies, funding, marks, start)
+
+
+def load_trades(conn: sqlite3.Connection) -> tuple[TradeSet, Decimal | None]:
+    """Derive every trade from the journal (see ``trades``); returns it and the starting equity (USD)."""
+    d = load_data(conn)
+    ts = derive_trades(d.fills, intents=d.intents, strategies=d.strategies, funding=d.funding, marks=d.marks)
+    return ts, d.starting_equity_usd
+
+
+def load_events(conn: sqlite3.Connection, since_ms: int | None = None) -> list[EventRow]:
+    """Operator actions, state changes, alerts and reconciliation diffs at or after ``since_ms``, oldest
+    first."""
+    since = since_ms if since_ms is not None else -1
+    with read_snapshot(conn):
+        rows = conn.execute(
+            "SELECT ts_ms, kind, name, source, NULL, "
+            "  CASE WHEN previous IS NULL THEN reason ELSE previous || ' -> ' || name || ': ' || reason END, 0, id "
+            "FROM events WHERE ts_ms >= ?1 "
+            "UNION ALL SELECT ts_ms, 'alert', level, NULL, symbol, message, 1, id FROM alerts WHERE ts_ms >= ?1 "
+            "UNION ALL SELECT ts_ms, 'reconciliation', kind, NULL, symbol, "
+            "  'journal=' || journal_value || ' exchange=' || exchange_value || ' action=' || action, 2, id "
+            "FROM reconciliation WHERE ts_ms >= ?1 "
+            "ORDER BY 1, 7, 8",
+            (since,),
+        ).fetchall()
+    return [EventRow(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]

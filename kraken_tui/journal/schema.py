@@ -1,0 +1,170 @@
+"""The journal's SQL schema as a list of forward migrations, keyed by ``PRAGMA user_version``.
+
+Owns: the DDL. ``MIGRATIONS[k]`` takes a version-``k`` database to version ``k + 1``; a new schema
+change is a new list entry, never an edit of an old one (old files must keep migrating the same way).
+Version 0 is an empty file. ``APPLICATION_ID`` marks a file as ours (``PRAGMA application_id``), so a
+foreign SQLite file is refused instead of being written into.
+Conventions: times are UTC epoch milliseconds (``*_ms`` INTEGER); money (USD) and sizes (contracts)
+are exact Decimal text; analytics (marks, confidence) are REAL. Facts are append-only; the only
+UPDATE is ``runs.stopped_ms``/``stop_reason`` when a run ends.
+Must not import: aiosqlite, the engine, textual.
+"""
+
+from __future__ import annotations
+
+__all__ = ["APPLICATION_ID", "LATEST_VERSION", "MIGRATIONS"]
+
+#: "KTUI" as a 32-bit integer: the SQLite header's application id of a kraken-tui journal.
+APPLICATION_ID = 0x4B545549
+
+_V1 = """
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    started_ms INTEGER NOT NULL,
+    mode TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    version TEXT NOT NULL,
+    starting_equity_usd TEXT,
+    stopped_ms INTEGER,
+    stop_reason TEXT
+);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT REFERENCES runs(run_id),
+    ts_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('state', 'operator')),
+    name TEXT NOT NULL,
+    previous TEXT,
+    reason TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('key', 'ctl', 'automatic'))
+);
+CREATE INDEX events_ts ON events(ts_ms);
+CREATE TABLE intents (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT REFERENCES runs(run_id),
+    ts_ms INTEGER NOT NULL,
+    cli_ord_id TEXT NOT NULL UNIQUE,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+    size TEXT NOT NULL,
+    order_type TEXT NOT NULL,
+    limit_price TEXT,
+    stop_price TEXT,
+    reduce_only INTEGER NOT NULL,
+    purpose TEXT NOT NULL,
+    signal_id TEXT
+);
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT REFERENCES runs(run_id),
+    ts_ms INTEGER NOT NULL,
+    order_id TEXT NOT NULL,
+    cli_ord_id TEXT,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    order_type TEXT NOT NULL,
+    size TEXT NOT NULL,
+    filled TEXT NOT NULL,
+    limit_price TEXT,
+    stop_price TEXT,
+    reduce_only INTEGER NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE INDEX orders_order_id ON orders(order_id);
+CREATE TABLE order_events (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT REFERENCES runs(run_id),
+    ts_ms INTEGER NOT NULL,
+    cli_ord_id TEXT,
+    order_id TEXT,
+    status TEXT NOT NULL,
+    event_type TEXT,
+    price TEXT,
+    amount TEXT,
+    reason TEXT,
+    error TEXT
+);
+CREATE INDEX order_events_cli ON order_events(cli_ord_id);
+CREATE TABLE fills (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT REFERENCES runs(run_id),
+    fill_id TEXT NOT NULL UNIQUE,
+    order_id TEXT NOT NULL,
+    cli_ord_id TEXT,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+    size TEXT NOT NULL,
+    price TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    fill_type TEXT NOT NULL,
+    fee TEXT,
+    fee_currency TEXT
+);
+CREATE INDEX fills_ts ON fills(ts_ms);
+CREATE TABLE funding (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT REFERENCES runs(run_id),
+    symbol TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    amount_usd TEXT NOT NULL,
+    funding_rate TEXT NOT NULL,
+    UNIQUE (symbol, ts_ms)
+);
+"""
+
+_V2 = """
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT REFERENCES runs(run_id),
+    ts_ms INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    symbol TEXT,
+    message TEXT NOT NULL
+);
+CREATE INDEX alerts_ts ON alerts(ts_ms);
+CREATE TABLE signals (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT REFERENCES runs(run_id),
+    ts_ms INTEGER NOT NULL,
+    signal_id TEXT NOT NULL UNIQUE,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('long', 'short', 'flat')),
+    confidence REAL NOT NULL,
+    strategy TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    features TEXT NOT NULL,
+    action TEXT NOT NULL,
+    rejection_reason TEXT
+);
+CREATE INDEX intents_signal ON intents(signal_id);
+CREATE TABLE equity (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT REFERENCES runs(run_id),
+    ts_ms INTEGER NOT NULL,
+    equity_usd TEXT NOT NULL
+);
+CREATE INDEX equity_ts ON equity(ts_ms);
+CREATE TABLE marks (
+    id INTEGER PRIMARY KEY,
+    ts_ms INTEGER NOT NULL,
+    symbol TEXT NOT NULL,
+    mark_price REAL NOT NULL
+);
+CREATE INDEX marks_symbol_ts ON marks(symbol, ts_ms);
+CREATE TABLE reconciliation (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT REFERENCES runs(run_id),
+    ts_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    symbol TEXT,
+    journal_value TEXT NOT NULL,
+    exchange_value TEXT NOT NULL,
+    action TEXT NOT NULL
+);
+"""
+
+#: MIGRATIONS[k] takes a version-k journal to version k+1. Version 1: runs, operator/state events,
+#: intents, orders, order events, fills, funding. Version 2: alerts, signals, equity snapshots,
+#: marks, reconciliation diffs.
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+LATEST_VERSION = len(MIGRATIONS)

@@ -1,0 +1,298 @@
+"""Round-trip trades derived from fills (they are never stored: the fills are the facts).
+
+Owns: the position walk per symbol that turns fills into trades, the attribution of funding payments
+and exit reasons, and the maximum adverse / favourable excursion.
+
+Rules (P&L for PF_ linear perpetuals, spec §8.5: ``(exit - entry) x size`` in USD, times the side's
+sign for shorts):
+- A trade opens when a symbol's position leaves 0 and closes when it returns to 0. A fill that
+  crosses 0 (reversal) closes one trade and opens the next at the same fill; its size splits into the
+  closing part (the old position) and the rest, and its fee splits pro rata by size (the opening part
+  takes the remainder, so the two parts sum exactly to the fee).
+- ``size`` is the total size opened (= total size closed); ``entry_price``/``exit_price`` are the
+  size-weighted average fill prices. ``gross_pnl_usd = sign x (exit notional - entry notional)``,
+  exact in Decimal; this equals the sum of the per-fill realised P&L of the average-cost method.
+- ``fees_usd``: sum of the trade's fill fees (negative fees = rebates lower it). Fees are taken as
+  USD, which holds for PF_ contracts (spec §8.6).
+- ``funding_usd``: signed sum (+ received, - paid) of the symbol's funding payments with
+  ``entry_ts_ms <= ts_ms <= exit_ts_ms``; a payment on the boundary of two trades goes to the
+  earlier one; each payment counts once.
+- ``net_pnl_usd = gross_pnl_usd - fees_usd + funding_usd``.
+- ``exit_reason``: ``liquidation`` when the closing fill is a liquidation fill type, ``assignment``
+  for assignor/assignee fills, else the ``IntentPurpose`` of the closing fill's cliOrdId (``reverse``
+  when that intent was an entry in the other direction), else ``external`` (no intent known).
+- ``mae_usd``/``mfe_usd``: the lowest (<= 0) and highest (>= 0) unrealised P&L of the open position,
+  ``sign x (price x open size - cost basis)``, sampled at every mark price journaled for the symbol
+  while the trade was open and at every fill price of the trade (so without marks it is measured at
+  fill prices only). Floats: they are analytics.
+Must not import: sqlite3, aiosqlite, textual, the engine.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from kraken_tui.domain import ZERO, Fill, FillType, PositionSide
+from kraken_tui.journal.records import FundingPayment
+
+__all__ = ["IntentInfo", "OpenPosition", "Trade", "TradeSet", "derive_trades"]
+
+
+@dataclass(frozen=True, slots=True)
+class IntentInfo:
+    """What the journal knows about one cliOrdId: its purpose and the signal that caused it."""
+
+    purpose: str
+    side: str | None = None
+    signal_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One closed round trip. Prices USD, size contracts, money USD (see the module docstring)."""
+
+    symbol: str
+    side: PositionSide
+    size: Decimal
+    entry_ts_ms: int
+    exit_ts_ms: int
+    entry_price: Decimal
+    exit_price: Decimal
+    gross_pnl_usd: Decimal
+    fees_usd: Decimal
+    funding_usd: Decimal
+    exit_reason: str
+    signal_id: str | None = None
+    strategy: str | None = None
+    mae_usd: float = 0.0
+    mfe_usd: float = 0.0
+    funding_paid_usd: Decimal = ZERO
+    funding_received_usd: Decimal = ZERO
+    net_pnl_usd: Decimal = field(init=False, default=ZERO)
+    """gross - fees + funding, USD (computed on construction)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "net_pnl_usd", self.gross_pnl_usd - self.fees_usd + self.funding_usd)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPosition:
+    """A position still open at the end of the fills: side, size (contracts), average entry (USD)."""
+
+    symbol: str
+    side: PositionSide
+    size: Decimal
+    entry_price: Decimal
+    entry_ts_ms: int
+
+
+@dataclass(slots=True)
+class TradeSet:
+    """The result of ``derive_trades``.
+
+    Attributes:
+        closed: closed trades, ordered by exit time.
+        open: positions still open after the last fill.
+        realized_pnl_usd: realised P&L of every reducing fill (average-cost method), including partial
+            closes of positions still open; what the exchange's account log books as ``realized_pnl``.
+        fees_usd: fees of every fill. funding_usd: every funding payment (signed, + received).
+        unattributed_funding_usd: payments that fell in no closed trade (open or external positions).
+    """
+
+    closed: list[Trade] = field(default_factory=list)
+    open: list[OpenPosition] = field(default_factory=list)
+    realized_pnl_usd: Decimal = ZERO
+    fees_usd: Decimal = ZERO
+    funding_usd: Decimal = ZERO
+    unattributed_funding_usd: Decimal = ZERO
+
+
+class _Leg:
+    """A trade while it is open (mutable accumulator)."""
+
+    __slots__ = ("symbol", "sign", "pos", "cost", "entry_notional", "entry_size", "exit_notional", "fees",
+                 "entry_ts", "exit_ts", "last_fill", "signal_id", "low", "high")
+
+    def __init__(self, f: Fill, sign: int, size: Decimal, fee: Decimal, signal_id: str | None) -> None:
+        self.symbol = f.symbol
+        self.sign = sign
+        self.pos = size
+        self.cost = f.price * size
+        self.entry_notional = self.cost
+        self.entry_size = size
+        self.exit_notional = ZERO
+        self.fees = fee
+        self.entry_ts = f.ts_ms
+        self.exit_ts = f.ts_ms
+        self.last_fill = f
+        self.signal_id = signal_id
+        self.low = 0.0
+        self.high = 0.0
+
+    def sample(self, price: float | Decimal) -> None:
+        """Record the unrealised P&L of the open position at ``price`` (for MAE/MFE)."""
+        if isinstance(price, Decimal):
+            u = float(self.sign * (price * self.pos - self.cost))
+        else:
+            u = self.sign * (price * float(self.pos) - float(self.cost))
+        if u < self.low:
+            self.low = u
+        elif u > self.high:
+            self.high = u
+
+
+_LIQUIDATION = frozenset(t for t in FillType if t.is_liquidation)
+_ASSIGNMENT = frozenset((FillType.ASSIGNOR, FillType.ASSIGNEE))
+
+
+def _exit_reason(f: Fill, intents: Mapping[str, IntentInfo]) -> str:
+    if f.fill_type in _LIQUIDATION:
+        return "liquidation"
+    if f.fill_type in _ASSIGNMENT:
+        return "assignment"
+    info = intents.get(f.cli_ord_id) if f.cli_ord_id else None
+    if info is None:
+        return "external"
+    if info.purpose in ("entry", "add"):
+        return "reverse"
+    return info.purpose
+
+
+def _finish(leg: _Leg, intents: Mapping[str, IntentInfo], strategies: Mapping[str, str]) -> Trade:
+    size = leg.entry_size
+    return Trade(
+        symbol=leg.symbol,
+        side=PositionSide.LONG if leg.sign > 0 else PositionSide.SHORT,
+        size=size,
+        entry_ts_ms=leg.entry_ts,
+        exit_ts_ms=leg.exit_ts,
+        entry_price=leg.entry_notional / size,
+        exit_price=leg.exit_notional / size,
+        gross_pnl_usd=leg.sign * (leg.exit_notional - leg.entry_notional),
+        fees_usd=leg.fees,
+        funding_usd=ZERO,
+        exit_reason=_exit_reason(leg.last_fill, intents),
+        signal_id=leg.signal_id,
+        strategy=strategies.get(leg.signal_id) if leg.signal_id else None,
+        mae_usd=leg.low,
+        mfe_usd=leg.high,
+    )
+
+
+def _attribute_funding(trades: list[Trade], funding: Sequence[FundingPayment]) -> tuple[list[Trade], Decimal]:
+    """Give each trade the funding paid/received while it was open; return the unattributed total."""
+    by_symbol: dict[str, list[FundingPayment]] = {}
+    for p in sorted(funding, key=lambda p: p.ts_ms):
+        by_symbol.setdefault(p.symbol, []).append(p)
+    times = {s: [p.ts_ms for p in ps] for s, ps in by_symbol.items()}
+    used = {s: 0 for s in by_symbol}
+    out: list[Trade] = []
+    attributed = ZERO
+    for t in sorted(trades, key=lambda t: (t.symbol, t.entry_ts_ms, t.exit_ts_ms)):
+        pays = by_symbol.get(t.symbol)
+        if not pays:
+            out.append(t)
+            continue
+        lo = max(used[t.symbol], bisect.bisect_left(times[t.symbol], t.entry_ts_ms))
+        hi = bisect.bisect_right(times[t.symbol], t.exit_ts_ms)
+        if hi <= lo:
+            out.append(t)
+            continue
+        used[t.symbol] = hi
+        amounts = [p.amount_usd for p in pays[lo:hi]]
+        received = sum((a for a in amounts if a > 0), ZERO)
+        paid = -sum((a for a in amounts if a < 0), ZERO)
+        attributed += received - paid
+        out.append(replace(t, funding_usd=received - paid, funding_paid_usd=paid, funding_received_usd=received))
+    out.sort(key=lambda t: (t.exit_ts_ms, t.entry_ts_ms, t.symbol))
+    total = sum((p.amount_usd for p in funding), ZERO)
+    return out, total - attributed
+
+
+def derive_trades(
+    fills: Sequence[Fill],
+    *,
+    intents: Mapping[str, IntentInfo] | None = None,
+    strategies: Mapping[str, str] | None = None,
+    funding: Sequence[FundingPayment] = (),
+    marks: Mapping[str, Sequence[tuple[int, float]]] | None = None,
+) -> TradeSet:
+    """Walk ``fills`` (any order; sorted here by time, stable) into round-trip trades.
+
+    Args:
+        fills: our fills, all symbols mixed. Fill fees of None count as 0.
+        intents: cliOrdId -> purpose/signal (exit reasons, the signal that opened a trade).
+        strategies: signal id -> strategy name.
+        funding: funding payments (USD, signed, + received).
+        marks: symbol -> (ts_ms, mark price USD) samples sorted by time, for MAE/MFE.
+
+    Returns:
+        A ``TradeSet`` (see its docstring). Rules: module docstring.
+    """
+    intents = intents or {}
+    strategies = strategies or {}
+    marks = marks or {}
+    mark_pos = dict.fromkeys(marks, 0)
+    legs: dict[str, _Leg] = {}
+    closed: list[Trade] = []
+    realized = ZERO
+    fees_total = ZERO
+    for f in sorted(fills, key=lambda f: f.ts_ms):
+        fee = f.fee if f.fee is not None else ZERO
+        fees_total += fee
+        leg = legs.get(f.symbol)
+        series = marks.get(f.symbol)
+        if series is not None:
+            i = mark_pos[f.symbol]
+            while i < len(series) and series[i][0] < f.ts_ms:
+                if leg is not None:
+                    leg.sample(series[i][1])
+                i += 1
+            mark_pos[f.symbol] = i
+        sign = f.side.sign
+        if leg is None:
+            info = intents.get(f.cli_ord_id) if f.cli_ord_id else None
+            legs[f.symbol] = _Leg(f, sign, f.size, fee, info.signal_id if info else None)
+            continue
+        leg.sample(f.price)
+        if sign == leg.sign:  # adding
+            leg.pos += f.size
+            leg.cost += f.price * f.size
+            leg.entry_notional += f.price * f.size
+            leg.entry_size += f.size
+            leg.fees += fee
+            continue
+        close_q = min(f.size, leg.pos)
+        open_q = f.size - close_q
+        fee_close = fee if open_q == 0 else fee * close_q / f.size
+        removed = leg.cost if close_q == leg.pos else leg.cost * close_q / leg.pos
+        realized += leg.sign * (f.price * close_q - removed)
+        leg.cost -= removed
+        leg.pos -= close_q
+        leg.exit_notional += f.price * close_q
+        leg.fees += fee_close
+        leg.exit_ts = f.ts_ms
+        leg.last_fill = f
+        if leg.pos == 0:
+            closed.append(_finish(leg, intents, strategies))
+            del legs[f.symbol]
+            if open_q > 0:
+                info = intents.get(f.cli_ord_id) if f.cli_ord_id else None
+                legs[f.symbol] = _Leg(f, sign, open_q, fee - fee_close, info.signal_id if info else None)
+    trades, unattributed = _attribute_funding(closed, funding)
+    open_positions = [
+        OpenPosition(s, PositionSide.LONG if leg.sign > 0 else PositionSide.SHORT, leg.pos, leg.cost / leg.pos,
+                     leg.entry_ts)
+        for s, leg in sorted(legs.items())
+    ]
+    return TradeSet(
+        closed=trades,
+        open=open_positions,
+        realized_pnl_usd=realized,
+        fees_usd=fees_total,
+        funding_usd=sum((p.amount_usd for p in funding), ZERO),
+        unattributed_funding_usd=unattributed,
+    )

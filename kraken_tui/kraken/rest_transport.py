@@ -1,0 +1,190 @@
+"""One signed, rate-limited, retried HTTP exchange with Kraken Futures REST.
+
+Owns: url-encoding of parameters (query for GET, form body for POST/PUT), ``Authent`` signing over
+the exact bytes sent (spec §2.1, §2.2), the rate-limit wait before each attempt (spec §5), turning
+httpx failures into ``TransportError`` and answers into JSON or typed errors (``rest_errors``), and
+the retry loop for READS ONLY (exponential backoff with jitter; callers pass ``retry=False`` for
+anything that places, edits or cancels orders, so an order is never re-sent).
+Secrets: the API secret is read with ``get_secret_value()`` only inside ``_sign``; no header, key,
+secret or signature is logged or put in an exception.
+Must not import: websockets, aiohttp, textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from kraken_tui.config import ClientConfig, Credentials
+from kraken_tui.errors import AuthenticationError, ExchangeError, RateLimitError, TransportError
+from kraken_tui.kraken.auth import NonceSource, sign_rest
+from kraken_tui.kraken.ratelimit import RateLimiter
+from kraken_tui.kraken.rest_errors import check_response
+
+__all__ = ["Params", "RestTransport", "encode_params"]
+
+log = logging.getLogger(__name__)
+
+#: Ordered (key, value) pairs; repeated keys allowed (``orderIds=a&orderIds=b``, spec §4.16).
+Params = Sequence[tuple[str, str]]
+
+
+def encode_params(params: Params) -> str:
+    """Url-encode pairs as sent on the wire: every reserved character percent-encoded (space ``%20``,
+    ``+`` ``%2B``, ``/`` ``%2F``, ``=`` ``%3D``), matching spec §2.3 vector D. Empty -> ``""``."""
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params)
+
+
+class RestTransport:
+    """Sends requests for ``KrakenRestClient``.
+
+    Args:
+        http: the caller's ``httpx.AsyncClient`` (owns pools; tests inject ``MockTransport``).
+        base_url: scheme and host, e.g. ``https://futures.kraken.com`` (a path prefix is allowed).
+        credentials: API key pair or None (then private calls raise AuthenticationError unsent).
+        config: timeouts, retries, backoff. nonce: Nonce header source.
+        limiter: the shared RateLimiter. sleep, rng: injectable for tests.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        credentials: Credentials | None,
+        config: ClientConfig,
+        nonce: NonceSource,
+        limiter: RateLimiter,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._prefix = urlsplit(self._base).path
+        self._credentials = credentials
+        self._config = config
+        self._nonce = nonce
+        self.limiter = limiter
+        self._sleep = sleep
+        self._rng = rng
+
+    @property
+    def has_credentials(self) -> bool:
+        """True when private endpoints can be signed."""
+        return self._credentials is not None
+
+    def _sign(self, path: str, post_data: str) -> dict[str, str]:
+        if self._credentials is None:
+            raise AuthenticationError("no API credentials configured for a private endpoint", endpoint=path)
+        nonce = self._nonce()
+        try:
+            authent = sign_rest(
+                self._credentials.api_secret.get_secret_value(), post_data, nonce, self._prefix + path
+            )
+        except ValueError:
+            raise AuthenticationError(
+                f"API secret from {self._credentials.source} is not valid base64", endpoint=path
+            ) from None
+        return {"APIKey": self._credentials.api_key.get_secret_value(), "Nonce": nonce, "Authent": authent}
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Params = (),
+        form: Params = (),
+        private: bool = False,
+        cost: int = 0,
+        history_cost: int = 0,
+        priority: bool = False,
+        retry: bool = True,
+    ) -> Any:
+        """Send one request (plus retries for reads) and return the decoded JSON success body.
+
+        Args:
+            method: GET, POST or PUT. path: URL path (``/derivatives/api/v3/openorders``).
+            query: query-string pairs. form: form-body pairs (``application/x-www-form-urlencoded``).
+            private: sign with APIKey/Nonce/Authent. cost: ``/derivatives`` points (spec §5.1).
+            history_cost: history-pool tokens (spec §5.2). priority: may spend the reserve.
+            retry: retry retryable errors up to ``config.read_retries`` times. MUST be False for
+                order placement/edit/cancel calls.
+
+        Raises:
+            TransportError: timeout or connection failure. ExchangeError subclasses: see
+            ``rest_errors.check_response``. AuthenticationError: private call without credentials.
+        """
+        attempts = 1 + (self._config.read_retries if retry else 0)
+        for attempt in range(attempts):
+            try:
+                return await self._once(method, path, query, form, private, cost, history_cost, priority)
+            except ExchangeError as exc:
+                if not (retry and exc.retryable and attempt + 1 < attempts):
+                    raise
+                delay = self._config.retry_backoff_s * (2**attempt) * (0.5 + self._rng())
+                if isinstance(exc, RateLimitError) and exc.retry_after_s is not None:
+                    delay = max(delay, exc.retry_after_s)
+                log.info(
+                    "%s %s failed (%s); retry %d/%d in %.2f s",
+                    method,
+                    path,
+                    exc,
+                    attempt + 1,
+                    attempts - 1,
+                    delay,
+                )
+                await self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        query: Params,
+        form: Params,
+        private: bool,
+        cost: int,
+        history_cost: int,
+        priority: bool,
+    ) -> Any:
+        qs, body = encode_params(query), encode_params(form)
+        headers = {"Accept": "application/json"}
+        if body:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if private and self._credentials is None:
+            self._sign(path, "")  # raises AuthenticationError before any budget is spent
+        if history_cost:
+            await self.limiter.acquire_history(history_cost)
+        elif cost:
+            await self.limiter.acquire(cost, priority=priority)
+        if private:  # signed after the wait so nonces go out in increasing order
+            headers.update(self._sign(path, qs + body))
+        url = self._base + path + (f"?{qs}" if qs else "")
+        started = time.monotonic()
+        try:
+            resp = await self._http.request(
+                method,
+                url,
+                content=body.encode("ascii") if body else None,
+                headers=headers,
+                timeout=self._config.timeout_s,
+            )
+        except httpx.TimeoutException:
+            raise TransportError(f"no answer within {self._config.timeout_s:g} s", endpoint=path) from None
+        except httpx.HTTPError as exc:
+            raise TransportError(f"connection failed: {type(exc).__name__}: {exc}", endpoint=path) from None
+        log.debug(
+            "%s %s -> HTTP %d in %.0f ms", method, path, resp.status_code, (time.monotonic() - started) * 1e3
+        )
+        try:
+            return check_response(path, resp.status_code, resp.headers, resp.content)
+        except RateLimitError as exc:
+            self.limiter.note_exceeded(exc.retry_after_s, history=bool(history_cost))
+            raise

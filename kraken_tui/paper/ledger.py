@@ -1,0 +1,121 @@
+"""Booking of executions and funding: positions, wallet, fills list and account log of the paper exchange.
+
+Owns: ``PaperFill`` (one execution of one of our orders, with fee) and the three booking operations that
+move money: ``book_fill`` (trade or liquidation: position, realised P&L, fee, liquidation fee, two account-log
+rows, a cash leg and a position leg, spec §4.18), ``settle_funding`` (hourly ``funding rate change`` rows,
+-signed_size x absolute_rate, spec §8.3) and ``new_log_entry``.
+Must not import: aiohttp, httpx, websockets, textual, the engine.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from kraken_tui.domain import ZERO, AccountLogEntry, Side
+from kraken_tui.paper.account import PaperPosition, fee_amount, funding_payment, settlement_currency
+from kraken_tui.paper.orders import PaperOrder
+
+if TYPE_CHECKING:
+    from kraken_tui.paper.exchange import PaperExchange
+
+__all__ = ["PaperFill", "book_fill", "new_log_entry", "settle_funding"]
+
+HOUR_MS = 3_600_000
+LIQUIDATION_TYPES = ("liquidation", "partialLiquidation")
+
+
+@dataclass(frozen=True, slots=True)
+class PaperFill:
+    """One execution: ``size`` contracts at ``price`` USD; ``fee`` in ``fee_currency`` (USD for PF_, base for
+    PI_; includes the liquidation fee for liquidation fills). ``fill_type``: maker, taker, liquidation,
+    partialLiquidation (spec §4.9). ``remaining_order_qty`` = contracts still open on the order after it."""
+
+    fill_id: str
+    order_id: str
+    cli_ord_id: str | None
+    symbol: str
+    side: Side
+    size: Decimal
+    price: Decimal
+    ts_ms: int
+    fill_type: str
+    fee: Decimal
+    fee_currency: str
+    order_type: str
+    remaining_order_qty: Decimal
+
+
+def new_log_entry(ex: PaperExchange, **kw: object) -> AccountLogEntry:
+    """Append an account-log row (ids start at 1, spec §4.18) and notify ``account_log`` listeners."""
+    ex.log_seq += 1
+    entry = AccountLogEntry(id=ex.log_seq, **kw)  # type: ignore[arg-type]
+    ex.account_log.append(entry)
+    ex.notify("account_log", entry)
+    return entry
+
+
+def book_fill(ex: PaperExchange, order: PaperOrder, price: Decimal, qty: Decimal, fill_type: str) -> PaperFill:
+    """Execute ``qty`` contracts of ``order`` at ``price``: update the position, realise P&L, charge the fee
+    (maker or taker bps; liquidation fills pay paper.liquidation_fee_pct of notional instead), write the
+    account-log cash and position legs and the fills list, and notify listeners (fill, order, position,
+    balance). Returns the fill.
+    """
+    inst = ex.instruments[order.symbol]
+    now = ex.now_ms
+    pos = ex.positions.get(order.symbol) or PaperPosition(order.symbol)
+    ex.positions[order.symbol] = pos
+    old_size = pos.size
+    realized = pos.apply_fill(inst, qty * order.side.sign, price, now)
+    liquidation = fill_type in LIQUIDATION_TYPES
+    liq_fee = fee_amount(inst, qty, price, ex.liquidation_fee_bps) if liquidation else ZERO
+    fee = liq_fee if liquidation else fee_amount(inst, qty, price, ex.maker_fee_bps if fill_type == "maker"
+                                                 else ex.taker_fee_bps)
+    cur = settlement_currency(inst)
+    old_bal, new_bal = ex.balances.add(cur, realized - fee)
+    order.filled += qty
+    order.last_update_ms = now
+    fill = PaperFill(str(uuid.uuid4()), order.order_id, order.cli_ord_id, order.symbol, order.side, qty, price, now,
+                     fill_type, fee, "USD" if cur == "usd" else inst.base, order.order_type, order.remaining)
+    ex.fills.append(fill)
+    mark = ex.markets[order.symbol].mark
+    mark_d = Decimal(repr(mark)) if mark is not None else None
+    info = "futures liquidation" if liquidation else "futures trade"
+    new_log_entry(ex, ts_ms=now, asset=cur, info=info, contract=order.symbol.lower(), old_balance=old_bal,
+                  new_balance=new_bal, realized_pnl=realized, fee=fee, trade_price=price, mark_price=mark_d,
+                  liquidation_fee=liq_fee if liquidation else None, execution=fill.fill_id)
+    new_log_entry(ex, ts_ms=now, asset=order.symbol.lower(), info=info, contract=order.symbol.lower(),
+                  old_balance=old_size, new_balance=pos.size, trade_price=price, mark_price=mark_d,
+                  execution=fill.fill_id)
+    if pos.size == 0:
+        del ex.positions[order.symbol]
+    ex.notify("fill", fill)
+    ex.notify("position", order.symbol)
+    ex.notify("balance", None)
+    return fill
+
+
+def settle_funding(ex: PaperExchange, hour_end_ms: int) -> None:
+    """Book one hour of funding on every open position at the top of the hour ``hour_end_ms`` (spec §8.3).
+
+    Rate: the relative rate of the hour that just ended (``MarketState.funding_rate_for``), converted to
+    Kraken's absolute rate at the index price (mark when no index). Payment = -signed_size x absolute
+    (longs pay when the rate is positive), booked to the settlement currency as an account-log
+    ``funding rate change`` row with ``funding_rate`` (absolute) and ``realized_funding``.
+    """
+    for sym, pos in list(ex.positions.items()):
+        m = ex.markets[sym]
+        rel = m.funding_rate_for(hour_end_ms - HOUR_MS)
+        ref = m.index if m.index is not None else m.mark
+        if rel == 0 or ref is None or pos.size == 0:
+            continue
+        inst = ex.instruments[sym]
+        absolute, payment = funding_payment(inst, pos.size, Decimal(repr(rel)), Decimal(repr(ref)))
+        cur = settlement_currency(inst)
+        old_bal, new_bal = ex.balances.add(cur, payment)
+        new_log_entry(ex, ts_ms=hour_end_ms, asset=cur, info="funding rate change", contract=sym.lower(),
+                      old_balance=old_bal, new_balance=new_bal, funding_rate=absolute, realized_funding=payment,
+                      mark_price=Decimal(repr(m.mark)) if m.mark is not None else None)
+        ex.notify("balance", None)

@@ -1,0 +1,182 @@
+"""Market state per symbol and the matching rules of the paper exchange.
+
+Owns: ``MarketState`` (latest quote, last trade, mark and index price, funding rates by hour, feed sequence
+numbers), ``protection_limit`` (``mkt`` = IOC 1% through the market, spec §4.10), ``taker_fill`` (a
+marketable order takes the opposite quote, partially when the quoted size is smaller) and ``maker_fill``
+(a resting limit fills as maker, at its own price, when the market trades or quotes through it).
+Only the top of book is known, so a taker takes one level; the quoted size it took is consumed until the
+next tick refreshes it.
+Must not import: aiohttp, httpx, websockets, textual, the engine.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from kraken_tui.domain import Instrument, Side, TriggerSignal
+from kraken_tui.paper.orders import PaperOrder
+from kraken_tui.paper.sources.base import MarketTick
+
+__all__ = ["MarketState", "maker_fill", "protection_limit", "taker_fill"]
+
+PROTECTION = Decimal("0.01")
+HOUR_MS = 3_600_000
+MAX_FUNDING_HISTORY = 24 * 400
+
+
+def _d(x: float) -> Decimal:
+    return Decimal(repr(x))
+
+
+@dataclass(slots=True)
+class MarketState:
+    """Latest market of one symbol (floats, as market data; USD prices, contract sizes, UTC ms)."""
+
+    symbol: str
+    ts_ms: int = 0
+    last: float | None = None
+    last_size: float | None = None
+    last_ts_ms: int | None = None
+    bid: float | None = None
+    ask: float | None = None
+    bid_size: float | None = None
+    ask_size: float | None = None
+    mark: float | None = None
+    index: float | None = None
+    index_from_source: bool = False
+    funding_rates: list[tuple[int, float]] = field(default_factory=list)
+    trade_seq: int = 0
+    book_seq: int = 0
+
+    def apply(self, tick: MarketTick) -> None:
+        """Take every field the tick carries; missing fields keep their previous value. Mark falls back to
+        the mid (then last) and index to the mark when a source never provides them."""
+        self.ts_ms = max(self.ts_ms, tick.ts_ms)
+        for name in ("bid", "ask", "bid_size", "ask_size"):
+            v = getattr(tick, name)
+            if v is not None:
+                setattr(self, name, v)
+        if tick.last is not None:
+            self.last = tick.last
+            if tick.trade_size is not None:
+                self.last_size = tick.trade_size
+                self.last_ts_ms = tick.ts_ms
+        if tick.mark_price is not None:
+            self.mark = tick.mark_price
+        elif self.bid is not None and self.ask is not None:
+            self.mark = (self.bid + self.ask) / 2
+        elif self.last is not None:
+            self.mark = self.last
+        if tick.index_price is not None:
+            self.index = tick.index_price
+            self.index_from_source = True
+        elif not self.index_from_source:
+            self.index = self.mark
+
+    @property
+    def has_price(self) -> bool:
+        """True once a mark price is known."""
+        return self.mark is not None
+
+    def signal_price(self, signal: TriggerSignal | None) -> float | None:
+        """The price a trigger watches: mark, index or last (spec §4.10 ``triggerSignal``)."""
+        if signal is TriggerSignal.INDEX:
+            return self.index
+        if signal is TriggerSignal.LAST:
+            return self.last if self.last is not None else self.mark
+        return self.mark
+
+    def set_funding_rate(self, hour_start_ms: int, relative_rate: float) -> None:
+        """Record the relative hourly rate for the hour starting at ``hour_start_ms`` (a later announcement for
+        the same hour replaces it; the last ``MAX_FUNDING_HISTORY`` hours are kept)."""
+        key = hour_start_ms - hour_start_ms % HOUR_MS
+        i = bisect.bisect_left(self.funding_rates, (key, -math.inf))
+        if i < len(self.funding_rates) and self.funding_rates[i][0] == key:
+            self.funding_rates[i] = (key, relative_rate)
+        else:
+            self.funding_rates.insert(i, (key, relative_rate))
+        if len(self.funding_rates) > MAX_FUNDING_HISTORY:
+            del self.funding_rates[: len(self.funding_rates) - MAX_FUNDING_HISTORY]
+
+    def funding_rate_for(self, hour_start_ms: int) -> float:
+        """Relative rate of the hour starting at ``hour_start_ms``: the latest rate announced for that hour or
+        an earlier one; 0 when none is known."""
+        i = bisect.bisect_right(self.funding_rates, (hour_start_ms, math.inf))
+        return self.funding_rates[i - 1][1] if i > 0 else 0.0
+
+
+def protection_limit(inst: Instrument, side: Side, market: MarketState) -> Decimal | None:
+    """Limit price of a ``mkt`` order: 1% through the opposite quote (else last/mark), on the tick grid."""
+    ref = (market.ask if side is Side.BUY else market.bid) or market.last or market.mark
+    if ref is None:
+        return None
+    p = _d(ref) * (1 + PROTECTION if side is Side.BUY else 1 - PROTECTION)
+    return inst.round_price(p, rounding=ROUND_FLOOR if side is Side.BUY else ROUND_CEILING).max(inst.tick_size)
+
+
+def _available(size: float | None, inst: Instrument, remaining: Decimal) -> Decimal:
+    if size is None:
+        return remaining
+    return min(remaining, inst.round_size(_d(max(size, 0.0))))
+
+
+def taker_fill(order: PaperOrder, inst: Instrument, market: MarketState) -> tuple[Decimal, Decimal] | None:
+    """(price, contracts) the order takes now, or None when it is not marketable.
+
+    A buy takes the ask when ask <= limit (a sell the bid when bid >= limit); the quantity is limited by the
+    quoted size (partial fill) and the quoted size is consumed. Without a quote, the last price stands in
+    with unlimited size.
+    """
+    buy = order.side is Side.BUY
+    quote = market.ask if buy else market.bid
+    qsize = market.ask_size if buy else market.bid_size
+    if quote is None:
+        quote, qsize = market.last, None
+    if quote is None or order.limit_price is None:
+        return None
+    price = _d(quote)
+    if (buy and price > order.limit_price) or (not buy and price < order.limit_price):
+        return None
+    qty = _available(qsize, inst, order.remaining)
+    if qty <= 0:
+        return None
+    if qsize is not None:
+        if buy:
+            market.ask_size = max(0.0, qsize - float(qty))
+        else:
+            market.bid_size = max(0.0, qsize - float(qty))
+    return price, qty
+
+
+def maker_fill(order: PaperOrder, inst: Instrument, market: MarketState, trade: list[float] | None
+               ) -> tuple[Decimal, Decimal] | None:
+    """(limit price, contracts) a resting limit fills as maker on this tick, or None.
+
+    ``trade`` is ``[price, size_left]`` of this tick's trade print (None when the tick has none). A print
+    strictly through the limit (below a buy, above a sell) fills up to the size left; an opposite quote
+    strictly through the limit fills up to the quoted size. The size used is consumed.
+    """
+    if order.limit_price is None:
+        return None
+    buy = order.side is Side.BUY
+    lim = float(order.limit_price)
+    if trade is not None and (trade[0] < lim if buy else trade[0] > lim):
+        qty = _available(trade[1], inst, order.remaining)
+        if qty > 0:
+            trade[1] = max(0.0, trade[1] - float(qty))
+            return order.limit_price, qty
+    quote = market.ask if buy else market.bid
+    if quote is not None and (quote < lim if buy else quote > lim):
+        qsize = market.ask_size if buy else market.bid_size
+        qty = _available(qsize, inst, order.remaining)
+        if qty > 0:
+            if qsize is not None:
+                if buy:
+                    market.ask_size = max(0.0, qsize - float(qty))
+                else:
+                    market.bid_size = max(0.0, qsize - float(qty))
+            return order.limit_price, qty
+    return None

@@ -1,0 +1,83 @@
+"""``kraken-tui sim``: serve the paper exchange alone on loopback (cli-contract.md), and the in-process start.
+
+Owns: ``run`` (the ``sim`` handler: builds the market source from flags/config, serves until SIGINT/SIGTERM,
+prints the REST URL, WS URL and the paper key pair; with ``--json`` the first stdout line is
+``{"rest_url", "ws_url", "api_key", "api_secret"}``) and ``start_paper_server`` (what the default console run
+calls to get a started ``PaperServer`` on an ephemeral loopback port). Fault injection for drills/tests:
+environment variable ``KRAKEN_TUI_PAPER_FAULTS`` (see ``paper.faults``).
+Must not import: textual, the engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+
+from kraken_tui.config import Config, load_config
+from kraken_tui.paper.exchange import PaperExchange
+from kraken_tui.paper.faults import ENV_FAULTS, Faults
+from kraken_tui.paper.server import PaperServer
+from kraken_tui.paper.sources.base import MarketSource
+
+__all__ = ["run", "start_paper_server"]
+
+
+async def start_paper_server(cfg: Config, source: MarketSource | None, *, host: str | None = None,
+                             port: int | None = None, faults: Faults | None = None) -> PaperServer:
+    """Build a PaperExchange from ``cfg.paper``, serve it (default ``paper.host``/``paper.port``, port 0 =
+    ephemeral) and pump ``source`` into it. Call ``await server.stop()`` when done.
+
+    Raises:
+        OSError: the address cannot be bound.
+        ConfigError: bad ``paper.symbols``.
+    """
+    exchange = PaperExchange(cfg.paper)
+    server = PaperServer(exchange, host=host or cfg.paper.host, port=cfg.paper.port if port is None else port,
+                         faults=faults, source=source, wall_clock=getattr(source, "name", "") == "live")
+    await server.start()
+    return server
+
+
+async def _serve(args: argparse.Namespace, cfg: Config) -> int:
+    from kraken_tui.paper.sources.factory import source_from_args  # the source stack loads only for sim/run
+
+    faults = Faults.parse(os.environ.get(ENV_FAULTS, ""))
+    source = await source_from_args(args, cfg)
+    server = await start_paper_server(cfg, source, host=args.host, port=args.port, faults=faults)
+    try:
+        info = {"rest_url": server.rest_url, "ws_url": server.ws_url, "api_key": server.api_key,
+                "api_secret": server.api_secret}
+        if args.json:
+            print(json.dumps(info), flush=True)
+        else:
+            print(f"paper exchange ({source.name} market) serving\n  REST: {server.rest_url}\n  WS:   {server.ws_url}\n"
+                  f"  API key:    {server.api_key}\n  API secret: {server.api_secret}  (public paper key, not a secret)"
+                  "\nCtrl-C to stop.", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await server.stop()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``sim`` subcommand handler. Returns 0 after SIGINT/SIGTERM.
+
+    Raises:
+        ConfigError: bad config, flags or ``KRAKEN_TUI_PAPER_FAULTS`` (exit 2).
+    """
+    cfg = load_config(getattr(args, "config", None))
+    try:
+        return asyncio.run(_serve(args, cfg))
+    except OSError as exc:
+        print(f"kraken-tui sim: cannot listen on {args.host or cfg.paper.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,54 @@
+"""Test helpers for the paper exchange: a deterministic in-test market and an exchange factory."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from kraken_tui.config import PaperConfig
+from kraken_tui.domain import Side
+from kraken_tui.paper.exchange import PaperExchange
+from kraken_tui.paper.sources.base import FundingEvent, MarketTick
+
+T0 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000  # an exact hour (UTC ms)
+D = Decimal
+
+
+def make_exchange(**cfg: object) -> PaperExchange:
+    """A fresh exchange with the default instruments and 10 000 USD, fees 2/5 bps unless overridden."""
+    return PaperExchange(PaperConfig(**cfg))  # type: ignore[arg-type]
+
+
+def quote(ex: PaperExchange, ts: int, sym: str = "PF_XBTUSD", bid: float = 49_990.0, ask: float = 50_010.0,
+          mark: float | None = 50_000.0, bid_size: float | None = 10.0, ask_size: float | None = 10.0,
+          index: float | None = None, last: float | None = None, trade: float | None = None,
+          side: Side | None = None) -> None:
+    """Apply one tick (a quote, optionally a trade print of ``trade`` contracts at ``last``)."""
+    ex.apply_event(MarketTick(sym, ts, last=last, bid=bid, ask=ask, bid_size=bid_size, ask_size=ask_size,
+                              mark_price=mark, index_price=index if index is not None else mark, trade_size=trade,
+                              trade_side=side))
+
+
+def funding(ex: PaperExchange, ts: int, rate: float, sym: str = "PF_XBTUSD") -> None:
+    """Announce the relative hourly funding rate for the hour starting at ``ts``."""
+    ex.apply_event(FundingEvent(sym, ts, rate))
+
+
+class ListMarket:
+    """A tiny deterministic MarketSource over a fixed list of events."""
+
+    name = "test"
+    synthetic = True
+
+    def __init__(self, events: list, symbols: tuple[str, ...] = ("PF_XBTUSD",)) -> None:
+        self._events = events
+        self.symbols = symbols
+        self.closed = False
+
+    async def events(self):
+        for e in self._events:
+            if self.closed:
+                return
+            yield e
+
+    async def close(self) -> None:
+        self.closed = True
