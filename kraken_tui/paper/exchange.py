@@ -32,7 +32,7 @@ from kraken_tui.paper.account import (
 from kraken_tui.paper.candles import CandleStore
 from kraken_tui.paper.instruments import build_instruments
 from kraken_tui.paper.ledger import HOUR_MS, PaperFill, settle_funding
-from kraken_tui.paper.matching import MarketState, maker_fill
+from kraken_tui.paper.matching import MarketState, maker_fill, on_tick_grid
 from kraken_tui.paper.orders import Outcome, PaperOrder
 from kraken_tui.paper.sources.base import FundingEvent, MarketEvent, MarketTick
 
@@ -142,9 +142,10 @@ class PaperExchange:
         self._apply_tick(sym, market, event)
 
     def _apply_tick(self, sym: str, market: MarketState, tick: MarketTick) -> None:
+        inst = self.instruments[sym]
+        tick = on_tick_grid(tick, inst)
         market.apply(tick)
         self.candles.add_tick(sym, tick.ts_ms, tick.last, tick.trade_size, market.mark, market.index)
-        inst = self.instruments[sym]
         for order in [o for o in self.open_orders.values() if o.symbol == sym and o.is_trigger]:
             if order.order_id in self.open_orders and order.triggered_by(market.signal_price(order.trigger_signal)):
                 entry.fire_trigger(self, order)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from kraken_tui.domain import Instrument, Side, TriggerSignal
@@ -180,3 +180,22 @@ def maker_fill(order: PaperOrder, inst: Instrument, market: MarketState, trade: 
                     market.bid_size = max(0.0, qsize - float(qty))
             return order.limit_price, qty
     return None
+
+
+def on_tick_grid(tick: MarketTick, inst: Instrument) -> MarketTick:
+    """Put a source's traded and quoted prices on the instrument's tick grid, as Kraken's book and trades are
+    (spec §8.2): bid rounded down, ask up, last to the nearest tick. Mark and index stay as given (Kraken's mark
+    price is computed, not traded, and carries many decimals, spec §4.3 example). Synthetic and spot-candle
+    sources produce off-grid prices; without this a limit order at a valid tick could never equal the quote."""
+    step = float(inst.tick_size)
+    digits = max(0, -inst.tick_size.normalize().as_tuple().exponent)
+
+    def snap(x: float | None, how) -> float | None:
+        return None if x is None else round(how(x / step) * step, digits)
+
+    return replace(
+        tick,
+        bid=snap(tick.bid, lambda v: math.floor(v + 1e-9)),
+        ask=snap(tick.ask, lambda v: math.ceil(v - 1e-9)),
+        last=snap(tick.last, round),
+    )

@@ -104,6 +104,14 @@ def test_threshold_age_and_bad_line_handling(caplog):
     assert ext.on_candle("X", "1m", candle, VIEW).side is SignalSide.FLAT
 
 
+async def _until(cond, timeout_s=3.0):
+    for _ in range(int(timeout_s / 0.01)):
+        if cond():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
 async def test_tail_file_follows_appends_partial_lines_and_truncation(tmp_path):
     path = tmp_path / "signals.jsonl"
     path.write_text('{"old": true}\n')  # present before the tail starts: not replayed
@@ -116,15 +124,15 @@ async def test_tail_file_follows_appends_partial_lines_and_truncation(tmp_path):
     task = asyncio.create_task(tail_file(path, sink, poll_s=0.01, stop=stop))
     await asyncio.sleep(0.05)
     with path.open("a") as fh:
-        fh.write('{"a": 1}\n{"b"')
-    await asyncio.sleep(0.05)
+        fh.write('{"a": 1}\n{"b"')  # the second line is not complete yet
+    await _until(lambda: len(got) == 1)
     with path.open("a") as fh:
         fh.write(": 2}\n")
-    await asyncio.sleep(0.05)
+    await _until(lambda: len(got) == 2)
     path.write_text('{"c": 3}\n')  # truncated and rewritten (rotation)
-    await asyncio.sleep(0.08)
+    await _until(lambda: len(got) == 3)
     stop.set()
-    await asyncio.wait_for(task, 1)
+    await asyncio.wait_for(task, 2)
     assert got == [('{"a": 1}', 1), ('{"b": 2}', 2), ('{"c": 3}', 3)]
 
 
@@ -151,10 +159,7 @@ async def test_unix_and_tcp_sockets_feed_the_strategy(tmp_path):
             lambda: asyncio.open_connection("127.0.0.1", port),
             b'{"symbol":"B","side":"short","confidence":0.7}',
         )
-        for _ in range(50):
-            if ext.accepted == 2 and ext.errors == 1:
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: ext.accepted == 2 and ext.errors == 1)
     finally:
         for srv in (unix, tcp):
             srv.close()

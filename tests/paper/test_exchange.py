@@ -258,3 +258,17 @@ def test_unknown_symbol_events_are_counted_not_crashing():
     quote(ex, T0, sym="PF_DOGEUSD")
     assert ex.ignored_events == 1
     assert _send(ex, symbol="PF_NOPEUSD", orderType="mkt", side="buy", size="1").status == "contractNotFound"
+
+
+def test_quotes_and_trades_land_on_the_tick_grid():
+    """Synthetic/spot sources give off-grid prices; the exchange snaps bid down, ask up, last to nearest."""
+    from kraken_tui.paper.exchange import PaperExchange
+    from kraken_tui.paper.sources.base import MarketTick
+
+    ex = PaperExchange()
+    ex.apply_event(MarketTick("PF_ETHUSD", 1_700_000_000_000, last=3162.06, bid=3162.04, ask=3162.11,
+                              bid_size=5.0, ask_size=5.0, mark_price=3162.0712, trade_size=0.1))
+    m = ex.markets["PF_ETHUSD"]
+    # tick 0.1: bid 3162.04 -> 3162.0 (down), ask 3162.11 -> 3162.2 (up), last 3162.06 -> 3162.1 (nearest)
+    assert (m.bid, m.ask, m.last) == (3162.0, 3162.2, 3162.1)
+    assert m.mark == 3162.0712  # mark price is computed, not traded: unrounded
