@@ -1,0 +1,76 @@
+"""The shared domain vocabulary: instruments, market data, orders, fills, positions, account.
+
+Owns: plain immutable dataclasses and enums that every layer speaks. Units are fixed here and named:
+prices in USD (quote currency), sizes in contracts (for PF_ linear perpetuals one contract is one unit
+of the base asset; for PI_ inverse perpetuals one contract is 1 USD), notional in USD, funding rates
+as *relative rate per hour* unless the name says ``_abs``, times as UTC epoch milliseconds (``_ms``).
+Prices and sizes that go into orders, fills, positions and account figures are ``Decimal`` and compared
+exactly; market data for analytics (tickers, trades, books, candles) is ``float``.
+
+Must not import: textual, httpx, websockets, aiosqlite, or any Kraken JSON field name. Translating
+Kraken's wire format into these types is the job of ``kraken_tui.kraken``.
+Reference: ../shared/spec/kraken-futures-api.md (§4 REST shapes, §7 WS shapes, §8 units).
+"""
+
+from kraken_tui.domain.account import (
+    Account,
+    AccountLogEntry,
+    DeadManSwitchStatus,
+    LeveragePreference,
+    Position,
+)
+from kraken_tui.domain.instruments import Instrument, MarginLevel
+from kraken_tui.domain.market import (
+    BookDelta,
+    BookLevel,
+    BookSnapshot,
+    Candle,
+    FundingRate,
+    PublicTrade,
+    Ticker,
+)
+from kraken_tui.domain.orders import Fill, Order, OrderEvent, OrderRequest, OrderResult
+from kraken_tui.domain.values import (
+    ZERO,
+    FillType,
+    InstrumentType,
+    OrderEventType,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    Side,
+    TriggerSignal,
+    to_decimal,
+)
+
+__all__ = [
+    "Account",
+    "AccountLogEntry",
+    "BookDelta",
+    "BookLevel",
+    "BookSnapshot",
+    "Candle",
+    "DeadManSwitchStatus",
+    "Fill",
+    "FillType",
+    "FundingRate",
+    "Instrument",
+    "InstrumentType",
+    "LeveragePreference",
+    "MarginLevel",
+    "Order",
+    "OrderEvent",
+    "OrderEventType",
+    "OrderRequest",
+    "OrderResult",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "PositionSide",
+    "PublicTrade",
+    "Side",
+    "Ticker",
+    "TriggerSignal",
+    "ZERO",
+    "to_decimal",
+]

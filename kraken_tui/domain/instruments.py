@@ -1,0 +1,103 @@
+"""Instruments and their margin tiers (spec §4.2, §8.2, §9).
+
+Part of ``kraken_tui.domain`` (import from there). Units as stated in the package docstring.
+Must not import: textual, httpx, websockets, aiosqlite, or any Kraken JSON field name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+
+from kraken_tui.domain.values import InstrumentType
+
+__all__ = ["Instrument", "MarginLevel"]
+
+
+@dataclass(frozen=True, slots=True)
+class MarginLevel:
+    """One margin tier (spec §4.2, §9).
+
+    Attributes:
+        threshold: lower bound of the tier: USD notional for PF_ (``numNonContractUnits``),
+            contracts for PI_ (``contracts``).
+        initial_margin_rate: fraction of notional (0.02 = 2%).
+        maintenance_margin_rate: fraction of notional.
+    """
+
+    threshold: Decimal
+    initial_margin_rate: Decimal
+    maintenance_margin_rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """A tradeable contract (spec §4.2, §8.2).
+
+    Attributes:
+        symbol: upper-case Kraken symbol, e.g. ``PF_XBTUSD``.
+        type: contract family; ``LINEAR`` settles in USD, ``INVERSE`` in the base asset.
+        tick_size: price increment in USD.
+        contract_size: units of base per contract for PF_ (1), USD per contract for PI_ (1).
+        lot_size: size increment in contracts, ``10 ** -contractValueTradePrecision``.
+        max_position_size: contracts.
+        margin_levels: tiers ordered by ascending threshold.
+        funding_rate_coefficient: Kraken's ``fundingRateCoefficient`` (perpetuals).
+        max_relative_funding_rate: cap on |relative funding rate| per hour (perpetuals).
+        post_only: the market only accepts post-only orders.
+        base: base asset (``XBT``), quote: quote asset (``USD``).
+    """
+
+    symbol: str
+    type: InstrumentType
+    tick_size: Decimal
+    contract_size: Decimal
+    lot_size: Decimal
+    max_position_size: Decimal | None = None
+    margin_levels: tuple[MarginLevel, ...] = ()
+    funding_rate_coefficient: Decimal | None = None
+    max_relative_funding_rate: Decimal | None = None
+    post_only: bool = False
+    tradeable: bool = True
+    base: str = ""
+    quote: str = "USD"
+
+    @property
+    def is_linear(self) -> bool:
+        """True for PF_/FF_ multi-collateral contracts (P&L in USD)."""
+        return self.type is InstrumentType.LINEAR
+
+    @property
+    def is_perpetual(self) -> bool:
+        """True for ``PF_``/``PI_`` symbols."""
+        return self.symbol.startswith(("PF_", "PI_"))
+
+    @property
+    def min_order_size(self) -> Decimal:
+        """Smallest order, in contracts: one lot (spec §8.2)."""
+        return self.lot_size
+
+    def round_price(self, price: Decimal, *, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+        """Round a USD price to the tick size (``rounding`` is a ``decimal`` rounding mode)."""
+        return (price / self.tick_size).to_integral_value(rounding=rounding) * self.tick_size
+
+    def round_size(self, size: Decimal) -> Decimal:
+        """Round a size in contracts *down* to the lot, so rounding never grows exposure."""
+        return (size / self.lot_size).to_integral_value(rounding=ROUND_DOWN) * self.lot_size
+
+    def margin_level_for(self, notional_usd: Decimal, size_contracts: Decimal | None = None) -> MarginLevel:
+        """The tier that applies to a position (bracket lookup on total notional, spec §9 [GAP]).
+
+        PF_ tiers are keyed by USD notional, PI_ tiers by contracts (``size_contracts`` when given).
+
+        Raises:
+            ValueError: when the instrument has no margin levels.
+        """
+        if not self.margin_levels:
+            raise ValueError(f"{self.symbol} has no margin levels")
+        key = notional_usd if self.is_linear or size_contracts is None else abs(size_contracts)
+        chosen = self.margin_levels[0]
+        for level in self.margin_levels:
+            if key >= level.threshold:
+                chosen = level
+        return chosen
