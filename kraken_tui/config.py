@@ -122,8 +122,10 @@ class PaperConfig(_Section):
     """Instruments the paper exchange lists."""
     synthetic_seed: int = 42
     """Seed of the synthetic market model (same seed, same prices)."""
-    liquidation_fee_pct: float = Field(0.75, ge=0, le=5)
-    """Fee charged on liquidated notional, percent."""
+    liquidation_fee_pct: float = Field(0.25, ge=0, le=5)
+    """Fee charged on liquidated notional, percent. [GAP] Kraken publishes no fee in the spec; the default is
+    kept below the lowest maintenance margin rate of the instrument table (0.5%, PF_XBTUSD first tier) so a
+    partial liquidation can restore margin (a larger fee than 1.25 x the MM rate makes every liquidation full)."""
 
 
 class StrategyConfig(_Section):

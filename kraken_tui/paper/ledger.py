@@ -59,7 +59,8 @@ def new_log_entry(ex: PaperExchange, **kw: object) -> AccountLogEntry:
 
 def book_fill(ex: PaperExchange, order: PaperOrder, price: Decimal, qty: Decimal, fill_type: str) -> PaperFill:
     """Execute ``qty`` contracts of ``order`` at ``price``: update the position, realise P&L, charge the fee
-    (maker or taker bps; liquidation fills pay paper.liquidation_fee_pct of notional instead), write the
+    (maker or taker bps; liquidation fills pay paper.liquidation_fee_pct of notional instead: the account log's
+    cash leg then has ``fee`` 0 and the amount in ``liquidation_fee``, booked once, spec §4.18), write the
     account-log cash and position legs and the fills list, and notify listeners (fill, order, position,
     balance). Returns the fill.
     """
@@ -84,7 +85,8 @@ def book_fill(ex: PaperExchange, order: PaperOrder, price: Decimal, qty: Decimal
     mark_d = Decimal(repr(mark)) if mark is not None else None
     info = "futures liquidation" if liquidation else "futures trade"
     new_log_entry(ex, ts_ms=now, asset=cur, info=info, contract=order.symbol.lower(), old_balance=old_bal,
-                  new_balance=new_bal, realized_pnl=realized, fee=fee, trade_price=price, mark_price=mark_d,
+                  new_balance=new_bal, realized_pnl=realized, fee=ZERO if liquidation else fee, trade_price=price,
+                  mark_price=mark_d,
                   liquidation_fee=liq_fee if liquidation else None, execution=fill.fill_id)
     new_log_entry(ex, ts_ms=now, asset=order.symbol.lower(), info=info, contract=order.symbol.lower(),
                   old_balance=old_size, new_balance=pos.size, trade_price=price, mark_price=mark_d,

@@ -7,6 +7,13 @@ closing q contracts at mark P costs the liquidation fee f x notional(q, P) and f
 (realising P&L at mark does not change equity). The partial size is the smallest q on the lot grid with
 E - f x notional(q, P) >= TARGET x (M - q x m_p/|s|), TARGET = 1.25 ("back above MM plus a margin"). If that
 needs the whole position, or equity is still below MM after the partial, the position is closed fully.
+A full liquidation charges the fee only out of margin equity above zero: fee = min(f x notional, max(E, 0))
+(closing at mark realises the position's uP&L, so E is what the account has left to pay with). By the rule
+above a later full liquidation happens exactly when E <= f x notional(everything), so without the cap every
+full liquidation would push the balance below zero by the fee alone. [GAP] Kraken's liquidation fee and its
+cap are not in the spec (§9: the Equity Protection Process prices the liquidation "so that the account does
+not go negative"); ``paper.liquidation_fee_pct`` defaults to 0.25, below the lowest first-tier MM rate (0.5%,
+PF_XBTUSD), so that a partial liquidation can succeed (it needs f < 1.25 x MM rate x entry / mark).
 Liquidation executions are booked as fills of an exchange-generated ``liquidation`` order with fill type
 ``partialLiquidation`` or ``liquidation`` and account-log rows ``futures liquidation`` carrying
 ``liquidation_fee``. Open orders of the symbol are cancelled first (WS reason ``liquidation``).
@@ -20,14 +27,14 @@ from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING
 
 from kraken_tui.domain import ZERO, Side
-from kraken_tui.paper.account import BPS, notional_usd, position_margins
+from kraken_tui.paper.account import BPS, fee_amount, notional_usd, position_margins
 from kraken_tui.paper.ledger import book_fill
 from kraken_tui.paper.orders import PaperOrder
 
 if TYPE_CHECKING:
     from kraken_tui.paper.exchange import PaperExchange
 
-__all__ = ["TARGET", "check", "partial_size"]
+__all__ = ["TARGET", "capped_fee_bps", "check", "partial_size"]
 
 TARGET = Decimal("1.25")
 MAX_STEPS = 20
@@ -47,19 +54,37 @@ def partial_size(equity: Decimal, mm_total: Decimal, mm_pos: Decimal, size_abs: 
     return min(q, size_abs)
 
 
-def _liquidate(ex: PaperExchange, symbol: str, qty: Decimal, full: bool) -> None:
+def capped_fee_bps(ex: PaperExchange, symbol: str, qty: Decimal, price: Decimal, equity_usd: Decimal) -> Decimal:
+    """The liquidation fee rate (bps) that charges min(configured fee, max(equity, 0)) on closing ``qty`` at
+    ``price`` (module docstring). Equity is USD; for PI_ it is converted to the base asset at ``price``."""
+    inst = ex.instruments[symbol]
+    fee_at_one_bp = fee_amount(inst, qty, price, Decimal(1))  # settlement currency per bp of fee rate
+    cap = max(equity_usd, ZERO) if inst.is_linear else max(equity_usd, ZERO) / price
+    if fee_at_one_bp <= 0 or fee_at_one_bp * ex.liquidation_fee_bps <= cap:
+        return ex.liquidation_fee_bps
+    return cap / fee_at_one_bp
+
+
+def _liquidate(ex: PaperExchange, symbol: str, qty: Decimal, full: bool, equity_usd: Decimal) -> None:
     pos = ex.positions[symbol]
     side = Side.SELL if pos.size > 0 else Side.BUY
     price = ex.mark_of(symbol, pos.entry_price)
     order = PaperOrder(str(uuid.uuid4()), symbol, side, "liquidation", qty, ex.now_ms, limit_price=price,
                        reduce_only=True, last_update_ms=ex.now_ms)
-    book_fill(ex, order, price, qty, "liquidation" if full else "partialLiquidation")
+    configured = ex.liquidation_fee_bps
+    # ledger.book_fill reads the fee rate from the exchange; a full close gets the capped rate for this fill only
+    ex.liquidation_fee_bps = capped_fee_bps(ex, symbol, qty, price, equity_usd) if full else configured
+    try:
+        book_fill(ex, order, price, qty, "liquidation" if full else "partialLiquidation")
+    finally:
+        ex.liquidation_fee_bps = configured
     order.status, order.closed_ms, order.update_reason = "FULLY_EXECUTED", ex.now_ms, "LIQUIDATION"
 
 
 def check(ex: PaperExchange) -> None:
     """Liquidate while margin equity < maintenance margin: the position with the largest MM first, partially
-    when a partial close restores equity >= 1.25 x MM, else fully; repeat (at most 20 steps)."""
+    when a partial close restores equity >= 1.25 x MM, else fully (fee capped at the equity left, module
+    docstring); repeat (at most 20 steps)."""
     partial_done: set[str] = set()
     for _ in range(MAX_STEPS):
         if not ex.positions:
@@ -75,7 +100,7 @@ def check(ex: PaperExchange) -> None:
         inst = ex.instruments[symbol]
         size_abs = abs(pos.size)
         if symbol in partial_done:
-            _liquidate(ex, symbol, size_abs, True)
+            _liquidate(ex, symbol, size_abs, True, figs.margin_equity)
             continue
         mm_pos = position_margins(inst, pos.size, pos.entry_price)[1]
         price = ex.mark_of(symbol, pos.entry_price)
@@ -85,5 +110,5 @@ def check(ex: PaperExchange) -> None:
         if q <= 0:
             return
         full = q >= size_abs
-        _liquidate(ex, symbol, q if not full else size_abs, full)
+        _liquidate(ex, symbol, q if not full else size_abs, full, figs.margin_equity)
         partial_done.add(symbol)

@@ -26,11 +26,12 @@ async def test_funding_event_for_every_hour_of_the_1m_replay(shared_data):
     fund = [e for e in events if isinstance(e, FundingEvent)]
     ticks = [e for e in events if isinstance(e, MarketTick)]
     assert len(ticks) == 500 * 4
-    # span: first bar 2025-08-30 13:41 (1756561260 s) .. last bar 22:00 + 45 s -> hours 14:00..22:00
-    first_hour = 1_756_562_400_000  # 2025-08-30 14:00 UTC
-    assert [e.ts_ms for e in fund] == [first_hour + i * H for i in range(9)]
+    # span: first bar 2025-08-30 13:41 (1756561260 s) .. last bar 22:00 + 45 s -> hours 13:00..22:00; the hour the
+    # replay starts in (13:00) is included so the 14:00 settlement has its rate
+    first_hour = 1_756_558_800_000  # 2025-08-30 13:00 UTC
+    assert [e.ts_ms for e in fund] == [first_hour + i * H for i in range(10)]
     assert all(e.symbol == "PF_XBTUSD" for e in fund)
-    assert fund[0].funding_rate == 2.088608333333e-06  # the file's row for 1756562400000
+    assert fund[1].funding_rate == 2.088608333333e-06  # the file's row for 1756562400000 (14:00)
     assert src.funding_carried == 0
     # time order, funding before the ticks of the same instant (22:00 bar opens at a funding hour)
     assert all(a.ts_ms <= b.ts_ms for a, b in zip(events, events[1:], strict=False))
@@ -41,8 +42,10 @@ async def test_funding_event_for_every_hour_of_the_1m_replay(shared_data):
 def test_funding_gaps_are_carried_forward():
     rates = [FundingRate("S", 0, 1e-5), FundingRate("S", 3 * H, 3e-5)]  # 1 h and 2 h missing
     events, carried = funding_events(rates, "PF_X", 1, 4 * H)
-    # hours 1h..4h inside [1 ms, 4 h]: 1h,2h carry 1e-5; 3h is 3e-5; 4h carries 3e-5
-    assert [(e.ts_ms, e.funding_rate) for e in events] == [(H, 1e-5), (2 * H, 1e-5), (3 * H, 3e-5), (4 * H, 3e-5)]
+    # hours 0..4h from the hour containing 1 ms: 0 is the file's row; 1h,2h carry 1e-5; 3h is 3e-5; 4h carries 3e-5
+    assert [(e.ts_ms, e.funding_rate) for e in events] == [
+        (0, 1e-5), (H, 1e-5), (2 * H, 1e-5), (3 * H, 3e-5), (4 * H, 3e-5)
+    ]
     assert carried == 3
     # hours before the file's first row get no event
     assert funding_events([FundingRate("S", 5 * H, 1e-5)], "X", 0, 6 * H)[0][0].ts_ms == 5 * H

@@ -90,13 +90,15 @@ class ReplayInput:
 
 
 def funding_events(rates: Sequence[FundingRate], symbol: str, start_ms: int, end_ms: int) -> tuple[list[FundingEvent], int]:
-    """FundingEvents for every whole hour in ``[start_ms, end_ms]`` (module docstring: carry forward).
+    """FundingEvents for every hour that starts in ``[floor_hour(start_ms), end_ms]`` (module docstring: carry
+    forward). The hour containing the first tick is included: the exchange settles at the top of an hour with the
+    rate of the hour that just ended (spec §8.3), so without it the first settlement of a replay would book nothing.
 
     Returns:
         (events in time order, number of hours whose rate was carried forward over a gap).
     """
     times = [r.ts_ms for r in rates]
-    hour = -(-start_ms // rf.HOUR_MS) * rf.HOUR_MS  # ceil to the hour
+    hour = start_ms - start_ms % rf.HOUR_MS  # floor: the hour the replay starts in
     out: list[FundingEvent] = []
     carried = 0
     while hour <= end_ms:
