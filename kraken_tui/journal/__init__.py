@@ -3,7 +3,7 @@ queries and statistics.
 
 Modules: ``records`` (input records), ``schema`` (DDL + migrations), ``db`` (open/pragmas/integrity),
 ``encode`` (record -> SQL), ``writer`` (the writer task), ``queries`` (readers), ``trades`` (round
-trips from fills), ``stats`` (statistics), ``accountlog`` (totals vs the exchange's account log),
-``export`` (CSV/JSON formats), ``cli`` (``kraken-tui journal``).
+trips from fills), ``tradecache`` (derived trades and summary stored, rebuilt when stale), ``stats``
+(statistics), ``accountlog`` (totals vs the exchange's account log), ``export`` (CSV/JSON formats), ``cli`` (``kraken-tui journal``).
 Must not import: textual, the engine.
 """

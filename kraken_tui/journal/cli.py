@@ -5,7 +5,8 @@ Owns: the journal subcommand (cli-contract.md): resolving the file (``--journal`
 safe while a running kraken-tui writes it), and printing. ``--since`` keeps trades that *closed* at or
 after the time (the P&L realised in the period; trades are still derived from all fills so positions
 opened earlier are priced right) and events at or after it. ``--json`` prints JSON on stdout;
-``--csv PATH`` writes CSV to PATH (both may be given).
+``--csv PATH`` writes CSV to PATH (both may be given). Trades come from the derived-trades cache
+(``tradecache``; re-derived and stored when stale), the summary's statistics from its float rows.
 Exit codes: 0 done, 2 bad flag or config (``ConfigError``), 4 journal unusable (``JournalError``).
 Must not import: textual, the engine.
 """
@@ -32,8 +33,9 @@ from kraken_tui.journal.export import (
     write_events_csv,
     write_trades_csv,
 )
-from kraken_tui.journal.queries import load_events, load_trades
-from kraken_tui.journal.stats import Summary, breakdowns, summarize
+from kraken_tui.journal.queries import load_events
+from kraken_tui.journal.stats import Summary
+from kraken_tui.journal.tradecache import load_cached_trades, load_summary_input
 
 __all__ = ["run"]
 
@@ -66,27 +68,25 @@ def _summary_text(overall: Summary, groups: dict[str, dict[str, Summary]], out: 
 
 
 def _summary(args: argparse.Namespace, conn, since_ms: int | None, out: TextIO) -> None:
-    trade_set, start = load_trades(conn)
-    trades = [t for t in trade_set.closed if since_ms is None or t.exit_ts_ms >= since_ms]
-    overall = summarize(trades, start)
-    groups = breakdowns(trades, start)
+    inp = load_summary_input(conn, since_ms)
+    overall, groups = inp.summary()
     if args.csv:
         rows = summary_csv_rows(overall, groups)
         _write_csv_file(args.csv, lambda fh: write_csv(fh, rows[0].keys(), (r.values() for r in rows)))
     if args.json:
         doc = overall.to_json()
         doc["by"] = {g: {k: s.to_json() for k, s in by.items()} for g, by in groups.items()}
-        doc["open_positions"] = len(trade_set.open)
+        doc["open_positions"] = len(inp.open_symbols)
         out.write(json.dumps(doc) + "\n")
     elif not args.csv:
         _summary_text(overall, groups, out)
-        if trade_set.open:
-            out.write(f"\nopen positions (not in the statistics): {', '.join(p.symbol for p in trade_set.open)}\n")
+        if inp.open_symbols:
+            out.write(f"\nopen positions (not in the statistics): {', '.join(inp.open_symbols)}\n")
 
 
 def _trades(args: argparse.Namespace, conn, since_ms: int | None, out: TextIO) -> None:
-    trade_set, _ = load_trades(conn)
-    trades = [t for t in trade_set.closed if since_ms is None or t.exit_ts_ms >= since_ms]
+    closed, _ = load_cached_trades(conn)
+    trades = [t for t in closed if since_ms is None or t.exit_ts_ms >= since_ms]
     if args.csv:
         _write_csv_file(args.csv, lambda fh: write_trades_csv(fh, trades))
     if args.json:

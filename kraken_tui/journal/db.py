@@ -23,6 +23,7 @@ from pathlib import Path
 
 from kraken_tui.config import Config, default_data_dir
 from kraken_tui.errors import JournalError
+from kraken_tui.journal import tradecache
 from kraken_tui.journal.schema import APPLICATION_ID, LATEST_VERSION, MIGRATIONS
 
 __all__ = [
@@ -31,6 +32,9 @@ __all__ = [
     "open_db",
     "resolve_journal_path",
 ]
+
+#: The schema version that added ``trade_cache``; migrating to it fills the cache.
+_TRADE_CACHE_VERSION = 3
 
 #: How long a connection waits for another connection's write lock before failing, ms.
 BUSY_TIMEOUT_MS = 5_000
@@ -80,8 +84,13 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
                 conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             for stmt in _statements(MIGRATIONS[version]):
                 conn.execute(stmt)
+            if version + 1 == _TRADE_CACHE_VERSION:
+                tradecache.build(conn)  # fill the v3 cache from the facts already there
             conn.execute(f"PRAGMA user_version={version + 1}")
             conn.execute("COMMIT")
+        except JournalError:
+            conn.execute("ROLLBACK")
+            raise
         except sqlite3.Error as exc:
             conn.execute("ROLLBACK")
             raise JournalError(

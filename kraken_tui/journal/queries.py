@@ -27,7 +27,9 @@ __all__ = [
     "load_events",
     "load_fills",
     "load_trades",
+    "read_data",
     "read_snapshot",
+    "starting_equity",
 ]
 
 
@@ -107,7 +109,9 @@ def _load_funding(conn: sqlite3.Connection) -> list[FundingPayment]:
     return out
 
 
-def _starting_equity(conn: sqlite3.Connection) -> Decimal | None:
+def starting_equity(conn: sqlite3.Connection) -> Decimal | None:
+    """E_0 of the statistics, USD: the first run's starting equity, else the first equity snapshot;
+    None when unknown or not positive. Raises ``JournalError`` when the stored text does not decode."""
     row = conn.execute(
         "SELECT starting_equity_usd FROM runs WHERE starting_equity_usd IS NOT NULL ORDER BY started_ms LIMIT 1"
     ).fetchone()
@@ -122,22 +126,26 @@ def _starting_equity(conn: sqlite3.Connection) -> Decimal | None:
     return value if value > 0 else None
 
 
+def read_data(conn: sqlite3.Connection, *, with_marks: bool = True) -> JournalData:
+    """Like ``load_data`` inside a transaction the caller already holds (one snapshot)."""
+    fills = load_fills(conn)
+    intents = {
+        cli: IntentInfo(purpose, side, sig)
+        for cli, purpose, side, sig in conn.execute("SELECT cli_ord_id, purpose, side, signal_id FROM intents")
+    }
+    strategies = dict(conn.execute("SELECT signal_id, strategy FROM signals").fetchall())
+    funding = _load_funding(conn)
+    marks: dict[str, list[tuple[int, float]]] = {}
+    if with_marks:
+        for sym, ts, px in conn.execute("SELECT symbol, ts_ms, mark_price FROM marks ORDER BY symbol, ts_ms, id"):
+            marks.setdefault(sym, []).append((ts, px))
+    return JournalData(fills, intents, strategies, funding, marks, starting_equity(conn))
+
+
 def load_data(conn: sqlite3.Connection, *, with_marks: bool = True) -> JournalData:
     """Read fills, intents, signal strategies, funding, marks and starting equity in one snapshot."""
     with read_snapshot(conn):
-        fills = load_fills(conn)
-        intents = {
-            cli: IntentInfo(purpose, side, sig)
-            for cli, purpose, side, sig in conn.execute("SELECT cli_ord_id, purpose, side, signal_id FROM intents")
-        }
-        strategies = dict(conn.execute("SELECT signal_id, strategy FROM signals").fetchall())
-        funding = _load_funding(conn)
-        marks: dict[str, list[tuple[int, float]]] = {}
-        if with_marks:
-            for sym, ts, px in conn.execute("SELECT symbol, ts_ms, mark_price FROM marks ORDER BY symbol, ts_ms, id"):
-                marks.setdefault(sym, []).append((ts, px))
-        start = _starting_equity(conn)
-    return JournalData(fills, intents, strategies, funding, marks, start)
+        return read_data(conn, with_marks=with_marks)
 
 
 def load_trades(conn: sqlite3.Connection) -> tuple[TradeSet, Decimal | None]:

@@ -163,8 +163,47 @@ CREATE TABLE reconciliation (
 );
 """
 
+# Version 3: a cache of the round-trip trades derived from the facts (``tradecache`` owns it). It is
+# never a fact: it is rebuilt whenever ``trade_cache.fingerprint`` no longer matches the source tables.
+# Exact Decimal text for the CSV/JSON trade contract, REAL copies of the money for fast statistics.
+_V3 = """
+CREATE TABLE trade_cache (
+    id INTEGER PRIMARY KEY,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    size TEXT NOT NULL,
+    entry_ts_ms INTEGER NOT NULL,
+    exit_ts_ms INTEGER NOT NULL,
+    entry_price TEXT NOT NULL,
+    exit_price TEXT NOT NULL,
+    gross_pnl_usd TEXT NOT NULL,
+    fees_usd TEXT NOT NULL,
+    funding_usd TEXT NOT NULL,
+    funding_paid_usd TEXT NOT NULL,
+    funding_received_usd TEXT NOT NULL,
+    exit_reason TEXT NOT NULL,
+    signal_id TEXT,
+    strategy TEXT,
+    mae_usd REAL NOT NULL,
+    mfe_usd REAL NOT NULL,
+    net REAL NOT NULL,
+    gross REAL NOT NULL,
+    fees REAL NOT NULL,
+    funding REAL NOT NULL,
+    paid REAL NOT NULL,
+    received REAL NOT NULL
+);
+CREATE TABLE trade_cache_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    facts TEXT NOT NULL,
+    marks TEXT NOT NULL,
+    open_symbols TEXT NOT NULL,
+    summary TEXT NOT NULL
+);
+"""
+
 #: MIGRATIONS[k] takes a version-k journal to version k+1. Version 1: runs, operator/state events,
 #: intents, orders, order events, fills, funding. Version 2: alerts, signals, equity snapshots,
-#: marks, reconciliation diffs.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+#: marks, reconciliation diffs. Version 3: the derived-trades cache (``db`` fills it right after).
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 LATEST_VERSION = len(MIGRATIONS)

@@ -114,7 +114,7 @@ class _Leg:
     """A trade while it is open (mutable accumulator)."""
 
     __slots__ = ("symbol", "sign", "pos", "cost", "entry_notional", "entry_size", "exit_notional", "fees",
-                 "entry_ts", "exit_ts", "last_fill", "signal_id", "low", "high")
+                 "entry_ts", "exit_ts", "last_fill", "signal_id", "low", "high", "realized")
 
     def __init__(self, f: Fill, sign: int, size: Decimal, fee: Decimal, signal_id: str | None) -> None:
         self.symbol = f.symbol
@@ -131,6 +131,7 @@ class _Leg:
         self.signal_id = signal_id
         self.low = 0.0
         self.high = 0.0
+        self.realized = ZERO  # average-cost realised P&L of the partial closes so far
 
     def sample(self, price: float | Decimal) -> None:
         """Record the unrealised P&L of the open position at ``price`` (for MAE/MFE)."""
@@ -269,7 +270,7 @@ def derive_trades(
         open_q = f.size - close_q
         fee_close = fee if open_q == 0 else fee * close_q / f.size
         removed = leg.cost if close_q == leg.pos else leg.cost * close_q / leg.pos
-        realized += leg.sign * (f.price * close_q - removed)
+        leg.realized += leg.sign * (f.price * close_q - removed)
         leg.cost -= removed
         leg.pos -= close_q
         leg.exit_notional += f.price * close_q
@@ -277,6 +278,8 @@ def derive_trades(
         leg.exit_ts = f.ts_ms
         leg.last_fill = f
         if leg.pos == 0:
+            # closed: the per-fill sum equals the notional difference, which is exact (no division)
+            realized += leg.sign * (leg.exit_notional - leg.entry_notional)
             closed.append(_finish(leg, intents, strategies))
             del legs[f.symbol]
             if open_q > 0:
@@ -291,7 +294,7 @@ def derive_trades(
     return TradeSet(
         closed=trades,
         open=open_positions,
-        realized_pnl_usd=realized,
+        realized_pnl_usd=realized + sum((leg.realized for leg in legs.values()), ZERO),
         fees_usd=fees_total,
         funding_usd=sum((p.amount_usd for p in funding), ZERO),
         unattributed_funding_usd=unattributed,

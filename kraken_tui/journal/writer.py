@@ -164,7 +164,7 @@ class JournalWriter:
         stmts = encode(record, self._run_id)
         if isinstance(record, RunStopped):
             self._run_id = None
-        await self._put(stmts)
+        await self._put(tuple(stmts))  # a tuple of atomics: the GC stops tracking it (no list in the queue)
 
     async def flush(self) -> None:
         """Wait until every record queued before this call is committed (durable per ``synchronous``).
