@@ -46,6 +46,30 @@ def _check_sign(v: float | Decimal, key: str, source: str, positive: bool, nonne
         raise ProtocolError(source, f"must be >= 0, got {v}", field=key)
 
 
+def _to_float(v: Any) -> float:
+    return float(v)
+
+
+def _to_decimal(v: Any) -> Decimal:
+    return Decimal(repr(v)) if isinstance(v, float) else Decimal(str(v).strip())
+
+
+def _get_number(obj: dict[str, Any], key: str, source: str, convert, required: bool, positive: bool, nonneg: bool):
+    v = _fetch(obj, key, source, required)
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise ProtocolError(source, f"expected a number, got {v!r}", field=key)
+    try:
+        n = convert(v)
+    except (TypeError, ValueError, InvalidOperation):
+        raise ProtocolError(source, f"expected a number, got {v!r}", field=key) from None
+    if not (n.is_finite() if isinstance(n, Decimal) else math.isfinite(n)):
+        raise ProtocolError(source, f"not a finite number: {v!r}", field=key)
+    _check_sign(n, key, source, positive, nonneg)
+    return n
+
+
 def get_float(
     obj: dict[str, Any], key: str, source: str, *, required: bool = True, positive: bool = False, nonneg: bool = False
 ) -> float | None:
@@ -54,19 +78,7 @@ def get_float(
     Raises:
         ProtocolError: missing (when required), not a number, NaN/inf, or the wrong sign.
     """
-    v = _fetch(obj, key, source, required)
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        raise ProtocolError(source, f"expected a number, got {v!r}", field=key)
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ProtocolError(source, f"expected a number, got {v!r}", field=key) from None
-    if not math.isfinite(f):
-        raise ProtocolError(source, f"not a finite number: {v!r}", field=key)
-    _check_sign(f, key, source, positive, nonneg)
-    return f
+    return _get_number(obj, key, source, _to_float, required, positive, nonneg)
 
 
 def get_decimal(
@@ -77,19 +89,7 @@ def get_decimal(
     Raises:
         ProtocolError: missing (when required), not a number, NaN/inf, or the wrong sign.
     """
-    v = _fetch(obj, key, source, required)
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        raise ProtocolError(source, f"expected a number, got {v!r}", field=key)
-    try:
-        d = Decimal(repr(v)) if isinstance(v, float) else Decimal(str(v).strip())
-    except (InvalidOperation, ValueError):
-        raise ProtocolError(source, f"expected a number, got {v!r}", field=key) from None
-    if not d.is_finite():
-        raise ProtocolError(source, f"not a finite number: {v!r}", field=key)
-    _check_sign(d, key, source, positive, nonneg)
-    return d
+    return _get_number(obj, key, source, _to_decimal, required, positive, nonneg)
 
 
 def get_int(obj: dict[str, Any], key: str, source: str, *, required: bool = True) -> int | None:
