@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
-from kraken_tui.config import PaperConfig
+import httpx
+from pydantic import SecretStr
+
+from kraken_tui.config import Credentials, PaperConfig
 from kraken_tui.domain import Side
+from kraken_tui.kraken.rest import KrakenRestClient
 from kraken_tui.paper.exchange import PaperExchange
+from kraken_tui.paper.server import PAPER_API_KEY, PAPER_API_SECRET, PaperServer
 from kraken_tui.paper.sources.base import FundingEvent, MarketTick
 
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000  # an exact hour (UTC ms)
@@ -52,3 +59,20 @@ class ListMarket:
 
     async def close(self) -> None:
         self.closed = True
+
+
+@contextlib.asynccontextmanager
+async def paper_client(ex: PaperExchange) -> AsyncIterator[KrakenRestClient]:
+    """Serve ``ex`` on an ephemeral 127.0.0.1 port and yield the project's REST client, signed with the paper
+    keys and with instruments loaded; the server stops on exit."""
+    srv = PaperServer(ex)
+    await srv.start()
+    assert srv.rest_url.startswith("http://127.0.0.1:")
+    creds = Credentials(api_key=SecretStr(PAPER_API_KEY), api_secret=SecretStr(PAPER_API_SECRET), source="paper")
+    try:
+        async with httpx.AsyncClient() as http:
+            client = KrakenRestClient(http, srv.rest_url, creds)
+            await client.instruments()
+            yield client
+    finally:
+        await srv.stop()

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import httpx
 import pytest
-from pydantic import SecretStr
 
-from kraken_tui.config import Credentials
 from kraken_tui.domain import OrderRequest, OrderStatus, OrderType, Side, TriggerSignal
-from kraken_tui.paper.server import PAPER_API_KEY, PAPER_API_SECRET, PaperServer
 
-from .helpers import T0, funding, make_exchange, quote
+from .helpers import T0, funding, make_exchange, paper_client, quote
 
-rest = pytest.importorskip("kraken_tui.kraken.rest")
 D = Decimal
 
 
@@ -28,14 +23,8 @@ D = Decimal
 async def env():
     ex = make_exchange(liquidation_fee_pct=0.01)
     quote(ex, T0 + 1000)
-    srv = PaperServer(ex)
-    await srv.start()
-    creds = Credentials(api_key=SecretStr(PAPER_API_KEY), api_secret=SecretStr(PAPER_API_SECRET), source="paper")
-    async with httpx.AsyncClient() as http:
-        client = rest.KrakenRestClient(http, srv.rest_url, creds)
-        await client.instruments()
+    async with paper_client(ex) as client:
         yield ex, client
-    await srv.stop()
 
 
 def req(side, otype, size, **kw):

@@ -18,11 +18,9 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
-import httpx
 import pytest
-from pydantic import SecretStr
 
-from kraken_tui.config import Credentials, PaperConfig
+from kraken_tui.config import PaperConfig
 from kraken_tui.domain import OrderRequest, OrderStatus, OrderType, Side
 from kraken_tui.journal.accountlog import compare_with_account_log
 from kraken_tui.journal.db import open_db
@@ -30,11 +28,9 @@ from kraken_tui.journal.queries import load_trades
 from kraken_tui.journal.records import FundingPayment, RunStarted, RunStopped
 from kraken_tui.journal.writer import JournalWriter
 from kraken_tui.paper.exchange import PaperExchange
-from kraken_tui.paper.server import PAPER_API_KEY, PAPER_API_SECRET, PaperServer
 
-from .helpers import T0, funding, quote
+from .helpers import T0, funding, paper_client, quote
 
-rest = pytest.importorskip("kraken_tui.kraken.rest")
 D = Decimal
 H = 3_600_000
 XBT, ETH = "PF_XBTUSD", "PF_ETHUSD"
@@ -43,15 +39,8 @@ XBT, ETH = "PF_XBTUSD", "PF_ETHUSD"
 @pytest.fixture
 async def env():
     ex = PaperExchange(PaperConfig())  # defaults: 10 000 USD, maker 2 bp, taker 5 bp
-    srv = PaperServer(ex)
-    await srv.start()
-    assert srv.rest_url.startswith("http://127.0.0.1:")
-    creds = Credentials(api_key=SecretStr(PAPER_API_KEY), api_secret=SecretStr(PAPER_API_SECRET), source="paper")
-    async with httpx.AsyncClient() as http:
-        client = rest.KrakenRestClient(http, srv.rest_url, creds)
-        await client.instruments()
+    async with paper_client(ex) as client:
         yield ex, client
-    await srv.stop()
 
 
 def _eth(ex, ts, bid, ask, mark):

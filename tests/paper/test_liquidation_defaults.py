@@ -9,21 +9,17 @@ from __future__ import annotations
 import tomllib
 from decimal import Decimal
 
-import httpx
 import pytest
-from pydantic import SecretStr
 
-from kraken_tui.config import Credentials, PaperConfig
+from kraken_tui.config import PaperConfig
 from kraken_tui.domain import OrderRequest, OrderStatus, OrderType, Side
 from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.instruments import DEFAULT_SYMBOLS, default_instrument
 from kraken_tui.paper.liquidation import capped_fee_bps
-from kraken_tui.paper.server import PAPER_API_KEY, PAPER_API_SECRET, PaperServer
 
 from ..conftest import REPO
-from .helpers import T0, quote
+from .helpers import T0, paper_client, quote
 
-rest = pytest.importorskip("kraken_tui.kraken.rest")
 D = Decimal
 
 
@@ -43,15 +39,8 @@ def test_default_fee_is_below_every_first_tier_maintenance_rate():
 async def env():
     ex = PaperExchange(PaperConfig())  # the defaults: 10 000 USD, maker 2 bp, taker 5 bp, liquidation 0.25 %
     quote(ex, T0 + 1000)
-    srv = PaperServer(ex)
-    await srv.start()
-    assert srv.rest_url.startswith("http://127.0.0.1:")
-    creds = Credentials(api_key=SecretStr(PAPER_API_KEY), api_secret=SecretStr(PAPER_API_SECRET), source="paper")
-    async with httpx.AsyncClient() as http:
-        client = rest.KrakenRestClient(http, srv.rest_url, creds)
-        await client.instruments()
+    async with paper_client(ex) as client:
         yield ex, client
-    await srv.stop()
 
 
 async def _usd_liquidation_rows(c):

@@ -15,8 +15,6 @@ from __future__ import annotations
 import csv
 from decimal import Decimal
 
-import pytest
-
 from kraken_tui.config import PaperConfig
 from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.sources.base import MarketTick
