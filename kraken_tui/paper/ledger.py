@@ -57,12 +57,16 @@ def new_log_entry(ex: PaperExchange, **kw: object) -> AccountLogEntry:
     return entry
 
 
-def book_fill(ex: PaperExchange, order: PaperOrder, price: Decimal, qty: Decimal, fill_type: str) -> PaperFill:
+def book_fill(
+    ex: PaperExchange, order: PaperOrder, price: Decimal, qty: Decimal, fill_type: str,
+    liquidation_fee_bps: Decimal | None = None,
+) -> PaperFill:
     """Execute ``qty`` contracts of ``order`` at ``price``: update the position, realise P&L, charge the fee
     (maker or taker bps; liquidation fills pay paper.liquidation_fee_pct of notional instead: the account log's
     cash leg then has ``fee`` 0 and the amount in ``liquidation_fee``, booked once, spec §4.18), write the
     account-log cash and position legs and the fills list, and notify listeners (fill, order, position,
-    balance). Returns the fill.
+    balance). ``liquidation_fee_bps`` overrides the configured liquidation fee rate for this fill (the capped
+    rate of a full liquidation). Returns the fill.
     """
     inst = ex.instruments[order.symbol]
     now = ex.now_ms
@@ -71,7 +75,8 @@ def book_fill(ex: PaperExchange, order: PaperOrder, price: Decimal, qty: Decimal
     old_size = pos.size
     realized = pos.apply_fill(inst, qty * order.side.sign, price, now)
     liquidation = fill_type in LIQUIDATION_TYPES
-    liq_fee = fee_amount(inst, qty, price, ex.liquidation_fee_bps) if liquidation else ZERO
+    liq_bps = ex.liquidation_fee_bps if liquidation_fee_bps is None else liquidation_fee_bps
+    liq_fee = fee_amount(inst, qty, price, liq_bps) if liquidation else ZERO
     fee = liq_fee if liquidation else fee_amount(inst, qty, price, ex.maker_fee_bps if fill_type == "maker"
                                                  else ex.taker_fee_bps)
     cur = settlement_currency(inst)

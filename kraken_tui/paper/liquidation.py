@@ -71,13 +71,9 @@ def _liquidate(ex: PaperExchange, symbol: str, qty: Decimal, full: bool, equity_
     price = ex.mark_of(symbol, pos.entry_price)
     order = PaperOrder(str(uuid.uuid4()), symbol, side, "liquidation", qty, ex.now_ms, limit_price=price,
                        reduce_only=True, last_update_ms=ex.now_ms)
-    configured = ex.liquidation_fee_bps
-    # ledger.book_fill reads the fee rate from the exchange; a full close gets the capped rate for this fill only
-    ex.liquidation_fee_bps = capped_fee_bps(ex, symbol, qty, price, equity_usd) if full else configured
-    try:
-        book_fill(ex, order, price, qty, "liquidation" if full else "partialLiquidation")
-    finally:
-        ex.liquidation_fee_bps = configured
+    # a full close pays the liquidation fee only out of the equity left (capped rate); a partial the configured one
+    fee_bps = capped_fee_bps(ex, symbol, qty, price, equity_usd) if full else None
+    book_fill(ex, order, price, qty, "liquidation" if full else "partialLiquidation", fee_bps)
     order.status, order.closed_ms, order.update_reason = "FULLY_EXECUTED", ex.now_ms, "LIQUIDATION"
 
 
