@@ -1,0 +1,331 @@
+"""The one facade both front ends (console and ``--no-ui``) and the ctl socket use to see and drive the engine.
+
+Owns: the read-only state snapshot types, the discrete event type, and the ``EngineControl`` protocol
+(issue 5 item 9, issue 6 item 5). A snapshot is immutable and internally consistent (built in one step
+of the event loop), cheap to take at 4-10 Hz; events arrive through listeners called on the engine's
+event loop, which must not block (a front end queues or posts them).
+Units: prices USD, sizes contracts (Decimal), P&L and fees USD (Decimal), funding rates relative per
+hour (float), distances as fractions (0.25 = 25 %), times UTC epoch milliseconds (``_ms``).
+Must not import: textual, the client, the journal.
+Reference: ../shared/guides/architecture.md ("Data flow", "The operator state machine").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+from kraken_tui.domain import ZERO, PositionSide, Side
+from kraken_tui.engine.liquidation import RiskLevel
+from kraken_tui.engine.operator import OperatorState, TransitionSource
+
+__all__ = [
+    "AccountView",
+    "DeadManView",
+    "EngineControl",
+    "EngineEvent",
+    "EngineMode",
+    "EngineSnapshot",
+    "EventKind",
+    "EventListener",
+    "FeedView",
+    "FlattenProgress",
+    "FlattenReport",
+    "MarketStateView",
+    "OrderView",
+    "PositionView",
+    "Severity",
+    "SignalView",
+]
+
+
+class EngineMode(StrEnum):
+    """Where prices come from and where orders go (the ``mode`` key of ``ctl status --json``)."""
+
+    PAPER = "paper"
+    REPLAY = "replay"
+    LIVE = "live"
+    BACKTEST = "backtest"
+
+
+class EventKind(StrEnum):
+    """Kinds of discrete engine events (one headless output line each)."""
+
+    SIGNAL = "signal"
+    ORDER = "order"
+    FILL = "fill"
+    FUNDING = "funding"
+    ALERT = "alert"
+    RISK_REJECTION = "rejection"
+    STATE_CHANGE = "state"
+    RECONCILIATION = "reconcile"
+    FLATTEN = "flatten"
+    FEED = "feed"
+    ERROR = "error"
+    INFO = "info"
+
+
+class Severity(StrEnum):
+    """How loud an event is: the console rings the bell on ``warning`` fills/rejections and ``critical``."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineEvent:
+    """One discrete event: what happened, in one human sentence, plus machine-readable details.
+
+    Attributes:
+        ts_ms: when it happened (UTC ms; engine clock, which is the data clock in replay/backtest).
+        kind: the category.
+        message: a complete sentence for people ("PF_ETHUSD long 1.2 @ 2531.5 filled (entry)").
+        symbol: the instrument it concerns, if any.
+        severity: info / warning / error / critical.
+        data: JSON-serialisable details (str/int/float/bool/None, lists and dicts of them; Decimals as str).
+    """
+
+    ts_ms: int
+    kind: EventKind
+    message: str
+    symbol: str | None = None
+    severity: Severity = Severity.INFO
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+EventListener = Callable[[EngineEvent], None]
+"""Called on the engine's event loop for every event; must return quickly and never raise."""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    """An open position as the front ends show it.
+
+    ``upnl_pct`` is unrealized P&L over entry notional, percent; ``leverage_x`` is notional / equity;
+    ``liq_distance`` is |mark - liq| / mark as a fraction (None when no liquidation price exists, never a
+    silent zero); ``funding_accrued_usd`` is funding accrued on this position since it opened (positive =
+    received); ``external`` marks a position the engine adopted from the exchange (not opened by it).
+    """
+
+    symbol: str
+    side: PositionSide
+    size: Decimal
+    entry_price: Decimal
+    mark_price: Decimal | None
+    upnl_usd: Decimal
+    upnl_pct: float
+    leverage_x: float
+    liq_price: Decimal | None
+    liq_distance: float | None
+    risk_level: RiskLevel
+    funding_accrued_usd: Decimal = ZERO
+    opened_ts_ms: int | None = None
+    external: bool = False
+    stop_price: Decimal | None = None
+    take_profits_left: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An open order (trigger orders included). ``purpose`` is the engine's label: entry, stop, tp1..tp4,
+    trailing, time, signal, flatten, manual, external."""
+
+    order_id: str
+    cli_ord_id: str | None
+    symbol: str
+    side: Side
+    order_type: str
+    size: Decimal
+    filled: Decimal
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    reduce_only: bool
+    purpose: str
+    ts_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarketStateView:
+    """Latest market state of one symbol. ``funding_rate`` and ``predicted_funding_rate`` are relative
+    per hour (spec §8.3); annualised = rate x 24 x 365. ``basis_bps`` = (mark - index) / index x 1e4.
+    ``last_update_ms`` is the engine-clock time of the last market message for this symbol."""
+
+    symbol: str
+    mark_price: float | None = None
+    index_price: float | None = None
+    last_price: float | None = None
+    bid: float | None = None
+    ask: float | None = None
+    funding_rate: float | None = None
+    predicted_funding_rate: float | None = None
+    next_funding_ts_ms: int | None = None
+    basis_bps: float | None = None
+    last_update_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignalView:
+    """A recent signal and what became of it: ``action`` is e.g. "entry sent", "exit sent", "ignored:
+    flat", or "rejected" with ``rejection_reason`` from the risk gate."""
+
+    ts_ms: int
+    symbol: str
+    side: str
+    confidence: float
+    strategy: str
+    reason: str
+    action: str
+    rejection_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """Account figures (USD). ``margin_ratio`` = maintenance margin / margin equity (fraction; 1.0 means
+    liquidation). ``equity_history`` holds (ts_ms, equity_usd) samples for the sparkline, oldest first.
+    "today" is the current UTC day."""
+
+    equity_usd: Decimal = ZERO
+    starting_equity_usd: Decimal = ZERO
+    peak_equity_usd: Decimal = ZERO
+    realized_pnl_today_usd: Decimal = ZERO
+    unrealized_pnl_usd: Decimal = ZERO
+    fees_today_usd: Decimal = ZERO
+    funding_today_usd: Decimal = ZERO
+    available_margin_usd: Decimal = ZERO
+    maintenance_margin_usd: Decimal = ZERO
+    margin_ratio: float | None = None
+    drawdown_pct: float = 0.0
+    equity_history: tuple[tuple[int, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedView:
+    """Market-data feed health: ``status`` is one of connecting, live, stale, reconnecting, ended;
+    ``age_s`` is seconds since the last market message (wall clock)."""
+
+    status: str = "connecting"
+    age_s: float | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadManView:
+    """Dead man's switch (cancelallordersafter): ``trigger_ts_ms`` is when Kraken would cancel all orders
+    if not refreshed (None when off or unknown)."""
+
+    enabled: bool = False
+    timeout_s: int = 0
+    trigger_ts_ms: int | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlattenProgress:
+    """Where a running (or the last) flatten is. ``phase``: cancelling, closing, verifying, retrying,
+    done, failed. ``requests`` counts REST calls made so far."""
+
+    phase: str
+    started_ms: int
+    round: int = 1
+    positions_remaining: int = 0
+    orders_remaining: int = 0
+    requests: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FlattenReport:
+    """Result of a flatten: ``flat`` is True only when the exchange itself reported no positions and no
+    open orders. ``closed`` lists (symbol, signed size closed); ``requests`` counts REST calls;
+    ``first_cancel_ms`` and ``elapsed_ms`` are wall-clock milliseconds from the start of the flatten."""
+
+    flat: bool
+    rounds: int
+    requests: int
+    cancelled_orders: int
+    closed: tuple[tuple[str, Decimal], ...]
+    elapsed_ms: float
+    first_cancel_ms: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSnapshot:
+    """Everything a front end draws, taken at one instant (``ts_ms``, engine clock).
+
+    ``state_reason`` says why the state was entered; ``entry_blockers`` maps a blocker name (stale market
+    data, reconciliation mismatch, daily loss limit) to its detail; ``rate_limit_headroom`` is the
+    fraction (0..1) of the REST cost budget available now; ``synthetic`` is True when prices are
+    synthetic; ``signals`` and ``events`` are the most recent ones, newest last.
+    """
+
+    ts_ms: int
+    mode: EngineMode
+    synthetic: bool
+    state: OperatorState
+    state_reason: str
+    entry_blockers: Mapping[str, str] = field(default_factory=dict)
+    account: AccountView = field(default_factory=AccountView)
+    positions: tuple[PositionView, ...] = ()
+    orders: tuple[OrderView, ...] = ()
+    markets: tuple[MarketStateView, ...] = ()
+    signals: tuple[SignalView, ...] = ()
+    events: tuple[EngineEvent, ...] = ()
+    feed: FeedView = field(default_factory=FeedView)
+    dead_man: DeadManView = field(default_factory=DeadManView)
+    rate_limit_headroom: float | None = None
+    flatten: FlattenProgress | None = None
+    strategy: str = ""
+    journal_path: str | None = None
+    finished: bool = False
+
+
+class EngineControl(Protocol):
+    """What the console, the headless runner and the ctl socket may call. All methods run on the
+    engine's event loop. Operator acts take a reason (shown and journaled) and a source."""
+
+    def snapshot(self) -> EngineSnapshot:
+        """The current state; cheap (no I/O), safe to call at 10 Hz."""
+        ...
+
+    def add_listener(self, listener: EventListener) -> None:
+        """Receive every later ``EngineEvent``."""
+        ...
+
+    def remove_listener(self, listener: EventListener) -> None:
+        """Stop receiving events (unknown listeners are ignored)."""
+        ...
+
+    def pause(self, reason: str, source: TransitionSource) -> None:
+        """Block entries (RUNNING -> PAUSED); exits keep working. A no-op when already paused.
+
+        Raises:
+            TransitionRefused: from FLATTENING or HALTED.
+        """
+        ...
+
+    def resume(self, reason: str, source: TransitionSource) -> None:
+        """PAUSED -> RUNNING.
+
+        Raises:
+            TransitionRefused: from any other state.
+        """
+        ...
+
+    def reset(self, reason: str, source: TransitionSource) -> None:
+        """HALTED -> PAUSED (entries still blocked until ``resume``); ``reason`` must be non-empty.
+
+        Raises:
+            TransitionRefused: when not HALTED or the reason is empty.
+        """
+        ...
+
+    async def flatten(self, reason: str, source: TransitionSource) -> FlattenReport:
+        """Cancel every order, close every position the exchange reports, verify flat, then HALTED.
+        Never raises for exchange errors: the report says what failed and the state is HALTED."""
+        ...
