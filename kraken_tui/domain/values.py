@@ -127,6 +127,8 @@ class FillType(StrEnum):
     TAKER_AFTER_EDIT = "takerAfterEdit"
     UNWIND_BANKRUPT = "unwindBankrupt"
     UNWIND_COUNTERPARTY = "unwindCounterparty"
+    OTHER = "other"
+    """Ours: a type this version does not know. The fill still moves the position, so it is kept, not dropped."""
 
     @property
     def is_liquidation(self) -> bool:

@@ -233,13 +233,12 @@ def parse_fills(body: Any, endpoint: str) -> list[Fill]:
     """``GET /fills`` -> Fill list, newest first as Kraken sends (spec §4.9). REST fills have no fee.
 
     Raises:
-        ProtocolError: ``fills`` missing, a row malformed, or an unknown ``fillType``.
+        ProtocolError: ``fills`` missing or a row malformed. An unknown ``fillType`` becomes
+            ``FillType.OTHER`` (a fill of a new kind still changes the position; dropping it would lose it).
     """
     out = []
     for row, w in iter_rows(body, "fills", endpoint):
         ft = get_str(row, "fillType", w)
-        if ft not in _FILL_TYPES:
-            raise ProtocolError(w, f"unknown fill type {ft!r}", field="fillType")
         out.append(
             Fill(
                 fill_id=get_str(row, "fill_id", w),  # type: ignore[arg-type]
@@ -249,7 +248,7 @@ def parse_fills(body: Any, endpoint: str) -> list[Fill]:
                 size=get_decimal(row, "size", w, positive=True),  # type: ignore[arg-type]
                 price=get_decimal(row, "price", w, positive=True),  # type: ignore[arg-type]
                 ts_ms=get_ts_ms(row, "fillTime", w),  # type: ignore[arg-type]
-                fill_type=_FILL_TYPES[ft],  # type: ignore[index]
+                fill_type=_FILL_TYPES.get(ft, FillType.OTHER),  # type: ignore[arg-type]
                 cli_ord_id=get_str(row, "cliOrdId", w, required=False),
             )
         )

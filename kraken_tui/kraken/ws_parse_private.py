@@ -136,7 +136,7 @@ def _fill(obj: dict[str, Any], src: str) -> Fill:
         size=get_decimal(obj, "qty", src, positive=True),  # type: ignore[arg-type]
         price=get_decimal(obj, "price", src, positive=True),  # type: ignore[arg-type]
         ts_ms=get_ts_ms(obj, "time", src),  # type: ignore[arg-type]
-        fill_type=get_choice(obj, "fill_type", src, _FILL_TYPES),
+        fill_type=_FILL_TYPES.get(get_str(obj, "fill_type", src), FillType.OTHER),  # unknown kinds kept
         cli_ord_id=get_str(obj, "cli_ord_id", src, required=False),
         fee=get_decimal(obj, "fee_paid", src, required=False),
         fee_currency=get_str(obj, "fee_currency", src, required=False),

@@ -9,7 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kraken_tui.errors import ProtocolError
-from kraken_tui.kraken.fields import get_bool, get_decimal, get_float, get_int, get_str, get_ts_ms, parse_ts_ms
+from kraken_tui.kraken.fields import (
+    get_bool,
+    get_decimal,
+    get_float,
+    get_int,
+    get_str,
+    get_ts_ms,
+    parse_ts_ms,
+)
 
 SRC = "/derivatives/api/v3/tickers"
 

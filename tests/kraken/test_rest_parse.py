@@ -53,6 +53,14 @@ def test_ccxt_fetch_my_trades_fills(ccxt):
     assert f2.symbol == "PF_FTMUSD" and f2.side is Side.SELL and f2.price == Decimal("0.50008")
 
 
+def test_fill_of_an_unknown_type_is_kept_as_other(ccxt):
+    [body] = ccxt("fetchMyTrades")
+    body = json.loads(json.dumps(body))
+    body["fills"][0]["fillType"] = "someNewKind"
+    f1, f2 = parse_fills(body, EP)
+    assert f1.fill_type is FillType.OTHER and f1.size == Decimal("0.1") and f2.fill_type is FillType.TAKER
+
+
 def test_ccxt_fetch_positions(ccxt):
     [body] = ccxt("fetchPositions")
     [p] = parse_open_positions(body, EP)

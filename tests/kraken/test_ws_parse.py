@@ -230,6 +230,16 @@ def test_fills_spec_example_fee():
     assert snap == FillsEvent("DemoUser", (), snapshot=True)
 
 
+def test_fill_of_an_unknown_type_is_kept_as_other():
+    ev = parse_ws_message(
+        {"feed": "fills", "account": "a", "fills": [
+            {"instrument": "PF_ETHUSD", "time": 1765185437003, "price": 3162.0, "seq": 1, "buy": False,
+             "qty": 0.5, "order_id": "o", "fill_id": "f", "fill_type": "someNewKind"}]}
+    )  # fmt: skip
+    (f,) = ev.fills
+    assert f.fill_type is FillType.OTHER and f.side is Side.SELL and f.size == Decimal("0.5")
+
+
 def test_open_positions_spec_example():
     ev = parse_ws_message(
         {"feed": "open_positions", "account": "3b111acc", "positions": [
