@@ -214,6 +214,13 @@ class ExitsConfig(_Section):
     time_exit_min_profit_pct: float = Field(0.5, ge=0)
     """Profit needed for the time exit, percent."""
 
+    @field_validator("take_profit_pct")
+    @classmethod
+    def _ladder_of_one_to_four(cls, v: list[float]) -> list[float]:
+        if not 1 <= len(v) <= 4 or any(x <= 0 for x in v) or any(b <= a for a, b in zip(v, v[1:], strict=False)):
+            raise ValueError("needs 1 to 4 positive levels in ascending order (tp1..tp4), percent")
+        return v
+
 
 class OperatorConfig(_Section):
     """[operator]: automatic safety transitions and the dead man's switch."""

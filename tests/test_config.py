@@ -128,3 +128,12 @@ def test_key_file_missing_fields(tmp_path):
 
 def test_no_credentials_configured_is_fine_for_paper():
     assert load_credentials(Config(), env={}) is None
+
+
+@pytest.mark.parametrize("ladder", ["[]", "[2.0, 1.0]", "[1, 2, 3, 4, 5]", "[0.0, 2.0]"])
+def test_take_profit_ladder_must_be_one_to_four_ascending_levels(tmp_path, ladder):
+    path = tmp_path / "c.toml"
+    path.write_text(f"[exits]\ntake_profit_pct = {ladder}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert "exits.take_profit_pct" in str(exc.value)

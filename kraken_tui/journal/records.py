@@ -56,6 +56,8 @@ class IntentPurpose(StrEnum):
     TP4 = "tp4"
     TRAILING = "trailing"
     TIME = "time"
+    SIGNAL = "signal"
+    """A strategy's flat or reverse signal closing the position (reduce-only market order)."""
     FLATTEN = "flatten"
     MANUAL = "manual"
     RECONCILE = "reconcile"
