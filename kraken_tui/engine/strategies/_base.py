@@ -35,6 +35,11 @@ class StrategyBase:
 
     name: ClassVar[str] = ""
     PARAMS: ClassVar[tuple[Param, ...]] = ()
+    protective_exits: ClassVar[bool] = True
+    """Place the exchange-side stop and take-profit ladder after an entry fills (``[exits]``, engine.exits);
+    False for strategies whose exit is their own next signal (``sma_cross``)."""
+    sizing: ClassVar[str | None] = None
+    """Override of ``risk.sizing`` ("risk" or "fixed") for this strategy; None = use the config."""
 
     def __init__(
         self,

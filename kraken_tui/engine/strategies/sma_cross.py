@@ -40,6 +40,8 @@ class SmaCross(StrategyBase):
     """
 
     name = "sma_cross"
+    protective_exits = False
+    sizing = "fixed"
     PARAMS = (
         Param("fast", 10, "fast SMA length, bars", int, 1, 10_000),
         Param("slow", 20, "slow SMA length, bars", int, 2, 10_000),
