@@ -30,7 +30,7 @@ ISSUES_URL = "https://github.com/kraken-tui/kraken-tui/issues"
 HANDLERS: dict[str, str | None] = {
     "run": None,
     "sim": "kraken_tui.paper.sim:run",
-    "backtest": None,
+    "backtest": "kraken_tui.backtest.cli:run",
     "journal": "kraken_tui.journal.cli:run",
     "ctl": None,
     "flatten": None,

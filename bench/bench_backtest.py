@@ -1,0 +1,174 @@
+"""Benchmark: ``kraken-tui backtest`` candles/s and peak memory on 1,000,000 one-minute candles, and the ratio
+to backtesting.py on the same strategy and data, measured in the same run.
+
+Run: ``/work/venv/bin/python bench/bench_backtest.py [--candles N] [--no-peer] [--strategy NAME]``.
+
+Data: the real PF_XBTUSD 1m candles (../shared/data/kraken/pf_xbtusd_1m_2025-08.csv, 500 rows) repeated
+back to back until N rows, each copy shifted in time by 500 minutes after the previous one (so times are
+contiguous 1m bars; the price jumps once per copy at the seam, close of the last bar -> open of the first).
+They are written to a temporary charts CSV, which the backtest streams from disk like a user's file.
+
+Ours: the full engine path of ``kraken-tui backtest`` (``backtest.data.open_candles`` streaming and
+validating the CSV, ``backtest.runner.Backtest``: strategy ``sma_cross`` 10/20 by default, ``decide`` with
+the risk gate on every signal, fills, fees, slippage 1 bp, hourly funding at a constant 1e-5, liquidation
+checks, trade derivation with the journal's code, statistics) minus the report printing. With costs the
+account bleeds, sizes fall under the lot and entries get rejected (fewer trades than the peer); with
+``--frictionless`` both make the same trades.
+Peer: backtesting.py's SmaCross (``position.close(); buy()/sell()`` on each cross, trade_on_close=False,
+commission 0.05%, or 0 with ``--frictionless``), timing ``Backtest.run()`` on a DataFrame already in memory (its CSV read is timed
+apart and printed, not counted).
+Peak memory: ``tracemalloc`` peak of a second run of ours, at N/4 and N candles (traced runs are slower;
+the timed runs are untraced); the growth between them is the trade list (about 0.35 KB per closed trade:
+the statistics rows), not the candles, which stream.
+Prints figures only; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kraken_tui.backtest.data import FundingSchedule, open_candles  # noqa: E402
+from kraken_tui.backtest.report import summary_of  # noqa: E402
+from kraken_tui.backtest.runner import Backtest, BacktestSettings  # noqa: E402
+from kraken_tui.config import OperatorConfig  # noqa: E402
+from kraken_tui.paper.instruments import default_instrument  # noqa: E402
+
+DATA = Path(os.environ.get("KRAKEN_TUI_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+SRC = DATA / "kraken" / "pf_xbtusd_1m_2025-08.csv"
+
+
+def build_csv(n: int, out: Path) -> None:
+    """Write ``n`` 1m candles (the real file repeated, time-shifted) as a charts CSV."""
+    lines = [ln for ln in SRC.read_text().splitlines()[1:] if ln.strip()]
+    base = [ln.split(",") for ln in lines]
+    span = int(base[-1][0]) - int(base[0][0]) + 60
+    with out.open("w") as fh:
+        fh.write("time,open,high,low,close,volume\n")
+        k = 0
+        while k * len(base) < n:
+            take = base[: n - k * len(base)]
+            fh.writelines(f"{int(r[0]) + k * span},{r[1]},{r[2]},{r[3]},{r[4]},{r[5]}\n" for r in take)
+            k += 1
+
+
+FRICTIONLESS = False
+
+
+def run_ours(path: Path, strategy: str, params: dict, limit: int | None = None):
+    import itertools
+
+    stream = open_candles(path, symbol="PF_XBTUSD")
+    s = BacktestSettings(
+        instrument=default_instrument("PF_XBTUSD"), strategy=strategy, strategy_params=params,
+        timeframe=stream.timeframe, bar_ms=stream.bar_ms,
+        funding=FundingSchedule.constant_rate(0.0 if FRICTIONLESS else 1e-5, "bench"),
+        maker_fee_bps=0 if FRICTIONLESS else 2, taker_fee_bps=0 if FRICTIONLESS else 5,
+        slippage_bps=0.0 if FRICTIONLESS else 1.0,
+        # the equity floor would halt the losing sma_cross early; keep it trading over the whole span
+        operator=OperatorConfig(daily_loss_limit_pct=100, equity_floor_pct=0.01),
+    )
+    bt = Backtest(s)
+    rows = stream.rows if limit is None else itertools.islice(stream.rows, limit)
+    t0 = time.perf_counter()
+    bt.run(rows)
+    res = bt.finish()
+    overall, _ = summary_of(res)
+    return time.perf_counter() - t0, res, overall
+
+
+def run_peer(path: Path, fast: int, slow: int) -> tuple[float, float, int]:
+    import pandas as pd
+    from backtesting import Backtest as PeerBacktest
+    from backtesting import Strategy
+    from backtesting.lib import crossover
+    from backtesting.test import SMA
+
+    t0 = time.perf_counter()
+    df = pd.read_csv(path)
+    df.index = pd.to_datetime(df["time"], unit="s", utc=True)
+    df = df.rename(columns=str.capitalize)[["Open", "High", "Low", "Close", "Volume"]]
+    read_s = time.perf_counter() - t0
+
+    class SmaCross(Strategy):
+        n1, n2 = fast, slow
+
+        def init(self):
+            self.s1 = self.I(SMA, self.data.Close, self.n1)
+            self.s2 = self.I(SMA, self.data.Close, self.n2)
+
+        def next(self):
+            if crossover(self.s1, self.s2):
+                self.position.close()
+                self.buy(size=0.1)
+            elif crossover(self.s2, self.s1):
+                self.position.close()
+                self.sell(size=0.1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bt = PeerBacktest(df, SmaCross, cash=1e12, commission=0.0 if FRICTIONLESS else 0.0005, trade_on_close=False,
+                          finalize_trades=False)
+        t0 = time.perf_counter()
+        stats = bt.run()
+        run_s = time.perf_counter() - t0
+    return run_s, read_s, len(stats._trades)
+
+
+def peak_mb(path: Path, strategy: str, params: dict, limit: int) -> tuple[float, int]:
+    gc.collect()
+    tracemalloc.start()
+    _, res, _ = run_ours(path, strategy, params, limit)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 1e6, len(res.rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--candles", type=int, default=1_000_000)
+    ap.add_argument("--strategy", default="sma_cross")
+    ap.add_argument("--no-peer", action="store_true", help="skip backtesting.py")
+    ap.add_argument("--no-memory", action="store_true", help="skip the traced runs")
+    ap.add_argument("--frictionless", action="store_true",
+                    help="fees, slippage and funding 0 for both (same trade list as the peer)")
+    a = ap.parse_args()
+    global FRICTIONLESS
+    FRICTIONLESS = a.frictionless
+    params = {"fast": 10, "slow": 20} if a.strategy == "sma_cross" else {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "candles_1m.csv"
+        build_csv(a.candles, path)
+        print(f"data: {a.candles:,} 1m candles from {SRC.name} repeated, {path.stat().st_size / 1e6:.1f} MB CSV")
+        secs, res, overall = run_ours(path, a.strategy, params)
+        print(f"ours  {a.strategy}: {res.candles:,} candles in {secs:.2f} s = {res.candles / secs:,.0f} candles/s "
+              f"({secs / res.candles * 1e6:.2f} us/candle); {overall.trades:,} trades, net {float(overall.net_pnl_usd):,.2f} USD")
+        if not a.no_memory:
+            q = a.candles // 4
+            p1, t1 = peak_mb(path, a.strategy, params, q)
+            p2, t2 = peak_mb(path, a.strategy, params, a.candles)
+            print(f"peak memory (tracemalloc): {p1:.1f} MB at {q:,} candles ({t1:,} trades), {p2:.1f} MB at "
+                  f"{a.candles:,} candles ({t2:,} trades); growth {(p2 - p1) * 1e3 / max(1, t2 - t1):.2f} KB per "
+                  f"extra trade")
+            import resource
+
+            print(f"max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB "
+                  "(includes the peer's DataFrame when run)")
+        if not a.no_peer and a.strategy == "sma_cross":
+            peer_s, read_s, peer_trades = run_peer(path, 10, 20)
+            print(f"peer  backtesting.py SmaCross: {a.candles:,} candles in {peer_s:.2f} s = "
+                  f"{a.candles / peer_s:,.0f} candles/s ({peer_trades:,} trades; CSV read {read_s:.2f} s not counted)")
+            print(f"ratio ours/peer candles/s: {peer_s / secs:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""``kraken-tui backtest --candles PATH [...]``: flags -> settings, run, report (cli-contract.md).
+
+Owns: the backtest subcommand's flag handling and defaults, the journal file of a run, the trades CSV
+written as trades close, and the choice between the text report and ``--json``.
+Defaults: config file as everywhere (``[strategy]``, ``[risk]``, ``[exits]``, ``[operator]``, ``[paper]``
+starting balance, fees and liquidation fee); ``--symbol`` defaults to the first ``[strategy] symbols``;
+``--strategy`` to ``[strategy] name`` (its ``[strategy.params]`` apply only when the name is the
+configured one); ``--param`` overrides one parameter; ``--fees`` defaults to ``[paper]`` maker/taker;
+``--slippage-bps`` to 1; funding to ``--funding PATH``, else ``--funding-rate R``, else the constant
+``DEFAULT_FUNDING_RATE`` (stated in the report).
+Exit codes: 0 done; 2 bad flag, config or data file (``ConfigError``/``DataFileError`` name the flag, key
+or file:line); 4 journal unusable (``JournalError``).
+Must not import: textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import hashlib
+import itertools
+import json
+import math
+import sys
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from kraken_tui import __version__
+from kraken_tui.config import Config, load_config
+from kraken_tui.errors import ConfigError
+from kraken_tui.journal.export import TRADES_CSV_HEADER, trade_csv_row
+from kraken_tui.paper.instruments import default_instrument
+
+from .data import FundingSchedule, open_candles, parse_time_flag
+from .report import json_report, text_report
+from .runner import Backtest, BacktestSettings
+
+__all__ = ["DEFAULT_FUNDING_RATE", "DEFAULT_SLIPPAGE_BPS", "parse_param", "run"]
+
+#: Relative funding rate per hour used when neither --funding nor --funding-rate is given: 1e-5/h
+#: (0.024%/day), about the median hourly rate of PI_XBTUSD 2025-08..2026-08 (shared data SOURCES.md §3).
+DEFAULT_FUNDING_RATE = 1e-5
+#: Market-order slippage, basis points, when --slippage-bps is not given.
+DEFAULT_SLIPPAGE_BPS = 1.0
+_CHUNK = 20_000
+
+
+def parse_param(item: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` -> (name, value); the value becomes an int, a float, a bool (true/false) or a string.
+
+    Raises:
+        ConfigError: not ``NAME=VALUE`` (names ``--param``).
+    """
+    name, sep, raw = item.partition("=")
+    if not sep or not name.strip() or not raw.strip():
+        raise ConfigError("--param", item, "NAME=VALUE, e.g. --param fast=10")
+    raw = raw.strip()
+    value: Any
+    if raw.lower() in ("true", "false"):
+        value = raw.lower() == "true"
+    else:
+        try:
+            value = int(raw)
+        except ValueError:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = raw
+    return name.strip(), value
+
+
+def _fees(text: str | None, cfg: Config) -> tuple[float, float]:
+    if text is None:
+        return cfg.paper.maker_fee_bps, cfg.paper.taker_fee_bps
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        maker, taker = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise ConfigError("--fees", text, "MAKER_BPS,TAKER_BPS, e.g. 2,5") from None
+    if not (math.isfinite(maker) and math.isfinite(taker)) or taker < 0 or not -10 <= maker <= 100 or taker > 100:
+        raise ConfigError("--fees", text, "maker in -10..100 and taker in 0..100 basis points")
+    return maker, taker
+
+
+def _funding(args: argparse.Namespace, symbol: str) -> FundingSchedule:
+    if args.funding is not None and args.funding_rate is not None:
+        raise ConfigError("--funding-rate", args.funding_rate, "no --funding-rate when --funding PATH is given")
+    if args.funding is not None:
+        return FundingSchedule.from_csv(args.funding, symbol)
+    if args.funding_rate is not None:
+        r = args.funding_rate
+        if not math.isfinite(r) or abs(r) >= 1:
+            raise ConfigError("--funding-rate", r, "a relative rate per hour, a fraction with |R| < 1 (e.g. 1e-5)")
+        return FundingSchedule.constant_rate(r, "--funding-rate")
+    return FundingSchedule.constant_rate(DEFAULT_FUNDING_RATE, "default; set --funding PATH or --funding-rate R")
+
+
+def _settings(args: argparse.Namespace, cfg: Config) -> tuple[BacktestSettings, Any, dict[str, Any]]:
+    symbol = (args.symbol or cfg.strategy.symbols[0]).strip().upper()
+    try:
+        inst = default_instrument(symbol)
+    except ConfigError:
+        raise ConfigError("--symbol", symbol, "a perpetual symbol PF_<BASE>USD") from None
+    if not inst.is_linear:
+        raise ConfigError("--symbol", symbol, "a PF_ linear perpetual (the engine trades PF_ only)")
+    strategy = args.strategy or cfg.strategy.name
+    params: dict[str, Any] = dict(cfg.strategy.params) if strategy == cfg.strategy.name else {}
+    for item in args.param:
+        k, v = parse_param(item)
+        params[k] = v
+    maker, taker = _fees(args.fees, cfg)
+    slip = DEFAULT_SLIPPAGE_BPS if args.slippage_bps is None else args.slippage_bps
+    if not math.isfinite(slip) or not 0 <= slip <= 1000:
+        raise ConfigError("--slippage-bps", slip, "basis points in 0..1000")
+    from_ms = parse_time_flag("--from", args.from_) if args.from_ else None
+    to_ms = parse_time_flag("--to", args.to) if args.to else None
+    if from_ms is not None and to_ms is not None and to_ms <= from_ms:
+        raise ConfigError("--to", args.to, f"a time after --from {args.from_}")
+    funding = _funding(args, symbol)
+    stream = open_candles(args.candles, symbol=symbol, ws_timeframe=cfg.strategy.timeframe,
+                          from_ms=from_ms, to_ms=to_ms)
+    run_id = uuid.uuid4().hex
+    settings = BacktestSettings(
+        instrument=inst, strategy=strategy, strategy_params=params, timeframe=stream.timeframe,
+        bar_ms=stream.bar_ms, funding=funding, maker_fee_bps=maker, taker_fee_bps=taker, slippage_bps=slip,
+        starting_balance_usd=cfg.paper.starting_balance_usd, liquidation_fee_pct=cfg.paper.liquidation_fee_pct,
+        risk=cfg.risk, exits=cfg.exits, operator=cfg.operator, run_id=run_id,
+    )
+    context = {
+        "symbol": symbol, "strategy": strategy, "timeframe": stream.timeframe, "candles_file": str(args.candles),
+        "format": stream.fmt, "maker_fee_bps": maker, "taker_fee_bps": taker, "slippage_bps": slip,
+        "funding": funding.describe, "params": params,
+    }
+    return settings, stream, context
+
+
+def _config_hash(settings: BacktestSettings) -> str:
+    doc = {"strategy": settings.strategy, "params": settings.strategy_params, "symbol": settings.instrument.symbol,
+           "fees": [settings.maker_fee_bps, settings.taker_fee_bps], "slippage": settings.slippage_bps,
+           "funding": settings.funding.describe, "risk": settings.risk.model_dump(mode="json"),
+           "exits": settings.exits.model_dump(mode="json"), "operator": settings.operator.model_dump(mode="json")}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+async def _run_journaled(bt: Backtest, rows, path: Path, settings: BacktestSettings, first_ms: int) -> None:
+    """Run in chunks, handing each chunk's records to the journal writer in between (memory stays flat)."""
+    from kraken_tui.journal.records import EquitySnapshot, RunStarted, RunStopped
+    from kraken_tui.journal.writer import JournalWriter
+
+    writer = JournalWriter(path, synchronous="NORMAL")
+    await writer.start()
+    try:
+        await writer.write(RunStarted(settings.run_id, first_ms, "backtest", _config_hash(settings), __version__,
+                                      Decimal(repr(settings.starting_balance_usd))))
+        buf: list[Any] = []
+        bt.sink = buf.append
+        it = iter(rows)
+        while True:
+            before = bt.result.candles
+            bt.run(itertools.islice(it, _CHUNK))
+            for rec in buf:
+                await writer.write(rec)
+            buf.clear()
+            if bt.result.candles == before:
+                break
+        res = bt.finish()
+        for ts, eq in res.curve:
+            await writer.write(EquitySnapshot(ts, Decimal(repr(round(eq, 8)))))
+        await writer.write(RunStopped(max(res.curve[-1][0] if res.curve else first_ms, first_ms), "end of data"))
+    finally:
+        await writer.close()
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Handler of ``kraken-tui backtest`` (``cli.HANDLERS["backtest"]``). Returns the exit code (0).
+
+    Raises:
+        ConfigError: a bad flag or config value (exit 2), naming the flag or key.
+        DataFileError: a malformed candle or funding file (exit 2), naming file, line and field.
+        JournalError: the journal file cannot be written (exit 4).
+    """
+    out = out or sys.stdout
+    cfg = load_config(getattr(args, "config", None))
+    settings, stream, context = _settings(args, cfg)
+    if args.journal is not None and Path(args.journal).exists():
+        raise ConfigError("--journal", str(args.journal), "a new file (a backtest journal holds one run)")
+    csv_fh = None
+    on_trade = None
+    if args.trades_csv is not None:
+        try:
+            csv_fh = open(args.trades_csv, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise ConfigError("--trades-csv", str(args.trades_csv), f"a writable file path ({exc.strerror})") from None
+        writer = csv.writer(csv_fh, lineterminator="\n")
+        writer.writerow(TRADES_CSV_HEADER)
+
+        def on_trade(t, w=writer):
+            w.writerow(trade_csv_row(t))
+
+    try:
+        bt = Backtest(settings, on_trade=on_trade)
+        if args.journal is not None:
+            asyncio.run(_run_journaled(bt, stream.rows, Path(args.journal), settings, stream.first_ms or 0))
+        else:
+            bt.run(stream.rows)
+            bt.finish()
+    finally:
+        if csv_fh is not None:
+            csv_fh.close()
+    res = bt.result
+    res.notes.extend(stream.notes)
+    params_text = ", ".join(f"{k}={v}" for k, v in sorted(bt.strategy.p.items())) or "-"
+    context["params_text"] = params_text
+    context["params"] = dict(bt.strategy.p)
+    if args.journal is not None:
+        context["journal"] = str(args.journal)
+    try:
+        _print(args, out, res, context)
+    except BrokenPipeError:  # `kraken-tui backtest ... | head`: the reader left; the run itself is done
+        return 0
+    return 0
+
+
+def _print(args: argparse.Namespace, out: TextIO, res, context: dict[str, Any]) -> None:
+    if args.json:
+        out.write(json.dumps(json_report(res, context), default=str) + "\n")
+    else:
+        out.write(text_report(res, context, color=out.isatty() if hasattr(out, "isatty") else False))
+        if args.journal is not None:
+            out.write(f"journal   {args.journal} (kraken-tui journal --journal {args.journal} summary)\n")
+        if args.trades_csv is not None:
+            out.write(f"trades    {args.trades_csv}\n")

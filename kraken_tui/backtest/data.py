@@ -1,0 +1,315 @@
+"""Backtest inputs: candles streamed from a file, the hourly funding schedule, and the date-range flags.
+
+Owns: ``open_candles`` (a ``CandleStream``: bar length and timeframe learnt from the first bars, then
+rows streamed one by one, never the whole file in memory), ``FundingSchedule`` (relative hourly rates
+from a funding CSV or one constant rate) and ``parse_time_flag`` (``--from`` / ``--to``).
+
+Formats are the replay formats of ../shared/guides/cli-contract.md, detected from the content by
+``paper.sources.replay_files.detect_format``:
+- OHLCVT CSV (no header, ``time,open,high,low,close,volume,trades``, gaps allowed) and charts CSV (header
+  naming ``time,open,high,low,close,volume``): streamed line by line with the replay parser's rules
+  (time < 1e11 is epoch seconds else ms; prices finite and > 0; volume finite and >= 0;
+  ``low <= open, close <= high``; times strictly increasing). A bad row raises ``DataFileError`` naming the
+  file, the 1-based line and the field.
+- charts JSON (``{"candles": [...]}``, spec §6): parsed whole by ``replay_files.read_candles`` (the charts
+  API returns at most a few thousand candles per response, so this stays small).
+- Kraken Futures WS v1 JSON lines (a recording): the trade prints of ``symbol`` are aggregated into closed
+  candles of ``timeframe`` by ``engine.candles.CandleBuilder`` (empty bars are not invented).
+Rows are yielded as plain tuples ``(ts_ms, open, high, low, close, volume)`` (floats, USD, UTC ms of the
+bar's open) so the backtest's hot loop allocates nothing it does not need.
+
+Funding CSV: ``replay_files.read_funding_csv`` (``ts,symbol,funding_rate[,venue]``; ts = start of the hour
+the relative rate applies to). Rate lookup for an hour: the latest row at or before it (a gap carries the
+previous rate forward, as the replay does); 0 before the first row.
+Must not import: textual, the paper exchange's server, aiohttp.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kraken_tui.engine.candles import TIMEFRAMES, CandleBuilder
+from kraken_tui.errors import ConfigError, DataFileError
+from kraken_tui.paper.sources import replay_files as rf
+from kraken_tui.paper.sources.replay import CCXT_ALIASES
+
+__all__ = ["CandleRow", "CandleStream", "FundingSchedule", "open_candles", "parse_time_flag", "timeframe_of"]
+
+#: One bar: (open time UTC ms, open, high, low, close USD, volume).
+CandleRow = tuple[int, float, float, float, float, float]
+_INF = math.inf
+_MS_THRESHOLD = 100_000_000_000
+_PEEK_BARS = 64
+_FIELDS = ("time", "open", "high", "low", "close", "volume")
+
+
+def parse_time_flag(flag: str, text: str) -> int:
+    """``--from`` / ``--to`` value (ISO-8601 date or date-time; no offset = UTC) -> epoch ms.
+
+    Raises:
+        ConfigError: not ISO-8601 (names ``flag``; exit code 2).
+    """
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except (ValueError, AttributeError):
+        raise ConfigError(flag, text, "an ISO-8601 UTC time, e.g. 2020-01-01 or 2020-01-01T12:00:00Z") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return (dt - datetime(1970, 1, 1, tzinfo=UTC)) // _ONE_MS
+
+
+_ONE_MS = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def timeframe_of(bar_ms: int) -> str | None:
+    """The strategy timeframe name ("1m".."4h") whose length is ``bar_ms``, or None."""
+    for name, ms in TIMEFRAMES.items():
+        if ms == bar_ms:
+            return name
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- CSV
+
+
+def _csv_rows(path: Path, header: bool) -> Iterator[CandleRow]:
+    """Stream validated rows of a charts CSV (``header``) or an OHLCVT CSV (module docstring rules)."""
+    p = str(path)
+    try:
+        fh = path.open("r", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise DataFileError(p, f"cannot read ({exc.strerror})") from None
+    with fh:
+        idx: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
+        width: int | None = None
+        prev = -1
+        lineno = 0
+        try:
+            for lineno, line in enumerate(fh, 1):  # noqa: B007 - lineno is used by the except clause
+                parts = line.split(",")
+                try:
+                    if width is None:
+                        raise ValueError  # first data line or header: slow path decides
+                    if len(parts) != width:
+                        raise ValueError
+                    t = int(parts[idx[0]])
+                    o = float(parts[idx[1]])
+                    h = float(parts[idx[2]])
+                    lo = float(parts[idx[3]])
+                    c = float(parts[idx[4]])
+                    v = float(parts[idx[5]])
+                    if not (0.0 < lo <= o <= h < _INF and lo <= c <= h and 0.0 <= v < _INF and t >= 0):
+                        raise ValueError
+                    if width == 7:
+                        float(parts[6])
+                except (ValueError, IndexError):
+                    if not line.strip():
+                        continue
+                    if header and width is None:
+                        names = [x.strip().strip('"').lower() for x in line.split(",")]
+                        if names and names[0] == "timestamp":
+                            names[0] = "time"
+                        missing = [f for f in _FIELDS if f not in names]
+                        if missing:
+                            raise DataFileError(p, f"header lacks column(s) {', '.join(missing)}", line=lineno) from None
+                        idx = tuple(names.index(f) for f in _FIELDS)
+                        width = len(names)
+                        continue
+                    if width is None:
+                        width = len(parts)
+                        if width not in (6, 7):
+                            raise DataFileError(
+                                p, f"expected 7 columns (time,open,high,low,close,volume,trades), got {width}",
+                                line=lineno) from None
+                    t, o, h, lo, c, v = _slow_row(p, lineno, parts, idx, width)
+                ts = t * 1000 if t < _MS_THRESHOLD else t
+                if ts <= prev:
+                    what = "duplicate" if ts == prev else "out-of-order"
+                    raise DataFileError(p, f"{what} time {ts} ms (previous {prev} ms); times must strictly increase",
+                                        line=lineno, field="time")
+                prev = ts
+                yield (ts, o, h, lo, c, v)
+        except UnicodeDecodeError as exc:
+            raise DataFileError(p, f"not UTF-8 text (byte {exc.start})", line=lineno + 1) from None
+
+
+def _slow_row(p: str, lineno: int, parts: list[str], idx: tuple[int, ...], width: int
+              ) -> tuple[int, float, float, float, float, float]:
+    """Validate one row with precise errors (the replay parser's ``_candle`` rules)."""
+    if len(parts) != width:
+        raise DataFileError(p, f"expected {width} columns, got {len(parts)}", line=lineno)
+    values = {f: parts[i] for f, i in zip(_FIELDS, idx, strict=True)}
+    c = rf._candle(p, lineno, values)  # noqa: SLF001 - the replay parser's own validation, same rules
+    if width == 7 and len(idx) == 6 and idx == (0, 1, 2, 3, 4, 5):
+        rf._num(p, lineno, "trades", parts[6])  # noqa: SLF001
+    t = int(float(values["time"]))
+    return t, c.open, c.high, c.low, c.close, c.volume
+
+
+# ---------------------------------------------------------------------------------------------- others
+
+
+def _json_rows(path: Path) -> Iterator[CandleRow]:
+    for c in rf.read_candles(path, "charts_json"):
+        yield (c.ts_ms, c.open, c.high, c.low, c.close, c.volume)
+
+
+def _ws_rows(path: Path, symbol: str, timeframe: str) -> Iterator[CandleRow]:
+    """Closed ``timeframe`` candles of ``symbol``'s trade prints in a WS recording."""
+    from kraken_tui.errors import ProtocolError
+    from kraken_tui.kraken.ws_events import TradeEvent, TradeSnapshotEvent
+    from kraken_tui.kraken.ws_parse import parse_ws_message
+
+    builder = CandleBuilder(symbol, [timeframe], history=2, fill_gaps=False)
+    seen: set[str] = set()
+    for line in rf.iter_ws_recording(path):
+        if line.direction != "in" or line.msg is None or "trade" not in str(line.msg.get("feed", "")):
+            continue
+        try:
+            ev = parse_ws_message(line.msg)
+        except ProtocolError as exc:
+            raise DataFileError(str(path), f"{exc.source}: {exc.reason}", line=line.line) from None
+        trades = ev.trades if isinstance(ev, TradeSnapshotEvent) else (ev.trade,) if isinstance(ev, TradeEvent) else ()
+        for tr in sorted(trades, key=lambda x: x.ts_ms):
+            seen.add(tr.symbol)
+            if tr.symbol.upper() != symbol:
+                continue
+            for cc in builder.add_trade(tr.ts_ms, tr.price, tr.size):
+                k = cc.candle
+                yield (k.ts_ms, k.open, k.high, k.low, k.close, k.volume)
+    if symbol not in {s.upper() for s in seen}:
+        raise ConfigError("--symbol", symbol, f"a product traded in {path} ({', '.join(sorted(seen)) or 'none'})")
+
+
+@dataclass
+class CandleStream:
+    """An open candle file: ``fmt``, the bar length ``bar_ms`` (smallest step among the first bars),
+    its ``timeframe`` name, the first bar's open ``first_ms``, and ``rows`` (an iterator of ``CandleRow``
+    over the whole file, the first bars included, filtered to ``[from_ms, to_ms)``)."""
+
+    path: Path
+    fmt: str
+    bar_ms: int
+    timeframe: str
+    rows: Iterator[CandleRow]
+    first_ms: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _window(rows: Iterator[CandleRow], from_ms: int | None, to_ms: int | None) -> Iterator[CandleRow]:
+    if from_ms is not None:
+        rows = itertools.dropwhile(lambda r: r[0] < from_ms, rows)
+    if to_ms is not None:
+        rows = itertools.takewhile(lambda r: r[0] < to_ms, rows)
+    return rows
+
+
+def open_candles(path: Path, *, symbol: str, ws_timeframe: str = "5m", from_ms: int | None = None,
+                 to_ms: int | None = None) -> CandleStream:
+    """Open a candle file for streaming (module docstring for the formats and rules).
+
+    Args:
+        path: the file.
+        symbol: the perpetual traded (selects the product of a WS recording).
+        ws_timeframe: bar length built from a WS recording's trades ("1m".."4h").
+        from_ms, to_ms: keep bars whose open is in ``[from_ms, to_ms)`` (None = unbounded).
+
+    Raises:
+        DataFileError: unreadable, unknown format, a malformed row (file, line, field), no candles (in the
+            range), or a bar length that is not a strategy timeframe (1m, 5m, 15m, 30m, 1h, 4h).
+        ConfigError: a WS recording without ``symbol`` (names ``--symbol``).
+    """
+    path = Path(path)
+    fmt = rf.detect_format(path)
+    if fmt == "ws_jsonl":
+        rows: Iterator[CandleRow] = _ws_rows(path, symbol, ws_timeframe)
+    elif fmt == "charts_json":
+        rows = _json_rows(path)
+    else:
+        rows = _csv_rows(path, header=fmt == "charts_csv")
+    rows = _window(rows, from_ms, to_ms)
+    head = list(itertools.islice(rows, _PEEK_BARS))
+    if not head:
+        where = " in the --from/--to range" if from_ms is not None or to_ms is not None else ""
+        raise DataFileError(str(path), f"no candles{where}")
+    steps = [b[0] - a[0] for a, b in itertools.pairwise(head)]
+    bar_ms = min(steps) if steps else TIMEFRAMES[ws_timeframe] if fmt == "ws_jsonl" else 60_000
+    if fmt == "ws_jsonl":
+        bar_ms = TIMEFRAMES[ws_timeframe]
+    tf = timeframe_of(bar_ms)
+    if tf is None:
+        raise DataFileError(str(path), f"bar length {bar_ms} ms is not a strategy timeframe "
+                            f"({', '.join(TIMEFRAMES)})")
+    stream = CandleStream(path, fmt, bar_ms, tf, itertools.chain(head, rows), head[0][0])
+    if any(r[0] % bar_ms for r in head):
+        stream.notes.append(f"bars are not aligned to {tf} boundaries")
+    return stream
+
+
+# ---------------------------------------------------------------------------------------------- funding
+
+
+class FundingSchedule:
+    """Relative funding rate per hour (fraction; positive = longs pay, spec §8.3) for each UTC hour.
+
+    Build with ``constant(rate)`` or ``from_csv(path, symbol)``. ``rate_for(hour_ms)`` returns the rate
+    of the hour starting at ``hour_ms``; ``describe`` says where the rates came from (shown in the report).
+    """
+
+    def __init__(self, times: list[int], rates: list[float], describe: str, constant: float | None = None) -> None:
+        self._times = times
+        self._rates = rates
+        self.describe = describe
+        self.constant = constant
+
+    @classmethod
+    def constant_rate(cls, rate: float, why: str) -> FundingSchedule:
+        """Every hour pays ``rate`` (relative per hour). ``why`` names its source (flag or default)."""
+        return cls([], [], f"constant {rate:g} per hour ({why})", constant=rate)
+
+    @classmethod
+    def from_csv(cls, path: Path, symbol: str) -> FundingSchedule:
+        """Rates of ``symbol`` from a funding CSV. The file's symbol may be a ccxt name
+        (``BTC/USD:BTC`` = PI_XBTUSD, SOURCES.md §3); a file with one symbol applies to the backtested
+        symbol whatever its name (PI_XBTUSD's rates as the stand-in for PF_XBTUSD, as the replay does).
+
+        Raises:
+            DataFileError: the CSV is malformed (file, line, field).
+            ConfigError: several symbols in the file and none is ``symbol`` (names ``--funding``).
+        """
+        rows = rf.read_funding_csv(path)
+        by: dict[str, list] = {}
+        for r in rows:
+            by.setdefault(r.symbol, []).append(r)
+        named = {CCXT_ALIASES.get(s.upper(), s.upper()): s for s in by}
+        if symbol in named:
+            src = named[symbol]
+        elif len(by) == 1:
+            src = next(iter(by))
+        else:
+            raise ConfigError("--funding", str(path), f"rates for {symbol} (the file has {', '.join(sorted(by))})")
+        chosen = by[src]
+        alias = CCXT_ALIASES.get(src.upper(), src or "the file")
+        label = f"{src} ({alias})" if alias != src else src or "the file"
+        describe = f"hourly rates of {label} from {Path(path).name}"
+        if alias.upper() != symbol:
+            describe += f", applied to {symbol}"
+        return cls([r.ts_ms for r in chosen], [r.funding_rate for r in chosen], describe)
+
+    def rate_for(self, hour_ms: int) -> float:
+        """Relative rate of the hour starting at ``hour_ms`` (the latest row at or before it; 0 before the first)."""
+        if self.constant is not None:
+            return self.constant
+        i = bisect.bisect_right(self._times, hour_ms)
+        return self._rates[i - 1] if i else 0.0
+
+    @property
+    def span(self) -> tuple[int, int] | None:
+        """(first, last) hour of the file, UTC ms; None for a constant rate."""
+        return (self._times[0], self._times[-1]) if self._times else None
