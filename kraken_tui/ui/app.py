@@ -1,0 +1,516 @@
+"""The console: ``KrakenApp`` (a Textual app over ``engine.facade.EngineControl``) and ``run_console``
+(the ``kraken-tui run`` entry point under the UI).
+
+Owns: sampling ``engine.snapshot()`` at ``[ui] refresh_hz`` and handing it to the dashboard; operator
+keys (pause, resume, two-press flatten, reset with confirmation, journal, help, quit with a
+warning about what stays open); the terminal bell; themes; the command palette; logging to the log
+file while the UI runs (nothing on stderr). The engine is never awaited from a key handler except
+through workers, and every read of the journal runs in a thread.
+Units: refresh rate per second; clocks UTC epoch seconds (``clock``) and milliseconds (snapshots).
+Must not import: the engine's internals (only ``engine.facade`` and ``engine.operator``), the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from textual import events
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.color import Color
+from textual.css.query import NoMatches
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+
+from kraken_tui.config import Config
+from kraken_tui.engine.facade import EngineControl, EngineEvent, EngineSnapshot, EventKind, Severity
+from kraken_tui.engine.operator import OperatorState, TransitionRefused, TransitionSource
+from kraken_tui.errors import exit_code_for
+from kraken_tui.journal.db import resolve_journal_path
+from kraken_tui.ui import themes
+from kraken_tui.ui.keys import KEYS, FlattenGuard, GuardResult, bindings
+from kraken_tui.ui.palette import Palette
+from kraken_tui.ui.screens.confirm import ConfirmScreen
+from kraken_tui.ui.screens.dashboard import DashboardScreen
+from kraken_tui.ui.screens.help import HelpScreen
+from kraken_tui.ui.screens.journal import JournalScreen
+from kraken_tui.ui.services import EngineServices, RuntimeServices
+from kraken_tui.ui.widgets.base import Frame
+
+__all__ = ["KrakenApp", "default_log_file", "quit_warning", "reset_warning", "run_console", "wants_bell"]
+
+log = logging.getLogger(__name__)
+
+#: At most one bell per this many seconds (a burst of fills rings once).
+BELL_GAP_S = 0.5
+_ALERT_LEVELS = {"HIGH", "EXTREME", "CRITICAL"}
+#: Actions that are not offered while a dialog is open (flatten always is: it is the emergency stop).
+_BLOCKED_UNDER_DIALOG = {"pause", "resume", "reset", "journal", "help", "quit_console"}
+
+
+def default_log_file(cfg: Config) -> Path:
+    """``[general] log_file``, else ``<platform log dir>/kraken-tui.log``."""
+    if cfg.general.log_file is not None:
+        return cfg.general.log_file.expanduser()
+    return Path(platformdirs.user_log_dir("kraken-tui")) / "kraken-tui.log"
+
+
+def wants_bell(event: EngineEvent) -> bool:
+    """Ring for fills, risk-gate rejections, HIGH-or-worse liquidation alerts (``data["level"]`` or
+    ``data["risk_level"]``) and anything critical."""
+    if event.kind in (EventKind.FILL, EventKind.RISK_REJECTION):
+        return True
+    if event.severity is Severity.CRITICAL:
+        return True
+    if event.kind is EventKind.ALERT:
+        level = str(event.data.get("level") or event.data.get("risk_level") or "").upper()
+        return level in _ALERT_LEVELS
+    return False
+
+
+def quit_warning(snap: EngineSnapshot) -> str | None:
+    """What stays open if the console quits now (None when nothing: no positions, no orders)."""
+    if not snap.positions and not snap.orders:
+        return None
+    lines = []
+    if snap.positions:
+        lines.append(f"{len(snap.positions)} position(s) stay open on the exchange:")
+        for p in snap.positions:
+            stop = f"stop {p.stop_price}" if p.stop_price is not None else "NO STOP"
+            lines.append(f"  {p.symbol} {p.side.value} {p.size} @ {p.entry_price}  ({stop}, "
+                         f"{p.take_profits_left} take-profit(s) left)")
+    protective = [o for o in snap.orders if o.reduce_only]
+    others = len(snap.orders) - len(protective)
+    lines.append(f"{len(protective)} protective (reduce-only) order(s) stay on the exchange"
+                 + (f", and {others} other order(s)." if others else "."))
+    lines.append("Nothing manages them after you quit: no trailing stop, no time exit, no new protective orders.")
+    if snap.dead_man.enabled:
+        lines.append(f"The dead man's switch is ON: Kraken cancels ALL orders, stops included, about "
+                     f"{snap.dead_man.timeout_s} s after the console stops.")
+    lines.append("To keep the console running instead, detach tmux (ctrl-b d) and reattach later (tmux attach).")
+    return "\n".join(lines)
+
+
+def reset_warning(snap: EngineSnapshot, resume_key: str) -> str:
+    """What a reset re-enables (shown before asking)."""
+    return (f"The engine is HALTED: {snap.state_reason}.\n\n"
+            "Reset moves it to PAUSED. That re-enables exits: stop-losses, take-profits, trailing stops, time exits, "
+            "and reconciliation with the exchange. Any position still open is managed again from now.\n"
+            f"Entries stay paused until you press {resume_key} (resume).")
+
+
+class EngineEventPosted(Message):
+    """An engine event, moved from the listener onto the app's message queue."""
+
+    def __init__(self, event: EngineEvent) -> None:
+        super().__init__()
+        self.event = event
+
+
+class KrakenApp(App[int]):
+    """The console.
+
+    Args:
+        engine: the engine to show and drive (None when ``services`` builds it on mount).
+        cfg: configuration ([ui] theme, refresh_hz, bell; [keymap]; [general] log_file).
+        clock: wall clock, UTC epoch seconds (frozen in tests); drives the UTC clock, countdowns and
+            the two-press flatten window.
+        services: builds/starts the engine on mount and closes it on unmount (``RuntimeServices``).
+        log_file: shown in the help screen (default from ``default_log_file``).
+        export_dir: where the journal screen writes CSV exports (default: the current directory).
+        journal_path: the journal file when the snapshot does not name one.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "kraken-tui"
+    BINDINGS = bindings("app")
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(
+        self,
+        engine: EngineControl | None,
+        cfg: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        services: EngineServices | None = None,
+        log_file: Path | None = None,
+        export_dir: Path | None = None,
+        journal_path: Path | None = None,
+    ) -> None:
+        super().__init__()
+        if engine is None and services is None:
+            raise ValueError("KrakenApp needs an engine or services that build one")
+        self.engine: EngineControl | None = engine
+        self.cfg = cfg
+        self.clock = clock
+        self.services = services
+        self.log_file = log_file or default_log_file(cfg)
+        self.export_dir = export_dir or Path.cwd()
+        self.journal_path = journal_path
+        self.guard = FlattenGuard(clock=clock)
+        self.palette = Palette()
+        self.bells = 0
+        self.flatten_reports: list[Any] = []
+        self.engine_exit_code: int | None = None
+        self.fatal: str | None = None
+        self._last_bell = -1e18
+        self._force = True
+        self._last_snap: EngineSnapshot | None = None
+        self._theme_dirs = themes.theme_dirs(cfg.source_path)
+        self._listening = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def get_default_screen(self) -> Screen:
+        return DashboardScreen()
+
+    @property
+    def dashboard(self) -> DashboardScreen:
+        """The dashboard (the app's base screen)."""
+        return self.screen_stack[0]  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        self._setup_themes()
+        self._setup_keymap()
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        self.set_interval(1 / self.cfg.ui.refresh_hz, self.refresh_now, name="refresh")
+        if self.engine is not None:
+            self._attach()
+        else:
+            self.run_worker(self._boot(), name="engine-start", group="engine", exit_on_error=False)
+
+    def _attach(self) -> None:
+        assert self.engine is not None
+        self.engine.add_listener(self._on_engine_event)
+        self._listening = True
+        self.refresh_now()
+        self.call_after_refresh(self.refresh_now)  # again once the layout has sizes (the event log wraps)
+
+    async def _boot(self) -> None:
+        """Build and start the runtime on this loop; a failure ends the app with its exit code."""
+        assert self.services is not None
+        try:
+            self.engine = await self.services.open()
+        except Exception as exc:
+            log.exception("engine start failed")
+            self.fatal = f"kraken-tui: {exc}"
+            self.exit(return_code=exit_code_for(exc))
+            return
+        self._attach()
+        self.run_worker(self._wait_engine(), name="engine-wait", group="engine", exit_on_error=False)
+
+    async def _wait_engine(self) -> None:
+        assert self.services is not None
+        code = await self.services.wait()
+        self.engine_exit_code = code
+        log.info("engine finished with exit code %s", code)
+        self.notify(f"The engine finished (exit code {code}). Press q to quit.",
+                    severity="information" if code == 0 else "error", timeout=30)
+        if getattr(self.services, "exit_at_end", False):
+            self.exit(return_code=code)
+
+    async def on_unmount(self) -> None:
+        if self.engine is not None and self._listening:
+            self.engine.remove_listener(self._on_engine_event)
+            self._listening = False
+        if self.services is not None:
+            try:
+                await self.services.close()
+            except Exception:
+                log.exception("engine stop failed")
+
+    # ------------------------------------------------------------------ themes and keys
+    def _setup_themes(self) -> None:
+        for theme in themes.available_themes(self._theme_dirs):
+            self.register_theme(theme)
+        loaded = themes.load_theme(self.cfg.ui.theme, self._theme_dirs)
+        if loaded.theme.name not in self.available_themes:
+            self.register_theme(loaded.theme)
+        self.theme = loaded.theme.name
+        if loaded.problem:
+            log.warning(loaded.problem)
+            self.notify(loaded.problem, severity="warning", timeout=10)
+        self.palette = self._palette()
+
+    def _palette(self) -> Palette:
+        v = self.theme_variables
+        try:
+            muted = Color.parse(v["foreground"]).blend(Color.parse(v["background"]), 0.45).hex
+        except Exception:  # a theme without plain colours: the palette's default
+            muted = None
+        return Palette.from_variables(v, muted=muted)
+
+    def _on_theme_changed(self, _theme: Any) -> None:
+        self.palette = self._palette()
+        self._force = True
+
+    def _setup_keymap(self) -> None:
+        known = {k.id for k in KEYS}
+        unknown = sorted(set(self.cfg.keymap) - known)
+        if unknown:
+            self.notify(f"[keymap] ignores unknown binding id(s): {', '.join(unknown)} "
+                        f"(known: {', '.join(sorted(known))})", severity="warning", timeout=10)
+        self.set_keymap({k: v for k, v in self.cfg.keymap.items() if k in known})
+
+    def key_for(self, binding_id: str) -> str:
+        """The key currently bound to ``binding_id``, as displayed (e.g. ``F``, ``?``)."""
+        spec = next(k for k in KEYS if k.id == binding_id)
+        key = self._keymap.get(binding_id, spec.key).split(",")[0]
+        return self.get_key_display(Binding(key, spec.action))
+
+    def _flatten_keys(self) -> set[str]:
+        spec = next(k for k in KEYS if k.id == "flatten")
+        return {k.strip() for k in self._keymap.get("flatten", spec.key).split(",")}
+
+    # ------------------------------------------------------------------ refresh
+    def refresh_now(self) -> None:
+        """Sample the engine once and draw (the ``refresh`` interval calls this)."""
+        if self.engine is None:
+            return
+        try:
+            snap = self.engine.snapshot()
+        except Exception:
+            log.exception("snapshot failed")
+            return
+        self._last_snap = snap
+        dash = self.dashboard
+        if not isinstance(dash, DashboardScreen) or not dash.is_mounted:
+            return
+        if any(isinstance(s, JournalScreen) for s in self.screen_stack):
+            return
+        frame = Frame(snap, int(self.clock() * 1000), self.palette, force=self._force)
+        self._force = False
+        try:
+            with self.batch_update():
+                dash.show(frame, armed_s=self.guard.remaining_s(), flatten_key=self.key_for("flatten"),
+                          reset_key=self.key_for("reset"))
+        except NoMatches:  # the screen is being built or torn down (start-up, exit)
+            self._force = True
+
+    @property
+    def snapshot(self) -> EngineSnapshot | None:
+        """The last snapshot drawn."""
+        return self._last_snap
+
+    # ------------------------------------------------------------------ engine events
+    def _on_engine_event(self, event: EngineEvent) -> None:
+        """Engine listener: runs on the engine's loop; only queues a message."""
+        self.post_message(EngineEventPosted(event))
+
+    def on_engine_event_posted(self, message: EngineEventPosted) -> None:
+        event = message.event
+        if self.cfg.ui.bell and wants_bell(event):
+            self.ring()
+        if event.severity in (Severity.ERROR, Severity.CRITICAL):
+            self.notify(event.message, severity="error", timeout=10)
+
+    def ring(self) -> None:
+        """Ring the terminal bell (at most once per ``BELL_GAP_S``)."""
+        now = self.clock()
+        if now - self._last_bell < BELL_GAP_S:
+            return
+        self._last_bell = now
+        self.bells += 1
+        self.bell()
+
+    # ------------------------------------------------------------------ keys
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and self.guard.armed:
+            if event.key not in self._flatten_keys():
+                self.guard.other_key()
+                self.notify("Flatten cancelled (another key was pressed).", timeout=4)
+                self.refresh_now()
+                return  # the disarming key does nothing else
+        await super().on_event(event)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in _BLOCKED_UNDER_DIALOG and isinstance(self.screen, ModalScreen):
+            return False
+        if action == "journal" and isinstance(self.screen, JournalScreen):
+            return False
+        return True
+
+    def _call(self, verb: str, fn: Callable[[str, TransitionSource], None]) -> bool:
+        try:
+            fn(f"operator: {verb} key", TransitionSource.KEY)
+        except TransitionRefused as exc:
+            self.notify(f"{verb.capitalize()} refused: {exc}", severity="warning")
+            return False
+        self.refresh_now()
+        return True
+
+    def action_pause(self) -> None:
+        """Pause entries (exits keep working)."""
+        if self.engine is not None and self._call("pause", self.engine.pause):
+            self.notify("Entries paused - exits, stops and take-profits stay active.")
+
+    def action_resume(self) -> None:
+        """Resume entries."""
+        if self.engine is not None and self._call("resume", self.engine.resume):
+            self.notify("Entries resumed.")
+
+    def action_flatten(self) -> None:
+        """First press arms, a second press within the window fires."""
+        if self.engine is None:
+            return
+        if self.guard.press_flatten() is GuardResult.ARMED:
+            self.set_timer(self.guard.window_s + 0.05, self.refresh_now)
+            self.refresh_now()
+            return
+        self.fire_flatten()
+
+    def fire_flatten(self) -> None:
+        """Start the flatten now (a worker on this loop; progress shows in the status bar)."""
+        self.guard.disarm()
+        self.notify("FLATTEN started: cancelling every order and closing every position.", severity="warning")
+        self.run_worker(self._flatten(), name="flatten", group="flatten", exit_on_error=False)
+        self.refresh_now()
+
+    async def _flatten(self) -> None:
+        assert self.engine is not None
+        try:
+            report = await self.engine.flatten("operator: flatten key", TransitionSource.KEY)
+        except Exception as exc:  # the engine promises not to raise; say so loudly if it does
+            log.exception("flatten raised")
+            self.notify(f"FLATTEN ERROR: {exc}. Check the exchange.", severity="error", timeout=60)
+            return
+        self.flatten_reports.append(report)
+        if report.flat:
+            self.notify(f"Flat: exchange confirms no positions and no orders ({report.rounds} round(s), "
+                        f"{report.elapsed_ms:.0f} ms). Engine HALTED.", timeout=15)
+        else:
+            self.notify(f"FLATTEN INCOMPLETE: {report.error or 'positions or orders remain'}. Engine HALTED; "
+                        "check the exchange.", severity="error", timeout=60)
+        self.refresh_now()
+
+    def action_reset(self) -> None:
+        """Reset HALTED -> PAUSED after a confirmation that says what it re-enables."""
+        if self.engine is None:
+            return
+        snap = self.engine.snapshot()
+        if snap.state is not OperatorState.HALTED:
+            self.notify(f"Reset is only for HALTED; the engine is {snap.state.value}.", severity="warning")
+            return
+
+        def done(ok: bool | None) -> None:
+            if ok and self.engine is not None and self._call("reset", self.engine.reset):
+                self.notify(f"Reset: PAUSED. Press {self.key_for('resume')} to resume entries.")
+
+        self.push_screen(ConfirmScreen("Reset the HALTED engine?", reset_warning(snap, self.key_for("resume")),
+                                       yes="reset", danger=True), done)
+
+    def action_journal(self) -> None:
+        """Open the journal screen."""
+        self.push_screen(JournalScreen(self._journal_file(), self.export_dir))
+
+    def _journal_file(self) -> Path:
+        snap = self._last_snap
+        if snap is not None and snap.journal_path:
+            return Path(snap.journal_path)
+        if self.journal_path is not None:
+            return self.journal_path
+        if self.services is not None and self.services.journal_path:
+            return Path(self.services.journal_path)
+        return resolve_journal_path(None, self.cfg)
+
+    def action_help(self) -> None:
+        """Show every key, the log file and the journal."""
+        keys = [(self.key_for(k.id), k.help) for k in KEYS]
+        keys += [("ctrl+p", "Command palette: every action, themes (dark, light, high-contrast)."),
+                 ("Journal", "Esc back, / filter, s sort, o order, Enter detail, e export CSV, c charts.")]
+        self.push_screen(HelpScreen(keys, str(self.log_file), str(self._journal_file())))
+
+    def action_quit_console(self) -> None:
+        """Quit; with positions or orders open, ask first and say what stays open."""
+        snap = self.engine.snapshot() if self.engine is not None else None
+        warning = quit_warning(snap) if snap is not None else None
+        if warning is None:
+            self.exit(return_code=self.engine_exit_code or 0)
+            return
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.exit(return_code=self.engine_exit_code or 0)
+
+        self.push_screen(ConfirmScreen("Quit the console?", warning, yes="quit"), done)
+
+    # ------------------------------------------------------------------ command palette
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Pause entries", "Block new entries; exits keep working", self.action_pause)
+        yield SystemCommand("Resume entries", "Allow entries again (from PAUSED)", self.action_resume)
+        yield SystemCommand("Flatten everything", "Cancel every order, close every position, HALT (asks first)",
+                            self._confirm_flatten)
+        yield SystemCommand("Reset after HALTED", "HALTED -> PAUSED (asks first)", self.action_reset)
+        yield SystemCommand("Journal", "Trades, statistics, equity curve, CSV export", self.action_journal)
+        yield SystemCommand("Help", "Every key and the log file", self.action_help)
+        for name in sorted(self.available_themes):
+            if any((d / f"{name}.toml").is_file() for d in self._theme_dirs):
+                yield SystemCommand(f"Theme: {name}", f"Switch to the {name} theme", lambda n=name: self._set_theme(n))
+        yield from super().get_system_commands(screen)
+
+    def _set_theme(self, name: str) -> None:
+        self.theme = name
+
+    def _confirm_flatten(self) -> None:
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.fire_flatten()
+
+        self.push_screen(ConfirmScreen("FLATTEN everything?", "Cancels every order on every symbol (stops included), "
+                                       "closes every position with reduce-only market orders, verifies flat with "
+                                       "the exchange, then HALTS the engine.", yes="flatten", danger=True), done)
+
+
+def _setup_logging(path: Path) -> Callable[[], None]:
+    """Send all logging to ``path`` (nothing to stderr) and return a function that restores the old setup."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+
+    def restore() -> None:
+        logging.captureWarnings(False)
+        root.handlers = saved[0]
+        root.setLevel(saved[1])
+        handler.close()
+
+    return restore
+
+
+def run_console(cfg: Config, opts: Any) -> int:
+    """Run the console until the operator quits: build the runtime (``engine.runtime.build_runtime``)
+    inside the app's event loop, start it, show it, and stop it (``Runtime.aclose``) when the app
+    unmounts. Logging goes to ``[general] log_file`` (default: the platform log dir).
+
+    Args:
+        cfg: the loaded configuration.
+        opts: ``engine.runtime.RunOptions``.
+
+    Returns:
+        The exit code: 0 on a normal quit, the engine's exit code when it finished on its own (e.g. 5
+        after a kill condition), or the start error's code (``errors.exit_code_for``); the start error is
+        printed on stderr after the UI has closed.
+    """
+    log_file = default_log_file(cfg)
+    restore = _setup_logging(log_file)
+    services = RuntimeServices(cfg, opts)
+    app = KrakenApp(None, cfg, services=services, log_file=log_file, journal_path=getattr(opts, "journal", None))
+    try:
+        app.run()
+    finally:
+        restore()
+    if app.fatal:
+        print(app.fatal, file=sys.stderr)
+    code = app.return_code
+    if code is None:
+        code = 1 if app.fatal else 0
+    return code

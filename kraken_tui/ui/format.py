@@ -1,0 +1,147 @@
+"""Text formatting for the console: money, prices, rates, times, bars. Pure functions, no textual.
+
+Owns: how numbers look on screen. Every signed figure carries an explicit sign or arrow so up and down
+are readable without colour (16-colour terminals, colour-blind operators).
+Units: money USD, prices USD, sizes contracts, funding rates relative per hour (fractions), distances
+fractions of mark (0.25 = 25 %), times UTC epoch milliseconds.
+Must not import: textual, the engine's internals (only ``engine.facade`` types), the journal.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+__all__ = [
+    "HOURS_PER_YEAR",
+    "age",
+    "annualised_pct",
+    "arrow",
+    "bar",
+    "countdown",
+    "hhmmss_utc",
+    "money",
+    "pct",
+    "price",
+    "rate_pct",
+    "signed_money",
+    "size",
+    "ymd_hms_utc",
+]
+
+#: Hours in a (non-leap) year: funding is hourly, annualised = rate x 24 x 365 (facade.MarketStateView).
+HOURS_PER_YEAR = 24 * 365
+_DASH = "-"
+
+
+def _num(x: Decimal | float | None) -> float | None:
+    return None if x is None else float(x)
+
+
+def money(usd: Decimal | float | None, places: int = 2) -> str:
+    """USD amount with thousands separators and no sign for positives (``12,345.67``); None -> ``-``."""
+    v = _num(usd)
+    return _DASH if v is None else f"{v:,.{places}f}"
+
+
+def signed_money(usd: Decimal | float | None, places: int = 2) -> str:
+    """USD amount with an explicit sign (``+12.30``, ``-4.00``, ``0.00``); None -> ``-``."""
+    v = _num(usd)
+    if v is None:
+        return _DASH
+    if round(v, places) == 0:
+        return f"{0:.{places}f}"
+    return f"{v:+,.{places}f}"
+
+
+def price(px: Decimal | float | None) -> str:
+    """A price in USD: exact Decimals keep their own digits (the instrument's tick); floats get 2-6
+    significant decimals depending on magnitude. None -> ``-``."""
+    if px is None:
+        return _DASH
+    if isinstance(px, Decimal):
+        return f"{px:,f}"
+    a = abs(px)
+    places = 2 if a >= 100 else 4 if a >= 1 else 6
+    return f"{px:,.{places}f}"
+
+
+def size(contracts: Decimal | float | None) -> str:
+    """A size in contracts, exact for Decimals (trailing zeros dropped), unsigned."""
+    if contracts is None:
+        return _DASH
+    if isinstance(contracts, Decimal):
+        d = abs(contracts).normalize()
+        return f"{d:f}"
+    return f"{abs(contracts):g}"
+
+
+def pct(fraction: float | None, places: int = 1, signed: bool = False) -> str:
+    """A fraction as percent (``0.125`` -> ``12.5%``); ``signed`` adds ``+``. None -> ``-``."""
+    if fraction is None:
+        return _DASH
+    v = fraction * 100
+    return f"{v:+.{places}f}%" if signed else f"{v:.{places}f}%"
+
+
+def rate_pct(rate_per_hour: float | None) -> str:
+    """A funding rate (relative per hour) as signed percent per hour with 4 decimals (``+0.0012%``)."""
+    return _DASH if rate_per_hour is None else f"{rate_per_hour * 100:+.4f}%"
+
+
+def annualised_pct(rate_per_hour: float | None) -> str:
+    """A funding rate (relative per hour) annualised, signed percent (rate x 24 x 365)."""
+    return _DASH if rate_per_hour is None else f"{rate_per_hour * HOURS_PER_YEAR * 100:+.1f}%"
+
+
+def arrow(value: float | Decimal | None) -> str:
+    """``▲`` for positive, ``▼`` for negative, ``·`` for zero or None: direction without colour."""
+    if value is None or value == 0:
+        return "·"
+    return "▲" if value > 0 else "▼"
+
+
+def countdown(seconds: float | None) -> str:
+    """Seconds until something as ``H:MM:SS`` or ``MM:SS``; negative -> ``now``; None -> ``-``."""
+    if seconds is None:
+        return _DASH
+    if seconds <= 0:
+        return "now"
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
+
+
+def age(seconds: float | None) -> str:
+    """A data age: ``0.4s``, ``12s``, ``3m05s``; None -> ``-``."""
+    if seconds is None:
+        return _DASH
+    if seconds < 10:
+        return f"{max(seconds, 0):.1f}s"
+    if seconds < 60:
+        return f"{int(seconds)}s"
+    m, s = divmod(int(seconds), 60)
+    return f"{m}m{s:02d}s"
+
+
+def hhmmss_utc(ts_ms: int) -> str:
+    """Epoch ms -> ``HH:MM:SS`` UTC."""
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%H:%M:%S")
+
+
+def ymd_hms_utc(ts_ms: int) -> str:
+    """Epoch ms -> ``YYYY-MM-DD HH:MM`` UTC (tables of trades)."""
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def bar(fraction: float | None, width: int, *, full_at: float = 0.25) -> str:
+    """A horizontal bar of ``width`` cells filled in proportion to ``fraction / full_at`` (clamped to
+    0..1), in block characters so it reads without colour: ``█████░░░░░``. None -> dashes."""
+    if width <= 0:
+        return ""
+    if fraction is None:
+        return "-" * width
+    filled = max(0.0, min(1.0, fraction / full_at)) * width
+    whole = int(filled)
+    return "█" * whole + "░" * (width - whole)

@@ -1,0 +1,262 @@
+"""What the journal screen shows, computed off the event loop: trades, filters, sorting, statistics,
+the equity and drawdown curves, a trade's detail and CSV export.
+
+Owns: only the screen's view of the journal; every number comes from ``kraken_tui.journal``
+(``tradecache.load_cached_trades`` for the trades, ``stats.summarize_rows`` for statistics,
+``export.write_trades_csv`` for CSV, ``queries.load_fills`` for a trade's fills). Nothing here is
+called on the event loop: the screen runs it in a worker thread.
+Filter syntax (space separated, any order): ``sym:ETH`` (symbol contains, case-insensitive),
+``long`` / ``short``, ``win`` / ``loss``, ``from:2024-07-01`` and ``to:2024-08-01`` (exit time, UTC,
+``to`` inclusive of that whole day when only a date is given).
+Units: money USD, times UTC epoch ms, drawdown fractions of the running peak.
+Must not import: textual, the engine.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from kraken_tui.domain import Fill
+from kraken_tui.errors import ConfigError
+from kraken_tui.journal.db import open_db
+from kraken_tui.journal.export import parse_since, write_trades_csv
+from kraken_tui.journal.queries import load_fills, read_snapshot, starting_equity
+from kraken_tui.journal.stats import DAY_MS, Summary, summarize_rows
+from kraken_tui.journal.tradecache import load_cached_trades, rows_of
+from kraken_tui.journal.trades import Trade
+
+__all__ = [
+    "SORT_KEYS",
+    "Curve",
+    "JournalView",
+    "SignalInfo",
+    "TradeDetail",
+    "TradeFilter",
+    "apply_filter",
+    "equity_curve",
+    "export_csv",
+    "load_journal",
+    "parse_filter",
+    "sort_trades",
+    "statistics",
+    "trade_detail",
+]
+
+#: Sort keys the journal screen cycles through (name -> key function).
+SORT_KEYS: dict[str, Callable[[Trade], object]] = {
+    "exit time": lambda t: t.exit_ts_ms,
+    "entry time": lambda t: t.entry_ts_ms,
+    "net P&L": lambda t: t.net_pnl_usd,
+    "symbol": lambda t: (t.symbol, t.exit_ts_ms),
+    "side": lambda t: (t.side.value, t.exit_ts_ms),
+    "size": lambda t: t.size,
+    "fees": lambda t: t.fees_usd,
+    "funding": lambda t: t.funding_usd,
+    "exit reason": lambda t: (t.exit_reason, t.exit_ts_ms),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TradeFilter:
+    """A parsed filter (see the module docstring); None fields do not filter."""
+
+    symbol: str | None = None
+    side: str | None = None
+    outcome: str | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+
+    def describe(self) -> str:
+        """Human summary, e.g. ``sym:ETH long win from 2024-07-01``; ``all trades`` when empty."""
+        parts = []
+        if self.symbol:
+            parts.append(f"sym:{self.symbol}")
+        for v in (self.side, self.outcome):
+            if v:
+                parts.append(v)
+        if self.since_ms is not None:
+            parts.append("from set")
+        if self.until_ms is not None:
+            parts.append("to set")
+        return " ".join(parts) or "all trades"
+
+
+def parse_filter(text: str) -> TradeFilter:
+    """Parse the filter text.
+
+    Raises:
+        ConfigError: an unknown word or a bad date (the message names it and the accepted syntax).
+    """
+    symbol = side = outcome = None
+    since = until = None
+    for word in text.split():
+        w = word.lower()
+        if w in ("long", "short"):
+            side = w
+        elif w in ("win", "wins", "loss", "losses"):
+            outcome = "win" if w.startswith("win") else "loss"
+        elif w.startswith(("sym:", "symbol:")):
+            symbol = word.split(":", 1)[1].upper() or None
+        elif w.startswith("from:"):
+            since = parse_since(word.split(":", 1)[1])
+        elif w.startswith("to:"):
+            value = word.split(":", 1)[1]
+            until = parse_since(value) + (DAY_MS - 1 if len(value) <= 10 else 0)
+        else:
+            raise ConfigError("filter", word, "sym:TEXT, long, short, win, loss, from:DATE, to:DATE")
+    return TradeFilter(symbol, side, outcome, since, until)
+
+
+def apply_filter(trades: Sequence[Trade], f: TradeFilter) -> list[Trade]:
+    """Trades that pass ``f`` (order kept). A trade with net P&L exactly 0 is neither win nor loss."""
+    out = []
+    for t in trades:
+        if f.symbol and f.symbol not in t.symbol:
+            continue
+        if f.side and t.side.value != f.side:
+            continue
+        if f.outcome == "win" and not t.net_pnl_usd > 0:
+            continue
+        if f.outcome == "loss" and not t.net_pnl_usd < 0:
+            continue
+        if f.since_ms is not None and t.exit_ts_ms < f.since_ms:
+            continue
+        if f.until_ms is not None and t.exit_ts_ms > f.until_ms:
+            continue
+        out.append(t)
+    return out
+
+
+def sort_trades(trades: Sequence[Trade], key: str, reverse: bool) -> list[Trade]:
+    """A sorted copy (``key`` from ``SORT_KEYS``; stable)."""
+    return sorted(trades, key=SORT_KEYS[key], reverse=reverse)  # type: ignore[arg-type,return-value]
+
+
+@dataclass(slots=True)
+class JournalView:
+    """The journal as loaded once: every closed trade (exit order), open positions' symbols, the
+    starting equity (USD or None) and the file. Fills are read lazily for trade details."""
+
+    path: Path
+    trades: list[Trade]
+    open_symbols: list[str]
+    starting_equity_usd: Decimal | None
+    _fills: list[Fill] | None = field(default=None, repr=False)
+
+
+def load_journal(path: Path) -> JournalView:
+    """Read the trades (from the derived-trades cache when fresh). Blocking: call from a thread.
+
+    Raises:
+        JournalError: the file is missing, corrupt, foreign or too new.
+    """
+    conn = open_db(path, create=False, quick_check=True)
+    try:
+        trades, open_symbols = load_cached_trades(conn)
+        with read_snapshot(conn):
+            start = starting_equity(conn)
+    finally:
+        conn.close()
+    return JournalView(path, trades, open_symbols, start)
+
+
+def statistics(trades: Sequence[Trade], start: Decimal | None) -> Summary:
+    """``stats.summarize_rows`` over ``trades`` (float statistics, see ``journal.stats``)."""
+    return summarize_rows(rows_of(trades), start)
+
+
+@dataclass(frozen=True, slots=True)
+class Curve:
+    """Equity (USD, closed trades only) and drawdown (fraction below the running peak, <= 0) after
+    each of ``x`` (trade numbers, 1-based), down-sampled to at most ``points`` points (the last point
+    and the deepest drawdown are always kept)."""
+
+    x: list[int]
+    equity: list[float]
+    drawdown: list[float]
+
+
+def equity_curve(trades: Sequence[Trade], start: Decimal | None, points: int = 400) -> Curve:
+    """E_k = E_0 + net_1 + ... + net_k over ``trades`` in exit order (``journal.stats`` definition;
+    E_0 = 0 when the starting equity is unknown, and drawdown is then measured in USD against the peak
+    only when the peak is positive)."""
+    ordered = sorted(trades, key=lambda t: t.exit_ts_ms)
+    e = float(start or 0)
+    peak = e
+    eq: list[float] = []
+    dd: list[float] = []
+    for t in ordered:
+        e += float(t.net_pnl_usd)
+        peak = max(peak, e)
+        eq.append(e)
+        dd.append((e - peak) / peak if peak > 0 else 0.0)
+    n = len(eq)
+    if n <= points:
+        idx = list(range(n))
+    else:
+        step = n / points
+        idx = sorted({int(i * step) for i in range(points)} | {n - 1, min(range(n), key=dd.__getitem__)})
+    return Curve([i + 1 for i in idx], [eq[i] for i in idx], [dd[i] for i in idx])
+
+
+@dataclass(frozen=True, slots=True)
+class SignalInfo:
+    """The signal that opened a trade, as journaled."""
+
+    ts_ms: int
+    side: str
+    confidence: float
+    strategy: str
+    reason: str
+    action: str
+    rejection_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TradeDetail:
+    """A trade, its fills (entry to exit, same symbol) and its signal (None when unknown)."""
+
+    trade: Trade
+    fills: list[Fill]
+    signal: SignalInfo | None
+
+
+def _signal(conn: sqlite3.Connection, signal_id: str | None) -> SignalInfo | None:
+    if not signal_id:
+        return None
+    row = conn.execute("SELECT ts_ms, side, confidence, strategy, reason, action, rejection_reason "
+                       "FROM signals WHERE signal_id = ?", (signal_id,)).fetchone()
+    return None if row is None else SignalInfo(*row)
+
+
+def trade_detail(view: JournalView, trade: Trade) -> TradeDetail:
+    """Fills and signal of ``trade``. Blocking (reads the file; the fills are read once per view)."""
+    conn = open_db(view.path, create=False)
+    try:
+        with read_snapshot(conn):
+            if view._fills is None:
+                view._fills = load_fills(conn)
+            signal = _signal(conn, trade.signal_id)
+    finally:
+        conn.close()
+    fills = [f for f in view._fills if f.symbol == trade.symbol and trade.entry_ts_ms <= f.ts_ms <= trade.exit_ts_ms]
+    return TradeDetail(trade, fills, signal)
+
+
+def export_csv(trades: Sequence[Trade], path: Path) -> Path:
+    """Write ``trades`` as the cli-contract trades CSV to ``path`` (parents created). Blocking.
+
+    Raises:
+        ConfigError: the file cannot be written (names the path).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            write_trades_csv(fh, trades)
+    except OSError as exc:
+        raise ConfigError("export", str(path), f"a writable file ({exc.strerror})") from None
+    return path

@@ -1,0 +1,112 @@
+"""Console key bindings (ids remappable through ``[keymap]``) and the two-press flatten guard.
+
+Owns: the binding ids, their default keys and descriptions (footer, help screen, command palette),
+and ``FlattenGuard``: the first flatten key arms, a second one within ``window_s`` fires, any other
+key disarms, so one stray key never flattens.
+Must not import: the engine's internals, the journal.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from textual.binding import Binding
+
+__all__ = ["ARM_WINDOW_S", "FlattenGuard", "GuardResult", "KeySpec", "KEYS", "bindings"]
+
+#: Seconds within which the second flatten key press fires the flatten.
+ARM_WINDOW_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """One operator key: binding ``id`` (the ``[keymap]`` name), default key, action, footer label and
+    a help sentence."""
+
+    id: str
+    key: str
+    action: str
+    label: str
+    help: str
+    show: bool = True
+    scope: str = "app"
+    """"app" (works on every screen) or "dashboard" (the dashboard screen only)."""
+
+
+KEYS: tuple[KeySpec, ...] = (
+    KeySpec("pause", "p", "pause", "Pause", "Pause entries: no new positions; exits, stops and take-profits keep working."),
+    KeySpec("resume", "r", "resume", "Resume", "Resume entries after a pause (not after HALTED: reset first)."),
+    KeySpec("flatten", "F", "flatten", "FLATTEN",
+            "Flatten: press twice within 2 s. Cancels every order and closes every position, then HALTS."),
+    KeySpec("reset", "R", "reset", "Reset", "Reset after HALTED (asks first): back to PAUSED, then resume."),
+    KeySpec("journal", "j", "journal", "Journal", "Open the trade journal: trades, statistics, equity, export."),
+    KeySpec("help", "question_mark", "help", "Help", "This help: every key and the log file."),
+    KeySpec("quit", "q", "quit_console", "Quit", "Quit the console (asks first when positions are open)."),
+    KeySpec("page", "tab", "next_page", "Page", "Small terminals: show the next group of panels.", show=False,
+            scope="dashboard"),
+)
+
+
+def bindings(scope: str = "app") -> list[Binding]:
+    """``BINDINGS`` of the app (``scope="app"``) or the dashboard screen: one ``Binding`` per
+    ``KeySpec`` carrying its id (so ``App.set_keymap`` can remap it)."""
+    return [Binding(k.key, k.action, k.label, id=k.id, show=k.show) for k in KEYS if k.scope == scope]
+
+
+class GuardResult(StrEnum):
+    """What a key press did to the flatten guard."""
+
+    ARMED = "armed"
+    FIRE = "fire"
+    DISARMED = "disarmed"
+    IGNORED = "ignored"
+
+
+class FlattenGuard:
+    """Two-press confirmation for flatten.
+
+    Args:
+        clock: monotonic seconds (injected so tests can freeze it).
+        window_s: the second press must come within this many seconds of the first.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, window_s: float = ARM_WINDOW_S) -> None:
+        self._clock = clock
+        self.window_s = window_s
+        self._armed_at: float | None = None
+
+    @property
+    def armed(self) -> bool:
+        """True while a first press is waiting for its second (and the window has not run out)."""
+        return self._armed_at is not None and self._clock() - self._armed_at <= self.window_s
+
+    def remaining_s(self) -> float:
+        """Seconds left in the arming window (0 when not armed)."""
+        if not self.armed:
+            return 0.0
+        assert self._armed_at is not None
+        return max(0.0, self.window_s - (self._clock() - self._armed_at))
+
+    def press_flatten(self) -> GuardResult:
+        """The flatten key: ``ARMED`` on the first press (or after the window ran out), ``FIRE`` on a
+        second press within the window (the guard disarms itself)."""
+        if self.armed:
+            self._armed_at = None
+            return GuardResult.FIRE
+        self._armed_at = self._clock()
+        return GuardResult.ARMED
+
+    def other_key(self) -> GuardResult:
+        """Any other key: ``DISARMED`` when it was armed, else ``IGNORED``."""
+        if self._armed_at is None:
+            return GuardResult.IGNORED
+        was_armed = self.armed
+        self._armed_at = None
+        return GuardResult.DISARMED if was_armed else GuardResult.IGNORED
+
+    def disarm(self) -> None:
+        """Forget a pending first press (window expired, screen changed)."""
+        self._armed_at = None

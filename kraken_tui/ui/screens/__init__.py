@@ -1,0 +1,1 @@
+"""Console screens: the dashboard, the journal, help and the confirmation dialogs."""

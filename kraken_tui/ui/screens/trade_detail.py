@@ -1,0 +1,81 @@
+"""Trade detail dialog: entry and exit, size, P&L split into gross, fees and funding, exit reason,
+MAE/MFE, every fill of the trade and the signal that opened it. Esc closes it.
+
+Units: prices USD, sizes contracts, money USD, times UTC. Must not import: the engine.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from kraken_tui.journal.export import iso_ms
+from kraken_tui.ui import format as fmt
+from kraken_tui.ui.journal_data import TradeDetail
+
+__all__ = ["TradeDetailScreen", "detail_text"]
+
+
+def detail_text(d: TradeDetail) -> Text:
+    """The summary lines of a trade."""
+    t = d.trade
+    arrow = "▲" if t.side.value == "long" else "▼"
+    out = Text(f"{t.symbol} {arrow} {t.side.value} {fmt.size(t.size)}\n", style="bold")
+    out.append(f"entry {fmt.price(t.entry_price)} at {iso_ms(t.entry_ts_ms)}\n"
+               f"exit  {fmt.price(t.exit_price)} at {iso_ms(t.exit_ts_ms)}   exit reason: {t.exit_reason}\n"
+               f"gross {fmt.signed_money(t.gross_pnl_usd)}  fees {fmt.money(t.fees_usd)}  "
+               f"funding {fmt.signed_money(t.funding_usd)} (paid {fmt.money(t.funding_paid_usd)}, "
+               f"received {fmt.money(t.funding_received_usd)})\n")
+    out.append(f"net   {fmt.signed_money(t.net_pnl_usd)} USD", style="bold")
+    out.append(f"   MAE {fmt.signed_money(t.mae_usd)}  MFE {fmt.signed_money(t.mfe_usd)}   "
+               f"strategy {t.strategy or '-'}\n")
+    s = d.signal
+    if s is None:
+        out.append("signal: none journaled (manual, external or reconciled)\n")
+    else:
+        out.append(f"signal: {iso_ms(s.ts_ms)} {s.strategy} {s.side} confidence {s.confidence:.2f}: {s.reason}; "
+                   f"{s.action}" + (f" ({s.rejection_reason})" if s.rejection_reason else "") + "\n")
+    return out
+
+
+def fills_table(d: TradeDetail) -> Table:
+    """The trade's fills."""
+    table = Table(box=None, padding=(0, 1), header_style="bold")
+    for col, justify in (("time (UTC)", "left"), ("side", "left"), ("size", "right"), ("price", "right"),
+                         ("fee", "right"), ("type", "left"), ("order", "left")):
+        table.add_column(col, justify=justify, no_wrap=True)
+    for f in d.fills:
+        table.add_row(iso_ms(f.ts_ms), ("▲ " if f.side.value == "buy" else "▼ ") + f.side.value, fmt.size(f.size),
+                      fmt.price(f.price), fmt.money(f.fee) if f.fee is not None else "-", f.fill_type.value,
+                      f.cli_ord_id or f.order_id)
+    return table
+
+
+class TradeDetailScreen(ModalScreen[None]):
+    """One trade in full."""
+
+    BINDINGS = [Binding("escape,enter,q", "close", "Close", id="detail.close")]
+    DEFAULT_CSS = """
+    TradeDetailScreen { align: center middle; background: $background 60%; }
+    TradeDetailScreen > VerticalScroll { width: 110; max-width: 98%; height: auto; max-height: 95%;
+        border: round $primary; background: $surface; padding: 0 1; }
+    """
+
+    def __init__(self, detail: TradeDetail) -> None:
+        super().__init__()
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(detail_text(self.detail))
+            yield Static(Text(f"fills ({len(self.detail.fills)})", style="bold"))
+            yield Static(fills_table(self.detail))
+
+    def action_close(self) -> None:
+        """Close the dialog."""
+        self.dismiss(None)

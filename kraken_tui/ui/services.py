@@ -1,0 +1,75 @@
+"""How the console gets its engine: ``EngineServices`` (a protocol the app is handed) and
+``RuntimeServices``, which builds the real runtime (``engine.runtime.build_runtime``) inside the app's
+event loop, starts it, waits for it to finish and closes it.
+
+The app never builds anything itself (it is handed its services, like toolong and memray); tests hand
+it a fake engine instead. Must not import: textual.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from kraken_tui.config import Config
+from kraken_tui.engine.facade import EngineControl
+
+__all__ = ["EngineServices", "RuntimeServices"]
+
+
+class EngineServices(Protocol):
+    """Lifecycle of the engine behind the console (all on the app's event loop)."""
+
+    async def open(self) -> EngineControl:
+        """Build and start everything; return the engine. Raises the error that stopped the start."""
+        ...
+
+    async def wait(self) -> int:
+        """Return the engine's exit code once it finished on its own (replay end, kill condition)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop everything in order; safe to call after a failed ``open``."""
+        ...
+
+    @property
+    def journal_path(self) -> str | None:
+        """The journal file in use (None before ``open``)."""
+        ...
+
+
+class RuntimeServices:
+    """``EngineServices`` over ``engine.runtime`` (helper A's ``build_runtime``/``Runtime``).
+
+    Args:
+        cfg: the loaded configuration.
+        opts: ``engine.runtime.RunOptions`` from the ``run`` command.
+    """
+
+    def __init__(self, cfg: Config, opts: Any) -> None:
+        self._cfg = cfg
+        self._opts = opts
+        self._runtime: Any = None
+        self.exit_at_end = bool(getattr(opts, "exit_at_end", False))
+        """Quit the console when the engine finishes (``--exit-at-end``)."""
+
+    async def open(self) -> EngineControl:
+        from kraken_tui.engine.runtime import build_runtime  # imported late: it pulls in the whole engine
+
+        self._runtime = await build_runtime(self._cfg, self._opts)
+        await self._runtime.start()
+        return self._runtime.engine
+
+    async def wait(self) -> int:
+        if self._runtime is None:
+            return 0
+        return await self._runtime.wait_finished()
+
+    async def close(self) -> None:
+        if self._runtime is not None:
+            runtime, self._runtime = self._runtime, None
+            await runtime.aclose()
+
+    @property
+    def journal_path(self) -> str | None:
+        path = getattr(self._runtime, "journal_path", None)
+        return None if path is None else str(path)

@@ -1,0 +1,66 @@
+"""Events panel: state changes, alerts, fills, rejections and errors, each with its reason, newest at
+the bottom. Fed from ``EngineSnapshot.events`` (the engine's recent events); an event is written once.
+
+Must not import: the engine's internals, the journal.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import RichLog
+
+from kraken_tui.engine.facade import EngineEvent, Severity
+from kraken_tui.ui import format as fmt
+from kraken_tui.ui.palette import Palette
+from kraken_tui.ui.widgets.base import Frame, Panel
+
+__all__ = ["EventsPanel", "event_line"]
+
+_SEEN_MAX = 2000
+
+
+def event_line(e: EngineEvent, pal: Palette) -> Text:
+    """``HH:MM:SS kind     message`` with the severity in words for warnings and worse."""
+    t = Text(fmt.hhmmss_utc(e.ts_ms) + " ", style=pal.muted)
+    t.append(f"{e.kind.value:<9} ", style=pal.accent)
+    if e.severity is Severity.WARNING:
+        t.append("WARNING ", style=f"bold {pal.warn}")
+    elif e.severity in (Severity.ERROR, Severity.CRITICAL):
+        t.append(f"{e.severity.value.upper()} ", style=f"bold reverse {pal.short}")
+    t.append(e.message)
+    return t
+
+
+class EventsPanel(Panel):
+    """The engine's event log."""
+
+    page = 3
+
+    def __init__(self) -> None:
+        super().__init__("Events", id="events")
+        self._seen: set[tuple] = set()
+        self._order: deque[tuple] = deque()
+        self._pending: list[EngineEvent] = []
+
+    def compose(self) -> ComposeResult:
+        yield RichLog(max_lines=500, min_width=20, wrap=True, markup=False, auto_scroll=True, id="events-log")
+
+    def show(self, frame: Frame) -> None:
+        for e in frame.snap.events:
+            key = (e.ts_ms, e.kind, e.message, e.symbol)
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            self._order.append(key)
+            if len(self._order) > _SEEN_MAX:
+                self._seen.discard(self._order.popleft())
+            self._pending.append(e)
+        log = self.query_one(RichLog)
+        # Lines are wrapped when written: wait until the log is on screen and has its width.
+        if self._pending and self.display and log.size.width > 0:
+            for e in self._pending[-500:]:
+                log.write(event_line(e, frame.palette))
+            self._pending.clear()

@@ -1,0 +1,49 @@
+"""Funding panel: per symbol the current and predicted funding rate (per hour and annualised), the
+countdown to the next funding time (engine clock), and funding accrued on the open position.
+
+Units: rates relative per hour shown as percent per hour; annualised = rate x 24 x 365 percent;
+accrued USD (+ received). Must not import: the engine's internals, the journal.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual.app import ComposeResult
+
+from kraken_tui.engine.facade import MarketStateView
+from kraken_tui.ui import format as fmt
+from kraken_tui.ui.palette import Palette
+from kraken_tui.ui.widgets.base import Frame, Panel
+from kraken_tui.ui.widgets.table import Cell, KeyedTable
+
+__all__ = ["FundingPanel", "funding_cells"]
+
+COLUMNS = (("Symbol", "symbol", 10), ("Rate/h", "rate", 10), ("Annual", "annual", 8), ("Pred/h", "pred", 10),
+           ("Next in", "next", 8), ("Accrued", "accrued", 8))
+
+
+def funding_cells(m: MarketStateView, accrued: Decimal | None, now_ms: int, pal: Palette) -> tuple[Cell, ...]:
+    """One row; ``now_ms`` is the engine clock (data time in replay)."""
+    countdown = None if m.next_funding_ts_ms is None else (m.next_funding_ts_ms - now_ms) / 1000
+    return (m.symbol, fmt.rate_pct(m.funding_rate), fmt.annualised_pct(m.funding_rate),
+            fmt.rate_pct(m.predicted_funding_rate), fmt.countdown(countdown),
+            pal.dim("-") if accrued is None else pal.signed(fmt.signed_money(accrued), accrued))
+
+
+class FundingPanel(Panel):
+    """Funding rates and accruals (longs pay when the rate is positive)."""
+
+    page = 2
+
+    def __init__(self) -> None:
+        super().__init__("Funding", id="funding")
+
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(COLUMNS, id="funding-table")
+
+    def show(self, frame: Frame) -> None:
+        snap = frame.snap
+        accrued = {p.symbol: p.funding_accrued_usd for p in snap.positions}
+        rows = [(m.symbol, funding_cells(m, accrued.get(m.symbol), snap.ts_ms, frame.palette)) for m in snap.markets]
+        self.query_one(KeyedTable).sync(rows, force=frame.force)

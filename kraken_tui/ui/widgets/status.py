@@ -1,0 +1,122 @@
+"""Status bar (two lines at the top): the loud mode banner (PAPER / REPLAY / LIVE, plus SYNTHETIC),
+engine state with its reason, flatten progress or the armed-flatten warning, feed status and data
+age, dead man's switch countdown, rate-limit headroom and the UTC clock.
+
+Units: data age seconds; headroom percent of the REST cost budget; countdowns H:MM:SS.
+Must not import: the engine's internals (only ``engine.facade``/``engine.operator`` types), the journal.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from kraken_tui.engine.facade import EngineMode, EngineSnapshot
+from kraken_tui.engine.operator import OperatorState
+from kraken_tui.ui import format as fmt
+from kraken_tui.ui.palette import Palette
+
+__all__ = ["StatusBar", "state_line", "top_line"]
+
+
+def _mode_badge(snap: EngineSnapshot, pal: Palette) -> Text:
+    colour = {EngineMode.LIVE: pal.short, EngineMode.REPLAY: pal.accent, EngineMode.BACKTEST: pal.accent}.get(
+        snap.mode, pal.long)
+    t = Text(f" {snap.mode.value.upper()} ", style=f"bold reverse {colour}")
+    if snap.synthetic:
+        t.append(" ")
+        t.append(" SYNTHETIC PRICES ", style=f"bold reverse {pal.warn}")
+    return t
+
+
+def top_line(snap: EngineSnapshot, wall_ms: int, pal: Palette) -> Text:
+    """Line 1, most important first (a narrow terminal cuts the end): mode banner, UTC clock, data time
+    (replay), feed and data age, dead man's switch, rate-limit headroom, strategy."""
+    t = _mode_badge(snap, pal)
+    t.append("  UTC ", style=pal.muted)
+    t.append(fmt.hhmmss_utc(wall_ms), style="bold")
+    if snap.mode in (EngineMode.REPLAY, EngineMode.BACKTEST):
+        t.append("  data ", style=pal.muted)
+        t.append(fmt.ymd_hms_utc(snap.ts_ms))
+    feed = snap.feed
+    feed_style = pal.long if feed.status == "live" else pal.warn if feed.status in ("connecting", "ended") else pal.short
+    t.append("  feed ", style=pal.muted)
+    t.append(feed.status, style=f"bold {feed_style}")
+    t.append(f" {fmt.age(feed.age_s)}")
+    dms = snap.dead_man
+    if dms.enabled:
+        t.append("  DMS ", style=pal.muted)
+        left = None if dms.trigger_ts_ms is None else (dms.trigger_ts_ms - wall_ms) / 1000
+        t.append(fmt.countdown(left), style=pal.short if dms.last_error else "")
+        if dms.last_error:
+            t.append(f" ({dms.last_error})", style=pal.short)
+    if snap.rate_limit_headroom is not None:
+        t.append("  rate ", style=pal.muted)
+        t.append(fmt.pct(snap.rate_limit_headroom, 0), style=pal.warn if snap.rate_limit_headroom < 0.3 else "")
+    if snap.strategy:
+        t.append(f"  {snap.strategy}", style=pal.muted)
+    return t
+
+
+def state_line(snap: EngineSnapshot, pal: Palette, *, armed_s: float = 0.0, flatten_key: str = "F",
+               reset_key: str = "R") -> Text:
+    """Line 2: the engine state in words with its reason; the armed flatten or flatten progress
+    override it because they matter most."""
+    if armed_s > 0:
+        return Text(f" FLATTEN ARMED  press {flatten_key} again within {armed_s:.1f} s to close everything; "
+                    "any other key cancels ", style=f"bold reverse {pal.short}")
+    fl = snap.flatten
+    state = snap.state
+    if state is OperatorState.FLATTENING:
+        t = Text(" FLATTENING ", style=f"bold reverse {pal.short}")
+        if fl is not None:
+            t.append(f"  {fl.phase}, round {fl.round}: {fl.positions_remaining} positions and "
+                     f"{fl.orders_remaining} orders left on the exchange, {fl.requests} requests")
+            if fl.detail:
+                t.append(f" ({fl.detail})", style=pal.muted)
+        else:
+            t.append(f"  {snap.state_reason}")
+        return t
+    if state is OperatorState.HALTED:
+        t = Text(" HALTED ", style=f"bold reverse {pal.short}")
+        t.append(f"  {snap.state_reason}.")
+        if fl is not None and fl.phase != "done":
+            t.append(f" NOT FLAT: {fl.positions_remaining} positions, {fl.orders_remaining} orders remain on the "
+                     "exchange.", style=f"bold {pal.short}")
+        t.append(f" Press {reset_key} to reset (asks first).", style=pal.muted)
+        return t
+    if state is OperatorState.PAUSED:
+        t = Text(" ENTRIES PAUSED - EXITS ACTIVE ", style=f"bold reverse {pal.warn}")
+        t.append(f"  {snap.state_reason}")
+        return t
+    t = Text(" RUNNING ", style=f"bold reverse {pal.long}")
+    if snap.entry_blockers:
+        t.append("  entries blocked: ", style=f"bold {pal.warn}")
+        t.append("; ".join(f"{k}" + (f" ({v})" if v else "") for k, v in snap.entry_blockers.items()))
+    else:
+        t.append(f"  {snap.state_reason}", style=pal.muted)
+    return t
+
+
+class StatusBar(Static):
+    """Two lines docked at the top."""
+
+    DEFAULT_CSS = """
+    StatusBar { dock: top; height: 2; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id="status")
+        self._last: Text | None = None
+
+    def show(self, snap: EngineSnapshot, wall_ms: int, pal: Palette, *, armed_s: float, flatten_key: str,
+             reset_key: str, force: bool = False) -> None:
+        """Draw both lines (only when something changed)."""
+        text = top_line(snap, wall_ms, pal)
+        text.append("\n")
+        text.append_text(state_line(snap, pal, armed_s=armed_s, flatten_key=flatten_key, reset_key=reset_key))
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        if force or text != self._last:
+            self.update(text)
+            self._last = text

@@ -1,0 +1,40 @@
+"""Screenshots of the console on the FakeEngine with a frozen clock, at 80x24 and 160x48.
+
+Compared with the SVGs in ``__snapshots__/`` (pytest-textual-snapshot); after a deliberate change,
+look at the new screens and accept them with ``pytest tests/ui --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+from kraken_tui.engine.operator import TransitionSource
+from tests.ui.fake_engine import FakeEngine
+
+
+async def settled(pilot) -> None:
+    """Let layout finish, then draw one more refresh (the event log wraps once it has its width), so the
+    screenshot does not depend on how fast the machine is."""
+    await pilot.pause()
+    pilot.app.refresh_now()
+    await pilot.pause()
+
+
+def test_dashboard_80x24(snap_compare, make_app):
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=settled)
+
+
+def test_dashboard_160x48(snap_compare, make_app):
+    assert snap_compare(make_app(), terminal_size=(160, 48), run_before=settled)
+
+
+def test_risk_page_80x24(snap_compare, make_app):
+    assert snap_compare(make_app(), press=["tab"], terminal_size=(80, 24), run_before=settled)
+
+
+def test_paused_and_flatten_armed_120x40(snap_compare, make_app):
+    engine = FakeEngine()
+    engine.sm.pause("operator: pause key", TransitionSource.KEY)
+    assert snap_compare(make_app(engine), press=["F"], terminal_size=(120, 40), run_before=settled)
+
+
+def test_quit_prompt_80x24(snap_compare, make_app):
+    assert snap_compare(make_app(), press=["q"], terminal_size=(80, 24), run_before=settled)
