@@ -12,7 +12,8 @@ history, §6 charts candles), private reads (§4.6-4.9, §4.16-4.18), and, throu
 
 Rate-limit priority: ``cancel_order``, ``cancel_all_orders`` and ``cancel_all_orders_after`` always
 spend from the reserve when needed; ``send_order(..., priority=True)`` / ``batch_order(...,
-priority=True)`` do too but are refused unless every order is reduce-only (flatten).
+priority=True)`` do too but are refused unless every order is reduce-only (flatten), and so may
+``open_positions(priority=True)`` / ``open_orders(priority=True)`` (flatten's reads).
 Must not import: websockets, aiohttp, textual.
 """
 
@@ -212,16 +213,22 @@ class KrakenRestClient(OrderCalls):
             raise NotFoundError("no multi-collateral (flex) account in the answer", endpoint=f"{V3}/accounts")
         return snap.flex
 
-    async def open_positions(self) -> list[Position]:
-        """Open positions (spec §4.7). No liquidation price on REST."""
+    async def open_positions(self, *, priority: bool = False) -> list[Position]:
+        """Open positions (spec §4.7). No liquidation price on REST.
+
+        ``priority=True`` may spend the rate-limit reserve (flatten's sizing and verifying reads)."""
         path = f"{V3}/openpositions"
-        body = await self._t.call("GET", path, private=True, cost=DERIVATIVES_COSTS["openpositions"])
+        cost = DERIVATIVES_COSTS["openpositions"]
+        body = await self._t.call("GET", path, private=True, cost=cost, priority=priority)
         return PA.parse_open_positions(body, path)
 
-    async def open_orders(self) -> list[Order]:
-        """Resting orders including untriggered stop/take-profit orders (spec §4.8)."""
+    async def open_orders(self, *, priority: bool = False) -> list[Order]:
+        """Resting orders including untriggered stop/take-profit orders (spec §4.8).
+
+        ``priority=True`` may spend the rate-limit reserve (flatten's verifying read)."""
         path = f"{V3}/openorders"
-        body = await self._t.call("GET", path, private=True, cost=DERIVATIVES_COSTS["openorders"])
+        cost = DERIVATIVES_COSTS["openorders"]
+        body = await self._t.call("GET", path, private=True, cost=cost, priority=priority)
         return PA.parse_open_orders(body, path)
 
     async def fills(self, last_fill_time_ms: int | None = None) -> list[Fill]:

@@ -385,3 +385,25 @@ async def test_no_secret_key_or_signature_in_logs_or_errors(caplog):
     assert caplog.records  # something was logged at all
     for secret in (SECRET, authent):
         assert secret not in text
+
+
+async def test_priority_reads_spend_the_reserve_and_plain_reads_wait():
+    clock = [0.0]
+
+    async def sleep(s: float) -> None:
+        clock[0] += s
+
+    limiter = RateLimiter(budget=500, window_s=10, reserve=100, clock=lambda: clock[0], sleep=sleep)
+    c = KrakenRestClient(
+        httpx.AsyncClient(transport=httpx.MockTransport(Recorder({
+            "/derivatives/api/v3/openpositions": [httpx.Response(200, json={**OK, "openPositions": []})],
+            "/derivatives/api/v3/openorders": [httpx.Response(200, json={**OK, "openOrders": []})],
+        }))), "https://futures.kraken.com", CREDS,
+        config=ClientConfig(), sleep=_nosleep, rate_limit=limiter,
+    )  # fmt: skip
+    await limiter.acquire(400)  # down to the reserve
+    await c.open_positions(priority=True)
+    await c.open_orders(priority=True)
+    assert clock[0] == 0.0  # flatten's reads went straight through on the reserve
+    await c.open_orders()
+    assert clock[0] > 0.0  # a plain read waited for the bucket to refill above the reserve
