@@ -1,0 +1,399 @@
+"""The trading engine: market data in, decisions, orders out, account tracked, operator state kept.
+
+Owns: ``Engine`` (implements ``facade.EngineControl`` plus ``start``/``stop``/``finished``/``exit_code``).
+It talks to the exchange only through ``KrakenRestClient`` and ``KrakenWsClient`` (paper and live alike).
+
+Flow (../shared/guides/architecture.md "Data flow"): WS ticker/trade -> ``MarketState`` (candles) -> on
+each closed candle of the strategy's timeframe and series: strategy -> ``decide`` -> a job on the
+engine's single job worker -> ``OrderFlow`` -> ``Executor`` (intent journaled, then sent). Private WS
+feeds (fills, open_orders, open_positions, balances) -> ``AccountTracker``; fills are journaled and drive
+the exits (``PositionExits``); marks drive trailing stops, time exits and liquidation alerts.
+Operator (``OperatorStateMachine``): every transition is journaled (``StateChange``) and published;
+the state restored from the journal is the initial state; the daily loss limit pauses until 00:00 UTC
+(engine clock); the equity floor flattens, halts and sets ``exit_code`` 5; market data older than
+``operator.stale_data_s`` blocks entries. The WS consumer never awaits an order: order work runs on
+the job worker, so a slow exchange never stalls market data. A bad message becomes an ERROR event and
+the engine keeps running.
+Engine clock: the data clock (latest market timestamp) when ``data_clock`` is set (replay), else UTC
+wall time, in ms.
+Must not import: textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from kraken_tui.config import Config
+from kraken_tui.domain import ZERO, Fill, FillType, Instrument, to_decimal
+from kraken_tui.engine import core_snapshot as views
+from kraken_tui.engine.account import AccountTracker
+from kraken_tui.engine.core_control import ControlMixin
+from kraken_tui.engine.core_events import EventsMixin
+from kraken_tui.engine.core_orders import OrderFlow, exit_reason_for
+from kraken_tui.engine.decide import Close, Enter, Ignore, Reject, decide
+from kraken_tui.engine.execution import Executor, make_signal_id
+from kraken_tui.engine.facade import (
+    EngineEvent,
+    EngineMode,
+    EventKind,
+    FeedView,
+    FlattenProgress,
+    FlattenReport,
+    Severity,
+    SignalView,
+)
+from kraken_tui.engine.indicators import ATR
+from kraken_tui.engine.market import MarketState, SeriesCandle
+from kraken_tui.engine.operator import (
+    OperatorState,
+    OperatorStateMachine,
+    TransitionRefused,
+)
+from kraken_tui.engine.signals import Signal
+from kraken_tui.engine.strategies import build_strategy
+from kraken_tui.journal.records import (
+    EquitySnapshot,
+    IntentPurpose,
+    SignalRecord,
+)
+
+__all__ = ["Engine"]
+
+log = logging.getLogger(__name__)
+
+
+
+class Engine(EventsMixin, ControlMixin):
+    """The engine (module docstring). Build it with ``runtime.build_runtime`` or directly in tests.
+
+    Args:
+        cfg: the whole configuration.
+        client: a ``KrakenRestClient`` (instruments must load).
+        ws: a ``KrakenWsClient`` (private feeds need credentials).
+        journal: a started ``JournalWriter`` (or anything with async ``write``/``flush``).
+        run_id: this run's id (``RunStarted`` is written by the caller).
+        mode: paper / replay / live (shown in the snapshot).
+        synthetic: prices are synthetic (shown).
+        restored: (state, reason) restored from the journal; None = RUNNING.
+        data_clock: use the market data's timestamps as the engine clock (replay).
+        durable_intents: flush the journal before each order is sent.
+        strategy: a built strategy (default: ``build_strategy`` from ``[strategy]``).
+
+    Attributes:
+        finished: set when the engine stopped by itself (kill condition, fatal error) or was stopped.
+        exit_code: 0, or 5 after an equity-floor halt, or the fatal error's exit code.
+    """
+
+    def __init__(self, cfg: Config, *, client: Any, ws: Any, journal: Any, run_id: str,
+                 mode: EngineMode = EngineMode.PAPER, synthetic: bool = False,
+                 restored: tuple[OperatorState, str] | None = None, data_clock: bool = False,
+                 durable_intents: bool = True, strategy: Any = None, journal_path: str | None = None) -> None:
+        self.cfg = cfg
+        self.client, self.ws, self.journal = client, ws, journal
+        self.run_id, self.mode, self.synthetic = run_id, mode, synthetic
+        self.journal_path = journal_path
+        self._data_clock = data_clock
+        self._data_ms: int | None = None
+        self.strategy = strategy or build_strategy(cfg.strategy.name, cfg.strategy.params,
+                                                   timeframe=cfg.strategy.timeframe)
+        self.symbols = tuple(s.upper() for s in cfg.strategy.symbols)
+        tfs = tuple(dict.fromkeys((*self.strategy.timeframes, cfg.strategy.timeframe)))
+        self.market = MarketState(self.symbols, tfs, series=("trade", "spot"))
+        self.account = AccountTracker()
+        self.instruments: dict[str, Instrument] = {}
+        self.executor = Executor(client, journal, self.now_ms, durable=durable_intents)
+        self.flow = OrderFlow(self.executor, self.account, self.instruments, cfg.exits, self.emit, self.now_ms)
+        state, reason = restored or (OperatorState.RUNNING, "start")
+        self.sm = OperatorStateMachine(self.now_ms, state, reason)
+        self.sm.add_listener(self._on_transition)
+        self.finished = asyncio.Event()
+        self.exit_code = 0
+        self._listeners: list[Callable[[EngineEvent], None]] = []
+        self._events: deque[EngineEvent] = deque(maxlen=200)
+        self._signals: deque[SignalView] = deque(maxlen=50)
+        self._jobs: asyncio.Queue[tuple[str, Callable[[], Awaitable[Any]]]] = asyncio.Queue()
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self.progress = asyncio.Event()
+        """Set whenever a market message or a job was processed (the replay lockstep waits on it)."""
+        self._idle.set()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._atr: dict[str, ATR] = {s: ATR(14) for s in self.symbols}
+        self._atr_pct: dict[str, float] = {}
+        self._feed = FeedView()
+        self._feed_wall: float | None = None
+        self.starting_equity: Decimal = ZERO
+        self.peak_equity: Decimal = ZERO
+        self._day_equity: Decimal | None = None
+        self._daily_paused = False
+        self._equity_hist: deque[tuple[int, float]] = deque(maxlen=240)
+        self._flatten: FlattenProgress | None = None
+        self._flattening: asyncio.Task[FlattenReport] | None = None
+        self._losses = 0
+        self._risk_seen: dict[str, Any] = {}
+        self._funding_hour: int | None = None
+        self.dead_man: Any = None
+        self.candles_seen = 0
+        self.current_job: str | None = None
+        self.stopped = False
+
+    # ------------------------------------------------------------------ clock
+    def now_ms(self) -> int:
+        """Engine clock, UTC ms (module docstring)."""
+        if self._data_clock and self._data_ms is not None:
+            return self._data_ms
+        return int(time.time() * 1000)
+
+    def _touch(self, ts_ms: int | None) -> None:
+        if ts_ms is not None and (self._data_ms is None or ts_ms > self._data_ms):
+            self._data_ms = ts_ms
+        self._feed_wall = time.monotonic()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Load instruments and the account, warm up candles, subscribe the feeds, start the workers.
+
+        Raises:
+            ExchangeError: instruments or the account cannot be read (nothing is started).
+        """
+        for inst in await self.client.instruments():
+            self.instruments[inst.symbol] = inst
+        missing = [s for s in self.symbols if s not in self.instruments]
+        if missing:
+            self.emit(EventKind.ERROR, f"symbols not listed by the exchange: {', '.join(missing)}",
+                      severity=Severity.ERROR)
+        await self.sync_from_rest()
+        eq = self.account.equity_usd or ZERO
+        self.starting_equity = self.peak_equity = eq
+        await self._warm_up()
+        await self._subscribe()
+        self._tasks = [asyncio.create_task(self._consume(), name="engine-ws"),
+                       asyncio.create_task(self._worker(), name="engine-jobs"),
+                       asyncio.create_task(self._periodic(), name="engine-timer")]
+        await self._start_dead_man()
+        self.emit(EventKind.INFO, f"engine started: {self.mode.value}, strategy {self.strategy.name} on "
+                  f"{', '.join(self.symbols)} {self.cfg.strategy.timeframe}; state {self.sm.state.value}")
+
+    async def stop(self, reason: str = "stop") -> None:
+        """Stop in order: no new jobs, let the current job finish (bounded), stop the tasks. Positions and
+        protective orders stay open on the exchange. Idempotent."""
+        if self.stopped:
+            return
+        self.stopped = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wait_idle(), timeout=10)
+        if self.dead_man is not None:
+            with contextlib.suppress(Exception):
+                await self.dead_man.stop()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._feed = FeedView("ended", None, reason)
+        self.finished.set()
+
+    async def wait_idle(self) -> None:
+        """Return when no job is queued or running."""
+        while not (self._jobs.empty() and self._busy == 0):
+            self._idle.clear()
+            await self._idle.wait()
+
+    @property
+    def busy(self) -> bool:
+        """True while order work is queued or running."""
+        return self._busy > 0 or not self._jobs.empty()
+
+    @property
+    def data_ms(self) -> int | None:
+        """Latest market data timestamp seen (UTC ms), None before any."""
+        return self._data_ms
+
+    def fail(self, exc: BaseException) -> None:
+        """A fatal error: halt (entries and exits off), publish it, finish with its exit code."""
+        code = getattr(exc, "exit_code", 1)
+        self.emit(EventKind.ERROR, f"fatal: {exc}", severity=Severity.CRITICAL)
+        with contextlib.suppress(TransitionRefused):
+            self.sm.halt(f"fatal error: {exc}")
+        self.exit_code = code
+        self.finished.set()
+
+    # ------------------------------------------------------------------ jobs
+    def submit(self, name: str, job: Callable[[], Awaitable[Any]]) -> None:
+        """Queue order work for the job worker (one job at a time, in order)."""
+        if not self.stopped:
+            self._jobs.put_nowait((name, job))
+            self._idle.clear()
+
+    async def _worker(self) -> None:
+        while True:
+            name, job = await self._jobs.get()
+            self.current_job = name
+            self._busy += 1
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a failed job is reported; the engine keeps running
+                log.exception("engine job %s failed", name)
+                self.emit(EventKind.ERROR, f"{name} failed: {type(exc).__name__}: {exc}", severity=Severity.ERROR)
+            finally:
+                self._busy -= 1
+                if self._busy == 0 and self._jobs.empty():
+                    self._idle.set()
+                self.progress.set()
+
+    # ------------------------------------------------------------------ market data
+    def on_candles(self, closed: list[SeriesCandle]) -> None:
+        """Run the strategy on every closed candle it reads; queue a job per signal."""
+        strat = self.strategy
+        for sc in closed:
+            if sc.series != strat.series or sc.timeframe not in strat.timeframes:
+                continue
+            if sc.timeframe == self.cfg.strategy.timeframe:
+                self.candles_seen += 1
+                atr = self._atr[sc.symbol].update(sc.candle)
+                if atr is not None and sc.candle.close > 0:
+                    self._atr_pct[sc.symbol] = atr / sc.candle.close * 100
+                self._equity_snapshot()
+            sig = strat.on_candle(sc.symbol, sc.timeframe, sc.candle, self.market)
+            if sig is not None:
+                self.on_signal(sig)
+
+    def on_signal(self, sig: Signal) -> None:
+        """Record a signal and queue the decision (made when the job runs, on the state at that time)."""
+        sid = make_signal_id(self.run_id, sig.symbol, sig.ts_ms if sig.ts_ms is not None else self.now_ms())
+        self.emit(EventKind.SIGNAL, f"{sig.symbol} {sig.side.value} signal ({sig.confidence:.2f}): {sig.reason}",
+                  symbol=sig.symbol, data={"signal_id": sid, "side": sig.side.value, "confidence": sig.confidence})
+        self.submit(f"signal {sid}", lambda: self._act(sig, sid))
+
+    async def _act(self, sig: Signal, sid: str) -> None:
+        """Decide on ``sig`` now and carry the actions out (closes first)."""
+        sym = sig.symbol
+        inst = self.instruments.get(sym)
+        mark = self.market.mark_price(sym)
+        state = self.sm.state
+        if state in (OperatorState.FLATTENING, OperatorState.HALTED) or inst is None or not mark:
+            why = f"engine {state.value}" if inst is not None and mark else f"no instrument or mark for {sym}"
+            await self._record_signal(sig, sid, f"ignored: {why}", None)
+            return
+        index = self.market.index_price(sym)
+        block = self.sm.entry_rejection_reason()
+        if self.executor.unresolved:
+            block = block or f"unresolved order outcome ({len(self.executor.unresolved)})"
+        actions = decide(
+            sig, instrument=inst, position_size=self.account.signed_size(sym), mark_price=to_decimal(mark),
+            index_price=to_decimal(index) if index else None, account=self.risk_account(),
+            risk_cfg=self.cfg.risk, exits_cfg=self.cfg.exits, entry_block_reason=block,
+            atr_pct=self._atr_pct.get(sym), funding_rate=self.market.funding_rate(sym),
+            sizing=getattr(self.strategy, "sizing", None),
+            protective=getattr(self.strategy, "protective_exits", True))
+        done: list[str] = []
+        rejection = None
+        for a in actions:
+            if isinstance(a, Close):
+                await self.flow.close(a, sym, sid)
+                done.append("exit sent")
+            elif isinstance(a, Enter):
+                await self.flow.enter(a, sid)
+                done.append("entry sent")
+            elif isinstance(a, Reject):
+                rejection = a.reason
+                done.append("rejected")
+                self.emit(EventKind.RISK_REJECTION, f"{sym} {sig.side.value} entry rejected: {a.reason}",
+                          symbol=sym, severity=Severity.WARNING, data={"signal_id": sid})
+            elif isinstance(a, Ignore):
+                done.append(f"ignored: {a.reason}")
+        await self._record_signal(sig, sid, "; ".join(done) or "ignored", rejection)
+
+    async def _record_signal(self, sig: Signal, sid: str, action: str, rejection: str | None) -> None:
+        self._signals.append(SignalView(sig.ts_ms or self.now_ms(), sig.symbol, sig.side.value, sig.confidence,
+                                        sig.strategy or self.strategy.name, sig.reason, action, rejection))
+        features = {k: v for k, v in sig.features.items() if isinstance(v, int | float)}
+        await self._write(SignalRecord(sig.ts_ms or self.now_ms(), sid, sig.symbol, sig.side.value, sig.confidence,
+                                       sig.strategy or self.strategy.name, sig.reason or "-", action, features,
+                                       rejection))
+
+    def risk_account(self):  # noqa: ANN201 - AccountSnapshot
+        """The risk gate's account snapshot (equity, collateral, positions at mark, streak, drawdown)."""
+        eq = self.account.equity_usd or ZERO
+        dd = float((self.peak_equity - eq) / self.peak_equity * 100) if self.peak_equity > 0 and eq < self.peak_equity \
+            else 0.0
+        return views.risk_account(self.account, self.market, self.instruments, consecutive_losses=self._losses,
+                                  drawdown_pct=dd)
+
+    def on_mark(self, symbol: str) -> None:
+        """Feed the mark to the managed position's exits (trailing, time) and check liquidation risk."""
+        mark = self.market.mark_price(symbol)
+        mp = self.account.managed.get(symbol)
+        if mark is None or mark <= 0:
+            return
+        if mp is not None and self.sm.exits_allowed:
+            actions = mp.exits.on_mark(to_decimal(mark), self.now_ms())
+            if actions:
+                self.submit(f"exits {symbol}", lambda: self.flow.on_exit_actions(mp, actions))
+        pos = self.account.positions.get(symbol)
+        if pos is not None:
+            self._check_liquidation(pos)
+
+    # ------------------------------------------------------------------ fills
+    async def on_fill(self, f: Fill) -> None:
+        """Book, journal and publish one fill; drive the exits of the managed position it belongs to."""
+        out = self.account.apply_fill(f)
+        if not out.new:
+            return
+        await self._write(f)
+        purpose = self.executor.purpose_of(f.cli_ord_id)
+        ptxt = purpose.value if purpose is not None else "external"
+        self.emit(EventKind.FILL, f"{f.symbol} {f.side.value} {f.size} @ {f.price} filled ({ptxt})", symbol=f.symbol,
+                  data={"fill_id": f.fill_id, "cli_ord_id": f.cli_ord_id, "purpose": ptxt, "price": str(f.price),
+                        "size": str(f.size), "fee": str(f.fee) if f.fee is not None else None})
+        if out.realized_usd != 0:
+            self._losses = self._losses + 1 if out.realized_usd < 0 else 0
+        mp = self.account.managed.get(f.symbol)
+        if purpose in (IntentPurpose.ENTRY, IntentPurpose.ADD) and mp is not None \
+                and self.flow.cid_ref.get(f.cli_ord_id or "") == mp.signal_id:
+            return
+        ref = self.flow.cid_ref.get(f.cli_ord_id or "")
+        if mp is not None and (ref is None or ref == mp.signal_id) and out.before != 0:
+            trailing = mp.stop_purpose == "trailing" or mp.exits.trailing_active
+            self.flow.on_exit_fill(f.symbol, ptxt, f.size)
+            if mp.exits.remaining <= 0 or out.closed:
+                reason = "liquidation" if f.fill_type in (FillType.LIQUIDATION, FillType.PARTIAL_LIQUIDATION) \
+                    else exit_reason_for(purpose, trailing)
+                self.account.managed.pop(f.symbol, None)
+                self.emit(EventKind.INFO, f"{f.symbol} position closed ({reason})", symbol=f.symbol,
+                          data={"exit_reason": reason})
+                self.submit(f"cleanup {f.symbol}", lambda: self.flow.cleanup(mp, reason))
+            else:
+                self.submit(f"resync {f.symbol}", lambda: self.flow.resync(mp))
+        elif out.closed and mp is None:
+            self.flow.exit_reasons["external"] = self.flow.exit_reasons.get("external", 0) + 1
+
+    # ------------------------------------------------------------------ journal
+    async def _write(self, record: Any) -> None:
+        """Queue a journal record; a failure becomes an ERROR event (never raised into the flow)."""
+        try:
+            await self.journal.write(record)
+        except Exception as exc:
+            self.emit(EventKind.ERROR, f"journal write failed: {exc}", severity=Severity.ERROR)
+
+    def _write_soon(self, record: Any) -> None:
+        """Journal from synchronous code: schedule the (non-blocking) queue put."""
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().create_task(self._write(record))
+
+    def _equity_snapshot(self) -> None:
+        eq = self.account.equity_usd
+        if eq is None:
+            return
+        marks = {s: m for s in self.account.positions if (m := self.market.mark_price(s))}
+        self._equity_hist.append((self.now_ms(), float(eq)))
+        self._write_soon(EquitySnapshot(self.now_ms(), eq, marks))

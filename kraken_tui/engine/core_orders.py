@@ -1,0 +1,287 @@
+"""The engine's order flows: entries, closes, protective orders, trailing moves and clean-up.
+
+Owns: ``OrderFlow`` - what the ``Engine`` does with an ``Enter``/``Close`` action (engine.decide) or an
+exit action (engine.exits ``MoveStop``/``ClosePosition``), and how it reacts to exit fills. Every order
+goes through ``Executor`` (intent journaled first, unknown outcomes resolved). The flows run one at a
+time on the engine's job worker, so decisions always see the state the previous flow left.
+
+Rules (../shared/guides/lessons.md):
+- After an entry fills, a reduce-only stop (trigger on mark) and the take-profit ladder are placed for
+  the filled size at the exchange's fill prices (``PositionExits.initial_orders``).
+- MoveStop edits the resting stop (spec §4.11); the first trailing move re-places the stop with purpose
+  ``trailing`` (new order first, then the old one is cancelled) so the journal's exit reason is right.
+- ClosePosition / Close send one reduce-only market order sized from the position (never a second
+  one while one is in flight).
+- When a position reaches zero every protective order it still has is cancelled (never left behind).
+Units: prices USD, sizes contracts (Decimal), times UTC ms.
+Must not import: textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from kraken_tui.config import ExitsConfig
+from kraken_tui.domain import (
+    ZERO,
+    Instrument,
+    OrderRequest,
+    OrderResult,
+    OrderStatus,
+    OrderType,
+    Side,
+    TriggerSignal,
+)
+from kraken_tui.engine.account import AccountTracker, ManagedPosition
+from kraken_tui.engine.decide import Close, Enter
+from kraken_tui.engine.execution import Executor, intent_purpose
+from kraken_tui.engine.exits import (
+    ClosePosition,
+    ExitAction,
+    ExitReason,
+    MoveStop,
+    PositionExits,
+    ProtectiveOrder,
+)
+from kraken_tui.engine.facade import EventKind, Severity
+from kraken_tui.journal.records import IntentPurpose
+
+__all__ = ["OrderFlow"]
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[..., None]
+
+
+def _filled(result: OrderResult) -> tuple[Decimal, Decimal | None]:
+    """(contracts executed, size-weighted average price USD or None) from a result's EXECUTION events."""
+    size, notional = ZERO, ZERO
+    for e in result.events:
+        if e.type.value == "EXECUTION" and e.amount and e.price:
+            size += e.amount
+            notional += e.amount * e.price
+    return size, (notional / size if size > 0 else None)
+
+
+class OrderFlow:
+    """Order flows of the engine (module docstring).
+
+    Args:
+        executor: sends and journals orders.
+        account: the account view (positions, orders, managed positions).
+        instruments: symbol -> Instrument (tick and lot rounding).
+        exits_cfg: the ``[exits]`` section.
+        emit: ``emit(kind, message, symbol=..., severity=..., data=...)`` to publish an engine event.
+        clock_ms: engine clock (UTC ms).
+    """
+
+    def __init__(self, executor: Executor, account: AccountTracker, instruments: dict[str, Instrument],
+                 exits_cfg: ExitsConfig, emit: Emit, clock_ms: Callable[[], int]) -> None:
+        self.ex = executor
+        self.account = account
+        self.instruments = instruments
+        self.exits_cfg = exits_cfg
+        self.emit = emit
+        self.clock_ms = clock_ms
+        self.cid_ref: dict[str, str] = {}
+        """cliOrdId -> the signal id of the position it was sent for."""
+        self.exit_reasons: dict[str, int] = {}
+        """Count of positions closed per exit reason in this run."""
+
+    # ------------------------------------------------------------------ helpers
+    def _cid(self, ref: str, purpose: str) -> str:
+        """A new cliOrdId for ``ref`` (the signal id of the position) and remember which position it is for."""
+        cid = self.ex.ids.make(ref, purpose)
+        self.cid_ref[cid] = ref
+        return cid
+
+    def _inst(self, symbol: str) -> Instrument | None:
+        return self.instruments.get(symbol)
+
+    def _report(self, what: str, symbol: str, result: OrderResult, purpose: str) -> None:
+        """Publish an ORDER event for a result (rejections and unknown outcomes as warnings)."""
+        bad = not result.accepted
+        status = result.raw_status or result.status.value
+        self.emit(EventKind.ORDER, f"{symbol} {what} ({purpose}): {status}" + (f" - {result.error}" if result.error else ""),
+                  symbol=symbol, severity=Severity.WARNING if bad else Severity.INFO,
+                  data={"status": status, "purpose": purpose, "cli_ord_id": result.cli_ord_id,
+                        "order_id": result.order_id})
+
+    async def _send(self, req: OrderRequest, purpose: IntentPurpose, signal_id: str | None) -> OrderResult:
+        result = await self.ex.submit(req, purpose, signal_id=signal_id, instrument=self._inst(req.symbol))
+        self._report(f"{req.side.value} {req.size} {req.order_type.value}", req.symbol, result, purpose.value)
+        return result
+
+    # ------------------------------------------------------------------ entries
+    async def enter(self, act: Enter, signal_id: str) -> OrderResult | None:
+        """Send the market entry, then place the protective orders for what filled (module docstring)."""
+        inst = self._inst(act.symbol)
+        if inst is None:
+            self.emit(EventKind.ERROR, f"{act.symbol}: no instrument; entry not sent", symbol=act.symbol,
+                      severity=Severity.ERROR)
+            return None
+        before = self.account.signed_size(act.symbol)
+        purpose = IntentPurpose.ADD if before * act.side.sign > 0 else IntentPurpose.ENTRY
+        cid = self._cid(signal_id, purpose.value)
+        req = OrderRequest(act.symbol, act.order_side, OrderType.MARKET, inst.round_size(act.size), cli_ord_id=cid)
+        result = await self._send(req, purpose, signal_id)
+        size, price = _filled(result)
+        if size <= 0 or price is None:
+            return result
+        mp = self.account.managed.get(act.symbol)
+        if mp is not None and mp.exits.side is act.side:
+            mp.exits.add(size, price)
+            await self.resync(mp, replace_tps=True)
+            return result
+        exits = PositionExits(self.exits_cfg, inst, act.side, price, size, self.clock_ms(), act.protective)
+        mp = ManagedPosition(act.symbol, signal_id, exits)
+        self.account.managed[act.symbol] = mp
+        for order in exits.initial_orders():
+            await self._place(mp, order)
+        return result
+
+    async def _place(self, mp: ManagedPosition, order: ProtectiveOrder, purpose: str | None = None) -> OrderResult:
+        """Place one reduce-only protective order for ``mp`` and remember its cliOrdId by purpose."""
+        purpose = purpose or order.purpose.value
+        cid = self._cid(mp.signal_id, purpose)
+        if order.order_type is OrderType.STOP:
+            req = OrderRequest(mp.symbol, order.side, OrderType.STOP, order.size, stop_price=order.price,
+                               trigger_signal=TriggerSignal.MARK, reduce_only=True, cli_ord_id=cid)
+        else:
+            req = OrderRequest(mp.symbol, order.side, order.order_type, order.size, limit_price=order.price,
+                               reduce_only=True, cli_ord_id=cid)
+        result = await self._send(req, intent_purpose(purpose), mp.signal_id)
+        if result.status in (OrderStatus.PLACED, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED):
+            key = "stop" if order.purpose is ExitReason.STOP else purpose
+            mp.orders[key] = cid
+        return result
+
+    # ------------------------------------------------------------------ closes
+    async def close(self, act: Close | ClosePosition, symbol: str, signal_id: str | None) -> OrderResult | None:
+        """Close the whole position of ``symbol`` with one reduce-only market order (size from the
+        current position, not from the decision, so a partly closed position is not over-closed)."""
+        q = self.account.signed_size(symbol)
+        mp = self.account.managed.get(symbol)
+        if q == 0 or (mp is not None and mp.closing):
+            return None
+        reason = act.reason
+        side = Side.SELL if q > 0 else Side.BUY
+        ref = mp.signal_id if mp is not None else (signal_id or f"x-{symbol}-{self.clock_ms()}")
+        cid = self._cid(ref, reason.value)
+        req = OrderRequest(symbol, side, OrderType.MARKET, abs(q), reduce_only=True, cli_ord_id=cid)
+        if mp is not None:
+            mp.closing = True
+        try:
+            result = await self._send(req, intent_purpose(reason.value), signal_id)
+            if result.filled_size > 0:  # let the fills reach the account before the next decision
+                await self.await_fills(cid, result.filled_size)
+        finally:
+            if mp is not None:
+                mp.closing = False
+        return result  # the fill handler cleans up when the position reaches zero
+
+    async def await_fills(self, cli_ord_id: str, size: Decimal, timeout_s: float = 2.0) -> bool:
+        """Wait (bounded) until fills of ``cli_ord_id`` totalling ``size`` contracts were booked from the
+        fills feed; returns False on timeout (the REST fallback poll books them later)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self.account.cli_filled.get(cli_ord_id, ZERO) < size:
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.0005)
+        return True
+
+    # ------------------------------------------------------------------ exit actions and fills
+    async def on_exit_actions(self, mp: ManagedPosition, actions: list[ExitAction]) -> None:
+        """Apply ``PositionExits.on_mark`` results: trailing stop moves and the time exit."""
+        for a in actions:
+            if isinstance(a, MoveStop):
+                await self.move_stop(mp, a.new_stop_price)
+            elif isinstance(a, ClosePosition):
+                self.emit(EventKind.INFO, f"{mp.symbol}: {a.reason.value} exit due", symbol=mp.symbol)
+                await self.close(a, mp.symbol, mp.signal_id)
+
+    async def move_stop(self, mp: ManagedPosition, price: Decimal) -> None:
+        """Move the stop to ``price``: re-place it as ``trailing`` on the first move, edit it afterwards."""
+        if self.account.managed.get(mp.symbol) is not mp:
+            return
+        stop = mp.exits.stop_order()
+        old = mp.orders.get("stop")
+        if stop is None:
+            return
+        if mp.stop_purpose != "trailing" or old is None:
+            result = await self._place(mp, stop, "trailing")
+            if result.accepted:
+                mp.stop_purpose = "trailing"
+                if old is not None and old != mp.orders.get("stop"):
+                    await self.ex.cancel(cli_ord_id=old)
+            return
+        result = await self.ex.edit(cli_ord_id=old, stop_price=price, instrument=self._inst(mp.symbol))
+        if not result.accepted:
+            self._report(f"move stop to {price}", mp.symbol, result, "trailing")
+
+    async def resync(self, mp: ManagedPosition, *, replace_tps: bool = False) -> None:
+        """Bring the resting stop's size in line with ``remaining`` (after a TP fill or an add); with
+        ``replace_tps`` cancel and re-place the take-profits too (after an add)."""
+        if self.account.managed.get(mp.symbol) is not mp:
+            return
+        stop = mp.exits.stop_order()
+        cid = mp.orders.get("stop")
+        if stop is not None and cid is not None:
+            resting = self.account.order_by_cli(cid)
+            if resting is None or resting.size != stop.size or resting.stop_price != stop.price:
+                await self.ex.edit(cli_ord_id=cid, size=stop.size, stop_price=stop.price,
+                                   instrument=self._inst(mp.symbol))
+        elif stop is not None:
+            await self._place(mp, stop, mp.stop_purpose)
+        if replace_tps:
+            for key in [k for k in mp.orders if k.startswith("tp")]:
+                await self.ex.cancel(cli_ord_id=mp.orders.pop(key))
+            for tp in mp.exits.take_profits_left():
+                await self._place(mp, tp)
+
+    def on_exit_fill(self, symbol: str, purpose: str | None, size: Decimal) -> ManagedPosition | None:
+        """Account an exit fill to the managed position; returns it when its stop needs a resync."""
+        mp = self.account.managed.get(symbol)
+        if mp is None or purpose is None:
+            return None
+        try:
+            reason = ExitReason.STOP if purpose in ("stop", "trailing") else ExitReason(purpose)
+        except ValueError:
+            reason = ExitReason.MANUAL
+        mp.exits.on_exit_fill(reason, size)
+        if reason.is_take_profit and not any(t.purpose is reason for t in mp.exits.take_profits_left()):
+            mp.orders.pop(reason.value, None)
+        return mp
+
+    async def cleanup(self, mp: ManagedPosition, reason: str) -> None:
+        """``mp`` reached zero (the caller already forgot it): cancel every protective order it still has
+        and count the exit reason."""
+        self.exit_reasons[reason] = self.exit_reasons.get(reason, 0) + 1
+        for cid in list(mp.orders.values()):
+            result = await self.ex.cancel(cli_ord_id=cid)
+            if result.status not in (OrderStatus.CANCELLED, OrderStatus.NOT_FOUND, OrderStatus.FILLED):
+                self._report("cancel protective order", mp.symbol, result, "cleanup")
+        mp.orders.clear()
+
+    def snapshot_orders(self) -> dict[str, str]:
+        """cliOrdId -> purpose of every protective order the engine is tracking (for the order view)."""
+        out: dict[str, str] = {}
+        for mp in self.account.managed.values():
+            for purpose, cid in mp.orders.items():
+                out[cid] = mp.stop_purpose if purpose == "stop" else purpose
+        return out
+
+
+def exit_reason_for(purpose: Any, stop_trailing: bool = False) -> str:
+    """The exit reason to report for a closing fill of ``purpose`` (``stop`` reports ``trailing`` when the
+    trailing stop was active)."""
+    p = str(purpose.value if hasattr(purpose, "value") else purpose) if purpose is not None else "external"
+    if p == "stop" and stop_trailing:
+        return "trailing"
+    if p in ("entry", "add"):
+        return "reverse"
+    return p

@@ -1,0 +1,143 @@
+"""Building the engine's front-end views from in-memory state (no I/O): positions with liquidation risk,
+orders with their purpose, account figures and the risk gate's account snapshot.
+
+Owns: ``position_view``, ``order_views``, ``account_view``, ``risk_account`` and ``liquidation`` (the
+per-position estimated liquidation price, distance from mark and ``RiskLevel``, spec §9 via
+``engine.liquidation``). Pure functions over ``AccountTracker`` and ``MarketState``.
+Units: prices USD, sizes contracts (Decimal), P&L USD, distances as fractions of mark.
+Must not import: textual, the client, the journal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+from kraken_tui.domain import ZERO, Instrument, Position, PositionSide, to_decimal
+from kraken_tui.engine.account import AccountTracker
+from kraken_tui.engine.facade import AccountView, OrderView, PositionView
+from kraken_tui.engine.liquidation import (
+    RiskLevel,
+    linear_liquidation_price,
+    liquidation_distance,
+    risk_level,
+)
+from kraken_tui.engine.market import MarketState
+from kraken_tui.engine.risk import AccountSnapshot, OpenExposure
+
+__all__ = ["account_view", "liquidation", "order_views", "position_view", "risk_account"]
+
+
+def _mark(market: MarketState, p: Position) -> Decimal | None:
+    m = market.mark_price(p.symbol)
+    if m is not None and m > 0:
+        return to_decimal(m)
+    return p.mark_price
+
+
+def _rates(inst: Instrument | None, notional: Decimal) -> tuple[Decimal, Decimal]:
+    """(initial, maintenance) margin rates of the tier for ``notional`` USD (spec §9); 50%/25% unknown."""
+    if inst is None or not inst.margin_levels:
+        return Decimal("0.5"), Decimal("0.25")
+    lvl = inst.margin_level_for(notional)
+    return lvl.initial_margin_rate, lvl.maintenance_margin_rate
+
+
+def risk_account(acct: AccountTracker, market: MarketState, instruments: Mapping[str, Instrument],
+                 *, consecutive_losses: int = 0, drawdown_pct: float = 0.0) -> AccountSnapshot:
+    """The risk gate's view: margin equity, USD collateral and every open position at mark."""
+    a = acct.account
+    exposures = []
+    for p in acct.positions.values():
+        mark = _mark(market, p) or p.entry_price
+        im, mm = _rates(instruments.get(p.symbol), p.size * mark)
+        exposures.append(OpenExposure(p.symbol, p.signed_size, p.entry_price, mark, im, mm))
+    equity = a.margin_equity_usd if a is not None else ZERO
+    collateral = a.collateral_value_usd if a is not None else ZERO
+    return AccountSnapshot(equity, collateral, tuple(exposures), consecutive_losses, drawdown_pct)
+
+
+def liquidation(p: Position, acct: AccountTracker, market: MarketState,
+                instruments: Mapping[str, Instrument]) -> tuple[Decimal | None, Decimal | None, RiskLevel]:
+    """(estimated liquidation price USD, distance from mark as a fraction, RiskLevel) of one position in
+    the cross-margined account: other positions' unrealised P&L and maintenance margin count (spec §9).
+    No liquidation price (collateral covers any move) gives (None, None, LOW), never a zero."""
+    mark = _mark(market, p)
+    a = acct.account
+    if mark is None or a is None:
+        return None, None, RiskLevel.LOW
+    other_upnl, other_mm = ZERO, ZERO
+    for o in acct.positions.values():
+        if o.symbol == p.symbol:
+            continue
+        om = _mark(market, o) or o.entry_price
+        other_upnl += o.signed_size * (om - o.entry_price)
+        other_mm += o.size * o.entry_price * _rates(instruments.get(o.symbol), o.size * om)[1]
+    mm_rate = _rates(instruments.get(p.symbol), p.size * p.entry_price)[1]
+    liq = linear_liquidation_price(p.signed_size, p.entry_price, mm_rate, a.collateral_value_usd, other_upnl, other_mm)
+    dist = liquidation_distance(mark, liq, p.side is PositionSide.LONG)
+    return liq, dist, risk_level(dist)
+
+
+def position_view(p: Position, acct: AccountTracker, market: MarketState,
+                  instruments: Mapping[str, Instrument]) -> PositionView:
+    """One ``PositionView``: unrealised P&L at mark, leverage on equity, liquidation risk, exit state."""
+    mark = _mark(market, p)
+    upnl = p.signed_size * (mark - p.entry_price) if mark is not None else ZERO
+    entry_notional = p.size * p.entry_price
+    equity = acct.equity_usd or ZERO
+    liq, dist, level = liquidation(p, acct, market, instruments)
+    mp = acct.managed.get(p.symbol)
+    return PositionView(
+        symbol=p.symbol,
+        side=p.side,
+        size=p.size,
+        entry_price=p.entry_price,
+        mark_price=mark,
+        upnl_usd=upnl,
+        upnl_pct=float(upnl / entry_notional * 100) if entry_notional else 0.0,
+        leverage_x=float(p.size * (mark or p.entry_price) / equity) if equity > 0 else 0.0,
+        liq_price=liq,
+        liq_distance=float(dist) if dist is not None else None,
+        risk_level=level,
+        funding_accrued_usd=mp.funding_usd if mp is not None else ZERO,
+        opened_ts_ms=p.ts_ms,
+        external=mp is None,
+        stop_price=mp.exits.stop_price if mp is not None else None,
+        take_profits_left=len(mp.exits.take_profits_left()) if mp is not None else 0,
+    )
+
+
+def order_views(acct: AccountTracker, purposes: Mapping[str, str]) -> tuple[OrderView, ...]:
+    """Open orders as ``OrderView``s; ``purposes`` maps our cliOrdIds to their purpose (else external)."""
+    out = []
+    for o in acct.orders.values():
+        out.append(OrderView(
+            order_id=o.order_id, cli_ord_id=o.cli_ord_id, symbol=o.symbol, side=o.side, order_type=o.order_type,
+            size=o.size, filled=o.filled, limit_price=o.limit_price, stop_price=o.stop_price,
+            reduce_only=o.reduce_only, purpose=purposes.get(o.cli_ord_id or "", "external"),
+            ts_ms=o.received_ts_ms,
+        ))
+    return tuple(out)
+
+
+def account_view(acct: AccountTracker, positions: Sequence[PositionView], starting: Decimal, peak: Decimal,
+                 history: tuple[tuple[int, float], ...]) -> AccountView:
+    """Account figures (USD) for the front end; ``starting``/``peak`` equity tracked by the engine."""
+    a = acct.account
+    equity = a.margin_equity_usd if a is not None else ZERO
+    ratio = a.margin_ratio if a is not None else None
+    return AccountView(
+        equity_usd=equity,
+        starting_equity_usd=starting,
+        peak_equity_usd=peak,
+        realized_pnl_today_usd=acct.realized_today_usd,
+        unrealized_pnl_usd=sum((p.upnl_usd for p in positions), ZERO),
+        fees_today_usd=acct.fees_today_usd,
+        funding_today_usd=acct.funding_today_usd,
+        available_margin_usd=a.available_margin_usd if a is not None else ZERO,
+        maintenance_margin_usd=a.maintenance_margin_usd if a is not None else ZERO,
+        margin_ratio=float(ratio) if ratio is not None else None,
+        drawdown_pct=float((peak - equity) / peak * 100) if peak > 0 and equity < peak else 0.0,
+        equity_history=history,
+    )

@@ -1,0 +1,266 @@
+"""Order execution: deterministic cliOrdIds, intent journaled before send, ambiguous outcomes resolved.
+
+Owns: ``ClientOrderIds`` (the cliOrdId scheme), ``intent_purpose`` (exit reason -> journal purpose) and
+``Executor`` (send / edit / cancel through ``KrakenRestClient``, journaling every intent and result).
+
+Rules (../shared/guides/lessons.md "Reconciliation, restarts, duplicates"; spec §4.10-§4.16):
+- cliOrdId scheme: ``kt-<signal_id>-<purpose>`` where ``signal_id`` is ``<run8>-<SYMBOL>-<ts_ms>`` (the
+  first 8 characters of the run id, the symbol, and the close time of the candle that produced the
+  signal, UTC ms); the protective orders of a position reuse the signal id of the entry that opened it
+  (``kt-<signal_id>-stop``, ``-tp1``...). A second order with the same base in one run gets ``-1``,
+  ``-2``... appended, so the same sequence of decisions yields the same ids (deterministic) and no id is
+  used twice. At most 100 characters (spec §4.10); a longer base is cut from the left of the signal id.
+- The ``IntentRecord`` is queued on the journal BEFORE the request is sent, and with ``durable=True``
+  (the default) the journal is flushed (committed) first, so after a crash the journal always knows
+  the cliOrdId of every order that may exist on the exchange.
+- An order call whose answer was lost (``OrderStatus.UNKNOWN``) is never treated as failed and never
+  re-sent: ``client.resolve_unknown`` is asked (with backoff) until it says what happened. If it cannot
+  tell, the cliOrdId stays in ``unresolved`` and the caller blocks entries until reconciliation.
+- A definite refusal (an ``ExchangeError`` raised by the client: nothing was placed) comes back as an
+  ``OrderResult`` with status ``UNRECOGNISED``, ``raw_status="refused"`` and the error text.
+Must not import: textual, the UI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any, Protocol
+
+from kraken_tui.domain import Instrument, OrderRequest, OrderResult, OrderStatus
+from kraken_tui.errors import ExchangeError, JournalError
+from kraken_tui.journal.records import IntentPurpose, IntentRecord
+
+__all__ = ["ClientOrderIds", "Executor", "JournalSink", "intent_purpose", "make_signal_id"]
+
+log = logging.getLogger(__name__)
+
+_MAX_CLI_ORD_ID = 100
+
+
+class JournalSink(Protocol):
+    """The part of ``JournalWriter`` the engine uses: ``write`` (queue a record) and ``flush``."""
+
+    async def write(self, record: Any) -> None:
+        """Queue one record (returns at once unless the queue is full)."""
+        ...
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed."""
+        ...
+
+
+def make_signal_id(run_id: str, symbol: str, ts_ms: int) -> str:
+    """The journal id of a signal: ``<run8>-<SYMBOL>-<ts_ms>`` (unique per run, symbol and candle close)."""
+    return f"{run_id[:8]}-{symbol.upper()}-{ts_ms}"
+
+
+def intent_purpose(reason: str) -> IntentPurpose:
+    """The journal purpose for an exit reason or purpose name (``stop``, ``tp1``, ``time``, ``signal``...).
+
+    Reasons the journal has no purpose for yet (``signal`` until the journal adds it) map to MANUAL.
+    """
+    try:
+        return IntentPurpose(str(reason))
+    except ValueError:
+        return IntentPurpose.MANUAL
+
+
+class ClientOrderIds:
+    """Deterministic cliOrdIds (module docstring): ``kt-<signal_id>-<purpose>[-n]``, <= 100 chars."""
+
+    def __init__(self) -> None:
+        self._used: dict[str, int] = {}
+
+    def make(self, signal_id: str, purpose: str) -> str:
+        """The next cliOrdId for ``signal_id`` and ``purpose`` (``entry``, ``stop``, ``tp1``...)."""
+        tail = f"-{purpose}"
+        room = _MAX_CLI_ORD_ID - len("kt-") - len(tail) - 4  # 4: room for a "-nnn" counter
+        base = f"kt-{signal_id[-room:]}{tail}"
+        n = self._used.get(base, 0)
+        self._used[base] = n + 1
+        return base if n == 0 else f"{base}-{n}"
+
+
+class Executor:
+    """Sends orders for the engine (module docstring for the rules).
+
+    Args:
+        client: a ``KrakenRestClient`` (or anything with its order methods).
+        journal: where intents and results go (``JournalWriter``).
+        clock_ms: engine clock, UTC ms (the data clock in replay) for record timestamps.
+        durable: flush the journal before each send (the intent is committed before the order exists).
+        resolve_attempts: how many times ``resolve_unknown`` is asked before giving up (never re-sent).
+        resolve_backoff_s: first wait between attempts, seconds; doubles each attempt.
+        sleep: async sleep (tests pass a fake).
+
+    Attributes:
+        intents: cliOrdId -> the IntentRecord sent in this run.
+        unresolved: cliOrdIds whose outcome is still unknown after every attempt.
+        sent: number of order requests handed to the client (send, edit, cancel).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        journal: JournalSink,
+        clock_ms: Callable[[], int],
+        *,
+        durable: bool = True,
+        resolve_attempts: int = 5,
+        resolve_backoff_s: float = 0.2,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.clock_ms = clock_ms
+        self.durable = durable
+        self.resolve_attempts = max(1, resolve_attempts)
+        self.resolve_backoff_s = resolve_backoff_s
+        self._sleep = sleep
+        self.ids = ClientOrderIds()
+        self.intents: dict[str, IntentRecord] = {}
+        self.unresolved: set[str] = set()
+        self.sent = 0
+
+    def purpose_of(self, cli_ord_id: str | None) -> IntentPurpose | None:
+        """The purpose of one of our cliOrdIds, None for an order this run did not send."""
+        intent = self.intents.get(cli_ord_id) if cli_ord_id else None
+        return intent.purpose if intent is not None else None
+
+    async def _journal(self, record: Any) -> None:
+        """Queue a record; a journal failure is logged, never raised into order handling."""
+        try:
+            await self.journal.write(record)
+        except (JournalError, ValueError, TypeError) as exc:
+            log.error("journal write failed for %s: %s", type(record).__name__, exc)
+
+    def _stamp(self, result: OrderResult) -> OrderResult:
+        if result.received_ts_ms is None:
+            return dataclasses.replace(result, received_ts_ms=self.clock_ms())
+        return result
+
+    async def submit(
+        self,
+        req: OrderRequest,
+        purpose: IntentPurpose,
+        *,
+        signal_id: str | None = None,
+        instrument: Instrument | None = None,
+        priority: bool = False,
+    ) -> OrderResult:
+        """Journal the intent, send ``req`` once, resolve an unknown outcome (spec §4.10, §4.16).
+
+        ``req.cli_ord_id`` must be set (use ``ids.make``). Returns the exchange's answer, the resolved
+        answer of an UNKNOWN one, or an UNKNOWN result when it could not be resolved (``unresolved``).
+
+        Raises:
+            ValueError: ``req`` has no cliOrdId, or the same cliOrdId was already sent in this run.
+            JournalError: ``durable`` and the journal cannot commit the intent (nothing is sent).
+        """
+        cid = req.cli_ord_id
+        if not cid:
+            raise ValueError("every order needs a deterministic cliOrdId before it is sent")
+        if cid in self.intents:
+            raise ValueError(f"cliOrdId {cid} was already sent in this run; orders are never re-sent")
+        intent = IntentRecord(
+            ts_ms=self.clock_ms(),
+            cli_ord_id=cid,
+            symbol=req.symbol,
+            side=req.side,
+            size=req.size,
+            order_type=req.order_type,
+            purpose=purpose,
+            limit_price=req.limit_price,
+            stop_price=req.stop_price,
+            reduce_only=req.reduce_only,
+            signal_id=signal_id,
+        )
+        self.intents[cid] = intent
+        await self.journal.write(intent)
+        if self.durable:
+            await self.journal.flush()
+        self.sent += 1
+        try:
+            result = await self.client.send_order(req, instrument=instrument, priority=priority)
+        except ExchangeError as exc:  # a definite refusal: nothing was placed
+            result = OrderResult(status=OrderStatus.UNRECOGNISED, cli_ord_id=cid, raw_status="refused",
+                                 error=str(exc))
+        result = self._stamp(result)
+        await self._journal(result)
+        if result.status is OrderStatus.UNKNOWN:
+            result = await self.resolve(cid, size=req.size, last=result)
+        return result
+
+    async def resolve(self, cli_ord_id: str, *, size: Decimal | None, last: OrderResult) -> OrderResult:
+        """Ask the exchange what happened to ``cli_ord_id`` (orders/status, then fills), with backoff.
+
+        Returns the resolved result (journaled), ``NOT_FOUND`` when the exchange has no trace of it (it
+        never reached the book), or ``last`` (UNKNOWN) after ``resolve_attempts`` failed reads, in which
+        case the id is added to ``unresolved``. Never re-sends.
+        """
+        delay = self.resolve_backoff_s
+        for attempt in range(self.resolve_attempts):
+            try:
+                found = await self.client.resolve_unknown(cli_ord_id, size=size)
+            except ExchangeError as exc:
+                log.warning("resolving %s (attempt %d): %s", cli_ord_id, attempt + 1, exc)
+                found = None
+                failed = True
+            else:
+                failed = False
+            if found is not None:
+                found = self._stamp(found)
+                await self._journal(found)
+                self.unresolved.discard(cli_ord_id)
+                return found
+            if not failed and attempt >= 1:
+                # Two clean answers with no trace: the order never reached the book (spec §4.16).
+                gone = OrderResult(status=OrderStatus.NOT_FOUND, cli_ord_id=cli_ord_id, received_ts_ms=self.clock_ms(),
+                                   error="resolved: no open order and no fill carry this cliOrdId")
+                await self._journal(gone)
+                self.unresolved.discard(cli_ord_id)
+                return gone
+            await self._sleep(delay)
+            delay *= 2
+        self.unresolved.add(cli_ord_id)
+        return last
+
+    async def edit(
+        self,
+        *,
+        order_id: str | None = None,
+        cli_ord_id: str | None = None,
+        size: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        instrument: Instrument | None = None,
+    ) -> OrderResult:
+        """Amend a resting order (spec §4.11), journaling the result. An edit is idempotent, so an
+        UNKNOWN outcome is left to the next order-feed update; a definite refusal is a result too."""
+        self.sent += 1
+        try:
+            result = await self.client.edit_order(order_id=order_id, cli_ord_id=cli_ord_id, size=size,
+                                                  stop_price=stop_price, limit_price=limit_price,
+                                                  instrument=instrument)
+        except ExchangeError as exc:
+            result = OrderResult(status=OrderStatus.UNRECOGNISED, order_id=order_id, cli_ord_id=cli_ord_id,
+                                 raw_status="refused", error=str(exc))
+        result = self._stamp(result)
+        await self._journal(result)
+        return result
+
+    async def cancel(self, *, order_id: str | None = None, cli_ord_id: str | None = None) -> OrderResult:
+        """Cancel one order (spec §4.12), journaling the result (``notFound`` when already gone)."""
+        self.sent += 1
+        try:
+            result = await self.client.cancel_order(order_id=order_id, cli_ord_id=cli_ord_id)
+        except ExchangeError as exc:
+            result = OrderResult(status=OrderStatus.UNRECOGNISED, order_id=order_id, cli_ord_id=cli_ord_id,
+                                 raw_status="refused", error=str(exc))
+        result = self._stamp(result)
+        await self._journal(result)
+        return result

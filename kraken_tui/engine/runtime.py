@@ -1,0 +1,290 @@
+"""Assembling a run: paper exchange (or Kraken), clients, journal and engine, started and stopped in order.
+
+Owns: ``RunOptions`` (the ``run`` flags), ``build_runtime`` and ``Runtime`` (used by the headless runner and
+the console), the live-mode gate, the restore of the operator state from the journal
+(``last_operator_state``) and the replay lockstep.
+
+Paper mode starts the paper exchange in process on loopback (``paper.server.PaperServer``) with the
+market source chosen by the flags (``paper.sources.factory.build_source``) and points the ordinary
+``KrakenRestClient``/``KrakenWsClient`` at it with the public paper key pair, so every paper run exercises
+the live code path. Live mode talks to ``[live] rest_url``/``ws_url`` with ``config.load_credentials``
+and refuses to start without keys and ``[live] enabled = true``.
+
+Replay lockstep: a replay at ``--speed max`` would outrun the engine (the exchange would move on before
+the engine saw the price it decided on). The runtime therefore releases each market event of a traded
+symbol only when the engine has processed the previous one (its data clock reached that event's time)
+and has no order work in flight; a 2 s wall-clock timeout per event keeps a stuck engine from stalling
+the replay. At finite speeds the lockstep only waits when the engine is behind. The WS ticker is not
+throttled in replay (one ticker per market event) so the engine sees every price the exchange uses.
+Must not import: textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kraken_tui import __version__
+from kraken_tui.config import Config, Credentials, load_credentials
+from kraken_tui.engine.core import Engine
+from kraken_tui.engine.facade import EngineMode
+from kraken_tui.engine.operator import OperatorState
+from kraken_tui.errors import ConfigError, SecretsError
+from kraken_tui.journal.db import resolve_journal_path
+from kraken_tui.journal.records import RunStarted, RunStopped
+from kraken_tui.journal.writer import JournalWriter
+from kraken_tui.kraken.ratelimit import RateLimiter
+from kraken_tui.kraken.rest import KrakenRestClient
+from kraken_tui.kraken.ws import KrakenWsClient
+
+__all__ = ["RunOptions", "Runtime", "build_runtime", "last_operator_state"]
+
+log = logging.getLogger(__name__)
+
+LOCKSTEP_TIMEOUT_S = 2.0
+
+
+@dataclass
+class RunOptions:
+    """The ``run`` flags (cli-contract.md). ``speed`` None = max; ``replay`` items are PATH or PATH@SYMBOL."""
+
+    mode: str = "paper"
+    source: str = "synthetic"
+    replay: list[str] = field(default_factory=list)
+    funding: str | None = None
+    symbol_map: dict[str, str] = field(default_factory=dict)
+    speed: float | None = 1.0
+    exit_at_end: bool = False
+    journal: Path | None = None
+
+
+def last_operator_state(path: Path) -> tuple[OperatorState, str] | None:
+    """The operator state last journaled in ``path`` (the newest ``StateChange`` by insertion order) and
+    its reason, or None for a new journal. A console restarted after a flatten comes up HALTED.
+
+    Raises:
+        JournalError: never for a missing table (None); sqlite errors propagate as sqlite3.Error.
+    """
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = conn.execute(
+            "SELECT name, reason FROM events WHERE kind = 'state' ORDER BY id DESC LIMIT 1").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        conn.close()
+    if row is None:
+        return None
+    try:
+        return OperatorState(row[0]), str(row[1])
+    except ValueError:
+        return None
+
+
+class _Lockstep:
+    """A market source wrapper that releases events in step with the engine (module docstring)."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.name, self.synthetic = source.name, source.synthetic
+        self.symbols = tuple(getattr(source, "symbols", ()))
+        self.engine: Engine | None = None
+        self.ready = asyncio.Event()
+        self.timeouts = 0
+
+    async def events(self) -> AsyncIterator[Any]:
+        await self.ready.wait()
+        prev: int | None = None
+        async for ev in self.source.events():
+            eng = self.engine
+            if eng is not None and prev is not None and getattr(ev, "symbol", "").upper() in eng.symbols:
+                await self._wait(eng, prev)
+            if eng is not None and getattr(ev, "symbol", "").upper() in eng.symbols and hasattr(ev, "last"):
+                prev = ev.ts_ms
+            yield ev
+
+    async def _wait(self, eng: Engine, ts_ms: int) -> None:
+        deadline = time.monotonic() + LOCKSTEP_TIMEOUT_S
+        while not eng.stopped and ((eng.data_ms or 0) < ts_ms or eng.busy):
+            eng.progress.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.timeouts += 1
+                log.warning("replay lockstep: engine not caught up with %d after %.1f s (data %s, job %s)",
+                            ts_ms, LOCKSTEP_TIMEOUT_S, eng.data_ms, eng.current_job if eng.busy else None)
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(eng.progress.wait(), timeout=left)
+
+    async def close(self) -> None:
+        await self.source.close()
+
+
+class Runtime:
+    """One run (paper, replay or live). ``start`` -> ``wait_finished`` -> ``aclose``.
+
+    Attributes:
+        engine: the Engine (``facade.EngineControl``), available after ``start``.
+        mode: paper / replay / live. journal_path: the journal file. paper_url: the paper REST URL or None.
+        paper_server: the in-process ``PaperServer`` (paper modes), for tests and the console banner.
+    """
+
+    def __init__(self, cfg: Config, opts: RunOptions, *, mode: EngineMode, journal_path: Path,
+                 source: Any, credentials: Credentials | None) -> None:
+        self.cfg, self.opts, self.mode = cfg, opts, mode
+        self.journal_path = journal_path
+        self.paper_url: str | None = None
+        self.paper_server: Any = None
+        self.engine: Engine = None  # type: ignore[assignment]  # set by start()
+        self.run_id = uuid.uuid4().hex
+        self._source = source
+        self._creds = credentials
+        self._journal = JournalWriter(journal_path)
+        self._http: httpx.AsyncClient | None = None
+        self._ws: KrakenWsClient | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._closed = False
+
+    async def start(self) -> None:
+        """Journal, paper server (paper/replay), clients, engine, in that order.
+
+        Raises:
+            JournalError: the journal cannot be opened. ExchangeError: the exchange cannot be read.
+            OSError: the paper exchange cannot listen.
+        """
+        await self._journal.start()
+        restored = await asyncio.to_thread(last_operator_state, self.journal_path)
+        cfg = self.cfg
+        rest_url, ws_url, creds = cfg.live.rest_url, cfg.live.ws_url, self._creds
+        gate: _Lockstep | None = None
+        if self.mode is not EngineMode.LIVE:
+            from pydantic import SecretStr
+
+            from kraken_tui.paper.exchange import PaperExchange
+            from kraken_tui.paper.server import PAPER_API_KEY, PAPER_API_SECRET, PaperServer
+
+            source = self._source
+            if self.mode is EngineMode.REPLAY:
+                gate = source = _Lockstep(source)
+            live_src = getattr(self._source, "name", "") == "live"
+            self.paper_server = PaperServer(
+                PaperExchange(cfg.paper), host=cfg.paper.host, port=cfg.paper.port, source=source,
+                wall_clock=live_src, ticker_interval_s=0.0 if self.mode is EngineMode.REPLAY else 1.0)
+            await self.paper_server.start()
+            rest_url, ws_url = self.paper_server.rest_url, self.paper_server.ws_url
+            self.paper_url = rest_url
+            creds = Credentials(api_key=SecretStr(PAPER_API_KEY), api_secret=SecretStr(PAPER_API_SECRET),
+                                source="paper exchange")
+        self._http = httpx.AsyncClient(timeout=cfg.client.timeout_s)
+        limiter = None
+        if self.mode is EngineMode.REPLAY:
+            # Data time runs faster than wall time in a replay; the paper exchange enforces no budget, and
+            # a wall-clock limiter would throttle the simulation instead of protecting an account.
+            limiter = RateLimiter(budget=10**9, reserve=cfg.client.rate_limit_reserve, history_capacity=10**9)
+        client = KrakenRestClient(self._http, rest_url, creds, config=cfg.client, rate_limit=limiter)
+        self._ws = KrakenWsClient(ws_url, creds, config=cfg.client)
+        self.engine = Engine(cfg, client=client, ws=self._ws, journal=self._journal, run_id=self.run_id,
+                             mode=self.mode, synthetic=bool(getattr(self._source, "synthetic", False)),
+                             restored=restored, data_clock=self.mode is EngineMode.REPLAY,
+                             journal_path=str(self.journal_path))
+        equity: Decimal | None = None
+        with contextlib.suppress(Exception):
+            equity = (await client.account()).margin_equity_usd
+        await self._journal.write(RunStarted(
+            self.run_id, int(time.time() * 1000), self.mode.value, _config_hash(cfg), __version__,
+            equity if equity and equity > 0 else None))
+        await self.engine.start()
+        if gate is not None:
+            gate.engine = self.engine
+            gate.ready.set()
+        if self.opts.exit_at_end and self.paper_server is not None and self.paper_server.source_done is not None:
+            self._tasks.append(asyncio.create_task(self._exit_at_end(), name="runtime-exit-at-end"))
+
+    async def _exit_at_end(self) -> None:
+        """When the replay ends: let the engine process what is queued, then stop it (positions and
+        protective orders stay open on the paper exchange)."""
+        assert self.paper_server is not None and self.paper_server.source_done is not None
+        await self.paper_server.source_done.wait()
+        await asyncio.sleep(0.05)  # the last WS messages
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.engine.wait_idle(), timeout=10)
+        await self.engine.stop("exit-at-end: the replay ended")
+
+    async def wait_finished(self) -> int:
+        """Wait until the engine finished (exit-at-end, kill condition, fatal error); return its exit code
+        (0, 5 after an equity-floor halt, or the fatal error's code)."""
+        await self.engine.finished.wait()
+        return self.engine.exit_code
+
+    async def aclose(self) -> None:
+        """Stop in order: engine, WS, REST client, paper server, then the journal (complete when this
+        returns). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for t in self._tasks:
+            t.cancel()
+        if self.engine is not None:
+            with contextlib.suppress(Exception):
+                await self.engine.stop("quit")
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                await self._ws.stop()
+        if self._http is not None:
+            await self._http.aclose()
+        if self.paper_server is not None:
+            with contextlib.suppress(Exception):
+                await self.paper_server.stop()
+        reason = "exit-at-end" if self.opts.exit_at_end and self.engine is not None and self.engine.exit_code == 0 \
+            else "halted" if self.engine is not None and self.engine.exit_code == 5 else "quit"
+        with contextlib.suppress(Exception):
+            await self._journal.write(RunStopped(int(time.time() * 1000), reason))
+        await self._journal.close()
+
+
+def _config_hash(cfg: Config) -> str:
+    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
+
+
+async def build_runtime(cfg: Config, opts: RunOptions) -> Runtime:
+    """Validate the options and build (not start) a Runtime.
+
+    Raises:
+        ConfigError: unknown mode; live mode without ``[live] enabled = true``; bad source/replay flags.
+        SecretsError: live mode without API keys (environment or ``[credentials] key_file``).
+        DataFileError: a malformed replay or funding file.
+    """
+    journal_path = resolve_journal_path(opts.journal, cfg)
+    if opts.mode == "live":
+        creds = load_credentials(cfg)
+        if creds is None:
+            raise SecretsError("environment / [credentials] key_file",
+                               "live mode needs API keys (KRAKEN_TUI_API_KEY and KRAKEN_TUI_API_SECRET, or a 0600 key file)")
+        if not cfg.live.enabled:
+            raise ConfigError("live.enabled", False, "true to trade real money on Kraken Futures (--mode live)")
+        return Runtime(cfg, opts, mode=EngineMode.LIVE, journal_path=journal_path, source=None, credentials=creds)
+    if opts.mode != "paper":
+        raise ConfigError("--mode", opts.mode, "paper or live")
+    from kraken_tui.paper.sources.factory import build_source  # the source stack loads only for paper runs
+
+    source = await build_source(
+        "replay" if opts.replay else opts.source, symbols=cfg.paper.symbols, replay_paths=opts.replay,
+        funding_path=Path(opts.funding) if opts.funding else None, symbol_map=opts.symbol_map,
+        speed="max" if opts.speed is None else opts.speed, seed=cfg.paper.synthetic_seed, ws_url=cfg.live.ws_url,
+        live_timeout_s=cfg.client.timeout_s, client_config=cfg.client)
+    mode = EngineMode.REPLAY if opts.replay else EngineMode.PAPER
+    return Runtime(cfg, opts, mode=mode, journal_path=journal_path, source=source, credentials=None)
