@@ -28,12 +28,12 @@ ISSUES_URL = "https://github.com/kraken-tui/kraken-tui/issues"
 
 #: subcommand -> "module:function" that implements it, or None while it is not built yet.
 HANDLERS: dict[str, str | None] = {
-    "run": None,
+    "run": "kraken_tui.headless:run_command",
     "sim": "kraken_tui.paper.sim:run",
     "backtest": "kraken_tui.backtest.cli:run",
     "journal": "kraken_tui.journal.cli:run",
-    "ctl": None,
-    "flatten": None,
+    "ctl": "kraken_tui.control:run",
+    "flatten": "kraken_tui.control:run_flatten",
     "record": "kraken_tui.paper.sources.record:run",
 }
 SUBCOMMANDS = tuple(HANDLERS)
@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     fl = sub.add_parser("flatten", help="cancel every order and close every position, straight through the API")
     fl.add_argument("--config", type=Path, help="config file")
     fl.add_argument("--yes", action="store_true", help="do not ask for a typed confirmation")
+    fl.add_argument("--url", help="exchange REST URL to flatten directly (e.g. a 'kraken-tui sim' paper exchange)")
 
     rec = sub.add_parser("record", help="record Kraken's public feed to a JSON-lines file")
     rec.add_argument("--symbols", required=True, help="comma-separated symbols, e.g. PF_XBTUSD,PF_ETHUSD")

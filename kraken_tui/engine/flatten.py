@@ -23,8 +23,8 @@ Safety rules:
   re-sent blindly: the next round is sized from a fresh ``openpositions`` read, and even a late-arriving
   earlier close cannot flip the position because the exchange trims or rejects a reduce-only order that
   would not reduce it (``wouldNotReducePosition``).
-- Cancel-all and the closes spend the client's rate-limit reserve (``priority``); the reads are normal
-  calls (see ../../contracts.md Requests).
+- Every call spends the client's rate-limit reserve when needed (``priority``): cancel-all, the
+  reduce-only closes and the sizing/verifying reads.
 - Never raises for exchange, transport or protocol errors, nor for a bug inside it: the report says
   ``flat=False`` with the error. ``asyncio.CancelledError`` propagates (the caller cancelled it).
 """
@@ -173,7 +173,8 @@ def _note_result(run: _Run, r: OrderResult) -> None:
 
 async def _read_both(run: _Run, client: Any) -> tuple[list[Position] | None, list[Order] | None]:
     (okp, pos), (oko, orders) = await asyncio.gather(
-        _call(run, "openpositions", client.open_positions), _call(run, "openorders", client.open_orders)
+        _call(run, "openpositions", lambda: client.open_positions(priority=True)),
+        _call(run, "openorders", lambda: client.open_orders(priority=True)),
     )
     return (pos if okp else None), (orders if oko else None)
 
@@ -191,7 +192,8 @@ async def flatten_account(
 
     Args:
         client: a ``KrakenRestClient`` (live Kraken or the paper exchange); only ``cancel_all_orders``,
-            ``open_positions``, ``open_orders`` and ``batch_order`` are used.
+            ``open_positions(priority=True)``, ``open_orders(priority=True)`` and
+            ``batch_order(..., priority=True)`` are used.
         progress: called with a ``FlattenProgress`` at each phase (cancelling, closing, verifying,
             retrying, done, failed); must be quick; its exceptions are logged and ignored.
         max_rounds: rounds before giving up (>= 1).
@@ -245,7 +247,7 @@ async def _flatten(client: Any, run: _Run, max_rounds: int, backoff_s: float,
             jobs.append(_cancel_all(run, client))
         read_positions = positions is None
         if read_positions:
-            jobs.append(_call(run, "openpositions", client.open_positions))
+            jobs.append(_call(run, "openpositions", lambda: client.open_positions(priority=True)))
         results = await asyncio.gather(*jobs)
         if read_positions:
             ok, got = results[-1]
