@@ -43,6 +43,29 @@ async def test_clean_flatten_constant_requests(n):
     assert seen[-1].requests == 5
 
 
+@pytest.mark.parametrize("n", [1, 5, 20])
+async def test_flatten_sized_from_the_feed_report_costs_four_calls(n):
+    ex = make_exchange(n)
+    opened = book_account(ex, n)
+    async with paper_env(ex) as env:
+        feed_report = await env.client.open_positions()  # stands in for the private open_positions feed
+        before = env.transport.count
+        rep = await flatten_account(env.client, known_positions=feed_report)
+        http = env.transport.count - before
+    assert rep.flat and exchange_flat(ex) and rep.rounds == 1
+    assert rep.requests == 4 == http  # cancel-all, one batch, positions || orders
+    assert dict(rep.closed) == opened
+
+
+async def test_a_stale_feed_report_is_corrected_by_the_verifying_read():
+    ex = make_exchange(5)
+    book_account(ex, 5)
+    async with paper_env(ex) as env:
+        stale = (await env.client.open_positions())[:-1]  # the feed has not shown the newest position yet
+        rep = await flatten_account(env.client, known_positions=stale, first_backoff_s=0.0)
+    assert rep.flat and exchange_flat(ex) and rep.rounds == 2
+
+
 async def test_nothing_to_flatten_costs_four_calls():
     ex = make_exchange(5)
     async with paper_env(ex) as env:
