@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kraken_tui.kraken.auth import NonceSource, decode_secret, endpoint_path_for_signing, sign_challenge, sign_rest
+from kraken_tui.kraken.auth import (
+    NonceSource,
+    decode_secret,
+    endpoint_path_for_signing,
+    sign_challenge,
+    sign_rest,
+)
 
 SECRET_A = "cHl0aG9uLWtyYWtlbi1zZGsgdW5pdC10ZXN0IHNlY3JldCB2YWx1ZQ=="
 SECRET_B = "rttp4AzwRfYEdQ7R7X8Z/04Y4TZPa97pqCypi3xXxAqftygftnI6H9yGV+OcUOOJeFtZkr8mVwbAndU3Kz4Q+eG"

@@ -8,7 +8,13 @@ import pytest
 
 from kraken_tui.config import RiskConfig
 from kraken_tui.domain import Instrument, InstrumentType, MarginLevel, PositionSide
-from kraken_tui.engine.risk import AccountSnapshot, EntryRequest, OpenExposure, allowed_leverage, evaluate_entry
+from kraken_tui.engine.risk import (
+    AccountSnapshot,
+    EntryRequest,
+    OpenExposure,
+    allowed_leverage,
+    evaluate_entry,
+)
 
 XBT = Instrument(
     "PF_XBTUSD", InstrumentType.LINEAR, D("1"), D("1"), D("0.0001"),
