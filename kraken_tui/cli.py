@@ -26,8 +26,8 @@ log = logging.getLogger("kraken_tui")
 
 ISSUES_URL = "https://github.com/kraken-tui/kraken-tui/issues"
 
-#: subcommand -> "module:function" that implements it, or None while it is not built yet.
-HANDLERS: dict[str, str | None] = {
+#: subcommand -> "module:function" that implements it (imported lazily: the headless path never loads textual).
+HANDLERS: dict[str, str] = {
     "run": "kraken_tui.headless:run_command",
     "sim": "kraken_tui.paper.sim:run",
     "backtest": "kraken_tui.backtest.cli:run",
@@ -137,10 +137,7 @@ def _normalise_argv(argv: Sequence[str]) -> list[str]:
 
 
 def _resolve(command: str):
-    target = HANDLERS.get(command)
-    if target is None:
-        return None
-    module, _, func = target.partition(":")
+    module, _, func = HANDLERS[command].partition(":")
     return getattr(importlib.import_module(module), func)
 
 
@@ -150,9 +147,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(_normalise_argv(sys.argv[1:] if argv is None else argv))
     command = args.command or "run"
     handler = _resolve(command)
-    if handler is None:
-        print(f"kraken-tui {command}: not yet available in {__version__}", file=sys.stderr)
-        return 2
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:
