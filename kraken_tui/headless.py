@@ -84,7 +84,8 @@ class EventPrinter:
                                    "severity": str(ev.severity), "symbol": ev.symbol, "message": ev.message,
                                    "data": _jsonable(dict(ev.data))})
             else:
-                sym = f" {ev.symbol}" if ev.symbol else ""
+                # the message is a whole sentence that usually names the symbol already
+                sym = f" {ev.symbol}" if ev.symbol and not ev.message.startswith(ev.symbol) else ""
                 text = f"{_iso(ev.ts_ms)} {str(ev.severity).upper():<8} {str(ev.kind):<9}{sym} {ev.message}"
         except Exception:  # a malformed event must not break the engine's listener loop
             self.errors += 1
