@@ -60,3 +60,25 @@ def test_no_subcommand_means_run():
 def test_bad_flag_is_a_usage_error():
     proc = run_cli("run", "--mode", "yolo")
     assert proc.returncode == 2 and "--mode" in proc.stderr
+
+
+def test_a_closed_pipe_is_not_an_internal_error(tmp_path):
+    """`kraken-tui journal trades | head -1`: the reader leaving early ends the command quietly, exit 0."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from kraken_tui import cli\n"
+        "def h(args):\n"
+        "    for i in range(100000): print('row', i)\n"
+        "cli.HANDLERS['journal'] = 'x:h'\n"
+        "cli._resolve = lambda c: h\n"
+        "sys.exit(cli.main(['journal', 'trades']))\n"
+    )
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout is not None
+    p.stdout.readline()
+    p.stdout.close()
+    err = p.stderr.read().decode() if p.stderr else ""
+    assert p.wait(timeout=30) == 0, err
+    assert "internal error" not in err
