@@ -123,6 +123,10 @@ class AccountTracker:
         return True
 
     # ------------------------------------------------------------------ feeds
+    def seen(self, fill_id: str) -> bool:
+        """True when ``fill_id`` was booked (or marked seen) already."""
+        return fill_id in self._seen
+
     def mark_seen(self, fill_id: str) -> None:
         """Remember a fill from before this run (a snapshot) so it is never booked again."""
         self._seen.add(fill_id)

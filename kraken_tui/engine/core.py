@@ -37,6 +37,7 @@ from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.core_control import ControlMixin
 from kraken_tui.engine.core_events import EventsMixin
 from kraken_tui.engine.core_orders import OrderFlow, exit_reason_for
+from kraken_tui.engine.core_reconcile import Reconciler, journal_view
 from kraken_tui.engine.decide import Close, Enter, Ignore, Reject, decide
 from kraken_tui.engine.execution import Executor, make_signal_id
 from kraken_tui.engine.facade import (
@@ -49,6 +50,7 @@ from kraken_tui.engine.facade import (
     Severity,
     SignalView,
 )
+from kraken_tui.engine.funding import FundingAccrual
 from kraken_tui.engine.indicators import ATR
 from kraken_tui.engine.market import MarketState, SeriesCandle
 from kraken_tui.engine.operator import (
@@ -140,6 +142,11 @@ class Engine(EventsMixin, ControlMixin):
         self._risk_seen: dict[str, Any] = {}
         self._funding_hour: int | None = None
         self.dead_man: Any = None
+        self.rec = Reconciler(self)
+        """Reconciliation with the exchange (engine.core_reconcile)."""
+        self.funding = FundingAccrual()
+        """Hourly funding estimate per open position (``PositionView.funding_accrued_usd``); the journal's
+        ``FundingPayment`` records are the exchange's real payments (core_events.poll_funding)."""
         self.candles_seen = 0
         self.current_job: str | None = None
         self.stopped = False
@@ -158,7 +165,8 @@ class Engine(EventsMixin, ControlMixin):
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Load instruments and the account, warm up candles, subscribe the feeds, start the workers.
+        """Load instruments, the journal's view and the account, reconcile them (fills the journal misses
+        are booked; unexplained positions adopted), warm up candles, subscribe the feeds, start the workers.
 
         Raises:
             ExchangeError: instruments or the account cannot be read (nothing is started).
@@ -169,7 +177,9 @@ class Engine(EventsMixin, ControlMixin):
         if missing:
             self.emit(EventKind.ERROR, f"symbols not listed by the exchange: {', '.join(missing)}",
                       severity=Severity.ERROR)
+        self.rec.load(await asyncio.to_thread(journal_view, self.journal_path))
         await self.sync_from_rest()
+        await self.rec.run("start", first=True)
         eq = self.account.equity_usd or ZERO
         self.starting_equity = self.peak_equity = eq
         await self._warm_up()
@@ -350,6 +360,7 @@ class Engine(EventsMixin, ControlMixin):
         if not out.new:
             return
         await self._write(f)
+        await self.rec.on_booked_fill(f)
         purpose = self.executor.purpose_of(f.cli_ord_id)
         ptxt = purpose.value if purpose is not None else "external"
         self.emit(EventKind.FILL, f"{f.symbol} {f.side.value} {f.size} @ {f.price} filled ({ptxt})", symbol=f.symbol,

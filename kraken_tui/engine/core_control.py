@@ -27,7 +27,8 @@ from kraken_tui.engine.facade import (
     FlattenReport,
     Severity,
 )
-from kraken_tui.engine.operator import TransitionSource
+from kraken_tui.engine.operator import OperatorState, TransitionSource
+from kraken_tui.engine.reconcile import BLOCKER_NAME
 from kraken_tui.journal.records import OperatorAction
 
 if TYPE_CHECKING:
@@ -42,7 +43,9 @@ class ControlMixin:
     # ------------------------------------------------------------------ facade
     def snapshot(self: Engine) -> EngineSnapshot:
         """The current state, from memory only (no I/O)."""
-        positions = tuple(views.position_view(p, self.account, self.market, self.instruments)
+        positions = tuple(views.position_view(p, self.account, self.market, self.instruments,
+                                              funding_usd=self.funding.accrued(p.symbol),
+                                              external=self.rec.is_external(p.symbol))
                           for p in self.account.positions.values())
         age = time.monotonic() - self._feed_wall if self._feed_wall is not None else None
         feed = FeedView(self._feed.status, age, self._feed.detail)
@@ -83,10 +86,29 @@ class ControlMixin:
         self.sm.pause(reason, source)
 
     def resume(self: Engine, reason: str, source: TransitionSource) -> None:
-        """PAUSED -> RUNNING. Raises TransitionRefused from any other state."""
+        """PAUSED -> RUNNING; also the operator's acknowledgement of positions reconciliation adopted as
+        external: they stay tagged external (not managed by the engine: no stop, no take-profits) but the
+        ``reconciliation mismatch`` entry blocker is cleared. While RUNNING with that blocker only (the pause
+        was not possible or was undone), resume acknowledges without a transition.
+
+        Raises:
+            TransitionRefused: from FLATTENING or HALTED, or from RUNNING with nothing to acknowledge.
+        """
+        pending = BLOCKER_NAME in self.sm.entry_blockers
+        if self.sm.state is OperatorState.RUNNING and pending:
+            self._operator("resume", reason, source)
+            self._acknowledge()
+            return
         self._operator("resume", reason, source)
         self.sm.resume(reason, source)
         self._daily_paused = False
+        if pending or any(not ok for ok in self.rec.external.values()):
+            self._acknowledge()
+
+    def _acknowledge(self: Engine) -> None:
+        syms = self.rec.acknowledge()
+        self.emit(EventKind.INFO, "reconciliation acknowledged by the operator"
+                  + (f": {', '.join(syms)} kept as external" if syms else ""), data={"symbols": syms})
 
     def reset(self: Engine, reason: str, source: TransitionSource) -> None:
         """HALTED -> PAUSED with a non-empty reason. Raises TransitionRefused otherwise."""
@@ -129,7 +151,9 @@ class ControlMixin:
             report = FlattenReport(False, 0, 0, 0, (), 0.0, error=f"{type(exc).__name__}: {exc}")
         for sym in list(self.account.managed):
             self.account.managed.pop(sym, None)
-        if report.flat:
+        if report.flat:  # verified by the exchange's own openpositions/openorders: show it at once
+            self.account.set_positions([])
+            self.account.set_orders([])
             self.sm.flatten_done(f"{len(report.closed)} positions closed, {report.cancelled_orders} orders cancelled")
             self._flatten = FlattenProgress("done", started, report.rounds, 0, 0, report.requests)
         else:

@@ -117,7 +117,11 @@ class EventsMixin:
         except ImportError:
             self.emit(EventKind.ERROR, "dead man's switch configured but not available", severity=Severity.ERROR)
             return
-        self.dead_man = DeadMansSwitch(self.client, timeout, max(1.0, timeout / 3))
+        def on_error(msg: str) -> None:
+            self.emit(EventKind.ALERT, msg, severity=Severity.WARNING, data={"level": "HIGH"})
+
+        self.dead_man = DeadMansSwitch(self.client, timeout, max(1.0, timeout / 3) if timeout > 1 else 0.5,
+                                       on_error=on_error)
         await self.dead_man.start()
 
     # ------------------------------------------------------------------ WS consumer
@@ -140,9 +144,11 @@ class EventsMixin:
             self._touch(t.ts_ms)
             self._feed_live()
             self.on_candles(self.market.on_ticker(t, self.now_ms()))
+            self._accrue(t.symbol)
             self._clock_tick()
             if t.symbol in self.account.positions or t.symbol in self.account.managed:
                 self.on_mark(t.symbol)
+                self._equity_checks()
         elif isinstance(ev, W.TradeEvent):
             self._touch(ev.trade.ts_ms)
             self._feed_live()
@@ -155,6 +161,8 @@ class EventsMixin:
                     await self.on_fill(f)
         elif isinstance(ev, W.OrderUpdateEvent):
             gone = self.account.update_order(ev.order_id, ev.order, ev.is_cancel)
+            if gone is not None:
+                self.executor.gone(gone.cli_ord_id)
             if ev.order is not None:
                 await self._write(ev.order)
             if gone is not None and ev.reason not in (None, "full_fill", "stop_order_triggered", "cancelled_by_user"):
@@ -170,9 +178,9 @@ class EventsMixin:
         elif isinstance(ev, W.Connected | W.Reconnected):
             self._feed = FeedView("live", None, "connected")
             if isinstance(ev, W.Reconnected):
-                self.emit(EventKind.FEED, f"reconnected after {ev.offline_s:.1f} s; re-reading the account",
+                self.emit(EventKind.FEED, f"reconnected after {ev.offline_s:.1f} s; reconciling with the exchange",
                           severity=Severity.WARNING)
-                self.submit("resync after reconnect", self.sync_from_rest)
+                self.rec.schedule("reconnect")
         elif isinstance(ev, W.Disconnected):
             self._feed = FeedView("reconnecting", None, ev.reason)
             self.emit(EventKind.FEED, f"market feed lost: {ev.reason}", severity=Severity.WARNING)
@@ -207,7 +215,7 @@ class EventsMixin:
         """Engine-clock work on market time: UTC day rollover (daily loss pause ends), hourly funding."""
         now = self.now_ms()
         if self.account.roll_day(now):
-            self._day_equity = self.account.equity_usd
+            self._day_equity = self.equity_at_mark()
             if self._daily_paused and self.sm.state is OperatorState.PAUSED:
                 self._daily_paused = False
                 with contextlib.suppress(TransitionRefused):
@@ -243,11 +251,24 @@ class EventsMixin:
             self.emit(EventKind.FUNDING, f"{sym} funding {r.realized_funding:+.4f} USD", symbol=sym,
                       data={"amount_usd": str(r.realized_funding)})
 
+    def _accrue(self: Engine, symbol: str) -> None:
+        """Funding estimate (engine.funding, spec §8.3): the position held and the latest mark and hourly
+        rate of ``symbol``; every top of the hour passed settles one hour per open position."""
+        now = self.now_ms()
+        try:
+            self.funding.set_position(symbol, self.account.signed_size(symbol), now)
+            self.funding.observe(symbol, self.market.mark_price(symbol), self.market.funding_rate(symbol), now)
+        except ValueError as exc:  # a non-finite price or rate: skip the estimate, say so
+            self.emit(EventKind.ERROR, f"{symbol} funding estimate skipped: {exc}", symbol=symbol,
+                      severity=Severity.WARNING)
+
     async def _periodic(self: Engine) -> None:
-        """Every second (wall clock): stale market data blocks entries."""
+        """Every second (wall clock): stale market data blocks entries; reconciliation timer
+        (engine.core_reconcile ``Reconciler.tick``)."""
         limit = self.cfg.operator.stale_data_s
         while True:
             await asyncio.sleep(1.0)
+            self.rec.tick()
             if self._feed_wall is None:
                 continue
             age = time.monotonic() - self._feed_wall
@@ -257,8 +278,10 @@ class EventsMixin:
                           severity=Severity.WARNING)
 
     def _equity_checks(self: Engine) -> None:
-        """Peak equity, daily loss limit (PAUSED until 00:00 UTC), equity floor (flatten -> HALTED, exit 5)."""
-        eq = self.account.equity_usd
+        """Peak equity, daily loss limit (PAUSED until 00:00 UTC), equity floor (flatten -> HALTED, exit 5).
+        Run on every balances message and on every mark of a symbol with a position (``equity_at_mark``:
+        the exchange pushes balances when they change, not at every mark)."""
+        eq = self.equity_at_mark()
         if eq is None or eq <= 0:
             return
         if eq > self.peak_equity:
@@ -280,6 +303,22 @@ class EventsMixin:
             self.sm.pause(f"daily loss limit: equity {eq:.2f} USD is {op.daily_loss_limit_pct:g}% or more below "
                           f"the day's start {day:.2f} USD; entries paused until 00:00 UTC", TransitionSource.AUTOMATIC)
 
+    def equity_at_mark(self: Engine) -> Decimal | None:
+        """Margin equity (USD) re-marked with the latest marks: the last account report's equity minus its
+        unrealised P&L plus the positions' unrealised P&L at the current marks (PF_ linear: size x (mark -
+        entry)); None before the first account report."""
+        a = self.account.account
+        if a is None:
+            return None
+        upnl = Decimal(0)
+        for p in self.account.positions.values():
+            mark = self.market.mark_price(p.symbol)
+            m = to_decimal(mark) if mark else p.mark_price
+            if m is None:
+                return a.margin_equity_usd
+            upnl += p.signed_size * (m - p.entry_price)
+        return a.margin_equity_usd - a.unrealized_pnl_usd + upnl
+
     async def _kill(self: Engine, reason: str) -> None:
         self.emit(EventKind.ALERT, reason, severity=Severity.CRITICAL)
         await self.flatten(reason, TransitionSource.AUTOMATIC)
@@ -300,5 +339,6 @@ class EventsMixin:
             msg = (f"{pos.symbol} liquidation risk {level.value}: mark is {float(dist or 0) * 100:.1f}% from the "
                    f"estimated liquidation price {liq:.2f}")
             self.emit(EventKind.ALERT, msg, symbol=pos.symbol, severity=Severity.CRITICAL
-                      if level is not RiskLevel.HIGH else Severity.WARNING, data={"risk_level": level.value})
+                      if level is not RiskLevel.HIGH else Severity.WARNING,
+                      data={"risk_level": level.value, "level": level.value})
             self._write_soon(Alert(self.now_ms(), _ALERT_LEVEL[level], msg, pos.symbol))

@@ -80,8 +80,14 @@ def liquidation(p: Position, acct: AccountTracker, market: MarketState,
 
 
 def position_view(p: Position, acct: AccountTracker, market: MarketState,
-                  instruments: Mapping[str, Instrument]) -> PositionView:
-    """One ``PositionView``: unrealised P&L at mark, leverage on equity, liquidation risk, exit state."""
+                  instruments: Mapping[str, Instrument], *, funding_usd: Decimal | None = None,
+                  external: bool = False) -> PositionView:
+    """One ``PositionView``: unrealised P&L at mark, leverage on equity, liquidation risk, exit state.
+
+    ``funding_usd``: the hourly funding estimate since the position opened (engine.funding, USD, positive
+    = received); None falls back to the real payments booked on the managed position. ``external``: the
+    position was adopted by reconciliation; a position the engine does not manage is external as well.
+    """
     mark = _mark(market, p)
     upnl = p.signed_size * (mark - p.entry_price) if mark is not None else ZERO
     entry_notional = p.size * p.entry_price
@@ -100,9 +106,9 @@ def position_view(p: Position, acct: AccountTracker, market: MarketState,
         liq_price=liq,
         liq_distance=float(dist) if dist is not None else None,
         risk_level=level,
-        funding_accrued_usd=mp.funding_usd if mp is not None else ZERO,
+        funding_accrued_usd=funding_usd if funding_usd is not None else mp.funding_usd if mp is not None else ZERO,
         opened_ts_ms=p.ts_ms,
-        external=mp is None,
+        external=external or mp is None,
         stop_price=mp.exits.stop_price if mp is not None else None,
         take_profits_left=len(mp.exits.take_profits_left()) if mp is not None else 0,
     )

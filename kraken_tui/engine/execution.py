@@ -30,7 +30,8 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
-from kraken_tui.domain import Instrument, OrderRequest, OrderResult, OrderStatus
+from kraken_tui.domain import ZERO, Instrument, OrderRequest, OrderResult, OrderStatus
+from kraken_tui.engine.reconcile import KnownOrder
 from kraken_tui.errors import ExchangeError, JournalError
 from kraken_tui.journal.records import IntentPurpose, IntentRecord
 
@@ -101,6 +102,10 @@ class Executor:
         intents: cliOrdId -> the IntentRecord sent in this run.
         unresolved: cliOrdIds whose outcome is still unknown after every attempt.
         sent: number of order requests handed to the client (send, edit, cancel).
+        live: cliOrdId -> the order (unfilled contracts) this run believes is resting on the exchange:
+            added when a send is answered placed / partly filled (or stays unknown), updated by ``filled``,
+            removed by ``gone`` (cancel answers, the order feed, reconciliation). Reconciliation compares it
+            with openorders (engine.reconcile ``KnownState.orders``).
     """
 
     def __init__(
@@ -125,6 +130,31 @@ class Executor:
         self.intents: dict[str, IntentRecord] = {}
         self.unresolved: set[str] = set()
         self.sent = 0
+        self.live: dict[str, KnownOrder] = {}
+
+    def _track(self, req: OrderRequest, purpose: IntentPurpose, result: OrderResult) -> None:
+        """Believe ``req`` resting when the answer says it is (or cannot say); forget it otherwise."""
+        cid = req.cli_ord_id or ""
+        rest = req.size - (result.filled_size or ZERO)
+        if result.status in (OrderStatus.PLACED, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN) and rest > 0:
+            self.live[cid] = KnownOrder(req.symbol, req.side, rest, result.order_id or None, cid, purpose.value)
+        else:
+            self.live.pop(cid, None)
+
+    def filled(self, cli_ord_id: str | None, size: Decimal) -> None:
+        """A fill of ``size`` contracts of one of our resting orders: shrink (or forget) it."""
+        k = self.live.get(cli_ord_id or "")
+        if k is None:
+            return
+        rest = k.size - size
+        if rest > 0:
+            self.live[k.cli_ord_id or ""] = dataclasses.replace(k, size=rest)
+        else:
+            self.live.pop(k.cli_ord_id or "", None)
+
+    def gone(self, cli_ord_id: str | None) -> KnownOrder | None:
+        """One of our orders left the book (cancelled, filled, resolved): forget it; returns it or None."""
+        return self.live.pop(cli_ord_id or "", None)
 
     def purpose_of(self, cli_ord_id: str | None) -> IntentPurpose | None:
         """The purpose of one of our cliOrdIds, None for an order this run did not send."""
@@ -193,6 +223,7 @@ class Executor:
         await self._journal(result)
         if result.status is OrderStatus.UNKNOWN:
             result = await self.resolve(cid, size=req.size, last=result)
+        self._track(req, purpose, result)
         return result
 
     async def resolve(self, cli_ord_id: str, *, size: Decimal | None, last: OrderResult) -> OrderResult:
@@ -251,6 +282,9 @@ class Executor:
                                  raw_status="refused", error=str(exc))
         result = self._stamp(result)
         await self._journal(result)
+        k = self.live.get(cli_ord_id or "")
+        if k is not None and size is not None and result.accepted:
+            self.live[cli_ord_id or ""] = dataclasses.replace(k, size=size)
         return result
 
     async def cancel(self, *, order_id: str | None = None, cli_ord_id: str | None = None) -> OrderResult:
@@ -263,4 +297,6 @@ class Executor:
                                  raw_status="refused", error=str(exc))
         result = self._stamp(result)
         await self._journal(result)
+        if result.status in (OrderStatus.CANCELLED, OrderStatus.NOT_FOUND, OrderStatus.FILLED):
+            self.gone(cli_ord_id)
         return result

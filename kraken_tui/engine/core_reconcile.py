@@ -1,0 +1,437 @@
+"""Reconciliation applied by the engine: the journal's view against the exchange's, at start, after every
+WebSocket reconnect, every ``[operator] reconcile_interval_s`` and every few seconds while the feed is down.
+
+Owns: ``Reconciler`` (one per ``core.Engine``, attribute ``rec``) and ``journal_view`` (what a journal file
+says the engine holds: positions, fill ids, last fill time, our orders that may still rest).
+The comparison itself is ``engine.reconcile.reconcile`` (pure); this module reads the exchange (spec §4.6
+accounts, §4.7 openpositions, §4.8 openorders, §4.9 fills, §4.16 orders/status), books the fills the
+journal misses (no lost fills, also those made while the WebSocket was down), applies the actions and
+journals one ``ReconciliationDiff`` per difference (``action.diff_fields()``).
+
+Rules (../shared/guides/lessons.md "Reconciliation, restarts, duplicates"):
+- An order of ours missing from openorders is resolved from fills, then orders/status, before anything
+  is concluded (a fast fill that vanished from openorders is "filled", never "rejected" or
+  "cancelled": nautilus_trader #3870); the conclusion is journaled as an ``OrderResult`` too, so the
+  journal's belief converges.
+- A position the fills of our own orders do not explain - opened or grown by an order the engine did not
+  send (a foreign cliOrdId, a manual order), or found on the exchange with no fill at all - is adopted:
+  tagged external (``PositionView.external``), entry blocker ``reconcile.BLOCKER_NAME`` set and the state
+  goes RUNNING -> PAUSED with the reason. ``Engine.resume`` acknowledges every adopted position and
+  clears the blocker (documented in ``core_control.ControlMixin.resume``).
+- A position the engine had and the exchange no longer has is closed in the engine (protective orders
+  cancelled) with the reason reconcile gives (liquidation when a liquidation fill explains it; the
+  journal's trades take their exit reason from the fills themselves).
+- Differences that need a second look (an unexplained position) are confirmed by a second read a moment
+  later before anything is adopted, so a fill racing the reads does not pause trading.
+- An exchange that cannot be read is an ERROR event and (at start) an entry blocker; never a crash.
+Units: sizes signed contracts (Decimal), prices USD, times UTC ms (the engine clock for records).
+Must not import: textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import re
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from kraken_tui.domain import ZERO, Fill, FillType, OrderResult, OrderStatus, Side
+from kraken_tui.engine.facade import EventKind, Severity
+from kraken_tui.engine.operator import OperatorState, TransitionRefused, TransitionSource
+from kraken_tui.engine.reconcile import (
+    BLOCKER_NAME,
+    AdoptPosition,
+    BlockEntries,
+    ClosePosition,
+    ExchangeState,
+    ExternalOrder,
+    KnownOrder,
+    KnownPosition,
+    KnownState,
+    OrderResolved,
+    ReconcileAction,
+    ResolveOrder,
+    SyncPosition,
+    reconcile,
+    statuses_from,
+)
+from kraken_tui.errors import ExchangeError
+from kraken_tui.journal.records import ReconciliationDiff
+
+if TYPE_CHECKING:
+    from kraken_tui.engine.core import Engine
+
+__all__ = ["JournalView", "Reconciler", "journal_view"]
+
+log = logging.getLogger(__name__)
+
+#: cliOrdId prefixes of orders this program sends (engine ``kt-``, flatten ``flat-``).
+OUR_PREFIXES = ("kt-", "flat-")
+#: Seconds between REST polls (reconciliation passes) while the WebSocket is down.
+OFFLINE_POLL_S = 5.0
+#: Seconds before the confirming second read of an unexplained difference.
+CONFIRM_S = 0.3
+_LIQ = frozenset(t for t in FillType if t.is_liquidation)
+_OPEN_STATUSES = frozenset({"placed", "partiallyFilled", "edited", "unknown"})
+_POS_RE = re.compile(r"^(long|short) ([0-9.]+)")
+
+
+@dataclass
+class JournalView:
+    """What a journal says (``journal_view``): ``positions`` signed contracts per symbol; ``fill_ids`` every
+    journaled fill; ``last_fill_ms`` the newest fill time (None = no fill yet); ``orders`` our orders of
+    earlier runs that may still rest (no terminal outcome journaled, not covered by journaled fills)."""
+
+    positions: dict[str, Decimal] = field(default_factory=dict)
+    fill_ids: set[str] = field(default_factory=set)
+    last_fill_ms: int | None = None
+    orders: dict[str, KnownOrder] = field(default_factory=dict)
+
+
+def _signed_value(text: str) -> Decimal | None:
+    """``flat`` / ``long 0.5`` / ``short 0.5 @ 50000`` (reconcile's ``_pos`` text) -> signed contracts."""
+    if text.strip() == "flat":
+        return ZERO
+    m = _POS_RE.match(text.strip())
+    if m is None:
+        return None
+    size = Decimal(m.group(2))
+    return size if m.group(1) == "long" else -size
+
+
+def journal_view(path: str | None) -> JournalView:
+    """Read ``path`` (read-only) into a ``JournalView``; a missing file or table gives an empty view.
+
+    Positions: per symbol, the last position ``ReconciliationDiff`` that states the exchange's size
+    (adopted / synced / closed) is the base, plus every fill journaled after it (runs in journal order,
+    then fill time); a symbol never reconciled is the net of all its fills. So a position that vanished
+    with a fresh paper exchange is not reported again at every start.
+
+    Raises:
+        sqlite3.DatabaseError: a corrupt journal file.
+    """
+    view = JournalView()
+    if not path:
+        return view
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return view
+    try:
+        runs = {r: i for i, (r,) in enumerate(conn.execute("SELECT run_id FROM runs ORDER BY rowid"))}
+        base: dict[str, tuple[tuple[int, int], Decimal]] = {}
+        for run_id, ts, sym, value, action in conn.execute(
+                "SELECT run_id, ts_ms, symbol, exchange_value, action FROM reconciliation "
+                "WHERE kind = 'position' AND symbol IS NOT NULL ORDER BY id"):
+            size = _signed_value(value) if action.startswith(("adopted", "synced", "closed")) else None
+            if size is not None:
+                base[sym] = ((runs.get(run_id, -1), ts), ZERO if action.startswith("closed") else size)
+        filled: dict[str, Decimal] = {}
+        pos = {s: b[1] for s, b in base.items()}
+        for run_id, fid, cid, sym, side, size, ts in conn.execute(
+                "SELECT run_id, fill_id, cli_ord_id, symbol, side, size, ts_ms FROM fills ORDER BY id"):
+            view.fill_ids.add(fid)
+            view.last_fill_ms = ts if view.last_fill_ms is None else max(view.last_fill_ms, ts)
+            q = Decimal(size)
+            if cid:
+                filled[cid] = filled.get(cid, ZERO) + q
+            b = base.get(sym)
+            if b is not None and (runs.get(run_id, -1), ts) <= b[0]:
+                continue
+            pos[sym] = pos.get(sym, ZERO) + (q if side == Side.BUY.value else -q)
+        view.positions = {s: q for s, q in pos.items() if q != 0}
+        for cid, sym, side, size, purpose, status, oid in conn.execute(
+                "SELECT i.cli_ord_id, i.symbol, i.side, i.size, i.purpose, "
+                "(SELECT e.status FROM order_events e WHERE e.cli_ord_id = i.cli_ord_id ORDER BY e.id DESC LIMIT 1), "
+                "(SELECT e.order_id FROM order_events e WHERE e.cli_ord_id = i.cli_ord_id AND e.order_id IS NOT NULL "
+                "ORDER BY e.id DESC LIMIT 1) FROM intents i ORDER BY i.id DESC LIMIT 2000"):
+            rest = Decimal(size) - filled.get(cid, ZERO)
+            if (status is None or status in _OPEN_STATUSES) and rest > 0:
+                view.orders[cid] = KnownOrder(sym, Side(side), rest, oid, cid, purpose)
+    except sqlite3.OperationalError:  # a journal without these tables yet
+        return view
+    finally:
+        conn.close()
+    return view
+
+
+class Reconciler:
+    """The engine's reconciliation (module docstring). Uses the engine's client, account, journal, executor,
+    flow and state machine; runs on the engine's job worker (``Engine.submit``) except at start.
+
+    Attributes:
+        booked: signed contracts per symbol as the journal has them (journaled fills, adoptions).
+        external: adopted symbols -> acknowledged by the operator.
+        passes: completed passes. last_ms: engine time of the last pass. last_error: the last failure text.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.eng = engine
+        self.booked: dict[str, Decimal] = {}
+        self.external: dict[str, bool] = {}
+        self.believed: dict[str, KnownOrder] = {}
+        self.since_ms: int | None = None
+        self.passes = 0
+        self.last_ms: int | None = None
+        self.last_error: str | None = None
+        self._reported: set[str] = set()
+        self._block_detail: str | None = None
+        self._queued = False
+        self._last_wall = time.monotonic()
+
+    # ------------------------------------------------------------------ state
+    def load(self, view: JournalView) -> None:
+        """Start from what the journal says (``journal_view``): positions, fills already journaled (never
+        booked again), our orders that may still rest."""
+        self.booked = dict(view.positions)
+        self.believed = dict(view.orders)
+        self.since_ms = view.last_fill_ms
+        for fid in view.fill_ids:
+            self.eng.account.mark_seen(fid)
+
+    def is_ours(self, cli_ord_id: str | None) -> bool:
+        """True for an order this program sent (this run's intents, or our cliOrdId prefixes)."""
+        return bool(cli_ord_id) and (cli_ord_id in self.eng.executor.intents
+                                     or cli_ord_id.startswith(OUR_PREFIXES))  # type: ignore[union-attr]
+
+    def is_external(self, symbol: str) -> bool:
+        """True when ``symbol``'s position was adopted from the exchange."""
+        return symbol in self.external
+
+    def known(self) -> KnownState:
+        """The engine's side for ``reconcile``: booked positions (with external flags) and orders we believe rest."""
+        positions = {}
+        for sym, q in self.booked.items():
+            if q == 0:
+                continue
+            p = self.eng.account.positions.get(sym)
+            positions[sym] = KnownPosition(sym, q, p.entry_price if p is not None else ZERO,
+                                           external=sym in self.external, acknowledged=self.external.get(sym, True))
+        orders = {**self.believed, **self.eng.executor.live}
+        return KnownState(positions, tuple(orders.values()))
+
+    # ------------------------------------------------------------------ fills (called by Engine.on_fill)
+    async def on_booked_fill(self, f: Fill) -> None:
+        """A new fill was booked and journaled: move ``booked``; a fill of an order we did not send that
+        leaves a position adopts it (external, entries paused)."""
+        before = self.booked.get(f.symbol, ZERO)
+        after = before + (f.size if f.side is Side.BUY else -f.size)
+        self.booked[f.symbol] = after
+        self.since_ms = f.ts_ms if self.since_ms is None else max(self.since_ms, f.ts_ms)
+        self.eng.executor.filled(f.cli_ord_id, f.size)
+        k = self.believed.get(f.cli_ord_id or "")
+        if k is not None:
+            if k.size > f.size:
+                self.believed[f.cli_ord_id or ""] = dataclasses.replace(k, size=k.size - f.size)
+            else:
+                self.believed.pop(f.cli_ord_id or "", None)
+        if f.fill_type in _LIQ or self.is_ours(f.cli_ord_id):
+            if after == 0:
+                self.external.pop(f.symbol, None)
+            return
+        why = f"fill {f.fill_id} of an order the engine did not send (cliOrdId {f.cli_ord_id or '-'})"
+        if after == 0:
+            self.external.pop(f.symbol, None)
+            await self._diff(ClosePosition(f.symbol, before, "manual"), ts_ms=f.ts_ms)
+            return
+        p = self.eng.account.positions.get(f.symbol)
+        await self.adopt(AdoptPosition(f.symbol, after, p.entry_price if p is not None else f.price, before), why,
+                         ts_ms=f.ts_ms)
+
+    # ------------------------------------------------------------------ adoption and acknowledgement
+    async def adopt(self, a: AdoptPosition, why: str, *, ts_ms: int | None = None) -> None:
+        """Adopt an exchange position: tag it external (unacknowledged), block entries, pause, journal."""
+        eng = self.eng
+        self.booked[a.symbol] = a.size
+        self.external[a.symbol] = False
+        side = "long" if a.size > 0 else "short"
+        detail = f"{a.symbol} {side} {abs(a.size)} adopted as external ({why}); resume acknowledges it"
+        self._block(detail)
+        eng.emit(EventKind.ALERT, f"reconciliation: {detail}", symbol=a.symbol, severity=Severity.WARNING,
+                 data={"level": "HIGH", "external": True})
+        await self._diff(a, ts_ms=ts_ms)
+
+    def _block(self, detail: str) -> None:
+        sm = self.eng.sm
+        sm.block_entries(BLOCKER_NAME, detail)
+        if sm.state is OperatorState.RUNNING:
+            with contextlib.suppress(TransitionRefused):
+                sm.pause(f"reconciliation: {detail}", TransitionSource.AUTOMATIC)
+
+    def acknowledge(self) -> list[str]:
+        """The operator accepted the adopted positions (``Engine.resume``): mark them acknowledged and
+        clear the reconciliation blocker. Returns the symbols acknowledged."""
+        syms = [s for s, ok in self.external.items() if not ok]
+        for s in syms:
+            self.external[s] = True
+        self.eng.sm.clear_blocker(BLOCKER_NAME)
+        self._block_detail = None
+        return syms
+
+    # ------------------------------------------------------------------ a pass
+    async def _read(self) -> tuple[Any, list, list, list[Fill]]:
+        c = self.eng.client
+        acct, positions, orders, fills = await asyncio.gather(c.account(), c.open_positions(), c.open_orders(),
+                                                              c.fills())
+        since = self.since_ms
+        if since is None:
+            return acct, positions, orders, fills
+        if len(fills) >= 100 and min(f.ts_ms for f in fills) >= since:  # more than one page since: page back
+            try:
+                fills = await c.fills_since(since)
+            except ExchangeError as exc:
+                self.eng.emit(EventKind.ERROR, f"reconciliation: older fills could not be paged ({exc}); "
+                              "using the latest 100", severity=Severity.WARNING)
+        return acct, positions, orders, [f for f in fills if f.ts_ms >= since]
+
+    async def _statuses(self, ask: Sequence[KnownOrder]) -> dict[str, str]:
+        """orders/status for orders missing from openorders (spec §4.16); unanswered ids are NOT_FOUND."""
+        oids = [k.order_id for k in ask if k.order_id]
+        cids = [k.cli_ord_id for k in ask if k.cli_ord_id and not k.order_id]
+        infos = await self.eng.client.orders_status(order_ids=oids, cli_ord_ids=cids)
+        return statuses_from(infos, [*oids, *cids])
+
+    async def run(self, why: str, *, first: bool = False) -> list[ReconcileAction]:
+        """One pass (module docstring): read, compare, book missing fills, apply and journal the actions.
+
+        ``first``: the start-up pass of a fresh journal marks the exchange's existing fills as history
+        (not booked). Returns the actions applied. Never raises for exchange errors (ERROR event; at start
+        an entry blocker until a later pass succeeds).
+        """
+        eng = self.eng
+        try:
+            actions, acct, positions, orders, missing = await self._compare(first)
+        except (ExchangeError, OSError, ValueError) as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            eng.emit(EventKind.ERROR, f"reconciliation ({why}) failed: {self.last_error}", severity=Severity.ERROR)
+            if first:
+                eng.sm.block_entries(BLOCKER_NAME, f"start-up reconciliation failed: {self.last_error}")
+            return []
+        finally:
+            self._queued = False
+            self._last_wall = time.monotonic()
+        for f in missing:
+            await eng.on_fill(f)
+        eng.account.set_account(acct)
+        eng.account.set_positions(positions)
+        eng.account.set_orders(orders)
+        for a in actions:
+            await self._apply(a)
+        if not any(isinstance(a, BlockEntries) for a in actions) and all(self.external.values()) \
+                and BLOCKER_NAME in eng.sm.entry_blockers:
+            eng.sm.clear_blocker(BLOCKER_NAME)
+            self._block_detail = None
+        self.passes += 1
+        self.last_ms = eng.now_ms()
+        self.last_error = None
+        if missing:
+            eng.emit(EventKind.INFO, f"reconciliation ({why}): {len(missing)} fills booked from REST")
+        eng._equity_checks()
+        return actions
+
+    async def _compare(self, first: bool) -> tuple[list[ReconcileAction], Any, list, list, list[Fill]]:
+        eng = self.eng
+        for attempt in (0, 1):
+            acct, positions, orders, fills = await self._read()
+            if first and self.since_ms is None:
+                for f in fills:  # a fresh journal: the account's earlier fills are history
+                    eng.account.mark_seen(f.fill_id)
+                self.since_ms = max((f.ts_ms for f in fills), default=None)
+                fills = []
+            missing = sorted((f for f in fills if not eng.account.seen(f.fill_id)), key=lambda f: f.ts_ms)
+            known = self.known()
+            state = ExchangeState(tuple(positions), tuple(orders))
+            actions = reconcile(known, state, missing)
+            ask = [a.order for a in actions if isinstance(a, ResolveOrder)]
+            if ask:
+                state = ExchangeState(tuple(positions), tuple(orders), await self._statuses(ask))
+                actions = reconcile(known, state, missing)
+            unexplained = any(isinstance(a, AdoptPosition) or (isinstance(a, ClosePosition)
+                                                               and a.reason in ("external", "manual")) for a in actions)
+            if attempt == 0 and unexplained and not first:
+                await asyncio.sleep(CONFIRM_S)
+                continue
+            return actions, acct, positions, orders, missing
+        raise AssertionError("unreachable")
+
+    async def _apply(self, a: ReconcileAction) -> None:
+        eng = self.eng
+        if isinstance(a, OrderResolved):
+            k = a.order
+            eng.executor.gone(k.cli_ord_id)
+            self.believed.pop(k.cli_ord_id or "", None)
+            status = {"filled": OrderStatus.FILLED, "cancelled": OrderStatus.CANCELLED}.get(a.outcome,
+                                                                                         OrderStatus.UNRECOGNISED)
+            await eng._write(OrderResult(status=status, order_id=k.order_id, cli_ord_id=k.cli_ord_id,
+                                         received_ts_ms=eng.now_ms(), raw_status=a.outcome,
+                                         error=f"reconciliation: {a.detail}"))
+            eng.emit(EventKind.ORDER, f"{k.symbol} {k.purpose} order {k.cli_ord_id or k.order_id} {a.outcome} "
+                     f"({a.detail})", symbol=k.symbol, data={"cli_ord_id": k.cli_ord_id, "status": a.outcome})
+            if a.outcome != "filled":
+                eng._protective_gone(k.cli_ord_id, f"reconciliation: {a.detail}")
+            await self._diff(a)
+        elif isinstance(a, ResolveOrder | ExternalOrder):
+            key = a.order.order_id if isinstance(a, ExternalOrder) else (a.order.cli_ord_id or a.order.order_id)
+            if key not in self._reported:  # journaled once, not at every pass
+                self._reported.add(key or "")
+                await self._diff(a)
+        elif isinstance(a, AdoptPosition):
+            if self.booked.get(a.symbol) == a.size and self.external.get(a.symbol) is False:
+                return  # adopted by the fill that made it
+            await self.adopt(a, "on the exchange, not explained by the journal's fills")
+        elif isinstance(a, ClosePosition):
+            await self._close(a.symbol, a.reason)
+            await self._diff(a)
+        elif isinstance(a, SyncPosition):
+            # Fills explain it. Fills of orders we did not send were adopted when booked (on_booked_fill);
+            # reconcile calls fills of our orders from earlier runs "manual" too (it knows this run's orders).
+            if self.booked.get(a.symbol) == a.new and self.external.get(a.symbol) is False:
+                return
+            self.booked[a.symbol] = a.new
+            await self._diff(a)
+        elif isinstance(a, BlockEntries):
+            if a.detail != self._block_detail:
+                self._block_detail = a.detail
+                self._block(a.detail)
+                await self._diff(a)
+
+    async def _close(self, symbol: str, reason: str) -> None:
+        """The exchange no longer has ``symbol``'s position: forget it, cancel its protective orders."""
+        eng = self.eng
+        self.booked[symbol] = ZERO
+        self.external.pop(symbol, None)
+        mp = eng.account.managed.pop(symbol, None)
+        eng.emit(EventKind.INFO, f"{symbol} position closed on the exchange ({reason})", symbol=symbol,
+                 severity=Severity.WARNING, data={"exit_reason": reason})
+        if mp is not None:
+            await eng.flow.cleanup(mp, reason)
+
+    async def _diff(self, a: ReconcileAction, *, ts_ms: int | None = None) -> None:
+        await self.eng._write(ReconciliationDiff(ts_ms=ts_ms if ts_ms is not None else self.eng.now_ms(),
+                                                 **a.diff_fields()))  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ timer
+    def tick(self) -> None:
+        """Called every second (wall clock): queue a pass when the interval elapsed, or every
+        ``OFFLINE_POLL_S`` while the WebSocket is down (REST fills polled meanwhile)."""
+        eng = self.eng
+        if self._queued or eng.stopped:
+            return
+        age = time.monotonic() - self._last_wall
+        offline = eng._feed.status in ("reconnecting", "down")
+        if age >= eng.cfg.operator.reconcile_interval_s or (offline and age >= OFFLINE_POLL_S):
+            self.schedule("offline poll" if offline else "interval")
+
+    def schedule(self, why: str) -> None:
+        """Queue one pass on the job worker (at most one queued at a time)."""
+        if self._queued:
+            return
+        self._queued = True
+        self.eng.submit(f"reconcile ({why})", lambda: self.run(why))
