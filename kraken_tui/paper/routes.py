@@ -16,7 +16,6 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from kraken_tui.errors import ProtocolError
 from kraken_tui.kraken.fields import parse_ts_ms
 from kraken_tui.paper import wire
 from kraken_tui.paper.candles import RESOLUTIONS_MS, TICK_TYPES
@@ -77,8 +76,8 @@ def _fills(ex: PaperExchange, req: Any) -> Any:
     fills = list(ex.fills)
     if req.params.get("lastFillTime"):
         try:
-            before = parse_ts_ms(req.params["lastFillTime"], "fills", "lastFillTime")
-        except ProtocolError:
+            before = parse_ts_ms(req.params["lastFillTime"])
+        except ValueError:
             return _err(ex, "invalidArgument")
         fills = [f for f in fills if f.ts_ms < before]
     return wire.success(ex.now_ms, fills=[wire.fill_row(f) for f in reversed(fills[-100:])])

@@ -31,6 +31,17 @@ def req(side, otype, size, **kw):
     return OrderRequest("PF_XBTUSD", Side(side), OrderType(otype), D(size), **kw)
 
 
+async def test_fills_page_backwards_with_last_fill_time(env):
+    ex, c = env
+    for i in range(3):
+        quote(ex, T0 + 2000 + i * 1000)
+        await c.send_order(req("buy", "mkt", "0.1"))
+    newest_first = await c.fills()
+    assert len(newest_first) == 3
+    older = await c.fills(last_fill_time_ms=newest_first[0].ts_ms)
+    assert [f.fill_id for f in older] == [f.fill_id for f in newest_first[1:]]  # strictly before that time
+
+
 async def test_01_02_market_buy_and_sell(env):
     ex, c = env
     r = await c.send_order(req("buy", "mkt", "0.1"))
