@@ -1,8 +1,9 @@
 """The console: ``KrakenApp`` (a Textual app over ``engine.facade.EngineControl``) and ``run_console``
 (the ``kraken-tui run`` entry point under the UI).
 
-Owns: sampling ``engine.snapshot()`` at ``[ui] refresh_hz`` and handing it to the dashboard; operator
-keys (pause, resume, two-press flatten, reset with confirmation, journal, help, quit with a
+Owns: the live gate (``--mode live`` starts the engine only after the operator typed ``LIVE``;
+anything else quits with exit code 2, nothing started); sampling ``engine.snapshot()`` at
+``[ui] refresh_hz`` and handing it to the dashboard; operator keys (pause, resume, two-press flatten, reset with confirmation, journal, help, quit with a
 warning about what stays open); the terminal bell; themes; the command palette; logging to the log
 file while the UI runs (nothing on stderr). The engine is never awaited from a key handler except
 through workers, and every read of the journal runs in a thread.
@@ -40,8 +41,10 @@ from kraken_tui.ui.screens.confirm import ConfirmScreen
 from kraken_tui.ui.screens.dashboard import DashboardScreen
 from kraken_tui.ui.screens.help import HelpScreen
 from kraken_tui.ui.screens.journal import JournalScreen
+from kraken_tui.ui.screens.live_gate import LiveGateScreen
 from kraken_tui.ui.services import EngineServices, RuntimeServices
 from kraken_tui.ui.widgets.base import Frame
+from kraken_tui.ui.widgets.status import RECONCILIATION_BLOCKER
 
 __all__ = ["KrakenApp", "default_log_file", "quit_warning", "reset_warning", "run_console", "wants_bell"]
 
@@ -50,6 +53,8 @@ log = logging.getLogger(__name__)
 #: At most one bell per this many seconds (a burst of fills rings once).
 BELL_GAP_S = 0.5
 _ALERT_LEVELS = {"HIGH", "EXTREME", "CRITICAL"}
+#: Exit code when the live gate is declined (cli-contract: usage/confirmation refused).
+LIVE_DECLINED_EXIT = 2
 #: Actions that are not offered while a dialog is open (flatten always is: it is the emergency stop).
 _BLOCKED_UNDER_DIALOG = {"pause", "resume", "reset", "journal", "help", "quit_console"}
 
@@ -164,6 +169,8 @@ class KrakenApp(App[int]):
         self._last_snap: EngineSnapshot | None = None
         self._theme_dirs = themes.theme_dirs(cfg.source_path)
         self._listening = False
+        self.live_pending = False
+        """True while the live gate waits for its typed confirmation (the engine is not started)."""
 
     # ------------------------------------------------------------------ lifecycle
     def get_default_screen(self) -> Screen:
@@ -181,8 +188,30 @@ class KrakenApp(App[int]):
         self.set_interval(1 / self.cfg.ui.refresh_hz, self.refresh_now, name="refresh")
         if self.engine is not None:
             self._attach()
-        else:
-            self.run_worker(self._boot(), name="engine-start", group="engine", exit_on_error=False)
+            return
+        live_target = getattr(self.services, "live_target", None)
+        target = live_target() if callable(live_target) else None
+        if target is None:
+            self._start_engine()
+            return
+        self.live_pending = True
+        log.info("live mode: asking for the typed confirmation before starting (%s)", target)
+        self.push_screen(LiveGateScreen(target), self._live_answer)
+
+    def _live_answer(self, ok: bool | None) -> None:
+        """The live gate's answer: start the engine, or quit with exit code 2 having started nothing."""
+        if ok:
+            self.live_pending = False
+            log.info("live mode confirmed by the operator")
+            self._start_engine()
+            return
+        log.warning("live mode not confirmed: quitting without starting the engine")
+        self.live_pending = False
+        self.fatal = "kraken-tui: live trading not confirmed (type LIVE to start); nothing was started"
+        self.exit(return_code=LIVE_DECLINED_EXIT)
+
+    def _start_engine(self) -> None:
+        self.run_worker(self._boot(), name="engine-start", group="engine", exit_on_error=False)
 
     def _attach(self) -> None:
         assert self.engine is not None
@@ -288,7 +317,7 @@ class KrakenApp(App[int]):
         try:
             with self.batch_update():
                 dash.show(frame, armed_s=self.guard.remaining_s(), flatten_key=self.key_for("flatten"),
-                          reset_key=self.key_for("reset"))
+                          reset_key=self.key_for("reset"), resume_key=self.key_for("resume"))
         except NoMatches:  # the screen is being built or torn down (start-up, exit)
             self._force = True
 
@@ -350,8 +379,18 @@ class KrakenApp(App[int]):
             self.notify("Entries paused - exits, stops and take-profits stay active.")
 
     def action_resume(self) -> None:
-        """Resume entries."""
-        if self.engine is not None and self._call("resume", self.engine.resume):
+        """Resume entries; also acknowledges a position reconciliation adopted (the engine's resume)."""
+        if self.engine is None:
+            return
+        before = self.engine.snapshot()
+        adopted = RECONCILIATION_BLOCKER in before.entry_blockers
+        if not self._call("resume", self.engine.resume):
+            return
+        if adopted:
+            self.notify("Adopted position acknowledged: it stays external (the engine places no stop or "
+                        "take-profits for it)." + (" Entries resumed." if before.state is OperatorState.PAUSED
+                                                    else ""), timeout=10)
+        else:
             self.notify("Entries resumed.")
 
     def action_flatten(self) -> None:
@@ -367,6 +406,9 @@ class KrakenApp(App[int]):
     def fire_flatten(self) -> None:
         """Start the flatten now (a worker on this loop; progress shows in the status bar)."""
         self.guard.disarm()
+        if self.engine is None:  # not started yet (the live gate is asking): nothing to flatten
+            self.notify("Nothing to flatten: the engine has not started.", severity="warning")
+            return
         self.notify("FLATTEN started: cancelling every order and closing every position.", severity="warning")
         self.run_worker(self._flatten(), name="flatten", group="flatten", exit_on_error=False)
         self.refresh_now()
@@ -511,6 +553,9 @@ def run_console(cfg: Config, opts: Any) -> int:
     if app.fatal:
         print(app.fatal, file=sys.stderr)
     code = app.return_code
+    if app.live_pending:  # quit (ctrl+q, ctrl+c) while the live gate was still asking
+        code = LIVE_DECLINED_EXIT
+        print("kraken-tui: live trading not confirmed; nothing was started", file=sys.stderr)
     if code is None:
         code = 1 if app.fatal else 0
     return code

@@ -66,6 +66,15 @@ def price(px: Decimal | float | None) -> str:
     return f"{px:,.{places}f}"
 
 
+def approx_price(px: Decimal | float | None) -> str:
+    """An estimated price (e.g. liquidation) in USD: whole dollars from 1,000 up, else as ``price`` for a
+    float. None -> ``-``."""
+    if px is None:
+        return _DASH
+    v = float(px)
+    return f"{v:,.0f}" if abs(v) >= 1000 else price(v)
+
+
 def size(contracts: Decimal | float | None) -> str:
     """A size in contracts, exact for Decimals (trailing zeros dropped), unsigned."""
     if contracts is None:

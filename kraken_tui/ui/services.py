@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from kraken_tui.config import Config
+from kraken_tui.config import Config, load_credentials
 from kraken_tui.engine.facade import EngineControl
 
 __all__ = ["EngineServices", "RuntimeServices"]
@@ -36,6 +36,12 @@ class EngineServices(Protocol):
         """The journal file in use (None before ``open``)."""
         ...
 
+    def live_target(self) -> str | None:
+        """Where real orders would go (e.g. "Kraken Futures https://futures.kraken.com (API keys from the
+        environment)") when the run trades real money and the operator must type a confirmation before
+        ``open``; None for paper and replay. Optional: services without it never ask."""
+        ...
+
 
 class RuntimeServices:
     """``EngineServices`` over ``engine.runtime`` (helper A's ``build_runtime``/``Runtime``).
@@ -51,6 +57,23 @@ class RuntimeServices:
         self._runtime: Any = None
         self.exit_at_end = bool(getattr(opts, "exit_at_end", False))
         """Quit the console when the engine finishes (``--exit-at-end``)."""
+        self.mode = str(getattr(opts, "mode", "paper") or "paper")
+        """``paper`` or ``live`` (``RunOptions.mode``)."""
+
+    def live_target(self) -> str | None:
+        """The exchange URL and where the API keys come from, for ``--mode live``; None otherwise.
+        Never contains a secret; an unreadable key file is left for ``build_runtime`` to report."""
+        if self.mode != "live":
+            return None
+        target = f"Kraken Futures {self._cfg.live.rest_url}"
+        try:
+            creds = load_credentials(self._cfg)
+        except Exception:  # SecretsError: build_runtime raises it with its exit code after the confirmation
+            creds = None
+        if creds is not None:
+            where = "the environment" if creds.source == "environment" else f"the key file {creds.source}"
+            target += f" (API keys from {where})"
+        return target
 
     async def open(self) -> EngineControl:
         from kraken_tui.engine.runtime import build_runtime  # imported late: it pulls in the whole engine

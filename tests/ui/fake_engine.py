@@ -2,7 +2,7 @@
 signals and events at a frozen time, a real ``OperatorStateMachine`` for pause/resume/reset, and a
 flatten that can be held in FLATTENING (``hold_flatten``) until the test releases it.
 
-Units as in ``engine.facade``. Run ``python -m tests.ui.fake_engine [THEME] [--hold] [--journal=PATH]`` to see the console on it.
+Units as in ``engine.facade``. Run ``python -m tests.ui.fake_engine [THEME] [--hold] [--adopted] [--stale] [--journal=PATH]`` to see the console on it.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ from kraken_tui.engine.liquidation import RiskLevel
 from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionSource
 
 D = Decimal
+#: The reconciliation entry blocker (``engine.reconcile.BLOCKER_NAME``) and a detail as the engine words it.
+RECONCILIATION = "reconciliation mismatch"
+ADOPTED = "PF_XBTUSD short 0.05 adopted as external (position not opened by the engine); resume acknowledges it"
 #: 2024-07-01 12:00:00 UTC: the frozen engine and wall time of the fake.
 T0_MS = 1_719_835_200_000
 T0_S = T0_MS / 1000
@@ -94,6 +97,9 @@ def demo_snapshot(state: OperatorState = OperatorState.RUNNING, reason: str = "s
             EngineEvent(T0_MS - 7_200_000, EventKind.STATE_CHANGE, "RUNNING: start", None),
             EngineEvent(T0_MS - 3_599_000, EventKind.FILL, "PF_ETHUSD long 1.2 @ 3400.5 filled (entry)",
                         "PF_ETHUSD"),
+            EngineEvent(T0_MS - 600_000, EventKind.RISK_REJECTION,
+                        "PF_ETHUSD long entry rejected: max open positions (3) reached", "PF_ETHUSD",
+                        Severity.WARNING),
             EngineEvent(T0_MS - 60_000, EventKind.ALERT, "PF_XBTUSD liquidation distance 5.0% (HIGH)", "PF_XBTUSD",
                         Severity.WARNING, {"level": "HIGH"}),
         ),
@@ -150,8 +156,22 @@ class FakeEngine:
         self.sm.pause(reason, source)
 
     def resume(self, reason: str, source: TransitionSource) -> None:
+        """Like ``Engine.resume``: also acknowledges an adopted position (clears the reconciliation blocker);
+        from RUNNING with that blocker it only acknowledges."""
         self.calls.append(("resume", reason, source))
-        self.sm.resume(reason, source)
+        pending = RECONCILIATION in self.sm.entry_blockers
+        if not (pending and self.sm.state is OperatorState.RUNNING):
+            self.sm.resume(reason, source)
+        self.sm.clear_blocker(RECONCILIATION)
+
+    def adopt_external(self, detail: str = ADOPTED) -> None:
+        """What reconciliation does on an unexplained position (the XBT short): tag it external, block
+        entries and pause."""
+        self.base = replace(self.base, positions=tuple(replace(p, external=p.symbol == "PF_XBTUSD")
+                                                       for p in self.base.positions))
+        self.sm.block_entries(RECONCILIATION, detail)
+        if self.sm.state is OperatorState.RUNNING:
+            self.sm.pause(f"reconciliation: {detail}", TransitionSource.AUTOMATIC)
 
     def reset(self, reason: str, source: TransitionSource) -> None:
         self.calls.append(("reset", reason, source))
@@ -185,7 +205,12 @@ def _main() -> None:  # pragma: no cover - a demo for looking at the console
     if args:
         cfg.ui.theme = args[0]
     journal = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--journal=")), None)
-    KrakenApp(FakeEngine(hold_flatten="--hold" in sys.argv, journal_path=journal), cfg).run()
+    engine = FakeEngine(hold_flatten="--hold" in sys.argv, journal_path=journal)
+    if "--adopted" in sys.argv:
+        engine.adopt_external()
+    if "--stale" in sys.argv:
+        engine.sm.block_entries("stale market data", "no market data for 42 s")
+    KrakenApp(engine, cfg).run()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ SIZE = (120, 40)
 
 
 def status_text(app) -> str:
-    return str(app.dashboard.query_one(StatusBar).render())
+    return app.dashboard.query_one(StatusBar).plain()
 
 
 async def test_pause_then_resume(make_app, engine):

@@ -38,3 +38,19 @@ def test_paused_and_flatten_armed_120x40(snap_compare, make_app):
 
 def test_quit_prompt_80x24(snap_compare, make_app):
     assert snap_compare(make_app(), press=["q"], terminal_size=(80, 24), run_before=settled)
+
+
+def test_paused_by_reconciliation_with_stale_data_80x24(snap_compare, make_app):
+    engine = FakeEngine()
+    engine.adopt_external()
+    engine.sm.block_entries("stale market data", "no market data for 42 s")
+    assert snap_compare(make_app(engine), terminal_size=(80, 24), run_before=settled)
+
+
+def test_live_gate_80x24(snap_compare, clock, tmp_path):
+    from kraken_tui.config import Config
+    from kraken_tui.ui.app import KrakenApp
+    from tests.ui.test_live_gate import TARGET, FakeServices
+
+    app = KrakenApp(None, Config(), clock=clock, services=FakeServices(TARGET), log_file=tmp_path / "c.log")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settled)

@@ -17,33 +17,77 @@ DATA = "kraken/kraken_spot_ethusd_5m_2024H2.ohlcvt.csv"
 
 
 def _wait_for(capture, text: str, timeout: float = 20.0) -> str:
+    """Poll the screen until ``text`` shows (whitespace collapsed: the state line wraps at 80 columns)."""
     deadline = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < deadline:
         screen = capture()
-        if text in screen:
+        if " ".join(text.split()) in " ".join(screen.split()):
             return screen
         time.sleep(0.25)
     raise AssertionError(f"{text!r} never appeared; screen:\n{screen}")
 
 
+class Tmux:
+    """``kraken-tui`` replaying ``csv`` in a detached tmux session on a private server (``-L``)."""
+
+    def __init__(self, csv: Path, tmp_path: Path, speed: int) -> None:
+        exe = Path(sys.executable).with_name("kraken-tui")
+        self.tm = ["tmux", "-L", f"kt-{uuid.uuid4().hex[:8]}"]
+        cmd = (f"env HOME={tmp_path} XDG_DATA_HOME={tmp_path}/data XDG_STATE_HOME={tmp_path}/state "
+               f"XDG_CONFIG_HOME={tmp_path}/config TERM=xterm-256color {exe} --replay {csv} "
+               f"--symbol-map ETHUSD=PF_ETHUSD --speed {speed} --journal {tmp_path}/journal.sqlite; sleep 30")
+        subprocess.run([*self.tm, "new-session", "-d", "-s", "kt", "-x", "120", "-y", "40", "-c", str(tmp_path),
+                        cmd], check=True)
+
+    def capture(self) -> str:
+        return subprocess.run([*self.tm, "capture-pane", "-p", "-t", "kt"], capture_output=True, text=True).stdout
+
+    def keys(self, *k: str) -> None:
+        subprocess.run([*self.tm, "send-keys", "-t", "kt", *k], check=True)
+
+    def close(self) -> None:
+        subprocess.run([*self.tm, "kill-server"], capture_output=True)
+
+
+def _quit(tm: Tmux) -> None:
+    """q (and y when it asks), then wait until the console has gone."""
+    tm.keys("q")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and "Quit the console?" not in tm.capture() and "Positions" in tm.capture():
+        time.sleep(0.2)
+    if "Quit the console?" in tm.capture():
+        tm.keys("y")
+    while time.monotonic() < deadline and "Positions" in tm.capture():
+        time.sleep(0.25)
+    assert "Positions" not in tm.capture()  # the console exited
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
+def test_flatten_in_a_real_terminal_ends_halted_and_flat(shared_data, tmp_path):
+    """Replay fast until a position is open (or 8 s passed), then F F: HALTED, and flat on screen."""
+    tm = Tmux(shared_data(DATA), tmp_path, speed=3000)
+    try:
+        _wait_for(tm.capture, "REPLAY")
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and " open ─" not in tm.capture():  # the positions subtitle
+            time.sleep(0.25)
+        tm.keys("F")
+        _wait_for(tm.capture, "FLATTEN ARMED", timeout=5)
+        tm.keys("F")
+        screen = _wait_for(tm.capture, "HALTED", timeout=15)
+        screen = _wait_for(tm.capture, "Flat: no positions, no orders", timeout=10)
+        assert "no open positions" in screen and " open ─" not in screen
+        assert "NOT FLAT" not in screen and "Traceback" not in screen
+        _quit(tm)  # flat: quits without asking
+    finally:
+        tm.close()
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
 def test_replay_console_in_tmux_pause_and_flatten(shared_data, tmp_path):
-    csv = shared_data(DATA)
-    exe = Path(sys.executable).with_name("kraken-tui")
-    sock = f"kt-{uuid.uuid4().hex[:8]}"
-    tm = ["tmux", "-L", sock]
-    cmd = (f"env HOME={tmp_path} XDG_DATA_HOME={tmp_path}/data XDG_STATE_HOME={tmp_path}/state "
-           f"XDG_CONFIG_HOME={tmp_path}/config TERM=xterm-256color {exe} --replay {csv} "
-           f"--symbol-map ETHUSD=PF_ETHUSD --speed 300; sleep 30")
-    subprocess.run([*tm, "new-session", "-d", "-s", "kt", "-x", "120", "-y", "40", "-c", str(tmp_path), cmd], check=True)
-
-    def capture() -> str:
-        return subprocess.run([*tm, "capture-pane", "-p", "-t", "kt"], capture_output=True, text=True).stdout
-
-    def keys(*k: str) -> None:
-        subprocess.run([*tm, "send-keys", "-t", "kt", *k], check=True)
-
+    tm = Tmux(shared_data(DATA), tmp_path, speed=300)
+    capture, keys = tm.capture, tm.keys
     try:
         screen = _wait_for(capture, "REPLAY")
         # tmux may give a detached session 80x24 whatever -x/-y say: then the panels are paged (tab).
@@ -64,13 +108,6 @@ def test_replay_console_in_tmux_pause_and_flatten(shared_data, tmp_path):
         keys("F")
         screen = _wait_for(capture, "HALTED")
         assert "Traceback" not in screen
-        keys("q")
-        time.sleep(1.0)
-        if "Quit the console?" in capture():
-            keys("y")
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and "Positions" in capture():
-            time.sleep(0.25)
-        assert "Positions" not in capture()  # the console exited
+        _quit(tm)
     finally:
-        subprocess.run([*tm, "kill-server"], capture_output=True)
+        tm.close()

@@ -121,9 +121,10 @@ class DashboardScreen(Screen):
         bar.append(f" {key} next", style="dim")
         self.query_one("#pages", Static).update(bar)
 
-    def show(self, frame: Frame, *, armed_s: float, flatten_key: str, reset_key: str) -> None:
+    def show(self, frame: Frame, *, armed_s: float, flatten_key: str, reset_key: str, resume_key: str = "r") -> None:
         """Draw one refresh."""
         self.query_one(StatusBar).show(frame.snap, frame.wall_ms, frame.palette, armed_s=armed_s,
-                                       flatten_key=flatten_key, reset_key=reset_key, force=frame.force)
+                                       flatten_key=flatten_key, reset_key=reset_key, resume_key=resume_key,
+                                       force=frame.force)
         for panel in self.panels:
             panel.show(frame)

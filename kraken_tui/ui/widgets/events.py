@@ -20,6 +20,8 @@ from kraken_tui.ui.widgets.base import Frame, Panel
 __all__ = ["EventsPanel", "event_line"]
 
 _SEEN_MAX = 2000
+#: Lines the log keeps (and re-wraps on a resize).
+LOG_LINES = 500
 
 
 def event_line(e: EngineEvent, pal: Palette) -> Text:
@@ -35,7 +37,8 @@ def event_line(e: EngineEvent, pal: Palette) -> Text:
 
 
 class EventsPanel(Panel):
-    """The engine's event log."""
+    """The engine's event log. Lines are wrapped when written; when the log's width changes (terminal
+    resize, layout switch) or the theme changes, the last ``LOG_LINES`` events are written again."""
 
     page = 3
 
@@ -44,9 +47,11 @@ class EventsPanel(Panel):
         self._seen: set[tuple] = set()
         self._order: deque[tuple] = deque()
         self._pending: list[EngineEvent] = []
+        self._shown: deque[EngineEvent] = deque(maxlen=LOG_LINES)
+        self._width = 0
 
     def compose(self) -> ComposeResult:
-        yield RichLog(max_lines=500, min_width=20, wrap=True, markup=False, auto_scroll=True, id="events-log")
+        yield RichLog(max_lines=LOG_LINES, min_width=20, wrap=True, markup=False, auto_scroll=True, id="events-log")
 
     def show(self, frame: Frame) -> None:
         for e in frame.snap.events:
@@ -60,7 +65,16 @@ class EventsPanel(Panel):
             self._pending.append(e)
         log = self.query_one(RichLog)
         # Lines are wrapped when written: wait until the log is on screen and has its width.
-        if self._pending and self.display and log.size.width > 0:
-            for e in self._pending[-500:]:
+        width = log.scrollable_content_region.width
+        if not self.display or width <= 0:
+            return
+        if self._shown and (width != self._width or frame.force):
+            log.clear()  # re-wrap (or recolour) what is shown
+            self._pending[:0] = self._shown
+            self._shown.clear()
+        self._width = width
+        if self._pending:
+            for e in self._pending[-LOG_LINES:]:
                 log.write(event_line(e, frame.palette))
+                self._shown.append(e)
             self._pending.clear()

@@ -1,5 +1,7 @@
 """Positions panel: symbol, side (arrow + word), size, entry, mark, unrealized P&L (USD and %),
-leverage, liquidation price and distance.
+estimated liquidation price (whole dollars from 1,000 up) and distance, leverage, and a note for a
+position reconciliation adopted from the exchange (external: the engine places no stop or take-profits
+for it; counted in the panel subtitle too, since the note column is off-screen at 80 columns).
 
 Units: prices USD, size contracts, uPnL USD and percent of entry notional, leverage x, distance percent
 of mark. Must not import: the engine's internals (only ``engine.facade``), the journal.
@@ -20,20 +22,21 @@ from kraken_tui.ui.widgets.table import Cell, KeyedTable
 
 __all__ = ["PositionsPanel", "position_cells"]
 
-COLUMNS = (("Symbol", "symbol", 10), ("Side", "side", 8), ("Size", "size", 6), ("Entry", "entry", 9),
-           ("Mark", "mark", 9), ("uPnL $", "upnl", 9), ("uPnL %", "upnl_pct", 7), ("Lev", "lev", 5),
-           ("Liq", "liq", 9), ("Dist", "dist", 6))
+#: Most important first: at 80 columns everything up to Dist is visible; Lev and the note are cut.
+COLUMNS = (("Symbol", "symbol", 10), ("Side", "side", 8), ("Size", "size", 7), ("Entry", "entry", 10),
+           ("Mark", "mark", 10), ("uPnL $", "upnl", 10), ("uPnL %", "upnl_pct", 8), ("Liq ~", "liq", 9),
+           ("Dist", "dist", 7), ("Lev", "lev", 6), ("Note", "note", 30))
 
 
 def position_cells(p: PositionView, pal: Palette) -> tuple[Cell, ...]:
     """One row of the positions table."""
     long = p.side is PositionSide.LONG
     side = pal.signed(("▲ LONG" if long else "▼ SHORT"), 1 if long else -1, bold=True)
-    symbol = p.symbol + (" ext" if p.external else "")
+    note = Text("EXTERNAL (no engine stop/TPs)", style=f"bold {pal.warn}") if p.external else ""
     dist = Text(fmt.pct(p.liq_distance), style=f"bold {pal.short}" if p.risk_level.alerting else "")
-    return (symbol, side, fmt.size(p.size), fmt.price(p.entry_price), fmt.price(p.mark_price),
+    return (p.symbol, side, fmt.size(p.size), fmt.price(p.entry_price), fmt.price(p.mark_price),
             pal.signed(fmt.signed_money(p.upnl_usd), p.upnl_usd), pal.signed(fmt.pct(p.upnl_pct / 100, 2, True), p.upnl_pct),
-            f"{p.leverage_x:.1f}x", fmt.price(p.liq_price), dist)
+            fmt.approx_price(p.liq_price), dist, f"{p.leverage_x:.1f}x", note)
 
 
 class PositionsPanel(Panel):
@@ -53,4 +56,6 @@ class PositionsPanel(Panel):
         self.query_one(KeyedTable).sync([(p.symbol, position_cells(p, frame.palette)) for p in positions],
                                         force=frame.force)
         self.query_one("#positions-empty").display = not positions
-        self.border_subtitle = f"{len(positions)} open" if positions else ""
+        external = sum(1 for p in positions if p.external)
+        self.border_subtitle = (f"{len(positions)} open" + (f", {external} EXTERNAL" if external else "")
+                                if positions else "")

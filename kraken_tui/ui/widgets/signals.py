@@ -1,5 +1,7 @@
-"""Signals panel: time, symbol, side, confidence, strategy, and what became of the signal (the action,
-or "rejected: <risk gate reason>"). Newest at the bottom.
+"""Signals panel: time, symbol, side, confidence, and what became of the signal (the action and the
+strategy's reason, or "rejected: <risk gate reason>") in a column taking the rest of the panel's width,
+cut with an ellipsis; the full rejection reason is also in the Events panel, which wraps. The running
+strategy's name is on the status bar; another (an external signal) is named in the row. Newest at the bottom.
 
 Must not import: the engine's internals, the journal.
 """
@@ -13,12 +15,12 @@ from kraken_tui.engine.facade import SignalView
 from kraken_tui.ui import format as fmt
 from kraken_tui.ui.palette import Palette
 from kraken_tui.ui.widgets.base import Frame, Panel
-from kraken_tui.ui.widgets.table import Cell, KeyedTable
+from kraken_tui.ui.widgets.table import FLEX, Cell, KeyedTable
 
 __all__ = ["SignalsPanel", "signal_cells", "signal_key"]
 
 COLUMNS = (("Time", "time", 9), ("Symbol", "symbol", 10), ("Side", "side", 8), ("Conf", "conf", 5),
-           ("Action / reason", "action", 46), ("Strategy", "strategy", 12))
+           ("Action / reason", "action", FLEX))
 
 
 def signal_key(s: SignalView) -> str:
@@ -26,14 +28,21 @@ def signal_key(s: SignalView) -> str:
     return f"{s.ts_ms}|{s.symbol}|{s.strategy}|{s.side}"
 
 
-def signal_cells(s: SignalView, pal: Palette) -> tuple[Cell, ...]:
-    """One row of the signals table."""
+def signal_cells(s: SignalView, pal: Palette, running: str | None = None) -> tuple[Cell, ...]:
+    """One row of the signals table; the signal's strategy is named only when it is not ``running`` (the
+    engine's strategy, on the status bar), e.g. an external signal."""
     side = {"long": pal.signed("▲ long", 1), "short": pal.signed("▼ short", -1)}.get(s.side, Text(f"· {s.side}"))
     if s.rejection_reason:
-        action: Cell = Text(f"rejected: {s.rejection_reason}", style=pal.warn)
+        action = Text(f"rejected: {s.rejection_reason}", style=pal.warn)
     else:
-        action = s.action
-    return (fmt.hhmmss_utc(s.ts_ms), s.symbol, side, f"{s.confidence:.2f}", action, s.strategy)
+        action = Text(s.action)
+        if s.reason:
+            action.append(f"  {s.reason}", style=pal.muted)
+    if s.strategy and s.strategy != running:
+        action.append(f"  ({s.strategy})", style=pal.muted)
+    action.no_wrap = True
+    action.overflow = "ellipsis"
+    return (fmt.hhmmss_utc(s.ts_ms), s.symbol, side, f"{s.confidence:.2f}", action)
 
 
 class SignalsPanel(Panel):
@@ -48,5 +57,5 @@ class SignalsPanel(Panel):
         yield KeyedTable(COLUMNS, follow=True, id="signals-table")
 
     def show(self, frame: Frame) -> None:
-        rows = [(signal_key(s), signal_cells(s, frame.palette)) for s in frame.snap.signals]
+        rows = [(signal_key(s), signal_cells(s, frame.palette, frame.snap.strategy)) for s in frame.snap.signals]
         self.query_one(KeyedTable).sync(rows, force=frame.force)

@@ -8,6 +8,7 @@ Must not import: the engine's internals (only ``engine.facade``/``engine.operato
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
@@ -16,7 +17,7 @@ from kraken_tui.engine.operator import OperatorState
 from kraken_tui.ui import format as fmt
 from kraken_tui.ui.palette import Palette
 
-__all__ = ["StatusBar", "state_line", "top_line"]
+__all__ = ["RECONCILIATION_BLOCKER", "StatusBar", "acknowledge_hint", "blockers_text", "state_line", "top_line"]
 
 
 def _mode_badge(snap: EngineSnapshot, pal: Palette) -> Text:
@@ -58,12 +59,47 @@ def top_line(snap: EngineSnapshot, wall_ms: int, pal: Palette) -> Text:
     return t
 
 
+#: The entry blocker reconciliation sets for an unexplained (adopted) position; resume acknowledges it.
+RECONCILIATION_BLOCKER = "reconciliation mismatch"
+
+
+def blockers_text(snap: EngineSnapshot, pal: Palette) -> Text:
+    """Every entry blocker as ``name: detail``, separated by `` | `` (empty when there is none)."""
+    t = Text()
+    for i, (name, detail) in enumerate(snap.entry_blockers.items()):
+        if i:
+            t.append(" | ", style=pal.muted)
+        t.append(name, style=f"bold {pal.warn}")
+        if detail:
+            # The engine's reconciliation detail ends with "; resume acknowledges it": the state line says
+            # that first, with the actual key.
+            t.append(f": {detail.removesuffix('; resume acknowledges it')}")
+    return t
+
+
+def acknowledge_hint(snap: EngineSnapshot, pal: Palette, resume_key: str = "r") -> Text:
+    """What resume does about a reconciliation blocker (an adopted external position): acknowledges it
+    (and, from PAUSED, resumes entries). Empty without that blocker."""
+    if RECONCILIATION_BLOCKER not in snap.entry_blockers:
+        return Text()
+    then = " and resume entries" if snap.state is OperatorState.PAUSED else ""
+    return Text(f"  press {resume_key} to acknowledge the adopted position{then}", style=f"bold {pal.warn}")
+
+
+def _reason_repeats_a_blocker(snap: EngineSnapshot) -> bool:
+    """True when the state reason only restates a blocker detail (the engine pauses with
+    ``reconciliation: <the blocker detail>``)."""
+    reason = snap.state_reason
+    return any(detail and detail in reason for detail in snap.entry_blockers.values())
+
+
 def state_line(snap: EngineSnapshot, pal: Palette, *, armed_s: float = 0.0, flatten_key: str = "F",
-               reset_key: str = "R") -> Text:
-    """Line 2: the engine state in words with its reason; the armed flatten or flatten progress
-    override it because they matter most."""
+               reset_key: str = "R", resume_key: str = "r") -> Text:
+    """Line 2: the engine state in words with its reason and, while PAUSED or RUNNING, every entry blocker
+    with its detail; the armed flatten or flatten progress override it because they matter most."""
     if armed_s > 0:
-        return Text(f" FLATTEN ARMED  press {flatten_key} again within {armed_s:.1f} s to close everything; "
+        # 78 cells: one line at 80 columns, so arming does not shift the dashboard.
+        return Text(f" FLATTEN ARMED  {flatten_key} again within {armed_s:.1f} s closes everything; "
                     "any other key cancels ", style=f"bold reverse {pal.short}")
     fl = snap.flatten
     state = snap.state
@@ -83,40 +119,57 @@ def state_line(snap: EngineSnapshot, pal: Palette, *, armed_s: float = 0.0, flat
         if fl is not None and fl.phase != "done":
             t.append(f" NOT FLAT: {fl.positions_remaining} positions, {fl.orders_remaining} orders remain on the "
                      "exchange.", style=f"bold {pal.short}")
+        elif fl is not None and fl.phase == "done" and not snap.positions and not snap.orders:
+            t.append(" Flat: no positions, no orders.", style=f"bold {pal.long}")
         t.append(f" Press {reset_key} to reset (asks first).", style=pal.muted)
         return t
+    blockers = blockers_text(snap, pal)
     if state is OperatorState.PAUSED:
         t = Text(" ENTRIES PAUSED - EXITS ACTIVE ", style=f"bold reverse {pal.warn}")
-        t.append(f"  {snap.state_reason}")
+        t.append_text(acknowledge_hint(snap, pal, resume_key))
+        if not (blockers and _reason_repeats_a_blocker(snap)):
+            t.append(f"  {snap.state_reason}")
+        if blockers:
+            t.append("  blocked: ", style=pal.muted)
+            t.append_text(blockers)
         return t
     t = Text(" RUNNING ", style=f"bold reverse {pal.long}")
-    if snap.entry_blockers:
+    if blockers:
+        t.append_text(acknowledge_hint(snap, pal, resume_key))
         t.append("  entries blocked: ", style=f"bold {pal.warn}")
-        t.append("; ".join(f"{k}" + (f" ({v})" if v else "") for k, v in snap.entry_blockers.items()))
+        t.append_text(blockers)
     else:
         t.append(f"  {snap.state_reason}", style=pal.muted)
     return t
 
 
 class StatusBar(Static):
-    """Two lines docked at the top."""
+    """Docked at the top: line 1 (cut with an ellipsis on a narrow terminal) and the state line, which
+    wraps (up to three lines) when entry blockers make it long (so their details stay readable at 80 columns)."""
 
     DEFAULT_CSS = """
-    StatusBar { dock: top; height: 2; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
+    StatusBar { dock: top; height: auto; max-height: 4; padding: 0 1; background: $panel; }
     """
 
     def __init__(self) -> None:
         super().__init__(id="status")
-        self._last: Text | None = None
+        self._last: tuple[Text, Text] | None = None
 
     def show(self, snap: EngineSnapshot, wall_ms: int, pal: Palette, *, armed_s: float, flatten_key: str,
-             reset_key: str, force: bool = False) -> None:
+             reset_key: str, resume_key: str = "r", force: bool = False) -> None:
         """Draw both lines (only when something changed)."""
-        text = top_line(snap, wall_ms, pal)
-        text.append("\n")
-        text.append_text(state_line(snap, pal, armed_s=armed_s, flatten_key=flatten_key, reset_key=reset_key))
-        text.no_wrap = True
-        text.overflow = "ellipsis"
-        if force or text != self._last:
-            self.update(text)
-            self._last = text
+        top = top_line(snap, wall_ms, pal)
+        top.no_wrap = True
+        top.overflow = "ellipsis"
+        state = state_line(snap, pal, armed_s=armed_s, flatten_key=flatten_key, reset_key=reset_key,
+                           resume_key=resume_key)
+        state.overflow = "ellipsis"
+        if force or (top, state) != self._last:
+            self.update(Group(top, state))
+            self._last = (top, state)
+
+    def plain(self) -> str:
+        """What the bar shows, as plain text (both lines, unwrapped)."""
+        if self._last is None:
+            return ""
+        return f"{self._last[0].plain}\n{self._last[1].plain}"

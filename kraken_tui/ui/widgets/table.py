@@ -1,6 +1,7 @@
 """``KeyedTable``: a DataTable updated in place by row key (no clear-and-refill per tick).
 
-Owns: the diff between what the table shows and the rows wanted now: rows whose key is gone are
+Owns: the diff between what the table shows and the rows wanted now (plus one optional ``FLEX`` column
+that takes the width the fixed columns leave, refitted on resize): rows whose key is gone are
 removed, only changed cells are updated (fixed column widths, ``update_width=False``), new keys are
 appended (so newest rows arrive at the bottom, in arrival order).
 Must not import: the engine's internals, the journal.
@@ -11,13 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual import events
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
-__all__ = ["Cell", "Column", "KeyedTable"]
+__all__ = ["FLEX", "MIN_FLEX", "Cell", "Column", "KeyedTable"]
 
 Cell = str | Text
 Column = tuple[str, str, int]
-"""(label, key, width in cells)."""
+"""(label, key, width in cells); width ``FLEX`` (0) takes the room the other columns leave."""
+#: A column width meaning "the rest of the table's width" (at least ``MIN_FLEX`` cells); one per table.
+FLEX = 0
+MIN_FLEX = 12
 
 
 class KeyedTable(DataTable):
@@ -42,7 +48,26 @@ class KeyedTable(DataTable):
 
     def on_mount(self) -> None:
         for label, key, width in self._columns_spec:
-            self.add_column(label, key=key, width=width)
+            self.add_column(label, key=key, width=width or MIN_FLEX)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit_flex(event.size.width)
+
+    def fit_flex(self, width: int) -> int | None:
+        """Give the ``FLEX`` column what the fixed columns leave of ``width`` (one cell kept for the
+        vertical scrollbar). Returns the flex column's width (None without one)."""
+        flex = next((key for _label, key, w in self._columns_spec if w == FLEX), None)
+        if flex is None:
+            return None
+        want = max(MIN_FLEX, width - sum(w for *_, w in self._columns_spec) - 1)
+        column = self.columns[ColumnKey(flex)]
+        if column.width != want:
+            column.width = want
+            # DataTable has no public "resize a column": recompute its virtual size and redraw.
+            self._require_update_dimensions = True
+            self._clear_caches()
+            self.refresh()
+        return want
 
     @property
     def keys(self) -> list[str]:
