@@ -21,9 +21,12 @@ Semantics (``kraken-tui backtest``; what the equality test against the paper exc
   notional), checked with the mark at each vertex of the walk: the bar's adverse extreme is the worst mark.
 - Daily loss limit (entries paused until the next UTC day) and equity floor (flatten, then HALTED) are
   evaluated at bar closes with mark-to-market equity (``engine.operator.OperatorStateMachine``).
-- Trades are derived from the run's fills and funding with the journal's own code
-  (``journal.trades.derive_trades``), statistics with ``journal.stats``; a position still open at the end
-  is reported, not counted. Candles stream from the file; memory grows only with closed trades.
+- Trades are derived from the run's fills and funding with the journal's rules (``journal.trades``): each
+  round trip as it closes (``runner.Backtest._round_trip``, equal to ``derive_trades`` over the run's
+  journal, which a test checks; ``derive_trades`` itself when a fill crosses zero), statistics with
+  ``journal.stats``; a position still open at the end is reported, not counted. An entry after a
+  reversal's close keeps its signal id and strategy. Candles stream from the file; memory grows only with
+  closed trades.
 Modules: ``data`` (inputs), ``runner`` (the loop), ``report`` (output), ``cli`` (the subcommand).
 Must not import textual.
 """

@@ -17,14 +17,18 @@ Owns: ``BacktestSettings`` (what to run), ``Backtest`` (the loop and its simulat
 - liquidation (``paper.liquidation`` rules: partial first, fee, full with a capped fee) checked with the
   mark at each vertex of the walk, so the adverse extreme is the worst mark a bar can show.
 
-Hot path: floats only (prices, the position's float mirror, stop/take-profit/liquidation thresholds);
-exact Decimal money (``paper.account`` formulas) only at fills, funding and decisions.
+Hot path: floats only (prices, the position's float mirror, stop/take-profit/liquidation thresholds, the
+ATR inlined); exact Decimal money (``paper.account`` formulas) only at fills, funding and decisions. Per
+trade: fills are kept as tuples (``domain.Fill`` objects are built only for the journal sink) and the
+round trip is derived once, when it closes, with ``journal.trades.derive_trades``' operations
+(``_round_trip``; tests/backtest/test_fastpaths.py checks equality against the journal).
 Must not import: textual, the paper exchange's server, the journal writer (records only).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import time
 from collections import deque
@@ -71,6 +75,23 @@ DAY_MS = 86_400_000
 MAX_FUNDING_HOURS_PER_STEP = 24 * 31  # paper.exchange: at most 31 days of funding settled in one clock step
 _CURVE_POINTS = 1024
 _INF = math.inf
+_FILL_TYPES = {t.value: t for t in FillType}
+
+
+#: object.__new__ and the slot setters of domain.Candle: the hot loop builds one Candle per bar without the
+#: frozen dataclass's __init__ (which sets each slot through object.__setattr__); a test checks equality.
+_CANDLE_NEW = (object.__new__, *(Candle.__dict__[f].__set__ for f in ("ts_ms", "open", "high", "low", "close", "volume")))
+
+
+def _ts_of(p: FundingPayment) -> int:
+    return p.ts_ms
+
+
+def _stats_row(t: Trade) -> TradeRow:
+    """``journal.tradecache.rows_of([t])[0]``: the statistics row of one trade (money as floats)."""
+    return (t.exit_ts_ms, t.entry_ts_ms, t.side.value, t.symbol, t.strategy or "unknown", float(t.net_pnl_usd),
+            float(t.gross_pnl_usd), float(t.fees_usd), float(t.funding_usd), float(t.funding_paid_usd),
+            float(t.funding_received_usd))
 
 
 def quote_at(inst: Instrument, price: float, slippage_bps: float) -> tuple[Decimal, Decimal]:
@@ -224,6 +245,11 @@ class Backtest:
         self.taker_bps = Decimal(repr(s.taker_fee_bps))
         self.liq_bps = Decimal(repr(s.liquidation_fee_pct)) * 100
         self._fee_ctx = _FeeCtx(inst, self.liq_bps)
+        # quote_at's constants, computed once (same float formula, see _quote)
+        self._tick_f = float(inst.tick_size)
+        self._tick_digits = _digits(inst)
+        self._slip_k = s.slippage_bps / 10_000.0
+        self._run8 = s.run_id[:8]
         # float mirrors for the hot path
         self.bal_f = s.starting_balance_usd
         self.pos_f = 0.0
@@ -232,15 +258,17 @@ class Backtest:
         self.tp_f = _INF  # nearest take-profit (long: high > tp_f)
         self.liq_f = -_INF  # liquidation guard (long: low < liq_f)
         # orders
-        self.pending: list[tuple] = []  # market orders decided at a close, filled at the next open
+        # market orders decided at a close, filled at the next open:
+        # (kind "close"|"enter", side, size, reason (close) or strategy name (enter), cliOrdId, signal id, Enter|None)
+        self.pending: list[tuple] = []
         self.resting: list[_Resting] = []
         self.exits: PositionExits | None = None
         self.best_f = 0.0
         self.time_due_ms = 1 << 62
         self._mark_always = False
         self._seq = 0
-        # the current round trip (for trade derivation with the journal's own code)
-        self.cur_fills: list[Fill] = []
+        # the current round trip: its fills as _FillRow tuples (side, size, price, ts, fill type, cliOrdId, fee, n)
+        self.cur_fills: list[tuple] = []
         self.cur_funding: list[FundingPayment] = []
         self.cur_intents: dict[str, IntentInfo] = {}
         self.cur_strategies: dict[str, str] = {}
@@ -277,7 +305,10 @@ class Backtest:
         on_candle = self.strategy.on_candle
         builder = self.builder
         view = self.view
-        atr_update = self.atr.update
+        atr = self.atr
+        atr_n = atr.period
+        atr_prev, atr_seed, atr_count, atr_val = atr._prev_close, atr._seed_sum, atr._count, atr.value  # noqa: SLF001
+        new, set_ts, set_o, set_h, set_l, set_c, set_v = _CANDLE_NEW
         curve = res.curve
         stride, k = self._stride, self._k
         n = 0
@@ -302,8 +333,35 @@ class Backtest:
                     self._intrabar(ts, o, h, lo, c)
                     (next_hour, pending, pos, stop_f, tp_f, liq_f, bal, entry, ex_on, best, due, always, day_end,
                      day_lim, floor) = self._hot()
-            candle = Candle(ts, o, h, lo, c, v)
-            atr_update(candle)
+            # Candle(ts, o, h, lo, c, v) without the frozen dataclass's __init__ (same object, half the cost)
+            candle = new(Candle)
+            set_ts(candle, ts)
+            set_o(candle, o)
+            set_h(candle, h)
+            set_l(candle, lo)
+            set_c(candle, c)
+            set_v(candle, v)
+            # engine.indicators.ATR.update(candle), inlined (same float operations in the same order)
+            if atr_prev is not None:
+                tr = h - lo
+                d = atr_prev - h
+                if d < 0:
+                    d = -d
+                if d > tr:
+                    tr = d
+                d = atr_prev - lo
+                if d < 0:
+                    d = -d
+                if d > tr:
+                    tr = d
+                if atr_val is None:
+                    atr_seed += tr
+                    atr_count += 1
+                    if atr_count == atr_n:
+                        atr_val = atr_seed / atr_n
+                else:
+                    atr_val = (atr_val * (atr_n - 1) + tr) / atr_n
+            atr_prev = c
             last_close = c
             close_ms = ts + bar_ms
             if builder is None:
@@ -329,6 +387,7 @@ class Backtest:
             ):
                 self.last_close = last_close
                 self.peak_f = peak
+                atr.value = atr_val
                 if ex_on and ((c > best if pos > 0 else c < best) or close_ms >= due or always):
                     self._on_mark(c, close_ms)
                 if sig is not None:
@@ -340,6 +399,7 @@ class Backtest:
         self.last_close = last_close
         self.peak_f = peak
         self._stride, self._k = stride, k
+        atr._prev_close, atr._seed_sum, atr._count, atr.value = atr_prev, atr_seed, atr_count, atr_val  # noqa: SLF001
         res.candles += n
         if n:
             res.last_ms = ts
@@ -422,24 +482,32 @@ class Backtest:
               fee_bps: Decimal | None = None) -> None:
         """Book one execution with the paper exchange's formulas (paper.ledger.book_fill)."""
         inst = self.inst
-        realized = self.position.apply_fill(inst, qty * side.sign, price, ts)
+        position = self.position
+        realized = position.apply_fill(inst, qty * side.sign, price, ts)
         if fee_bps is None:
             fee_bps = self.maker_bps if fill_type == "maker" else self.taker_bps
         fee = fee_amount(inst, qty, price, fee_bps)
-        self.balance += realized - fee
-        n = self._next_id()
-        fill = Fill(f"{self.s.run_id[:8]}-f{n}", f"{self.s.run_id[:8]}-o{n}", self.symbol, side, qty, price, ts,
-                    FillType(fill_type), cli, fee, "USD")
-        self.cur_fills.append(fill)
+        self.balance = balance = self.balance + (realized - fee)
+        self._seq = n = self._seq + 1
+        row = (side, qty, price, ts, _FILL_TYPES[fill_type], cli, fee, n)
+        self.cur_fills.append(row)
         if self.sink is not None:
-            self.sink(fill)
-        pos = self.position.size
+            self.sink(self._fill_of(row))
+        pos = position.size
         self.pos_f = float(pos)
-        self.entry_f = float(self.position.entry_price)
-        self.bal_f = float(self.balance)
+        self.entry_f = float(position.entry_price)
+        self.bal_f = float(balance)
         if pos == 0:
             self._trade_closed()
-        self._refresh_liq()
+            self.liq_f = -_INF
+        else:
+            self._refresh_liq()
+
+    def _fill_of(self, row: tuple) -> Fill:
+        """The ``domain.Fill`` of a booked fill row (ids ``<run8>-f<n>`` / ``<run8>-o<n>``)."""
+        side, qty, price, ts, fill_type, cli, fee, n = row
+        return Fill(f"{self._run8}-f{n}", f"{self._run8}-o{n}", self.symbol, side, qty, price, ts, fill_type, cli,
+                    fee, "USD")
 
     def _refresh_liq(self) -> None:
         """Float guard of the liquidation test: the mark at which equity = maintenance margin (slightly
@@ -454,14 +522,18 @@ class Backtest:
         self.liq_f = p_liq + margin if pos > 0 else p_liq - margin
 
     def _trade_closed(self) -> None:
-        """The position is back to zero: derive the round trip with the journal's code and report it."""
-        from kraken_tui.journal.tradecache import rows_of
-
-        ts = derive_trades(self.cur_fills, intents=self.cur_intents, strategies=self.cur_strategies,
-                           funding=self.cur_funding)
-        for t in ts.closed:
+        """The position is back to zero: derive the round trip (``_round_trip``, or the journal's
+        ``derive_trades`` when a fill crossed zero) and report it."""
+        t1 = self._round_trip()
+        if t1 is not None:
+            closed = [t1]
+        else:
+            closed = derive_trades([self._fill_of(r) for r in self.cur_fills], intents=self.cur_intents,
+                                   strategies=self.cur_strategies, funding=self.cur_funding).closed
+        rows = self.result.rows
+        for t in closed:
             self._hash.update(fingerprint_line(t))
-            self.result.rows.extend(rows_of([t]))
+            rows.append(_stats_row(t))
             self.result.last_trades.append(t)
             self.consecutive_losses = self.consecutive_losses + 1 if t.net_pnl_usd < 0 else 0
             if self.on_trade is not None:
@@ -475,11 +547,85 @@ class Backtest:
         if self.op.state is OperatorState.FLATTENING:
             self.op.flatten_done("position closed at the open")
 
+    def _round_trip(self) -> Trade | None:
+        """The one closed trade of the current round trip, computed exactly as ``journal.trades.derive_trades``
+        computes it (same Decimal operations in the same order: size-weighted prices, notional P&L, fees,
+        MAE/MFE sampled at fill prices, funding paid/received between entry and exit, exit reason of the
+        closing fill). None when the fills are not a plain round trip (a fill crossing zero, fills out of
+        time order): the caller then runs ``derive_trades`` itself."""
+        fills = self.cur_fills
+        side0, size0, price0, ts0, _ft0, cli0, fee0, _ = fills[0]
+        sign = side0.sign
+        pos = size0
+        cost = price0 * size0
+        entry_notional = cost
+        entry_size = size0
+        fees = fee0 if fee0 is not None else ZERO
+        exit_notional = ZERO
+        exit_ts = prev_ts = ts0
+        low = high = 0.0
+        last = fills[0]
+        for f in itertools.islice(fills, 1, None):
+            side, size, price, ts, _ft, _cli, fee, _ = f
+            if ts < prev_ts or pos == 0:
+                return None
+            prev_ts = ts
+            fee = fee if fee is not None else ZERO
+            u = float(sign * (price * pos - cost))
+            if u < low:
+                low = u
+            elif u > high:
+                high = u
+            if side.sign == sign:
+                pos += size
+                cost += price * size
+                entry_notional += price * size
+                entry_size += size
+                fees += fee
+                continue
+            close_q = min(size, pos)
+            if size - close_q != 0:
+                return None  # crosses zero: derive_trades splits it
+            removed = cost if close_q == pos else cost * close_q / pos
+            cost -= removed
+            pos -= close_q
+            exit_notional += price * close_q
+            fees += fee
+            exit_ts = ts
+            last = f
+        if pos != 0:
+            return None
+        intents = self.cur_intents
+        info = intents.get(cli0) if cli0 else None
+        signal_id = info.signal_id if info else None
+        ft, cli = last[4], last[5]
+        if ft.is_liquidation:
+            reason = "liquidation"
+        elif ft in (FillType.ASSIGNOR, FillType.ASSIGNEE):
+            reason = "assignment"
+        else:
+            einfo = intents.get(cli) if cli else None
+            reason = "external" if einfo is None else "reverse" if einfo.purpose in ("entry", "add") else einfo.purpose
+        funding = {}
+        pays = [p for p in sorted(self.cur_funding, key=_ts_of) if ts0 <= p.ts_ms <= exit_ts]
+        if pays:
+            amounts = [p.amount_usd for p in pays]
+            received = sum((a for a in amounts if a > 0), ZERO)
+            paid = -sum((a for a in amounts if a < 0), ZERO)
+            funding = {"funding_usd": received - paid, "funding_paid_usd": paid, "funding_received_usd": received}
+        return Trade(
+            symbol=self.symbol, side=PositionSide.LONG if sign > 0 else PositionSide.SHORT, size=entry_size,
+            entry_ts_ms=ts0, exit_ts_ms=exit_ts, entry_price=entry_notional / entry_size,
+            exit_price=exit_notional / entry_size, gross_pnl_usd=sign * (exit_notional - entry_notional),
+            fees_usd=fees, funding_usd=funding.pop("funding_usd", ZERO), exit_reason=reason, signal_id=signal_id,
+            strategy=self.cur_strategies.get(signal_id) if signal_id else None, mae_usd=low, mfe_usd=high, **funding,
+        )
+
     def _intent(self, ts: int, side: Side, size: Decimal, otype: OrderType, reason: str, signal_id: str | None,
                 *, price: Decimal | None = None, reduce_only: bool = False) -> str:
         """Register (and journal) an order intent; returns its cliOrdId (``kt-<signal>-<purpose>-<n>``)."""
         n = self._next_id()
-        cli = f"kt-{signal_id or self.s.run_id[:8]}-{reason}-{n}"
+        cli = f"kt-{signal_id or self._run8}-{reason}-{n}"
         self.cur_intents[cli] = IntentInfo(reason, side.value, signal_id)
         if self.sink is not None:
             limit = price if otype is OrderType.LIMIT else None
@@ -488,11 +634,18 @@ class Backtest:
                                    reduce_only, signal_id))
         return cli
 
+    def _quote(self, price: float) -> tuple[Decimal, Decimal]:
+        """``quote_at(self.inst, price, slippage_bps)`` with the instrument's constants computed once."""
+        k, step, digits = self._slip_k, self._tick_f, self._tick_digits
+        bid = round(math.floor(price * (1.0 - k) / step + 1e-9) * step, digits)
+        ask = round(math.ceil(price * (1.0 + k) / step - 1e-9) * step, digits)
+        return Decimal(repr(bid)), Decimal(repr(ask))
+
     def _open_fills(self, ts: int, o: float) -> None:
         """Execute the market orders decided at the previous close at this bar's open (+ slippage)."""
         pending, self.pending = self.pending, []
-        bid, ask = quote_at(self.inst, o, self.s.slippage_bps)
-        for kind, side, size, _reason, cli, signal_id, enter in pending:
+        bid, ask = self._quote(o)
+        for kind, side, size, strategy, cli, signal_id, enter in pending:
             if kind == "close":
                 pos = self.position.size
                 if pos == 0 or (pos > 0) == (side is Side.BUY):
@@ -502,12 +655,20 @@ class Backtest:
                 self._book(side, qty, bid if side is Side.SELL else ask, "taker", cli, ts)
             else:
                 price = ask if side is Side.BUY else bid
+                # a reversal's close (just booked) ended the previous round trip and cleared its intents:
+                # keep this entry's intent and strategy, so the new trade keeps its signal and strategy
+                if cli not in self.cur_intents:
+                    self.cur_intents[cli] = IntentInfo("entry", side.value, signal_id)
+                if signal_id is not None and signal_id not in self.cur_strategies:
+                    self.cur_strategies[signal_id] = strategy
                 self._book(side, size, price, "taker", cli, ts)
                 self._open_signal = signal_id
                 if self.position.size != 0:
                     self._start_exits(enter, ts, price, size, signal_id)
 
     def _start_exits(self, enter: Enter, ts: int, price: Decimal, size: Decimal, signal_id: str | None) -> None:
+        if self.exits is None and not enter.protective:
+            return  # no exit policy state without protective exits (PositionExits would be dropped at once)
         pos = self.position.size
         side = PositionSide.LONG if pos > 0 else PositionSide.SHORT
         if self.exits is not None:
@@ -532,6 +693,9 @@ class Backtest:
     def _thresholds(self) -> None:
         """Float trigger thresholds of the resting orders for the hot loop's pre-check."""
         long = self.pos_f > 0
+        if not self.resting:
+            self.stop_f, self.tp_f = (-_INF, _INF) if long else (_INF, -_INF)
+            return
         stop = next((r.price_f for r in self.resting if r.kind is OrderType.STOP), None)
         tps = [r.price_f for r in self.resting if r.kind is OrderType.LIMIT]
         if long:
@@ -578,7 +742,7 @@ class Backtest:
                 hit = p >= stop.price_f and up
             if hit:
                 trigger = p if prev is None else stop.price_f  # a gap fills at the open, else at the stop
-                bid, ask = quote_at(self.inst, trigger, self.s.slippage_bps)
+                bid, ask = self._quote(trigger)
                 qty = min(stop.size, abs(self.position.size))
                 reason = self.exits.stop_reason if self.exits is not None else stop.purpose
                 if self.exits is not None:
@@ -687,8 +851,9 @@ class Backtest:
         res.signals += 1
         self.now_ms = close_ms
         signal_id = make_signal_id(self.s.run_id, self.symbol, close_ms)
-        if self.op.state in (OperatorState.HALTED, OperatorState.FLATTENING):
-            self._signal_record(sig, signal_id, close_ms, "ignored", f"engine {self.op.state.value}")
+        state = self.op.state
+        if state is OperatorState.HALTED or state is OperatorState.FLATTENING:
+            self._signal_record(sig, signal_id, close_ms, "ignored", f"engine {state.value}")
             return
         mark = Decimal(repr(c))
         atr = self.atr.value
@@ -707,8 +872,8 @@ class Backtest:
                 action = "intent"
             elif isinstance(a, Enter):
                 cli = self._intent(close_ms, a.order_side, a.size, OrderType.MARKET, "entry", signal_id)
-                self.cur_strategies[signal_id] = sig.strategy or self.strategy.name
-                self.pending.append(("enter", a.order_side, a.size, "entry", cli, signal_id, a))
+                name = self.cur_strategies[signal_id] = sig.strategy or self.strategy.name
+                self.pending.append(("enter", a.order_side, a.size, name, cli, signal_id, a))
                 action = "intent"
             elif isinstance(a, Reject):
                 res.rejected += 1
@@ -717,7 +882,8 @@ class Backtest:
                     action = "rejected"
             else:
                 why = why or a.reason
-        self._signal_record(sig, signal_id, close_ms, action, why if action != "intent" else why)
+        if self.sink is not None:
+            self._signal_record(sig, signal_id, close_ms, action, why)
 
     def _signal_record(self, sig: Signal, signal_id: str, ts: int, action: str, why: str | None) -> None:
         if self.sink is None:

@@ -83,6 +83,7 @@ class Ignore:
 
 
 Action = Enter | Close | Reject | Ignore
+_ZERO = Decimal(0)
 
 
 def _without(account: AccountSnapshot, symbol: str) -> AccountSnapshot:
@@ -90,12 +91,21 @@ def _without(account: AccountSnapshot, symbol: str) -> AccountSnapshot:
     gone = [p for p in account.positions if p.symbol == symbol]
     if not gone:
         return account
-    pnl = sum((p.unrealized_pnl_usd for p in gone), Decimal(0))
-    return replace(
-        account,
-        collateral_usd=account.collateral_usd + pnl,
-        positions=tuple(p for p in account.positions if p.symbol != symbol),
-    )
+    pnl = sum((p.unrealized_pnl_usd for p in gone), _ZERO)
+    if type(account) is not AccountSnapshot:
+        return replace(
+            account,
+            collateral_usd=account.collateral_usd + pnl,
+            positions=tuple(p for p in account.positions if p.symbol != symbol),
+        )
+    # dataclasses.replace, spelled out (this runs on every reversal)
+    return AccountSnapshot(account.equity_usd, account.collateral_usd + pnl,
+                           tuple(p for p in account.positions if p.symbol != symbol),
+                           account.consecutive_losses, account.drawdown_pct)
+
+
+def _close(symbol: str, position_size: Decimal, held: int) -> Close:
+    return Close(symbol, abs(position_size), Side.SELL if held > 0 else Side.BUY, ExitReason.SIGNAL)
 
 
 def decide(
@@ -142,9 +152,8 @@ def decide(
         raise ValueError(f"sizing must be 'risk', 'fixed' or None, got {sizing!r}")
     held = (position_size > 0) - (position_size < 0)
     want = signal.side.sign
-    close = Close(symbol, abs(position_size), Side.SELL if held > 0 else Side.BUY, ExitReason.SIGNAL)
     if signal.side is SignalSide.FLAT:
-        return [close] if held else [Ignore(symbol, "flat signal while flat")]
+        return [_close(symbol, position_size, held)] if held else [Ignore(symbol, "flat signal while flat")]
     if signal.confidence < min_confidence:
         return [Ignore(symbol, f"confidence {signal.confidence:.2f} below {min_confidence:.2f}")]
     side = PositionSide.LONG if want > 0 else PositionSide.SHORT
@@ -152,7 +161,7 @@ def decide(
         return [Ignore(symbol, f"already {side.value}")]
     actions: list[Action] = []
     if held == -want:
-        actions.append(close)
+        actions.append(_close(symbol, position_size, held))
         account = _without(account, symbol)
     actions.append(
         _entry(
@@ -183,9 +192,11 @@ def _entry(
         return Reject(symbol, block)
     if mark <= 0:
         return Reject(symbol, f"no mark price ({mark})")
-    guard = basis_guard(float(mark), float(index) if index is not None else None, risk_cfg.max_basis_bps)
-    if guard:
-        return Reject(symbol, guard)
+    if index is not mark or not risk_cfg.max_basis_bps >= 0 or not mark.is_finite():
+        # (index given as the mark itself: basis 0, which no max_basis_bps >= 0 rejects)
+        guard = basis_guard(float(mark), float(index) if index is not None else None, risk_cfg.max_basis_bps)
+        if guard:
+            return Reject(symbol, guard)
     mode = "fixed" if not protective else (sizing or risk_cfg.sizing)
     cfg = risk_cfg if mode == risk_cfg.sizing else risk_cfg.model_copy(update={"sizing": mode})
     stop = initial_stop_price(exits_cfg, instrument, side, mark) if protective else None

@@ -19,6 +19,21 @@ from kraken_tui.engine.liquidation import linear_liquidation_price, liquidation_
 __all__ = ["AccountSnapshot", "EntryRequest", "OpenExposure", "RiskDecision", "allowed_leverage", "evaluate_entry"]
 
 _HUNDRED = Decimal(100)
+_ONE = Decimal(1)
+_DEC_CACHE: dict[float, Decimal] = {}
+
+
+def _dec(x: float) -> Decimal:
+    """``Decimal(str(x))`` for a config number, memoised for non-zero floats (the gate runs on every
+    entry with the same few config values; the cache is keyed on the value, so a changed config is safe)."""
+    if x.__class__ is float and x:
+        d = _DEC_CACHE.get(x)
+        if d is None:
+            d = Decimal(str(x))
+            if len(_DEC_CACHE) < 4096:
+                _DEC_CACHE[x] = d
+        return d
+    return Decimal(str(x))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,17 +114,20 @@ def _reject(reason: str, notes: list[str] | None = None) -> RiskDecision:
 def allowed_leverage(cfg: RiskConfig, atr_pct: float | None, consecutive_losses: int, drawdown_pct: float) -> tuple[Decimal, str]:
     """Leverage allowed now (x) and why: the ATR band's leverage under ``leverage_cap``, cut to 1x after
     ``loss_streak_cut`` consecutive losses or when drawdown from peak exceeds ``drawdown_deleverage_pct``."""
-    cap = Decimal(str(cfg.leverage_cap))
+    cap = _dec(cfg.leverage_cap)
     lev, why = cap, "leverage_cap"
     if atr_pct is not None:
-        band = sum(1 for edge in cfg.vol_band_atr_pct if atr_pct >= edge)
-        band_lev = Decimal(str(cfg.vol_band_leverage[band]))
+        band = 0
+        for edge in cfg.vol_band_atr_pct:
+            if atr_pct >= edge:
+                band += 1
+        band_lev = _dec(cfg.vol_band_leverage[band])
         if band_lev < lev:
             lev, why = band_lev, f"ATR {atr_pct:.2f}% band"
     if consecutive_losses >= cfg.loss_streak_cut and lev > 1:
-        lev, why = Decimal(1), f"{consecutive_losses} consecutive losses"
+        lev, why = _ONE, f"{consecutive_losses} consecutive losses"
     if drawdown_pct > cfg.drawdown_deleverage_pct and lev > 1:
-        lev, why = Decimal(1), f"drawdown {drawdown_pct:.1f}% from peak"
+        lev, why = _ONE, f"drawdown {drawdown_pct:.1f}% from peak"
     return min(lev, cap), why
 
 
@@ -136,14 +154,19 @@ def evaluate_entry(
         return _reject(f"{inst.symbol}: the engine trades PF_ linear perpetuals only")
     if req.entry_price <= 0 or account.equity_usd <= 0:
         return _reject("no price or no equity to size the entry from")
-    held = next((p for p in account.positions if p.symbol == inst.symbol and p.signed_size != 0), None)
-    if held is not None:
-        same = (held.signed_size > 0) == (req.side is PositionSide.LONG)
-        if not same:
-            return _reject(f"{inst.symbol}: an opposite position is open; it must be closed first")
-        if not cfg.allow_pyramiding:
-            return _reject(f"{inst.symbol}: already {req.side.value}; pyramiding is disabled")
-    open_count = sum(1 for p in account.positions if p.signed_size != 0)
+    positions = account.positions
+    held = None
+    if positions:
+        held = next((p for p in positions if p.symbol == inst.symbol and p.signed_size != 0), None)
+        if held is not None:
+            same = (held.signed_size > 0) == (req.side is PositionSide.LONG)
+            if not same:
+                return _reject(f"{inst.symbol}: an opposite position is open; it must be closed first")
+            if not cfg.allow_pyramiding:
+                return _reject(f"{inst.symbol}: already {req.side.value}; pyramiding is disabled")
+        open_count = sum(1 for p in positions if p.signed_size != 0)
+    else:
+        open_count = 0
     if held is None and open_count >= cfg.max_open_positions:
         return _reject(f"max open positions reached ({open_count}/{cfg.max_open_positions})")
 
@@ -163,40 +186,44 @@ def evaluate_entry(
     if cfg.sizing == "risk":
         if req.stop_price is None or req.stop_price == price:
             return _reject("risk-based sizing needs a stop price distinct from the entry price")
-        size = equity * Decimal(str(cfg.risk_per_trade_pct)) / _HUNDRED / abs(price - req.stop_price)
+        size = equity * _dec(cfg.risk_per_trade_pct) / _HUNDRED / abs(price - req.stop_price)
     else:
-        size = equity * Decimal(str(cfg.fixed_fraction_pct)) / _HUNDRED / price
+        size = equity * _dec(cfg.fixed_fraction_pct) / _HUNDRED / price
 
     level = inst.margin_level_for(size * price) if inst.margin_levels else None
-    im_rate = level.initial_margin_rate if level else Decimal(1) / lev
+    im_rate = level.initial_margin_rate if level else _ONE / lev
     mm_rate = level.maintenance_margin_rate if level else im_rate / 2
-    open_notional = sum((p.notional_usd for p in account.positions), ZERO)
-    used_im = sum((p.notional_usd * p.initial_margin_rate for p in account.positions), ZERO)
-    caps = {
-        "max_position_notional_usd": Decimal(str(cfg.max_position_notional_usd)) / price,
-        "leverage": (lev * equity - open_notional) / price,
-        "max_capital_deployed_pct": (Decimal(str(cfg.max_capital_deployed_pct)) / _HUNDRED * equity - used_im)
-        / (price * im_rate),
-    }
-    for name, cap in caps.items():
-        if size > cap:
-            size = max(cap, ZERO)
-            notes.append(f"capped by {name}")
+    if positions:
+        open_notional = sum((p.notional_usd for p in positions), ZERO)
+        used_im = sum((p.notional_usd * p.initial_margin_rate for p in positions), ZERO)
+    else:
+        open_notional = used_im = ZERO
+    # the three caps, all computed before any is applied (order: notional, leverage, capital deployed)
+    cap_notional = _dec(cfg.max_position_notional_usd) / price
+    cap_leverage = (lev * equity - open_notional) / price
+    cap_deployed = (_dec(cfg.max_capital_deployed_pct) / _HUNDRED * equity - used_im) / (price * im_rate)
+    if size > cap_notional:
+        size = max(cap_notional, ZERO)
+        notes.append("capped by max_position_notional_usd")
+    if size > cap_leverage:
+        size = max(cap_leverage, ZERO)
+        notes.append("capped by leverage")
+    if size > cap_deployed:
+        size = max(cap_deployed, ZERO)
+        notes.append("capped by max_capital_deployed_pct")
     size = inst.round_size(size)
     if size < inst.min_order_size:
         return _reject(f"size {size} below the minimum order {inst.min_order_size} ({'; '.join(notes)})", notes)
 
     signed = size if req.side is PositionSide.LONG else -size
-    liq = linear_liquidation_price(
-        signed,
-        price,
-        mm_rate,
-        account.collateral_usd,
-        sum((p.unrealized_pnl_usd for p in account.positions), ZERO),
-        sum((abs(p.signed_size) * p.entry_price * p.maintenance_margin_rate for p in account.positions), ZERO),
-    )
+    if positions:
+        other_upnl = sum((p.unrealized_pnl_usd for p in positions), ZERO)
+        other_mm = sum((abs(p.signed_size) * p.entry_price * p.maintenance_margin_rate for p in positions), ZERO)
+    else:
+        other_upnl = other_mm = ZERO
+    liq = linear_liquidation_price(signed, price, mm_rate, account.collateral_usd, other_upnl, other_mm)
     dist = liquidation_distance(price, liq, req.side is PositionSide.LONG)
-    buffer = Decimal(str(cfg.liquidation_buffer_pct)) / _HUNDRED
+    buffer = _dec(cfg.liquidation_buffer_pct) / _HUNDRED
     if dist is not None and dist < buffer:
         return _reject(
             f"estimated liquidation at {liq:.2f} is {dist * 100:.1f}% from entry, inside the "
