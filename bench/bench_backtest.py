@@ -45,6 +45,7 @@ from kraken_tui.backtest.report import summary_of  # noqa: E402
 from kraken_tui.backtest.runner import Backtest, BacktestSettings  # noqa: E402
 from kraken_tui.config import OperatorConfig  # noqa: E402
 from kraken_tui.paper.instruments import default_instrument  # noqa: E402
+from tests.backtest.peer import load_frame, sma_cross_backtest  # noqa: E402
 
 DATA = Path(os.environ.get("KRAKEN_TUI_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 SRC = DATA / "kraken" / "pf_xbtusd_1m_2025-08.csv"
@@ -90,37 +91,12 @@ def run_ours(path: Path, strategy: str, params: dict, limit: int | None = None):
 
 
 def run_peer(path: Path, fast: int, slow: int) -> tuple[float, float, int]:
-    import pandas as pd
-    from backtesting import Backtest as PeerBacktest
-    from backtesting import Strategy
-    from backtesting.lib import crossover
-    from backtesting.test import SMA
-
     t0 = time.perf_counter()
-    df = pd.read_csv(path)
-    df.index = pd.to_datetime(df["time"], unit="s", utc=True)
-    df = df.rename(columns=str.capitalize)[["Open", "High", "Low", "Close", "Volume"]]
+    df, _ = load_frame(path)
     read_s = time.perf_counter() - t0
-
-    class SmaCross(Strategy):
-        n1, n2 = fast, slow
-
-        def init(self):
-            self.s1 = self.I(SMA, self.data.Close, self.n1)
-            self.s2 = self.I(SMA, self.data.Close, self.n2)
-
-        def next(self):
-            if crossover(self.s1, self.s2):
-                self.position.close()
-                self.buy(size=0.1)
-            elif crossover(self.s2, self.s1):
-                self.position.close()
-                self.sell(size=0.1)
-
+    bt = sma_cross_backtest(df, fast, slow, commission=0.0 if FRICTIONLESS else 0.0005)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bt = PeerBacktest(df, SmaCross, cash=1e12, commission=0.0 if FRICTIONLESS else 0.0005, trade_on_close=False,
-                          finalize_trades=False)
         t0 = time.perf_counter()
         stats = bt.run()
         run_s = time.perf_counter() - t0

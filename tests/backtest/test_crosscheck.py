@@ -14,40 +14,17 @@ import warnings
 import pytest
 
 from ._util import PF_1M, PF_5M, PF_15M, run_rows, settings_for
+from .peer import load_frame, sma_cross_backtest
 
 pd = pytest.importorskip("pandas")
 bt_mod = pytest.importorskip("backtesting")
 
 
 def _backtesting_trades(path, fast: int, slow: int):
-    from backtesting import Backtest, Strategy
-    from backtesting.lib import crossover
-    from backtesting.test import SMA
-
-    df = pd.read_csv(path)
-    times = [int(t) * 1000 for t in df["time"]]
-    df.index = pd.to_datetime(df["time"], unit="s", utc=True)
-    df = df.rename(columns=str.capitalize)[["Open", "High", "Low", "Close", "Volume"]]
-
-    class SmaCross(Strategy):
-        n1, n2 = fast, slow
-
-        def init(self):
-            self.s1 = self.I(SMA, self.data.Close, self.n1)
-            self.s2 = self.I(SMA, self.data.Close, self.n2)
-
-        def next(self):
-            if crossover(self.s1, self.s2):
-                self.position.close()
-                self.buy(size=0.1)
-            elif crossover(self.s2, self.s1):
-                self.position.close()
-                self.sell(size=0.1)
-
+    df, times = load_frame(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        stats = Backtest(df, SmaCross, cash=1e12, commission=0, trade_on_close=False,
-                         finalize_trades=False).run()
+        stats = sma_cross_backtest(df, fast, slow).run()
     tr = stats._trades
     return [(int(r.EntryBar), int(r.ExitBar), "long" if r.Size > 0 else "short", float(r.EntryPrice),
              float(r.ExitPrice)) for r in tr.itertuples()], times
