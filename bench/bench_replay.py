@@ -1,8 +1,12 @@
 """Benchmark: replay throughput at speed=max (events/s), and synthetic generation for comparison.
 
-Run: /work/venv/bin/python bench/bench_replay.py [--repeat N]
+Run: /work/venv/bin/python bench/bench_replay.py [--repeat N] [--engine-candles N] [--only-engine]
 Reads ../shared/data (or $KRAKEN_TUI_DATA). Prints one line per case: events, seconds, events/s.
 Consumes the async ``events()`` stream (the path the paper exchange uses), so pacing overhead counts.
+The last case is the whole run path (``kraken-tui run --no-ui --replay ... --speed max --exit-at-end``):
+the Runtime with the paper exchange, lockstep, WS/REST over loopback, the engine and the journal, over the
+first N 5-minute candles of ``kraken_spot_ethusd_5m_2024H2`` as PF_ETHUSD (default 2000; 0 = the whole
+file, 52,943), printed as replay candles/s (each candle replays as 4 ticks).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,10 +44,44 @@ def _case(label: str, make, repeat: int) -> None:
     print(f"{label:58s} {n:9d} events  load {load:6.3f} s  stream {best:6.3f} s  {n / best:12,.0f} events/s")
 
 
+async def _engine_run(csv: Path, journal: Path) -> None:
+    from kraken_tui.config import Config
+    from kraken_tui.engine.runtime import RunOptions, build_runtime
+
+    cfg = Config.model_validate({"strategy": {"symbols": ["PF_ETHUSD"]}})
+    rt = await build_runtime(cfg, RunOptions(replay=[f"{csv}@PF_ETHUSD"], speed=None, exit_at_end=True,
+                                             journal=journal))
+    await rt.start()
+    try:
+        await rt.wait_finished()
+    finally:
+        await rt.aclose()
+
+
+def _engine_case(n: int) -> None:
+    src = DATA / "kraken_spot_ethusd_5m_2024H2.ohlcvt.csv"
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "eth.csv"
+        with src.open() as f:
+            lines = f.readlines()
+        lines = lines[:n] if n > 0 else lines
+        csv.write_text("".join(lines))
+        t0 = time.perf_counter()
+        asyncio.run(_engine_run(csv, Path(tmp) / "journal.sqlite"))
+        dt = time.perf_counter() - t0
+    print(f"{'engine replay ETH 5m 2024H2, speed max, ensemble':58s} {len(lines):9d} candles {dt:8.2f} s  "
+          f"{len(lines) / dt:10,.0f} candles/s ({dt / len(lines) / 4 * 1000:.2f} ms/tick)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--engine-candles", type=int, default=2000, help="0 = the whole file")
+    ap.add_argument("--only-engine", action="store_true")
     a = ap.parse_args()
+    if a.only_engine:
+        _engine_case(a.engine_candles)
+        return
     funding = DATA / "funding_pi_xbtusd_1h_2025-08-13_2026-08-13.csv"
     _case("candles 1m PF_XBTUSD (500 bars) + funding", lambda: ReplaySource(
         [f"{DATA / 'pf_xbtusd_1m_2025-08.csv'}@PF_XBTUSD"], funding_path=funding, speed=None), a.repeat)
@@ -54,6 +93,7 @@ def main() -> None:
         [str(DATA / "kraken_futures_ws_v1_2021-07-22.jsonl")], speed=None), a.repeat)
     _case("synthetic 2 symbols, 1 day at 1 s steps", lambda: SyntheticSource(
         ["PF_XBTUSD", "PF_ETHUSD"], seed=42, start_ms=0, end_ms=86_400_000, speed=None), 1)
+    _engine_case(a.engine_candles)
 
 
 if __name__ == "__main__":

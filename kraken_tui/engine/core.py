@@ -87,6 +87,8 @@ class Engine(EventsMixin, ControlMixin):
         data_clock: use the market data's timestamps as the engine clock (replay).
         durable_intents: flush the journal before each order is sent.
         strategy: a built strategy (default: ``build_strategy`` from ``[strategy]``).
+        symbols: the perpetuals traded (default ``[strategy] symbols``; a replay passes the replayed ones,
+            see ``runtime.replay_symbols``).
 
     Attributes:
         finished: set when the engine stopped by itself (kill condition, fatal error) or was stopped.
@@ -96,7 +98,8 @@ class Engine(EventsMixin, ControlMixin):
     def __init__(self, cfg: Config, *, client: Any, ws: Any, journal: Any, run_id: str,
                  mode: EngineMode = EngineMode.PAPER, synthetic: bool = False,
                  restored: tuple[OperatorState, str] | None = None, data_clock: bool = False,
-                 durable_intents: bool = True, strategy: Any = None, journal_path: str | None = None) -> None:
+                 durable_intents: bool = True, strategy: Any = None, journal_path: str | None = None,
+                 symbols: tuple[str, ...] | list[str] | None = None) -> None:
         self.cfg = cfg
         self.client, self.ws, self.journal = client, ws, journal
         self.run_id, self.mode, self.synthetic = run_id, mode, synthetic
@@ -105,7 +108,7 @@ class Engine(EventsMixin, ControlMixin):
         self._data_ms: int | None = None
         self.strategy = strategy or build_strategy(cfg.strategy.name, cfg.strategy.params,
                                                    timeframe=cfg.strategy.timeframe)
-        self.symbols = tuple(s.upper() for s in cfg.strategy.symbols)
+        self.symbols = tuple(s.upper() for s in (cfg.strategy.symbols if symbols is None else symbols))
         tfs = tuple(dict.fromkeys((*self.strategy.timeframes, cfg.strategy.timeframe)))
         self.market = MarketState(self.symbols, tfs, series=("trade", "spot"))
         self.account = AccountTracker()
@@ -148,6 +151,9 @@ class Engine(EventsMixin, ControlMixin):
         """Hourly funding estimate per open position (``PositionView.funding_accrued_usd``); the journal's
         ``FundingPayment`` records are the exchange's real payments (core_events.poll_funding)."""
         self.candles_seen = 0
+        self.ws_positions: tuple[Any, ...] | None = None
+        """Positions as the exchange last pushed them on the private ``open_positions`` feed (spec §7.10);
+        None until its snapshot arrived and again after a disconnect (``flatten`` then reads them)."""
         self.current_job: str | None = None
         self.stopped = False
 
@@ -373,17 +379,22 @@ class Engine(EventsMixin, ControlMixin):
                 and self.flow.cid_ref.get(f.cli_ord_id or "") == mp.signal_id:
             return
         ref = self.flow.cid_ref.get(f.cli_ord_id or "")
+        flattening = self.sm.state in (OperatorState.FLATTENING, OperatorState.HALTED)
         if mp is not None and (ref is None or ref == mp.signal_id) and out.before != 0:
             trailing = mp.stop_purpose == "trailing" or mp.exits.trailing_active
             self.flow.on_exit_fill(f.symbol, ptxt, f.size)
             if mp.exits.remaining <= 0 or out.closed:
                 reason = "liquidation" if f.fill_type in (FillType.LIQUIDATION, FillType.PARTIAL_LIQUIDATION) \
-                    else exit_reason_for(purpose, trailing)
+                    else "flatten" if flattening and purpose is None else exit_reason_for(purpose, trailing)
                 self.account.managed.pop(f.symbol, None)
                 self.emit(EventKind.INFO, f"{f.symbol} position closed ({reason})", symbol=f.symbol,
                           data={"exit_reason": reason})
-                self.submit(f"cleanup {f.symbol}", lambda: self.flow.cleanup(mp, reason))
-            else:
+                if flattening:  # the flatten's cancel-all took the protective orders: no cancel calls
+                    self.flow.exit_reasons[reason] = self.flow.exit_reasons.get(reason, 0) + 1
+                    mp.orders.clear()
+                else:
+                    self.submit(f"cleanup {f.symbol}", lambda: self.flow.cleanup(mp, reason))
+            elif not flattening:
                 self.submit(f"resync {f.symbol}", lambda: self.flow.resync(mp))
         elif out.closed and mp is None:
             self.flow.exit_reasons["external"] = self.flow.exit_reasons.get("external", 0) + 1

@@ -5,6 +5,10 @@ built from memory only (no I/O); every operator act is journaled (``OperatorActi
 machine moves (its transitions are journaled as ``StateChange`` by the engine). ``flatten`` runs
 ``engine.flatten.flatten_account`` (cancel every order, close every position the exchange reports, verify)
 and always ends HALTED, also when the procedure fails (../shared/guides/lessons.md "Flatten and kill switch").
+Order of a flatten: FLATTENING (entries blocked), queued jobs dropped, the job in flight awaited (at most
+``FLATTEN_WAIT_JOB_S``), then ``flatten_account`` with the positions the exchange last pushed on the private
+``open_positions`` feed (``known_positions``; None when that feed is not live) so a clean run costs 4 REST
+calls (cancel-all, one batch of closes, two verifying reads).
 Must not import: textual.
 """
 
@@ -34,7 +38,10 @@ from kraken_tui.journal.records import OperatorAction
 if TYPE_CHECKING:
     from kraken_tui.engine.core import Engine
 
-__all__ = ["ControlMixin"]
+__all__ = ["FLATTEN_WAIT_JOB_S", "ControlMixin"]
+
+FLATTEN_WAIT_JOB_S = 2.0
+"""How long a flatten waits for the order work in flight (an entry being sent) before it starts, s."""
 
 
 class ControlMixin:
@@ -129,16 +136,29 @@ class ControlMixin:
         self._flattening = asyncio.ensure_future(self._do_flatten(reason, source))
         return await asyncio.shield(self._flattening)
 
+    def _private_feed_live(self: Engine) -> bool:
+        """The WS connection is up and the ``open_positions`` feed has sent its snapshot since."""
+        if self.ws_positions is None:
+            return False
+        connected = getattr(self.ws, "connected", None)
+        return bool(connected() if callable(connected) else True if connected is None else connected)
+
     async def _do_flatten(self: Engine, reason: str, source: TransitionSource) -> FlattenReport:
         from kraken_tui.engine.flatten import flatten_account  # B's module; imported where it is used
 
         self._operator("flatten", reason, source)
-        self.sm.flatten(reason, source)
+        self.sm.flatten(reason, source)  # FLATTENING first: no job decides an entry from here on
         while not self._jobs.empty():  # queued entries/exits are moot now
             self._jobs.get_nowait()
         started = self.now_ms()
         self._flatten = FlattenProgress("cancelling", started)
         self.emit(EventKind.FLATTEN, f"flatten started: {reason}", severity=Severity.WARNING)
+        if self._busy:  # an order being sent right now must land before the flatten reads the account
+            try:
+                await asyncio.wait_for(self.wait_idle(), timeout=FLATTEN_WAIT_JOB_S)
+            except TimeoutError:
+                self.emit(EventKind.FLATTEN, f"flatten: order work ({self.current_job}) still running after "
+                          f"{FLATTEN_WAIT_JOB_S:g} s; flattening anyway", severity=Severity.WARNING)
 
         def progress(p: FlattenProgress) -> None:
             self._flatten = p
@@ -146,7 +166,9 @@ class ControlMixin:
                       f"{p.orders_remaining} orders left", data={"phase": p.phase})
 
         try:
-            report = await flatten_account(self.client, progress=progress)
+            known = self.ws_positions if self._private_feed_live() else None
+            report = await flatten_account(self.client, progress=progress,
+                                           known_positions=list(known) if known is not None else None)
         except Exception as exc:  # B's procedure never raises for exchange errors; a bug still halts safely
             report = FlattenReport(False, 0, 0, 0, (), 0.0, error=f"{type(exc).__name__}: {exc}")
         for sym in list(self.account.managed):

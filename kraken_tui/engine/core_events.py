@@ -170,6 +170,7 @@ class EventsMixin:
         elif isinstance(ev, W.OpenOrdersSnapshotEvent):
             self.account.set_orders(ev.orders)
         elif isinstance(ev, W.PositionsEvent):
+            self.ws_positions = ev.positions  # the exchange's own report (flatten sizes its closes from it)
             self.account.set_positions(ev.positions)
         elif isinstance(ev, W.BalancesEvent):
             if ev.flex is not None:
@@ -182,6 +183,7 @@ class EventsMixin:
                           severity=Severity.WARNING)
                 self.rec.schedule("reconnect")
         elif isinstance(ev, W.Disconnected):
+            self.ws_positions = None  # not live any more: the next snapshot after the reconnect counts
             self._feed = FeedView("reconnecting", None, ev.reason)
             self.emit(EventKind.FEED, f"market feed lost: {ev.reason}", severity=Severity.WARNING)
         elif isinstance(ev, W.FeedStale):

@@ -39,7 +39,7 @@ import httpx
 from kraken_tui import __version__
 from kraken_tui.config import Config, Credentials, load_credentials
 from kraken_tui.engine.core import Engine
-from kraken_tui.engine.facade import EngineMode
+from kraken_tui.engine.facade import EngineMode, EventKind
 from kraken_tui.engine.operator import OperatorState
 from kraken_tui.errors import ConfigError, SecretsError
 from kraken_tui.journal.db import resolve_journal_path
@@ -49,7 +49,7 @@ from kraken_tui.kraken.ratelimit import RateLimiter
 from kraken_tui.kraken.rest import KrakenRestClient
 from kraken_tui.kraken.ws import KrakenWsClient
 
-__all__ = ["RunOptions", "Runtime", "build_runtime", "last_operator_state"]
+__all__ = ["RunOptions", "Runtime", "build_runtime", "last_operator_state", "replay_symbols"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,39 @@ def last_operator_state(path: Path) -> tuple[OperatorState, str] | None:
         return OperatorState(row[0]), str(row[1])
     except ValueError:
         return None
+
+
+def replay_symbols(cfg: Config, replayed: tuple[str, ...] | list[str]) -> tuple[tuple[str, ...], str]:
+    """The symbols a replay trades and a one-line explanation for the INFO event.
+
+    The replay's own symbols (after ``--symbol-map`` / ``PATH@SYMBOL``) are traded: a strategy symbol with
+    no data would show an empty row, raise a "feed silent" warning and hold the lockstep. When the config
+    names ``[strategy] symbols`` explicitly and they intersect the replayed ones, the intersection is
+    traded (the operator narrowed the run); otherwise every replayed symbol is.
+
+    Args:
+        cfg: the configuration (``cfg.strategy.symbols``; explicit when set in the file).
+        replayed: the replay source's symbols (upper case perpetuals).
+
+    Returns:
+        (symbols in the replay's order, explanation). Empty ``replayed`` keeps the config's symbols.
+    """
+    conf = [s.upper() for s in cfg.strategy.symbols]
+    rep = [s.upper() for s in replayed]
+    if not rep:
+        return tuple(conf), f"replay carries no symbol; trading the configured {', '.join(conf)}"
+    explicit = "symbols" in cfg.strategy.model_fields_set
+    both = [s for s in rep if s in conf]
+    if explicit and both:
+        skipped = [s for s in conf if s not in both]
+        note = f"replay trades {', '.join(both)} ([strategy] symbols present in the replay"
+        note += f"; not replayed: {', '.join(skipped)})" if skipped else ")"
+        extra = [s for s in rep if s not in both]
+        if extra:
+            note += f"; replayed but not in [strategy] symbols: {', '.join(extra)}"
+        return tuple(both), note
+    why = "none of [strategy] symbols is replayed" if explicit else "[strategy] symbols not set"
+    return tuple(rep), f"replay trades {', '.join(rep)} (the replayed symbols; {why})"
 
 
 class _Lockstep:
@@ -197,10 +230,15 @@ class Runtime:
             limiter = RateLimiter(budget=10**9, reserve=cfg.client.rate_limit_reserve, history_capacity=10**9)
         client = KrakenRestClient(self._http, rest_url, creds, config=cfg.client, rate_limit=limiter)
         self._ws = KrakenWsClient(ws_url, creds, config=cfg.client)
+        symbols, note = None, None
+        if self.mode is EngineMode.REPLAY:
+            symbols, note = replay_symbols(cfg, tuple(getattr(self._source, "symbols", ())))
         self.engine = Engine(cfg, client=client, ws=self._ws, journal=self._journal, run_id=self.run_id,
                              mode=self.mode, synthetic=bool(getattr(self._source, "synthetic", False)),
                              restored=restored, data_clock=self.mode is EngineMode.REPLAY,
-                             journal_path=str(self.journal_path))
+                             journal_path=str(self.journal_path), symbols=symbols)
+        if note is not None:
+            self.engine.emit(EventKind.INFO, note, data={"symbols": list(symbols or ())})
         equity: Decimal | None = None
         with contextlib.suppress(Exception):
             equity = (await client.account()).margin_equity_usd

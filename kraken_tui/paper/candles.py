@@ -4,12 +4,14 @@ Owns: ``CandleStore``: 1-minute OHLCV bars per tick type (``trade`` from trade p
 from the mark price, ``spot`` = index price) and symbol, built from market ticks, aggregated on request to
 1m, 5m, 15m, 30m, 1h, 4h, 12h, 1d, 1w. Bars are keyed by open time (epoch ms); volume is in contracts for
 ``trade`` and 0 for ``mark``/``spot`` (spec §6). Keeps at most ``max_minutes`` bars per series.
+The 24 h ticker statistics (``stats_24h``, asked for on every ticker) come from a sliding window kept
+per symbol (``_Window``), O(1) amortised per call instead of a scan of the whole history.
 Must not import: aiohttp, httpx, websockets, textual, the engine.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 __all__ = ["RESOLUTIONS_MS", "TICK_TYPES", "CandleStore"]
 
@@ -22,12 +24,55 @@ RESOLUTIONS_MS = {
 _WEEK_OFFSET_MS = 4 * 86_400_000  # epoch day 0 is a Thursday; weekly bars open on Monday 00:00 UTC
 
 
+_DAY_MS = 86_400_000
+
+
+class _Window:
+    """The closed 1-minute trade bars of the last 24 h (every bar but the newest, which still changes):
+    (key, open, volume) in order, a running volume sum and monotonic deques for the high and the low."""
+
+    __slots__ = ("bars", "dirty", "highs", "last_key", "lows", "since_key", "vol")
+
+    def __init__(self) -> None:
+        self.bars: deque[tuple[int, float, float]] = deque()
+        self.highs: deque[tuple[int, float]] = deque()
+        self.lows: deque[tuple[int, float]] = deque()
+        self.vol = 0.0
+        self.last_key = -1
+        self.since_key = -1
+        self.dirty = True
+
+    def push(self, key: int, bar: list[float]) -> None:
+        self.bars.append((key, bar[0], bar[4]))
+        self.vol += bar[4]
+        while self.highs and self.highs[-1][1] <= bar[1]:
+            self.highs.pop()
+        self.highs.append((key, bar[1]))
+        while self.lows and self.lows[-1][1] >= bar[2]:
+            self.lows.pop()
+        self.lows.append((key, bar[2]))
+        self.last_key = key
+
+    def evict(self, since_key: int) -> None:
+        self.since_key = since_key
+        bars = self.bars
+        while bars and bars[0][0] < since_key:
+            self.vol -= bars.popleft()[2]
+        while self.highs and self.highs[0][0] < since_key:
+            self.highs.popleft()
+        while self.lows and self.lows[0][0] < since_key:
+            self.lows.popleft()
+        if not bars:
+            self.vol = 0.0  # no drift carried over an empty window
+
+
 class CandleStore:
     """1-minute bars: ``series[(tick_type, symbol)]`` = OrderedDict(open_ms -> [o, h, l, c, volume])."""
 
     def __init__(self, max_minutes: int = 43_200) -> None:
         self.max_minutes = max_minutes
         self.series: dict[tuple[str, str], OrderedDict[int, list[float]]] = {}
+        self._windows: dict[str, _Window] = {}
 
     def _add(self, tick_type: str, symbol: str, ts_ms: int, price: float, volume: float) -> None:
         bars = self.series.setdefault((tick_type, symbol), OrderedDict())
@@ -39,7 +84,11 @@ class CandleStore:
             bars[key] = [price, price, price, price, volume]
             if len(bars) > self.max_minutes:
                 bars.popitem(last=False)
+                if tick_type == "trade" and self.max_minutes <= _DAY_MS // MINUTE_MS + 1:
+                    self._windows.pop(symbol, None)  # a window longer than the history: rebuild
             return
+        if tick_type == "trade" and key != next(reversed(bars)) and symbol in self._windows:
+            self._windows[symbol].dirty = True  # a closed bar changed (late tick): rebuild the window
         bar[1] = max(bar[1], price)
         bar[2] = min(bar[2], price)
         bar[3] = price
@@ -85,12 +134,36 @@ class CandleStore:
         return rows, len(keys) > limit  # type: ignore[return-value]
 
     def stats_24h(self, symbol: str, now_ms: int) -> tuple[float, float, float, float] | None:
-        """(open, high, low, volume) of the trade series over the last 24 h, or None without bars."""
+        """(open, high, low, volume) of the trade series over the last 24 h, or None without bars.
+
+        The window holds the 1-minute bars whose open time is at or after the minute of ``now_ms`` - 24 h;
+        kept incrementally (module docstring), equal to a scan of those bars up to float rounding of the
+        volume sum.
+        """
         bars = self.series.get(("trade", symbol))
         if not bars:
             return None
-        since = now_ms - 86_400_000
-        rows = [b for k, b in bars.items() if k >= since - since % MINUTE_MS]
-        if not rows:
+        since = now_ms - _DAY_MS
+        since_key = since - since % MINUTE_MS
+        newest = next(reversed(bars))
+        w = self._windows.get(symbol)
+        if w is None or w.dirty or since_key < w.since_key or (w.bars and w.bars[0][0] not in bars):
+            w = self._windows[symbol] = _Window()
+            w.dirty = False
+            w.last_key = since_key - 1
+        if newest > w.last_key:
+            fresh = []
+            for key in reversed(bars):
+                if key <= w.last_key or key < since_key:
+                    break
+                if key != newest:
+                    fresh.append(key)
+            for key in reversed(fresh):
+                w.push(key, bars[key])
+        w.evict(since_key)
+        if newest < since_key:
             return None
-        return rows[0][0], max(r[1] for r in rows), min(r[2] for r in rows), sum(r[4] for r in rows)
+        last = bars[newest]
+        if w.bars:
+            return (w.bars[0][1], max(w.highs[0][1], last[1]), min(w.lows[0][1], last[2]), w.vol + last[4])
+        return last[0], last[1], last[2], last[4]

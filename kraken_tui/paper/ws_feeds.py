@@ -188,7 +188,7 @@ class WsHub:
     # ------------------------------------------------------------------ connection
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """aiohttp handler of /ws/v1: answers protocol pings (autoping), serves until the client leaves."""
-        ws = web.WebSocketResponse(autoping=True, heartbeat=None)
+        ws = web.WebSocketResponse(autoping=True, heartbeat=None, compress=False)  # loopback: deflate costs CPU only
         await ws.prepare(request)
         if self._loop_task is None or self._loop_task.done():
             self._loop_task = asyncio.create_task(self._periodic(), name="paper-ws-periodic")
