@@ -23,12 +23,13 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from kraken_tui.domain import Fill, FillType, Side
-from kraken_tui.journal.cli import run as journal_run
-from kraken_tui.journal.db import open_db
-from kraken_tui.journal.encode import encode
-from kraken_tui.journal.records import OperatorAction, RunStarted
-from kraken_tui.journal.writer import JournalWriter
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kraken_tui.domain import Fill, FillType, Side  # noqa: E402
+from kraken_tui.journal.cli import run as journal_run  # noqa: E402
+from kraken_tui.journal.records import OperatorAction, RunStarted  # noqa: E402
+from kraken_tui.journal.writer import JournalWriter  # noqa: E402
+from tests.ui.journal_builder import build_trades_journal  # noqa: E402
 
 
 def _fill(i: int) -> Fill:
@@ -90,25 +91,7 @@ async def _throughput(path: Path, n: int, synchronous: str, batch_max: int) -> t
 
 
 def _build_trades_journal(path: Path, n_trades: int) -> None:
-    conn = open_db(path, synchronous="NORMAL")
-    conn.execute("BEGIN")
-    for sql, params in encode(RunStarted("bench", 0, "backtest", "h", "0", Decimal(10000)), None):
-        conn.execute(sql, params)
-    rows = []
-    sql = None
-    for k in range(n_trades):
-        ts = k * 60_000
-        side = Side.BUY if k % 3 else Side.SELL
-        px_in = Decimal(50000 + (k * 7) % 500)
-        px_out = px_in + Decimal((k * 13) % 200 - 100)
-        for j, (sd, px) in enumerate(((side, px_in), (side.opposite, px_out))):
-            f = Fill(f"t{k}-{j}", f"o{k}-{j}", "PF_XBTUSD" if k % 2 else "PF_ETHUSD", sd, Decimal("0.01"), px,
-                     ts + j * 30_000, FillType.TAKER, None, Decimal("0.25"), "USD")
-            ((sql, params),) = encode(f, "bench")
-            rows.append(params)
-    conn.executemany(sql, rows)
-    conn.execute("COMMIT")
-    conn.close()
+    build_trades_journal(path, n_trades)  # the same journal the console's journal-screen tests use
 
 
 def main() -> None:
