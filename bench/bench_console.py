@@ -5,16 +5,38 @@
 3. one refresh tick (snapshot + all panels, nothing changed / everything forced), ms.
 
 Run: ``python bench/bench_console.py [--n 50]`` from the repository root.
+
+``--real``: issue 7's figures on the REAL console (``KrakenApp`` + ``RuntimeServices``, the path
+``run_console`` takes: paper exchange in process, replay source, lockstep, real REST/WS clients, journal in
+a temporary directory), headless (``App.run_test``), on a candle replay mapped to PF_ETHUSD:
+
+a. event-loop lag p50/p99: a task sleeping 10 ms records its overshoot, over ``--seconds`` (target p99 < 50 ms);
+b. process CPU: ``time.process_time`` (all threads) over wall time in the same window;
+c. key ``F`` ``F`` -> the first ``cancelallorders`` HTTP request leaving the client (``httpx.AsyncClient.send``
+   stamped in this process), ``--flattens`` samples (reset + resume between them), p50/p99 (target < 20 ms);
+d. start to first paint: ``KrakenApp`` constructed -> the first engine snapshot drawn (target < 1.5 s),
+   plus the same from process start (Linux ``/proc``), which adds the imports.
+
+Candles replay as 4 ticks each; ``--speed`` is data seconds per wall second, so 5,000 ticks/s on 5 min bars is
+``--speed 375000`` (the default). The runtime's lockstep holds the replay whenever the engine is behind, so
+the message rate actually achieved is measured (ticks yielded by the source) and printed.
+
+Run: ``python bench/bench_console.py --real [--seconds 10] [--flattens 10] [--speed 375000|max]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -70,10 +92,195 @@ async def _run(n: int) -> None:
               f"forced (all cells); budget at 10 Hz: 100 ms")
 
 
+DEFAULT_REPLAY = "/work/shared/data/kraken/kraken_spot_ethusd_5m_2024H2.ohlcvt.csv@PF_ETHUSD"
+
+
+def _pct(xs: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``xs``, nearest rank."""
+    ys = sorted(xs)
+    return ys[min(len(ys) - 1, max(0, int(round(q * len(ys) + 0.5)) - 1))]
+
+
+def _verdict(value: float, target: float) -> str:
+    return "MET" if value < target else "NOT met"
+
+
+def _process_age_s() -> float | None:
+    """Seconds since this process started (Linux /proc, 10 ms resolution), or None elsewhere."""
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class _Probe:
+    """Stamps shared by the real-mode patches: replayed ticks, cancelallorders requests, first paint."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self.cancel_sent: list[float] = []
+        self.first_paint: float | None = None
+        self.cancel_seen = asyncio.Event()
+
+
+def _patch_httpx(probe: _Probe) -> None:
+    """Stamp every ``cancelallorders`` request as it leaves the client (``AsyncClient.send``)."""
+    import httpx
+
+    orig = httpx.AsyncClient.send
+
+    async def send(self: Any, request: Any, *args: Any, **kw: Any) -> Any:
+        if request.url.path.endswith("/cancelallorders"):
+            probe.cancel_sent.append(time.perf_counter())
+            probe.cancel_seen.set()
+        return await orig(self, request, *args, **kw)
+
+    httpx.AsyncClient.send = send  # type: ignore[method-assign]
+
+
+async def _run_real(args: argparse.Namespace) -> None:
+    from kraken_tui.engine.runtime import RunOptions, build_runtime
+    from kraken_tui.ui.services import RuntimeServices
+
+    probe = _Probe()
+    _patch_httpx(probe)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-console-"))
+    logging.basicConfig(filename=str(tmp / "console.log"), level=logging.INFO)
+
+    class CountingServices(RuntimeServices):
+        """``RuntimeServices.open`` with the replay source's ticks counted (same build and start)."""
+
+        async def open(self) -> Any:
+            self._runtime = await build_runtime(self._cfg, self._opts)
+            src = self._runtime._source
+            inner = src.events
+
+            async def counted() -> Any:
+                async for ev in inner():
+                    if hasattr(ev, "last"):
+                        probe.ticks += 1
+                    yield ev
+
+            src.events = counted
+            await self._runtime.start()
+            return self._runtime.engine
+
+    speed = None if args.speed == "max" else float(args.speed)
+    opts = RunOptions(mode="paper", replay=[args.replay], speed=speed, journal=tmp / "journal.sqlite")
+    # The strategy loses money on this replay at this pace: the default equity floor (80 %) would flatten and
+    # halt on its own mid-bench and the daily loss limit would pause it; neither is what is measured here.
+    cfg = Config(operator={"equity_floor_pct": 1.0, "daily_loss_limit_pct": 100.0})
+    t0 = time.perf_counter()
+    age0 = _process_age_s()
+    services = CountingServices(cfg, opts)
+    app = KrakenApp(None, cfg, services=services, log_file=tmp / "console.log", journal_path=opts.journal)
+    refresh = app.refresh_now
+    painted = asyncio.Event()
+
+    def timed_refresh() -> None:  # on the instance (a subclass would move the app's CSS_PATH)
+        if not app.screen_stack:  # a timer firing during teardown (the app's own refresh_now would raise)
+            return
+        refresh()
+        if probe.first_paint is None and app.snapshot is not None:
+            probe.first_paint = time.perf_counter()
+            painted.set()
+
+    app.refresh_now = timed_refresh  # type: ignore[method-assign]
+    async with app.run_test(size=(160, 48)) as pilot:
+        try:
+            await asyncio.wait_for(painted.wait(), timeout=120)
+        except TimeoutError:
+            raise SystemExit(f"no first paint: {app.fatal or 'the engine did not start'} (log {tmp})") from None
+        await pilot.pause()
+        paint_ms = (probe.first_paint - t0) * 1000
+        engine = app.engine
+        assert engine is not None
+        await asyncio.sleep(1.0)  # let the replay reach its pace
+
+        lags: list[float] = []
+        stop = asyncio.Event()
+
+        async def lag_monitor() -> None:
+            while not stop.is_set():
+                t = time.perf_counter()
+                await asyncio.sleep(0.010)
+                lags.append((time.perf_counter() - t - 0.010) * 1000)
+
+        mon = asyncio.create_task(lag_monitor())
+        w0, c0, n0 = time.perf_counter(), time.process_time(), probe.ticks
+        await asyncio.sleep(args.seconds)
+        wall, cpu, ticks = time.perf_counter() - w0, time.process_time() - c0, probe.ticks - n0
+        window_lags = lags[:]
+
+        lat: list[float] = []
+        flat_ticks0, flat_w0 = probe.ticks, time.perf_counter()
+        for i in range(args.flattens):
+            before = len(probe.cancel_sent)
+            probe.cancel_seen.clear()
+            reports = len(app.flatten_reports)
+            await pilot.press("F")
+            t = time.perf_counter()
+            await pilot.press("F")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(probe.cancel_seen.wait(), timeout=10)
+            if len(probe.cancel_sent) > before:
+                lat.append((probe.cancel_sent[before] - t) * 1000)
+            for _ in range(3000):  # up to 30 s for the flatten's report (the engine is then HALTED)
+                if len(app.flatten_reports) > reports:
+                    break
+                await asyncio.sleep(0.01)
+            rep = app.flatten_reports[-1] if len(app.flatten_reports) > reports else None
+            if args.verbose:
+                print(f"    flatten {i}: cancel {'seen' if len(probe.cancel_sent) > before else 'NOT seen'}, "
+                      f"report after {(time.perf_counter() - t) * 1000:.0f} ms: {rep}")
+            with contextlib.suppress(Exception):
+                engine.reset("bench: reset", TransitionSource.KEY)
+                engine.resume("bench: resume", TransitionSource.KEY)
+            await asyncio.sleep(0.5)  # trading again, under the replay, before the next flatten
+        flat_rate = (probe.ticks - flat_ticks0) / (time.perf_counter() - flat_w0)
+        stop.set()
+        await mon
+        lag_all = lags  # the lag task ran through the flattens as well
+        snap = engine.snapshot()
+
+    rate = ticks / wall
+    print(f"real console, replay {args.replay} at --speed {args.speed} "
+          f"(target 5,000 msg/s; 4 ticks per 5 min candle)")
+    print(f"  market messages achieved: {rate:,.0f} ticks/s over {wall:.1f} s "
+          f"({flat_rate:,.0f}/s during the flattens); final state {snap.state.value}")
+    age = f", {(age0 + paint_ms / 1000) * 1000:.0f} ms from process start" if age0 is not None else ""
+    print(f"  (d) start to first paint: {paint_ms:.0f} ms from KrakenApp constructed{age} "
+          f"(target < 1500 ms: {_verdict(paint_ms, 1500)})")
+    wl = window_lags
+    print(f"  (a) event-loop lag over {wall:.0f} s: p50 {_pct(wl, 0.5):.1f} ms, p99 {_pct(wl, 0.99):.1f} ms, "
+          f"max {max(wl):.1f} ms over {len(wl)} samples (target p99 < 50 ms: {_verdict(_pct(wl, 0.99), 50)})")
+    print(f"      including the flattens: p99 {_pct(lag_all, 0.99):.1f} ms, max {max(lag_all):.1f} ms")
+    print(f"  (b) process CPU: {cpu / wall * 100:.0f} % of one core ({cpu:.1f} s CPU in {wall:.1f} s wall)")
+    if lat:
+        p99 = _pct(lat, 0.99)
+        print(f"  (c) key F F -> first cancelallorders request sent: p50 {_pct(lat, 0.5):.1f} ms, p99 {p99:.1f} ms, "
+              f"max {max(lat):.1f} ms over {len(lat)} of {args.flattens} F F (target < 20 ms: {_verdict(p99, 20)})")
+        if len(lat) < args.flattens:
+            print(f"      {args.flattens - len(lat)} F F produced no cancelallorders within 10 s (NOT met for those; "
+                  "--verbose shows which)")
+    else:
+        print("  (c) key F F -> cancelallorders: no cancel request seen (NOT met)")
+    print(f"  journal and log: {tmp}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=50)
-    asyncio.run(_run(ap.parse_args().n))
+    ap.add_argument("--real", action="store_true", help="issue 7's figures on the real console under a replay")
+    ap.add_argument("--replay", default=DEFAULT_REPLAY, help="PATH@SYMBOL (default: the ETHUSD 5 min candles)")
+    ap.add_argument("--speed", default="375000", help="data seconds per wall second, or max (default 375000)")
+    ap.add_argument("--seconds", type=float, default=10.0, help="lag/CPU window (default 10)")
+    ap.add_argument("--flattens", type=int, default=10, help="F F samples (default 10)")
+    ap.add_argument("--verbose", action="store_true", help="real mode: one line per flatten")
+    args = ap.parse_args()
+    asyncio.run(_run_real(args) if args.real else _run(args.n))
 
 
 if __name__ == "__main__":
