@@ -22,6 +22,7 @@ from typing import Any
 
 import platformdirs
 from textual import events
+from textual._time import get_time  # the clock textual stamps Message.time with (textual is pinned)
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.color import Color
@@ -169,6 +170,7 @@ class KrakenApp(App[int]):
         self._last_snap: EngineSnapshot | None = None
         self._theme_dirs = themes.theme_dirs(cfg.source_path)
         self._listening = False
+        self._flatten_pressed_at: float | None = None
         self.live_pending = False
         """True while the live gate waits for its typed confirmation (the engine is not started)."""
 
@@ -307,6 +309,8 @@ class KrakenApp(App[int]):
             log.exception("snapshot failed")
             return
         self._last_snap = snap
+        if not self.screen_stack:  # a timer firing while the app shuts down: nothing left to draw on
+            return
         dash = self.dashboard
         if not isinstance(dash, DashboardScreen) or not dash.is_mounted:
             return
@@ -348,13 +352,23 @@ class KrakenApp(App[int]):
         self.bell()
 
     # ------------------------------------------------------------------ keys
+    def _pressed_at(self, event: events.Key) -> float:
+        """When ``event``'s key was read from the terminal, on ``self.clock``: now minus the time the
+        event waited in the queue (a busy loop handles keys late; the flatten window must not shrink)."""
+        waited_s = max(0.0, get_time() - event.time)
+        return self.clock() - waited_s
+
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded and self.guard.armed:
-            if event.key not in self._flatten_keys():
-                self.guard.other_key()
-                self.notify("Flatten cancelled (another key was pressed).", timeout=4)
-                self.refresh_now()
-                return  # the disarming key does nothing else
+        if not isinstance(event, events.Key) or event.is_forwarded:
+            await super().on_event(event)
+            return
+        pressed_at = self._pressed_at(event)
+        if event.key not in self._flatten_keys() and self.guard.other_key(pressed_at) is GuardResult.DISARMED:
+            self.notify("Flatten cancelled (another key was pressed).", timeout=4)
+            self.refresh_now()
+            return  # the disarming key does nothing else
+        # The binding's action runs after this returns: hand it the press time (consumed once).
+        self._flatten_pressed_at = pressed_at if event.key in self._flatten_keys() else None
         await super().on_event(event)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -397,7 +411,8 @@ class KrakenApp(App[int]):
         """First press arms, a second press within the window fires."""
         if self.engine is None:
             return
-        if self.guard.press_flatten() is GuardResult.ARMED:
+        pressed_at, self._flatten_pressed_at = self._flatten_pressed_at, None
+        if self.guard.press_flatten(pressed_at) is GuardResult.ARMED:
             self.set_timer(self.guard.window_s + 0.05, self.refresh_now)
             self.refresh_now()
             return
@@ -409,9 +424,10 @@ class KrakenApp(App[int]):
         if self.engine is None:  # not started yet (the live gate is asking): nothing to flatten
             self.notify("Nothing to flatten: the engine has not started.", severity="warning")
             return
-        self.notify("FLATTEN started: cancelling every order and closing every position.", severity="warning")
+        # The worker's task is queued first, so its cancel request leaves before the screen is redrawn.
         self.run_worker(self._flatten(), name="flatten", group="flatten", exit_on_error=False)
-        self.refresh_now()
+        self.notify("FLATTEN started: cancelling every order and closing every position.", severity="warning")
+        self.call_later(self.refresh_now)
 
     async def _flatten(self) -> None:
         assert self.engine is not None

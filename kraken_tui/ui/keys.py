@@ -2,7 +2,9 @@
 
 Owns: the binding ids, their default keys and descriptions (footer, help screen, command palette),
 and ``FlattenGuard``: the first flatten key arms, a second one within ``window_s`` fires, any other
-key disarms, so one stray key never flattens.
+key disarms, so one stray key never flattens. The window is measured between the moments the keys were
+PRESSED (read from the terminal), not when a busy event loop got round to handling them: a double press
+made in time fires even when both keys wait in the queue behind a burst of market data.
 Must not import: the engine's internals, the journal.
 """
 
@@ -78,10 +80,17 @@ class FlattenGuard:
         self.window_s = window_s
         self._armed_at: float | None = None
 
+    def _now(self, at: float | None) -> float:
+        return self._clock() if at is None else at
+
     @property
     def armed(self) -> bool:
         """True while a first press is waiting for its second (and the window has not run out)."""
-        return self._armed_at is not None and self._clock() - self._armed_at <= self.window_s
+        return self.armed_at_time(None)
+
+    def armed_at_time(self, at: float | None) -> bool:
+        """True when a press at ``at`` (the guard's clock, seconds; None = now) lands inside the window."""
+        return self._armed_at is not None and self._now(at) - self._armed_at <= self.window_s
 
     def remaining_s(self) -> float:
         """Seconds left in the arming window (0 when not armed)."""
@@ -90,20 +99,21 @@ class FlattenGuard:
         assert self._armed_at is not None
         return max(0.0, self.window_s - (self._clock() - self._armed_at))
 
-    def press_flatten(self) -> GuardResult:
-        """The flatten key: ``ARMED`` on the first press (or after the window ran out), ``FIRE`` on a
-        second press within the window (the guard disarms itself)."""
-        if self.armed:
+    def press_flatten(self, at: float | None = None) -> GuardResult:
+        """The flatten key, pressed at ``at`` (the guard's clock, seconds; None = now): ``ARMED`` on the
+        first press (or after the window ran out), ``FIRE`` on a second press within the window (the guard
+        disarms itself)."""
+        if self.armed_at_time(at):
             self._armed_at = None
             return GuardResult.FIRE
-        self._armed_at = self._clock()
+        self._armed_at = self._now(at)
         return GuardResult.ARMED
 
-    def other_key(self) -> GuardResult:
-        """Any other key: ``DISARMED`` when it was armed, else ``IGNORED``."""
+    def other_key(self, at: float | None = None) -> GuardResult:
+        """Any other key, pressed at ``at`` (None = now): ``DISARMED`` when it was armed, else ``IGNORED``."""
         if self._armed_at is None:
             return GuardResult.IGNORED
-        was_armed = self.armed
+        was_armed = self.armed_at_time(at)
         self._armed_at = None
         return GuardResult.DISARMED if was_armed else GuardResult.IGNORED
 

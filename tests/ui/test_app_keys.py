@@ -230,3 +230,53 @@ async def test_page_key_cycles_panels_on_a_small_terminal(make_app):
         assert shown() == ["funding", "liquidation", "orders"]
         await pilot.press("tab")
         assert shown() == ["events", "signals"]
+
+
+async def _send_key(app, key: str, *, waited_s: float = 0.0) -> None:
+    """Queue ``key`` as the terminal driver would, stamped as read ``waited_s`` before it is handled."""
+    from textual import events
+    from textual._time import get_time
+
+    ev = events.Key(key, key)
+    ev.time = get_time() - waited_s
+    ev.set_sender(app)
+    app._driver.send_message(ev)
+
+
+async def test_a_double_press_made_in_time_fires_even_when_the_busy_loop_handles_it_late(make_app, engine, clock):
+    # F at t0, F again 0.5 s later; the loop was busy and handles the second F at t0 + 3 s. The window is
+    # between the presses (0.5 s), not between the handling (3 s): it fires.
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await _send_key(app, "F")
+        await pilot.pause()
+        assert app.guard.armed and not engine.calls
+        clock.t += 3.0
+        await _send_key(app, "F", waited_s=2.5)
+        await pilot.pause()
+        assert engine.calls and engine.calls[0][0] == "flatten"
+
+
+async def test_presses_far_apart_do_not_fire_however_quickly_they_are_handled(make_app, engine, clock):
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await _send_key(app, "F", waited_s=2.5)  # pressed 2.5 s ago, handled now
+        await pilot.pause()
+        await _send_key(app, "F")
+        await pilot.pause()
+        assert not engine.calls and app.guard.armed
+
+
+async def test_a_stray_key_between_two_late_handled_presses_disarms(make_app, engine, clock):
+    # F, p, F all within the window but handled after it ran out (busy loop): the p still disarms, the
+    # second F only arms again (at its press time, 0.6 s after the first), and p does nothing else.
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await _send_key(app, "F")
+        await pilot.pause()
+        clock.t += 3.0
+        await _send_key(app, "p", waited_s=2.6)
+        await _send_key(app, "F", waited_s=2.4)
+        await pilot.pause()
+        assert not engine.calls and engine.sm.state is OperatorState.RUNNING
+        assert app.guard.armed_at_time(clock.t - 2.4 + 1.9)  # armed by the second F, not fired
