@@ -2,11 +2,12 @@
 (the ``kraken-tui run`` entry point under the UI).
 
 Owns: the live gate (``--mode live`` starts the engine only after the operator typed ``LIVE``;
-anything else quits with exit code 2, nothing started); sampling ``engine.snapshot()`` at
-``[ui] refresh_hz`` and handing it to the dashboard; operator keys (pause, resume, two-press flatten, reset with confirmation, journal, help, quit with a
-warning about what stays open); the terminal bell; themes; the command palette; logging to the log
-file while the UI runs (nothing on stderr). The engine is never awaited from a key handler except
-through workers, and every read of the journal runs in a thread.
+anything else quits with exit code 2, nothing started); starting and stopping the engine; sampling
+``engine.snapshot()`` at ``[ui] refresh_hz`` and handing it to the dashboard; the terminal bell; themes;
+the journal and help screens; the command palette. The operator keys live in ``ui.operator_keys``, the
+warnings' wording in ``ui.wording``, the log file in ``ui.logfile`` (nothing reaches stderr under the UI).
+The engine is never awaited from a key handler except through workers, and every read of the journal
+runs in a thread.
 Units: refresh rate per second; clocks UTC epoch seconds (``clock``) and milliseconds (snapshots).
 Must not import: the engine's internals (only ``engine.facade`` and ``engine.operator``), the client.
 """
@@ -20,32 +21,29 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-from textual import events
-from textual._time import get_time  # the clock textual stamps Message.time with (textual is pinned)
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.color import Color
 from textual.css.query import NoMatches
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 
 from kraken_tui.config import Config
-from kraken_tui.engine.facade import EngineControl, EngineEvent, EngineSnapshot, EventKind, Severity
-from kraken_tui.engine.operator import OperatorState, TransitionRefused, TransitionSource
+from kraken_tui.engine.facade import EngineControl, EngineEvent, EngineSnapshot, Severity
 from kraken_tui.errors import exit_code_for
 from kraken_tui.journal.db import resolve_journal_path
 from kraken_tui.ui import themes
-from kraken_tui.ui.keys import KEYS, FlattenGuard, GuardResult, bindings
+from kraken_tui.ui.keys import KEYS, FlattenGuard, bindings
+from kraken_tui.ui.logfile import default_log_file, setup_logging
+from kraken_tui.ui.operator_keys import OperatorKeys
 from kraken_tui.ui.palette import Palette
-from kraken_tui.ui.screens.confirm import ConfirmScreen
 from kraken_tui.ui.screens.dashboard import DashboardScreen
 from kraken_tui.ui.screens.help import HelpScreen
 from kraken_tui.ui.screens.journal import JournalScreen
 from kraken_tui.ui.screens.live_gate import LiveGateScreen
 from kraken_tui.ui.services import EngineServices, RuntimeServices
 from kraken_tui.ui.widgets.base import Frame
-from kraken_tui.ui.widgets.status import RECONCILIATION_BLOCKER
+from kraken_tui.ui.wording import quit_warning, reset_warning, wants_bell
 
 __all__ = ["KrakenApp", "default_log_file", "quit_warning", "reset_warning", "run_console", "wants_bell"]
 
@@ -53,62 +51,8 @@ log = logging.getLogger(__name__)
 
 #: At most one bell per this many seconds (a burst of fills rings once).
 BELL_GAP_S = 0.5
-_ALERT_LEVELS = {"HIGH", "EXTREME", "CRITICAL"}
 #: Exit code when the live gate is declined (cli-contract: usage/confirmation refused).
 LIVE_DECLINED_EXIT = 2
-#: Actions that are not offered while a dialog is open (flatten always is: it is the emergency stop).
-_BLOCKED_UNDER_DIALOG = {"pause", "resume", "reset", "journal", "help", "quit_console"}
-
-
-def default_log_file(cfg: Config) -> Path:
-    """``[general] log_file``, else ``<platform log dir>/kraken-tui.log``."""
-    if cfg.general.log_file is not None:
-        return cfg.general.log_file.expanduser()
-    return Path(platformdirs.user_log_dir("kraken-tui")) / "kraken-tui.log"
-
-
-def wants_bell(event: EngineEvent) -> bool:
-    """Ring for fills, risk-gate rejections, HIGH-or-worse liquidation alerts (``data["level"]`` or
-    ``data["risk_level"]``) and anything critical."""
-    if event.kind in (EventKind.FILL, EventKind.RISK_REJECTION):
-        return True
-    if event.severity is Severity.CRITICAL:
-        return True
-    if event.kind is EventKind.ALERT:
-        level = str(event.data.get("level") or event.data.get("risk_level") or "").upper()
-        return level in _ALERT_LEVELS
-    return False
-
-
-def quit_warning(snap: EngineSnapshot) -> str | None:
-    """What stays open if the console quits now (None when nothing: no positions, no orders)."""
-    if not snap.positions and not snap.orders:
-        return None
-    lines = []
-    if snap.positions:
-        lines.append(f"{len(snap.positions)} position(s) stay open on the exchange:")
-        for p in snap.positions:
-            stop = f"stop {p.stop_price}" if p.stop_price is not None else "NO STOP"
-            lines.append(f"  {p.symbol} {p.side.value} {p.size} @ {p.entry_price}  ({stop}, "
-                         f"{p.take_profits_left} take-profit(s) left)")
-    protective = [o for o in snap.orders if o.reduce_only]
-    others = len(snap.orders) - len(protective)
-    lines.append(f"{len(protective)} protective (reduce-only) order(s) stay on the exchange"
-                 + (f", and {others} other order(s)." if others else "."))
-    lines.append("Nothing manages them after you quit: no trailing stop, no time exit, no new protective orders.")
-    if snap.dead_man.enabled:
-        lines.append(f"The dead man's switch is ON: Kraken cancels ALL orders, stops included, about "
-                     f"{snap.dead_man.timeout_s} s after the console stops.")
-    lines.append("To keep the console running instead, detach tmux (ctrl-b d) and reattach later (tmux attach).")
-    return "\n".join(lines)
-
-
-def reset_warning(snap: EngineSnapshot, resume_key: str) -> str:
-    """What a reset re-enables (shown before asking)."""
-    return (f"The engine is HALTED: {snap.state_reason}.\n\n"
-            "Reset moves it to PAUSED. That re-enables exits: stop-losses, take-profits, trailing stops, time exits, "
-            "and reconciliation with the exchange. Any position still open is managed again from now.\n"
-            f"Entries stay paused until you press {resume_key} (resume).")
 
 
 class EngineEventPosted(Message):
@@ -119,7 +63,7 @@ class EngineEventPosted(Message):
         self.event = event
 
 
-class KrakenApp(App[int]):
+class KrakenApp(OperatorKeys, App[int]):
     """The console.
 
     Args:
@@ -294,10 +238,6 @@ class KrakenApp(App[int]):
         key = self._keymap.get(binding_id, spec.key).split(",")[0]
         return self.get_key_display(Binding(key, spec.action))
 
-    def _flatten_keys(self) -> set[str]:
-        spec = next(k for k in KEYS if k.id == "flatten")
-        return {k.strip() for k in self._keymap.get("flatten", spec.key).split(",")}
-
     # ------------------------------------------------------------------ refresh
     def refresh_now(self) -> None:
         """Sample the engine once and draw (the ``refresh`` interval calls this)."""
@@ -351,117 +291,6 @@ class KrakenApp(App[int]):
         self.bells += 1
         self.bell()
 
-    # ------------------------------------------------------------------ keys
-    def _pressed_at(self, event: events.Key) -> float:
-        """When ``event``'s key was read from the terminal, on ``self.clock``: now minus the time the
-        event waited in the queue (a busy loop handles keys late; the flatten window must not shrink)."""
-        waited_s = max(0.0, get_time() - event.time)
-        return self.clock() - waited_s
-
-    async def on_event(self, event: events.Event) -> None:
-        if not isinstance(event, events.Key) or event.is_forwarded:
-            await super().on_event(event)
-            return
-        pressed_at = self._pressed_at(event)
-        if event.key not in self._flatten_keys() and self.guard.other_key(pressed_at) is GuardResult.DISARMED:
-            self.notify("Flatten cancelled (another key was pressed).", timeout=4)
-            self.refresh_now()
-            return  # the disarming key does nothing else
-        # The binding's action runs after this returns: hand it the press time (consumed once).
-        self._flatten_pressed_at = pressed_at if event.key in self._flatten_keys() else None
-        await super().on_event(event)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in _BLOCKED_UNDER_DIALOG and isinstance(self.screen, ModalScreen):
-            return False
-        if action == "journal" and isinstance(self.screen, JournalScreen):
-            return False
-        return True
-
-    def _call(self, verb: str, fn: Callable[[str, TransitionSource], None]) -> bool:
-        try:
-            fn(f"operator: {verb} key", TransitionSource.KEY)
-        except TransitionRefused as exc:
-            self.notify(f"{verb.capitalize()} refused: {exc}", severity="warning")
-            return False
-        self.refresh_now()
-        return True
-
-    def action_pause(self) -> None:
-        """Pause entries (exits keep working)."""
-        if self.engine is not None and self._call("pause", self.engine.pause):
-            self.notify("Entries paused - exits, stops and take-profits stay active.")
-
-    def action_resume(self) -> None:
-        """Resume entries; also acknowledges a position reconciliation adopted (the engine's resume)."""
-        if self.engine is None:
-            return
-        before = self.engine.snapshot()
-        adopted = RECONCILIATION_BLOCKER in before.entry_blockers
-        if not self._call("resume", self.engine.resume):
-            return
-        if adopted:
-            self.notify("Adopted position acknowledged: it stays external (the engine places no stop or "
-                        "take-profits for it)." + (" Entries resumed." if before.state is OperatorState.PAUSED
-                                                    else ""), timeout=10)
-        else:
-            self.notify("Entries resumed.")
-
-    def action_flatten(self) -> None:
-        """First press arms, a second press within the window fires."""
-        if self.engine is None:
-            return
-        pressed_at, self._flatten_pressed_at = self._flatten_pressed_at, None
-        if self.guard.press_flatten(pressed_at) is GuardResult.ARMED:
-            self.set_timer(self.guard.window_s + 0.05, self.refresh_now)
-            self.refresh_now()
-            return
-        self.fire_flatten()
-
-    def fire_flatten(self) -> None:
-        """Start the flatten now (a worker on this loop; progress shows in the status bar)."""
-        self.guard.disarm()
-        if self.engine is None:  # not started yet (the live gate is asking): nothing to flatten
-            self.notify("Nothing to flatten: the engine has not started.", severity="warning")
-            return
-        # The worker's task is queued first, so its cancel request leaves before the screen is redrawn.
-        self.run_worker(self._flatten(), name="flatten", group="flatten", exit_on_error=False)
-        self.notify("FLATTEN started: cancelling every order and closing every position.", severity="warning")
-        self.call_later(self.refresh_now)
-
-    async def _flatten(self) -> None:
-        assert self.engine is not None
-        try:
-            report = await self.engine.flatten("operator: flatten key", TransitionSource.KEY)
-        except Exception as exc:  # the engine promises not to raise; say so loudly if it does
-            log.exception("flatten raised")
-            self.notify(f"FLATTEN ERROR: {exc}. Check the exchange.", severity="error", timeout=60)
-            return
-        self.flatten_reports.append(report)
-        if report.flat:
-            self.notify(f"Flat: exchange confirms no positions and no orders ({report.rounds} round(s), "
-                        f"{report.elapsed_ms:.0f} ms). Engine HALTED.", timeout=15)
-        else:
-            self.notify(f"FLATTEN INCOMPLETE: {report.error or 'positions or orders remain'}. Engine HALTED; "
-                        "check the exchange.", severity="error", timeout=60)
-        self.refresh_now()
-
-    def action_reset(self) -> None:
-        """Reset HALTED -> PAUSED after a confirmation that says what it re-enables."""
-        if self.engine is None:
-            return
-        snap = self.engine.snapshot()
-        if snap.state is not OperatorState.HALTED:
-            self.notify(f"Reset is only for HALTED; the engine is {snap.state.value}.", severity="warning")
-            return
-
-        def done(ok: bool | None) -> None:
-            if ok and self.engine is not None and self._call("reset", self.engine.reset):
-                self.notify(f"Reset: PAUSED. Press {self.key_for('resume')} to resume entries.")
-
-        self.push_screen(ConfirmScreen("Reset the HALTED engine?", reset_warning(snap, self.key_for("resume")),
-                                       yes="reset", danger=True), done)
-
     def action_journal(self) -> None:
         """Open the journal screen."""
         self.push_screen(JournalScreen(self._journal_file(), self.export_dir))
@@ -483,20 +312,6 @@ class KrakenApp(App[int]):
                  ("Journal", "Esc back, / filter, s sort, o order, Enter detail, e export CSV, c charts.")]
         self.push_screen(HelpScreen(keys, str(self.log_file), str(self._journal_file())))
 
-    def action_quit_console(self) -> None:
-        """Quit; with positions or orders open, ask first and say what stays open."""
-        snap = self.engine.snapshot() if self.engine is not None else None
-        warning = quit_warning(snap) if snap is not None else None
-        if warning is None:
-            self.exit(return_code=self.engine_exit_code or 0)
-            return
-
-        def done(ok: bool | None) -> None:
-            if ok:
-                self.exit(return_code=self.engine_exit_code or 0)
-
-        self.push_screen(ConfirmScreen("Quit the console?", warning, yes="quit"), done)
-
     # ------------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("Pause entries", "Block new entries; exits keep working", self.action_pause)
@@ -514,35 +329,6 @@ class KrakenApp(App[int]):
     def _set_theme(self, name: str) -> None:
         self.theme = name
 
-    def _confirm_flatten(self) -> None:
-        def done(ok: bool | None) -> None:
-            if ok:
-                self.fire_flatten()
-
-        self.push_screen(ConfirmScreen("FLATTEN everything?", "Cancels every order on every symbol (stops included), "
-                                       "closes every position with reduce-only market orders, verifies flat with "
-                                       "the exchange, then HALTS the engine.", yes="flatten", danger=True), done)
-
-
-def _setup_logging(path: Path) -> Callable[[], None]:
-    """Send all logging to ``path`` (nothing to stderr) and return a function that restores the old setup."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.handlers = [handler]
-    root.setLevel(logging.INFO)
-    logging.captureWarnings(True)
-
-    def restore() -> None:
-        logging.captureWarnings(False)
-        root.handlers = saved[0]
-        root.setLevel(saved[1])
-        handler.close()
-
-    return restore
-
 
 def run_console(cfg: Config, opts: Any) -> int:
     """Run the console until the operator quits: build the runtime (``engine.runtime.build_runtime``)
@@ -559,7 +345,7 @@ def run_console(cfg: Config, opts: Any) -> int:
         printed on stderr after the UI has closed.
     """
     log_file = default_log_file(cfg)
-    restore = _setup_logging(log_file)
+    restore = setup_logging(log_file)
     services = RuntimeServices(cfg, opts)
     app = KrakenApp(None, cfg, services=services, log_file=log_file, journal_path=getattr(opts, "journal", None))
     try:
