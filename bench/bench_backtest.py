@@ -9,7 +9,8 @@ contiguous 1m bars; the price jumps once per copy at the seam, close of the last
 They are written to a temporary charts CSV, which the backtest streams from disk like a user's file.
 
 Ours: the full engine path of ``kraken-tui backtest`` (``backtest.data.open_candles`` streaming and
-validating the CSV, ``backtest.runner.Backtest``: strategy ``sma_cross`` 10/20 by default, ``decide`` with
+validating the CSV in column chunks, ``backtest.runner.Backtest``: the strategy's own batch ``on_candles``
+and ``ATR.update_many`` per chunk, strategy ``sma_cross`` 10/20 by default, ``decide`` with
 the risk gate on every signal, fills, fees, slippage 1 bp, hourly funding at a constant 1e-5, liquidation
 checks, trade derivation with the journal's code, statistics) minus the report printing. With costs the
 account bleeds, sizes fall under the lot and entries get rejected (fewer trades than the peer); with
@@ -69,8 +70,6 @@ FRICTIONLESS = False
 
 
 def run_ours(path: Path, strategy: str, params: dict, limit: int | None = None):
-    import itertools
-
     stream = open_candles(path, symbol="PF_XBTUSD")
     s = BacktestSettings(
         instrument=default_instrument("PF_XBTUSD"), strategy=strategy, strategy_params=params,
@@ -82,9 +81,8 @@ def run_ours(path: Path, strategy: str, params: dict, limit: int | None = None):
         operator=OperatorConfig(daily_loss_limit_pct=100, equity_floor_pct=0.01),
     )
     bt = Backtest(s)
-    rows = stream.rows if limit is None else itertools.islice(stream.rows, limit)
     t0 = time.perf_counter()
-    bt.run(rows)
+    bt.run(stream.rows, limit=limit)
     res = bt.finish()
     overall, _ = summary_of(res)
     return time.perf_counter() - t0, res, overall

@@ -27,6 +27,9 @@ Semantics (``kraken-tui backtest``; what the equality test against the paper exc
   ``journal.stats``; a position still open at the end is reported, not counted. An entry after a
   reversal's close keeps its signal id and strategy. Candles stream from the file; memory grows only with
   closed trades.
-Modules: ``data`` (inputs), ``runner`` (the loop), ``report`` (output), ``cli`` (the subcommand).
+Modules: ``data`` (inputs: ``open_candles``, funding), ``columns`` (bars as column chunks), ``csvfile`` (CSV reader),
+``settings`` (settings, result, quote, fingerprint), ``runner`` (the bar loop), ``fills`` (fills, intents,
+funding clock), ``orders`` (resting orders, intrabar walk, liquidation), ``decisions`` (signals, exits,
+operator at the close), ``trades`` (round trips), ``report`` (output), ``cli`` (the subcommand).
 Must not import textual.
 """

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import csv
 import hashlib
-import itertools
 import json
 import math
 import sys
@@ -159,10 +158,10 @@ async def _run_journaled(bt: Backtest, rows, path: Path, settings: BacktestSetti
                                       Decimal(repr(settings.starting_balance_usd))))
         buf: list[Any] = []
         bt.sink = buf.append
-        it = iter(rows)
+        it = rows if hasattr(rows, "take") else iter(rows)
         while True:
             before = bt.result.candles
-            bt.run(itertools.islice(it, _CHUNK))
+            bt.run(it, limit=_CHUNK)
             for rec in buf:
                 await writer.write(rec)
             buf.clear()

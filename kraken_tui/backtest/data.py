@@ -15,8 +15,9 @@ Formats are the replay formats of ../shared/guides/cli-contract.md, detected fro
   API returns at most a few thousand candles per response, so this stays small).
 - Kraken Futures WS v1 JSON lines (a recording): the trade prints of ``symbol`` are aggregated into closed
   candles of ``timeframe`` by ``engine.candles.CandleBuilder`` (empty bars are not invented).
-Rows are yielded as plain tuples ``(ts_ms, open, high, low, close, volume)`` (floats, USD, UTC ms of the
-bar's open) so the backtest's hot loop allocates nothing it does not need.
+``CandleStream.rows`` is a ``columns.CandleRows``: an iterator of plain tuples ``(ts_ms, open, high, low,
+close, volume)`` (floats, USD, UTC ms of the bar's open) that also hands out column chunks (``take``), which
+is what the backtest's loop reads (CSV chunks come from ``csvfile.csv_chunks``).
 
 Funding CSV: ``replay_files.read_funding_csv`` (``ts,symbol,funding_rate[,venue]``; ts = start of the hour
 the relative rate applies to). Rate lookup for an hour: the latest row at or before it (a gap carries the
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,14 +39,12 @@ from kraken_tui.errors import ConfigError, DataFileError
 from kraken_tui.paper.sources import replay_files as rf
 from kraken_tui.paper.sources.replay import CCXT_ALIASES
 
+from .columns import CandleRow, CandleRows, chunked, windowed
+from .csvfile import csv_chunks
+
 __all__ = ["CandleRow", "CandleStream", "FundingSchedule", "open_candles", "parse_time_flag", "timeframe_of"]
 
-#: One bar: (open time UTC ms, open, high, low, close USD, volume).
-CandleRow = tuple[int, float, float, float, float, float]
-_INF = math.inf
-_MS_THRESHOLD = 100_000_000_000
 _PEEK_BARS = 64
-_FIELDS = ("time", "open", "high", "low", "close", "volume")
 
 
 def parse_time_flag(flag: str, text: str) -> int:
@@ -73,83 +71,6 @@ def timeframe_of(bar_ms: int) -> str | None:
         if ms == bar_ms:
             return name
     return None
-
-
-# ---------------------------------------------------------------------------------------------- CSV
-
-
-def _csv_rows(path: Path, header: bool) -> Iterator[CandleRow]:
-    """Stream validated rows of a charts CSV (``header``) or an OHLCVT CSV (module docstring rules)."""
-    p = str(path)
-    try:
-        fh = path.open("r", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise DataFileError(p, f"cannot read ({exc.strerror})") from None
-    with fh:
-        idx: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
-        width: int | None = None
-        prev = -1
-        lineno = 0
-        try:
-            for lineno, line in enumerate(fh, 1):  # noqa: B007 - lineno is used by the except clause
-                parts = line.split(",")
-                try:
-                    if width is None:
-                        raise ValueError  # first data line or header: slow path decides
-                    if len(parts) != width:
-                        raise ValueError
-                    t = int(parts[idx[0]])
-                    o = float(parts[idx[1]])
-                    h = float(parts[idx[2]])
-                    lo = float(parts[idx[3]])
-                    c = float(parts[idx[4]])
-                    v = float(parts[idx[5]])
-                    if not (0.0 < lo <= o <= h < _INF and lo <= c <= h and 0.0 <= v < _INF and t >= 0):
-                        raise ValueError
-                    if width == 7:
-                        float(parts[6])
-                except (ValueError, IndexError):
-                    if not line.strip():
-                        continue
-                    if header and width is None:
-                        names = [x.strip().strip('"').lower() for x in line.split(",")]
-                        if names and names[0] == "timestamp":
-                            names[0] = "time"
-                        missing = [f for f in _FIELDS if f not in names]
-                        if missing:
-                            raise DataFileError(p, f"header lacks column(s) {', '.join(missing)}", line=lineno) from None
-                        idx = tuple(names.index(f) for f in _FIELDS)
-                        width = len(names)
-                        continue
-                    if width is None:
-                        width = len(parts)
-                        if width not in (6, 7):
-                            raise DataFileError(
-                                p, f"expected 7 columns (time,open,high,low,close,volume,trades), got {width}",
-                                line=lineno) from None
-                    t, o, h, lo, c, v = _slow_row(p, lineno, parts, idx, width)
-                ts = t * 1000 if t < _MS_THRESHOLD else t
-                if ts <= prev:
-                    what = "duplicate" if ts == prev else "out-of-order"
-                    raise DataFileError(p, f"{what} time {ts} ms (previous {prev} ms); times must strictly increase",
-                                        line=lineno, field="time")
-                prev = ts
-                yield (ts, o, h, lo, c, v)
-        except UnicodeDecodeError as exc:
-            raise DataFileError(p, f"not UTF-8 text (byte {exc.start})", line=lineno + 1) from None
-
-
-def _slow_row(p: str, lineno: int, parts: list[str], idx: tuple[int, ...], width: int
-              ) -> tuple[int, float, float, float, float, float]:
-    """Validate one row with precise errors (the replay parser's ``_candle`` rules)."""
-    if len(parts) != width:
-        raise DataFileError(p, f"expected {width} columns, got {len(parts)}", line=lineno)
-    values = {f: parts[i] for f, i in zip(_FIELDS, idx, strict=True)}
-    c = rf._candle(p, lineno, values)  # noqa: SLF001 - the replay parser's own validation, same rules
-    if width == 7 and len(idx) == 6 and idx == (0, 1, 2, 3, 4, 5):
-        rf._num(p, lineno, "trades", parts[6])  # noqa: SLF001
-    t = int(float(values["time"]))
-    return t, c.open, c.high, c.low, c.close, c.volume
 
 
 # ---------------------------------------------------------------------------------------------- others
@@ -197,17 +118,9 @@ class CandleStream:
     fmt: str
     bar_ms: int
     timeframe: str
-    rows: Iterator[CandleRow]
+    rows: CandleRows
     first_ms: int | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def _window(rows: Iterator[CandleRow], from_ms: int | None, to_ms: int | None) -> Iterator[CandleRow]:
-    if from_ms is not None:
-        rows = itertools.dropwhile(lambda r: r[0] < from_ms, rows)
-    if to_ms is not None:
-        rows = itertools.takewhile(lambda r: r[0] < to_ms, rows)
-    return rows
 
 
 def open_candles(path: Path, *, symbol: str, ws_timeframe: str = "5m", from_ms: int | None = None,
@@ -228,13 +141,13 @@ def open_candles(path: Path, *, symbol: str, ws_timeframe: str = "5m", from_ms: 
     path = Path(path)
     fmt = rf.detect_format(path)
     if fmt == "ws_jsonl":
-        rows: Iterator[CandleRow] = _ws_rows(path, symbol, ws_timeframe)
+        chunks = chunked(_ws_rows(path, symbol, ws_timeframe))
     elif fmt == "charts_json":
-        rows = _json_rows(path)
+        chunks = chunked(_json_rows(path))
     else:
-        rows = _csv_rows(path, header=fmt == "charts_csv")
-    rows = _window(rows, from_ms, to_ms)
-    head = list(itertools.islice(rows, _PEEK_BARS))
+        chunks = csv_chunks(path, header=fmt == "charts_csv", stop_ms=to_ms)
+    rows = CandleRows(windowed(chunks, from_ms, to_ms))
+    head = rows.peek(_PEEK_BARS)
     if not head:
         where = " in the --from/--to range" if from_ms is not None or to_ms is not None else ""
         raise DataFileError(str(path), f"no candles{where}")
@@ -246,7 +159,7 @@ def open_candles(path: Path, *, symbol: str, ws_timeframe: str = "5m", from_ms: 
     if tf is None:
         raise DataFileError(str(path), f"bar length {bar_ms} ms is not a strategy timeframe "
                             f"({', '.join(TIMEFRAMES)})")
-    stream = CandleStream(path, fmt, bar_ms, tf, itertools.chain(head, rows), head[0][0])
+    stream = CandleStream(path, fmt, bar_ms, tf, rows, head[0][0])
     if any(r[0] % bar_ms for r in head):
         stream.notes.append(f"bars are not aligned to {tf} boundaries")
     return stream

@@ -26,7 +26,9 @@ Must not import: numpy, talib (runtime must not need them), textual, anything ou
 from __future__ import annotations
 
 from collections import deque
+from itertools import accumulate, repeat
 from math import sqrt
+from operator import add, neg, sub, truediv
 from typing import NamedTuple
 
 from kraken_tui.domain import Candle
@@ -75,6 +77,32 @@ class SMA(_Indicator):
         self.value = self._total / self.period
         self._total -= self._window.popleft()
         return self.value
+
+    def update_many(self, xs: list[float]) -> list[float | None]:
+        """``[self.update(x) for x in xs]`` with the same float operations in the same order, the steady state
+        done by C-level loops: ``total + x`` then ``total - oldest`` is ``itertools.accumulate`` with ``add``
+        over ``x0, -old0, x1, -old1, ...`` (IEEE ``a - b`` equals ``a + (-b)`` exactly)."""
+        out: list[float | None] = []
+        i, m, n = 0, len(xs), self.period
+        window = self._window
+        while i < m and len(window) < n - 1:
+            out.append(self.update(xs[i]))
+            i += 1
+        if i >= m:
+            return out
+        rest = xs[i:] if i else xs
+        k = len(rest)
+        olds = list(window)
+        olds.extend(rest)
+        seq = [0.0] * (2 * k)
+        seq[0::2] = rest
+        seq[1::2] = map(neg, olds[:k])
+        sums = list(accumulate(seq, add, initial=self._total))
+        out.extend(map(truediv, sums[1::2], repeat(n)))
+        self._total = sums[-1]
+        self._window = deque(olds[k:])
+        self.value = out[-1]
+        return out
 
 
 class EMA(_Indicator):
@@ -325,3 +353,35 @@ class ATR(_Indicator):
             return self.value
         self.value = (self.value * (n - 1) + tr) / n
         return self.value
+
+    def update_many(self, highs: list[float], lows: list[float], closes: list[float]) -> list[float | None]:
+        """``[self.update(Candle(.., h, l, c, ..)) for ...]`` over equal-length columns (USD), with the same
+        float operations: true ranges by C-level ``map`` (``max`` keeps the first of equals, as ``update``),
+        Wilder's recurrence in one loop."""
+        m = len(closes)
+        if not m:
+            return []
+        out: list[float | None] = []
+        prev = self._prev_close
+        start = 0
+        if prev is None:
+            out.append(None)
+            start = 1
+        prevs = closes[start - 1:m - 1] if start else [prev, *closes[:m - 1]]
+        hs, ls = (highs[1:], lows[1:]) if start else (highs, lows)
+        trs = map(max, map(sub, hs, ls), map(abs, map(sub, prevs, hs)), map(abs, map(sub, prevs, ls)))
+        n, n1 = self.period, self.period - 1
+        value, seed, count = self.value, self._seed_sum, self._count
+        append = out.append
+        for tr in trs:
+            if value is None:
+                seed += tr
+                count += 1
+                if count == n:
+                    value = seed / n
+            else:
+                value = (value * n1 + tr) / n
+            append(value)
+        self._prev_close = closes[-1]
+        self.value, self._seed_sum, self._count = value, seed, count
+        return out

@@ -84,13 +84,25 @@ class StrategyBase:
         candle: Candle,
     ) -> Signal:
         """A Signal from this strategy, stamped with the close time of ``candle`` (open + timeframe)."""
+        return self.signal_at(symbol, side, confidence, reason, features, candle.ts_ms)
+
+    def signal_at(
+        self,
+        symbol: str,
+        side: SignalSide,
+        confidence: float,
+        reason: str,
+        features: dict[str, float],
+        open_ms: int,
+    ) -> Signal:
+        """``signal`` for the bar opening at ``open_ms`` (UTC ms), for batch paths that hold no Candle."""
         return Signal(
             symbol,
             side,
             min(1.0, max(0.0, confidence)),
             reason,
             features,
-            ts_ms=candle.ts_ms + self._tf_ms,
+            ts_ms=open_ms + self._tf_ms,
             strategy=self.name,
         )
 

@@ -11,6 +11,9 @@ Must not import: textual, numpy, risk or execution modules.
 
 from __future__ import annotations
 
+from itertools import compress, repeat
+from operator import and_, gt, lt, sub
+
 from kraken_tui.domain import Candle
 
 from ..indicators import SMA
@@ -73,12 +76,57 @@ class SmaCross(StrategyBase):
             return None
         pf, ps = prev
         if crossed(pf, ps, f, s):
-            side, word = SignalSide.LONG, "above"
+            side = SignalSide.LONG
         elif crossed(ps, pf, s, f):
-            side, word = SignalSide.SHORT, "below"
+            side = SignalSide.SHORT
         else:
             return None
+        return self._cross(symbol, side, f, s, candle.close, candle.ts_ms)
+
+    def _cross(self, symbol: str, side: SignalSide, f: float, s: float, close: float, open_ms: int) -> Signal:
+        word = "above" if side is SignalSide.LONG else "below"
         reason = f"SMA({self.fast}) {f:.2f} crossed {word} SMA({self.slow}) {s:.2f}"
-        return self.signal(
-            symbol, side, 1.0, reason, {"sma_fast": f, "sma_slow": s, "close": candle.close}, candle
-        )
+        return self.signal_at(symbol, side, 1.0, reason, {"sma_fast": f, "sma_slow": s, "close": close}, open_ms)
+
+    def on_candles(self, symbol: str, timeframe: str, cols: tuple[list, ...], view: MarketView
+                   ) -> list[tuple[int, Signal]]:
+        """Batch ``on_candle`` over a chunk of bars given as columns ``(ts_ms, open, high, low, close, volume)``:
+        the (index, Signal) of every bar whose ``on_candle`` returns a Signal, same Signals, same state after.
+
+        Signals depend on closes only (never on ``view``), which is what lets a caller ask for a whole chunk
+        ahead. SMAs via ``SMA.update_many`` (the same float operations); the cross test ``a[-2] < b[-2] and
+        a[-1] > b[-1]`` via the differences ``d = a - b``: for IEEE floats ``a < b`` iff ``a - b < 0`` and
+        ``a > b`` iff ``a - b > 0`` (a difference of unequal finite floats is never 0; NaN and inf compare the
+        same way on both sides), evaluated by C-level ``map``.
+        """
+        if timeframe != self.timeframe:
+            return []
+        ts, closes = cols[0], cols[4]
+        st: _State = self.state(symbol)
+        fs = st.fast.update_many(closes)
+        ss = st.slow.update_many(closes)
+        m = len(closes)
+        j0 = 0  # first bar with both SMAs (they never go back to None)
+        while j0 < m and (fs[j0] is None or ss[j0] is None):
+            j0 += 1
+        prev = st.prev if j0 == 0 else None
+        if j0 < m:
+            st.prev = (fs[-1], ss[-1])  # type: ignore[assignment]
+        elif m:
+            st.prev = None
+        if j0 >= m:
+            return []
+        d = list(map(sub, fs[j0:], ss[j0:]))  # type: ignore[arg-type]
+        first = j0 + 1  # index of the bar whose previous difference is d[0]
+        if prev is not None:
+            d.insert(0, prev[0] - prev[1])
+            first = j0
+        zeros = repeat(0.0)
+        below = list(map(lt, d, zeros))
+        above = list(map(gt, d, zeros))
+        ups = compress(range(first, m), map(and_, below, above[1:]))
+        downs = compress(range(first, m), map(and_, above, below[1:]))
+        out = [(i, SignalSide.LONG) for i in ups]
+        out += [(i, SignalSide.SHORT) for i in downs]
+        out.sort()
+        return [(i, self._cross(symbol, side, fs[i], ss[i], closes[i], ts[i])) for i, side in out]  # type: ignore[arg-type]

@@ -1,0 +1,138 @@
+"""What a backtest runs and what it produces: settings, result, the fill quote and the trade fingerprint.
+
+Owns: ``BacktestSettings``, ``BacktestResult``, ``quote_at`` (the fill quote used by the loop and by the
+paper-exchange reference in the tests), ``fingerprint_line`` / ``trade_fingerprint`` (the run's sha256 over its
+trades) and ``stats_row`` (a trade's statistics row). Money USD, fees and slippage in basis points, times UTC ms.
+Must not import: textual, the paper exchange's server, the journal writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from kraken_tui.config import ExitsConfig, OperatorConfig, RiskConfig
+from kraken_tui.domain import ZERO, FillType, Instrument
+from kraken_tui.journal.records import FundingPayment
+from kraken_tui.journal.stats import TradeRow
+from kraken_tui.journal.trades import Trade
+
+from .data import FundingSchedule
+
+__all__ = ["DAY_MS", "HOUR_MS", "BacktestResult", "BacktestSettings", "fingerprint_line", "quote_at",
+           "stats_row", "trade_fingerprint"]
+__all__ = ["DAY_MS", "HOUR_MS", "BacktestResult", "BacktestSettings", "fingerprint_line", "quote_at",
+           "stats_row", "trade_fingerprint"]
+
+
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+MAX_FUNDING_HOURS_PER_STEP = 24 * 31  # paper.exchange: at most 31 days of funding settled in one clock step
+_INF = math.inf
+_FILL_TYPES = {t.value: t for t in FillType}
+
+
+def _ts_of(p: FundingPayment) -> int:
+    return p.ts_ms
+
+
+def stats_row(t: Trade) -> TradeRow:
+    """``journal.tradecache.rows_of([t])[0]``: the statistics row of one trade (money as floats)."""
+    return (t.exit_ts_ms, t.entry_ts_ms, t.side.value, t.symbol, t.strategy or "unknown", float(t.net_pnl_usd),
+            float(t.gross_pnl_usd), float(t.fees_usd), float(t.funding_usd), float(t.funding_paid_usd),
+            float(t.funding_received_usd))
+
+
+def quote_at(inst: Instrument, price: float, slippage_bps: float) -> tuple[Decimal, Decimal]:
+    """(bid, ask) a market order meets at ``price`` (USD): ``price x (1 -/+ slippage_bps / 1e4)``, bid rounded
+    down and ask up to the tick with ``paper.matching.on_tick_grid``'s float formula (the paper exchange's own
+    snapping; a test checks they agree). A sell fills at the bid, a buy at the ask."""
+    k = slippage_bps / 10_000.0
+    step = float(inst.tick_size)
+    digits = _digits(inst)
+    bid = round(math.floor(price * (1.0 - k) / step + 1e-9) * step, digits)
+    ask = round(math.ceil(price * (1.0 + k) / step - 1e-9) * step, digits)
+    return Decimal(repr(bid)), Decimal(repr(ask))
+
+
+def _digits(inst: Instrument) -> int:
+    return max(0, -inst.tick_size.normalize().as_tuple().exponent)
+
+
+def fingerprint_line(t: Trade) -> bytes:
+    """One trade's line of the run fingerprint: entry and exit time (UTC ms), side, size, entry and exit
+    price, net P&L, fees, funding (exact Decimal text) and exit reason, ``,``-joined, newline-terminated."""
+    return (f"{t.entry_ts_ms},{t.exit_ts_ms},{t.side.value},{t.size},{t.entry_price},{t.exit_price},"
+            f"{t.net_pnl_usd},{t.fees_usd},{t.funding_usd},{t.exit_reason}\n").encode()
+
+
+def trade_fingerprint(trades: Iterable[Trade]) -> str:
+    """sha256 hex over ``fingerprint_line`` of each trade, in order (what ``BacktestResult.fingerprint`` holds)."""
+    h = hashlib.sha256()
+    for t in trades:
+        h.update(fingerprint_line(t))
+    return h.hexdigest()
+
+
+@dataclass
+class BacktestSettings:
+    """Everything a run needs. Money USD, fees and slippage in basis points, rates relative per hour.
+
+    ``strategy_params`` are the strategy's ``[strategy.params]`` (flags already applied);
+    ``starting_balance_usd`` the USD collateral at the start; ``liquidation_fee_pct`` as ``[paper]``.
+    """
+
+    instrument: Instrument
+    strategy: str
+    strategy_params: dict[str, Any]
+    timeframe: str
+    bar_ms: int
+    funding: FundingSchedule
+    maker_fee_bps: float = 2.0
+    taker_fee_bps: float = 5.0
+    slippage_bps: float = 0.0
+    starting_balance_usd: float = 10_000.0
+    liquidation_fee_pct: float = 0.25
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    exits: ExitsConfig = field(default_factory=ExitsConfig)
+    operator: OperatorConfig = field(default_factory=OperatorConfig)
+    run_id: str = "backtest"
+    atr_period: int = 14
+
+
+@dataclass
+class BacktestResult:
+    """What a run produced (money USD, times UTC ms).
+
+    ``rows`` are the statistics rows of the closed trades (``journal.stats.TradeRow``), ``last_trades`` the
+    most recent closed trades (bounded), ``fingerprint`` sha256 over every trades-CSV row, ``curve`` the
+    mark-to-market equity at bar closes (decimated to at most ~2k points), ``open_position`` the position
+    left at the end (side, size, entry) or None.
+    """
+
+    candles: int = 0
+    first_ms: int | None = None
+    last_ms: int | None = None
+    rows: list[TradeRow] = field(default_factory=list)
+    last_trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=10))
+    fingerprint: str = ""
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    max_drawdown_mtm_usd: float = 0.0
+    final_equity_usd: float = 0.0
+    starting_equity_usd: Decimal = ZERO
+    signals: int = 0
+    rejected: int = 0
+    funding_payments: int = 0
+    funding_usd: Decimal = ZERO
+    liquidations: int = 0
+    open_position: tuple[str, Decimal, Decimal] | None = None
+    final_state: str = "RUNNING"
+    state_reason: str = ""
+    elapsed_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+

@@ -1,0 +1,132 @@
+"""Closed round trips of a backtest, derived as the journal derives them.
+
+Owns: the ``Trades`` mixin of ``Backtest``: ``_trade_closed`` (report each closed trade: fingerprint,
+statistics row, loss streak, ``on_trade``) and ``_round_trip`` (one plain round trip computed with
+``journal.trades.derive_trades``' operations; ``derive_trades`` itself for anything else).
+tests/backtest/test_fastpaths.py checks equality against the journal. Must not import: textual.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from kraken_tui.domain import ZERO, FillType, PositionSide
+from kraken_tui.engine.operator import OperatorState
+from kraken_tui.journal.records import FundingPayment
+from kraken_tui.journal.trades import Trade, derive_trades
+
+from .settings import fingerprint_line, stats_row
+
+__all__ = ["Trades"]
+
+
+
+
+def _ts_of(p: FundingPayment) -> int:
+    return p.ts_ms
+
+
+
+class Trades:
+    """Round-trip derivation (a mixin of ``runner.Backtest``)."""
+
+    def _trade_closed(self) -> None:
+        """The position is back to zero: derive the round trip (``_round_trip``, or the journal's
+        ``derive_trades`` when a fill crossed zero) and report it."""
+        t1 = self._round_trip()
+        if t1 is not None:
+            closed = [t1]
+        else:
+            closed = derive_trades([self._fill_of(r) for r in self.cur_fills], intents=self.cur_intents,
+                                   strategies=self.cur_strategies, funding=self.cur_funding).closed
+        rows = self.result.rows
+        for t in closed:
+            self._hash.update(fingerprint_line(t))
+            rows.append(stats_row(t))
+            self.result.last_trades.append(t)
+            self.consecutive_losses = self.consecutive_losses + 1 if t.net_pnl_usd < 0 else 0
+            if self.on_trade is not None:
+                self.on_trade(t)
+        self.cur_fills = []
+        self.cur_funding = []
+        self.cur_intents = {}
+        self.cur_strategies = {}
+        self._cancel_resting()
+        self.exits = None
+        if self.op.state is OperatorState.FLATTENING:
+            self.op.flatten_done("position closed at the open")
+
+    def _round_trip(self) -> Trade | None:
+        """The one closed trade of the current round trip, computed exactly as ``journal.trades.derive_trades``
+        computes it (same Decimal operations in the same order: size-weighted prices, notional P&L, fees,
+        MAE/MFE sampled at fill prices, funding paid/received between entry and exit, exit reason of the
+        closing fill). None when the fills are not a plain round trip (a fill crossing zero, fills out of
+        time order): the caller then runs ``derive_trades`` itself."""
+        fills = self.cur_fills
+        side0, size0, price0, ts0, _ft0, cli0, fee0, _ = fills[0]
+        sign = side0.sign
+        pos = size0
+        cost = price0 * size0
+        entry_notional = cost
+        entry_size = size0
+        fees = fee0 if fee0 is not None else ZERO
+        exit_notional = ZERO
+        exit_ts = prev_ts = ts0
+        low = high = 0.0
+        last = fills[0]
+        for f in itertools.islice(fills, 1, None):
+            side, size, price, ts, _ft, _cli, fee, _ = f
+            if ts < prev_ts or pos == 0:
+                return None
+            prev_ts = ts
+            fee = fee if fee is not None else ZERO
+            u = float(sign * (price * pos - cost))
+            if u < low:
+                low = u
+            elif u > high:
+                high = u
+            if side.sign == sign:
+                pos += size
+                cost += price * size
+                entry_notional += price * size
+                entry_size += size
+                fees += fee
+                continue
+            close_q = min(size, pos)
+            if size - close_q != 0:
+                return None  # crosses zero: derive_trades splits it
+            removed = cost if close_q == pos else cost * close_q / pos
+            cost -= removed
+            pos -= close_q
+            exit_notional += price * close_q
+            fees += fee
+            exit_ts = ts
+            last = f
+        if pos != 0:
+            return None
+        intents = self.cur_intents
+        info = intents.get(cli0) if cli0 else None
+        signal_id = info.signal_id if info else None
+        ft, cli = last[4], last[5]
+        if ft.is_liquidation:
+            reason = "liquidation"
+        elif ft in (FillType.ASSIGNOR, FillType.ASSIGNEE):
+            reason = "assignment"
+        else:
+            einfo = intents.get(cli) if cli else None
+            reason = "external" if einfo is None else "reverse" if einfo.purpose in ("entry", "add") else einfo.purpose
+        funding = {}
+        pays = [p for p in sorted(self.cur_funding, key=_ts_of) if ts0 <= p.ts_ms <= exit_ts]
+        if pays:
+            amounts = [p.amount_usd for p in pays]
+            received = sum((a for a in amounts if a > 0), ZERO)
+            paid = -sum((a for a in amounts if a < 0), ZERO)
+            funding = {"funding_usd": received - paid, "funding_paid_usd": paid, "funding_received_usd": received}
+        return Trade(
+            symbol=self.symbol, side=PositionSide.LONG if sign > 0 else PositionSide.SHORT, size=entry_size,
+            entry_ts_ms=ts0, exit_ts_ms=exit_ts, entry_price=entry_notional / entry_size,
+            exit_price=exit_notional / entry_size, gross_pnl_usd=sign * (exit_notional - entry_notional),
+            fees_usd=fees, funding_usd=funding.pop("funding_usd", ZERO), exit_reason=reason, signal_id=signal_id,
+            strategy=self.cur_strategies.get(signal_id) if signal_id else None, mae_usd=low, mfe_usd=high, **funding,
+        )
+
