@@ -139,6 +139,11 @@ def hhmmss_utc(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%H:%M:%S")
 
 
+def ymd_utc(ts_ms: int) -> str:
+    """Epoch ms -> ``YYYY-MM-DD`` UTC."""
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
 def ymd_hms_utc(ts_ms: int) -> str:
     """Epoch ms -> ``YYYY-MM-DD HH:MM`` UTC (tables of trades)."""
     return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")

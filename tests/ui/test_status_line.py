@@ -122,3 +122,19 @@ async def test_events_rewrap_when_the_log_gets_narrower(make_app, engine):
         assert all(line.cell_length <= width for line in log.lines)
         text = "".join(seg.text for line in log.lines for seg in line).replace(" ", "")
         assert long.replace(" ", "") in text  # nothing lost or cut
+
+
+async def test_events_from_another_day_are_introduced_by_a_date_line(make_app, engine):
+    # A replay: the engine's start event carries today's wall clock, the data events the replayed day.
+    from textual.widgets import RichLog
+
+    engine.emit(EngineEvent(T0_MS + 3 * 86_400_000 + 5_000, EventKind.STATE_CHANGE, "next-days event", None))
+    app = make_app(engine)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await pilot.pause()
+        app.refresh_now()
+        await pilot.pause()
+        lines = ["".join(seg.text for seg in line).rstrip() for line in app.dashboard.query_one(RichLog).lines]
+        days = [i for i, line in enumerate(lines) if line.startswith("-- ")]
+        assert [lines[i] for i in days] == ["-- 2024-07-01 --", "-- 2024-07-04 --"]
+        assert "next-days event" in lines[days[1] + 1] and lines[days[1] + 1].startswith("12:00:05 ")

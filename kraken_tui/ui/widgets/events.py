@@ -1,5 +1,7 @@
 """Events panel: state changes, alerts, fills, rejections and errors, each with its reason, newest at
 the bottom. Fed from ``EngineSnapshot.events`` (the engine's recent events); an event is written once.
+Lines show ``HH:MM:SS`` UTC; a ``-- YYYY-MM-DD --`` line is written whenever the UTC day changes, so a
+replay's data-clock events never read as if they happened at the wall-clock times around them.
 
 Must not import: the engine's internals, the journal.
 """
@@ -17,11 +19,16 @@ from kraken_tui.ui import format as fmt
 from kraken_tui.ui.palette import Palette
 from kraken_tui.ui.widgets.base import Frame, Panel
 
-__all__ = ["EventsPanel", "event_line"]
+__all__ = ["EventsPanel", "day_line", "event_line"]
 
 _SEEN_MAX = 2000
 #: Lines the log keeps (and re-wraps on a resize).
 LOG_LINES = 500
+
+
+def day_line(ts_ms: int, pal: Palette) -> Text:
+    """``-- YYYY-MM-DD --``: the UTC day of the lines that follow."""
+    return Text(f"-- {fmt.ymd_utc(ts_ms)} --", style=pal.muted)
 
 
 def event_line(e: EngineEvent, pal: Palette) -> Text:
@@ -49,6 +56,7 @@ class EventsPanel(Panel):
         self._pending: list[EngineEvent] = []
         self._shown: deque[EngineEvent] = deque(maxlen=LOG_LINES)
         self._width = 0
+        self._day = ""
 
     def compose(self) -> ComposeResult:
         yield RichLog(max_lines=LOG_LINES, min_width=20, wrap=True, markup=False, auto_scroll=True, id="events-log")
@@ -70,11 +78,16 @@ class EventsPanel(Panel):
             return
         if self._shown and (width != self._width or frame.force):
             log.clear()  # re-wrap (or recolour) what is shown
+            self._day = ""
             self._pending[:0] = self._shown
             self._shown.clear()
         self._width = width
         if self._pending:
             for e in self._pending[-LOG_LINES:]:
+                day = fmt.ymd_utc(e.ts_ms)
+                if day != self._day:
+                    log.write(day_line(e.ts_ms, frame.palette))
+                    self._day = day
                 log.write(event_line(e, frame.palette))
                 self._shown.append(e)
             self._pending.clear()
