@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import sys
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -93,6 +95,12 @@ def test_bbands_after_a_price_jump_has_no_cancellation_error():
     got = _run(BBands(2), [1451.0, 1.9, 2.0])
     # window (1.9, 2.0): mean 1.95, pop sd 0.05 -> upper 2.05, lower 1.85 (found by hypothesis: was 2.0499999978)
     assert got[2] == pytest.approx((2.05, 1.95, 1.85), rel=1e-12)
+
+
+def test_bbands_exact_where_talib_cancels():
+    # found by hypothesis: TA-Lib's running sums give 2.4999847 for the window (1, 2) after 371101
+    got = _run(BBands(2), [372.65234375, 371101.0, 1.0, 2.0])
+    assert got[3] == pytest.approx((2.5, 1.5, 0.5), rel=1e-12)
 
 
 def test_rsi_tiny_moves_are_not_rounded_to_zero():
@@ -189,8 +197,20 @@ def test_random_series_match_talib(xs, period):
     got = _run(BBands(period), xs)
     ref = talib.BBANDS(arr, period, 2.0, 2.0, 0)
     assert _compare(ref[1], [None if g is None else g.middle for g in got]) >= 0
-    assert _compare(ref[0], [None if g is None else g.upper for g in got]) >= 0
-    assert _compare(ref[2], [None if g is None else g.lower for g in got]) >= 0
+    # TA-Lib's bands come from running sums of x and x^2: its variance carries an error up to about
+    # eps * max(x)^2 (cancellation; e.g. [372.65, 371101, 1, 2] gives 2.49998 for the exact 2.5), so its
+    # bands are only good to 2 * sqrt(that). Ours are checked exactly against Fractions below.
+    band_tol = 2 * math.sqrt(64 * sys.float_info.epsilon) * max(xs)
+    assert _compare(ref[0], [None if g is None else g.upper for g in got], abs_tol=band_tol) >= 0
+    assert _compare(ref[2], [None if g is None else g.lower for g in got], abs_tol=band_tol) >= 0
+    for i, g in enumerate(got):
+        if g is None:
+            continue
+        window = [Fraction(x) for x in xs[i - period + 1:i + 1]]
+        mean = sum(window) / period
+        sd = math.sqrt(sum((x - mean) ** 2 for x in window) / period)
+        assert g.upper == pytest.approx(float(mean) + 2 * sd, rel=1e-12, abs=1e-12 * float(mean))
+        assert g.lower == pytest.approx(float(mean) - 2 * sd, rel=1e-12, abs=1e-12 * float(mean))
 
 
 @settings(max_examples=60, deadline=None)
