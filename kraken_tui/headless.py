@@ -33,6 +33,7 @@ from typing import Any, TextIO
 
 from kraken_tui.config import Config, load_config, load_credentials
 from kraken_tui.errors import ConfigError
+from kraken_tui.wording import counted
 
 __all__ = ["EventPrinter", "check_live_gate", "options_from_args", "run_command", "run_headless"]
 
@@ -217,7 +218,8 @@ def _summary(printer: EventPrinter, snap: Any) -> None:
     if not pos and not orders:
         text = f"stopped {state}: no open positions, no open orders"
     else:
-        text = (f"stopped {state}: {len(pos)} position(s) and {len(orders)} order(s) stay open on the exchange"
+        text = (f"stopped {state}: {counted(len(pos), 'position')} and {counted(len(orders), 'order')} stay open "
+                "on the exchange"
                 + "".join(f"\n  position {p}" for p in pos) + "".join(f"\n  order    {o}" for o in orders))
     printer.info("summary", text, state=snap.state.value, state_reason=snap.state_reason, positions=pos,
                  orders=orders)

@@ -1,6 +1,10 @@
 """The trading engine: market data in, decisions, orders out, account tracked, operator state kept.
 
-Owns: ``Engine`` (implements ``facade.EngineControl`` plus ``start``/``stop``/``finished``/``exit_code``).
+Owns: ``Engine`` (implements ``facade.EngineControl`` plus ``start``/``stop``/``finished``/``exit_code``):
+construction, the engine clock, start/stop, the job worker, marks -> exits, fills, journal writes. The
+rest is mixed in, one module each: ``core_events`` (feeds, timers), ``core_control`` (facade, operator
+acts, flatten), ``core_decisions`` (candles -> strategy -> decisions); ``core_orders`` (order flows) and
+``core_reconcile`` (reconciliation) are attributes.
 It talks to the exchange only through ``KrakenRestClient`` and ``KrakenWsClient`` (paper and live alike).
 
 Flow (../shared/guides/architecture.md "Data flow"): WS ticker/trade -> ``MarketState`` (candles) -> on
@@ -32,14 +36,13 @@ from typing import Any
 
 from kraken_tui.config import Config
 from kraken_tui.domain import ZERO, Fill, FillType, Instrument, to_decimal
-from kraken_tui.engine import core_snapshot as views
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.core_control import ControlMixin
+from kraken_tui.engine.core_decisions import DecisionsMixin
 from kraken_tui.engine.core_events import EventsMixin
 from kraken_tui.engine.core_orders import OrderFlow, exit_reason_for
 from kraken_tui.engine.core_reconcile import Reconciler, journal_view
-from kraken_tui.engine.decide import Close, Enter, Ignore, Reject, decide
-from kraken_tui.engine.execution import Executor, make_signal_id
+from kraken_tui.engine.execution import Executor
 from kraken_tui.engine.facade import (
     EngineEvent,
     EngineMode,
@@ -52,18 +55,17 @@ from kraken_tui.engine.facade import (
 )
 from kraken_tui.engine.funding import FundingAccrual
 from kraken_tui.engine.indicators import ATR
-from kraken_tui.engine.market import MarketState, SeriesCandle
+from kraken_tui.engine.market import MarketState
 from kraken_tui.engine.operator import (
     OperatorState,
     OperatorStateMachine,
     TransitionRefused,
 )
-from kraken_tui.engine.signals import Signal
+from kraken_tui.engine.orphans import sweep_orphans
 from kraken_tui.engine.strategies import build_strategy
 from kraken_tui.journal.records import (
     EquitySnapshot,
     IntentPurpose,
-    SignalRecord,
 )
 
 __all__ = ["Engine"]
@@ -72,7 +74,7 @@ log = logging.getLogger(__name__)
 
 
 
-class Engine(EventsMixin, ControlMixin):
+class Engine(EventsMixin, ControlMixin, DecisionsMixin):
     """The engine (module docstring). Build it with ``runtime.build_runtime`` or directly in tests.
 
     Args:
@@ -172,7 +174,8 @@ class Engine(EventsMixin, ControlMixin):
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Load instruments, the journal's view and the account, reconcile them (fills the journal misses
-        are booked; unexplained positions adopted), warm up candles, subscribe the feeds, start the workers.
+        are booked; unexplained positions adopted; protective orders of earlier runs taken over or
+        cancelled, engine.orphans), warm up candles, subscribe the feeds, start the workers.
 
         Raises:
             ExchangeError: instruments or the account cannot be read (nothing is started).
@@ -186,6 +189,8 @@ class Engine(EventsMixin, ControlMixin):
         self.rec.load(await asyncio.to_thread(journal_view, self.journal_path))
         await self.sync_from_rest()
         await self.rec.run("start", first=True)
+        if self.rec.last_error is None:
+            await sweep_orphans(self)
         eq = self.account.equity_usd or ZERO
         self.starting_equity = self.peak_equity = eq
         await self._warm_up()
@@ -267,84 +272,6 @@ class Engine(EventsMixin, ControlMixin):
                 self.progress.set()
 
     # ------------------------------------------------------------------ market data
-    def on_candles(self, closed: list[SeriesCandle]) -> None:
-        """Run the strategy on every closed candle it reads; queue a job per signal."""
-        strat = self.strategy
-        for sc in closed:
-            if sc.series != strat.series or sc.timeframe not in strat.timeframes:
-                continue
-            if sc.timeframe == self.cfg.strategy.timeframe:
-                self.candles_seen += 1
-                atr = self._atr[sc.symbol].update(sc.candle)
-                if atr is not None and sc.candle.close > 0:
-                    self._atr_pct[sc.symbol] = atr / sc.candle.close * 100
-                self._equity_snapshot()
-            sig = strat.on_candle(sc.symbol, sc.timeframe, sc.candle, self.market)
-            if sig is not None:
-                self.on_signal(sig)
-
-    def on_signal(self, sig: Signal) -> None:
-        """Record a signal and queue the decision (made when the job runs, on the state at that time)."""
-        sid = make_signal_id(self.run_id, sig.symbol, sig.ts_ms if sig.ts_ms is not None else self.now_ms())
-        self.emit(EventKind.SIGNAL, f"{sig.symbol} {sig.side.value} signal ({sig.confidence:.2f}): {sig.reason}",
-                  symbol=sig.symbol, data={"signal_id": sid, "side": sig.side.value, "confidence": sig.confidence})
-        self.submit(f"signal {sid}", lambda: self._act(sig, sid))
-
-    async def _act(self, sig: Signal, sid: str) -> None:
-        """Decide on ``sig`` now and carry the actions out (closes first)."""
-        sym = sig.symbol
-        inst = self.instruments.get(sym)
-        mark = self.market.mark_price(sym)
-        state = self.sm.state
-        if state in (OperatorState.FLATTENING, OperatorState.HALTED) or inst is None or not mark:
-            why = f"engine {state.value}" if inst is not None and mark else f"no instrument or mark for {sym}"
-            await self._record_signal(sig, sid, f"ignored: {why}", None)
-            return
-        index = self.market.index_price(sym)
-        block = self.sm.entry_rejection_reason()
-        if self.executor.unresolved:
-            block = block or f"unresolved order outcome ({len(self.executor.unresolved)})"
-        actions = decide(
-            sig, instrument=inst, position_size=self.account.signed_size(sym), mark_price=to_decimal(mark),
-            index_price=to_decimal(index) if index else None, account=self.risk_account(),
-            risk_cfg=self.cfg.risk, exits_cfg=self.cfg.exits, entry_block_reason=block,
-            atr_pct=self._atr_pct.get(sym), funding_rate=self.market.funding_rate(sym),
-            sizing=getattr(self.strategy, "sizing", None),
-            protective=getattr(self.strategy, "protective_exits", True))
-        done: list[str] = []
-        rejection = None
-        for a in actions:
-            if isinstance(a, Close):
-                await self.flow.close(a, sym, sid)
-                done.append("exit sent")
-            elif isinstance(a, Enter):
-                await self.flow.enter(a, sid)
-                done.append("entry sent")
-            elif isinstance(a, Reject):
-                rejection = a.reason
-                done.append("rejected")
-                self.emit(EventKind.RISK_REJECTION, f"{sym} {sig.side.value} entry rejected: {a.reason}",
-                          symbol=sym, severity=Severity.WARNING, data={"signal_id": sid})
-            elif isinstance(a, Ignore):
-                done.append(f"ignored: {a.reason}")
-        await self._record_signal(sig, sid, "; ".join(done) or "ignored", rejection)
-
-    async def _record_signal(self, sig: Signal, sid: str, action: str, rejection: str | None) -> None:
-        self._signals.append(SignalView(sig.ts_ms or self.now_ms(), sig.symbol, sig.side.value, sig.confidence,
-                                        sig.strategy or self.strategy.name, sig.reason, action, rejection))
-        features = {k: v for k, v in sig.features.items() if isinstance(v, int | float)}
-        await self._write(SignalRecord(sig.ts_ms or self.now_ms(), sid, sig.symbol, sig.side.value, sig.confidence,
-                                       sig.strategy or self.strategy.name, sig.reason or "-", action, features,
-                                       rejection))
-
-    def risk_account(self):  # noqa: ANN201 - AccountSnapshot
-        """The risk gate's account snapshot (equity, collateral, positions at mark, streak, drawdown)."""
-        eq = self.account.equity_usd or ZERO
-        dd = float((self.peak_equity - eq) / self.peak_equity * 100) if self.peak_equity > 0 and eq < self.peak_equity \
-            else 0.0
-        return views.risk_account(self.account, self.market, self.instruments, consecutive_losses=self._losses,
-                                  drawdown_pct=dd)
-
     def on_mark(self, symbol: str) -> None:
         """Feed the mark to the managed position's exits (trailing, time) and check liquidation risk."""
         mark = self.market.mark_price(symbol)

@@ -34,6 +34,7 @@ from kraken_tui.engine.facade import (
 from kraken_tui.engine.operator import OperatorState, TransitionSource
 from kraken_tui.engine.reconcile import BLOCKER_NAME
 from kraken_tui.journal.records import OperatorAction
+from kraken_tui.wording import counted
 
 if TYPE_CHECKING:
     from kraken_tui.engine.core import Engine
@@ -162,8 +163,8 @@ class ControlMixin:
 
         def progress(p: FlattenProgress) -> None:
             self._flatten = p
-            self.emit(EventKind.FLATTEN, f"flatten {p.phase} (round {p.round}): {p.positions_remaining} positions, "
-                      f"{p.orders_remaining} orders left", data={"phase": p.phase})
+            self.emit(EventKind.FLATTEN, f"flatten {p.phase} (round {p.round}): {counted(p.positions_remaining, 'position')}, "
+                      f"{counted(p.orders_remaining, 'order')} left", data={"phase": p.phase})
 
         try:
             known = self.ws_positions if self._private_feed_live() else None
@@ -176,7 +177,8 @@ class ControlMixin:
         if report.flat:  # verified by the exchange's own openpositions/openorders: show it at once
             self.account.set_positions([])
             self.account.set_orders([])
-            self.sm.flatten_done(f"{len(report.closed)} positions closed, {report.cancelled_orders} orders cancelled")
+            self.sm.flatten_done(f"{counted(len(report.closed), 'position')} closed, "
+                                 f"{counted(report.cancelled_orders, 'order')} cancelled")
             self._flatten = FlattenProgress("done", started, report.rounds, 0, 0, report.requests)
         else:
             self.sm.flatten_failed(report.error or "the exchange still reports positions or orders")

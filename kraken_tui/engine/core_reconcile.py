@@ -1,8 +1,8 @@
 """Reconciliation applied by the engine: the journal's view against the exchange's, at start, after every
 WebSocket reconnect, every ``[operator] reconcile_interval_s`` and every few seconds while the feed is down.
 
-Owns: ``Reconciler`` (one per ``core.Engine``, attribute ``rec``) and ``journal_view`` (what a journal file
-says the engine holds: positions, fill ids, last fill time, our orders that may still rest).
+Owns: ``Reconciler`` (one per ``core.Engine``, attribute ``rec``). It starts from ``journal_view`` (what a
+journal file says the engine holds; ``engine.journal_view``, re-exported here).
 The comparison itself is ``engine.reconcile.reconcile`` (pure); this module reads the exchange (spec §4.6
 accounts, §4.7 openpositions, §4.8 openorders, §4.9 fills, §4.16 orders/status), books the fills the
 journal misses (no lost fills, also those made while the WebSocket was down), applies the actions and
@@ -17,7 +17,8 @@ Rules (../shared/guides/lessons.md "Reconciliation, restarts, duplicates"):
   send (a foreign cliOrdId, a manual order), or found on the exchange with no fill at all - is adopted:
   tagged external (``PositionView.external``), entry blocker ``reconcile.BLOCKER_NAME`` set and the state
   goes RUNNING -> PAUSED with the reason. ``Engine.resume`` acknowledges every adopted position and
-  clears the blocker (documented in ``core_control.ControlMixin.resume``).
+  clears the blocker (documented in ``core_control.ControlMixin.resume``). The tag and the acknowledgement
+  are journaled (position diffs) and restored at start by ``journal_view``, so they survive a restart.
 - A position the engine had and the exchange no longer has is closed in the engine (protective orders
   cancelled) with the reason reconcile gives (liquidation when a liquidation fill explains it; the
   journal's trades take their exit reason from the fills themselves).
@@ -34,16 +35,14 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import re
-import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from kraken_tui.domain import ZERO, Fill, FillType, OrderResult, OrderStatus, Side
 from kraken_tui.engine.facade import EventKind, Severity
+from kraken_tui.engine.journal_view import ACKNOWLEDGED_ACTION, JournalView, journal_view
 from kraken_tui.engine.operator import OperatorState, TransitionRefused, TransitionSource
 from kraken_tui.engine.reconcile import (
     BLOCKER_NAME,
@@ -64,6 +63,7 @@ from kraken_tui.engine.reconcile import (
 )
 from kraken_tui.errors import ExchangeError
 from kraken_tui.journal.records import ReconciliationDiff
+from kraken_tui.wording import counted
 
 if TYPE_CHECKING:
     from kraken_tui.engine.core import Engine
@@ -79,87 +79,6 @@ OFFLINE_POLL_S = 5.0
 #: Seconds before the confirming second read of an unexplained difference.
 CONFIRM_S = 0.3
 _LIQ = frozenset(t for t in FillType if t.is_liquidation)
-_OPEN_STATUSES = frozenset({"placed", "partiallyFilled", "edited", "unknown"})
-_POS_RE = re.compile(r"^(long|short) ([0-9.]+)")
-
-
-@dataclass
-class JournalView:
-    """What a journal says (``journal_view``): ``positions`` signed contracts per symbol; ``fill_ids`` every
-    journaled fill; ``last_fill_ms`` the newest fill time (None = no fill yet); ``orders`` our orders of
-    earlier runs that may still rest (no terminal outcome journaled, not covered by journaled fills)."""
-
-    positions: dict[str, Decimal] = field(default_factory=dict)
-    fill_ids: set[str] = field(default_factory=set)
-    last_fill_ms: int | None = None
-    orders: dict[str, KnownOrder] = field(default_factory=dict)
-
-
-def _signed_value(text: str) -> Decimal | None:
-    """``flat`` / ``long 0.5`` / ``short 0.5 @ 50000`` (reconcile's ``_pos`` text) -> signed contracts."""
-    if text.strip() == "flat":
-        return ZERO
-    m = _POS_RE.match(text.strip())
-    if m is None:
-        return None
-    size = Decimal(m.group(2))
-    return size if m.group(1) == "long" else -size
-
-
-def journal_view(path: str | None) -> JournalView:
-    """Read ``path`` (read-only) into a ``JournalView``; a missing file or table gives an empty view.
-
-    Positions: per symbol, the last position ``ReconciliationDiff`` that states the exchange's size
-    (adopted / synced / closed) is the base, plus every fill journaled after it (runs in journal order,
-    then fill time); a symbol never reconciled is the net of all its fills. So a position that vanished
-    with a fresh paper exchange is not reported again at every start.
-
-    Raises:
-        sqlite3.DatabaseError: a corrupt journal file.
-    """
-    view = JournalView()
-    if not path:
-        return view
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.OperationalError:
-        return view
-    try:
-        runs = {r: i for i, (r,) in enumerate(conn.execute("SELECT run_id FROM runs ORDER BY rowid"))}
-        base: dict[str, tuple[tuple[int, int], Decimal]] = {}
-        for run_id, ts, sym, value, action in conn.execute(
-                "SELECT run_id, ts_ms, symbol, exchange_value, action FROM reconciliation "
-                "WHERE kind = 'position' AND symbol IS NOT NULL ORDER BY id"):
-            size = _signed_value(value) if action.startswith(("adopted", "synced", "closed")) else None
-            if size is not None:
-                base[sym] = ((runs.get(run_id, -1), ts), ZERO if action.startswith("closed") else size)
-        filled: dict[str, Decimal] = {}
-        pos = {s: b[1] for s, b in base.items()}
-        for run_id, fid, cid, sym, side, size, ts in conn.execute(
-                "SELECT run_id, fill_id, cli_ord_id, symbol, side, size, ts_ms FROM fills ORDER BY id"):
-            view.fill_ids.add(fid)
-            view.last_fill_ms = ts if view.last_fill_ms is None else max(view.last_fill_ms, ts)
-            q = Decimal(size)
-            if cid:
-                filled[cid] = filled.get(cid, ZERO) + q
-            b = base.get(sym)
-            if b is not None and (runs.get(run_id, -1), ts) <= b[0]:
-                continue
-            pos[sym] = pos.get(sym, ZERO) + (q if side == Side.BUY.value else -q)
-        view.positions = {s: q for s, q in pos.items() if q != 0}
-        for cid, sym, side, size, purpose, status, oid in conn.execute(
-                "SELECT i.cli_ord_id, i.symbol, i.side, i.size, i.purpose, "
-                "(SELECT e.status FROM order_events e WHERE e.cli_ord_id = i.cli_ord_id ORDER BY e.id DESC LIMIT 1), "
-                "(SELECT e.order_id FROM order_events e WHERE e.cli_ord_id = i.cli_ord_id AND e.order_id IS NOT NULL "
-                "ORDER BY e.id DESC LIMIT 1) FROM intents i ORDER BY i.id DESC LIMIT 2000"):
-            rest = Decimal(size) - filled.get(cid, ZERO)
-            if (status is None or status in _OPEN_STATUSES) and rest > 0:
-                view.orders[cid] = KnownOrder(sym, Side(side), rest, oid, cid, purpose)
-    except sqlite3.OperationalError:  # a journal without these tables yet
-        return view
-    finally:
-        conn.close()
-    return view
 
 
 class Reconciler:
@@ -189,10 +108,12 @@ class Reconciler:
     # ------------------------------------------------------------------ state
     def load(self, view: JournalView) -> None:
         """Start from what the journal says (``journal_view``): positions, fills already journaled (never
-        booked again), our orders that may still rest."""
+        booked again), our orders that may still rest, and which positions are external (adopted by an
+        earlier run; an unacknowledged one keeps entries blocked at the first pass)."""
         self.booked = dict(view.positions)
         self.believed = dict(view.orders)
         self.since_ms = view.last_fill_ms
+        self.external = dict(view.external)
         for fid in view.fill_ids:
             self.eng.account.mark_seen(fid)
 
@@ -266,11 +187,16 @@ class Reconciler:
                 sm.pause(f"reconciliation: {detail}", TransitionSource.AUTOMATIC)
 
     def acknowledge(self) -> list[str]:
-        """The operator accepted the adopted positions (``Engine.resume``): mark them acknowledged and
-        clear the reconciliation blocker. Returns the symbols acknowledged."""
+        """The operator accepted the adopted positions (``Engine.resume``): mark them acknowledged (one
+        position ``ReconciliationDiff`` with ``ACKNOWLEDGED_ACTION`` each, so a restart knows) and clear the
+        reconciliation blocker. Returns the symbols acknowledged."""
         syms = [s for s, ok in self.external.items() if not ok]
         for s in syms:
             self.external[s] = True
+            size = self.booked.get(s, ZERO)
+            pos = "flat" if size == 0 else f"{'long' if size > 0 else 'short'} {abs(size)}"
+            self.eng._write_soon(ReconciliationDiff(self.eng.now_ms(), "position", s, "external, not acknowledged",
+                                                    pos, ACKNOWLEDGED_ACTION))
         self.eng.sm.clear_blocker(BLOCKER_NAME)
         self._block_detail = None
         return syms
@@ -332,7 +258,7 @@ class Reconciler:
         self.last_ms = eng.now_ms()
         self.last_error = None
         if missing:
-            eng.emit(EventKind.INFO, f"reconciliation ({why}): {len(missing)} fills booked from REST")
+            eng.emit(EventKind.INFO, f"reconciliation ({why}): {counted(len(missing), 'fill')} booked from REST")
         eng._equity_checks()
         return actions
 

@@ -131,6 +131,7 @@ class Executor:
         self.unresolved: set[str] = set()
         self.sent = 0
         self.live: dict[str, KnownOrder] = {}
+        self._adopted: dict[str, IntentPurpose] = {}
 
     def _track(self, req: OrderRequest, purpose: IntentPurpose, result: OrderResult) -> None:
         """Believe ``req`` resting when the answer says it is (or cannot say); forget it otherwise."""
@@ -156,10 +157,20 @@ class Executor:
         """One of our orders left the book (cancelled, filled, resolved): forget it; returns it or None."""
         return self.live.pop(cli_ord_id or "", None)
 
+    def adopt(self, order: KnownOrder, purpose: IntentPurpose) -> None:
+        """Take over a resting order an earlier run of ours sent (engine.orphans): believe it resting and
+        answer ``purpose`` for its cliOrdId from ``purpose_of``. Nothing is sent or journaled."""
+        cid = order.cli_ord_id or ""
+        self.live[cid] = order
+        self._adopted[cid] = purpose
+
     def purpose_of(self, cli_ord_id: str | None) -> IntentPurpose | None:
-        """The purpose of one of our cliOrdIds, None for an order this run did not send."""
+        """The purpose of one of our cliOrdIds (sent in this run or adopted from an earlier one, ``adopt``),
+        None for an order this run neither sent nor adopted."""
         intent = self.intents.get(cli_ord_id) if cli_ord_id else None
-        return intent.purpose if intent is not None else None
+        if intent is None:
+            return self._adopted.get(cli_ord_id or "")
+        return intent.purpose
 
     async def _journal(self, record: Any) -> None:
         """Queue a record; a journal failure is logged, never raised into order handling."""

@@ -46,6 +46,7 @@ from kraken_tui.domain import ZERO, Order, OrderRequest, OrderResult, OrderStatu
 from kraken_tui.domain import PositionSide as PSide
 from kraken_tui.engine.facade import FlattenProgress, FlattenReport
 from kraken_tui.kraken.rest_orders import BatchSend
+from kraken_tui.wording import counted
 
 __all__ = ["MAX_BATCH", "flatten_account", "close_requests"]
 
@@ -279,11 +280,11 @@ async def _flatten(client: Any, run: _Run, max_rounds: int, backoff_s: float,
             return _report(run, True)
         left = _left(pos, orders)
     run.emit("failed", len(positions or ()), 0, left)
-    return _report(run, False, f"after {run.round} rounds: {left}")
+    return _report(run, False, f"after {counted(run.round, 'round')}: {left}")
 
 
 def _left(pos: list[Position] | None, orders: list[Order] | None) -> str:
-    p = "positions unknown" if pos is None else f"{len(pos)} position(s) open " + ", ".join(
+    p = "positions unknown" if pos is None else f"{counted(len(pos), 'position')} open " + ", ".join(
         f"{x.symbol} {x.side.value} {x.size}" for x in pos[:5])
-    o = "orders unknown" if orders is None else f"{len(orders)} order(s) open"
+    o = "orders unknown" if orders is None else f"{counted(len(orders), 'order')} open"
     return f"{p.strip()}; {o}"

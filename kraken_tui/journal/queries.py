@@ -1,4 +1,5 @@
-"""Reading the journal back: fills, intents, funding, marks, starting equity, events; derived trades.
+"""Reading the journal back: fills (filtered by symbol and time), one signal, intents, funding, marks,
+starting equity, events; derived trades.
 
 Owns: SELECTs on a reader connection (from ``db.open_db``; never the writer's) and the decoding of
 stored text back into exact types. Every read runs in one ``BEGIN``...``COMMIT`` read transaction, so
@@ -10,6 +11,7 @@ Must not import: aiosqlite, textual, the engine.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 
 from kraken_tui.domain import Fill, FillType, Side
 from kraken_tui.errors import JournalError
-from kraken_tui.journal.records import FundingPayment
+from kraken_tui.journal.records import FundingPayment, SignalRecord
 from kraken_tui.journal.trades import IntentInfo, TradeSet, derive_trades
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "load_data",
     "load_events",
     "load_fills",
+    "load_signal",
     "load_trades",
     "read_data",
     "read_snapshot",
@@ -78,14 +81,35 @@ def _bad(conn: sqlite3.Connection, table: str, row_id: object, column: str, valu
                         hint="the row was written by something other than kraken-tui")
 
 
-def load_fills(conn: sqlite3.Connection) -> list[Fill]:
-    """All fills, oldest first (ties in insertion order). Sizes/prices/fees exact Decimal."""
+def load_fills(conn: sqlite3.Connection, *, symbol: str | None = None, since_ms: int | None = None,
+               until_ms: int | None = None) -> list[Fill]:
+    """Fills, oldest first (ties in insertion order). Sizes/prices/fees exact Decimal.
+
+    Args:
+        symbol: only this perpetual (exact match, e.g. ``PF_XBTUSD``); None = every symbol.
+        since_ms / until_ms: only fills with ``since_ms <= ts_ms <= until_ms`` (UTC ms, both inclusive);
+            None = unbounded on that side.
+
+    Raises:
+        JournalError: a stored value does not decode (names the row).
+    """
     out: list[Fill] = []
     sides = {s.value: s for s in Side}
     types = {t.value: t for t in FillType}
+    where, args = [], []
+    if symbol is not None:
+        where.append("symbol = ?")
+        args.append(symbol)
+    if since_ms is not None:
+        where.append("ts_ms >= ?")
+        args.append(since_ms)
+    if until_ms is not None:
+        where.append("ts_ms <= ?")
+        args.append(until_ms)
     rows = conn.execute(
         "SELECT id, fill_id, order_id, cli_ord_id, symbol, side, size, price, ts_ms, fill_type, fee, fee_currency "
-        "FROM fills ORDER BY ts_ms, id"
+        "FROM fills" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY ts_ms, id",
+        args,
     )
     for rid, fill_id, order_id, cli, sym, side, size, price, ts, ftype, fee, fee_ccy in rows:
         try:
@@ -95,6 +119,31 @@ def load_fills(conn: sqlite3.Connection) -> list[Fill]:
             raise _bad(conn, "fills", rid, "side/size/price/fill_type/fee",
                        (side, size, price, ftype, fee)) from None
     return out
+
+
+def load_signal(conn: sqlite3.Connection, signal_id: str) -> SignalRecord | None:
+    """The journaled signal ``signal_id`` (the natural key ``<run8>-<SYMBOL>-<ts_ms>`` an ``IntentRecord`` and
+    a derived ``Trade`` name), as the ``SignalRecord`` that was written (``features`` decoded from JSON;
+    ``confidence`` a fraction 0..1; ``ts_ms`` UTC ms), or None when the journal has no such signal.
+
+    Raises:
+        JournalError: the stored row does not decode (names the row and column).
+    """
+    row = conn.execute(
+        "SELECT id, ts_ms, signal_id, symbol, side, confidence, strategy, reason, action, features, rejection_reason "
+        "FROM signals WHERE signal_id = ?",
+        (signal_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    rid, ts, sid, sym, side, conf, strategy, reason, action, features, rejection = row
+    try:
+        feats = json.loads(features)
+        if not isinstance(feats, dict):
+            raise ValueError("features is not a JSON object")
+        return SignalRecord(ts, sid, sym, side, conf, strategy, reason, action, feats, rejection)
+    except (ValueError, TypeError):
+        raise _bad(conn, "signals", rid, "features/side/confidence", (features, side, conf)) from None
 
 
 def _load_funding(conn: sqlite3.Connection) -> list[FundingPayment]:

@@ -58,4 +58,7 @@ def test_flatten_halts_and_restart_restores_halted(shared_data, tmp_path):
     assert report.flat and after == (0, 0)
     assert state is OperatorState.HALTED
     assert snap.state is OperatorState.HALTED and snap.state_reason.startswith("flattened")
+    # one position: singular; the order count in the right number too
+    assert snap.state_reason == (f"flattened: 1 position closed, {report.cancelled_orders} "
+                                 f"order{'' if report.cancelled_orders == 1 else 's'} cancelled")
     assert refused == "TransitionRefused"

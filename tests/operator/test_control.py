@@ -56,8 +56,8 @@ async def test_default_path_in_runtime_dir(monkeypatch, tmp_path):
 def test_runtime_dir_falls_back_to_temp(monkeypatch, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a dir")
-    monkeypatch.setattr(control.platformdirs, "user_runtime_dir", lambda app: str(blocker / "kraken-tui"))
-    monkeypatch.setattr(control.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(control.paths.platformdirs, "user_runtime_dir", lambda app: str(blocker / "kraken-tui"))
+    monkeypatch.setattr(control.paths.tempfile, "gettempdir", lambda: str(tmp_path))
     assert runtime_dir() == tmp_path / f"kraken-tui-{os.getuid()}"
 
 

@@ -177,7 +177,7 @@ async def test_gives_up_with_report_not_exception():
     async with paper_env(ex) as env:
         rep = await flatten_account(env.client, max_rounds=3, first_backoff_s=0.001)
     assert not rep.flat and rep.rounds == 3
-    assert "2 position(s) open" in rep.error and "iocWouldNotExecute" in rep.error
+    assert "2 positions open" in rep.error and "iocWouldNotExecute" in rep.error
     assert not ex.open_orders  # the orders are gone even though the positions are not
     assert len(ex.positions) == 2
 

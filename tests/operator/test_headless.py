@@ -66,7 +66,7 @@ async def test_text_lines_socket_path_summary_and_exit_code_5(tmp_path):
     assert code == 5 and rt.calls == ["start", "aclose"]
     assert f"ctl socket: {tmp_path / 'h.sock'}" in text
     assert "2023-11-14T22:13:20.123Z INFO     fill      PF_XBTUSD long 0.5 @ 50000 filled" in text
-    assert "1 position(s) and 1 order(s) stay open" in text and "position PF_XBTUSD long 0.5 @ 50000" in text
+    assert "1 position and 1 order stay open" in text and "position PF_XBTUSD long 0.5 @ 50000" in text
     assert not (tmp_path / "h.sock").exists()
 
 

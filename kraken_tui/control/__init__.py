@@ -1,0 +1,50 @@
+"""The local control channel of a running instance (UNIX socket), and the ``ctl`` / ``flatten`` commands.
+
+Owns nothing itself: it re-exports the public names of its modules, one owner each:
+``paths`` (runtime dir, socket paths, live sockets), ``views`` (status/report JSON and text),
+``server`` (``ControlServer``), ``client`` (``request``, the ``ctl`` handler ``run``) and
+``flatten_cmd`` (``run_flatten``, the ``kraken-tui flatten`` handler).
+Must not import: textual.
+
+Protocol: one JSON object per line each way. Request ``{"cmd": "status|pause|resume|flatten|reset",
+"reason": str}``; answer ``{"ok": true, "cmd": ..., "status": {...}}`` (flatten adds ``"report"``) or
+``{"ok": false, "error": str, "code": int}`` where ``code`` is the exit code ``ctl`` should use
+(2 refused / bad request, 1 internal error). A connection may carry several requests.
+
+Socket path: ``<runtime dir>/ctl-<pid>.sock`` where the runtime dir is platformdirs'
+``user_runtime_dir("kraken-tui")`` (``$XDG_RUNTIME_DIR/kraken-tui`` on Linux), falling back to
+``<tempdir>/kraken-tui-<uid>`` (mode 0700) when that cannot be created. A socket file nobody listens on
+(an instance that was killed) is stale: the server replaces one at its own path, clients skip them.
+
+``ctl`` exit codes: 0 done; 2 no running instance found, several found without ``--socket``, or the
+engine refused the transition (the message says why, e.g. "resume works from PAUSED only"); 3 a
+flatten that did not end verified flat; 1 an internal error in the instance.
+"""
+
+from __future__ import annotations
+
+from kraken_tui.control.client import request, run
+from kraken_tui.control.flatten_cmd import CONFIRM_WORD, run_flatten
+from kraken_tui.control.paths import APP_NAME, default_socket_path, find_sockets, is_live, runtime_dir
+from kraken_tui.control.server import COMMANDS, DEFAULT_REASONS, MAX_LINE, ControlServer
+from kraken_tui.control.views import format_report, format_status, report_dict, status_dict
+
+__all__ = [
+    "APP_NAME",
+    "COMMANDS",
+    "CONFIRM_WORD",
+    "DEFAULT_REASONS",
+    "MAX_LINE",
+    "ControlServer",
+    "default_socket_path",
+    "find_sockets",
+    "format_report",
+    "format_status",
+    "is_live",
+    "report_dict",
+    "request",
+    "run",
+    "run_flatten",
+    "runtime_dir",
+    "status_dict",
+]
