@@ -14,9 +14,8 @@ Must not import: textual, the engine.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +23,8 @@ from kraken_tui.domain import Fill
 from kraken_tui.errors import ConfigError
 from kraken_tui.journal.db import open_db
 from kraken_tui.journal.export import parse_since, write_trades_csv
-from kraken_tui.journal.queries import load_fills, read_snapshot, starting_equity
+from kraken_tui.journal.queries import load_fills, load_signal, read_snapshot, starting_equity
+from kraken_tui.journal.records import SignalRecord
 from kraken_tui.journal.stats import DAY_MS, Summary, summarize_rows
 from kraken_tui.journal.tradecache import load_cached_trades, rows_of
 from kraken_tui.journal.trades import Trade
@@ -33,7 +33,6 @@ __all__ = [
     "SORT_KEYS",
     "Curve",
     "JournalView",
-    "SignalInfo",
     "TradeDetail",
     "TradeFilter",
     "apply_filter",
@@ -145,7 +144,6 @@ class JournalView:
     trades: list[Trade]
     open_symbols: list[str]
     starting_equity_usd: Decimal | None
-    _fills: list[Fill] | None = field(default=None, repr=False)
 
 
 def load_journal(path: Path) -> JournalView:
@@ -204,46 +202,24 @@ def equity_curve(trades: Sequence[Trade], start: Decimal | None, points: int = 4
 
 
 @dataclass(frozen=True, slots=True)
-class SignalInfo:
-    """The signal that opened a trade, as journaled."""
-
-    ts_ms: int
-    side: str
-    confidence: float
-    strategy: str
-    reason: str
-    action: str
-    rejection_reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class TradeDetail:
     """A trade, its fills (entry to exit, same symbol) and its signal (None when unknown)."""
 
     trade: Trade
     fills: list[Fill]
-    signal: SignalInfo | None
-
-
-def _signal(conn: sqlite3.Connection, signal_id: str | None) -> SignalInfo | None:
-    if not signal_id:
-        return None
-    row = conn.execute("SELECT ts_ms, side, confidence, strategy, reason, action, rejection_reason "
-                       "FROM signals WHERE signal_id = ?", (signal_id,)).fetchone()
-    return None if row is None else SignalInfo(*row)
+    signal: SignalRecord | None
 
 
 def trade_detail(view: JournalView, trade: Trade) -> TradeDetail:
-    """Fills and signal of ``trade``. Blocking (reads the file; the fills are read once per view)."""
+    """Fills (same symbol, entry to exit, through the ``fills_ts`` index) and the opening signal of
+    ``trade``. Blocking (reads the file)."""
     conn = open_db(view.path, create=False)
     try:
         with read_snapshot(conn):
-            if view._fills is None:
-                view._fills = load_fills(conn)
-            signal = _signal(conn, trade.signal_id)
+            fills = load_fills(conn, symbol=trade.symbol, since_ms=trade.entry_ts_ms, until_ms=trade.exit_ts_ms)
+            signal = load_signal(conn, trade.signal_id) if trade.signal_id else None
     finally:
         conn.close()
-    fills = [f for f in view._fills if f.symbol == trade.symbol and trade.entry_ts_ms <= f.ts_ms <= trade.exit_ts_ms]
     return TradeDetail(trade, fills, signal)
 
 

@@ -24,6 +24,7 @@ from kraken_tui.ui.screens.confirm import ConfirmScreen
 from kraken_tui.ui.screens.journal import JournalScreen
 from kraken_tui.ui.widgets.status import RECONCILIATION_BLOCKER
 from kraken_tui.ui.wording import quit_warning, reset_warning
+from kraken_tui.wording import counted
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -155,7 +156,7 @@ class OperatorKeys(_Base):
             return
         self.flatten_reports.append(report)
         if report.flat:
-            self.notify(f"Flat: exchange confirms no positions and no orders ({report.rounds} round(s), "
+            self.notify(f"Flat: exchange confirms no positions and no orders ({counted(report.rounds, 'round')}, "
                         f"{report.elapsed_ms:.0f} ms). Engine HALTED.", timeout=15)
         else:
             self.notify(f"FLATTEN INCOMPLETE: {report.error or 'positions or orders remain'}. Engine HALTED; "

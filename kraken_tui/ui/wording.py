@@ -7,6 +7,7 @@ Owns: these texts and the bell rule (pure functions over ``engine.facade`` value
 from __future__ import annotations
 
 from kraken_tui.engine.facade import EngineEvent, EngineSnapshot, EventKind, Severity
+from kraken_tui.wording import counted
 
 __all__ = ["quit_warning", "reset_warning", "wants_bell"]
 
@@ -32,15 +33,17 @@ def quit_warning(snap: EngineSnapshot) -> str | None:
         return None
     lines = []
     if snap.positions:
-        lines.append(f"{len(snap.positions)} position(s) stay open on the exchange:")
+        lines.append(f"{counted(len(snap.positions), 'position')} stay{'s' if len(snap.positions) == 1 else ''} "
+                     "open on the exchange:")
         for p in snap.positions:
             stop = f"stop {p.stop_price}" if p.stop_price is not None else "NO STOP"
             lines.append(f"  {p.symbol} {p.side.value} {p.size} @ {p.entry_price}  ({stop}, "
-                         f"{p.take_profits_left} take-profit(s) left)")
+                         f"{counted(p.take_profits_left, 'take-profit')} left)")
     protective = [o for o in snap.orders if o.reduce_only]
     others = len(snap.orders) - len(protective)
-    lines.append(f"{len(protective)} protective (reduce-only) order(s) stay on the exchange"
-                 + (f", and {others} other order(s)." if others else "."))
+    lines.append(f"{counted(len(protective), 'protective (reduce-only) order')} "
+                 f"stay{'s' if len(protective) == 1 else ''} on the exchange"
+                 + (f", and {counted(others, 'other order')}." if others else "."))
     lines.append("Nothing manages them after you quit: no trailing stop, no time exit, no new protective orders.")
     if snap.dead_man.enabled:
         lines.append(f"The dead man's switch is ON: Kraken cancels ALL orders, stops included, about "

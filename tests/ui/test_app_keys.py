@@ -119,7 +119,7 @@ async def test_quit_with_positions_asks_and_says_what_stays_open(make_app, engin
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         body = str(app.screen.query_one("#confirm-body").render())
-        assert "2 position(s) stay open" in body and "3 protective" in body and "detach tmux" in body
+        assert "2 positions stay open" in body and "3 protective" in body and "detach tmux" in body
         await pilot.press("n")
         await pilot.pause()
         assert app.is_running and not isinstance(app.screen, ConfirmScreen)

@@ -104,3 +104,26 @@ async def test_journal_screen_with_100k_trades_pages_filters_and_exports(make_ap
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.dashboard
+
+
+def test_trade_detail_reads_the_opening_signal_and_only_the_trades_fills(tmp_path):
+    from dataclasses import replace
+
+    from kraken_tui.journal.db import open_db
+    from kraken_tui.journal.encode import encode
+    from kraken_tui.journal.records import SignalRecord
+
+    path = build_trades_journal(tmp_path / "j.sqlite", 4)
+    conn = open_db(path)
+    sig = SignalRecord(1_719_792_000_000, "sig-1", "PF_XBTUSD", "long", 0.62, "ensemble", "ema cross up",
+                       "intent", {"ema_fast": 3401.5})
+    for sql, params in encode(sig, "test"):
+        conn.execute(sql, params)
+    conn.commit()
+    conn.close()
+    view = jd.load_journal(path)
+    trade = replace(view.trades[1], signal_id="sig-1")  # trade 1: PF_XBTUSD, fills t1-0 and t1-1
+    d = jd.trade_detail(view, trade)
+    assert [f.fill_id for f in d.fills] == ["t1-0", "t1-1"]
+    assert d.signal is not None and d.signal.reason == "ema cross up" and d.signal.features == {"ema_fast": 3401.5}
+    assert jd.trade_detail(view, replace(trade, signal_id="missing")).signal is None
