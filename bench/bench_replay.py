@@ -1,6 +1,6 @@
 """Benchmark: replay throughput at speed=max (events/s), and synthetic generation for comparison.
 
-Run: /work/venv/bin/python bench/bench_replay.py [--repeat N] [--engine-candles N] [--only-engine]
+Run: /work/venv/bin/python bench/bench_replay.py [--repeat N] [--engine-candles N] [--only-engine] [--count-messages]
 Reads ../shared/data (or $KRAKEN_TUI_DATA). Prints one line per case: events, seconds, events/s.
 Consumes the async ``events()`` stream (the path the paper exchange uses), so pacing overhead counts.
 The last case is the whole run path (``kraken-tui run --no-ui --replay ... --speed max --exit-at-end``):
@@ -58,6 +58,38 @@ async def _engine_run(csv: Path, journal: Path) -> None:
         await rt.aclose()
 
 
+def _count_messages(n: int) -> None:
+    """Run the engine case once with the paper WS hub's sends counted per feed, per replay tick."""
+    import collections
+
+    from kraken_tui.paper import ws_feeds
+    from kraken_tui.paper.exchange import PaperExchange
+
+    counts: collections.Counter[str] = collections.Counter()
+    ticks = [0]
+    send, apply = ws_feeds.WsHub._send, PaperExchange.apply_event
+
+    def counted_send(self, conn, msg):  # type: ignore[no-untyped-def]
+        counts[msg.get("feed") or f"event {msg.get('event')}"] += 1
+        send(self, conn, msg)
+
+    def counted_apply(self, event):  # type: ignore[no-untyped-def]
+        ticks[0] += 1
+        apply(self, event)
+
+    ws_feeds.WsHub._send, PaperExchange.apply_event = counted_send, counted_apply  # type: ignore[method-assign]
+    try:
+        _engine_case(n)
+    finally:
+        ws_feeds.WsHub._send, PaperExchange.apply_event = send, apply  # type: ignore[method-assign]
+    total = sum(counts.values())
+    print(f"WS messages sent by the paper exchange per replay tick ({ticks[0]} ticks, {total} messages, "
+          f"{total / ticks[0]:.3f} per tick):")
+    for feed, k in counts.most_common():
+        if k / ticks[0] >= 0.001:
+            print(f"  {feed:24s} {k:9d}  {k / ticks[0]:.3f}/tick")
+
+
 def _engine_case(n: int) -> None:
     src = DATA / "kraken_spot_ethusd_5m_2024H2.ohlcvt.csv"
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,7 +110,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--engine-candles", type=int, default=2000, help="0 = the whole file")
     ap.add_argument("--only-engine", action="store_true")
+    ap.add_argument("--count-messages", action="store_true",
+                    help="only the engine case, printing the WS messages per replay tick by feed")
     a = ap.parse_args()
+    if a.count_messages:
+        _count_messages(a.engine_candles)
+        return
     if a.only_engine:
         _engine_case(a.engine_candles)
         return

@@ -161,7 +161,8 @@ class _Lockstep:
                             ts_ms, LOCKSTEP_TIMEOUT_S, eng.data_ms, eng.current_job if eng.busy else None)
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(eng.progress.wait(), timeout=left)
+                async with asyncio.timeout(left):  # no wrapper task per wait (wait_for makes one)
+                    await eng.progress.wait()
 
     async def close(self) -> None:
         await self.source.close()

@@ -8,7 +8,6 @@ Must not import: httpx, websockets, aiohttp (it works on status, headers mapping
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +27,7 @@ from kraken_tui.errors import (
     RequiredArgumentMissingError,
     ServerError,
 )
+from kraken_tui.kraken import jsoncodec
 
 __all__ = ["ERROR_CLASSES", "NUMERIC_ERROR_CLASSES", "check_response", "error_for", "retry_after_s"]
 
@@ -189,7 +189,7 @@ def check_response(endpoint: str, http_status: int, headers: Mapping[str, str], 
     """
     wait = retry_after_s(headers)
     try:
-        body = json.loads(content) if content.strip() else None
+        body = jsoncodec.loads(content) if content.strip() else None
     except (ValueError, UnicodeDecodeError):
         body = None
         if http_status < 300:

@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 
 from kraken_tui.config import ClientConfig, Credentials
 from kraken_tui.errors import AuthenticationError, ProtocolError, TransportError
+from kraken_tui.kraken import jsoncodec
 from kraken_tui.kraken.auth import sign_challenge
 from kraken_tui.kraken.book import OrderBook, OrderBooks
 from kraken_tui.kraken.ws_events import (
@@ -339,7 +340,7 @@ class KrakenWsClient:
             if isinstance(raw, bytes):
                 raise ProtocolError("ws", "unexpected binary frame")
             try:
-                msg = json.loads(raw)
+                msg = jsoncodec.loads(raw)
             except ValueError as exc:
                 raise ProtocolError("ws", f"invalid JSON ({exc})") from None
             event = parse_ws_message(msg)

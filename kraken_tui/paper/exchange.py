@@ -238,12 +238,16 @@ class PaperExchange:
         """IM of positions plus open (non-trigger) orders, USD: per symbol the larger of the position's IM and
         the IM of the worst-case exposure if every open order on one side filled (valued at mark)."""
         total = ZERO
+        by_sym: dict[str, list[PaperOrder]] = {}
+        for o in self.open_orders.values():
+            if not o.is_trigger:
+                by_sym.setdefault(o.symbol, []).append(o)
+        if extra is not None:
+            by_sym.setdefault(extra.symbol, []).append(extra)
         for sym, inst in self.instruments.items():
             pos = self.positions.get(sym)
             size = pos.size if pos else ZERO
-            orders = [o for o in self.open_orders.values() if o.symbol == sym and not o.is_trigger]
-            if extra is not None and extra.symbol == sym:
-                orders.append(extra)
+            orders = by_sym.get(sym, [])
             if size == 0 and not orders:
                 continue
             im_pos = position_margins(inst, size, pos.entry_price)[0] if pos else ZERO
@@ -257,8 +261,8 @@ class PaperExchange:
             total += im_pos
         return total
 
-    def figures(self) -> AccountFigures:
-        """The flex account now (spec §4.6): balance value, P&L at mark, equity, IM/MM, available margin."""
+    def _currencies(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """Per collateral currency (quantity, USD value at the index, else mark, of a matching base)."""
         currencies: dict[str, tuple[Decimal, Decimal]] = {}
         for cur, qty in self.balances.quantities.items():
             if cur == "usd":
@@ -267,6 +271,21 @@ class PaperExchange:
             price = next((m.index or m.mark for s, m in self.markets.items()
                           if self.instruments[s].base.lower() == cur and (m.index or m.mark)), None)
             currencies[cur] = (qty, qty * _d(price) if price else ZERO)
+        return currencies
+
+    def equity_and_mm(self) -> tuple[Decimal, Decimal]:
+        """(margin equity, maintenance margin) in USD, the two numbers the liquidation check compares; equal to
+        ``figures().margin_equity`` / ``.maintenance_margin`` without the rest of ``figures`` (per tick)."""
+        balance_value = sum((v for _, v in self._currencies().values()), ZERO)
+        pnl = mm = ZERO
+        for pos in self.positions.values():
+            pnl += self.upnl_usd(pos)
+            mm += position_margins(self.instruments[pos.symbol], pos.size, pos.entry_price)[1]
+        return balance_value + pnl, mm
+
+    def figures(self) -> AccountFigures:
+        """The flex account now (spec §4.6): balance value, P&L at mark, equity, IM/MM, available margin."""
+        currencies = self._currencies()
         balance_value = sum((v for _, v in currencies.values()), ZERO)
         pnl = im = mm = notional = ZERO
         for pos in self.positions.values():

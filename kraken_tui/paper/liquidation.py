@@ -85,9 +85,10 @@ def check(ex: PaperExchange) -> None:
     for _ in range(MAX_STEPS):
         if not ex.positions:
             return
-        figs = ex.figures()
-        if figs.margin_equity >= figs.maintenance_margin:
+        equity, mm = ex.equity_and_mm()  # the per-tick question, without the rest of figures()
+        if equity >= mm:
             return
+        figs = ex.figures()
         symbol = max(ex.positions, key=lambda s: position_margins(ex.instruments[s], ex.positions[s].size,
                                                                     ex.positions[s].entry_price)[1])
         for o in [o for o in ex.open_orders.values() if o.symbol == symbol]:

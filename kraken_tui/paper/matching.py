@@ -187,15 +187,22 @@ def on_tick_grid(tick: MarketTick, inst: Instrument) -> MarketTick:
     (spec §8.2): bid rounded down, ask up, last to the nearest tick. Mark and index stay as given (Kraken's mark
     price is computed, not traded, and carries many decimals, spec §4.3 example). Synthetic and spot-candle
     sources produce off-grid prices; without this a limit order at a valid tick could never equal the quote."""
-    step = float(inst.tick_size)
-    digits = max(0, -inst.tick_size.normalize().as_tuple().exponent)
+    grid = _GRIDS.get(inst.tick_size)
+    if grid is None:  # (step as float, decimals of the tick size), cached: this runs on every tick
+        grid = _GRIDS[inst.tick_size] = (float(inst.tick_size), max(0, -inst.tick_size.normalize().as_tuple().exponent))
+    step, digits = grid
+    bid, ask, last = tick.bid, tick.ask, tick.last
+    new_bid = None if bid is None else round(math.floor(bid / step + 1e-9) * step, digits)
+    new_ask = None if ask is None else round(math.ceil(ask / step - 1e-9) * step, digits)
+    new_last = None if last is None else round(round(last / step) * step, digits)
+    if _same(bid, new_bid) and _same(ask, new_ask) and _same(last, new_last):
+        return tick  # already on the grid (an exchange-grade source): nothing to copy
+    return replace(tick, bid=new_bid, ask=new_ask, last=new_last)
 
-    def snap(x: float | None, how) -> float | None:
-        return None if x is None else round(how(x / step) * step, digits)
 
-    return replace(
-        tick,
-        bid=snap(tick.bid, lambda v: math.floor(v + 1e-9)),
-        ask=snap(tick.ask, lambda v: math.ceil(v - 1e-9)),
-        last=snap(tick.last, round),
-    )
+_GRIDS: dict[Decimal, tuple[float, int]] = {}
+
+
+def _same(old: float | None, new: float | None) -> bool:
+    """The snapped value is the given one, type included (an int price stays distinguishable from a float)."""
+    return old is None or (type(old) is float and old == new)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import time
 from collections import deque
@@ -25,6 +24,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from kraken_tui.kraken import jsoncodec
 from kraken_tui.kraken.auth import sign_rest
 from kraken_tui.paper import routes, wire
 from kraken_tui.paper.exchange import PaperExchange
@@ -237,4 +237,5 @@ class PaperServer:
             return web.Response(status=504)
         if isinstance(result, str):
             return web.Response(text=result, status=status)
-        return web.Response(text=json.dumps(result), status=status, content_type="application/json")
+        return web.Response(body=jsoncodec.dumps_bytes(result), status=status, content_type="application/json",
+                            charset="utf-8")

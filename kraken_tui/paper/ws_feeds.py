@@ -18,6 +18,8 @@ import contextlib
 import hmac
 import json
 import logging
+import random
+import socket
 import time
 import uuid
 from collections import deque
@@ -25,6 +27,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from kraken_tui.kraken import jsoncodec
 from kraken_tui.kraken.auth import sign_challenge
 from kraken_tui.paper import ws_wire
 from kraken_tui.paper.exchange import PaperExchange
@@ -37,11 +40,31 @@ log = logging.getLogger(__name__)
 PUBLIC_FEEDS = ("ticker", "ticker_lite", "trade", "book", "heartbeat")
 PRIVATE_FEEDS = ("open_orders", "open_orders_verbose", "fills", "open_positions", "balances", "account_log")
 _NEEDS_PRODUCTS = ("ticker", "ticker_lite", "trade", "book")
+_TCP_CORK = getattr(socket, "TCP_CORK", None)
+_uid_rng = random.Random()
+
+
+def _trade_uid() -> str:
+    """A random version-4 UUID for a public trade (``uuid4`` reads os.urandom per call; a trade print needs
+    uniqueness, not cryptographic strength)."""
+    return str(uuid.UUID(int=_uid_rng.getrandbits(128), version=4))
+
+
+def _cork(sock: Any, on: bool) -> bool:
+    """Set ``TCP_CORK`` on ``sock`` (Linux; elsewhere, or on any error, nothing). True when set on."""
+    if sock is None or _TCP_CORK is None:
+        return False
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, _TCP_CORK, 1 if on else 0)
+    except OSError:
+        return False
+    return on
 
 
 class _Conn:
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, sock: Any = None) -> None:
         self.ws = ws
+        self.sock = sock
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.subs: dict[str, set[str]] = {}
         self.challenges: set[str] = set()
@@ -101,7 +124,7 @@ class WsHub:
         elif kind == "trade":
             sym, price, size, side, ts = payload  # type: ignore[misc]
             seq = self.trade_seq[sym] = self.trade_seq.get(sym, 0) + 1
-            msg = {"feed": "trade", "product_id": sym, "uid": str(uuid.uuid4()), "side": side.value, "type": "fill",
+            msg = {"feed": "trade", "product_id": sym, "uid": _trade_uid(), "side": side.value, "type": "fill",
                    "seq": seq, "time": ts, "qty": size, "price": price}
             self.trades.setdefault(sym, deque(maxlen=100)).appendleft(msg)
             self._broadcast("trade", sym, msg)
@@ -192,7 +215,8 @@ class WsHub:
         await ws.prepare(request)
         if self._loop_task is None or self._loop_task.done():
             self._loop_task = asyncio.create_task(self._periodic(), name="paper-ws-periodic")
-        conn = _Conn(ws)
+        transport = request.transport
+        conn = _Conn(ws, transport.get_extra_info("socket") if transport is not None else None)
         self.conns.add(conn)
         writer = asyncio.create_task(self._writer(conn))
         self._send(conn, {"event": "info", "version": 1})
@@ -211,19 +235,37 @@ class WsHub:
         return ws
 
     async def _writer(self, conn: _Conn) -> None:
+        """Send the connection's queue in order, one text frame per message. Messages queued together (a
+        tick's ticker, trade and open_positions) leave in one TCP segment: the socket is corked around the
+        batch (Linux ``TCP_CORK``), which saves a loopback transmit and a client wake-up per message."""
+        queue, ws = conn.queue, conn.ws
         while True:
-            msg = await conn.queue.get()
-            if msg is None or conn.ws.closed:
-                return
-            if self.faults.roll(self.faults.ws_drop_rate):
-                continue
-            text = json.dumps(msg)
-            await conn.ws.send_str(text)
-            if self.faults.roll(self.faults.ws_duplicate_rate):
-                await conn.ws.send_str(text)
-            if self.faults.roll(self.faults.ws_disconnect_rate):
-                await conn.ws.close(code=1011, message=b"paper fault: disconnect")
-                return
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            corked = _cork(conn.sock, len(batch) > 1)
+            try:
+                for msg in batch:
+                    if msg is None or ws.closed:
+                        return
+                    if not await self._write_one(ws, msg):
+                        return
+            finally:
+                if corked:
+                    _cork(conn.sock, False)
+
+    async def _write_one(self, ws: web.WebSocketResponse, msg: dict[str, Any]) -> bool:
+        """One message with the fault knobs (drop, duplicate, disconnect); False once disconnected."""
+        if self.faults.roll(self.faults.ws_drop_rate):
+            return True
+        data = jsoncodec.dumps_bytes(msg)
+        await ws.send_frame(data, WSMsgType.TEXT)
+        if self.faults.roll(self.faults.ws_duplicate_rate):
+            await ws.send_frame(data, WSMsgType.TEXT)
+        if self.faults.roll(self.faults.ws_disconnect_rate):
+            await ws.close(code=1011, message=b"paper fault: disconnect")
+            return False
+        return True
 
     def _on_message(self, conn: _Conn, text: str) -> None:
         try:

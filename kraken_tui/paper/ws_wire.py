@@ -27,10 +27,11 @@ def _f(d: Decimal | float | None) -> float:
     return float(d) if d is not None else 0.0
 
 
-def ticker_lite(ex: PaperExchange, sym: str) -> dict[str, Any]:
-    """``ticker_lite`` (spec §7.4)."""
+def ticker_lite(ex: PaperExchange, sym: str, stats: Any = False) -> dict[str, Any]:
+    """``ticker_lite`` (spec §7.4). ``stats``: ``ex.candles.stats_24h`` when the caller already has it."""
     inst, m = ex.instruments[sym], ex.markets[sym]
-    stats = ex.candles.stats_24h(sym, ex.now_ms)
+    if stats is False:
+        stats = ex.candles.stats_24h(sym, ex.now_ms)
     vol = stats[3] if stats else 0.0
     change = (m.last - stats[0]) / stats[0] * 100 if stats and stats[0] and m.last else 0.0
     premium = ((m.mark or 0) - (m.index or 0)) / m.index * 100 if m.index and m.mark else 0.0
@@ -43,8 +44,8 @@ def ticker(ex: PaperExchange, sym: str) -> dict[str, Any]:
     """``ticker`` (spec §7.3): every field each time; funding fields absolute + relative, omitted when zero;
     ``next_funding_rate_time`` = epoch ms of the next top of the hour."""
     inst, m = ex.instruments[sym], ex.markets[sym]
-    msg = ticker_lite(ex, sym)
     stats = ex.candles.stats_24h(sym, ex.now_ms)
+    msg = ticker_lite(ex, sym, stats)
     pos = ex.positions.get(sym)
     msg.update({"feed": "ticker", "time": ex.now_ms, "bid_size": m.bid_size, "ask_size": m.ask_size,
                 "leverage": f"{int(1 / inst.margin_levels[0].initial_margin_rate)}x", "index": m.index,

@@ -272,3 +272,35 @@ def test_quotes_and_trades_land_on_the_tick_grid():
     # tick 0.1: bid 3162.04 -> 3162.0 (down), ask 3162.11 -> 3162.2 (up), last 3162.06 -> 3162.1 (nearest)
     assert (m.bid, m.ask, m.last) == (3162.0, 3162.2, 3162.1)
     assert m.mark == 3162.0712  # mark price is computed, not traded: unrounded
+
+
+def test_quotes_already_on_the_grid_are_kept_as_given():
+    from kraken_tui.paper.instruments import default_instrument
+    from kraken_tui.paper.matching import on_tick_grid
+    from kraken_tui.paper.sources.base import MarketTick
+
+    inst = default_instrument("PF_ETHUSD")  # tick 0.1
+    on = MarketTick("PF_ETHUSD", 1, last=3162.1, bid=3162.0, ask=3162.2)
+    assert on_tick_grid(on, inst) is on
+    off = MarketTick("PF_ETHUSD", 1, last=3162.06, bid=None, ask=3162.2)
+    snapped = on_tick_grid(off, inst)
+    assert (snapped.last, snapped.bid, snapped.ask) == (3162.1, None, 3162.2)
+
+
+def test_equity_and_mm_is_what_figures_reports():
+    ex = make_exchange()
+    quote(ex, T0 + 1000)
+    assert ex.equity_and_mm() == (D(10_000), D(0))
+    _send(ex, orderType="mkt", side="buy", size="1")  # long 1 @ 50 010, fee 25.005
+    quote(ex, T0 + 2000, bid=48_990.0, ask=49_010.0, mark=49_000.0)
+    figs = ex.figures()
+    # equity = 10 000 - 25.005 + (49 000 - 50 010) x 1 = 8 964.995; MM = 50 010 x 1 x MM rate of the first tier
+    assert ex.equity_and_mm() == (figs.margin_equity, figs.maintenance_margin)
+    assert figs.margin_equity == D("8964.995")
+    assert figs.maintenance_margin == D(50_010) * default_mm_rate()
+
+
+def default_mm_rate() -> Decimal:
+    from kraken_tui.paper.instruments import default_instrument
+
+    return default_instrument("PF_XBTUSD").margin_levels[0].maintenance_margin_rate

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import websockets
 
+from kraken_tui.domain import Side
 from kraken_tui.kraken.auth import sign_challenge, sign_rest
 from kraken_tui.paper.faults import Faults
 from kraken_tui.paper.server import PAPER_API_KEY, PAPER_API_SECRET, PaperServer
@@ -241,3 +242,20 @@ async def test_ws_public_book_seq_and_private_feeds(server):
         assert (await _recv(ws, "error"))["message"] == "Invalid feed"
         await ws.send(json.dumps({"event": "ping"}))
         assert (await _recv(ws, "alert"))["message"] == "Bad websocket message"
+
+
+async def test_ws_batched_frames_arrive_whole_and_in_order(server):
+    """Messages queued together leave corked in one segment; each is still one text frame, in order."""
+    ex = server.exchange
+    async with websockets.connect(server.ws_url) as ws:
+        assert json.loads(await ws.recv()) == {"event": "info", "version": 1}
+        await ws.send(json.dumps({"event": "subscribe", "feed": "trade", "product_ids": ["PF_XBTUSD"]}))
+        await _recv(ws, "subscribed")
+        await _recv(ws, "trade_snapshot")
+        for i in range(50):  # 50 trade prints queued before the writer runs
+            quote(ex, T0 + 3000 + i, last=50_000.0 + i, trade=0.1, side=Side.BUY)
+        got = [json.loads(await ws.recv()) for _ in range(50)]
+        assert [m["feed"] for m in got] == ["trade"] * 50
+        assert [m["price"] for m in got] == [50_000.0 + i for i in range(50)]
+        assert [m["seq"] for m in got] == list(range(got[0]["seq"], got[0]["seq"] + 50))
+        assert len({m["uid"] for m in got}) == 50
