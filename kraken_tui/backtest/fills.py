@@ -26,6 +26,8 @@ from .settings import _FILL_TYPES, _INF, HOUR_MS, MAX_FUNDING_HOURS_PER_STEP
 
 __all__ = ["Fills"]
 
+_BUY = Side.BUY
+
 
 
 
@@ -82,7 +84,7 @@ class Fills:
         """Book one execution with the paper exchange's formulas (paper.ledger.book_fill)."""
         inst = self.inst
         position = self.position
-        realized = position.apply_fill(inst, qty * side.sign, price, ts)
+        realized = position.apply_fill(inst, qty * (1 if side is _BUY else -1), price, ts)  # qty x side.sign
         if fee_bps is None:
             fee_bps = self.maker_bps if fill_type == "maker" else self.taker_bps
         fee = fee_amount(inst, qty, price, fee_bps)
@@ -123,9 +125,9 @@ class Fills:
     def _intent(self, ts: int, side: Side, size: Decimal, otype: OrderType, reason: str, signal_id: str | None,
                 *, price: Decimal | None = None, reduce_only: bool = False) -> str:
         """Register (and journal) an order intent; returns its cliOrdId (``kt-<signal>-<purpose>-<n>``)."""
-        n = self._next_id()
+        self._seq = n = self._seq + 1  # _next_id()
         cli = f"kt-{signal_id or self._run8}-{reason}-{n}"
-        self.cur_intents[cli] = IntentInfo(reason, side.value, signal_id)
+        self.cur_intents[cli] = IntentInfo(reason, "buy" if side is _BUY else "sell", signal_id)  # side.value
         if self.sink is not None:
             limit = price if otype is OrderType.LIMIT else None
             stop = price if otype is OrderType.STOP else None
@@ -157,7 +159,7 @@ class Fills:
                 # a reversal's close (just booked) ended the previous round trip and cleared its intents:
                 # keep this entry's intent and strategy, so the new trade keeps its signal and strategy
                 if cli not in self.cur_intents:
-                    self.cur_intents[cli] = IntentInfo("entry", side.value, signal_id)
+                    self.cur_intents[cli] = IntentInfo("entry", "buy" if side is _BUY else "sell", signal_id)
                 if signal_id is not None and signal_id not in self.cur_strategies:
                     self.cur_strategies[signal_id] = strategy
                 self._book(side, size, price, "taker", cli, ts)

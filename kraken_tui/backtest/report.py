@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from kraken_tui.journal.export import iso_ms, trade_csv_row
@@ -26,9 +27,12 @@ __all__ = ["equity_chart", "json_report", "summary_of", "text_report"]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+_exit_entry = itemgetter(0, 1)  # (exit ts, entry ts) of a statistics row
+
+
 def summary_of(res: BacktestResult) -> tuple[Summary, dict[str, dict[str, Summary]]]:
     """(overall, breakdowns) of the run's closed trades with the journal's definitions (journal.stats)."""
-    rows = sorted(res.rows, key=lambda r: (r[0], r[1]))
+    rows = sorted(res.rows, key=_exit_entry)
     return summarize_rows_with_breakdowns(rows, res.starting_equity_usd)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 
-from kraken_tui.domain import ZERO, FillType, PositionSide
+from kraken_tui.domain import ZERO, FillType, PositionSide, Side
 from kraken_tui.engine.operator import OperatorState
 from kraken_tui.journal.records import FundingPayment
 from kraken_tui.journal.trades import Trade, derive_trades
@@ -24,6 +24,48 @@ __all__ = ["Trades"]
 
 def _ts_of(p: FundingPayment) -> int:
     return p.ts_ms
+
+
+_BUY = Side.BUY
+_LONG, _SHORT = PositionSide.LONG, PositionSide.SHORT
+# FillType.is_liquidation's members and the assignment types, compared by identity in the hot path
+_LIQ, _PLIQ, _UNWIND = FillType.LIQUIDATION, FillType.PARTIAL_LIQUIDATION, FillType.UNWIND_BANKRUPT
+_ASSIGNOR, _ASSIGNEE = FillType.ASSIGNOR, FillType.ASSIGNEE
+
+#: object.__new__, the slot setters of journal.trades.Trade in field order, and its __post_init__ (which sets
+#: net_pnl_usd): ``_new_trade`` builds a Trade without the frozen dataclass's __init__ (same object; a test
+#: checks equality with ``Trade(...)`` and that the field list is still this one).
+_TRADE_FIELDS = ("symbol", "side", "size", "entry_ts_ms", "exit_ts_ms", "entry_price", "exit_price", "gross_pnl_usd",
+                 "fees_usd", "funding_usd", "exit_reason", "signal_id", "strategy", "mae_usd", "mfe_usd",
+                 "funding_paid_usd", "funding_received_usd", "net_pnl_usd")
+_TRADE_NEW = (object.__new__, *(Trade.__dict__[f].__set__ for f in _TRADE_FIELDS[:-1]), Trade.__post_init__)
+
+
+def _new_trade(symbol, side, size, entry_ts_ms, exit_ts_ms, entry_price, exit_price, gross_pnl_usd, fees_usd,
+               funding_usd, exit_reason, signal_id, strategy, mae_usd, mfe_usd, funding_paid_usd=ZERO,
+               funding_received_usd=ZERO) -> Trade:
+    """``Trade(...)`` (same arguments, same object) without the frozen dataclass's __init__."""
+    new, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, post = _TRADE_NEW
+    t = new(Trade)
+    s1(t, symbol)
+    s2(t, side)
+    s3(t, size)
+    s4(t, entry_ts_ms)
+    s5(t, exit_ts_ms)
+    s6(t, entry_price)
+    s7(t, exit_price)
+    s8(t, gross_pnl_usd)
+    s9(t, fees_usd)
+    s10(t, funding_usd)
+    s11(t, exit_reason)
+    s12(t, signal_id)
+    s13(t, strategy)
+    s14(t, mae_usd)
+    s15(t, mfe_usd)
+    s16(t, funding_paid_usd)
+    s17(t, funding_received_usd)
+    post(t)
+    return t
 
 
 
@@ -64,7 +106,7 @@ class Trades:
         time order): the caller then runs ``derive_trades`` itself."""
         fills = self.cur_fills
         side0, size0, price0, ts0, _ft0, cli0, fee0, _ = fills[0]
-        sign = side0.sign
+        sign = 1 if side0 is _BUY else -1
         pos = size0
         cost = price0 * size0
         entry_notional = cost
@@ -85,7 +127,7 @@ class Trades:
                 low = u
             elif u > high:
                 high = u
-            if side.sign == sign:
+            if side is side0:  # same direction (Side has two members)
                 pos += size
                 cost += price * size
                 entry_notional += price * size
@@ -108,25 +150,27 @@ class Trades:
         info = intents.get(cli0) if cli0 else None
         signal_id = info.signal_id if info else None
         ft, cli = last[4], last[5]
-        if ft.is_liquidation:
+        if ft is _LIQ or ft is _PLIQ or ft is _UNWIND:  # ft.is_liquidation
             reason = "liquidation"
-        elif ft in (FillType.ASSIGNOR, FillType.ASSIGNEE):
+        elif ft is _ASSIGNOR or ft is _ASSIGNEE:
             reason = "assignment"
         else:
             einfo = intents.get(cli) if cli else None
             reason = "external" if einfo is None else "reverse" if einfo.purpose in ("entry", "add") else einfo.purpose
-        funding = {}
-        pays = [p for p in sorted(self.cur_funding, key=_ts_of) if ts0 <= p.ts_ms <= exit_ts]
-        if pays:
-            amounts = [p.amount_usd for p in pays]
-            received = sum((a for a in amounts if a > 0), ZERO)
-            paid = -sum((a for a in amounts if a < 0), ZERO)
-            funding = {"funding_usd": received - paid, "funding_paid_usd": paid, "funding_received_usd": received}
-        return Trade(
-            symbol=self.symbol, side=PositionSide.LONG if sign > 0 else PositionSide.SHORT, size=entry_size,
-            entry_ts_ms=ts0, exit_ts_ms=exit_ts, entry_price=entry_notional / entry_size,
-            exit_price=exit_notional / entry_size, gross_pnl_usd=sign * (exit_notional - entry_notional),
-            fees_usd=fees, funding_usd=funding.pop("funding_usd", ZERO), exit_reason=reason, signal_id=signal_id,
-            strategy=self.cur_strategies.get(signal_id) if signal_id else None, mae_usd=low, mfe_usd=high, **funding,
-        )
+        strategy = self.cur_strategies.get(signal_id) if signal_id else None
+        side = _LONG if sign > 0 else _SHORT
+        entry_price = entry_notional / entry_size
+        exit_price = exit_notional / entry_size
+        gross = sign * (exit_notional - entry_notional)
+        cur_funding = self.cur_funding
+        if cur_funding:
+            pays = [p for p in sorted(cur_funding, key=_ts_of) if ts0 <= p.ts_ms <= exit_ts]
+            if pays:
+                amounts = [p.amount_usd for p in pays]
+                received = sum((a for a in amounts if a > 0), ZERO)
+                paid = -sum((a for a in amounts if a < 0), ZERO)
+                return _new_trade(self.symbol, side, entry_size, ts0, exit_ts, entry_price, exit_price, gross, fees,
+                                  received - paid, reason, signal_id, strategy, low, high, paid, received)
+        return _new_trade(self.symbol, side, entry_size, ts0, exit_ts, entry_price, exit_price, gross, fees, ZERO,
+                          reason, signal_id, strategy, low, high)
 

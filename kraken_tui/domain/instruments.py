@@ -6,7 +6,7 @@ Must not import: textual, httpx, websockets, aiosqlite, or any Kraken JSON field
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from kraken_tui.domain.values import InstrumentType
@@ -46,6 +46,8 @@ class Instrument:
         max_relative_funding_rate: cap on |relative funding rate| per hour (perpetuals).
         post_only: the market only accepts post-only orders.
         base: base asset (``XBT``), quote: quote asset (``USD``).
+        is_linear: True for PF_/FF_ multi-collateral contracts (P&L in USD); derived from ``type`` on
+            construction (a plain attribute: the money paths read it on every fill).
     """
 
     symbol: str
@@ -61,11 +63,14 @@ class Instrument:
     tradeable: bool = True
     base: str = ""
     quote: str = "USD"
+    is_linear: bool = field(init=False, repr=False, compare=False, default=False)
+    _tiers_ascending: bool = field(init=False, repr=False, compare=False, default=False)
 
-    @property
-    def is_linear(self) -> bool:
-        """True for PF_/FF_ multi-collateral contracts (P&L in USD)."""
-        return self.type is InstrumentType.LINEAR
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_linear", self.type is InstrumentType.LINEAR)
+        levels = self.margin_levels
+        object.__setattr__(self, "_tiers_ascending",
+                           all(a.threshold <= b.threshold for a, b in zip(levels, levels[1:], strict=False)))
 
     @property
     def is_perpetual(self) -> bool:
@@ -95,9 +100,18 @@ class Instrument:
         """
         if not self.margin_levels:
             raise ValueError(f"{self.symbol} has no margin levels")
+        levels = self.margin_levels
         key = notional_usd if self.is_linear or size_contracts is None else abs(size_contracts)
-        chosen = self.margin_levels[0]
-        for level in self.margin_levels:
+        chosen = levels[0]
+        if self._tiers_ascending:
+            # the last tier whose threshold <= key; with non-decreasing thresholds none after the first
+            # threshold above the key can match, so stop there (same tier as the full scan below)
+            for level in levels:
+                if key < level.threshold:
+                    return chosen
+                chosen = level
+            return chosen
+        for level in levels:
             if key >= level.threshold:
                 chosen = level
         return chosen

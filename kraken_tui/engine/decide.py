@@ -84,23 +84,30 @@ class Ignore:
 
 Action = Enter | Close | Reject | Ignore
 _ZERO = Decimal(0)
+_LONG, _SHORT, _FLAT = SignalSide.LONG, SignalSide.SHORT, SignalSide.FLAT
 
 
 def _without(account: AccountSnapshot, symbol: str) -> AccountSnapshot:
     """The account after closing ``symbol`` at mark: its unrealised P&L becomes collateral (fees ignored)."""
-    gone = [p for p in account.positions if p.symbol == symbol]
-    if not gone:
+    pnl = _ZERO
+    kept = []
+    found = False
+    for p in account.positions:  # sum of the closed positions' P&L from 0, in order (as sum() adds)
+        if p.symbol == symbol:
+            pnl = pnl + p.unrealized_pnl_usd
+            found = True
+        else:
+            kept.append(p)
+    if not found:
         return account
-    pnl = sum((p.unrealized_pnl_usd for p in gone), _ZERO)
     if type(account) is not AccountSnapshot:
         return replace(
             account,
             collateral_usd=account.collateral_usd + pnl,
-            positions=tuple(p for p in account.positions if p.symbol != symbol),
+            positions=tuple(kept),
         )
     # dataclasses.replace, spelled out (this runs on every reversal)
-    return AccountSnapshot(account.equity_usd, account.collateral_usd + pnl,
-                           tuple(p for p in account.positions if p.symbol != symbol),
+    return AccountSnapshot(account.equity_usd, account.collateral_usd + pnl, tuple(kept),
                            account.consecutive_losses, account.drawdown_pct)
 
 
@@ -151,8 +158,9 @@ def decide(
     if sizing not in (None, "risk", "fixed"):
         raise ValueError(f"sizing must be 'risk', 'fixed' or None, got {sizing!r}")
     held = (position_size > 0) - (position_size < 0)
-    want = signal.side.sign
-    if signal.side is SignalSide.FLAT:
+    sside = signal.side
+    want = 1 if sside is _LONG else -1 if sside is _SHORT else 0  # signal.side.sign
+    if sside is _FLAT:
         return [_close(symbol, position_size, held)] if held else [Ignore(symbol, "flat signal while flat")]
     if signal.confidence < min_confidence:
         return [Ignore(symbol, f"confidence {signal.confidence:.2f} below {min_confidence:.2f}")]

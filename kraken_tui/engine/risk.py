@@ -230,4 +230,4 @@ def evaluate_entry(
             f"{cfg.liquidation_buffer_pct:g}% buffer",
             notes,
         )
-    return RiskDecision(True, size=size, leverage_x=lev, notes=tuple(notes))
+    return RiskDecision(True, size, lev, None, tuple(notes))

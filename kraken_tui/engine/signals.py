@@ -86,7 +86,9 @@ class Signal:
         if not isinstance(self.side, SignalSide):
             object.__setattr__(self, "side", SignalSide(self.side))
         c = self.confidence
-        if (
+        if c.__class__ is float and 0.0 <= c <= 1.0:
+            pass  # the common case, checked cheaply (a float in 0..1 is finite)
+        elif (
             isinstance(c, bool)
             or not isinstance(c, int | float)
             or not math.isfinite(c)

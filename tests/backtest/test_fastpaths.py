@@ -110,3 +110,21 @@ def test_memoised_config_decimal_equals_decimal_of_str(x):
     for _ in range(2):  # the second call reads the memo
         got = risk._dec(x)  # noqa: SLF001
         assert str(got) == str(Decimal(str(x)))
+
+
+def test_fast_trade_constructor_equals_trade():
+    from dataclasses import fields
+
+    from kraken_tui.backtest.trades import _TRADE_FIELDS, _new_trade
+    from kraken_tui.domain import PositionSide
+    from kraken_tui.journal.trades import Trade
+
+    assert _TRADE_FIELDS == tuple(f.name for f in fields(Trade))  # a new Trade field must reach _new_trade
+    args = ("PF_XBTUSD", PositionSide.SHORT, Decimal("0.012"), 1_000, 61_000, Decimal("117000.5"),
+            Decimal("116990"), Decimal("0.126"), Decimal("0.0140"), Decimal("-0.5"), "reverse", "bt-PF-1", "sma_cross",
+            -1.5, 2.25)
+    t = _new_trade(*args, Decimal("0.7"), Decimal("0.2"))
+    assert t == Trade(*args, Decimal("0.7"), Decimal("0.2"))
+    assert t.net_pnl_usd == Decimal("0.126") - Decimal("0.0140") + Decimal("-0.5")  # 0.112 - 0.5 = -0.388
+    assert t.net_pnl_usd == Decimal("-0.388")
+    assert _new_trade(*args) == Trade(*args)  # funding paid/received default to zero
