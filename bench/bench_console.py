@@ -121,6 +121,8 @@ class _Probe:
 
     def __init__(self) -> None:
         self.ticks = 0
+        self.ws_messages = 0
+        self.market_messages = 0
         self.cancel_sent: list[float] = []
         self.first_paint: float | None = None
         self.cancel_seen = asyncio.Event()
@@ -150,12 +152,29 @@ def _key(app: KrakenApp, key: str) -> None:
     app._driver.send_message(ev)  # type: ignore[union-attr]
 
 
+def _patch_ws_hub(probe: _Probe) -> None:
+    """Count every WebSocket message the paper exchange sends to the console (all feeds), and the market
+    data among them (ticker, ticker_lite, trade, book)."""
+    from kraken_tui.paper import ws_feeds
+
+    send = ws_feeds.WsHub._send
+
+    def counted(self: Any, conn: Any, msg: Any) -> Any:
+        probe.ws_messages += 1
+        if msg.get("feed") in ("ticker", "ticker_lite", "trade", "book", "book_snapshot", "trade_snapshot"):
+            probe.market_messages += 1
+        return send(self, conn, msg)
+
+    ws_feeds.WsHub._send = counted  # type: ignore[method-assign]
+
+
 async def _run_real(args: argparse.Namespace) -> None:
     from kraken_tui.engine.runtime import RunOptions, build_runtime
     from kraken_tui.ui.services import RuntimeServices
 
     probe = _Probe()
     _patch_httpx(probe)
+    _patch_ws_hub(probe)
     tmp = Path(tempfile.mkdtemp(prefix="bench-console-"))
     logging.basicConfig(filename=str(tmp / "console.log"), level=logging.INFO)
 
@@ -220,8 +239,10 @@ async def _run_real(args: argparse.Namespace) -> None:
 
         mon = asyncio.create_task(lag_monitor())
         w0, c0, n0 = time.perf_counter(), time.process_time(), probe.ticks
+        m0, k0 = probe.ws_messages, probe.market_messages
         await asyncio.sleep(args.seconds)
         wall, cpu, ticks = time.perf_counter() - w0, time.process_time() - c0, probe.ticks - n0
+        msgs, market = probe.ws_messages - m0, probe.market_messages - k0
         window_lags = lags[:]
 
         lat: list[float] = []
@@ -261,8 +282,11 @@ async def _run_real(args: argparse.Namespace) -> None:
     rate = ticks / wall
     print(f"real console, replay {args.replay} at --speed {args.speed} "
           f"(target 5,000 msg/s; 4 ticks per 5 min candle)")
-    print(f"  market messages achieved: {rate:,.0f} ticks/s over {wall:.1f} s "
-          f"({flat_rate:,.0f}/s during the flattens); final state {snap.state.value}")
+    print(f"  WebSocket messages to the console: {msgs / wall:,.0f}/s, of which market data (ticker, trade) "
+          f"{market / wall:,.0f}/s (target 5,000/s: {_verdict(5000, msgs / wall)} for all messages, "
+          f"{_verdict(5000, market / wall)} for market data)")
+    print(f"  replay ticks: {rate:,.0f}/s over {wall:.1f} s ({flat_rate:,.0f}/s during the flattens); "
+          f"final state {snap.state.value}")
     age = f", {(age0 + paint_ms / 1000) * 1000:.0f} ms from process start" if age0 is not None else ""
     print(f"  (d) start to first paint: {paint_ms:.0f} ms from KrakenApp constructed{age} "
           f"(target < 1500 ms: {_verdict(paint_ms, 1500)})")
