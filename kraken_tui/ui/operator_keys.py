@@ -10,6 +10,7 @@ Must not import: the engine's internals (only ``engine.facade`` and ``engine.ope
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from textual import events
 from textual._time import get_time  # the clock textual stamps Message.time with (textual is pinned)
 from textual.screen import ModalScreen
+from textual.worker import Worker
 
 from kraken_tui.engine.operator import OperatorState, TransitionRefused, TransitionSource
 from kraken_tui.ui.keys import KEYS, FlattenGuard, GuardResult
@@ -40,6 +42,8 @@ __all__ = ["OperatorKeys"]
 log = logging.getLogger(__name__)
 
 #: Actions that are not offered while a dialog is open (flatten always is: it is the emergency stop).
+#: Seconds the flatten key's handler holds the app's message queue while the flatten sends its first requests.
+FLATTEN_HEAD_START_S = 0.05
 _BLOCKED_UNDER_DIALOG = {"pause", "resume", "reset", "journal", "help", "quit_console"}
 
 
@@ -124,7 +128,7 @@ class OperatorKeys(_Base):
         else:
             self.notify("Entries resumed.")
 
-    def action_flatten(self) -> None:
+    async def action_flatten(self) -> None:
         """First press arms, a second press within the window fires."""
         if self.engine is None:
             return
@@ -133,18 +137,29 @@ class OperatorKeys(_Base):
             self.set_timer(self.guard.window_s + 0.05, self.refresh_now)
             self.refresh_now()
             return
-        self.fire_flatten()
+        worker = self.fire_flatten()
+        if worker is not None:
+            await self._head_start(worker)
 
-    def fire_flatten(self) -> None:
-        """Start the flatten now (a worker on this loop; progress shows in the status bar)."""
+    async def _head_start(self, worker: Worker[None]) -> None:
+        """Hold this key's handler (and so the app's message queue: redraws, queued engine events) for up to
+        ``FLATTEN_HEAD_START_S`` while the flatten runs, so its first cancel request is not queued behind a
+        redraw. The flatten itself never waits for the UI."""
+        task = worker._task  # textual is pinned; Worker.wait() refuses a worker that has not begun running
+        if task is not None:
+            await asyncio.wait({task}, timeout=FLATTEN_HEAD_START_S)
+
+    def fire_flatten(self) -> Worker[None] | None:
+        """Start the flatten now (a worker on this loop; progress shows in the status bar). Returns the
+        worker, or None when there is no engine yet."""
         self.guard.disarm()
         if self.engine is None:  # not started yet (the live gate is asking): nothing to flatten
             self.notify("Nothing to flatten: the engine has not started.", severity="warning")
-            return
-        # The worker's task is queued first, so its cancel request leaves before the screen is redrawn.
-        self.run_worker(self._flatten(), name="flatten", group="flatten", exit_on_error=False)
+            return None
+        worker = self.run_worker(self._flatten(), name="flatten", group="flatten", exit_on_error=False)
         self.notify("FLATTEN started: cancelling every order and closing every position.", severity="warning")
         self.call_later(self.refresh_now)
+        return worker
 
     async def _flatten(self) -> None:
         assert self.engine is not None

@@ -280,3 +280,28 @@ async def test_a_stray_key_between_two_late_handled_presses_disarms(make_app, en
         await pilot.pause()
         assert not engine.calls and engine.sm.state is OperatorState.RUNNING
         assert app.guard.armed_at_time(clock.t - 2.4 + 1.9)  # armed by the second F, not fired
+
+
+async def test_the_flatten_request_leaves_before_the_screen_is_redrawn(make_app, engine):
+    # The key's handler gives the flatten a head start: its first call reaches the engine before the app
+    # goes back to redrawing and to the engine events queued behind the key.
+    order: list[str] = []
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("F")
+        await pilot.pause()
+        refresh, flatten = app.refresh_now, engine.flatten
+
+        def traced_refresh() -> None:
+            order.append("refresh")
+            refresh()
+
+        async def traced_flatten(*a, **kw):
+            order.append("flatten")
+            return await flatten(*a, **kw)
+
+        app.refresh_now, engine.flatten = traced_refresh, traced_flatten
+        await _send_key(app, "F")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        assert order and order[0] == "flatten", order
