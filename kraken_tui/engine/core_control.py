@@ -144,6 +144,15 @@ class ControlMixin:
         connected = getattr(self.ws, "connected", None)
         return bool(connected() if callable(connected) else True if connected is None else connected)
 
+    async def _early_cancel_all(self: Engine) -> None:
+        """``cancelallorders`` sent while order work in flight is still landing (spec §4.13); a failure is
+        reported and left to the flatten procedure, which cancels again and verifies."""
+        try:
+            await self.client.cancel_all_orders()
+        except Exception as exc:
+            self.emit(EventKind.FLATTEN, f"flatten: first cancel-all failed ({type(exc).__name__}: {exc}); "
+                      "the flatten cancels again", severity=Severity.WARNING)
+
     async def _do_flatten(self: Engine, reason: str, source: TransitionSource) -> FlattenReport:
         from kraken_tui.engine.flatten import flatten_account  # B's module; imported where it is used
 
@@ -155,11 +164,15 @@ class ControlMixin:
         self._flatten = FlattenProgress("cancelling", started)
         self.emit(EventKind.FLATTEN, f"flatten started: {reason}", severity=Severity.WARNING)
         if self._busy:  # an order being sent right now must land before the flatten reads the account
+            # ... but the resting orders are cancelled at once, not after it: the full procedure below
+            # cancels again, so an order that lands after this first cancel is still caught.
+            early = asyncio.ensure_future(self._early_cancel_all())
             try:
                 await asyncio.wait_for(self.wait_idle(), timeout=FLATTEN_WAIT_JOB_S)
             except TimeoutError:
                 self.emit(EventKind.FLATTEN, f"flatten: order work ({self.current_job}) still running after "
                           f"{FLATTEN_WAIT_JOB_S:g} s; flattening anyway", severity=Severity.WARNING)
+            await early
 
         def progress(p: FlattenProgress) -> None:
             self._flatten = p

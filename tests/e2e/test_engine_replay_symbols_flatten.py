@@ -1,4 +1,5 @@
-"""A replay trades the replayed symbols; an engine flatten costs 4 REST calls and waits for order work.
+"""A replay trades the replayed symbols; an engine flatten costs 4 REST calls and waits for order work
+(cancelling the resting orders at once, before the wait).
 
 Data: the first 300 rows of ``kraken/kraken_spot_ethusd_5m_2024H2.ohlcvt.csv`` as PF_ETHUSD, ``ema_cross``
 fast 5 / slow 13 (a position with protective orders is open at the end of the window).
@@ -127,4 +128,6 @@ def test_flatten_waits_for_order_work_in_flight(shared_data, tmp_path):
     m = out["marks"]
     assert m["state"] is OperatorState.FLATTENING
     assert m["flatten_started"] >= m["job_done"]
+    # the resting orders were cancelled at once, while the job was still running; the procedure cancels again
+    assert out["paths"][0] == "cancelallorders" and out["paths"].count("cancelallorders") == 2
     assert out["report"].flat and out["after"] == (0, 0)
