@@ -138,3 +138,23 @@ async def test_events_from_another_day_are_introduced_by_a_date_line(make_app, e
         days = [i for i, line in enumerate(lines) if line.startswith("-- ")]
         assert [lines[i] for i in days] == ["-- 2024-07-01 --", "-- 2024-07-04 --"]
         assert "next-days event" in lines[days[1] + 1] and lines[days[1] + 1].startswith("12:00:05 ")
+
+
+async def test_a_burst_of_events_is_summarised_not_scrolled_past(make_app, engine):
+    from textual.widgets import RichLog
+
+    from kraken_tui.ui.widgets.events import MIN_BURST_LINES
+
+    app = make_app(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.refresh_now()
+        for i in range(300):
+            engine.emit(EngineEvent(T0_MS + 1000 + i, EventKind.ORDER, f"burst order {i}", "PF_ETHUSD"))
+        app.refresh_now()
+        await pilot.pause()
+        log = app.dashboard.query_one(RichLog)
+        text = ["".join(seg.text for seg in line).rstrip() for line in log.lines]
+        cap = max(2 * log.scrollable_content_region.height, MIN_BURST_LINES)
+        assert any(f"... {300 - cap} more events (every one is in the journal)" in t for t in text)
+        assert "burst order 299" in text[-1] and not any(t.endswith("burst order 0") for t in text)

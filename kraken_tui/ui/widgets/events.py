@@ -24,6 +24,9 @@ __all__ = ["EventsPanel", "day_line", "event_line"]
 _SEEN_MAX = 2000
 #: Lines the log keeps (and re-wraps on a resize).
 LOG_LINES = 500
+#: At least this many events are written per refresh; beyond twice the panel's height (and this) a burst
+#: is summarised in one line: it would scroll past unread, and rendering it stalls the event loop.
+MIN_BURST_LINES = 20
 
 
 def day_line(ts_ms: int, pal: Palette) -> Text:
@@ -83,11 +86,21 @@ class EventsPanel(Panel):
             self._shown.clear()
         self._width = width
         if self._pending:
+            # One write for the whole batch: RichLog measures and wraps per write, and a fast replay
+            # brings dozens of events per refresh.
+            lines: list[Text] = []
+            cap = max(2 * log.scrollable_content_region.height, MIN_BURST_LINES)
+            if len(self._pending) > cap:  # a burst (fast replay): more than anyone can read scrolls past
+                skipped = len(self._pending) - cap
+                lines.append(Text(f"... {skipped} more event{'s' if skipped != 1 else ''} "
+                                  "(every one is in the journal)", style=frame.palette.muted))
+                del self._pending[:skipped]
             for e in self._pending[-LOG_LINES:]:
                 day = fmt.ymd_utc(e.ts_ms)
                 if day != self._day:
-                    log.write(day_line(e.ts_ms, frame.palette))
+                    lines.append(day_line(e.ts_ms, frame.palette))
                     self._day = day
-                log.write(event_line(e, frame.palette))
+                lines.append(event_line(e, frame.palette))
                 self._shown.append(e)
             self._pending.clear()
+            log.write(Text("\n").join(lines))
