@@ -18,14 +18,11 @@ from typing import Any
 
 from kraken_tui.config import ExitsConfig, OperatorConfig, RiskConfig
 from kraken_tui.domain import ZERO, FillType, Instrument
-from kraken_tui.journal.records import FundingPayment
 from kraken_tui.journal.stats import TradeRow
 from kraken_tui.journal.trades import Trade
 
 from .data import FundingSchedule
 
-__all__ = ["DAY_MS", "HOUR_MS", "BacktestResult", "BacktestSettings", "fingerprint_line", "quote_at",
-           "stats_row", "trade_fingerprint"]
 __all__ = ["DAY_MS", "HOUR_MS", "BacktestResult", "BacktestSettings", "fingerprint_line", "quote_at",
            "stats_row", "trade_fingerprint"]
 
@@ -35,10 +32,6 @@ DAY_MS = 86_400_000
 MAX_FUNDING_HOURS_PER_STEP = 24 * 31  # paper.exchange: at most 31 days of funding settled in one clock step
 _INF = math.inf
 _FILL_TYPES = {t.value: t for t in FillType}
-
-
-def _ts_of(p: FundingPayment) -> int:
-    return p.ts_ms
 
 
 def stats_row(t: Trade) -> TradeRow:
