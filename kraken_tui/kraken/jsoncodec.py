@@ -2,7 +2,7 @@
 
 Owns: ``loads`` and ``dumps_bytes``. They use ``orjson`` when it is installed (several times faster than the
 standard library on Kraken's small flat messages) and the standard ``json`` module otherwise, so results
-not depend on it: whatever ``orjson`` refuses (``NaN``/``Infinity`` literals, invalid UTF-8, integers
+do not depend on it: whatever ``orjson`` refuses (``NaN``/``Infinity`` literals, invalid UTF-8, integers
 beyond 64 bits on encoding, non-string keys, Decimal, ...) is handed to ``json``, which decides exactly as
 before (its ``ValueError`` or ``TypeError`` propagates). Two differences remain, on values neither Kraken
 nor the paper exchange sends: ``orjson`` decodes an integer beyond 64 bits as a float (ids are strings and
