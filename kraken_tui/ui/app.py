@@ -33,7 +33,7 @@ from kraken_tui.engine.facade import EngineControl, EngineEvent, EngineSnapshot,
 from kraken_tui.errors import exit_code_for
 from kraken_tui.journal.db import resolve_journal_path
 from kraken_tui.ui import themes
-from kraken_tui.ui.keys import KEYS, FlattenGuard, bindings
+from kraken_tui.ui.keys import KEYS, FlattenGuard, bindings, key_spec
 from kraken_tui.ui.logfile import default_log_file, setup_logging
 from kraken_tui.ui.operator_keys import OperatorKeys
 from kraken_tui.ui.palette import Palette
@@ -234,7 +234,7 @@ class KrakenApp(OperatorKeys, App[int]):
 
     def key_for(self, binding_id: str) -> str:
         """The key currently bound to ``binding_id``, as displayed (e.g. ``F``, ``?``)."""
-        spec = next(k for k in KEYS if k.id == binding_id)
+        spec = key_spec(binding_id)
         key = self._keymap.get(binding_id, spec.key).split(",")[0]
         return self.get_key_display(Binding(key, spec.action))
 

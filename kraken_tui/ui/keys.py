@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from textual.binding import Binding
 
-__all__ = ["ARM_WINDOW_S", "FlattenGuard", "GuardResult", "KeySpec", "KEYS", "bindings"]
+__all__ = ["ARM_WINDOW_S", "FlattenGuard", "GuardResult", "KeySpec", "KEYS", "bindings", "key_spec"]
 
 #: Seconds within which the second flatten key press fires the flatten.
 ARM_WINDOW_S = 2.0
@@ -50,6 +50,15 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("page", "tab", "next_page", "Page", "Small terminals: show the next group of panels.", show=False,
             scope="dashboard"),
 )
+
+
+def key_spec(binding_id: str) -> KeySpec:
+    """The ``KeySpec`` with ``binding_id``.
+
+    Raises:
+        StopIteration: no such binding id (a programming error: ids are the constants above).
+    """
+    return next(k for k in KEYS if k.id == binding_id)
 
 
 def bindings(scope: str = "app") -> list[Binding]:

@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.worker import Worker
 
 from kraken_tui.engine.operator import OperatorState, TransitionRefused, TransitionSource
-from kraken_tui.ui.keys import KEYS, FlattenGuard, GuardResult
+from kraken_tui.ui.keys import FlattenGuard, GuardResult, key_spec
 from kraken_tui.ui.screens.confirm import ConfirmScreen
 from kraken_tui.ui.screens.journal import JournalScreen
 from kraken_tui.ui.widgets.status import RECONCILIATION_BLOCKER
@@ -68,9 +68,7 @@ class OperatorKeys(_Base):
         def key_for(self, binding_id: str) -> str: ...
 
     def _flatten_keys(self) -> set[str]:
-        spec = next(k for k in KEYS if k.id == "flatten")
-        return {k.strip() for k in self._keymap.get("flatten", spec.key).split(",")}
-
+        return {k.strip() for k in self._keymap.get("flatten", key_spec("flatten").key).split(",")}
 
     # ------------------------------------------------------------------ keys
     def _pressed_at(self, event: events.Key) -> float:
@@ -84,12 +82,13 @@ class OperatorKeys(_Base):
             await super().on_event(event)
             return
         pressed_at = self._pressed_at(event)
-        if event.key not in self._flatten_keys() and self.guard.other_key(pressed_at) is GuardResult.DISARMED:
+        is_flatten = event.key in self._flatten_keys()
+        if not is_flatten and self.guard.other_key(pressed_at) is GuardResult.DISARMED:
             self.notify("Flatten cancelled (another key was pressed).", timeout=4)
             self.refresh_now()
             return  # the disarming key does nothing else
         # The binding's action runs after this returns: hand it the press time (consumed once).
-        self._flatten_pressed_at = pressed_at if event.key in self._flatten_keys() else None
+        self._flatten_pressed_at = pressed_at if is_flatten else None
         await super().on_event(event)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
