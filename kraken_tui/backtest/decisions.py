@@ -25,7 +25,7 @@ from kraken_tui.paper.account import (
 )
 
 from .orders import _Resting
-from .settings import _INF, DAY_MS, HOUR_MS
+from .settings import _INF, DAY_MS, HOUR_MS, dec_of
 
 __all__ = ["Decisions"]
 
@@ -40,7 +40,7 @@ class Decisions:
     def _on_mark(self, c: float, close_ms: int) -> None:
         ex = self.exits
         assert ex is not None
-        for act in ex.on_mark(Decimal(repr(c)), close_ms):
+        for act in ex.on_mark(dec_of(c), close_ms):
             if isinstance(act, MoveStop):
                 old = next((r for r in self.resting if r.kind is OrderType.STOP), None)
                 if old is not None:
@@ -85,7 +85,7 @@ class Decisions:
         if state is OperatorState.HALTED or state is OperatorState.FLATTENING:
             self._signal_record(sig, signal_id, close_ms, "ignored", f"engine {state.value}")
             return
-        mark = Decimal(repr(c))
+        mark = dec_of(c)
         atr = self._atr_now
         actions = decide(
             sig, instrument=self.inst, position_size=self.position.size, mark_price=mark, index_price=mark,

@@ -22,7 +22,7 @@ from kraken_tui.paper.account import (
     position_margins,
 )
 
-from .settings import _FILL_TYPES, _INF, HOUR_MS, MAX_FUNDING_HOURS_PER_STEP
+from .settings import _FILL_TYPES, _INF, HOUR_MS, MAX_FUNDING_HOURS_PER_STEP, dec_of
 
 __all__ = ["Fills"]
 
@@ -61,7 +61,7 @@ class Fills:
         if rel == 0 or not self.last_close:
             return False
         rel_d = Decimal(repr(rel))
-        _, payment = funding_payment(self.inst, self.position.size, rel_d, Decimal(repr(self.last_close)))
+        _, payment = funding_payment(self.inst, self.position.size, rel_d, dec_of(self.last_close))
         self.balance += payment
         self.bal_f = float(self.balance)
         self._refresh_liq()
@@ -140,7 +140,7 @@ class Fills:
         k, step, digits = self._slip_k, self._tick_f, self._tick_digits
         bid = round(math.floor(price * (1.0 - k) / step + 1e-9) * step, digits)
         ask = round(math.ceil(price * (1.0 + k) / step - 1e-9) * step, digits)
-        return Decimal(repr(bid)), Decimal(repr(ask))
+        return dec_of(bid), dec_of(ask)
 
     def _open_fills(self, ts: int, o: float) -> None:
         """Execute the market orders decided at the previous close at this bar's open (+ slippage)."""

@@ -26,7 +26,7 @@ from kraken_tui.paper.liquidation import MAX_STEPS, capped_fee_bps, partial_size
 from kraken_tui.paper.matching import on_tick_grid
 from kraken_tui.paper.sources.base import MarketTick
 
-from .settings import _INF, HOUR_MS
+from .settings import _INF, HOUR_MS, dec_of
 
 __all__ = ["Orders"]
 
@@ -58,6 +58,7 @@ class Orders:
 
     def _start_exits(self, enter: Enter, ts: int, price: Decimal, size: Decimal, signal_id: str | None) -> None:
         if self.exits is None and not enter.protective:
+            self._thresholds()  # for the new position's direction (else the loop's pre-check misfires)
             return  # no exit policy state without protective exits (PositionExits would be dropped at once)
         pos = self.position.size
         side = PositionSide.LONG if pos > 0 else PositionSide.SHORT
@@ -69,6 +70,7 @@ class Orders:
         ex = self.exits
         if not ex.protective:
             self.exits = None
+            self._thresholds()
             return
         self._cancel_resting()
         for po in ex.initial_orders():
@@ -171,7 +173,7 @@ class Orders:
             if (pos > 0 and mark_f >= self.liq_f) or (pos < 0 and mark_f <= self.liq_f):
                 return
             inst, entry = self.inst, self.position.entry_price
-            mark = Decimal(repr(mark_f))
+            mark = dec_of(mark_f)
             equity = self.balance + unrealized_pnl(inst, pos, entry, mark)
             mm = position_margins(inst, pos, entry)[1]
             if equity >= mm:

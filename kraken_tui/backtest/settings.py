@@ -23,7 +23,7 @@ from kraken_tui.journal.trades import Trade
 
 from .data import FundingSchedule
 
-__all__ = ["DAY_MS", "HOUR_MS", "BacktestResult", "BacktestSettings", "fingerprint_line", "quote_at",
+__all__ = ["DAY_MS", "HOUR_MS", "BacktestResult", "BacktestSettings", "dec_of", "fingerprint_line", "quote_at",
            "stats_row", "trade_fingerprint"]
 
 
@@ -51,6 +51,24 @@ def quote_at(inst: Instrument, price: float, slippage_bps: float) -> tuple[Decim
     bid = round(math.floor(price * (1.0 - k) / step + 1e-9) * step, digits)
     ask = round(math.ceil(price * (1.0 + k) / step - 1e-9) * step, digits)
     return Decimal(repr(bid)), Decimal(repr(ask))
+
+
+_DEC_OF: dict[float, Decimal] = {}
+_DEC_OF_MAX = 1 << 16
+
+
+def dec_of(x: float) -> Decimal:
+    """``Decimal(repr(x))`` (the exact shortest text of a float price, USD), memoised: bar prices repeat on the
+    tick grid, and a dict lookup costs a fifth of the conversion. The memo is cleared when it reaches 65,536
+    entries (memory stays flat). Zero is not memoised (``0.0 == -0.0`` but their texts differ)."""
+    d = _DEC_OF.get(x)
+    if d is None:
+        d = Decimal(repr(x))
+        if x:
+            if len(_DEC_OF) >= _DEC_OF_MAX:
+                _DEC_OF.clear()
+            _DEC_OF[x] = d
+    return d
 
 
 def _digits(inst: Instrument) -> int:

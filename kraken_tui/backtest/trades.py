@@ -107,6 +107,18 @@ class Trades:
         fills = self.cur_fills
         side0, size0, price0, ts0, _ft0, cli0, fee0, _ = fills[0]
         sign = 1 if side0 is _BUY else -1
+        if len(fills) == 2:
+            last = fills[1]
+            side1, size1, price1, exit_ts, _ft, _cli, fee1, _ = last
+            if side1 is not side0 and size1 == size0 and exit_ts >= ts0:
+                # the common round trip, one fill in and one out: the loop below unrolled (same operations)
+                cost = price0 * size0
+                u = float(sign * (price1 * size0 - cost))
+                low = u if u < 0.0 else 0.0
+                high = u if u > 0.0 else 0.0
+                fees = (fee0 if fee0 is not None else ZERO) + (fee1 if fee1 is not None else ZERO)
+                return self._trade_of(side0 is _BUY, size0, ts0, exit_ts, cost, ZERO + price1 * size1, fees, low,
+                                      high, cli0, last)
         pos = size0
         cost = price0 * size0
         entry_notional = cost
@@ -146,6 +158,14 @@ class Trades:
             last = f
         if pos != 0:
             return None
+        return self._trade_of(sign > 0, entry_size, ts0, exit_ts, entry_notional, exit_notional, fees, low, high,
+                              cli0, last)
+
+    def _trade_of(self, long: bool, entry_size, ts0: int, exit_ts: int, entry_notional, exit_notional, fees,
+                  low: float, high: float, cli0: str | None, last: tuple) -> Trade:
+        """The closed ``Trade`` of a round trip from its sums (``journal.trades._finish``'s operations), its exit
+        reason from the closing fill ``last`` and funding paid/received between entry and exit."""
+        sign = 1 if long else -1
         intents = self.cur_intents
         info = intents.get(cli0) if cli0 else None
         signal_id = info.signal_id if info else None

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kraken_tui.domain.fastinit import fast_init
 from kraken_tui.domain.values import Side
 
 __all__ = ["BookDelta", "BookLevel", "BookSnapshot", "Candle", "FundingRate", "PublicTrade", "Ticker"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Ticker:
     """Latest market summary for one symbol (REST tickers §4.3, WS ticker §7.3).
@@ -49,6 +51,7 @@ class Ticker:
         return (self.mark_price - self.index_price) / self.index_price * 1e4
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PublicTrade:
     """A public trade print (WS trade §7.6). ``side`` is the taker side; size in contracts."""
@@ -94,6 +97,7 @@ class BookDelta:
     size: float
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Candle:
     """OHLCV bar. ``ts_ms`` is the bar's *open* time (UTC ms); prices USD; volume in contracts."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from kraken_tui.domain.fastinit import fast_init
 from kraken_tui.domain.values import (
     ZERO,
     FillType,
@@ -56,6 +57,7 @@ class OrderRequest:
             raise ValueError("cli_ord_id must be 1..100 characters")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Order:
     """An order as the exchange reports it (openorders §4.8, WS open_orders §7.8, orderEvents §4.10).
@@ -84,6 +86,7 @@ class Order:
         return self.order_type in ("stp", "stop", "take_profit", "trailing_stop")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderEvent:
     """One element of ``orderEvents`` (spec §4.10): what happened to the order in this request.
@@ -132,6 +135,7 @@ class OrderResult:
         return sum((e.amount or ZERO for e in self.events if e.type is OrderEventType.EXECUTION), ZERO)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Fill:
     """One execution of one of our orders (fills §4.9, WS fills §7.9).

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from kraken_tui.config import ExitsConfig, RiskConfig
 from kraken_tui.domain import Instrument, PositionSide, Side
+from kraken_tui.domain.fastinit import fast_init
 
 from .exits import ExitReason, initial_stop_price
 from .risk import AccountSnapshot, EntryRequest, evaluate_entry
@@ -24,6 +25,7 @@ from .signals import Signal, SignalSide, basis_guard
 __all__ = ["Action", "Close", "Enter", "ExitReason", "Ignore", "Reject", "decide"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Enter:
     """Open (or add to) a position with a market order.
@@ -54,6 +56,7 @@ class Enter:
         return Side.BUY if self.side is PositionSide.LONG else Side.SELL
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Close:
     """Close the whole position with a reduce-only market order: ``side`` is the order side (opposite of
@@ -65,6 +68,7 @@ class Close:
     reason: ExitReason
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Reject:
     """An entry the basis guard or the risk gate refused (journaled and shown); ``notes`` from the gate."""
@@ -74,6 +78,7 @@ class Reject:
     notes: tuple[str, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Ignore:
     """Nothing to do, and why (e.g. "flat signal while flat")."""

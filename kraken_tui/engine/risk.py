@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from kraken_tui.config import RiskConfig
 from kraken_tui.domain import ZERO, Instrument, PositionSide
+from kraken_tui.domain.fastinit import fast_init
 from kraken_tui.engine.liquidation import linear_liquidation_price, liquidation_distance
 
 __all__ = ["AccountSnapshot", "EntryRequest", "OpenExposure", "RiskDecision", "allowed_leverage", "evaluate_entry"]
@@ -36,6 +37,7 @@ def _dec(x: float) -> Decimal:
     return Decimal(str(x))
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OpenExposure:
     """An open position as the risk gate sees it: signed size (contracts), entry and mark (USD), and the
@@ -59,6 +61,7 @@ class OpenExposure:
         return self.signed_size * (self.mark_price - self.entry_price)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AccountSnapshot:
     """Account figures the gate needs. ``equity_usd`` is margin equity; ``collateral_usd`` the USD
@@ -71,6 +74,7 @@ class AccountSnapshot:
     drawdown_pct: float = 0.0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EntryRequest:
     """A proposed entry.
@@ -93,6 +97,7 @@ class EntryRequest:
     atr_pct: float | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RiskDecision:
     """The gate's answer: ``approved`` with ``size`` (contracts) and the leverage allowed, or a ``reason``.

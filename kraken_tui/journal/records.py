@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from kraken_tui.domain import OrderType, Side
+from kraken_tui.domain.fastinit import fast_init
 
 __all__ = [
     "Alert",
@@ -205,6 +206,7 @@ class SignalRecord:
             raise ValueError("features must be a dict")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class IntentRecord:
     """An order the engine decided to send, journaled *before* it is sent (cliOrdId is the link).
@@ -237,6 +239,7 @@ class IntentRecord:
         _dec("stop_price", self.stop_price, positive=True, optional=True)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FundingPayment:
     """One realised hourly funding payment (spec §8.3, §4.18 ``funding rate change``).

@@ -36,11 +36,13 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from kraken_tui.domain import ZERO, Fill, FillType, PositionSide
+from kraken_tui.domain.fastinit import fast_init
 from kraken_tui.journal.records import FundingPayment
 
 __all__ = ["IntentInfo", "OpenPosition", "Trade", "TradeSet", "derive_trades"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class IntentInfo:
     """What the journal knows about one cliOrdId: its purpose and the signal that caused it."""

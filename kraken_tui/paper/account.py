@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 BPS = Decimal(10_000)
+_PLUS_ONE, _MINUS_ONE = Decimal(1), Decimal(-1)
 
 
 def settlement_currency(inst: Instrument) -> str:
@@ -66,9 +67,9 @@ def position_margins(inst: Instrument, signed_size: Decimal, entry: Decimal) -> 
     """(IM, MM) in USD of a position: notional at entry x tier rate (spec §9; WS example 0.5 x 70.53 x 2%)."""
     if signed_size == 0:
         return ZERO, ZERO
-    im_rate, mm_rate = margin_rates(inst, signed_size, entry)
     n = notional_usd(inst, signed_size, entry)
-    return n * im_rate, n * mm_rate
+    level = inst.margin_level_for(n, signed_size)  # margin_rates, with the notional computed once
+    return n * level.initial_margin_rate, n * level.maintenance_margin_rate
 
 
 def fee_amount(inst: Instrument, size: Decimal, price: Decimal, fee_bps: Decimal) -> Decimal:
@@ -115,7 +116,7 @@ class PaperPosition:
                 self.entry_price = new / (old / self.entry_price + signed_qty / price)
         else:
             closed = min(abs(signed_qty), abs(old))
-            sign = Decimal(1) if old > 0 else Decimal(-1)
+            sign = _PLUS_ONE if old > 0 else _MINUS_ONE
             realized = unrealized_pnl(inst, sign * closed, self.entry_price, price)
             if new == 0:
                 self.entry_price = ZERO
