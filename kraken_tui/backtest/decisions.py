@@ -20,7 +20,6 @@ from kraken_tui.engine.risk import AccountSnapshot, OpenExposure
 from kraken_tui.engine.signals import Signal
 from kraken_tui.journal.records import SignalRecord, StateChange
 from kraken_tui.paper.account import (
-    margin_rates,
     unrealized_pnl,
 )
 
@@ -70,7 +69,7 @@ class Decisions:
         positions: tuple[OpenExposure, ...] = ()
         equity = self.balance
         if pos:
-            im, mm = margin_rates(self.inst, pos, entry)
+            im, mm = self._pos_rates  # margin_rates(inst, pos, entry), kept by Fills._refresh_liq for this position
             positions = (OpenExposure(self.symbol, pos, entry, mark, im, mm),)
             equity += unrealized_pnl(self.inst, pos, entry, mark)
         dd = (self.peak_f - float(equity)) / self.peak_f * 100.0 if self.peak_f > 0 else 0.0

@@ -98,8 +98,11 @@ class Orders:
             self.tp_f = max(tps) if tps else -_INF
 
     def _cancel_resting(self) -> None:
-        self.resting = []
-        self._thresholds()
+        """Cancel every resting order. With none resting, the thresholds stay as they are: they only matter
+        while a position is open, and every entry recomputes them (``_start_exits``)."""
+        if self.resting:
+            self.resting = []
+            self._thresholds()
 
     # ================================================================== inside a bar
 

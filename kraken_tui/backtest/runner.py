@@ -138,6 +138,7 @@ class Backtest(Fills, Orders, Trades, Decisions):
         self.stop_f = _INF  # trigger threshold of the resting stop (long: low <= stop_f)
         self.tp_f = _INF  # nearest take-profit (long: high > tp_f)
         self.liq_f = -_INF  # liquidation guard (long: low < liq_f)
+        self._pos_rates = (ZERO, ZERO)  # (initial, maintenance) margin rates of the open position's tier
         # orders
         # market orders decided at a close, filled at the next open:
         # (kind "close"|"enter", side, size, reason (close) or strategy name (enter), cliOrdId, signal id, Enter|None)
