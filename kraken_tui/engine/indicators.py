@@ -19,19 +19,20 @@ References (TA-Lib 0.4/0.6 C sources, ``ta_func/ta_*.c``; default compatibility 
   first n true ranges, then ``atr = (atr * (n - 1) + tr) / n``; lookback n.
 
 Prices are floats (USD); analytics use floats by project rule (architecture.md "Units").
-Must not import: numpy, talib (runtime must not need them), textual, anything outside the stdlib and
-``kraken_tui.domain``.
+Must not import: numpy (the batch paths use it through engine.batch_np, only when it is installed), talib,
+textual, anything outside the stdlib and ``kraken_tui.domain``.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from itertools import accumulate, repeat
 from math import sqrt
-from operator import add, neg, sub, truediv
-from typing import NamedTuple
+from operator import sub
+from typing import Any, NamedTuple
 
 from kraken_tui.domain import Candle
+
+from .batch_np import MIN_BATCH, numpy_or_none, sma_steady, sma_steady_py, true_ranges
 
 __all__ = ["ATR", "EMA", "MACD", "RSI", "SMA", "BBands", "BandsValue", "MacdValue"]
 
@@ -80,29 +81,34 @@ class SMA(_Indicator):
 
     def update_many(self, xs: list[float]) -> list[float | None]:
         """``[self.update(x) for x in xs]`` with the same float operations in the same order, the steady state
-        done by C-level loops: ``total + x`` then ``total - oldest`` is ``itertools.accumulate`` with ``add``
-        over ``x0, -old0, x1, -old1, ...`` (IEEE ``a - b`` equals ``a + (-b)`` exactly)."""
-        out: list[float | None] = []
-        i, m, n = 0, len(xs), self.period
-        window = self._window
-        while i < m and len(window) < n - 1:
-            out.append(self.update(xs[i]))
-            i += 1
-        if i >= m:
-            return out
+        done by C-level loops (engine.batch_np ``sma_steady``/``sma_steady_py``: numpy when available)."""
+        i = self._warm(xs)
         rest = xs[i:] if i else xs
-        k = len(rest)
-        olds = list(window)
-        olds.extend(rest)
-        seq = [0.0] * (2 * k)
-        seq[0::2] = rest
-        seq[1::2] = map(neg, olds[:k])
-        sums = list(accumulate(seq, add, initial=self._total))
-        out.extend(map(truediv, sums[1::2], repeat(n)))
-        self._total = sums[-1]
-        self._window = deque(olds[k:])
-        self.value = out[-1]
-        return out
+        np = numpy_or_none() if len(rest) >= MIN_BATCH else None
+        if np is not None:
+            return [None] * i + self._steady(sma_steady, np.asarray(rest, dtype=np.float64)).tolist()
+        return [None] * i + self._steady(sma_steady_py, rest)  # type: ignore[no-any-return]
+
+    def update_array(self, xs: list[float], arr: Any) -> tuple[int, Any]:
+        """``update_many`` for callers holding ``xs`` also as a float64 array ``arr`` (numpy must be available):
+        ``(i, values)``, bars ``0..i-1`` gave None and ``values`` (float64 array) are the SMAs of bars ``i..``."""
+        i = self._warm(xs)
+        return i, self._steady(sma_steady, arr[i:] if i else arr)
+
+    def _warm(self, xs: list[float]) -> int:
+        """``update`` (returning None) until the window holds ``period - 1`` values; returns how many were used."""
+        i, m, n1, window = 0, len(xs), self.period - 1, self._window
+        while i < m and len(window) < n1:
+            self.update(xs[i])
+            i += 1
+        return i
+
+    def _steady(self, kernel: Any, xs: Any) -> Any:
+        vals, self._total, window = kernel(self._total, self._window, xs, self.period)
+        self._window = deque(window)
+        if len(vals):
+            self.value = float(vals[-1])
+        return vals
 
 
 class EMA(_Indicator):
@@ -356,32 +362,34 @@ class ATR(_Indicator):
 
     def update_many(self, highs: list[float], lows: list[float], closes: list[float]) -> list[float | None]:
         """``[self.update(Candle(.., h, l, c, ..)) for ...]`` over equal-length columns (USD), with the same
-        float operations: true ranges by C-level ``map`` (``max`` keeps the first of equals, as ``update``),
-        Wilder's recurrence in one loop."""
+        float operations: true ranges by C-level ``map`` or numpy (engine.batch_np; ``max`` keeps the first of
+        equals, as ``update``), Wilder's recurrence in one comprehension."""
         m = len(closes)
         if not m:
             return []
         out: list[float | None] = []
-        prev = self._prev_close
-        start = 0
+        prev, start = self._prev_close, 0
         if prev is None:
             out.append(None)
             start = 1
         prevs = closes[start - 1:m - 1] if start else [prev, *closes[:m - 1]]
         hs, ls = (highs[1:], lows[1:]) if start else (highs, lows)
-        trs = map(max, map(sub, hs, ls), map(abs, map(sub, prevs, hs)), map(abs, map(sub, prevs, ls)))
-        n, n1 = self.period, self.period - 1
+        trs = true_ranges(hs, ls, prevs) if m >= MIN_BATCH and numpy_or_none() is not None else None
+        it = iter(trs if trs is not None else map(
+            max, map(sub, hs, ls), map(abs, map(sub, prevs, hs)), map(abs, map(sub, prevs, ls))))
+        n, nf, n1 = self.period, float(self.period), float(self.period - 1)  # x / 14 == x / 14.0 exactly
         value, seed, count = self.value, self._seed_sum, self._count
-        append = out.append
-        for tr in trs:
-            if value is None:
+        if value is None:
+            for tr in it:
                 seed += tr
                 count += 1
                 if count == n:
-                    value = seed / n
-            else:
-                value = (value * n1 + tr) / n
-            append(value)
+                    value = seed / nf
+                    out.append(value)
+                    break
+                out.append(None)
+        if value is not None:
+            out += [value := (value * n1 + tr) / nf for tr in it]
         self._prev_close = closes[-1]
         self.value, self._seed_sum, self._count = value, seed, count
         return out

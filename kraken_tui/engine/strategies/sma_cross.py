@@ -12,10 +12,12 @@ Must not import: textual, numpy, risk or execution modules.
 from __future__ import annotations
 
 from itertools import compress, repeat
+from math import isfinite
 from operator import and_, gt, lt, sub
 
 from kraken_tui.domain import Candle
 
+from ..batch_np import MIN_BATCH, cross_bars, numpy_or_none
 from ..indicators import SMA
 from ..signals import MarketView, Signal, SignalSide
 from ._base import StrategyBase
@@ -103,10 +105,31 @@ class SmaCross(StrategyBase):
             return []
         ts, closes = cols[0], cols[4]
         st: _State = self.state(symbol)
+        m = len(closes)
+        np = numpy_or_none() if m >= MIN_BATCH else None
+        if np is not None:
+            arr = np.asarray(closes, dtype=np.float64)
+            jf, fa = st.fast.update_array(closes, arr)
+            js, sa = st.slow.update_array(closes, arr)
+            j0 = max(jf, js)  # first bar with both SMAs (they never go back to None)
+            if j0 >= m:
+                st.prev = None
+                return []
+            fa, sa = fa[j0 - jf:], sa[j0 - js:]
+            prev = st.prev if j0 == 0 else None
+            d = fa - sa
+            st.prev = (float(fa[-1]), float(sa[-1]))
+            first = j0
+            if prev is not None:
+                d = np.concatenate(((prev[0] - prev[1],), d))
+                first -= 1
+            pos, up = cross_bars(d)
+            at = [p + first for p in pos]
+            rel = np.asarray(at, dtype=np.intp) - j0
+            return self._crosses(symbol, at, up, fa[rel].tolist(), sa[rel].tolist(), closes, ts)
         fs = st.fast.update_many(closes)
         ss = st.slow.update_many(closes)
-        m = len(closes)
-        j0 = 0  # first bar with both SMAs (they never go back to None)
+        j0 = 0
         while j0 < m and (fs[j0] is None or ss[j0] is None):
             j0 += 1
         prev = st.prev if j0 == 0 else None
@@ -126,7 +149,27 @@ class SmaCross(StrategyBase):
         above = list(map(gt, d, zeros))
         ups = compress(range(first, m), map(and_, below, above[1:]))
         downs = compress(range(first, m), map(and_, above, below[1:]))
-        out = [(i, SignalSide.LONG) for i in ups]
-        out += [(i, SignalSide.SHORT) for i in downs]
+        out = [(i, True) for i in ups]
+        out += [(i, False) for i in downs]
         out.sort()
-        return [(i, self._cross(symbol, side, fs[i], ss[i], closes[i], ts[i])) for i, side in out]  # type: ignore[arg-type]
+        at = [i for i, _ in out]
+        return self._crosses(symbol, at, [u for _, u in out], [fs[i] for i in at], [ss[i] for i in at],  # type: ignore[misc]
+                             closes, ts)
+
+    def _crosses(self, symbol: str, at: list[int], up: list[bool], fv: list[float], sv: list[float],
+                 closes: list[float], ts: list[int]) -> list[tuple[int, Signal]]:
+        """``(bar, self._cross(...))`` for each crossing bar ``at[j]`` (long where ``up[j]``, SMAs ``fv[j]``,
+        ``sv[j]``), built without ``Signal.__init__`` (``Signal.unchecked``) once the checks ``__post_init__``
+        would make are known to pass for all of them (else through ``_cross``, which raises as ``on_candle``)."""
+        cv = [closes[i] for i in at]
+        if not (symbol and all(map(isfinite, fv)) and all(map(isfinite, sv)) and all(map(isfinite, cv))):
+            return [(i, self._cross(symbol, SignalSide.LONG if u else SignalSide.SHORT, f, s, c, ts[i]))
+                    for i, u, f, s, c in zip(at, up, fv, sv, cv, strict=True)]
+        make, tf_ms, name = Signal.unchecked, self._tf_ms, self.name
+        long_, short = SignalSide.LONG, SignalSide.SHORT
+        head, above, below = f"SMA({self.fast}) ", f" crossed above SMA({self.slow}) ", f" crossed below SMA({self.slow}) "
+        return [
+            (i, make(symbol, long_ if u else short, 1.0, f"{head}{f:.2f}{above if u else below}{s:.2f}",
+                     {"sma_fast": f, "sma_slow": s, "close": c}, ts[i] + tf_ms, name))
+            for i, u, f, s, c in zip(at, up, fv, sv, cv, strict=True)
+        ]
