@@ -53,6 +53,7 @@ from kraken_tui.engine.facade import (
     Severity,
     SignalView,
 )
+from kraken_tui.engine.fill_origin import our_orders
 from kraken_tui.engine.funding import FundingAccrual
 from kraken_tui.engine.indicators import ATR
 from kraken_tui.engine.market import MarketState
@@ -186,7 +187,8 @@ class Engine(EventsMixin, ControlMixin, DecisionsMixin):
         if missing:
             self.emit(EventKind.ERROR, f"symbols not listed by the exchange: {', '.join(missing)}",
                       severity=Severity.ERROR)
-        self.rec.load(await asyncio.to_thread(journal_view, self.journal_path))
+        self.rec.load(await asyncio.to_thread(journal_view, self.journal_path),
+                      await asyncio.to_thread(our_orders, self.journal_path))
         await self.sync_from_rest()
         await self.rec.run("start", first=True)
         if self.rec.last_error is None:
@@ -296,8 +298,9 @@ class Engine(EventsMixin, ControlMixin, DecisionsMixin):
         await self.rec.on_booked_fill(f)
         purpose = self.executor.purpose_of(f.cli_ord_id)
         ptxt = purpose.value if purpose is not None else "external"
-        self.emit(EventKind.FILL, f"{f.symbol} {f.side.value} {f.size} @ {f.price} filled ({ptxt})", symbol=f.symbol,
-                  data={"fill_id": f.fill_id, "cli_ord_id": f.cli_ord_id, "purpose": ptxt, "price": str(f.price),
+        label = ptxt if purpose is not None else self.rec.origin.purpose_of(f.cli_ord_id) or ptxt  # earlier run's
+        self.emit(EventKind.FILL, f"{f.symbol} {f.side.value} {f.size} @ {f.price} filled ({label})", symbol=f.symbol,
+                  data={"fill_id": f.fill_id, "cli_ord_id": f.cli_ord_id, "purpose": label, "price": str(f.price),
                         "size": str(f.size), "fee": str(f.fee) if f.fee is not None else None})
         if out.realized_usd != 0:
             self._losses = self._losses + 1 if out.realized_usd < 0 else 0

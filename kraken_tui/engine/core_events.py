@@ -2,10 +2,11 @@
 
 Owns: ``EventsMixin`` (mixed into ``core.Engine``): publishing engine events, journaling operator
 transitions, subscribing and consuming the WS feeds (spec §7: ticker, trade, open_orders, fills,
-open_positions, balances), warming candles up from the charts API (spec §6), REST reads as fallback
-(spec §4.6-§4.9), funding payments from the account log (spec §4.18, §8.3), the stale-data blocker, the
-daily loss limit (PAUSED until 00:00 UTC), the equity floor (flatten -> HALTED, exit code 5) and
-liquidation alerts (HIGH or worse, engine.liquidation).
+open_positions, balances; a fills snapshot books what ``engine.fill_origin`` says is not history),
+warming candles up from the charts API (spec §6), REST reads as fallback (spec §4.6-§4.9), funding
+payments from the account log (spec §4.18, §8.3), the stale-data blocker, the daily loss limit (PAUSED
+until 00:00 UTC), the equity floor (flatten -> HALTED, exit code 5) and liquidation alerts (HIGH or
+worse, engine.liquidation).
 A malformed or unexpected message is an ERROR event; the consumer keeps running.
 Must not import: textual.
 """
@@ -154,12 +155,16 @@ class EventsMixin:
             self._feed_live()
             self.on_candles(self.market.on_trade(ev.trade, self.now_ms()))
         elif isinstance(ev, W.FillsEvent):
-            for f in sorted(ev.fills, key=lambda f: f.ts_ms):
-                if ev.snapshot:
-                    self.account.mark_seen(f.fill_id)  # history before this run: known, not re-booked
-                else:
-                    await self.on_fill(f)
+            # A snapshot (at start and after every reconnect) is not all history: fills of our orders and
+            # fills after the history boundary that the journal lacks are booked (engine.fill_origin).
+            fills = self.rec.origin.snapshot(ev.fills) if ev.snapshot else sorted(ev.fills, key=lambda f: f.ts_ms)
+            for f in fills:
+                await self.on_fill(f)
         elif isinstance(ev, W.OrderUpdateEvent):
+            o = ev.order
+            if o is not None and o.cli_ord_id and o.order_id and (o.cli_ord_id in self.executor.intents
+                                                                  or o.cli_ord_id in self.rec.origin.ours.purposes):
+                self.rec.origin.ours.add(o.cli_ord_id, order_id=o.order_id)  # a snapshot fill has no cliOrdId
             gone = self.account.update_order(ev.order_id, ev.order, ev.is_cancel)
             if gone is not None:
                 self.executor.gone(gone.cli_ord_id)

@@ -22,6 +22,14 @@ Rules (../shared/guides/lessons.md "Reconciliation, restarts, duplicates"):
 - A position the engine had and the exchange no longer has is closed in the engine (protective orders
   cancelled) with the reason reconcile gives (liquidation when a liquidation fill explains it; the
   journal's trades take their exit reason from the fills themselves).
+- Which fills are booked (engine.fill_origin, whose docstring has the whole rule): every fill not in the
+  journal whose cliOrdId is one of our intents (journaled by any run, or sent in this one) or whose order id
+  we know is ours and booked exactly once - from the start-up REST read, the WS fills snapshot or a later
+  pass alike, so a crash between send and fill, or a fill between the start-up read and the snapshot, is
+  never taken for history (and never adopted as external). Other fills older than the history boundary
+  (``history_ms``, fixed by the first successful pass) are the account's history; newer ones are booked.
+  A fill of an earlier run's order that leaves a position this run does not manage raises a HIGH alert
+  (no protective order is placed for it).
 - Differences that need a second look (an unexplained position) are confirmed by a second read a moment
   later before anything is adopted, so a fill racing the reads does not pause trading.
 - An exchange that cannot be read is an ERROR event and (at start) an entry blocker; never a crash.
@@ -42,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from kraken_tui.domain import ZERO, Fill, FillType, OrderResult, OrderStatus, Side
 from kraken_tui.engine.facade import EventKind, Severity
+from kraken_tui.engine.fill_origin import FillOrigin, OurOrders
 from kraken_tui.engine.journal_view import ACKNOWLEDGED_ACTION, JournalView, journal_view
 from kraken_tui.engine.operator import OperatorState, TransitionRefused, TransitionSource
 from kraken_tui.engine.reconcile import (
@@ -62,7 +71,7 @@ from kraken_tui.engine.reconcile import (
     statuses_from,
 )
 from kraken_tui.errors import ExchangeError
-from kraken_tui.journal.records import ReconciliationDiff
+from kraken_tui.journal.records import Alert, ReconciliationDiff
 from kraken_tui.wording import counted
 
 if TYPE_CHECKING:
@@ -88,6 +97,7 @@ class Reconciler:
     Attributes:
         booked: signed contracts per symbol as the journal has them (journaled fills, adoptions).
         external: adopted symbols -> acknowledged by the operator.
+        origin: which fills are ours, new or history (engine.fill_origin ``FillOrigin``).
         passes: completed passes. last_ms: engine time of the last pass. last_error: the last failure text.
     """
 
@@ -97,6 +107,7 @@ class Reconciler:
         self.external: dict[str, bool] = {}
         self.believed: dict[str, KnownOrder] = {}
         self.since_ms: int | None = None
+        self.origin = FillOrigin(engine, self)
         self.passes = 0
         self.last_ms: int | None = None
         self.last_error: str | None = None
@@ -106,20 +117,23 @@ class Reconciler:
         self._last_wall = time.monotonic()
 
     # ------------------------------------------------------------------ state
-    def load(self, view: JournalView) -> None:
-        """Start from what the journal says (``journal_view``): positions, fills already journaled (never
-        booked again), our orders that may still rest, and which positions are external (adopted by an
+    def load(self, view: JournalView, ours: OurOrders | None = None) -> None:
+        """Start from what the journal says (``journal_view``; ``ours``: ``fill_origin.our_orders``):
+        positions, fills already journaled (never booked again), our orders that may still rest, every
+        intent's cliOrdId and the order ids they got, and which positions are external (adopted by an
         earlier run; an unacknowledged one keeps entries blocked at the first pass)."""
         self.booked = dict(view.positions)
         self.believed = dict(view.orders)
         self.since_ms = view.last_fill_ms
         self.external = dict(view.external)
+        self.origin.load(view, ours)
         for fid in view.fill_ids:
             self.eng.account.mark_seen(fid)
 
     def is_ours(self, cli_ord_id: str | None) -> bool:
-        """True for an order this program sent (this run's intents, or our cliOrdId prefixes)."""
+        """True for an order this program sent (this run's intents, the journal's, or our cliOrdId prefixes)."""
         return bool(cli_ord_id) and (cli_ord_id in self.eng.executor.intents
+                                     or cli_ord_id in self.origin.ours.purposes
                                      or cli_ord_id.startswith(OUR_PREFIXES))  # type: ignore[union-attr]
 
     def is_external(self, symbol: str) -> bool:
@@ -156,6 +170,8 @@ class Reconciler:
         if f.fill_type in _LIQ or self.is_ours(f.cli_ord_id):
             if after == 0:
                 self.external.pop(f.symbol, None)
+            elif f.fill_type not in _LIQ and self._earlier_run(f.cli_ord_id) and f.symbol not in self.eng.account.managed:
+                self._unmanaged(f, after)
             return
         why = f"fill {f.fill_id} of an order the engine did not send (cliOrdId {f.cli_ord_id or '-'})"
         if after == 0:
@@ -165,6 +181,21 @@ class Reconciler:
         p = self.eng.account.positions.get(f.symbol)
         await self.adopt(AdoptPosition(f.symbol, after, p.entry_price if p is not None else f.price, before), why,
                          ts_ms=f.ts_ms)
+
+    def _earlier_run(self, cli_ord_id: str | None) -> bool:
+        """True for an engine order of an earlier run that this run neither sent nor took over (orphans)."""
+        return bool(cli_ord_id) and self.eng.executor.purpose_of(cli_ord_id) is None \
+            and not cli_ord_id.startswith("flat-")  # type: ignore[union-attr]
+
+    def _unmanaged(self, f: Fill, after: Decimal) -> None:
+        """A fill of an earlier run's order left a position this run does not manage (a crash between the
+        send and the fill, an entry that filled while the engine was down): it is ours (not adopted, no
+        pause), but no protective order is placed for it - say so, loudly, once per fill (journaled Alert)."""
+        pos = f"{'long' if after > 0 else 'short'} {abs(after)}"
+        msg = (f"{f.symbol} {pos}: fill {f.fill_id} of our earlier order {f.cli_ord_id} booked; this run does "
+               "not manage the position and placed no protective order for it")
+        self.eng.emit(EventKind.ALERT, msg, symbol=f.symbol, severity=Severity.WARNING, data={"level": "HIGH"})
+        self.eng._write_soon(Alert(f.ts_ms, "HIGH", msg, f.symbol))
 
     # ------------------------------------------------------------------ adoption and acknowledgement
     async def adopt(self, a: AdoptPosition, why: str, *, ts_ms: int | None = None) -> None:
@@ -207,15 +238,13 @@ class Reconciler:
         acct, positions, orders, fills = await asyncio.gather(c.account(), c.open_positions(), c.open_orders(),
                                                               c.fills())
         since = self.since_ms
-        if since is None:
-            return acct, positions, orders, fills
-        if len(fills) >= 100 and min(f.ts_ms for f in fills) >= since:  # more than one page since: page back
+        if since is not None and len(fills) >= 100 and min(f.ts_ms for f in fills) >= since:  # page back
             try:
                 fills = await c.fills_since(since)
             except ExchangeError as exc:
                 self.eng.emit(EventKind.ERROR, f"reconciliation: older fills could not be paged ({exc}); "
                               "using the latest 100", severity=Severity.WARNING)
-        return acct, positions, orders, [f for f in fills if f.ts_ms >= since]
+        return acct, positions, orders, fills
 
     async def _statuses(self, ask: Sequence[KnownOrder]) -> dict[str, str]:
         """orders/status for orders missing from openorders (spec §4.16); unanswered ids are NOT_FOUND."""
@@ -227,9 +256,10 @@ class Reconciler:
     async def run(self, why: str, *, first: bool = False) -> list[ReconcileAction]:
         """One pass (module docstring): read, compare, book missing fills, apply and journal the actions.
 
-        ``first``: the start-up pass of a fresh journal marks the exchange's existing fills as history
-        (not booked). Returns the actions applied. Never raises for exchange errors (ERROR event; at start
-        an entry blocker until a later pass succeeds).
+        ``first``: the start-up pass (no confirming second read). The first successful pass fixes the
+        history boundary (``fill_origin``): a fresh journal's earlier fills of other orders are history,
+        fills of our journaled intents are booked. Returns the actions applied. Never raises for exchange
+        errors (ERROR event; at start an entry blocker until a later pass succeeds).
         """
         eng = self.eng
         try:
@@ -263,15 +293,9 @@ class Reconciler:
         return actions
 
     async def _compare(self, first: bool) -> tuple[list[ReconcileAction], Any, list, list, list[Fill]]:
-        eng = self.eng
         for attempt in (0, 1):
             acct, positions, orders, fills = await self._read()
-            if first and self.since_ms is None:
-                for f in fills:  # a fresh journal: the account's earlier fills are history
-                    eng.account.mark_seen(f.fill_id)
-                self.since_ms = max((f.ts_ms for f in fills), default=None)
-                fills = []
-            missing = sorted((f for f in fills if not eng.account.seen(f.fill_id)), key=lambda f: f.ts_ms)
+            missing = self.origin.rest(fills)
             known = self.known()
             state = ExchangeState(tuple(positions), tuple(orders))
             actions = reconcile(known, state, missing)
