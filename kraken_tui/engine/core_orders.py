@@ -33,6 +33,7 @@ from kraken_tui.domain import (
     OrderResult,
     OrderStatus,
     OrderType,
+    PositionSide,
     Side,
     TriggerSignal,
 )
@@ -137,15 +138,31 @@ class OrderFlow:
             mp.exits.add(size, price)
             await self.resync(mp, replace_tps=True)
             return result
-        exits = PositionExits(self.exits_cfg, inst, act.side, price, size, self.clock_ms(), act.protective)
-        mp = ManagedPosition(act.symbol, signal_id, exits)
-        self.account.managed[act.symbol] = mp
-        for order in exits.initial_orders():
-            await self._place(mp, order)
+        await self.manage(inst, act.side, price, size, signal_id, protective=act.protective)
         return result
 
-    async def _place(self, mp: ManagedPosition, order: ProtectiveOrder, purpose: str | None = None) -> OrderResult:
-        """Place one reduce-only protective order for ``mp`` and remember its cliOrdId by purpose."""
+    async def manage(self, inst: Instrument, side: PositionSide, entry_price: Decimal, size: Decimal,
+                     signal_id: str, *, protective: bool = True,
+                     opened_ms: int | None = None) -> tuple[ManagedPosition, list[OrderResult]]:
+        """Start managing a position of ``size`` contracts (> 0) on ``side`` at ``entry_price`` USD (> 0): its
+        exit state (``PositionExits``, time-exit clock from ``opened_ms`` UTC ms, default now), registered as
+        managed under ``signal_id``, then its initial protective orders placed, stop first (module
+        docstring). Used after an entry fills and when an earlier run's position is taken over
+        (engine.takeover). Returns the position and the placement results in order (stop first); a
+        rejected order is reported (ORDER event) and missing from ``orders``.
+
+        Raises:
+            ValueError: ``entry_price`` or ``size`` not > 0.
+        """
+        opened = self.clock_ms() if opened_ms is None else opened_ms
+        exits = PositionExits(self.exits_cfg, inst, side, entry_price, size, opened, protective)
+        mp = ManagedPosition(inst.symbol, signal_id, exits)
+        self.account.managed[inst.symbol] = mp
+        return mp, [await self.place(mp, order) for order in exits.initial_orders()]
+
+    async def place(self, mp: ManagedPosition, order: ProtectiveOrder, purpose: str | None = None) -> OrderResult:
+        """Place one reduce-only protective order for ``mp`` (``purpose``: the cliOrdId's and intent's, default
+        the order's) and remember its cliOrdId by purpose when the exchange accepted it."""
         purpose = purpose or order.purpose.value
         cid = self._cid(mp.signal_id, purpose)
         if order.order_type is OrderType.STOP:
@@ -213,7 +230,7 @@ class OrderFlow:
         if stop is None:
             return
         if mp.stop_purpose != "trailing" or old is None:
-            result = await self._place(mp, stop, "trailing")
+            result = await self.place(mp, stop, "trailing")
             if result.accepted:
                 mp.stop_purpose = "trailing"
                 if old is not None and old != mp.orders.get("stop"):
@@ -236,12 +253,12 @@ class OrderFlow:
                 await self.ex.edit(cli_ord_id=cid, size=stop.size, stop_price=stop.price,
                                    instrument=self._inst(mp.symbol))
         elif stop is not None:
-            await self._place(mp, stop, mp.stop_purpose)
+            await self.place(mp, stop, mp.stop_purpose)
         if replace_tps:
             for key in [k for k in mp.orders if k.startswith("tp")]:
                 await self.ex.cancel(cli_ord_id=mp.orders.pop(key))
             for tp in mp.exits.take_profits_left():
-                await self._place(mp, tp)
+                await self.place(mp, tp)
 
     def on_exit_fill(self, symbol: str, purpose: str | None, size: Decimal) -> ManagedPosition | None:
         """Account an exit fill to the managed position; returns it when its stop needs a resync."""

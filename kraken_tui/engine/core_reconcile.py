@@ -28,8 +28,9 @@ Rules (../shared/guides/lessons.md "Reconciliation, restarts, duplicates"):
   pass alike, so a crash between send and fill, or a fill between the start-up read and the snapshot, is
   never taken for history (and never adopted as external). Other fills older than the history boundary
   (``history_ms``, fixed by the first successful pass) are the account's history; newer ones are booked.
-  A fill of an earlier run's order that leaves a position this run does not manage raises a HIGH alert
-  (no protective order is placed for it).
+  A fill of an earlier run's order that leaves a position this run does not manage has it taken over and
+  protected (stop, take-profits) on the job worker (engine.takeover; entries blocked with a CRITICAL
+  alert while its stop cannot be placed, retried after every pass).
 - Differences that need a second look (an unexplained position) are confirmed by a second read a moment
   later before anything is adopted, so a fill racing the reads does not pause trading.
 - An exchange that cannot be read is an ERROR event and (at start) an entry blocker; never a crash.
@@ -70,8 +71,9 @@ from kraken_tui.engine.reconcile import (
     reconcile,
     statuses_from,
 )
+from kraken_tui.engine.takeover import Takeover
 from kraken_tui.errors import ExchangeError
-from kraken_tui.journal.records import Alert, ReconciliationDiff
+from kraken_tui.journal.records import ReconciliationDiff
 from kraken_tui.wording import counted
 
 if TYPE_CHECKING:
@@ -98,6 +100,7 @@ class Reconciler:
         booked: signed contracts per symbol as the journal has them (journaled fills, adoptions).
         external: adopted symbols -> acknowledged by the operator.
         origin: which fills are ours, new or history (engine.fill_origin ``FillOrigin``).
+        takeover: positions of ours left unmanaged, taken over and protected (engine.takeover ``Takeover``).
         passes: completed passes. last_ms: engine time of the last pass. last_error: the last failure text.
     """
 
@@ -108,6 +111,7 @@ class Reconciler:
         self.believed: dict[str, KnownOrder] = {}
         self.since_ms: int | None = None
         self.origin = FillOrigin(engine, self)
+        self.takeover = Takeover(engine)
         self.passes = 0
         self.last_ms: int | None = None
         self.last_error: str | None = None
@@ -171,7 +175,7 @@ class Reconciler:
             if after == 0:
                 self.external.pop(f.symbol, None)
             elif f.fill_type not in _LIQ and self._earlier_run(f.cli_ord_id) and f.symbol not in self.eng.account.managed:
-                self._unmanaged(f, after)
+                self.takeover.note(f, before, after)  # taken over and protected on the job worker
             return
         why = f"fill {f.fill_id} of an order the engine did not send (cliOrdId {f.cli_ord_id or '-'})"
         if after == 0:
@@ -186,16 +190,6 @@ class Reconciler:
         """True for an engine order of an earlier run that this run neither sent nor took over (orphans)."""
         return bool(cli_ord_id) and self.eng.executor.purpose_of(cli_ord_id) is None \
             and not cli_ord_id.startswith("flat-")  # type: ignore[union-attr]
-
-    def _unmanaged(self, f: Fill, after: Decimal) -> None:
-        """A fill of an earlier run's order left a position this run does not manage (a crash between the
-        send and the fill, an entry that filled while the engine was down): it is ours (not adopted, no
-        pause), but no protective order is placed for it - say so, loudly, once per fill (journaled Alert)."""
-        pos = f"{'long' if after > 0 else 'short'} {abs(after)}"
-        msg = (f"{f.symbol} {pos}: fill {f.fill_id} of our earlier order {f.cli_ord_id} booked; this run does "
-               "not manage the position and placed no protective order for it")
-        self.eng.emit(EventKind.ALERT, msg, symbol=f.symbol, severity=Severity.WARNING, data={"level": "HIGH"})
-        self.eng._write_soon(Alert(f.ts_ms, "HIGH", msg, f.symbol))
 
     # ------------------------------------------------------------------ adoption and acknowledgement
     async def adopt(self, a: AdoptPosition, why: str, *, ts_ms: int | None = None) -> None:
@@ -289,6 +283,7 @@ class Reconciler:
         self.last_error = None
         if missing:
             eng.emit(EventKind.INFO, f"reconciliation ({why}): {counted(len(missing), 'fill')} booked from REST")
+        self.takeover.after_pass()
         eng._equity_checks()
         return actions
 

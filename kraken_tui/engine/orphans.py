@@ -1,7 +1,8 @@
 """Protective orders left on the exchange by an earlier run of ours, taken over or cancelled at start.
 
-Owns: ``parse_protective`` (read a protective cliOrdId of the engine) and ``sweep_orphans`` (called once by
-``core.Engine.start`` right after the start-up reconciliation pass).
+Owns: ``parse_protective`` (read a protective cliOrdId of the engine), ``sweep_orphans`` (called once by
+``core.Engine.start`` right after the start-up reconciliation pass), ``orphans_by_symbol`` and
+``sweep_symbol`` (one symbol's sweep; engine.takeover uses it for a position it takes over later).
 
 An orphan is an open order on the exchange that is reduce-only, whose cliOrdId is one the engine gives a
 protective order (``kt-<run8>-<SYMBOL>-<ts_ms>-<stop|trailing|tp1..tp4>[-n]``, engine.execution) and whose
@@ -42,7 +43,7 @@ from kraken_tui.wording import counted
 if TYPE_CHECKING:
     from kraken_tui.engine.core import Engine
 
-__all__ = ["ProtectiveId", "parse_protective", "sweep_orphans"]
+__all__ = ["ProtectiveId", "orphans_by_symbol", "parse_protective", "sweep_orphans", "sweep_symbol"]
 
 _CID_RE = re.compile(r"^kt-(?P<sid>(?P<run8>[^-]{8})-(?P<symbol>[^-]+)-\d+)-(?P<purpose>stop|trailing|tp[1-4])(?:-\d+)?$")
 
@@ -76,6 +77,17 @@ async def sweep_orphans(eng: Engine) -> tuple[list[str], list[str]]:
     """Take over or cancel the protective orders of earlier runs (module docstring), from the orders and
     positions the start-up reconciliation just read. Returns (cliOrdIds taken over, cliOrdIds cancelled).
     Exchange errors on a cancel are reported (ORDER event), never raised."""
+    adopted: list[str] = []
+    cancelled: list[str] = []
+    for symbol, orphans in sorted(orphans_by_symbol(eng).items()):
+        a, c = await sweep_symbol(eng, symbol, orphans)
+        adopted += a
+        cancelled += c
+    return adopted, cancelled
+
+
+def orphans_by_symbol(eng: Engine) -> dict[str, list[tuple[Order, ProtectiveId]]]:
+    """The orphans (module docstring) among the account's open orders, per symbol, by cliOrdId."""
     run8 = eng.run_id[:8]
     by_symbol: dict[str, list[tuple[Order, ProtectiveId]]] = {}
     for o in eng.account.orders.values():
@@ -83,59 +95,68 @@ async def sweep_orphans(eng: Engine) -> tuple[list[str], list[str]]:
         if pid is None or pid.run8 == run8 or not o.reduce_only or o.cli_ord_id in eng.executor.intents:
             continue
         by_symbol.setdefault(o.symbol, []).append((o, pid))
+    for orphans in by_symbol.values():
+        orphans.sort(key=lambda t: t[0].cli_ord_id or "")
+    return by_symbol
+
+
+async def sweep_symbol(eng: Engine, symbol: str, orphans: list[tuple[Order, ProtectiveId]]) -> tuple[list[str],
+                                                                                                   list[str]]:
+    """Take over or cancel the orphans of one symbol (``orphans_by_symbol``; module docstring), against the
+    account's position. Returns (cliOrdIds taken over, cliOrdIds cancelled)."""
     adopted: list[str] = []
     cancelled: list[str] = []
-    for symbol, orphans in sorted(by_symbol.items()):
-        orphans.sort(key=lambda t: t[0].cli_ord_id or "")
-        pos = eng.account.positions.get(symbol)
-        inst = eng.instruments.get(symbol)
-        why = None
-        if pos is None or pos.size == 0:
-            why = "its position is gone"
-        elif any(o.side is not pos.side.closing_side for o, _ in orphans):
-            why = f"it would not reduce the {pos.side.value} position"
-        elif eng.rec.is_external(symbol) or inst is None:
-            for o, pid in orphans:  # still protecting an open position: left resting, said once
-                await _report(eng, o, pid, "left resting: the position is external (not managed by the engine)"
-                              if inst is not None else "left resting: the symbol is not listed")
-            continue
-        if why is not None:
-            for o, pid in orphans:
-                await _cancel(eng, o, pid, why)
-                cancelled.append(o.cli_ord_id or "")
-            continue
-        assert pos is not None and inst is not None
-        stop = next(((o, p) for o, p in reversed(orphans) if p.is_stop), None)
-        exits = PositionExits(eng.cfg.exits, inst, pos.side, pos.entry_price, pos.size, eng.now_ms(),
-                              getattr(eng.strategy, "protective_exits", True))
-        # a signal id of this run: orders sent for the position from now on get this run's cliOrdIds, never
-        # one an earlier run used (its ids are not in this run's ClientOrderIds)
-        mp = ManagedPosition(symbol, make_signal_id(eng.run_id, symbol, eng.now_ms()), exits)
+    if not orphans:
+        return adopted, cancelled
+    pos = eng.account.positions.get(symbol)
+    inst = eng.instruments.get(symbol)
+    why = None
+    if pos is None or pos.size == 0:
+        why = "its position is gone"
+    elif any(o.side is not pos.side.closing_side for o, _ in orphans):
+        why = f"it would not reduce the {pos.side.value} position"
+    elif eng.rec.is_external(symbol) or inst is None:
+        for o, pid in orphans:  # still protecting an open position: left resting, said once
+            await _report(eng, o, pid, "left resting: the position is external (not managed by the engine)"
+                          if inst is not None else "left resting: the symbol is not listed")
+        return adopted, cancelled
+    if why is not None:
         for o, pid in orphans:
-            if pid.is_stop and (o, pid) != stop:
-                await _cancel(eng, o, pid, "a second stop for the position (the newer one is kept)")
-                cancelled.append(o.cli_ord_id or "")
-                continue
-            cid = o.cli_ord_id or ""
-            key = "stop" if pid.is_stop else pid.purpose
-            mp.orders[key] = cid
-            eng.flow.cid_ref[cid] = mp.signal_id
-            eng.executor.adopt(KnownOrder(symbol, o.side, o.size, o.order_id, cid, pid.purpose),
-                               IntentPurpose(pid.purpose))
-            eng.rec.believed.pop(cid, None)
-            adopted.append(cid)
-        if stop is not None:
-            o, pid = stop
-            if o.stop_price is not None and exits.protective:
-                exits.stop_price = o.stop_price
-            if pid.purpose == "trailing":
-                mp.stop_purpose = "trailing"
-                exits.trailing_active = True
-        eng.account.managed[symbol] = mp
-        eng.emit(EventKind.INFO, f"{symbol} {pos.side.value} {pos.size}: managed by this run; took over "
-                 f"{counted(len(mp.orders), 'protective order')} of an earlier run", symbol=symbol,
-                 data={"signal_id": mp.signal_id, "orders": dict(mp.orders)})
-        await eng.flow.resync(mp)
+            await _cancel(eng, o, pid, why)
+            cancelled.append(o.cli_ord_id or "")
+        return adopted, cancelled
+    assert pos is not None and inst is not None
+    stop = next(((o, p) for o, p in reversed(orphans) if p.is_stop), None)
+    exits = PositionExits(eng.cfg.exits, inst, pos.side, pos.entry_price, pos.size, eng.now_ms(),
+                          getattr(eng.strategy, "protective_exits", True))
+    # a signal id of this run: orders sent for the position from now on get this run's cliOrdIds, never
+    # one an earlier run used (its ids are not in this run's ClientOrderIds)
+    mp = ManagedPosition(symbol, make_signal_id(eng.run_id, symbol, eng.now_ms()), exits)
+    for o, pid in orphans:
+        if pid.is_stop and (o, pid) != stop:
+            await _cancel(eng, o, pid, "a second stop for the position (the newer one is kept)")
+            cancelled.append(o.cli_ord_id or "")
+            continue
+        cid = o.cli_ord_id or ""
+        key = "stop" if pid.is_stop else pid.purpose
+        mp.orders[key] = cid
+        eng.flow.cid_ref[cid] = mp.signal_id
+        eng.executor.adopt(KnownOrder(symbol, o.side, o.size, o.order_id, cid, pid.purpose),
+                           IntentPurpose(pid.purpose))
+        eng.rec.believed.pop(cid, None)
+        adopted.append(cid)
+    if stop is not None:
+        o, pid = stop
+        if o.stop_price is not None and exits.protective:
+            exits.stop_price = o.stop_price
+        if pid.purpose == "trailing":
+            mp.stop_purpose = "trailing"
+            exits.trailing_active = True
+    eng.account.managed[symbol] = mp
+    eng.emit(EventKind.INFO, f"{symbol} {pos.side.value} {pos.size}: managed by this run; took over "
+             f"{counted(len(mp.orders), 'protective order')} of an earlier run", symbol=symbol,
+             data={"signal_id": mp.signal_id, "orders": dict(mp.orders)})
+    await eng.flow.resync(mp)
     return adopted, cancelled
 
 

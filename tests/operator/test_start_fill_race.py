@@ -12,7 +12,8 @@ on one journal. The cases:
 - A manual order that fills in the same window is still adopted as external (entries paused), and now its
   fill is journaled too.
 Every case checks: each exchange fill is in the journal at most once, the engine's booked size equals the
-exchange's position.
+exchange's position. A position of ours that no run manages is taken over (engine.takeover; its own tests
+are in test_own_position_takeover.py).
 """
 
 from __future__ import annotations
@@ -57,12 +58,13 @@ def _outcome(eng: Engine, ex, journal) -> dict:
     ex_fill_ids = [f.fill_id for f in ex.fills]
     journal_ids = [fid for (fid,) in rows(journal, "SELECT fill_id FROM fills")]
     return {
-        "unmanaged_alerts": [e.message for e in snap.events if "not manage the position" in e.message],
+        "unmanaged_alerts": [e.message for e in snap.events if "taken over by this run" in e.message],
+        "managed": sorted(eng.account.managed),
         "state": snap.state,
         "blocked": BLOCKER_NAME in snap.entry_blockers,
-        # adopted as external by reconciliation (the view's ``external`` also says "not managed": a position
-        # of an earlier run without protective orders to take over is not managed by this run)
+        # adopted as external by reconciliation; the view says the same (a position of ours is managed)
         "positions": [(p.symbol, p.side.value, p.size, eng.rec.is_external(p.symbol)) for p in snap.positions],
+        "view_external": [p.external for p in snap.positions],
         "booked": {s: q for s, q in eng.rec.booked.items() if q != 0},
         "exchange": {s: p.size for s, p in ex.positions.items() if p.size != 0},  # signed contracts
         "journal_unique": len(journal_ids) == len(set(journal_ids)),
@@ -109,8 +111,9 @@ def test_our_fill_between_start_and_ws_snapshot_is_booked_not_external(tmp_path,
     # the snapshot has no cliOrdId; the journal's order id gave it back, so the trade is ours
     assert rows(journal, f"SELECT cli_ord_id FROM fills WHERE fill_id = '{fill.fill_id}'") == [(CID,)]
     assert _adoptions(journal) == []
-    # ours but not managed by this run (no protective orders): the operator is told, once
+    # ours, and no run managed it: taken over (stop placed, engine.takeover), said once
     assert len(out["unmanaged_alerts"]) == 1 and CID in out["unmanaged_alerts"][0]
+    assert out["managed"] == ["PF_XBTUSD"] and out["view_external"] == [False]
 
 
 # ----------------------------------------------------------------------------- intents, no fill journaled
@@ -149,8 +152,8 @@ def test_intent_without_answer_or_fill_in_journal_books_the_rest_fill(tmp_path):
         assert out["journal_unique"] and out["all_journaled"]
     assert rows(journal, "SELECT cli_ord_id, side, size FROM fills") == [(CID, "buy", "0.01")]
     assert _adoptions(journal) == []
-    assert len(later["unmanaged_alerts"]) == 1
-    assert rows(journal, "SELECT level, symbol FROM alerts") == [("HIGH", "PF_XBTUSD")]
+    assert len(later["unmanaged_alerts"]) == 1 and later["managed"] == ["PF_XBTUSD"]
+    assert rows(journal, "SELECT level, symbol FROM alerts") == [("INFO", "PF_XBTUSD")]  # taken over
 
 
 async def _answer_journaled_fill_lost(journal):
