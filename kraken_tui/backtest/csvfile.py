@@ -4,13 +4,17 @@ Owns: ``csv_chunks``. Rules (the replay parser's, ``backtest.data`` docstring): 
 else ms; prices finite and > 0; volume finite and >= 0; ``low <= open, close <= high``; times strictly
 increasing; a bad row raises ``DataFileError`` naming the file, the 1-based line and the field.
 
-Two paths give the same rows. The fast one takes a block of ~256 KB of whole lines as bytes, checks every
-line has the header's number of fields, splits the block once, converts each column with ``map(int|float)``
-and checks the rules column-wise (C-level loops, no tuple per bar). Any doubt at all (a blank line, a bare
-``\\r``, a field ``int``/``float`` refuses, a rule broken, the header block) sends the whole block to the slow
-path: the same lines decoded as UTF-8 and checked one by one exactly as before (``_Lines.feed``), which
-accepts what the rules accept and raises the precise error otherwise. The fast path accepts a subset of what
-the slow path accepts, with the same values (``float(b"...")`` and ``float("...")`` parse ASCII alike).
+Two paths give the same rows. The fast one takes a block of ~64 KB of whole lines and parses it column-wise:
+with numpy, ``numpy.loadtxt`` reads the block as a float matrix (it converts every field with CPython's
+``PyOS_string_to_double``, the function ``float(str)`` uses, so an accepted field has ``float``'s value; it
+refuses underscores, non-ASCII digits and anything else ``float`` might read differently) and the rules are
+checked on whole columns; without numpy, the block is split once and each column converted with
+``map(int|float)``. Any doubt at all (a bare ``\\r``, a field the parser refuses, a row with another number
+of fields, a time that is not an integer below 2**53, a non-finite extra column, a rule broken, the block
+holding the header or ``stop_ms``) sends the whole block to the slow path: the same lines decoded as UTF-8
+and checked one by one exactly as before (``_Lines.feed``), which accepts what the rules accept and raises
+the precise error otherwise. The fast path accepts a subset of what the slow path accepts, with the same
+values (tests/backtest/test_csvfile_props.py compares both on generated files).
 Must not import: textual, the engine.
 """
 
@@ -28,12 +32,20 @@ from kraken_tui.paper.sources import replay_files as rf
 
 from .columns import Columns
 
+try:  # the fast path's parser; the pure-Python one below is the fallback when numpy is missing
+    import numpy as _np
+except ImportError:  # pragma: no cover - numpy is a dependency; tests cover the fallback by monkeypatching
+    _np = None
+
 __all__ = ["csv_chunks"]
 
 _INF = math.inf
 _MS_THRESHOLD = 100_000_000_000
 _FIELDS = ("time", "open", "high", "low", "close", "volume")
 _DEFAULT_IDX = (0, 1, 2, 3, 4, 5)
+_EXACT_INT = float(2**53)  # float times below this are integers exactly (int(float(s)) == int(s))
+#: loadtxt strips these around a number (Py_UNICODE_ISSPACE), ``float``/``int`` refuse them: such blocks go slow.
+_NP_DECLINE = (b"\x1c", b"\x1d", b"\x1e", b"\x1f")
 BLOCK_BYTES = 1 << 16
 
 
@@ -104,11 +116,49 @@ class _Lines:
                 col.append(x)
         return out
 
-    def fast(self, block: bytes, nlines: int) -> Columns:
+    def fast(self, block: bytes) -> Columns:
         """Parse a block of whole ``\\n``-terminated lines column-wise, or raise ``_Slow``."""
-        width = self.width
-        if width is None or b"\r" in block.replace(b"\r\n", b"\n"):
+        if self.width is None or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n")):
             raise _Slow
+        return self._fast_py(block) if _np is None else self._fast_np(block)
+
+    def _fast_np(self, block: bytes) -> Columns:
+        """``fast`` with numpy (module docstring): one float matrix, the rules on whole columns."""
+        np, width, idx = _np, self.width, self.idx
+        if block.isspace() or any(map(block.__contains__, _NP_DECLINE)):
+            raise _Slow  # loadtxt warns on a block without rows; it strips what float() keeps
+        try:
+            a = np.loadtxt(io.StringIO(block.decode()), dtype=np.float64, delimiter=",", comments=None,
+                           quotechar=None, ndmin=2)
+        except (ValueError, UnicodeDecodeError):
+            raise _Slow from None
+        if a.shape[1] != width:
+            raise _Slow
+        t, o, h, lo, c, v = (a[:, i] for i in idx)
+        # the row rule on whole columns; min/max/minimum/maximum propagate NaN and comparisons with NaN are
+        # false, so NaN fails here too
+        if not (lo.min() > 0.0 and h.max() < _INF and v.min() >= 0.0 and v.max() < _INF
+                and np.all(lo <= np.minimum(o, c)) and np.all(np.maximum(o, c) <= h)
+                and t.min() >= 0.0 and t.max() < _EXACT_INT and np.all(np.floor(t) == t)):
+            raise _Slow
+        if width > 6 and not np.all(np.isfinite(a[:, [j for j in range(width) if j not in idx]])):
+            raise _Slow
+        ti = t.astype(np.int64)
+        ts = np.where(ti < _MS_THRESHOLD, ti * 1000, ti)
+        first, last = int(ts[0]), int(ts[-1])
+        if not (first > self.prev and np.all(ts[1:] > ts[:-1])):
+            raise _Slow
+        stop = self.stop_ms
+        if stop is not None and last >= stop:
+            raise _Slow  # the slow path stops exactly at the first bar at or after stop_ms
+        self.prev = last
+        self.lineno += int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))  # blank lines count too
+        return ts.tolist(), o.tolist(), h.tolist(), lo.tolist(), c.tolist(), v.tolist()
+
+    def _fast_py(self, block: bytes) -> Columns:
+        """``fast`` without numpy: ``map(int|float)`` per column, the rules with C-level loops."""
+        width = self.width
+        assert width is not None
         lines = block.split(b"\n")
         lines.pop()  # after the last newline
         if set(map(bytes.count, lines, repeat(b","))) != {width - 1}:
@@ -139,7 +189,7 @@ class _Lines:
         if stop is not None and ts[-1] >= stop:
             raise _Slow  # the slow path stops exactly at the first bar at or after stop_ms
         self.prev = ts[-1]
-        self.lineno += nlines
+        self.lineno += len(lines)
         return ts, o, h, lo, c, v
 
 
@@ -177,18 +227,10 @@ def csv_chunks(path: Path, header: bool, stop_ms: int | None = None) -> Iterator
                 return
             if not block.endswith(b"\n"):
                 block += fh.readline()
-            nlines = block.count(b"\n")
-            if not block.endswith(b"\n"):
-                nlines += 1
-                try:
-                    cols = st.fast(block + b"\n", nlines)
-                except _Slow:
-                    cols = _slow_block(st, block)
-            else:
-                try:
-                    cols = st.fast(block, nlines)
-                except _Slow:
-                    cols = _slow_block(st, block)
+            try:
+                cols = st.fast(block if block.endswith(b"\n") else block + b"\n")
+            except _Slow:
+                cols = _slow_block(st, block)
             if cols[0]:
                 yield cols
 
