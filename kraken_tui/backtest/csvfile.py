@@ -202,7 +202,7 @@ def _slow_row(p: str, lineno: int, parts: list[str], idx: tuple[int, ...], width
     c = rf._candle(p, lineno, values)  # noqa: SLF001 - the replay parser's own validation, same rules
     if width == 7 and len(idx) == 6 and idx == _DEFAULT_IDX:
         rf._num(p, lineno, "trades", parts[6])  # noqa: SLF001
-    t = int(float(values["time"]))
+    t = int(float(values["time"].strip()))  # stripped as _num strips it (float() refuses e.g. a trailing \x1c)
     return t, c.open, c.high, c.low, c.close, c.volume
 
 
