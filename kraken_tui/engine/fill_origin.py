@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kraken_tui.domain import Fill
+from kraken_tui.engine.journal_view import read_only
 
 if TYPE_CHECKING:
     from kraken_tui.engine.core import Engine
@@ -80,11 +81,8 @@ def our_orders(path: str | None) -> OurOrders:
         sqlite3.DatabaseError: a corrupt journal file.
     """
     out = OurOrders()
-    if not path:
-        return out
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.OperationalError:
+    conn = read_only(path)
+    if conn is None:
         return out
     try:
         for cid, purpose in conn.execute("SELECT cli_ord_id, purpose FROM intents"):

@@ -17,7 +17,7 @@ from decimal import Decimal
 from kraken_tui.domain import ZERO, Side
 from kraken_tui.engine.reconcile import KnownOrder
 
-__all__ = ["ACKNOWLEDGED_ACTION", "JournalView", "journal_view"]
+__all__ = ["ACKNOWLEDGED_ACTION", "JournalView", "journal_view", "read_only"]
 
 #: Action text of the position ``ReconciliationDiff`` journaled when the operator acknowledges an adopted
 #: (external) position (``Reconciler.acknowledge``); ``journal_view`` reads it back.
@@ -40,6 +40,17 @@ class JournalView:
     orders: dict[str, KnownOrder] = field(default_factory=dict)
     external: dict[str, bool] = field(default_factory=dict)
 
+
+
+def read_only(path: str | None) -> sqlite3.Connection | None:
+    """A read-only connection to the journal at ``path``, or None when there is no path or no such file
+    (the caller closes it)."""
+    if not path:
+        return None
+    try:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return None
 
 def _signed_value(text: str) -> Decimal | None:
     """``flat`` / ``long 0.5`` / ``short 0.5 @ 50000`` (reconcile's ``_pos`` text) -> signed contracts."""
@@ -70,11 +81,8 @@ def journal_view(path: str | None) -> JournalView:
         sqlite3.DatabaseError: a corrupt journal file.
     """
     view = JournalView()
-    if not path:
-        return view
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.OperationalError:
+    conn = read_only(path)
+    if conn is None:
         return view
     try:
         runs = {r: i for i, (r,) in enumerate(conn.execute("SELECT run_id FROM runs ORDER BY rowid"))}
