@@ -19,7 +19,7 @@ from kraken_tui.journal.trades import IntentInfo
 from kraken_tui.paper.account import (
     fee_amount,
     funding_payment,
-    notional_usd,
+    margin_tier,
 )
 
 from .settings import _FILL_TYPES, _INF, HOUR_MS, MAX_FUNDING_HOURS_PER_STEP, dec_of
@@ -117,12 +117,10 @@ class Fills:
         if pos == 0:
             self.liq_f = -_INF
             return
-        # position_margins' formula, keeping the tier's rates for Decisions._account (same position)
-        inst = self.inst
-        n = notional_usd(inst, pos, self.position.entry_price)
-        level = inst.margin_level_for(n, pos)
-        self._pos_rates = (level.initial_margin_rate, level.maintenance_margin_rate)
-        mm = float(n * level.maintenance_margin_rate)
+        # position_margins' MM, keeping the tier's rates for Decisions._account (same position)
+        n, im_rate, mm_rate = margin_tier(self.inst, pos, self.position.entry_price)
+        self._pos_rates = (im_rate, mm_rate)
+        mm = float(n * mm_rate)
         p_liq = self.entry_f + (mm - self.bal_f) / self.pos_f
         margin = abs(p_liq) * 1e-6 + 1e-9
         self.liq_f = p_liq + margin if pos > 0 else p_liq - margin

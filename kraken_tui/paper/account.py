@@ -23,6 +23,7 @@ __all__ = [
     "fee_amount",
     "funding_payment",
     "margin_rates",
+    "margin_tier",
     "notional_usd",
     "position_margins",
     "settlement_currency",
@@ -57,19 +58,26 @@ def unrealized_pnl(inst: Instrument, signed_size: Decimal, entry: Decimal, price
     return (1 / entry - 1 / price) * signed_size * inst.contract_size
 
 
+def margin_tier(inst: Instrument, signed_size: Decimal, entry: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+    """(notional at entry USD, initial rate, maintenance rate) of the tier the position falls in (bracket
+    lookup, spec §9 [GAP])."""
+    n = notional_usd(inst, signed_size, entry)
+    level = inst.margin_level_for(n, signed_size)
+    return n, level.initial_margin_rate, level.maintenance_margin_rate
+
+
 def margin_rates(inst: Instrument, signed_size: Decimal, entry: Decimal) -> tuple[Decimal, Decimal]:
-    """(initial, maintenance) margin rates of the tier the position falls in (bracket lookup, spec §9 [GAP])."""
-    level = inst.margin_level_for(notional_usd(inst, signed_size, entry), signed_size)
-    return level.initial_margin_rate, level.maintenance_margin_rate
+    """(initial, maintenance) margin rates of the tier the position falls in (``margin_tier``)."""
+    _, im_rate, mm_rate = margin_tier(inst, signed_size, entry)
+    return im_rate, mm_rate
 
 
 def position_margins(inst: Instrument, signed_size: Decimal, entry: Decimal) -> tuple[Decimal, Decimal]:
     """(IM, MM) in USD of a position: notional at entry x tier rate (spec §9; WS example 0.5 x 70.53 x 2%)."""
     if signed_size == 0:
         return ZERO, ZERO
-    n = notional_usd(inst, signed_size, entry)
-    level = inst.margin_level_for(n, signed_size)  # margin_rates, with the notional computed once
-    return n * level.initial_margin_rate, n * level.maintenance_margin_rate
+    n, im_rate, mm_rate = margin_tier(inst, signed_size, entry)
+    return n * im_rate, n * mm_rate
 
 
 def fee_amount(inst: Instrument, size: Decimal, price: Decimal, fee_bps: Decimal) -> Decimal:
