@@ -88,7 +88,8 @@ class Instrument:
 
     def round_size(self, size: Decimal) -> Decimal:
         """Round a size in contracts *down* to the lot, so rounding never grows exposure."""
-        return (size / self.lot_size).to_integral_value(rounding=ROUND_DOWN) * self.lot_size
+        lot = self.lot_size
+        return (size / lot).to_integral_value(ROUND_DOWN) * lot  # positional rounding: same call, parsed faster
 
     def margin_level_for(self, notional_usd: Decimal, size_contracts: Decimal | None = None) -> MarginLevel:
         """The tier that applies to a position (bracket lookup on total notional, spec §9 [GAP]).

@@ -3,15 +3,16 @@
 Owns: the action values ``Enter``, ``Close``, ``Reject``, ``Ignore`` and ``decide``. A ``long`` signal
 opens a long (buy), ``short`` opens a short (sell), ``flat`` closes. An opposite position is closed first
 (``Close(SIGNAL)`` then ``Enter``), which is how ``sma_cross`` reverses on each cross. Entries pass the
-basis guard (``signals.basis_guard``, ``risk.max_basis_bps``) and the risk gate (``risk.evaluate_entry``,
-never duplicated here); closes never pass a gate (the caller blocks everything only in HALTED/FLATTENING).
+basis guard (``signals.basis_guard``, ``risk.max_basis_bps``) and the risk gate (``risk.gate``, the core of
+``risk.evaluate_entry`` called without building its request/account/decision objects; never duplicated
+here); closes never pass a gate (the caller blocks everything only in HALTED/FLATTENING).
 Units: prices USD (Decimal), sizes contracts (Decimal; ``position_size`` signed), rates relative per hour.
 Must not import: textual, the client, the journal, execution modules.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from kraken_tui.config import ExitsConfig, RiskConfig
@@ -19,7 +20,7 @@ from kraken_tui.domain import Instrument, PositionSide, Side
 from kraken_tui.domain.fastinit import fast_init
 
 from .exits import ExitReason, initial_stop_price
-from .risk import AccountSnapshot, EntryRequest, evaluate_entry
+from .risk import AccountSnapshot, gate
 from .signals import Signal, SignalSide, basis_guard
 
 __all__ = ["Action", "Close", "Enter", "ExitReason", "Ignore", "Reject", "decide"]
@@ -92,30 +93,6 @@ _ZERO = Decimal(0)
 _LONG, _SHORT, _FLAT = SignalSide.LONG, SignalSide.SHORT, SignalSide.FLAT
 
 
-def _without(account: AccountSnapshot, symbol: str) -> AccountSnapshot:
-    """The account after closing ``symbol`` at mark: its unrealised P&L becomes collateral (fees ignored)."""
-    pnl = _ZERO
-    kept = []
-    found = False
-    for p in account.positions:  # sum of the closed positions' P&L from 0, in order (as sum() adds)
-        if p.symbol == symbol:
-            pnl = pnl + p.unrealized_pnl_usd
-            found = True
-        else:
-            kept.append(p)
-    if not found:
-        return account
-    if type(account) is not AccountSnapshot:
-        return replace(
-            account,
-            collateral_usd=account.collateral_usd + pnl,
-            positions=tuple(kept),
-        )
-    # dataclasses.replace, spelled out (this runs on every reversal)
-    return AccountSnapshot(account.equity_usd, account.collateral_usd + pnl, tuple(kept),
-                           account.consecutive_losses, account.drawdown_pct)
-
-
 def _close(symbol: str, position_size: Decimal, held: int) -> Close:
     return Close(symbol, abs(position_size), Side.SELL if held > 0 else Side.BUY, ExitReason.SIGNAL)
 
@@ -162,7 +139,7 @@ def decide(
         raise ValueError(f"signal for {signal.symbol} given with instrument {symbol}")
     if sizing not in (None, "risk", "fixed"):
         raise ValueError(f"sizing must be 'risk', 'fixed' or None, got {sizing!r}")
-    held = (position_size > 0) - (position_size < 0)
+    held = (position_size > _ZERO) - (position_size < _ZERO)
     sside = signal.side
     want = 1 if sside is _LONG else -1 if sside is _SHORT else 0  # signal.side.sign
     if sside is _FLAT:
@@ -173,51 +150,46 @@ def decide(
     if held == want and not risk_cfg.allow_pyramiding:
         return [Ignore(symbol, f"already {side.value}")]
     actions: list[Action] = []
+    # the account the gate sees: after a reversal's close, without the closed position and with its
+    # unrealised P&L in collateral (fees ignored); fields passed as they are, no snapshot built
+    collateral, positions = account.collateral_usd, account.positions
     if held == -want:
         actions.append(_close(symbol, position_size, held))
-        account = _without(account, symbol)
-    actions.append(
-        _entry(
-            signal, instrument, side, mark_price, index_price, account, risk_cfg, exits_cfg,
-            entry_block_reason, atr_pct, funding_rate, sizing, protective,
-        )
-    )
-    return actions
-
-
-def _entry(
-    signal: Signal,
-    instrument: Instrument,
-    side: PositionSide,
-    mark: Decimal,
-    index: Decimal | None,
-    account: AccountSnapshot,
-    risk_cfg: RiskConfig,
-    exits_cfg: ExitsConfig,
-    block: str | None,
-    atr_pct: float | None,
-    funding_rate: float | None,
-    sizing: str | None,
-    protective: bool,
-) -> Enter | Reject:
-    symbol = instrument.symbol
-    if block:
-        return Reject(symbol, block)
-    if mark <= 0:
-        return Reject(symbol, f"no mark price ({mark})")
-    if index is not mark or not risk_cfg.max_basis_bps >= 0 or not mark.is_finite():
+        pnl = _ZERO
+        kept = []
+        found = False
+        for p in positions:  # sum of the closed positions' P&L from 0, in order (as sum() adds)
+            if p.symbol == symbol:
+                pnl = pnl + p.unrealized_pnl_usd
+                found = True
+            else:
+                kept.append(p)
+        if found:
+            collateral, positions = collateral + pnl, tuple(kept)
+    if entry_block_reason:
+        actions.append(Reject(symbol, entry_block_reason))
+        return actions
+    if mark_price <= _ZERO:
+        actions.append(Reject(symbol, f"no mark price ({mark_price})"))
+        return actions
+    if index_price is not mark_price or not risk_cfg.max_basis_bps >= 0 or not mark_price.is_finite():
         # (index given as the mark itself: basis 0, which no max_basis_bps >= 0 rejects)
-        guard = basis_guard(float(mark), float(index) if index is not None else None, risk_cfg.max_basis_bps)
+        guard = basis_guard(float(mark_price), float(index_price) if index_price is not None else None,
+                            risk_cfg.max_basis_bps)
         if guard:
-            return Reject(symbol, guard)
+            actions.append(Reject(symbol, guard))
+            return actions
     mode = "fixed" if not protective else (sizing or risk_cfg.sizing)
-    cfg = risk_cfg if mode == risk_cfg.sizing else risk_cfg.model_copy(update={"sizing": mode})
-    stop = initial_stop_price(exits_cfg, instrument, side, mark) if protective else None
+    stop = initial_stop_price(exits_cfg, instrument, side, mark_price) if protective else None
     target = signal.features.get("target_move_pct")
     if target is None and protective and exits_cfg.take_profit_pct:
         target = exits_cfg.take_profit_pct[0]
-    req = EntryRequest(instrument, side, mark, stop, target, funding_rate, atr_pct)
-    d = evaluate_entry(req, account, cfg)
-    if not d.approved:
-        return Reject(symbol, d.reason or "rejected by the risk gate", d.notes)
-    return Enter(symbol, side, d.size, mark, stop, protective, d.leverage_x, d.notes)
+    reason, size, lev, notes = gate(
+        instrument, side, mark_price, stop, target, funding_rate, atr_pct, account.equity_usd, collateral,
+        positions, account.consecutive_losses, account.drawdown_pct, risk_cfg, mode,
+    )
+    if reason is not None:
+        actions.append(Reject(symbol, reason or "rejected by the risk gate", notes))
+    else:
+        actions.append(Enter(symbol, side, size, mark_price, stop, protective, lev, notes))
+    return actions

@@ -17,11 +17,14 @@ from kraken_tui.domain import ZERO, Instrument, PositionSide
 from kraken_tui.domain.fastinit import fast_init
 from kraken_tui.engine.liquidation import linear_liquidation_price, liquidation_distance
 
-__all__ = ["AccountSnapshot", "EntryRequest", "OpenExposure", "RiskDecision", "allowed_leverage", "evaluate_entry"]
+__all__ = [
+    "AccountSnapshot", "EntryRequest", "OpenExposure", "RiskDecision", "allowed_leverage", "evaluate_entry", "gate",
+]
 
 _HUNDRED = Decimal(100)
 _ONE = Decimal(1)
 _DEC_CACHE: dict[float, Decimal] = {}
+_DEC_GET = _DEC_CACHE.get
 
 
 def _dec(x: float) -> Decimal:
@@ -152,48 +155,72 @@ def evaluate_entry(
     Returns:
         RiskDecision; never raises for a rejected entry.
     """
-    inst, notes = req.instrument, []
     if entry_block_reason:
         return _reject(entry_block_reason)
+    reason, size, lev, notes = gate(
+        req.instrument, req.side, req.entry_price, req.stop_price, req.target_move_pct, req.funding_rate,
+        req.atr_pct, account.equity_usd, account.collateral_usd, account.positions, account.consecutive_losses,
+        account.drawdown_pct, cfg, cfg.sizing,
+    )
+    if reason is not None:
+        return RiskDecision(False, reason=reason, notes=notes)
+    return RiskDecision(True, size, lev, None, notes)
+
+
+def gate(
+    inst: Instrument, side: PositionSide, price: Decimal, stop: Decimal | None, target_move_pct: float | None,
+    funding_rate: float | None, atr_pct: float | None, equity: Decimal, collateral: Decimal,
+    positions: tuple[OpenExposure, ...], consecutive_losses: int, drawdown_pct: float, cfg: RiskConfig,
+    sizing: str,
+) -> tuple[str | None, Decimal, Decimal, tuple[str, ...]]:
+    """``evaluate_entry`` after the operator check, on the request's and the account's fields (no
+    ``EntryRequest``/``AccountSnapshot``/``RiskDecision`` built: ``engine.decide`` calls it per signal).
+
+    ``sizing`` stands for ``cfg.sizing`` ("risk" = risk-based, anything else fixed fraction), so a caller
+    overriding the mode needs no copy of ``cfg``. Returns ``(reason, size, leverage_x, notes)``: ``reason``
+    None for an approved entry of ``size`` contracts at up to ``leverage_x``; otherwise the rejection reason
+    with size and leverage 0. Raises only what ``evaluate_entry`` raises (e.g. ``decimal`` errors on NaN).
+    """
     if not inst.is_linear:
-        return _reject(f"{inst.symbol}: the engine trades PF_ linear perpetuals only")
-    if req.entry_price <= 0 or account.equity_usd <= 0:
-        return _reject("no price or no equity to size the entry from")
-    positions = account.positions
+        return f"{inst.symbol}: the engine trades PF_ linear perpetuals only", ZERO, ZERO, ()
+    if price <= ZERO or equity <= ZERO:  # (a Decimal 0 compares as the int 0 does, NaN raising alike)
+        return "no price or no equity to size the entry from", ZERO, ZERO, ()
     held = None
     if positions:
-        held = next((p for p in positions if p.symbol == inst.symbol and p.signed_size != 0), None)
+        symbol = inst.symbol
+        held = next((p for p in positions if p.symbol == symbol and p.signed_size != 0), None)
         if held is not None:
-            same = (held.signed_size > 0) == (req.side is PositionSide.LONG)
+            same = (held.signed_size > 0) == (side is PositionSide.LONG)
             if not same:
-                return _reject(f"{inst.symbol}: an opposite position is open; it must be closed first")
+                return f"{symbol}: an opposite position is open; it must be closed first", ZERO, ZERO, ()
             if not cfg.allow_pyramiding:
-                return _reject(f"{inst.symbol}: already {req.side.value}; pyramiding is disabled")
+                return f"{symbol}: already {side.value}; pyramiding is disabled", ZERO, ZERO, ()
         open_count = sum(1 for p in positions if p.signed_size != 0)
     else:
         open_count = 0
     if held is None and open_count >= cfg.max_open_positions:
-        return _reject(f"max open positions reached ({open_count}/{cfg.max_open_positions})")
+        return f"max open positions reached ({open_count}/{cfg.max_open_positions})", ZERO, ZERO, ()
 
-    if req.target_move_pct is not None:
+    if target_move_pct is not None:
         fees_pct = 2 * cfg.expected_taker_fee_bps / 100
-        paying = (req.funding_rate or 0.0) * req.side.sign
+        paying = (funding_rate or 0.0) * side.sign
         funding_pct = max(0.0, paying) * cfg.expected_hold_h * 100
-        if req.target_move_pct <= fees_pct + funding_pct:
-            return _reject(
-                f"target move {req.target_move_pct:.3f}% does not cover costs "
+        if target_move_pct <= fees_pct + funding_pct:
+            return (
+                f"target move {target_move_pct:.3f}% does not cover costs "
                 f"(fees {fees_pct:.3f}% + funding {funding_pct:.3f}% over {cfg.expected_hold_h:g} h)"
-            )
+            ), ZERO, ZERO, ()
 
-    lev, lev_why = allowed_leverage(cfg, req.atr_pct, account.consecutive_losses, account.drawdown_pct)
-    notes.append(f"leverage {lev}x ({lev_why})")
-    equity, price = account.equity_usd, req.entry_price
-    if cfg.sizing == "risk":
-        if req.stop_price is None or req.stop_price == price:
-            return _reject("risk-based sizing needs a stop price distinct from the entry price")
-        size = equity * _dec(cfg.risk_per_trade_pct) / _HUNDRED / abs(price - req.stop_price)
+    lev, lev_why = allowed_leverage(cfg, atr_pct, consecutive_losses, drawdown_pct)
+    note = f"leverage {lev}x ({lev_why})"
+    if sizing == "risk":
+        if stop is None or stop == price:
+            return "risk-based sizing needs a stop price distinct from the entry price", ZERO, ZERO, ()
+        size = equity * _dec(cfg.risk_per_trade_pct) / _HUNDRED / abs(price - stop)
     else:
-        size = equity * _dec(cfg.fixed_fraction_pct) / _HUNDRED / price
+        x = cfg.fixed_fraction_pct  # _dec(x), its memo read inline (as below): this runs on every entry
+        d = _DEC_GET(x) if x.__class__ is float else None
+        size = equity * (_dec(x) if d is None else d) / _HUNDRED / price
 
     level = inst.margin_level_for(size * price) if inst.margin_levels else None
     im_rate = level.initial_margin_rate if level else _ONE / lev
@@ -204,35 +231,42 @@ def evaluate_entry(
     else:
         open_notional = used_im = ZERO
     # the three caps, all computed before any is applied (order: notional, leverage, capital deployed)
-    cap_notional = _dec(cfg.max_position_notional_usd) / price
+    x = cfg.max_position_notional_usd
+    d = _DEC_GET(x) if x.__class__ is float else None
+    cap_notional = (_dec(x) if d is None else d) / price
     cap_leverage = (lev * equity - open_notional) / price
-    cap_deployed = (_dec(cfg.max_capital_deployed_pct) / _HUNDRED * equity - used_im) / (price * im_rate)
+    x = cfg.max_capital_deployed_pct
+    d = _DEC_GET(x) if x.__class__ is float else None
+    cap_deployed = ((_dec(x) if d is None else d) / _HUNDRED * equity - used_im) / (price * im_rate)
+    capped: list[str] | None = None
     if size > cap_notional:
         size = max(cap_notional, ZERO)
-        notes.append("capped by max_position_notional_usd")
+        capped = [note, "capped by max_position_notional_usd"]
     if size > cap_leverage:
         size = max(cap_leverage, ZERO)
-        notes.append("capped by leverage")
+        capped = (capped or [note]) + ["capped by leverage"]
     if size > cap_deployed:
         size = max(cap_deployed, ZERO)
-        notes.append("capped by max_capital_deployed_pct")
+        capped = (capped or [note]) + ["capped by max_capital_deployed_pct"]
+    notes = tuple(capped) if capped else (note,)
     size = inst.round_size(size)
     if size < inst.min_order_size:
-        return _reject(f"size {size} below the minimum order {inst.min_order_size} ({'; '.join(notes)})", notes)
+        return f"size {size} below the minimum order {inst.min_order_size} ({'; '.join(notes)})", ZERO, ZERO, notes
 
-    signed = size if req.side is PositionSide.LONG else -size
     if positions:
         other_upnl = sum((p.unrealized_pnl_usd for p in positions), ZERO)
         other_mm = sum((abs(p.signed_size) * p.entry_price * p.maintenance_margin_rate for p in positions), ZERO)
     else:
         other_upnl = other_mm = ZERO
-    liq = linear_liquidation_price(signed, price, mm_rate, account.collateral_usd, other_upnl, other_mm)
-    dist = liquidation_distance(price, liq, req.side is PositionSide.LONG)
-    buffer = _dec(cfg.liquidation_buffer_pct) / _HUNDRED
+    long = side is PositionSide.LONG
+    liq = linear_liquidation_price(size if long else -size, price, mm_rate, collateral, other_upnl, other_mm)
+    dist = liquidation_distance(price, liq, long)
+    x = cfg.liquidation_buffer_pct
+    d = _DEC_GET(x) if x.__class__ is float else None
+    buffer = (_dec(x) if d is None else d) / _HUNDRED
     if dist is not None and dist < buffer:
-        return _reject(
+        return (
             f"estimated liquidation at {liq:.2f} is {dist * 100:.1f}% from entry, inside the "
-            f"{cfg.liquidation_buffer_pct:g}% buffer",
-            notes,
-        )
-    return RiskDecision(True, size, lev, None, tuple(notes))
+            f"{cfg.liquidation_buffer_pct:g}% buffer"
+        ), ZERO, ZERO, notes
+    return None, size, lev, notes
