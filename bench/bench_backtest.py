@@ -116,11 +116,15 @@ def main() -> None:
     ap.add_argument("--strategy", default="sma_cross")
     ap.add_argument("--no-peer", action="store_true", help="skip backtesting.py")
     ap.add_argument("--no-memory", action="store_true", help="skip the traced runs")
+    ap.add_argument("--no-prefetch", action="store_true",
+                    help="read the CSV in this process (sets KRAKEN_TUI_BACKTEST_PREFETCH=0)")
     ap.add_argument("--frictionless", action="store_true",
                     help="fees, slippage and funding 0 for both (same trade list as the peer)")
     a = ap.parse_args()
     global FRICTIONLESS
     FRICTIONLESS = a.frictionless
+    if a.no_prefetch:
+        os.environ["KRAKEN_TUI_BACKTEST_PREFETCH"] = "0"
     params = {"fast": 10, "slow": 20} if a.strategy == "sma_cross" else {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "candles_1m.csv"
@@ -131,6 +135,9 @@ def main() -> None:
               f"{path.stat().st_size / 1e6:.1f} MB charts CSV streamed from disk")
         print(f"costs: {'frictionless (fees, slippage, funding 0)' if a.frictionless else 'maker 2 / taker 5 bps, slippage 1 bp, funding 1e-5/h (peer: commission 0.05%)'}")
         secs, res, overall = run_ours(path, a.strategy, params)
+        from kraken_tui.backtest import prefetch
+
+        print(f"reader: {prefetch.last_decision}")
         print(f"ours  {a.strategy}: {res.candles:,} candles in {secs:.2f} s = {res.candles / secs:,.0f} candles/s "
               f"({secs / res.candles * 1e6:.2f} us/candle); {overall.trades:,} trades, net {float(overall.net_pnl_usd):,.2f} USD")
         if not a.no_memory:

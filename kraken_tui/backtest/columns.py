@@ -54,17 +54,23 @@ class CandleRows:
     ``next()`` yields one bar at a time; ``take(max_bars)`` returns the next bars (at most ``max_bars``, at
     most one chunk) as ``Columns`` and None at the end, which is how the backtest's loop reads them without
     building a tuple per bar. ``peek(n)`` returns the first ``n`` bars as rows without consuming them.
+    ``started`` turns true at the first ``next``/``take``; ``reopen`` (set by ``data.open_candles``:
+    ``(path, keyword arguments)``) says how to open the same stream again (``backtest.prefetch``'s reader
+    process does), None when it cannot be.
     """
 
     def __init__(self, chunks: Iterable[Columns]) -> None:
         self._chunks = iter(chunks)
         self._cols: Columns = _EMPTY
         self._pos = 0
+        self.started = False
+        self.reopen: tuple[str, dict] | None = None
 
     def __iter__(self) -> CandleRows:
         return self
 
     def __next__(self) -> CandleRow:
+        self.started = True
         cols, pos = self._cols, self._pos
         while pos >= len(cols[0]):
             cols = self._cols = next(self._chunks)
@@ -75,6 +81,7 @@ class CandleRows:
     def take(self, max_bars: int | None = None) -> Columns | None:
         """The next bars as columns (at most ``max_bars``; None = the rest of the current chunk), or None
         when the stream is exhausted."""
+        self.started = True
         cols, pos = self._cols, self._pos
         while pos >= len(cols[0]):
             nxt = next(self._chunks, None)

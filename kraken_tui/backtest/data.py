@@ -159,6 +159,7 @@ def open_candles(path: Path, *, symbol: str, ws_timeframe: str = "5m", from_ms: 
     if tf is None:
         raise DataFileError(str(path), f"bar length {bar_ms} ms is not a strategy timeframe "
                             f"({', '.join(TIMEFRAMES)})")
+    rows.reopen = (str(path), {"symbol": symbol, "ws_timeframe": ws_timeframe, "from_ms": from_ms, "to_ms": to_ms})
     stream = CandleStream(path, fmt, bar_ms, tf, rows, head[0][0])
     if any(r[0] % bar_ms for r in head):
         stream.notes.append(f"bars are not aligned to {tf} boundaries")

@@ -19,14 +19,16 @@ from kraken_tui.engine.operator import OperatorState, TransitionSource
 from kraken_tui.engine.risk import AccountSnapshot, OpenExposure
 from kraken_tui.engine.signals import Signal
 from kraken_tui.journal.records import SignalRecord, StateChange
-from kraken_tui.paper.account import (
-    unrealized_pnl,
-)
 
 from .orders import _Resting
 from .settings import _INF, DAY_MS, HOUR_MS, dec_of
 
 __all__ = ["Decisions"]
+
+_BUY, _SELL = Side.BUY, Side.SELL
+_MARKET = OrderType.MARKET
+_HALTED, _FLATTENING = OperatorState.HALTED, OperatorState.FLATTENING
+_REASON_VALUE = {r: r.value for r in ExitReason}
 
 
 
@@ -60,38 +62,49 @@ class Decisions:
         pos = self.position.size
         if pos == 0:
             return
-        side = Side.SELL if pos > 0 else Side.BUY
-        cli = self._intent(ts, side, abs(pos), OrderType.MARKET, reason.value, signal_id, reduce_only=True)
-        self.pending.append(("close", side, abs(pos), reason.value, cli, signal_id, None))
+        side = _SELL if pos > 0 else _BUY
+        size = abs(pos)
+        value = _REASON_VALUE.get(reason) or reason.value
+        cli = self._intent(ts, side, size, _MARKET, value, signal_id, reduce_only=True)
+        self.pending.append(("close", side, size, value, cli, signal_id, None))
 
     def _account(self, mark: Decimal) -> AccountSnapshot:
-        pos, entry = self.position.size, self.position.entry_price
-        positions: tuple[OpenExposure, ...] = ()
-        equity = self.balance
+        """The account the risk gate sees at ``mark`` (USD): equity = balance + unrealised P&L (``paper.account
+        .unrealized_pnl``, linear), the position with its tier's margin rates, drawdown from the peak (%)."""
+        position = self.position
+        pos = position.size
+        balance = equity = self.balance
         if pos:
+            entry = position.entry_price
             im, mm = self._pos_rates  # margin_rates(inst, pos, entry), kept by Fills._refresh_liq for this position
-            positions = (OpenExposure(self.symbol, pos, entry, mark, im, mm),)
-            equity += unrealized_pnl(self.inst, pos, entry, mark)
-        dd = (self.peak_f - float(equity)) / self.peak_f * 100.0 if self.peak_f > 0 else 0.0
-        return AccountSnapshot(equity, self.balance, positions, self.consecutive_losses, max(dd, 0.0))
+            positions: tuple[OpenExposure, ...] = (OpenExposure(self.symbol, pos, entry, mark, im, mm),)
+            equity = balance + (mark - entry) * pos * self._cs  # unrealized_pnl(inst, pos, entry, mark), pos != 0
+        else:
+            positions = ()
+        peak = self.peak_f
+        dd = (peak - float(equity)) / peak * 100.0 if peak > 0 else 0.0
+        return AccountSnapshot(equity, balance, positions, self.consecutive_losses, 0.0 if dd < 0.0 else dd)
 
     def _on_signal(self, sig: Signal, c: float, close_ms: int, eq: float) -> None:
         res = self.result
         res.signals += 1
         self.now_ms = close_ms
-        signal_id = make_signal_id(self.s.run_id, self.symbol, close_ms)
-        state = self.op.state
-        if state is OperatorState.HALTED or state is OperatorState.FLATTENING:
+        prefix = self._sig_prefix
+        signal_id = prefix + str(close_ms) if prefix is not None else make_signal_id(self.s.run_id, self.symbol,
+                                                                                       close_ms)
+        op = self.op
+        state = op.state
+        if state is _HALTED or state is _FLATTENING:
             self._signal_record(sig, signal_id, close_ms, "ignored", f"engine {state.value}")
             return
         mark = dec_of(c)
         atr = self._atr_now
         actions = decide(
             sig, instrument=self.inst, position_size=self.position.size, mark_price=mark, index_price=mark,
-            account=self._account(mark), risk_cfg=self.risk_cfg, exits_cfg=self.s.exits,
-            entry_block_reason=self.op.entry_rejection_reason(),
+            account=self._account(mark), risk_cfg=self.risk_cfg, exits_cfg=self._exits_cfg,
+            entry_block_reason=op.entry_rejection_reason(),
             atr_pct=atr / c * 100.0 if atr is not None and c > 0 else None,
-            funding_rate=self.s.funding.rate_for(close_ms - close_ms % HOUR_MS),
+            funding_rate=self._rate_for(close_ms - close_ms % HOUR_MS),
             sizing=self.sizing, protective=self.protective,
         )
         action, why = "ignored", None
@@ -100,9 +113,10 @@ class Decisions:
                 self._queue_close(a.reason, close_ms, signal_id)
                 action = "intent"
             elif isinstance(a, Enter):
-                cli = self._intent(close_ms, a.order_side, a.size, OrderType.MARKET, "entry", signal_id)
+                side, size = a.order_side, a.size
+                cli = self._intent(close_ms, side, size, _MARKET, "entry", signal_id)
                 name = self.cur_strategies[signal_id] = sig.strategy or self.strategy.name
-                self.pending.append(("enter", a.order_side, a.size, name, cli, signal_id, a))
+                self.pending.append(("enter", side, size, name, cli, signal_id, a))
                 action = "intent"
             elif isinstance(a, Reject):
                 res.rejected += 1

@@ -11,6 +11,8 @@ Must not import: textual, the engine's async parts, the journal writer.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,11 +30,17 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 _exit_entry = itemgetter(0, 1)  # (exit ts, entry ts) of a statistics row
+_exit = itemgetter(0)
 
 
 def summary_of(res: BacktestResult) -> tuple[Summary, dict[str, dict[str, Summary]]]:
-    """(overall, breakdowns) of the run's closed trades with the journal's definitions (journal.stats)."""
-    rows = sorted(res.rows, key=_exit_entry)
+    """(overall, breakdowns) of the run's closed trades with the journal's definitions (journal.stats), rows
+    sorted by (exit, entry) time; they are reported in exit order, so the sort is skipped when the exit times
+    strictly increase (the sorted list would be the same list)."""
+    rows = res.rows
+    exits = list(map(_exit, rows))
+    if not all(map(operator.lt, exits, itertools.islice(exits, 1, None))):
+        rows = sorted(rows, key=_exit_entry)
     return summarize_rows_with_breakdowns(rows, res.starting_equity_usd)
 
 

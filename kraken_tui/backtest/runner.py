@@ -23,8 +23,10 @@ ATR (``ATR.update_many``) and, for a strategy with a batch ``on_candles`` (signa
 keeps floats only (prices, the position's float mirror, stop/take-profit/liquidation thresholds) and builds
 a ``Candle`` only for strategies without a batch path. Exact Decimal money (``paper.account`` formulas) only
 at fills, funding and decisions. Per trade: fills are kept as tuples (``domain.Fill`` objects are built only
-for the journal sink) and the round trip is derived once, when it closes (``trades.Trades._round_trip``;
-tests/backtest/test_fastpaths.py checks equality against the journal). The rest of ``Backtest`` lives in
+for the journal sink), intents as ``(purpose, side, signal id)`` tuples, and the round trip is derived once,
+when it closes (``trades.Trades._round_trip``), straight into its fingerprint line and statistics row
+(``Trade`` objects only for ``on_trade`` and the last ten trades); tests/backtest/test_fastpaths.py checks
+equality against the journal, test_bookkeeping_oracle.py whole runs against digests of the former code. The rest of ``Backtest`` lives in
 its mixins: ``fills``, ``orders``, ``decisions``, ``trades``; settings and result in ``settings``.
 Must not import: textual, the paper exchange's server, the journal writer (records only).
 """
@@ -34,24 +36,27 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
 from kraken_tui.domain import ZERO, Candle
 from kraken_tui.engine.candles import CandleBuilder
+from kraken_tui.engine.execution import make_signal_id
 from kraken_tui.engine.exits import PositionExits
 from kraken_tui.engine.indicators import ATR
 from kraken_tui.engine.operator import OperatorStateMachine
 from kraken_tui.engine.signals import BuilderMarketView, Signal
 from kraken_tui.engine.strategies import build_strategy
 from kraken_tui.journal.records import FundingPayment
-from kraken_tui.journal.trades import IntentInfo, Trade
+from kraken_tui.journal.trades import Trade
 from kraken_tui.paper.account import (
     PaperPosition,
     unrealized_pnl,
 )
 
+from . import prefetch
 from .columns import CHUNK_BARS, CandleRow, Columns, chunked
 from .decisions import Decisions
 from .fills import Fills
@@ -119,6 +124,10 @@ class Backtest(Fills, Orders, Trades, Decisions):
         self.on_trade = on_trade
         self.result = BacktestResult(starting_equity_usd=Decimal(repr(s.starting_balance_usd)))
         self._hash = hashlib.sha256()
+        self._hash_update = self._hash.update
+        self._rows_append = self.result.rows.append
+        # arguments of reported trades whose Trade objects are not built yet (Trades._report)
+        self._last_args: deque[tuple] = deque(maxlen=self.result.last_trades.maxlen)
         # exact money
         self.balance = Decimal(repr(s.starting_balance_usd))
         self.position = PaperPosition(inst.symbol)
@@ -130,7 +139,15 @@ class Backtest(Fills, Orders, Trades, Decisions):
         self._tick_f = float(inst.tick_size)
         self._tick_digits = _digits(inst)
         self._slip_k = s.slippage_bps / 10_000.0
+        self._quotes: dict[float, tuple[Decimal, Decimal]] = {}  # Fills._quote's memo
+        self._cs = inst.contract_size
         self._run8 = s.run_id[:8]
+        # make_signal_id(run_id, symbol, ts) = prefix + str(ts) when its text ends with the time (checked here;
+        # else None and Decisions._on_signal calls it)
+        prefix = make_signal_id(s.run_id, self.symbol, 0)[:-1]
+        self._sig_prefix = prefix if make_signal_id(s.run_id, self.symbol, 1_234_567) == prefix + "1234567" else None
+        self._rate_for = s.funding.rate_for
+        self._exits_cfg = s.exits
         # float mirrors for the hot path
         self.bal_f = s.starting_balance_usd
         self.pos_f = 0.0
@@ -152,7 +169,7 @@ class Backtest(Fills, Orders, Trades, Decisions):
         # the current round trip: its fills as _FillRow tuples (side, size, price, ts, fill type, cliOrdId, fee, n)
         self.cur_fills: list[tuple] = []
         self.cur_funding: list[FundingPayment] = []
-        self.cur_intents: dict[str, IntentInfo] = {}
+        self.cur_intents: dict[str, tuple[str, str, str | None]] = {}  # cliOrdId -> IntentInfo's fields
         self.cur_strategies: dict[str, str] = {}
         self._open_signal: str | None = None
         self.consecutive_losses = 0
@@ -185,7 +202,12 @@ class Backtest(Fills, Orders, Trades, Decisions):
     def run(self, rows: Iterable[CandleRow], limit: int | None = None) -> BacktestResult:
         """Run over ``rows`` (time-ordered bars; a ``columns.CandleRows`` is read chunk by chunk, any other
         iterable of ``CandleRow`` is chunked here), at most ``limit`` bars (None = all), and return the result
-        (also kept in ``self.result``). Calls may follow each other (the run continues)."""
+        (also kept in ``self.result``). Calls may follow each other (the run continues).
+
+        A fresh stream from ``data.open_candles`` may be read by a reader process (``prefetch.claim``: file
+        size, CPUs, ``KRAKEN_TUI_BACKTEST_PREFETCH``) that also computes the ATRs and batch signals; same
+        values. Raises what the reader raises (``DataFileError`` ...), ``prefetch.PrefetchError`` if it died;
+        on any exception the reader process is stopped."""
         t0 = time.perf_counter()
         take = getattr(rows, "take", None)
         if take is None:
@@ -193,20 +215,36 @@ class Backtest(Fills, Orders, Trades, Decisions):
             for cols in chunked(src):
                 self._chunk(cols)
         else:
-            left = limit
-            while left is None or left > 0:
-                cols = take(CHUNK_BARS if left is None else min(left, CHUNK_BARS))
-                if cols is None:
-                    break
-                self._chunk(cols)
-                if left is not None:
-                    left -= len(cols[0])
+            pf = prefetch.claim(self, rows)
+            try:
+                left = limit
+                while left is None or left > 0:
+                    n = CHUNK_BARS if left is None else min(left, CHUNK_BARS)
+                    if pf is None:
+                        cols = take(n)
+                        if cols is None:
+                            break
+                        self._chunk(cols)
+                    else:
+                        got = pf.take(n)
+                        if got is None:
+                            break
+                        cols = got[0]
+                        self._chunk(cols, pre=got[1])
+                    if left is not None:
+                        left -= len(cols[0])
+            except BaseException:
+                if pf is not None:
+                    pf.close()
+                raise
         self.result.elapsed_s += time.perf_counter() - t0
         return self.result
 
-    def _chunk(self, cols: Columns) -> None:
+    def _chunk(self, cols: Columns, pre: tuple | None = None) -> None:
         """The bar loop over one chunk of bars (module docstring). Signals of a strategy with a batch
-        ``on_candles`` (its signals depend on its own bars only) are computed for the chunk first; ATR too."""
+        ``on_candles`` (its signals depend on its own bars only) are computed for the chunk first; ATR too.
+        ``pre`` = ``(signals {index: Signal} or None, atrs)`` computed by ``prefetch``'s reader process with
+        the same code: used instead (this Backtest's ``atr`` and strategy then do not see the bars)."""
         ts_l, o_l, h_l, lo_l, c_l, v_l = cols
         n = len(ts_l)
         if not n:
@@ -216,9 +254,12 @@ class Backtest(Fills, Orders, Trades, Decisions):
         on_candle = self.strategy.on_candle
         builder = self.builder
         view = self.view
-        atrs = self.atr.update_many(h_l, lo_l, c_l)
         batch = self._batch
-        sigs: dict[int, Signal] = dict(batch(symbol, tf, cols, view)) if batch is not None else {}
+        if pre is None:
+            atrs = self.atr.update_many(h_l, lo_l, c_l)
+            sigs: dict[int, Signal] = dict(batch(symbol, tf, cols, view)) if batch is not None else {}
+        else:
+            atrs, sigs = pre[1], (pre[0] or {}) if batch is not None else {}
         new, set_ts, set_o, set_h, set_l, set_c, set_v = _CANDLE_NEW
         curve = res.curve
         stride, k = self._stride, self._k
@@ -227,7 +268,16 @@ class Backtest(Fills, Orders, Trades, Decisions):
         (next_hour, pending, pos, stop_f, tp_f, liq_f, bal, entry, ex_on, best, due, always, day_end, day_lim,
          floor) = self._hot()
         sig = None
-        for i, ts, o, h, lo, c in zip(range(n), ts_l, o_l, h_l, lo_l, c_l, strict=True):
+        # the batch signals by bar index, zipped into the loop (None where a bar has none)
+        sig_l: Iterable[Signal | None]
+        if batch is not None:
+            sig_l = [None] * n
+            for j, sg in sigs.items():
+                if 0 <= j < n:
+                    sig_l[j] = sg
+        else:
+            sig_l = itertools.repeat(None, n)
+        for i, ts, o, h, lo, c, sig in zip(range(n), ts_l, o_l, h_l, lo_l, c_l, sig_l, strict=True):
             if ts >= next_hour or pending:
                 self.last_close = last_close
                 if ts >= next_hour:
@@ -243,9 +293,7 @@ class Backtest(Fills, Orders, Trades, Decisions):
                      day_lim, floor) = self._hot()
             last_close = c
             close_ms = ts + bar_ms
-            if batch is not None:
-                sig = sigs.get(i) if sigs else None
-            else:
+            if batch is None:
                 # Candle(ts, o, h, lo, c, v) without the frozen dataclass's __init__ (same object, half the cost)
                 candle = new(Candle)
                 set_ts(candle, ts)
@@ -289,6 +337,7 @@ class Backtest(Fills, Orders, Trades, Decisions):
         self.last_close = last_close
         self.peak_f = peak
         self._stride, self._k = stride, k
+        self._flush_last_trades()
         res.candles += n
         res.last_ms = ts_l[-1]
         res.max_drawdown_mtm_usd = max(res.max_drawdown_mtm_usd, maxdd)
@@ -301,8 +350,13 @@ class Backtest(Fills, Orders, Trades, Decisions):
 
     def finish(self) -> BacktestResult:
         """Close the books: final equity at the last close, the open position (left open, not a trade),
-        the fingerprint and the final operator state."""
+        the fingerprint and the final operator state. A reader process still running (a run cut short by
+        ``limit``) is stopped: the books are closed, no more bars will be read."""
         res = self.result
+        pf = getattr(self, "_prefetch", None)
+        if pf is not None:
+            pf[1].close()
+        self._flush_last_trades()  # (each chunk ends with it; this covers a chunk cut short by an exception)
         pos = self.position.size
         mark = Decimal(repr(self.last_close)) if self.last_close else ZERO
         eq = self.balance + (unrealized_pnl(self.inst, pos, self.position.entry_price, mark) if pos else ZERO)

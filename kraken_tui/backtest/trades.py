@@ -1,9 +1,12 @@
 """Closed round trips of a backtest, derived as the journal derives them.
 
-Owns: the ``Trades`` mixin of ``Backtest``: ``_trade_closed`` (report each closed trade: fingerprint,
-statistics row, loss streak, ``on_trade``) and ``_round_trip`` (one plain round trip computed with
-``journal.trades.derive_trades``' operations; ``derive_trades`` itself for anything else).
-tests/backtest/test_fastpaths.py checks equality against the journal. Must not import: textual.
+Owns: the ``Trades`` mixin of ``Backtest``: ``_trade_closed`` (derive the closed round trip and reset the
+per-trade state), ``_round_trip``/``_trade_of`` (one plain round trip computed with
+``journal.trades.derive_trades``' operations; ``derive_trades`` itself for anything else) and ``_report``
+(fingerprint line, statistics row, loss streak, ``on_trade``), which works from the trade's values: a
+``journal.trades.Trade`` object is built only for ``on_trade`` and for ``result.last_trades`` (the last ten,
+at the end of each chunk). tests/backtest/test_fastpaths.py checks equality against the journal,
+test_bookkeeping_oracle.py whole runs against digests of the eager code. Must not import: textual.
 """
 
 from __future__ import annotations
@@ -13,9 +16,7 @@ import itertools
 from kraken_tui.domain import ZERO, FillType, PositionSide, Side
 from kraken_tui.engine.operator import OperatorState
 from kraken_tui.journal.records import FundingPayment
-from kraken_tui.journal.trades import Trade, derive_trades
-
-from .settings import fingerprint_line, stats_row
+from kraken_tui.journal.trades import IntentInfo, Trade, derive_trades
 
 __all__ = ["Trades"]
 
@@ -31,6 +32,7 @@ _LONG, _SHORT = PositionSide.LONG, PositionSide.SHORT
 # FillType.is_liquidation's members and the assignment types, compared by identity in the hot path
 _LIQ, _PLIQ, _UNWIND = FillType.LIQUIDATION, FillType.PARTIAL_LIQUIDATION, FillType.UNWIND_BANKRUPT
 _ASSIGNOR, _ASSIGNEE = FillType.ASSIGNOR, FillType.ASSIGNEE
+_FLATTENING = OperatorState.FLATTENING
 
 #: object.__new__, the slot setters of journal.trades.Trade in field order, and its __post_init__ (which sets
 #: net_pnl_usd): ``_new_trade`` builds a Trade without the frozen dataclass's __init__ (same object; a test
@@ -74,36 +76,73 @@ class Trades:
 
     def _trade_closed(self) -> None:
         """The position is back to zero: derive the round trip (``_round_trip``, or the journal's
-        ``derive_trades`` when a fill crossed zero) and report it."""
-        t1 = self._round_trip()
-        if t1 is not None:
-            closed = [t1]
-        else:
-            closed = derive_trades([self._fill_of(r) for r in self.cur_fills], intents=self.cur_intents,
-                                   strategies=self.cur_strategies, funding=self.cur_funding).closed
-        rows = self.result.rows
-        for t in closed:
-            self._hash.update(fingerprint_line(t))
-            rows.append(stats_row(t))
-            self.result.last_trades.append(t)
-            self.consecutive_losses = self.consecutive_losses + 1 if t.net_pnl_usd < 0 else 0
-            if self.on_trade is not None:
-                self.on_trade(t)
+        ``derive_trades`` when a fill crossed zero) and report it (``_report``)."""
+        if not self._round_trip():
+            intents = {cli: IntentInfo(*v) for cli, v in self.cur_intents.items()}
+            for t in derive_trades([self._fill_of(r) for r in self.cur_fills], intents=intents,
+                                   strategies=self.cur_strategies, funding=self.cur_funding).closed:
+                self._report(t.side is _LONG, t.size, t.entry_ts_ms, t.exit_ts_ms, t.entry_price, t.exit_price,
+                             t.gross_pnl_usd, t.fees_usd, t.funding_usd, t.exit_reason, t.signal_id, t.strategy,
+                             t.mae_usd, t.mfe_usd, t.funding_paid_usd, t.funding_received_usd)
         self.cur_fills = []
-        self.cur_funding = []
+        if self.cur_funding:
+            self.cur_funding = []
         self.cur_intents = {}
         self.cur_strategies = {}
-        self._cancel_resting()
+        if self.resting:
+            self._cancel_resting()
         self.exits = None
-        if self.op.state is OperatorState.FLATTENING:
+        if self.op.state is _FLATTENING:
             self.op.flatten_done("position closed at the open")
 
-    def _round_trip(self) -> Trade | None:
-        """The one closed trade of the current round trip, computed exactly as ``journal.trades.derive_trades``
-        computes it (same Decimal operations in the same order: size-weighted prices, notional P&L, fees,
-        MAE/MFE sampled at fill prices, funding paid/received between entry and exit, exit reason of the
-        closing fill). None when the fills are not a plain round trip (a fill crossing zero, fills out of
-        time order): the caller then runs ``derive_trades`` itself."""
+    def _report(self, long: bool, size, entry_ts: int, exit_ts: int, entry_price, exit_price, gross, fees, funding,
+                reason: str, signal_id: str | None, strategy: str | None, mae: float, mfe: float, paid=ZERO,
+                received=ZERO) -> None:
+        """Report one closed trade from its values (``journal.trades.Trade``'s fields; net = gross - fees +
+        funding as ``Trade.__post_init__`` computes it): its fingerprint line (``settings.fingerprint_line``'s
+        text), its statistics row (``settings.stats_row``), the loss streak, ``on_trade``. The ``Trade`` object
+        is built only for ``on_trade``; otherwise its arguments wait in ``_last_args`` (the last ten) until
+        ``_flush_last_trades`` (end of each chunk) builds them for ``result.last_trades``.
+        tests/backtest/test_bookkeeping_oracle.py checks both paths against the eager code."""
+        net = gross - fees + funding
+        side = "long" if long else "short"
+        # settings.fingerprint_line(t); f"{d!s}" is f"{d}" for a Decimal (test_fastpaths_bookkeeping.py)
+        self._hash_update(f"{entry_ts},{exit_ts},{side},{size!s},{entry_price!s},{exit_price!s},{net!s},{fees!s},"
+                          f"{funding!s},{reason}\n".encode())
+        # settings.stats_row(t); float(ZERO) is 0.0
+        if funding is ZERO and paid is ZERO and received is ZERO:
+            self._rows_append((exit_ts, entry_ts, side, self.symbol, strategy or "unknown", float(net), float(gross),
+                               float(fees), 0.0, 0.0, 0.0))
+        else:
+            self._rows_append((exit_ts, entry_ts, side, self.symbol, strategy or "unknown", float(net), float(gross),
+                               float(fees), float(funding), float(paid), float(received)))
+        self.consecutive_losses = self.consecutive_losses + 1 if net < 0 else 0
+        args = (self.symbol, _LONG if long else _SHORT, size, entry_ts, exit_ts, entry_price, exit_price, gross, fees,
+                funding, reason, signal_id, strategy, mae, mfe, paid, received)
+        if self.on_trade is None:
+            self._last_args.append(args)
+        else:
+            self._flush_last_trades()
+            t = _new_trade(*args)
+            self.result.last_trades.append(t)
+            self.on_trade(t)
+
+    def _flush_last_trades(self) -> None:
+        """Build the ``Trade`` objects of the reported trades still waiting in ``_last_args`` (the newest ten at
+        most) into ``result.last_trades`` (``_report``)."""
+        pending = self._last_args
+        if pending:
+            last = self.result.last_trades
+            for args in pending:
+                last.append(_new_trade(*args))
+            pending.clear()
+
+    def _round_trip(self) -> bool:
+        """Report the one closed trade of the current round trip (``_trade_of``), computed exactly as
+        ``journal.trades.derive_trades`` computes it (same Decimal operations in the same order: size-weighted
+        prices, notional P&L, fees, MAE/MFE sampled at fill prices, funding paid/received between entry and
+        exit, exit reason of the closing fill). False (nothing reported) when the fills are not a plain round
+        trip (a fill crossing zero, fills out of time order): the caller then runs ``derive_trades`` itself."""
         fills = self.cur_fills
         side0, size0, price0, ts0, _ft0, cli0, fee0, _ = fills[0]
         sign = 1 if side0 is _BUY else -1
@@ -117,8 +156,9 @@ class Trades:
                 low = u if u < 0.0 else 0.0
                 high = u if u > 0.0 else 0.0
                 fees = (fee0 if fee0 is not None else ZERO) + (fee1 if fee1 is not None else ZERO)
-                return self._trade_of(side0 is _BUY, size0, ts0, exit_ts, cost, ZERO + price1 * size1, fees, low,
-                                      high, cli0, last)
+                self._trade_of(side0 is _BUY, size0, ts0, exit_ts, cost, ZERO + price1 * size1, fees, low, high, cli0,
+                               last)
+                return True
         pos = size0
         cost = price0 * size0
         entry_notional = cost
@@ -131,7 +171,7 @@ class Trades:
         for f in itertools.islice(fills, 1, None):
             side, size, price, ts, _ft, _cli, fee, _ = f
             if ts < prev_ts or pos == 0:
-                return None
+                return False
             prev_ts = ts
             fee = fee if fee is not None else ZERO
             u = float(sign * (price * pos - cost))
@@ -148,7 +188,7 @@ class Trades:
                 continue
             close_q = min(size, pos)
             if size - close_q != 0:
-                return None  # crosses zero: derive_trades splits it
+                return False  # crosses zero: derive_trades splits it
             removed = cost if close_q == pos else cost * close_q / pos
             cost -= removed
             pos -= close_q
@@ -157,18 +197,19 @@ class Trades:
             exit_ts = ts
             last = f
         if pos != 0:
-            return None
-        return self._trade_of(sign > 0, entry_size, ts0, exit_ts, entry_notional, exit_notional, fees, low, high,
-                              cli0, last)
+            return False
+        self._trade_of(sign > 0, entry_size, ts0, exit_ts, entry_notional, exit_notional, fees, low, high, cli0, last)
+        return True
 
     def _trade_of(self, long: bool, entry_size, ts0: int, exit_ts: int, entry_notional, exit_notional, fees,
-                  low: float, high: float, cli0: str | None, last: tuple) -> Trade:
-        """The closed ``Trade`` of a round trip from its sums (``journal.trades._finish``'s operations), its exit
-        reason from the closing fill ``last`` and funding paid/received between entry and exit."""
-        sign = 1 if long else -1
+                  low: float, high: float, cli0: str | None, last: tuple) -> None:
+        """Report (``_report``) the closed trade of a round trip from its sums (``journal.trades._finish``'s
+        operations), its exit reason from the closing fill ``last`` and funding paid/received between entry and
+        exit. ``cur_intents`` maps a cliOrdId to ``(purpose, side, signal id)`` (``journal.trades.IntentInfo``'s
+        fields)."""
         intents = self.cur_intents
         info = intents.get(cli0) if cli0 else None
-        signal_id = info.signal_id if info else None
+        signal_id = info[2] if info else None
         ft, cli = last[4], last[5]
         if ft is _LIQ or ft is _PLIQ or ft is _UNWIND:  # ft.is_liquidation
             reason = "liquidation"
@@ -176,12 +217,11 @@ class Trades:
             reason = "assignment"
         else:
             einfo = intents.get(cli) if cli else None
-            reason = "external" if einfo is None else "reverse" if einfo.purpose in ("entry", "add") else einfo.purpose
+            reason = "external" if einfo is None else "reverse" if einfo[0] in ("entry", "add") else einfo[0]
         strategy = self.cur_strategies.get(signal_id) if signal_id else None
-        side = _LONG if sign > 0 else _SHORT
         entry_price = entry_notional / entry_size
         exit_price = exit_notional / entry_size
-        gross = sign * (exit_notional - entry_notional)
+        gross = (1 if long else -1) * (exit_notional - entry_notional)
         cur_funding = self.cur_funding
         if cur_funding:
             pays = [p for p in sorted(cur_funding, key=_ts_of) if ts0 <= p.ts_ms <= exit_ts]
@@ -189,8 +229,8 @@ class Trades:
                 amounts = [p.amount_usd for p in pays]
                 received = sum((a for a in amounts if a > 0), ZERO)
                 paid = -sum((a for a in amounts if a < 0), ZERO)
-                return _new_trade(self.symbol, side, entry_size, ts0, exit_ts, entry_price, exit_price, gross, fees,
-                                  received - paid, reason, signal_id, strategy, low, high, paid, received)
-        return _new_trade(self.symbol, side, entry_size, ts0, exit_ts, entry_price, exit_price, gross, fees, ZERO,
-                          reason, signal_id, strategy, low, high)
-
+                self._report(long, entry_size, ts0, exit_ts, entry_price, exit_price, gross, fees, received - paid,
+                             reason, signal_id, strategy, low, high, paid, received)
+                return
+        self._report(long, entry_size, ts0, exit_ts, entry_price, exit_price, gross, fees, ZERO, reason, signal_id,
+                     strategy, low, high)

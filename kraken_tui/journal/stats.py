@@ -208,8 +208,30 @@ def _money(x: float) -> float:
     return round(x, 8) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
+#: from this many trades on, ``_drawdown_f`` runs its accumulations in numpy (imported then, not for small
+#: journals): ``add.accumulate`` adds left to right (tests/engine/test_indicators_batch_np.py) and
+#: ``maximum.accumulate``, subtraction, division and max are exact per element, so the floats are the same
+#: (tests/journal/test_stats_rows.py compares both paths); non-finite equity takes the plain path.
+_NUMPY_MIN = 4096
+
+
 def _drawdown_f(nets: tuple[float, ...], start: float | None) -> tuple[float, float | None]:
     e0 = start if start is not None else 0.0
+    if len(nets) >= _NUMPY_MIN:
+        import numpy as np
+
+        equity_a = np.empty(len(nets) + 1)
+        equity_a[0] = e0
+        equity_a[1:] = nets
+        with np.errstate(over="ignore", invalid="ignore"):  # float + overflows to inf silently, as here
+            np.add.accumulate(equity_a, out=equity_a)
+        if np.isfinite(equity_a).all():
+            peak_a = np.maximum.accumulate(equity_a)
+            drops_a = peak_a - equity_a
+            dd = float(drops_a.max())
+            if start is None or start <= 0:
+                return dd, None
+            return dd, float((drops_a / peak_a).max())
     equity = list(itertools.accumulate(nets, operator.add, initial=e0))
     peak = list(itertools.accumulate(equity, max))
     drops = list(map(operator.sub, peak, equity))
@@ -235,6 +257,12 @@ def _daily_returns_f(exits: tuple[int, ...], nets: tuple[float, ...], first_entr
     return out
 
 
+def _fsum(col: tuple[float, ...]) -> float:
+    """``math.fsum(col)``; a column of zeros (no fees or no funding) is 0.0 without the exact sum (fsum of any
+    zeros, -0.0 included, is 0.0)."""
+    return 0.0 if col.count(0.0) == len(col) else math.fsum(col)
+
+
 def _summarize_cols(cols: list[tuple], start_d: Decimal | None) -> Summary:
     """``summarize_rows`` over the numeric columns (``_NUMERIC`` order: exit, entry, net, gross, fees,
     funding, paid, received), each a tuple in exit-time order."""
@@ -250,15 +278,15 @@ def _summarize_cols(cols: list[tuple], start_d: Decimal | None) -> Summary:
         sharpe, sortino = _ratios(_daily_returns_f(exits, nets, min(entries), start))
     else:
         sharpe, sortino = None, None
-    paid_sum, received_sum = math.fsum(paid), math.fsum(received)
+    paid_sum, received_sum = _fsum(paid), _fsum(received)
     return Summary(
         trades=n,
         wins=wins,
         losses=losses,
         win_rate=wins / n if n else None,
         gross_pnl_usd=_money(math.fsum(gross)),
-        fees_usd=_money(math.fsum(fees)),
-        funding_usd=_money(math.fsum(funding)),
+        fees_usd=_money(_fsum(fees)),
+        funding_usd=_money(_fsum(funding)),
         funding_paid_usd=_money(paid_sum),
         funding_received_usd=_money(received_sum),
         net_pnl_usd=_money(net),
@@ -299,16 +327,17 @@ def summarize_rows_with_breakdowns(
     that holds every row (one symbol, no strategy known) reuses the overall summary."""
     cols = [_column(rows, i) for i in _NUMERIC]
     overall = _summarize_cols(cols, starting_equity_usd)
+    n = len(rows)
     out: dict[str, dict[str, Summary]] = {}
     for name, col in (("side", 2), ("symbol", 3), ("strategy", 4)):
         keys = _column(rows, col)
-        order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: exit order within a group
         out[name] = {}
-        for key, group in itertools.groupby(order, key=keys.__getitem__):
-            idx = tuple(group)
-            if len(idx) == len(keys):  # one group holds every trade: same numbers as overall
-                out[name][key] = overall
-                continue
+        if n and keys.count(keys[0]) == n:  # one group holds every trade: same numbers as overall
+            out[name][keys[0]] = overall
+            continue
+        for key in sorted(set(keys)):
+            # the group's row indices in exit order (what a stable sort by key then groupby gives)
+            idx = tuple(itertools.compress(range(n), map(operator.eq, keys, itertools.repeat(key))))
             if len(idx) == 1:
                 sub = [(c[idx[0]],) for c in cols]
             else:
