@@ -7,8 +7,10 @@ Rules (P&L for PF_ linear perpetuals, spec §8.5: ``(exit - entry) x size`` in U
 sign for shorts):
 - A trade opens when a symbol's position leaves 0 and closes when it returns to 0. A fill that
   crosses 0 (reversal) closes one trade and opens the next at the same fill; its size splits into the
-  closing part (the old position) and the rest, and its fee splits pro rata by size (the opening part
-  takes the remainder, so the two parts sum exactly to the fee).
+  closing part (the old position) and the rest, and its fee splits pro rata by size, the closing part
+  rounded half-even to ``FEE_SPLIT_USD`` (1e-12 USD) and the opening part taking the remainder: the two parts
+  sum exactly to the fee, and (with no 28-digit rounding in the sums that follow) the trades' and the open
+  position's fees sum exactly to the fills' fees.
 - ``size`` is the total size opened (= total size closed); ``entry_price``/``exit_price`` are the
   size-weighted average fill prices. ``gross_pnl_usd = sign x (exit notional - entry notional)``,
   exact in Decimal; this equals the sum of the per-fill realised P&L of the average-cost method.
@@ -39,7 +41,10 @@ from kraken_tui.domain import ZERO, Fill, FillType, PositionSide
 from kraken_tui.domain.fastinit import fast_init
 from kraken_tui.journal.records import FundingPayment
 
-__all__ = ["IntentInfo", "OpenPosition", "Trade", "TradeSet", "derive_trades"]
+__all__ = ["FEE_SPLIT_USD", "IntentInfo", "OpenPosition", "Trade", "TradeSet", "derive_trades"]
+
+#: Step the closing part of a reversal fill's fee is rounded to (USD; module docstring).
+FEE_SPLIT_USD = Decimal("1e-12")
 
 
 @fast_init
@@ -270,7 +275,7 @@ def derive_trades(
             continue
         close_q = min(f.size, leg.pos)
         open_q = f.size - close_q
-        fee_close = fee if open_q == 0 else fee * close_q / f.size
+        fee_close = fee if open_q == 0 else (fee * close_q / f.size).quantize(FEE_SPLIT_USD)
         removed = leg.cost if close_q == leg.pos else leg.cost * close_q / leg.pos
         leg.realized += leg.sign * (f.price * close_q - removed)
         leg.cost -= removed

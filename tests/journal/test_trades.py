@@ -134,3 +134,22 @@ def test_properties_cash_flow_fees_and_sizes(steps):
         assert t.net_pnl_usd == t.gross_pnl_usd - t.fees_usd + t.funding_usd
     net_pos = sum((f.size * f.side.sign for f in fills), Decimal(0))
     assert sum((p.size * (1 if p.side is PositionSide.LONG else -1) for p in ts.open), Decimal(0)) == net_pos
+
+
+def test_reversal_fee_split_sums_exactly_to_the_fills_fees():
+    # found by hypothesis: two reversal fills whose fee splits by 0.9/1.3 and 0.4/0.9 (non-terminating
+    # decimals); at 28 significant digits the trades' fees summed to 1E-28 more than the fills' fees.
+    steps = [("buy", "3.5", "0.1"), ("buy", "4.4", "0"), ("sell", "1.1", "0"), ("sell", "1.3", "0"),
+             ("sell", "4.6", "0"), ("sell", "1.3", "0.001"), ("buy", "0.9", "0.001"), ("sell", "0.5", "0")]
+    fills = [fill(str(i), XBT, s, q, "1", i, fee=fee) for i, (s, q, fee) in enumerate(steps)]
+    ts = derive_trades(fills)
+    assert not ts.open
+    t1, t2, t3 = ts.closed
+    # sell 1.3 at position +0.9 closes 0.9: 0.001 x 0.9 / 1.3 = 0.000692307692307... -> 0.000692307692 (1e-12)
+    assert t1.fees_usd == D("0.1") + D("0.000692307692")
+    # the short opened by the remaining 0.4 takes 0.001 - 0.000692307692 = 0.000307692308, then the buy 0.9
+    # closes 0.4 of it: 0.001 x 0.4 / 0.9 = 0.000444444444444... -> 0.000444444444
+    assert t2.fees_usd == D("0.000307692308") + D("0.000444444444")
+    # the long of 0.5 takes 0.001 - 0.000444444444 = 0.000555555556
+    assert t3.fees_usd == D("0.000555555556")
+    assert t1.fees_usd + t2.fees_usd + t3.fees_usd == ts.fees_usd == D("0.102")
