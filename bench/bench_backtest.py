@@ -1,7 +1,14 @@
 """Benchmark: ``kraken-tui backtest`` candles/s and peak memory on 1,000,000 one-minute candles, and the ratio
 to backtesting.py on the same strategy and data, measured in the same run.
 
-Run: ``/work/venv/bin/python bench/bench_backtest.py [--candles N] [--no-peer] [--strategy NAME]``.
+Run: ``/work/venv/bin/python bench/bench_backtest.py [--candles N] [--no-peer] [--strategy NAME] [--frictionless]
+[--no-prefetch] [--no-memory]``.
+
+Build and reader: the run uses whatever the install has: the compiled build of the hot modules when ``pip
+install -e .`` built it and the sources still match (``kraken_tui._accel``; ``KRAKEN_TUI_PURE=1`` = pure
+Python), and the reader process (``backtest.prefetch``) when the file is large and a second CPU is usable
+(``--no-prefetch`` = one process). Both are printed, with the CPU time of each process, so a 2-process wall
+time is never mistaken for a 1-process one.
 
 Data: the real PF_XBTUSD 1m candles (../shared/data/kraken/pf_xbtusd_1m_2025-08.csv, 500 rows) repeated
 back to back until N rows, each copy shifted in time by 500 minutes after the previous one (so times are
@@ -18,7 +25,7 @@ account bleeds, sizes fall under the lot and entries get rejected (fewer trades 
 Peer: backtesting.py's SmaCross (``position.close(); buy()/sell()`` on each cross, trade_on_close=False,
 commission 0.05%, or 0 with ``--frictionless``), timing ``Backtest.run()`` on a DataFrame already in memory (its CSV read is timed
 apart and printed, not counted).
-Peak memory: ``tracemalloc`` peak of a second run of ours, at N/4 and N candles (traced runs are slower;
+Peak memory: ``tracemalloc`` peak (of the main process) of a second run of ours, at N/4 and N candles (traced runs are slower;
 the timed runs are untraced); the growth between them is the trade list (about 0.55 KB per closed trade:
 the statistics rows), not the candles, which stream.
 Output: ``RATE`` (ours, candles/s, target >= 250,000) and ``RATIO`` (ours / backtesting.py candles/s in the
@@ -134,10 +141,23 @@ def main() -> None:
               f"times back to back, each copy shifted 500 min later (contiguous 1m times, one price jump per seam); "
               f"{path.stat().st_size / 1e6:.1f} MB charts CSV streamed from disk")
         print(f"costs: {'frictionless (fees, slippage, funding 0)' if a.frictionless else 'maker 2 / taker 5 bps, slippage 1 bp, funding 1e-5/h (peer: commission 0.05%)'}")
+        import resource
+        from collections import Counter
+
+        from kraken_tui import _accel
+
+        cpu0, kids0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
         secs, res, overall = run_ours(path, a.strategy, params)
+        cpu_main = time.process_time() - cpu0
+        kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_reader = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
         from kraken_tui.backtest import prefetch
 
-        print(f"reader: {prefetch.last_decision}")
+        built = Counter(_accel.status().values())
+        print(f"build: {', '.join(f'{n} {k}' for k, n in sorted(built.items()))} of {len(_accel.ACCELERATED)} hot "
+              "modules (kraken_tui._accel; `pip install -e .` compiles, KRAKEN_TUI_PURE=1 = pure Python)")
+        print(f"reader: {prefetch.last_decision}; CPU time: main process {cpu_main:.2f} s + reader process "
+              f"{cpu_reader:.2f} s")
         print(f"ours  {a.strategy}: {res.candles:,} candles in {secs:.2f} s = {res.candles / secs:,.0f} candles/s "
               f"({secs / res.candles * 1e6:.2f} us/candle); {overall.trades:,} trades, net {float(overall.net_pnl_usd):,.2f} USD")
         if not a.no_memory:
