@@ -36,7 +36,7 @@ from typing import Any
 
 from kraken_tui.config import Config
 from kraken_tui.domain import ZERO, Fill, FillType, Instrument, to_decimal
-from kraken_tui.engine.account import AccountTracker
+from kraken_tui.engine.account import AccountTracker, ManagedPosition
 from kraken_tui.engine.core_control import ControlMixin
 from kraken_tui.engine.core_decisions import DecisionsMixin
 from kraken_tui.engine.core_events import EventsMixin
@@ -65,6 +65,7 @@ from kraken_tui.engine.operator import (
 from kraken_tui.engine.orphans import sweep_orphans
 from kraken_tui.engine.strategies import build_strategy
 from kraken_tui.journal.records import (
+    Alert,
     EquitySnapshot,
     IntentPurpose,
 )
@@ -150,6 +151,7 @@ class Engine(EventsMixin, ControlMixin, DecisionsMixin):
         self.dead_man: Any = None
         self.rec = Reconciler(self)
         """Reconciliation with the exchange (engine.core_reconcile)."""
+        self.flow.on_unprotected = self.rec.takeover.guard  # an entry whose stop was refused (engine.takeover)
         self.funding = FundingAccrual()
         """Hourly funding estimate per open position (``PositionView.funding_accrued_usd``); the journal's
         ``FundingPayment`` records are the exchange's real payments (core_events.poll_funding)."""
@@ -176,7 +178,8 @@ class Engine(EventsMixin, ControlMixin, DecisionsMixin):
     async def start(self) -> None:
         """Load instruments, the journal's view and the account, reconcile them (fills the journal misses
         are booked; unexplained positions adopted; protective orders of earlier runs taken over or
-        cancelled, engine.orphans), warm up candles, subscribe the feeds, start the workers.
+        cancelled, engine.orphans; positions of ours without a resting stop taken over, engine.takeover),
+        warm up candles, subscribe the feeds, start the workers.
 
         Raises:
             ExchangeError: instruments or the account cannot be read (nothing is started).
@@ -193,6 +196,7 @@ class Engine(EventsMixin, ControlMixin, DecisionsMixin):
         await self.rec.run("start", first=True)
         if self.rec.last_error is None:
             await sweep_orphans(self)
+            await self.rec.takeover.sweep()  # positions of ours with no resting stop (engine.takeover)
         eq = self.account.equity_usd or ZERO
         self.starting_equity = self.peak_equity = eq
         await self._warm_up()
@@ -290,7 +294,8 @@ class Engine(EventsMixin, ControlMixin, DecisionsMixin):
 
     # ------------------------------------------------------------------ fills
     async def on_fill(self, f: Fill) -> None:
-        """Book, journal and publish one fill; drive the exits of the managed position it belongs to."""
+        """Book, journal and publish one fill; drive the exits of the managed position it belongs to. A fill
+        on the managed position's own side that is no entry of this run grows it (``_grow``), never an exit."""
         out = self.account.apply_fill(f)
         if not out.new:
             return
@@ -310,6 +315,9 @@ class Engine(EventsMixin, ControlMixin, DecisionsMixin):
             return
         ref = self.flow.cid_ref.get(f.cli_ord_id or "")
         flattening = self.sm.state in (OperatorState.FLATTENING, OperatorState.HALTED)
+        if mp is not None and ref is None and f.side.sign == mp.exits.side.sign:  # grows it: never an exit
+            self._grow(mp, f, flattening)
+            return
         if mp is not None and (ref is None or ref == mp.signal_id) and out.before != 0:
             trailing = mp.stop_purpose == "trailing" or mp.exits.trailing_active
             self.flow.on_exit_fill(f.symbol, ptxt, f.size)
@@ -328,6 +336,22 @@ class Engine(EventsMixin, ControlMixin, DecisionsMixin):
                 self.submit(f"resync {f.symbol}", lambda: self.flow.resync(mp))
         elif out.closed and mp is None:
             self.flow.exit_reasons["external"] = self.flow.exit_reasons.get("external", 0) + 1
+
+    def _grow(self, mp: ManagedPosition, f: Fill, flattening: bool) -> None:
+        """A fill on the managed position's own side that is no entry of this run (an earlier run's entry that
+        still rested, e.g. after a take-over; or another program's order, which reconciliation adopts)
+        grows the position: added to its exits (``PositionExits.add``: size-weighted entry, stop and
+        take-profits re-laid), the protective orders resynced (stop size = the new size), journaled (Alert)."""
+        mp.exits.add(f.size, f.price)
+        whose = f"our earlier {self.rec.origin.purpose_of(f.cli_ord_id) or 'entry'} order" \
+            if self.rec.is_ours(f.cli_ord_id) else "an order the engine did not send"
+        msg = (f"{f.symbol} {mp.exits.side.value} {mp.exits.remaining - f.size} -> {mp.exits.remaining}: fill "
+               f"{f.fill_id} of {whose} {f.cli_ord_id or '-'} added to the managed position"
+               + ("" if not mp.exits.protective else f"; stop {mp.exits.stop_price} and take-profits resized"))
+        self.emit(EventKind.ALERT, msg, symbol=f.symbol, severity=Severity.INFO, data={"level": "INFO"})
+        self._write_soon(Alert(self.now_ms(), "INFO", msg, f.symbol))
+        if not flattening:
+            self.submit(f"resync {f.symbol}", lambda: self.flow.resync(mp, replace_tps=True))
 
     # ------------------------------------------------------------------ journal
     async def _write(self, record: Any) -> None:

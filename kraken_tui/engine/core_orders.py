@@ -7,7 +7,9 @@ time on the engine's job worker, so decisions always see the state the previous 
 
 Rules (../shared/guides/lessons.md):
 - After an entry fills, a reduce-only stop (trigger on mark) and the take-profit ladder are placed for
-  the filled size at the exchange's fill prices (``PositionExits.initial_orders``).
+  the filled size at the exchange's fill prices (``PositionExits.initial_orders``). When the stop does not
+  rest after an entry or an add (refused by the exchange), ``on_unprotected`` is told (the engine's
+  ``takeover.Takeover.guard``: entries paused, CRITICAL alert, stop retried after every reconciliation pass).
 - MoveStop edits the resting stop (spec §4.11); the first trailing move re-places the stop with purpose
   ``trailing`` (new order first, then the old one is cancelled) so the journal's exit reason is right.
 - ClosePosition / Close send one reduce-only market order sized from the position (never a second
@@ -92,6 +94,9 @@ class OrderFlow:
         """cliOrdId -> the signal id of the position it was sent for."""
         self.exit_reasons: dict[str, int] = {}
         """Count of positions closed per exit reason in this run."""
+        self.on_unprotected: Callable[[ManagedPosition, OrderResult | None], None] | None = None
+        """Called after an entry or add with the position and its stop's placement result (None: no stop
+        sent) so a position left without a resting stop is guarded (``takeover.Takeover.guard``)."""
 
     # ------------------------------------------------------------------ helpers
     def _cid(self, ref: str, purpose: str) -> str:
@@ -136,9 +141,12 @@ class OrderFlow:
         mp = self.account.managed.get(act.symbol)
         if mp is not None and mp.exits.side is act.side:
             mp.exits.add(size, price)
-            await self.resync(mp, replace_tps=True)
-            return result
-        await self.manage(inst, act.side, price, size, signal_id, protective=act.protective)
+            stop_result = await self.resync(mp, replace_tps=True)
+        else:
+            mp, results = await self.manage(inst, act.side, price, size, signal_id, protective=act.protective)
+            stop_result = results[0] if results else None
+        if self.on_unprotected is not None:
+            self.on_unprotected(mp, stop_result)
         return result
 
     async def manage(self, inst: Instrument, side: PositionSide, entry_price: Decimal, size: Decimal,
@@ -240,11 +248,13 @@ class OrderFlow:
         if not result.accepted:
             self._report(f"move stop to {price}", mp.symbol, result, "trailing")
 
-    async def resync(self, mp: ManagedPosition, *, replace_tps: bool = False) -> None:
-        """Bring the resting stop's size in line with ``remaining`` (after a TP fill or an add); with
-        ``replace_tps`` cancel and re-place the take-profits too (after an add)."""
+    async def resync(self, mp: ManagedPosition, *, replace_tps: bool = False) -> OrderResult | None:
+        """Bring the resting stop's size in line with ``remaining`` (after a TP fill or an add), placing it
+        when none rests; with ``replace_tps`` cancel and re-place the take-profits too (after an add).
+        Returns the stop's placement result when one was placed, else None."""
+        placed = None
         if self.account.managed.get(mp.symbol) is not mp:
-            return
+            return placed
         stop = mp.exits.stop_order()
         cid = mp.orders.get("stop")
         if stop is not None and cid is not None:
@@ -253,12 +263,13 @@ class OrderFlow:
                 await self.ex.edit(cli_ord_id=cid, size=stop.size, stop_price=stop.price,
                                    instrument=self._inst(mp.symbol))
         elif stop is not None:
-            await self.place(mp, stop, mp.stop_purpose)
+            placed = await self.place(mp, stop, mp.stop_purpose)
         if replace_tps:
             for key in [k for k in mp.orders if k.startswith("tp")]:
                 await self.ex.cancel(cli_ord_id=mp.orders.pop(key))
             for tp in mp.exits.take_profits_left():
                 await self.place(mp, tp)
+        return placed
 
     def on_exit_fill(self, symbol: str, purpose: str | None, size: Decimal) -> ManagedPosition | None:
         """Account an exit fill to the managed position; returns it when its stop needs a resync."""

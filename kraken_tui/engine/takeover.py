@@ -1,12 +1,17 @@
-"""Positions of ours that no run manages, taken over and protected: a fill of an earlier run's order (a crash
-between the send and the fill, an entry that filled while the engine was down; engine.fill_origin books it)
-that leaves an open position this run does not manage.
+"""Positions of ours that are not protected, taken over and protected: a fill of an earlier run's order (a
+crash between the send and the fill, an entry that filled while the engine was down; engine.fill_origin books
+it) that leaves an open position this run does not manage; a position of ours found at start with no run
+managing it (its stop cancelled by hand while the engine was down); an entry of this run whose stop the
+exchange refused.
 
 Owns: ``Takeover`` (the engine's instance, ``core_reconcile.Reconciler.takeover``) and ``BLOCKER`` (the
 entry blocker's name while such a position has no stop).
 
 What a trader expects, done on the engine's job worker (never in the WS consumer) after the fill was booked
-and journaled (``Takeover.note`` queues it; at start it runs after ``engine.orphans.sweep_orphans``):
+and journaled (``Takeover.note`` queues it), and at start after ``engine.orphans.sweep_orphans``
+(``Takeover.sweep``: every exchange position that is ours - not adopted as external, its size the one the
+journal's fills give - and that no run manages is taken over; a managed one whose stop is not resting is
+guarded as below):
 - The position is already managed (its earlier run's protective orders were taken over by
   ``sweep_orphans``), or is gone, or is external: nothing is done (no second stop is ever placed).
 - Otherwise the exchange's position and open orders are read (REST, spec §4.7, §4.8). Orphaned protective
@@ -19,9 +24,13 @@ and journaled (``Takeover.note`` queues it; at start it runs after ``engine.orph
   protective exits (``protective_exits = False``) the position is managed but no order is placed, and a
   HIGH alert says so; when the stop could not be placed (exchange error, unreadable exchange, unlisted
   symbol) entries are blocked (``BLOCKER``, the state pauses) with the reason and a CRITICAL alert is raised.
-  Every later reconciliation pass retries (``Takeover.after_pass``); a placed stop clears the blocker.
+  Every later reconciliation pass retries (``Takeover.after_pass``); a placed stop clears the blocker and
+  an INFO alert says the blocker was lifted (the state stays PAUSED: the operator resumes).
+- An entry (or add) of this run whose stop the exchange refused (``OrderFlow`` calls ``Takeover.guard``) is
+  treated as the refused stop above: blocker, CRITICAL alert (symbol, side, size, stop price, the
+  exchange's status and error text; never a credential), retried after every pass, lifted with an INFO alert.
 - While FLATTENING (the flatten closes it) or HALTED (exits off) nothing is placed; a HIGH alert says the
-  position is unprotected.
+  position is unprotected (once per symbol; a position gone meanwhile ends the retries silently).
 Units: sizes contracts (Decimal), prices USD, times UTC ms. Must not import: textual.
 """
 
@@ -33,7 +42,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from kraken_tui.domain import Fill, OrderResult, Position
+from kraken_tui.domain import ZERO, Fill, OrderResult, Position
 from kraken_tui.engine.account import ManagedPosition
 from kraken_tui.engine.execution import make_signal_id
 from kraken_tui.engine.facade import EventKind, Severity
@@ -64,18 +73,21 @@ class _Opened:
 
 
 class Takeover:
-    """Take over positions of ours left unmanaged (module docstring) for one engine.
+    """Take over and protect positions of ours left without a stop (module docstring) for one engine.
 
     Attributes:
         opened: symbol -> the journal's entry of the unmanaged position (``_Opened``), None when unknown.
         failed: symbol -> why its stop is not resting (the ``BLOCKER`` detail).
+        labels: symbol -> what the position is when it is not an earlier run's (``guard``: this run's entry).
     """
 
     def __init__(self, engine: Engine) -> None:
         self.eng = engine
         self.opened: dict[str, _Opened | None] = {}
         self.failed: dict[str, str] = {}
+        self.labels: dict[str, str] = {}
         self._queued: set[str] = set()
+        self._warned: set[str] = set()
 
     # ------------------------------------------------------------------ triggers
     def note(self, f: Fill, before: Decimal, after: Decimal) -> None:
@@ -94,6 +106,28 @@ class Takeover:
             self.opened[f.symbol] = None
         self._queue(f.symbol)
 
+    async def sweep(self) -> None:
+        """At start, after ``sweep_orphans``: every exchange position of ours (not external, the size the
+        journal's fills give, ``Reconciler.booked``) that no run manages, or whose stop is not resting, is
+        taken over or has its stop placed (``run``; module docstring). A position of another program
+        (external) is left as it is. Never raises for exchange errors."""
+        eng = self.eng
+        for symbol, pos in sorted(eng.account.positions.items()):
+            if eng.rec.is_external(symbol) or eng.rec.booked.get(symbol, ZERO) != pos.signed_size:
+                continue
+            if _unguarded(eng.account.managed.get(symbol), missing_ok=True):
+                await self.run(symbol)
+
+    def guard(self, mp: ManagedPosition, result: OrderResult | None) -> None:
+        """An entry or add of this run (``OrderFlow.enter``) left ``mp`` with protective exits but no resting
+        stop; ``result`` is the stop's placement (refused), None when none was sent. Entries are blocked, a
+        CRITICAL alert raised and the stop retried after every pass (module docstring). No-op when the stop
+        rests or the strategy has no protective exits."""
+        if not _unguarded(mp):
+            return
+        self.labels[mp.symbol] = f"this run's entry {mp.signal_id}"
+        self._unprotected(mp.symbol, _refusal(mp, result))
+
     def after_pass(self) -> None:
         """After a reconciliation pass: retry every symbol whose stop is not resting."""
         for symbol in list(self.failed):
@@ -111,15 +145,19 @@ class Takeover:
         eng = self.eng
         self._queued.discard(symbol)
         mp = eng.account.managed.get(symbol)
-        if mp is not None and symbol not in self.failed:  # managed already (orphans taken over, our entry)
+        if mp is not None and symbol not in self.failed and not _unguarded(mp):  # managed, its stop resting
             self.opened.pop(symbol, None)
             return
         if eng.rec.is_external(symbol):
             self._done(symbol)
             return
         if eng.sm.state in (OperatorState.FLATTENING, OperatorState.HALTED):  # a flatten closes it
-            self._alert(symbol, "HIGH", f"{self._what(symbol)}: not taken over while the engine is "
-                        f"{eng.sm.state.value}; the position has no stop")
+            if symbol not in eng.account.positions:  # closed meanwhile
+                self._done(symbol)
+            elif symbol not in self._warned:
+                self._warned.add(symbol)
+                self._alert(symbol, "HIGH", f"{self._what(symbol)}: not taken over while the engine is "
+                            f"{eng.sm.state.value}; the position has no stop")
             self.opened.pop(symbol, None)
             return
         try:
@@ -131,6 +169,9 @@ class Takeover:
         eng.account.set_orders(orders)
         pos = eng.account.positions.get(symbol)
         if pos is None:  # closed meanwhile: nothing to protect
+            if symbol in self.failed:
+                self._alert(symbol, "INFO", f"{symbol}: the position without a stop is closed; entry blocker "
+                            f"'{BLOCKER}' lifted")
             self._done(symbol)
             return
         if mp is not None:  # a retry: place the stop unless a resync placed it meanwhile
@@ -160,13 +201,18 @@ class Takeover:
 
     # ------------------------------------------------------------------ outcomes
     def _what(self, symbol: str) -> str:
+        """``<symbol> <side> <contracts> (<what the position is>)`` for alerts (the managed size first)."""
+        mp = self.eng.account.managed.get(symbol)
         pos = self.eng.account.positions.get(symbol)
         opened = self.opened.get(symbol)
-        text = f"{symbol} {pos.side.value} {pos.size}" if pos is not None else symbol
-        return text + (f" ({opened.fill})" if opened is not None else " (our earlier order's position)")
+        text = f"{symbol} {mp.exits.side.value} {mp.exits.remaining}" if mp is not None \
+            else f"{symbol} {pos.side.value} {pos.size}" if pos is not None else symbol
+        label = opened.fill if opened is not None else self.labels.get(symbol, "our earlier order's position")
+        return f"{text} ({label})"
 
     def _check(self, symbol: str, mp: ManagedPosition, pos: Position, result: OrderResult | None, how: str) -> None:
-        """Say what the take-over did: INFO with the stop, HIGH without protective exits, else blocked."""
+        """Say what the take-over or retry did: INFO with the stop (and the blocker lifted after a retry), HIGH
+        without protective exits, else blocked."""
         what = self._what(symbol)
         how = f"; {how}" if how else ""
         if not mp.exits.protective:
@@ -176,15 +222,17 @@ class Takeover:
             self._done(symbol)
         elif "stop" in mp.orders:
             tps = sum(1 for k in mp.orders if k.startswith("tp"))
-            self._alert(symbol, "INFO", f"{what}: taken over by this run{how}; stop {mp.exits.stop_price} "
-                        f"(reduce-only, mark trigger) resting for {pos.size}, {counted(tps, 'take-profit')}")
+            stop = (f"stop {mp.exits.stop_price} (reduce-only, mark trigger) resting for {pos.size}, "
+                    f"{counted(tps, 'take-profit')}")
+            if symbol in self.failed:
+                paused = self.eng.sm.state is OperatorState.PAUSED
+                self._alert(symbol, "INFO", f"{what}: {stop}; entry blocker '{BLOCKER}' lifted"
+                            + ("; entries stay paused until the operator resumes" if paused else ""))
+            else:
+                self._alert(symbol, "INFO", f"{what}: taken over by this run{how}; {stop}")
             self._done(symbol)
         else:
-            why = "no stop was placed"
-            if result is not None and not result.accepted:
-                why = f"the stop at {mp.exits.stop_price} was refused: {result.raw_status or result.status.value}" \
-                    + (f" ({result.error})" if result.error else "")
-            self._unprotected(symbol, why)
+            self._unprotected(symbol, _refusal(mp, result))
 
     def _unprotected(self, symbol: str, why: str) -> None:
         """Block entries (pause) and raise a journaled CRITICAL alert: the position has no stop."""
@@ -201,6 +249,8 @@ class Takeover:
 
     def _done(self, symbol: str) -> None:
         self.opened.pop(symbol, None)
+        self.labels.pop(symbol, None)
+        self._warned.discard(symbol)
         if self.failed.pop(symbol, None) is not None and not self.failed:
             self.eng.sm.clear_blocker(BLOCKER)
 
@@ -208,3 +258,18 @@ class Takeover:
         sev = {"INFO": Severity.INFO, "HIGH": Severity.WARNING}.get(level, Severity.CRITICAL)
         self.eng.emit(EventKind.ALERT, msg, symbol=symbol, severity=sev, data={"level": level})
         self.eng._write_soon(Alert(self.eng.now_ms(), level, msg, symbol))
+
+
+def _unguarded(mp: ManagedPosition | None, *, missing_ok: bool = False) -> bool:
+    """True when ``mp`` has protective exits and no resting stop (``missing_ok``: also when not managed)."""
+    if mp is None:
+        return missing_ok
+    return mp.exits.protective and "stop" not in mp.orders
+
+
+def _refusal(mp: ManagedPosition, result: OrderResult | None) -> str:
+    """Why ``mp``'s stop is not resting, from its placement ``result`` (the exchange's status and error text)."""
+    if result is None or result.accepted:
+        return "no stop was placed"
+    return f"the stop at {mp.exits.stop_price} was refused: {result.raw_status or result.status.value}" \
+        + (f" ({result.error})" if result.error else "")

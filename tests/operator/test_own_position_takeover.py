@@ -21,22 +21,18 @@ import asyncio
 from decimal import Decimal
 
 from kraken_tui.config import Config
-from kraken_tui.domain import OrderType, PositionSide, Side
+from kraken_tui.domain import PositionSide
 from kraken_tui.engine.decide import Enter
 from kraken_tui.engine.execution import make_signal_id
 from kraken_tui.engine.operator import OperatorState
 from kraken_tui.engine.takeover import BLOCKER
-from kraken_tui.journal.records import IntentPurpose, IntentRecord
-from kraken_tui.kraken import ws_events as W
-from kraken_tui.paper.orders import Outcome
 from tests.e2e.harness import rows, wait_for
 from tests.paper.helpers import make_exchange, quote
 
 from .engine_env import engine_run, served
+from .lossy import CID, T0, crash_before_answer, drop_ws_fills, refuse_stops
 
 D = Decimal
-T0 = 1_704_067_200_000
-CID = "kt-aaaaaaaa-PF_XBTUSD-1704067200000-entry"
 # quote(): ask 50 010 with 10 contracts -> a market buy of 0.01 fills at 50 010 (taker).
 # stop_loss_pct 2 (ExitsConfig default), PF_XBTUSD tick 1: 50 010 x 0.98 = 49 009.8, a long's stop rounds
 # down -> 49 009. Take-profits 2/5/8/12 %, rounded up: 51 010.2 -> 51 011, 52 510.5 -> 52 511,
@@ -64,22 +60,9 @@ async def _crash_before_answer(journal, *, reject_stops: bool = False, cfg: Conf
     ex = make_exchange()
     quote(ex, T0)
     async with served(ex) as srv:
-        async with engine_run(srv, journal, cfg) as eng:
-            await eng.journal.write(IntentRecord(T0, CID, "PF_XBTUSD", Side.BUY, D("0.01"), OrderType.MARKET,
-                                                 IntentPurpose.ENTRY))
-            await eng.journal.flush()
-        out = ex.send_order({"orderType": "mkt", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.01",
-                             "cliOrdId": CID})
-        assert out.status == "placed" and ex.fills[0].price == ENTRY
-        if reject_stops:  # the fault: the exchange refuses every stop order sent from now on
-            real = ex.send_order
-
-            def refuse_stops(params, order_tag=None):
-                if params.get("orderType") == "stp":
-                    return Outcome("marketSuspended", ex.now_ms, cli_ord_id=str(params.get("cliOrdId")))
-                return real(params, order_tag)
-
-            ex.send_order = refuse_stops
+        await crash_before_answer(ex, srv, journal, cfg)
+        assert ex.fills[0].price == ENTRY
+        restore = refuse_stops(ex) if reject_stops else None  # the fault: every stop sent from now on refused
         async with engine_run(srv, journal, cfg) as eng:
             await asyncio.sleep(0.3)  # the WS snapshots arrive
             await eng.wait_idle()
@@ -92,7 +75,8 @@ async def _crash_before_answer(journal, *, reject_stops: bool = False, cfg: Conf
                    "sent": eng.executor.sent}
             if reject_stops:  # the fault ends: the next pass retries the stop
                 res["stops_while_refused"] = _stops(ex)
-                ex.send_order = real
+                assert restore is not None
+                restore()
                 await eng.rec.run("after the fault")
                 await eng.wait_idle()
                 await eng.journal.flush()
@@ -163,13 +147,7 @@ async def _entry_fill_lost_orders_rest(journal):
     quote(ex, T0)
     async with served(ex) as srv:
         async with engine_run(srv, journal) as eng:
-            real = eng.on_ws_event
-
-            async def lossy(ev):
-                if not isinstance(ev, W.FillsEvent):
-                    await real(ev)
-
-            eng.on_ws_event = lossy  # type: ignore[method-assign]
+            drop_ws_fills(eng)
             await wait_for(lambda: eng.ws_positions is not None)
             act = Enter("PF_XBTUSD", PositionSide.LONG, D("0.01"), D(50_000), None, True, D(1), ())
             await eng.flow.enter(act, make_signal_id(eng.run_id, "PF_XBTUSD", T0))

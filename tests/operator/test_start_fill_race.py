@@ -27,16 +27,14 @@ from kraken_tui.domain import OrderRequest, OrderStatus, OrderType, Side
 from kraken_tui.engine.core import Engine
 from kraken_tui.engine.operator import OperatorState
 from kraken_tui.engine.reconcile import BLOCKER_NAME
-from kraken_tui.journal.records import IntentPurpose, IntentRecord
-from kraken_tui.kraken import ws_events as W
+from kraken_tui.journal.records import IntentPurpose
 from tests.e2e.harness import rows, wait_for
 from tests.paper.helpers import make_exchange, quote
 
 from .engine_env import engine_run, served
+from .lossy import CID, T0, crash_before_answer, drop_ws_fills
 
-T0 = 1_704_067_200_000
 MIN = 60_000
-CID = "kt-aaaaaaaa-PF_XBTUSD-1704067200000-entry"
 
 
 def _fills_in_window(monkeypatch: pytest.MonkeyPatch, act) -> None:
@@ -124,13 +122,7 @@ async def _crash_before_answer(journal):
     ex = make_exchange()
     quote(ex, T0)
     async with served(ex) as srv:
-        async with engine_run(srv, journal) as eng:
-            await eng.journal.write(IntentRecord(T0, CID, "PF_XBTUSD", Side.BUY, Decimal("0.01"), OrderType.MARKET,
-                                                 IntentPurpose.ENTRY))
-            await eng.journal.flush()
-        out = ex.send_order({"orderType": "mkt", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.01",
-                             "cliOrdId": CID})
-        assert out is not None and out.status == "placed"
+        await crash_before_answer(ex, srv, journal)
         async with engine_run(srv, journal) as eng:
             await asyncio.sleep(0.3)  # the WS snapshots arrive
             await eng.wait_idle()
@@ -163,13 +155,7 @@ async def _answer_journaled_fill_lost(journal):
     quote(ex, T0)
     async with served(ex) as srv:
         async with engine_run(srv, journal) as eng:
-            real = eng.on_ws_event
-
-            async def lossy(ev):
-                if not isinstance(ev, W.FillsEvent):
-                    await real(ev)
-
-            eng.on_ws_event = lossy  # type: ignore[method-assign]
+            drop_ws_fills(eng)
             req = OrderRequest("PF_XBTUSD", Side.SELL, OrderType.MARKET, Decimal("0.02"), cli_ord_id=CID)
             res = await eng.executor.submit(req, IntentPurpose.ENTRY)
             assert res.filled_size == Decimal("0.02")
