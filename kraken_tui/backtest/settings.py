@@ -23,7 +23,7 @@ from kraken_tui.journal.trades import Trade
 
 from .data import FundingSchedule
 
-__all__ = ["DAY_MS", "HOUR_MS", "BacktestResult", "BacktestSettings", "dec_of", "fingerprint_line", "quote_at",
+__all__ = ["DAY_MS", "HOUR_MS", "BacktestResult", "BacktestSettings", "dec_of", "fingerprint_line", "fingerprint_text", "quote_at",
            "stats_row", "trade_fingerprint"]
 
 
@@ -75,11 +75,20 @@ def _digits(inst: Instrument) -> int:
     return max(0, -inst.tick_size.normalize().as_tuple().exponent)
 
 
+def fingerprint_text(entry_ts_ms: int, exit_ts_ms: int, side: str, size: Decimal, entry_price: Decimal,
+                     exit_price: Decimal, net_pnl_usd: Decimal, fees_usd: Decimal, funding_usd: Decimal,
+                     exit_reason: str) -> bytes:
+    """One trade's line of the run fingerprint from its values: entry and exit time (UTC ms), side
+    (``long``/``short``), size, entry and exit price, net P&L, fees, funding (exact Decimal text) and exit
+    reason, ``,``-joined, newline-terminated (``fingerprint_line`` and ``Trades._report`` call it)."""
+    return (f"{entry_ts_ms},{exit_ts_ms},{side},{size},{entry_price},{exit_price},{net_pnl_usd},{fees_usd},"
+            f"{funding_usd},{exit_reason}\n").encode()
+
+
 def fingerprint_line(t: Trade) -> bytes:
-    """One trade's line of the run fingerprint: entry and exit time (UTC ms), side, size, entry and exit
-    price, net P&L, fees, funding (exact Decimal text) and exit reason, ``,``-joined, newline-terminated."""
-    return (f"{t.entry_ts_ms},{t.exit_ts_ms},{t.side.value},{t.size},{t.entry_price},{t.exit_price},"
-            f"{t.net_pnl_usd},{t.fees_usd},{t.funding_usd},{t.exit_reason}\n").encode()
+    """One trade's line of the run fingerprint (``fingerprint_text`` of the trade's fields)."""
+    return fingerprint_text(t.entry_ts_ms, t.exit_ts_ms, t.side.value, t.size, t.entry_price, t.exit_price,
+                            t.net_pnl_usd, t.fees_usd, t.funding_usd, t.exit_reason)
 
 
 def trade_fingerprint(trades: Iterable[Trade]) -> str:

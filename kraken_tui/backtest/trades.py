@@ -18,6 +18,8 @@ from kraken_tui.engine.operator import OperatorState
 from kraken_tui.journal.records import FundingPayment
 from kraken_tui.journal.trades import IntentInfo, Trade, derive_trades
 
+from .settings import fingerprint_text
+
 __all__ = ["Trades"]
 
 
@@ -99,16 +101,14 @@ class Trades:
                 reason: str, signal_id: str | None, strategy: str | None, mae: float, mfe: float, paid=ZERO,
                 received=ZERO) -> None:
         """Report one closed trade from its values (``journal.trades.Trade``'s fields; net = gross - fees +
-        funding as ``Trade.__post_init__`` computes it): its fingerprint line (``settings.fingerprint_line``'s
-        text), its statistics row (``settings.stats_row``), the loss streak, ``on_trade``. The ``Trade`` object
+        funding as ``Trade.__post_init__`` computes it): its fingerprint line (``settings.fingerprint_text``), its statistics row (``settings.stats_row``), the loss streak, ``on_trade``. The ``Trade`` object
         is built only for ``on_trade``; otherwise its arguments wait in ``_last_args`` (the last ten) until
         ``_flush_last_trades`` (end of each chunk) builds them for ``result.last_trades``.
         tests/backtest/test_bookkeeping_oracle.py checks both paths against the eager code."""
         net = gross - fees + funding
         side = "long" if long else "short"
-        # settings.fingerprint_line(t); f"{d!s}" is f"{d}" for a Decimal (test_fastpaths_bookkeeping.py)
-        self._hash_update(f"{entry_ts},{exit_ts},{side},{size!s},{entry_price!s},{exit_price!s},{net!s},{fees!s},"
-                          f"{funding!s},{reason}\n".encode())
+        self._hash_update(fingerprint_text(entry_ts, exit_ts, side, size, entry_price, exit_price, net, fees, funding,
+                                           reason))
         # settings.stats_row(t); float(ZERO) is 0.0
         if funding is ZERO and paid is ZERO and received is ZERO:
             self._rows_append((exit_ts, entry_ts, side, self.symbol, strategy or "unknown", float(net), float(gross),
