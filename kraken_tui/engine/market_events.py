@@ -3,10 +3,10 @@ and the funding payments the exchange booked.
 
 Owns: ``FeedMonitor`` (live / reconnecting / stale / ended, and the wall time of the last market message),
 ``subscribe`` (public ``ticker`` and ``trade`` of the traded symbols, then the private feeds; Kraken Futures
-docs, WebSocket API v1, spec §7), ``warm_up`` (charts API candles into the market state and through the
-strategy, whose signals from history are ignored; spec §6), ``FundingClock`` (top of each hour on the engine
+docs, WebSocket API v1), ``warm_up`` (charts API candles into the market state and through the
+strategy, whose signals from history are ignored; charts API v1), ``FundingClock`` (top of each hour on the engine
 clock) and ``funding_payments`` (the account log's ``funding rate change`` rows as journal records;
-spec §4.18, §8.3).
+history API "Account log").
 Units: times UTC ms (the engine clock) unless named ``_s`` (seconds); prices USD; funding rates relative
 per hour.
 Must not import: textual.
@@ -31,7 +31,7 @@ from kraken_tui.journal.records import FundingPayment
 __all__ = ["PRIVATE_FEEDS", "FeedMonitor", "FundingClock", "FundingRead", "funding_payments", "subscribe", "warm_up"]
 
 _HOUR_MS = 3_600_000
-#: The private feeds the engine subscribes (spec §7.7-§7.11).
+#: The private feeds the engine subscribes (WebSocket API v1 private feeds).
 PRIVATE_FEEDS = ("open_orders", "fills", "open_positions", "balances")
 
 
@@ -93,7 +93,7 @@ async def subscribe(ws: MarketFeed, symbols: Sequence[str], emit: Emit) -> None:
 
 async def warm_up(client: KrakenClient, market: MarketState, strategy: Strategy, symbols: Sequence[str],
                   emit: Emit) -> None:
-    """Charts API candles (spec §6) of every symbol and strategy timeframe into ``market``; the strategy sees
+    """Charts API candles (charts API v1 "OHLC") of every symbol and strategy timeframe into ``market``; the strategy sees
     them without trading (its signals from history are ignored). A failed read is a FEED warning."""
     need = int(getattr(strategy, "warmup_bars", 50)) + 5
     for sym in symbols:
@@ -110,7 +110,8 @@ async def warm_up(client: KrakenClient, market: MarketState, strategy: Strategy,
 
 class FundingClock:
     """The top of each hour on the engine clock: when one passed, the account log is read for the funding
-    payments booked since the previous one (Kraken Futures funds perpetuals hourly, spec §8.3)."""
+    payments booked since the previous one (Kraken Futures funds perpetuals hourly; Kraken Futures docs,
+    "Funding rates")."""
 
     def __init__(self) -> None:
         self.hour_ms: int | None = None
@@ -137,9 +138,10 @@ class FundingRead:
 
 
 async def funding_payments(client: KrakenClient, since_ms: int) -> FundingRead:
-    """Funding payments booked since ``since_ms`` (UTC ms) from the account log (spec §4.18): one
+    """Funding payments booked since ``since_ms`` (UTC ms) from the account log (history API "Account log"): one
     ``FundingPayment`` per ``funding rate change`` row with a realised amount (USD) and a contract; the
-    absolute rate (USD per contract) becomes relative per hour by dividing by the mark (§8.3). An exchange
+    absolute rate (USD per contract) becomes relative per hour by dividing by the mark
+    ("Funding rates"). An exchange
     error gives no payments and its text."""
     try:
         rows = await client.account_log(since_ms=since_ms, sort="asc", count=100)
@@ -153,5 +155,5 @@ def _payment(r: AccountLogEntry) -> FundingPayment | None:
         return None
     rate = r.funding_rate or Decimal(0)
     if r.mark_price:
-        rate = rate / r.mark_price  # absolute (USD per contract) -> relative per hour (§8.3)
+        rate = rate / r.mark_price  # absolute (USD per contract) -> relative per hour
     return FundingPayment(r.contract.upper(), r.ts_ms, r.realized_funding, rate)

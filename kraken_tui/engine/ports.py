@@ -36,7 +36,8 @@ __all__ = ["FlattenClient", "JournalSink", "KrakenClient", "MarketFeed", "OrderC
 
 
 class OrderClient(Protocol):
-    """The order calls of Kraken Futures REST v3 the engine's ``Executor`` makes (spec §4.10-§4.12, §4.16)."""
+    """The order calls of Kraken Futures REST v3 the engine's ``Executor`` makes ("Send order", "Edit order",
+    "Cancel order", and "Get specific orders' status" behind ``resolve_unknown``)."""
 
     async def send_order(self, req: OrderRequest, *, instrument: Instrument | None = None,
                          priority: bool = False) -> OrderResult:
@@ -59,7 +60,8 @@ class OrderClient(Protocol):
 
 
 class FlattenClient(Protocol):
-    """The calls ``engine.flatten`` makes (spec §4.7, §4.8, §4.13, §4.15)."""
+    """The calls ``engine.flatten`` makes (REST v3 "Get open positions", "Get open orders", "Cancel all
+    orders", "Batch order management")."""
 
     async def cancel_all_orders(self, symbol: str | None = None) -> CancelAllResult:
         """Cancel every open order, trigger orders included (REST v3 "Cancel all orders")."""
@@ -83,38 +85,38 @@ class KrakenClient(OrderClient, FlattenClient, Protocol):
     """Every REST call the engine makes (Kraken Futures docs, REST v3 and the charts API v1)."""
 
     async def instruments(self) -> list[Instrument]:
-        """Tradeable instruments (REST v3 "Get instruments", spec §4.2)."""
+        """Tradeable instruments (REST v3 "Get instruments")."""
         ...
 
     async def account(self) -> Account:
-        """The multi-collateral margin account (REST v3 "Get wallets", spec §4.6)."""
+        """The multi-collateral margin account (REST v3 "Get wallets")."""
         ...
 
     async def fills(self, last_fill_time_ms: int | None = None) -> list[Fill]:
-        """The latest 100 fills, or those before ``last_fill_time_ms`` (REST v3 "Get your fills", spec §4.9)."""
+        """The latest 100 fills, or those before ``last_fill_time_ms`` (REST v3 "Get your fills")."""
         ...
 
     async def fills_since(self, since_ms: int, *, max_pages: int = 20) -> list[Fill]:
-        """Every fill at or after ``since_ms``, paged back (spec §4.9)."""
+        """Every fill at or after ``since_ms``, paged back (REST v3 "Get your fills" with ``lastFillTime``)."""
         ...
 
     async def orders_status(self, *, order_ids: Sequence[str] = (),
                             cli_ord_ids: Sequence[str] = ()) -> list[OrderStatusInfo]:
-        """Status of specific orders, open or recently closed (REST v3 "Get specific orders' status", §4.16)."""
+        """Status of specific orders, open or recently closed (REST v3 "Get specific orders' status")."""
         ...
 
     async def candles(self, symbol: str, resolution: str, *, tick_type: str = "trade", from_s: int | None = None,
                       to_s: int | None = None, count: int | None = None) -> tuple[list[Candle], bool]:
-        """OHLC candles (charts API v1, spec §6); (candles oldest first, more candles exist)."""
+        """OHLC candles (charts API v1); (candles oldest first, more candles exist)."""
         ...
 
     async def account_log(self, *, since_ms: int | None = None, before_ms: int | None = None, sort: str = "desc",
                           count: int | None = None, info: Sequence[str] = ()) -> list[AccountLogEntry]:
-        """Account log entries, funding payments among them (history API "Account log", spec §4.18)."""
+        """Account log entries, funding payments among them (history API "Account log")."""
         ...
 
     async def cancel_all_orders_after(self, timeout_s: int) -> DeadManSwitchStatus:
-        """Arm (or with 0 disarm) the dead man's switch (REST v3 "Dead man's switch", spec §4.14)."""
+        """Arm (or with 0 disarm) the dead man's switch (REST v3 "Dead man's switch")."""
         ...
 
 
@@ -122,12 +124,12 @@ class RateLimitGauge(Protocol):
     """A client's rate-limit budget as the console shows it."""
 
     def headroom(self) -> tuple[int, int]:
-        """(points available now, capacity) of the ``/derivatives`` budget (spec §5)."""
+        """(points available now, capacity) of the ``/derivatives`` budget (Kraken Futures docs, "API limits")."""
         ...
 
 
 class MarketFeed(Protocol):
-    """The WebSocket client (Kraken Futures docs, WebSocket API v1; spec §7): subscriptions and one async
+    """The WebSocket client (Kraken Futures docs, WebSocket API v1): subscriptions and one async
     stream of ``kraken.ws_events`` events (market data, private feeds, connection signals)."""
 
     @property
