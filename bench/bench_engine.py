@@ -97,7 +97,7 @@ async def latency(n: int, durable: bool, synchronous: str = "FULL") -> list[floa
             eng.instruments.update(build_instruments([SYM]))
             client._instruments.update(eng.instruments)  # what client.instruments() would cache
             eng.account.set_account(_account())
-            eng._tasks = [asyncio.create_task(eng._worker())]
+            eng._tasks = [asyncio.create_task(eng.jobs.run())]
             t0_ms = 1_754_006_400_000
             eng.market.on_ticker(Ticker(SYM, t0_ms, last=100_000.0, mark_price=100_000.0, index_price=100_000.0))
             await eng.on_ws_event(TradeEvent(PublicTrade(SYM, t0_ms, 100_000.0, 0.1, Side.BUY)))

@@ -37,17 +37,18 @@ def numpy_or_none() -> Any:
         return None
     if not _state["tried"]:
         _state["tried"] = True
+        found: Any
         try:
-            import numpy
+            import numpy as found
         except ImportError:  # numpy is optional: the Python paths give the same floats
-            numpy = None
-        _state["np"] = numpy
+            found = None
+        _state["np"] = found
     return _state["np"]
 
 
 def set_enabled(on: bool) -> bool:
     """Allow (True) or forbid (False) the numpy kernels; returns the previous setting. For tests/benchmarks."""
-    old = _state["enabled"]
+    old = bool(_state["enabled"])
     _state["enabled"] = bool(on)
     return old
 

@@ -18,13 +18,23 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Protocol
 
+from kraken_tui.domain import DeadManSwitchStatus
 from kraken_tui.engine.facade import DeadManView
 
-__all__ = ["DeadMansSwitch"]
+__all__ = ["DeadManClient", "DeadMansSwitch"]
 
 log = logging.getLogger(__name__)
+
+
+class DeadManClient(Protocol):
+    """The one call the switch makes (Kraken Futures docs, REST v3 "Dead man's switch"; a ``ports.KrakenClient``
+    has it)."""
+
+    async def cancel_all_orders_after(self, timeout_s: int) -> DeadManSwitchStatus:
+        """Arm the timer for ``timeout_s`` seconds (0 disarms)."""
+        ...
 
 
 class DeadMansSwitch:
@@ -43,7 +53,7 @@ class DeadMansSwitch:
         ValueError: negative timeout, or refresh_s not in (0, timeout_s).
     """
 
-    def __init__(self, client: Any, timeout_s: int, refresh_s: float | None = None, *,
+    def __init__(self, client: DeadManClient, timeout_s: int, refresh_s: float | None = None, *,
                  on_error: Callable[[str], None] | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         if timeout_s < 0:

@@ -28,11 +28,13 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from kraken_tui.domain import ZERO, Instrument, OrderRequest, OrderResult, OrderStatus
+from kraken_tui.engine.ports import JournalSink, OrderClient
 from kraken_tui.engine.reconcile import KnownOrder
 from kraken_tui.errors import ExchangeError, JournalError
+from kraken_tui.journal.encode import JournalRecord
 from kraken_tui.journal.records import IntentPurpose, IntentRecord
 
 __all__ = ["ClientOrderIds", "Executor", "JournalSink", "intent_purpose", "make_signal_id"]
@@ -40,18 +42,6 @@ __all__ = ["ClientOrderIds", "Executor", "JournalSink", "intent_purpose", "make_
 log = logging.getLogger(__name__)
 
 _MAX_CLI_ORD_ID = 100
-
-
-class JournalSink(Protocol):
-    """The part of ``JournalWriter`` the engine uses: ``write`` (queue a record) and ``flush``."""
-
-    async def write(self, record: Any) -> None:
-        """Queue one record (returns at once unless the queue is full)."""
-        ...
-
-    async def flush(self) -> None:
-        """Wait until everything queued so far is committed."""
-        ...
 
 
 def make_signal_id(run_id: str, symbol: str, ts_ms: int) -> str:
@@ -110,7 +100,7 @@ class Executor:
 
     def __init__(
         self,
-        client: Any,
+        client: OrderClient,
         journal: JournalSink,
         clock_ms: Callable[[], int],
         *,
@@ -172,7 +162,7 @@ class Executor:
             return self._adopted.get(cli_ord_id or "")
         return intent.purpose
 
-    async def _journal(self, record: Any) -> None:
+    async def _journal(self, record: JournalRecord) -> None:
         """Queue a record; a journal failure is logged, never raised into order handling."""
         try:
             await self.journal.write(record)

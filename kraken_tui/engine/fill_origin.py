@@ -1,13 +1,13 @@
 """Whose fill is it, and is it the account's history or a fill to book: the rule the engine applies to the
 REST fills read by reconciliation (spec §4.9) and to the WebSocket ``fills`` snapshot (spec §7.9).
 
-Owns: ``FillOrigin`` (the engine's instance of the rule, ``core_reconcile.Reconciler.origin``),
+Owns: ``FillOrigin`` (the engine's instance of the rule, ``reconciler.Reconciler.origin``),
 ``OurOrders`` (the cliOrdIds of every intent the journal holds and the order ids the journal's order
 events gave them, plus those this run learns), ``our_orders`` (the read-only SQLite read of them),
 ``split_rest`` (what to do with the REST fills of a reconciliation pass, and where a fresh journal's
 history ends) and ``split_snapshot`` (what to do with each fill of a WS snapshot).
 
-The rule (also in ``core_reconcile``'s module docstring):
+The rule (also in ``reconciler``'s module docstring):
 - A fill not yet in the journal (journal fill ids, the account's seen ids) whose cliOrdId is one of our
   intents - journaled by any run, or sent in this one - or whose order id we know is OURS and is booked,
   wherever it comes from (REST read at start or later, WS snapshot, WS update) and whatever its time. The
@@ -34,15 +34,12 @@ import dataclasses
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from kraken_tui.domain import Fill
-from kraken_tui.engine.journal_view import read_only
-
-if TYPE_CHECKING:
-    from kraken_tui.engine.core import Engine
-    from kraken_tui.engine.core_reconcile import Reconciler
-    from kraken_tui.engine.journal_view import JournalView
+from kraken_tui.engine.account import AccountTracker
+from kraken_tui.engine.execution import Executor
+from kraken_tui.engine.journal_view import JournalView, read_only
+from kraken_tui.engine.reconcile import KnownOrder
 
 __all__ = ["FillOrigin", "OurOrders", "RestSplit", "SnapshotSplit", "our_orders", "split_rest", "split_snapshot"]
 
@@ -180,11 +177,18 @@ def split_snapshot(fills: Iterable[Fill], *, is_new: Callable[[str], bool], ours
 class FillOrigin:
     """The rule of the module docstring applied for one engine: journal fill ids, ``ours`` (``OurOrders``)
     and the history boundary ``history_ms`` (UTC ms, None until the first successful reconciliation pass).
-    Uses the engine's account (seen fill ids), executor (this run's intents and resting orders) and the
-    reconciler (orders believed resting, pass scheduling)."""
 
-    def __init__(self, engine: Engine, rec: Reconciler) -> None:
-        self.eng, self.rec = engine, rec
+    Args:
+        account: the engine's account (fill ids booked or marked seen).
+        executor: this run's intents and resting orders.
+        believed: the orders the journal believes resting (the reconciler's ``believed``), read at each call.
+        schedule_pass: queue a reconciliation pass (``Reconciler.schedule``), given why.
+    """
+
+    def __init__(self, account: AccountTracker, executor: Executor, believed: Callable[[], Iterable[KnownOrder]],
+                 schedule_pass: Callable[[str], None]) -> None:
+        self.account, self.executor = account, executor
+        self._believed, self._schedule = believed, schedule_pass
         self.ours = OurOrders()
         self.journaled: set[str] = set()
         self.history_ms: int | None = None
@@ -200,7 +204,7 @@ class FillOrigin:
 
     def is_new(self, fill_id: str) -> bool:
         """True when neither the journal nor the account has booked (or marked seen) ``fill_id``."""
-        return fill_id not in self.journaled and not self.eng.account.seen(fill_id)
+        return fill_id not in self.journaled and not self.account.seen(fill_id)
 
     def owned(self, f: Fill) -> Fill | None:
         """``f`` (cliOrdId filled in from its order id when missing) when it is a fill of one of our orders
@@ -209,9 +213,9 @@ class FillOrigin:
         m = self.ours.match(f)
         if m is not None:
             return m
-        if f.cli_ord_id and f.cli_ord_id in self.eng.executor.intents:
+        if f.cli_ord_id and f.cli_ord_id in self.executor.intents:
             return f
-        for k in (*self.eng.executor.live.values(), *self.rec.believed.values()):
+        for k in (*self.executor.live.values(), *self._believed()):
             if k.order_id and k.order_id == f.order_id and k.cli_ord_id and f.cli_ord_id in (None, k.cli_ord_id):
                 return dataclasses.replace(f, cli_ord_id=k.cli_ord_id)
         return None
@@ -225,19 +229,18 @@ class FillOrigin:
         (``split_snapshot``); a fill whose owner the snapshot cannot tell queues a REST pass."""
         split = split_snapshot(fills, is_new=self.is_new, ours=self.owned, history_ms=self.history_ms)
         for fid in split.history:
-            self.eng.account.mark_seen(fid)
+            self.account.mark_seen(fid)
         if split.undecided:
-            self.rec.schedule("fills snapshot")
+            self._schedule("fills snapshot")
         return list(split.book)
 
-    def rest(self, fills: Sequence[Fill]) -> list[Fill]:
-        """The REST fills of a reconciliation pass to book (``split_rest``); the first successful pass fixes
-        the history boundary and marks a fresh journal's history seen."""
+    def rest(self, fills: Sequence[Fill], *, journal_last_ms: int | None) -> list[Fill]:
+        """The REST fills of a reconciliation pass to book (``split_rest``; ``journal_last_ms`` the journal's
+        last fill time, UTC ms); the first successful pass fixes the history boundary and marks a fresh
+        journal's history seen."""
         split = split_rest(fills, is_new=self.is_new, ours=self.owned, history_ms=self.history_ms,
-                           journal_last_ms=self.rec.since_ms)
+                           journal_last_ms=journal_last_ms)
         for fid in split.history:
-            self.eng.account.mark_seen(fid)
-        if self.history_ms is None and self.rec.since_ms is None:
-            self.rec.since_ms = max((f.ts_ms for f in fills), default=None)  # where paging back starts
+            self.account.mark_seen(fid)
         self.history_ms = split.history_ms
         return list(split.book)

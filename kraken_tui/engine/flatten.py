@@ -1,10 +1,26 @@
 """Flatten the whole account: cancel every order, close every position the exchange reports, verify flat.
+Everything a flatten does lives in this module.
 
 Owns: ``flatten_account``, the one procedure behind ``Engine.flatten`` (ctl, console key, equity floor)
 and ``kraken-tui flatten`` (no running instance). It has no dependency on strategy, engine state or UI
-code (../shared/guides/lessons.md "Flatten and kill switch": a short path that cannot be derailed by an
-exception elsewhere).
+code: a short path that cannot be derailed by an exception elsewhere. And ``EngineFlatten``, the running
+engine's side of it (below), given the few things it uses (job queue, state machine, account), never the
+engine.
 Must not import: textual, the journal, the engine core.
+
+A running engine's flatten (``EngineFlatten.flatten``; one at a time, a second call joins the first):
+1. The operator action is journaled, then FLATTENING: no job decides an entry from here on.
+2. Order work queued before is dropped, not run (queued entries and exits are moot now).
+3. When order work is in flight (an entry being sent), ``cancelallorders`` is sent at once, while that job
+   is still landing, and the job is awaited (at most ``FLATTEN_WAIT_JOB_S``): the procedure below reads the
+   account after it and cancels again, so an order that lands after the first cancel is still caught.
+4. ``flatten_account`` with the positions the exchange last pushed on the private ``open_positions`` feed
+   (``known_positions``; None when that feed is not live) so a clean run costs 4 REST calls.
+5. The engine forgets its managed positions; HALTED (the latch: entries and exits off until the operator
+   resets), also when the procedure failed (``flatten_failed``); a verified flat account is shown flat at once.
+While FLATTENING or HALTED (``owns_exits``) a fill that closes a managed position is booked with exit reason
+``flatten`` (when not our order) and its protective orders are forgotten without cancel calls (the
+cancel-all took them); the equity floor's kill (``kill``) is a flatten that also ends the engine (exit 5).
 
 Procedure (spec §4.7 openpositions, §4.8 openorders, §4.13 cancelallorders, §4.15 batchorder):
 
@@ -40,21 +56,27 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from kraken_tui.domain import ZERO, Order, OrderRequest, OrderResult, OrderStatus, OrderType, Position, Side
 from kraken_tui.domain import PositionSide as PSide
-from kraken_tui.engine.facade import FlattenProgress, FlattenReport
+from kraken_tui.engine.account import AccountTracker, ManagedPosition
+from kraken_tui.engine.context import Emit
+from kraken_tui.engine.facade import EventKind, FlattenProgress, FlattenReport, Severity
+from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionSource
+from kraken_tui.engine.ports import FlattenClient
 from kraken_tui.kraken.rest_orders import BatchSend
 from kraken_tui.wording import counted
 
-__all__ = ["MAX_BATCH", "flatten_account", "close_requests"]
+__all__ = ["FLATTEN_WAIT_JOB_S", "MAX_BATCH", "EngineFlatten", "OrderWork", "close_requests", "flatten_account"]
 
 log = logging.getLogger(__name__)
 
 #: Closes per batchorder call. Kraken documents no maximum (spec §10 gap 5); CCXT declares 100 and
 #: nautilus_trader chunks cancels at 50, so 50 is a conservative chunk.
 MAX_BATCH = 50
+FLATTEN_WAIT_JOB_S = 2.0
+"""How long a running engine's flatten waits for the order work in flight (an entry being sent), s."""
 
 
 def close_requests(positions: Sequence[Position], tag: str) -> list[OrderRequest]:
@@ -137,7 +159,7 @@ async def _call(run: _Run, what: str, make: Callable[[], Awaitable[Any]]) -> tup
         return False, None
 
 
-async def _cancel_all(run: _Run, client: Any) -> bool | None:
+async def _cancel_all(run: _Run, client: FlattenClient) -> bool | None:
     """cancelallorders; True when the exchange confirmed, None when the outcome is unknown."""
     if run.first_cancel_ms is None:
         run.first_cancel_ms = run.ms()
@@ -151,7 +173,7 @@ async def _cancel_all(run: _Run, client: Any) -> bool | None:
     return True
 
 
-async def _close(run: _Run, client: Any, positions: Sequence[Position]) -> None:
+async def _close(run: _Run, client: FlattenClient, positions: Sequence[Position]) -> None:
     """Send the closes in batches of ``MAX_BATCH`` (concurrently), priority (reduce-only)."""
     reqs = close_requests(positions, f"flat-{run.started_ms}-r{run.round}")
     chunks = [reqs[i : i + MAX_BATCH] for i in range(0, len(reqs), MAX_BATCH)]
@@ -176,7 +198,7 @@ def _note_result(run: _Run, r: OrderResult) -> None:
         log.info("flatten close %s %s filled %s", r.cli_ord_id, r.status.value, r.filled_size)
 
 
-async def _read_both(run: _Run, client: Any) -> tuple[list[Position] | None, list[Order] | None]:
+async def _read_both(run: _Run, client: FlattenClient) -> tuple[list[Position] | None, list[Order] | None]:
     (okp, pos), (oko, orders) = await asyncio.gather(
         _call(run, "openpositions", lambda: client.open_positions(priority=True)),
         _call(run, "openorders", lambda: client.open_orders(priority=True)),
@@ -185,7 +207,7 @@ async def _read_both(run: _Run, client: Any) -> tuple[list[Position] | None, lis
 
 
 async def flatten_account(
-    client: Any,
+    client: FlattenClient,
     *,
     progress: Callable[[FlattenProgress], None] | None = None,
     known_positions: Sequence[Position] | None = None,
@@ -239,7 +261,7 @@ def _report(run: _Run, flat: bool, left: str = "") -> FlattenReport:
                          run.first_cancel_ms, error)
 
 
-async def _flatten(client: Any, run: _Run, max_rounds: int, backoff_s: float,
+async def _flatten(client: FlattenClient, run: _Run, max_rounds: int, backoff_s: float,
                    sleep: Callable[[float], Awaitable[None]], known: list[Position] | None) -> FlattenReport:
     positions: list[Position] | None = known
     if known is not None:
@@ -288,3 +310,145 @@ def _left(pos: list[Position] | None, orders: list[Order] | None) -> str:
         f"{x.symbol} {x.side.value} {x.size}" for x in pos[:5])
     o = "orders unknown" if orders is None else f"{counted(len(orders), 'order')} open"
     return f"{p.strip()}; {o}"
+
+
+class OrderWork(Protocol):
+    """The engine's job queue as a flatten sees it (``jobs.JobQueue``)."""
+
+    @property
+    def running(self) -> bool:
+        """True while a job is running."""
+        ...
+
+    @property
+    def current(self) -> str | None:
+        """The name of the job running (or last run)."""
+        ...
+
+    def drop_queued(self) -> list[str]:
+        """Remove every queued job without running it."""
+        ...
+
+    async def wait_idle(self) -> None:
+        """Return when no job is queued or running."""
+        ...
+
+
+class EngineFlatten:
+    """A running engine's flatten (module docstring, steps 1-5).
+
+    Args:
+        client: the exchange (``FlattenClient``).
+        sm: the operator state machine (FLATTENING, then HALTED).
+        jobs: the engine's order work (``OrderWork``).
+        account: the account (managed positions forgotten; a verified flat account shown flat).
+        emit: publishes FLATTEN and ALERT events.
+        now_ms: the engine clock (UTC ms).
+        record_action: journals the operator action (action, reason, source) before the state moves.
+        known_positions: the exchange's own latest position report when the private feed is live, else None.
+        count_exit: counts a position closed per exit reason (``OrderFlow.count_exit``).
+        wait_job_s: how long the order work in flight is awaited (``FLATTEN_WAIT_JOB_S``).
+
+    Attributes:
+        progress: the latest ``FlattenProgress`` (None before the first flatten).
+    """
+
+    def __init__(self, *, client: FlattenClient, sm: OperatorStateMachine, jobs: OrderWork,
+                 account: AccountTracker, emit: Emit, now_ms: Callable[[], int],
+                 record_action: Callable[[str, str, TransitionSource], None],
+                 known_positions: Callable[[], Sequence[Position] | None],
+                 count_exit: Callable[[str], None], wait_job_s: float = FLATTEN_WAIT_JOB_S) -> None:
+        self.client, self.sm, self.jobs, self.account = client, sm, jobs, account
+        self.emit, self.now_ms, self.record_action = emit, now_ms, record_action
+        self.known_positions, self.count_exit, self.wait_job_s = known_positions, count_exit, wait_job_s
+        self.progress: FlattenProgress | None = None
+        self._task: asyncio.Future[FlattenReport] | None = None
+
+    # ------------------------------------------------------------------ while flattening
+    def owns_exits(self) -> bool:
+        """True while FLATTENING or HALTED: fills neither resync nor clean up protective orders."""
+        return self.sm.state in (OperatorState.FLATTENING, OperatorState.HALTED)
+
+    def exit_reason(self, ours: bool) -> str | None:
+        """``flatten`` for a closing fill of an order that is not ours (the flatten's close) while
+        ``owns_exits``, else None (the fill's own purpose names it)."""
+        return "flatten" if self.owns_exits() and not ours else None
+
+    def position_closed(self, mp: ManagedPosition, reason: str) -> bool:
+        """A fill closed ``mp``: while ``owns_exits`` count ``reason`` and forget its protective orders (the
+        cancel-all took them: no cancel calls) and return True; otherwise False (the caller cleans up)."""
+        if not self.owns_exits():
+            return False
+        self.count_exit(reason)
+        mp.orders.clear()
+        return True
+
+    # ------------------------------------------------------------------ the procedure
+    async def flatten(self, reason: str, source: TransitionSource) -> FlattenReport:
+        """Cancel every order, close every position the exchange reports, verify, then HALTED (module
+        docstring). Never raises for exchange errors (the report says what failed); a call while a flatten
+        runs returns that flatten's report."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._run(reason, source))
+        return await asyncio.shield(self._task)
+
+    async def kill(self, reason: str) -> FlattenReport:
+        """The equity floor: a CRITICAL alert, then a flatten (automatic). The caller ends the engine."""
+        self.emit(EventKind.ALERT, reason, severity=Severity.CRITICAL)
+        return await self.flatten(reason, TransitionSource.AUTOMATIC)
+
+    async def _early_cancel_all(self) -> None:
+        """``cancelallorders`` sent while order work in flight is still landing (spec §4.13); a failure is
+        reported and left to ``flatten_account``, which cancels again and verifies."""
+        try:
+            await self.client.cancel_all_orders()
+        except Exception as exc:
+            self.emit(EventKind.FLATTEN, f"flatten: first cancel-all failed ({type(exc).__name__}: {exc}); "
+                      "the flatten cancels again", severity=Severity.WARNING)
+
+    async def _run(self, reason: str, source: TransitionSource) -> FlattenReport:
+        self.record_action("flatten", reason, source)
+        self.sm.flatten(reason, source)  # 1. FLATTENING first: no job decides an entry from here on
+        self.jobs.drop_queued()  # 2. queued entries/exits are moot now
+        started = self.now_ms()
+        self.progress = FlattenProgress("cancelling", started)
+        self.emit(EventKind.FLATTEN, f"flatten started: {reason}", severity=Severity.WARNING)
+        if self.jobs.running:  # 3. an order being sent right now must land before the account is read ...
+            # ... but the resting orders are cancelled at once, not after it: flatten_account cancels
+            # again, so an order that lands after this first cancel is still caught.
+            early = asyncio.ensure_future(self._early_cancel_all())
+            try:
+                await asyncio.wait_for(self.jobs.wait_idle(), timeout=self.wait_job_s)
+            except TimeoutError:
+                self.emit(EventKind.FLATTEN, f"flatten: order work ({self.jobs.current}) still running after "
+                          f"{self.wait_job_s:g} s; flattening anyway", severity=Severity.WARNING)
+            await early
+
+        def progress(p: FlattenProgress) -> None:
+            self.progress = p
+            self.emit(EventKind.FLATTEN, f"flatten {p.phase} (round {p.round}): "
+                      f"{counted(p.positions_remaining, 'position')}, {counted(p.orders_remaining, 'order')} left",
+                      data={"phase": p.phase})
+
+        try:  # 4.
+            known = self.known_positions()
+            report = await flatten_account(self.client, progress=progress,
+                                           known_positions=list(known) if known is not None else None)
+        except Exception as exc:  # flatten_account never raises for exchange errors; a bug still halts safely
+            report = FlattenReport(False, 0, 0, 0, (), 0.0, error=f"{type(exc).__name__}: {exc}")
+        self.account.managed.clear()  # 5.
+        if report.flat:  # verified by the exchange's own openpositions/openorders: show it at once
+            self.account.set_positions([])
+            self.account.set_orders([])
+            self.sm.flatten_done(f"{counted(len(report.closed), 'position')} closed, "
+                                 f"{counted(report.cancelled_orders, 'order')} cancelled")
+            self.progress = FlattenProgress("done", started, report.rounds, 0, 0, report.requests)
+        else:
+            self.sm.flatten_failed(report.error or "the exchange still reports positions or orders")
+            self.progress = FlattenProgress("failed", started, report.rounds, requests=report.requests,
+                                            detail=report.error or "")
+        self.emit(EventKind.FLATTEN,
+                  f"flatten {'done: account flat' if report.flat else 'FAILED: ' + str(report.error)}",
+                  severity=Severity.INFO if report.flat else Severity.CRITICAL,
+                  data={"flat": report.flat, "requests": report.requests, "elapsed_ms": report.elapsed_ms})
+        return report

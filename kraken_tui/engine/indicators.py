@@ -86,7 +86,8 @@ class SMA(_Indicator):
         rest = xs[i:] if i else xs
         np = numpy_or_none() if len(rest) >= MIN_BATCH else None
         if np is not None:
-            return [None] * i + self._steady(sma_steady, np.asarray(rest, dtype=np.float64)).tolist()
+            out: list[float | None] = [None] * i + self._steady(sma_steady, np.asarray(rest, dtype=np.float64)).tolist()
+            return out
         return [None] * i + self._steady(sma_steady_py, rest)  # type: ignore[no-any-return]
 
     def update_array(self, xs: list[float], arr: Any) -> tuple[int, Any]:
@@ -372,7 +373,7 @@ class ATR(_Indicator):
         if prev is None:
             out.append(None)
             start = 1
-        prevs = closes[start - 1:m - 1] if start else [prev, *closes[:m - 1]]
+        prevs = closes[start - 1:m - 1] if prev is None else [prev, *closes[:m - 1]]
         hs, ls = (highs[1:], lows[1:]) if start else (highs, lows)
         trs = true_ranges(hs, ls, prevs) if m >= MIN_BATCH and numpy_or_none() is not None else None
         it = iter(trs if trs is not None else map(

@@ -6,7 +6,7 @@ state through (closed candles per timeframe and price series, mark, index, basis
 (a MarketView over ``CandleBuilder``s plus the latest mark/index, used by tests, the benchmark and the
 backtest), and the basis guard.
 
-Meaning of a signal (issue 5): ``long`` opens a long (a buy), ``short`` opens a short (a sell), ``flat``
+Meaning of a signal: ``long`` opens a long (a buy), ``short`` opens a short (a sell), ``flat``
 asks to hold no position. Whether and how much to trade is the risk gate's job, not the strategy's.
 
 Price series (spec §6, §8.4): "trade" = the perpetual's own trade candles, "spot" = the index price
@@ -158,11 +158,15 @@ class Strategy(Protocol):
         warmup_bars: closed candles of ``timeframe`` needed before the first possible signal.
     """
 
-    name: str
     timeframe: str
     timeframes: tuple[str, ...]
     series: PriceSeries
     warmup_bars: int
+
+    @property
+    def name(self) -> str:
+        """Registry name ("sma_cross", ...); a class attribute of the built-in strategies."""
+        ...
 
     def on_candle(self, symbol: str, timeframe: str, candle: Candle, view: MarketView) -> Signal | None:
         """Consume one closed candle; return a Signal or None (nothing to say on this bar)."""
@@ -181,7 +185,7 @@ def basis_bps(mark: float, index: float) -> float:
 
 
 def basis_guard(mark: float | None, index: float | None, max_basis_bps: float) -> str | None:
-    """Entry check "spot signals, futures execution" (issue 5; config ``risk.max_basis_bps``).
+    """Entry check "spot signals, futures execution" (config ``risk.max_basis_bps``).
 
     Returns None when an entry may go ahead, else the rejection reason: the basis |mark - index| / index
     exceeds ``max_basis_bps`` (strictly), or mark or index is unknown or not positive (no entry is

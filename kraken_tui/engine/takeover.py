@@ -4,18 +4,18 @@ it) that leaves an open position this run does not manage; a position of ours fo
 managing it (its stop cancelled by hand while the engine was down); an entry of this run whose stop the
 exchange refused.
 
-Owns: ``Takeover`` (the engine's instance, ``core_reconcile.Reconciler.takeover``) and ``BLOCKER`` (the
-entry blocker's name while such a position has no stop).
+Owns: ``Takeover`` (the engine's instance, ``core.Engine.takeover``) and ``BLOCKER`` (the entry blocker's
+name while such a position has no stop).
 
 What a trader expects, done on the engine's job worker (never in the WS consumer) after the fill was booked
-and journaled (``Takeover.note`` queues it), and at start after ``engine.orphans.sweep_orphans``
+and journaled (``Takeover.note`` queues it), and at start after ``engine.orphans.OrphanSweep.sweep``
 (``Takeover.sweep``: every exchange position that is ours - not adopted as external, its size the one the
 journal's fills give - and that no run manages is taken over; a managed one whose stop is not resting is
 guarded as below):
 - The position is already managed (its earlier run's protective orders were taken over by
-  ``sweep_orphans``), or is gone, or is external: nothing is done (no second stop is ever placed).
+  ``OrphanSweep``), or is gone, or is external: nothing is done (no second stop is ever placed).
 - Otherwise the exchange's position and open orders are read (REST, spec §4.7, §4.8). Orphaned protective
-  orders of the symbol (``orphans_by_symbol``) are taken over with them (``sweep_symbol``); if there are
+  orders of the symbol (``OrphanSweep.by_symbol``) are taken over with them (``OrphanSweep.sweep_symbol``); if there are
   none, the position is managed as after an entry fill (``OrderFlow.manage``: ``PositionExits``, then the
   reduce-only stop on mark and the take-profit ladder), with a signal id of this run. The exit state
   starts from the journal's fills of earlier-run orders that opened the position (size-weighted price,
@@ -38,22 +38,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from kraken_tui.domain import ZERO, Fill, OrderResult, Position
-from kraken_tui.engine.account import ManagedPosition
+from kraken_tui.domain import Fill, Instrument, Order, OrderResult, Position
+from kraken_tui.engine.account import AccountTracker, ManagedPosition
+from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.execution import make_signal_id
 from kraken_tui.engine.facade import EventKind, Severity
-from kraken_tui.engine.operator import OperatorState, TransitionRefused, TransitionSource
-from kraken_tui.engine.orphans import orphans_by_symbol, sweep_symbol
+from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionRefused, TransitionSource
+from kraken_tui.engine.order_flow import OrderFlow
+from kraken_tui.engine.orphans import OrphanSweep
 from kraken_tui.errors import ExchangeError
 from kraken_tui.journal.records import Alert
 from kraken_tui.wording import counted
-
-if TYPE_CHECKING:
-    from kraken_tui.engine.core import Engine
 
 __all__ = ["BLOCKER", "Takeover"]
 
@@ -72,8 +72,35 @@ class _Opened:
     fill: str
 
 
+class PositionReader(Protocol):
+    """The exchange reads a take-over makes (Kraken Futures docs, REST v3 "Get open positions", "Get open
+    orders"; spec §4.7, §4.8)."""
+
+    async def open_positions(self, *, priority: bool = False) -> list[Position]:
+        """Open positions."""
+        ...
+
+    async def open_orders(self, *, priority: bool = False) -> list[Order]:
+        """Open orders."""
+        ...
+
+
 class Takeover:
     """Take over and protect positions of ours left without a stop (module docstring) for one engine.
+
+    Args:
+        io: events, clock, journal, job worker.
+        account: the account (positions, open orders, managed positions).
+        sm: the operator state machine (entry blocker, pause).
+        client: reads the exchange's positions and open orders.
+        flow: places the protective orders (``OrderFlow.manage``/``place``).
+        orphans: takes an earlier run's resting protective orders over (``OrphanSweep``).
+        instruments: symbol -> Instrument.
+        run_id: this run's id (signal ids of taken-over positions).
+        strategy_name: named in alerts.
+        protective: the strategy places protective exits.
+        is_external: symbol -> its position was adopted as external (reconciliation).
+        booked_size: symbol -> signed contracts the journal's fills give (reconciliation).
 
     Attributes:
         opened: symbol -> the journal's entry of the unmanaged position (``_Opened``), None when unknown.
@@ -81,8 +108,14 @@ class Takeover:
         labels: symbol -> what the position is when it is not an earlier run's (``guard``: this run's entry).
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self.eng = engine
+    def __init__(self, io: EngineIO, *, account: AccountTracker, sm: OperatorStateMachine, client: PositionReader,
+                 flow: OrderFlow, orphans: OrphanSweep, instruments: Mapping[str, Instrument], run_id: str,
+                 strategy_name: str, protective: bool, is_external: Callable[[str], bool],
+                 booked_size: Callable[[str], Decimal]) -> None:
+        self.io, self.account, self.sm, self.client = io, account, sm, client
+        self.flow, self.orphans, self.instruments = flow, orphans, instruments
+        self.run_id, self.strategy_name, self.protective = run_id, strategy_name, protective
+        self.is_external, self.booked_size = is_external, booked_size
         self.opened: dict[str, _Opened | None] = {}
         self.failed: dict[str, str] = {}
         self.labels: dict[str, str] = {}
@@ -107,15 +140,14 @@ class Takeover:
         self._queue(f.symbol)
 
     async def sweep(self) -> None:
-        """At start, after ``sweep_orphans``: every exchange position of ours (not external, the size the
+        """At start, after ``OrphanSweep.sweep``: every exchange position of ours (not external, the size the
         journal's fills give, ``Reconciler.booked``) that no run manages, or whose stop is not resting, is
         taken over or has its stop placed (``run``; module docstring). A position of another program
         (external) is left as it is. Never raises for exchange errors."""
-        eng = self.eng
-        for symbol, pos in sorted(eng.account.positions.items()):
-            if eng.rec.is_external(symbol) or eng.rec.booked.get(symbol, ZERO) != pos.signed_size:
+        for symbol, pos in sorted(self.account.positions.items()):
+            if self.is_external(symbol) or self.booked_size(symbol) != pos.signed_size:
                 continue
-            if _unguarded(eng.account.managed.get(symbol), missing_ok=True):
+            if _unguarded(self.account.managed.get(symbol), missing_ok=True):
                 await self.run(symbol)
 
     def guard(self, mp: ManagedPosition, result: OrderResult | None) -> None:
@@ -136,38 +168,37 @@ class Takeover:
     def _queue(self, symbol: str) -> None:
         if symbol not in self._queued:
             self._queued.add(symbol)
-            self.eng.submit(f"take over {symbol}", lambda: self.run(symbol))
+            self.io.submit(f"take over {symbol}", lambda: self.run(symbol))
 
     # ------------------------------------------------------------------ the job
     async def run(self, symbol: str) -> None:
         """Take ``symbol``'s position over, or retry its stop (module docstring). Never raises for
         exchange errors (they block entries with a CRITICAL alert)."""
-        eng = self.eng
         self._queued.discard(symbol)
-        mp = eng.account.managed.get(symbol)
+        mp = self.account.managed.get(symbol)
         if mp is not None and symbol not in self.failed and not _unguarded(mp):  # managed, its stop resting
             self.opened.pop(symbol, None)
             return
-        if eng.rec.is_external(symbol):
+        if self.is_external(symbol):
             self._done(symbol)
             return
-        if eng.sm.state in (OperatorState.FLATTENING, OperatorState.HALTED):  # a flatten closes it
-            if symbol not in eng.account.positions:  # closed meanwhile
+        if self.sm.state in (OperatorState.FLATTENING, OperatorState.HALTED):  # a flatten closes it
+            if symbol not in self.account.positions:  # closed meanwhile
                 self._done(symbol)
             elif symbol not in self._warned:
                 self._warned.add(symbol)
                 self._alert(symbol, "HIGH", f"{self._what(symbol)}: not taken over while the engine is "
-                            f"{eng.sm.state.value}; the position has no stop")
+                            f"{self.sm.state.value}; the position has no stop")
             self.opened.pop(symbol, None)
             return
         try:
-            positions, orders = await asyncio.gather(eng.client.open_positions(), eng.client.open_orders())
+            positions, orders = await asyncio.gather(self.client.open_positions(), self.client.open_orders())
         except (ExchangeError, OSError) as exc:
             self._unprotected(symbol, f"the exchange could not be read ({exc})")
             return
-        eng.account.set_positions(positions)
-        eng.account.set_orders(orders)
-        pos = eng.account.positions.get(symbol)
+        self.account.set_positions(positions)
+        self.account.set_orders(orders)
+        pos = self.account.positions.get(symbol)
         if pos is None:  # closed meanwhile: nothing to protect
             if symbol in self.failed:
                 self._alert(symbol, "INFO", f"{symbol}: the position without a stop is closed; entry blocker "
@@ -176,15 +207,15 @@ class Takeover:
             return
         if mp is not None:  # a retry: place the stop unless a resync placed it meanwhile
             stop = mp.exits.stop_order() if "stop" not in mp.orders else None
-            result = await eng.flow.place(mp, stop, mp.stop_purpose) if stop is not None else None
+            result = await self.flow.place(mp, stop, mp.stop_purpose) if stop is not None else None
             self._check(symbol, mp, pos, result, "")
             return
-        await sweep_symbol(eng, symbol, orphans_by_symbol(eng).get(symbol, []))
-        mp = eng.account.managed.get(symbol)
+        await self.orphans.sweep_symbol(symbol, self.orphans.by_symbol().get(symbol, []))
+        mp = self.account.managed.get(symbol)
         if mp is not None:
             self._check(symbol, mp, pos, None, "took over its resting protective orders")
             return
-        inst = eng.instruments.get(symbol)
+        inst = self.instruments.get(symbol)
         if inst is None:
             self._unprotected(symbol, "the symbol is not listed by the exchange")
             return
@@ -192,18 +223,17 @@ class Takeover:
         if opened is not None and opened.size == pos.size:
             entry, ts_ms, src = opened.price, opened.ts_ms, "the journal's fills"
         else:
-            entry, ts_ms, src = pos.entry_price, eng.now_ms(), "the exchange's position"
-        protective = bool(getattr(eng.strategy, "protective_exits", True))
-        mp, results = await eng.flow.manage(inst, pos.side, entry, pos.size,
-                                            make_signal_id(eng.run_id, symbol, eng.now_ms()),
-                                            protective=protective, opened_ms=ts_ms)
+            entry, ts_ms, src = pos.entry_price, self.io.now_ms(), "the exchange's position"
+        mp, results = await self.flow.manage(inst, pos.side, entry, pos.size,
+                                             make_signal_id(self.run_id, symbol, self.io.now_ms()),
+                                             protective=self.protective, opened_ms=ts_ms)
         self._check(symbol, mp, pos, results[0] if results else None, f"entry {entry} from {src}")
 
     # ------------------------------------------------------------------ outcomes
     def _what(self, symbol: str) -> str:
         """``<symbol> <side> <contracts> (<what the position is>)`` for alerts (the managed size first)."""
-        mp = self.eng.account.managed.get(symbol)
-        pos = self.eng.account.positions.get(symbol)
+        mp = self.account.managed.get(symbol)
+        pos = self.account.positions.get(symbol)
         opened = self.opened.get(symbol)
         text = f"{symbol} {mp.exits.side.value} {mp.exits.remaining}" if mp is not None \
             else f"{symbol} {pos.side.value} {pos.size}" if pos is not None else symbol
@@ -216,7 +246,7 @@ class Takeover:
         what = self._what(symbol)
         how = f"; {how}" if how else ""
         if not mp.exits.protective:
-            name = getattr(self.eng.strategy, "name", "the strategy")
+            name = self.strategy_name or "the strategy"
             self._alert(symbol, "HIGH", f"{what}: taken over by this run{how}; strategy {name} has protective "
                         "exits disabled: no stop and no take-profit placed")
             self._done(symbol)
@@ -225,7 +255,7 @@ class Takeover:
             stop = (f"stop {mp.exits.stop_price} (reduce-only, mark trigger) resting for {pos.size}, "
                     f"{counted(tps, 'take-profit')}")
             if symbol in self.failed:
-                paused = self.eng.sm.state is OperatorState.PAUSED
+                paused = self.sm.state is OperatorState.PAUSED
                 self._alert(symbol, "INFO", f"{what}: {stop}; entry blocker '{BLOCKER}' lifted"
                             + ("; entries stay paused until the operator resumes" if paused else ""))
             else:
@@ -236,14 +266,13 @@ class Takeover:
 
     def _unprotected(self, symbol: str, why: str) -> None:
         """Block entries (pause) and raise a journaled CRITICAL alert: the position has no stop."""
-        eng = self.eng
         detail = f"{self._what(symbol)} has no stop: {why}; retried at every reconciliation pass"
         new = self.failed.get(symbol) != detail
         self.failed[symbol] = detail
-        eng.sm.block_entries(BLOCKER, detail)
-        if eng.sm.state is OperatorState.RUNNING:
+        self.sm.block_entries(BLOCKER, detail)
+        if self.sm.state is OperatorState.RUNNING:
             with contextlib.suppress(TransitionRefused):
-                eng.sm.pause(f"{BLOCKER}: {detail}", TransitionSource.AUTOMATIC)
+                self.sm.pause(f"{BLOCKER}: {detail}", TransitionSource.AUTOMATIC)
         if new:
             self._alert(symbol, "CRITICAL", detail)
 
@@ -252,12 +281,12 @@ class Takeover:
         self.labels.pop(symbol, None)
         self._warned.discard(symbol)
         if self.failed.pop(symbol, None) is not None and not self.failed:
-            self.eng.sm.clear_blocker(BLOCKER)
+            self.sm.clear_blocker(BLOCKER)
 
     def _alert(self, symbol: str, level: str, msg: str) -> None:
         sev = {"INFO": Severity.INFO, "HIGH": Severity.WARNING}.get(level, Severity.CRITICAL)
-        self.eng.emit(EventKind.ALERT, msg, symbol=symbol, severity=sev, data={"level": level})
-        self.eng._write_soon(Alert(self.eng.now_ms(), level, msg, symbol))
+        self.io.emit(EventKind.ALERT, msg, symbol=symbol, severity=sev, data={"level": level})
+        self.io.write_soon(Alert(self.io.now_ms(), level, msg, symbol))
 
 
 def _unguarded(mp: ManagedPosition | None, *, missing_ok: bool = False) -> bool:

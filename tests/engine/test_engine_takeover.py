@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
-from types import SimpleNamespace
 
 from kraken_tui.domain import Fill, FillType, Position, PositionSide, Side
+from kraken_tui.engine.account import AccountTracker
+from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.operator import OperatorState, OperatorStateMachine
 from kraken_tui.engine.takeover import BLOCKER, Takeover
 from kraken_tui.journal.records import Alert
@@ -19,11 +20,25 @@ CID = "kt-aaaaaaaa-PF_XBTUSD-1704067200000-entry"
 
 
 class _Eng:
-    def __init__(self) -> None:
-        self.jobs: list[str] = []
+    """What the take-over is given: a job queue that records the names, an account, a state machine."""
 
-    def submit(self, name, job) -> None:
-        self.jobs.append(name)
+    def __init__(self, state: OperatorState = OperatorState.RUNNING) -> None:
+        self.jobs: list[str] = []
+        self.journaled: list[Alert] = []
+        self.account = AccountTracker()
+        self.sm = OperatorStateMachine(lambda: 0, state, "test")
+        self.io = EngineIO(emit=lambda *a, **k: None, now_ms=lambda: 0, write=self._write,
+                           write_soon=self.journaled.append, submit=lambda name, job: self.jobs.append(name))
+
+    async def _write(self, record) -> None:
+        self.journaled.append(record)
+
+
+def _takeover(eng: _Eng) -> Takeover:
+    """A ``Takeover`` over ``eng``; the exchange, order flow and orphan sweep are never reached here."""
+    return Takeover(eng.io, account=eng.account, sm=eng.sm, client=None, flow=None, orphans=None,  # type: ignore[arg-type]
+                    instruments={}, run_id="r", strategy_name="test", protective=True,
+                    is_external=lambda symbol: False, booked_size=lambda symbol: D(0))
 
 
 def _fill(fid: str, side: Side, size: str, price: int, ts: int) -> Fill:
@@ -32,7 +47,7 @@ def _fill(fid: str, side: Side, size: str, price: int, ts: int) -> Fill:
 
 def test_partial_fills_average_the_entry_and_keep_the_first_time():
     eng = _Eng()
-    t = Takeover(eng)  # type: ignore[arg-type]
+    t = _takeover(eng)
     t.note(_fill("f1", Side.BUY, "0.01", 50_000, 1_000), D(0), D("0.01"))
     t.note(_fill("f2", Side.BUY, "0.03", 50_100, 2_000), D("0.01"), D("0.04"))
     o = t.opened["PF_XBTUSD"]
@@ -42,7 +57,7 @@ def test_partial_fills_average_the_entry_and_keep_the_first_time():
 
 
 def test_reduce_keeps_the_entry_flip_restarts_and_unknown_start_is_none():
-    t = Takeover(_Eng())  # type: ignore[arg-type]
+    t = _takeover(_Eng())
     t.note(_fill("f1", Side.SELL, "0.02", 40_000, 1_000), D(0), D("-0.02"))
     t.note(_fill("f2", Side.BUY, "0.005", 39_000, 2_000), D("-0.02"), D("-0.015"))
     o = t.opened["PF_XBTUSD"]
@@ -50,34 +65,15 @@ def test_reduce_keeps_the_entry_flip_restarts_and_unknown_start_is_none():
     t.note(_fill("f3", Side.BUY, "0.025", 39_500, 3_000), D("-0.015"), D("0.01"))  # through zero
     o = t.opened["PF_XBTUSD"]
     assert o is not None and (o.size, o.price, o.ts_ms) == (D("0.01"), D(39_500), 3_000)
-    t2 = Takeover(_Eng())  # type: ignore[arg-type]
+    t2 = _takeover(_Eng())
     t2.note(_fill("f4", Side.BUY, "0.01", 41_000, 4_000), D("0.02"), D("0.03"))  # the position's start unknown
     assert t2.opened["PF_XBTUSD"] is None
 
 
-class _HaltedEng:
-    """Just what ``Takeover.run`` reads while the engine is HALTED (it returns before any exchange call)."""
-
-    def __init__(self) -> None:
-        self.account = SimpleNamespace(managed={}, positions={
-            "PF_XBTUSD": Position("PF_XBTUSD", PositionSide.LONG, D("0.01"), D(50_000))})
-        self.rec = SimpleNamespace(is_external=lambda symbol: False)
-        self.sm = OperatorStateMachine(lambda: 0, OperatorState.HALTED, "test")
-        self.journaled: list[Alert] = []
-
-    def emit(self, *args, **kwargs) -> None:
-        pass
-
-    def _write_soon(self, record) -> None:
-        self.journaled.append(record)
-
-    def now_ms(self) -> int:
-        return 0
-
-
 def test_halted_retries_warn_once_and_a_closed_position_lifts_the_blocker():
-    eng = _HaltedEng()
-    t = Takeover(eng)  # type: ignore[arg-type]
+    eng = _Eng(OperatorState.HALTED)  # Takeover.run returns before any exchange call while HALTED
+    eng.account.positions["PF_XBTUSD"] = Position("PF_XBTUSD", PositionSide.LONG, D("0.01"), D(50_000))
+    t = _takeover(eng)
     t.failed["PF_XBTUSD"] = "no stop"
     eng.sm.block_entries(BLOCKER, "no stop")
     for _ in range(3):  # one reconciliation pass each

@@ -23,7 +23,7 @@ T0 = 1_704_067_200_000
 
 async def _feeds_live(eng) -> None:
     """Wait for the private feeds' snapshots: a fill made before the fills snapshot arrives counts as
-    history (engine.core_events), which is not what these tests are about."""
+    history (engine.fill_origin), which is not what these tests are about."""
     await wait_for(lambda: eng.ws_positions is not None)
     await asyncio.sleep(0.2)
 

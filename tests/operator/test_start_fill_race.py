@@ -39,16 +39,17 @@ MIN = 60_000
 
 def _fills_in_window(monkeypatch: pytest.MonkeyPatch, act) -> None:
     """Run ``act()`` inside ``Engine.start`` after the start-up reconciliation and before the feeds are
-    subscribed (``_warm_up`` sits between the two): the fill it makes is only in the WS snapshot."""
-    orig = Engine._warm_up
+    subscribed (``warm_up_candles`` sits between the two): the fill it makes is only in the WS snapshot."""
+    orig = Engine.warm_up_candles
+    filled: set[int] = set()  # ids of the engines that ran ``act`` (once each)
 
-    async def warm_up_then_fill(self: Engine) -> None:
-        await orig(self)
-        if not getattr(self, "_test_filled", False):
-            self._test_filled = True
+    async def warm_up_then_fill(eng: Engine) -> None:
+        await orig(eng)
+        if id(eng) not in filled:
+            filled.add(id(eng))
             act()
 
-    monkeypatch.setattr(Engine, "_warm_up", warm_up_then_fill)
+    monkeypatch.setattr(Engine, "warm_up_candles", warm_up_then_fill)
 
 
 def _outcome(eng: Engine, ex, journal) -> dict:

@@ -15,7 +15,7 @@ from kraken_tui.domain import Candle
 from kraken_tui.errors import ConfigError
 
 from ..candles import TIMEFRAMES, timeframe_ms
-from ..signals import PriceSeries, Signal, SignalSide
+from ..signals import MarketView, PriceSeries, Signal, SignalSide
 from ._params import Param, resolve_params
 
 __all__ = ["StrategyBase"]
@@ -59,6 +59,15 @@ class StrategyBase:
         self._tf_ms = timeframe_ms(timeframe)
         self._states: dict[str, Any] = {}
         self.configure()
+
+    def on_candle(self, symbol: str, timeframe: str, candle: Candle, view: MarketView) -> Signal | None:
+        """Consume one closed candle; return a Signal or None (``engine.signals.Strategy``). Every built-in
+        strategy overrides it.
+
+        Raises:
+            NotImplementedError: a subclass that does not override it.
+        """
+        raise NotImplementedError
 
     def configure(self) -> None:
         """Hook for subclasses: cross-parameter checks (raise ``self.bad_param``) and derived attributes."""

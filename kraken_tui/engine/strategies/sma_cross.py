@@ -14,6 +14,7 @@ from __future__ import annotations
 from itertools import compress, repeat
 from math import isfinite
 from operator import and_, gt, lt, sub
+from typing import Any
 
 from kraken_tui.domain import Candle
 
@@ -90,7 +91,7 @@ class SmaCross(StrategyBase):
         reason = f"SMA({self.fast}) {f:.2f} crossed {word} SMA({self.slow}) {s:.2f}"
         return self.signal_at(symbol, side, 1.0, reason, {"sma_fast": f, "sma_slow": s, "close": close}, open_ms)
 
-    def on_candles(self, symbol: str, timeframe: str, cols: tuple[list, ...], view: MarketView
+    def on_candles(self, symbol: str, timeframe: str, cols: tuple[list[Any], ...], view: MarketView
                    ) -> list[tuple[int, Signal]]:
         """Batch ``on_candle`` over a chunk of bars given as columns ``(ts_ms, open, high, low, close, volume)``:
         the (index, Signal) of every bar whose ``on_candle`` returns a Signal, same Signals, same state after.
@@ -139,7 +140,7 @@ class SmaCross(StrategyBase):
             st.prev = None
         if j0 >= m:
             return []
-        d = list(map(sub, fs[j0:], ss[j0:]))  # type: ignore[arg-type]
+        d = list(map(sub, fs[j0:], ss[j0:]))
         first = j0 + 1  # index of the bar whose previous difference is d[0]
         if prev is not None:
             d.insert(0, prev[0] - prev[1])

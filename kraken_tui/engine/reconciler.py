@@ -2,13 +2,15 @@
 WebSocket reconnect, every ``[operator] reconcile_interval_s`` and every few seconds while the feed is down.
 
 Owns: ``Reconciler`` (one per ``core.Engine``, attribute ``rec``). It starts from ``journal_view`` (what a
-journal file says the engine holds; ``engine.journal_view``, re-exported here).
+journal file says the engine holds; ``engine.journal_view``, re-exported here). It gets the few things it
+uses (client, account, executor, order flow, state machine, ``context.EngineIO``) and hooks into the
+engine (book a fill, a protective order gone, a take-over, after a pass) as callables.
 The comparison itself is ``engine.reconcile.reconcile`` (pure); this module reads the exchange (spec §4.6
 accounts, §4.7 openpositions, §4.8 openorders, §4.9 fills, §4.16 orders/status), books the fills the
 journal misses (no lost fills, also those made while the WebSocket was down), applies the actions and
 journals one ``ReconciliationDiff`` per difference (``action.diff_fields()``).
 
-Rules (../shared/guides/lessons.md "Reconciliation, restarts, duplicates"):
+Rules:
 - An order of ours missing from openorders is resolved from fills, then orders/status, before anything
   is concluded (a fast fill that vanished from openorders is "filled", never "rejected" or
   "cancelled": nautilus_trader #3870); the conclusion is journaled as an ``OrderResult`` too, so the
@@ -17,7 +19,7 @@ Rules (../shared/guides/lessons.md "Reconciliation, restarts, duplicates"):
   send (a foreign cliOrdId, a manual order), or found on the exchange with no fill at all - is adopted:
   tagged external (``PositionView.external``), entry blocker ``reconcile.BLOCKER_NAME`` set and the state
   goes RUNNING -> PAUSED with the reason. ``Engine.resume`` acknowledges every adopted position and
-  clears the blocker (documented in ``core_control.ControlMixin.resume``). The tag and the acknowledgement
+  clears the blocker (documented in ``core.Engine.resume``). The tag and the acknowledgement
   are journaled (position diffs) and restored at start by ``journal_view``, so they survive a restart.
 - A position the engine had and the exchange no longer has is closed in the engine (protective orders
   cancelled) with the reason reconcile gives (liquidation when a liquidation fill explains it; the
@@ -45,15 +47,19 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
 
-from kraken_tui.domain import ZERO, Fill, FillType, OrderResult, OrderStatus, Side
+from kraken_tui.domain import ZERO, Account, Fill, FillType, Order, OrderResult, OrderStatus, Position, Side
+from kraken_tui.engine.account import AccountTracker
+from kraken_tui.engine.context import EngineIO
+from kraken_tui.engine.execution import Executor
 from kraken_tui.engine.facade import EventKind, Severity
 from kraken_tui.engine.fill_origin import FillOrigin, OurOrders
 from kraken_tui.engine.journal_view import ACKNOWLEDGED_ACTION, JournalView, journal_view
-from kraken_tui.engine.operator import OperatorState, TransitionRefused, TransitionSource
+from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionRefused, TransitionSource
+from kraken_tui.engine.order_flow import OrderFlow
+from kraken_tui.engine.ports import KrakenClient
 from kraken_tui.engine.reconcile import (
     BLOCKER_NAME,
     AdoptPosition,
@@ -71,13 +77,9 @@ from kraken_tui.engine.reconcile import (
     reconcile,
     statuses_from,
 )
-from kraken_tui.engine.takeover import Takeover
 from kraken_tui.errors import ExchangeError
 from kraken_tui.journal.records import ReconciliationDiff
 from kraken_tui.wording import counted
-
-if TYPE_CHECKING:
-    from kraken_tui.engine.core import Engine
 
 __all__ = ["JournalView", "Reconciler", "journal_view"]
 
@@ -93,25 +95,48 @@ _LIQ = frozenset(t for t in FillType if t.is_liquidation)
 
 
 class Reconciler:
-    """The engine's reconciliation (module docstring). Uses the engine's client, account, journal, executor,
-    flow and state machine; runs on the engine's job worker (``Engine.submit``) except at start.
+    """The engine's reconciliation (module docstring); runs on the engine's job worker (``EngineIO.submit``)
+    except at start.
+
+    Args:
+        io: events, clock, journal, job worker.
+        client: reads the exchange (accounts, openpositions, openorders, fills, orders/status).
+        account: the account the passes update.
+        executor: this run's intents and resting orders.
+        flow: cancels a closed position's protective orders (``OrderFlow.cleanup``).
+        sm: the operator state machine (entry blocker, pause).
+        interval_s: seconds between timer passes (``[operator] reconcile_interval_s``).
+        book_fill: books, journals and publishes one fill (``core.Engine.on_fill``).
+        protective_gone: (cliOrdId, why) a protective order left the book without filling.
+        earlier_run_fill: (fill, signed contracts before, after) a fill of an earlier run's order left a
+            position this run does not manage (``takeover.Takeover.note``).
+        after_pass: called after every successful pass (take-over retries, equity checks).
+        stopped: True once the engine stops (no pass is queued then).
+        feed_offline: True while the WebSocket is down (passes every ``OFFLINE_POLL_S``).
 
     Attributes:
         booked: signed contracts per symbol as the journal has them (journaled fills, adoptions).
         external: adopted symbols -> acknowledged by the operator.
         origin: which fills are ours, new or history (engine.fill_origin ``FillOrigin``).
-        takeover: positions of ours left unmanaged, taken over and protected (engine.takeover ``Takeover``).
         passes: completed passes. last_ms: engine time of the last pass. last_error: the last failure text.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self.eng = engine
+    def __init__(self, io: EngineIO, *, client: KrakenClient, account: AccountTracker, executor: Executor,
+                 flow: OrderFlow, sm: OperatorStateMachine, interval_s: float,
+                 book_fill: Callable[[Fill], Awaitable[None]],
+                 protective_gone: Callable[[str | None, str | None], None],
+                 earlier_run_fill: Callable[[Fill, Decimal, Decimal], None],
+                 after_pass: Callable[[], None], stopped: Callable[[], bool],
+                 feed_offline: Callable[[], bool]) -> None:
+        self.io, self.client, self.account, self.executor, self.flow, self.sm = io, client, account, executor, flow, sm
+        self.interval_s = interval_s
+        self._book_fill, self._protective_gone, self._earlier_run_fill = book_fill, protective_gone, earlier_run_fill
+        self._after_pass, self._stopped, self._feed_offline = after_pass, stopped, feed_offline
         self.booked: dict[str, Decimal] = {}
         self.external: dict[str, bool] = {}
         self.believed: dict[str, KnownOrder] = {}
         self.since_ms: int | None = None
-        self.origin = FillOrigin(engine, self)
-        self.takeover = Takeover(engine)
+        self.origin = FillOrigin(account, executor, lambda: self.believed.values(), self.schedule)
         self.passes = 0
         self.last_ms: int | None = None
         self.last_error: str | None = None
@@ -132,17 +157,25 @@ class Reconciler:
         self.external = dict(view.external)
         self.origin.load(view, ours)
         for fid in view.fill_ids:
-            self.eng.account.mark_seen(fid)
+            self.account.mark_seen(fid)
 
     def is_ours(self, cli_ord_id: str | None) -> bool:
         """True for an order this program sent (this run's intents, the journal's, or our cliOrdId prefixes)."""
-        return bool(cli_ord_id) and (cli_ord_id in self.eng.executor.intents
-                                     or cli_ord_id in self.origin.ours.purposes
-                                     or cli_ord_id.startswith(OUR_PREFIXES))  # type: ignore[union-attr]
+        return cli_ord_id is not None and cli_ord_id != "" and (cli_ord_id in self.executor.intents
+                                                                or cli_ord_id in self.origin.ours.purposes
+                                                                or cli_ord_id.startswith(OUR_PREFIXES))
 
     def is_external(self, symbol: str) -> bool:
         """True when ``symbol``'s position was adopted from the exchange."""
         return symbol in self.external
+
+    def booked_size(self, symbol: str) -> Decimal:
+        """Signed contracts of ``symbol`` as the journal's fills give them (0 when none)."""
+        return self.booked.get(symbol, ZERO)
+
+    def forget_believed(self, cli_ord_id: str) -> None:
+        """``cli_ord_id`` no longer rests (cancelled, or taken over as this run's order)."""
+        self.believed.pop(cli_ord_id, None)
 
     def known(self) -> KnownState:
         """The engine's side for ``reconcile``: booked positions (with external flags) and orders we believe rest."""
@@ -150,13 +183,13 @@ class Reconciler:
         for sym, q in self.booked.items():
             if q == 0:
                 continue
-            p = self.eng.account.positions.get(sym)
+            p = self.account.positions.get(sym)
             positions[sym] = KnownPosition(sym, q, p.entry_price if p is not None else ZERO,
                                            external=sym in self.external, acknowledged=self.external.get(sym, True))
-        orders = {**self.believed, **self.eng.executor.live}
+        orders = {**self.believed, **self.executor.live}
         return KnownState(positions, tuple(orders.values()))
 
-    # ------------------------------------------------------------------ fills (called by Engine.on_fill)
+    # ------------------------------------------------------------------ fills (called after booking a fill)
     async def on_booked_fill(self, f: Fill) -> None:
         """A new fill was booked and journaled: move ``booked``; a fill of an order we did not send that
         leaves a position adopts it (external, entries paused)."""
@@ -164,7 +197,7 @@ class Reconciler:
         after = before + (f.size if f.side is Side.BUY else -f.size)
         self.booked[f.symbol] = after
         self.since_ms = f.ts_ms if self.since_ms is None else max(self.since_ms, f.ts_ms)
-        self.eng.executor.filled(f.cli_ord_id, f.size)
+        self.executor.filled(f.cli_ord_id, f.size)
         k = self.believed.get(f.cli_ord_id or "")
         if k is not None:
             if k.size > f.size:
@@ -174,38 +207,37 @@ class Reconciler:
         if f.fill_type in _LIQ or self.is_ours(f.cli_ord_id):
             if after == 0:
                 self.external.pop(f.symbol, None)
-            elif f.fill_type not in _LIQ and self._earlier_run(f.cli_ord_id) and f.symbol not in self.eng.account.managed:
-                self.takeover.note(f, before, after)  # taken over and protected on the job worker
+            elif f.fill_type not in _LIQ and self._earlier_run(f.cli_ord_id) and f.symbol not in self.account.managed:
+                self._earlier_run_fill(f, before, after)  # taken over and protected on the job worker
             return
         why = f"fill {f.fill_id} of an order the engine did not send (cliOrdId {f.cli_ord_id or '-'})"
         if after == 0:
             self.external.pop(f.symbol, None)
             await self._diff(ClosePosition(f.symbol, before, "manual"), ts_ms=f.ts_ms)
             return
-        p = self.eng.account.positions.get(f.symbol)
+        p = self.account.positions.get(f.symbol)
         await self.adopt(AdoptPosition(f.symbol, after, p.entry_price if p is not None else f.price, before), why,
                          ts_ms=f.ts_ms)
 
     def _earlier_run(self, cli_ord_id: str | None) -> bool:
         """True for an engine order of an earlier run that this run neither sent nor took over (orphans)."""
-        return bool(cli_ord_id) and self.eng.executor.purpose_of(cli_ord_id) is None \
-            and not cli_ord_id.startswith("flat-")  # type: ignore[union-attr]
+        return cli_ord_id is not None and cli_ord_id != "" and self.executor.purpose_of(cli_ord_id) is None \
+            and not cli_ord_id.startswith("flat-")
 
     # ------------------------------------------------------------------ adoption and acknowledgement
     async def adopt(self, a: AdoptPosition, why: str, *, ts_ms: int | None = None) -> None:
         """Adopt an exchange position: tag it external (unacknowledged), block entries, pause, journal."""
-        eng = self.eng
         self.booked[a.symbol] = a.size
         self.external[a.symbol] = False
         side = "long" if a.size > 0 else "short"
         detail = f"{a.symbol} {side} {abs(a.size)} adopted as external ({why}); resume acknowledges it"
         self._block(detail)
-        eng.emit(EventKind.ALERT, f"reconciliation: {detail}", symbol=a.symbol, severity=Severity.WARNING,
-                 data={"level": "HIGH", "external": True})
+        self.io.emit(EventKind.ALERT, f"reconciliation: {detail}", symbol=a.symbol, severity=Severity.WARNING,
+                     data={"level": "HIGH", "external": True})
         await self._diff(a, ts_ms=ts_ms)
 
     def _block(self, detail: str) -> None:
-        sm = self.eng.sm
+        sm = self.sm
         sm.block_entries(BLOCKER_NAME, detail)
         if sm.state is OperatorState.RUNNING:
             with contextlib.suppress(TransitionRefused):
@@ -220,15 +252,15 @@ class Reconciler:
             self.external[s] = True
             size = self.booked.get(s, ZERO)
             pos = "flat" if size == 0 else f"{'long' if size > 0 else 'short'} {abs(size)}"
-            self.eng._write_soon(ReconciliationDiff(self.eng.now_ms(), "position", s, "external, not acknowledged",
-                                                    pos, ACKNOWLEDGED_ACTION))
-        self.eng.sm.clear_blocker(BLOCKER_NAME)
+            self.io.write_soon(ReconciliationDiff(self.io.now_ms(), "position", s, "external, not acknowledged",
+                                                  pos, ACKNOWLEDGED_ACTION))
+        self.sm.clear_blocker(BLOCKER_NAME)
         self._block_detail = None
         return syms
 
     # ------------------------------------------------------------------ a pass
-    async def _read(self) -> tuple[Any, list, list, list[Fill]]:
-        c = self.eng.client
+    async def _read(self) -> tuple[Account, list[Position], list[Order], list[Fill]]:
+        c = self.client
         acct, positions, orders, fills = await asyncio.gather(c.account(), c.open_positions(), c.open_orders(),
                                                               c.fills())
         since = self.since_ms
@@ -236,7 +268,7 @@ class Reconciler:
             try:
                 fills = await c.fills_since(since)
             except ExchangeError as exc:
-                self.eng.emit(EventKind.ERROR, f"reconciliation: older fills could not be paged ({exc}); "
+                self.io.emit(EventKind.ERROR, f"reconciliation: older fills could not be paged ({exc}); "
                               "using the latest 100", severity=Severity.WARNING)
         return acct, positions, orders, fills
 
@@ -244,7 +276,7 @@ class Reconciler:
         """orders/status for orders missing from openorders (spec §4.16); unanswered ids are NOT_FOUND."""
         oids = [k.order_id for k in ask if k.order_id]
         cids = [k.cli_ord_id for k in ask if k.cli_ord_id and not k.order_id]
-        infos = await self.eng.client.orders_status(order_ids=oids, cli_ord_ids=cids)
+        infos = await self.client.orders_status(order_ids=oids, cli_ord_ids=cids)
         return statuses_from(infos, [*oids, *cids])
 
     async def run(self, why: str, *, first: bool = False) -> list[ReconcileAction]:
@@ -255,42 +287,45 @@ class Reconciler:
         fills of our journaled intents are booked. Returns the actions applied. Never raises for exchange
         errors (ERROR event; at start an entry blocker until a later pass succeeds).
         """
-        eng = self.eng
         try:
             actions, acct, positions, orders, missing = await self._compare(first)
         except (ExchangeError, OSError, ValueError) as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
-            eng.emit(EventKind.ERROR, f"reconciliation ({why}) failed: {self.last_error}", severity=Severity.ERROR)
+            self.io.emit(EventKind.ERROR, f"reconciliation ({why}) failed: {self.last_error}",
+                         severity=Severity.ERROR)
             if first:
-                eng.sm.block_entries(BLOCKER_NAME, f"start-up reconciliation failed: {self.last_error}")
+                self.sm.block_entries(BLOCKER_NAME, f"start-up reconciliation failed: {self.last_error}")
             return []
         finally:
             self._queued = False
             self._last_wall = time.monotonic()
         for f in missing:
-            await eng.on_fill(f)
-        eng.account.set_account(acct)
-        eng.account.set_positions(positions)
-        eng.account.set_orders(orders)
+            await self._book_fill(f)
+        self.account.set_account(acct)
+        self.account.set_positions(positions)
+        self.account.set_orders(orders)
         for a in actions:
             await self._apply(a)
         if not any(isinstance(a, BlockEntries) for a in actions) and all(self.external.values()) \
-                and BLOCKER_NAME in eng.sm.entry_blockers:
-            eng.sm.clear_blocker(BLOCKER_NAME)
+                and BLOCKER_NAME in self.sm.entry_blockers:
+            self.sm.clear_blocker(BLOCKER_NAME)
             self._block_detail = None
         self.passes += 1
-        self.last_ms = eng.now_ms()
+        self.last_ms = self.io.now_ms()
         self.last_error = None
         if missing:
-            eng.emit(EventKind.INFO, f"reconciliation ({why}): {counted(len(missing), 'fill')} booked from REST")
-        self.takeover.after_pass()
-        eng._equity_checks()
+            self.io.emit(EventKind.INFO, f"reconciliation ({why}): {counted(len(missing), 'fill')} booked from REST")
+        self._after_pass()
         return actions
 
-    async def _compare(self, first: bool) -> tuple[list[ReconcileAction], Any, list, list, list[Fill]]:
+    async def _compare(self, first: bool) -> tuple[list[ReconcileAction], Account, list[Position], list[Order],
+                                                   list[Fill]]:
         for attempt in (0, 1):
             acct, positions, orders, fills = await self._read()
-            missing = self.origin.rest(fills)
+            first_boundary = self.origin.history_ms is None
+            missing = self.origin.rest(fills, journal_last_ms=self.since_ms)
+            if first_boundary and self.since_ms is None:
+                self.since_ms = max((f.ts_ms for f in fills), default=None)  # where paging back starts
             known = self.known()
             state = ExchangeState(tuple(positions), tuple(orders))
             actions = reconcile(known, state, missing)
@@ -307,20 +342,19 @@ class Reconciler:
         raise AssertionError("unreachable")
 
     async def _apply(self, a: ReconcileAction) -> None:
-        eng = self.eng
         if isinstance(a, OrderResolved):
             k = a.order
-            eng.executor.gone(k.cli_ord_id)
+            self.executor.gone(k.cli_ord_id)
             self.believed.pop(k.cli_ord_id or "", None)
             status = {"filled": OrderStatus.FILLED, "cancelled": OrderStatus.CANCELLED}.get(a.outcome,
                                                                                          OrderStatus.UNRECOGNISED)
-            await eng._write(OrderResult(status=status, order_id=k.order_id, cli_ord_id=k.cli_ord_id,
-                                         received_ts_ms=eng.now_ms(), raw_status=a.outcome,
-                                         error=f"reconciliation: {a.detail}"))
-            eng.emit(EventKind.ORDER, f"{k.symbol} {k.purpose} order {k.cli_ord_id or k.order_id} {a.outcome} "
+            await self.io.write(OrderResult(status=status, order_id=k.order_id, cli_ord_id=k.cli_ord_id,
+                                            received_ts_ms=self.io.now_ms(), raw_status=a.outcome,
+                                            error=f"reconciliation: {a.detail}"))
+            self.io.emit(EventKind.ORDER, f"{k.symbol} {k.purpose} order {k.cli_ord_id or k.order_id} {a.outcome} "
                      f"({a.detail})", symbol=k.symbol, data={"cli_ord_id": k.cli_ord_id, "status": a.outcome})
             if a.outcome != "filled":
-                eng._protective_gone(k.cli_ord_id, f"reconciliation: {a.detail}")
+                self._protective_gone(k.cli_ord_id, f"reconciliation: {a.detail}")
             await self._diff(a)
         elif isinstance(a, ResolveOrder | ExternalOrder):
             key = a.order.order_id if isinstance(a, ExternalOrder) else (a.order.cli_ord_id or a.order.order_id)
@@ -349,29 +383,29 @@ class Reconciler:
 
     async def _close(self, symbol: str, reason: str) -> None:
         """The exchange no longer has ``symbol``'s position: forget it, cancel its protective orders."""
-        eng = self.eng
         self.booked[symbol] = ZERO
         self.external.pop(symbol, None)
-        mp = eng.account.managed.pop(symbol, None)
-        eng.emit(EventKind.INFO, f"{symbol} position closed on the exchange ({reason})", symbol=symbol,
+        mp = self.account.managed.pop(symbol, None)
+        self.io.emit(EventKind.INFO, f"{symbol} position closed on the exchange ({reason})", symbol=symbol,
                  severity=Severity.WARNING, data={"exit_reason": reason})
         if mp is not None:
-            await eng.flow.cleanup(mp, reason)
+            await self.flow.cleanup(mp, reason)
 
     async def _diff(self, a: ReconcileAction, *, ts_ms: int | None = None) -> None:
-        await self.eng._write(ReconciliationDiff(ts_ms=ts_ms if ts_ms is not None else self.eng.now_ms(),
-                                                 **a.diff_fields()))  # type: ignore[arg-type]
+        f = a.diff_fields()
+        await self.io.write(ReconciliationDiff(ts_ms if ts_ms is not None else self.io.now_ms(), f["kind"] or "",
+                                               f["symbol"], f["journal_value"] or "", f["exchange_value"] or "",
+                                               f["action"] or ""))
 
     # ------------------------------------------------------------------ timer
     def tick(self) -> None:
         """Called every second (wall clock): queue a pass when the interval elapsed, or every
         ``OFFLINE_POLL_S`` while the WebSocket is down (REST fills polled meanwhile)."""
-        eng = self.eng
-        if self._queued or eng.stopped:
+        if self._queued or self._stopped():
             return
         age = time.monotonic() - self._last_wall
-        offline = eng._feed.status in ("reconnecting", "down")
-        if age >= eng.cfg.operator.reconcile_interval_s or (offline and age >= OFFLINE_POLL_S):
+        offline = self._feed_offline()
+        if age >= self.interval_s or (offline and age >= OFFLINE_POLL_S):
             self.schedule("offline poll" if offline else "interval")
 
     def schedule(self, why: str) -> None:
@@ -379,4 +413,4 @@ class Reconciler:
         if self._queued:
             return
         self._queued = True
-        self.eng.submit(f"reconcile ({why})", lambda: self.run(why))
+        self.io.submit(f"reconcile ({why})", lambda: self.run(why))

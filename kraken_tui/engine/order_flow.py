@@ -5,10 +5,10 @@ exit action (engine.exits ``MoveStop``/``ClosePosition``), and how it reacts to 
 goes through ``Executor`` (intent journaled first, unknown outcomes resolved). The flows run one at a
 time on the engine's job worker, so decisions always see the state the previous flow left.
 
-Rules (../shared/guides/lessons.md):
+Rules:
 - After an entry fills, a reduce-only stop (trigger on mark) and the take-profit ladder are placed for
   the filled size at the exchange's fill prices (``PositionExits.initial_orders``). When the stop does not
-  rest after an entry or an add (refused by the exchange), ``on_unprotected`` is told (the engine's
+  rest after an entry or an add (refused by the exchange), ``on_unprotected`` is told (the engine wires
   ``takeover.Takeover.guard``: entries paused, CRITICAL alert, stop retried after every reconciliation pass).
 - MoveStop edits the resting stop (spec §4.11); the first trailing move re-places the stop with purpose
   ``trailing`` (new order first, then the old one is cancelled) so the journal's exit reason is right.
@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
 
 from kraken_tui.config import ExitsConfig
 from kraken_tui.domain import (
@@ -40,6 +39,7 @@ from kraken_tui.domain import (
     TriggerSignal,
 )
 from kraken_tui.engine.account import AccountTracker, ManagedPosition
+from kraken_tui.engine.context import Emit
 from kraken_tui.engine.decide import Close, Enter
 from kraken_tui.engine.execution import Executor, intent_purpose
 from kraken_tui.engine.exits import (
@@ -56,8 +56,6 @@ from kraken_tui.journal.records import IntentPurpose
 __all__ = ["OrderFlow"]
 
 log = logging.getLogger(__name__)
-
-Emit = Callable[..., None]
 
 
 def _filled(result: OrderResult) -> tuple[Decimal, Decimal | None]:
@@ -82,7 +80,7 @@ class OrderFlow:
         clock_ms: engine clock (UTC ms).
     """
 
-    def __init__(self, executor: Executor, account: AccountTracker, instruments: dict[str, Instrument],
+    def __init__(self, executor: Executor, account: AccountTracker, instruments: Mapping[str, Instrument],
                  exits_cfg: ExitsConfig, emit: Emit, clock_ms: Callable[[], int]) -> None:
         self.ex = executor
         self.account = account
@@ -99,6 +97,10 @@ class OrderFlow:
         sent) so a position left without a resting stop is guarded (``takeover.Takeover.guard``)."""
 
     # ------------------------------------------------------------------ helpers
+    def count_exit(self, reason: str) -> None:
+        """Count one position closed with exit ``reason`` (``exit_reasons``)."""
+        self.exit_reasons[reason] = self.exit_reasons.get(reason, 0) + 1
+
     def _cid(self, ref: str, purpose: str) -> str:
         """A new cliOrdId for ``ref`` (the signal id of the position) and remember which position it is for."""
         cid = self.ex.ids.make(ref, purpose)
@@ -288,7 +290,7 @@ class OrderFlow:
     async def cleanup(self, mp: ManagedPosition, reason: str) -> None:
         """``mp`` reached zero (the caller already forgot it): cancel every protective order it still has
         and count the exit reason."""
-        self.exit_reasons[reason] = self.exit_reasons.get(reason, 0) + 1
+        self.count_exit(reason)
         for cid in list(mp.orders.values()):
             result = await self.ex.cancel(cli_ord_id=cid)
             if result.status not in (OrderStatus.CANCELLED, OrderStatus.NOT_FOUND, OrderStatus.FILLED):
@@ -304,10 +306,10 @@ class OrderFlow:
         return out
 
 
-def exit_reason_for(purpose: Any, stop_trailing: bool = False) -> str:
-    """The exit reason to report for a closing fill of ``purpose`` (``stop`` reports ``trailing`` when the
-    trailing stop was active)."""
-    p = str(purpose.value if hasattr(purpose, "value") else purpose) if purpose is not None else "external"
+def exit_reason_for(purpose: IntentPurpose | str | None, stop_trailing: bool = False) -> str:
+    """The exit reason to report for a closing fill of ``purpose`` (an intent purpose; None: not our order,
+    reported ``external``; ``stop`` reports ``trailing`` when the trailing stop was active)."""
+    p = "external" if purpose is None else purpose.value if isinstance(purpose, IntentPurpose) else str(purpose)
     if p == "stop" and stop_trailing:
         return "trailing"
     if p in ("entry", "add"):

@@ -1,0 +1,236 @@
+"""Operator guards: the equity floor, the daily loss limit, liquidation alerts and stale market data. Each guard
+keeps its own small state, looks at the figures it is given and returns ``GuardAction``s; the engine applies
+them (``core.Engine``: state machine transitions, entry blockers, events, journal alerts, the kill), the same
+shape ``engine.reconcile`` uses for reconciliation.
+
+Owns: ``EquityGuard`` (peak equity; daily loss limit: PAUSED until 00:00 UTC on the engine clock; equity
+floor: flatten -> HALTED, exit code 5), ``LiquidationGuard`` (an alert when a position's liquidation risk
+enters HIGH or worse, engine.liquidation), ``StaleDataGuard`` (no market data for ``[operator]
+stale_data_s`` blocks entries), ``equity_at_mark`` and the action types.
+Units: equity USD (Decimal), percentages 0-100, ages seconds, times UTC ms.
+Must not import: textual, the client, the journal writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from kraken_tui.domain import to_decimal
+from kraken_tui.engine.account import AccountTracker
+from kraken_tui.engine.facade import EventKind, Severity
+from kraken_tui.engine.liquidation import RiskLevel
+from kraken_tui.engine.market import MarketState
+from kraken_tui.engine.operator import OperatorState
+
+__all__ = [
+    "STALE_BLOCKER",
+    "Block",
+    "EquityGuard",
+    "FeedStale",
+    "GuardAction",
+    "Kill",
+    "LiquidationGuard",
+    "Notify",
+    "Pause",
+    "Resume",
+    "StaleDataGuard",
+    "Unblock",
+    "equity_at_mark",
+]
+
+#: Entry blocker name while market data is older than ``[operator] stale_data_s``.
+STALE_BLOCKER = "stale market data"
+_ALERT_LEVEL = {RiskLevel.HIGH: "HIGH", RiskLevel.EXTREME: "CRITICAL", RiskLevel.CRITICAL: "CRITICAL"}
+_RANK = {lvl: i for i, lvl in enumerate(RiskLevel)}
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """RUNNING -> PAUSED (automatic) with ``reason``."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """PAUSED -> RUNNING (automatic) with ``reason``; refused transitions are ignored."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """The equity floor was crossed: flatten, HALTED, exit code 5 (``engine.flatten.AccountFlatten.kill``)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Add (or refresh the detail of) the entry blocker ``blocker``."""
+
+    blocker: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unblock:
+    """Remove the entry blocker ``blocker``."""
+
+    blocker: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStale:
+    """Show the market feed as stale: silent for ``age_s`` seconds."""
+
+    age_s: float
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Publish an engine event; with ``alert_level`` (INFO, HIGH, CRITICAL) also journal an ``Alert``."""
+
+    kind: EventKind
+    message: str
+    symbol: str | None = None
+    severity: Severity = Severity.INFO
+    data: Mapping[str, Any] = field(default_factory=dict)
+    alert_level: str | None = None
+
+
+GuardAction = Pause | Resume | Kill | Block | Unblock | FeedStale | Notify
+
+
+def equity_at_mark(account: AccountTracker, market: MarketState) -> Decimal | None:
+    """Margin equity (USD) re-marked with the latest marks: the last account report's equity minus its
+    unrealised P&L plus the positions' unrealised P&L at the current marks (PF_ linear: size x (mark -
+    entry); Kraken Futures docs, "Multi-collateral margin"); None before the first account report."""
+    a = account.account
+    if a is None:
+        return None
+    upnl = Decimal(0)
+    for p in account.positions.values():
+        mark = market.mark_price(p.symbol)
+        m = to_decimal(mark) if mark else p.mark_price
+        if m is None:
+            return a.margin_equity_usd
+        upnl += p.signed_size * (m - p.entry_price)
+    return a.margin_equity_usd - a.unrealized_pnl_usd + upnl
+
+
+class EquityGuard:
+    """Peak equity, the daily loss limit and the equity floor (module docstring).
+
+    Args:
+        equity_floor_pct: ``[operator] equity_floor_pct``: equity below this % of the starting equity kills.
+        daily_loss_limit_pct: ``[operator] daily_loss_limit_pct``: a loss of this % of the day's starting
+            equity or more pauses entries until 00:00 UTC.
+
+    Attributes:
+        starting_usd: equity at start (USD). peak_usd: highest equity seen (USD).
+        day_start_usd: equity at the start of the UTC day (None until known).
+        daily_paused: the pause in force is the daily loss limit's (lifted at the next UTC day).
+    """
+
+    def __init__(self, equity_floor_pct: float, daily_loss_limit_pct: float) -> None:
+        self.floor_pct = to_decimal(equity_floor_pct)
+        self.daily_pct = to_decimal(daily_loss_limit_pct)
+        self._floor_text, self._daily_text = f"{equity_floor_pct:g}", f"{daily_loss_limit_pct:g}"
+        self.starting_usd = Decimal(0)
+        self.peak_usd = Decimal(0)
+        self.day_start_usd: Decimal | None = None
+        self.daily_paused = False
+
+    def start(self, equity_usd: Decimal) -> None:
+        """The engine started with ``equity_usd``: starting and peak equity."""
+        self.starting_usd = self.peak_usd = equity_usd
+
+    def drawdown_pct(self, equity_usd: Decimal) -> float:
+        """Drawdown of ``equity_usd`` from the peak, % (0 at or above the peak)."""
+        peak = self.peak_usd
+        return float((peak - equity_usd) / peak * 100) if peak > 0 and equity_usd < peak else 0.0
+
+    def check(self, equity_usd: Decimal | None, state: OperatorState) -> list[GuardAction]:
+        """Run on every balances message and every mark of a symbol with a position: update the peak; below
+        the floor -> ``Kill`` (unless a flatten is already running or done); the day's loss at the limit while
+        RUNNING -> ``Pause`` until 00:00 UTC."""
+        eq = equity_usd
+        if eq is None or eq <= 0:
+            return []
+        if eq > self.peak_usd:
+            self.peak_usd = eq
+        if self.day_start_usd is None:
+            self.day_start_usd = eq
+        if self.starting_usd > 0 and eq < self.starting_usd * self.floor_pct / 100:
+            if state in (OperatorState.FLATTENING, OperatorState.HALTED):
+                return []
+            return [Kill(f"equity floor: equity {eq:.2f} USD below {self._floor_text}% of starting "
+                         f"{self.starting_usd:.2f} USD")]
+        day = self.day_start_usd
+        if day and day > 0 and (day - eq) / day * 100 >= self.daily_pct and state is OperatorState.RUNNING:
+            self.daily_paused = True
+            return [Pause(f"daily loss limit: equity {eq:.2f} USD is {self._daily_text}% or more below "
+                          f"the day's start {day:.2f} USD; entries paused until 00:00 UTC")]
+        return []
+
+    def new_day(self, equity_usd: Decimal | None, state: OperatorState) -> list[GuardAction]:
+        """A new UTC day began (engine clock): the day's starting equity is ``equity_usd``; a daily-loss pause
+        ends (``Resume``)."""
+        self.day_start_usd = equity_usd
+        if self.daily_paused and state is OperatorState.PAUSED:
+            self.daily_paused = False
+            return [Resume("new UTC day: daily loss limit reset")]
+        return []
+
+
+class LiquidationGuard:
+    """Alert once when a position's liquidation risk rises into HIGH or worse (``RiskLevel.alerting``)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, RiskLevel] = {}
+
+    def check(self, symbol: str, liq_price: Decimal | None, distance: Decimal | None,
+              level: RiskLevel) -> list[GuardAction]:
+        """``symbol``'s position is at ``level`` (``distance`` from mark as a fraction, estimated liquidation
+        price ``liq_price`` USD; engine.views ``liquidation``): a ``Notify`` (journaled alert) when the level
+        rose into an alerting one since the last check."""
+        prev = self._seen.get(symbol, RiskLevel.LOW)
+        self._seen[symbol] = level
+        if not (level.alerting and _RANK[level] > _RANK[prev]):
+            return []
+        msg = (f"{symbol} liquidation risk {level.value}: mark is {float(distance or 0) * 100:.1f}% from the "
+               f"estimated liquidation price {liq_price:.2f}")
+        return [Notify(EventKind.ALERT, msg, symbol,
+                       Severity.CRITICAL if level is not RiskLevel.HIGH else Severity.WARNING,
+                       {"risk_level": level.value, "level": level.value}, _ALERT_LEVEL[level])]
+
+
+class StaleDataGuard:
+    """Entries blocked (``STALE_BLOCKER``) while market data is older than ``limit_s`` seconds."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+
+    def check(self, age_s: float | None, blockers: Mapping[str, str]) -> list[GuardAction]:
+        """Every second: market data ``age_s`` seconds old (None before any) against ``limit_s``; the
+        feed is shown stale and an event published when the blocker is new."""
+        if age_s is None or age_s <= self.limit_s:
+            return []
+        detail = f"no market data for {age_s:.0f} s"
+        out: list[GuardAction] = [Block(STALE_BLOCKER, detail)]
+        if STALE_BLOCKER not in blockers:
+            out += [FeedStale(age_s, detail),
+                    Notify(EventKind.FEED, f"market data stale ({age_s:.0f} s); entries blocked",
+                           severity=Severity.WARNING)]
+        return out
+
+    def fresh(self, blockers: Mapping[str, str]) -> list[GuardAction]:
+        """Market data arrived: lift the blocker when it is set."""
+        if STALE_BLOCKER not in blockers:
+            return []
+        return [Unblock(STALE_BLOCKER), Notify(EventKind.FEED, "market data fresh again; entries unblocked")]

@@ -1,0 +1,102 @@
+"""A running engine's flatten (engine.flatten ``EngineFlatten``) around its job queue (engine.jobs ``JobQueue``):
+order work queued before FLATTENING is dropped, never run; the first ``cancelallorders`` leaves while the order
+job in flight is still running (it does not wait for that job to end); the flatten ends HALTED."""
+
+from __future__ import annotations
+
+import asyncio
+
+from kraken_tui.domain import OrderStatus
+from kraken_tui.engine.account import AccountTracker
+from kraken_tui.engine.flatten import EngineFlatten
+from kraken_tui.engine.jobs import JobQueue
+from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionSource
+from kraken_tui.kraken.rest_parse_orders import CancelAllResult
+
+
+class _FlatExchange:
+    """An account with nothing on it; records every call in order, with whether the order job was running."""
+
+    def __init__(self, jobs: JobQueue) -> None:
+        self.jobs = jobs
+        self.calls: list[tuple[str, bool]] = []
+
+    async def cancel_all_orders(self, symbol=None) -> CancelAllResult:
+        self.calls.append(("cancelallorders", self.jobs.running))
+        return CancelAllResult(OrderStatus.CANCELLED, "all")
+
+    async def open_positions(self, *, priority=False):
+        self.calls.append(("openpositions", self.jobs.running))
+        return []
+
+    async def open_orders(self, *, priority=False):
+        self.calls.append(("openorders", self.jobs.running))
+        return []
+
+    async def batch_order(self, instructions, *, priority=False):
+        self.calls.append(("batchorder", self.jobs.running))
+        return []
+
+
+def _flattener(jobs: JobQueue, client: _FlatExchange, sm: OperatorStateMachine, wait_job_s: float) -> EngineFlatten:
+    return EngineFlatten(client=client, sm=sm, jobs=jobs, account=AccountTracker(), emit=lambda *a, **k: None,
+                         now_ms=lambda: 0, record_action=lambda *a: None, known_positions=lambda: None,
+                         count_exit=lambda reason: None, wait_job_s=wait_job_s)
+
+
+async def test_jobs_queued_before_flattening_are_dropped_not_run():
+    jobs = JobQueue(on_error=lambda name, exc: None, on_progress=lambda: None)
+    worker = asyncio.create_task(jobs.run())
+    ran: list[str] = []
+    release = asyncio.Event()
+
+    async def entry_in_flight() -> None:
+        ran.append("in flight")
+        await release.wait()
+
+    async def queued(name: str) -> None:
+        ran.append(name)
+
+    jobs.submit("entry", entry_in_flight)
+    jobs.submit("signal 2", lambda: queued("signal 2"))
+    jobs.submit("exits PF_XBTUSD", lambda: queued("exits PF_XBTUSD"))
+    try:
+        while not jobs.running:  # the worker took the first job; the other two wait in the queue
+            await asyncio.sleep(0)
+        sm = OperatorStateMachine(lambda: 0, OperatorState.RUNNING, "test")
+        flat = asyncio.create_task(_flattener(jobs, _FlatExchange(jobs), sm, 5.0).flatten("test", TransitionSource.KEY))
+        await asyncio.sleep(0.05)
+        release.set()  # the job in flight lands
+        report = await asyncio.wait_for(flat, timeout=5)
+        await asyncio.sleep(0.05)  # a queued job left behind would run now
+        assert ran == ["in flight"]  # the queued ones were dropped, not run
+        assert report.flat and sm.state is OperatorState.HALTED and not jobs.busy
+    finally:
+        worker.cancel()
+
+
+async def test_cancel_all_leaves_before_the_order_job_in_flight_ends():
+    jobs = JobQueue(on_error=lambda name, exc: None, on_progress=lambda: None)
+    worker = asyncio.create_task(jobs.run())
+    release = asyncio.Event()
+    client = _FlatExchange(jobs)
+    jobs.submit("signal 1", release.wait)  # an entry being sent: its answer has not come back
+    try:
+        while not jobs.running:
+            await asyncio.sleep(0)
+        sm = OperatorStateMachine(lambda: 0, OperatorState.RUNNING, "test")
+        flat = asyncio.create_task(_flattener(jobs, client, sm, 5.0).flatten("test", TransitionSource.KEY))
+        for _ in range(200):  # up to ~1 s, far below the 5 s the flatten would wait for the job
+            if client.calls:
+                break
+            await asyncio.sleep(0.005)
+        assert client.calls[:1] == [("cancelallorders", True)]  # sent while the job is still running
+        assert sm.state is OperatorState.FLATTENING
+        release.set()
+        report = await asyncio.wait_for(flat, timeout=5)
+        # the full procedure ran after the job ended and cancelled again: 4 calls of its own (no positions)
+        assert [name for name, running in client.calls[1:] if not running] == [
+            "cancelallorders", "openpositions", "openpositions", "openorders"]
+        assert report.flat and sm.state is OperatorState.HALTED
+    finally:
+        worker.cancel()
