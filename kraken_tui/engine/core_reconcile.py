@@ -221,7 +221,8 @@ class Reconciler:
             size = self.booked.get(s, ZERO)
             pos = "flat" if size == 0 else f"{'long' if size > 0 else 'short'} {abs(size)}"
             self.eng._write_soon(ReconciliationDiff(self.eng.now_ms(), "position", s, "external, not acknowledged",
-                                                    pos, ACKNOWLEDGED_ACTION))
+                                                    pos, ACKNOWLEDGED_ACTION, outcome="acknowledged",
+                                                    exchange_size=size))
         self.eng.sm.clear_blocker(BLOCKER_NAME)
         self._block_detail = None
         return syms

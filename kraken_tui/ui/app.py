@@ -331,13 +331,13 @@ class KrakenApp(OperatorKeys, App[int]):
 
 
 def run_console(cfg: Config, opts: Any) -> int:
-    """Run the console until the operator quits: build the runtime (``engine.runtime.build_runtime``)
+    """Run the console until the operator quits: build the runtime (``kraken_tui.runtime.build_runtime``)
     inside the app's event loop, start it, show it, and stop it (``Runtime.aclose``) when the app
     unmounts. Logging goes to ``[general] log_file`` (default: the platform log dir).
 
     Args:
         cfg: the loaded configuration.
-        opts: ``engine.runtime.RunOptions``.
+        opts: ``kraken_tui.runtime.RunOptions``.
 
     Returns:
         The exit code: 0 on a normal quit, the engine's exit code when it finished on its own (e.g. 5
