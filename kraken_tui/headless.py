@@ -152,7 +152,9 @@ async def run_headless(cfg: Config, opts: Any, *, log_format: str = "text", out:
     from kraken_tui.control import ControlServer
 
     if build is None:
-        from kraken_tui.runtime import build_runtime as build
+        from kraken_tui.runtime import build_runtime
+
+        build = build_runtime
     printer = EventPrinter(out or sys.stdout, log_format)
     rt = await build(cfg, opts)
     stop = asyncio.Event()

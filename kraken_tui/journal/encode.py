@@ -37,7 +37,7 @@ JournalRecord = (
     | SignalRecord | IntentRecord | FundingPayment | EquitySnapshot | ReconciliationDiff
 )
 #: One SQL statement and its parameters.
-Statement = tuple[str, tuple]
+Statement = tuple[str, tuple[object, ...]]
 
 _SQL_RUN = ("INSERT INTO runs(run_id, started_ms, mode, config_hash, version, starting_equity_usd) "
             "VALUES (?,?,?,?,?,?)")

@@ -110,7 +110,8 @@ def load_fills(conn: sqlite3.Connection, *, symbol: str | None = None, since_ms:
     out: list[Fill] = []
     sides = {s.value: s for s in Side}
     types = {t.value: t for t in FillType}
-    where, args = [], []
+    where: list[str] = []
+    args: list[str | int] = []
     if symbol is not None:
         where.append("symbol = ?")
         args.append(symbol)

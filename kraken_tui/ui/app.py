@@ -133,7 +133,7 @@ class KrakenApp(OperatorKeys, App[int]):
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self.set_interval(1 / self.cfg.ui.refresh_hz, self.refresh_now, name="refresh")
         if self.engine is not None:
-            self._attach()
+            self._attach_engine()
             return
         live_target = getattr(self.services, "live_target", None)
         target = live_target() if callable(live_target) else None
@@ -159,7 +159,8 @@ class KrakenApp(OperatorKeys, App[int]):
     def _start_engine(self) -> None:
         self.run_worker(self._boot(), name="engine-start", group="engine", exit_on_error=False)
 
-    def _attach(self) -> None:
+    def _attach_engine(self) -> None:
+        """Listen to the engine's events and draw the first frames."""
         assert self.engine is not None
         self.engine.add_listener(self._on_engine_event)
         self._listening = True
@@ -176,7 +177,7 @@ class KrakenApp(OperatorKeys, App[int]):
             self.fatal = f"kraken-tui: {exc}"
             self.exit(return_code=exit_code_for(exc))
             return
-        self._attach()
+        self._attach_engine()
         self.run_worker(self._wait_engine(), name="engine-wait", group="engine", exit_on_error=False)
 
     async def _wait_engine(self) -> None:
