@@ -13,7 +13,7 @@ summary of positions and orders left open (they stay: stopping never closes anyt
 complete when the process exits). With JSON the start and summary lines are JSON too
 (``"kind": "start"`` / ``"kind": "summary"``).
 
-Exit codes (cli-contract.md): 0 done (exit-at-end, SIGINT, SIGTERM); 2 usage/config error (incl. the
+Exit codes (README.md "Commands"): 0 done (exit-at-end, SIGINT, SIGTERM); 2 usage/config error (incl. the
 live gate: no keys, or ``[live] enabled = false``); 3 exchange/authentication error; 4 journal error;
 5 stopped HALTED by a kill condition (equity floor); 1 internal error.
 """

@@ -58,7 +58,8 @@ LOCKSTEP_TIMEOUT_S = 2.0
 
 @dataclass
 class RunOptions:
-    """The ``run`` flags (cli-contract.md). ``speed`` None = max; ``replay`` items are PATH or PATH@SYMBOL."""
+    """The ``run`` flags (README.md "Commands"). ``speed`` None = max; ``replay`` items are PATH or
+    PATH@SYMBOL."""
 
     mode: str = "paper"
     source: str = "synthetic"

@@ -1,6 +1,6 @@
 """``kraken-tui journal [--journal PATH] summary|trades|events [--since ISO] [--json] [--csv PATH]``.
 
-Owns: the journal subcommand (cli-contract.md): resolving the file (``--journal``, then
+Owns: the journal subcommand (README.md "Commands"): resolving the file (``--journal``, then
 ``[general] journal_path``, then the platform data dir), opening it as a reader (never creating it,
 safe while a running kraken-tui writes it), and printing. ``--since`` keeps trades that *closed* at or
 after the time (the P&L realised in the period; trades are still derived from all fills so positions

@@ -1,8 +1,8 @@
 """Opening a journal read-only for a quick read: no integrity check, no migration, no write.
 
-Owns: ``read_only`` (the one read-only connection helper: the engine's start-up reads in ``queries``
-go through it) and ``CORRUPT_HINT`` (what to do with a corrupt file, shared with ``db``). The full
-checks (integrity, identity, migrations) are ``db.open_db``'s; a reader that must see the latest
+Owns: ``read_only`` (the one place a quick read-only connection is opened: the engine's start-up reads
+in ``queries`` go through it) and ``CORRUPT_HINT`` (what to do with a corrupt file, shared with ``db``).
+The full checks (integrity, identity, migrations) are ``db.open_db``'s; a reader that must see the latest
 schema of an older file opens it with ``db.open_db`` instead.
 Must not import: aiosqlite, textual, the engine.
 """

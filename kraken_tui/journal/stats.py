@@ -85,7 +85,7 @@ class Summary:
     sortino: float | None
 
     def to_json(self) -> dict[str, object]:
-        """The ``journal summary --json`` / ``backtest --json`` keys (cli-contract.md) plus extras.
+        """The ``journal summary --json`` / ``backtest --json`` keys (README.md "Commands") plus extras.
 
         Money becomes JSON numbers (float); undefined ratios become null.
         """

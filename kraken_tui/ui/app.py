@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 #: At most one bell per this many seconds (a burst of fills rings once).
 BELL_GAP_S = 0.5
-#: Exit code when the live gate is declined (cli-contract: usage/confirmation refused).
+#: Exit code when the live gate is declined (README.md "Commands": usage/confirmation refused).
 LIVE_DECLINED_EXIT = 2
 
 
