@@ -169,7 +169,7 @@ def _patch_ws_hub(probe: _Probe) -> None:
 
 
 async def _run_real(args: argparse.Namespace) -> None:
-    from kraken_tui.engine.runtime import RunOptions, build_runtime
+    from kraken_tui.runtime import RunOptions, build_runtime
     from kraken_tui.ui.services import RuntimeServices
 
     probe = _Probe()

@@ -46,7 +46,7 @@ def _case(label: str, make, repeat: int) -> None:
 
 async def _engine_run(csv: Path, journal: Path) -> None:
     from kraken_tui.config import Config
-    from kraken_tui.engine.runtime import RunOptions, build_runtime
+    from kraken_tui.runtime import RunOptions, build_runtime
 
     cfg = Config.model_validate({"strategy": {"symbols": ["PF_ETHUSD"]}})
     rt = await build_runtime(cfg, RunOptions(replay=[f"{csv}@PF_ETHUSD"], speed=None, exit_at_end=True,

@@ -1,6 +1,6 @@
 """Command line: argument parsing, config loading, logging set-up and dispatch to subcommands.
 
-Owns: the names, flags and exit codes of ../shared/guides/cli-contract.md. Each subcommand's work
+Owns: the names, flags and exit codes of the command line (README.md "Commands"). Each subcommand's work
 lives in its own module, named in ``HANDLERS`` as ``"module:function"``; the function takes
 ``(args: argparse.Namespace) -> int``. A subcommand whose handler is None says it is not yet
 available and exits 2.
@@ -53,7 +53,7 @@ def _add_market_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the full argument parser (every subcommand of cli-contract.md)."""
+    """Build the full argument parser (every subcommand of README.md "Commands")."""
     parser = argparse.ArgumentParser(
         prog="kraken-tui",
         description="Terminal trading console for Kraken Futures perpetuals. Paper trading is the default.",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,23 +86,23 @@ class CredentialsConfig(_Section):
 class ClientConfig(_Section):
     """[client]: REST and WebSocket behaviour of the Kraken client."""
 
-    timeout_s: float = Field(10.0, gt=0, le=120)
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
     """Per-request REST timeout, seconds. An order that times out has an unknown outcome, resolved later."""
-    read_retries: int = Field(3, ge=0, le=10)
+    read_retries: int = Field(default=3, ge=0, le=10)
     """Retries of read-only requests on 5xx/429/timeouts, with exponential backoff. Orders are never re-sent."""
-    retry_backoff_s: float = Field(0.5, gt=0, le=30)
+    retry_backoff_s: float = Field(default=0.5, gt=0, le=30)
     """First backoff delay for read retries, seconds; doubles each retry, with jitter."""
-    rate_limit_budget: int = Field(500, ge=10)
+    rate_limit_budget: int = Field(default=500, ge=10)
     """Kraken's /derivatives cost budget per window (spec §5.1: 500 per 10 s)."""
-    rate_limit_window_s: float = Field(10.0, gt=0)
+    rate_limit_window_s: float = Field(default=10.0, gt=0)
     """Length of the rate-limit window, seconds."""
-    rate_limit_reserve: int = Field(100, ge=0)
+    rate_limit_reserve: int = Field(default=100, ge=0)
     """Cost points kept back for cancel and flatten calls only."""
-    ws_ping_interval_s: float = Field(30.0, gt=0, le=55)
+    ws_ping_interval_s: float = Field(default=30.0, gt=0, le=55)
     """WebSocket protocol ping interval, seconds (spec §7.1: at least every 60 s)."""
-    ws_stale_after_s: float = Field(15.0, gt=0)
+    ws_stale_after_s: float = Field(default=15.0, gt=0)
     """A subscribed feed silent this long is reported stale, seconds."""
-    reconnect_max_backoff_s: float = Field(30.0, gt=0)
+    reconnect_max_backoff_s: float = Field(default=30.0, gt=0)
     """Upper bound of the WebSocket reconnect backoff, seconds (with jitter)."""
 
 
@@ -110,19 +111,19 @@ class PaperConfig(_Section):
 
     host: str = "127.0.0.1"
     """Loopback address the paper exchange listens on."""
-    port: int = Field(0, ge=0, le=65535)
+    port: int = Field(default=0, ge=0, le=65535)
     """TCP port; 0 = an ephemeral port chosen at start."""
-    starting_balance_usd: float = Field(10_000.0, gt=0)
+    starting_balance_usd: float = Field(default=10_000.0, gt=0)
     """Starting USD collateral of the paper account."""
-    maker_fee_bps: float = Field(2.0, ge=-10, le=100)
+    maker_fee_bps: float = Field(default=2.0, ge=-10, le=100)
     """Maker fee in basis points (Kraken base tier 0.02%, spec §8.6); negative = rebate."""
-    taker_fee_bps: float = Field(5.0, ge=0, le=100)
+    taker_fee_bps: float = Field(default=5.0, ge=0, le=100)
     """Taker fee in basis points (Kraken base tier 0.05%, spec §8.6)."""
     symbols: list[str] = Field(default_factory=lambda: ["PF_XBTUSD", "PF_ETHUSD", "PF_SOLUSD", "PI_XBTUSD", "PI_ETHUSD"])
     """Instruments the paper exchange lists."""
     synthetic_seed: int = 42
     """Seed of the synthetic market model (same seed, same prices)."""
-    liquidation_fee_pct: float = Field(0.25, ge=0, le=5)
+    liquidation_fee_pct: float = Field(default=0.25, ge=0, le=5)
     """Fee charged on liquidated notional, percent. [GAP] Kraken publishes no fee in the spec; the default is
     kept below the lowest maintenance margin rate of the instrument table (0.5%, PF_XBTUSD first tier) so a
     partial liquidation can restore margin (a larger fee than 1.25 x the MM rate makes every liquidation full)."""
@@ -144,39 +145,39 @@ class StrategyConfig(_Section):
 class RiskConfig(_Section):
     """[risk]: the risk gate every order passes."""
 
-    leverage_cap: float = Field(2.0, gt=0)
+    leverage_cap: float = Field(default=2.0, gt=0)
     """Maximum effective leverage of the account (x)."""
-    leverage_ceiling: float = Field(5.0, gt=0)
+    leverage_ceiling: float = Field(default=5.0, gt=0)
     """Hard ceiling: leverage_cap above this is a config error (x)."""
-    risk_per_trade_pct: float = Field(1.0, gt=0, le=10)
+    risk_per_trade_pct: float = Field(default=1.0, gt=0, le=10)
     """Equity risked per trade at the stop, percent."""
-    max_position_notional_usd: float = Field(5_000.0, gt=0)
+    max_position_notional_usd: float = Field(default=5_000.0, gt=0)
     """Largest notional of one position, USD."""
-    max_capital_deployed_pct: float = Field(60.0, gt=0, le=100)
+    max_capital_deployed_pct: float = Field(default=60.0, gt=0, le=100)
     """Largest share of equity used as initial margin across positions, percent."""
-    max_open_positions: int = Field(3, ge=1)
+    max_open_positions: int = Field(default=3, ge=1)
     """Most positions open at once."""
     allow_pyramiding: bool = False
     """Allow adding to an open position in the same direction."""
-    liquidation_buffer_pct: float = Field(30.0, ge=0, le=100)
+    liquidation_buffer_pct: float = Field(default=30.0, ge=0, le=100)
     """Reject an entry when the estimated distance to liquidation after it is below this, percent."""
-    max_basis_bps: float = Field(50.0, ge=0)
+    max_basis_bps: float = Field(default=50.0, ge=0)
     """Block entries when |mark - index| / index exceeds this, basis points."""
     sizing: Literal["risk", "fixed"] = "risk"
     """Position sizing: "risk" = equity x risk_per_trade_pct / stop distance; "fixed" = fixed_fraction_pct of equity."""
-    fixed_fraction_pct: float = Field(10.0, gt=0, le=100)
+    fixed_fraction_pct: float = Field(default=10.0, gt=0, le=100)
     """Notional of each entry as a share of equity when sizing = "fixed", percent."""
     vol_band_atr_pct: list[float] = Field(default_factory=lambda: [1.0, 2.5])
     """ATR (as % of price) band edges for volatility-scaled leverage, ascending, percent."""
     vol_band_leverage: list[float] = Field(default_factory=lambda: [3.0, 2.0, 1.0])
     """Leverage for each ATR band (one more than the edges), x; always capped by leverage_cap."""
-    loss_streak_cut: int = Field(3, ge=1)
+    loss_streak_cut: int = Field(default=3, ge=1)
     """After this many consecutive losing trades, leverage is cut to 1x."""
-    drawdown_deleverage_pct: float = Field(10.0, gt=0, le=100)
+    drawdown_deleverage_pct: float = Field(default=10.0, gt=0, le=100)
     """When drawdown from peak equity exceeds this, leverage is cut to 1x, percent."""
-    expected_taker_fee_bps: float = Field(5.0, ge=0)
+    expected_taker_fee_bps: float = Field(default=5.0, ge=0)
     """Taker fee assumed by the cost check (entry and exit), basis points."""
-    expected_hold_h: float = Field(4.0, gt=0)
+    expected_hold_h: float = Field(default=4.0, gt=0)
     """Expected holding time used to estimate funding cost, hours."""
 
     @field_validator("vol_band_leverage")
@@ -199,19 +200,19 @@ class RiskConfig(_Section):
 class ExitsConfig(_Section):
     """[exits]: protective orders placed after an entry fills."""
 
-    stop_loss_pct: float = Field(2.0, gt=0, le=50)
+    stop_loss_pct: float = Field(default=2.0, gt=0, le=50)
     """Reduce-only stop-loss distance from entry, percent (triggerSignal mark)."""
     take_profit_pct: list[float] = Field(default_factory=lambda: [2.0, 5.0, 8.0, 12.0])
     """Take-profit ladder levels from entry, percent."""
-    take_profit_fraction_pct: float = Field(25.0, gt=0, le=100)
+    take_profit_fraction_pct: float = Field(default=25.0, gt=0, le=100)
     """Share of the entry size closed at each take-profit level, percent."""
-    trailing_activate_pct: float = Field(3.0, ge=0)
+    trailing_activate_pct: float = Field(default=3.0, ge=0)
     """Profit at which the trailing stop starts, percent."""
-    trailing_distance_pct: float = Field(2.0, gt=0)
+    trailing_distance_pct: float = Field(default=2.0, gt=0)
     """Trailing stop distance behind the best price, percent."""
-    time_exit_h: float = Field(4.0, ge=0)
+    time_exit_h: float = Field(default=4.0, ge=0)
     """Close after this many hours if profit exceeds time_exit_min_profit_pct; 0 = off."""
-    time_exit_min_profit_pct: float = Field(0.5, ge=0)
+    time_exit_min_profit_pct: float = Field(default=0.5, ge=0)
     """Profit needed for the time exit, percent."""
 
     @field_validator("take_profit_pct")
@@ -225,16 +226,16 @@ class ExitsConfig(_Section):
 class OperatorConfig(_Section):
     """[operator]: automatic safety transitions and the dead man's switch."""
 
-    daily_loss_limit_pct: float = Field(5.0, gt=0, le=100)
+    daily_loss_limit_pct: float = Field(default=5.0, gt=0, le=100)
     """Pause entries until 00:00 UTC after losing this share of the day's starting equity, percent."""
-    equity_floor_pct: float = Field(80.0, gt=0, le=100)
+    equity_floor_pct: float = Field(default=80.0, gt=0, le=100)
     """Flatten and halt when equity falls below this share of starting equity, percent."""
-    stale_data_s: float = Field(30.0, gt=0)
+    stale_data_s: float = Field(default=30.0, gt=0)
     """Block entries while market data is older than this, seconds."""
-    cancel_after_s: int = Field(0, ge=0, le=86_400)
+    cancel_after_s: int = Field(default=0, ge=0, le=86_400)
     """Dead man's switch timeout, seconds; 0 = off. When on, Kraken cancels ALL orders (protective stops
     too) if the console stops refreshing it; off by default so a crashed console keeps its stops."""
-    reconcile_interval_s: float = Field(30.0, gt=0)
+    reconcile_interval_s: float = Field(default=30.0, gt=0)
     """Reconciliation timer, seconds."""
 
 
@@ -243,7 +244,7 @@ class UIConfig(_Section):
 
     theme: str = "dark"
     """Theme name: a file themes/<name>.toml (dark, light, high-contrast)."""
-    refresh_hz: float = Field(5.0, ge=1, le=10)
+    refresh_hz: float = Field(default=5.0, ge=1, le=10)
     """How often panels sample engine state, per second."""
     bell: bool = True
     """Ring the terminal bell on fills, rejections and HIGH-or-worse liquidation alerts."""
@@ -335,7 +336,7 @@ class Credentials(BaseModel):
     """Where they came from: "environment" or the key file path (never the values)."""
 
 
-def load_credentials(cfg: Config, env: dict[str, str] | None = None) -> Credentials | None:
+def load_credentials(cfg: Config, env: Mapping[str, str] | None = None) -> Credentials | None:
     """Load API credentials from the environment, else from ``[credentials] key_file``.
 
     The key file is TOML with ``api_key`` and ``api_secret`` and must not be readable by group or
@@ -348,8 +349,8 @@ def load_credentials(cfg: Config, env: dict[str, str] | None = None) -> Credenti
         SecretsError: only one of the two variables is set, the key file is missing, unreadable,
             not mode 0600, or lacks a field. The message never contains a secret.
     """
-    env = os.environ if env is None else env
-    key, secret = env.get(ENV_API_KEY), env.get(ENV_API_SECRET)
+    environ: Mapping[str, str] = os.environ if env is None else env
+    key, secret = environ.get(ENV_API_KEY), environ.get(ENV_API_SECRET)
     if key or secret:
         if not (key and secret):
             missing = ENV_API_SECRET if key else ENV_API_KEY

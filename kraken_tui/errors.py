@@ -1,7 +1,7 @@
 """Every exception kraken-tui raises on purpose, in one module.
 
 Owns: the exception hierarchy and the mapping from exception class to CLI exit code
-(../shared/guides/cli-contract.md "Exit codes").
+(README.md "Commands", exit codes).
 Must not import: anything else from kraken_tui (this module is the bottom of the import graph).
 
 Rules that every raise site follows:
@@ -245,7 +245,8 @@ class JournalError(KrakenTuiError):
 
 
 def exit_code_for(exc: BaseException) -> int:
-    """Return the CLI exit code for ``exc`` per cli-contract.md: 2 usage/config, 3 exchange, 4 journal, 1 bug."""
+    """Return the CLI exit code for ``exc`` (README.md "Commands"): 2 usage/config, 3 exchange, 4 journal,
+    1 bug."""
     if isinstance(exc, KrakenTuiError):
         return exc.exit_code
     return 1

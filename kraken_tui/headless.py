@@ -4,7 +4,7 @@ Owns: ``run_command`` (the ``run`` handler: config, the live gate, ``RunOptions`
 console or the headless runner), ``run_headless`` (build the runtime, serve the ctl socket, print one
 line per ``EngineEvent``, stop in order on exit-at-end / SIGINT / SIGTERM, print what stays open) and
 ``EventPrinter``. The headless path never imports textual: the console is imported lazily.
-Must not import at module level: textual, the engine runtime (loaded when the run starts).
+Must not import at module level: textual, the runtime (``kraken_tui.runtime``, loaded when the run starts).
 
 Output (stdout, one line each, flushed): a start line naming the mode, journal and ctl socket path;
 one line per event - text ``2024-01-01T00:00:00.000Z INFO     fill      PF_XBTUSD message`` or, with
@@ -13,7 +13,7 @@ summary of positions and orders left open (they stay: stopping never closes anyt
 complete when the process exits). With JSON the start and summary lines are JSON too
 (``"kind": "start"`` / ``"kind": "summary"``).
 
-Exit codes (cli-contract.md): 0 done (exit-at-end, SIGINT, SIGTERM); 2 usage/config error (incl. the
+Exit codes (README.md "Commands"): 0 done (exit-at-end, SIGINT, SIGTERM); 2 usage/config error (incl. the
 live gate: no keys, or ``[live] enabled = false``); 3 exchange/authentication error; 4 journal error;
 5 stopped HALTED by a kill condition (equity floor); 1 internal error.
 """
@@ -112,12 +112,12 @@ def check_live_gate(cfg: Config, mode: str) -> None:
 
 
 def options_from_args(args: argparse.Namespace, cfg: Config) -> Any:
-    """``RunOptions`` (engine.runtime) from the ``run`` flags, config defaults filling the gaps.
+    """``RunOptions`` (kraken_tui.runtime) from the ``run`` flags, config defaults filling the gaps.
 
     Raises:
         ConfigError: bad ``--speed`` or ``--symbol-map`` (names the flag).
     """
-    from kraken_tui.engine.runtime import RunOptions
+    from kraken_tui.runtime import RunOptions
     from kraken_tui.paper.sources.pacing import parse_speed
     from kraken_tui.paper.sources.replay import parse_symbol_map
 
@@ -141,10 +141,10 @@ async def run_headless(cfg: Config, opts: Any, *, log_format: str = "text", out:
     """Run the engine without the console until it finishes or SIGINT/SIGTERM; returns the exit code.
 
     Args:
-        cfg: the loaded config. opts: ``engine.runtime.RunOptions``.
+        cfg: the loaded config. opts: ``kraken_tui.runtime.RunOptions``.
         log_format: text or json lines. out: where lines go (stdout).
         socket_path: ctl socket path (default ``control.default_socket_path()``).
-        build: ``engine.runtime.build_runtime`` unless given (tests pass a fake runtime builder).
+        build: ``kraken_tui.runtime.build_runtime`` unless given (tests pass a fake runtime builder).
 
     Raises:
         KrakenTuiError subclasses from building/starting the runtime (config 2, exchange 3, journal 4).
@@ -152,7 +152,9 @@ async def run_headless(cfg: Config, opts: Any, *, log_format: str = "text", out:
     from kraken_tui.control import ControlServer
 
     if build is None:
-        from kraken_tui.engine.runtime import build_runtime as build
+        from kraken_tui.runtime import build_runtime
+
+        build = build_runtime
     printer = EventPrinter(out or sys.stdout, log_format)
     rt = await build(cfg, opts)
     stop = asyncio.Event()

@@ -1,6 +1,7 @@
 """JSON and text views of an engine for the control channel.
 
-Owns: ``status_dict`` (the JSON of ``ctl status --json``; keys fixed by ../shared/guides/cli-contract.md),
+Owns: ``status_dict`` (the JSON of ``ctl status --json``; keys fixed for scripts, README.md "Unattended
+runs and control"),
 ``report_dict`` (a ``FlattenReport`` as JSON), ``format_status`` / ``format_report`` (their human-readable
 forms). Pure: no I/O.
 Units: sizes contracts, prices and P&L USD, ``liq_distance`` a fraction, times ms.
@@ -27,7 +28,7 @@ def _num(v: Decimal | float | int | None) -> float | int | None:
 
 
 def status_dict(snap: EngineSnapshot) -> dict[str, Any]:
-    """``ctl status --json``: the cli-contract keys (state, state_reason, mode, equity_usd, positions[...],
+    """``ctl status --json``: the contract keys (state, state_reason, mode, equity_usd, positions[...],
     open_orders) plus extras (entry_blockers, dead_man, flatten, finished, journal_path, strategy).
     Sizes contracts, prices and P&L USD, ``liq_distance`` a fraction (None when no liquidation price)."""
     positions = [

@@ -3,9 +3,10 @@ REST fills read by reconciliation (spec §4.9) and to the WebSocket ``fills`` sn
 
 Owns: ``FillOrigin`` (the engine's instance of the rule, ``reconciler.Reconciler.origin``),
 ``OurOrders`` (the cliOrdIds of every intent the journal holds and the order ids the journal's order
-events gave them, plus those this run learns), ``our_orders`` (the read-only SQLite read of them),
-``split_rest`` (what to do with the REST fills of a reconciliation pass, and where a fresh journal's
-history ends) and ``split_snapshot`` (what to do with each fill of a WS snapshot).
+events gave them, plus those this run learns), ``our_orders`` (the journal's read of them,
+``journal.queries.read_order_ids``), ``split_rest`` (what to do with the REST fills of a reconciliation
+pass, and where a fresh journal's history ends) and ``split_snapshot`` (what to do with each fill of a
+WS snapshot).
 
 The rule (also in ``reconciler``'s module docstring):
 - A fill not yet in the journal (journal fill ids, the account's seen ids) whose cliOrdId is one of our
@@ -31,15 +32,15 @@ Units: times UTC ms. Must not import: textual, the client.
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kraken_tui.domain import Fill
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.execution import Executor
-from kraken_tui.engine.journal_view import JournalView, read_only
+from kraken_tui.engine.journal_view import JournalView
 from kraken_tui.engine.reconcile import KnownOrder
+from kraken_tui.journal.queries import read_order_ids
 
 __all__ = ["FillOrigin", "OurOrders", "RestSplit", "SnapshotSplit", "our_orders", "split_rest", "split_snapshot"]
 
@@ -71,27 +72,15 @@ class OurOrders:
 
 
 def our_orders(path: str | None) -> OurOrders:
-    """Read every intent's cliOrdId and purpose and every order id the order events gave them from the
-    journal at ``path`` (read-only). A missing file or table gives an empty ``OurOrders``.
+    """Every intent's cliOrdId and purpose and every order id the order events gave them, from the journal
+    at ``path`` (read-only, ``journal.queries.read_order_ids``). No path, a missing file or a journal
+    without tables gives an empty ``OurOrders``.
 
     Raises:
-        sqlite3.DatabaseError: a corrupt journal file.
+        JournalError: a corrupt journal file.
     """
-    out = OurOrders()
-    conn = read_only(path)
-    if conn is None:
-        return out
-    try:
-        for cid, purpose in conn.execute("SELECT cli_ord_id, purpose FROM intents"):
-            out.purposes[cid] = purpose
-        for oid, cid in conn.execute("SELECT DISTINCT e.order_id, e.cli_ord_id FROM order_events e JOIN intents i "
-                                     "ON i.cli_ord_id = e.cli_ord_id WHERE e.order_id IS NOT NULL"):
-            out.cli_of[oid] = cid
-    except sqlite3.OperationalError:  # a journal without these tables yet
-        return out
-    finally:
-        conn.close()
-    return out
+    ids = read_order_ids(path)
+    return OurOrders(dict(ids.purposes), dict(ids.cli_of))
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,7 +146,7 @@ class OrphanSweep:
         elif self.is_external(symbol) or inst is None:
             for o, pid in orphans:  # still protecting an open position: left resting, said once
                 await self._report(o, pid, "left resting: the position is external (not managed by the engine)"
-                                   if inst is not None else "left resting: the symbol is not listed")
+                                   if inst is not None else "left resting: the symbol is not listed", "left_resting")
             return adopted, cancelled
         if why is not None:
             for o, pid in orphans:
@@ -194,12 +194,14 @@ class OrphanSweep:
         if ok:
             self.forget_believed(o.cli_ord_id or "")
         await self._report(o, pid, f"cancelled: {why}" if ok
-                           else f"cancel failed ({result.raw_status or result.status.value}): {why}")
+                           else f"cancel failed ({result.raw_status or result.status.value}): {why}",
+                           "cancelled" if ok else "cancel_failed")
 
-    async def _report(self, o: Order, pid: ProtectiveId, action: str) -> None:
-        """Journal (``ReconciliationDiff``, kind order) and publish (ORDER event) what was done with an orphan."""
+    async def _report(self, o: Order, pid: ProtectiveId, action: str, outcome: str) -> None:
+        """Journal (``ReconciliationDiff``, kind order; ``outcome`` a ``ReconciliationOutcome`` value) and
+        publish (ORDER event) what was done with an orphan."""
         text = f"{pid.purpose} {o.side.value} {o.order_type} {o.size} ({o.cli_ord_id}) of an earlier run"
         await self.io.write(ReconciliationDiff(self.io.now_ms(), "order", o.symbol, text, f"{o.order_id} open",
-                                               action))
+                                               action, outcome=outcome))
         self.io.emit(EventKind.ORDER, f"{o.symbol} orphaned protective order {o.cli_ord_id}: {action}",
                      symbol=o.symbol, severity=Severity.WARNING, data={"cli_ord_id": o.cli_ord_id, "orphan": action})

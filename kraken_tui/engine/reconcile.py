@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypedDict
 
 from kraken_tui.domain import ZERO, Fill, FillType, Order, Position, PositionSide, Side
 
@@ -142,10 +143,10 @@ class OrderResolved:
     fills: tuple[Fill, ...] = ()
     detail: str = ""
 
-    def diff_fields(self) -> dict[str, str | None]:
+    def diff_fields(self) -> DiffFields:
         """Fields of a journal ``ReconciliationDiff`` (all but ``ts_ms``)."""
         return _diff("order", self.order.symbol, f"{_oid(self.order)} open {self.order.size}",
-                     f"not in openorders; {self.detail}", f"marked {self.outcome}")
+                     f"not in openorders; {self.detail}", f"marked {self.outcome}", self.outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +157,10 @@ class ResolveOrder:
 
     order: KnownOrder
 
-    def diff_fields(self) -> dict[str, str | None]:
+    def diff_fields(self) -> DiffFields:
         """Fields of a journal ``ReconciliationDiff`` (all but ``ts_ms``)."""
         return _diff("order", self.order.symbol, f"{_oid(self.order)} open {self.order.size}",
-                     "not in openorders, no fill", "looking up orders/status")
+                     "not in openorders, no fill", "looking up orders/status", "lookup")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +170,11 @@ class ExternalOrder:
 
     order: Order
 
-    def diff_fields(self) -> dict[str, str | None]:
+    def diff_fields(self) -> DiffFields:
         """Fields of a journal ``ReconciliationDiff`` (all but ``ts_ms``)."""
         o = self.order
         return _diff("order", o.symbol, "unknown", f"{o.order_id} {o.side.value} {o.order_type} {o.size}",
-                     "tracked as external")
+                     "tracked as external", "external")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +187,10 @@ class AdoptPosition:
     entry_price: Decimal
     previous: Decimal = ZERO
 
-    def diff_fields(self) -> dict[str, str | None]:
+    def diff_fields(self) -> DiffFields:
         """Fields of a journal ``ReconciliationDiff`` (all but ``ts_ms``)."""
         return _diff("position", self.symbol, _pos(self.previous), f"{_pos(self.size)} @ {self.entry_price}",
-                     "adopted as external, entries paused")
+                     "adopted as external, entries paused", "adopted", self.size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,9 +202,9 @@ class ClosePosition:
     size: Decimal
     reason: str
 
-    def diff_fields(self) -> dict[str, str | None]:
+    def diff_fields(self) -> DiffFields:
         """Fields of a journal ``ReconciliationDiff`` (all but ``ts_ms``)."""
-        return _diff("position", self.symbol, _pos(self.size), "flat", f"closed ({self.reason})")
+        return _diff("position", self.symbol, _pos(self.size), "flat", f"closed ({self.reason})", "closed", ZERO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,9 +218,10 @@ class SyncPosition:
     reason: str
     entry_price: Decimal | None = None
 
-    def diff_fields(self) -> dict[str, str | None]:
+    def diff_fields(self) -> DiffFields:
         """Fields of a journal ``ReconciliationDiff`` (all but ``ts_ms``)."""
-        return _diff("position", self.symbol, _pos(self.old), _pos(self.new), f"synced ({self.reason})")
+        return _diff("position", self.symbol, _pos(self.old), _pos(self.new), f"synced ({self.reason})", "synced",
+                     self.new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,16 +231,34 @@ class BlockEntries:
 
     detail: str
 
-    def diff_fields(self) -> dict[str, str | None]:
+    def diff_fields(self) -> DiffFields:
         """Fields of a journal ``ReconciliationDiff`` (all but ``ts_ms``)."""
-        return _diff("position", None, "-", "-", f"entries paused: {self.detail}")
+        return _diff("position", None, "-", "-", f"entries paused: {self.detail}", "blocked")
 
 
 ReconcileAction = OrderResolved | ResolveOrder | ExternalOrder | AdoptPosition | ClosePosition | SyncPosition | BlockEntries
 
 
-def _diff(kind: str, symbol: str | None, journal: str, exchange: str, action: str) -> dict[str, str | None]:
-    return {"kind": kind, "symbol": symbol, "journal_value": journal, "exchange_value": exchange, "action": action}
+class DiffFields(TypedDict):
+    """The fields of a journal ``ReconciliationDiff`` but ``ts_ms`` (``journal.records``): the texts for people
+    (``journal_value``, ``exchange_value``, ``action``), ``outcome`` (a ``ReconciliationOutcome`` value) and
+    ``exchange_size`` (the exchange's position, signed contracts; None when the action is not about a size)."""
+
+    kind: str
+    symbol: str | None
+    journal_value: str
+    exchange_value: str
+    action: str
+    outcome: str
+    exchange_size: Decimal | None
+
+
+def _diff(kind: str, symbol: str | None, journal: str, exchange: str, action: str, outcome: str,
+          exchange_size: Decimal | None = None) -> DiffFields:
+    """The journal diff's fields: ``action`` text for people; ``outcome`` (the journal's
+    ``ReconciliationOutcome`` value) and ``exchange_size`` (signed contracts) for programs."""
+    return {"kind": kind, "symbol": symbol, "journal_value": journal, "exchange_value": exchange, "action": action,
+            "outcome": outcome, "exchange_size": exchange_size}
 
 
 def _oid(o: KnownOrder) -> str:

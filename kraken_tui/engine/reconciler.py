@@ -253,7 +253,8 @@ class Reconciler:
             size = self.booked.get(s, ZERO)
             pos = "flat" if size == 0 else f"{'long' if size > 0 else 'short'} {abs(size)}"
             self.io.write_soon(ReconciliationDiff(self.io.now_ms(), "position", s, "external, not acknowledged",
-                                                  pos, ACKNOWLEDGED_ACTION))
+                                                  pos, ACKNOWLEDGED_ACTION, outcome="acknowledged",
+                                                  exchange_size=size))
         self.sm.clear_blocker(BLOCKER_NAME)
         self._block_detail = None
         return syms
@@ -392,10 +393,8 @@ class Reconciler:
             await self.flow.cleanup(mp, reason)
 
     async def _diff(self, a: ReconcileAction, *, ts_ms: int | None = None) -> None:
-        f = a.diff_fields()
-        await self.io.write(ReconciliationDiff(ts_ms if ts_ms is not None else self.io.now_ms(), f["kind"] or "",
-                                               f["symbol"], f["journal_value"] or "", f["exchange_value"] or "",
-                                               f["action"] or ""))
+        await self.io.write(ReconciliationDiff(ts_ms=ts_ms if ts_ms is not None else self.io.now_ms(),
+                                               **a.diff_fields()))
 
     # ------------------------------------------------------------------ timer
     def tick(self) -> None:

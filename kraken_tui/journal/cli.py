@@ -1,6 +1,6 @@
 """``kraken-tui journal [--journal PATH] summary|trades|events [--since ISO] [--json] [--csv PATH]``.
 
-Owns: the journal subcommand (cli-contract.md): resolving the file (``--journal``, then
+Owns: the journal subcommand (README.md "Commands"): resolving the file (``--journal``, then
 ``[general] journal_path``, then the platform data dir), opening it as a reader (never creating it,
 safe while a running kraken-tui writes it), and printing. ``--since`` keeps trades that *closed* at or
 after the time (the P&L realised in the period; trades are still derived from all fills so positions
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -67,7 +68,7 @@ def _summary_text(overall: Summary, groups: dict[str, dict[str, Summary]], out: 
                       f"net_pnl_usd {_fmt(float(s.net_pnl_usd)):>14}\n")
 
 
-def _summary(args: argparse.Namespace, conn, since_ms: int | None, out: TextIO) -> None:
+def _summary(args: argparse.Namespace, conn: sqlite3.Connection, since_ms: int | None, out: TextIO) -> None:
     inp = load_summary_input(conn, since_ms)
     overall, groups = inp.summary()
     if args.csv:
@@ -84,7 +85,7 @@ def _summary(args: argparse.Namespace, conn, since_ms: int | None, out: TextIO) 
             out.write(f"\nopen positions (not in the statistics): {', '.join(inp.open_symbols)}\n")
 
 
-def _trades(args: argparse.Namespace, conn, since_ms: int | None, out: TextIO) -> None:
+def _trades(args: argparse.Namespace, conn: sqlite3.Connection, since_ms: int | None, out: TextIO) -> None:
     closed, _ = load_cached_trades(conn)
     trades = [t for t in closed if since_ms is None or t.exit_ts_ms >= since_ms]
     if args.csv:
@@ -95,7 +96,7 @@ def _trades(args: argparse.Namespace, conn, since_ms: int | None, out: TextIO) -
         write_trades_csv(out, trades)
 
 
-def _events(args: argparse.Namespace, conn, since_ms: int | None, out: TextIO) -> None:
+def _events(args: argparse.Namespace, conn: sqlite3.Connection, since_ms: int | None, out: TextIO) -> None:
     events = load_events(conn, since_ms)
     if args.csv:
         _write_csv_file(args.csv, lambda fh: write_events_csv(fh, events))

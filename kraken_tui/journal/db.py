@@ -23,7 +23,8 @@ from pathlib import Path
 
 from kraken_tui.config import Config, default_data_dir
 from kraken_tui.errors import JournalError
-from kraken_tui.journal import tradecache
+from kraken_tui.journal import reconfacts, tradecache
+from kraken_tui.journal.readonly import CORRUPT_HINT
 from kraken_tui.journal.schema import APPLICATION_ID, LATEST_VERSION, MIGRATIONS
 
 __all__ = [
@@ -35,14 +36,13 @@ __all__ = [
 
 #: The schema version that added ``trade_cache``; migrating to it fills the cache.
 _TRADE_CACHE_VERSION = 3
+#: The schema version that added ``reconciliation.outcome``/``exchange_size``; migrating to it fills them
+#: for the rows already there from their text (``reconfacts``).
+_RECONCILIATION_FACTS_VERSION = 4
 
 #: How long a connection waits for another connection's write lock before failing, ms.
 BUSY_TIMEOUT_MS = 5_000
 
-_CORRUPT_HINT = (
-    "the file was left untouched; move it aside (e.g. add .corrupt to its name) and start again, "
-    "or salvage it with the sqlite3 shell's .recover command"
-)
 
 
 def resolve_journal_path(cli_path: Path | None, cfg: Config | None) -> Path:
@@ -86,6 +86,8 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
                 conn.execute(stmt)
             if version + 1 == _TRADE_CACHE_VERSION:
                 tradecache.build(conn)  # fill the v3 cache from the facts already there
+            if version + 1 == _RECONCILIATION_FACTS_VERSION:
+                reconfacts.fill_outcomes(conn)  # the only time a reconciliation row's text is read
             conn.execute(f"PRAGMA user_version={version + 1}")
             conn.execute("COMMIT")
         except JournalError:
@@ -94,7 +96,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         except sqlite3.Error as exc:
             conn.execute("ROLLBACK")
             raise JournalError(
-                str(path), f"migration to schema version {version + 1} failed: {exc}", hint=_CORRUPT_HINT
+                str(path), f"migration to schema version {version + 1} failed: {exc}", hint=CORRUPT_HINT
             ) from None
 
 
@@ -124,7 +126,7 @@ def _check_integrity(conn: sqlite3.Connection, path: Path, quick: bool) -> None:
     rows = conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check").fetchall()
     if rows != [("ok",)]:
         detail = "; ".join(str(r[0]) for r in rows[:3])
-        raise JournalError(str(path), f"integrity check failed: {detail}", hint=_CORRUPT_HINT)
+        raise JournalError(str(path), f"integrity check failed: {detail}", hint=CORRUPT_HINT)
 
 
 def open_db(
@@ -188,5 +190,5 @@ def open_db(
         ) from None
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise JournalError(str(path), f"not a usable SQLite database ({exc})", hint=_CORRUPT_HINT) from None
+        raise JournalError(str(path), f"not a usable SQLite database ({exc})", hint=CORRUPT_HINT) from None
     return conn

@@ -37,7 +37,7 @@ JournalRecord = (
     | SignalRecord | IntentRecord | FundingPayment | EquitySnapshot | ReconciliationDiff
 )
 #: One SQL statement and its parameters.
-Statement = tuple[str, tuple]
+Statement = tuple[str, tuple[object, ...]]
 
 _SQL_RUN = ("INSERT INTO runs(run_id, started_ms, mode, config_hash, version, starting_equity_usd) "
             "VALUES (?,?,?,?,?,?)")
@@ -60,8 +60,8 @@ _SQL_FUNDING = ("INSERT INTO funding(run_id, symbol, ts_ms, amount_usd, funding_
                 "ON CONFLICT(symbol, ts_ms) DO NOTHING")
 _SQL_EQUITY = "INSERT INTO equity(run_id, ts_ms, equity_usd) VALUES (?,?,?)"
 _SQL_MARK = "INSERT INTO marks(ts_ms, symbol, mark_price) VALUES (?,?,?)"
-_SQL_RECON = ("INSERT INTO reconciliation(run_id, ts_ms, kind, symbol, journal_value, exchange_value, action) "
-              "VALUES (?,?,?,?,?,?,?)")
+_SQL_RECON = ("INSERT INTO reconciliation(run_id, ts_ms, kind, symbol, journal_value, exchange_value, action, "
+              "outcome, exchange_size) VALUES (?,?,?,?,?,?,?,?,?)")
 
 
 def _d(value: Decimal | None) -> str | None:
@@ -127,7 +127,9 @@ def encode(record: JournalRecord, run_id: str | None) -> list[Statement]:
         out.extend((_SQL_MARK, (r.ts_ms, sym, float(px))) for sym, px in sorted(r.marks.items()))
         return out
     if isinstance(r, ReconciliationDiff):
-        return [(_SQL_RECON, (run_id, r.ts_ms, r.kind, r.symbol, r.journal_value, r.exchange_value, r.action))]
+        outcome = None if r.outcome is None else str(r.outcome)
+        return [(_SQL_RECON, (run_id, r.ts_ms, r.kind, r.symbol, r.journal_value, r.exchange_value, r.action,
+                              outcome, _d(r.exchange_size)))]
     if isinstance(r, RunStarted):
         return [(_SQL_RUN, (r.run_id, r.ts_ms, r.mode, r.config_hash, r.version, _d(r.starting_equity_usd)))]
     if isinstance(r, RunStopped):

@@ -1,4 +1,4 @@
-"""Trades, summaries and events as CSV, JSON-ready dicts and text (cli-contract.md formats).
+"""Trades, summaries and events as CSV, JSON-ready dicts and text (the formats of README.md "Commands").
 
 Owns: the trades CSV header and row format (shared with ``backtest --trades-csv``), ISO-8601 UTC time
 formatting and ``--since`` parsing. Decimal money is written with ``format(d, "f")`` (exact, never
@@ -32,7 +32,7 @@ __all__ = [
     "write_trades_csv",
 ]
 
-#: cli-contract.md: the trades CSV header (``--trades-csv`` and ``journal trades --csv``).
+#: The trades CSV header (README.md "Commands") (``--trades-csv`` and ``journal trades --csv``).
 TRADES_CSV_HEADER = ("entry_time", "exit_time", "symbol", "side", "size", "entry_price", "exit_price",
                      "pnl_usd", "fees_usd", "funding_usd", "exit_reason")
 #: ``journal events --csv`` header.
@@ -110,7 +110,7 @@ def write_csv(out: TextIO, header: Iterable[str], rows: Iterable[Iterable[object
 
 
 def write_trades_csv(out: TextIO, trades: Iterable[Trade]) -> None:
-    """Write the cli-contract trades CSV (header ``TRADES_CSV_HEADER``, ISO-8601 UTC times)."""
+    """Write the trades CSV (README.md "Commands") (header ``TRADES_CSV_HEADER``, ISO-8601 UTC times)."""
     write_csv(out, TRADES_CSV_HEADER, (trade_csv_row(t) for t in trades))
 
 

@@ -1,10 +1,13 @@
 """Reading the journal back: fills (filtered by symbol and time), one signal, intents, funding, marks,
-starting equity, events; derived trades.
+starting equity, events; derived trades; what a starting engine needs (``read_start_facts``,
+``read_order_ids``, ``last_state_change``).
 
-Owns: SELECTs on a reader connection (from ``db.open_db``; never the writer's) and the decoding of
-stored text back into exact types. Every read runs in one ``BEGIN``...``COMMIT`` read transaction, so
-it sees one consistent WAL snapshot even while the writer commits. A stored value that does not decode
-raises ``JournalError`` naming the table, row id and column.
+Owns: SELECTs on a reader connection (from ``db.open_db``, or ``readonly.read_only`` for the reads that
+take a path; never the writer's) and the decoding of stored text back into exact types. Every read runs
+in one ``BEGIN``...``COMMIT`` read transaction, so it sees one consistent WAL snapshot even while the
+writer commits. A stored value that does not decode raises ``JournalError`` naming the table, row id
+and column. Reads return plain rows and small dataclasses; what they mean to the engine is the
+engine's business (``engine.journal_view``).
 Must not import: aiosqlite, textual, the engine.
 """
 
@@ -13,18 +16,29 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TypeVar
 
 from kraken_tui.domain import Fill, FillType, Side
 from kraken_tui.errors import JournalError
-from kraken_tui.journal.records import FundingPayment, SignalRecord
+from kraken_tui.journal.readonly import CORRUPT_HINT, read_only
+from kraken_tui.journal.records import FundingPayment, ReconciliationOutcome, SignalRecord
 from kraken_tui.journal.trades import IntentInfo, TradeSet, derive_trades
 
 __all__ = [
     "EventRow",
+    "FillFact",
+    "IntentFact",
     "JournalData",
+    "OrderIds",
+    "PositionFact",
+    "StartFacts",
+    "last_state_change",
+    "read_order_ids",
+    "read_start_facts",
     "load_data",
     "load_events",
     "load_fills",
@@ -96,7 +110,8 @@ def load_fills(conn: sqlite3.Connection, *, symbol: str | None = None, since_ms:
     out: list[Fill] = []
     sides = {s.value: s for s in Side}
     types = {t.value: t for t in FillType}
-    where, args = [], []
+    where: list[str] = []
+    args: list[str | int] = []
     if symbol is not None:
         where.append("symbol = ?")
         args.append(symbol)
@@ -221,3 +236,179 @@ def load_events(conn: sqlite3.Connection, since_ms: int | None = None) -> list[E
             (since,),
         ).fetchall()
     return [EventRow(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+# ----------------------------------------------------------------------------- reads by path (engine start)
+
+_T = TypeVar("_T")
+
+#: How many of the newest intents ``read_start_facts`` returns (older ones cannot still rest).
+START_INTENTS_LIMIT = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class PositionFact:
+    """One position reconciliation row with a symbol: ``run_seq`` the position of its run among the
+    journal's runs (0 = first; -1 = a run the journal does not list), ``ts_ms`` UTC ms, ``outcome``
+    (``ReconciliationOutcome``; None = not classified), ``exchange_size`` the exchange's position in
+    signed contracts when the row states it, else None."""
+
+    run_seq: int
+    ts_ms: int
+    symbol: str
+    outcome: ReconciliationOutcome | None
+    exchange_size: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class FillFact:
+    """One journaled fill: ``run_seq`` as in ``PositionFact``, ids, symbol, side, ``size`` contracts
+    (> 0, exact), ``ts_ms`` UTC ms (the exchange's fill time)."""
+
+    run_seq: int
+    fill_id: str
+    cli_ord_id: str | None
+    symbol: str
+    side: Side
+    size: Decimal
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class IntentFact:
+    """One journaled order intent with what its order events say last: ``size`` contracts sent,
+    ``purpose`` (``records.IntentPurpose`` text), ``last_status`` the newest order event's status (None =
+    no event), ``order_id`` the newest exchange order id an event gave it (None = none)."""
+
+    cli_ord_id: str
+    symbol: str
+    side: Side
+    size: Decimal
+    purpose: str
+    last_status: str | None
+    order_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StartFacts:
+    """What a starting engine reads from a journal, in one snapshot: ``positions`` every position
+    reconciliation row with a symbol (journal order), ``fills`` every fill (journal order), ``intents``
+    the newest ``START_INTENTS_LIMIT`` intents (newest first). Empty for a missing file or a file without
+    tables."""
+
+    positions: tuple[PositionFact, ...] = ()
+    fills: tuple[FillFact, ...] = ()
+    intents: tuple[IntentFact, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIds:
+    """Our orders by id as the journal has them: ``purposes`` cliOrdId -> intent purpose (every intent);
+    ``cli_of`` exchange order id -> cliOrdId (the order events of our intents)."""
+
+    purposes: dict[str, str] = field(default_factory=dict)
+    cli_of: dict[str, str] = field(default_factory=dict)
+
+
+def _read_path(path: str | Path | None, empty: _T, read: Callable[[sqlite3.Connection], _T]) -> _T:
+    """Run ``read`` in one read snapshot on a read-only connection to ``path``; ``empty`` when there is no
+    file or the file has no such table yet. A corrupt file raises ``JournalError`` naming it."""
+    conn = read_only(path)
+    if conn is None:
+        return empty
+    try:
+        conn.isolation_level = None
+        with read_snapshot(conn):
+            return read(conn)
+    except sqlite3.OperationalError:  # a journal without these tables yet
+        return empty
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(str(path), f"cannot read it ({exc})", hint=CORRUPT_HINT) from None
+    finally:
+        conn.close()
+
+
+def _run_seq(conn: sqlite3.Connection) -> dict[str, int]:
+    return {str(r): i for i, (r,) in enumerate(conn.execute("SELECT run_id FROM runs ORDER BY rowid"))}
+
+
+def _start_facts(conn: sqlite3.Connection) -> StartFacts:
+    runs = _run_seq(conn)
+    positions: list[PositionFact] = []
+    for rid, run_id, ts, sym, outcome, size in conn.execute(
+            "SELECT id, run_id, ts_ms, symbol, outcome, exchange_size FROM reconciliation "
+            "WHERE kind = 'position' AND symbol IS NOT NULL ORDER BY id"):
+        try:
+            positions.append(PositionFact(runs.get(run_id, -1), ts, sym,
+                                          None if outcome is None else ReconciliationOutcome(outcome),
+                                          None if size is None else Decimal(size)))
+        except (InvalidOperation, ValueError, TypeError):
+            raise _bad(conn, "reconciliation", rid, "outcome/exchange_size", (outcome, size)) from None
+    fills: list[FillFact] = []
+    for rid, run_id, fid, cid, sym, side, size, ts in conn.execute(
+            "SELECT id, run_id, fill_id, cli_ord_id, symbol, side, size, ts_ms FROM fills ORDER BY id"):
+        try:
+            fills.append(FillFact(runs.get(run_id, -1), fid, cid, sym, Side(side), Decimal(size), ts))
+        except (InvalidOperation, ValueError, TypeError):
+            raise _bad(conn, "fills", rid, "side/size", (side, size)) from None
+    intents: list[IntentFact] = []
+    for rid, cid, sym, side, size, purpose, status, oid in conn.execute(
+            "SELECT i.id, i.cli_ord_id, i.symbol, i.side, i.size, i.purpose, "
+            "(SELECT e.status FROM order_events e WHERE e.cli_ord_id = i.cli_ord_id ORDER BY e.id DESC LIMIT 1), "
+            "(SELECT e.order_id FROM order_events e WHERE e.cli_ord_id = i.cli_ord_id AND e.order_id IS NOT NULL "
+            "ORDER BY e.id DESC LIMIT 1) FROM intents i ORDER BY i.id DESC LIMIT ?", (START_INTENTS_LIMIT,)):
+        try:
+            intents.append(IntentFact(cid, sym, Side(side), Decimal(size), purpose, status, oid))
+        except (InvalidOperation, ValueError, TypeError):
+            raise _bad(conn, "intents", rid, "side/size", (side, size)) from None
+    return StartFacts(tuple(positions), tuple(fills), tuple(intents))
+
+
+def read_start_facts(path: str | Path | None) -> StartFacts:
+    """Read what a starting engine needs from the journal at ``path`` (read-only, one snapshot).
+
+    Returns:
+        ``StartFacts``; empty for no path, a missing file or a journal without tables.
+
+    Raises:
+        JournalError: a corrupt or foreign-version file (``readonly.read_only``), or a stored value that does
+            not decode (names the table, row and column).
+    """
+    return _read_path(path, StartFacts(), _start_facts)
+
+
+def _order_ids(conn: sqlite3.Connection) -> OrderIds:
+    out = OrderIds()
+    for cid, purpose in conn.execute("SELECT cli_ord_id, purpose FROM intents"):
+        out.purposes[cid] = purpose
+    for oid, cid in conn.execute("SELECT DISTINCT e.order_id, e.cli_ord_id FROM order_events e JOIN intents i "
+                                 "ON i.cli_ord_id = e.cli_ord_id WHERE e.order_id IS NOT NULL"):
+        out.cli_of[oid] = cid
+    return out
+
+
+def read_order_ids(path: str | Path | None) -> OrderIds:
+    """Every intent's cliOrdId and purpose and every exchange order id their order events gave them, from
+    the journal at ``path`` (read-only, one snapshot); an empty ``OrderIds`` for no path, a missing file
+    or a journal without tables.
+
+    Raises:
+        JournalError: a corrupt or foreign-version file (``readonly.read_only``).
+    """
+    return _read_path(path, OrderIds(), _order_ids)
+
+
+def _last_state(conn: sqlite3.Connection) -> tuple[str, str] | None:
+    row = conn.execute("SELECT name, reason FROM events WHERE kind = 'state' ORDER BY id DESC LIMIT 1").fetchone()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
+def last_state_change(path: str | Path | None) -> tuple[str, str] | None:
+    """The newest operator state change journaled at ``path`` (by insertion order) as (state name, e.g.
+    ``HALTED``; reason text), or None for no path, a missing file, a journal without tables or no state
+    change yet.
+
+    Raises:
+        JournalError: a corrupt or foreign-version file (``readonly.read_only``).
+    """
+    return _read_path(path, None, _last_state)

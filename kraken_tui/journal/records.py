@@ -29,7 +29,9 @@ __all__ = [
     "IntentPurpose",
     "IntentRecord",
     "OperatorAction",
+    "RECONCILIATION_OUTCOMES",
     "ReconciliationDiff",
+    "ReconciliationOutcome",
     "RunStarted",
     "RunStopped",
     "SignalRecord",
@@ -279,10 +281,49 @@ class EquitySnapshot:
                 raise ValueError(f"marks[{sym!r}] must be a positive finite price, got {px!r}")
 
 
+class ReconciliationOutcome(StrEnum):
+    """What was done about a reconciliation difference (the ``outcome`` of a ``ReconciliationDiff``).
+
+    Position diffs: ``adopted`` (an exchange position the journal's fills do not explain, tagged
+    external), ``synced`` (a size change the fills explain), ``closed`` (gone from the exchange),
+    ``acknowledged`` (the operator accepted an adopted position), ``blocked`` (entries paused until the
+    difference is resolved). Order diffs: ``filled`` / ``cancelled`` / ``rejected`` (a known order no
+    longer open), ``lookup`` (asking orders/status), ``external`` (an order the engine did not place),
+    ``left_resting`` (an earlier run's protective order kept), ``cancel_failed`` (its cancel was refused).
+    """
+
+    ADOPTED = "adopted"
+    SYNCED = "synced"
+    CLOSED = "closed"
+    ACKNOWLEDGED = "acknowledged"
+    BLOCKED = "blocked"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    LOOKUP = "lookup"
+    EXTERNAL = "external"
+    LEFT_RESTING = "left_resting"
+    CANCEL_FAILED = "cancel_failed"
+
+
+#: The values the ``outcome`` of a ``ReconciliationDiff`` may take (``ReconciliationOutcome``).
+RECONCILIATION_OUTCOMES = frozenset(o.value for o in ReconciliationOutcome)
+
+
 @dataclass(frozen=True, slots=True)
 class ReconciliationDiff:
     """A difference between the journal's view and the exchange's (``kind``: position, order, fill),
-    as text on both sides, and what was done about it (``adopted``, ``paused``...)."""
+    as text on both sides, and what was done about it (``action``, text for people: ``adopted as
+    external, entries paused``...).
+
+    The facts a program reads back are structured: ``outcome`` one of ``RECONCILIATION_OUTCOMES``
+    (``ReconciliationOutcome``; None = not classified) and ``exchange_size`` the exchange's position in
+    signed contracts (negative = short; exact Decimal) for position diffs that state it (adopted,
+    synced, closed = 0, acknowledged), else None.
+
+    Raises:
+        ValueError: a field is out of its domain (names the field).
+    """
 
     ts_ms: int
     kind: str
@@ -290,8 +331,13 @@ class ReconciliationDiff:
     journal_value: str
     exchange_value: str
     action: str
+    outcome: str | None = None
+    exchange_size: Decimal | None = None
 
     def __post_init__(self) -> None:
         _ts("ts_ms", self.ts_ms)
         _text("kind", self.kind)
         _text("action", self.action)
+        if self.outcome is not None and self.outcome not in RECONCILIATION_OUTCOMES:
+            raise ValueError(f"outcome must be one of {sorted(RECONCILIATION_OUTCOMES)}, got {self.outcome!r}")
+        _dec("exchange_size", self.exchange_size, optional=True)

@@ -6,7 +6,8 @@ Version 0 is an empty file. ``APPLICATION_ID`` marks a file as ours (``PRAGMA ap
 foreign SQLite file is refused instead of being written into.
 Conventions: times are UTC epoch milliseconds (``*_ms`` INTEGER); money (USD) and sizes (contracts)
 are exact Decimal text; analytics (marks, confidence) are REAL. Facts are append-only; the only
-UPDATE is ``runs.stopped_ms``/``stop_reason`` when a run ends.
+UPDATEs are ``runs.stopped_ms``/``stop_reason`` when a run ends and, once, the version 4 migration
+filling ``reconciliation.outcome``/``exchange_size`` of older rows.
 Must not import: aiosqlite, the engine, textual.
 """
 
@@ -202,8 +203,18 @@ CREATE TABLE trade_cache_state (
 );
 """
 
+# Version 4: the structured facts of a reconciliation diff next to its text. ``outcome`` is one of
+# ``records.RECONCILIATION_OUTCOMES`` (what was done: adopted, synced, closed, acknowledged...);
+# ``exchange_size`` the exchange's position as signed contracts (exact Decimal text; position diffs that
+# state it). Rows of older journals are filled from their text once, by the migration (``reconfacts``).
+_V4 = """
+ALTER TABLE reconciliation ADD COLUMN outcome TEXT;
+ALTER TABLE reconciliation ADD COLUMN exchange_size TEXT;
+"""
+
 #: MIGRATIONS[k] takes a version-k journal to version k+1. Version 1: runs, operator/state events,
 #: intents, orders, order events, fills, funding. Version 2: alerts, signals, equity snapshots,
 #: marks, reconciliation diffs. Version 3: the derived-trades cache (``db`` fills it right after).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+#: Version 4: reconciliation ``outcome`` and ``exchange_size`` (``db`` fills them for older rows).
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 LATEST_VERSION = len(MIGRATIONS)

@@ -40,9 +40,10 @@ import itertools
 import math
 import operator
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from kraken_tui.domain import ZERO
 from kraken_tui.journal.trades import Trade
@@ -68,23 +69,23 @@ class Summary:
     wins: int
     losses: int
     win_rate: float | None
-    gross_pnl_usd: Decimal
-    fees_usd: Decimal
-    funding_usd: Decimal
-    funding_paid_usd: Decimal
-    funding_received_usd: Decimal
-    net_pnl_usd: Decimal
-    avg_win_usd: Decimal | None
-    avg_loss_usd: Decimal | None
-    expectancy_usd: Decimal | None
+    gross_pnl_usd: Decimal | float
+    fees_usd: Decimal | float
+    funding_usd: Decimal | float
+    funding_paid_usd: Decimal | float
+    funding_received_usd: Decimal | float
+    net_pnl_usd: Decimal | float
+    avg_win_usd: Decimal | float | None
+    avg_loss_usd: Decimal | float | None
+    expectancy_usd: Decimal | float | None
     profit_factor: float | None
-    max_drawdown_usd: Decimal
+    max_drawdown_usd: Decimal | float
     max_drawdown_pct: float | None
     sharpe: float | None
     sortino: float | None
 
     def to_json(self) -> dict[str, object]:
-        """The ``journal summary --json`` / ``backtest --json`` keys (cli-contract.md) plus extras.
+        """The ``journal summary --json`` / ``backtest --json`` keys (README.md "Commands") plus extras.
 
         Money becomes JSON numbers (float); undefined ratios become null.
         """
@@ -263,7 +264,7 @@ def _fsum(col: tuple[float, ...]) -> float:
     return 0.0 if col.count(0.0) == len(col) else math.fsum(col)
 
 
-def _summarize_cols(cols: list[tuple], start_d: Decimal | None) -> Summary:
+def _summarize_cols(cols: Sequence[tuple[Any, ...]], start_d: Decimal | None) -> Summary:
     """``summarize_rows`` over the numeric columns (``_NUMERIC`` order: exit, entry, net, gross, fees,
     funding, paid, received), each a tuple in exit-time order."""
     exits, entries, nets, gross, fees, funding, paid, received = cols
@@ -301,7 +302,7 @@ def _summarize_cols(cols: list[tuple], start_d: Decimal | None) -> Summary:
     )
 
 
-def _column(rows: list[TradeRow], i: int) -> tuple:
+def _column(rows: list[TradeRow], i: int) -> tuple[Any, ...]:
     return tuple(map(operator.itemgetter(i), rows))
 
 

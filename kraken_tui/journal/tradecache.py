@@ -29,6 +29,7 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from kraken_tui.domain import PositionSide
 from kraken_tui.journal.queries import read_data, read_snapshot, starting_equity
@@ -83,7 +84,8 @@ def fingerprint(conn: sqlite3.Connection) -> tuple[str, str]:
 
 
 def _stored(conn: sqlite3.Connection) -> tuple[str, str, str, str] | None:
-    return conn.execute("SELECT facts, marks, open_symbols, summary FROM trade_cache_state WHERE id = 1").fetchone()
+    row = conn.execute("SELECT facts, marks, open_symbols, summary FROM trade_cache_state WHERE id = 1").fetchone()
+    return None if row is None else (str(row[0]), str(row[1]), str(row[2]), str(row[3]))
 
 
 def _stats_to_text(stats: Stats, start: Decimal | None) -> str:
@@ -105,7 +107,7 @@ def _f(d: Decimal) -> float:
     return float(d)
 
 
-def _params(t: Trade) -> tuple:
+def _params(t: Trade) -> tuple[object, ...]:
     return (t.symbol, t.side.value, str(t.size), t.entry_ts_ms, t.exit_ts_ms, str(t.entry_price), str(t.exit_price),
             str(t.gross_pnl_usd), str(t.fees_usd), str(t.funding_usd), str(t.funding_paid_usd),
             str(t.funding_received_usd), t.exit_reason, t.signal_id, t.strategy, t.mae_usd, t.mfe_usd,
@@ -164,7 +166,7 @@ def _refresh(conn: sqlite3.Connection) -> tuple[TradeSet, Decimal | None]:
     return ts, start
 
 
-def _cached_trade(r: tuple) -> Trade:
+def _cached_trade(r: tuple[Any, ...]) -> Trade:
     D = Decimal
     return Trade(r[0], PositionSide(r[1]), D(r[2]), r[3], r[4], D(r[5]), D(r[6]), D(r[7]), D(r[8]), D(r[9]), r[12],
                  r[13], r[14], r[15], r[16], D(r[10]), D(r[11]))

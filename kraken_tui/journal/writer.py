@@ -35,6 +35,8 @@ __all__ = ["JournalWriter"]
 log = logging.getLogger("kraken_tui.journal")
 
 _STOP = object()
+#: What the queue carries: a record's statements, a flush waiter, or ``_STOP``.
+_Item = tuple[Statement, ...] | asyncio.Future[None] | object
 
 
 class JournalWriter:
@@ -71,12 +73,12 @@ class JournalWriter:
             raise ValueError("queue_max and batch_max must be > 0")
         connection_pragmas(synchronous)  # validates the value early
         self.path = Path(path)
-        self._queue: asyncio.Queue = asyncio.Queue(maxsize=queue_max)
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=queue_max)
         self._batch_max = batch_max
         self._synchronous = synchronous
         self._on_error = on_error
         self._conn: aiosqlite.Connection | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._run_id: str | None = None
         self.error: JournalError | None = None
@@ -174,7 +176,7 @@ class JournalWriter:
         """
         if self._task is None or self._task.done():
             raise JournalError(str(self.path), "the journal writer is not running", hint=str(self.error or ""))
-        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._put(fut)
         await asyncio.wait({fut, self._task}, return_when=asyncio.FIRST_COMPLETED)
         if not fut.done():
@@ -208,7 +210,7 @@ class JournalWriter:
                 except asyncio.QueueEmpty:
                     break
             stmts: list[Statement] = []
-            waiters: list[asyncio.Future] = []
+            waiters: list[asyncio.Future[None]] = []
             n_records = 0
             stop = False
             for item in batch:
@@ -216,7 +218,7 @@ class JournalWriter:
                     stop = True
                 elif isinstance(item, asyncio.Future):
                     waiters.append(item)
-                else:
+                elif isinstance(item, tuple):
                     stmts.extend(item)
                     n_records += 1
             if stmts:

@@ -14,6 +14,7 @@ import hmac
 import itertools
 import threading
 import time
+from collections.abc import Callable
 
 __all__ = ["NonceSource", "decode_secret", "endpoint_path_for_signing", "sign_challenge", "sign_rest"]
 
@@ -81,7 +82,7 @@ class NonceSource:
     Thread-safe; two calls in the same millisecond still give increasing values.
     """
 
-    def __init__(self, clock_ms=lambda: int(time.time() * 1000)) -> None:
+    def __init__(self, clock_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self._clock_ms = clock_ms
         self._last = 0
         self._lock = threading.Lock()

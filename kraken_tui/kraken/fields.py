@@ -14,7 +14,8 @@ import calendar
 import math
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal, overload
 
 from kraken_tui.errors import ProtocolError
 
@@ -54,13 +55,14 @@ def _to_decimal(v: Any) -> Decimal:
     return Decimal(repr(v)) if isinstance(v, float) else Decimal(str(v).strip())
 
 
-def _get_number(obj: dict[str, Any], key: str, source: str, convert, required: bool, positive: bool, nonneg: bool):
+def _get_number(obj: dict[str, Any], key: str, source: str, convert: Callable[[Any], float | Decimal],
+                required: bool, positive: bool, nonneg: bool) -> float | Decimal | None:
     if type(obj) is dict:
         # Fast path (a WS ticker reads ~20 fields per message): a plain finite JSON number with the right
         # sign needs no error handling; anything else takes the general path below, which decides as always.
         v = obj.get(key)
         tv = type(v)
-        if tv is float or (tv is int and convert is _to_float):
+        if type(v) is float or (type(v) is int and convert is _to_float):
             f = float(v)
             if f - f == 0.0 and (f > 0 if positive else (f >= 0 if nonneg else True)):
                 if convert is _to_float:
@@ -82,6 +84,14 @@ def _get_number(obj: dict[str, Any], key: str, source: str, convert, required: b
     return n
 
 
+@overload
+def get_float(
+    obj: dict[str, Any], key: str, source: str, *, required: Literal[True] = ..., positive: bool = ..., nonneg: bool = ...
+) -> float: ...
+@overload
+def get_float(
+    obj: dict[str, Any], key: str, source: str, *, required: bool, positive: bool = ..., nonneg: bool = ...
+) -> float | None: ...
 def get_float(
     obj: dict[str, Any], key: str, source: str, *, required: bool = True, positive: bool = False, nonneg: bool = False
 ) -> float | None:
@@ -90,9 +100,19 @@ def get_float(
     Raises:
         ProtocolError: missing (when required), not a number, NaN/inf, or the wrong sign.
     """
-    return _get_number(obj, key, source, _to_float, required, positive, nonneg)
+    n = _get_number(obj, key, source, _to_float, required, positive, nonneg)
+    assert n is None or isinstance(n, float)
+    return n
 
 
+@overload
+def get_decimal(
+    obj: dict[str, Any], key: str, source: str, *, required: Literal[True] = ..., positive: bool = ..., nonneg: bool = ...
+) -> Decimal: ...
+@overload
+def get_decimal(
+    obj: dict[str, Any], key: str, source: str, *, required: bool, positive: bool = ..., nonneg: bool = ...
+) -> Decimal | None: ...
 def get_decimal(
     obj: dict[str, Any], key: str, source: str, *, required: bool = True, positive: bool = False, nonneg: bool = False
 ) -> Decimal | None:
@@ -101,9 +121,15 @@ def get_decimal(
     Raises:
         ProtocolError: missing (when required), not a number, NaN/inf, or the wrong sign.
     """
-    return _get_number(obj, key, source, _to_decimal, required, positive, nonneg)
+    n = _get_number(obj, key, source, _to_decimal, required, positive, nonneg)
+    assert n is None or isinstance(n, Decimal)
+    return n
 
 
+@overload
+def get_int(obj: dict[str, Any], key: str, source: str, *, required: Literal[True] = ...) -> int: ...
+@overload
+def get_int(obj: dict[str, Any], key: str, source: str, *, required: bool) -> int | None: ...
 def get_int(obj: dict[str, Any], key: str, source: str, *, required: bool = True) -> int | None:
     """Read an integer (JSON integer, integral float, or digit string).
 
@@ -130,6 +156,10 @@ def get_int(obj: dict[str, Any], key: str, source: str, *, required: bool = True
     return int(f)
 
 
+@overload
+def get_str(obj: dict[str, Any], key: str, source: str, *, required: Literal[True] = ...) -> str: ...
+@overload
+def get_str(obj: dict[str, Any], key: str, source: str, *, required: bool) -> str | None: ...
 def get_str(obj: dict[str, Any], key: str, source: str, *, required: bool = True) -> str | None:
     """Read a string.
 
@@ -148,6 +178,10 @@ def get_str(obj: dict[str, Any], key: str, source: str, *, required: bool = True
     return v
 
 
+@overload
+def get_bool(obj: dict[str, Any], key: str, source: str, *, required: Literal[True] = ...) -> bool: ...
+@overload
+def get_bool(obj: dict[str, Any], key: str, source: str, *, required: bool) -> bool | None: ...
 def get_bool(obj: dict[str, Any], key: str, source: str, *, required: bool = True) -> bool | None:
     """Read a boolean (JSON true/false or the strings "true"/"false").
 
@@ -191,6 +225,10 @@ def parse_ts_ms(value: Any) -> int:
     raise ValueError(f"not a timestamp: {value!r}")
 
 
+@overload
+def get_ts_ms(obj: dict[str, Any], key: str, source: str, *, required: Literal[True] = ...) -> int: ...
+@overload
+def get_ts_ms(obj: dict[str, Any], key: str, source: str, *, required: bool) -> int | None: ...
 def get_ts_ms(obj: dict[str, Any], key: str, source: str, *, required: bool = True) -> int | None:
     """Read a timestamp as epoch milliseconds (see ``parse_ts_ms``).
 

@@ -81,7 +81,7 @@ def get_side(obj: dict[str, Any], key: str, source: str) -> Side:
     """Read ``buy``/``sell`` (any case). Raises ProtocolError otherwise."""
     s = get_str(obj, key, source)
     try:
-        return Side(s.lower())  # type: ignore[union-attr]
+        return Side(s.lower())
     except ValueError:
         raise ProtocolError(source, f"expected buy or sell, got {s!r}", field=key) from None
 
@@ -108,9 +108,9 @@ def _margin_levels(obj: dict[str, Any], where: str) -> tuple[MarginLevel, ...]:
             threshold = get_decimal(lv, "contracts", w, nonneg=True)
         levels.append(
             MarginLevel(
-                threshold=threshold,  # type: ignore[arg-type]
-                initial_margin_rate=get_decimal(lv, "initialMargin", w, nonneg=True),  # type: ignore[arg-type]
-                maintenance_margin_rate=get_decimal(lv, "maintenanceMargin", w, nonneg=True),  # type: ignore[arg-type]
+                threshold=threshold,
+                initial_margin_rate=get_decimal(lv, "initialMargin", w, nonneg=True),
+                maintenance_margin_rate=get_decimal(lv, "maintenanceMargin", w, nonneg=True),
             )
         )
     return tuple(sorted(levels, key=lambda m: m.threshold))
@@ -136,7 +136,7 @@ def parse_instrument(obj: Any, where: str) -> Instrument | None:
     obj = require_dict(obj, where)
     symbol = get_symbol(obj, "symbol", where)
     type_raw = get_str(obj, "type", where)
-    itype = _TYPES.get(type_raw)  # type: ignore[arg-type]
+    itype = _TYPES.get(type_raw)
     if itype is None:
         log.debug("instruments: %s has type %r (not a contract); skipped", symbol, type_raw)
         return None
@@ -148,7 +148,7 @@ def parse_instrument(obj: Any, where: str) -> Instrument | None:
     return Instrument(
         symbol=symbol,  # type: ignore[arg-type]
         type=itype,
-        tick_size=get_decimal(obj, "tickSize", where, positive=True),  # type: ignore[arg-type]
+        tick_size=get_decimal(obj, "tickSize", where, positive=True),
         contract_size=get_decimal(obj, "contractSize", where, required=False, positive=True) or Decimal(1),
         lot_size=lot,
         max_position_size=get_decimal(obj, "maxPositionSize", where, required=False, nonneg=True),
@@ -262,8 +262,8 @@ def parse_funding_rates(body: Any, endpoint: str, symbol: str) -> list[FundingRa
         out.append(
             FundingRate(
                 symbol=symbol.upper(),
-                ts_ms=get_ts_ms(row, "timestamp", w),  # type: ignore[arg-type]
-                funding_rate=get_float(row, "relativeFundingRate", w),  # type: ignore[arg-type]
+                ts_ms=get_ts_ms(row, "timestamp", w),
+                funding_rate=get_float(row, "relativeFundingRate", w),
                 funding_rate_abs=get_float(row, "fundingRate", w, required=False),
             )
         )
@@ -285,11 +285,11 @@ def parse_candles(body: Any, endpoint: str) -> tuple[list[Candle], bool]:
     out = []
     for row, w in iter_rows(body, "candles", endpoint):
         c = Candle(
-            ts_ms=get_ts_ms(row, "time", w),  # type: ignore[arg-type]
-            open=get_float(row, "open", w),  # type: ignore[arg-type]
-            high=get_float(row, "high", w),  # type: ignore[arg-type]
-            low=get_float(row, "low", w),  # type: ignore[arg-type]
-            close=get_float(row, "close", w),  # type: ignore[arg-type]
+            ts_ms=get_ts_ms(row, "time", w),
+            open=get_float(row, "open", w),
+            high=get_float(row, "high", w),
+            low=get_float(row, "low", w),
+            close=get_float(row, "close", w),
             volume=get_float(row, "volume", w, required=False, nonneg=True) or 0.0,
         )
         if c.high < c.low:
@@ -321,10 +321,10 @@ def parse_account_log(body: Any, endpoint: str) -> list[AccountLogEntry]:
 
         out.append(
             AccountLogEntry(
-                id=get_int(row, "id", w),  # type: ignore[arg-type]
-                ts_ms=get_ts_ms(row, "date", w),  # type: ignore[arg-type]
-                asset=get_str(row, "asset", w).upper(),  # type: ignore[union-attr]
-                info=get_str(row, "info", w),  # type: ignore[arg-type]
+                id=get_int(row, "id", w),
+                ts_ms=get_ts_ms(row, "date", w),
+                asset=get_str(row, "asset", w).upper(),
+                info=get_str(row, "info", w),
                 contract=get_symbol(row, "contract", w, required=False),
                 old_balance=dec("old_balance"),
                 new_balance=dec("new_balance"),

@@ -100,19 +100,19 @@ def _balances(obj: dict[str, Any], where: str) -> dict[str, Decimal]:
     if raw is None:
         return {}
     raw = require_dict(raw, where, "balances")
-    return {k.upper(): get_decimal(raw, k, f"{where} balances") for k in raw}  # type: ignore[misc]
+    return {k.upper(): get_decimal(raw, k, f"{where} balances") for k in raw}
 
 
 def _flex(obj: dict[str, Any], w: str) -> Account:
     def req(key: str) -> Decimal:
-        return get_decimal(obj, key, w)  # type: ignore[return-value]
+        return get_decimal(obj, key, w)
 
     currencies: dict[str, Decimal] = {}
     raw = obj.get("currencies")
     if raw is not None:
         for cur, entry in require_dict(raw, w, "currencies").items():
             e = require_dict(entry, f"{w} currencies", cur)
-            currencies[cur.upper()] = get_decimal(e, "quantity", f"{w} currencies.{cur}")  # type: ignore[assignment]
+            currencies[cur.upper()] = get_decimal(e, "quantity", f"{w} currencies.{cur}")
     im = req("initialMargin")
     return Account(
         balance_value_usd=req("balanceValue"),
@@ -186,8 +186,8 @@ def parse_open_positions(body: Any, endpoint: str) -> list[Position]:
             Position(
                 symbol=get_symbol(row, "symbol", w),  # type: ignore[arg-type]
                 side=PositionSide(side_s),
-                size=get_decimal(row, "size", w, nonneg=True),  # type: ignore[arg-type]
-                entry_price=get_decimal(row, "price", w, nonneg=True),  # type: ignore[arg-type]
+                size=get_decimal(row, "size", w, nonneg=True),
+                entry_price=get_decimal(row, "price", w, nonneg=True),
                 ts_ms=get_ts_ms(row, "fillTime", w, required=False),
                 unrealized_funding=get_decimal(row, "unrealizedFunding", w, required=False),
                 unrealized_pnl=get_decimal(row, "unrealizedPnl", w, required=False),
@@ -210,11 +210,11 @@ def parse_open_orders(body: Any, endpoint: str) -> list[Order]:
     for row, w in iter_rows(body, "openOrders", endpoint):
         out.append(
             Order(
-                order_id=get_str(row, "order_id", w),  # type: ignore[arg-type]
+                order_id=get_str(row, "order_id", w),
                 symbol=get_symbol(row, "symbol", w),  # type: ignore[arg-type]
                 side=get_side(row, "side", w),
-                order_type=get_str(row, "orderType", w),  # type: ignore[arg-type]
-                size=get_decimal(row, "unfilledSize", w, nonneg=True),  # type: ignore[arg-type]
+                order_type=get_str(row, "orderType", w),
+                size=get_decimal(row, "unfilledSize", w, nonneg=True),
                 filled=get_decimal(row, "filledSize", w, required=False, nonneg=True) or ZERO,
                 limit_price=get_decimal(row, "limitPrice", w, required=False),
                 stop_price=get_decimal(row, "stopPrice", w, required=False),
@@ -241,14 +241,14 @@ def parse_fills(body: Any, endpoint: str) -> list[Fill]:
         ft = get_str(row, "fillType", w)
         out.append(
             Fill(
-                fill_id=get_str(row, "fill_id", w),  # type: ignore[arg-type]
-                order_id=get_str(row, "order_id", w),  # type: ignore[arg-type]
+                fill_id=get_str(row, "fill_id", w),
+                order_id=get_str(row, "order_id", w),
                 symbol=get_symbol(row, "symbol", w),  # type: ignore[arg-type]
                 side=get_side(row, "side", w),
-                size=get_decimal(row, "size", w, positive=True),  # type: ignore[arg-type]
-                price=get_decimal(row, "price", w, positive=True),  # type: ignore[arg-type]
-                ts_ms=get_ts_ms(row, "fillTime", w),  # type: ignore[arg-type]
-                fill_type=_FILL_TYPES.get(ft, FillType.OTHER),  # type: ignore[arg-type]
+                size=get_decimal(row, "size", w, positive=True),
+                price=get_decimal(row, "price", w, positive=True),
+                ts_ms=get_ts_ms(row, "fillTime", w),
+                fill_type=_FILL_TYPES.get(ft, FillType.OTHER),
                 cli_ord_id=get_str(row, "cliOrdId", w, required=False),
             )
         )
@@ -268,7 +268,7 @@ def parse_leverage_preferences(body: Any, endpoint: str) -> list[LeveragePrefere
         out.append(
             LeveragePreference(
                 symbol=get_symbol(row, "symbol", w),  # type: ignore[arg-type]
-                max_leverage=get_decimal(row, "maxLeverage", w, positive=True),  # type: ignore[arg-type]
+                max_leverage=get_decimal(row, "maxLeverage", w, positive=True),
             )
         )
     return out

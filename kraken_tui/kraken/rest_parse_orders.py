@@ -65,11 +65,11 @@ def parse_order_object(obj: Any, where: str) -> Order:
     """
     o = require_dict(obj, where)
     return Order(
-        order_id=get_str(o, "orderId", where),  # type: ignore[arg-type]
+        order_id=get_str(o, "orderId", where),
         symbol=get_symbol(o, "symbol", where),  # type: ignore[arg-type]
         side=get_side(o, "side", where),
         order_type=(get_str(o, "type", where, required=False) or "lmt").lower(),
-        size=get_decimal(o, "quantity", where, nonneg=True),  # type: ignore[arg-type]
+        size=get_decimal(o, "quantity", where, nonneg=True),
         filled=get_decimal(o, "filled", where, required=False, nonneg=True) or ZERO,
         limit_price=get_decimal(o, "limitPrice", where, required=False),
         stop_price=get_decimal(o, "stopPrice", where, required=False),
@@ -98,11 +98,11 @@ def parse_trigger_object(obj: Any, where: str) -> Order:
         raise ProtocolError(where, f"unknown trigger side {tside!r}", field="triggerSide")
     is_stop = (side.value == "buy") == (tside == "trigger_above")
     return Order(
-        order_id=get_str(o, "uid", where),  # type: ignore[arg-type]
+        order_id=get_str(o, "uid", where),
         symbol=get_symbol(o, "symbol", where),  # type: ignore[arg-type]
         side=side,
         order_type="stp" if is_stop else "take_profit",
-        size=get_decimal(o, "quantity", where, nonneg=True),  # type: ignore[arg-type]
+        size=get_decimal(o, "quantity", where, nonneg=True),
         limit_price=get_decimal(o, "limitPrice", where, required=False),
         stop_price=get_decimal(o, "triggerPrice", where, positive=True),
         trigger_signal=parse_trigger_signal(o, "triggerSignal", where),
@@ -164,7 +164,7 @@ def parse_order_result(
     """
     b = require_dict(block, where)
     raw = get_str(b, "status", where)
-    status, raw_status = order_status_from_str(raw)  # type: ignore[arg-type]
+    status, raw_status = order_status_from_str(raw)
     error: str | None = None
     events: list[OrderEvent] = []
     try:
@@ -228,7 +228,7 @@ def parse_cancel_all(body: Any, endpoint: str) -> CancelAllResult:
     return CancelAllResult(
         status=res.status,
         cancel_only=get_str(b, "cancelOnly", w, required=False),
-        cancelled=tuple(cancelled),  # type: ignore[arg-type]
+        cancelled=tuple(cancelled),
         events=res.events,
         received_ts_ms=res.received_ts_ms,
         raw_status=res.raw_status,
@@ -247,7 +247,7 @@ def parse_dead_man_switch(body: Any, endpoint: str) -> DeadManSwitchStatus:
     trig = st.get("triggerTime")
     disarmed = trig is None or trig in ("0", 0)
     return DeadManSwitchStatus(
-        current_ts_ms=get_ts_ms(st, "currentTime", w),  # type: ignore[arg-type]
+        current_ts_ms=get_ts_ms(st, "currentTime", w),
         trigger_ts_ms=None if disarmed else get_ts_ms(st, "triggerTime", w),
     )
 
@@ -308,7 +308,7 @@ def parse_orders_status(body: Any, endpoint: str) -> list[OrderStatusInfo]:
         out.append(
             OrderStatusInfo(
                 order=_status_order(require_dict(row.get("order"), w, "order"), f"{w} order"),
-                status=get_str(row, "status", w),  # type: ignore[arg-type]
+                status=get_str(row, "status", w),
                 update_reason=get_str(row, "updateReason", w, required=False),
                 error=get_str(row, "error", w, required=False),
             )

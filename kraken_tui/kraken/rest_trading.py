@@ -174,7 +174,11 @@ class OrderCalls:
         """
         if (order_id is None) == (cli_ord_id is None):
             raise ValueError("give exactly one of order_id or cli_ord_id")
-        form = [("order_id", order_id)] if order_id is not None else [("cliOrdId", cli_ord_id)]
+        if order_id is not None:
+            form = [("order_id", order_id)]
+        else:
+            assert cli_ord_id is not None
+            form = [("cliOrdId", cli_ord_id)]
 
         return await self._single("cancelorder", form, "cancelStatus", True, order_id, cli_ord_id)
 

@@ -81,7 +81,7 @@ def _unknown(feed: str | None, event: str | None, msg: dict[str, Any]) -> Unknow
 def _parse_event(event: str, msg: dict[str, Any]) -> WsEvent:
     src = f"ws event {event}"
     if event == "info":
-        return InfoEvent(version=get_int(msg, "version", src))  # type: ignore[arg-type]
+        return InfoEvent(version=get_int(msg, "version", src))
     if event in _SUB_EVENTS:
         pids = msg.get("product_ids")
         if pids is None:
@@ -99,7 +99,7 @@ def _parse_event(event: str, msg: dict[str, Any]) -> WsEvent:
     if event in ("error", "alert"):
         return WsAlert(kind=event, message=get_str(msg, "message", src, required=False) or "")
     if event == "challenge":
-        return ChallengeEvent(challenge=get_str(msg, "message", src))  # type: ignore[arg-type]
+        return ChallengeEvent(challenge=get_str(msg, "message", src))
     return _unknown(None, event, msg)
 
 
@@ -174,9 +174,9 @@ def _parse_ticker_lite(feed: str, msg: dict[str, Any]) -> TickerLiteEvent:
 def _trade(obj: dict[str, Any], src: str, symbol: str | None = None) -> PublicTrade:
     return PublicTrade(
         symbol=symbol or get_symbol(obj, "product_id", src),
-        ts_ms=get_ts_ms(obj, "time", src),  # type: ignore[arg-type]
-        price=get_float(obj, "price", src, positive=True),  # type: ignore[arg-type]
-        size=get_float(obj, "qty", src, positive=True),  # type: ignore[arg-type]
+        ts_ms=get_ts_ms(obj, "time", src),
+        price=get_float(obj, "price", src, positive=True),
+        size=get_float(obj, "qty", src, positive=True),
         side=get_choice(obj, "side", src, _SIDES),
         seq=get_int(obj, "seq", src, required=False),
         trade_id=get_str(obj, "uid", src, required=False),
@@ -202,7 +202,7 @@ def _levels(msg: dict[str, Any], key: str, src: str, descending: bool) -> tuple[
             price = get_float(item, "price", src, positive=True)
             qty = get_float(item, "qty", src, nonneg=True)
         if qty:  # spec §7.7: snapshot levels can carry qty 0 -> skip them
-            out.append(BookLevel(price=price, size=qty))  # type: ignore[arg-type]
+            out.append(BookLevel(price=price, size=qty))
     out.sort(key=lambda lv: lv.price, reverse=descending)
     return tuple(out)
 
@@ -211,8 +211,8 @@ def _parse_book_snapshot(feed: str, msg: dict[str, Any]) -> BookSnapshotEvent:
     src = f"ws feed {feed}"
     snap = BookSnapshot(
         symbol=get_symbol(msg, "product_id", src),
-        seq=get_int(msg, "seq", src),  # type: ignore[arg-type]
-        ts_ms=get_ts_ms(msg, "timestamp", src),  # type: ignore[arg-type]
+        seq=get_int(msg, "seq", src),
+        ts_ms=get_ts_ms(msg, "timestamp", src),
         bids=_levels(msg, "bids", src, descending=True),
         asks=_levels(msg, "asks", src, descending=False),
     )
@@ -223,17 +223,17 @@ def _parse_book(feed: str, msg: dict[str, Any]) -> BookDeltaEvent:
     src = f"ws feed {feed}"
     delta = BookDelta(
         symbol=get_symbol(msg, "product_id", src),
-        seq=get_int(msg, "seq", src),  # type: ignore[arg-type]
-        ts_ms=get_ts_ms(msg, "timestamp", src),  # type: ignore[arg-type]
+        seq=get_int(msg, "seq", src),
+        ts_ms=get_ts_ms(msg, "timestamp", src),
         side=get_choice(msg, "side", src, _SIDES),
-        price=get_float(msg, "price", src, positive=True),  # type: ignore[arg-type]
-        size=get_float(msg, "qty", src, nonneg=True),  # type: ignore[arg-type]
+        price=get_float(msg, "price", src, positive=True),
+        size=get_float(msg, "qty", src, nonneg=True),
     )
     return BookDeltaEvent(delta=delta)
 
 
 def _parse_heartbeat(feed: str, msg: dict[str, Any]) -> HeartbeatEvent:
-    return HeartbeatEvent(ts_ms=get_ts_ms(msg, "time", f"ws feed {feed}"))  # type: ignore[arg-type]
+    return HeartbeatEvent(ts_ms=get_ts_ms(msg, "time", f"ws feed {feed}"))
 
 
 _FEED_PARSERS: dict[str, Callable[[str, dict[str, Any]], WsEvent]] = {

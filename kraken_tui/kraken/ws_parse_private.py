@@ -76,11 +76,11 @@ def _order(obj: dict[str, Any], src: str, *, is_cancel: bool = False, reason: st
         status = "partiallyFilled" if filled > 0 else "untouched"
     kind = get_str(obj, "type", src)
     return Order(
-        order_id=get_str(obj, "order_id", src),  # type: ignore[arg-type]
+        order_id=get_str(obj, "order_id", src),
         symbol=get_symbol(obj, "instrument", src),
         side=get_choice(obj, "direction", src, _DIRECTIONS),
-        order_type=_ORDER_TYPES.get(kind, kind),  # type: ignore[arg-type]
-        size=get_decimal(obj, "qty", src, nonneg=True),  # type: ignore[arg-type]
+        order_type=_ORDER_TYPES.get(kind, kind),
+        size=get_decimal(obj, "qty", src, nonneg=True),
         filled=filled,
         limit_price=limit or None,
         stop_price=stop or None,
@@ -113,7 +113,7 @@ def _parse_order_update(feed: str, msg: dict[str, Any]) -> OrderUpdateEvent:
             order = _order(require_dict(raw, src), src, is_cancel=is_cancel, reason=reason)
         order_id = order.order_id
     else:
-        order_id = get_str(msg, "order_id", src)  # type: ignore[assignment]
+        order_id = get_str(msg, "order_id", src)
     cli = get_str(msg, "cli_ord_id", src, required=False) or (order.cli_ord_id if order else None)
     return OrderUpdateEvent(
         order_id=order_id,
@@ -129,13 +129,13 @@ def _fill(obj: dict[str, Any], src: str) -> Fill:
     """One fill of spec §7.9: ``buy`` bool -> side, ``qty`` contracts, ``fee_paid`` (negative = rebate)."""
     buy = get_bool(obj, "buy", src)
     return Fill(
-        fill_id=get_str(obj, "fill_id", src),  # type: ignore[arg-type]
-        order_id=get_str(obj, "order_id", src),  # type: ignore[arg-type]
+        fill_id=get_str(obj, "fill_id", src),
+        order_id=get_str(obj, "order_id", src),
         symbol=get_symbol(obj, "instrument", src),
         side=Side.BUY if buy else Side.SELL,
-        size=get_decimal(obj, "qty", src, positive=True),  # type: ignore[arg-type]
-        price=get_decimal(obj, "price", src, positive=True),  # type: ignore[arg-type]
-        ts_ms=get_ts_ms(obj, "time", src),  # type: ignore[arg-type]
+        size=get_decimal(obj, "qty", src, positive=True),
+        price=get_decimal(obj, "price", src, positive=True),
+        ts_ms=get_ts_ms(obj, "time", src),
         fill_type=_FILL_TYPES.get(get_str(obj, "fill_type", src), FillType.OTHER),  # unknown kinds kept
         cli_ord_id=get_str(obj, "cli_ord_id", src, required=False),
         fee=get_decimal(obj, "fee_paid", src, required=False),
@@ -161,7 +161,7 @@ def _position(obj: dict[str, Any], src: str, ts_ms: int | None) -> tuple[str, Po
         symbol=symbol,
         side=PositionSide.LONG if balance > 0 else PositionSide.SHORT,
         size=abs(balance),
-        entry_price=get_decimal(obj, "entry_price", src, positive=True),  # type: ignore[arg-type]
+        entry_price=get_decimal(obj, "entry_price", src, positive=True),
         ts_ms=ts_ms,
         unrealized_funding=get_decimal(obj, "unrealized_funding", src, required=False),
         unrealized_pnl=get_decimal(obj, "pnl", src, required=False),
@@ -195,10 +195,10 @@ def _currency_map(obj: dict[str, Any], key: str, src: str, inner: str | None) ->
     with nested(key):
         for cur, val in wallet.items():
             if inner is None:
-                out[cur.upper()] = get_decimal(wallet, cur, src)  # type: ignore[assignment]
+                out[cur.upper()] = get_decimal(wallet, cur, src)
             else:
                 with nested(cur):
-                    out[cur.upper()] = get_decimal(require_dict(val, src), inner, src)  # type: ignore[assignment]
+                    out[cur.upper()] = get_decimal(require_dict(val, src), inner, src)
     return out
 
 
@@ -208,7 +208,7 @@ def _flex_account(flex: dict[str, Any], src: str) -> Account:
     latter, falling back to ``initial_margin`` when absent [INFERRED from the spec §7.11 note]."""
 
     def d(key: str) -> Decimal:
-        return get_decimal(flex, key, src)  # type: ignore[return-value]
+        return get_decimal(flex, key, src)
 
     im_with_orders = d("initial_margin")
     im = get_decimal(flex, "initial_margin_without_orders", src, required=False)

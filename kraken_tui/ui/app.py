@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 #: At most one bell per this many seconds (a burst of fills rings once).
 BELL_GAP_S = 0.5
-#: Exit code when the live gate is declined (cli-contract: usage/confirmation refused).
+#: Exit code when the live gate is declined (README.md "Commands": usage/confirmation refused).
 LIVE_DECLINED_EXIT = 2
 
 
@@ -133,7 +133,7 @@ class KrakenApp(OperatorKeys, App[int]):
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self.set_interval(1 / self.cfg.ui.refresh_hz, self.refresh_now, name="refresh")
         if self.engine is not None:
-            self._attach()
+            self._attach_engine()
             return
         live_target = getattr(self.services, "live_target", None)
         target = live_target() if callable(live_target) else None
@@ -159,7 +159,8 @@ class KrakenApp(OperatorKeys, App[int]):
     def _start_engine(self) -> None:
         self.run_worker(self._boot(), name="engine-start", group="engine", exit_on_error=False)
 
-    def _attach(self) -> None:
+    def _attach_engine(self) -> None:
+        """Listen to the engine's events and draw the first frames."""
         assert self.engine is not None
         self.engine.add_listener(self._on_engine_event)
         self._listening = True
@@ -176,7 +177,7 @@ class KrakenApp(OperatorKeys, App[int]):
             self.fatal = f"kraken-tui: {exc}"
             self.exit(return_code=exit_code_for(exc))
             return
-        self._attach()
+        self._attach_engine()
         self.run_worker(self._wait_engine(), name="engine-wait", group="engine", exit_on_error=False)
 
     async def _wait_engine(self) -> None:
@@ -331,13 +332,13 @@ class KrakenApp(OperatorKeys, App[int]):
 
 
 def run_console(cfg: Config, opts: Any) -> int:
-    """Run the console until the operator quits: build the runtime (``engine.runtime.build_runtime``)
+    """Run the console until the operator quits: build the runtime (``kraken_tui.runtime.build_runtime``)
     inside the app's event loop, start it, show it, and stop it (``Runtime.aclose``) when the app
     unmounts. Logging goes to ``[general] log_file`` (default: the platform log dir).
 
     Args:
         cfg: the loaded configuration.
-        opts: ``engine.runtime.RunOptions``.
+        opts: ``kraken_tui.runtime.RunOptions``.
 
     Returns:
         The exit code: 0 on a normal quit, the engine's exit code when it finished on its own (e.g. 5

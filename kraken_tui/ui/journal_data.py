@@ -224,7 +224,7 @@ def trade_detail(view: JournalView, trade: Trade) -> TradeDetail:
 
 
 def export_csv(trades: Sequence[Trade], path: Path) -> Path:
-    """Write ``trades`` as the cli-contract trades CSV to ``path`` (parents created). Blocking.
+    """Write ``trades`` as the trades CSV (README.md "Commands") to ``path`` (parents created). Blocking.
 
     Raises:
         ConfigError: the file cannot be written (names the path).

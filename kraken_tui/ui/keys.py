@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 __all__ = ["ARM_WINDOW_S", "FlattenGuard", "GuardResult", "KeySpec", "KEYS", "bindings", "key_spec"]
 
@@ -61,7 +61,7 @@ def key_spec(binding_id: str) -> KeySpec:
     return next(k for k in KEYS if k.id == binding_id)
 
 
-def bindings(scope: str = "app") -> list[Binding]:
+def bindings(scope: str = "app") -> list[BindingType]:
     """``BINDINGS`` of the app (``scope="app"``) or the dashboard screen: one ``Binding`` per
     ``KeySpec`` carrying its id (so ``App.set_keymap`` can remap it)."""
     return [Binding(k.key, k.action, k.label, id=k.id, show=k.show) for k in KEYS if k.scope == scope]

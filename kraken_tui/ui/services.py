@@ -1,5 +1,5 @@
 """How the console gets its engine: ``EngineServices`` (a protocol the app is handed) and
-``RuntimeServices``, which builds the real runtime (``engine.runtime.build_runtime``) inside the app's
+``RuntimeServices``, which builds the real runtime (``kraken_tui.runtime.build_runtime``) inside the app's
 event loop, starts it, waits for it to finish and closes it.
 
 The app never builds anything itself (it is handed its services, like toolong and memray); tests hand
@@ -44,11 +44,11 @@ class EngineServices(Protocol):
 
 
 class RuntimeServices:
-    """``EngineServices`` over ``engine.runtime`` (helper A's ``build_runtime``/``Runtime``).
+    """``EngineServices`` over ``kraken_tui.runtime`` (``build_runtime``/``Runtime``).
 
     Args:
         cfg: the loaded configuration.
-        opts: ``engine.runtime.RunOptions`` from the ``run`` command.
+        opts: ``kraken_tui.runtime.RunOptions`` from the ``run`` command.
     """
 
     def __init__(self, cfg: Config, opts: Any) -> None:
@@ -76,7 +76,7 @@ class RuntimeServices:
         return target
 
     async def open(self) -> EngineControl:
-        from kraken_tui.engine.runtime import build_runtime  # imported late: it pulls in the whole engine
+        from kraken_tui.runtime import build_runtime  # imported late: it pulls in the whole engine
 
         self._runtime = await build_runtime(self._cfg, self._opts)
         await self._runtime.start()

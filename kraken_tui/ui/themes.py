@@ -88,7 +88,7 @@ def _parse(path: Path, name: str) -> Theme:
     colors = data.get("colors")
     if not isinstance(colors, dict) or "primary" not in colors:
         raise ValueError("needs a [colors] table with at least primary")
-    kwargs: dict[str, str] = {}
+    given: dict[str, str] = {}
     for key, value in colors.items():
         if key not in COLOR_KEYS:
             raise ValueError(f"colors.{key}: unknown colour (expected one of {', '.join(COLOR_KEYS)})")
@@ -96,8 +96,11 @@ def _parse(path: Path, name: str) -> Theme:
             Color.parse(value)
         except (ColorParseError, TypeError, ValueError):
             raise ValueError(f"colors.{key} = {value!r}: expected a colour such as \"#4C9AFF\"") from None
-        kwargs[key] = value
-    return Theme(name=name, dark=dark, **kwargs)
+        given[key] = value
+    return Theme(name=name, primary=given["primary"], secondary=given.get("secondary"), accent=given.get("accent"),
+                 warning=given.get("warning"), error=given.get("error"), success=given.get("success"),
+                 foreground=given.get("foreground"), background=given.get("background"),
+                 surface=given.get("surface"), panel=given.get("panel"), dark=dark)
 
 
 def load_theme(name: str, dirs: Iterable[Path]) -> ThemeLoad:

@@ -1,7 +1,7 @@
 """The backtest against the real Engine: same candles, strategy and config, same trade list.
 
 The Engine runs as ``kraken-tui run --replay PATH@PF_XBTUSD --speed max --exit-at-end`` does
-(``engine.runtime.build_runtime`` with ``RunOptions``: the in-process paper exchange over loopback, the
+(``kraken_tui.runtime.build_runtime`` with ``RunOptions``: the in-process paper exchange over loopback, the
 replay lockstep), its trades derived from its journal with ``journal.trades.derive_trades``; the backtest
 runs ``Backtest`` over the same file. Window: the 500 real PF_XBTUSD 1m candles of 2025-08-30/31,
 ``sma_cross`` 10/20 (reversal on every cross, fixed sizing, no protective orders), the default
@@ -56,7 +56,7 @@ def _config() -> Config:
 
 
 def _engine_trades(csv: Path, journal: Path):
-    from kraken_tui.engine.runtime import RunOptions, build_runtime
+    from kraken_tui.runtime import RunOptions, build_runtime
 
     async def run() -> tuple[int, int]:
         rt = await build_runtime(_config(), RunOptions(replay=[f"{csv}@PF_XBTUSD"], speed=None, exit_at_end=True,

@@ -11,7 +11,7 @@ import asyncio
 
 from kraken_tui.config import Config
 from kraken_tui.engine.operator import OperatorState, TransitionSource
-from kraken_tui.engine.runtime import RunOptions, build_runtime
+from kraken_tui.runtime import RunOptions, build_runtime
 
 
 def _cfg() -> Config:

@@ -16,7 +16,7 @@ import kraken_tui.engine.flatten as flatten_mod
 from kraken_tui.config import Config
 from kraken_tui.engine.facade import EventKind
 from kraken_tui.engine.operator import OperatorState, TransitionSource
-from kraken_tui.engine.runtime import RunOptions, build_runtime, replay_symbols
+from kraken_tui.runtime import RunOptions, build_runtime, replay_symbols
 
 PARAMS = {"fast": 5, "slow": 13, "min_confidence": 0.4}
 

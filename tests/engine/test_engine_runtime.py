@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from kraken_tui.config import Config
-from kraken_tui.engine.runtime import RunOptions, build_runtime
+from kraken_tui.runtime import RunOptions, build_runtime
 from kraken_tui.errors import ConfigError, SecretsError
 
 

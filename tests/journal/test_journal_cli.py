@@ -1,4 +1,4 @@
-"""``kraken-tui journal summary|trades|events`` per cli-contract.md (keys, CSV header, exit codes)."""
+"""``kraken-tui journal summary|trades|events`` per README.md "Commands" (keys, CSV header, exit codes)."""
 
 from __future__ import annotations
 

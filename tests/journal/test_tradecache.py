@@ -15,7 +15,7 @@ from kraken_tui.journal import tradecache
 from kraken_tui.journal.db import open_db
 from kraken_tui.journal.queries import load_data
 from kraken_tui.journal.records import EquitySnapshot, FundingPayment, IntentRecord, RunStarted, SignalRecord
-from kraken_tui.journal.schema import APPLICATION_ID, MIGRATIONS
+from kraken_tui.journal.schema import APPLICATION_ID, LATEST_VERSION, MIGRATIONS
 from kraken_tui.journal.stats import breakdowns, summarize, summarize_rows_with_breakdowns
 from kraken_tui.journal.trades import derive_trades
 from tests.journal.factory import D, fill, trade, write_journal
@@ -120,7 +120,7 @@ def test_migration_v2_to_v3_builds_the_cache(tmp_path):
                      "VALUES ('r0', ?, 'o', 'PF_XBTUSD', ?, '2', ?, ?, 'taker', '0.1')", (fid, side, price, ts))
     conn.close()
     conn = open_db(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION
     assert _cache_rows(conn) == 1  # built by the migration, before any reader asked
     inp = tradecache.load_summary_input(conn)
     assert inp.was_fresh and inp.open_symbols == ["PF_XBTUSD"]

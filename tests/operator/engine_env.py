@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from kraken_tui.config import Config, Credentials
 from kraken_tui.engine.core import Engine
 from kraken_tui.engine.facade import EngineMode
-from kraken_tui.engine.runtime import last_operator_state
+from kraken_tui.runtime import last_operator_state
 from kraken_tui.journal.records import RunStarted, RunStopped
 from kraken_tui.journal.writer import JournalWriter
 from kraken_tui.kraken.rest import KrakenRestClient

@@ -1,6 +1,6 @@
 """The live-trading gate: a modal shown before the engine starts in ``--mode live``. The operator must
 type the word ``LIVE`` (exactly, upper case) and press Enter; anything else, Escape, or an empty answer
-declines, and the console then quits without starting the engine (exit code 2, cli-contract).
+declines, and the console then quits without starting the engine (exit code 2, README.md "Commands").
 
 Must not import: the engine, the journal.
 """

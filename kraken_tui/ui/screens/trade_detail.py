@@ -6,6 +6,7 @@ Units: prices USD, sizes contracts, money USD, times UTC. Must not import: the e
 
 from __future__ import annotations
 
+from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -46,8 +47,10 @@ def detail_text(d: TradeDetail) -> Text:
 def fills_table(d: TradeDetail) -> Table:
     """The trade's fills."""
     table = Table(box=None, padding=(0, 1), header_style="bold")
-    for col, justify in (("time (UTC)", "left"), ("side", "left"), ("size", "right"), ("price", "right"),
-                         ("fee", "right"), ("type", "left"), ("order", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("time (UTC)", "left"), ("side", "left"), ("size", "right"), ("price", "right"), ("fee", "right"),
+        ("type", "left"), ("order", "left"))
+    for col, justify in columns:
         table.add_column(col, justify=justify, no_wrap=True)
     for f in d.fills:
         table.add_row(iso_ms(f.ts_ms), ("▲ " if f.side.value == "buy" else "▼ ") + f.side.value, fmt.size(f.size),

@@ -60,7 +60,7 @@ class PnlPanel(Panel):
 
     def __init__(self) -> None:
         super().__init__("P&L", id="pnl")
-        self._last: tuple | None = None
+        self._last: Text | None = None
         self._spark_key: tuple | None = None
 
     def compose(self) -> ComposeResult:

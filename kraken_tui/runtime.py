@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -43,6 +42,7 @@ from kraken_tui.engine.facade import EngineMode, EventKind
 from kraken_tui.engine.operator import OperatorState
 from kraken_tui.errors import ConfigError, SecretsError
 from kraken_tui.journal.db import resolve_journal_path
+from kraken_tui.journal.queries import last_state_change
 from kraken_tui.journal.records import RunStarted, RunStopped
 from kraken_tui.journal.writer import JournalWriter
 from kraken_tui.kraken.ratelimit import RateLimiter
@@ -58,7 +58,8 @@ LOCKSTEP_TIMEOUT_S = 2.0
 
 @dataclass
 class RunOptions:
-    """The ``run`` flags (cli-contract.md). ``speed`` None = max; ``replay`` items are PATH or PATH@SYMBOL."""
+    """The ``run`` flags (README.md "Commands"). ``speed`` None = max; ``replay`` items are PATH or
+    PATH@SYMBOL."""
 
     mode: str = "paper"
     source: str = "synthetic"
@@ -71,26 +72,18 @@ class RunOptions:
 
 
 def last_operator_state(path: Path) -> tuple[OperatorState, str] | None:
-    """The operator state last journaled in ``path`` (the newest ``StateChange`` by insertion order) and
-    its reason, or None for a new journal. A console restarted after a flatten comes up HALTED.
+    """The operator state last journaled in ``path`` (the newest state change by insertion order,
+    ``journal.queries.last_state_change``) and its reason, or None for a new journal or an unknown state
+    name. A console restarted after a flatten comes up HALTED.
 
     Raises:
-        JournalError: never for a missing table (None); sqlite errors propagate as sqlite3.Error.
+        JournalError: a corrupt journal file (a missing file or table gives None).
     """
-    if not path.exists():
-        return None
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        row = conn.execute(
-            "SELECT name, reason FROM events WHERE kind = 'state' ORDER BY id DESC LIMIT 1").fetchone()
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        conn.close()
+    row = last_state_change(path)
     if row is None:
         return None
     try:
-        return OperatorState(row[0]), str(row[1])
+        return OperatorState(row[0]), row[1]
     except ValueError:
         return None
 
