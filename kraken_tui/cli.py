@@ -144,6 +144,9 @@ def _resolve(command: str):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kraken-tui`` console script. Returns the process exit code."""
+    from kraken_tui import _accel
+
+    _accel.install()  # the opt-in compiled build (kraken_tui/_accel.py); no-op without one
     parser = build_parser()
     args = parser.parse_args(_normalise_argv(sys.argv[1:] if argv is None else argv))
     command = args.command or "run"
