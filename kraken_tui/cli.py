@@ -1,6 +1,6 @@
 """Command line: argument parsing, config loading, logging set-up and dispatch to subcommands.
 
-Owns: the names, flags and exit codes of ../shared/guides/cli-contract.md. Each subcommand's work
+Owns: the command line's names, flags and exit codes (documented in README.md). Each subcommand's work
 lives in its own module, named in ``HANDLERS`` as ``"module:function"``; the function takes
 ``(args: argparse.Namespace) -> int``. A subcommand whose handler is None says it is not yet
 available and exits 2.
