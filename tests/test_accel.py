@@ -5,7 +5,6 @@ when there is a build (a manifest) to load, and only the command line calls it."
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader, SourceFileLoader

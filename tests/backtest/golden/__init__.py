@@ -13,7 +13,7 @@ operator limits out of reach. tests/backtest/test_golden_trades.py compares a ru
 shows the hand computation of its trades.
 
 Regenerate ``trades.csv`` (only after checking by hand that a changed trade list is right):
-``KRAKEN_TUI_DATA=... python -m tests.backtest.golden --write`` (without ``--write`` it prints the rows).
+``python -m tests.backtest.golden --write`` (without ``--write`` it prints the rows; no data directory needed).
 """
 
 from __future__ import annotations
