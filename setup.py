@@ -1,11 +1,16 @@
-"""Optional Cython build of the backtest's hot modules (kraken_tui._accel.ACCELERATED); metadata is in
+"""Opt-in Cython build of the backtest's hot modules (kraken_tui._accel.ACCELERATED); metadata is in
 pyproject.toml.
+
+Default (``pip install -e .``): pure Python, no Cython, no C compiler, no ``kraken_tui/_ext/``.
+Opt-in: ``KRAKEN_TUI_BUILD_COMPILED=1 pip install -e .`` adds Cython to the build requirements (through
+``setup_requires``, which setuptools' PEP 517 backend reports from ``get_requires_for_build_*``) and
+compiles the modules below; ``kraken_tui._accel.install()`` (called by the command line) loads them.
 
 Each module is compiled unchanged (Cython's pure-Python mode: no ``cython`` import, no type declarations)
 into ``kraken_tui/_ext/<module><EXT_SUFFIX>`` with the sha256 of its ``.py`` in
 ``kraken_tui/_ext/manifest.json``; ``kraken_tui._accel`` loads a build only while that hash matches.
-Optional throughout: no Cython, a Cython error, no C compiler (``Extension(optional=True)``) or
-``KRAKEN_TUI_PURE=1`` at build time -> a pure-Python install that behaves the same, only slower.
+Failure-tolerant when asked for: a Cython error or no C compiler (``Extension(optional=True)``) -> a
+pure-Python install that behaves the same, only slower.
 C flags: ``-ffp-contract=off`` so typed double arithmetic is never fused into FMA (results must stay
 bit-identical to Python floats; x86-64 without -march has no FMA, aarch64 would fuse by default).
 """
@@ -29,9 +34,11 @@ _spec.loader.exec_module(accel)
 DIRECTIVES = {"language_level": 3, "binding": True, "annotation_typing": False}
 
 
+COMPILED = os.environ.get(accel.BUILD_ENV, "") not in ("", "0")
+
+
 def _extensions() -> list[Extension]:
-    if os.environ.get(accel.PURE_ENV, "") not in ("", "0"):
-        print(f"kraken-tui: {accel.PURE_ENV} set, pure-Python build", file=sys.stderr)
+    if not COMPILED:
         return []
     try:
         from Cython.Build import cythonize
@@ -104,4 +111,7 @@ class build_ext(_build_ext):
         return []  # moved by run(); the wheel takes them from build_lib/kraken_tui/_ext
 
 
-setup(ext_modules=_extensions(), cmdclass={"build_ext": build_ext})
+if COMPILED:
+    setup(ext_modules=_extensions(), cmdclass={"build_ext": build_ext}, setup_requires=["Cython>=3.0,<4"])
+else:
+    setup()

@@ -1,18 +1,19 @@
 """Benchmark: ``kraken-tui backtest`` candles/s and peak memory on 1,000,000 one-minute candles, and the ratio
 to backtesting.py on the same strategy and data, measured in the same run.
 
-Run: ``/work/venv/bin/python bench/bench_backtest.py [--candles N] [--no-peer] [--strategy NAME] [--frictionless]
+Run: ``python bench/bench_backtest.py [--candles N] [--no-peer] [--strategy NAME] [--frictionless]
 [--no-prefetch] [--no-memory]``.
 
-Build and reader: the run uses whatever the install has: the compiled build of the hot modules when ``pip
-install -e .`` built it and the sources still match (``kraken_tui._accel``; ``KRAKEN_TUI_PURE=1`` = pure
-Python), and the reader process (``backtest.prefetch``) when the file is large and a second CPU is usable
+Build and reader: the run uses whatever the install has: the compiled build of the hot modules when
+``KRAKEN_TUI_BUILD_COMPILED=1 pip install -e .`` built it and the sources still match
+(``kraken_tui._accel``; ``KRAKEN_TUI_PURE=1`` = pure Python), and the reader process (``backtest.prefetch``) when the file is large and a second CPU is usable
 (``--no-prefetch`` = one process). Both are printed, with the CPU time of each process, so a 2-process wall
 time is never mistaken for a 1-process one.
 
-Data: the real PF_XBTUSD 1m candles (../shared/data/kraken/pf_xbtusd_1m_2025-08.csv, 500 rows) repeated
-back to back until N rows, each copy shifted in time by 500 minutes after the previous one (so times are
-contiguous 1m bars; the price jumps once per copy at the seam, close of the last bar -> open of the first).
+Data: the real PF_XBTUSD 1m candles (kraken/pf_xbtusd_1m_2025-08.csv in the data directory,
+``KRAKEN_TUI_DATA``, 500 rows) repeated back to back until N rows, each copy shifted in time by 500 minutes
+after the previous one (so times are contiguous 1m bars; the price jumps once per copy at the seam, close of
+the last bar -> open of the first).
 They are written to a temporary charts CSV, which the backtest streams from disk like a user's file.
 
 Ours: the full engine path of ``kraken-tui backtest`` (``backtest.data.open_candles`` streaming and
@@ -47,6 +48,9 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from kraken_tui import _accel  # noqa: E402
+
+_accel.install()  # before the backtest's imports: the opt-in compiled build, when one was built
 
 from kraken_tui.backtest.data import FundingSchedule, open_candles  # noqa: E402
 from kraken_tui.backtest.report import summary_of  # noqa: E402
@@ -144,8 +148,6 @@ def main() -> None:
         import resource
         from collections import Counter
 
-        from kraken_tui import _accel
-
         cpu0, kids0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
         secs, res, overall = run_ours(path, a.strategy, params)
         cpu_main = time.process_time() - cpu0
@@ -155,7 +157,7 @@ def main() -> None:
 
         built = Counter(_accel.status().values())
         print(f"build: {', '.join(f'{n} {k}' for k, n in sorted(built.items()))} of {len(_accel.ACCELERATED)} hot "
-              "modules (kraken_tui._accel; `pip install -e .` compiles, KRAKEN_TUI_PURE=1 = pure Python)")
+              "modules (kraken_tui._accel; `KRAKEN_TUI_BUILD_COMPILED=1 pip install -e .` compiles, KRAKEN_TUI_PURE=1 = pure Python)")
         print(f"reader: {prefetch.last_decision}; CPU time: main process {cpu_main:.2f} s + reader process "
               f"{cpu_reader:.2f} s")
         print(f"ours  {a.strategy}: {res.candles:,} candles in {secs:.2f} s = {res.candles / secs:,.0f} candles/s "

@@ -1,22 +1,26 @@
-"""Optional compiled (Cython) builds of the backtest's hot modules, used only when they match their source.
+"""Opt-in compiled (Cython) builds of the backtest's hot modules, used only when they match their source.
 
-Owns: ``ACCELERATED`` (the modules ``setup.py`` may compile), ``install`` (called once by
-``kraken_tui/__init__``) and ``status``. The build (``setup.py``'s ``build_ext``) writes each extension to
+Owns: ``ACCELERATED`` (the modules ``setup.py`` compiles when asked), ``install`` and ``status``.
+The build is opt-in: ``KRAKEN_TUI_BUILD_COMPILED=1 pip install -e .`` (``setup.py``); a plain
+``pip install -e .`` is pure Python and writes no manifest. The build writes each extension to
 ``kraken_tui/_ext/<module>.<EXT_SUFFIX>``, never next to its ``.py`` (where Python's import system would
 load it before the ``.py``, edited or not), and records the sha256 of the ``.py`` it compiled in
-``kraken_tui/_ext/manifest.json``. ``install`` puts ``CompiledFinder`` first on ``sys.meta_path``; for a
-module of ``ACCELERATED`` it returns:
+``kraken_tui/_ext/manifest.json``.
+
+Importing ``kraken_tui`` installs nothing. ``install()`` is called explicitly by the command line
+(``kraken_tui.cli.main``) and the backtest benchmark; it puts ``CompiledFinder`` first on ``sys.meta_path``
+only when a manifest exists (or ``KRAKEN_TUI_COMPILED=require`` asks for the build), and then, for a module
+of ``ACCELERATED``, the finder returns:
 
 - the extension, when the manifest has it, the file exists with a suffix this interpreter loads, and the
   sha256 of the current ``.py`` equals the recorded one (so an edited ``.py`` is never shadowed);
 - otherwise the ``.py`` itself (explicitly, so a stray ``.so`` next to the ``.py`` is never loaded either).
 
-Environment, read once, at the first import of ``kraken_tui``:
-``KRAKEN_TUI_PURE=1`` -> every module of ``ACCELERATED`` from its ``.py``;
-``KRAKEN_TUI_COMPILED=require`` -> ImportError when one of them would not be the compiled build (CI's
-compiled leg, so a failed or stale build cannot pass as compiled); ``KRAKEN_TUI_PURE=1`` wins over it (an
-explicit request for the source, as in CI's pure leg).
-Results are the same either way (tests/backtest fingerprints run on both paths); only the time differs.
+Environment, read by ``install()``:
+``KRAKEN_TUI_PURE=1`` -> no finder, every module from its ``.py``;
+``KRAKEN_TUI_COMPILED=require`` -> ImportError when one of them would not be the compiled build (so a
+failed or stale build cannot pass as compiled); ``KRAKEN_TUI_PURE=1`` wins over it.
+Results are the same either way; only the time differs.
 Must not import anything outside the stdlib (``setup.py`` loads this file alone).
 """
 
@@ -29,8 +33,9 @@ import sys
 from importlib.abc import MetaPathFinder
 from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader, ModuleSpec, SourceFileLoader
 from importlib.util import spec_from_file_location
+from typing import Any
 
-__all__ = ["ACCELERATED", "CompiledFinder", "install", "source_sha256", "status"]
+__all__ = ["ACCELERATED", "CompiledFinder", "install", "read_manifest", "source_sha256", "status"]
 
 #: The modules setup.py compiles (dotted names under kraken_tui), each from its unchanged ``.py``. Not
 #: kraken_tui.engine.batch_np: Cython 3.3 types ``seq = [0.0] * n`` as a list and then rejects the non-list
@@ -46,6 +51,7 @@ ACCELERATED: tuple[str, ...] = (
     "kraken_tui.journal.stats", "kraken_tui.journal.trades", "kraken_tui.domain.instruments",
 )
 PURE_ENV = "KRAKEN_TUI_PURE"
+BUILD_ENV = "KRAKEN_TUI_BUILD_COMPILED"
 REQUIRE_ENV = "KRAKEN_TUI_COMPILED"
 EXT_DIR_NAME = "_ext"
 MANIFEST_NAME = "manifest.json"
@@ -69,11 +75,11 @@ class CompiledFinder(MetaPathFinder):
             ``pure``, which wins).
     """
 
-    def __init__(self, pkg_dir: str, manifest: dict, modules: tuple[str, ...], *, pure: bool = False,
+    def __init__(self, pkg_dir: str, manifest: dict[str, Any], modules: tuple[str, ...], *, pure: bool = False,
                  require: bool = False) -> None:
         self.pkg_dir = pkg_dir
         self.ext_dir = os.path.join(pkg_dir, EXT_DIR_NAME)
-        self.entries: dict = manifest.get("modules", {})
+        self.entries: dict[str, dict[str, str]] = manifest.get("modules", {})
         self.modules = frozenset(modules)
         self.pure, self.require = pure, require
         self.state: dict[str, str] = {}  # name -> compiled | stale | not built | pure (forced)
@@ -94,7 +100,7 @@ class CompiledFinder(MetaPathFinder):
             return "stale", None
         return "compiled", so
 
-    def find_spec(self, fullname: str, path=None, target=None) -> ModuleSpec | None:
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> ModuleSpec | None:
         """The spec of ``fullname`` (see the class docstring); None for names it does not answer for."""
         if fullname not in self.modules:
             return None
@@ -112,24 +118,46 @@ class CompiledFinder(MetaPathFinder):
 _finder: CompiledFinder | None = None
 
 
-def install() -> None:
-    """Put the finder first on ``sys.meta_path`` (once). Reads the manifest and the environment now."""
-    global _finder
-    if _finder is not None:
-        return
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
+
+
+def read_manifest(pkg_dir: str = _PKG_DIR) -> dict[str, Any]:
+    """The build manifest ``<pkg_dir>/_ext/manifest.json`` as a dict; {} when there is none (pure install)."""
     try:
-        with open(os.path.join(_PKG_DIR, EXT_DIR_NAME, MANIFEST_NAME)) as fh:
+        with open(os.path.join(pkg_dir, EXT_DIR_NAME, MANIFEST_NAME)) as fh:
             manifest = json.load(fh)
     except (OSError, ValueError):
-        manifest = {}
-    _finder = CompiledFinder(_PKG_DIR, manifest, ACCELERATED, pure=os.environ.get(PURE_ENV, "") not in ("", "0"),
-                             require=os.environ.get(REQUIRE_ENV, "") == "require")
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def install() -> bool:
+    """Put the finder first on ``sys.meta_path`` (once) when there is a compiled build to load.
+
+    Reads the manifest and the environment now. Returns True when the finder is (or already was)
+    installed; False, leaving ``sys.meta_path`` untouched, when ``KRAKEN_TUI_PURE=1`` is set or no build
+    manifest exists (unless ``KRAKEN_TUI_COMPILED=require``, which installs it so imports fail loudly).
+    Call it before the first import of a module of ``ACCELERATED``: a module already imported stays as it is.
+    """
+    global _finder
+    if _finder is not None:
+        return True
+    if _flag(PURE_ENV):
+        return False
+    manifest = read_manifest(_PKG_DIR)
+    require = os.environ.get(REQUIRE_ENV, "") == "require"
+    if not manifest.get("modules") and not require:
+        return False
+    _finder = CompiledFinder(_PKG_DIR, manifest, ACCELERATED, require=require)
     sys.meta_path.insert(0, _finder)
+    return True
 
 
 def status() -> dict[str, str]:
-    """Per module of ``ACCELERATED`` how it was (or would be) loaded: compiled, stale, not built or pure
-    (forced); for a bench printout or ``--version``."""
+    """Per module of ``ACCELERATED`` how it was loaded: compiled, stale, not built, pure (forced), or
+    "not installed" when ``install()`` installed no finder (every module from its ``.py``); for a bench
+    printout."""
     if _finder is None:
         return dict.fromkeys(ACCELERATED, "not installed")
     out = {}

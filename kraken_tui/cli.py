@@ -1,6 +1,6 @@
 """Command line: argument parsing, config loading, logging set-up and dispatch to subcommands.
 
-Owns: the names, flags and exit codes of the command line (README.md "Commands"). Each subcommand's work
+Owns: the names, flags and exit codes of the command line (docs/cli-contract.md, README.md "Commands"). Each subcommand's work
 lives in its own module, named in ``HANDLERS`` as ``"module:function"``; the function takes
 ``(args: argparse.Namespace) -> int``. A subcommand whose handler is None says it is not yet
 available and exits 2.
@@ -144,6 +144,9 @@ def _resolve(command: str):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kraken-tui`` console script. Returns the process exit code."""
+    from kraken_tui import _accel
+
+    _accel.install()  # the opt-in compiled build (kraken_tui/_accel.py); no-op without one
     parser = build_parser()
     args = parser.parse_args(_normalise_argv(sys.argv[1:] if argv is None else argv))
     command = args.command or "run"

@@ -1,10 +1,10 @@
 """kraken_tui._accel: a compiled build is used only while it matches its .py; otherwise (and with
-KRAKEN_TUI_PURE=1) the .py is loaded, never a stale or stray extension."""
+KRAKEN_TUI_PURE=1) the .py is loaded, never a stale or stray extension. ``install()`` adds a finder only
+when there is a build (a manifest) to load, and only the command line calls it."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader, SourceFileLoader
@@ -69,29 +69,74 @@ def test_pure_forces_the_py_and_other_names_fall_through(tmp_path):
 
 
 def test_pure_wins_over_require(tmp_path):
-    # CI's pure leg runs with KRAKEN_TUI_COMPILED=require still exported
     pkg, manifest = _pkg(tmp_path)
     f = CompiledFinder(str(pkg), manifest, ("kt.a.b",), pure=True, require=True)
     assert isinstance(f.find_spec("kt.a.b").loader, SourceFileLoader)
 
 
-def test_environment_is_honoured_in_a_fresh_interpreter():
-    code = ("import json, kraken_tui.backtest.runner as r, kraken_tui._accel as a; "
-            "print(json.dumps([r.__file__, a.status()]))")
-    env = {**os.environ, "KRAKEN_TUI_PURE": "1"}
-    env.pop("KRAKEN_TUI_COMPILED", None)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    path, status = json.loads(out.stdout)
-    assert path.endswith(os.path.join("backtest", "runner.py"))
-    assert set(status.values()) == {"pure (forced)"} and set(status) == set(_accel.ACCELERATED)
+@pytest.fixture
+def fresh_install(monkeypatch, tmp_path):
+    """``_accel.install`` against a package dir ``tmp_path/pkg`` (no build yet), restoring sys.meta_path."""
+    monkeypatch.setattr(_accel, "_PKG_DIR", str(tmp_path / "pkg"))
+    monkeypatch.setattr(_accel, "_finder", None)
+    monkeypatch.delenv("KRAKEN_TUI_PURE", raising=False)
+    monkeypatch.delenv("KRAKEN_TUI_COMPILED", raising=False)
+    saved = list(sys.meta_path)
+    yield tmp_path / "pkg"
+    sys.meta_path[:] = saved
 
 
-def test_this_process_uses_what_the_environment_asks_for():
-    mods = [sys.modules.get(n) or __import__(n, fromlist=["_"]) for n in _accel.ACCELERATED]
-    compiled = [m.__name__ for m in mods if not m.__file__.endswith(".py")]
-    if os.environ.get("KRAKEN_TUI_PURE", "") not in ("", "0"):
-        assert compiled == []
-    elif os.environ.get("KRAKEN_TUI_COMPILED") == "require":
-        assert compiled == list(_accel.ACCELERATED)
-    for name, state in _accel.status().items():
-        assert (name in compiled) == (state == "compiled")
+def _write_manifest(pkg: Path) -> None:
+    (pkg / "_ext").mkdir(parents=True)
+    (pkg / "_ext" / _accel.MANIFEST_NAME).write_text(json.dumps(
+        {"format": 1, "modules": {"kraken_tui.x": {"file": f"kraken_tui.x{SFX}", "sha256": "0" * 64}}}))
+
+
+def test_install_without_a_build_changes_nothing(fresh_install):
+    before = list(sys.meta_path)
+    assert _accel.install() is False
+    assert sys.meta_path == before
+    assert set(_accel.status().values()) == {"not installed"}
+
+
+def test_install_with_a_build_puts_its_finder_first_once(fresh_install):
+    _write_manifest(fresh_install)
+    assert _accel.install() is True
+    assert isinstance(sys.meta_path[0], CompiledFinder)
+    n = len(sys.meta_path)
+    assert _accel.install() is True and len(sys.meta_path) == n
+
+
+def test_pure_environment_installs_nothing_even_with_a_build(fresh_install, monkeypatch):
+    _write_manifest(fresh_install)
+    monkeypatch.setenv("KRAKEN_TUI_PURE", "1")
+    before = list(sys.meta_path)
+    assert _accel.install() is False and sys.meta_path == before
+
+
+def test_require_without_a_build_installs_a_finder_that_refuses(fresh_install, monkeypatch):
+    monkeypatch.setenv("KRAKEN_TUI_COMPILED", "require")
+    assert _accel.install() is True
+    with pytest.raises(ImportError, match="not built"):
+        sys.meta_path[0].find_spec(_accel.ACCELERATED[0])
+
+
+def test_the_command_line_installs_the_finder(monkeypatch):
+    from kraken_tui import cli
+
+    calls = []
+    monkeypatch.setattr(_accel, "install", lambda: calls.append(1) or False)
+    with pytest.raises(SystemExit):
+        cli.main(["--version"])
+    assert calls == [1]
+
+
+def test_a_default_install_is_pure_python():
+    """The README's ``pip install -e .`` compiles nothing: no manifest, every hot module from its .py (a
+    developer's opt-in build, ``KRAKEN_TUI_BUILD_COMPILED=1``, skips this)."""
+    if _accel.read_manifest(_accel._PKG_DIR).get("modules"):
+        pytest.skip("an opt-in compiled build is installed in this tree")
+    code = ("import json, importlib, kraken_tui._accel as a; a.install(); "
+            "print(json.dumps([importlib.import_module(n).__file__ for n in a.ACCELERATED]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert all(path.endswith(".py") for path in json.loads(out.stdout))
