@@ -305,6 +305,13 @@ class OrderFlow:
                 out[cid] = mp.stop_purpose if purpose == "stop" else purpose
         return out
 
+    def order_purposes(self) -> dict[str, str]:
+        """cliOrdId -> purpose of every order of this run (its intent's purpose) and every protective order
+        tracked (``snapshot_orders``, which wins); the order view labels other orders ``external``."""
+        out = {cid: i.purpose.value for cid, i in self.ex.intents.items()}
+        out.update(self.snapshot_orders())
+        return out
+
 
 def exit_reason_for(purpose: IntentPurpose | str | None, stop_trailing: bool = False) -> str:
     """The exit reason to report for a closing fill of ``purpose`` (an intent purpose; None: not our order,
