@@ -51,7 +51,7 @@ from kraken_tui.engine.account_events import AccountEvents
 from kraken_tui.engine.account_watch import AccountWatch
 from kraken_tui.engine.context import EngineClock, EngineIO, EventHub, Job, JournalOutlet
 from kraken_tui.engine.controls import OperatorControls
-from kraken_tui.engine.deadman import DeadMansSwitch
+from kraken_tui.engine.deadman import DeadMansSwitch, operator_switch
 from kraken_tui.engine.decisions import Decisions
 from kraken_tui.engine.execution import Executor
 from kraken_tui.engine.facade import (
@@ -211,19 +211,9 @@ class Engine:
         return self.jobs.current
 
     @property
-    def candles_seen(self) -> int:
-        """Closed candles of the signal timeframe seen."""
-        return self.decisions.candles_seen
-
-    @property
     def starting_equity(self) -> Decimal:
         """Margin equity at start, USD."""
         return self.watch.equity.starting_usd
-
-    @property
-    def peak_equity(self) -> Decimal:
-        """Highest margin equity seen, USD."""
-        return self.watch.equity.peak_usd
 
     @property
     def ws_positions(self) -> tuple[Position, ...] | None:
@@ -260,7 +250,9 @@ class Engine:
         self._tasks = [asyncio.create_task(self._consume(), name="engine-ws"),
                        asyncio.create_task(self.jobs.run(), name="engine-jobs"),
                        asyncio.create_task(self._periodic(), name="engine-timer")]
-        await self._start_dead_man()
+        self.dead_man = operator_switch(self.client, self.cfg.operator.cancel_after_s, self._dead_man_failed)
+        if self.dead_man is not None:
+            await self.dead_man.start()
         self.emit(EventKind.INFO, f"engine started: {self.mode.value}, strategy {self.strategy.name} on "
                   f"{', '.join(self.symbols)} {self.cfg.strategy.timeframe}; state {self.sm.state.value}")
 
@@ -283,18 +275,8 @@ class Engine:
         self.account.set_orders(orders)
         self.watch.check_equity()
 
-    async def _start_dead_man(self) -> None:
-        """Arm the dead man's switch when ``[operator] cancel_after_s`` > 0 (refreshed every third of it)."""
-        timeout = self.cfg.operator.cancel_after_s
-        if timeout <= 0:
-            return
-
-        def on_error(msg: str) -> None:
-            self.emit(EventKind.ALERT, msg, severity=Severity.WARNING, data={"level": "HIGH"})
-
-        self.dead_man = DeadMansSwitch(self.client, timeout, max(1.0, timeout / 3) if timeout > 1 else 0.5,
-                                       on_error=on_error)
-        await self.dead_man.start()
+    def _dead_man_failed(self, message: str) -> None:
+        self.emit(EventKind.ALERT, message, severity=Severity.WARNING, data={"level": "HIGH"})
 
     async def stop(self, reason: str = "stop") -> None:
         """Stop in order: no new jobs, let the current job finish (bounded), stop the tasks. Positions and

@@ -96,7 +96,7 @@ class OrderFlow:
         """Called after an entry or add with the position and its stop's placement result (None: no stop
         sent) so a position left without a resting stop is guarded (``takeover.Takeover.guard``)."""
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ internals
     def count_exit(self, reason: str) -> None:
         """Count one position closed with exit ``reason`` (``exit_reasons``)."""
         self.exit_reasons[reason] = self.exit_reasons.get(reason, 0) + 1
