@@ -1,20 +1,33 @@
 """What every engine collaborator may do with the engine: publish an event, read the engine clock, journal a
 record, queue order work. One small typed bundle (``EngineIO``) the ``core.Engine`` builds once and hands to
-its collaborators (order flow, reconciler, take-over, orphan sweep, decisions, flatten), so none of them
-needs the engine itself.
+its collaborators (order flow, reconciler, take-over, orphan sweep, decisions, account and market events),
+so none of them needs the engine itself.
+
+Owns: ``EngineIO`` and the parts behind it: ``EngineClock`` (the engine clock: market data time in a replay,
+else UTC wall time), ``EventHub`` (the recent-events ring and the front ends' listeners) and
+``JournalOutlet`` (journal writes whose failure becomes an ERROR event).
+Units: times UTC ms.
 Must not import: textual, the client.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kraken_tui.engine.facade import EventKind, Severity
+from kraken_tui.engine.facade import EngineEvent, EventKind, Severity
+from kraken_tui.engine.ports import JournalSink
 from kraken_tui.journal.encode import JournalRecord
 
-__all__ = ["Emit", "EngineIO", "Job", "Submit"]
+__all__ = ["Emit", "EngineClock", "EngineIO", "EventHub", "Job", "JournalOutlet", "Submit"]
+
+log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[Any]]
 """One unit of order work for the engine's job worker (``jobs.JobQueue``)."""
@@ -52,3 +65,90 @@ class EngineIO:
     write: Callable[[JournalRecord], Awaitable[None]]
     write_soon: Callable[[JournalRecord], None]
     submit: Submit
+
+
+class EngineClock:
+    """The engine clock, UTC ms: the latest market data timestamp seen when ``data_clock`` is set (a replay
+    runs on the data's time), else UTC wall time.
+
+    Attributes:
+        data_ms: the latest market data timestamp seen (UTC ms), None before any.
+    """
+
+    def __init__(self, data_clock: bool) -> None:
+        self.data_clock = data_clock
+        self.data_ms: int | None = None
+
+    def now_ms(self) -> int:
+        """The engine clock now, UTC ms."""
+        if self.data_clock and self.data_ms is not None:
+            return self.data_ms
+        return int(time.time() * 1000)
+
+    def touch(self, ts_ms: int | None) -> None:
+        """Market data stamped ``ts_ms`` (UTC ms; None = unstamped) arrived: the clock never goes back."""
+        if ts_ms is not None and (self.data_ms is None or ts_ms > self.data_ms):
+            self.data_ms = ts_ms
+
+
+class EventHub:
+    """The engine's events: a ring of the recent ones (the snapshot's ``events``) and the front ends'
+    listeners, called on the engine's loop in order; a listener that raises is logged, never propagated.
+
+    Args:
+        now_ms: the engine clock (UTC ms) stamping each event.
+        keep: how many recent events the ring holds.
+    """
+
+    def __init__(self, now_ms: Callable[[], int], keep: int = 200) -> None:
+        self._now_ms = now_ms
+        self.recent: deque[EngineEvent] = deque(maxlen=keep)
+        self._listeners: list[Callable[[EngineEvent], None]] = []
+
+    def emit(self, kind: EventKind, message: str, *, symbol: str | None = None,
+             severity: Severity = Severity.INFO, data: Mapping[str, Any] | None = None) -> None:
+        """Publish one event to the ring and every listener (``Emit``); ERROR and CRITICAL are also logged."""
+        ev = EngineEvent(self._now_ms(), kind, message, symbol, severity, dict(data or {}))
+        self.recent.append(ev)
+        if severity in (Severity.ERROR, Severity.CRITICAL):
+            log.error("%s", message)
+        for fn in list(self._listeners):
+            try:
+                fn(ev)
+            except Exception:  # a broken front end must not stop the engine
+                log.exception("engine event listener failed")
+
+    def add_listener(self, listener: Callable[[EngineEvent], None]) -> None:
+        """Receive every later event (called on the engine's loop; must not block)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[EngineEvent], None]) -> None:
+        """Stop receiving events (unknown listeners are ignored)."""
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+
+class JournalOutlet:
+    """Journal writes for the engine: a failed write becomes an ERROR event (``emit``), never an exception
+    in the trading flow.
+
+    Args:
+        journal: the started journal writer (``ports.JournalSink``).
+        emit: publishes the ERROR event of a failed write.
+    """
+
+    def __init__(self, journal: JournalSink, emit: Emit) -> None:
+        self._journal, self._emit = journal, emit
+
+    async def write(self, record: JournalRecord) -> None:
+        """Queue ``record`` on the journal writer."""
+        try:
+            await self._journal.write(record)
+        except Exception as exc:
+            self._emit(EventKind.ERROR, f"journal write failed: {exc}", severity=Severity.ERROR)
+
+    def write_soon(self, record: JournalRecord) -> None:
+        """Journal from synchronous code: schedule the (non-blocking) queue put on the running loop; without a
+        running loop nothing is written."""
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().create_task(self.write(record))

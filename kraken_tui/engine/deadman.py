@@ -1,6 +1,6 @@
 """The dead man's switch: keep Kraken's cancelallordersafter armed while the engine runs.
 
-Owns: ``DeadMansSwitch`` - arms ``cancelallordersafter(timeout_s)`` (spec §4.14) at start, re-arms it
+Owns: ``operator_switch`` (the engine's switch for ``[operator] cancel_after_s``) and ``DeadMansSwitch`` - arms ``cancelallordersafter(timeout_s)`` (spec §4.14) at start, re-arms it
 every ``refresh_s`` seconds (by default a third of the timeout: Kraken recommends refreshing every
 15-20 s with a 60 s timeout), and disarms it (timeout 0) on a clean stop so that the protective orders
 left resting after an orderly exit are NOT cancelled. If the process dies or hangs, the refreshes stop
@@ -23,7 +23,7 @@ from typing import Protocol
 from kraken_tui.domain import DeadManSwitchStatus
 from kraken_tui.engine.facade import DeadManView
 
-__all__ = ["DeadManClient", "DeadMansSwitch"]
+__all__ = ["DeadManClient", "DeadMansSwitch", "operator_switch"]
 
 log = logging.getLogger(__name__)
 
@@ -136,3 +136,14 @@ class DeadMansSwitch:
     def now_ms() -> int:
         """Wall clock UTC ms (for callers comparing with ``trigger_ts_ms``)."""
         return int(time.time() * 1000)
+
+
+def operator_switch(client: DeadManClient, cancel_after_s: int,
+                    on_error: Callable[[str], None]) -> DeadMansSwitch | None:
+    """The engine's switch for ``[operator] cancel_after_s`` seconds (None when 0 = off): refreshed every
+    third of the timeout, at least every second (every 0.5 s for a 1 s timeout); ``on_error`` hears each
+    failed refresh."""
+    if cancel_after_s <= 0:
+        return None
+    refresh_s = max(1.0, cancel_after_s / 3) if cancel_after_s > 1 else 0.5
+    return DeadMansSwitch(client, cancel_after_s, refresh_s, on_error=on_error)

@@ -1,4 +1,4 @@
-"""Signal -> actions: the pure decision shared by the Engine and the backtest (issue 5).
+"""Signal -> actions: the pure decision shared by the Engine and the backtest.
 
 Owns: the action values ``Enter``, ``Close``, ``Reject``, ``Ignore`` and ``decide``. A ``long`` signal
 opens a long (buy), ``short`` opens a short (sell), ``flat`` closes. An opposite position is closed first

@@ -3,7 +3,8 @@
 Owns: ``ClientOrderIds`` (the cliOrdId scheme), ``intent_purpose`` (exit reason -> journal purpose) and
 ``Executor`` (send / edit / cancel through ``KrakenRestClient``, journaling every intent and result).
 
-Rules (../shared/guides/lessons.md "Reconciliation, restarts, duplicates"; spec §4.10-§4.16):
+Rules (a deterministic cliOrdId per order, the intent journaled before the send, a timeout "unknown" until
+resolved and never "failed"; spec §4.10-§4.16):
 - cliOrdId scheme: ``kt-<signal_id>-<purpose>`` where ``signal_id`` is ``<run8>-<SYMBOL>-<ts_ms>`` (the
   first 8 characters of the run id, the symbol, and the close time of the candle that produced the
   signal, UTC ms); the protective orders of a position reuse the signal id of the entry that opened it

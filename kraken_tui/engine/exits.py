@@ -1,4 +1,4 @@
-"""Per-position exit state: protective stop, take-profit ladder, trailing stop, time exit (issue 5).
+"""Per-position exit state: protective stop, take-profit ladder, trailing stop, time exit.
 
 Owns: ``ExitReason`` (every reason a position can close for), ``ProtectiveOrder`` (a reduce-only order a
 position should have resting), the exit actions ``MoveStop`` / ``ClosePosition``, ``PositionExits`` (the

@@ -1,13 +1,13 @@
 """The one facade both front ends (console and ``--no-ui``) and the ctl socket use to see and drive the engine.
 
-Owns: the read-only state snapshot types, the discrete event type, and the ``EngineControl`` protocol
-(issue 5 item 9, issue 6 item 5). A snapshot is immutable and internally consistent (built in one step
+Owns: the read-only state snapshot types, the discrete event type, and the ``EngineControl`` protocol.
+A snapshot is immutable and internally consistent (built in one step
 of the event loop), cheap to take at 4-10 Hz; events arrive through listeners called on the engine's
 event loop, which must not block (a front end queues or posts them).
 Units: prices USD, sizes contracts (Decimal), P&L and fees USD (Decimal), funding rates relative per
 hour (float), distances as fractions (0.25 = 25 %), times UTC epoch milliseconds (``_ms``).
 Must not import: textual, the client, the journal.
-Reference: ../shared/guides/architecture.md ("Data flow", "The operator state machine").
+Reference: docs/architecture.md ("Data flow", "The operator state machine").
 """
 
 from __future__ import annotations

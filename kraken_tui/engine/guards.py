@@ -1,36 +1,41 @@
 """Operator guards: the equity floor, the daily loss limit, liquidation alerts and stale market data. Each guard
-keeps its own small state, looks at the figures it is given and returns ``GuardAction``s; the engine applies
-them (``core.Engine``: state machine transitions, entry blockers, events, journal alerts, the kill), the same
-shape ``engine.reconcile`` uses for reconciliation.
+keeps its own small state, looks at the figures it is given and returns ``GuardAction``s; ``GuardApplier``
+carries them out (state machine transitions, entry blockers, feed status, events, journal alerts, the kill),
+the same shape ``engine.reconcile`` uses for reconciliation.
 
 Owns: ``EquityGuard`` (peak equity; daily loss limit: PAUSED until 00:00 UTC on the engine clock; equity
 floor: flatten -> HALTED, exit code 5), ``LiquidationGuard`` (an alert when a position's liquidation risk
 enters HIGH or worse, engine.liquidation), ``StaleDataGuard`` (no market data for ``[operator]
-stale_data_s`` blocks entries), ``equity_at_mark`` and the action types.
+stale_data_s`` blocks entries), ``GuardApplier``, ``equity_at_mark`` and the action types.
 Units: equity USD (Decimal), percentages 0-100, ages seconds, times UTC ms.
 Must not import: textual, the client, the journal writer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from kraken_tui.domain import to_decimal
 from kraken_tui.engine.account import AccountTracker
+from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.facade import EventKind, Severity
 from kraken_tui.engine.liquidation import RiskLevel
 from kraken_tui.engine.market import MarketState
-from kraken_tui.engine.operator import OperatorState
+from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionRefused, TransitionSource
+from kraken_tui.journal.records import Alert
 
 __all__ = [
     "STALE_BLOCKER",
     "Block",
     "EquityGuard",
     "FeedStale",
+    "FeedStatus",
     "GuardAction",
+    "GuardApplier",
     "Kill",
     "LiquidationGuard",
     "Notify",
@@ -63,7 +68,7 @@ class Resume:
 
 @dataclass(frozen=True, slots=True)
 class Kill:
-    """The equity floor was crossed: flatten, HALTED, exit code 5 (``engine.flatten.AccountFlatten.kill``)."""
+    """The equity floor was crossed: flatten, HALTED, exit code 5 (``flatten.EngineFlatten.kill``)."""
 
     reason: str
 
@@ -234,3 +239,49 @@ class StaleDataGuard:
         if STALE_BLOCKER not in blockers:
             return []
         return [Unblock(STALE_BLOCKER), Notify(EventKind.FEED, "market data fresh again; entries unblocked")]
+
+
+class FeedStatus(Protocol):
+    """Where the market feed's shown status is set (``market_events.FeedMonitor``)."""
+
+    def set(self, status: str, age_s: float | None, detail: str) -> None:
+        """Show ``status`` (live, reconnecting, stale, ended) with the data's age (s) and a detail."""
+        ...
+
+
+class GuardApplier:
+    """Carries out ``GuardAction``s: ``Pause``/``Resume`` as automatic transitions (a refused resume is
+    ignored), ``Block``/``Unblock`` as entry blockers, ``FeedStale`` on the feed status, ``Notify`` as an
+    event (and a journaled ``Alert`` with its level), ``Kill`` through ``kill`` (the engine's equity-floor
+    halt: flatten, HALTED, exit code 5).
+
+    Args:
+        io: events, clock and journal (``context.EngineIO``).
+        sm: the operator state machine.
+        feed: the market feed's status (``FeedStatus``).
+        kill: starts the equity-floor halt with its reason (returns at once).
+    """
+
+    def __init__(self, io: EngineIO, sm: OperatorStateMachine, feed: FeedStatus, kill: Callable[[str], None]) -> None:
+        self.io, self.sm, self.feed, self.kill = io, sm, feed, kill
+
+    def apply(self, actions: Sequence[GuardAction]) -> None:
+        """Carry out ``actions`` in order."""
+        for a in actions:
+            if isinstance(a, Pause):
+                self.sm.pause(a.reason, TransitionSource.AUTOMATIC)
+            elif isinstance(a, Resume):
+                with contextlib.suppress(TransitionRefused):
+                    self.sm.resume(a.reason, TransitionSource.AUTOMATIC)
+            elif isinstance(a, Kill):
+                self.kill(a.reason)
+            elif isinstance(a, Block):
+                self.sm.block_entries(a.blocker, a.detail)
+            elif isinstance(a, Unblock):
+                self.sm.clear_blocker(a.blocker)
+            elif isinstance(a, FeedStale):
+                self.feed.set("stale", a.age_s, a.detail)
+            elif isinstance(a, Notify):
+                self.io.emit(a.kind, a.message, symbol=a.symbol, severity=a.severity, data=a.data)
+                if a.alert_level is not None:
+                    self.io.write_soon(Alert(self.io.now_ms(), a.alert_level, a.message, a.symbol))

@@ -18,7 +18,7 @@ References (TA-Lib 0.4/0.6 C sources, ``ta_func/ta_*.c``; default compatibility 
 - ATR(n): true range ``max(h - l, |c_prev - h|, |c_prev - l|)`` from bar 1; seeded with the mean of the
   first n true ranges, then ``atr = (atr * (n - 1) + tr) / n``; lookback n.
 
-Prices are floats (USD); analytics use floats by project rule (architecture.md "Units").
+Prices are floats (USD); analytics use floats by project rule (docs/architecture.md "Units").
 Must not import: numpy (the batch paths use it through engine.batch_np, only when it is installed), talib,
 textual, anything outside the stdlib and ``kraken_tui.domain``.
 """

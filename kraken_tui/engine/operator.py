@@ -4,8 +4,8 @@ Owns: which transitions are legal, the reason and source of each, entry blockers
 reconciliation mismatch, daily loss limit) and whether entries and exits are allowed. It is pure and
 synchronous: it does not cancel orders or close positions (the flatten procedure does that and reports
 back with ``flatten_done`` / ``flatten_failed``); listeners journal every transition.
-Reference: ../shared/guides/architecture.md "The operator state machine"; ../shared/guides/lessons.md
-(pause blocks entries only; HALTED latches across restarts; an error in flatten leaves HALTED).
+Rules: pause blocks entries only; HALTED latches across restarts; an error in a flatten leaves HALTED.
+Reference: docs/architecture.md "The operator state machine"; docs/cli-contract.md (exit codes, ``ctl``).
 Must not import: textual, the client, the journal.
 """
 
@@ -52,7 +52,7 @@ class TransitionRefused(Exception):
 
 
 class OperatorStateMachine:
-    """Legal transitions (architecture.md):
+    """Legal transitions (docs/architecture.md "The operator state machine"):
 
     - ``pause``: RUNNING -> PAUSED (entries blocked; exits, protective orders, trailing, reconciliation go on).
     - ``resume``: PAUSED -> RUNNING only.

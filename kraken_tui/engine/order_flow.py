@@ -96,7 +96,7 @@ class OrderFlow:
         """Called after an entry or add with the position and its stop's placement result (None: no stop
         sent) so a position left without a resting stop is guarded (``takeover.Takeover.guard``)."""
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ internals
     def count_exit(self, reason: str) -> None:
         """Count one position closed with exit ``reason`` (``exit_reasons``)."""
         self.exit_reasons[reason] = self.exit_reasons.get(reason, 0) + 1
@@ -303,6 +303,13 @@ class OrderFlow:
         for mp in self.account.managed.values():
             for purpose, cid in mp.orders.items():
                 out[cid] = mp.stop_purpose if purpose == "stop" else purpose
+        return out
+
+    def order_purposes(self) -> dict[str, str]:
+        """cliOrdId -> purpose of every order of this run (its intent's purpose) and every protective order
+        tracked (``snapshot_orders``, which wins); the order view labels other orders ``external``."""
+        out = {cid: i.purpose.value for cid, i in self.ex.intents.items()}
+        out.update(self.snapshot_orders())
         return out
 
 

@@ -7,7 +7,6 @@ Engine calls it at start, after a WebSocket reconnect and every ``operator.recon
 journals one ``ReconciliationDiff`` per action (``Action.diff_fields()``) and blocks entries while a
 ``BlockEntries`` is returned.
 Must not import: textual, the client, the journal.
-Reference: ../shared/guides/lessons.md "Reconciliation, restarts, duplicates".
 
 Rules:
 - An order missing from openorders is resolved from fills and orders/status BEFORE anything is

@@ -1,6 +1,6 @@
 """The risk gate for entries: operator state, position limits, leverage, sizing, liquidation buffer, costs.
 
-Owns: the pure decision ``evaluate_entry`` (issue 5 item 4). Every entry, from a strategy or from the
+Owns: the pure decision ``evaluate_entry``. Every entry, from a strategy or from the
 operator, passes it; every rejection carries a reason that is journaled and shown. Exits (reduce-only
 orders) never pass this gate: they must always be allowed to reduce risk.
 Units: prices USD, sizes contracts (Decimal, rounded down to the lot), percentages named ``_pct``.

@@ -1,7 +1,8 @@
-"""Building the engine's front-end views from in-memory state (no I/O): positions with liquidation risk,
-orders with their purpose, account figures and the risk gate's account snapshot.
+"""Building the engine's front-end views from in-memory state (no I/O): the whole ``EngineSnapshot``, positions
+with liquidation risk, orders with their purpose, account figures and the risk gate's account snapshot.
 
-Owns: ``position_view``, ``order_views``, ``account_view``, ``risk_account`` and ``liquidation`` (the
+Owns: ``SnapshotBuilder`` and ``RunInfo`` (the ``facade.EngineSnapshot`` the front ends poll), ``position_view``,
+``order_views``, ``account_view``, ``risk_account``, ``rate_limit_headroom`` and ``liquidation`` (the
 per-position estimated liquidation price, distance from mark and ``RiskLevel``, spec §9 via
 ``engine.liquidation``). Pure functions over ``AccountTracker`` and ``MarketState``.
 Units: prices USD, sizes contracts (Decimal), P&L USD, distances as fractions of mark.
@@ -10,12 +11,27 @@ Must not import: textual, the client, the journal.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from kraken_tui.domain import ZERO, Instrument, Position, PositionSide, to_decimal
 from kraken_tui.engine.account import AccountTracker
-from kraken_tui.engine.facade import AccountView, OrderView, PositionView
+from kraken_tui.engine.facade import (
+    AccountView,
+    DeadManView,
+    EngineEvent,
+    EngineMode,
+    EngineSnapshot,
+    FeedView,
+    FlattenProgress,
+    OrderView,
+    PositionView,
+    SignalView,
+)
+from kraken_tui.engine.funding import FundingAccrual
+from kraken_tui.engine.guards import EquityGuard
 from kraken_tui.engine.liquidation import (
     RiskLevel,
     linear_liquidation_price,
@@ -23,9 +39,11 @@ from kraken_tui.engine.liquidation import (
     risk_level,
 )
 from kraken_tui.engine.market import MarketState
+from kraken_tui.engine.operator import OperatorStateMachine
 from kraken_tui.engine.risk import AccountSnapshot, OpenExposure
 
-__all__ = ["account_view", "liquidation", "order_views", "position_view", "risk_account"]
+__all__ = ["RunInfo", "SnapshotBuilder", "account_view", "liquidation", "order_views", "position_view",
+           "rate_limit_headroom", "risk_account"]
 
 
 def _mark(market: MarketState, p: Position) -> Decimal | None:
@@ -147,3 +165,76 @@ def account_view(acct: AccountTracker, positions: Sequence[PositionView], starti
         drawdown_pct=float((peak - equity) / peak * 100) if peak > 0 and equity < peak else 0.0,
         equity_history=history,
     )
+
+
+def rate_limit_headroom(client: object) -> float | None:
+    """The share (0-1) of the client's REST rate-limit budget available now (``client.rate_limit.headroom()``
+    gives (available, capacity) points; Kraken Futures docs, "Rate limits"); None when the client has no
+    limiter or it cannot say."""
+    rl = getattr(client, "rate_limit", None)
+    if rl is None:
+        return None
+    with contextlib.suppress(Exception):
+        avail, cap = rl.headroom()
+        return max(0.0, min(1.0, avail / cap)) if cap else None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What the snapshot says about the run itself: ``mode`` (paper / replay / live), ``synthetic`` prices,
+    the ``strategy`` name and the ``journal_path`` (None = no journal file)."""
+
+    mode: EngineMode
+    synthetic: bool
+    strategy: str
+    journal_path: str | None
+
+
+class SnapshotBuilder:
+    """Assembles ``facade.EngineSnapshot`` from the engine's state in memory (no I/O).
+
+    Args:
+        run: the run's fixed facts (``RunInfo``).
+        now_ms: the engine clock (UTC ms).
+        sm: the operator state machine (state, reason, entry blockers).
+        account, market, instruments: positions, orders, account figures, quotes, margin tiers.
+        equity: starting and peak equity (``guards.EquityGuard``).
+        equity_history: (UTC ms, equity USD) points for the equity curve.
+        funding: the hourly funding estimate per position (``funding.FundingAccrual``).
+        is_external: whether a symbol's position was adopted by reconciliation.
+        purposes: cliOrdId -> purpose of our orders (``order_flow.OrderFlow.order_purposes``).
+        signals: the latest signals (``decisions.Decisions.signals``).
+        events: the recent events (``context.EventHub.recent``).
+        feed: the market feed's health now (``market_events.FeedMonitor.view``).
+        client: the REST client, for its rate-limit headroom (``rate_limit_headroom``).
+    """
+
+    def __init__(self, run: RunInfo, *, now_ms: Callable[[], int], sm: OperatorStateMachine,
+                 account: AccountTracker, market: MarketState, instruments: Mapping[str, Instrument],
+                 equity: EquityGuard, equity_history: Sequence[tuple[int, float]], funding: FundingAccrual,
+                 is_external: Callable[[str], bool], purposes: Callable[[], Mapping[str, str]],
+                 signals: Sequence[SignalView], events: Sequence[EngineEvent], feed: Callable[[], FeedView],
+                 client: object) -> None:
+        self.run, self.now_ms, self.sm = run, now_ms, sm
+        self.account, self.market, self.instruments = account, market, instruments
+        self.equity, self.equity_history, self.funding = equity, equity_history, funding
+        self.is_external, self.purposes, self.signals, self.events = is_external, purposes, signals, events
+        self.feed, self.client = feed, client
+
+    def build(self, *, dead_man: DeadManView, flatten: FlattenProgress | None, finished: bool) -> EngineSnapshot:
+        """The snapshot now, with the dead man's switch's view, the flatten's progress (None: no flatten
+        ran) and whether the engine finished."""
+        positions = tuple(position_view(p, self.account, self.market, self.instruments,
+                                        funding_usd=self.funding.accrued(p.symbol),
+                                        external=self.is_external(p.symbol))
+                          for p in self.account.positions.values())
+        return EngineSnapshot(
+            ts_ms=self.now_ms(), mode=self.run.mode, synthetic=self.run.synthetic, state=self.sm.state,
+            state_reason=self.sm.reason, entry_blockers=self.sm.entry_blockers,
+            account=account_view(self.account, positions, self.equity.starting_usd, self.equity.peak_usd,
+                                 tuple(self.equity_history)),
+            positions=positions, orders=order_views(self.account, self.purposes()),
+            markets=self.market.views(), signals=tuple(self.signals), events=tuple(self.events),
+            feed=self.feed(), dead_man=dead_man, rate_limit_headroom=rate_limit_headroom(self.client),
+            flatten=flatten, strategy=self.run.strategy, journal_path=self.run.journal_path, finished=finished)

@@ -8,7 +8,7 @@ clears its vote. The score is
 
 (sign +1 long, -1 short), so a silent component pulls the score toward 0. When ``|score| >=
 min_confidence`` the ensemble emits long (score > 0) or short with confidence ``|score|``. Default
-weights map to components as ema_cross 0.4, mean_reversion 0.3, smc 0.2, external 0.1 (issue 5).
+weights map to components as ema_cross 0.4, mean_reversion 0.3, smc 0.2, external 0.1.
 Example with defaults: ema_cross long at 1.0 and smc long at 0.6 -> (0.4*1.0 + 0.2*0.6) / 1.0 = 0.52.
 
 Higher-timeframe bias (``bias_timeframe``, default "1h"; "" disables): bias is up when the last closed

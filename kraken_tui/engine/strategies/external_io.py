@@ -37,7 +37,7 @@ def _stat_or_none(path: Path) -> os.stat_result | None:
 
 
 def _read_new(path: Path, pos: int, inode: int | None) -> tuple[bytes, int, int | None]:
-    """Blocking helper: bytes appended since ``pos``; restarts at 0 after truncation or rotation."""
+    """Blocking read: bytes appended since ``pos``; restarts at 0 after truncation or rotation."""
     try:
         st = path.stat()
     except FileNotFoundError:

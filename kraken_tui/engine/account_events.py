@@ -1,0 +1,208 @@
+"""The private WebSocket feeds (Kraken Futures docs, WebSocket API v1: ``fills``, ``open_orders``,
+``open_positions``, ``balances``; docs/kraken-futures-api.md §7) into the account: fills booked, journaled and
+published and driving the managed positions' exits, order updates, position and balance reports.
+
+Owns: ``AccountEvents``:
+- ``on_fill``: one fill booked (``AccountTracker.apply_fill``; a fill already booked is ignored), journaled,
+  published (FILL event with its purpose); the managed position it belongs to is exited, grown or resynced:
+  an entry of this run for the position's own signal is its entry; a fill on the position's own side that is
+  no entry of this run grows it (``grow``; never an exit); any other fill of the position reduces it
+  (``OrderFlow.on_exit_fill``) and, once nothing is left, closes it with its exit reason (liquidation,
+  flatten, the exit order's purpose) and cleans up its protective orders; a closing fill of a position the
+  engine does not manage counts as an ``external`` exit.
+- ``protective_gone``: a protective order that left the book without filling (exchange cancel, dead man's
+  switch) is forgotten with a WARNING alert; the position is then unprotected until the operator acts.
+- ``ws_positions``/``known_positions``: the positions as the exchange last pushed them (a flatten sizes its
+  closes from them while the private feed is live).
+- ``handle``: the dispatch of the private feed events.
+Fill snapshots (at start and after every reconnect) are not all history: which of their fills are booked is
+``fill_origin.FillOrigin.snapshot``'s rule.
+Units: sizes contracts, prices and P&L USD (Decimal), times UTC ms.
+Must not import: textual, the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from kraken_tui.domain import Fill, FillType, Position
+from kraken_tui.engine.account import AccountTracker, ManagedPosition
+from kraken_tui.engine.account_watch import AccountWatch
+from kraken_tui.engine.context import EngineIO
+from kraken_tui.engine.execution import Executor
+from kraken_tui.engine.facade import EventKind, Severity
+from kraken_tui.engine.fill_origin import FillOrigin
+from kraken_tui.engine.order_flow import OrderFlow, exit_reason_for
+from kraken_tui.journal.records import Alert, IntentPurpose
+from kraken_tui.kraken import ws_events as W
+
+__all__ = ["AccountEvents", "ExitOwner"]
+
+#: Order-update reasons that are no loss of a protective order (it filled, triggered, or we cancelled it).
+_EXPECTED_GONE = (None, "full_fill", "stop_order_triggered", "cancelled_by_user")
+
+
+class ExitOwner(Protocol):
+    """Who decides about exits while a flatten runs (``flatten.EngineFlatten``)."""
+
+    def owns_exits(self) -> bool:
+        """True while FLATTENING or HALTED: the flatten closes the positions, no exit order is resynced."""
+        ...
+
+    def exit_reason(self, ours: bool) -> str | None:
+        """The exit reason of a position closed now (``flatten`` for a fill not ours), None = no override."""
+        ...
+
+    def position_closed(self, mp: ManagedPosition, reason: str) -> bool:
+        """``mp`` closed with ``reason``; True when the flatten took its protective orders (no clean-up)."""
+        ...
+
+
+class AccountEvents:
+    """The private feeds into the account (module docstring).
+
+    Args:
+        io: events, clock, journal and job queue (``context.EngineIO``).
+        account: the account the feeds update.
+        executor: this run's intents (purpose of a fill's order; orders that left the book).
+        flow: the managed positions' exits, resyncs and clean-ups (``order_flow.OrderFlow``).
+        origin: which fills and orders are ours (``fill_origin.FillOrigin``).
+        booked: called with each newly booked fill after it is journaled (``Reconciler.on_booked_fill``).
+        is_ours: whether a cliOrdId is an order of ours, this run or an earlier one.
+        flatten: the flatten's say over exits (``ExitOwner``).
+        watch: equity checks and the loss streak (``account_watch.AccountWatch``).
+        feed_live: True while the WebSocket connection is up.
+
+    Attributes:
+        ws_positions: positions as the exchange last pushed them on the private ``open_positions`` feed (spec
+            §7.10); None until its snapshot arrived and again after a disconnect.
+    """
+
+    def __init__(self, io: EngineIO, *, account: AccountTracker, executor: Executor, flow: OrderFlow,
+                 origin: FillOrigin, booked: Callable[[Fill], Awaitable[None]],
+                 is_ours: Callable[[str | None], bool], flatten: ExitOwner, watch: AccountWatch,
+                 feed_live: Callable[[], bool]) -> None:
+        self.io, self.account, self.executor, self.flow, self.origin = io, account, executor, flow, origin
+        self._booked, self._is_ours, self.flatten, self.watch = booked, is_ours, flatten, watch
+        self._feed_live = feed_live
+        self.ws_positions: tuple[Position, ...] | None = None
+
+    def known_positions(self) -> tuple[Position, ...] | None:
+        """The positions the exchange last pushed, when the private feed is live (connected and the
+        ``open_positions`` snapshot arrived since), else None."""
+        if self.ws_positions is None:
+            return None
+        return self.ws_positions if self._feed_live() else None
+
+    def disconnected(self) -> None:
+        """The WebSocket dropped: the pushed positions are not live any more (the next snapshot counts)."""
+        self.ws_positions = None
+
+    async def handle(self, ev: Any) -> bool:
+        """Handle one private feed event (fills, order update, open orders snapshot, positions, balances);
+        False when ``ev`` is none of them."""
+        if isinstance(ev, W.FillsEvent):
+            fills = self.origin.snapshot(ev.fills) if ev.snapshot else sorted(ev.fills, key=lambda f: f.ts_ms)
+            for f in fills:
+                await self.on_fill(f)
+        elif isinstance(ev, W.OrderUpdateEvent):
+            await self.on_order_update(ev)
+        elif isinstance(ev, W.OpenOrdersSnapshotEvent):
+            self.account.set_orders(ev.orders)
+        elif isinstance(ev, W.PositionsEvent):
+            self.ws_positions = ev.positions  # the exchange's own report (a flatten sizes its closes from it)
+            self.account.set_positions(ev.positions)
+        elif isinstance(ev, W.BalancesEvent):
+            if ev.flex is not None:
+                self.account.set_account(ev.flex)
+                self.watch.check_equity()
+        else:
+            return False
+        return True
+
+    async def on_order_update(self, ev: W.OrderUpdateEvent) -> None:
+        """One ``open_orders`` update: remember the order id of an order of ours (a snapshot fill carries no
+        cliOrdId), update the account's open orders, journal the order, and report a protective order that
+        left the book for another reason than a fill, a trigger or our cancel (``protective_gone``)."""
+        o = ev.order
+        if o is not None and o.cli_ord_id and o.order_id and (o.cli_ord_id in self.executor.intents
+                                                              or o.cli_ord_id in self.origin.ours.purposes):
+            self.origin.ours.add(o.cli_ord_id, order_id=o.order_id)
+        gone = self.account.update_order(ev.order_id, ev.order, ev.is_cancel)
+        if gone is not None:
+            self.executor.gone(gone.cli_ord_id)
+        if ev.order is not None:
+            await self.io.write(ev.order)
+        if gone is not None and ev.reason not in _EXPECTED_GONE:
+            self.protective_gone(gone.cli_ord_id, ev.reason)
+
+    async def on_fill(self, f: Fill) -> None:
+        """Book, journal and publish one fill; drive the exits of the managed position it belongs to (module
+        docstring)."""
+        out = self.account.apply_fill(f)
+        if not out.new:
+            return
+        await self.io.write(f)
+        await self._booked(f)
+        purpose = self.executor.purpose_of(f.cli_ord_id)
+        ptxt = purpose.value if purpose is not None else "external"
+        label = ptxt if purpose is not None else self.origin.purpose_of(f.cli_ord_id) or ptxt  # earlier run's
+        self.io.emit(EventKind.FILL, f"{f.symbol} {f.side.value} {f.size} @ {f.price} filled ({label})",
+                     symbol=f.symbol,
+                     data={"fill_id": f.fill_id, "cli_ord_id": f.cli_ord_id, "purpose": label, "price": str(f.price),
+                           "size": str(f.size), "fee": str(f.fee) if f.fee is not None else None})
+        if out.realized_usd != 0:
+            self.watch.note_realized(out.realized_usd)
+        mp = self.account.managed.get(f.symbol)
+        if purpose in (IntentPurpose.ENTRY, IntentPurpose.ADD) and mp is not None \
+                and self.flow.cid_ref.get(f.cli_ord_id or "") == mp.signal_id:
+            return
+        ref = self.flow.cid_ref.get(f.cli_ord_id or "")
+        flattening = self.flatten.owns_exits()
+        if mp is not None and ref is None and f.side.sign == mp.exits.side.sign:  # grows it: never an exit
+            self.grow(mp, f, flattening)
+            return
+        if mp is not None and (ref is None or ref == mp.signal_id) and out.before != 0:
+            trailing = mp.stop_purpose == "trailing" or mp.exits.trailing_active
+            self.flow.on_exit_fill(f.symbol, ptxt, f.size)
+            if mp.exits.remaining <= 0 or out.closed:
+                reason = "liquidation" if f.fill_type in (FillType.LIQUIDATION, FillType.PARTIAL_LIQUIDATION) \
+                    else self.flatten.exit_reason(ours=purpose is not None) or exit_reason_for(purpose, trailing)
+                self.account.managed.pop(f.symbol, None)
+                self.io.emit(EventKind.INFO, f"{f.symbol} position closed ({reason})", symbol=f.symbol,
+                             data={"exit_reason": reason})
+                if not self.flatten.position_closed(mp, reason):
+                    self.io.submit(f"cleanup {f.symbol}", lambda: self.flow.cleanup(mp, reason))
+            elif not flattening:
+                self.io.submit(f"resync {f.symbol}", lambda: self.flow.resync(mp))
+        elif out.closed and mp is None:
+            self.flow.count_exit("external")
+
+    def grow(self, mp: ManagedPosition, f: Fill, flattening: bool) -> None:
+        """A fill on the managed position's own side that is no entry of this run (an earlier run's entry that
+        still rested, e.g. after a take-over; or another program's order, which reconciliation adopts)
+        grows the position: added to its exits (``PositionExits.add``: size-weighted entry, stop and
+        take-profits re-laid), the protective orders resynced unless a flatten runs (stop size = the new
+        size), journaled (INFO ``Alert``)."""
+        mp.exits.add(f.size, f.price)
+        whose = f"our earlier {self.origin.purpose_of(f.cli_ord_id) or 'entry'} order" \
+            if self._is_ours(f.cli_ord_id) else "an order the engine did not send"
+        msg = (f"{f.symbol} {mp.exits.side.value} {mp.exits.remaining - f.size} -> {mp.exits.remaining}: fill "
+               f"{f.fill_id} of {whose} {f.cli_ord_id or '-'} added to the managed position"
+               + ("" if not mp.exits.protective else f"; stop {mp.exits.stop_price} and take-profits resized"))
+        self.io.emit(EventKind.ALERT, msg, symbol=f.symbol, severity=Severity.INFO, data={"level": "INFO"})
+        self.io.write_soon(Alert(self.io.now_ms(), "INFO", msg, f.symbol))
+        if not flattening:
+            self.io.submit(f"resync {f.symbol}", lambda: self.flow.resync(mp, replace_tps=True))
+
+    def protective_gone(self, cli_ord_id: str | None, reason: str | None) -> None:
+        """A protective order left the book without filling (exchange cancel, dead man's switch): forget it
+        and warn (ALERT event); the position is then unprotected until the operator acts."""
+        for mp in self.account.managed.values():
+            for key, cid in list(mp.orders.items()):
+                if cid == cli_ord_id:
+                    mp.orders.pop(key)
+                    self.io.emit(EventKind.ALERT,
+                                 f"{mp.symbol}: protective {key} order removed by the exchange ({reason})",
+                                 symbol=mp.symbol, severity=Severity.WARNING)

@@ -1,0 +1,110 @@
+"""The account's risk over time: equity checks (peak, daily loss limit, equity floor), the UTC day rollover,
+liquidation alerts per position, the equity history, and the risk gate's account snapshot.
+
+Owns: ``AccountWatch``. It runs the guards of ``engine.guards`` (``EquityGuard``, ``LiquidationGuard``) on the
+figures it reads from the account and the market and hands their actions to a ``guards.GuardApplier``.
+Equity is the margin equity re-marked with the latest marks (``guards.equity_at_mark``; Kraken Futures docs,
+"Multi-collateral margin"); liquidation estimates follow docs/kraken-futures-api.md §9 (``views.liquidation``).
+Units: equity and P&L USD (Decimal), percentages 0-100, times UTC ms (the engine clock).
+Must not import: textual, the client.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from decimal import Decimal
+
+from kraken_tui.config import OperatorConfig
+from kraken_tui.domain import ZERO, Instrument, Position
+from kraken_tui.engine import views
+from kraken_tui.engine.account import AccountTracker
+from kraken_tui.engine.context import EngineIO
+from kraken_tui.engine.guards import EquityGuard, GuardApplier, LiquidationGuard, equity_at_mark
+from kraken_tui.engine.market import MarketState
+from kraken_tui.engine.operator import OperatorStateMachine
+from kraken_tui.engine.risk import AccountSnapshot
+from kraken_tui.journal.records import EquitySnapshot
+
+__all__ = ["EQUITY_HISTORY_POINTS", "AccountWatch"]
+
+#: Equity points kept for the console's equity curve (one per signal-timeframe bar).
+EQUITY_HISTORY_POINTS = 240
+
+
+class AccountWatch:
+    """The account's risk over time (module docstring).
+
+    Args:
+        io: events, clock and journal (``context.EngineIO``).
+        op: ``[operator]`` (``equity_floor_pct``, ``daily_loss_limit_pct``).
+        sm: the operator state machine (the guards look at its state).
+        account, market, instruments: what the figures are read from.
+        guards: carries out the guards' actions.
+
+    Attributes:
+        equity: the equity floor and daily loss limit (``guards.EquityGuard``; starting and peak equity).
+        liquidation: the liquidation alert guard (``guards.LiquidationGuard``).
+        consecutive_losses: closing fills in a row that realised a loss (a profit resets it).
+        equity_history: (engine clock UTC ms, equity USD) per signal-timeframe bar, the last
+            ``EQUITY_HISTORY_POINTS``.
+    """
+
+    def __init__(self, io: EngineIO, op: OperatorConfig, *, sm: OperatorStateMachine, account: AccountTracker,
+                 market: MarketState, instruments: Mapping[str, Instrument], guards: GuardApplier) -> None:
+        self.io, self.sm, self.account, self.market, self.instruments = io, sm, account, market, instruments
+        self.guards = guards
+        self.equity = EquityGuard(op.equity_floor_pct, op.daily_loss_limit_pct)
+        self.liquidation = LiquidationGuard()
+        self.consecutive_losses = 0
+        self.equity_history: deque[tuple[int, float]] = deque(maxlen=EQUITY_HISTORY_POINTS)
+
+    def equity_at_mark(self) -> Decimal | None:
+        """Margin equity (USD) re-marked with the latest marks (``guards.equity_at_mark``)."""
+        return equity_at_mark(self.account, self.market)
+
+    def start(self) -> None:
+        """The engine started: the account's margin equity now is the starting and peak equity."""
+        self.equity.start(self.account.equity_usd or ZERO)
+
+    def check_equity(self) -> None:
+        """Peak equity, daily loss limit, equity floor (``guards.EquityGuard``) at the equity re-marked now.
+        Run on every balances message, every mark of a symbol with a position (the exchange pushes balances
+        when they change, not at every mark), after each REST account read and reconciliation pass."""
+        self.guards.apply(self.equity.check(self.equity_at_mark(), self.sm.state))
+
+    def roll_day(self, now_ms: int) -> None:
+        """On the engine clock: at the UTC day rollover the day's starting equity is reset and a daily-loss
+        pause ends (``EquityGuard.new_day``)."""
+        if self.account.roll_day(now_ms):
+            self.guards.apply(self.equity.new_day(self.equity_at_mark(), self.sm.state))
+
+    def check_liquidation(self, pos: Position) -> None:
+        """Alert (event + journal) when ``pos``'s liquidation risk enters HIGH or worse; the managed position
+        remembers the level last seen (``ManagedPosition.risk_alerted``)."""
+        liq, dist, level = views.liquidation(pos, self.account, self.market, self.instruments)
+        mp = self.account.managed.get(pos.symbol)
+        if mp is not None:
+            mp.risk_alerted = level.value
+        self.guards.apply(self.liquidation.check(pos.symbol, liq, dist, level))
+
+    def note_realized(self, realized_usd: Decimal) -> None:
+        """A fill realised ``realized_usd`` (USD, non-zero): a loss lengthens the loss streak, a profit ends it."""
+        self.consecutive_losses = self.consecutive_losses + 1 if realized_usd < 0 else 0
+
+    def risk_account(self) -> AccountSnapshot:
+        """The risk gate's account snapshot (equity, collateral, positions at mark, loss streak, drawdown)."""
+        eq = self.account.equity_usd or ZERO
+        return views.risk_account(self.account, self.market, self.instruments,
+                                  consecutive_losses=self.consecutive_losses,
+                                  drawdown_pct=self.equity.drawdown_pct(eq))
+
+    def snapshot_equity(self) -> None:
+        """Each signal-timeframe bar: the account's equity into ``equity_history`` and the journal
+        (``EquitySnapshot`` with the marks of the open positions); nothing before the first account report."""
+        eq = self.account.equity_usd
+        if eq is None:
+            return
+        marks = {s: m for s in self.account.positions if (m := self.market.mark_price(s))}
+        self.equity_history.append((self.io.now_ms(), float(eq)))
+        self.io.write_soon(EquitySnapshot(self.io.now_ms(), eq, marks))
