@@ -117,9 +117,9 @@ def options_from_args(args: argparse.Namespace, cfg: Config) -> Any:
     Raises:
         ConfigError: bad ``--speed`` or ``--symbol-map`` (names the flag).
     """
-    from kraken_tui.runtime import RunOptions
     from kraken_tui.paper.sources.pacing import parse_speed
     from kraken_tui.paper.sources.replay import parse_symbol_map
+    from kraken_tui.runtime import RunOptions
 
     kw: dict[str, Any] = {
         "mode": args.mode or cfg.general.mode,

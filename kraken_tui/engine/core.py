@@ -70,7 +70,12 @@ from kraken_tui.engine.guards import GuardApplier
 from kraken_tui.engine.jobs import JobQueue
 from kraken_tui.engine.market import MarketState
 from kraken_tui.engine.market_events import FeedMonitor, MarketEvents, is_connected, subscribe, warm_up
-from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionRefused, TransitionSource
+from kraken_tui.engine.operator import (
+    OperatorState,
+    OperatorStateMachine,
+    TransitionRefused,
+    TransitionSource,
+)
 from kraken_tui.engine.order_flow import OrderFlow
 from kraken_tui.engine.orphans import OrphanSweep
 from kraken_tui.engine.ports import JournalSink, KrakenClient, MarketFeed

@@ -37,6 +37,7 @@ __all__ = [
     "MarketStateView",
     "OrderView",
     "PositionView",
+    "RiskLevel",
     "Severity",
     "SignalView",
 ]

@@ -25,7 +25,12 @@ from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.facade import EventKind, Severity
 from kraken_tui.engine.liquidation import RiskLevel
 from kraken_tui.engine.market import MarketState
-from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionRefused, TransitionSource
+from kraken_tui.engine.operator import (
+    OperatorState,
+    OperatorStateMachine,
+    TransitionRefused,
+    TransitionSource,
+)
 from kraken_tui.journal.records import Alert
 
 __all__ = [

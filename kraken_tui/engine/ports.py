@@ -29,8 +29,8 @@ from kraken_tui.domain import (
     Position,
 )
 from kraken_tui.journal.encode import JournalRecord
-from kraken_tui.kraken.rest_parse_orders import CancelAllResult, OrderStatusInfo
 from kraken_tui.kraken.rest_orders import BatchInstruction
+from kraken_tui.kraken.rest_parse_orders import CancelAllResult, OrderStatusInfo
 
 __all__ = ["FlattenClient", "JournalSink", "KrakenClient", "MarketFeed", "OrderClient", "RateLimitGauge"]
 

@@ -57,7 +57,12 @@ from kraken_tui.engine.execution import Executor
 from kraken_tui.engine.facade import EventKind, Severity
 from kraken_tui.engine.fill_origin import FillOrigin, OurOrders
 from kraken_tui.engine.journal_view import ACKNOWLEDGED_ACTION, JournalView, journal_view
-from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionRefused, TransitionSource
+from kraken_tui.engine.operator import (
+    OperatorState,
+    OperatorStateMachine,
+    TransitionRefused,
+    TransitionSource,
+)
 from kraken_tui.engine.order_flow import OrderFlow
 from kraken_tui.engine.ports import KrakenClient
 from kraken_tui.engine.reconcile import (

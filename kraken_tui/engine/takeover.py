@@ -48,7 +48,12 @@ from kraken_tui.engine.account import AccountTracker, ManagedPosition
 from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.execution import make_signal_id
 from kraken_tui.engine.facade import EventKind, Severity
-from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionRefused, TransitionSource
+from kraken_tui.engine.operator import (
+    OperatorState,
+    OperatorStateMachine,
+    TransitionRefused,
+    TransitionSource,
+)
 from kraken_tui.engine.order_flow import OrderFlow
 from kraken_tui.engine.orphans import OrphanSweep
 from kraken_tui.errors import ExchangeError

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import calendar
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from collections.abc import Callable
 from typing import Any, Literal, overload
 
 from kraken_tui.errors import ProtocolError

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from kraken_tui.engine.liquidation import RiskLevel
+from kraken_tui.engine.facade import RiskLevel
 
 __all__ = ["Palette"]
 

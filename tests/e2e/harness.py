@@ -17,8 +17,8 @@ from typing import Any
 
 from kraken_tui.config import Config
 from kraken_tui.engine.facade import EngineMode
-from kraken_tui.runtime import RunOptions, Runtime
 from kraken_tui.paper.sources.base import FundingEvent, MarketTick
+from kraken_tui.runtime import RunOptions, Runtime
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from kraken_tui.config import Config
 from kraken_tui.engine.facade import EngineMode
-from kraken_tui.runtime import RunOptions, build_runtime
 from kraken_tui.journal.queries import load_fills
+from kraken_tui.runtime import RunOptions, build_runtime
 
 ROWS = 1200
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 from kraken_tui.domain import Fill, FillType, PositionSide, Side
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.operator import OperatorState
-from kraken_tui.runtime import last_operator_state
 from kraken_tui.journal.records import RunStarted, StateChange
 from kraken_tui.journal.writer import JournalWriter
+from kraken_tui.runtime import last_operator_state
 
 D = Decimal
 

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from kraken_tui.config import Config
-from kraken_tui.runtime import RunOptions, build_runtime
 from kraken_tui.errors import ConfigError, SecretsError
+from kraken_tui.runtime import RunOptions, build_runtime
 
 
 def test_live_refused_without_keys(tmp_path):

@@ -22,13 +22,13 @@ from pydantic import SecretStr
 from kraken_tui.config import Config, Credentials
 from kraken_tui.engine.core import Engine
 from kraken_tui.engine.facade import EngineMode
-from kraken_tui.runtime import last_operator_state
 from kraken_tui.journal.records import RunStarted, RunStopped
 from kraken_tui.journal.writer import JournalWriter
 from kraken_tui.kraken.rest import KrakenRestClient
 from kraken_tui.kraken.ws import KrakenWsClient
 from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.server import PAPER_API_KEY, PAPER_API_SECRET, PaperServer
+from kraken_tui.runtime import last_operator_state
 
 
 def engine_cfg(**exits: Any) -> Config:
