@@ -61,7 +61,7 @@ async def test_jobs_queued_before_flattening_are_dropped_not_run():
     jobs.submit("signal 2", lambda: queued("signal 2"))
     jobs.submit("exits PF_XBTUSD", lambda: queued("exits PF_XBTUSD"))
     try:
-        while not jobs.running:  # the worker took the first job; the other two wait in the queue
+        while not jobs.running:  # noqa: ASYNC110 (a flag, not an event): the worker took the first job, two wait
             await asyncio.sleep(0)
         sm = OperatorStateMachine(lambda: 0, OperatorState.RUNNING, "test")
         flat = asyncio.create_task(_flattener(jobs, _FlatExchange(jobs), sm, 5.0).flatten("test", TransitionSource.KEY))
