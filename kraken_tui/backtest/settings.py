@@ -18,6 +18,7 @@ from typing import Any
 
 from kraken_tui.config import ExitsConfig, OperatorConfig, RiskConfig
 from kraken_tui.domain import ZERO, FillType, Instrument
+from kraken_tui.domain.timeunits import DAY_MS, HOUR_MS
 from kraken_tui.journal.stats import TradeRow
 from kraken_tui.journal.trades import Trade
 
@@ -27,8 +28,6 @@ __all__ = ["DAY_MS", "HOUR_MS", "BacktestResult", "BacktestSettings", "dec_of", 
            "stats_row", "trade_fingerprint"]
 
 
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 MAX_FUNDING_HOURS_PER_STEP = 24 * 31  # paper.exchange: at most 31 days of funding settled in one clock step
 _INF = math.inf
 _FILL_TYPES = {t.value: t for t in FillType}

@@ -19,20 +19,15 @@ from decimal import Decimal
 
 from kraken_tui.config import PaperConfig
 from kraken_tui.domain import ZERO, AccountLogEntry, Instrument, Side
+from kraken_tui.domain.money import margin_rates, notional_usd, position_margins, unrealized_pnl
+from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.paper import entry, liquidation
-from kraken_tui.paper.account import (
-    AccountFigures,
-    Balances,
-    PaperPosition,
-    margin_rates,
-    notional_usd,
-    position_margins,
-    unrealized_pnl,
-)
+from kraken_tui.paper.account import AccountFigures, Balances, PaperPosition
 from kraken_tui.paper.candles import CandleStore
+from kraken_tui.paper.fills import PaperFill
 from kraken_tui.paper.instruments import build_instruments
-from kraken_tui.paper.ledger import HOUR_MS, PaperFill, settle_funding
-from kraken_tui.paper.matching import MarketState, maker_fill, on_tick_grid
+from kraken_tui.paper.ledger import settle_funding
+from kraken_tui.paper.matching import PaperMarket, maker_fill, on_tick_grid
 from kraken_tui.paper.orders import Outcome, PaperOrder
 from kraken_tui.paper.sources.base import FundingEvent, MarketEvent, MarketTick
 
@@ -66,7 +61,7 @@ class PaperExchange:
         self.maker_fee_bps = _d(cfg.maker_fee_bps)
         self.taker_fee_bps = _d(cfg.taker_fee_bps)
         self.liquidation_fee_bps = _d(cfg.liquidation_fee_pct) * 100
-        self.markets = {s: MarketState(s) for s in self.instruments}
+        self.markets = {s: PaperMarket(s) for s in self.instruments}
         self.positions: dict[str, PaperPosition] = {}
         self.balances = Balances({"usd": _d(cfg.starting_balance_usd)})
         self.open_orders: dict[str, PaperOrder] = {}
@@ -141,7 +136,7 @@ class PaperExchange:
             return
         self._apply_tick(sym, market, event)
 
-    def _apply_tick(self, sym: str, market: MarketState, tick: MarketTick) -> None:
+    def _apply_tick(self, sym: str, market: PaperMarket, tick: MarketTick) -> None:
         inst = self.instruments[sym]
         tick = on_tick_grid(tick, inst)
         market.apply(tick)

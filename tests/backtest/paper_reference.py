@@ -25,7 +25,7 @@ from kraken_tui.engine.risk import AccountSnapshot, OpenExposure
 from kraken_tui.engine.strategies import build_strategy
 from kraken_tui.journal.records import FundingPayment
 from kraken_tui.journal.trades import IntentInfo, Trade, derive_trades
-from kraken_tui.paper.account import margin_rates
+from kraken_tui.domain.money import margin_rates
 from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.sources.base import MarketTick
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kraken_tui.domain import Candle, FundingRate
+from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.errors import DataFileError
 
 __all__ = [
@@ -52,7 +53,6 @@ __all__ = [
     "to_epoch_ms",
 ]
 
-HOUR_MS = 3_600_000
 _MS_THRESHOLD = 100_000_000_000  # below: epoch seconds; at or above: epoch ms
 ReplayFormat = Literal["ws_jsonl", "charts_csv", "charts_json", "ohlcvt_csv"]
 _CANDLE_FIELDS = ("time", "open", "high", "low", "close", "volume")
