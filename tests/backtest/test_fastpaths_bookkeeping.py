@@ -24,9 +24,9 @@ from kraken_tui.backtest.data import FundingSchedule
 from kraken_tui.backtest.report import summary_of
 from kraken_tui.backtest.runner import Backtest, BacktestResult, BacktestSettings, quote_at
 from kraken_tui.domain import FillType, Side
+from kraken_tui.domain.money import fee_amount
 from kraken_tui.engine.execution import make_signal_id
 from kraken_tui.journal.stats import summarize_rows_with_breakdowns
-from kraken_tui.domain.money import fee_amount
 from kraken_tui.paper.account import PaperPosition
 from kraken_tui.paper.instruments import default_instrument
 

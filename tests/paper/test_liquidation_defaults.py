@@ -13,9 +13,9 @@ import pytest
 
 from kraken_tui.config import PaperConfig
 from kraken_tui.domain import OrderRequest, OrderStatus, OrderType, Side
+from kraken_tui.domain.money import capped_liquidation_fee_bps
 from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.instruments import DEFAULT_SYMBOLS, default_instrument
-from kraken_tui.domain.money import capped_liquidation_fee_bps
 
 from ..conftest import REPO
 from .helpers import T0, paper_client, quote
