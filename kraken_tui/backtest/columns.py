@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from kraken_tui.paper.sources.candle_csv import Columns
 
@@ -65,7 +66,7 @@ class CandleRows:
         self._cols: Columns = _EMPTY
         self._pos = 0
         self.started = False
-        self.reopen: tuple[str, dict] | None = None
+        self.reopen: tuple[str, dict[str, Any]] | None = None
 
     def __iter__(self) -> CandleRows:
         return self

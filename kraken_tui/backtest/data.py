@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kraken_tui.domain import FundingRate
 from kraken_tui.engine.candles import TIMEFRAMES, CandleBuilder
 from kraken_tui.errors import ConfigError, DataFileError
 from kraken_tui.paper.sources import replay_files as rf
@@ -198,7 +199,7 @@ class FundingSchedule:
             ConfigError: several symbols in the file and none is ``symbol`` (names ``--funding``).
         """
         rows = rf.read_funding_csv(path)
-        by: dict[str, list] = {}
+        by: dict[str, list[FundingRate]] = {}
         for r in rows:
             by.setdefault(r.symbol, []).append(r)
         named = {CCXT_ALIASES.get(s.upper(), s.upper()): s for s in by}

@@ -20,8 +20,8 @@ from kraken_tui.engine.execution import make_signal_id
 from kraken_tui.engine.exits import ClosePosition, ExitReason, MoveStop
 from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, Transition, TransitionSource
 from kraken_tui.engine.risk import AccountSnapshot, OpenExposure
-from kraken_tui.engine.signals import Signal, Strategy
-from kraken_tui.journal.records import SignalRecord, StateChange
+from kraken_tui.engine.signals import Signal
+from kraken_tui.journal.records import EventSource, SignalRecord, StateChange
 
 from .fills import Fills, Sink
 from .settings import _INF, BacktestResult, BacktestSettings, dec_of
@@ -43,7 +43,7 @@ class Decisions:
     Args:
         state: the backtest's state.
         settings: instrument, run id, risk/exits/operator config, funding schedule.
-        strategy: the strategy (its name labels signals); ``risk_cfg``: the risk config ``decide`` gets (sizing
+        strategy_name: labels signals without a strategy of their own; ``risk_cfg``: the risk config ``decide`` gets (sizing
             mode resolved); ``sizing``/``protective``: the strategy's sizing mode and protective-exits flag.
         fills: registers order intents (``Fills.intent``).
         op: the operator state machine (its transitions are journaled here, ``on_transition``).
@@ -51,17 +51,17 @@ class Decisions:
         sink: journal records (None = not kept).
     """
 
-    __slots__ = ("st", "inst", "symbol", "run_id", "strategy", "risk_cfg", "sizing", "protective", "exits_cfg",
+    __slots__ = ("st", "inst", "symbol", "run_id", "strategy_name", "risk_cfg", "sizing", "protective", "exits_cfg",
                  "operator_cfg", "fills", "op", "result", "sink", "_rate_for", "_sig_prefix")
 
-    def __init__(self, state: BacktestState, settings: BacktestSettings, strategy: Strategy, risk_cfg: RiskConfig,
+    def __init__(self, state: BacktestState, settings: BacktestSettings, strategy_name: str, risk_cfg: RiskConfig,
                  sizing: str | None, protective: bool, fills: Fills, op: OperatorStateMachine,
                  result: BacktestResult, sink: Sink | None) -> None:
         self.st = state
         self.inst = settings.instrument
         self.symbol = self.inst.symbol
         self.run_id = settings.run_id
-        self.strategy = strategy
+        self.strategy_name = strategy_name
         self.risk_cfg = risk_cfg
         self.sizing = sizing
         self.protective = protective
@@ -167,7 +167,7 @@ class Decisions:
             elif isinstance(a, Enter):
                 side, size = a.order_side, a.size
                 cli = self.fills.intent(close_ms, side, size, _MARKET, "entry", signal_id)
-                name = st.cur_strategies[signal_id] = sig.strategy or self.strategy.name
+                name = st.cur_strategies[signal_id] = sig.strategy or self.strategy_name
                 st.pending.append(("enter", side, size, name, cli, signal_id, a))
                 action = "intent"
             elif isinstance(a, Reject):
@@ -185,7 +185,7 @@ class Decisions:
             return
         feats = {k: v for k, v in sig.features.items() if isinstance(v, int | float) and math.isfinite(v)}
         self.sink(SignalRecord(ts, signal_id, sig.symbol, sig.side.value, float(sig.confidence),
-                               sig.strategy or self.strategy.name, sig.reason or "-", action, feats, why))
+                               sig.strategy or self.strategy_name, sig.reason or "-", action, feats, why))
 
     # ================================================================== operator
 
@@ -220,4 +220,4 @@ class Decisions:
             self.result.notes.append(f"{iso_ms(tr.ts_ms)} flattened and HALTED: {tr.reason}; no entries after "
                                      "that ([operator] equity_floor_pct)")
         if self.sink is not None:
-            self.sink(StateChange(tr.ts_ms, tr.to_state.value, tr.reason, "automatic", tr.from_state.value))
+            self.sink(StateChange(tr.ts_ms, tr.to_state.value, tr.reason, EventSource.AUTOMATIC, tr.from_state.value))

@@ -48,7 +48,7 @@ from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.engine.candles import CandleBuilder
 from kraken_tui.engine.indicators import ATR
 from kraken_tui.engine.operator import OperatorStateMachine
-from kraken_tui.engine.signals import BuilderMarketView, MarketView, Signal
+from kraken_tui.engine.signals import BuilderMarketView, MarketView, Signal, Strategy
 from kraken_tui.engine.strategies import build_strategy
 from kraken_tui.journal.trades import Trade
 from kraken_tui.paper.account import PaperPosition
@@ -65,6 +65,9 @@ from .trades import Trades
 __all__ = ["HOUR_MS", "Backtest", "BacktestResult", "BacktestSettings", "fingerprint_line", "quote_at",
            "trade_fingerprint"]
 
+#: The state the bar loop keeps in locals (``Backtest._hot``): next_hour, pending?, pos_f, stop_f, tp_f, liq_f,
+#: bal_f, entry_f, exits?, best_f, time_due_ms, mark_always, day_end_ms, day_limit_f, floor_f.
+_Hot = tuple[int, bool, float, float, float, float, float, float, bool, float, int, bool, int, float, float]
 #: A strategy's batch signal path: ``on_candles(symbol, timeframe, columns, view)`` -> {bar index: Signal}.
 BatchSignals = Callable[[str, str, Columns, MarketView], Mapping[int, Signal]]
 
@@ -104,7 +107,10 @@ class Backtest:
         inst = self.inst = settings.instrument
         if not inst.is_linear:
             raise ConfigError("--symbol", inst.symbol, "a PF_ linear perpetual (the engine trades PF_ only)")
-        self.strategy = build_strategy(s.strategy, s.strategy_params, timeframe=s.timeframe)
+        strategy = build_strategy(s.strategy, s.strategy_params, timeframe=s.timeframe)
+        if not isinstance(strategy, Strategy):  # every registered strategy is one (engine.signals.Strategy)
+            raise ConfigError("--strategy", s.strategy, "a strategy with on_candle")
+        self.strategy = strategy
         protective = bool(getattr(self.strategy, "protective_exits", True))
         sizing: str | None = getattr(self.strategy, "sizing", None)
         # decide() copies the risk config when the sizing mode differs; do that once (same semantics)
@@ -122,7 +128,7 @@ class Backtest:
         self.trades = Trades(st, self.symbol, s.run_id[:8], self.result, self._hash.update, on_trade, self.op)
         self.fills = Fills(st, s, self.result, self.trades, sink)
         self.orders = Orders(st, s, self.fills, self.result)
-        self.decisions = Decisions(st, s, self.strategy, risk_cfg, sizing, protective, self.fills, self.op,
+        self.decisions = Decisions(st, s, strategy.name, risk_cfg, sizing, protective, self.fills, self.op,
                                    self.result, sink)
         self.op.add_listener(self.decisions.on_transition)
         self._stride, self._k = 1, 0
@@ -190,7 +196,7 @@ class Backtest:
         self.result.elapsed_s += time.perf_counter() - t0
         return self.result
 
-    def _chunk(self, cols: Columns, pre: tuple | None = None) -> None:
+    def _chunk(self, cols: Columns, pre: prefetch.Precomputed | None = None) -> None:
         """The bar loop over one chunk of bars (module docstring). Signals of a strategy with a batch
         ``on_candles`` (its signals depend on its own bars only) are computed for the chunk first; ATR too.
         ``pre`` = ``(signals {index: Signal} or None, atrs)`` computed by ``prefetch``'s reader process with
@@ -294,7 +300,7 @@ class Backtest:
         res.last_ms = ts_l[-1]
         res.max_drawdown_mtm_usd = max(res.max_drawdown_mtm_usd, maxdd)
 
-    def _hot(self) -> tuple:
+    def _hot(self) -> _Hot:
         """The state the loop keeps in locals between slow-path calls (re-read after each)."""
         st = self.state
         return (st.next_hour, bool(st.pending), st.pos_f, st.stop_f, st.tp_f, st.liq_f, st.bal_f, st.entry_f,

@@ -163,8 +163,9 @@ def send_order(ex: Venue, params: dict[str, object], order_tag: str | None = Non
         order.order_type, order.limit_price = "ioc", protection_limit(inst, order.side, market)
     if order.order_type == "post":
         quote = market.ask if order.side is Side.BUY else market.bid
-        if quote is not None and (Decimal(repr(quote)) <= order.limit_price if order.side is Side.BUY
-                                  else Decimal(repr(quote)) >= order.limit_price):
+        limit = order.limit_price
+        if quote is not None and limit is not None and (Decimal(repr(quote)) <= limit if order.side is Side.BUY
+                                                        else Decimal(repr(quote)) >= limit):
             return _reject(ex, order, "postWouldExecute", out, "post_would_execute")
     status = _admission(ex, order)
     if status is not None:

@@ -56,7 +56,7 @@ class PaperExchange:
     """
 
     def __init__(self, cfg: PaperConfig | None = None, *, instruments: dict[str, Instrument] | None = None) -> None:
-        cfg = cfg or PaperConfig()
+        cfg = cfg or PaperConfig.model_validate({})  # the [paper] defaults
         self.instruments = instruments or build_instruments(cfg.symbols)
         self.maker_fee_bps = _d(cfg.maker_fee_bps)
         self.taker_fee_bps = _d(cfg.taker_fee_bps)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from kraken_tui.domain import Instrument, Side, TriggerSignal
+from kraken_tui.domain.instruments import price_decimals
 from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.paper.orders import PaperOrder
 from kraken_tui.paper.sources.base import MarketTick
@@ -189,7 +190,7 @@ def on_tick_grid(tick: MarketTick, inst: Instrument) -> MarketTick:
     sources produce off-grid prices; without this a limit order at a valid tick could never equal the quote."""
     grid = _GRIDS.get(inst.tick_size)
     if grid is None:  # (step as float, decimals of the tick size), cached: this runs on every tick
-        grid = _GRIDS[inst.tick_size] = (float(inst.tick_size), max(0, -inst.tick_size.normalize().as_tuple().exponent))
+        grid = _GRIDS[inst.tick_size] = (float(inst.tick_size), price_decimals(inst.tick_size))
     step, digits = grid
     bid, ask, last = tick.bid, tick.ask, tick.last
     new_bid = None if bid is None else round(math.floor(bid / step + 1e-9) * step, digits)

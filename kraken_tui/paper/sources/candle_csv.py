@@ -31,13 +31,17 @@ from collections.abc import Iterator
 from itertools import islice, repeat
 from operator import le, lt, mul
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from kraken_tui.domain import Candle
 from kraken_tui.errors import DataFileError
 
+_np: ModuleType | None
 try:  # the fast path's parser; the pure-Python one below is the fallback when numpy is missing
-    import numpy as _np
+    import numpy
+
+    _np = numpy
 except ImportError:  # pragma: no cover - numpy is a dependency; tests cover the fallback by monkeypatching
     _np = None
 
@@ -178,7 +182,8 @@ class _Lines:
             if self.stop_ms is not None and ts >= self.stop_ms:
                 self.stopped = True
                 break
-            for col, x in zip(out, (ts, o, h, lo, c, v), strict=True):
+            out[0].append(ts)
+            for col, x in zip(out[1:], (o, h, lo, c, v), strict=True):
                 col.append(x)
         return out
 
@@ -191,6 +196,7 @@ class _Lines:
     def _fast_np(self, block: bytes) -> Columns:
         """``fast`` with numpy (module docstring): one float matrix, the rules on whole columns."""
         np, width, idx = _np, self.width, self.idx
+        assert np is not None and width is not None  # fast() checked both
         if block.isspace() or any(map(block.__contains__, _NP_DECLINE)):
             raise _Slow  # loadtxt warns on a block without rows; it strips what float() keeps
         try:

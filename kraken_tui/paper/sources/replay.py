@@ -214,7 +214,9 @@ class ReplaySource:
                 idx = index.get(sym)
                 idx_map = {c.ts_ms: c for c in idx[0]} if idx else None
 
-                def make(sym=sym, candles=candles, bar_ms=bar_ms, idx_map=idx_map, idx=idx) -> Iterator[MarketTick]:
+                def make(sym: str = sym, candles: list[Candle] = candles, bar_ms: int = bar_ms,
+                         idx_map: dict[int, Candle] | None = idx_map,
+                         idx: tuple[list[Candle], int] | None = idx) -> Iterator[MarketTick]:
                     return expand_candles(sym, candles, bar_ms, index_candles=idx_map,
                                           index_bar_ms=idx[1] if idx else None,
                                           spread_bps=spread_bps, depth_usd=depth_usd)
@@ -226,7 +228,7 @@ class ReplaySource:
         from kraken_tui.kraken.ws_parse import parse_ws_message
 
         for line in rf.iter_ws_recording(path):
-            if line.direction != "in":
+            if line.direction != "in" or line.msg is None:  # msg is None on connect lines only
                 continue
             try:
                 event = parse_ws_message(line.msg)

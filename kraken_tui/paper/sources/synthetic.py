@@ -175,7 +175,8 @@ class SyntheticSource:
         params = params or {}
         self._walkers = [_Walker(s, seed, params.get(s) or params_for(s), tick_ms, spread_bps, depth_usd)
                          for s in self.symbols]
-        self._pacer_args = {k: v for k, v in (("clock", clock), ("sleep", sleep)) if v is not None}
+        # Pacer's keyword arguments: only those given (Pacer's own defaults otherwise)
+        self._pacer_args: dict[str, Any] = {k: v for k, v in (("clock", clock), ("sleep", sleep)) if v is not None}
         self._closed = False
 
     def iter_events(self) -> Iterator[MarketEvent]:

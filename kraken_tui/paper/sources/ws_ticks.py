@@ -139,17 +139,17 @@ class TickBuilder:
         if isinstance(event, ev.BookDeltaEvent):
             d = event.delta
             sym = self._sym(d.symbol)
-            book = self.books.get(sym) if sym else None
-            if sym is None or book is None or not book.valid:
+            known = self.books.get(sym) if sym else None
+            if sym is None or known is None or not known.valid:
                 return []
-            before = _top(book)
-            if book.apply_delta(d) is not None:
+            before = _top(known)
+            if known.apply_delta(d) is not None:
                 self.seq_gaps += 1
                 return []
-            return self._book_tick(sym, book, ts_ms, before)
+            return self._book_tick(sym, known, ts_ms, before)
         return []
 
-    def _book_tick(self, sym: str, book: OrderBook, ts_ms: int, before: Any) -> list[MarketTick]:
+    def _book_tick(self, sym: str, book: OrderBook, ts_ms: int, before: Any) -> list[MarketEvent]:
         top = _top(book)
         if top == before:
             return []
