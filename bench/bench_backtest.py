@@ -1,7 +1,7 @@
 """Benchmark: ``kraken-tui backtest`` candles/s and peak memory on 1,000,000 one-minute candles, and the ratio
 to backtesting.py on the same strategy and data, measured in the same run.
 
-Run: ``/work/venv/bin/python bench/bench_backtest.py [--candles N] [--no-peer] [--strategy NAME] [--frictionless]
+Run: ``python bench/bench_backtest.py [--candles N] [--no-peer] [--strategy NAME] [--frictionless]
 [--no-prefetch] [--no-memory]``.
 
 Build and reader: the run uses whatever the install has: the compiled build of the hot modules when ``pip
@@ -10,7 +10,7 @@ Python), and the reader process (``backtest.prefetch``) when the file is large a
 (``--no-prefetch`` = one process). Both are printed, with the CPU time of each process, so a 2-process wall
 time is never mistaken for a 1-process one.
 
-Data: the real PF_XBTUSD 1m candles (../shared/data/kraken/pf_xbtusd_1m_2025-08.csv, 500 rows) repeated
+Data: the real PF_XBTUSD 1m candles (``kraken/pf_xbtusd_1m_2025-08.csv`` under ``KRAKEN_TUI_DATA``, 500 rows) repeated
 back to back until N rows, each copy shifted in time by 500 minutes after the previous one (so times are
 contiguous 1m bars; the price jumps once per copy at the seam, close of the last bar -> open of the first).
 They are written to a temporary charts CSV, which the backtest streams from disk like a user's file.

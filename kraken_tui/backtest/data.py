@@ -4,7 +4,7 @@ Owns: ``open_candles`` (a ``CandleStream``: bar length and timeframe learnt from
 rows streamed one by one, never the whole file in memory), ``FundingSchedule`` (relative hourly rates
 from a funding CSV or one constant rate) and ``parse_time_flag`` (``--from`` / ``--to``).
 
-Formats are the replay formats of ../shared/guides/cli-contract.md, detected from the content by
+Formats are the replay formats (README "Commands", ``--replay``), detected from the content by
 ``paper.sources.replay_files.detect_format``:
 - OHLCVT CSV (no header, ``time,open,high,low,close,volume,trades``, gaps allowed) and charts CSV (header
   naming ``time,open,high,low,close,volume``): streamed line by line with the replay parser's rules

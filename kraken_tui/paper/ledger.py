@@ -1,10 +1,11 @@
 """Booking of executions and funding: positions, wallet, fills list and account log of the paper exchange.
 
-Owns: ``PaperFill`` (one execution of one of our orders, with fee) and the three booking operations that
-move money: ``book_fill`` (trade or liquidation: position, realised P&L, fee, liquidation fee, two account-log
-rows, a cash leg and a position leg, spec §4.18), ``settle_funding`` (hourly ``funding rate change`` rows,
--signed_size x absolute_rate, spec §8.3) and ``new_log_entry``.
-Must not import: aiohttp, httpx, websockets, textual, the engine.
+Owns: the three booking operations that move money on a ``paper.venue.Venue``: ``book_fill`` (trade or
+liquidation: position, realised P&L, fee, liquidation fee, two account-log rows, a cash leg and a position leg,
+Kraken Futures docs "Account log"), ``settle_funding`` (hourly ``funding rate change`` rows) and
+``new_log_entry``. The amounts are ``domain.money``'s (``apply_fill``, ``fee_amount``, ``funding_payment``);
+``paper.fills.PaperFill`` is the execution record.
+Must not import: aiohttp, httpx, websockets, textual, the engine, ``paper.exchange``.
 """
 
 from __future__ import annotations

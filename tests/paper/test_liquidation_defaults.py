@@ -1,4 +1,4 @@
-"""Liquidation at the SHIPPED defaults (issue 3 gap 1): partial first, then full, through the REST client.
+"""Liquidation at the SHIPPED defaults: partial first, then full, through the REST client.
 
 The paper config is ``PaperConfig()`` untouched (taker 5 bp, liquidation fee 0.25 %), the exchange is served
 on 127.0.0.1 (ephemeral port) and every assertion reads what the project's KrakenRestClient parses.

@@ -1,12 +1,12 @@
 """Replay input files: format detection and strict parsers (candles, funding CSV, WS recordings).
 
-Owns: turning the files ``--replay`` and ``--funding`` accept (../shared/guides/cli-contract.md) into
+Owns: turning the files ``--replay`` and ``--funding`` accept (README "Commands") into
 domain values, or a ``DataFileError`` naming the file, the 1-based line and the field.
 
 Formats (detected from the content, never from the file name):
 - ``ws_jsonl``: recorded Kraken Futures WS v1 traffic, one JSON object per line
   ``{"ts": <epoch s float>, "dir": "connect"|"out"|"in", "msg": {...}}`` (the format of
-  ../shared/data/kraken/kraken_futures_ws_v1_2021-07-22.jsonl and of ``kraken-tui record``).
+  ``kraken-tui record``).
 - ``charts_csv``: charts-API candles as CSV with a header naming ``time,open,high,low,close,volume``.
 - ``charts_json``: the charts API's response ``{"candles": [{"time": ms, "open": "..", ...}],
   "more_candles": bool}`` (spec §6).
@@ -19,7 +19,7 @@ finite and >= 0, ``high >= max(open, close)`` and ``low <= min(open, close)``; t
 increasing: an unsorted or duplicated time is REJECTED (a silently reordered capture hides a broken
 file). Blank lines are skipped.
 
-Funding CSV (``ts,symbol,funding_rate,venue``, ../shared/data/kraken/SOURCES.md §3): ``ts`` is the
+Funding CSV (``ts,symbol,funding_rate,venue``, as CCXT's ``fetchFundingRateHistory`` exports): ``ts`` is the
 UTC epoch-ms start of the hour the rate applies to (seconds accepted by the same 1e11 rule) and must
 be an exact hour; ``funding_rate`` is Kraken's *relative* funding rate per hour (a fraction, e.g.
 1.4566e-05; spec §8.3 "relative"); |rate| >= 1 is refused as not a fraction; ``symbol`` is optional.
