@@ -17,6 +17,7 @@ from typing import Any
 
 from kraken_tui.domain import FillType, Instrument, OrderType, Side
 from kraken_tui.domain.money import (
+    MAX_FUNDING_HOURS_PER_STEP,
     fee_amount,
     funding_payment,
     linear_fill,
@@ -31,7 +32,6 @@ from .settings import (
     _DEC_OF_MAX,
     _FILL_TYPES,
     _INF,
-    MAX_FUNDING_HOURS_PER_STEP,
     BacktestResult,
     BacktestSettings,
     dec_of,

@@ -29,7 +29,6 @@ __all__ = ["DAY_MS", "HOUR_MS", "BacktestResult", "BacktestSettings", "dec_of", 
            "stats_row", "trade_fingerprint"]
 
 
-MAX_FUNDING_HOURS_PER_STEP = 24 * 31  # paper.exchange: at most 31 days of funding settled in one clock step
 _INF = math.inf
 _FILL_TYPES = {t.value: t for t in FillType}
 

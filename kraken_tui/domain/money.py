@@ -30,6 +30,7 @@ from kraken_tui.domain.values import ZERO
 __all__ = [
     "BPS",
     "LIQUIDATION_TARGET",
+    "MAX_FUNDING_HOURS_PER_STEP",
     "MAX_LIQUIDATION_STEPS",
     "absolute_funding_rate",
     "apply_fill",
@@ -57,6 +58,8 @@ BPS: Final = Decimal(10_000)
 LIQUIDATION_TARGET: Final = Decimal("1.25")
 #: Most liquidation steps (partial or full closes) taken for one mark price.
 MAX_LIQUIDATION_STEPS: Final = 20
+#: Most hours of funding settled in one clock step (31 days); a longer gap (nothing ran) is skipped, not invented.
+MAX_FUNDING_HOURS_PER_STEP: Final = 24 * 31
 
 _N = TypeVar("_N", float, Decimal)
 _PLUS_ONE: Final = Decimal(1)

@@ -27,8 +27,9 @@ from kraken_tui.domain.timeunits import DAY_MS, HOUR_MS
 
 __all__ = ["DAY_MS", "HOUR_MS", "FundingAccrual", "HourlyFunding", "funding_payment"]
 
-#: Most hours settled in one step; a longer gap (the engine was not running) is skipped, not invented.
-MAX_HOURS_PER_STEP = 24 * 31
+#: Most hours settled in one step (``domain.money.MAX_FUNDING_HOURS_PER_STEP``); a longer gap (the engine was not
+#: running) is skipped, not invented.
+MAX_HOURS_PER_STEP = money.MAX_FUNDING_HOURS_PER_STEP
 
 _ONE = Decimal(1)
 

@@ -19,7 +19,13 @@ from decimal import Decimal
 
 from kraken_tui.config import PaperConfig
 from kraken_tui.domain import ZERO, AccountLogEntry, Instrument, Side
-from kraken_tui.domain.money import margin_rates, notional_usd, position_margins, unrealized_pnl
+from kraken_tui.domain.money import (
+    MAX_FUNDING_HOURS_PER_STEP,
+    margin_rates,
+    notional_usd,
+    position_margins,
+    unrealized_pnl,
+)
 from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.paper import entry, liquidation
 from kraken_tui.paper.account import AccountFigures, Balances, PaperPosition
@@ -36,7 +42,6 @@ __all__ = ["Listener", "PaperExchange"]
 log = logging.getLogger(__name__)
 Listener = Callable[[str, object], None]
 STATUS_MEMORY_MS = 5_000  # orders/status remembers closed orders for 5 s (spec §4.16)
-MAX_FUNDING_HOURS_PER_STEP = 24 * 31
 
 
 def _d(x: float) -> Decimal:
