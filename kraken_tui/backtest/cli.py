@@ -23,19 +23,25 @@ import json
 import math
 import sys
 import uuid
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kraken_tui import __version__
 from kraken_tui.config import Config, load_config
 from kraken_tui.errors import ConfigError
 from kraken_tui.journal.export import TRADES_CSV_HEADER, trade_csv_row
+from kraken_tui.journal.trades import Trade
 from kraken_tui.paper.instruments import default_instrument
 
+from .columns import CandleRow
 from .data import FundingSchedule, open_candles, parse_time_flag
 from .report import json_report, text_report
-from .runner import Backtest, BacktestSettings
+from .runner import Backtest, BacktestResult, BacktestSettings
+
+if TYPE_CHECKING:
+    from _csv import Writer as _CsvWriter
 
 __all__ = ["DEFAULT_FUNDING_RATE", "DEFAULT_SLIPPAGE_BPS", "parse_param", "run"]
 
@@ -146,7 +152,7 @@ def _config_hash(settings: BacktestSettings) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-async def _run_journaled(bt: Backtest, rows, path: Path, settings: BacktestSettings, first_ms: int) -> None:
+async def _run_journaled(bt: Backtest, rows: Iterable[CandleRow], path: Path, settings: BacktestSettings, first_ms: int) -> None:
     """Run in chunks, handing each chunk's records to the journal writer in between (memory stays flat)."""
     from kraken_tui.journal.records import EquitySnapshot, RunStarted, RunStopped
     from kraken_tui.journal.writer import JournalWriter
@@ -189,7 +195,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.journal is not None and Path(args.journal).exists():
         raise ConfigError("--journal", str(args.journal), "a new file (a backtest journal holds one run)")
     csv_fh = None
-    on_trade = None
+    on_trade: Callable[[Trade], None] | None = None
     if args.trades_csv is not None:
         try:
             csv_fh = open(args.trades_csv, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
@@ -198,7 +204,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         writer = csv.writer(csv_fh, lineterminator="\n")
         writer.writerow(TRADES_CSV_HEADER)
 
-        def on_trade(t, w=writer):
+        def on_trade(t: Trade, w: _CsvWriter = writer) -> None:
             w.writerow(trade_csv_row(t))
 
     try:
@@ -225,7 +231,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
-def _print(args: argparse.Namespace, out: TextIO, res, context: dict[str, Any]) -> None:
+def _print(args: argparse.Namespace, out: TextIO, res: BacktestResult, context: dict[str, Any]) -> None:
     if args.json:
         out.write(json.dumps(json_report(res, context), default=str) + "\n")
     else:

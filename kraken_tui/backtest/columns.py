@@ -5,7 +5,8 @@ ints UTC ms of the bar open), ``CandleRows`` (an iterator of ``CandleRow`` tuple
 also hands out whole chunks with ``take``, so a caller may mix both), ``chunked`` (row iterator -> chunks)
 and ``windowed`` (keep bars whose open is in ``[from_ms, to_ms)``).
 A chunk holds a few thousand bars at most, so memory stays flat however long the file is.
-Must not import: textual, the engine, the paper exchange.
+Must not import: textual, the engine, the paper exchange (``paper.sources.candle_csv``, the CSV parser, is not
+part of the exchange).
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Iterable, Iterator
+from typing import Any
+
+from kraken_tui.paper.sources.candle_csv import Columns
 
 __all__ = ["CHUNK_BARS", "CandleRow", "CandleRows", "Columns", "chunked", "windowed"]
 
 #: One bar: (open time UTC ms, open, high, low, close USD, volume).
 CandleRow = tuple[int, float, float, float, float, float]
-#: One chunk of bars, column-wise: (ts_ms, open, high, low, close, volume), equal-length lists.
-Columns = tuple[list, list, list, list, list, list]
 #: Bars per chunk built from a row iterator.
 CHUNK_BARS = 4096
 _EMPTY: Columns = ([], [], [], [], [], [])
@@ -64,7 +66,7 @@ class CandleRows:
         self._cols: Columns = _EMPTY
         self._pos = 0
         self.started = False
-        self.reopen: tuple[str, dict] | None = None
+        self.reopen: tuple[str, dict[str, Any]] | None = None
 
     def __iter__(self) -> CandleRows:
         return self

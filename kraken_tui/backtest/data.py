@@ -4,7 +4,7 @@ Owns: ``open_candles`` (a ``CandleStream``: bar length and timeframe learnt from
 rows streamed one by one, never the whole file in memory), ``FundingSchedule`` (relative hourly rates
 from a funding CSV or one constant rate) and ``parse_time_flag`` (``--from`` / ``--to``).
 
-Formats are the replay formats of ../shared/guides/cli-contract.md, detected from the content by
+Formats are the replay formats (README "Commands", ``--replay``), detected from the content by
 ``paper.sources.replay_files.detect_format``:
 - OHLCVT CSV (no header, ``time,open,high,low,close,volume,trades``, gaps allowed) and charts CSV (header
   naming ``time,open,high,low,close,volume``): streamed line by line with the replay parser's rules
@@ -17,7 +17,7 @@ Formats are the replay formats of ../shared/guides/cli-contract.md, detected fro
   candles of ``timeframe`` by ``engine.candles.CandleBuilder`` (empty bars are not invented).
 ``CandleStream.rows`` is a ``columns.CandleRows``: an iterator of plain tuples ``(ts_ms, open, high, low,
 close, volume)`` (floats, USD, UTC ms of the bar's open) that also hands out column chunks (``take``), which
-is what the backtest's loop reads (CSV chunks come from ``csvfile.csv_chunks``).
+is what the backtest's loop reads (CSV chunks come from ``paper.sources.candle_csv.csv_chunks``, the one candle CSV parser).
 
 Funding CSV: ``replay_files.read_funding_csv`` (``ts,symbol,funding_rate[,venue]``; ts = start of the hour
 the relative rate applies to). Rate lookup for an hour: the latest row at or before it (a gap carries the
@@ -34,13 +34,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kraken_tui.domain import FundingRate
 from kraken_tui.engine.candles import TIMEFRAMES, CandleBuilder
 from kraken_tui.errors import ConfigError, DataFileError
 from kraken_tui.paper.sources import replay_files as rf
+from kraken_tui.paper.sources.candle_csv import csv_chunks
 from kraken_tui.paper.sources.replay import CCXT_ALIASES
 
 from .columns import CandleRow, CandleRows, chunked, windowed
-from .csvfile import csv_chunks
 
 __all__ = ["CandleRow", "CandleStream", "FundingSchedule", "open_candles", "parse_time_flag", "timeframe_of"]
 
@@ -198,7 +199,7 @@ class FundingSchedule:
             ConfigError: several symbols in the file and none is ``symbol`` (names ``--funding``).
         """
         rows = rf.read_funding_csv(path)
-        by: dict[str, list] = {}
+        by: dict[str, list[FundingRate]] = {}
         for r in rows:
             by.setdefault(r.symbol, []).append(r)
         named = {CCXT_ALIASES.get(s.upper(), s.upper()): s for s in by}

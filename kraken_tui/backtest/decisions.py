@@ -1,7 +1,7 @@
 """Decisions at the bar close: the engine's exit policy, strategy signals through ``decide`` and the risk
 gate, and the operator's daily loss limit and equity floor.
 
-Owns: the ``Decisions`` mixin of ``Backtest``. Signals go through ``engine.decide.decide`` (basis guard,
+Owns: ``Decisions``, the backtest's collaborator for what happens at a bar close. Signals go through ``engine.decide.decide`` (basis guard,
 ``engine.risk.evaluate_entry``) with the close as mark; exits through ``engine.exits.PositionExits.on_mark``;
 the operator through ``engine.operator.OperatorStateMachine``. Must not import: textual.
 """
@@ -11,17 +11,21 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
+from kraken_tui.config import RiskConfig
 from kraken_tui.domain import OrderType, Side
+from kraken_tui.domain.money import unrealized_pnl
+from kraken_tui.domain.timeunits import DAY_MS, HOUR_MS
 from kraken_tui.engine.decide import Close, Enter, Reject, decide
 from kraken_tui.engine.execution import make_signal_id
 from kraken_tui.engine.exits import ClosePosition, ExitReason, MoveStop
-from kraken_tui.engine.operator import OperatorState, TransitionSource
+from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, Transition, TransitionSource
 from kraken_tui.engine.risk import AccountSnapshot, OpenExposure
 from kraken_tui.engine.signals import Signal
-from kraken_tui.journal.records import SignalRecord, StateChange
+from kraken_tui.journal.records import EventSource, SignalRecord, StateChange
 
-from .orders import _Resting
-from .settings import _INF, DAY_MS, HOUR_MS, dec_of
+from .fills import Fills, Sink
+from .settings import _INF, BacktestResult, BacktestSettings, dec_of
+from .state import BacktestState, Resting
 
 __all__ = ["Decisions"]
 
@@ -34,63 +38,111 @@ _REASON_VALUE = {r: r.value for r in ExitReason}
 
 
 class Decisions:
-    """Decisions at bar closes (a mixin of ``runner.Backtest``)."""
+    """Decisions at the bar closes of one backtest: exit policy, strategy signals, operator limits.
+
+    Args:
+        state: the backtest's state.
+        settings: instrument, run id, risk/exits/operator config, funding schedule.
+        strategy_name: labels signals without a strategy of their own; ``risk_cfg``: the risk config ``decide`` gets (sizing
+            mode resolved); ``sizing``/``protective``: the strategy's sizing mode and protective-exits flag.
+        fills: registers order intents (``Fills.intent``).
+        op: the operator state machine (its transitions are journaled here, ``on_transition``).
+        result: signal/rejection counters and notes.
+        sink: journal records (None = not kept).
+    """
+
+    __slots__ = ("st", "inst", "symbol", "run_id", "strategy_name", "risk_cfg", "sizing", "protective", "exits_cfg",
+                 "operator_cfg", "fills", "op", "result", "sink", "_rate_for", "_sig_prefix")
+
+    def __init__(self, state: BacktestState, settings: BacktestSettings, strategy_name: str, risk_cfg: RiskConfig,
+                 sizing: str | None, protective: bool, fills: Fills, op: OperatorStateMachine,
+                 result: BacktestResult, sink: Sink | None) -> None:
+        self.st = state
+        self.inst = settings.instrument
+        self.symbol = self.inst.symbol
+        self.run_id = settings.run_id
+        self.strategy_name = strategy_name
+        self.risk_cfg = risk_cfg
+        self.sizing = sizing
+        self.protective = protective
+        self.exits_cfg = settings.exits
+        self.operator_cfg = settings.operator
+        self.fills = fills
+        self.op = op
+        self.result = result
+        self.sink = sink
+        self._rate_for = settings.funding.rate_for
+        # make_signal_id(run_id, symbol, ts) = prefix + str(ts) when its text ends with the time (checked here;
+        # else None and on_signal calls it)
+        prefix = make_signal_id(settings.run_id, self.symbol, 0)[:-1]
+        self._sig_prefix = (prefix if make_signal_id(settings.run_id, self.symbol, 1_234_567) == prefix + "1234567"
+                            else None)
 
     # ================================================================== decisions at the close
 
-    def _on_mark(self, c: float, close_ms: int) -> None:
-        ex = self.exits
+    def on_mark(self, c: float, close_ms: int) -> None:
+        """Run the exit policy with the close ``c`` (USD) as the mark at ``close_ms``: move the trailing stop,
+        or queue a market close for the next open."""
+        st = self.st
+        ex = st.exits
         assert ex is not None
         for act in ex.on_mark(dec_of(c), close_ms):
             if isinstance(act, MoveStop):
-                old = next((r for r in self.resting if r.kind is OrderType.STOP), None)
+                old = next((r for r in st.resting if r.kind is OrderType.STOP), None)
                 if old is not None:
-                    self.resting.remove(old)
+                    st.resting.remove(old)
                 so = ex.stop_order()
                 if so is not None:
-                    cli = self._intent(close_ms, so.side, so.size, OrderType.STOP, ExitReason.TRAILING.value,
-                                       self._open_signal, price=so.price, reduce_only=True)
-                    self.resting.append(_Resting(ExitReason.TRAILING, so.side, OrderType.STOP, so.size, so.price, cli))
+                    cli = self.fills.intent(close_ms, so.side, so.size, OrderType.STOP, ExitReason.TRAILING.value,
+                                            st.open_signal, price=so.price, reduce_only=True)
+                    st.resting.append(Resting(ExitReason.TRAILING, so.side, OrderType.STOP, so.size, so.price, cli))
             elif isinstance(act, ClosePosition):
-                self._queue_close(act.reason, close_ms, self._open_signal)
-        self.best_f = float(ex.best_price)
+                self.queue_close(act.reason, close_ms, st.open_signal)
+        st.best_f = float(ex.best_price)
         if ex.time_exit_done:
-            self.time_due_ms = 1 << 62
-        self._thresholds()
+            st.time_due_ms = 1 << 62
+        st.set_thresholds()
 
-    def _queue_close(self, reason: ExitReason, ts: int, signal_id: str | None) -> None:
-        pos = self.position.size
+    def queue_close(self, reason: ExitReason, ts: int, signal_id: str | None) -> None:
+        """Queue a reduce-only market close of the whole position for the next open (``reason`` its purpose)."""
+        st = self.st
+        pos = st.position.size
         if pos == 0:
             return
         side = _SELL if pos > 0 else _BUY
         size = abs(pos)
         value = _REASON_VALUE.get(reason) or reason.value
-        cli = self._intent(ts, side, size, _MARKET, value, signal_id, reduce_only=True)
-        self.pending.append(("close", side, size, value, cli, signal_id, None))
+        cli = self.fills.intent(ts, side, size, _MARKET, value, signal_id, reduce_only=True)
+        st.pending.append(("close", side, size, value, cli, signal_id, None))
 
-    def _account(self, mark: Decimal) -> AccountSnapshot:
-        """The account the risk gate sees at ``mark`` (USD): equity = balance + unrealised P&L (``paper.account
-        .unrealized_pnl``, linear), the position with its tier's margin rates, drawdown from the peak (%)."""
-        position = self.position
+    def account(self, mark: Decimal) -> AccountSnapshot:
+        """The account the risk gate sees at ``mark`` (USD): equity = balance + unrealised P&L
+        (``domain.money.unrealized_pnl``), the position with its tier's margin rates, drawdown from the peak
+        (%)."""
+        st = self.st
+        position = st.position
         pos = position.size
-        balance = equity = self.balance
+        balance = equity = st.balance
         if pos:
             entry = position.entry_price
-            im, mm = self._pos_rates  # margin_rates(inst, pos, entry), kept by Fills._refresh_liq for this position
+            im, mm = st.pos_rates  # margin_rates(inst, pos, entry), kept by Fills.refresh_liq for this position
             positions: tuple[OpenExposure, ...] = (OpenExposure(self.symbol, pos, entry, mark, im, mm),)
-            equity = balance + (mark - entry) * pos * self._cs  # unrealized_pnl(inst, pos, entry, mark), pos != 0
+            equity = balance + unrealized_pnl(self.inst, pos, entry, mark)
         else:
             positions = ()
-        peak = self.peak_f
+        peak = st.peak_f
         dd = (peak - float(equity)) / peak * 100.0 if peak > 0 else 0.0
-        return AccountSnapshot(equity, balance, positions, self.consecutive_losses, 0.0 if dd < 0.0 else dd)
+        return AccountSnapshot(equity, balance, positions, st.consecutive_losses, 0.0 if dd < 0.0 else dd)
 
-    def _on_signal(self, sig: Signal, c: float, close_ms: int, eq: float) -> None:
+    def on_signal(self, sig: Signal, c: float, close_ms: int, eq: float) -> None:
+        """A strategy signal at the close ``c`` (USD) of the bar ending ``close_ms``: ``engine.decide.decide``
+        with the close as mark; entries and closes are queued for the next open, the signal is journaled."""
+        st = self.st
         res = self.result
         res.signals += 1
-        self.now_ms = close_ms
+        st.now_ms = close_ms
         prefix = self._sig_prefix
-        signal_id = prefix + str(close_ms) if prefix is not None else make_signal_id(self.s.run_id, self.symbol,
+        signal_id = prefix + str(close_ms) if prefix is not None else make_signal_id(self.run_id, self.symbol,
                                                                                        close_ms)
         op = self.op
         state = op.state
@@ -98,10 +150,10 @@ class Decisions:
             self._signal_record(sig, signal_id, close_ms, "ignored", f"engine {state.value}")
             return
         mark = dec_of(c)
-        atr = self._atr_now
+        atr = st.atr_now
         actions = decide(
-            sig, instrument=self.inst, position_size=self.position.size, mark_price=mark, index_price=mark,
-            account=self._account(mark), risk_cfg=self.risk_cfg, exits_cfg=self._exits_cfg,
+            sig, instrument=self.inst, position_size=st.position.size, mark_price=mark, index_price=mark,
+            account=self.account(mark), risk_cfg=self.risk_cfg, exits_cfg=self.exits_cfg,
             entry_block_reason=op.entry_rejection_reason(),
             atr_pct=atr / c * 100.0 if atr is not None and c > 0 else None,
             funding_rate=self._rate_for(close_ms - close_ms % HOUR_MS),
@@ -110,13 +162,13 @@ class Decisions:
         action, why = "ignored", None
         for a in actions:
             if isinstance(a, Close):
-                self._queue_close(a.reason, close_ms, signal_id)
+                self.queue_close(a.reason, close_ms, signal_id)
                 action = "intent"
             elif isinstance(a, Enter):
                 side, size = a.order_side, a.size
-                cli = self._intent(close_ms, side, size, _MARKET, "entry", signal_id)
-                name = self.cur_strategies[signal_id] = sig.strategy or self.strategy.name
-                self.pending.append(("enter", side, size, name, cli, signal_id, a))
+                cli = self.fills.intent(close_ms, side, size, _MARKET, "entry", signal_id)
+                name = st.cur_strategies[signal_id] = sig.strategy or self.strategy_name
+                st.pending.append(("enter", side, size, name, cli, signal_id, a))
                 action = "intent"
             elif isinstance(a, Reject):
                 res.rejected += 1
@@ -133,37 +185,39 @@ class Decisions:
             return
         feats = {k: v for k, v in sig.features.items() if isinstance(v, int | float) and math.isfinite(v)}
         self.sink(SignalRecord(ts, signal_id, sig.symbol, sig.side.value, float(sig.confidence),
-                               sig.strategy or self.strategy.name, sig.reason or "-", action, feats, why))
+                               sig.strategy or self.strategy_name, sig.reason or "-", action, feats, why))
 
     # ================================================================== operator
 
-    def _operator_checks(self, close_ms: int, eq: float) -> None:
+    def operator_checks(self, close_ms: int, eq: float) -> None:
         """Daily loss limit (pause entries until the next UTC day) and equity floor (flatten, then HALTED),
         evaluated at bar closes with the mark-to-market equity."""
-        self.now_ms = close_ms
-        cfg = self.s.operator
-        if close_ms >= self.day_end_ms:
-            self.day_end_ms = close_ms - close_ms % DAY_MS + DAY_MS
-            self.day_limit_f = eq * (1.0 - cfg.daily_loss_limit_pct / 100.0)
+        st = self.st
+        st.now_ms = close_ms
+        cfg = self.operator_cfg
+        if close_ms >= st.day_end_ms:
+            st.day_end_ms = close_ms - close_ms % DAY_MS + DAY_MS
+            st.day_limit_f = eq * (1.0 - cfg.daily_loss_limit_pct / 100.0)
             self.op.clear_blocker("daily loss limit")
-        if eq < self.day_limit_f and "daily loss limit" not in self.op.entry_blockers:
-            self.op.block_entries("daily loss limit", f"equity {eq:.2f} below {self.day_limit_f:.2f} USD")
-            self.day_limit_f = -_INF
-        if eq < self.floor_f and self.op.state not in (OperatorState.FLATTENING, OperatorState.HALTED):
-            self.op.flatten(f"equity {eq:.2f} USD below the floor {self.floor_f:.2f} USD "
+        if eq < st.day_limit_f and "daily loss limit" not in self.op.entry_blockers:
+            self.op.block_entries("daily loss limit", f"equity {eq:.2f} below {st.day_limit_f:.2f} USD")
+            st.day_limit_f = -_INF
+        if eq < st.floor_f and self.op.state not in (OperatorState.FLATTENING, OperatorState.HALTED):
+            self.op.flatten(f"equity {eq:.2f} USD below the floor {st.floor_f:.2f} USD "
                             f"({cfg.equity_floor_pct:g}% of starting equity)", TransitionSource.AUTOMATIC)
-            self.pending = [p for p in self.pending if p[0] == "close"]
-            if self.position.size == 0:
+            st.pending = [p for p in st.pending if p[0] == "close"]
+            if st.position.size == 0:
                 self.op.flatten_done("already flat")
-            elif not self.pending:
-                self._queue_close(ExitReason.FLATTEN, close_ms, self._open_signal)
-            self.floor_f = -_INF
+            elif not st.pending:
+                self.queue_close(ExitReason.FLATTEN, close_ms, st.open_signal)
+            st.floor_f = -_INF
 
-    def _on_transition(self, tr) -> None:
+    def on_transition(self, tr: Transition) -> None:
+        """Journal an operator transition (``StateChange``); a flatten adds a note to the result."""
         if tr.to_state is OperatorState.FLATTENING:
             from kraken_tui.journal.export import iso_ms
 
             self.result.notes.append(f"{iso_ms(tr.ts_ms)} flattened and HALTED: {tr.reason}; no entries after "
                                      "that ([operator] equity_floor_pct)")
         if self.sink is not None:
-            self.sink(StateChange(tr.ts_ms, tr.to_state.value, tr.reason, "automatic", tr.from_state.value))
+            self.sink(StateChange(tr.ts_ms, tr.to_state.value, tr.reason, EventSource.AUTOMATIC, tr.from_state.value))

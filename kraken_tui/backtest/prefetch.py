@@ -53,14 +53,53 @@ import pickle
 import signal as _signal
 import threading
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from kraken_tui.errors import KrakenTuiError
+from kraken_tui.paper.sources.candle_csv import Columns
 
+from .columns import CandleRows
+
+if TYPE_CHECKING:
+    from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
+
+    from kraken_tui.engine.signals import Signal
+
+    from .settings import BacktestSettings
+
+_np: ModuleType | None
 try:
-    import numpy as _np
+    import numpy
+
+    _np = numpy
 except ImportError:  # pragma: no cover - numpy is a dependency
     _np = None
+
+#: What the reader computed for one chunk: (signals by bar index in the chunk, or None; ATR per bar, None while
+#: it warms up).
+Precomputed = tuple["dict[int, Signal] | None", list[float | None]]
+#: One chunk as the reader sends it: (columns, ATRs, signals or None).
+_Chunk = tuple[Columns, list[float | None], "dict[int, Signal] | None"]
+#: The arguments of ``data.open_candles`` that reopen a stream: (path, keyword arguments).
+Reopen = tuple[str, dict[str, Any]]
+#: What the reader needs to compute signals: (strategy, params, timeframe, ATR period, symbol, batch on).
+Spec = tuple[str, dict[str, Any], str, int, str, bool]
+
+
+class _Owner(Protocol):
+    """The backtest a reader serves (``runner.Backtest``): its settings, symbol, batch path and reader slot."""
+
+    @property
+    def s(self) -> BacktestSettings: ...
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def _batch(self) -> object: ...
+
+    _prefetch: tuple[object, Prefetcher] | None
 
 __all__ = ["ENV", "MIN_BYTES", "PIPE_BYTES", "POLL_S", "STALL_S", "PrefetchError", "Prefetcher", "claim"]
 
@@ -96,20 +135,20 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def claim(bt: Any, rows: Any) -> Prefetcher | None:
+def claim(bt: _Owner, rows: object) -> Prefetcher | None:
     """The ``Prefetcher`` serving ``rows`` for backtest ``bt`` (started on the first call, kept on ``bt``), or
     None when ``rows`` is read in-process (module docstring: switch, size, CPUs, stream not fresh). A reader
     that cannot be started (no semaphores, process limit) means in-process too."""
     global last_decision
-    cur = getattr(bt, "_prefetch", None)
+    cur = bt._prefetch  # noqa: SLF001
     if cur is not None and cur[0] is rows:
         return cur[1]
-    reopen = getattr(rows, "reopen", None)
+    reopen = rows.reopen if isinstance(rows, CandleRows) else None
     mode = _mode()
     why = None
     if mode == "off":
         why = f"{ENV}=0"
-    elif reopen is None or getattr(rows, "started", True):
+    elif reopen is None or not isinstance(rows, CandleRows) or rows.started:
         why = "not a fresh candle file stream"
     elif threading.active_count() > 1 or "fork" not in mp.get_all_start_methods():
         why = "other threads running (fork unsafe)" if "fork" in mp.get_all_start_methods() else "no fork"
@@ -125,8 +164,9 @@ def claim(bt: Any, rows: Any) -> Prefetcher | None:
     if why is not None:
         last_decision = f"in-process ({why})"
         return None
+    assert reopen is not None and isinstance(rows, CandleRows)  # else why is set above
     s = bt.s
-    spec = (s.strategy, dict(s.strategy_params), s.timeframe, s.atr_period, bt.symbol, bt._batch is not None)  # noqa: SLF001
+    spec: Spec = (s.strategy, dict(s.strategy_params), s.timeframe, s.atr_period, bt.symbol, bt._batch is not None)  # noqa: SLF001
     try:
         pf = Prefetcher(reopen, spec)
     except OSError as exc:
@@ -141,7 +181,7 @@ def claim(bt: Any, rows: Any) -> Prefetcher | None:
 # ------------------------------------------------------------------------------------------ the reader
 
 
-def _reader(r: Any, w: Any, reopen: tuple, spec: tuple) -> None:
+def _reader(r: Any, w: Any, reopen: Reopen, spec: Spec) -> None:
     """The reader process: chunks of ``open_candles(*reopen)`` with their ATRs and signals, sent on ``w``."""
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     r.close()  # so a send fails (BrokenPipeError) once the main process is gone
@@ -155,7 +195,8 @@ def _reader(r: Any, w: Any, reopen: tuple, spec: tuple) -> None:
             name, params, tf, atr_period, symbol, batch_on = spec
             rows = open_candles(Path(reopen[0]), **reopen[1]).rows
             atr = ATR(atr_period)
-            batch = build_strategy(name, params, timeframe=tf).on_candles if batch_on else None
+            strategy = build_strategy(name, params, timeframe=tf)
+            batch = getattr(strategy, "on_candles", None) if batch_on else None
             view = BuilderMarketView()
             while (cols := rows.take()) is not None:
                 atrs = atr.update_many(cols[2], cols[3], cols[4])
@@ -179,7 +220,7 @@ def _reader(r: Any, w: Any, reopen: tuple, spec: tuple) -> None:
             w.send_bytes(data)
 
 
-def _pack(cols: tuple) -> tuple:
+def _pack(cols: Columns) -> tuple[Any, ...]:
     """Columns as (int64 times, 5 x n float64) arrays when that round-trips exactly (int times, float prices),
     else the lists themselves."""
     if _np is not None and set(map(type, cols[0])) == {int} and all(set(map(type, c)) == {float} for c in cols[1:]):
@@ -192,6 +233,15 @@ def _pack(cols: tuple) -> tuple:
 # ------------------------------------------------------------------------------------------ main side
 
 
+def _context(method: Literal["fork", "spawn", "forkserver"]) -> ForkContext | SpawnContext | ForkServerContext:
+    """The multiprocessing context of a start method."""
+    if method == "fork":
+        return mp.get_context("fork")
+    if method == "spawn":
+        return mp.get_context("spawn")
+    return mp.get_context("forkserver")
+
+
 class Prefetcher:
     """The main process's end of one reader process (module docstring).
 
@@ -201,11 +251,12 @@ class Prefetcher:
     would have raised it, ``PrefetchError`` if the reader died. ``close()`` stops it (idempotent).
     """
 
-    def __init__(self, reopen: tuple, spec: tuple, method: str | None = None) -> None:
+    def __init__(self, reopen: Reopen, spec: Spec,
+                 method: Literal["fork", "spawn", "forkserver"] | None = None) -> None:
         from kraken_tui.engine.signals import Signal, SignalSide
 
-        self.method = method or "fork"
-        ctx = mp.get_context(self.method)
+        self.method: Literal["fork", "spawn", "forkserver"] = method or "fork"
+        ctx = _context(self.method)
         r, w = ctx.Pipe(duplex=False)
         with contextlib.suppress(OSError, AttributeError):  # Linux: room for several chunks
             fcntl.fcntl(w.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
@@ -216,14 +267,14 @@ class Prefetcher:
         finally:
             w.close()  # the reader holds the only write end: its exit means EOF here
         self._r = r
-        self._cur: tuple | None = None
+        self._cur: _Chunk | None = None
         self._pos = 0
         self._done = False
         self._sides = {m.value: m for m in SignalSide}
         self._sig = Signal
         self._set = tuple(Signal.__dict__[f].__set__ for f in _SIG_FIELDS)
 
-    def _next(self) -> tuple | None:
+    def _next(self) -> _Chunk | None:
         waited = 0.0
         while True:
             try:
@@ -244,29 +295,30 @@ class Prefetcher:
                 self.close()
                 raise PrefetchError(f"the candle reader process sent nothing for {STALL_S:.0f} s; "
                                     f"{ENV}=0 reads in-process")
-        item = pickle.loads(item)
-        kind = item[0]
+        assert item is not None  # the loop breaks only with bytes
+        msg = pickle.loads(item)
+        kind = msg[0]
         if kind == "end":
             self.close()
             return None
         if kind == "err":
             self.close()
-            cls, args, attrs = item[1]
+            cls, args, attrs = msg[1]
             exc = cls.__new__(cls)
             exc.args = args
             exc.__dict__.update(attrs)
             raise exc
-        _, packed, atrs, sigs = item
+        _, packed, atrs, sigs = msg
         if packed[0] == "np":
             cols = (packed[1].tolist(), *packed[2].tolist())
         else:
             cols = packed[1]
         return cols, atrs, None if sigs is None else self._signals(sigs)
 
-    def _signals(self, rows: list) -> dict:
+    def _signals(self, rows: list[tuple[Any, ...]]) -> dict[int, Signal]:
         new, sides, cls = object.__new__, self._sides, self._sig
         a, b, c, d, e, f, g = self._set
-        out = {}
+        out: dict[int, Signal] = {}
         for i, sy, sd, cf, rs, fe, ts, st in rows:
             s = new(cls)
             a(s, sy)
@@ -279,7 +331,7 @@ class Prefetcher:
             out[i] = s
         return out
 
-    def take(self, max_bars: int | None = None) -> tuple | None:
+    def take(self, max_bars: int | None = None) -> tuple[Columns, Precomputed] | None:
         """The next bars and their pre-computed signals and ATRs (class docstring)."""
         cur, pos = self._cur, self._pos
         if cur is None:
@@ -297,7 +349,8 @@ class Prefetcher:
             self._cur = None
             return cols, (sigs, atrs)
         self._cur, self._pos = (cur, end) if end < n else (None, 0)
-        part = tuple(col[pos:end] for col in cols)
+        ts_c, o_c, h_c, lo_c, c_c, v_c = cols
+        part: Columns = (ts_c[pos:end], o_c[pos:end], h_c[pos:end], lo_c[pos:end], c_c[pos:end], v_c[pos:end])
         psigs = None if sigs is None else {i - pos: s for i, s in sigs.items() if pos <= i < end}
         return part, (psigs, atrs[pos:end])
 

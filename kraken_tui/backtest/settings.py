@@ -18,6 +18,8 @@ from typing import Any
 
 from kraken_tui.config import ExitsConfig, OperatorConfig, RiskConfig
 from kraken_tui.domain import ZERO, FillType, Instrument
+from kraken_tui.domain.instruments import price_decimals
+from kraken_tui.domain.timeunits import DAY_MS, HOUR_MS
 from kraken_tui.journal.stats import TradeRow
 from kraken_tui.journal.trades import Trade
 
@@ -27,9 +29,6 @@ __all__ = ["DAY_MS", "HOUR_MS", "BacktestResult", "BacktestSettings", "dec_of", 
            "stats_row", "trade_fingerprint"]
 
 
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
-MAX_FUNDING_HOURS_PER_STEP = 24 * 31  # paper.exchange: at most 31 days of funding settled in one clock step
 _INF = math.inf
 _FILL_TYPES = {t.value: t for t in FillType}
 
@@ -47,7 +46,7 @@ def quote_at(inst: Instrument, price: float, slippage_bps: float) -> tuple[Decim
     snapping; a test checks they agree). A sell fills at the bid, a buy at the ask."""
     k = slippage_bps / 10_000.0
     step = float(inst.tick_size)
-    digits = _digits(inst)
+    digits = price_decimals(inst.tick_size)
     bid = round(math.floor(price * (1.0 - k) / step + 1e-9) * step, digits)
     ask = round(math.ceil(price * (1.0 + k) / step - 1e-9) * step, digits)
     return Decimal(repr(bid)), Decimal(repr(ask))
@@ -69,10 +68,6 @@ def dec_of(x: float) -> Decimal:
                 _DEC_OF.clear()
             _DEC_OF[x] = d
     return d
-
-
-def _digits(inst: Instrument) -> int:
-    return max(0, -inst.tick_size.normalize().as_tuple().exponent)
 
 
 def fingerprint_text(entry_ts_ms: int, exit_ts_ms: int, side: str, size: Decimal, entry_price: Decimal,
@@ -118,9 +113,9 @@ class BacktestSettings:
     slippage_bps: float = 0.0
     starting_balance_usd: float = 10_000.0
     liquidation_fee_pct: float = 0.25
-    risk: RiskConfig = field(default_factory=RiskConfig)
-    exits: ExitsConfig = field(default_factory=ExitsConfig)
-    operator: OperatorConfig = field(default_factory=OperatorConfig)
+    risk: RiskConfig = field(default_factory=lambda: RiskConfig.model_validate({}))
+    exits: ExitsConfig = field(default_factory=lambda: ExitsConfig.model_validate({}))
+    operator: OperatorConfig = field(default_factory=lambda: OperatorConfig.model_validate({}))
     run_id: str = "backtest"
     atr_period: int = 14
 

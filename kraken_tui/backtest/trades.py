@@ -1,6 +1,6 @@
 """Closed round trips of a backtest, derived as the journal derives them.
 
-Owns: the ``Trades`` mixin of ``Backtest``: ``_trade_closed`` (derive the closed round trip and reset the
+Owns: ``Trades``, the backtest's collaborator that reports closed round trips: ``trade_closed`` (derive the closed round trip and reset the
 per-trade state), ``_round_trip``/``_trade_of`` (one plain round trip computed with
 ``journal.trades.derive_trades``' operations; ``derive_trades`` itself for anything else) and ``_report``
 (fingerprint line, statistics row, loss streak, ``on_trade``), which works from the trade's values: a
@@ -12,13 +12,17 @@ test_bookkeeping_oracle.py whole runs against digests of the eager code. Must no
 from __future__ import annotations
 
 import itertools
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal
 
 from kraken_tui.domain import ZERO, FillType, PositionSide, Side
-from kraken_tui.engine.operator import OperatorState
+from kraken_tui.engine.operator import OperatorState, OperatorStateMachine
 from kraken_tui.journal.records import FundingPayment
 from kraken_tui.journal.trades import IntentInfo, Trade, derive_trades
 
-from .settings import fingerprint_text
+from .settings import BacktestResult, fingerprint_text
+from .state import BacktestState, FillRow, fill_of
 
 __all__ = ["Trades"]
 
@@ -45,12 +49,18 @@ _TRADE_FIELDS = ("symbol", "side", "size", "entry_ts_ms", "exit_ts_ms", "entry_p
 _TRADE_NEW = (object.__new__, *(Trade.__dict__[f].__set__ for f in _TRADE_FIELDS[:-1]), Trade.__post_init__)
 
 
-def _new_trade(symbol, side, size, entry_ts_ms, exit_ts_ms, entry_price, exit_price, gross_pnl_usd, fees_usd,
-               funding_usd, exit_reason, signal_id, strategy, mae_usd, mfe_usd, funding_paid_usd=ZERO,
-               funding_received_usd=ZERO) -> Trade:
+#: ``Trade``'s arguments in field order (without net_pnl_usd, which __post_init__ computes).
+TradeArgs = tuple[str, PositionSide, Decimal, int, int, Decimal, Decimal, Decimal, Decimal, Decimal, str, str | None,
+                  str | None, float, float, Decimal, Decimal]
+
+
+def _new_trade(symbol: str, side: PositionSide, size: Decimal, entry_ts_ms: int, exit_ts_ms: int,
+               entry_price: Decimal, exit_price: Decimal, gross_pnl_usd: Decimal, fees_usd: Decimal,
+               funding_usd: Decimal, exit_reason: str, signal_id: str | None, strategy: str | None, mae_usd: float,
+               mfe_usd: float, funding_paid_usd: Decimal = ZERO, funding_received_usd: Decimal = ZERO) -> Trade:
     """``Trade(...)`` (same arguments, same object) without the frozen dataclass's __init__."""
     new, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, post = _TRADE_NEW
-    t = new(Trade)
+    t: Trade = new(Trade)
     s1(t, symbol)
     s2(t, side)
     s3(t, size)
@@ -74,36 +84,63 @@ def _new_trade(symbol, side, size, entry_ts_ms, exit_ts_ms, entry_price, exit_pr
 
 
 class Trades:
-    """Round-trip derivation (a mixin of ``runner.Backtest``)."""
+    """Derives and reports the closed round trips of one backtest.
 
-    def _trade_closed(self) -> None:
+    Args:
+        state: the backtest's state (its current round trip: ``cur_fills``, ``cur_intents``...).
+        symbol: the perpetual; ``run8``: the first 8 characters of the run id (fill ids).
+        result: where statistics rows and the last trades go.
+        hash_update: fed each trade's fingerprint line (``settings.fingerprint_text``).
+        on_trade: called with each closed ``Trade`` (None = Trade objects only for the last ten).
+        op: the operator state machine (a close while FLATTENING completes the flatten).
+    """
+
+    __slots__ = ("st", "symbol", "run8", "result", "_hash_update", "_rows_append", "on_trade", "op", "_last_args")
+
+    def __init__(self, state: BacktestState, symbol: str, run8: str, result: BacktestResult,
+                 hash_update: Callable[[bytes], object], on_trade: Callable[[Trade], None] | None,
+                 op: OperatorStateMachine) -> None:
+        self.st = state
+        self.symbol = symbol
+        self.run8 = run8
+        self.result = result
+        self._hash_update = hash_update
+        self._rows_append = result.rows.append
+        self.on_trade = on_trade
+        self.op = op
+        # arguments of reported trades whose Trade objects are not built yet (report)
+        self._last_args: deque[TradeArgs] = deque(maxlen=result.last_trades.maxlen)
+
+    def trade_closed(self) -> None:
         """The position is back to zero: derive the round trip (``_round_trip``, or the journal's
-        ``derive_trades`` when a fill crossed zero) and report it (``_report``)."""
+        ``derive_trades`` when a fill crossed zero), report it (``report``) and reset the round trip."""
+        st = self.st
         if not self._round_trip():
-            intents = {cli: IntentInfo(*v) for cli, v in self.cur_intents.items()}
-            for t in derive_trades([self._fill_of(r) for r in self.cur_fills], intents=intents,
-                                   strategies=self.cur_strategies, funding=self.cur_funding).closed:
-                self._report(t.side is _LONG, t.size, t.entry_ts_ms, t.exit_ts_ms, t.entry_price, t.exit_price,
+            intents = {cli: IntentInfo(*v) for cli, v in st.cur_intents.items()}
+            for t in derive_trades([fill_of(self.run8, self.symbol, r) for r in st.cur_fills], intents=intents,
+                                   strategies=st.cur_strategies, funding=st.cur_funding).closed:
+                self.report(t.side is _LONG, t.size, t.entry_ts_ms, t.exit_ts_ms, t.entry_price, t.exit_price,
                              t.gross_pnl_usd, t.fees_usd, t.funding_usd, t.exit_reason, t.signal_id, t.strategy,
                              t.mae_usd, t.mfe_usd, t.funding_paid_usd, t.funding_received_usd)
-        self.cur_fills = []
-        if self.cur_funding:
-            self.cur_funding = []
-        self.cur_intents = {}
-        self.cur_strategies = {}
-        if self.resting:
-            self._cancel_resting()
-        self.exits = None
+        st.cur_fills = []
+        if st.cur_funding:
+            st.cur_funding = []
+        st.cur_intents = {}
+        st.cur_strategies = {}
+        if st.resting:
+            st.cancel_resting()
+        st.exits = None
         if self.op.state is _FLATTENING:
             self.op.flatten_done("position closed at the open")
 
-    def _report(self, long: bool, size, entry_ts: int, exit_ts: int, entry_price, exit_price, gross, fees, funding,
-                reason: str, signal_id: str | None, strategy: str | None, mae: float, mfe: float, paid=ZERO,
-                received=ZERO) -> None:
+    def report(self, long: bool, size: Decimal, entry_ts: int, exit_ts: int, entry_price: Decimal,
+               exit_price: Decimal, gross: Decimal, fees: Decimal, funding: Decimal, reason: str,
+               signal_id: str | None, strategy: str | None, mae: float, mfe: float, paid: Decimal = ZERO,
+               received: Decimal = ZERO) -> None:
         """Report one closed trade from its values (``journal.trades.Trade``'s fields; net = gross - fees +
         funding as ``Trade.__post_init__`` computes it): its fingerprint line (``settings.fingerprint_text``), its statistics row (``settings.stats_row``), the loss streak, ``on_trade``. The ``Trade`` object
         is built only for ``on_trade``; otherwise its arguments wait in ``_last_args`` (the last ten) until
-        ``_flush_last_trades`` (end of each chunk) builds them for ``result.last_trades``.
+        ``flush_last_trades`` (end of each chunk) builds them for ``result.last_trades``.
         tests/backtest/test_bookkeeping_oracle.py checks both paths against the eager code."""
         net = gross - fees + funding
         side = "long" if long else "short"
@@ -116,20 +153,21 @@ class Trades:
         else:
             self._rows_append((exit_ts, entry_ts, side, self.symbol, strategy or "unknown", float(net), float(gross),
                                float(fees), float(funding), float(paid), float(received)))
-        self.consecutive_losses = self.consecutive_losses + 1 if net < 0 else 0
-        args = (self.symbol, _LONG if long else _SHORT, size, entry_ts, exit_ts, entry_price, exit_price, gross, fees,
+        st = self.st
+        st.consecutive_losses = st.consecutive_losses + 1 if net < 0 else 0
+        args: TradeArgs = (self.symbol, _LONG if long else _SHORT, size, entry_ts, exit_ts, entry_price, exit_price, gross, fees,
                 funding, reason, signal_id, strategy, mae, mfe, paid, received)
         if self.on_trade is None:
             self._last_args.append(args)
         else:
-            self._flush_last_trades()
+            self.flush_last_trades()
             t = _new_trade(*args)
             self.result.last_trades.append(t)
             self.on_trade(t)
 
-    def _flush_last_trades(self) -> None:
+    def flush_last_trades(self) -> None:
         """Build the ``Trade`` objects of the reported trades still waiting in ``_last_args`` (the newest ten at
-        most) into ``result.last_trades`` (``_report``)."""
+        most) into ``result.last_trades`` (``report``)."""
         pending = self._last_args
         if pending:
             last = self.result.last_trades
@@ -143,7 +181,7 @@ class Trades:
         prices, notional P&L, fees, MAE/MFE sampled at fill prices, funding paid/received between entry and
         exit, exit reason of the closing fill). False (nothing reported) when the fills are not a plain round
         trip (a fill crossing zero, fills out of time order): the caller then runs ``derive_trades`` itself."""
-        fills = self.cur_fills
+        fills = self.st.cur_fills
         side0, size0, price0, ts0, _ft0, cli0, fee0, _ = fills[0]
         sign = 1 if side0 is _BUY else -1
         if len(fills) == 2:
@@ -201,13 +239,15 @@ class Trades:
         self._trade_of(sign > 0, entry_size, ts0, exit_ts, entry_notional, exit_notional, fees, low, high, cli0, last)
         return True
 
-    def _trade_of(self, long: bool, entry_size, ts0: int, exit_ts: int, entry_notional, exit_notional, fees,
-                  low: float, high: float, cli0: str | None, last: tuple) -> None:
-        """Report (``_report``) the closed trade of a round trip from its sums (``journal.trades._finish``'s
+    def _trade_of(self, long: bool, entry_size: Decimal, ts0: int, exit_ts: int, entry_notional: Decimal,
+                  exit_notional: Decimal, fees: Decimal, low: float, high: float, cli0: str | None,
+                  last: FillRow) -> None:
+        """Report (``report``) the closed trade of a round trip from its sums (``journal.trades._finish``'s
         operations), its exit reason from the closing fill ``last`` and funding paid/received between entry and
         exit. ``cur_intents`` maps a cliOrdId to ``(purpose, side, signal id)`` (``journal.trades.IntentInfo``'s
         fields)."""
-        intents = self.cur_intents
+        st = self.st
+        intents = st.cur_intents
         info = intents.get(cli0) if cli0 else None
         signal_id = info[2] if info else None
         ft, cli = last[4], last[5]
@@ -218,19 +258,19 @@ class Trades:
         else:
             einfo = intents.get(cli) if cli else None
             reason = "external" if einfo is None else "reverse" if einfo[0] in ("entry", "add") else einfo[0]
-        strategy = self.cur_strategies.get(signal_id) if signal_id else None
+        strategy = st.cur_strategies.get(signal_id) if signal_id else None
         entry_price = entry_notional / entry_size
         exit_price = exit_notional / entry_size
         gross = (1 if long else -1) * (exit_notional - entry_notional)
-        cur_funding = self.cur_funding
+        cur_funding = st.cur_funding
         if cur_funding:
             pays = [p for p in sorted(cur_funding, key=_ts_of) if ts0 <= p.ts_ms <= exit_ts]
             if pays:
                 amounts = [p.amount_usd for p in pays]
                 received = sum((a for a in amounts if a > 0), ZERO)
                 paid = -sum((a for a in amounts if a < 0), ZERO)
-                self._report(long, entry_size, ts0, exit_ts, entry_price, exit_price, gross, fees, received - paid,
+                self.report(long, entry_size, ts0, exit_ts, entry_price, exit_price, gross, fees, received - paid,
                              reason, signal_id, strategy, low, high, paid, received)
                 return
-        self._report(long, entry_size, ts0, exit_ts, entry_price, exit_price, gross, fees, ZERO, reason, signal_id,
+        self.report(long, entry_size, ts0, exit_ts, entry_price, exit_price, gross, fees, ZERO, reason, signal_id,
                      strategy, low, high)

@@ -9,7 +9,9 @@ exactly; market data for analytics (tickers, trades, books, candles) is ``float`
 
 Must not import: textual, httpx, websockets, aiosqlite, or any Kraken JSON field name. Translating
 Kraken's wire format into these types is the job of ``kraken_tui.kraken``.
-Reference: ../shared/spec/kraken-futures-api.md (§4 REST shapes, §7 WS shapes, §8 units).
+Money rules (P&L, fees, funding, margin, liquidation) are the pure functions of ``kraken_tui.domain.money``;
+time units (``HOUR_MS`` ...) are in ``kraken_tui.domain.timeunits``. Reference: Kraken Futures docs (REST v3
+and WebSocket v1 pages; units as in "Get instruments", "Get open positions", "Historical funding rates").
 """
 
 from kraken_tui.domain.account import (
@@ -30,6 +32,7 @@ from kraken_tui.domain.market import (
     Ticker,
 )
 from kraken_tui.domain.orders import Fill, Order, OrderEvent, OrderRequest, OrderResult
+from kraken_tui.domain.timeunits import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS
 from kraken_tui.domain.values import (
     ZERO,
     FillType,
@@ -50,13 +53,16 @@ __all__ = [
     "BookLevel",
     "BookSnapshot",
     "Candle",
+    "DAY_MS",
     "DeadManSwitchStatus",
     "Fill",
     "FillType",
     "FundingRate",
+    "HOUR_MS",
     "Instrument",
     "InstrumentType",
     "LeveragePreference",
+    "MINUTE_MS",
     "MarginLevel",
     "Order",
     "OrderEvent",
@@ -68,6 +74,7 @@ __all__ = [
     "Position",
     "PositionSide",
     "PublicTrade",
+    "SECOND_MS",
     "Side",
     "Ticker",
     "TriggerSignal",

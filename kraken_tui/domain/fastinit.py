@@ -57,14 +57,15 @@ def fast_init(cls: T) -> T:
         body.append("    self.__post_init__()")
     sig = ", ".join(["self", *params, *(["*", *kw_params] if kw_params else [])])
     src = f"def __init__({sig}):\n" + ("\n".join(body) or "    pass") + "\n"
-    expected = [(q.name, q.kind) for q in inspect.signature(cls.__init__).parameters.values()]
+    dataclass_init = inspect.getattr_static(cls, "__init__")  # the dataclass's generated __init__
+    expected = [(q.name, q.kind) for q in inspect.signature(dataclass_init).parameters.values()]
     exec(src, ns)  # noqa: S102 - generated from the class's own field names, as dataclasses does
     init = ns["__init__"]
     got = [(q.name, q.kind) for q in inspect.signature(init).parameters.values()]  # type: ignore[arg-type]
     if got != expected:  # an InitVar, or a dataclass feature not reproduced here
         raise TypeError(f"fast_init: {cls.__name__}.__init__ parameters {expected} cannot be reproduced")
     init.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
-    init.__doc__ = cls.__init__.__doc__
-    cls.__dataclass_init__ = cls.__init__  # type: ignore[attr-defined]
+    init.__doc__ = dataclass_init.__doc__
+    cls.__dataclass_init__ = dataclass_init  # type: ignore[attr-defined]
     cls.__init__ = init  # type: ignore[misc]
     return cls

@@ -11,7 +11,16 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from kraken_tui.domain.values import InstrumentType
 
-__all__ = ["Instrument", "MarginLevel"]
+__all__ = ["Instrument", "MarginLevel", "price_decimals"]
+
+
+def price_decimals(tick_size: Decimal) -> int:
+    """Decimal places of prices on the grid of ``tick_size`` (0.5 -> 1, 0.01 -> 2, 1 -> 0, 10 -> 0). Source:
+    Kraken Futures docs "Get instruments" (tickSize). Raises ValueError for a non-finite tick size."""
+    exponent = tick_size.normalize().as_tuple().exponent
+    if not isinstance(exponent, int):
+        raise ValueError(f"tick size must be finite, got {tick_size}")
+    return max(0, -exponent)
 
 
 @dataclass(frozen=True, slots=True)

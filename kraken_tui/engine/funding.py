@@ -3,11 +3,12 @@
 Owns: ``funding_payment`` (one hour of funding on a PF_ linear position), ``HourlyFunding`` (one
 payment) and ``FundingAccrual`` (the engine's running estimate, shown per position and journaled).
 
-Formula (spec §8.3): Kraken perpetual funding is hourly; for PF_ linear contracts
+Formula (``domain.money``; Kraken Support "Linear Multi-Collateral Perpetual Contract Specifications", funding,
+and Kraken Futures docs "Historical funding rates"): Kraken perpetual funding is hourly; for PF_ linear contracts
 ``absolute_rate = relative_rate x price`` and ``payment = -signed_size x absolute_rate`` in USD, i.e.
 ``payment_usd = -signed_size x price x relative_rate_per_hour x contract_size``. Positive = received:
 longs pay and shorts receive when the rate is positive; the reverse when it is negative. ``price`` is the
-mark (spec §8.3 notes Kraken uses the index at calculation time; the difference is negligible).
+mark (Kraken Futures docs WS "ticker" say the index at calculation time; the difference is negligible).
 Like the paper exchange (paper.ledger.settle_funding), a position open at the top of an hour pays that
 whole hour, at the last mark and rate observed before the hour ended.
 
@@ -21,14 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kraken_tui.domain import ZERO, to_decimal
+from kraken_tui.domain import ZERO, money, to_decimal
+from kraken_tui.domain.timeunits import DAY_MS, HOUR_MS
 
 __all__ = ["DAY_MS", "HOUR_MS", "FundingAccrual", "HourlyFunding", "funding_payment"]
 
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
-#: Most hours settled in one step; a longer gap (the engine was not running) is skipped, not invented.
-MAX_HOURS_PER_STEP = 24 * 31
+#: Most hours settled in one step (``domain.money.MAX_FUNDING_HOURS_PER_STEP``); a longer gap (the engine was not
+#: running) is skipped, not invented.
+MAX_HOURS_PER_STEP = money.MAX_FUNDING_HOURS_PER_STEP
 
 _ONE = Decimal(1)
 
@@ -36,12 +37,15 @@ _ONE = Decimal(1)
 def funding_payment(
     signed_size: Decimal, price: Decimal, relative_rate: Decimal, contract_size: Decimal = _ONE
 ) -> Decimal:
-    """One hour of funding on a PF_ linear position, USD, positive = received (spec §8.3):
-    ``-signed_size x price x relative_rate x contract_size``.
+    """One hour of funding on a PF_ linear position, USD, positive = received: ``domain.money``'s
+    ``funding_amount`` at the linear ``absolute_funding_rate`` (relative_rate x price), i.e.
+    -signed_size x price x relative_rate x contract_size (Kraken Support "Linear Multi-Collateral Perpetual
+    Contract Specifications", funding).
 
     Example: long 0.5 XBT, mark 100 000, rate +0.0001/h -> -5 USD (the long pays); short -> +5 USD.
     """
-    return -signed_size * price * relative_rate * contract_size
+    return money.funding_amount(signed_size, money.absolute_funding_rate(relative_rate, price, linear=True),
+                                contract_size)
 
 
 @dataclass(frozen=True, slots=True)

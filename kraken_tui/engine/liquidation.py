@@ -1,9 +1,10 @@
 """Estimated liquidation price, distance to it, and the risk level shown to the operator.
 
-Owns: the margin-model formulas of spec §9 "Estimating it" for one position inside a cross-margined
-account, the distance from mark price, and the LOW..CRITICAL bands of issue 5 item 8. Pure functions.
+Owns: the estimated liquidation price of one position inside a cross-margined account (Kraken Support
+"Margining & Liquidations: Multi-Collateral"; the formulas are ``domain.money``'s), the distance from mark
+price, and the LOW..CRITICAL risk bands shown to the operator. Pure functions.
 A position that cannot be liquidated (its collateral covers any adverse move) has liquidation price
-None, never 0 (lessons.md "Liquidation": a zero liquidation price once turned a buffer negative).
+None, never 0 (0 is not a price a mark can reach).
 Must not import: textual, the client, the journal.
 """
 
@@ -12,12 +13,14 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
+from kraken_tui.domain import money
+
 __all__ = ["RiskLevel", "liquidation_distance", "linear_liquidation_price", "inverse_liquidation_price", "risk_level"]
 
 
 class RiskLevel(StrEnum):
     """Distance to liquidation from mark: LOW > 20%, MEDIUM 10-20%, HIGH 5-10%, EXTREME < 5%,
-    CRITICAL = mark at or beyond the liquidation price (issue 5 item 8). Alerts fire on HIGH or worse."""
+    CRITICAL = mark at or beyond the liquidation price. Alerts fire on HIGH or worse."""
 
     LOW = "LOW"
     MEDIUM = "MEDIUM"
@@ -39,7 +42,9 @@ def linear_liquidation_price(
     other_unrealized_pnl_usd: Decimal = Decimal(0),
     other_maintenance_margin_usd: Decimal = Decimal(0),
 ) -> Decimal | None:
-    """Mark price at which a PF_ position's account reaches maintenance margin (spec §9, [INFERRED]).
+    """Mark price at which a PF_ position's account reaches maintenance margin (Kraken Support "Margining &
+    Liquidations: Multi-Collateral", estimated liquidation price; the formula is ``domain.money
+    .linear_liquidation_price``).
 
     With q = signed size (contracts), e = entry price (USD), m = MM rate on entry notional, C = USD
     collateral after haircuts, U = unrealized P&L of other positions, M = their maintenance margin:
@@ -52,8 +57,9 @@ def linear_liquidation_price(
     """
     if signed_size == 0:
         return None
-    q, e = signed_size, entry_price
-    p = e - (collateral_usd + other_unrealized_pnl_usd - other_maintenance_margin_usd - maintenance_margin_rate * abs(q) * e) / q
+    free = collateral_usd + other_unrealized_pnl_usd - other_maintenance_margin_usd
+    p = money.linear_liquidation_price(signed_size, entry_price, maintenance_margin_rate * abs(signed_size)
+                                       * entry_price, free)
     return p if p > 0 else None
 
 
@@ -63,24 +69,18 @@ def inverse_liquidation_price(
     maintenance_margin_rate: Decimal,
     collateral_coin: Decimal,
 ) -> Decimal | None:
-    """Mark price at which a PI_ (inverse, coin-margined) position reaches maintenance margin.
-
-    With q = signed size in USD contracts, e = entry (USD), C = collateral in the base coin, P&L in coin
-    q (1/e - 1/P) (spec §8.5) and MM in coin m |q| / e: C + q/e - q/P = m |q| / e, so
-    ``P_liq = q / (C + q/e - m |q| / e)``.
+    """Mark price at which a PI_ (inverse, coin-margined) position reaches maintenance margin
+    (``domain.money.inverse_liquidation_price``: q / (C + q/e - m |q| / e), q in USD contracts, e entry USD,
+    C collateral in the base coin, m the MM rate).
 
     Returns:
-        The price in USD, or None when no positive price liquidates the position (e.g. a short whose
-        collateral exceeds its largest possible loss |q| / e).
+        The price in USD, or None when q = 0 or no positive price liquidates the position (e.g. a short
+        whose collateral exceeds its largest possible loss |q| / e).
     """
     if signed_size_usd == 0:
         return None
-    q, e = signed_size_usd, entry_price
-    denom = collateral_coin + q / e - maintenance_margin_rate * abs(q) / e
-    if denom == 0:
-        return None
-    p = q / denom
-    return p if p > 0 else None
+    p = money.inverse_liquidation_price(signed_size_usd, entry_price, maintenance_margin_rate, collateral_coin)
+    return p if p is not None and p > 0 else None
 
 
 def liquidation_distance(mark_price: Decimal, liquidation_price: Decimal | None, is_long: bool) -> Decimal | None:

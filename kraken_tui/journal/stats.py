@@ -46,12 +46,12 @@ from decimal import Decimal
 from typing import Any
 
 from kraken_tui.domain import ZERO
+from kraken_tui.domain.timeunits import DAY_MS
 from kraken_tui.journal.trades import Trade
 
 __all__ = ["DAY_MS", "Summary", "TradeRow", "breakdowns", "breakdowns_rows", "daily_returns", "summarize",
            "summarize_rows", "summarize_rows_with_breakdowns"]
 
-DAY_MS = 86_400_000
 _ANNUAL = math.sqrt(365)
 
 #: One closed trade for ``summarize_rows``: (exit_ts_ms, entry_ts_ms, side "long"/"short", symbol,

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 
+from kraken_tui.domain.timeunits import DAY_MS, MINUTE_MS
+
 __all__ = ["RESOLUTIONS_MS", "TICK_TYPES", "CandleStore"]
 
 TICK_TYPES = ("mark", "spot", "trade")
-MINUTE_MS = 60_000
 RESOLUTIONS_MS = {
     "1m": MINUTE_MS, "5m": 5 * MINUTE_MS, "15m": 15 * MINUTE_MS, "30m": 30 * MINUTE_MS, "1h": 60 * MINUTE_MS,
     "4h": 240 * MINUTE_MS, "12h": 720 * MINUTE_MS, "1d": 1440 * MINUTE_MS, "1w": 10080 * MINUTE_MS,
 }
-_WEEK_OFFSET_MS = 4 * 86_400_000  # epoch day 0 is a Thursday; weekly bars open on Monday 00:00 UTC
+_WEEK_OFFSET_MS = 4 * DAY_MS  # epoch day 0 is a Thursday; weekly bars open on Monday 00:00 UTC
 
 
-_DAY_MS = 86_400_000
 
 
 class _Window:
@@ -84,7 +84,7 @@ class CandleStore:
             bars[key] = [price, price, price, price, volume]
             if len(bars) > self.max_minutes:
                 bars.popitem(last=False)
-                if tick_type == "trade" and self.max_minutes <= _DAY_MS // MINUTE_MS + 1:
+                if tick_type == "trade" and self.max_minutes <= DAY_MS // MINUTE_MS + 1:
                     self._windows.pop(symbol, None)  # a window longer than the history: rebuild
             return
         if tick_type == "trade" and key != next(reversed(bars)) and symbol in self._windows:
@@ -143,7 +143,7 @@ class CandleStore:
         bars = self.series.get(("trade", symbol))
         if not bars:
             return None
-        since = now_ms - _DAY_MS
+        since = now_ms - DAY_MS
         since_key = since - since % MINUTE_MS
         newest = next(reversed(bars))
         w = self._windows.get(symbol)

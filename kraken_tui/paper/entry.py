@@ -12,26 +12,23 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from kraken_tui.domain import ZERO, Side
-from kraken_tui.paper.account import fee_amount, position_margins, unrealized_pnl
+from kraken_tui.domain.money import fee_amount, position_margins, unrealized_pnl
 from kraken_tui.paper.ledger import book_fill
 from kraken_tui.paper.matching import protection_limit, taker_fill
 from kraken_tui.paper.orders import OrderEventRec, Outcome, PaperOrder, _dec, parse_order_params
-
-if TYPE_CHECKING:
-    from kraken_tui.paper.exchange import PaperExchange
+from kraken_tui.paper.venue import Venue
 
 __all__ = ["edit_order", "execute", "fire_trigger", "send_order", "cancel_order"]
 
 
-def _position(ex: PaperExchange, symbol: str) -> Decimal:
+def _position(ex: Venue, symbol: str) -> Decimal:
     pos = ex.positions.get(symbol)
     return pos.size if pos else ZERO
 
 
-def _reduce_only_cap(ex: PaperExchange, order: PaperOrder) -> Decimal:
+def _reduce_only_cap(ex: Venue, order: PaperOrder) -> Decimal:
     """Contracts a reduce-only order may still trade: 0 when it would not reduce the position."""
     pos = _position(ex, order.symbol)
     if pos == 0 or (pos > 0) == (order.side is Side.BUY):
@@ -39,7 +36,7 @@ def _reduce_only_cap(ex: PaperExchange, order: PaperOrder) -> Decimal:
     return min(order.remaining, abs(pos))
 
 
-def execute(ex: PaperExchange, order: PaperOrder, price: Decimal, qty: Decimal, fill_type: str) -> OrderEventRec | None:
+def execute(ex: Venue, order: PaperOrder, price: Decimal, qty: Decimal, fill_type: str) -> OrderEventRec | None:
     """Fill ``qty`` of ``order`` at ``price`` (reduce-only capped to the position), close the order when done,
     and return the EXECUTION event (None when a reduce-only order had nothing left to reduce: it is cancelled)."""
     if order.reduce_only:
@@ -56,7 +53,7 @@ def execute(ex: PaperExchange, order: PaperOrder, price: Decimal, qty: Decimal, 
     return OrderEventRec("EXECUTION", prior, price=price, amount=qty, execution_id=str(uuid.uuid4()))
 
 
-def _admission(ex: PaperExchange, order: PaperOrder) -> str | None:
+def _admission(ex: Venue, order: PaperOrder) -> str | None:
     """Margin admission (spec §9): None when the order may trade, else the Kraken status."""
     if order.reduce_only:
         return None
@@ -92,7 +89,7 @@ _REJECT_REASONS = {
 }
 
 
-def _reject(ex: PaperExchange, order: PaperOrder, status: str, out: Outcome, reason: str) -> Outcome:
+def _reject(ex: Venue, order: PaperOrder, status: str, out: Outcome, reason: str) -> Outcome:
     order.status, order.closed_ms, order.update_reason = "REJECTED", ex.now_ms, reason.upper()
     ex.closed_orders.append(order)
     out.status = status
@@ -102,7 +99,7 @@ def _reject(ex: PaperExchange, order: PaperOrder, status: str, out: Outcome, rea
     return out
 
 
-def _run_taker(ex: PaperExchange, order: PaperOrder, out: Outcome, rest_reason: str) -> Outcome:
+def _run_taker(ex: Venue, order: PaperOrder, out: Outcome, rest_reason: str) -> Outcome:
     """Take liquidity now; rest the remainder (lmt) or cancel it (ioc). Admission already passed."""
     inst = ex.instruments[order.symbol]
     fill = taker_fill(order, inst, ex.markets[order.symbol])
@@ -126,7 +123,7 @@ def _run_taker(ex: PaperExchange, order: PaperOrder, out: Outcome, rest_reason: 
     return out
 
 
-def send_order(ex: PaperExchange, params: dict[str, object], order_tag: str | None = None) -> Outcome:
+def send_order(ex: Venue, params: dict[str, object], order_tag: str | None = None) -> Outcome:
     """sendorder (spec §4.10). Returns an Outcome whose ``status`` is ``placed`` or a Kraken rejection status;
     an unknown symbol gives ``contractNotFound`` (used by batchorder; the REST route answers an error
     envelope before calling this)."""
@@ -166,8 +163,9 @@ def send_order(ex: PaperExchange, params: dict[str, object], order_tag: str | No
         order.order_type, order.limit_price = "ioc", protection_limit(inst, order.side, market)
     if order.order_type == "post":
         quote = market.ask if order.side is Side.BUY else market.bid
-        if quote is not None and (Decimal(repr(quote)) <= order.limit_price if order.side is Side.BUY
-                                  else Decimal(repr(quote)) >= order.limit_price):
+        limit = order.limit_price
+        if quote is not None and limit is not None and (Decimal(repr(quote)) <= limit if order.side is Side.BUY
+                                                        else Decimal(repr(quote)) >= limit):
             return _reject(ex, order, "postWouldExecute", out, "post_would_execute")
     status = _admission(ex, order)
     if status is not None:
@@ -175,7 +173,7 @@ def send_order(ex: PaperExchange, params: dict[str, object], order_tag: str | No
     return _run_taker(ex, order, out, "new_placed_order_by_user")
 
 
-def fire_trigger(ex: PaperExchange, order: PaperOrder) -> None:
+def fire_trigger(ex: Venue, order: PaperOrder) -> None:
     """A stop / take-profit reached its stop price: it leaves the trigger book (WS reason
     ``stop_order_triggered``) and comes back, same id, as a limit (``limit_order_from_stop``) or as a
     market IOC with 1% protection, subject to reduce-only and margin checks (spec §10)."""
@@ -195,7 +193,7 @@ def fire_trigger(ex: PaperExchange, order: PaperOrder) -> None:
     _run_taker(ex, order, Outcome("placed", ex.now_ms), "limit_order_from_stop")
 
 
-def edit_order(ex: PaperExchange, p: dict[str, object]) -> Outcome:
+def edit_order(ex: Venue, p: dict[str, object]) -> Outcome:
     """editorder (spec §4.11): ``orderId``/``order_id`` or ``cliOrdId``; ``size`` (qtyMode RELATIVE = new open
     size, ABSOLUTE = total incl. fills), ``limitPrice``, ``stopPrice``. An amended limit that now crosses
     executes at once (status ``filled`` when fully filled); no change gives ``edited`` with a REJECT
@@ -259,7 +257,7 @@ def edit_order(ex: PaperExchange, p: dict[str, object]) -> Outcome:
     return out
 
 
-def cancel_order(ex: PaperExchange, order_id: str | None, cli_ord_id: str | None) -> Outcome:
+def cancel_order(ex: Venue, order_id: str | None, cli_ord_id: str | None) -> Outcome:
     """cancelorder (spec §4.12): ``cancelled`` with a CANCEL event, ``filled`` when the order was closed by a
     full fill within the last 5 s, else ``notFound``."""
     out = Outcome("cancelled", ex.now_ms, order_id=order_id, cli_ord_id=cli_ord_id)

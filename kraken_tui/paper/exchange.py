@@ -19,20 +19,21 @@ from decimal import Decimal
 
 from kraken_tui.config import PaperConfig
 from kraken_tui.domain import ZERO, AccountLogEntry, Instrument, Side
-from kraken_tui.paper import entry, liquidation
-from kraken_tui.paper.account import (
-    AccountFigures,
-    Balances,
-    PaperPosition,
+from kraken_tui.domain.money import (
+    MAX_FUNDING_HOURS_PER_STEP,
     margin_rates,
     notional_usd,
     position_margins,
     unrealized_pnl,
 )
+from kraken_tui.domain.timeunits import HOUR_MS
+from kraken_tui.paper import entry, liquidation
+from kraken_tui.paper.account import AccountFigures, Balances, PaperPosition
 from kraken_tui.paper.candles import CandleStore
+from kraken_tui.paper.fills import PaperFill
 from kraken_tui.paper.instruments import build_instruments
-from kraken_tui.paper.ledger import HOUR_MS, PaperFill, settle_funding
-from kraken_tui.paper.matching import MarketState, maker_fill, on_tick_grid
+from kraken_tui.paper.ledger import settle_funding
+from kraken_tui.paper.matching import PaperMarket, maker_fill, on_tick_grid
 from kraken_tui.paper.orders import Outcome, PaperOrder
 from kraken_tui.paper.sources.base import FundingEvent, MarketEvent, MarketTick
 
@@ -41,7 +42,6 @@ __all__ = ["Listener", "PaperExchange"]
 log = logging.getLogger(__name__)
 Listener = Callable[[str, object], None]
 STATUS_MEMORY_MS = 5_000  # orders/status remembers closed orders for 5 s (spec §4.16)
-MAX_FUNDING_HOURS_PER_STEP = 24 * 31
 
 
 def _d(x: float) -> Decimal:
@@ -61,12 +61,12 @@ class PaperExchange:
     """
 
     def __init__(self, cfg: PaperConfig | None = None, *, instruments: dict[str, Instrument] | None = None) -> None:
-        cfg = cfg or PaperConfig()
+        cfg = cfg or PaperConfig.model_validate({})  # the [paper] defaults
         self.instruments = instruments or build_instruments(cfg.symbols)
         self.maker_fee_bps = _d(cfg.maker_fee_bps)
         self.taker_fee_bps = _d(cfg.taker_fee_bps)
         self.liquidation_fee_bps = _d(cfg.liquidation_fee_pct) * 100
-        self.markets = {s: MarketState(s) for s in self.instruments}
+        self.markets = {s: PaperMarket(s) for s in self.instruments}
         self.positions: dict[str, PaperPosition] = {}
         self.balances = Balances({"usd": _d(cfg.starting_balance_usd)})
         self.open_orders: dict[str, PaperOrder] = {}
@@ -141,7 +141,7 @@ class PaperExchange:
             return
         self._apply_tick(sym, market, event)
 
-    def _apply_tick(self, sym: str, market: MarketState, tick: MarketTick) -> None:
+    def _apply_tick(self, sym: str, market: PaperMarket, tick: MarketTick) -> None:
         inst = self.instruments[sym]
         tick = on_tick_grid(tick, inst)
         market.apply(tick)

@@ -1,54 +1,32 @@
 """Booking of executions and funding: positions, wallet, fills list and account log of the paper exchange.
 
-Owns: ``PaperFill`` (one execution of one of our orders, with fee) and the three booking operations that
-move money: ``book_fill`` (trade or liquidation: position, realised P&L, fee, liquidation fee, two account-log
-rows, a cash leg and a position leg, spec §4.18), ``settle_funding`` (hourly ``funding rate change`` rows,
--signed_size x absolute_rate, spec §8.3) and ``new_log_entry``.
-Must not import: aiohttp, httpx, websockets, textual, the engine.
+Owns: the three booking operations that move money on a ``paper.venue.Venue``: ``book_fill`` (trade or
+liquidation: position, realised P&L, fee, liquidation fee, two account-log rows, a cash leg and a position leg,
+Kraken Futures docs "Account log"), ``settle_funding`` (hourly ``funding rate change`` rows) and
+``new_log_entry``. The amounts are ``domain.money``'s (``apply_fill``, ``fee_amount``, ``funding_payment``);
+``paper.fills.PaperFill`` is the execution record.
+Must not import: aiohttp, httpx, websockets, textual, the engine, ``paper.exchange``.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from kraken_tui.domain import ZERO, AccountLogEntry, Side
-from kraken_tui.paper.account import PaperPosition, fee_amount, funding_payment, settlement_currency
+from kraken_tui.domain import ZERO, AccountLogEntry
+from kraken_tui.domain.money import fee_amount, funding_payment, settlement_currency
+from kraken_tui.domain.timeunits import HOUR_MS
+from kraken_tui.paper.account import PaperPosition
+from kraken_tui.paper.fills import PaperFill
 from kraken_tui.paper.orders import PaperOrder
+from kraken_tui.paper.venue import Venue
 
-if TYPE_CHECKING:
-    from kraken_tui.paper.exchange import PaperExchange
+__all__ = ["book_fill", "new_log_entry", "settle_funding"]
 
-__all__ = ["PaperFill", "book_fill", "new_log_entry", "settle_funding"]
-
-HOUR_MS = 3_600_000
 LIQUIDATION_TYPES = ("liquidation", "partialLiquidation")
 
 
-@dataclass(frozen=True, slots=True)
-class PaperFill:
-    """One execution: ``size`` contracts at ``price`` USD; ``fee`` in ``fee_currency`` (USD for PF_, base for
-    PI_; includes the liquidation fee for liquidation fills). ``fill_type``: maker, taker, liquidation,
-    partialLiquidation (spec §4.9). ``remaining_order_qty`` = contracts still open on the order after it."""
-
-    fill_id: str
-    order_id: str
-    cli_ord_id: str | None
-    symbol: str
-    side: Side
-    size: Decimal
-    price: Decimal
-    ts_ms: int
-    fill_type: str
-    fee: Decimal
-    fee_currency: str
-    order_type: str
-    remaining_order_qty: Decimal
-
-
-def new_log_entry(ex: PaperExchange, **kw: object) -> AccountLogEntry:
+def new_log_entry(ex: Venue, **kw: object) -> AccountLogEntry:
     """Append an account-log row (ids start at 1, spec §4.18) and notify ``account_log`` listeners."""
     ex.log_seq += 1
     entry = AccountLogEntry(id=ex.log_seq, **kw)  # type: ignore[arg-type]
@@ -58,7 +36,7 @@ def new_log_entry(ex: PaperExchange, **kw: object) -> AccountLogEntry:
 
 
 def book_fill(
-    ex: PaperExchange, order: PaperOrder, price: Decimal, qty: Decimal, fill_type: str,
+    ex: Venue, order: PaperOrder, price: Decimal, qty: Decimal, fill_type: str,
     liquidation_fee_bps: Decimal | None = None,
 ) -> PaperFill:
     """Execute ``qty`` contracts of ``order`` at ``price``: update the position, realise P&L, charge the fee
@@ -104,10 +82,10 @@ def book_fill(
     return fill
 
 
-def settle_funding(ex: PaperExchange, hour_end_ms: int) -> None:
+def settle_funding(ex: Venue, hour_end_ms: int) -> None:
     """Book one hour of funding on every open position at the top of the hour ``hour_end_ms`` (spec §8.3).
 
-    Rate: the relative rate of the hour that just ended (``MarketState.funding_rate_for``), converted to
+    Rate: the relative rate of the hour that just ended (``PaperMarket.funding_rate_for``), converted to
     Kraken's absolute rate at the index price (mark when no index). Payment = -signed_size x absolute
     (longs pay when the rate is positive), booked to the settlement currency as an account-log
     ``funding rate change`` row with ``funding_rate`` (absolute) and ``realized_funding``.

@@ -1,6 +1,6 @@
 """Market state per symbol and the matching rules of the paper exchange.
 
-Owns: ``MarketState`` (latest quote, last trade, mark and index price, funding rates by hour, feed sequence
+Owns: ``PaperMarket`` (latest quote, last trade, mark and index price, funding rates by hour, feed sequence
 numbers), ``protection_limit`` (``mkt`` = IOC 1% through the market, spec §4.10), ``taker_fill`` (a
 marketable order takes the opposite quote, partially when the quoted size is smaller) and ``maker_fill``
 (a resting limit fills as maker, at its own price, when the market trades or quotes through it).
@@ -17,13 +17,14 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from kraken_tui.domain import Instrument, Side, TriggerSignal
+from kraken_tui.domain.instruments import price_decimals
+from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.paper.orders import PaperOrder
 from kraken_tui.paper.sources.base import MarketTick
 
-__all__ = ["MarketState", "maker_fill", "protection_limit", "taker_fill"]
+__all__ = ["PaperMarket", "maker_fill", "protection_limit", "taker_fill"]
 
 PROTECTION = Decimal("0.01")
-HOUR_MS = 3_600_000
 MAX_FUNDING_HISTORY = 24 * 400
 
 
@@ -32,7 +33,7 @@ def _d(x: float) -> Decimal:
 
 
 @dataclass(slots=True)
-class MarketState:
+class PaperMarket:
     """Latest market of one symbol (floats, as market data; USD prices, contract sizes, UTC ms)."""
 
     symbol: str
@@ -108,7 +109,7 @@ class MarketState:
         return self.funding_rates[i - 1][1] if i > 0 else 0.0
 
 
-def protection_limit(inst: Instrument, side: Side, market: MarketState) -> Decimal | None:
+def protection_limit(inst: Instrument, side: Side, market: PaperMarket) -> Decimal | None:
     """Limit price of a ``mkt`` order: 1% through the opposite quote (else last/mark), on the tick grid."""
     ref = (market.ask if side is Side.BUY else market.bid) or market.last or market.mark
     if ref is None:
@@ -123,7 +124,7 @@ def _available(size: float | None, inst: Instrument, remaining: Decimal) -> Deci
     return min(remaining, inst.round_size(_d(max(size, 0.0))))
 
 
-def taker_fill(order: PaperOrder, inst: Instrument, market: MarketState) -> tuple[Decimal, Decimal] | None:
+def taker_fill(order: PaperOrder, inst: Instrument, market: PaperMarket) -> tuple[Decimal, Decimal] | None:
     """(price, contracts) the order takes now, or None when it is not marketable.
 
     A buy takes the ask when ask <= limit (a sell the bid when bid >= limit); the quantity is limited by the
@@ -151,7 +152,7 @@ def taker_fill(order: PaperOrder, inst: Instrument, market: MarketState) -> tupl
     return price, qty
 
 
-def maker_fill(order: PaperOrder, inst: Instrument, market: MarketState, trade: list[float] | None
+def maker_fill(order: PaperOrder, inst: Instrument, market: PaperMarket, trade: list[float] | None
                ) -> tuple[Decimal, Decimal] | None:
     """(limit price, contracts) a resting limit fills as maker on this tick, or None.
 
@@ -189,7 +190,7 @@ def on_tick_grid(tick: MarketTick, inst: Instrument) -> MarketTick:
     sources produce off-grid prices; without this a limit order at a valid tick could never equal the quote."""
     grid = _GRIDS.get(inst.tick_size)
     if grid is None:  # (step as float, decimals of the tick size), cached: this runs on every tick
-        grid = _GRIDS[inst.tick_size] = (float(inst.tick_size), max(0, -inst.tick_size.normalize().as_tuple().exponent))
+        grid = _GRIDS[inst.tick_size] = (float(inst.tick_size), price_decimals(inst.tick_size))
     step, digits = grid
     bid, ask, last = tick.bid, tick.ask, tick.last
     new_bid = None if bid is None else round(math.floor(bid / step + 1e-9) * step, digits)

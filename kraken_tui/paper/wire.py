@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from kraken_tui.domain import AccountLogEntry, Instrument
-from kraken_tui.paper.ledger import PaperFill
+from kraken_tui.paper.fills import PaperFill
 from kraken_tui.paper.orders import OrderEventRec, Outcome, PaperOrder
 
 __all__ = [

@@ -122,14 +122,16 @@ class WsHub:
                 self._dirty_tickers.add(sym)
             self._mark_private("open_positions")
         elif kind == "trade":
-            sym, price, size, side, ts = payload  # type: ignore[misc]
+            assert isinstance(payload, tuple)  # (symbol, price, size, taker side, ts_ms): PaperExchange.notify
+            sym, price, size, side, ts = payload
             seq = self.trade_seq[sym] = self.trade_seq.get(sym, 0) + 1
             msg = {"feed": "trade", "product_id": sym, "uid": _trade_uid(), "side": side.value, "type": "fill",
                    "seq": seq, "time": ts, "qty": size, "price": price}
             self.trades.setdefault(sym, deque(maxlen=100)).appendleft(msg)
             self._broadcast("trade", sym, msg)
         elif kind in ("order", "order_verbose"):
-            order, is_cancel, reason = payload  # type: ignore[misc]
+            assert isinstance(payload, tuple)  # (order snapshot, is_cancel, reason): PaperExchange.notify
+            order, is_cancel, reason = payload
             if is_cancel and reason not in ("full_fill", "stop_order_triggered"):
                 body: dict[str, Any] = {"order_id": order.order_id, "is_cancel": True, "reason": reason}
                 if order.cli_ord_id:
@@ -191,7 +193,10 @@ class WsHub:
     def _book_snapshot(self, sym: str) -> dict[str, Any]:
         self._book_deltas(sym)
         top = self.book_top.get(sym, {})
-        lvl = lambda t: [{"price": t[0], "qty": t[1]}] if t else []  # noqa: E731
+
+        def lvl(t: tuple[float, float] | None) -> list[dict[str, float]]:
+            return [{"price": t[0], "qty": t[1]}] if t else []
+
         return {"feed": "book_snapshot", "product_id": sym, "timestamp": self.ex.now_ms,
                 "seq": self.book_seq.get(sym, 0), "tickSize": None, "bids": lvl(top.get("buy")),
                 "asks": lvl(top.get("sell"))}

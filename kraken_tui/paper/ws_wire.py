@@ -11,14 +11,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from kraken_tui.paper.account import position_margins
+from kraken_tui.domain.money import position_margins
+from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.paper.exchange import PaperExchange
-from kraken_tui.paper.ledger import PaperFill
+from kraken_tui.paper.fills import PaperFill
 from kraken_tui.paper.orders import PaperOrder
 
 __all__ = ["balances", "fill", "open_order", "open_positions", "ticker", "ticker_lite"]
 
-HOUR_MS = 3_600_000
 _TYPES = {"stp": "stop", "take_profit": "take_profit"}
 _SIGNALS = {"mark": "mark", "index": "spot", "last": "last"}
 

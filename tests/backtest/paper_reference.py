@@ -18,6 +18,7 @@ from decimal import Decimal
 from kraken_tui.backtest.runner import HOUR_MS, BacktestSettings
 from kraken_tui.config import PaperConfig
 from kraken_tui.domain import ZERO, Candle, Fill, FillType, PositionSide, Side
+from kraken_tui.domain.money import margin_rates
 from kraken_tui.engine.decide import Close, Enter, decide
 from kraken_tui.engine.exits import ClosePosition, ExitReason, MoveStop, PositionExits
 from kraken_tui.engine.indicators import ATR
@@ -25,7 +26,6 @@ from kraken_tui.engine.risk import AccountSnapshot, OpenExposure
 from kraken_tui.engine.strategies import build_strategy
 from kraken_tui.journal.records import FundingPayment
 from kraken_tui.journal.trades import IntentInfo, Trade, derive_trades
-from kraken_tui.paper.account import margin_rates
 from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.sources.base import MarketTick
 

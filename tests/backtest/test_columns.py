@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from kraken_tui.backtest import csvfile
 from kraken_tui.backtest.columns import CandleRows, chunked
-from kraken_tui.backtest.csvfile import _Lines, csv_chunks
 from kraken_tui.backtest.data import open_candles
 from kraken_tui.backtest.runner import Backtest
 from kraken_tui.errors import DataFileError
+from kraken_tui.paper.sources import candle_csv as csvfile
+from kraken_tui.paper.sources.candle_csv import _Lines, csv_chunks
 
 from ._util import PF_1M, SPOT_1H, settings_for
 

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kraken_tui.backtest import csvfile
-from kraken_tui.backtest.csvfile import _Lines, _slow_block, csv_chunks
 from kraken_tui.errors import DataFileError
+from kraken_tui.paper.sources import candle_csv as csvfile
+from kraken_tui.paper.sources.candle_csv import _Lines, _slow_block, csv_chunks
 
 HEADERS = [
     "time,open,high,low,close,volume", "Timestamp,Open,High,Low,Close,Volume", '"time","open","high","low","close","volume"',

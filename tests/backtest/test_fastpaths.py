@@ -15,7 +15,8 @@ from decimal import Decimal
 import pytest
 
 from kraken_tui.backtest.data import FundingSchedule
-from kraken_tui.backtest.runner import _CANDLE_NEW, Backtest, _stats_row
+from kraken_tui.backtest.runner import _CANDLE_NEW, Backtest
+from kraken_tui.backtest.settings import stats_row
 from kraken_tui.config import ExitsConfig, RiskConfig
 from kraken_tui.domain import Candle, Fill
 from kraken_tui.engine import risk
@@ -91,7 +92,7 @@ def test_stats_row_equals_tradecache_rows_of(shared_data):
     s, rows = settings_for(shared_data(PF_1M), "sma_cross", fees=(2.0, 5.0), slippage_bps=1.0,
                            funding=FundingSchedule.from_csv(shared_data(FUNDING), "PF_XBTUSD"))
     trades, _, res = _run_with_journal(s, rows)
-    assert [_stats_row(t) for t in trades] == rows_of(trades) == res.rows
+    assert [stats_row(t) for t in trades] == rows_of(trades) == res.rows
     assert any(t.funding_usd != 0 for t in trades)
 
 

@@ -1,11 +1,12 @@
 """The per-trade bookkeeping's fast paths equal the shared code they stand for (whole runs: see
 test_bookkeeping_oracle.py).
 
-- ``Fills._book_ft`` inlines ``paper.account.PaperPosition.apply_fill`` and ``fee_amount`` (linear): same
-  position, entry, realised P&L, fee and balance, as exact Decimal text, over random fill sequences.
-- ``Trades._report`` writes the fingerprint line with ``f"{d!s}"``: that is ``f"{d}"`` for every Decimal.
+- ``Fills.book_ft`` (``domain.money.linear_fill`` with the contract size bound) books as the paper exchange's
+  ``PaperPosition.apply_fill`` and ``fee_amount`` do: same position, entry, realised P&L, fee and balance, as
+  exact Decimal text, over random fill sequences.
+- ``Trades.report`` writes the fingerprint line with ``f"{d!s}"``: that is ``f"{d}"`` for every Decimal.
 - The lazily built ``result.last_trades`` equal the ``Trade`` objects ``on_trade`` receives.
-- ``Backtest._sig_prefix`` + time is ``engine.execution.make_signal_id``; ``Fills._quote`` (memoised) is
+- ``Decisions._sig_prefix`` + time is ``engine.execution.make_signal_id``; ``Fills.quote`` (memoised) is
   ``settings.quote_at``.
 - ``report.summary_of`` skips its sort only when the rows are already in (exit, entry) order.
 """
@@ -23,9 +24,10 @@ from kraken_tui.backtest.data import FundingSchedule
 from kraken_tui.backtest.report import summary_of
 from kraken_tui.backtest.runner import Backtest, BacktestResult, BacktestSettings, quote_at
 from kraken_tui.domain import FillType, Side
+from kraken_tui.domain.money import fee_amount
 from kraken_tui.engine.execution import make_signal_id
 from kraken_tui.journal.stats import summarize_rows_with_breakdowns
-from kraken_tui.paper.account import PaperPosition, fee_amount
+from kraken_tui.paper.account import PaperPosition
 from kraken_tui.paper.instruments import default_instrument
 
 from ._util import PF_1M, settings_for
@@ -50,7 +52,7 @@ def test_book_equals_paper_account_apply_fill_and_fee_amount(fills):
     bt = _bt()
     inst = bt.inst
     ref = PaperPosition(inst.symbol)
-    balance = bt.balance
+    balance = bt.state.balance
     for k, (buy, size, price, bps, close_all) in enumerate(fills):
         side = Side.BUY if buy else Side.SELL
         if close_all and ref.size != 0:  # exercise the return to zero (and the trade report) too
@@ -60,13 +62,13 @@ def test_book_equals_paper_account_apply_fill_and_fee_amount(fills):
         realized = ref.apply_fill(inst, size * (1 if side is Side.BUY else -1), price, ts)
         fee = fee_amount(inst, size, price, bps)
         balance = balance + (realized - fee)
-        bt._book_ft(side, size, price, FillType.TAKER, None, ts, bps)
-        got = bt.position
+        bt.fills.book_ft(side, size, price, FillType.TAKER, None, ts, bps)
+        got = bt.state.position
         assert (str(got.size), str(got.entry_price), got.fill_ts_ms) == (str(ref.size), str(ref.entry_price), ts)
-        assert str(bt.balance) == str(balance)
-        if bt.cur_fills:
-            assert str(bt.cur_fills[-1][6]) == str(fee)
-        assert (bt.pos_f, bt.entry_f, bt.bal_f) == (float(ref.size), float(ref.entry_price), float(balance))
+        assert str(bt.state.balance) == str(balance)
+        if bt.state.cur_fills:
+            assert str(bt.state.cur_fills[-1][6]) == str(fee)
+        assert (bt.state.pos_f, bt.state.entry_f, bt.state.bal_f) == (float(ref.size), float(ref.entry_price), float(balance))
 
 
 @given(st.decimals(allow_nan=True, allow_infinity=True) | st.sampled_from(
@@ -96,9 +98,9 @@ def test_lazy_last_trades_equal_on_trade_trades(shared_data):
 @pytest.mark.parametrize("run_id", ["backtest", "bt-20250830-abcdef", "x", ""])
 def test_signal_prefix_equals_make_signal_id(run_id):
     bt = _bt(run_id=run_id)
-    assert bt._sig_prefix is not None
+    assert bt.decisions._sig_prefix is not None
     for ts in (0, 60_000, 1_756_512_000_000, 10**15):
-        assert bt._sig_prefix + str(ts) == make_signal_id(run_id, bt.symbol, ts)
+        assert bt.decisions._sig_prefix + str(ts) == make_signal_id(run_id, bt.symbol, ts)
 
 
 @pytest.mark.parametrize("slip", [0.0, 1.0, 7.5])
@@ -107,7 +109,7 @@ def test_memoised_quote_equals_quote_at(slip):
     rnd = random.Random(7)
     prices = [round(rnd.uniform(100, 150_000), rnd.choice([0, 1, 2])) for _ in range(300)] + [0.5, 117_000.0]
     for p in prices * 2:  # the second pass reads the memo
-        bid, ask = bt._quote(p)
+        bid, ask = bt.fills.quote(p)
         want = quote_at(bt.inst, p, slip)
         assert (str(bid), str(ask)) == (str(want[0]), str(want[1]))
 

@@ -1,4 +1,4 @@
-"""Liquidation at the SHIPPED defaults (issue 3 gap 1): partial first, then full, through the REST client.
+"""Liquidation at the SHIPPED defaults: partial first, then full, through the REST client.
 
 The paper config is ``PaperConfig()`` untouched (taker 5 bp, liquidation fee 0.25 %), the exchange is served
 on 127.0.0.1 (ephemeral port) and every assertion reads what the project's KrakenRestClient parses.
@@ -13,9 +13,9 @@ import pytest
 
 from kraken_tui.config import PaperConfig
 from kraken_tui.domain import OrderRequest, OrderStatus, OrderType, Side
+from kraken_tui.domain.money import capped_liquidation_fee_bps
 from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.instruments import DEFAULT_SYMBOLS, default_instrument
-from kraken_tui.paper.liquidation import capped_fee_bps
 
 from ..conftest import REPO
 from .helpers import T0, paper_client, quote
@@ -111,7 +111,7 @@ async def test_full_liquidation_fee_is_not_capped_when_equity_covers_it(env):
     ex2 = PaperExchange(PaperConfig())
     quote(ex2, T0 + 1000, bid=49_999, ask=50_000, mark=50_000)
     # 1 XBT at 49 000: configured fee 49 000 x 0.25 % = 122.5 <= equity 1 000 -> 25 bp unchanged
-    assert capped_fee_bps(ex2, "PF_XBTUSD", D(1), D(49_000), D(1_000)) == D(25)
+    assert capped_liquidation_fee_bps(ex2.instruments["PF_XBTUSD"], D(1), D(49_000), D(1_000), ex2.liquidation_fee_bps) == D(25)
     # equity 61.25 covers half of it -> 12.5 bp; negative equity -> 0 bp
-    assert capped_fee_bps(ex2, "PF_XBTUSD", D(1), D(49_000), D("61.25")) == D("12.5")
-    assert capped_fee_bps(ex2, "PF_XBTUSD", D(1), D(49_000), D(-5)) == 0
+    assert capped_liquidation_fee_bps(ex2.instruments["PF_XBTUSD"], D(1), D(49_000), D("61.25"), ex2.liquidation_fee_bps) == D("12.5")
+    assert capped_liquidation_fee_bps(ex2.instruments["PF_XBTUSD"], D(1), D(49_000), D(-5), ex2.liquidation_fee_bps) == 0

@@ -73,7 +73,7 @@ class LiveSource:
         self.ws_url = ws_url
         self.feeds = ("ticker", "trade", "book") if book else ("ticker", "trade")
         self.connect_timeout_s = connect_timeout_s
-        cfg = client_config or ClientConfig()
+        cfg = client_config or ClientConfig.model_validate({})  # the [client] defaults
         self._client = KrakenWsClient(ws_url, None, config=cfg.model_copy(update={"timeout_s": connect_timeout_s}))
         self._now_ms = now_ms
         self._started = False
@@ -128,7 +128,7 @@ class LiveSource:
             return builder.feed(event, self._now_ms())
         return []
 
-    async def events(self) -> AsyncIterator[MarketEvent]:  # type: ignore[override]
+    async def events(self) -> AsyncIterator[MarketEvent]:
         """Yield ticks (and hourly FundingEvents from the ticker, ``ws_ticks``) until ``close()``."""
         await self._start()
         builder = TickBuilder(self.symbol_map, self.symbols)

@@ -3,7 +3,7 @@
 Owns: the ``--replay`` argument grammar (``ReplayInput``), the mapping of candle files and funding
 files onto perpetual symbols, the funding-event schedule, and the merged, paced event stream.
 
-``--replay`` grammar (../shared/guides/cli-contract.md): ``PATH`` | ``PATH@SYMBOL`` |
+``--replay`` grammar (README "Commands"): ``PATH`` | ``PATH@SYMBOL`` |
 ``PATH@SYMBOL:index``. A WS recording needs no symbol (its products are mapped by ``--symbol-map``).
 A candle file trades as ``SYMBOL`` when given, else as the destination of the single ``--symbol-map``
 given; anything else is a ``ConfigError`` naming ``--replay``. ``:index`` marks a *spot* candle file
@@ -12,7 +12,7 @@ candle file for the same symbol.
 
 Funding (``--funding``, spec §8.3): each row is the relative hourly rate of the hour starting at its
 ``ts``. The file's symbol goes through ``--symbol-map``, then the ccxt aliases ``BTC/USD:BTC`` ->
-``PI_XBTUSD`` and ``ETH/USD:ETH`` -> ``PI_ETHUSD`` (../shared/data/kraken/SOURCES.md §3), then
+``PI_XBTUSD`` and ``ETH/USD:ETH`` -> ``PI_ETHUSD`` (the symbols of CCXT's Kraken Futures funding exports), then
 ``--symbol-map`` again; if the result is not a replayed symbol and exactly one symbol is replayed,
 the rates apply to it (e.g. PI_XBTUSD's rate as the stand-in for PF_XBTUSD, which has no public
 history). A ``FundingEvent`` is emitted for every whole UTC hour inside the replay span (first to
@@ -214,7 +214,9 @@ class ReplaySource:
                 idx = index.get(sym)
                 idx_map = {c.ts_ms: c for c in idx[0]} if idx else None
 
-                def make(sym=sym, candles=candles, bar_ms=bar_ms, idx_map=idx_map, idx=idx) -> Iterator[MarketTick]:
+                def make(sym: str = sym, candles: list[Candle] = candles, bar_ms: int = bar_ms,
+                         idx_map: dict[int, Candle] | None = idx_map,
+                         idx: tuple[list[Candle], int] | None = idx) -> Iterator[MarketTick]:
                     return expand_candles(sym, candles, bar_ms, index_candles=idx_map,
                                           index_bar_ms=idx[1] if idx else None,
                                           spread_bps=spread_bps, depth_usd=depth_usd)
@@ -226,7 +228,7 @@ class ReplaySource:
         from kraken_tui.kraken.ws_parse import parse_ws_message
 
         for line in rf.iter_ws_recording(path):
-            if line.direction != "in":
+            if line.direction != "in" or line.msg is None:  # msg is None on connect lines only
                 continue
             try:
                 event = parse_ws_message(line.msg)

@@ -1,12 +1,12 @@
 """Replay input files: format detection and strict parsers (candles, funding CSV, WS recordings).
 
-Owns: turning the files ``--replay`` and ``--funding`` accept (../shared/guides/cli-contract.md) into
+Owns: turning the files ``--replay`` and ``--funding`` accept (README "Commands") into
 domain values, or a ``DataFileError`` naming the file, the 1-based line and the field.
 
 Formats (detected from the content, never from the file name):
 - ``ws_jsonl``: recorded Kraken Futures WS v1 traffic, one JSON object per line
   ``{"ts": <epoch s float>, "dir": "connect"|"out"|"in", "msg": {...}}`` (the format of
-  ../shared/data/kraken/kraken_futures_ws_v1_2021-07-22.jsonl and of ``kraken-tui record``).
+  ``kraken-tui record``).
 - ``charts_csv``: charts-API candles as CSV with a header naming ``time,open,high,low,close,volume``.
 - ``charts_json``: the charts API's response ``{"candles": [{"time": ms, "open": "..", ...}],
   "more_candles": bool}`` (spec §6).
@@ -19,7 +19,7 @@ finite and >= 0, ``high >= max(open, close)`` and ``low <= min(open, close)``; t
 increasing: an unsorted or duplicated time is REJECTED (a silently reordered capture hides a broken
 file). Blank lines are skipped.
 
-Funding CSV (``ts,symbol,funding_rate,venue``, ../shared/data/kraken/SOURCES.md §3): ``ts`` is the
+Funding CSV (``ts,symbol,funding_rate,venue``, as CCXT's ``fetchFundingRateHistory`` exports): ``ts`` is the
 UTC epoch-ms start of the hour the rate applies to (seconds accepted by the same 1e11 rule) and must
 be an exact hour; ``funding_rate`` is Kraken's *relative* funding rate per hour (a fraction, e.g.
 1.4566e-05; spec §8.3 "relative"); |rate| >= 1 is refused as not a fraction; ``symbol`` is optional.
@@ -31,14 +31,21 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from kraken_tui.domain import Candle, FundingRate
+from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.errors import DataFileError
+from kraken_tui.paper.sources.candle_csv import (
+    check_time_order,
+    parse_number,
+    read_csv_candles,
+    to_epoch_ms,
+    validate_candle,
+)
 
 __all__ = [
     "HOUR_MS",
@@ -52,15 +59,7 @@ __all__ = [
     "to_epoch_ms",
 ]
 
-HOUR_MS = 3_600_000
-_MS_THRESHOLD = 100_000_000_000  # below: epoch seconds; at or above: epoch ms
 ReplayFormat = Literal["ws_jsonl", "charts_csv", "charts_json", "ohlcvt_csv"]
-_CANDLE_FIELDS = ("time", "open", "high", "low", "close", "volume")
-
-
-def to_epoch_ms(value: float) -> int:
-    """Epoch seconds or ms -> epoch ms by the 1e11 rule (module docstring). Rounds to the nearest ms."""
-    return int(round(value * 1000)) if abs(value) < _MS_THRESHOLD else int(round(value))
 
 
 def _open_text(path: Path) -> str:
@@ -123,79 +122,6 @@ def detect_format(path: Path) -> ReplayFormat:
     return "ohlcvt_csv"
 
 
-def _num(path: str, line: int | None, field: str, raw: Any) -> float:
-    if isinstance(raw, bool):
-        raise DataFileError(path, f"expected a number, got {raw!r}", line=line, field=field)
-    try:
-        v = float(raw.strip() if isinstance(raw, str) else raw)
-    except (TypeError, ValueError):
-        raise DataFileError(path, f"expected a number, got {raw!r}", line=line, field=field) from None
-    if not math.isfinite(v):
-        raise DataFileError(path, f"not a finite number: {raw!r}", line=line, field=field)
-    return v
-
-
-def _candle(path: str, line: int | None, values: dict[str, Any], prefix: str = "") -> Candle:
-    """Validate one row (field -> raw value) into a Candle. ``prefix`` qualifies JSON field names."""
-    got = {f: _num(path, line, prefix + f, values.get(f)) for f in _CANDLE_FIELDS}
-    t = got["time"]
-    if t != int(t) or t < 0:
-        raise DataFileError(path, f"expected a non-negative integer time, got {values.get('time')!r}",
-                            line=line, field=prefix + "time")
-    for f in ("open", "high", "low", "close"):
-        if got[f] <= 0:
-            raise DataFileError(path, f"price must be > 0, got {values.get(f)!r}", line=line, field=prefix + f)
-    if got["volume"] < 0:
-        raise DataFileError(path, f"volume must be >= 0, got {values.get('volume')!r}", line=line,
-                            field=prefix + "volume")
-    o, h, lo, c = got["open"], got["high"], got["low"], got["close"]
-    if h < max(o, c, lo):
-        raise DataFileError(path, f"high {h} is below open/low/close ({o}/{lo}/{c})", line=line, field=prefix + "high")
-    if lo > min(o, c):
-        raise DataFileError(path, f"low {lo} is above open/close ({o}/{c})", line=line, field=prefix + "low")
-    return Candle(ts_ms=to_epoch_ms(int(t)), open=o, high=h, low=lo, close=c, volume=got["volume"])
-
-
-def _check_order(path: str, line: int | None, field: str, prev_ms: int | None, ts_ms: int) -> None:
-    if prev_ms is not None and ts_ms <= prev_ms:
-        what = "duplicate" if ts_ms == prev_ms else "out-of-order"
-        raise DataFileError(path, f"{what} time {ts_ms} ms (previous {prev_ms} ms); times must strictly increase",
-                            line=line, field=field)
-
-
-def _csv_candles(path: str, text: str, header: bool) -> list[Candle]:
-    out: list[Candle] = []
-    names: list[str] | None = None
-    prev: int | None = None
-    for lineno, row in enumerate(csv.reader(_lines(text)), 1):
-        if not row or all(not c.strip() for c in row):
-            continue
-        if header and names is None:
-            names = [c.strip().lower() for c in row]
-            if names and names[0] == "timestamp":
-                names[0] = "time"
-            missing = [f for f in _CANDLE_FIELDS if f not in names]
-            if missing:
-                raise DataFileError(path, f"header lacks column(s) {', '.join(missing)}", line=lineno)
-            continue
-        if names is not None:
-            if len(row) != len(names):
-                raise DataFileError(path, f"expected {len(names)} columns, got {len(row)}", line=lineno)
-            values = dict(zip(names, row, strict=True))
-        else:
-            if len(row) not in (6, 7):
-                raise DataFileError(path, f"expected 7 columns (time,open,high,low,close,volume,trades), got {len(row)}",
-                                    line=lineno)
-            values = dict(zip(_CANDLE_FIELDS, row[:6], strict=True))
-            if len(row) == 7:
-                _num(path, lineno, "trades", row[6])
-        c = _candle(path, lineno, values)
-        _check_order(path, lineno, "time", prev, c.ts_ms)
-        prev = c.ts_ms
-        out.append(c)
-    return out
-
-
 def _json_candles(path: str, text: str) -> list[Candle]:
     try:
         doc = json.loads(text)
@@ -210,8 +136,8 @@ def _json_candles(path: str, text: str) -> list[Candle]:
         prefix = f"candles[{i}]."
         if not isinstance(row, dict):
             raise DataFileError(path, f"expected an object, got {type(row).__name__}", field=f"candles[{i}]")
-        c = _candle(path, None, row, prefix)
-        _check_order(path, None, prefix + "time", prev, c.ts_ms)
+        c = validate_candle(path, None, row, prefix)
+        check_time_order(path, None, prefix + "time", prev, c.ts_ms)
         prev = c.ts_ms
         out.append(c)
     return out
@@ -232,7 +158,7 @@ def read_candles(path: Path, fmt: ReplayFormat | None = None) -> list[Candle]:
     if fmt == "charts_json":
         candles = _json_candles(str(path), text)
     elif fmt in ("charts_csv", "ohlcvt_csv"):
-        candles = _csv_candles(str(path), text, header=fmt == "charts_csv")
+        candles = read_csv_candles(path, header=fmt == "charts_csv")
     else:
         raise DataFileError(str(path), f"not a candle file (format {fmt})")
     if not candles:
@@ -278,17 +204,17 @@ def read_funding_csv(path: Path) -> list[FundingRate]:
         if len(row) != len(names):
             raise DataFileError(p, f"expected {len(names)} columns, got {len(row)}", line=lineno)
         values = dict(zip(names, row, strict=True))
-        ts = _num(p, lineno, "ts", values["ts"])
+        ts = parse_number(p, lineno, "ts", values["ts"])
         if ts != int(ts) or ts < 0:
             raise DataFileError(p, f"expected integer epoch ms, got {values['ts']!r}", line=lineno, field="ts")
         ts_ms = to_epoch_ms(int(ts))
         if ts_ms % HOUR_MS:
             raise DataFileError(p, f"{ts_ms} ms is not an exact UTC hour", line=lineno, field="ts")
-        rate = _num(p, lineno, "funding_rate", values["funding_rate"])
+        rate = parse_number(p, lineno, "funding_rate", values["funding_rate"])
         if abs(rate) >= 1:
             raise DataFileError(p, f"relative hourly rate {rate} is not a fraction (|rate| must be < 1)",
                                 line=lineno, field="funding_rate")
-        _check_order(p, lineno, "ts", prev, ts_ms)
+        check_time_order(p, lineno, "ts", prev, ts_ms)
         prev = ts_ms
         out.append(FundingRate(symbol=values.get("symbol", "").strip(), ts_ms=ts_ms, funding_rate=rate))
     if not out:
@@ -332,7 +258,7 @@ def iter_ws_recording(path: Path) -> Iterator[WsRecordLine]:
                 raise DataFileError(p, f"not a JSON object ({exc})", line=lineno) from None
             if not isinstance(obj, dict):
                 raise DataFileError(p, "not a JSON object", line=lineno)
-            ts = _num(p, lineno, "ts", obj.get("ts"))
+            ts = parse_number(p, lineno, "ts", obj.get("ts"))
             if ts < 0:
                 raise DataFileError(p, f"negative time {ts}", line=lineno, field="ts")
             ts_ms = to_epoch_ms(ts)

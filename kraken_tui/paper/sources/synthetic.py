@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kraken_tui.domain import Side
+from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.paper.sources.base import FundingEvent, MarketEvent, MarketTick
 from kraken_tui.paper.sources.candles import DEFAULT_DEPTH_USD, DEFAULT_SPREAD_BPS, is_inverse, quote_around
 from kraken_tui.paper.sources.pacing import Pacer, paced
@@ -47,7 +48,6 @@ from kraken_tui.paper.sources.pacing import Pacer, paced
 __all__ = ["ModelParams", "SyntheticSource", "params_for"]
 
 _YEAR_MS = 365 * 86_400_000
-_HOUR_MS = 3_600_000
 GARCH_A = 0.002
 GARCH_B = 0.9975
 FUNDING_COEFFICIENT = 8.0
@@ -175,18 +175,19 @@ class SyntheticSource:
         params = params or {}
         self._walkers = [_Walker(s, seed, params.get(s) or params_for(s), tick_ms, spread_bps, depth_usd)
                          for s in self.symbols]
-        self._pacer_args = {k: v for k, v in (("clock", clock), ("sleep", sleep)) if v is not None}
+        # Pacer's keyword arguments: only those given (Pacer's own defaults otherwise)
+        self._pacer_args: dict[str, Any] = {k: v for k, v in (("clock", clock), ("sleep", sleep)) if v is not None}
         self._closed = False
 
     def iter_events(self) -> Iterator[MarketEvent]:
         """The unpaced event stream: at each step, hour funding (if an hour starts) then one tick per symbol."""
         ts = self.start_ms
-        next_hour = -(-ts // _HOUR_MS) * _HOUR_MS
+        next_hour = -(-ts // HOUR_MS) * HOUR_MS
         while self.end_ms is None or ts <= self.end_ms:
             if ts >= next_hour:
                 for w in self._walkers:
                     yield w.funding(next_hour)
-                next_hour += _HOUR_MS
+                next_hour += HOUR_MS
             for w in self._walkers:
                 yield w.step(ts)
             ts += self.tick_ms

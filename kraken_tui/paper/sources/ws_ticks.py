@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.kraken import ws_events as ev
 from kraken_tui.kraken.book import OrderBook
 from kraken_tui.paper.sources.base import FundingEvent, MarketEvent, MarketTick
@@ -36,7 +37,6 @@ from kraken_tui.paper.sources.candles import is_inverse
 
 __all__ = ["TickBuilder"]
 
-_HOUR_MS = 3_600_000
 
 
 class TickBuilder:
@@ -87,7 +87,7 @@ class TickBuilder:
     def _funding(self, sym: str, ts_ms: int, rate: float | None) -> list[MarketEvent]:
         if not self.funding_from_ticker or rate is None:
             return []
-        hour = ts_ms - ts_ms % _HOUR_MS
+        hour = ts_ms - ts_ms % HOUR_MS
         prev = self._funding_hour.get(sym)
         self._funding_hour[sym] = hour
         return [FundingEvent(sym, hour, rate)] if prev is not None and hour > prev else []
@@ -139,17 +139,17 @@ class TickBuilder:
         if isinstance(event, ev.BookDeltaEvent):
             d = event.delta
             sym = self._sym(d.symbol)
-            book = self.books.get(sym) if sym else None
-            if sym is None or book is None or not book.valid:
+            known = self.books.get(sym) if sym else None
+            if sym is None or known is None or not known.valid:
                 return []
-            before = _top(book)
-            if book.apply_delta(d) is not None:
+            before = _top(known)
+            if known.apply_delta(d) is not None:
                 self.seq_gaps += 1
                 return []
-            return self._book_tick(sym, book, ts_ms, before)
+            return self._book_tick(sym, known, ts_ms, before)
         return []
 
-    def _book_tick(self, sym: str, book: OrderBook, ts_ms: int, before: Any) -> list[MarketTick]:
+    def _book_tick(self, sym: str, book: OrderBook, ts_ms: int, before: Any) -> list[MarketEvent]:
         top = _top(book)
         if top == before:
             return []
