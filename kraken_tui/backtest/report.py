@@ -91,7 +91,7 @@ def equity_chart(res: BacktestResult, width: int = 100, height: int = 24, color:
     pts = res.curve
     if len(pts) < 2:
         return ""
-    import plotext as plt  # type: ignore[import-untyped]  # plotext ships no type information
+    import plotext as plt
 
     t0 = pts[0][0]
     span_ms = pts[-1][0] - t0

@@ -21,12 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from kraken_tui.domain import ZERO, Account, Fill, Order, Position, PositionSide
+from kraken_tui.domain import DAY_MS, ZERO, Account, Fill, Order, Position, PositionSide
 from kraken_tui.engine.exits import ExitReason, PositionExits
 
 __all__ = ["AccountTracker", "FillOutcome", "ManagedPosition"]
 
-_DAY_MS = 86_400_000
 
 
 @dataclass(slots=True)
@@ -114,7 +113,7 @@ class AccountTracker:
     # ------------------------------------------------------------------ day rollover
     def roll_day(self, now_ms: int) -> bool:
         """Reset the "today" sums when ``now_ms`` is in a later UTC day. Returns True on a new day."""
-        day = now_ms - now_ms % _DAY_MS
+        day = now_ms - now_ms % DAY_MS
         if self.day_start_ms == day:
             return False
         self.day_start_ms = day

@@ -30,7 +30,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
 
 from kraken_tui.config import ExitsConfig
-from kraken_tui.domain import ZERO, Instrument, OrderType, PositionSide, Side
+from kraken_tui.domain import HOUR_MS, ZERO, Instrument, OrderType, PositionSide, Side
 
 __all__ = [
     "TAKE_PROFITS",
@@ -46,7 +46,6 @@ __all__ = [
 ]
 
 _HUNDRED = Decimal(100)
-_HOUR_MS = 3_600_000
 
 
 class ExitReason(StrEnum):
@@ -188,7 +187,7 @@ class PositionExits:
         self.time_exit_done = False
         self._activate = Decimal(str(cfg.trailing_activate_pct)) / _HUNDRED
         self._trail = Decimal(str(cfg.trailing_distance_pct)) / _HUNDRED
-        self._time_ms = int(cfg.time_exit_h * _HOUR_MS)
+        self._time_ms = int(cfg.time_exit_h * HOUR_MS)
         self._min_profit_pct = Decimal(str(cfg.time_exit_min_profit_pct))
         self.stop_price: Decimal | None = (
             initial_stop_price(cfg, instrument, side, entry_price) if protective else None

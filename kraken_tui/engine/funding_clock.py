@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kraken_tui.domain import AccountLogEntry
+from kraken_tui.domain import HOUR_MS, AccountLogEntry
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.facade import EventKind, Severity
@@ -28,7 +28,6 @@ from kraken_tui.journal.records import FundingPayment
 
 __all__ = ["FundingBook", "FundingClock", "FundingRead", "funding_payments"]
 
-_HOUR_MS = 3_600_000
 
 
 class FundingClock:
@@ -42,7 +41,7 @@ class FundingClock:
     def due(self, now_ms: int) -> int | None:
         """The start (UTC ms) of the hour to read payments from when ``now_ms`` passed the top of an hour
         since the last call, else None (also at the first call, which only starts the clock)."""
-        hour = now_ms - now_ms % _HOUR_MS
+        hour = now_ms - now_ms % HOUR_MS
         if self.hour_ms is None:
             self.hour_ms = hour
             return None

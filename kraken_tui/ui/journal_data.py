@@ -132,7 +132,7 @@ def apply_filter(trades: Sequence[Trade], f: TradeFilter) -> list[Trade]:
 
 def sort_trades(trades: Sequence[Trade], key: str, reverse: bool) -> list[Trade]:
     """A sorted copy (``key`` from ``SORT_KEYS``; stable)."""
-    return sorted(trades, key=SORT_KEYS[key], reverse=reverse)  # type: ignore[arg-type,return-value]
+    return sorted(trades, key=SORT_KEYS[key], reverse=reverse)  # type: ignore[arg-type]
 
 
 @dataclass(slots=True)
