@@ -1,7 +1,7 @@
 """Benchmark: engine latency (market event -> order request leaving the client) and candles/s through
 market state + indicators + strategy + risk gate.
 
-Run: ``/work/venv/bin/python bench/bench_engine.py [--orders N] [--repeat N]``. Prints figures only.
+Run: ``python bench/bench_engine.py [--orders N] [--repeat N]``. Prints figures only.
 
 1. Latency, in process: a real ``Engine`` with a real ``JournalWriter`` (temp file, FULL sync; the intent is
    committed before each send) and the real ``KrakenRestClient`` over an ``httpx.MockTransport`` that
@@ -11,7 +11,7 @@ Run: ``/work/venv/bin/python bench/bench_engine.py [--orders N] [--repeat N]``. 
    (basis guard + risk gate) -> job worker -> ``Executor`` (intent journaled + flushed) -> client.
    Targets: p50 < 1 ms, p99 < 5 ms. Also printed with the journal at ``synchronous=NORMAL`` (the intent
    is committed to the WAL but not fsynced) and without the flush (``durable_intents=False``).
-2. Throughput: the real PF_XBTUSD 1m candles (../shared/data/kraken/pf_xbtusd_1m_2025-08.csv) replayed
+2. Throughput: the real PF_XBTUSD 1m candles (``kraken/pf_xbtusd_1m_2025-08.csv`` under ``KRAKEN_TUI_DATA``) replayed
    ``repeat`` times through ``MarketState.on_candle`` (1m/5m/15m/1h builders) -> ``ema_cross`` -> ``decide``
    for every signal, with a fixed account. Candles/s.
 """

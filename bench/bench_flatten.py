@@ -6,7 +6,7 @@ account verified flat; REST calls made by flatten and HTTP requests seen on the 
 does not grow with N (at most 4 on a clean run). Two modes: "read" (no running engine: `kraken-tui
 flatten` reads openpositions first, 5 calls) and "feed" (a running engine passes the exchange's latest
 open_positions feed report, 4 calls). Prints figures; not a test.
-Run: /work/venv/bin/python bench/bench_flatten.py [REPEATS]
+Run: python bench/bench_flatten.py [REPEATS]
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Benchmark of the paper exchange: sendorder round trip over loopback, and replay throughput at speed=max.
 
-Prints figures; not a test. Run: /work/venv/bin/python bench/bench_paper.py [N_ORDERS]
+Prints figures; not a test. Run: python bench/bench_paper.py [N_ORDERS]
 Uses the project's REST client when available (else raw signed httpx), and the replay market source
-with ../shared/data/kraken/pf_xbtusd_1m_2025-08.csv when present.
+with ``kraken/pf_xbtusd_1m_2025-08.csv`` under ``KRAKEN_TUI_DATA`` when present.
 """
 
 from __future__ import annotations

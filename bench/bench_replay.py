@@ -1,7 +1,7 @@
 """Benchmark: replay throughput at speed=max (events/s), and synthetic generation for comparison.
 
-Run: /work/venv/bin/python bench/bench_replay.py [--repeat N] [--engine-candles N] [--only-engine] [--count-messages]
-Reads ../shared/data (or $KRAKEN_TUI_DATA). Prints one line per case: events, seconds, events/s.
+Run: python bench/bench_replay.py [--repeat N] [--engine-candles N] [--only-engine] [--count-messages]
+Reads $KRAKEN_TUI_DATA (default: shared/data beside the checkout). Prints one line per case: events, seconds, events/s.
 Consumes the async ``events()`` stream (the path the paper exchange uses), so pacing overhead counts.
 The last case is the whole run path (``kraken-tui run --no-ui --replay ... --speed max --exit-at-end``):
 the Runtime with the paper exchange, lockstep, WS/REST over loopback, the engine and the journal, over the

@@ -1,7 +1,7 @@
 """Benchmark: 1m candles/s through CandleBuilder (1m/5m/15m/1h/4h) + a strategy's indicators + its signals.
 
-Run: ``/work/venv/bin/python bench/bench_strategies.py [--repeat N]``. Uses the real PF_XBTUSD 1m candles
-(../shared/data/kraken/pf_xbtusd_1m_2025-08.csv, 500 rows) replayed ``repeat`` times back to back (each
+Run: ``python bench/bench_strategies.py [--repeat N]``. Uses the real PF_XBTUSD 1m candles
+(``kraken/pf_xbtusd_1m_2025-08.csv`` under ``KRAKEN_TUI_DATA``, 500 rows) replayed ``repeat`` times back to back (each
 copy shifted in time after the previous one), and prints candles/s per strategy. Prints figures only;
 it asserts nothing.
 

@@ -1,6 +1,6 @@
 """Benchmark: parse the recorded Kraken Futures WS file and rebuild its books; prints figures.
 
-Run: /work/venv/bin/python bench/bench_ws_parse.py [path/to/kraken_futures_ws_v1_2021-07-22.jsonl]
+Run: python bench/bench_ws_parse.py [path/to/kraken_futures_ws_v1_2021-07-22.jsonl]
 Measures json.loads + parse_ws_message + OrderBooks.apply over the 7,175 received messages (spec §7).
 """
 

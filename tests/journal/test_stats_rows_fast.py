@@ -2,7 +2,7 @@
 
 - ``_drawdown_f`` with numpy (``_NUMPY_MIN`` trades and more) equals the itertools path bit for bit.
 - The groups (side, symbol, strategy) picked with ``itertools.compress`` equal the former stable sort plus
-  ``groupby`` (``_reference_breakdowns`` below is that former code, kept as the oracle).
+  ``groupby`` (``_reference_breakdowns`` below is the straightforward sort-and-group formulation, the oracle).
 - ``_fsum`` equals ``math.fsum``, zero columns included.
 """
 

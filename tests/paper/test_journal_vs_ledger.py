@@ -1,4 +1,4 @@
-"""Journal vs exchange (issue 3 gap 3): a paper run through the REST client over loopback, journaled, must
+"""Journal vs exchange: a paper run through the REST client over loopback, journaled, must
 give the same realised P&L, fees and funding totals as the paper exchange's own account log (spec §4.18).
 
 How the journal gets its numbers here (the way a REST-only producer has to do it):

@@ -1,4 +1,4 @@
-"""Funding through the paper exchange on real data (issue 3 gap 2, spec §8.3).
+"""Funding through the paper exchange on real data (spec §8.3).
 
 Replays the recorded PF_XBTUSD 1-minute candles (2025-08-30 13:41 .. 22:00 UTC) with the PI_XBTUSD hourly
 funding file through ``ReplaySource`` (speed None = max) into a ``PaperExchange`` (default config) that opens

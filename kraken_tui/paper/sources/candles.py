@@ -4,7 +4,7 @@ Owns: ``intrabar_path`` (the order of the four prices inside a bar), ``expand_ca
 prints with mark, index and a quote), ``quote_around`` (the synthetic bid/ask and sizes, also used by
 the synthetic source).
 
-Intra-bar order (issue 3, item 3): open, then the nearer of high/low to the open, then the other,
+Intra-bar order: open, then the nearer of high/low to the open, then the other,
 then close. A tie (open equally far from high and low) goes low first when the bar closes at or
 above its open (O-L-H-C, the usual up-bar path) and high first otherwise. Tick times inside a bar of
 length B ms opening at t: open at t, second at t + B/4, third at t + B/2, close at t + 3B/4 (integer

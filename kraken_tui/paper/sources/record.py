@@ -1,7 +1,7 @@
 """``kraken-tui record --symbols A,B --out PATH [--duration S]``: capture the public feed as JSON lines.
 
 Owns: the recorder and the ``record`` subcommand handler (``run``). The file has the format of
-../shared/data/kraken/kraken_futures_ws_v1_2021-07-22.jsonl, which ``--replay`` reads:
+the recorded capture ``kraken/kraken_futures_ws_v1_2021-07-22.jsonl`` of the data set, which ``--replay`` reads:
 - ``{"ts": <epoch s float>, "dir": "connect", "url": URL}`` at each (re)connection;
 - ``{"ts": ..., "dir": "out", "url": URL, "msg": {subscribe}}`` for each subscribe sent (spec §7.2);
 - ``{"ts": ..., "dir": "in", "msg": <the frame>}`` for each frame received, the frame's text embedded
