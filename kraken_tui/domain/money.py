@@ -239,6 +239,11 @@ def partial_liquidation_size(equity_usd: Decimal, mm_total_usd: Decimal, mm_posi
     if q <= 0:
         return ZERO
     q = (q / lot).to_integral_value(rounding=ROUND_CEILING) * lot
+    # the division above is rounded to the Decimal context: on an exact boundary it can land one lot high,
+    # so the lot below is checked against the inequality itself
+    if q > lot and equity_usd - (q - lot) * fee_per_contract_usd >= LIQUIDATION_TARGET * (
+            mm_total_usd - (q - lot) * mm_position_usd / size_abs):
+        q -= lot
     return min(q, size_abs)
 
 
