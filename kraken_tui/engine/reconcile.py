@@ -18,7 +18,7 @@ Rules:
   fills are those since the last journaled fill. A difference the fills explain is synced
   (``SyncPosition``, no pause). A position the fills do not explain is adopted and tagged external
   (``AdoptPosition``) and entries are blocked until the operator acknowledges it. A position the
-  engine has and the exchange does not is closed (``ClosePosition``) with reason ``liquidation``
+  engine has and the exchange does not is closed (``PositionGone``) with reason ``liquidation``
   when a liquidation fill explains it, ``manual`` when a fill of an order the engine does not know
   explains it, the purpose of our own order when one of ours did, else ``external``.
 """
@@ -36,7 +36,7 @@ __all__ = [
     "BLOCKER_NAME",
     "AdoptPosition",
     "BlockEntries",
-    "ClosePosition",
+    "PositionGone",
     "ExchangeState",
     "ExternalOrder",
     "KnownOrder",
@@ -193,7 +193,7 @@ class AdoptPosition:
 
 
 @dataclass(frozen=True, slots=True)
-class ClosePosition:
+class PositionGone:
     """The engine has a position the exchange does not: record it closed. ``size`` signed contracts that
     went away; ``reason`` liquidation, manual, external, or the purpose of our order that closed it."""
 
@@ -235,7 +235,7 @@ class BlockEntries:
         return _diff("position", None, "-", "-", f"entries paused: {self.detail}", "blocked")
 
 
-ReconcileAction = OrderResolved | ResolveOrder | ExternalOrder | AdoptPosition | ClosePosition | SyncPosition | BlockEntries
+ReconcileAction = OrderResolved | ResolveOrder | ExternalOrder | AdoptPosition | PositionGone | SyncPosition | BlockEntries
 
 
 class DiffFields(TypedDict):
@@ -376,12 +376,12 @@ def _positions(known: KnownState, exchange: ExchangeState, fills: Sequence[Fill]
         entry = xp.entry_price if xp else None
         if explained:
             if x == 0:
-                out.append(ClosePosition(sym, k, reason))
+                out.append(PositionGone(sym, k, reason))
             else:
                 out.append(SyncPosition(sym, k, x, reason, entry))
             continue
         if x == 0:  # ours, gone, fills do not account for it
-            out.append(ClosePosition(sym, k, "manual" if _has_foreign(sym_fills, mine) else "external"))
+            out.append(PositionGone(sym, k, "manual" if _has_foreign(sym_fills, mine) else "external"))
             continue
         out.append(AdoptPosition(sym, x, entry if entry is not None else ZERO, k))
         blocks.append(f"{sym} exchange {_pos(x)} vs engine {_pos(k)} unexplained")

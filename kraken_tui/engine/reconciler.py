@@ -69,13 +69,13 @@ from kraken_tui.engine.reconcile import (
     BLOCKER_NAME,
     AdoptPosition,
     BlockEntries,
-    ClosePosition,
     ExchangeState,
     ExternalOrder,
     KnownOrder,
     KnownPosition,
     KnownState,
     OrderResolved,
+    PositionGone,
     ReconcileAction,
     ResolveOrder,
     SyncPosition,
@@ -218,7 +218,7 @@ class Reconciler:
         why = f"fill {f.fill_id} of an order the engine did not send (cliOrdId {f.cli_ord_id or '-'})"
         if after == 0:
             self.external.pop(f.symbol, None)
-            await self._diff(ClosePosition(f.symbol, before, "manual"), ts_ms=f.ts_ms)
+            await self._diff(PositionGone(f.symbol, before, "manual"), ts_ms=f.ts_ms)
             return
         p = self.account.positions.get(f.symbol)
         await self.adopt(AdoptPosition(f.symbol, after, p.entry_price if p is not None else f.price, before), why,
@@ -339,7 +339,7 @@ class Reconciler:
             if ask:
                 state = ExchangeState(tuple(positions), tuple(orders), await self._statuses(ask))
                 actions = reconcile(known, state, missing)
-            unexplained = any(isinstance(a, AdoptPosition) or (isinstance(a, ClosePosition)
+            unexplained = any(isinstance(a, AdoptPosition) or (isinstance(a, PositionGone)
                                                                and a.reason in ("external", "manual")) for a in actions)
             if attempt == 0 and unexplained and not first:
                 await asyncio.sleep(CONFIRM_S)
@@ -371,7 +371,7 @@ class Reconciler:
             if self.booked.get(a.symbol) == a.size and self.external.get(a.symbol) is False:
                 return  # adopted by the fill that made it
             await self.adopt(a, "on the exchange, not explained by the journal's fills")
-        elif isinstance(a, ClosePosition):
+        elif isinstance(a, PositionGone):
             await self._close(a.symbol, a.reason)
             await self._diff(a)
         elif isinstance(a, SyncPosition):

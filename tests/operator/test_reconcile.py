@@ -13,13 +13,13 @@ from kraken_tui.engine.reconcile import (
     NOT_FOUND,
     AdoptPosition,
     BlockEntries,
-    ClosePosition,
     ExchangeState,
     ExternalOrder,
     KnownOrder,
     KnownPosition,
     KnownState,
     OrderResolved,
+    PositionGone,
     ResolveOrder,
     SyncPosition,
     reconcile,
@@ -133,7 +133,7 @@ def test_position_gone_by_liquidation():
     known = KnownState({"PF_XBTUSD": kpos("PF_XBTUSD", "2")})
     f = fill(side=Side.SELL, size="2", order_id="liq", ftype=FillType.LIQUIDATION)
     acts = reconcile(known, ExchangeState([]), [f])
-    assert acts == [ClosePosition("PF_XBTUSD", D(2), "liquidation")]
+    assert acts == [PositionGone("PF_XBTUSD", D(2), "liquidation")]
 
 
 def test_partial_liquidation_syncs_size_without_pause():
@@ -146,8 +146,8 @@ def test_partial_liquidation_syncs_size_without_pause():
 def test_position_gone_by_manual_fill_or_unexplained():
     known = KnownState({"PF_XBTUSD": kpos("PF_XBTUSD", "-1")})
     manual = fill(side=Side.BUY, size="1", order_id="web-ui")
-    assert reconcile(known, ExchangeState([]), [manual]) == [ClosePosition("PF_XBTUSD", D(-1), "manual")]
-    assert reconcile(known, ExchangeState([]), []) == [ClosePosition("PF_XBTUSD", D(-1), "external")]
+    assert reconcile(known, ExchangeState([]), [manual]) == [PositionGone("PF_XBTUSD", D(-1), "manual")]
+    assert reconcile(known, ExchangeState([]), []) == [PositionGone("PF_XBTUSD", D(-1), "external")]
 
 
 def test_position_closed_by_our_stop_carries_its_purpose():
@@ -156,7 +156,7 @@ def test_position_closed_by_our_stop_carries_its_purpose():
     f = fill(side=Side.SELL, size="1", order_id="s1")
     acts = reconcile(known, ExchangeState([]), [f])
     assert acts == [OrderResolved(stop, "filled", D(1), (f,), "fills cover it"),
-                    ClosePosition("PF_XBTUSD", D(1), "stop")]
+                    PositionGone("PF_XBTUSD", D(1), "stop")]
 
 
 def test_size_mismatch_unexplained_is_adopted_and_blocks():
@@ -179,7 +179,7 @@ def test_diff_fields_fit_the_journal_record():
                                 [KnownOrder("PF_XBTUSD", Side.BUY, D(1), "o1")]),
                      ExchangeState([xpos("PF_ETHUSD", "2")], [xorder("x")]))
     kinds = {type(a).__name__ for a in acts}
-    assert kinds == {"ResolveOrder", "ExternalOrder", "ClosePosition", "AdoptPosition", "BlockEntries"}
+    assert kinds == {"ResolveOrder", "ExternalOrder", "PositionGone", "AdoptPosition", "BlockEntries"}
     for a in acts:
         rec = ReconciliationDiff(ts_ms=1, **a.diff_fields())
         assert rec.action
@@ -200,7 +200,7 @@ fill_st = st.builds(
 def _apply(known: dict[str, D], acts) -> dict[str, D]:
     out = dict(known)
     for a in acts:
-        if isinstance(a, ClosePosition):
+        if isinstance(a, PositionGone):
             out[a.symbol] = D(0)
         elif isinstance(a, SyncPosition):
             out[a.symbol] = a.new

@@ -1,24 +1,26 @@
-"""The engine package's import graph has no cycle: every import statement of every module under
-kraken_tui/engine counts (module level, ``TYPE_CHECKING`` blocks and function bodies alike), so a collaborator
-that needs the engine back cannot hide the dependency."""
+"""The import graphs of the core packages have no cycle: every import statement of every module under
+the package counts (module level, ``TYPE_CHECKING`` blocks and function bodies alike), so a collaborator that
+needs the engine (or the paper exchange) back cannot hide the dependency."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-import kraken_tui.engine
+import pytest
 
-ROOT = Path(kraken_tui.engine.__file__).parent
-PKG = "kraken_tui.engine"
+import kraken_tui
+
+TOP = Path(kraken_tui.__file__).parent
 
 
-def _modules() -> dict[str, Path]:
+def _modules(pkg: str = "kraken_tui.engine") -> dict[str, Path]:
+    root = TOP / pkg.split(".", 1)[1]
     out = {}
-    for p in ROOT.rglob("*.py"):
-        parts = p.relative_to(ROOT).with_suffix("").parts
+    for p in root.rglob("*.py"):
+        parts = p.relative_to(root).with_suffix("").parts
         parts = parts[:-1] if parts[-1] == "__init__" else parts
-        out[".".join((PKG, *parts))] = p
+        out[".".join((pkg, *parts))] = p
     return out
 
 
@@ -38,9 +40,9 @@ def _imports(name: str, path: Path, mods: dict[str, Path]) -> set[str]:
     return {d for d in deps if d in mods and d != name}
 
 
-def import_cycles() -> list[list[str]]:
-    """The strongly connected components (Tarjan) of more than one module: each is an import cycle."""
-    mods = _modules()
+def import_cycles(pkg: str = "kraken_tui.engine") -> list[list[str]]:
+    """The strongly connected components (Tarjan) of more than one module of ``pkg``: each is an import cycle."""
+    mods = _modules(pkg)
     graph = {m: _imports(m, p, mods) for m, p in mods.items()}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -72,6 +74,9 @@ def import_cycles() -> list[list[str]]:
     return cycles
 
 
-def test_engine_modules_import_no_cycle():
-    assert len(_modules()) > 30  # the walk found the package
-    assert import_cycles() == []
+@pytest.mark.parametrize(("pkg", "at_least"), [
+    ("kraken_tui.engine", 30), ("kraken_tui.paper", 20), ("kraken_tui.backtest", 10), ("kraken_tui.journal", 10),
+    ("kraken_tui.domain", 5), ("kraken_tui.kraken", 10)])
+def test_package_modules_import_no_cycle(pkg, at_least):
+    assert len(_modules(pkg)) > at_least  # the walk found the package
+    assert import_cycles(pkg) == []
