@@ -6,7 +6,7 @@ and ``kraken-tui flatten`` (no running instance). It has no dependency on strate
 code: a short path that cannot be derailed by an exception elsewhere. And ``EngineFlatten``, the running
 engine's side of it (below), given the few things it uses (job queue, state machine, account), never the
 engine.
-Must not import: textual, the journal writer, the engine core.
+Must not import: textual, the journal, the engine core.
 
 A running engine's flatten (``EngineFlatten.flatten``; one at a time, a second call joins the first):
 1. The operator action is journaled, then FLATTENING: no job decides an entry from here on.
@@ -24,7 +24,7 @@ While FLATTENING or HALTED (``owns_exits``) a fill that closes a managed positio
 ``flatten`` (when not our order) and its protective orders are forgotten without cancel calls (the
 cancel-all took them); the equity floor's kill (``kill``) is a flatten that also ends the engine (exit 5).
 The record of a flatten: its closes carry cliOrdIds ``flat-<source>-<ms>-r<round>-<symbol>``
-(``journal.records.flatten_close_tag``), so their fills read ``flatten (<source>)`` in Events and the
+(``domain.flatten_ids.flatten_close_tag``), so their fills read ``flatten (<source>)`` in Events and the
 trades they close have the exit reason ``flatten`` (``journal.trades``), whoever started it: the console key,
 ``ctl flatten``, the equity floor, or ``kraken-tui flatten`` straight to the exchange (``external flatten``).
 
@@ -72,7 +72,7 @@ from kraken_tui.engine.facade import EventKind, FlattenProgress, FlattenReport, 
 from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionSource
 from kraken_tui.engine.ports import FlattenClient
 from kraken_tui.engine.reconcile import KnownOrder
-from kraken_tui.journal.records import FlattenSource, flatten_close_tag, flatten_source_of
+from kraken_tui.domain.flatten_ids import FlattenSource, flatten_close_tag, flatten_source_of
 from kraken_tui.kraken.rest_orders import BatchSend
 from kraken_tui.wording import counted
 
@@ -238,7 +238,7 @@ async def flatten_account(
             retrying, done, failed); must be quick; its exceptions are logged and ignored.
         known_positions: the exchange's own latest position report (private WS feed); None = read
             ``openpositions`` first. Never the caller's derived view: only what the exchange reported.
-        source: who started it, carried in the closes' cliOrdIds (``journal.records.flatten_close_tag``;
+        source: who started it, carried in the closes' cliOrdIds (``domain.flatten_ids.flatten_close_tag``;
             default ``kraken-tui flatten`` straight to the exchange).
         max_rounds: rounds before giving up (>= 1).
         first_backoff_s: wait before round 2, seconds; doubles every round.
@@ -415,7 +415,7 @@ class EngineFlatten:
 
     @staticmethod
     def fill_label(cli_ord_id: str | None) -> str | None:
-        """``flatten (<source>)`` for a fill of a flatten's close (``journal.records.FlattenSource.label``:
+        """``flatten (<source>)`` for a fill of a flatten's close (``domain.flatten_ids.FlattenSource.label``:
         key, ctl flatten, equity floor, external flatten), ``flatten`` when it names no source, else None."""
         source = flatten_source_of(cli_ord_id)
         if source is None:
