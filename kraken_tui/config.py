@@ -248,6 +248,12 @@ class UIConfig(_Section):
     """How often panels sample engine state, per second."""
     bell: bool = True
     """Ring the terminal bell on fills, rejections and HIGH-or-worse liquidation alerts."""
+    mouse: bool = True
+    """Use the mouse (scrolling, selecting, clicking panels). False: the console never asks the terminal for
+    mouse events. Whatever it says, no click flattens, resets or quits: those need keys."""
+    destructive_keys: Literal["plain", "ctrl"] = "plain"
+    """The keys of the destructive actions. ``plain``: flatten F F (or ctrl+f twice, which also works inside
+    text boxes), reset R, quit q. ``ctrl``: only Ctrl-chords: flatten ctrl+f twice, reset ctrl+r, quit ctrl+q."""
 
 
 class Config(_Section):

@@ -50,8 +50,13 @@ class ExitOwner(Protocol):
         """True while FLATTENING or HALTED: the flatten closes the positions, no exit order is resynced."""
         ...
 
-    def exit_reason(self, ours: bool) -> str | None:
-        """The exit reason of a position closed now (``flatten`` for a fill not ours), None = no override."""
+    def exit_reason(self, ours: bool, cli_ord_id: str | None = None) -> str | None:
+        """The exit reason of a position closed now (``flatten`` for a flatten's close or a fill not ours while
+        flattening), None = no override."""
+        ...
+
+    def fill_label(self, cli_ord_id: str | None) -> str | None:
+        """``flatten (<source>)`` for a fill of a flatten's close, None for any other fill."""
         ...
 
     def position_closed(self, mp: ManagedPosition, reason: str) -> bool:
@@ -147,7 +152,8 @@ class AccountEvents:
         await self._booked(f)
         purpose = self.executor.purpose_of(f.cli_ord_id)
         ptxt = purpose.value if purpose is not None else "external"
-        label = ptxt if purpose is not None else self.origin.purpose_of(f.cli_ord_id) or ptxt  # earlier run's
+        label = ptxt if purpose is not None else (self.origin.purpose_of(f.cli_ord_id)  # an earlier run's order
+                                                  or self.flatten.fill_label(f.cli_ord_id) or ptxt)
         self.io.emit(EventKind.FILL, f"{f.symbol} {f.side.value} {f.size} @ {f.price} filled ({label})",
                      symbol=f.symbol,
                      data={"fill_id": f.fill_id, "cli_ord_id": f.cli_ord_id, "purpose": label, "price": str(f.price),
@@ -168,7 +174,8 @@ class AccountEvents:
             self.flow.on_exit_fill(f.symbol, ptxt, f.size)
             if mp.exits.remaining <= 0 or out.closed:
                 reason = "liquidation" if f.fill_type in (FillType.LIQUIDATION, FillType.PARTIAL_LIQUIDATION) \
-                    else self.flatten.exit_reason(ours=purpose is not None) or exit_reason_for(purpose, trailing)
+                    else self.flatten.exit_reason(purpose is not None, f.cli_ord_id) \
+                    or exit_reason_for(purpose, trailing)
                 self.account.managed.pop(f.symbol, None)
                 self.io.emit(EventKind.INFO, f"{f.symbol} position closed ({reason})", symbol=f.symbol,
                              data={"exit_reason": reason})
@@ -177,7 +184,7 @@ class AccountEvents:
             elif not flattening:
                 self.io.submit(f"resync {f.symbol}", lambda: self.flow.resync(mp))
         elif out.closed and mp is None:
-            self.flow.count_exit("external")
+            self.flow.count_exit(self.flatten.exit_reason(purpose is not None, f.cli_ord_id) or "external")
 
     def grow(self, mp: ManagedPosition, f: Fill, flattening: bool) -> None:
         """A fill on the managed position's own side that is no entry of this run (an earlier run's entry that

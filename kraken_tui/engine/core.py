@@ -177,7 +177,8 @@ class Engine:
         self.flattener = EngineFlatten(client=client, sm=self.sm, jobs=self.jobs, account=self.account,
                                        emit=self.emit, now_ms=self.now_ms, record_action=self.controls.record,
                                        known_positions=lambda: self.account_events.known_positions(),
-                                       count_exit=self.flow.count_exit)
+                                       count_exit=self.flow.count_exit, orders=self.executor,
+                                       journal=self.io.write)
         self.account_events = AccountEvents(
             self.io, account=self.account, executor=self.executor, flow=self.flow, origin=self.rec.origin,
             booked=self.rec.on_booked_fill, is_ours=self.rec.is_ours, flatten=self.flattener, watch=self.watch,

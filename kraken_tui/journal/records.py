@@ -20,11 +20,14 @@ from typing import Any
 
 from kraken_tui.domain import OrderType, Side
 from kraken_tui.domain.fastinit import fast_init
+from kraken_tui.domain.flatten_ids import FLATTEN_ID_PREFIX, FlattenSource, flatten_close_tag, flatten_source_of
 
 __all__ = [
     "Alert",
     "EquitySnapshot",
     "EventSource",
+    "FLATTEN_ID_PREFIX",
+    "FlattenSource",
     "FundingPayment",
     "IntentPurpose",
     "IntentRecord",
@@ -36,6 +39,8 @@ __all__ = [
     "RunStopped",
     "SignalRecord",
     "StateChange",
+    "flatten_close_tag",
+    "flatten_source_of",
 ]
 
 

@@ -22,7 +22,10 @@ sign for shorts):
 - ``net_pnl_usd = gross_pnl_usd - fees_usd + funding_usd``.
 - ``exit_reason``: ``liquidation`` when the closing fill is a liquidation fill type, ``assignment``
   for assignor/assignee fills, else the ``IntentPurpose`` of the closing fill's cliOrdId (``reverse``
-  when that intent was an entry in the other direction), else ``external`` (no intent known).
+  when that intent was an entry in the other direction), else ``flatten`` for a flatten's close (cliOrdId
+  ``records.FLATTEN_ID_PREFIX``: the console key, ``ctl flatten``, the equity floor or ``kraken-tui flatten``
+  straight to the exchange; ``records.flatten_source_of`` names which), else ``external`` (nobody here
+  explains the closing fill).
 - ``mae_usd``/``mfe_usd``: the lowest (<= 0) and highest (>= 0) unrealised P&L of the open position,
   ``sign x (price x open size - cost basis)``, sampled at every mark price journaled for the symbol
   while the trade was open and at every fill price of the trade (so without marks it is measured at
@@ -39,7 +42,7 @@ from decimal import Decimal
 
 from kraken_tui.domain import ZERO, Fill, FillType, PositionSide
 from kraken_tui.domain.fastinit import fast_init
-from kraken_tui.journal.records import FundingPayment
+from kraken_tui.journal.records import FundingPayment, IntentPurpose, flatten_source_of
 
 __all__ = ["FEE_SPLIT_USD", "IntentInfo", "OpenPosition", "Trade", "TradeSet", "derive_trades"]
 
@@ -163,7 +166,7 @@ def _exit_reason(f: Fill, intents: Mapping[str, IntentInfo]) -> str:
         return "assignment"
     info = intents.get(f.cli_ord_id) if f.cli_ord_id else None
     if info is None:
-        return "external"
+        return IntentPurpose.FLATTEN.value if flatten_source_of(f.cli_ord_id) is not None else "external"
     if info.purpose in ("entry", "add"):
         return "reverse"
     return info.purpose

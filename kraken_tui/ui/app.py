@@ -33,7 +33,7 @@ from kraken_tui.engine.facade import EngineControl, EngineEvent, EngineSnapshot,
 from kraken_tui.errors import exit_code_for
 from kraken_tui.journal.db import resolve_journal_path
 from kraken_tui.ui import themes
-from kraken_tui.ui.keys import KEYS, FlattenGuard, bindings, key_spec
+from kraken_tui.ui.keys import FLATTEN_CHORD, KEYS, FlattenGuard, KeyBurst, bindings, destructive_keymap, key_spec
 from kraken_tui.ui.logfile import default_log_file, setup_logging
 from kraken_tui.ui.operator_keys import OperatorKeys
 from kraken_tui.ui.palette import Palette
@@ -104,6 +104,7 @@ class KrakenApp(OperatorKeys, App[int]):
         self.export_dir = export_dir or Path.cwd()
         self.journal_path = journal_path
         self.guard = FlattenGuard(clock=clock)
+        self.burst = KeyBurst()
         self.palette = Palette()
         self.bells = 0
         self.flatten_reports: list[Any] = []
@@ -231,7 +232,9 @@ class KrakenApp(OperatorKeys, App[int]):
         if unknown:
             self.notify(f"[keymap] ignores unknown binding id(s): {', '.join(unknown)} "
                         f"(known: {', '.join(sorted(known))})", severity="warning", timeout=10)
-        self.set_keymap({k: v for k, v in self.cfg.keymap.items() if k in known})
+        keymap = destructive_keymap(self.cfg.ui.destructive_keys)
+        keymap.update({k: v for k, v in self.cfg.keymap.items() if k in known})
+        self.set_keymap(keymap)
 
     def key_for(self, binding_id: str) -> str:
         """The key currently bound to ``binding_id``, as displayed (e.g. ``F``, ``?``)."""
@@ -309,6 +312,8 @@ class KrakenApp(OperatorKeys, App[int]):
     def action_help(self) -> None:
         """Show every key, the log file and the journal."""
         keys = [(self.key_for(k.id), k.help) for k in KEYS]
+        keys.insert(3, (FLATTEN_CHORD, "Flatten from anywhere, text boxes included: press twice within 2 s. "
+                                       "Clicks and pasted or fast-typed text never flatten, reset or quit."))
         keys += [("ctrl+p", "Command palette: every action, themes (dark, light, high-contrast)."),
                  ("Journal", "Esc back, / filter, s sort, o order, Enter detail, e export CSV, c charts.")]
         self.push_screen(HelpScreen(keys, str(self.log_file), str(self._journal_file())))
@@ -350,7 +355,7 @@ def run_console(cfg: Config, opts: Any) -> int:
     services = RuntimeServices(cfg, opts)
     app = KrakenApp(None, cfg, services=services, log_file=log_file, journal_path=getattr(opts, "journal", None))
     try:
-        app.run()
+        app.run(mouse=cfg.ui.mouse)
     finally:
         restore()
     if app.fatal:

@@ -5,6 +5,16 @@ Owns: ``OperatorKeys``, the part of ``KrakenApp`` that turns keys into ``EngineC
 guard sees every key first (any other key disarms and does nothing else; the window runs between the
 moments keys were pressed), dialogs block everything but flatten, and the flatten itself runs as a worker
 whose cancel request leaves before the screen is redrawn.
+Only deliberate key presses drive the operator keys:
+- The flatten keys are handled here, before any screen or dialog sees them, so they work on every screen
+  and modal (quit prompt, command palette, journal, help, confirmations, trade detail, live gate). Inside a
+  text box a printable flatten key (F) types; the chord ``keys.FLATTEN_CHORD`` (ctrl+f) flattens there too.
+- A key read within ``keys.BURST_GAP_S`` of another (typed or pasted text without bracketed paste, e.g.
+  ``grep OFF``) drives no binding: it types into a focused text box or is dropped, and disarms the flatten.
+  Bracketed paste arrives as one ``Paste`` event, which no binding sees.
+- A key the app posts itself (``simulate_key``: what a click on textual's footer does) never flattens,
+  resets, quits or answers a dialog.
+- ``[ui] mouse = false``: mouse events are dropped.
 Must not import: the engine's internals (only ``engine.facade`` and ``engine.operator``).
 """
 
@@ -21,8 +31,10 @@ from textual.screen import ModalScreen
 from textual.worker import Worker
 
 from kraken_tui.engine.operator import OperatorState, TransitionRefused, TransitionSource
-from kraken_tui.ui.keys import FlattenGuard, GuardResult, key_spec
-from kraken_tui.ui.screens.confirm import ConfirmScreen
+from textual.widgets import Input, TextArea
+
+from kraken_tui.ui.keys import DESTRUCTIVE, FLATTEN_CHORD, FlattenGuard, GuardResult, KeyBurst, key_spec
+from kraken_tui.ui.screens.confirm import ConfirmScreen, QuitChoice, QuitScreen
 from kraken_tui.ui.screens.journal import JournalScreen
 from kraken_tui.ui.widgets.status import RECONCILIATION_BLOCKER
 from kraken_tui.ui.wording import quit_warning, reset_warning
@@ -31,6 +43,7 @@ from kraken_tui.wording import counted
 if TYPE_CHECKING:
     from textual.app import App
 
+    from kraken_tui.config import Config
     from kraken_tui.engine.facade import EngineControl
 
     _Base = App[int]
@@ -56,6 +69,8 @@ class OperatorKeys(_Base):
     """
 
     engine: EngineControl | None
+    cfg: Config
+    burst: KeyBurst
     guard: FlattenGuard
     clock: Callable[[], float]
     flatten_reports: list[Any]
@@ -67,8 +82,28 @@ class OperatorKeys(_Base):
 
         def key_for(self, binding_id: str) -> str: ...
 
+    def _keys_of(self, binding_id: str) -> set[str]:
+        return {k.strip() for k in self._keymap.get(binding_id, key_spec(binding_id).key).split(",")}
+
     def _flatten_keys(self) -> set[str]:
-        return {k.strip() for k in self._keymap.get("flatten", key_spec("flatten").key).split(",")}
+        return self._keys_of("flatten") | {FLATTEN_CHORD}
+
+    def _answer_keys(self) -> set[str]:
+        """Keys that answer the open dialog (a confirmation's yes, the quit prompt's answers)."""
+        if isinstance(self.screen, QuitScreen):
+            return {"y", "f"}
+        if isinstance(self.screen, ConfirmScreen):
+            return {"y"}
+        return set()
+
+    def _text_focused(self) -> bool:
+        """True while a text box has the focus (it takes printable keys as text)."""
+        return isinstance(self.focused, Input | TextArea)
+
+    def _queued_key_times(self) -> list[float]:
+        """When the keys already waiting in the app's queue were read (textual's clock, seconds)."""
+        queue = getattr(self._message_queue, "_queue", ())  # asyncio.Queue's deque (textual is pinned)
+        return [m.time for m in list(queue) if isinstance(m, events.Key)]
 
     # ------------------------------------------------------------------ keys
     def _pressed_at(self, event: events.Key) -> float:
@@ -78,18 +113,46 @@ class OperatorKeys(_Base):
         return self.clock() - waited_s
 
     async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.MouseEvent) and not self.cfg.ui.mouse:
+            return  # [ui] mouse = false
         if not isinstance(event, events.Key) or event.is_forwarded:
             await super().on_event(event)
             return
         pressed_at = self._pressed_at(event)
-        is_flatten = event.key in self._flatten_keys()
-        if not is_flatten and self.guard.other_key(pressed_at) is GuardResult.DISARMED:
+        burst = self.burst.press(event.time, self._queued_key_times())
+        text = self._text_focused()
+        is_flatten = event.key in self._flatten_keys() and not (text and event.is_printable)
+        if burst:
+            if self.guard.other_key(pressed_at) is GuardResult.DISARMED:
+                self.refresh_now()
+            log.info("key %r read within %.0f ms of another: typed text, no binding", event.key,
+                     self.burst.gap_s * 1000)
+            if text and not is_flatten:
+                await super().on_event(event)  # it types into the text box
+            return
+        if is_flatten:
+            self._flatten_pressed_at = pressed_at
+            await self.action_flatten()
+            return
+        if self.guard.other_key(pressed_at) is GuardResult.DISARMED:
             self.notify("Flatten cancelled (another key was pressed).", timeout=4)
             self.refresh_now()
             return  # the disarming key does nothing else
-        # The binding's action runs after this returns: hand it the press time (consumed once).
-        self._flatten_pressed_at = pressed_at if is_flatten else None
+        self._flatten_pressed_at = None
         await super().on_event(event)
+
+    def simulate_key(self, key: str) -> None:
+        """A key the app posts itself (textual's footer does on a click): never a destructive one."""
+        if self._destructive(key):
+            self.notify("Flatten, reset, quit and dialog answers need the keyboard; clicks never do them.",
+                        severity="warning", timeout=6)
+            return
+        super().simulate_key(key)
+
+    def _destructive(self, key: str) -> bool:
+        """True for a key of a destructive action (flatten, reset, quit) or an answer of the open dialog."""
+        keys = set().union(*(self._keys_of(i) for i in DESTRUCTIVE)) | {FLATTEN_CHORD, "ctrl+q"}
+        return key in keys or key in self._answer_keys()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in _BLOCKED_UNDER_DIALOG and isinstance(self.screen, ModalScreen):
@@ -193,19 +256,44 @@ class OperatorKeys(_Base):
         self.push_screen(ConfirmScreen("Reset the HALTED engine?", reset_warning(snap, self.key_for("resume")),
                                        yes="reset", danger=True), done)
 
+    async def action_quit(self) -> None:
+        """Textual's quit (ctrl+q, the command palette's Quit): the console's quit, which asks first."""
+        self.action_quit_console()
+
     def action_quit_console(self) -> None:
-        """Quit; with positions or orders open, ask first and say what stays open."""
+        """Quit; while RUNNING or with positions or orders open, ask first, say what stays open, and offer
+        to flatten first."""
+        if isinstance(self.screen, QuitScreen):
+            return
         snap = self.engine.snapshot() if self.engine is not None else None
         warning = quit_warning(snap) if snap is not None else None
         if warning is None:
             self.exit(return_code=self.engine_exit_code or 0)
             return
 
+        prompt = QuitScreen(warning)
+
         def done(ok: bool | None) -> None:
-            if ok:
+            if ok and prompt.choice is QuitChoice.FLATTEN:
+                self.run_worker(self._flatten_then_quit(), name="flatten-quit", group="flatten-quit",
+                                exit_on_error=False)
+            elif ok:
                 self.exit(return_code=self.engine_exit_code or 0)
 
-        self.push_screen(ConfirmScreen("Quit the console?", warning, yes="quit"), done)
+        self.push_screen(prompt, done)
+
+    async def _flatten_then_quit(self) -> None:
+        """The quit prompt's ``f``: flatten, then quit once the exchange confirms the account flat."""
+        worker = self.fire_flatten()
+        if worker is None:
+            return
+        await self.workers.wait_for_complete([worker])
+        report = self.flatten_reports[-1] if self.flatten_reports else None
+        if report is not None and report.flat:
+            self.exit(return_code=self.engine_exit_code or 0)
+        else:
+            self.notify("Not quitting: the flatten did not verify the account flat. Check the exchange.",
+                        severity="error", timeout=60)
 
 
     def _confirm_flatten(self) -> None:

@@ -7,6 +7,7 @@ Owns: these texts and the bell rule (pure functions over ``engine.facade`` value
 from __future__ import annotations
 
 from kraken_tui.engine.facade import EngineEvent, EngineSnapshot, EventKind, Severity
+from kraken_tui.engine.operator import OperatorState
 from kraken_tui.wording import counted
 
 __all__ = ["quit_warning", "reset_warning", "wants_bell"]
@@ -28,9 +29,15 @@ def wants_bell(event: EngineEvent) -> bool:
 
 
 def quit_warning(snap: EngineSnapshot) -> str | None:
-    """What stays open if the console quits now (None when nothing: no positions, no orders)."""
+    """What stays open if the console quits now, and that quitting stops a RUNNING engine (None when nothing
+    needs saying: no positions, no orders, and the engine not RUNNING)."""
+    running = snap.state is OperatorState.RUNNING
     if not snap.positions and not snap.orders:
-        return None
+        if not running:
+            return None
+        return ("The engine is RUNNING: quitting stops it, and it opens no positions until it is started again.\n"
+                "No position and no order is open.\n"
+                "To keep it running instead, detach tmux (ctrl-b d) and reattach later (tmux attach).")
     lines = []
     if snap.positions:
         lines.append(f"{counted(len(snap.positions), 'position')} stay{'s' if len(snap.positions) == 1 else ''} "
