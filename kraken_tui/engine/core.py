@@ -289,6 +289,7 @@ class Engine:
         if self.stopped:
             return
         self.stopped = True
+        self.account_events.close()
         self.jobs.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wait_idle(), timeout=10)
@@ -339,9 +340,11 @@ class Engine:
         self.finished.set()
 
     def _after_reconcile(self) -> None:
-        """After every successful reconciliation pass: take-over retries, then the equity checks."""
+        """After every successful reconciliation pass: take-over retries, the equity checks, then the account as
+        REST reported it to the external-flatten guard (``AccountEvents.observe_account``)."""
         self.takeover.after_pass()
         self.watch.check_equity()
+        self.account_events.observe_account()
 
     async def _consume(self) -> None:
         """The WebSocket consumer: each event to ``on_ws_event``; a failing event is an ERROR event, never the
