@@ -1,7 +1,7 @@
 """Where control sockets live, and which of them a running instance listens on.
 
-Owns: ``runtime_dir`` (``$XDG_RUNTIME_DIR/kraken-tui`` when that variable is set, else platformdirs'
-``user_runtime_dir("kraken-tui")``, falling back to ``<tempdir>/kraken-tui-<uid>``, mode 0700), ``default_socket_path``
+Owns: ``runtime_dir`` (platformdirs' ``user_runtime_dir("kraken-tui")``, i.e. ``$XDG_RUNTIME_DIR/kraken-tui``
+on Linux (that directory created 0700 when missing, so every process picks the same one), falling back to ``<tempdir>/kraken-tui-<uid>``, mode 0700), ``default_socket_path``
 (``<runtime dir>/ctl-<pid>.sock``), ``is_live`` and ``find_sockets`` (live sockets only; a socket file nobody
 listens on, left by a killed instance, is stale and skipped), and the registry of running instances:
 ``info_path`` (``<runtime dir>/ctl-<pid>.json`` next to the socket), ``write_info`` / ``remove_info`` and
@@ -37,9 +37,12 @@ def runtime_dir() -> Path:
     """The directory holding control sockets (created 0700): platformdirs' user runtime dir, else
     ``<tempdir>/kraken-tui-<uid>``."""
     xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:  # platformdirs answers differently once it exists: create it first, so every process agrees
+        with contextlib.suppress(OSError):
+            Path(xdg).mkdir(mode=0o700, parents=True, exist_ok=True)
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset or not 0700
         warnings.simplefilter("ignore")
-        first = Path(xdg) / APP_NAME if xdg else Path(platformdirs.user_runtime_dir(APP_NAME))
+        first = Path(platformdirs.user_runtime_dir(APP_NAME))
     candidates = [first, Path(tempfile.gettempdir()) / f"{APP_NAME}-{os.getuid()}"]
     for d in candidates:
         try:
