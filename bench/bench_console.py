@@ -6,7 +6,7 @@
 
 Run: ``python bench/bench_console.py [--n 50]`` from the repository root.
 
-``--real``: issue 7's figures on the REAL console (``KrakenApp`` + ``RuntimeServices``, the path
+``--real``: the latency figures on the REAL console (``KrakenApp`` + ``RuntimeServices``, the path
 ``run_console`` takes: paper exchange in process, replay source, lockstep, real REST/WS clients, journal in
 a temporary directory), headless (``App.run_test``), on a candle replay mapped to PF_ETHUSD:
 
@@ -363,7 +363,7 @@ class _CtlPoller:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=50)
-    ap.add_argument("--real", action="store_true", help="issue 7's figures on the real console under a replay")
+    ap.add_argument("--real", action="store_true", help="the latency figures on the real console under a replay")
     ap.add_argument("--replay", default=DEFAULT_REPLAY, help="PATH@SYMBOL (default: the ETHUSD 5 min candles)")
     ap.add_argument("--speed", default="375000", help="data seconds per wall second, or max (default 375000)")
     ap.add_argument("--seconds", type=float, default=10.0, help="lag/CPU window (default 10)")
