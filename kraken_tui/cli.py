@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ctl = sub.add_parser("ctl", help="control a running instance")
     ctl.add_argument("--socket", type=Path, help="control socket path (default: the only running instance)")
-    ctl.add_argument("action", choices=["status", "pause", "resume", "flatten", "reset"])
+    ctl.add_argument("action", choices=["status", "pause", "resume", "flatten", "reset", "list", "health"],
+                     help="list: every running instance; health: exit 0 healthy, 1 degraded, 2 halted or unreachable")
     ctl.add_argument("--json", action="store_true", help="JSON output")
     ctl.add_argument("--reason", default=None, help="reason recorded with the action")
 

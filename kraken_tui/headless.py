@@ -26,6 +26,7 @@ import contextlib
 import json
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,12 +170,14 @@ async def run_headless(cfg: Config, opts: Any, *, log_format: str = "text", out:
         for ev in engine.snapshot().events:  # what happened during start, then every later event
             printer(ev)
         engine.add_listener(printer)
-        ctl = ControlServer(engine, socket_path)
+        mode = getattr(rt.mode, "value", rt.mode)
+        ctl = ControlServer(engine, socket_path, info={"kind": "headless", "mode": str(mode),
+                                                       "journal": str(rt.journal_path) if rt.journal_path else None,
+                                                       "started_ms": int(time.time() * 1000)})
         try:
             path = await ctl.start()
         except OSError as exc:
             raise ConfigError("ctl socket", str(socket_path or "runtime dir"), f"a free socket path ({exc})") from None
-        mode = getattr(rt.mode, "value", rt.mode)
         printer.info("start", f"kraken-tui headless: mode {mode}, journal {rt.journal_path}\nctl socket: {path}",
                      mode=mode, journal=str(rt.journal_path), ctl_socket=str(path),
                      paper_url=getattr(rt, "paper_url", None))
