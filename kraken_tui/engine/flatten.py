@@ -66,13 +66,13 @@ from typing import Any, Protocol
 
 from kraken_tui.domain import ZERO, Order, OrderRequest, OrderResult, OrderStatus, OrderType, Position, Side
 from kraken_tui.domain import PositionSide as PSide
+from kraken_tui.domain.flatten_ids import FlattenSource, flatten_close_tag, flatten_source_of
 from kraken_tui.engine.account import AccountTracker, ManagedPosition
 from kraken_tui.engine.context import Emit
 from kraken_tui.engine.facade import EventKind, FlattenProgress, FlattenReport, Severity
 from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionSource
 from kraken_tui.engine.ports import FlattenClient
 from kraken_tui.engine.reconcile import KnownOrder
-from kraken_tui.domain.flatten_ids import FlattenSource, flatten_close_tag, flatten_source_of
 from kraken_tui.kraken.rest_orders import BatchSend
 from kraken_tui.wording import counted
 

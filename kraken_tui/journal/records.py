@@ -20,7 +20,12 @@ from typing import Any
 
 from kraken_tui.domain import OrderType, Side
 from kraken_tui.domain.fastinit import fast_init
-from kraken_tui.domain.flatten_ids import FLATTEN_ID_PREFIX, FlattenSource, flatten_close_tag, flatten_source_of
+from kraken_tui.domain.flatten_ids import (
+    FLATTEN_ID_PREFIX,
+    FlattenSource,
+    flatten_close_tag,
+    flatten_source_of,
+)
 
 __all__ = [
     "Alert",

@@ -33,7 +33,15 @@ from kraken_tui.engine.facade import EngineControl, EngineEvent, EngineSnapshot,
 from kraken_tui.errors import exit_code_for
 from kraken_tui.journal.db import resolve_journal_path
 from kraken_tui.ui import themes
-from kraken_tui.ui.keys import FLATTEN_CHORD, KEYS, FlattenGuard, KeyBurst, bindings, destructive_keymap, key_spec
+from kraken_tui.ui.keys import (
+    FLATTEN_CHORD,
+    KEYS,
+    FlattenGuard,
+    KeyBurst,
+    bindings,
+    destructive_keymap,
+    key_spec,
+)
 from kraken_tui.ui.logfile import default_log_file, setup_logging
 from kraken_tui.ui.operator_keys import OperatorKeys
 from kraken_tui.ui.palette import Palette

@@ -28,11 +28,10 @@ from typing import TYPE_CHECKING, Any
 from textual import events
 from textual._time import get_time  # the clock textual stamps Message.time with (textual is pinned)
 from textual.screen import ModalScreen
+from textual.widgets import Input, TextArea
 from textual.worker import Worker
 
 from kraken_tui.engine.operator import OperatorState, TransitionRefused, TransitionSource
-from textual.widgets import Input, TextArea
-
 from kraken_tui.ui.keys import DESTRUCTIVE, FLATTEN_CHORD, FlattenGuard, GuardResult, KeyBurst, key_spec
 from kraken_tui.ui.screens.confirm import ConfirmScreen, QuitChoice, QuitScreen
 from kraken_tui.ui.screens.journal import JournalScreen

@@ -129,10 +129,10 @@ async def test_F_F_flattens_on_the_journal_help_confirmation_and_live_gate(make_
 
 
 async def test_F_F_flattens_in_the_trade_detail(make_app, engine, tmp_path):
+    from kraken_tui.journal.trades import derive_trades
     from kraken_tui.ui.journal_data import TradeDetail
     from kraken_tui.ui.screens.trade_detail import TradeDetailScreen
     from tests.journal.factory import fill
-    from kraken_tui.journal.trades import derive_trades
 
     fills = [fill("f1", "PF_XBTUSD", "buy", "1", "100", 1), fill("f2", "PF_XBTUSD", "sell", "1", "101", 2)]
     trade = derive_trades(fills).closed[0]

@@ -7,9 +7,9 @@ Must not import: the engine's internals, the journal.
 
 from __future__ import annotations
 
-from rich.text import Text
 from enum import StrEnum
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
