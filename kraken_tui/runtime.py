@@ -368,7 +368,7 @@ class Runtime:
         store = PaperAccountStore(path)
         fresh = self.cfg.paper.fresh if self.opts.fresh is None else self.opts.fresh
         try:
-            await asyncio.to_thread(store.open, fresh=fresh)
+            store.open(fresh=fresh)
             store.load(exchange)
         except StoreError as exc:
             store.close()
