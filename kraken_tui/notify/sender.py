@@ -32,7 +32,10 @@ from kraken_tui.notify.throttle import Throttle
 __all__ = ["AppriseChannel", "Channel", "Notifier", "SendFailed", "build_notifier"]
 
 log = logging.getLogger(__name__)
-APPRISE_LOGGER = "apprise"
+#: Loggers of the libraries that see channel URLs (apprise and the HTTP stack under it); their records are
+#: masked while a Notifier runs (a logging filter applies to the records of the logger it is attached to).
+MASKED_LOGGERS = ("apprise", "urllib3", "urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry",
+                  "urllib3.response", "requests", "requests.packages.urllib3")
 
 
 class SendFailed(Exception):
@@ -104,7 +107,8 @@ class Notifier:
         backoff_s: first retry delay, seconds (doubles per retry).
         clock: monotonic seconds for the throttle.
 
-    Call ``start()`` once, then pass the notifier to ``EngineControl.add_listener``; ``stop()`` at the end.
+    Call ``start()`` once, then pass the notifier to ``EngineControl.add_listener``; ``stop()`` at the end
+    (always: it also removes the log masking installed here).
     """
 
     def __init__(self, channels: Sequence[Channel], cfg: NotifyConfig, *, label: str, mask: Masker,
@@ -121,6 +125,8 @@ class Notifier:
         self.sent = 0
         self.dropped = 0
         self._filter = _MaskFilter(mask)
+        for name in MASKED_LOGGERS:  # from now on: apprise logs the URLs it loads
+            logging.getLogger(name).addFilter(self._filter)
 
     # ------------------------------------------------------------------ engine side (event loop)
     def __call__(self, event: EngineEvent) -> None:
@@ -156,9 +162,8 @@ class Notifier:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        """Start the sender thread (daemon: a stuck channel never keeps the process alive) and mask the
-        apprise library's own log records."""
-        logging.getLogger(APPRISE_LOGGER).addFilter(self._filter)
+        """Start the sender thread (daemon: a stuck channel never keeps the process alive). The library log
+        records are masked from construction until ``stop``."""
         if self._thread is None and self.channels:
             self._thread = threading.Thread(target=self._run, name="kraken-tui-notify", daemon=True)
             self._thread.start()
@@ -173,7 +178,8 @@ class Notifier:
                 pass
             self._thread.join(timeout_s)
             self._thread = None
-        logging.getLogger(APPRISE_LOGGER).removeFilter(self._filter)
+        for name in MASKED_LOGGERS:
+            logging.getLogger(name).removeFilter(self._filter)
 
     # ------------------------------------------------------------------ sender thread
     def _run(self) -> None:
@@ -216,15 +222,11 @@ def build_notifier(cfg: NotifyConfig, *, label: str, urls: Sequence[str]) -> Not
     A URL apprise rejects is left out and reported in ``view().detail`` (masked) so the health shows it."""
     if not urls:
         return None
-    mask = Masker(urls)
-    channels: list[Channel] = []
-    errors: list[str] = []
+    notifier = Notifier([], cfg, label=label, mask=Masker(urls))  # masks the library logs before the URLs load
     for i, url in enumerate(urls, 1):
         name = f"#{i} {describe(url)}"
         try:
-            channels.append(AppriseChannel(url, cfg.timeout_s, name=name))
+            notifier.channels.append(AppriseChannel(url, cfg.timeout_s, name=name))
         except SendFailed:
-            errors.append(f"{name}: not a URL apprise understands")
-    notifier = Notifier(channels, cfg, label=label, mask=mask)
-    notifier.setup_errors = errors
+            notifier.setup_errors.append(f"{name}: not a URL apprise understands")
     return notifier

@@ -279,7 +279,7 @@ class PaperAccountStore:
 
 
 def _has_tables(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
+    return int(conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]) > 0
 
 
 def _order(body: dict[str, Any]) -> PaperOrder:
