@@ -20,14 +20,12 @@ def counted(n: int, singular: str, plural: str | None = None) -> str:
 def where_left_open(mode: str, paper_account: str | None = None) -> str:
     """Where positions and orders left open at a stop stay, as the end of "N positions stay open ...":
     ``live`` -> "on Kraken"; ``paper`` with a persisted account -> "in the paper account PATH (resumes at the
-    next start)"; ``paper`` without one and ``replay`` -> the account is discarded; anything else -> "on the
-    exchange". ``mode`` is an ``engine.facade.EngineMode`` value."""
+    next start)"; ``replay`` -> the replay account is discarded; anything else (a paper run whose account
+    file is not known, a backtest) -> "on the exchange". ``mode`` is an ``engine.facade.EngineMode`` value."""
     if mode == "live":
         return "on Kraken"
     if mode == "paper" and paper_account:
         return f"in the paper account {paper_account} (resumes at the next start)"
-    if mode == "paper":
-        return "in the paper exchange's account, which is discarded when the run stops"
     if mode == "replay":
         return "in the replay account, which is discarded when the run stops"
     return "on the exchange"
