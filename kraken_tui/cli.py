@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_market_flags(run)
     run.add_argument("--exit-at-end", action="store_true", help="stop when the recording ends")
     run.add_argument("--journal", type=Path, help="SQLite journal file")
+    run.add_argument("--profile", metavar="NAME",
+                     help="profile: its own journal, operator state and paper account (default: paper, live, "
+                          "or replay-<file stem>)")
+    run.add_argument("--fresh", action="store_true", help="start the paper account over (balance, nothing open)")
     run.add_argument("--log-format", choices=["text", "json"], help="--no-ui line format")
 
     sim = sub.add_parser("sim", help="serve the paper exchange alone on loopback")
@@ -83,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--source", default=None, help="auto|live|synthetic|replay:PATH")
     _add_market_flags(sim)
     sim.add_argument("--json", action="store_true", help="print the connection details as one JSON line")
+    sim.add_argument("--profile", metavar="NAME", default=None,
+                     help="profile whose paper account is served (default: sim)")
+    sim.add_argument("--fresh", action="store_true", help="start the paper account over")
 
     bt = sub.add_parser("backtest", help="run the engine over historical candles")
     bt.add_argument("--config", type=Path, help="config file")
@@ -103,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     jr = sub.add_parser("journal", help="read the trade journal")
     jr.add_argument("--config", type=Path, help="config file")
     jr.add_argument("--journal", type=Path, help="SQLite journal file")
+    jr.add_argument("--profile", metavar="NAME", default=None,
+                    help="read this profile's journal (default: [general] profile, else paper)")
     jr.add_argument("view", choices=["summary", "trades", "events"], help="what to show")
     jr.add_argument("--since", metavar="ISO", help="only rows at or after this UTC time")
     jr.add_argument("--json", action="store_true", help="JSON output")

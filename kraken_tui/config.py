@@ -12,6 +12,7 @@ The shipped ``config.toml`` at the repository root mirrors these defaults key by
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ __all__ = [
     "ExitsConfig",
     "GeneralConfig",
     "LiveConfig",
+    "NotifyConfig",
     "OperatorConfig",
     "PaperConfig",
     "RiskConfig",
@@ -39,6 +41,8 @@ __all__ = [
     "default_data_dir",
     "load_config",
     "load_credentials",
+    "profile_dir",
+    "validate_profile_name",
 ]
 
 APP_NAME = "kraken-tui"
@@ -57,12 +61,22 @@ class GeneralConfig(_Section):
     """Trading mode. "paper" uses the built-in paper exchange; "live" needs keys and [live] enabled."""
     source: Literal["synthetic", "live", "auto"] = "synthetic"
     """Market data for paper runs: synthetic (offline), live (Kraken public feed), auto (live, else synthetic)."""
+    profile: str = ""
+    """Profile (separate journal, operator state and paper account); empty = by mode: "paper", "live", or
+    "replay-<file stem>" for a replay. Letters, digits, ".", "_", "-", "+"; at most 64 characters."""
     journal_path: Path | None = None
-    """SQLite journal file; empty = <platform data dir>/journal.sqlite."""
+    """SQLite journal file shared by every profile; empty = <platform data dir>/profiles/<profile>/journal.sqlite."""
     log_file: Path | None = None
     """Log file used under the console; empty = <platform log dir>/kraken-tui.log."""
     log_format: Literal["text", "json"] = "text"
     """Line format of --no-ui output."""
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_name(cls, v: str) -> str:
+        if v and (not _PROFILE_NAME.fullmatch(v) or v in (".", "..")):
+            raise ValueError("letters, digits, '.', '_', '-', '+' (1-64 characters), or empty")
+        return v
 
 
 class LiveConfig(_Section):
@@ -123,6 +137,9 @@ class PaperConfig(_Section):
     """Instruments the paper exchange lists."""
     synthetic_seed: int = 42
     """Seed of the synthetic market model (same seed, same prices)."""
+    fresh: bool = False
+    """Start the paper account over at every start (starting balance, nothing open) instead of resuming the
+    one saved in the profile's paper-account file. ``kraken-tui sim --fresh`` does it once."""
     liquidation_fee_pct: float = Field(default=0.25, ge=0, le=5)
     """Fee charged on liquidated notional, percent. [GAP] Kraken publishes no fee in the spec; the default is
     kept below the lowest maintenance margin rate of the instrument table (0.5%, PF_XBTUSD first tier) so a
@@ -256,6 +273,32 @@ class UIConfig(_Section):
     text boxes), reset R, quit q. ``ctrl``: only Ctrl-chords: flatten ctrl+f twice, reset ctrl+r, quit ctrl+q."""
 
 
+class NotifyConfig(_Section):
+    """[notify]: alerts sent to phone/chat/e-mail channels through apprise (https://github.com/caronc/apprise).
+
+    The channel URLs carry tokens, so they never sit in this file: they come from an environment variable
+    or a mode-0600 file (one URL per line, ``#`` comments)."""
+
+    urls_env: str = "KRAKEN_TUI_NOTIFY_URLS"
+    """Environment variable holding apprise URLs, separated by whitespace or commas; empty = not read."""
+    urls_file: Path | None = None
+    """File with apprise URLs, one per line; must be mode 0600 (like the key file) or kraken-tui refuses it."""
+    dedupe_s: float = Field(default=300.0, ge=0)
+    """The same alert text is sent once within this many seconds."""
+    max_per_minute: int = Field(default=6, ge=1, le=600)
+    """At most this many notifications a minute (the rest are dropped and counted)."""
+    daily_summary: bool = False
+    """Also send one summary a day (equity, day P&L, open positions, state) at summary_hour_utc."""
+    summary_hour_utc: int = Field(default=0, ge=0, le=23)
+    """Hour (UTC) of the daily summary."""
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """Per-attempt send timeout, seconds."""
+    retries: int = Field(default=3, ge=0, le=10)
+    """Retries of a failed send, with backoff doubling from 2 s."""
+    queue_size: int = Field(default=100, ge=1, le=10_000)
+    """Notifications waiting to be sent at most; further ones are dropped and counted."""
+
+
 class Config(_Section):
     """The whole configuration (one attribute per TOML section)."""
 
@@ -269,6 +312,7 @@ class Config(_Section):
     exits: ExitsConfig = Field(default_factory=ExitsConfig)
     operator: OperatorConfig = Field(default_factory=OperatorConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
     keymap: dict[str, str] = Field(default_factory=dict)
     """Key remapping: binding id -> key (e.g. pause = "p")."""
     source_path: Path | None = Field(default=None, exclude=True)
@@ -285,6 +329,27 @@ def config_search_paths(explicit: Path | None = None) -> list[Path]:
 def default_data_dir() -> Path:
     """Platform data directory for the journal (``~/.local/share/kraken-tui`` on Linux)."""
     return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9._+-]{1,64}")
+
+
+def validate_profile_name(name: str, key: str = "--profile") -> str:
+    """``name`` if it is a usable profile name (letters, digits, ``.``, ``_``, ``-``, ``+``; 1-64 characters;
+    not ``.``/``..``).
+
+    Raises:
+        ConfigError: naming ``key`` (the flag or config key the name came from).
+    """
+    if not _PROFILE_NAME.fullmatch(name) or name in (".", ".."):
+        raise ConfigError(key, name, "a profile name of letters, digits, '.', '_', '-', '+' (1-64 characters)")
+    return name
+
+
+def profile_dir(name: str) -> Path:
+    """Directory of profile ``name``: ``<platform data dir>/profiles/<name>`` (journal.sqlite and
+    paper-account.sqlite live there). The name must have passed ``validate_profile_name``."""
+    return default_data_dir() / "profiles" / name
 
 
 def _format_validation_error(err: ValidationError, source: str) -> ConfigError:

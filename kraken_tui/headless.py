@@ -34,7 +34,7 @@ from typing import Any, TextIO
 
 from kraken_tui.config import Config, load_config, load_credentials
 from kraken_tui.errors import ConfigError
-from kraken_tui.wording import counted
+from kraken_tui.wording import counted, where_left_open
 
 __all__ = ["EventPrinter", "check_live_gate", "options_from_args", "run_command", "run_headless"]
 
@@ -130,6 +130,8 @@ def options_from_args(args: argparse.Namespace, cfg: Config) -> Any:
         "symbol_map": parse_symbol_map(args.symbol_map or []),
         "exit_at_end": bool(args.exit_at_end),
         "journal": args.journal or cfg.general.journal_path,
+        "profile": getattr(args, "profile", None),
+        "fresh": True if getattr(args, "fresh", False) else None,
     }
     if args.speed is not None:
         kw["speed"] = parse_speed(args.speed)
@@ -224,7 +226,7 @@ def _summary(printer: EventPrinter, snap: Any) -> None:
         text = f"stopped {state}: no open positions, no open orders"
     else:
         text = (f"stopped {state}: {counted(len(pos), 'position')} and {counted(len(orders), 'order')} stay open "
-                "on the exchange"
+                + where_left_open(snap.mode.value, getattr(snap, "paper_account", None))
                 + "".join(f"\n  position {p}" for p in pos) + "".join(f"\n  order    {o}" for o in orders))
     printer.info("summary", text, state=snap.state.value, state_reason=snap.state_reason, positions=pos,
                  orders=orders)

@@ -26,6 +26,7 @@ from kraken_tui.engine.facade import (
     EngineSnapshot,
     FeedView,
     FlattenProgress,
+    NotifyView,
     OrderView,
     PositionView,
     SignalView,
@@ -183,12 +184,15 @@ def rate_limit_headroom(client: object) -> float | None:
 @dataclass(frozen=True, slots=True)
 class RunInfo:
     """What the snapshot says about the run itself: ``mode`` (paper / replay / live), ``synthetic`` prices,
-    the ``strategy`` name and the ``journal_path`` (None = no journal file)."""
+    the ``strategy`` name, the ``journal_path`` (None = no journal file), the ``profile`` name ("" = none) and
+    the ``paper_account`` file (None = the paper account does not persist, or not a paper run)."""
 
     mode: EngineMode
     synthetic: bool
     strategy: str
     journal_path: str | None
+    profile: str = ""
+    paper_account: str | None = None
 
 
 class SnapshotBuilder:
@@ -221,6 +225,8 @@ class SnapshotBuilder:
         self.equity, self.equity_history, self.funding = equity, equity_history, funding
         self.is_external, self.purposes, self.signals, self.events = is_external, purposes, signals, events
         self.feed, self.client = feed, client
+        self.notify: Callable[[], NotifyView] = NotifyView
+        """The notification channels' health (set by the composition root when a notifier runs)."""
 
     def build(self, *, dead_man: DeadManView, flatten: FlattenProgress | None, finished: bool) -> EngineSnapshot:
         """The snapshot now, with the dead man's switch's view, the flatten's progress (None: no flatten
@@ -237,4 +243,5 @@ class SnapshotBuilder:
             positions=positions, orders=order_views(self.account, self.purposes()),
             markets=self.market.views(), signals=tuple(self.signals), events=tuple(self.events),
             feed=self.feed(), dead_man=dead_man, rate_limit_headroom=rate_limit_headroom(self.client),
-            flatten=flatten, strategy=self.run.strategy, journal_path=self.run.journal_path, finished=finished)
+            flatten=flatten, strategy=self.run.strategy, journal_path=self.run.journal_path, finished=finished,
+            profile=self.run.profile, paper_account=self.run.paper_account, notify=self.notify())

@@ -122,7 +122,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     cfg = load_config(getattr(args, "config", None))
     since_ms = parse_since(args.since) if args.since else None
-    path = resolve_journal_path(args.journal, cfg)
+    path = resolve_journal_path(args.journal, cfg, getattr(args, "profile", None))
     conn = open_db(path, create=False, quick_check=True)
     try:
         _VIEWS[args.view](args, conn, since_ms, out)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from kraken_tui.config import Config, default_data_dir
+from kraken_tui.config import Config, profile_dir, validate_profile_name
 from kraken_tui.errors import JournalError
 from kraken_tui.journal import reconfacts, tradecache
 from kraken_tui.journal.readonly import CORRUPT_HINT
@@ -45,14 +45,20 @@ BUSY_TIMEOUT_MS = 5_000
 
 
 
-def resolve_journal_path(cli_path: Path | None, cfg: Config | None) -> Path:
-    """The journal file: ``--journal`` first, then ``[general] journal_path``, then
-    ``<platform data dir>/journal.sqlite`` (kraken_tui.config.default_data_dir)."""
+def resolve_journal_path(cli_path: Path | None, cfg: Config | None, profile: str | None = None) -> Path:
+    """The journal file: ``--journal`` first, then ``[general] journal_path``, then the profile's
+    ``<platform data dir>/profiles/<profile>/journal.sqlite`` (``kraken_tui.config.profile_dir``); the profile
+    defaults to ``[general] profile``, else ``paper``.
+
+    Raises:
+        ConfigError: ``profile`` is not a valid profile name.
+    """
     if cli_path is not None:
         return cli_path.expanduser()
     if cfg is not None and cfg.general.journal_path is not None:
         return cfg.general.journal_path.expanduser()
-    return default_data_dir() / "journal.sqlite"
+    name = profile or (cfg.general.profile if cfg is not None else "") or "paper"
+    return profile_dir(validate_profile_name(name)) / "journal.sqlite"
 
 
 def connection_pragmas(synchronous: str = "FULL") -> tuple[str, ...]:

@@ -81,7 +81,8 @@ class PaperExchange:
         self.account_uid = str(uuid.uuid4())
         self.ignored_events = 0
         self._listeners: list[Listener] = []
-        self._funded_hour_ms: int | None = None
+        self.funded_hour_ms: int | None = None
+        """The last top of the hour (UTC ms) whose funding was settled; None before the first event."""
 
     # ------------------------------------------------------------------ listeners and clock
     def add_listener(self, fn: Listener) -> None:
@@ -107,15 +108,15 @@ class PaperExchange:
         than 5 s (spec §4.16)."""
         if ts_ms <= self.now_ms:
             return
-        if self._funded_hour_ms is None:
-            self._funded_hour_ms = ts_ms - ts_ms % HOUR_MS
+        if self.funded_hour_ms is None:
+            self.funded_hour_ms = ts_ms - ts_ms % HOUR_MS
         hours = 0
-        while self._funded_hour_ms + HOUR_MS <= ts_ms and hours < MAX_FUNDING_HOURS_PER_STEP:
-            self._funded_hour_ms += HOUR_MS
-            self.now_ms = self._funded_hour_ms
-            settle_funding(self, self._funded_hour_ms)
+        while self.funded_hour_ms + HOUR_MS <= ts_ms and hours < MAX_FUNDING_HOURS_PER_STEP:
+            self.funded_hour_ms += HOUR_MS
+            self.now_ms = self.funded_hour_ms
+            settle_funding(self, self.funded_hour_ms)
             hours += 1
-        self._funded_hour_ms = max(self._funded_hour_ms, ts_ms - ts_ms % HOUR_MS)
+        self.funded_hour_ms = max(self.funded_hour_ms, ts_ms - ts_ms % HOUR_MS)
         self.now_ms = ts_ms
         if self.dms_trigger_ms is not None and ts_ms >= self.dms_trigger_ms:
             self.dms_trigger_ms = None

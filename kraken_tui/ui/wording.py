@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from kraken_tui.engine.facade import EngineEvent, EngineSnapshot, EventKind, Severity
 from kraken_tui.engine.operator import OperatorState
-from kraken_tui.wording import counted
+from kraken_tui.wording import counted, where_left_open
 
 __all__ = ["quit_warning", "reset_warning", "wants_bell"]
 
@@ -39,9 +39,10 @@ def quit_warning(snap: EngineSnapshot) -> str | None:
                 "No position and no order is open.\n"
                 "To keep it running instead, detach tmux (ctrl-b d) and reattach later (tmux attach).")
     lines = []
+    where = where_left_open(snap.mode.value, snap.paper_account)
     if snap.positions:
         lines.append(f"{counted(len(snap.positions), 'position')} stay{'s' if len(snap.positions) == 1 else ''} "
-                     "open on the exchange:")
+                     f"open {where}:")
         for p in snap.positions:
             stop = f"stop {p.stop_price}" if p.stop_price is not None else "NO STOP"
             lines.append(f"  {p.symbol} {p.side.value} {p.size} @ {p.entry_price}  ({stop}, "
@@ -49,7 +50,7 @@ def quit_warning(snap: EngineSnapshot) -> str | None:
     protective = [o for o in snap.orders if o.reduce_only]
     others = len(snap.orders) - len(protective)
     lines.append(f"{counted(len(protective), 'protective (reduce-only) order')} "
-                 f"stay{'s' if len(protective) == 1 else ''} on the exchange"
+                 f"stay{'s' if len(protective) == 1 else ''} {where}"
                  + (f", and {counted(others, 'other order')}." if others else "."))
     lines.append("Nothing manages them after you quit: no trailing stop, no time exit, no new protective orders.")
     if snap.dead_man.enabled:
