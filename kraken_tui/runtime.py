@@ -498,7 +498,9 @@ async def build_runtime(cfg: Config, opts: RunOptions) -> Runtime:
         raise ConfigError("--mode", opts.mode, "paper or live")
     profile = resolve_profile(cfg, opts)
     journal_path = profile.journal_path
-    from kraken_tui.notify.secrets import load_urls  # SecretsError for an unsafe URL file, before anything runs
+    from kraken_tui.notify.secrets import (
+        load_urls,  # SecretsError for an unsafe URL file, before anything runs
+    )
 
     urls = load_urls(cfg.notify)
     if opts.mode == "live":
