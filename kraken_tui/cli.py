@@ -137,12 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _normalise_argv(argv: Sequence[str]) -> list[str]:
-    """Insert the implicit ``run`` when no subcommand is named."""
+    """Insert the implicit ``run`` when no subcommand is named (the arguments start with an option). A first
+    word that is not an option is left as the subcommand, so a mistyped one is refused with the list of valid
+    subcommands (argparse "invalid choice") rather than read as ``run``'s arguments (``run`` takes no
+    positional argument)."""
     argv = list(argv)
     if not argv:
         return ["run"]
     first = argv[0]
-    if first in SUBCOMMANDS or first in ("-h", "--help", "--version"):
+    if first in SUBCOMMANDS or first in ("-h", "--help", "--version") or not first.startswith("-"):
         return argv
     return ["run", *argv]
 

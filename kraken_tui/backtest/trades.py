@@ -45,8 +45,10 @@ _FLATTENING = OperatorState.FLATTENING
 #: checks equality with ``Trade(...)`` and that the field list is still this one).
 _TRADE_FIELDS = ("symbol", "side", "size", "entry_ts_ms", "exit_ts_ms", "entry_price", "exit_price", "gross_pnl_usd",
                  "fees_usd", "funding_usd", "exit_reason", "signal_id", "strategy", "mae_usd", "mfe_usd",
-                 "funding_paid_usd", "funding_received_usd", "net_pnl_usd")
-_TRADE_NEW = (object.__new__, *(Trade.__dict__[f].__set__ for f in _TRADE_FIELDS[:-1]), Trade.__post_init__)
+                 "funding_paid_usd", "funding_received_usd", "currency", "usd_rate", "gross_pnl_coin", "fees_coin",
+                 "funding_coin", "net_pnl_usd", "net_pnl_coin")
+_TRADE_NEW = (object.__new__, *(Trade.__dict__[f].__set__ for f in _TRADE_FIELDS[:-2]), Trade.__post_init__)
+_ONE = Decimal(1)
 
 
 #: ``Trade``'s arguments in field order (without net_pnl_usd, which __post_init__ computes).
@@ -59,7 +61,7 @@ def _new_trade(symbol: str, side: PositionSide, size: Decimal, entry_ts_ms: int,
                funding_usd: Decimal, exit_reason: str, signal_id: str | None, strategy: str | None, mae_usd: float,
                mfe_usd: float, funding_paid_usd: Decimal = ZERO, funding_received_usd: Decimal = ZERO) -> Trade:
     """``Trade(...)`` (same arguments, same object) without the frozen dataclass's __init__."""
-    new, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, post = _TRADE_NEW
+    new, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, *coin, post = _TRADE_NEW
     t: Trade = new(Trade)
     s1(t, symbol)
     s2(t, side)
@@ -78,6 +80,8 @@ def _new_trade(symbol: str, side: PositionSide, size: Decimal, entry_ts_ms: int,
     s15(t, mfe_usd)
     s16(t, funding_paid_usd)
     s17(t, funding_received_usd)
+    for setter, value in zip(coin, ("usd", _ONE, None, None, None), strict=True):  # a PF_ (USD) trade
+        setter(t, value)
     post(t)
     return t
 

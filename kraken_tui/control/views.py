@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from kraken_tui.domain.catalog import known_instrument
+from kraken_tui.domain.instruments import price_decimals
 from kraken_tui.engine.facade import EngineSnapshot, FlattenReport
 from kraken_tui.engine.operator import OperatorState
 from kraken_tui.wording import counted
@@ -122,24 +124,43 @@ def report_dict(r: FlattenReport) -> dict[str, Any]:
             "error": r.error}
 
 
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
 def _fmt(v: Any, nd: int = 2) -> str:
     if v is None:
         return "-"
     return f"{v:,.{nd}f}" if isinstance(v, float) else str(v)
 
 
+def _on_grid(v: Any, symbol: str, *, size: bool = False) -> str:
+    """A price (or, with ``size``, a size) of ``symbol`` as text on the instrument's tick (lot) grid, with
+    thousands separators; 2 decimals for a symbol without a known spec (``domain.catalog``)."""
+    if v is None:
+        return "-"
+    inst = known_instrument(symbol)
+    if inst is None:
+        return _fmt(float(v))
+    step = inst.lot_size if size else inst.tick_size
+    return f"{float(v):,.{price_decimals(step)}f}"
+
+
 def format_status(s: dict[str, Any]) -> str:
-    """Human-readable ``ctl status``."""
+    """Human-readable ``ctl status``: prices on the instrument's tick, sizes on its lot, money to the cent
+    (the JSON keeps full precision)."""
     lines = [f"state      {s['state']} ({s['state_reason']})",
              f"mode       {s['mode']}    equity {_fmt(s['equity_usd'])} USD"]
     for name, detail in (s.get("entry_blockers") or {}).items():
         lines.append(f"blocked    {name}" + (f": {detail}" if detail else ""))
     lines.append(f"positions  {len(s['positions'])}")
     for p in s["positions"]:
-        liq = "" if p["liq_price"] is None else f"  liq {p['liq_price']} ({_fmt((p['liq_distance'] or 0) * 100, 1)}%)"
+        sym = p["symbol"]
+        liq = "" if p["liq_price"] is None else \
+            f"  liq {_on_grid(p['liq_price'], sym)} ({_fmt((p['liq_distance'] or 0) * 100, 1)}%)"
         ext = "  [external]" if p.get("external") else ""
-        lines.append(f"  {p['symbol']} {p['side']} {p['size']} @ {p['entry_price']}  mark {_fmt(p['mark_price'])}"
-                     f"  upnl {_fmt(p['upnl_usd'])} USD{liq}{ext}")
+        lines.append(f"  {sym} {p['side']} {_on_grid(p['size'], sym, size=True)} @ {_on_grid(p['entry_price'], sym)}"
+                     f"  mark {_on_grid(p['mark_price'], sym)}  upnl {_fmt(_float(p['upnl_usd']))} USD{liq}{ext}")
     lines.append(f"orders     {s['open_orders']} open")
     dm = s.get("dead_man") or {}
     if dm.get("enabled"):

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from kraken_tui.domain import to_decimal
+from kraken_tui.domain.money import is_inverse_symbol
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.facade import EventKind, Severity
@@ -133,7 +134,8 @@ GuardAction = Pause | Resume | Kill | Halt | Block | Unblock | FeedStale | Notif
 def equity_at_mark(account: AccountTracker, market: MarketState) -> Decimal | None:
     """Margin equity (USD) re-marked with the latest marks: the last account report's equity minus its
     unrealised P&L plus the positions' unrealised P&L at the current marks (PF_ linear: size x (mark -
-    entry); Kraken Futures docs, "Multi-collateral margin"); None before the first account report."""
+    entry); PI_ inverse: size x (1/entry - 1/mark) XBT at the mark; Kraken Futures docs, "Multi-collateral
+    margin", Kraken Support "Portfolio Management"); None before the first account report."""
     a = account.account
     if a is None:
         return None
@@ -143,7 +145,10 @@ def equity_at_mark(account: AccountTracker, market: MarketState) -> Decimal | No
         m = to_decimal(mark) if mark else p.mark_price
         if m is None:
             return a.margin_equity_usd
-        upnl += p.signed_size * (m - p.entry_price)
+        if is_inverse_symbol(p.symbol):  # PI_: 1-USD contracts, coin P&L at the mark (domain.money)
+            upnl += p.signed_size * (m - p.entry_price) / p.entry_price
+        else:
+            upnl += p.signed_size * (m - p.entry_price)
     return a.margin_equity_usd - a.unrealized_pnl_usd + upnl
 
 

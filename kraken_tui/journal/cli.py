@@ -103,6 +103,8 @@ def _events(args: argparse.Namespace, conn: sqlite3.Connection, since_ms: int | 
     if args.json:
         out.write(json.dumps([event_to_json(e) for e in events]) + "\n")
     elif not args.csv:
+        if not events:
+            out.write("no events" + (f" since {iso_ms(since_ms)}" if since_ms is not None else "") + "\n")
         for e in events:
             src = f" [{e.source}]" if e.source else ""
             sym = f" {e.symbol}" if e.symbol else ""

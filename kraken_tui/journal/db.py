@@ -34,8 +34,9 @@ __all__ = [
     "resolve_journal_path",
 ]
 
-#: The schema version that added ``trade_cache``; migrating to it fills the cache.
-_TRADE_CACHE_VERSION = 3
+#: The latest schema version that changed ``trade_cache``'s columns (v3 added the table, v5 the coin columns of
+#: inverse trades); migrating to it fills the cache (the earlier steps leave it empty, so it is derived once).
+_TRADE_CACHE_VERSION = 5
 #: The schema version that added ``reconciliation.outcome``/``exchange_size``; migrating to it fills them
 #: for the rows already there from their text (``reconfacts``).
 _RECONCILIATION_FACTS_VERSION = 4
@@ -91,7 +92,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             for stmt in _statements(MIGRATIONS[version]):
                 conn.execute(stmt)
             if version + 1 == _TRADE_CACHE_VERSION:
-                tradecache.build(conn)  # fill the v3 cache from the facts already there
+                tradecache.build(conn)  # fill the cache from the facts already there
             if version + 1 == _RECONCILIATION_FACTS_VERSION:
                 reconfacts.fill_outcomes(conn)  # the only time a reconciliation row's text is read
             conn.execute(f"PRAGMA user_version={version + 1}")

@@ -257,7 +257,8 @@ class FundingPayment:
     """One realised hourly funding payment (spec §8.3, §4.18 ``funding rate change``).
 
     ``amount_usd`` is signed: positive = received, negative = paid (longs pay when the rate is
-    positive). ``funding_rate`` is the relative rate per hour (fraction) that produced it.
+    positive); it is in the symbol's settlement currency as the account log books it: USD for PF_, the coin
+    (XBT) for PI_ inverse contracts (``domain.money.symbol_settlement_currency``). ``funding_rate`` is the relative rate per hour (fraction) that produced it.
     """
 
     symbol: str
