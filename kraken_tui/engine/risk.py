@@ -17,7 +17,11 @@ from kraken_tui.config import RiskConfig
 from kraken_tui.domain import ZERO, Instrument, PositionSide
 from kraken_tui.domain.fastinit import fast_init
 from kraken_tui.domain.money import contracts_for_notional, stop_loss_usd_per_contract
-from kraken_tui.engine.liquidation import inverse_liquidation_price, linear_liquidation_price, liquidation_distance
+from kraken_tui.engine.liquidation import (
+    inverse_liquidation_price,
+    linear_liquidation_price,
+    liquidation_distance,
+)
 
 __all__ = [
     "AccountSnapshot", "EntryRequest", "OpenExposure", "RiskDecision", "allowed_leverage", "evaluate_entry", "gate",

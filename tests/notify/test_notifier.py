@@ -106,7 +106,7 @@ def test_a_failing_or_slow_channel_never_blocks_the_caller_and_is_reported_maske
             for i in range(20):
                 n(_halted(f"RUNNING -> HALTED: {i}"))
             elapsed = time.perf_counter() - t0
-            assert elapsed < 0.05  # the engine's side only queues
+            assert elapsed < 1.0  # the engine's side only queues: one blocking send to the slow channel is 3 s
             _wait(lambda: n.view().failing, timeout_s=15)
             view = n.view()
         finally:
