@@ -266,3 +266,16 @@ def test_flatten_with_two_instances_refuses_and_names_both(two, capsys):
     assert f"console (paper, journal /j/console.sqlite) at {console.path}" in err
     assert f"headless (paper, journal /j/headless.sqlite) at {headless.path}" in err
     assert console.eng.positions and headless.eng.positions
+
+
+def test_the_cli_contract_lists_the_keys_ctl_list_and_ctl_health_emit():
+    import re
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cli-contract.md").read_text()
+
+    def keys(head: str) -> set[str]:
+        bullet = doc.split(f"- `{head}`: ", 1)[1].split("\n- ", 1)[0]
+        return set(re.findall(r'"(\w+)": ', bullet.split("}", 1)[0]))
+
+    assert keys("ctl list --json") == LIST_KEYS
+    assert keys("ctl health --json") == HEALTH_KEYS
