@@ -144,6 +144,7 @@ def test_health_2_when_nothing_runs_or_unreachable(capsys, tmp_path):
     code, ans = _health_json(capsys)
     assert code == 2 and set(ans) == HEALTH_KEYS
     assert ans["health"] == "down" and ans["state"] is None and ans["feed"] is None
+    assert ans["reason"].startswith("no running kraken-tui instance (no live control socket in "), ans
     code, out = _health(capsys, "--socket", str(tmp_path / "gone.sock"))
     assert code == 2 and out.startswith("down: unreachable: "), out
 
@@ -153,8 +154,8 @@ def test_health_2_when_several_run_without_socket(capsys):
             Served(default_socket_path(pid=990_004), _info("headless", 990_004, "/j/b.sqlite")):
         code, out = _health(capsys)
         err = capsys.readouterr().err
-    assert code == 2 and out.startswith("down: "), out
-    assert "several running instances" in err
+    assert code == 2 and out == "down: several running instances (2: console, headless); choose one with --socket", out
+    assert "several running instances" in err and "console (paper, journal /j/a.sqlite)" in err
 
 
 # ---------------------------------------------------------------- the instance registry
