@@ -2,9 +2,10 @@
 each with the confirmation or warning it needs.
 
 Owns: ``OperatorKeys``, a collaborator ``KrakenApp`` owns and delegates its key handling and operator
-actions to; it turns keys into ``EngineControl`` calls: the flatten guard sees every key first (any other key disarms and does nothing else; the window runs between the
-moments keys were pressed), dialogs block everything but flatten, and the flatten itself runs as a worker
-whose cancel request leaves before the screen is redrawn.
+actions to; it turns keys into ``EngineControl`` calls: the flatten guard sees every key first (any other
+key disarms and does nothing else; the window runs between the moments keys were pressed), dialogs block
+everything but flatten, and the flatten itself runs as a worker whose cancel request leaves before the
+screen is redrawn.
 Only deliberate key presses drive the operator keys:
 - The flatten keys are handled here, before any screen or dialog sees them, so they work on every screen
   and modal (quit prompt, command palette, journal, help, confirmations, trade detail, live gate). Inside a
