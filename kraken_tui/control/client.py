@@ -103,9 +103,16 @@ async def list_instances() -> list[dict[str, Any]]:
 
 
 def _health(args: argparse.Namespace, err: Callable[[str], None]) -> int:
-    path = pick_instance(args.socket, err)
-    if path is None:
-        ans: dict[str, Any] = {"code": HEALTH_DOWN, "health": "down", "reason": "no single running instance",
+    said: list[str] = []
+
+    def note(msg: str) -> None:
+        said.append(msg)
+        err(msg)
+
+    path = pick_instance(args.socket, note)
+    if path is None:  # the reason line says why: none runs, or several do (stderr names them)
+        why = said[0].splitlines()[0].rstrip(":") if said else "no single running instance"
+        ans: dict[str, Any] = {"code": HEALTH_DOWN, "health": "down", "reason": why,
                                "state": None, "feed": None, "problems": []}
     else:
         try:

@@ -4,7 +4,8 @@
 Owns: the live gate (``--mode live`` starts the engine only after the operator typed ``LIVE``;
 anything else quits with exit code 2, nothing started); starting and stopping the engine; sampling
 ``engine.snapshot()`` at ``[ui] refresh_hz`` and handing it to the dashboard; the terminal bell; themes;
-the journal and help screens; the command palette. The operator keys live in ``ui.operator_keys``, the
+the journal and help screens; the command palette. The operator keys are delegated to an
+``ui.operator_keys.OperatorKeys`` the app owns (``operator``), the
 warnings' wording in ``ui.wording``, the log file in ``ui.logfile`` (nothing reaches stderr under the UI).
 The engine is never awaited from a key handler except through workers, and every read of the journal
 runs in a thread.
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.color import Color
@@ -29,7 +31,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from kraken_tui.config import Config
-from kraken_tui.engine.facade import EngineControl, EngineEvent, EngineSnapshot, Severity
+from kraken_tui.engine.facade import EngineControl, EngineEvent, EngineSnapshot, FlattenReport, Severity
 from kraken_tui.errors import exit_code_for
 from kraken_tui.journal.db import resolve_journal_path
 from kraken_tui.ui import themes
@@ -71,7 +73,7 @@ class EngineEventPosted(Message):
         self.event = event
 
 
-class KrakenApp(OperatorKeys, App[int]):
+class KrakenApp(App[int]):
     """The console.
 
     Args:
@@ -115,7 +117,6 @@ class KrakenApp(OperatorKeys, App[int]):
         self.burst = KeyBurst()
         self.palette = Palette()
         self.bells = 0
-        self.flatten_reports: list[Any] = []
         self.engine_exit_code: int | None = None
         self.fatal: str | None = None
         self._last_bell = -1e18
@@ -123,9 +124,54 @@ class KrakenApp(OperatorKeys, App[int]):
         self._last_snap: EngineSnapshot | None = None
         self._theme_dirs = themes.theme_dirs(cfg.source_path)
         self._listening = False
-        self._flatten_pressed_at: float | None = None
         self.live_pending = False
         """True while the live gate waits for its typed confirmation (the engine is not started)."""
+        self.operator = OperatorKeys(self, engine=lambda: self.engine, ui=cfg.ui, guard=self.guard,
+                                     burst=self.burst, clock=clock, refresh=self.refresh_now, key_for=self.key_for,
+                                     exit_code=lambda: self.engine_exit_code)
+        """The operator keys: sees every event first; the operator actions below delegate to it."""
+
+    @property
+    def flatten_reports(self) -> list[FlattenReport]:
+        """Every report of a flatten fired from the console (keys, quit prompt, palette), in order."""
+        return self.operator.flatten_reports
+
+    # ------------------------------------------------------------------ operator keys (delegated)
+    async def on_event(self, event: events.Event) -> None:
+        if await self.operator.admit(event):
+            await super().on_event(event)
+
+    def simulate_key(self, key: str) -> None:
+        """A key the app posts itself (textual's footer does on a click): never a destructive one."""
+        if self.operator.admit_simulated(key):
+            super().simulate_key(key)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.operator.check_action(action)
+
+    def action_pause(self) -> None:
+        """Pause entries (exits keep working)."""
+        self.operator.pause()
+
+    def action_resume(self) -> None:
+        """Resume entries (also acknowledges an adopted position)."""
+        self.operator.resume()
+
+    async def action_flatten(self) -> None:
+        """First press arms, a second press within the window fires."""
+        await self.operator.flatten()
+
+    def action_reset(self) -> None:
+        """Reset HALTED -> PAUSED after a confirmation."""
+        self.operator.reset()
+
+    async def action_quit(self) -> None:
+        """Textual's quit (ctrl+q, the command palette's Quit): the console's quit, which asks first."""
+        self.operator.quit_console()
+
+    def action_quit_console(self) -> None:
+        """Quit; asks first while RUNNING or with positions or orders open."""
+        self.operator.quit_console()
 
     # ------------------------------------------------------------------ lifecycle
     def get_default_screen(self) -> Screen:
@@ -331,7 +377,7 @@ class KrakenApp(OperatorKeys, App[int]):
         yield SystemCommand("Pause entries", "Block new entries; exits keep working", self.action_pause)
         yield SystemCommand("Resume entries", "Allow entries again (from PAUSED)", self.action_resume)
         yield SystemCommand("Flatten everything", "Cancel every order, close every position, HALT (asks first)",
-                            self._confirm_flatten)
+                            self.operator.confirm_flatten)
         yield SystemCommand("Reset after HALTED", "HALTED -> PAUSED (asks first)", self.action_reset)
         yield SystemCommand("Journal", "Trades, statistics, equity curve, CSV export", self.action_journal)
         yield SystemCommand("Help", "Every key and the log file", self.action_help)
