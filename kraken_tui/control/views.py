@@ -72,10 +72,13 @@ def health_dict(snap: EngineSnapshot, problems: Sequence[str] = ()) -> dict[str,
     """``ctl health --json``: ``{"code": 0|1|2, "health": "ok|degraded|down", "reason": str, "state": str,
     "feed": str, "problems": [str]}``. ``code`` 2: HALTED, or the engine finished; 1: FLATTENING, PAUSED (by a
     guard or the operator), an entry blocker in force (stale market data, reconciliation, an unprotected
-    position, ...), the market feed not live, or any of ``problems`` (other failing parts, e.g. a
-    notification channel: each a short sentence); else 0. ``reason`` is one line saying why."""
+    position, ...), the market feed not live, a notification channel failing (``snap.notify``), or any of
+    ``problems`` (other failing parts: each a short sentence); else 0. ``reason`` is one line saying why."""
     state = snap.state
     feed = snap.feed
+    problems = list(problems)
+    if snap.notify.failing:  # a channel that cannot reach the trader is a degraded instance
+        problems.append(f"notifications failing: {snap.notify.detail or 'a channel failed'}")
     issues = list(problems)
     if state is OperatorState.HALTED:
         code, reason = HEALTH_DOWN, f"HALTED: {snap.state_reason}"

@@ -23,7 +23,7 @@ import pytest
 
 from kraken_tui.cli import main
 from kraken_tui.control import ControlServer, default_socket_path, find_instances, runtime_dir
-from kraken_tui.engine.facade import EngineSnapshot, FeedView
+from kraken_tui.engine.facade import EngineSnapshot, FeedView, NotifyView
 from kraken_tui.engine.operator import TransitionSource
 from tests.operator.fake_engine import FakeEngine
 
@@ -38,9 +38,10 @@ class Engine(FakeEngine):
         super().__init__()
         self.feed = FeedView("live", 0.4)
         self.finished = False
+        self.notify = NotifyView()
 
     def snapshot(self) -> EngineSnapshot:
-        return dataclasses.replace(super().snapshot(), feed=self.feed, finished=self.finished)
+        return dataclasses.replace(super().snapshot(), feed=self.feed, finished=self.finished, notify=self.notify)
 
 
 class Served:
@@ -124,6 +125,13 @@ def test_health_1_when_a_problem_is_reported(capsys):
     with Served(path, _info("headless", 990_002, "/j/h.sqlite"), problems=lambda: ["notify: ntfy failing"]):
         code, ans = _health_json(capsys)
     assert code == 1 and ans["problems"] == ["notify: ntfy failing"] and "ntfy failing" in ans["reason"]
+
+
+def test_health_1_when_a_notification_channel_fails(one, capsys):
+    one.eng.notify = NotifyView(channels=1, failing=True, detail="ntfy://***: HTTP 500")
+    code, ans = _health_json(capsys)
+    assert (code, ans["health"]) == (1, "degraded")
+    assert ans["problems"] == ["notifications failing: ntfy://***: HTTP 500"] and "HTTP 500" in ans["reason"]
 
 
 def test_health_2_when_halted(one, capsys):
