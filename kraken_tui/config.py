@@ -128,7 +128,12 @@ class PaperConfig(_Section):
     port: int = Field(default=0, ge=0, le=65535)
     """TCP port; 0 = an ephemeral port chosen at start."""
     starting_balance_usd: float = Field(default=10_000.0, gt=0)
-    """Starting USD collateral of the paper account."""
+    """Starting USD collateral of the paper account (the flex account that margins PF_ positions)."""
+    starting_coin_balances: dict[str, float] = Field(default_factory=lambda: {"xbt": 0.1, "eth": 1.0})
+    """Starting coin balance of each inverse margin account, by lower-case coin (``xbt`` = ``fi_xbtusd``, which
+    margins PI_XBTUSD), in the coin; PI_ positions are margined, and their P&L, fees and funding settled, in
+    that coin (docs/kraken-futures-api.md §4.6). A coin left out starts at 0 (its PI_ orders are then rejected
+    with insufficientAvailableFunds)."""
     maker_fee_bps: float = Field(default=2.0, ge=-10, le=100)
     """Maker fee in basis points (Kraken base tier 0.02%, spec §8.6); negative = rebate."""
     taker_fee_bps: float = Field(default=5.0, ge=0, le=100)
@@ -145,6 +150,20 @@ class PaperConfig(_Section):
     kept below the lowest maintenance margin rate of the instrument table (0.5%, PF_XBTUSD first tier) so a
     partial liquidation can restore margin (a larger fee than 1.25 x the MM rate makes every liquidation full)."""
 
+
+    @field_validator("starting_coin_balances")
+    @classmethod
+    def _coin_balances(cls, v: dict[str, float]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for coin, qty in v.items():
+            c = coin.strip().lower()
+            if not c.isalnum() or c == "usd":
+                raise ValueError(f"{coin!r} is not a coin (lower-case base asset such as xbt; USD is "
+                                 "starting_balance_usd)")
+            if not qty >= 0:
+                raise ValueError(f"{coin} = {qty}: a starting coin balance must be >= 0")
+            out[c] = float(qty)
+        return out
 
 class StrategyConfig(_Section):
     """[strategy]: which signal source trades and on what."""

@@ -50,6 +50,7 @@ __all__ = [
     "notional_usd",
     "partial_liquidation_size",
     "position_margins",
+    "settlement_margins",
     "settlement_currency",
     "stop_loss_usd_per_contract",
     "symbol_settlement_currency",
@@ -269,6 +270,19 @@ def position_margins(inst: Instrument, signed_size: Decimal, entry: Decimal) -> 
         return ZERO, ZERO
     n, im_rate, mm_rate = margin_tier(inst, signed_size, entry)
     return n * im_rate, n * mm_rate
+
+
+def settlement_margins(inst: Instrument, signed_size: Decimal, entry: Decimal) -> tuple[Decimal, Decimal]:
+    """(initial margin, maintenance margin) of a position in its settlement currency: USD for PF_ (as
+    ``position_margins``); for PI_ the coin the inverse margin account holds, the USD margin / entry price
+    (contracts x contract size x tier rate / entry). Example: PI_XBTUSD 10 000 contracts entered at 50 000,
+    first tier 2 % / 1 %: IM 10 000 x 2 % / 50 000 = 0.004 XBT, MM 0.002 XBT. Source: Kraken Futures docs
+    "Get accounts" (inverse margin accounts: marginRequirements im/mm in the account currency) and Kraken
+    Support "Portfolio Management" (inverse contracts are margined and settled in the base currency)."""
+    im, mm = position_margins(inst, signed_size, entry)
+    if inst.is_linear or signed_size == 0:
+        return im, mm
+    return im / entry, mm / entry
 
 
 def liquidation_triggered(margin_equity_usd: Decimal, maintenance_margin_usd: Decimal) -> bool:

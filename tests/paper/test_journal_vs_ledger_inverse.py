@@ -35,7 +35,8 @@ async def _ok(c, symbol, side, size):
 
 
 async def test_mixed_account_journal_equals_the_account_log_per_currency(tmp_path):
-    ex = PaperExchange(PaperConfig())  # 10 000 USD, taker 5 bp
+    # 10 000 USD in the flex account, 0.5 XBT in the inverse account fi_xbtusd, taker 5 bp
+    ex = PaperExchange(PaperConfig(starting_coin_balances={"xbt": 0.5}))
     async with paper_client(ex) as c:
         quote(ex, T0 + 1000)  # PF_XBTUSD 49 990 / 50 010
         quote(ex, T0 + 1000, sym=PI, bid=49_999.5, ask=50_000, mark=50_000, bid_size=1e6, ask_size=1e6)
@@ -51,12 +52,26 @@ async def test_mixed_account_journal_equals_the_account_log_per_currency(tmp_pat
         quote(ex, T0 + H + 1, bid=50_490, ask=50_510, mark=50_500)
         # PI_: sell 10 000 @ 62 500 = 0.16 XBT, fee 0.16 x 5 bp = 0.00008 XBT; P&L (1/50 000 - 1/62 500) x
         # 10 000 = 0.2 - 0.16 = 0.04 XBT
+        # both positions open, over loopback: the PI_ position is margined by fi_xbtusd in XBT, apart from flex.
+        # fi_xbtusd: 0.5 - 0.0001 fee - 0.00002 funding = 0.49988 XBT; P&L at 62 500 = 0.04 XBT; pv 0.53988;
+        # IM 10 000 x 2 % / 50 000 = 0.004 XBT, MM 0.002 XBT; available funds 0.53988 - 0.004 = 0.53588 XBT.
+        # flex: 10 000 - 2.5005 = 9 997.4995 USD, P&L 0.1 x (50 500 - 50 010) = 49 USD, IM 0.1 x 50 010 x 1 %
+        snap = await c.accounts()
+        fi = snap.inverse["FI_XBTUSD"]
+        assert fi.currency == "XBT"
+        assert fi.balances["XBT"] == D("0.49988") and fi.balances[PI] == D(10_000)
+        assert fi.portfolio_value == D("0.53988") and fi.available_funds == D("0.53588")
+        assert (fi.initial_margin, fi.maintenance_margin) == (D("0.004"), D("0.002"))
+        assert snap.flex is not None and snap.flex.currencies == {"USD": D("9997.4995")}
+        assert snap.flex.unrealized_pnl_usd == D(49) and snap.flex.initial_margin_usd == D("50.01")
+        assert snap.flex.margin_equity_usd == D("10046.4995")
         await _ok(c, PI, "sell", "10000")
         # PF_: sell 0.1 @ 50 490: realised 0.1 x 480 = 48 USD, fee 0.1 x 50 490 x 5 bp = 2.5245
         await _ok(c, XBT, "sell", "0.1")
         assert await c.open_positions() == []
         log = await c.account_log(sort="asc")
         fills = await c.fills()
+        end = await c.accounts()
 
     cash = {(e.execution, e.asset.lower()): e for e in log if e.execution}
     path = tmp_path / "journal.sqlite"
@@ -87,8 +102,14 @@ async def test_mixed_account_journal_equals_the_account_log_per_currency(tmp_pat
     assert xbt.exchange.realized_pnl_usd == D("0.04") == xbt.journal.realized_pnl_usd
     assert xbt.exchange.fees_usd == D("0.00018") == xbt.journal.fees_usd
     assert xbt.exchange.funding_usd == D("-0.00002") == xbt.journal.funding_usd
-    # the wallet: 0.04 - 0.00018 - 0.00002 = 0.0398 XBT (P&L settles in the coin)
-    assert ex.balances.quantities["xbt"] == D("0.0398")
+    # the coin account: 0.5 + 0.04 - 0.00018 - 0.00002 = 0.5398 XBT (P&L settles in the coin); the flex account
+    # 10 000 + 48 - 5.025 USD: each equals the starting balance plus the journal's net in that currency
+    assert ex.balances.quantities["xbt"] == D("0.5398")
+    assert end.inverse["FI_XBTUSD"].balances["XBT"] == D("0.5") + xbt.journal.realized_pnl_usd - \
+        xbt.journal.fees_usd + xbt.journal.funding_usd
+    assert end.flex is not None
+    assert end.flex.balance_value_usd == D(10_000) + usd.journal.realized_pnl_usd - usd.journal.fees_usd == \
+        D("10042.975")
 
     (pi,) = [t for t in trades.closed if t.symbol == PI]
     assert (pi.entry_price, pi.exit_price, pi.size) == (D(50_000), D(62_500), D(10_000))
