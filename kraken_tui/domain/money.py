@@ -57,6 +57,7 @@ __all__ = [
     "to_usd",
     "unrealized_pnl",
     "unrealized_pnl_usd",
+    "contracts_pnl_usd",
 ]
 
 #: Basis points per unit (a fee rate of ``bps`` charges ``notional x bps / BPS``).
@@ -132,11 +133,21 @@ def unrealized_pnl_usd(inst: Instrument, signed_size: Decimal, entry: Decimal, m
     -0.0000069951... XBT, x 100 070 = -0.70 USD. The inverse form is computed as size x contract size x
     (mark - entry) / entry, the same value with one division (exact where the two-step form rounds).
     Source: Kraken Support "Portfolio Management"."""
-    if signed_size == 0:
+    return contracts_pnl_usd(signed_size * inst.contract_size, entry, mark, inverse=not inst.is_linear)
+
+
+def contracts_pnl_usd(signed_units: Decimal, entry: Decimal, mark: Decimal, *, inverse: bool) -> Decimal:
+    """``unrealized_pnl_usd`` for ``signed_units`` = signed contracts x contract size (base units for linear,
+    USD for inverse): linear ``units x (mark - entry)``; inverse ``units x (mark - entry) / entry`` (the coin
+    P&L valued at ``mark``). An inverse position without a positive entry price has no defined P&L: 0.
+    Source: Kraken Support "Portfolio Management"."""
+    if signed_units == 0:
         return ZERO
-    if inst.is_linear:
-        return (mark - entry) * signed_size * inst.contract_size
-    return signed_size * inst.contract_size * (mark - entry) / entry
+    if not inverse:
+        return (mark - entry) * signed_units
+    if entry <= 0:
+        return ZERO
+    return signed_units * (mark - entry) / entry
 
 
 def contracts_for_notional(inst: Instrument, notional: Decimal, price: Decimal) -> Decimal:

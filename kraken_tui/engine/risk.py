@@ -16,7 +16,7 @@ from decimal import Decimal
 from kraken_tui.config import RiskConfig
 from kraken_tui.domain import ZERO, Instrument, PositionSide
 from kraken_tui.domain.fastinit import fast_init
-from kraken_tui.domain.money import contracts_for_notional, stop_loss_usd_per_contract
+from kraken_tui.domain.money import contracts_for_notional, contracts_pnl_usd, stop_loss_usd_per_contract
 from kraken_tui.engine.liquidation import (
     inverse_liquidation_price,
     linear_liquidation_price,
@@ -71,10 +71,9 @@ class OpenExposure:
     @property
     def unrealized_pnl_usd(self) -> Decimal:
         """size x (mark - entry) for linear contracts (spec §8.5); for inverse ones the coin P&L
-        size x (1/entry - 1/mark) valued at the mark (``domain.money.unrealized_pnl_usd``)."""
-        if self.inverse:
-            return self.signed_size * (self.mark_price - self.entry_price) / self.entry_price
-        return self.signed_size * (self.mark_price - self.entry_price)
+        size x (1/entry - 1/mark) valued at the mark (``domain.money.contracts_pnl_usd``; 0 for an inverse
+        position without a positive entry price)."""
+        return contracts_pnl_usd(self.signed_size, self.entry_price, self.mark_price, inverse=self.inverse)
 
     @property
     def entry_notional_usd(self) -> Decimal:
