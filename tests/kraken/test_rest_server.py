@@ -71,7 +71,8 @@ def _creds(secret: str = SECRET) -> Credentials:
 @pytest.fixture
 async def env():
     async with SigningServer(KEY, SECRET) as srv, httpx.AsyncClient() as http:
-        cfg = ClientConfig(timeout_s=0.3, read_retries=2, retry_backoff_s=0.01)
+        # 1.5 s: far above a loopback answer even on a loaded machine; the delayed answers below take 3 s
+        cfg = ClientConfig(timeout_s=1.5, read_retries=2, retry_backoff_s=0.01)
         clock = FakeClock()
         limiter = RateLimiter(clock=clock, sleep=clock.sleep)
         client = KrakenRestClient(
@@ -175,7 +176,7 @@ async def test_5xx_on_an_order_is_unknown_and_not_resent(env):
 
 async def test_timeout_on_order_is_unknown_and_not_resent(env):
     srv, client, _ = env
-    srv.reply(f"{V3}/sendorder", Canned(PLACED, delay_s=0.6))
+    srv.reply(f"{V3}/sendorder", Canned(PLACED, delay_s=3.0))
     res = await client.send_order(OrderRequest("PF_XBTUSD", Side.BUY, OrderType.MARKET, Decimal("0.001")))
     assert res.status is OrderStatus.UNKNOWN and "no answer within 0.3 s" in res.error
     assert len(srv.seen(f"{V3}/sendorder")) == 1
@@ -183,7 +184,7 @@ async def test_timeout_on_order_is_unknown_and_not_resent(env):
 
 async def test_timeout_on_a_read_raises_transport_error_after_retries(env):
     srv, client, _ = env
-    srv.reply(f"{V3}/openorders", Canned(OPEN_ORDERS, delay_s=0.6))
+    srv.reply(f"{V3}/openorders", Canned(OPEN_ORDERS, delay_s=3.0))
     with pytest.raises(TransportError) as ei:
         await client.open_orders()
     assert ei.value.endpoint == f"{V3}/openorders"
