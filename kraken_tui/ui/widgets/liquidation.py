@@ -77,9 +77,11 @@ class LiquidationPanel(Panel):
         if frame.force or text != self._last:
             self.query_one("#margin-text", Static).update(text)
             self._last = text
-        # five headroom lines when the panel has room for them, the margin lines and the table; else two
+        # five headroom lines when the panel has room for them, the margin lines and the table; else two (always
+        # two on the paged small-terminal layout, where the panel's height follows its content)
         height = self.content_region.height
-        room_lines = 5 if not height or height >= 2 + 5 + 1 + len(snap.positions) else 2
+        paged = self.screen.has_class("compact")
+        room_lines = 5 if not paged and (not height or height >= 2 + 5 + 1 + len(snap.positions)) else 2
         room = headroom_lines(snap, self.limits, frame.palette, room_lines)
         if frame.force or room != self._last_headroom:
             self.query_one("#headroom-text", Static).update(room)
