@@ -100,11 +100,11 @@ class AccountWatch:
                                   drawdown_pct=self.equity.drawdown_pct(eq))
 
     def snapshot_equity(self) -> None:
-        """Each signal-timeframe bar: the account's equity into ``equity_history`` and the journal
-        (``EquitySnapshot`` with the marks of the open positions); nothing before the first account report."""
+        """Each signal-timeframe bar: the equity at mark into ``equity_history``, the report's equity into the
+        journal (``EquitySnapshot`` with the marks of the open positions); nothing before the first report."""
         eq = self.account.equity_usd
         if eq is None:
             return
         marks = {s: m for s in self.account.positions if (m := self.market.mark_price(s))}
-        self.equity_history.append((self.io.now_ms(), float(eq)))
+        self.equity_history.append((self.io.now_ms(), float(self.equity_at_mark() or eq)))
         self.io.write_soon(EquitySnapshot(self.io.now_ms(), eq, marks))

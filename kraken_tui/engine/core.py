@@ -83,7 +83,7 @@ from kraken_tui.engine.reconciler import Reconciler, journal_view
 from kraken_tui.engine.signals import Strategy
 from kraken_tui.engine.strategies import build_strategy
 from kraken_tui.engine.takeover import Takeover
-from kraken_tui.engine.views import RunInfo, SnapshotBuilder
+from kraken_tui.engine.views import RunInfo, SnapshotBuilder, WarmupSpec
 
 __all__ = ["Engine"]
 
@@ -197,6 +197,7 @@ class Engine:
             equity_history=self.watch.equity_history, funding=self.funding.accrual,
             is_external=self.rec.is_external, purposes=self.flow.order_purposes, signals=self.decisions.signals,
             events=self.events.recent, feed=self.feed.view, client=client)
+        self.snapshots.warmup = WarmupSpec(self.strategy.series, self.strategy.timeframe, self.strategy.warmup_bars)
 
     # ------------------------------------------------------------------ clock and read-outs
     def now_ms(self) -> int:

@@ -41,6 +41,7 @@ __all__ = [
     "RiskLevel",
     "Severity",
     "SignalView",
+    "WarmupView",
 ]
 
 
@@ -155,7 +156,8 @@ class OrderView:
 class MarketStateView:
     """Latest market state of one symbol. ``funding_rate`` and ``predicted_funding_rate`` are relative
     per hour (spec §8.3); annualised = rate x 24 x 365. ``basis_bps`` = (mark - index) / index x 1e4.
-    ``last_update_ms`` is the engine-clock time of the last market message for this symbol."""
+    ``last_update_ms`` is the engine-clock time of the last market message for this symbol.
+    ``change_24h_pct`` is the change of the last price over 24 hours, percent (None when not known)."""
 
     symbol: str
     mark_price: float | None = None
@@ -168,6 +170,25 @@ class MarketStateView:
     next_funding_ts_ms: int | None = None
     basis_bps: float | None = None
     last_update_ms: int | None = None
+    change_24h_pct: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WarmupView:
+    """The strategy's indicator warm-up on one symbol: ``bars`` closed candles of ``timeframe`` held of the
+    ``bars_needed`` (``Strategy.warmup_bars``) before a signal is possible; ``next_close_ms`` is when the
+    forming candle closes (engine clock, UTC ms; None when unknown). Ready when bars >= bars_needed."""
+
+    symbol: str
+    timeframe: str
+    bars: int
+    bars_needed: int
+    next_close_ms: int | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True when the indicators have the history they need."""
+        return self.bars >= self.bars_needed
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +209,15 @@ class SignalView:
 @dataclass(frozen=True, slots=True)
 class AccountView:
     """Account figures (USD). ``margin_ratio`` = maintenance margin / margin equity (fraction; 1.0 means
-    liquidation). ``equity_history`` holds (ts_ms, equity_usd) samples for the sparkline, oldest first.
-    "today" is the current UTC day."""
+    liquidation). ``equity_history`` holds (ts_ms, equity_usd) samples for the sparkline, oldest first
+    (equity at mark at each signal-timeframe bar). "today" is the current UTC day.
+
+    ``equity_usd`` is the last account report's margin equity; ``equity_at_mark_usd`` is that equity re-marked
+    with the latest marks (report equity - report unrealized P&L + the positions' unrealized P&L at mark;
+    Kraken Futures docs, "Multi-collateral margin"), None before the first report; ``drawdown_pct`` is from
+    the peak to the equity at mark, percent. ``day_start_equity_usd`` is the equity at the start of the UTC day
+    (the daily loss limit's base; None until known); ``initial_margin_usd`` the initial margin of the open
+    positions in the last report."""
 
     equity_usd: Decimal = ZERO
     starting_equity_usd: Decimal = ZERO
@@ -203,6 +231,14 @@ class AccountView:
     margin_ratio: float | None = None
     drawdown_pct: float = 0.0
     equity_history: tuple[tuple[int, float], ...] = ()
+    equity_at_mark_usd: Decimal | None = None
+    day_start_equity_usd: Decimal | None = None
+    initial_margin_usd: Decimal = ZERO
+
+    @property
+    def marked_equity_usd(self) -> Decimal:
+        """The equity to show: ``equity_at_mark_usd`` when known, else the report's ``equity_usd`` (USD)."""
+        return self.equity_at_mark_usd if self.equity_at_mark_usd is not None else self.equity_usd
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +314,8 @@ class EngineSnapshot:
     ``state_reason`` says why the state was entered; ``entry_blockers`` maps a blocker name (stale market
     data, reconciliation mismatch, daily loss limit) to its detail; ``rate_limit_headroom`` is the
     fraction (0..1) of the REST cost budget available now; ``synthetic`` is True when prices are
-    synthetic; ``signals`` and ``events`` are the most recent ones, newest last.
+    synthetic; ``signals`` and ``events`` are the most recent ones, newest last; ``warmup`` has one entry per
+    traded symbol of the strategy (empty when the engine does not say).
     """
 
     ts_ms: int
@@ -303,6 +340,7 @@ class EngineSnapshot:
     profile: str = ""
     paper_account: str | None = None
     notify: NotifyView = field(default_factory=NotifyView)
+    warmup: tuple[WarmupView, ...] = ()
 
 
 class EngineControl(Protocol):

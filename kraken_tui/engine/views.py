@@ -31,7 +31,9 @@ from kraken_tui.engine.facade import (
     OrderView,
     PositionView,
     SignalView,
+    WarmupView,
 )
+from kraken_tui.engine.candles import timeframe_ms
 from kraken_tui.engine.funding import FundingAccrual
 from kraken_tui.engine.guards import EquityGuard
 from kraken_tui.engine.liquidation import (
@@ -44,9 +46,11 @@ from kraken_tui.engine.liquidation import (
 from kraken_tui.engine.market import MarketState
 from kraken_tui.engine.operator import OperatorStateMachine
 from kraken_tui.engine.risk import AccountSnapshot, OpenExposure
+from kraken_tui.engine.signals import PriceSeries
 
-__all__ = ["RunInfo", "SnapshotBuilder", "account_view", "liquidation", "notional_usd", "order_views",
-           "position_view", "rate_limit_headroom", "risk_account", "upnl_usd"]
+__all__ = ["RunInfo", "SnapshotBuilder", "WarmupSpec", "account_view", "equity_at_mark_usd", "liquidation",
+           "notional_usd", "order_views", "position_view", "rate_limit_headroom", "risk_account", "upnl_usd",
+           "warmup_views"]
 
 
 def _mark(market: MarketState, p: Position) -> Decimal | None:
@@ -194,14 +198,30 @@ def order_views(acct: AccountTracker, purposes: Mapping[str, str]) -> tuple[Orde
     return tuple(out)
 
 
-def account_view(acct: AccountTracker, positions: Sequence[PositionView], starting: Decimal, peak: Decimal,
-                 history: tuple[tuple[int, float], ...]) -> AccountView:
-    """Account figures (USD) for the front end; ``starting``/``peak`` equity tracked by the engine."""
+def equity_at_mark_usd(acct: AccountTracker, positions: Sequence[PositionView]) -> Decimal | None:
+    """The last report's margin equity re-marked with the positions' unrealized P&L at the current marks
+    (USD): report equity - report unrealized P&L + sum of ``PositionView.upnl_usd`` (Kraken Futures docs,
+    "Multi-collateral margin"; the same figure as ``guards.equity_at_mark``). The report's equity when a
+    position has no mark yet; None before the first account report."""
     a = acct.account
-    equity = a.margin_equity_usd if a is not None else ZERO
+    if a is None:
+        return None
+    if any(p.mark_price is None for p in positions):
+        return a.margin_equity_usd
+    return a.margin_equity_usd - a.unrealized_pnl_usd + sum((p.upnl_usd for p in positions), ZERO)
+
+
+def account_view(acct: AccountTracker, positions: Sequence[PositionView], starting: Decimal, peak: Decimal,
+                 history: tuple[tuple[int, float], ...], *, day_start: Decimal | None = None) -> AccountView:
+    """Account figures (USD) for the front end; ``starting``/``peak`` equity tracked by the engine,
+    ``day_start`` the equity at the start of the UTC day (``guards.EquityGuard.day_start_usd``). Drawdown is
+    from the peak to the equity at mark (percent)."""
+    a = acct.account
+    marked = equity_at_mark_usd(acct, positions)
+    equity = marked if marked is not None else ZERO
     ratio = a.margin_ratio if a is not None else None
     return AccountView(
-        equity_usd=equity,
+        equity_usd=a.margin_equity_usd if a is not None else ZERO,
         starting_equity_usd=starting,
         peak_equity_usd=peak,
         realized_pnl_today_usd=acct.realized_today_usd,
@@ -213,6 +233,9 @@ def account_view(acct: AccountTracker, positions: Sequence[PositionView], starti
         margin_ratio=float(ratio) if ratio is not None else None,
         drawdown_pct=float((peak - equity) / peak * 100) if peak > 0 and equity < peak else 0.0,
         equity_history=history,
+        equity_at_mark_usd=marked,
+        day_start_equity_usd=day_start,
+        initial_margin_usd=a.initial_margin_usd if a is not None else ZERO,
     )
 
 
@@ -227,6 +250,36 @@ def rate_limit_headroom(client: object) -> float | None:
         avail, cap = rl.headroom()
         return max(0.0, min(1.0, avail / cap)) if cap else None
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class WarmupSpec:
+    """What the strategy needs before its first signal: ``bars_needed`` closed candles of ``timeframe`` of the
+    price ``series`` ("trade" or "spot") per symbol (``signals.Strategy``)."""
+
+    series: PriceSeries
+    timeframe: str
+    bars_needed: int
+
+
+def warmup_views(market: MarketState, spec: WarmupSpec | None, now_ms: int) -> tuple[WarmupView, ...]:
+    """Per traded symbol, the closed candles held vs ``spec.bars_needed`` and when the forming candle closes
+    (the next multiple of the timeframe after ``now_ms``, engine clock UTC ms); empty without a spec or when
+    the market does not build the spec's series."""
+    if spec is None or spec.bars_needed <= 0:
+        return ()
+    try:
+        tf_ms = timeframe_ms(spec.timeframe)
+    except (KeyError, ValueError):
+        return ()
+    out = []
+    for sym in market.symbols:
+        try:
+            held = len(market.builder(sym, spec.series).candles(spec.timeframe))
+        except (KeyError, ValueError):
+            continue
+        out.append(WarmupView(sym, spec.timeframe, held, spec.bars_needed, (now_ms // tf_ms + 1) * tf_ms))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +328,8 @@ class SnapshotBuilder:
         self.feed, self.client = feed, client
         self.notify: Callable[[], NotifyView] = NotifyView
         """The notification channels' health (set by the composition root when a notifier runs)."""
+        self.warmup: WarmupSpec | None = None
+        """The strategy's warm-up need (set by the engine; None: the snapshot's ``warmup`` stays empty)."""
 
     def build(self, *, dead_man: DeadManView, flatten: FlattenProgress | None, finished: bool) -> EngineSnapshot:
         """The snapshot now, with the dead man's switch's view, the flatten's progress (None: no flatten
@@ -287,9 +342,10 @@ class SnapshotBuilder:
             ts_ms=self.now_ms(), mode=self.run.mode, synthetic=self.run.synthetic, state=self.sm.state,
             state_reason=self.sm.reason, entry_blockers=self.sm.entry_blockers,
             account=account_view(self.account, positions, self.equity.starting_usd, self.equity.peak_usd,
-                                 tuple(self.equity_history)),
+                                 tuple(self.equity_history), day_start=self.equity.day_start_usd),
             positions=positions, orders=order_views(self.account, self.purposes()),
             markets=self.market.views(), signals=tuple(self.signals), events=tuple(self.events),
             feed=self.feed(), dead_man=dead_man, rate_limit_headroom=rate_limit_headroom(self.client),
             flatten=flatten, strategy=self.run.strategy, journal_path=self.run.journal_path, finished=finished,
-            profile=self.run.profile, paper_account=self.run.paper_account, notify=self.notify())
+            profile=self.run.profile, paper_account=self.run.paper_account, notify=self.notify(),
+            warmup=warmup_views(self.market, self.warmup, self.now_ms()))

@@ -226,7 +226,7 @@ async def test_page_key_cycles_panels_on_a_small_terminal(make_app):
         dash = app.dashboard
         assert dash.compact
         shown = lambda: sorted(p.id for p in dash.panels if p.display)  # noqa: E731
-        assert shown() == ["pnl", "positions"]
+        assert shown() == ["market", "pnl", "positions"]
         await pilot.press("tab")
         assert shown() == ["funding", "liquidation", "orders"]
         await pilot.press("tab")

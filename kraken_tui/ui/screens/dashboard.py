@@ -1,4 +1,4 @@
-"""The dashboard screen: status bar, seven live panels and the footer.
+"""The dashboard screen: status bar, eight live panels and the footer.
 
 Owns: layout (a grid on large terminals; on small ones - narrower than 120 columns or shorter than
 36 rows - the panels form three pages, switched with the page key) and handing each refresh
@@ -20,6 +20,7 @@ from kraken_tui.ui.widgets.base import Frame, Panel
 from kraken_tui.ui.widgets.events import EventsPanel
 from kraken_tui.ui.widgets.funding import FundingPanel
 from kraken_tui.ui.widgets.liquidation import LiquidationPanel
+from kraken_tui.ui.widgets.market import MarketPanel
 from kraken_tui.ui.widgets.orders import OrdersPanel
 from kraken_tui.ui.widgets.pnl import PnlPanel
 from kraken_tui.ui.widgets.positions import PositionsPanel
@@ -32,7 +33,7 @@ __all__ = ["DashboardScreen", "PAGES", "layout_for"]
 WIDE_WIDTH, WIDE_HEIGHT = 160, 40
 MEDIUM_WIDTH, MEDIUM_HEIGHT = 100, 34
 #: Page number -> title (the panels declare their page).
-PAGES = {1: "Positions P&L", 2: "Risk Funding Orders", 3: "Signals Events"}
+PAGES = {1: "Positions Market P&L", 2: "Risk Funding Orders", 3: "Signals Events"}
 
 
 def layout_for(width: int, height: int) -> str:
@@ -48,18 +49,19 @@ class DashboardScreen(Screen):
     """The main screen."""
 
     DEFAULT_CSS = """
-    DashboardScreen #grid { grid-size: 3; grid-columns: 1fr 1fr 1fr; grid-rows: auto 1fr 1fr; height: 1fr; }
+    DashboardScreen #grid { grid-size: 3; grid-columns: 1fr 1fr 1fr; grid-rows: auto auto 1fr 1fr; height: 1fr; }
     DashboardScreen #positions { column-span: 3; height: auto; max-height: 12; min-height: 4; }
-    DashboardScreen.medium #grid { grid-size: 2; grid-columns: 1fr 1fr; grid-rows: auto 1fr 1fr 1fr; }
-    DashboardScreen.medium #positions { column-span: 2; }
+    DashboardScreen #market { column-span: 3; height: auto; }
+    DashboardScreen.medium #grid { grid-size: 2; grid-columns: 1fr 1fr; grid-rows: auto auto 1fr 1fr 1fr; }
+    DashboardScreen.medium #positions, DashboardScreen.medium #market { column-span: 2; }
     DashboardScreen #pages { display: none; height: 1; padding: 0 1; }
     DashboardScreen.compact #pages { display: block; }
     DashboardScreen.compact #grid { grid-size: 1; grid-columns: 1fr; grid-rows: auto auto 1fr; }
-    DashboardScreen.compact #positions { column-span: 1; max-height: 100%; }
+    DashboardScreen.compact #positions, DashboardScreen.compact #market { column-span: 1; max-height: 100%; }
     DashboardScreen.compact Panel { height: auto; max-height: 100%; padding: 0; }
     DashboardScreen.compact #events, DashboardScreen.compact #signals { height: 1fr; }
     Panel .empty { color: $text-muted; }
-    Sparkline { height: 2; }
+    #equity-spark { height: 1; }
     """
 
     BINDINGS = bindings("dashboard")
@@ -75,6 +77,7 @@ class DashboardScreen(Screen):
         yield Static(id="pages")
         with Grid(id="grid"):
             yield PositionsPanel()
+            yield MarketPanel()
             yield PnlPanel()
             yield LiquidationPanel()
             yield FundingPanel()
@@ -85,7 +88,7 @@ class DashboardScreen(Screen):
 
     @property
     def panels(self) -> list[Panel]:
-        """The seven panels."""
+        """The eight panels."""
         return list(self.query(Panel))
 
     def on_resize(self, event: events.Resize) -> None:

@@ -1,5 +1,6 @@
 """Liquidation panel: per position a distance bar (full at 25 % away from mark) with its LOW..CRITICAL
-label, and the account margin ratio (maintenance margin / margin equity; 100 % = liquidation).
+label, the account margin ratio (maintenance margin / margin equity; 100 % = liquidation) and the risk
+headroom (``widgets.headroom``: daily loss, equity floor, leverage, margin used, open positions vs limits).
 
 Units: distances percent of mark. Must not import: the engine's internals, the journal.
 """
@@ -10,10 +11,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from kraken_tui.config import Config
 from kraken_tui.engine.facade import AccountView, PositionView
 from kraken_tui.ui import format as fmt
 from kraken_tui.ui.palette import Palette
 from kraken_tui.ui.widgets.base import Frame, Panel
+from kraken_tui.ui.widgets.headroom import RiskLimits, headroom_lines
 from kraken_tui.ui.widgets.table import Cell, KeyedTable
 
 __all__ = ["LiquidationPanel", "liquidation_cells", "margin_text"]
@@ -52,10 +55,19 @@ class LiquidationPanel(Panel):
     def __init__(self) -> None:
         super().__init__("Liquidation", id="liquidation")
         self._last: Text | None = None
+        self._last_headroom: Text | None = None
+        self.limits = RiskLimits()
+        """The limits the headroom is measured against (the app's configuration once mounted)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="margin-text")
+        yield Static(id="headroom-text")
         yield KeyedTable(COLUMNS, id="liquidation-table")
+
+    def on_mount(self) -> None:
+        cfg = getattr(self.app, "cfg", None)
+        if isinstance(cfg, Config):
+            self.limits = RiskLimits.from_config(cfg)
 
     def show(self, frame: Frame) -> None:
         snap = frame.snap
@@ -65,3 +77,16 @@ class LiquidationPanel(Panel):
         if frame.force or text != self._last:
             self.query_one("#margin-text", Static).update(text)
             self._last = text
+        # five headroom lines when the panel has room for them, the margin lines and the table; else two (always
+        # two on the paged small-terminal layout, where the panel's height follows its content)
+        height = self.content_region.height
+        paged = self.screen.has_class("compact")
+        room_lines = 5 if not paged and (not height or height >= 2 + 5 + 1 + len(snap.positions)) else 2
+        room = headroom_lines(snap, self.limits, frame.palette, room_lines)
+        if frame.force or room != self._last_headroom:
+            self.query_one("#headroom-text", Static).update(room)
+            self._last_headroom = room
+
+    def plain(self) -> str:
+        """What the panel's text shows (margin and headroom lines), as plain text."""
+        return "\n".join(t.plain for t in (self._last, self._last_headroom) if t is not None)
