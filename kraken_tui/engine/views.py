@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from kraken_tui.domain import ZERO, Instrument, Position, PositionSide, money, to_decimal
 from kraken_tui.engine.account import AccountTracker
+from kraken_tui.engine.candles import timeframe_ms
 from kraken_tui.engine.facade import (
     AccountView,
     DeadManView,
@@ -33,7 +34,6 @@ from kraken_tui.engine.facade import (
     SignalView,
     WarmupView,
 )
-from kraken_tui.engine.candles import timeframe_ms
 from kraken_tui.engine.funding import FundingAccrual
 from kraken_tui.engine.guards import EquityGuard
 from kraken_tui.engine.liquidation import (
