@@ -143,11 +143,13 @@ class Engine:
         self.clock = EngineClock(data_clock)
         self.events = EventHub(self.clock.now_ms)
         self.jobs = JobQueue(self._job_failed, self.progress.set)
-        out = JournalOutlet(journal, self.events.emit)
+        out = self.journal_out = JournalOutlet(journal, self.events.emit)
         self.io = EngineIO(self.events.emit, self.clock.now_ms, out.write, out.write_soon, self.jobs.submit)
         self.executor = Executor(client, journal, self.now_ms, durable=durable_intents)
         self.flow = OrderFlow(self.executor, self.account, self.instruments, cfg.exits, self.emit, self.now_ms)
         state, reason = restored or (OperatorState.RUNNING, "start")
+        self.resume_flatten = state is OperatorState.FLATTENING
+        """The journal ends in FLATTENING (a flatten cut by a crash): ``start`` runs it again, ending HALTED."""
         self.sm = OperatorStateMachine(self.now_ms, state, reason)
         guards = GuardApplier(self.io, self.sm, self.feed, self._kill_soon)
         self.watch = AccountWatch(self.io, op, sm=self.sm, account=self.account, market=self.market,
@@ -178,7 +180,7 @@ class Engine:
                                        emit=self.emit, now_ms=self.now_ms, record_action=self.controls.record,
                                        known_positions=lambda: self.account_events.known_positions(),
                                        count_exit=self.flow.count_exit, orders=self.executor,
-                                       journal=self.io.write)
+                                       journal=self.io.write, settle=out.settle)
         self.external_flatten = ExternalFlattenWatch(guards, self.flattener.owns_exits)
         """Notices a flatten done behind the engine's back: HALTED (engine.account_events)."""
         self.account_events = AccountEvents(
@@ -263,6 +265,9 @@ class Engine:
             await self.dead_man.start()
         self.emit(EventKind.INFO, f"engine started: {self.mode.value}, strategy {self.strategy.name} on "
                   f"{', '.join(self.symbols)} {self.cfg.strategy.timeframe}; state {self.sm.state.value}")
+        if self.resume_flatten:  # a flatten cut by a crash is finished before anything else (engine.flatten)
+            self.resume_flatten = False
+            await self.flattener.flatten("resumed after a restart during a flatten", TransitionSource.RESTORE)
 
     async def warm_up_candles(self) -> None:
         """Charts API candles into the market state and through the strategy (``market_events.warm_up``);
