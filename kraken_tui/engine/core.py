@@ -78,7 +78,7 @@ from kraken_tui.engine.operator import (
 )
 from kraken_tui.engine.order_flow import OrderFlow
 from kraken_tui.engine.orphans import OrphanSweep
-from kraken_tui.engine.ports import JournalSink, KrakenClient, MarketFeed
+from kraken_tui.engine.ports import JournalHealth, JournalSink, KrakenClient, MarketFeed
 from kraken_tui.engine.reconciler import Reconciler, journal_view
 from kraken_tui.engine.signals import Strategy
 from kraken_tui.engine.strategies import build_strategy
@@ -164,6 +164,8 @@ class Engine:
         self.controls = OperatorControls(self.io, self.sm, equity=self.watch.equity, acknowledge=self.rec.acknowledge,
                                          unacknowledged=lambda: not all(self.rec.external.values()))
         self.sm.add_listener(self.controls.on_transition)
+        if isinstance(journal, JournalHealth):  # a journal that cannot write blocks entries (engine.controls)
+            journal.add_health_listener(self.controls.journal_health)
         protective = bool(getattr(self.strategy, "protective_exits", True))
         self.orphans = OrphanSweep(self.io, self.account, self.instruments, self.executor, self.flow, cfg.exits,
                                    run_id, protective, self.rec.is_external, self.rec.forget_believed)
