@@ -45,6 +45,7 @@ from decimal import Decimal
 from typing import Any
 
 from kraken_tui.config import Config
+from kraken_tui.errors import ConfigError
 from kraken_tui.domain import Fill, Instrument, Position
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.account_events import AccountEvents, ExternalFlattenWatch
@@ -242,13 +243,15 @@ class Engine:
 
         Raises:
             ExchangeError: instruments or the account cannot be read (nothing is started).
+            ConfigError: a traded symbol is not listed by the exchange (exit 2; the message lists those it lists).
         """
         for inst in await self.client.instruments():
             self.instruments[inst.symbol] = inst
         missing = [s for s in self.symbols if s not in self.instruments]
-        if missing:
-            self.emit(EventKind.ERROR, f"symbols not listed by the exchange: {', '.join(missing)}",
-                      severity=Severity.ERROR)
+        if missing:  # refused before anything is read or sent (CLI exit 2)
+            known = sorted(s for s in self.instruments if s.startswith("PF_")) or sorted(self.instruments)
+            raise ConfigError("[strategy] symbols", ", ".join(missing),
+                              f"perpetuals the exchange lists: {', '.join(known) or 'none'}")
         self.rec.load(await asyncio.to_thread(journal_view, self.journal_path),
                       await asyncio.to_thread(our_orders, self.journal_path))
         await self.sync_from_rest()
