@@ -23,12 +23,22 @@ from kraken_tui.engine.facade import EventKind, Severity
 from kraken_tui.engine.guards import EquityGuard
 from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, Transition, TransitionSource
 from kraken_tui.engine.reconcile import BLOCKER_NAME
-from kraken_tui.journal.records import EventSource, OperatorAction, StateChange
+from kraken_tui.domain import OrderRequest
+from kraken_tui.journal.records import EventSource, IntentPurpose, IntentRecord, OperatorAction, StateChange
 
-__all__ = ["JOURNAL_BLOCKER", "OperatorControls"]
+__all__ = ["JOURNAL_BLOCKER", "OperatorControls", "flatten_intent"]
 
 #: The entry blocker of a journal that cannot write.
 JOURNAL_BLOCKER = "journal cannot write"
+
+
+def flatten_intent(ts_ms: int, req: OrderRequest) -> IntentRecord:
+    """The journal's intent for one of a flatten's closes (purpose ``flatten``; ``engine.flatten``), at ``ts_ms``
+    (UTC ms). Raises ValueError when ``req`` has no cliOrdId."""
+    if not req.cli_ord_id:
+        raise ValueError("a flatten's close needs its cliOrdId")
+    return IntentRecord(ts_ms, req.cli_ord_id, req.symbol, req.side, req.size, req.order_type, IntentPurpose.FLATTEN,
+                        limit_price=req.limit_price, stop_price=req.stop_price, reduce_only=req.reduce_only)
 
 
 class OperatorControls:

@@ -51,7 +51,7 @@ from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.account_events import AccountEvents, ExternalFlattenWatch
 from kraken_tui.engine.account_watch import AccountWatch
 from kraken_tui.engine.context import EngineClock, EngineIO, EventHub, Job, JournalOutlet
-from kraken_tui.engine.controls import OperatorControls
+from kraken_tui.engine.controls import OperatorControls, flatten_intent
 from kraken_tui.engine.deadman import DeadMansSwitch, operator_switch
 from kraken_tui.engine.decisions import Decisions
 from kraken_tui.engine.execution import Executor
@@ -183,7 +183,8 @@ class Engine:
                                        emit=self.emit, now_ms=self.now_ms, record_action=self.controls.record,
                                        known_positions=lambda: self.account_events.known_positions(),
                                        count_exit=self.flow.count_exit, orders=self.executor,
-                                       journal=self.io.write, settle=out.settle)
+                                       journal=self.io.write, settle=out.settle,
+                                       journal_intent=lambda req: self.io.write(flatten_intent(self.now_ms(), req)))
         self.external_flatten = ExternalFlattenWatch(guards, self.flattener.owns_exits)
         """Notices a flatten done behind the engine's back: HALTED (engine.account_events)."""
         self.account_events = AccountEvents(

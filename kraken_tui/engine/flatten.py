@@ -6,7 +6,7 @@ and ``kraken-tui flatten`` (no running instance). It has no dependency on strate
 code: a short path that cannot be derailed by an exception elsewhere. And ``EngineFlatten``, the running
 engine's side of it (below), given the few things it uses (job queue, state machine, account), never the
 engine.
-Must not import: textual, the journal writer (records go through the callables it is given), the engine core.
+Must not import: textual, the journal (records go through the callables it is given), the engine core.
 
 A running engine's flatten (``EngineFlatten.flatten``; one at a time, a second call joins the first):
 1. The operator action is journaled, then FLATTENING, and both are made durable (the journal committed with
@@ -92,7 +92,6 @@ from kraken_tui.engine.facade import EventKind, FlattenProgress, FlattenReport, 
 from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionSource
 from kraken_tui.engine.ports import FlattenClient
 from kraken_tui.engine.reconcile import KnownOrder
-from kraken_tui.journal.records import IntentPurpose, IntentRecord
 from kraken_tui.kraken.rest_orders import BatchSend
 from kraken_tui.wording import counted
 
@@ -443,7 +442,8 @@ class EngineFlatten:
         count_exit: counts a position closed per exit reason (``OrderFlow.count_exit``).
         orders: this run's resting orders (``RestingOrders``); those resting when the flatten began are
             journaled cancelled once the account is verified flat (step 6). None: nothing journaled.
-        journal: journals one record (``EngineIO.write``): those cancels, the closes' intents and answers.
+        journal: journals one record (``EngineIO.write``): those cancels and the closes' answers.
+        journal_intent: journals one close as an intent with purpose ``flatten`` (``controls.flatten_intent``).
         settle: returns once every record journaled so far is committed (``context.JournalOutlet.settle``;
             FULL fsync); awaited, at most ``durable_wait_s``, after FLATTENING and before each batch of closes.
             None: nothing is awaited.
@@ -459,13 +459,15 @@ class EngineFlatten:
                  record_action: Callable[[str, str, TransitionSource], None],
                  known_positions: Callable[[], Sequence[Position] | None],
                  count_exit: Callable[[str], None], orders: RestingOrders | None = None,
-                 journal: Callable[[OrderResult | IntentRecord], Awaitable[None]] | None = None,
+                 journal: Callable[[OrderResult], Awaitable[None]] | None = None,
+                 journal_intent: Callable[[OrderRequest], Awaitable[None]] | None = None,
                  settle: Callable[[], Awaitable[None]] | None = None,
                  wait_job_s: float = FLATTEN_WAIT_JOB_S, durable_wait_s: float = FLATTEN_DURABLE_WAIT_S) -> None:
         self.client, self.sm, self.jobs, self.account = client, sm, jobs, account
         self.emit, self.now_ms, self.record_action = emit, now_ms, record_action
         self.known_positions, self.count_exit, self.wait_job_s = known_positions, count_exit, wait_job_s
         self.orders, self.journal, self.settle, self.durable_wait_s = orders, journal, settle, durable_wait_s
+        self.journal_intent = journal_intent
         self._unanswered: dict[str, OrderRequest] = {}
         self.progress: FlattenProgress | None = None
         self._task: asyncio.Future[FlattenReport] | None = None
@@ -535,13 +537,12 @@ class EngineFlatten:
 
     async def intents(self, requests: Sequence[OrderRequest]) -> None:
         """``CloseRecorder``: journal each close as an intent (purpose ``flatten``), then commit (bounded)."""
-        if self.journal is None:
+        if self.journal_intent is None:
             return
         for r in requests:
             assert r.cli_ord_id is not None  # close_requests names every close
             self._unanswered[r.cli_ord_id] = r
-            await self.journal(IntentRecord(self.now_ms(), r.cli_ord_id, r.symbol, r.side, r.size, r.order_type,
-                                            IntentPurpose.FLATTEN, reduce_only=r.reduce_only))
+            await self.journal_intent(r)
         await self._durable("the closes' intents")
 
     async def results(self, results: Sequence[OrderResult]) -> None:

@@ -17,6 +17,7 @@ from kraken_tui.domain import Order, OrderResult, OrderStatus, Position, Side
 from kraken_tui.domain import PositionSide as PSide
 from kraken_tui.domain.orders import OrderEvent, OrderEventType
 from kraken_tui.engine.account import AccountTracker
+from kraken_tui.engine.controls import flatten_intent
 from kraken_tui.engine.flatten import EngineFlatten, flatten_account
 from kraken_tui.engine.jobs import JobQueue
 from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionSource
@@ -174,7 +175,7 @@ def _engine_flatten(v: _Venue, jobs: JobQueue, sm: OperatorStateMachine, j: _Jou
     return EngineFlatten(client=v, sm=sm, jobs=jobs, account=AccountTracker(), emit=lambda *a, **k: None,
                          now_ms=lambda: 1_700_000_000_000, record_action=lambda *a: None,
                          known_positions=lambda: None, count_exit=lambda reason: None, journal=j.write,
-                         settle=j.settle, wait_job_s=5.0)
+                         journal_intent=lambda req: j.write(flatten_intent(0, req)), settle=j.settle, wait_job_s=5.0)
 
 
 async def test_flattening_is_committed_before_the_first_request_and_each_close_is_a_committed_intent():
