@@ -354,6 +354,8 @@ class Runtime:
         if gate is not None:
             gate.engine = self.engine
             gate.ready.set()
+        if self.paper_server is not None and self.paper_server.source_done is not None:
+            self._tasks.append(asyncio.create_task(self._watch_source(), name="runtime-source-watch"))
         if self.opts.exit_at_end and self.paper_server is not None and self.paper_server.source_done is not None:
             self._tasks.append(asyncio.create_task(self._exit_at_end(), name="runtime-exit-at-end"))
 
@@ -429,11 +431,24 @@ class Runtime:
                 notifier, self.engine.snapshot, hour_utc=self.cfg.notify.summary_hour_utc, label=label),
                 name="runtime-daily-summary"))
 
+    async def _watch_source(self) -> None:
+        """A market source that dies ends the run: HALTED with a CRITICAL event and exit code 1
+        (``paper.sources.base.MarketSourceDied``; the console shows it and stays open)."""
+        from kraken_tui.paper.sources.base import MarketSourceDied
+
+        assert self.paper_server is not None and self.paper_server.source_done is not None
+        await self.paper_server.source_done.wait()
+        error = self.paper_server.source_error
+        if error is not None and not self.engine.stopped:
+            self.engine.fail(MarketSourceDied(str(getattr(self._source, "name", "source")), error))
+
     async def _exit_at_end(self) -> None:
         """When the replay ends: let the engine process what is queued, then stop it (positions and
         protective orders stay open on the paper exchange)."""
         assert self.paper_server is not None and self.paper_server.source_done is not None
         await self.paper_server.source_done.wait()
+        if self.paper_server.source_error is not None:
+            return  # a dead source is not the end of the replay (_watch_source)
         await asyncio.sleep(0.05)  # the last WS messages
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.engine.wait_idle(), timeout=10)
@@ -473,7 +488,8 @@ class Runtime:
             with contextlib.suppress(Exception):
                 self.engine.remove_listener(self.notifier)
             await asyncio.to_thread(self.notifier.stop)
-        reason = "exit-at-end" if self.opts.exit_at_end and self.engine is not None and self.engine.exit_code == 0 \
+        reason = "source died" if self.paper_server is not None and self.paper_server.source_error is not None \
+            else "exit-at-end" if self.opts.exit_at_end and self.engine is not None and self.engine.exit_code == 0 \
             else "halted" if self.engine is not None and self.engine.exit_code == 5 else "quit"
         with contextlib.suppress(Exception):
             await self._journal.write(RunStopped(int(time.time() * 1000), reason))

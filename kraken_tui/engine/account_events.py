@@ -110,6 +110,12 @@ class ExternalFlattenWatch:
         """An order of ours closed or reduced ``symbol``'s position."""
         self._apply(self.guard.own_exit(symbol))
 
+    def flatten_close(self, symbol: str) -> None:
+        """A fill of a flatten's close (cliOrdId ``flat-``) that no flatten of ours explains: the position went
+        first, the cancel-all of the same flatten follows (``guards.ExternalFlattenGuard.flatten_close``)."""
+        if not self.ours_running():
+            self.guard.flatten_close(symbol)
+
     def close(self) -> None:
         """The engine stops: a pending confirmation is dropped (nothing fires after the stop)."""
         if self._timer is not None:
@@ -242,6 +248,8 @@ class AccountEvents:
             self.watch.note_realized(out.realized_usd)
         if self.external_flatten is not None and self._own_exit_order(f.cli_ord_id):
             self.external_flatten.own_exit(f.symbol)
+        elif self.external_flatten is not None and (f.cli_ord_id or "").startswith("flat-"):
+            self.external_flatten.flatten_close(f.symbol)  # a flatten's close: its cancel-all follows
         mp = self.account.managed.get(f.symbol)
         if purpose in (IntentPurpose.ENTRY, IntentPurpose.ADD) and mp is not None \
                 and self.flow.cid_ref.get(f.cli_ord_id or "") == mp.signal_id:

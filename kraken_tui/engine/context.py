@@ -139,6 +139,7 @@ class JournalOutlet:
 
     def __init__(self, journal: JournalSink, emit: Emit) -> None:
         self._journal, self._emit = journal, emit
+        self._soon: set[asyncio.Task[None]] = set()
 
     async def write(self, record: JournalRecord) -> None:
         """Queue ``record`` on the journal writer."""
@@ -151,4 +152,17 @@ class JournalOutlet:
         """Journal from synchronous code: schedule the (non-blocking) queue put on the running loop; without a
         running loop nothing is written."""
         with contextlib.suppress(RuntimeError):
-            asyncio.get_running_loop().create_task(self.write(record))
+            task = asyncio.get_running_loop().create_task(self.write(record))
+            self._soon.add(task)
+            task.add_done_callback(self._soon.discard)
+
+    async def settle(self) -> None:
+        """Return once every record written so far (``write_soon`` ones included) is committed: the queued
+        writes are awaited, then the journal is flushed (durable per its ``synchronous``, FULL by default).
+
+        Raises:
+            JournalError: the journal cannot commit (``journal.writer.JournalWriter.flush``).
+        """
+        if self._soon:
+            await asyncio.gather(*list(self._soon))
+        await self._journal.flush()

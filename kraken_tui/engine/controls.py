@@ -3,6 +3,11 @@ and state transition: each action is journaled (``OperatorAction``) before the t
 journaled (``StateChange``) and published (STATE_CHANGE event). Semantics of the states and transitions:
 docs/cli-contract.md and ``operator.OperatorStateMachine``.
 
+Journal health (``journal_health``): a journal that cannot write blocks new entries at once (entry blocker
+``journal cannot write`` with the error, shown on the console's state line and by ``ctl status``/``ctl health``)
+with a CRITICAL alert; exits, protective orders and a flatten go on (they never wait on the journal); the blocker
+clears when writes recover.
+
 Owns: ``OperatorControls``. ``Resume`` is also the operator's acknowledgement of positions reconciliation adopted
 as external (``reconciler.Reconciler.acknowledge``).
 Units: times UTC ms (the engine clock).
@@ -13,14 +18,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kraken_tui.domain import OrderRequest
 from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.facade import EventKind, Severity
 from kraken_tui.engine.guards import EquityGuard
 from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, Transition, TransitionSource
 from kraken_tui.engine.reconcile import BLOCKER_NAME
-from kraken_tui.journal.records import EventSource, OperatorAction, StateChange
+from kraken_tui.journal.records import EventSource, IntentPurpose, IntentRecord, OperatorAction, StateChange
 
-__all__ = ["OperatorControls"]
+__all__ = ["JOURNAL_BLOCKER", "OperatorControls", "flatten_intent"]
+
+#: The entry blocker of a journal that cannot write.
+JOURNAL_BLOCKER = "journal cannot write"
+
+
+def flatten_intent(ts_ms: int, req: OrderRequest) -> IntentRecord:
+    """The journal's intent for one of a flatten's closes (purpose ``flatten``; ``engine.flatten``), at ``ts_ms``
+    (UTC ms). Raises ValueError when ``req`` has no cliOrdId."""
+    if not req.cli_ord_id:
+        raise ValueError("a flatten's close needs its cliOrdId")
+    return IntentRecord(ts_ms, req.cli_ord_id, req.symbol, req.side, req.size, req.order_type, IntentPurpose.FLATTEN,
+                        limit_price=req.limit_price, stop_price=req.stop_price, reduce_only=req.reduce_only)
 
 
 class OperatorControls:
@@ -53,6 +71,18 @@ class OperatorControls:
             if t.to_state is not OperatorState.RUNNING else Severity.INFO
         self.io.emit(EventKind.STATE_CHANGE, f"{t.from_state.value} -> {t.to_state.value}: {t.reason}", severity=sev,
                      data={"state": t.to_state.value, "previous": t.from_state.value, "source": t.source.value})
+
+    def journal_health(self, error: Exception | None) -> None:
+        """The journal started failing (``error`` says why: read-only, disk full, locked...) or recovered
+        (None): block or unblock entries, with a CRITICAL alert or an INFO event (module docstring)."""
+        if error is not None:
+            detail = str(getattr(error, "reason", None) or error)
+            if self.sm.block_entries(JOURNAL_BLOCKER, detail):
+                self.io.emit(EventKind.ALERT, f"{JOURNAL_BLOCKER}: {detail}; new entries blocked, exits go on",
+                             severity=Severity.CRITICAL, data={"blocker": JOURNAL_BLOCKER})
+        elif self.sm.clear_blocker(JOURNAL_BLOCKER):
+            self.io.emit(EventKind.INFO, "journal writes recovered; entries unblocked",
+                         data={"blocker": JOURNAL_BLOCKER})
 
     def pause(self, reason: str, source: TransitionSource) -> None:
         """RUNNING -> PAUSED (entries blocked, exits on). Raises TransitionRefused from FLATTENING/HALTED."""

@@ -50,7 +50,7 @@ from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.account_events import AccountEvents, ExternalFlattenWatch
 from kraken_tui.engine.account_watch import AccountWatch
 from kraken_tui.engine.context import EngineClock, EngineIO, EventHub, Job, JournalOutlet
-from kraken_tui.engine.controls import OperatorControls
+from kraken_tui.engine.controls import OperatorControls, flatten_intent
 from kraken_tui.engine.deadman import DeadMansSwitch, operator_switch
 from kraken_tui.engine.decisions import Decisions
 from kraken_tui.engine.execution import Executor
@@ -78,12 +78,13 @@ from kraken_tui.engine.operator import (
 )
 from kraken_tui.engine.order_flow import OrderFlow
 from kraken_tui.engine.orphans import OrphanSweep
-from kraken_tui.engine.ports import JournalSink, KrakenClient, MarketFeed
+from kraken_tui.engine.ports import JournalHealth, JournalSink, KrakenClient, MarketFeed
 from kraken_tui.engine.reconciler import Reconciler, journal_view
 from kraken_tui.engine.signals import Strategy
 from kraken_tui.engine.strategies import build_strategy
 from kraken_tui.engine.takeover import Takeover
 from kraken_tui.engine.views import RunInfo, SnapshotBuilder, WarmupSpec
+from kraken_tui.errors import ConfigError
 
 __all__ = ["Engine"]
 
@@ -143,11 +144,13 @@ class Engine:
         self.clock = EngineClock(data_clock)
         self.events = EventHub(self.clock.now_ms)
         self.jobs = JobQueue(self._job_failed, self.progress.set)
-        out = JournalOutlet(journal, self.events.emit)
+        out = self.journal_out = JournalOutlet(journal, self.events.emit)
         self.io = EngineIO(self.events.emit, self.clock.now_ms, out.write, out.write_soon, self.jobs.submit)
         self.executor = Executor(client, journal, self.now_ms, durable=durable_intents)
         self.flow = OrderFlow(self.executor, self.account, self.instruments, cfg.exits, self.emit, self.now_ms)
         state, reason = restored or (OperatorState.RUNNING, "start")
+        self.resume_flatten = state is OperatorState.FLATTENING
+        """The journal ends in FLATTENING (a flatten cut by a crash): ``start`` runs it again, ending HALTED."""
         self.sm = OperatorStateMachine(self.now_ms, state, reason)
         guards = GuardApplier(self.io, self.sm, self.feed, self._kill_soon)
         self.watch = AccountWatch(self.io, op, sm=self.sm, account=self.account, market=self.market,
@@ -162,6 +165,8 @@ class Engine:
         self.controls = OperatorControls(self.io, self.sm, equity=self.watch.equity, acknowledge=self.rec.acknowledge,
                                          unacknowledged=lambda: not all(self.rec.external.values()))
         self.sm.add_listener(self.controls.on_transition)
+        if isinstance(journal, JournalHealth):  # a journal that cannot write blocks entries (engine.controls)
+            journal.add_health_listener(self.controls.journal_health)
         protective = bool(getattr(self.strategy, "protective_exits", True))
         self.orphans = OrphanSweep(self.io, self.account, self.instruments, self.executor, self.flow, cfg.exits,
                                    run_id, protective, self.rec.is_external, self.rec.forget_believed)
@@ -178,7 +183,8 @@ class Engine:
                                        emit=self.emit, now_ms=self.now_ms, record_action=self.controls.record,
                                        known_positions=lambda: self.account_events.known_positions(),
                                        count_exit=self.flow.count_exit, orders=self.executor,
-                                       journal=self.io.write)
+                                       journal=self.io.write, settle=out.settle,
+                                       journal_intent=lambda req: self.io.write(flatten_intent(self.now_ms(), req)))
         self.external_flatten = ExternalFlattenWatch(guards, self.flattener.owns_exits)
         """Notices a flatten done behind the engine's back: HALTED (engine.account_events)."""
         self.account_events = AccountEvents(
@@ -239,13 +245,15 @@ class Engine:
 
         Raises:
             ExchangeError: instruments or the account cannot be read (nothing is started).
+            ConfigError: a traded symbol is not listed by the exchange (exit 2; the message lists those it lists).
         """
         for inst in await self.client.instruments():
             self.instruments[inst.symbol] = inst
         missing = [s for s in self.symbols if s not in self.instruments]
-        if missing:
-            self.emit(EventKind.ERROR, f"symbols not listed by the exchange: {', '.join(missing)}",
-                      severity=Severity.ERROR)
+        if missing:  # refused before anything is read or sent (CLI exit 2)
+            known = sorted(s for s in self.instruments if s.startswith("PF_")) or sorted(self.instruments)
+            raise ConfigError("[strategy] symbols", ", ".join(missing),
+                              f"perpetuals the exchange lists: {', '.join(known) or 'none'}")
         self.rec.load(await asyncio.to_thread(journal_view, self.journal_path),
                       await asyncio.to_thread(our_orders, self.journal_path))
         await self.sync_from_rest()
@@ -264,6 +272,9 @@ class Engine:
             await self.dead_man.start()
         self.emit(EventKind.INFO, f"engine started: {self.mode.value}, strategy {self.strategy.name} on "
                   f"{', '.join(self.symbols)} {self.cfg.strategy.timeframe}; state {self.sm.state.value}")
+        if self.resume_flatten:  # a flatten cut by a crash is finished before anything else (engine.flatten)
+            self.resume_flatten = False
+            await self.flattener.flatten("resumed after a restart during a flatten", TransitionSource.RESTORE)
 
     async def warm_up_candles(self) -> None:
         """Charts API candles into the market state and through the strategy (``market_events.warm_up``);

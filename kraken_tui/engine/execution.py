@@ -191,7 +191,8 @@ class Executor:
 
         Raises:
             ValueError: ``req`` has no cliOrdId, or the same cliOrdId was already sent in this run.
-            JournalError: ``durable`` and the journal cannot commit the intent (nothing is sent).
+            JournalError: ``durable`` and the journal cannot commit the intent of an entry or add (nothing is
+                sent); an exit's intent that cannot be committed is logged and the exit is sent.
         """
         cid = req.cli_ord_id
         if not cid:
@@ -214,7 +215,12 @@ class Executor:
         self.intents[cid] = intent
         await self.journal.write(intent)
         if self.durable:
-            await self.journal.flush()
+            try:
+                await self.journal.flush()
+            except JournalError as exc:
+                if purpose in (IntentPurpose.ENTRY, IntentPurpose.ADD):
+                    raise  # no new exposure without its durable intent
+                log.error("%s: sending %s %s anyway (an exit never waits on the journal)", exc, purpose.value, cid)
         self.sent += 1
         try:
             result = await self.client.send_order(req, instrument=instrument, priority=priority)

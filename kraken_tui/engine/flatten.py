@@ -6,20 +6,29 @@ and ``kraken-tui flatten`` (no running instance). It has no dependency on strate
 code: a short path that cannot be derailed by an exception elsewhere. And ``EngineFlatten``, the running
 engine's side of it (below), given the few things it uses (job queue, state machine, account), never the
 engine.
-Must not import: textual, the journal, the engine core.
+Must not import: textual, the journal (records go through the callables it is given), the engine core.
 
 A running engine's flatten (``EngineFlatten.flatten``; one at a time, a second call joins the first):
-1. The operator action is journaled, then FLATTENING: no job decides an entry from here on.
+1. The operator action is journaled, then FLATTENING, and both are made durable (the journal committed with
+   ``synchronous=FULL``, ``settle``) BEFORE the first request: a crash at any later instant restarts in
+   FLATTENING. No job decides an entry from here on. When the journal cannot be written the flatten still
+   runs (after at most ``FLATTEN_DURABLE_WAIT_S``), with a CRITICAL event saying it is not durable.
 2. Order work queued before is dropped, not run (queued entries and exits are moot now).
-3. When order work is in flight (an entry being sent), ``cancelallorders`` is sent at once, while that job
-   is still landing, and the job is awaited (at most ``FLATTEN_WAIT_JOB_S``): the procedure below reads the
-   account after it and cancels again, so an order that lands after the first cancel is still caught.
+3. When order work is in flight (an entry being sent), an early close round leaves at once (reduce-only
+   closes of the positions the exchange reports, stops still resting), while that job is still landing; the
+   job is awaited (at most ``FLATTEN_WAIT_JOB_S``) and the procedure below reads the account after it, so a
+   position that job opened is still closed.
 4. ``flatten_account`` with the positions the exchange last pushed on the private ``open_positions`` feed
-   (``known_positions``; None when that feed is not live) so a clean run costs 4 REST calls.
+   (``known_positions``; None when that feed is not live) so a clean run costs 4 REST calls. Each batch of
+   closes is journaled as intents (purpose ``flatten``) and committed before it is sent, and the exchange's
+   answers are journaled after it.
 5. The engine forgets its managed positions; HALTED (the latch: entries and exits off until the operator
    resets), also when the procedure failed (``flatten_failed``); a verified flat account is shown flat at once.
 6. Verified flat: every order the engine knew resting when the flatten began is journaled ``cancelled`` (the
-   cancel-all took it), so a restart does not look for it and report it gone.
+   cancel-all took it), so a restart does not look for it and report it gone; so is every close whose answer
+   was lost (it no longer rests: the account is flat with no open order).
+A restart that finds FLATTENING last in the journal runs the flatten again at start (``core.Engine.start``):
+the account is read afresh, so a flatten cut at any point is finished, and ends HALTED.
 While FLATTENING or HALTED (``owns_exits``) a fill that closes a managed position is booked with exit reason
 ``flatten`` (when not our order) and its protective orders are forgotten without cancel calls (the
 cancel-all took them); the equity floor's kill (``kill``) is a flatten that also ends the engine (exit 5).
@@ -28,19 +37,28 @@ The record of a flatten: its closes carry cliOrdIds ``flat-<source>-<ms>-r<round
 trades they close have the exit reason ``flatten`` (``journal.trades``), whoever started it: the console key,
 ``ctl flatten``, the equity floor, or ``kraken-tui flatten`` straight to the exchange (``external flatten``).
 
+Order of operations: a position is never left without its resting stop, at any instant. The protective
+orders (stop-loss, take-profits) stay on the book while the closes go out; only after the closes were
+answered is ``cancelallorders`` sent. A crash between the two leaves either the position with its stop
+still resting, or a flat account with stale reduce-only orders (which cannot open a position: the exchange
+trims or rejects a reduce-only order that would not reduce, ``wouldNotReducePosition``); the restart's
+flatten cancels them. Cancelling first (the other order) would leave, for the length of one round trip or
+for ever after a crash, an open position with no stop on the book.
+
 Procedure (spec §4.7 openpositions, §4.8 openorders, §4.13 cancelallorders, §4.15 batchorder):
 
-round 1   cancelallorders (every symbol, trigger orders included)  ||  openpositions     (concurrent)
+round 1   openpositions (sizing read; skipped when the feed's report is known)
           one batchorder: a reduce-only ``mkt`` close per position, sized from the exchange's position
+          cancelallorders (every symbol, trigger orders included): only after the closes were answered
           openpositions  ||  openorders                                                    (verify)
-round k   (only while something is left) cancelallorders again if orders remain or are unknown,
-          closes for what the last verifying read still showed, verify again; backoff doubles.
+round k   (only while something is left) closes for what the last verifying read still showed,
+          cancelallorders again if orders remain or are unknown, verify again; backoff doubles.
 
 A clean run therefore costs 5 REST calls whatever the number of positions N (up to ``MAX_BATCH``
-closes per batchorder), in 3 sequential round trips. With no position there is no batch (4 calls).
+closes per batchorder), in 4 sequential round trips. With no position there is no batch (4 calls).
 A running engine passes ``known_positions``: the positions as the exchange itself last pushed them on
 the private ``open_positions`` feed (spec §7.10). Round 1 then sizes the closes from that report and
-skips the sizing read: 4 calls (cancel-all, one batch, two verifying reads). Whatever the feed missed
+skips the sizing read: 4 calls (one batch, cancel-all, two verifying reads). Whatever the feed missed
 is seen by the verifying reads and closed in round 2, sized from ``openpositions``.
 
 Safety rules:
@@ -58,6 +76,7 @@ Safety rules:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -76,7 +95,7 @@ from kraken_tui.engine.reconcile import KnownOrder
 from kraken_tui.kraken.rest_orders import BatchSend
 from kraken_tui.wording import counted
 
-__all__ = ["FLATTEN_WAIT_JOB_S", "MAX_BATCH", "EngineFlatten", "OrderWork", "RestingOrders", "close_requests",
+__all__ = ["FLATTEN_DURABLE_WAIT_S", "FLATTEN_WAIT_JOB_S", "MAX_BATCH", "CloseRecorder", "EngineFlatten", "OrderWork", "RestingOrders", "close_requests",
            "flatten_account"]
 
 log = logging.getLogger(__name__)
@@ -86,6 +105,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 50
 FLATTEN_WAIT_JOB_S = 2.0
 """How long a running engine's flatten waits for the order work in flight (an entry being sent), s."""
+FLATTEN_DURABLE_WAIT_S = 2.0
+"""How long a running engine's flatten waits for FLATTENING (and each batch's intents) to be committed, s;
+past it (a journal that cannot be written) the flatten goes on, with a CRITICAL event."""
 
 
 def close_requests(positions: Sequence[Position], tag: str) -> list[OrderRequest]:
@@ -108,12 +130,25 @@ def close_requests(positions: Sequence[Position], tag: str) -> list[OrderRequest
     return out
 
 
+class CloseRecorder(Protocol):
+    """Where a flatten's closes are recorded (a running engine's journal, ``EngineFlatten``)."""
+
+    async def intents(self, requests: Sequence[OrderRequest]) -> None:
+        """Record (durably) the closes about to be sent, purpose ``flatten``; returns once committed."""
+        ...
+
+    async def results(self, results: Sequence[OrderResult]) -> None:
+        """Record the exchange's answers to those closes."""
+        ...
+
+
 class _Run:
     """State of one flatten (request count, progress, errors)."""
 
     def __init__(self, progress: Callable[[FlattenProgress], None] | None, clock: Callable[[], float],
-                 source: FlattenSource) -> None:
+                 source: FlattenSource, recorder: CloseRecorder | None = None) -> None:
         self.progress = progress
+        self.recorder = recorder
         self.clock = clock
         self.t0 = clock()
         self.started_ms = int(time.time() * 1000)
@@ -184,20 +219,47 @@ async def _cancel_all(run: _Run, client: FlattenClient) -> bool | None:
     return True
 
 
-async def _close(run: _Run, client: FlattenClient, positions: Sequence[Position]) -> None:
-    """Send the closes in batches of ``MAX_BATCH`` (concurrently), priority (reduce-only)."""
+async def _close(run: _Run, client: FlattenClient, positions: Sequence[Position]) -> bool:
+    """Send the closes in batches of ``MAX_BATCH`` (concurrently), priority (reduce-only); each batch's
+    intents are recorded (``CloseRecorder.intents``) before it is sent and its answers after.
+
+    Returns:
+        True when the exchange answered every close as filled in full (the positions are gone), False when
+        one was refused, partly filled, or its answer was lost (the stops must stay until a read shows flat).
+    """
     reqs = close_requests(positions, f"{run.tag}-r{run.round}")
     chunks = [reqs[i : i + MAX_BATCH] for i in range(0, len(reqs), MAX_BATCH)]
 
-    async def send(chunk: list[OrderRequest]) -> None:
+    async def send(chunk: list[OrderRequest]) -> bool:
+        await _record(run, "intents", chunk)
         ins = [BatchSend(r, str(k)) for k, r in enumerate(chunk)]
         ok, results = await _call(run, "batchorder", lambda: client.batch_order(ins, priority=True))
         if not ok:
-            return
-        for r in results or ():
+            return False
+        results = list(results or ())
+        await _record(run, "results", results)
+        for r in results:
             _note_result(run, r)
+        filled = {r.cli_ord_id: r.filled_size for r in results if r.accepted and r.status is not OrderStatus.UNKNOWN}
+        return all(filled.get(q.cli_ord_id, ZERO) >= q.size for q in chunk)
 
-    await asyncio.gather(*(send(c) for c in chunks))
+    return all(await asyncio.gather(*(send(c) for c in chunks)))
+
+
+async def _record(run: _Run, what: str, items: Sequence[Any]) -> None:
+    """Hand ``items`` to the run's ``CloseRecorder`` (``intents`` or ``results``); its failure is logged,
+    never raised (the closes go out whatever the journal does)."""
+    if run.recorder is None or not items:
+        return
+    try:
+        if what == "intents":
+            await run.recorder.intents(items)
+        else:
+            await run.recorder.results(items)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        run.error(f"recording the closes' {what}", exc)
 
 
 def _note_result(run: _Run, r: OrderResult) -> None:
@@ -223,6 +285,7 @@ async def flatten_account(
     progress: Callable[[FlattenProgress], None] | None = None,
     known_positions: Sequence[Position] | None = None,
     source: FlattenSource = FlattenSource.CLI,
+    recorder: CloseRecorder | None = None,
     max_rounds: int = 6,
     first_backoff_s: float = 0.2,
     clock: Callable[[], float] = time.perf_counter,
@@ -240,6 +303,8 @@ async def flatten_account(
             ``openpositions`` first. Never the caller's derived view: only what the exchange reported.
         source: who started it, carried in the closes' cliOrdIds (``domain.flatten_ids.flatten_close_tag``;
             default ``kraken-tui flatten`` straight to the exchange).
+        recorder: journals each batch of closes as intents before it is sent and the exchange's answers
+            after (``CloseRecorder``); None records nothing. Its failures are logged, never raised.
         max_rounds: rounds before giving up (>= 1).
         first_backoff_s: wait before round 2, seconds; doubles every round.
         clock: monotonic seconds for ``elapsed_ms`` / ``first_cancel_ms``. sleep: async sleep (tests).
@@ -253,7 +318,7 @@ async def flatten_account(
     Raises:
         Nothing but ``asyncio.CancelledError``: every other failure is in the report.
     """
-    run = _Run(progress, clock, source)
+    run = _Run(progress, clock, source, recorder)
     try:
         known = None if known_positions is None else [p for p in known_positions if p.size != 0]
         return await _flatten(client, run, max(1, max_rounds), first_backoff_s, sleep, known)
@@ -287,25 +352,22 @@ async def _flatten(client: FlattenClient, run: _Run, max_rounds: int, backoff_s:
         if rnd > 1:
             run.emit("retrying", len(positions or ()), 0, left)
             await sleep(backoff_s * 2 ** (rnd - 2))
-        # 1. cancel every order (round 1 always) while reading positions when we do not know them.
-        run.emit("cancelling")
-        jobs: list[Awaitable[Any]] = []
-        if rnd == 1 or orders_left is not False:
-            jobs.append(_cancel_all(run, client))
-        read_positions = positions is None
-        if read_positions:
-            jobs.append(_call(run, "openpositions", lambda: client.open_positions(priority=True)))
-        results = await asyncio.gather(*jobs)
-        if read_positions:
-            ok, got = results[-1]
+        # 1. size the closes from the exchange (the feed's report, the last verifying read, or a read now).
+        if positions is None:
+            ok, got = await _call(run, "openpositions", lambda: client.open_positions(priority=True))
             positions = list(got) if ok else None
             if positions is not None:
                 run.saw_positions(positions)
-        # 2. close what the exchange reports, in one batch.
+        # 2. close what the exchange reports, in one batch, while every stop still rests.
+        closed = positions == []
         if positions:
             run.emit("closing", len(positions))
-            await _close(run, client, positions)
-        # 3. verify.
+            closed = await _close(run, client, positions)
+        # 3. cancel every order, only once no position is left to protect (module docstring).
+        if closed and (rnd == 1 or orders_left is not False):
+            run.emit("cancelling")
+            await _cancel_all(run, client)
+        # 4. verify.
         run.emit("verifying")
         pos, orders = await _read_both(run, client)
         if pos is not None:
@@ -380,8 +442,13 @@ class EngineFlatten:
         count_exit: counts a position closed per exit reason (``OrderFlow.count_exit``).
         orders: this run's resting orders (``RestingOrders``); those resting when the flatten began are
             journaled cancelled once the account is verified flat (step 6). None: nothing journaled.
-        journal: journals one record (``EngineIO.write``), used for those cancels.
+        journal: journals one record (``EngineIO.write``): those cancels and the closes' answers.
+        journal_intent: journals one close as an intent with purpose ``flatten`` (``controls.flatten_intent``).
+        settle: returns once every record journaled so far is committed (``context.JournalOutlet.settle``;
+            FULL fsync); awaited, at most ``durable_wait_s``, after FLATTENING and before each batch of closes.
+            None: nothing is awaited.
         wait_job_s: how long the order work in flight is awaited (``FLATTEN_WAIT_JOB_S``).
+        durable_wait_s: how long ``settle`` is awaited (``FLATTEN_DURABLE_WAIT_S``).
 
     Attributes:
         progress: the latest ``FlattenProgress`` (None before the first flatten).
@@ -393,11 +460,15 @@ class EngineFlatten:
                  known_positions: Callable[[], Sequence[Position] | None],
                  count_exit: Callable[[str], None], orders: RestingOrders | None = None,
                  journal: Callable[[OrderResult], Awaitable[None]] | None = None,
-                 wait_job_s: float = FLATTEN_WAIT_JOB_S) -> None:
+                 journal_intent: Callable[[OrderRequest], Awaitable[None]] | None = None,
+                 settle: Callable[[], Awaitable[None]] | None = None,
+                 wait_job_s: float = FLATTEN_WAIT_JOB_S, durable_wait_s: float = FLATTEN_DURABLE_WAIT_S) -> None:
         self.client, self.sm, self.jobs, self.account = client, sm, jobs, account
         self.emit, self.now_ms, self.record_action = emit, now_ms, record_action
         self.known_positions, self.count_exit, self.wait_job_s = known_positions, count_exit, wait_job_s
-        self.orders, self.journal = orders, journal
+        self.orders, self.journal, self.settle, self.durable_wait_s = orders, journal, settle, durable_wait_s
+        self.journal_intent = journal_intent
+        self._unanswered: dict[str, OrderRequest] = {}
         self.progress: FlattenProgress | None = None
         self._task: asyncio.Future[FlattenReport] | None = None
 
@@ -448,14 +519,61 @@ class EngineFlatten:
         self.emit(EventKind.ALERT, reason, severity=Severity.CRITICAL)
         return await self.flatten(reason, TransitionSource.AUTOMATIC, FlattenSource.FLOOR)
 
-    async def _early_cancel_all(self) -> None:
-        """``cancelallorders`` sent while order work in flight is still landing (spec §4.13); a failure is
-        reported and left to ``flatten_account``, which cancels again and verifies."""
+    async def _durable(self, what: str) -> bool:
+        """Await ``settle`` (at most ``durable_wait_s``): True once committed; False (CRITICAL event) when the
+        journal could not commit in time: the flatten goes on regardless (exits never wait on the journal)."""
+        if self.settle is None:
+            return True
         try:
-            await self.client.cancel_all_orders()
+            await asyncio.wait_for(self.settle(), timeout=self.durable_wait_s)
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # TimeoutError or a JournalError: the journal cannot write
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self.emit(EventKind.ALERT, f"flatten: {what} not durable in the journal ({detail}); flattening anyway",
+                      severity=Severity.CRITICAL)
+            return False
+
+    async def intents(self, requests: Sequence[OrderRequest]) -> None:
+        """``CloseRecorder``: journal each close as an intent (purpose ``flatten``), then commit (bounded)."""
+        if self.journal_intent is None:
+            return
+        for r in requests:
+            assert r.cli_ord_id is not None  # close_requests names every close
+            self._unanswered[r.cli_ord_id] = r
+            await self.journal_intent(r)
+        await self._durable("the closes' intents")
+
+    async def results(self, results: Sequence[OrderResult]) -> None:
+        """``CloseRecorder``: journal the exchange's answers to the closes."""
+        if self.journal is None:
+            return
+        for r in results:
+            if r.status is not OrderStatus.UNKNOWN and r.cli_ord_id:
+                self._unanswered.pop(r.cli_ord_id, None)
+            stamped = r if r.received_ts_ms is not None else dataclasses.replace(r, received_ts_ms=self.now_ms())
+            await self.journal(stamped)
+
+    async def _early_close(self, origin: FlattenSource) -> None:
+        """Reduce-only closes of the positions the exchange reports (the feed's report, else ``openpositions``),
+        sent while order work in flight is still landing; the stops keep resting (module docstring, step 3).
+        A failure is reported and left to ``flatten_account``, which reads the account again."""
+        try:
+            known = self.known_positions()
+            positions = list(known) if known is not None else await self.client.open_positions(priority=True)
+            reqs = close_requests(positions, f"{flatten_close_tag(origin, int(time.time() * 1000))}-r0")
+            if not reqs:
+                return
+            await self.intents(reqs)
+            results = await self.client.batch_order([BatchSend(r, str(k)) for k, r in enumerate(reqs)],
+                                                    priority=True)
+            await self.results(results)
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:
-            self.emit(EventKind.FLATTEN, f"flatten: first cancel-all failed ({type(exc).__name__}: {exc}); "
-                      "the flatten cancels again", severity=Severity.WARNING)
+            self.emit(EventKind.FLATTEN, f"flatten: early close failed ({type(exc).__name__}: {exc}); "
+                      "the flatten reads the account again", severity=Severity.WARNING)
 
     def _resting(self) -> list[tuple[str | None, str | None]]:
         """(order id, cliOrdId) of every order known resting now: this run's and the exchange's report."""
@@ -483,15 +601,16 @@ class EngineFlatten:
     async def _run(self, reason: str, source: TransitionSource, origin: FlattenSource) -> FlattenReport:
         self.record_action("flatten", reason, source)
         resting = self._resting()
-        self.sm.flatten(reason, source)  # 1. FLATTENING first: no job decides an entry from here on
+        self.sm.flatten(reason, source)  # 1. FLATTENING first: no job decides an entry from here on ...
         self.jobs.drop_queued()  # 2. queued entries/exits are moot now
         started = self.now_ms()
         self.progress = FlattenProgress("cancelling", started)
         self.emit(EventKind.FLATTEN, f"flatten started: {reason}", severity=Severity.WARNING)
+        await self._durable("FLATTENING")  # 1. ... and durable before the first request
         if self.jobs.running:  # 3. an order being sent right now must land before the account is read ...
-            # ... but the resting orders are cancelled at once, not after it: flatten_account cancels
-            # again, so an order that lands after this first cancel is still caught.
-            early = asyncio.ensure_future(self._early_cancel_all())
+            # ... but the positions already open are closed at once (their stops still rest): flatten_account
+            # reads the account after the job, so a position it opens is still closed.
+            early = asyncio.ensure_future(self._early_close(origin))
             try:
                 await asyncio.wait_for(self.jobs.wait_idle(), timeout=self.wait_job_s)
             except TimeoutError:
@@ -507,7 +626,7 @@ class EngineFlatten:
 
         try:  # 4.
             known = self.known_positions()
-            report = await flatten_account(self.client, progress=progress, source=origin,
+            report = await flatten_account(self.client, progress=progress, source=origin, recorder=self,
                                            known_positions=list(known) if known is not None else None)
         except Exception as exc:  # flatten_account never raises for exchange errors; a bug still halts safely
             report = FlattenReport(False, 0, 0, 0, (), 0.0, error=f"{type(exc).__name__}: {exc}")
@@ -518,7 +637,8 @@ class EngineFlatten:
             self.sm.flatten_done(f"{counted(len(report.closed), 'position')} closed, "
                                  f"{counted(report.cancelled_orders, 'order')} cancelled")
             self.progress = FlattenProgress("done", started, report.rounds, 0, 0, report.requests)
-            await self._journal_cancelled(resting)
+            await self._journal_cancelled(resting + [(None, cid) for cid in self._unanswered])
+            self._unanswered.clear()
         else:
             self.sm.flatten_failed(report.error or "the exchange still reports positions or orders")
             self.progress = FlattenProgress("failed", started, report.rounds, requests=report.requests,

@@ -282,7 +282,9 @@ class ExternalFlattenGuard:
        orders seen alongside them.
     2. The positions vanish while orders still rest: not a flatten (a flatten, ours or anyone's, cancels
        every order; a liquidation on Kraken cancels the account's orders first). Nothing happens; the
-       position's own close is reconciliation's business.
+       position's own close is reconciliation's business. Except when a flatten's close (cliOrdId ``flat-``,
+       ``flatten_close``) closed one of them: a flatten closes the positions while their stops still rest
+       and cancels every order after (engine.flatten), so the memory is kept until the orders are gone.
     3. The positions vanish and no order rests: suspected. Every vanished symbol closed by an order of ours
        (``own_exit``: a fill of our stop, take-profit or exit, or our order leaving the book filled or
        triggered) explains it: nothing happens. Otherwise entries are blocked (``Block``
@@ -302,10 +304,12 @@ class ExternalFlattenGuard:
         """Symbols an order of ours closed or reduced since they were last seen grow."""
         self.pending: str | None = None
         """The HALTED reason waiting for ``confirm`` (None when nothing is suspected)."""
+        self.flattened: set[str] = set()
+        """Symbols a flatten's close (not ours) closed since they were last seen grow."""
         self._pending_syms: frozenset[str] = frozenset()
 
     def _forget(self) -> None:
-        self.held, self.orders_seen, self.own_closed = {}, 0, set()
+        self.held, self.orders_seen, self.own_closed, self.flattened = {}, 0, set(), set()
         self.pending, self._pending_syms = None, frozenset()
 
     def observe(self, positions: Mapping[str, Decimal], open_orders: int, ours_running: bool) -> list[GuardAction]:
@@ -323,14 +327,18 @@ class ExternalFlattenGuard:
                 old = self.held.get(s, Decimal(0))
                 if q * old <= 0 or abs(q) > abs(old):
                     self.own_closed.discard(s)
+                    self.flattened.discard(s)
             self.held = held
             self.orders_seen = max(self.orders_seen, open_orders)
             return self._clear()
         if not self.held:
             return self._clear() if open_orders else []
-        if open_orders:  # step 2: orders still rest, so nobody flattened the account
+        if open_orders:  # step 2: orders still rest, so nobody flattened the account (or not yet: its cancel-all)
             out = self._clear()
-            self._forget()
+            if self.flattened & set(self.held):
+                self.orders_seen = max(self.orders_seen, open_orders)
+            else:
+                self._forget()
             return out
         unexplained = sorted(s for s in self.held if s not in self.own_closed)
         if not unexplained:
@@ -349,6 +357,11 @@ class ExternalFlattenGuard:
         was = self.pending is not None
         self.pending, self._pending_syms = None, frozenset()
         return [Unblock(EXTERNAL_FLATTEN_BLOCKER)] if was else []
+
+    def flatten_close(self, symbol: str) -> None:
+        """A flatten's close (cliOrdId ``flat-``, not of a flatten of ours) closed or reduced ``symbol``'s
+        position: the flatten's cancel-all follows, so the held positions are remembered (step 2)."""
+        self.flattened.add(symbol)
 
     def own_exit(self, symbol: str) -> list[GuardAction]:
         """An order of ours closed or reduced ``symbol``'s position (a fill of our exit, stop or take-profit, or

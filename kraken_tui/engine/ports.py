@@ -12,9 +12,9 @@ Must not import: textual.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from kraken_tui.domain import (
     Account,
@@ -28,11 +28,12 @@ from kraken_tui.domain import (
     OrderResult,
     Position,
 )
+from kraken_tui.errors import JournalError
 from kraken_tui.journal.encode import JournalRecord
 from kraken_tui.kraken.rest_orders import BatchInstruction
 from kraken_tui.kraken.rest_parse_orders import CancelAllResult, OrderStatusInfo
 
-__all__ = ["FlattenClient", "JournalSink", "KrakenClient", "MarketFeed", "OrderClient", "RateLimitGauge"]
+__all__ = ["FlattenClient", "JournalHealth", "JournalSink", "KrakenClient", "MarketFeed", "OrderClient", "RateLimitGauge"]
 
 
 class OrderClient(Protocol):
@@ -164,4 +165,13 @@ class JournalSink(Protocol):
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
+        ...
+
+
+@runtime_checkable
+class JournalHealth(Protocol):
+    """A journal that reports whether it can write (``journal.writer.JournalWriter.add_health_listener``)."""
+
+    def add_health_listener(self, listener: Callable[[JournalError | None], None]) -> None:
+        """Call ``listener(error)`` when commits start failing and ``listener(None)`` when they recover."""
         ...

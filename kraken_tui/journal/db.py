@@ -18,6 +18,8 @@ textual, the engine.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from pathlib import Path
 
@@ -136,6 +138,18 @@ def _check_integrity(conn: sqlite3.Connection, path: Path, quick: bool) -> None:
         raise JournalError(str(path), f"integrity check failed: {detail}", hint=CORRUPT_HINT)
 
 
+def _create_owner_only(path: Path) -> None:
+    """Create the empty journal file readable and writable by its owner only (0600, whatever the umask);
+    SQLite gives its WAL and shared-memory files the same permissions. A failure is left to ``connect``."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError:
+        return
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o600)  # os.open's mode is masked by the umask
+
+
 def open_db(
     path: Path,
     *,
@@ -147,7 +161,7 @@ def open_db(
 
     Args:
         path: the SQLite file. Parent folders are created when ``create`` is true.
-        create: create a new journal when the file is missing; when false a missing file is an error
+        create: create a new journal (mode 0600) when the file is missing; when false a missing file is an error
             (readers such as ``kraken-tui journal`` must not leave empty files behind).
         synchronous: FULL (default; see the module docstring for why), NORMAL or EXTRA.
         quick_check: run ``PRAGMA quick_check`` (O(N), skips index cross-checks) instead of the full
@@ -173,6 +187,7 @@ def open_db(
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise JournalError(str(path), f"cannot create its folder ({exc.strerror})") from None
+        _create_owner_only(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:

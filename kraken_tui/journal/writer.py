@@ -9,6 +9,12 @@ of records), commits it in ONE short transaction through aiosqlite (whose own th
 and fsync, off the event loop), then resolves pending ``flush()`` calls. A transient SQLite error
 (disk full, I/O error, lock) keeps the batch and retries with capped back-off, reporting through
 ``error``/``on_error``; a record that violates a constraint is isolated and logged, the rest commits.
+Failures are seen at once: the first failed commit tells every health listener (``add_health_listener``:
+a ``JournalError``, then None once writes recovered); a failure that lasts ``fail_after_s`` fails the
+``flush()`` calls waiting on that batch, and every later ``flush()`` raises at once while it lasts (a producer that must not wait on
+disk - an exit, a flatten - goes on; one that needs a durable record - an entry - does not).
+Start-up refuses a journal it cannot write: ``start`` makes a write that it rolls back (a read-only file or
+folder, a locked or full database raise ``JournalError``, CLI exit 4, naming the file).
 Readers never use this connection: they open their own (WAL lets them read while this one writes).
 Must not import: textual, the engine.
 """
@@ -19,6 +25,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +65,8 @@ class JournalWriter:
         synchronous: SQLite ``synchronous`` for this connection; FULL by default (``db`` explains why).
         on_error: called (on the event loop) with a ``JournalError`` when a commit fails and is being
             retried, or when a record was refused by a constraint; the engine can pause on it.
+        fail_after_s: how long a commit may keep failing (retried) before the flushes waiting on it fail and
+            later flushes fail at once, seconds (a transient error shorter than this is invisible to them).
     """
 
     def __init__(
@@ -68,6 +77,7 @@ class JournalWriter:
         batch_max: int = 200,
         synchronous: str = "FULL",
         on_error: Callable[[JournalError], None] | None = None,
+        fail_after_s: float = 1.0,
     ) -> None:
         if queue_max <= 0 or batch_max <= 0:
             raise ValueError("queue_max and batch_max must be > 0")
@@ -83,6 +93,10 @@ class JournalWriter:
         self._run_id: str | None = None
         self.error: JournalError | None = None
         """The last commit failure while it is being retried; None when writes are healthy."""
+        self._health: list[Callable[[JournalError | None], None]] = []
+        self._fail_after_s = fail_after_s
+        self._failing = False
+        self._flushes: set[asyncio.Future[None]] = set()
         self.committed_records = 0
         """Records committed so far (each ``write`` call counts one)."""
         self.rejected_records = 0
@@ -94,6 +108,17 @@ class JournalWriter:
     def run_id(self) -> str | None:
         """The id of the current run (from the last ``RunStarted``), or None."""
         return self._run_id
+
+    def add_health_listener(self, listener: Callable[[JournalError | None], None]) -> None:
+        """Call ``listener(error)`` (on the event loop) when commits start failing (a ``JournalError`` saying
+        why: read-only, disk full, locked...) and ``listener(None)`` when they succeed again. Exceptions from
+        it are logged and ignored."""
+        self._health.append(listener)
+
+    @property
+    def failure(self) -> str | None:
+        """Why the journal cannot write now (the failing commit's error), None while writes are healthy."""
+        return None if self.error is None else self.error.reason
 
     @property
     def pending(self) -> int:
@@ -116,8 +141,29 @@ class JournalWriter:
                 await conn.execute(pragma)
         except sqlite3.Error as exc:
             raise JournalError(str(self.path), f"cannot open for writing ({exc})") from None
+        try:
+            await self._probe(conn)
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error, ValueError):
+                await conn.close()
+            raise JournalError(str(self.path), f"cannot write to it ({exc})",
+                               hint="check the permissions of the file and its folder, the free disk space, and "
+                                    "that no other program holds it locked") from None
+        _owner_only(self.path)
         self._conn = conn
         self._task = asyncio.create_task(self._run(), name="journal-writer")
+
+    @staticmethod
+    async def _probe(conn: aiosqlite.Connection) -> None:
+        """A write that is rolled back: raises ``sqlite3.Error`` when the journal cannot be written."""
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            cur = await conn.execute("PRAGMA user_version")
+            row = await cur.fetchone()
+            await conn.execute(f"PRAGMA user_version={int(row[0]) if row else 0}")
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                await conn.execute("ROLLBACK")
 
     async def close(self, timeout_s: float = 30.0) -> None:
         """Stop accepting records, commit everything queued, close the connection.
@@ -176,11 +222,18 @@ class JournalWriter:
         """
         if self._task is None or self._task.done():
             raise JournalError(str(self.path), "the journal writer is not running", hint=str(self.error or ""))
+        if self._failing and self.error is not None:
+            raise JournalError(str(self.path), f"journal cannot write: {self.error.reason}")
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._put(fut)
-        await asyncio.wait({fut, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        self._flushes.add(fut)
+        try:
+            await self._put(fut)
+            await asyncio.wait({fut, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._flushes.discard(fut)
         if not fut.done():
             raise JournalError(str(self.path), "the writer stopped before the flush completed")
+        fut.result()  # raises the JournalError of a commit that failed
 
     async def _put(self, item: object) -> None:
         try:
@@ -222,17 +275,18 @@ class JournalWriter:
                     stmts.extend(item)
                     n_records += 1
             if stmts:
-                await self._commit(stmts)
+                await self._commit(stmts, waiters)
                 self.committed_records += n_records
             for fut in waiters:
                 if not fut.done():
                     fut.set_result(None)
             stopping = stopping or stop
 
-    async def _commit(self, stmts: list[Statement]) -> None:
+    async def _commit(self, stmts: list[Statement], waiters: list[asyncio.Future[None]]) -> None:
         delay_s = 0.05
         retried = False
         one_by_one = False
+        since = asyncio.get_running_loop().time()
         while True:
             try:
                 await self._transaction(stmts, one_by_one=one_by_one)
@@ -240,13 +294,24 @@ class JournalWriter:
             except sqlite3.IntegrityError:
                 one_by_one = True  # isolate the refused record(s); the others commit
             except sqlite3.Error as exc:
+                first = not retried
                 retried = True
-                self._report(JournalError(str(self.path), f"commit failed, retrying in {delay_s:.2f} s: {exc}"))
+                err = JournalError(str(self.path), f"commit failed, retrying in {delay_s:.2f} s: {exc}")
+                self._report(err)
+                if first:
+                    self._tell_health(JournalError(str(self.path), str(exc)))
+                if not self._failing and asyncio.get_running_loop().time() - since >= self._fail_after_s:
+                    self._failing = True
+                    for fut in [*waiters, *self._flushes]:  # a flush must not wait for ever on a stuck disk
+                        if not fut.done():
+                            fut.set_exception(JournalError(str(self.path), f"journal cannot write: {exc}"))
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, 5.0)
         if retried:
             log.warning("journal %s: writes recovered", self.path)
             self.error = None
+            self._failing = False
+            self._tell_health(None)
 
     async def _transaction(self, stmts: list[Statement], *, one_by_one: bool) -> None:
         conn = self._conn
@@ -270,6 +335,13 @@ class JournalWriter:
                 await conn.execute("ROLLBACK")
             raise
 
+    def _tell_health(self, err: JournalError | None) -> None:
+        for listener in list(self._health):
+            try:
+                listener(err)
+            except Exception:  # a broken listener must not stop the writer
+                log.exception("journal health listener failed")
+
     def _report(self, err: JournalError) -> None:
         self.error = err
         log.error("%s", err)
@@ -278,3 +350,12 @@ class JournalWriter:
                 self._on_error(err)
             except Exception:  # a broken callback must not stop the writer
                 log.exception("journal on_error callback failed")
+
+
+def _owner_only(path: Path) -> None:
+    """Make the journal and its WAL/shared-memory files readable and writable by their owner only (0600),
+    whatever the umask; a file that cannot be changed (another owner) is left as it is."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):
+            if p.exists() and p.stat().st_mode & 0o077:
+                os.chmod(p, 0o600)

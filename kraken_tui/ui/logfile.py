@@ -6,7 +6,9 @@ Must not import: textual (the headless runner may use it too).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,10 +27,15 @@ def default_log_file(cfg: Config) -> Path:
 
 
 def setup_logging(path: Path) -> Callable[[], None]:
-    """Send all logging to ``path`` (nothing to stderr) and return a function that restores the old setup."""
+    """Send all logging to ``path`` (nothing to stderr) and return a function that restores the old setup.
+    The file is readable and writable by its owner only (0600, whatever the umask): it can name orders and
+    account figures."""
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+        os.chmod(path, 0o600)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.handlers = [handler]

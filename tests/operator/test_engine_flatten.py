@@ -1,6 +1,7 @@
 """A running engine's flatten (engine.flatten ``EngineFlatten``) around its job queue (engine.jobs ``JobQueue``):
-order work queued before FLATTENING is dropped, never run; the first ``cancelallorders`` leaves while the order
-job in flight is still running (it does not wait for that job to end); the flatten ends HALTED."""
+order work queued before FLATTENING is dropped, never run; the first request (the early close round: the
+positions the exchange reports) leaves while the order job in flight is still running (it does not wait for that
+job to end), and ``cancelallorders`` only after it; the flatten ends HALTED."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ async def test_jobs_queued_before_flattening_are_dropped_not_run():
         worker.cancel()
 
 
-async def test_cancel_all_leaves_before_the_order_job_in_flight_ends():
+async def test_the_first_request_leaves_before_the_order_job_in_flight_ends():
     jobs = JobQueue(on_error=lambda name, exc: None, on_progress=lambda: None)
     worker = asyncio.create_task(jobs.run())
     release = asyncio.Event()
@@ -90,13 +91,14 @@ async def test_cancel_all_leaves_before_the_order_job_in_flight_ends():
             if client.calls:
                 break
             await asyncio.sleep(0.005)
-        assert client.calls[:1] == [("cancelallorders", True)]  # sent while the job is still running
+        assert client.calls[:1] == [("openpositions", True)]  # sent while the job is still running
+        assert ("cancelallorders", True) not in client.calls  # the stops rest until the closes were answered
         assert sm.state is OperatorState.FLATTENING
         release.set()
         report = await asyncio.wait_for(flat, timeout=5)
-        # the full procedure ran after the job ended and cancelled again: 4 calls of its own (no positions)
+        # the full procedure ran after the job ended: 4 calls of its own (no positions)
         assert [name for name, running in client.calls[1:] if not running] == [
-            "cancelallorders", "openpositions", "openpositions", "openorders"]
+            "openpositions", "cancelallorders", "openpositions", "openorders"]
         assert report.flat and sm.state is OperatorState.HALTED
     finally:
         worker.cancel()

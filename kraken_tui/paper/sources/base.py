@@ -1,6 +1,7 @@
 """The one interface every market source implements, and the events it yields.
 
-Owns: ``MarketTick``, ``FundingEvent``, ``MarketSource``. A source yields events in time order; the
+Owns: ``MarketTick``, ``FundingEvent``, ``MarketSource``, ``MarketSourceDied`` (the run's end when its source
+failed: exit code 1, docs/cli-contract.md "Exit codes"). A source yields events in time order; the
 paper exchange applies them (quotes, trades, mark and index, hourly funding) and uses the events'
 ``ts_ms`` as its clock, so a replay at ``speed=max`` books funding at every data hour, not wall hours.
 Must not import: textual, the engine, aiohttp.
@@ -14,7 +15,22 @@ from typing import Protocol, runtime_checkable
 
 from kraken_tui.domain import Side
 
-__all__ = ["FundingEvent", "MarketEvent", "MarketSource", "MarketTick"]
+__all__ = ["FundingEvent", "MarketEvent", "MarketSource", "MarketSourceDied", "MarketTick"]
+
+
+class MarketSourceDied(Exception):
+    """The market source of a paper run failed before its end (a file it cannot read on, a price the
+    exchange refused, a dead connection): the run ends with exit code 1 and this message.
+
+    Args:
+        name: the source's name (``MarketSource.name``). cause: what failed.
+    """
+
+    exit_code = 1
+
+    def __init__(self, name: str, cause: BaseException) -> None:
+        self.name, self.cause = name, cause
+        super().__init__(f"market source {name} died: {type(cause).__name__}: {cause}")
 
 
 @dataclass(frozen=True, slots=True)
