@@ -376,7 +376,7 @@ class KrakenApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("Pause entries", "Block new entries; exits keep working", self.action_pause)
         yield SystemCommand("Resume entries", "Allow entries again (from PAUSED)", self.action_resume)
-        yield SystemCommand("Flatten everything", "Cancel every order, close every position, HALT (asks first)",
+        yield SystemCommand("Flatten everything", "Close every position, cancel every order, HALT (asks first)",
                             self.operator.confirm_flatten)
         yield SystemCommand("Reset after HALTED", "HALTED -> PAUSED (asks first)", self.action_reset)
         yield SystemCommand("Journal", "Trades, statistics, equity curve, CSV export", self.action_journal)

@@ -239,7 +239,7 @@ class OperatorKeys:
             return None
         worker: Worker[None] = self.app.run_worker(self._flatten(), name="flatten", group="flatten",
                                                    exit_on_error=False)
-        self.app.notify("FLATTEN started: cancelling every order and closing every position.", severity="warning")
+        self.app.notify("FLATTEN started: closing every position, then cancelling every order.", severity="warning")
         self.app.call_later(self.refresh)
         return worker
 
