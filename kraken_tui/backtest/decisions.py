@@ -132,7 +132,8 @@ class Decisions:
             positions = ()
         peak = st.peak_f
         dd = (peak - float(equity)) / peak * 100.0 if peak > 0 else 0.0
-        return AccountSnapshot(equity, balance, positions, st.consecutive_losses, 0.0 if dd < 0.0 else dd)
+        return AccountSnapshot(equity, balance, positions, st.consecutive_losses, 0.0 if dd < 0.0 else dd,
+                               st.closed_trades, st.winning_trades)
 
     def on_signal(self, sig: Signal, c: float, close_ms: int, eq: float) -> None:
         """A strategy signal at the close ``c`` (USD) of the bar ending ``close_ms``: ``engine.decide.decide``
@@ -197,7 +198,8 @@ class Decisions:
         cfg = self.operator_cfg
         if close_ms >= st.day_end_ms:
             st.day_end_ms = close_ms - close_ms % DAY_MS + DAY_MS
-            st.day_limit_f = eq * (1.0 - cfg.daily_loss_limit_pct / 100.0)
+            # 0 = no daily loss limit ([operator] daily_loss_limit_pct)
+            st.day_limit_f = eq * (1.0 - cfg.daily_loss_limit_pct / 100.0) if cfg.daily_loss_limit_pct > 0 else -_INF
             self.op.clear_blocker("daily loss limit")
         if eq < st.day_limit_f and "daily loss limit" not in self.op.entry_blockers:
             self.op.block_entries("daily loss limit", f"equity {eq:.2f} below {st.day_limit_f:.2f} USD")

@@ -58,7 +58,7 @@ from .columns import CHUNK_BARS, CandleRow, Columns, chunked
 from .decisions import Decisions
 from .fills import Fills, Sink
 from .orders import Orders
-from .settings import BacktestResult, BacktestSettings, fingerprint_line, quote_at, trade_fingerprint
+from .settings import _INF, BacktestResult, BacktestSettings, fingerprint_line, quote_at, trade_fingerprint
 from .state import BacktestState
 from .trades import Trades
 
@@ -118,11 +118,16 @@ class Backtest:
         risk_cfg = s.risk if mode == s.risk.sizing else s.risk.model_copy(update={"sizing": mode})
         self.symbol = inst.symbol
         self.result = BacktestResult(starting_equity_usd=Decimal(repr(s.starting_balance_usd)))
+        for key, value in (("equity_floor_pct", s.operator.equity_floor_pct),
+                           ("daily_loss_limit_pct", s.operator.daily_loss_limit_pct)):
+            if value <= 0:
+                self.result.notes.append(f"GUARD OFF: [operator] {key} = 0 switches it off")
         self._hash = hashlib.sha256()
         self._prefetch: tuple[object, prefetch.Prefetcher] | None = None
         st = self.state = BacktestState(
             balance=Decimal(repr(s.starting_balance_usd)), position=PaperPosition(inst.symbol),
-            bal_f=s.starting_balance_usd, floor_f=s.starting_balance_usd * s.operator.equity_floor_pct / 100.0,
+            bal_f=s.starting_balance_usd, floor_f=(s.starting_balance_usd * s.operator.equity_floor_pct / 100.0
+                                                      if s.operator.equity_floor_pct > 0 else -_INF),
             peak_f=s.starting_balance_usd)
         self.op = OperatorStateMachine(lambda: st.now_ms)
         self.trades = Trades(st, self.symbol, s.run_id[:8], self.result, self._hash.update, on_trade, self.op)

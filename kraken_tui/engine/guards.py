@@ -137,9 +137,10 @@ class EquityGuard:
     """Peak equity, the daily loss limit and the equity floor (module docstring).
 
     Args:
-        equity_floor_pct: ``[operator] equity_floor_pct``: equity below this % of the starting equity kills.
+        equity_floor_pct: ``[operator] equity_floor_pct``: equity below this % of the starting equity kills;
+            0 = no floor.
         daily_loss_limit_pct: ``[operator] daily_loss_limit_pct``: a loss of this % of the day's starting
-            equity or more pauses entries until 00:00 UTC.
+            equity or more pauses entries until 00:00 UTC; 0 = no daily limit.
 
     Attributes:
         starting_usd: equity at start (USD). peak_usd: highest equity seen (USD).
@@ -176,13 +177,14 @@ class EquityGuard:
             self.peak_usd = eq
         if self.day_start_usd is None:
             self.day_start_usd = eq
-        if self.starting_usd > 0 and eq < self.starting_usd * self.floor_pct / 100:
+        if self.floor_pct > 0 and self.starting_usd > 0 and eq < self.starting_usd * self.floor_pct / 100:
             if state in (OperatorState.FLATTENING, OperatorState.HALTED):
                 return []
             return [Kill(f"equity floor: equity {eq:.2f} USD below {self._floor_text}% of starting "
                          f"{self.starting_usd:.2f} USD")]
         day = self.day_start_usd
-        if day and day > 0 and (day - eq) / day * 100 >= self.daily_pct and state is OperatorState.RUNNING:
+        if (self.daily_pct > 0 and day and day > 0 and (day - eq) / day * 100 >= self.daily_pct
+                and state is OperatorState.RUNNING):
             self.daily_paused = True
             return [Pause(f"daily loss limit: equity {eq:.2f} USD is {self._daily_text}% or more below "
                           f"the day's start {day:.2f} USD; entries paused until 00:00 UTC")]
