@@ -2,7 +2,14 @@
 
 Owns: ``RunOptions`` (the ``run`` flags), ``build_runtime`` and ``Runtime`` (used by the headless runner and
 the console), the live-mode gate, the restore of the operator state from the journal
-(``last_operator_state``) and the replay lockstep.
+(``last_operator_state``), the replay lockstep and the external signal readers.
+
+External signals: when the strategy has an external component (``[strategy] name = "external"`` or the
+ensemble's ML slot) and ``[external]`` (or the strategy's ``path``/``socket`` params) names a reader, the
+readers (``engine.strategies.external_io.run_external_reader``: file, pipe, socket, loopback webhook) run
+as a runtime task from engine start to close; they hand lines to the component's ``feed_line`` and every
+outcome is journaled (``engine.external_feed.ExternalJournal``). The webhook's secret is read here
+(environment or a 0600 file) and never logged.
 
 Paper mode starts the paper exchange in process on loopback (``paper.server.PaperServer``) with the
 market source chosen by the flags (``paper.sources.factory.build_source``) and points the ordinary
@@ -38,7 +45,11 @@ import httpx
 from kraken_tui import __version__
 from kraken_tui.config import Config, Credentials, load_credentials
 from kraken_tui.engine.core import Engine
-from kraken_tui.engine.facade import EngineMode, EventKind
+from kraken_tui.engine.external_feed import ExternalJournal, external_component
+from kraken_tui.engine.facade import EngineMode, EventKind, Severity
+from kraken_tui.engine.strategies.ensemble import Ensemble
+from kraken_tui.engine.strategies.external import ExternalSignals
+from kraken_tui.engine.strategies.external_io import ReaderSpec, load_webhook_secret, run_external_reader
 from kraken_tui.engine.operator import OperatorState
 from kraken_tui.errors import ConfigError, SecretsError
 from kraken_tui.journal.db import resolve_journal_path
@@ -49,7 +60,7 @@ from kraken_tui.kraken.ratelimit import RateLimiter
 from kraken_tui.kraken.rest import KrakenRestClient
 from kraken_tui.kraken.ws import KrakenWsClient
 
-__all__ = ["RunOptions", "Runtime", "build_runtime", "last_operator_state", "replay_symbols"]
+__all__ = ["RunOptions", "Runtime", "build_runtime", "external_reader_spec", "last_operator_state", "replay_symbols"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +97,21 @@ def last_operator_state(path: Path) -> tuple[OperatorState, str] | None:
         return OperatorState(row[0]), row[1]
     except ValueError:
         return None
+
+
+def external_reader_spec(cfg: Config, component: ExternalSignals) -> ReaderSpec:
+    """The readers of ``component``: ``[external]`` keys, else the strategy's own ``path``/``socket`` params;
+    the webhook secret loaded when a webhook is named.
+
+    Raises:
+        ConfigError: a webhook without a usable secret (``external_io.load_webhook_secret``).
+    """
+    ext = cfg.external
+    secret = ""
+    if ext.webhook:
+        secret = load_webhook_secret(ext.webhook_secret_env, ext.webhook_secret_file)
+    return ReaderSpec(path=ext.path or component.p["path"], pipe=ext.pipe, socket=ext.socket or component.p["socket"],
+                      webhook=ext.webhook, webhook_secret=secret)
 
 
 def replay_symbols(cfg: Config, replayed: tuple[str, ...] | list[str]) -> tuple[tuple[str, ...], str]:
@@ -240,11 +266,49 @@ class Runtime:
             self.run_id, int(time.time() * 1000), self.mode.value, _config_hash(cfg), __version__,
             equity if equity and equity > 0 else None))
         await self.engine.start()
+        await self._start_external()
         if gate is not None:
             gate.engine = self.engine
             gate.ready.set()
         if self.opts.exit_at_end and self.paper_server is not None and self.paper_server.source_done is not None:
             self._tasks.append(asyncio.create_task(self._exit_at_end(), name="runtime-exit-at-end"))
+
+    async def _start_external(self) -> None:
+        """Start the external signal readers (module docstring) and announce the ensemble's slots.
+
+        Raises:
+            ConfigError: ``[strategy] name = "external"`` with no reader, or a webhook without a secret.
+        """
+        eng = self.engine
+        comp = external_component(eng.strategy)
+        spec = external_reader_spec(self.cfg, comp) if comp is not None else ReaderSpec()
+        if comp is not None and spec.any:
+            comp.listener = ExternalJournal(eng.io, self.run_id)
+            stop = asyncio.Event()
+            listening = asyncio.Event()
+
+            def started(names: list[str]) -> None:
+                eng.emit(EventKind.INFO, "external signals from " + ", ".join(names), data={"readers": names})
+                listening.set()
+
+            task = asyncio.create_task(run_external_reader(comp, stop=stop, spec=spec, started=started),
+                                       name="runtime-external-signals")
+            task.add_done_callback(self._external_ended)
+            self._tasks.append(task)
+            done, _ = await asyncio.wait([task, asyncio.create_task(listening.wait())],
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if task in done and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]  # e.g. the webhook port cannot be bound
+        elif isinstance(eng.strategy, ExternalSignals):
+            raise ConfigError("external.path", "", "a file, pipe, socket or webhook for [strategy] name = "
+                              '"external" ([external] section)')
+        if isinstance(eng.strategy, Ensemble):
+            eng.emit(EventKind.INFO, eng.strategy.describe())
+
+    def _external_ended(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None and self.engine is not None:
+            self.engine.emit(EventKind.ERROR, f"external signal reader stopped: {task.exception()}",
+                             severity=Severity.ERROR)
 
     async def _exit_at_end(self) -> None:
         """When the replay ends: let the engine process what is queued, then stop it (positions and

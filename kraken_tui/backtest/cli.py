@@ -118,6 +118,11 @@ def _settings(args: argparse.Namespace, cfg: Config) -> tuple[BacktestSettings, 
     for item in args.param:
         k, v = parse_param(item)
         params[k] = v
+    if cfg.external.signal_file:  # [external] signal_file: the external source's history in a backtest
+        if strategy == "external":
+            params.setdefault("path", cfg.external.signal_file)
+        elif strategy == "ensemble":
+            params["external"] = {**dict(params.get("external", {})), "path": cfg.external.signal_file}
     maker, taker = _fees(args.fees, cfg)
     slip = DEFAULT_SLIPPAGE_BPS if args.slippage_bps is None else args.slippage_bps
     if not math.isfinite(slip) or not 0 <= slip <= 1000:

@@ -52,7 +52,7 @@ class Decisions:
     """
 
     __slots__ = ("st", "inst", "symbol", "run_id", "strategy_name", "risk_cfg", "sizing", "protective", "exits_cfg",
-                 "operator_cfg", "fills", "op", "result", "sink", "_rate_for", "_sig_prefix")
+                 "operator_cfg", "fills", "op", "result", "sink", "_rate_for", "_sig_prefix", "confidence_sized")
 
     def __init__(self, state: BacktestState, settings: BacktestSettings, strategy_name: str, risk_cfg: RiskConfig,
                  sizing: str | None, protective: bool, fills: Fills, op: OperatorStateMachine,
@@ -65,6 +65,8 @@ class Decisions:
         self.risk_cfg = risk_cfg
         self.sizing = sizing
         self.protective = protective
+        self.confidence_sized = False
+        """The strategy's size grows with its confidence (``StrategyBase.confidence_sized``); set by the runner."""
         self.exits_cfg = settings.exits
         self.operator_cfg = settings.operator
         self.fills = fills
@@ -158,7 +160,7 @@ class Decisions:
             entry_block_reason=op.entry_rejection_reason(),
             atr_pct=atr / c * 100.0 if atr is not None and c > 0 else None,
             funding_rate=self._rate_for(close_ms - close_ms % HOUR_MS),
-            sizing=self.sizing, protective=self.protective,
+            sizing=self.sizing, protective=self.protective, confidence_sized=self.confidence_sized,
         )
         action, why = "ignored", None
         for a in actions:

@@ -135,6 +135,8 @@ class Backtest:
         self.orders = Orders(st, s, self.fills, self.result)
         self.decisions = Decisions(st, s, strategy.name, risk_cfg, sizing, protective, self.fills, self.op,
                                    self.result, sink)
+        self.decisions.confidence_sized = bool(getattr(strategy, "confidence_sized", False))
+        self._load_signal_file(strategy)
         self.op.add_listener(self.decisions.on_transition)
         self._stride, self._k = 1, 0
         self.atr = ATR(s.atr_period)
@@ -159,6 +161,31 @@ class Backtest:
         self.decisions.sink = sink
 
     # ================================================================== the loop
+
+    def _load_signal_file(self, strategy: object) -> None:
+        """A timestamped external signal file (the external component's ``path`` param) merged by time: each
+        signal is delivered at the first bar close at or after its ``ts_ms`` (``ExternalSignals.load_history``);
+        the ensemble's slot weights in force go in the report's notes.
+
+        Raises:
+            DataFileError: the signal file cannot be read.
+        """
+        from kraken_tui.engine.strategies.ensemble import Ensemble
+        from kraken_tui.engine.strategies.external import ExternalSignals
+        from kraken_tui.errors import DataFileError
+
+        comp = strategy if isinstance(strategy, ExternalSignals) else (
+            strategy.external if isinstance(strategy, Ensemble) else None)
+        if comp is not None and comp.p["path"]:
+            path = comp.p["path"]
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    n = comp.load_history(fh, source=path)
+            except OSError as exc:
+                raise DataFileError(path, f"cannot read the signal file ({exc.strerror})") from None
+            self.result.notes.append(f"external signals: {n} from {path} merged by time ({comp.errors} bad lines)")
+        if isinstance(strategy, Ensemble):
+            self.result.notes.append(strategy.describe())
 
     def run(self, rows: Iterable[CandleRow], limit: int | None = None) -> BacktestResult:
         """Run over ``rows`` (time-ordered bars; a ``columns.CandleRows`` is read chunk by chunk, any other
