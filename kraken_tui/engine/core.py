@@ -255,7 +255,8 @@ class Engine:
         self._tasks = [asyncio.create_task(self._consume(), name="engine-ws"),
                        asyncio.create_task(self.jobs.run(), name="engine-jobs"),
                        asyncio.create_task(self._periodic(), name="engine-timer")]
-        self.dead_man = operator_switch(self.client, self.cfg.operator.cancel_after_s, self._dead_man_failed)
+        self.dead_man = operator_switch(self.client, self.cfg.operator.cancel_after_s, self._dead_man_failed,
+                                        self.now_ms if self.clock.data_clock else None)
         if self.dead_man is not None:
             await self.dead_man.start()
         self.emit(EventKind.INFO, f"engine started: {self.mode.value}, strategy {self.strategy.name} on "
