@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_market_flags(run)
     run.add_argument("--exit-at-end", action="store_true", help="stop when the recording ends")
     run.add_argument("--journal", type=Path, help="SQLite journal file")
+    run.add_argument("--skip-paper-gate", action="store_true",
+                     help="start live although the paper record misses a [live] threshold (journaled)")
     run.add_argument("--log-format", choices=["text", "json"], help="--no-ui line format")
 
     sim = sub.add_parser("sim", help="serve the paper exchange alone on loopback")

@@ -129,6 +129,7 @@ def options_from_args(args: argparse.Namespace, cfg: Config) -> Any:
         "symbol_map": parse_symbol_map(args.symbol_map or []),
         "exit_at_end": bool(args.exit_at_end),
         "journal": args.journal or cfg.general.journal_path,
+        "skip_paper_gate": bool(getattr(args, "skip_paper_gate", False)),
     }
     if args.speed is not None:
         kw["speed"] = parse_speed(args.speed)

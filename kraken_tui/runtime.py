@@ -54,7 +54,7 @@ from kraken_tui.engine.operator import OperatorState
 from kraken_tui.errors import ConfigError, SecretsError
 from kraken_tui.journal.db import resolve_journal_path
 from kraken_tui.journal.queries import last_state_change
-from kraken_tui.journal.records import RunStarted, RunStopped
+from kraken_tui.journal.records import EventSource, OperatorAction, RunStarted, RunStopped
 from kraken_tui.journal.writer import JournalWriter
 from kraken_tui.kraken.ratelimit import RateLimiter
 from kraken_tui.kraken.rest import KrakenRestClient
@@ -80,6 +80,8 @@ class RunOptions:
     speed: float | None = 1.0
     exit_at_end: bool = False
     journal: Path | None = None
+    skip_paper_gate: bool = False
+    """``--skip-paper-gate``: start live although the paper record misses a ``[live]`` threshold (journaled)."""
 
 
 def last_operator_state(path: Path) -> tuple[OperatorState, str] | None:
@@ -211,6 +213,8 @@ class Runtime:
         self._ws: KrakenWsClient | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._closed = False
+        self.paper_gate_override: list[str] = []
+        """The promotion thresholds missed when live started with ``--skip-paper-gate`` (journaled at start)."""
 
     async def start(self) -> None:
         """Journal, paper server (paper/replay), clients, engine, in that order.
@@ -265,6 +269,9 @@ class Runtime:
         await self._journal.write(RunStarted(
             self.run_id, int(time.time() * 1000), self.mode.value, _config_hash(cfg), __version__,
             equity if equity and equity > 0 else None))
+        why = await self.journal_paper_gate_override()
+        if why:
+            self.engine.emit(EventKind.ALERT, why, severity=Severity.WARNING, data={"level": "HIGH"})
         await self.engine.start()
         await self._start_external()
         if gate is not None:
@@ -272,6 +279,15 @@ class Runtime:
             gate.ready.set()
         if self.opts.exit_at_end and self.paper_server is not None and self.paper_server.source_done is not None:
             self._tasks.append(asyncio.create_task(self._exit_at_end(), name="runtime-exit-at-end"))
+
+    async def journal_paper_gate_override(self) -> str | None:
+        """Journal the ``--skip-paper-gate`` override (an ``OperatorAction`` naming the thresholds missed) when
+        live starts with it; returns that text, or None without an override. The journal must be started."""
+        if not self.paper_gate_override:
+            return None
+        why = "--skip-paper-gate: live started although " + "; ".join(self.paper_gate_override)
+        await self._journal.write(OperatorAction(int(time.time() * 1000), "skip-paper-gate", why, EventSource.KEY))
+        return why
 
     async def _start_external(self) -> None:
         """Start the external signal readers (module docstring) and announce the ensemble's slots.
@@ -360,7 +376,9 @@ async def build_runtime(cfg: Config, opts: RunOptions) -> Runtime:
     """Validate the options and build (not start) a Runtime.
 
     Raises:
-        ConfigError: unknown mode; live mode without ``[live] enabled = true``; bad source/replay flags.
+        ConfigError: unknown mode; live mode without ``[live] enabled = true``, or (without
+            ``skip_paper_gate``) with a paper record missing a ``[live]`` promotion threshold
+            (``kraken_tui.promotion``; the message names each one); bad source/replay flags.
         SecretsError: live mode without API keys (environment or ``[credentials] key_file``).
         DataFileError: a malformed replay or funding file.
     """
@@ -372,7 +390,19 @@ async def build_runtime(cfg: Config, opts: RunOptions) -> Runtime:
                                "live mode needs API keys (KRAKEN_TUI_API_KEY and KRAKEN_TUI_API_SECRET, or a 0600 key file)")
         if not cfg.live.enabled:
             raise ConfigError("live.enabled", False, "true to trade real money on Kraken Futures (--mode live)")
-        return Runtime(cfg, opts, mode=EngineMode.LIVE, journal_path=journal_path, source=None, credentials=creds)
+        missed: list[str] = []
+        if cfg.live.require_paper:
+            from kraken_tui.promotion import promotion_failures, read_paper_record
+
+            paper = (cfg.live.paper_journal or resolve_journal_path(None, cfg)).expanduser()
+            missed = promotion_failures(cfg.live, await asyncio.to_thread(read_paper_record, paper))
+            if missed and not opts.skip_paper_gate:
+                raise ConfigError("live.require_paper", str(paper),
+                                  "paper trading that meets every [live] threshold first (or --skip-paper-gate, "
+                                  "journaled); not met: " + "; ".join(missed))
+        rt = Runtime(cfg, opts, mode=EngineMode.LIVE, journal_path=journal_path, source=None, credentials=creds)
+        rt.paper_gate_override = missed
+        return rt
     if opts.mode != "paper":
         raise ConfigError("--mode", opts.mode, "paper or live")
     from kraken_tui.paper.sources.factory import build_source  # the source stack loads only for paper runs
