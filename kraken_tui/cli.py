@@ -42,6 +42,8 @@ SUBCOMMANDS = tuple(HANDLERS)
 
 def _add_market_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--funding", metavar="PATH", type=Path, help="hourly funding-rate CSV for replays")
+    p.add_argument("--funding-rate", metavar="R", type=float,
+                   help="constant relative funding rate per hour for candle replays without --funding (default 1e-5)")
     p.add_argument(
         "--symbol-map",
         metavar="SRC=DST",

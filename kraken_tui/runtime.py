@@ -76,6 +76,7 @@ class RunOptions:
     source: str = "synthetic"
     replay: list[str] = field(default_factory=list)
     funding: str | None = None
+    funding_rate: float | None = None
     symbol_map: dict[str, str] = field(default_factory=dict)
     speed: float | None = 1.0
     exit_at_end: bool = False
@@ -263,6 +264,11 @@ class Runtime:
                              journal_path=str(self.journal_path), symbols=symbols)
         if note is not None:
             self.engine.emit(EventKind.INFO, note, data={"symbols": list(symbols or ())})
+        funding_note = getattr(self._source, "funding_describe", None)
+        if self.mode is EngineMode.REPLAY and funding_note:
+            if funding_note.startswith("constant") and self.opts.funding_rate is None:
+                funding_note += " (default; set --funding PATH or --funding-rate R)"
+            self.engine.emit(EventKind.INFO, f"replay funding: {funding_note}", data={"funding": funding_note})
         equity: Decimal | None = None
         with contextlib.suppress(Exception):
             equity = (await client.account()).margin_equity_usd
@@ -406,10 +412,14 @@ async def build_runtime(cfg: Config, opts: RunOptions) -> Runtime:
     if opts.mode != "paper":
         raise ConfigError("--mode", opts.mode, "paper or live")
     from kraken_tui.paper.sources.factory import build_source  # the source stack loads only for paper runs
+    from kraken_tui.paper.sources.replay import DEFAULT_FUNDING_RATE
 
     source = await build_source(
         "replay" if opts.replay else opts.source, symbols=cfg.paper.symbols, replay_paths=opts.replay,
-        funding_path=Path(opts.funding) if opts.funding else None, symbol_map=opts.symbol_map,
+        funding_path=Path(opts.funding) if opts.funding else None,
+        funding_rate=(opts.funding_rate if opts.funding_rate is not None else DEFAULT_FUNDING_RATE)
+        if opts.replay and not opts.funding else None,
+        symbol_map=opts.symbol_map,
         speed="max" if opts.speed is None else opts.speed, seed=cfg.paper.synthetic_seed, ws_url=cfg.live.ws_url,
         live_timeout_s=cfg.client.timeout_s, client_config=cfg.client)
     mode = EngineMode.REPLAY if opts.replay else EngineMode.PAPER
