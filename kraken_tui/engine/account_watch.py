@@ -21,7 +21,7 @@ from kraken_tui.engine import views
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.facade import EventKind, Severity
-from kraken_tui.engine.guards import EquityGuard, GuardApplier, LiquidationGuard, equity_at_mark
+from kraken_tui.engine.guards import BasisGuard, EquityGuard, GuardApplier, LiquidationGuard, equity_at_mark
 from kraken_tui.engine.market import MarketState
 from kraken_tui.engine.operator import OperatorStateMachine
 from kraken_tui.engine.risk import AccountSnapshot
@@ -60,6 +60,8 @@ class AccountWatch:
         self.op = op
         self.equity = EquityGuard(op.equity_floor_pct, op.daily_loss_limit_pct)
         self.liquidation = LiquidationGuard()
+        self.basis: BasisGuard | None = None
+        """The basis guard after entry (``guards.BasisGuard``); set by the engine from ``[risk]``."""
         self.consecutive_losses = 0
         self.closed_trades = 0
         self.winning_trades = 0
@@ -94,12 +96,16 @@ class AccountWatch:
 
     def check_liquidation(self, pos: Position) -> None:
         """Alert (event + journal) when ``pos``'s liquidation risk enters HIGH or worse; the managed position
-        remembers the level last seen (``ManagedPosition.risk_alerted``)."""
+        remembers the level last seen (``ManagedPosition.risk_alerted``). Then the basis guard after entry
+        (``guards.BasisGuard``) on the same mark."""
         liq, dist, level = views.liquidation(pos, self.account, self.market, self.instruments)
         mp = self.account.managed.get(pos.symbol)
         if mp is not None:
             mp.risk_alerted = level.value
         self.guards.apply(self.liquidation.check(pos.symbol, liq, dist, level))
+        if self.basis is not None:
+            self.guards.apply(self.basis.check(pos.symbol, self.market.mark_price(pos.symbol),
+                                               self.market.index_price(pos.symbol), pos.size != 0))
 
     def note_realized(self, realized_usd: Decimal) -> None:
         """A fill realised ``realized_usd`` (USD, non-zero): a loss lengthens the loss streak, a profit ends it."""

@@ -6,7 +6,9 @@ the same shape ``engine.reconcile`` uses for reconciliation.
 Owns: ``EquityGuard`` (peak equity; daily loss limit: PAUSED until 00:00 UTC on the engine clock; equity
 floor: flatten -> HALTED, exit code 5), ``LiquidationGuard`` (an alert when a position's liquidation risk
 enters HIGH or worse, engine.liquidation), ``StaleDataGuard`` (no market data for ``[operator]
-stale_data_s`` blocks entries), ``GuardApplier``, ``equity_at_mark`` and the action types.
+stale_data_s`` blocks entries), ``BasisGuard`` (after entry: the basis of a symbol with a position beyond
+``[risk] max_basis_bps`` closes it, blocks entries or alerts, per ``[risk] basis_action``), ``GuardApplier``,
+``equity_at_mark`` and the action types.
 Units: equity USD (Decimal), percentages 0-100, ages seconds, times UTC ms.
 Must not import: textual, the client, the journal writer.
 """
@@ -35,7 +37,10 @@ from kraken_tui.journal.records import Alert
 
 __all__ = [
     "STALE_BLOCKER",
+    "BASIS_BLOCKER",
+    "BasisGuard",
     "Block",
+    "ClosePosition",
     "EquityGuard",
     "FeedStale",
     "FeedStatus",
@@ -51,6 +56,8 @@ __all__ = [
     "equity_at_mark",
 ]
 
+#: Entry blocker name while a held symbol's basis exceeds ``[risk] max_basis_bps`` (``basis_action = "pause"``).
+BASIS_BLOCKER = "basis blown out"
 #: Entry blocker name while market data is older than ``[operator] stale_data_s``.
 STALE_BLOCKER = "stale market data"
 _ALERT_LEVEL = {RiskLevel.HIGH: "HIGH", RiskLevel.EXTREME: "CRITICAL", RiskLevel.CRITICAL: "CRITICAL"}
@@ -113,7 +120,15 @@ class Notify:
     alert_level: str | None = None
 
 
-GuardAction = Pause | Resume | Kill | Block | Unblock | FeedStale | Notify
+@dataclass(frozen=True, slots=True)
+class ClosePosition:
+    """Close the whole position of ``symbol`` with a reduce-only market order (``reason`` journaled)."""
+
+    symbol: str
+    reason: str
+
+
+GuardAction = Pause | Resume | Kill | Block | Unblock | FeedStale | Notify | ClosePosition
 
 
 def equity_at_mark(account: AccountTracker, market: MarketState) -> Decimal | None:
@@ -222,6 +237,45 @@ class LiquidationGuard:
                        {"risk_level": level.value, "level": level.value}, _ALERT_LEVEL[level])]
 
 
+class BasisGuard:
+    """The basis guard after entry (spec §8.4: mark = index + premium). Before entry ``engine.decide`` rejects
+    entries on a blown-out basis; this one watches symbols that hold a position.
+
+    Args:
+        max_basis_bps: ``[risk] max_basis_bps``. action: ``[risk] basis_action``: "close" (close the position),
+            "pause" (block entries until the basis is back within the limit) or "alert" (only an alert).
+    """
+
+    def __init__(self, max_basis_bps: float, action: str) -> None:
+        self.max_bps, self.action = max_basis_bps, action
+        self.blown: set[str] = set()
+
+    def check(self, symbol: str, mark: float | None, index: float | None, held: bool) -> list[GuardAction]:
+        """One mark of ``symbol`` (USD; ``held``: a position is open): on the first mark beyond the limit
+        the configured action plus a HIGH alert; when every blown symbol is back within it, the entry
+        blocker is lifted. Unknown prices do nothing."""
+        if mark is None or index is None or mark <= 0 or index <= 0:
+            return []
+        bps = (mark - index) / index * 10_000.0
+        if abs(bps) <= self.max_bps or not held:
+            if symbol in self.blown:
+                self.blown.discard(symbol)
+                if not self.blown and self.action == "pause":
+                    return [Unblock(BASIS_BLOCKER)]
+            return []
+        if symbol in self.blown:
+            return []
+        self.blown.add(symbol)
+        what = f"{symbol} basis {bps:.1f} bps exceeds max {self.max_bps:g} bps (mark {mark:g}, index {index:g})"
+        out: list[GuardAction] = [Notify(EventKind.ALERT, f"basis guard: {what}; action {self.action}", symbol,
+                                         Severity.WARNING, {"level": "HIGH", "basis_bps": bps}, "HIGH")]
+        if self.action == "close":
+            out.append(ClosePosition(symbol, f"basis guard: {what}"))
+        elif self.action == "pause":
+            out.append(Block(BASIS_BLOCKER, what))
+        return out
+
+
 class StaleDataGuard:
     """Entries blocked (``STALE_BLOCKER``) while market data is older than ``limit_s`` seconds."""
 
@@ -271,6 +325,9 @@ class GuardApplier:
 
     def __init__(self, io: EngineIO, sm: OperatorStateMachine, feed: FeedStatus, kill: Callable[[str], None]) -> None:
         self.io, self.sm, self.feed, self.kill = io, sm, feed, kill
+        self.close_position: Callable[[str, str], None] | None = None
+        """Closes a position for a guard (``ClosePosition``); set by the engine; None = the action is only
+        reported."""
 
     def apply(self, actions: Sequence[GuardAction]) -> None:
         """Carry out ``actions`` in order."""
@@ -288,6 +345,9 @@ class GuardApplier:
                 self.sm.clear_blocker(a.blocker)
             elif isinstance(a, FeedStale):
                 self.feed.set("stale", a.age_s, a.detail)
+            elif isinstance(a, ClosePosition):
+                if self.close_position is not None:
+                    self.close_position(a.symbol, a.reason)
             elif isinstance(a, Notify):
                 self.io.emit(a.kind, a.message, symbol=a.symbol, severity=a.severity, data=a.data)
                 if a.alert_level is not None:

@@ -95,3 +95,19 @@ def test_size_grows_with_confidence():
     assert size(0.7) == D("0.035")
     assert size(0.2) == D("0.025")  # never below min_confidence_size_pct (50 %)
     assert size(0.7, sized=False) == D("0.05")
+
+
+@pytest.mark.parametrize("action", ["close", "pause", "alert"])
+def test_basis_guard_after_entry(action):
+    from kraken_tui.engine.guards import BASIS_BLOCKER, BasisGuard, Block, ClosePosition, Notify, Unblock
+
+    g = BasisGuard(50, action)
+    assert g.check("PF_XBTUSD", 100_400, 100_000, held=True) == []  # 40 bps: within
+    assert g.check("PF_XBTUSD", 100_600, 100_000, held=False) == []  # no position: entries are decide's job
+    acts = g.check("PF_XBTUSD", 100_600, 100_000, held=True)  # 60 bps with a position
+    assert isinstance(acts[0], Notify) and "basis 60.0 bps exceeds max 50 bps" in acts[0].message
+    kinds = [type(a) for a in acts[1:]]
+    assert kinds == {"close": [ClosePosition], "pause": [Block], "alert": []}[action]
+    assert g.check("PF_XBTUSD", 100_700, 100_000, held=True) == []  # once per blow-out
+    back = g.check("PF_XBTUSD", 100_100, 100_000, held=True)
+    assert back == ([Unblock(BASIS_BLOCKER)] if action == "pause" else [])

@@ -277,7 +277,7 @@ def _parse_webhook_address(address: str) -> tuple[str, int]:
 
 
 async def serve_webhook(address: str, secret: str, sink: LineSink,
-                        reject: Callable[..., object]) -> asyncio.AbstractServer:
+                        reject: Callable[..., object]) -> asyncio.Server:
     """Accept TradingView-style alerts by HTTP POST on ``address`` (``127.0.0.1:PORT``; port 0 = any).
 
     The shared secret is taken from the JSON field ``secret`` (or ``passphrase``), or the header
@@ -392,9 +392,9 @@ async def run_external_reader(strategy: ExternalSignals, *, stop: asyncio.Event,
             servers.append(await serve_socket(spec.socket, feed))
             names.append(f"socket {spec.socket}")
         if spec.webhook:
-            srv = await serve_webhook(spec.webhook, spec.webhook_secret, feed, strategy.reject)
-            servers.append(srv)
-            bound = srv.sockets[0].getsockname() if srv.sockets else ("?", "?")
+            hook = await serve_webhook(spec.webhook, spec.webhook_secret, feed, strategy.reject)
+            servers.append(hook)
+            bound = hook.sockets[0].getsockname() if hook.sockets else ("?", "?")
             names.append(f"webhook http://{bound[0]}:{bound[1]}/")
         if spec.path:
             tasks.append(asyncio.create_task(tail_file(spec.path, feed, poll_s=poll_s, stop=stop)))
