@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--config", type=Path, help="config file")
     bt.add_argument("--candles", required=True, type=Path, help="candle file (charts CSV/JSON or OHLCVT CSV)")
     bt.add_argument("--funding", type=Path, help="hourly funding-rate CSV")
+    bt.add_argument("--index", metavar="PATH[@SYMBOL:index]",
+                    help="index (spot) candle file: the basis guard before and after entry")
     bt.add_argument("--funding-rate", type=float, help="constant relative funding rate per hour when no CSV")
     bt.add_argument("--symbol", help="perpetual to trade, e.g. PF_XBTUSD")
     bt.add_argument("--strategy", help="strategy name")

@@ -134,12 +134,21 @@ def _settings(args: argparse.Namespace, cfg: Config) -> tuple[BacktestSettings, 
     funding = _funding(args, symbol)
     stream = open_candles(args.candles, symbol=symbol, ws_timeframe=cfg.strategy.timeframe,
                           from_ms=from_ms, to_ms=to_ms)
+    index_closes: dict[int, float] | None = None
+    if getattr(args, "index", None):
+        ipath = str(args.index)
+        if ipath.endswith(":index") and "@" in ipath:  # the replay grammar PATH@SYMBOL:index
+            ipath = ipath.rsplit("@", 1)[0]
+        index_closes = {}
+        for chunk_row in open_candles(Path(ipath), symbol=symbol, ws_timeframe=cfg.strategy.timeframe,
+                                      from_ms=from_ms, to_ms=to_ms).rows:
+            index_closes[chunk_row[0]] = chunk_row[4]
     run_id = uuid.uuid4().hex
     settings = BacktestSettings(
         instrument=inst, strategy=strategy, strategy_params=params, timeframe=stream.timeframe,
         bar_ms=stream.bar_ms, funding=funding, maker_fee_bps=maker, taker_fee_bps=taker, slippage_bps=slip,
         starting_balance_usd=cfg.paper.starting_balance_usd, liquidation_fee_pct=cfg.paper.liquidation_fee_pct,
-        risk=cfg.risk, exits=cfg.exits, operator=cfg.operator, run_id=run_id,
+        risk=cfg.risk, exits=cfg.exits, operator=cfg.operator, run_id=run_id, index_closes=index_closes,
     )
     context = {
         "symbol": symbol, "strategy": strategy, "timeframe": stream.timeframe, "candles_file": str(args.candles),

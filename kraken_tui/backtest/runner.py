@@ -253,6 +253,7 @@ class Backtest:
         stride, k = self._stride, self._k
         st = self.state
         fills, orders, decisions = self.fills, self.orders, self.decisions
+        basis_on = self.s.index_closes is not None  # the basis guard after entry (an --index series)
         peak, maxdd = st.peak_f, 0.0
         last_close = st.last_close
         (next_hour, pending, pos, stop_f, tp_f, liq_f, bal, entry, ex_on, best, due, always, day_end, day_lim,
@@ -312,12 +313,14 @@ class Backtest:
                     stride *= 2
             if sig is not None or close_ms >= day_end or eq < day_lim or eq < floor or (
                 ex_on and ((c > best if pos > 0 else c < best) or close_ms >= due or always)
-            ):
+            ) or (basis_on and (pos or decisions.basis_blown)):
                 st.last_close = last_close
                 st.peak_f = peak
                 st.atr_now = atrs[i]
                 if ex_on and ((c > best if pos > 0 else c < best) or close_ms >= due or always):
                     decisions.on_mark(c, close_ms)
+                if basis_on:
+                    decisions.basis_check(c, close_ms)
                 if sig is not None:
                     decisions.on_signal(sig, c, close_ms, eq)
                 if close_ms >= day_end or eq < day_lim or eq < floor:

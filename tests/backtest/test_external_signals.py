@@ -48,3 +48,34 @@ def test_backtest_strategy_external_reads_the_config_signal_file(shared_data, tm
                  "--to", "2025-08-30T15:00:00Z", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["signals"] == 2 and doc["trades"] == 1
+
+
+def _csv(path, closes, t0_s=1_756_561_260):
+    rows = ["time,open,high,low,close,volume"]
+    rows += [f"{t0_s + 60 * i},{c},{c},{c},{c},1" for i, c in enumerate(closes)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_index_series_runs_the_basis_guard_before_and_after_entry(tmp_path):
+    from kraken_tui.config import RiskConfig
+
+    trade = _csv(tmp_path / "trade.csv", [100.0] * 300)
+    index = {T0 + i * MIN: (100.0 if i < 100 else 98.9) for i in range(300)}  # basis 111 bps from bar 100
+    sig = tmp_path / "signals.jsonl"
+    _write(sig, [{"ts_ms": T0 + 10 * MIN, "symbol": "PF_XBTUSD", "side": "long", "confidence": 1.0},
+                 {"ts_ms": T0 + 150 * MIN, "symbol": "PF_XBTUSD", "side": "flat", "confidence": 1.0},
+                 {"ts_ms": T0 + 160 * MIN, "symbol": "PF_XBTUSD", "side": "long", "confidence": 1.0}])
+    s, rows = settings_for(trade, "external", {"path": str(sig)},
+                           risk=RiskConfig(cost_atr_multiple=0, basis_action="close"))
+    s.index_closes = index
+    res, _, trades = run_rows(s, list(rows))
+    # entered at 10 min; the bar ending 101 min shows the basis beyond 50 bps: closed at the next open
+    assert [(t.entry_ts_ms - T0) // MIN for t in trades] == [10]
+    assert [(t.exit_ts_ms - T0) // MIN for t in trades] == [101]
+    assert any("basis 111.2 bps beyond 50: close" in n for n in res.notes)
+    assert res.rejected == 1  # the second long: the basis guard before entry
+    # without the index series the close is mark and index: nothing happens
+    s2, rows2 = settings_for(trade, "external", {"path": str(sig)}, risk=RiskConfig(cost_atr_multiple=0))
+    res2, _, trades2 = run_rows(s2, list(rows2))
+    assert [(t.exit_ts_ms - T0) // MIN for t in trades2] == [150]
