@@ -124,7 +124,7 @@ def _reject(reason: str, notes: list[str] | None = None) -> RiskDecision:
 
 
 def win_rate_cap(cfg: RiskConfig, closed_trades: int, winning_trades: int) -> tuple[Decimal, str] | None:
-    """The win-rate leverage cap (the seed's "win rate < 40 % -> at most 2x"): ``(cap_x, why)`` when at least
+    """The win-rate leverage cap ("win rate below 40 % -> at most 2x" with the defaults): ``(cap_x, why)`` when at least
     ``win_rate_min_trades`` trades closed and their win rate (winning / closed, percent) is below
     ``win_rate_floor_pct``; None otherwise (or when ``win_rate_floor_pct`` is 0).
 

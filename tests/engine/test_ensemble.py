@@ -1,4 +1,4 @@
-"""Ensemble: the seed's slots (ML 40 / technical 30 / patterns 20 / multi-timeframe 10), redistribution of
+"""Ensemble: the slots (ML 40 / technical 30 / patterns 20 / multi-timeframe 10), redistribution of
 the weight of slots without a source, the 0.7 threshold, memory, flat votes and the multi-timeframe score."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Sizing and guards as the seed specifies them: the leverage ceiling, 0 = off for the floor and the daily
+"""Sizing and guards: the leverage ceiling, 0 = off for the floor and the daily
 loss limit, the cost check from ATR with slippage, the win-rate leverage cap and confidence-scaled size."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``ensemble``: the seed's weighted vote of four slots: ML 40 %, technical analysis 30 %, chart patterns 20 %,
+"""``ensemble``: a weighted vote of four slots: ML 40 %, technical analysis 30 %, chart patterns 20 %,
 multi-timeframe 10 %.
 
 Owns: ``Ensemble`` and ``MultiTimeframe`` (the multi-timeframe slot's score). Slots and their sources:
@@ -20,7 +20,7 @@ A slot without a source has its weight redistributed over the slots that have on
     score = sum(w_s * vote_s) / sum(w_s)     over the slots with a source and weight > 0
 
 and the ensemble emits long (score > 0) or short with confidence ``|score|`` when ``|score| >=
-min_confidence`` (default 0.7, the seed's threshold). A component's latest long/short signal counts for
+min_confidence`` (default 0.7). A component's latest long/short signal counts for
 ``memory_bars`` bars (the bar it came on included); its flat signal clears its vote.
 Example (no ML source, so technical 0.3/0.4 = 0.75 and mtf 0.1/0.4 = 0.25): ema_cross long 1.0 and smc long 0.8
 -> technical (0.4 x 1.0 + 0.3 x 0.8) / 1.0 = 0.64; mtf +1.0 -> score 0.75 x 0.64 + 0.25 x 1.0 = 0.73 -> long 0.73.
@@ -107,7 +107,7 @@ class _State:
 
 
 class Ensemble(StrategyBase):
-    """The seed's ensemble (see module docstring for the exact rule).
+    """The four-slot ensemble (see module docstring for the exact rule).
 
     Parameters (defaults): ``weights`` {ml: 0.4, technical: 0.3, patterns: 0.2, mtf: 0.1} (missing slots keep
     their default; 0 disables), ``technical_weights`` {ema_cross: 0.4, mean_reversion: 0.3, smc: 0.3},
