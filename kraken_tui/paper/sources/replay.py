@@ -189,7 +189,7 @@ class ReplaySource:
             self.funding_describe = f"{funding_path} ({len(self.funding)} hourly payments in the replay span)"
         elif funding_rate is not None and not any(rf.detect_format(i.path) == "ws_jsonl" for i in parsed):
             rate = funding_rate
-            for sym in self.symbols:
+            for sym in self.symbols if rate else ():  # a rate of 0 pays nothing: no events
                 events, _ = funding_events([FundingRate(sym, self.start_ms, rate)], sym, self.start_ms, self.end_ms)
                 self.funding.extend(events)
             self.funding.sort(key=lambda e: e.ts_ms)
