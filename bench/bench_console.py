@@ -6,7 +6,7 @@
 
 Run: ``python bench/bench_console.py [--n 50]`` from the repository root.
 
-``--real``: issue 7's figures on the REAL console (``KrakenApp`` + ``RuntimeServices``, the path
+``--real``: the latency figures on the REAL console (``KrakenApp`` + ``RuntimeServices``, the path
 ``run_console`` takes: paper exchange in process, replay source, lockstep, real REST/WS clients, journal in
 a temporary directory), headless (``App.run_test``), on a candle replay mapped to PF_ETHUSD:
 
@@ -15,6 +15,8 @@ b. process CPU: ``time.process_time`` (all threads) over wall time in the same w
 c. key ``F`` ``F`` (a double tap 150 ms apart, queued like terminal input) -> the first ``cancelallorders``
    HTTP request leaving the client (``httpx.AsyncClient.send`` stamped in this process), measured from the
    second key, ``--flattens`` samples (reset + resume between them), p50/p99 (target < 20 ms);
+The console serves its control socket (``RuntimeServices``) throughout, and a client thread asks it for
+``status`` every ``--ctl-poll`` seconds (as a monitor running ``kraken-tui ctl health`` would).
 d. start to first paint: ``KrakenApp`` constructed -> the first engine snapshot drawn (target < 1.5 s),
    plus the same from process start (Linux ``/proc``), which adds the imports.
 
@@ -194,7 +196,9 @@ async def _run_real(args: argparse.Namespace) -> None:
 
             src.events = counted
             await self._runtime.start()
-            return self._runtime.engine
+            engine = self._runtime.engine
+            await self._start_ctl(engine)  # the control socket, served by the console as run_console does
+            return engine
 
     speed = None if args.speed == "max" else float(args.speed)
     opts = RunOptions(mode="paper", replay=[args.replay], speed=speed, journal=tmp / "journal.sqlite")
@@ -226,6 +230,9 @@ async def _run_real(args: argparse.Namespace) -> None:
         paint_ms = (probe.first_paint - t0) * 1000
         engine = app.engine
         assert engine is not None
+        served = services.ctl_socket
+        poller = _CtlPoller(served, args.ctl_poll)
+        poller.start()
         await asyncio.sleep(1.0)  # let the replay reach its pace
 
         lags: list[float] = []
@@ -278,6 +285,7 @@ async def _run_real(args: argparse.Namespace) -> None:
         await mon
         lag_all = lags  # the lag task ran through the flattens as well
         snap = engine.snapshot()
+        poller.stop()
 
     rate = ticks / wall
     print(f"real console, replay {args.replay} at --speed {args.speed} "
@@ -304,16 +312,63 @@ async def _run_real(args: argparse.Namespace) -> None:
                   "--verbose shows which)")
     else:
         print("  (c) key F F -> cancelallorders: no cancel request seen (NOT met)")
+    print(f"  control socket served by the console: {served or 'NOT served'}; ctl status answers "
+          f"{poller.answers} (errors {poller.errors}), slowest {poller.slowest_ms:.1f} ms")
     print(f"  journal and log: {tmp}")
+
+
+class _CtlPoller:
+    """A client thread asking the console's control socket for ``status`` every ``every_s`` seconds."""
+
+    def __init__(self, path: str | None, every_s: float) -> None:
+        import threading
+
+        self.path, self.every_s = path, every_s
+        self.answers = self.errors = 0
+        self.slowest_ms = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="ctl-poller")
+
+    def start(self) -> None:
+        if self.path and self.every_s > 0:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        import socket
+
+        while not self._stop.wait(self.every_s):
+            t = time.perf_counter()
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    s.settimeout(5)
+                    s.connect(str(self.path))
+                    s.sendall(b'{"cmd": "status"}\n')
+                    buf = b""
+                    while not buf.endswith(b"\n"):
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            break
+                        buf += chunk
+                self.answers += 1 if buf.endswith(b"\n") else 0
+                self.slowest_ms = max(self.slowest_ms, (time.perf_counter() - t) * 1000)
+            except OSError:
+                self.errors += 1
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=50)
-    ap.add_argument("--real", action="store_true", help="issue 7's figures on the real console under a replay")
+    ap.add_argument("--real", action="store_true", help="the latency figures on the real console under a replay")
     ap.add_argument("--replay", default=DEFAULT_REPLAY, help="PATH@SYMBOL (default: the ETHUSD 5 min candles)")
     ap.add_argument("--speed", default="375000", help="data seconds per wall second, or max (default 375000)")
     ap.add_argument("--seconds", type=float, default=10.0, help="lag/CPU window (default 10)")
+    ap.add_argument("--ctl-poll", type=float, default=1.0,
+                    help="seconds between ctl status requests to the console's socket (0 = none; default 1)")
     ap.add_argument("--flattens", type=int, default=10, help="F F samples (default 10)")
     ap.add_argument("--verbose", action="store_true", help="real mode: one line per flatten")
     args = ap.parse_args()

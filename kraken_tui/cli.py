@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--journal", type=Path, help="SQLite journal file")
     run.add_argument("--skip-paper-gate", action="store_true",
                      help="start live although the paper record misses a [live] threshold (journaled)")
+    run.add_argument("--profile", metavar="NAME",
+                     help="profile: its own journal, operator state and paper account (default: paper, live, "
+                          "or replay-<file stem>)")
+    run.add_argument("--fresh", action="store_true", help="start the paper account over (balance, nothing open)")
     run.add_argument("--log-format", choices=["text", "json"], help="--no-ui line format")
 
     sim = sub.add_parser("sim", help="serve the paper exchange alone on loopback")
@@ -87,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--source", default=None, help="auto|live|synthetic|replay:PATH")
     _add_market_flags(sim)
     sim.add_argument("--json", action="store_true", help="print the connection details as one JSON line")
+    sim.add_argument("--profile", metavar="NAME", default=None,
+                     help="profile whose paper account is served (default: sim)")
+    sim.add_argument("--fresh", action="store_true", help="start the paper account over")
 
     bt = sub.add_parser("backtest", help="run the engine over historical candles")
     bt.add_argument("--config", type=Path, help="config file")
@@ -109,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     jr = sub.add_parser("journal", help="read the trade journal")
     jr.add_argument("--config", type=Path, help="config file")
     jr.add_argument("--journal", type=Path, help="SQLite journal file")
+    jr.add_argument("--profile", metavar="NAME", default=None,
+                    help="read this profile's journal (default: [general] profile, else paper)")
     jr.add_argument("view", choices=["summary", "trades", "events"], help="what to show")
     jr.add_argument("--since", metavar="ISO", help="only rows at or after this UTC time")
     jr.add_argument("--json", action="store_true", help="JSON output")
@@ -116,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ctl = sub.add_parser("ctl", help="control a running instance")
     ctl.add_argument("--socket", type=Path, help="control socket path (default: the only running instance)")
-    ctl.add_argument("action", choices=["status", "pause", "resume", "flatten", "reset"])
+    ctl.add_argument("action", choices=["status", "pause", "resume", "flatten", "reset", "list", "health"],
+                     help="list: every running instance; health: exit 0 healthy, 1 degraded, 2 halted or unreachable")
     ctl.add_argument("--json", action="store_true", help="JSON output")
     ctl.add_argument("--reason", default=None, help="reason recorded with the action")
 
@@ -133,12 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _normalise_argv(argv: Sequence[str]) -> list[str]:
-    """Insert the implicit ``run`` when no subcommand is named."""
+    """Insert the implicit ``run`` when no subcommand is named (the arguments start with an option). A first
+    word that is not an option is left as the subcommand, so a mistyped one is refused with the list of valid
+    subcommands (argparse "invalid choice") rather than read as ``run``'s arguments (``run`` takes no
+    positional argument)."""
     argv = list(argv)
     if not argv:
         return ["run"]
     first = argv[0]
-    if first in SUBCOMMANDS or first in ("-h", "--help", "--version"):
+    if first in SUBCOMMANDS or first in ("-h", "--help", "--version") or not first.startswith("-"):
         return argv
     return ["run", *argv]
 

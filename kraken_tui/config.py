@@ -12,6 +12,7 @@ The shipped ``config.toml`` at the repository root mirrors these defaults key by
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -19,7 +20,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from kraken_tui.errors import ConfigError, SecretsError
 
@@ -31,6 +40,7 @@ __all__ = [
     "ExternalConfig",
     "GeneralConfig",
     "LiveConfig",
+    "NotifyConfig",
     "OperatorConfig",
     "PaperConfig",
     "RiskConfig",
@@ -40,6 +50,8 @@ __all__ = [
     "default_data_dir",
     "load_config",
     "load_credentials",
+    "profile_dir",
+    "validate_profile_name",
 ]
 
 APP_NAME = "kraken-tui"
@@ -58,12 +70,22 @@ class GeneralConfig(_Section):
     """Trading mode. "paper" uses the built-in paper exchange; "live" needs keys and [live] enabled."""
     source: Literal["synthetic", "live", "auto"] = "synthetic"
     """Market data for paper runs: synthetic (offline), live (Kraken public feed), auto (live, else synthetic)."""
+    profile: str = ""
+    """Profile (separate journal, operator state and paper account); empty = by mode: "paper", "live", or
+    "replay-<file stem>" for a replay. Letters, digits, ".", "_", "-", "+"; at most 64 characters."""
     journal_path: Path | None = None
-    """SQLite journal file; empty = <platform data dir>/journal.sqlite."""
+    """SQLite journal file shared by every profile; empty = <platform data dir>/profiles/<profile>/journal.sqlite."""
     log_file: Path | None = None
     """Log file used under the console; empty = <platform log dir>/kraken-tui.log."""
     log_format: Literal["text", "json"] = "text"
     """Line format of --no-ui output."""
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_name(cls, v: str) -> str:
+        if v and (not _PROFILE_NAME.fullmatch(v) or v in (".", "..")):
+            raise ValueError("letters, digits, '.', '_', '-', '+' (1-64 characters), or empty")
+        return v
 
 
 class LiveConfig(_Section):
@@ -88,7 +110,8 @@ class LiveConfig(_Section):
     """Promotion gate: largest peak-to-trough drawdown of the paper trades' cumulative net P&L, percent of
     the paper starting balance, at most."""
     paper_journal: Path | None = None
-    """The paper journal the promotion gate reads; empty = the journal this run would use in paper mode."""
+    """The paper journal the promotion gate reads; empty = the paper profile's journal (where a plain paper run
+    journals: ``[general] journal_path``, else the journal of profile ``[general] profile``, else ``paper``)."""
 
 
 class CredentialsConfig(_Section):
@@ -129,7 +152,12 @@ class PaperConfig(_Section):
     port: int = Field(default=0, ge=0, le=65535)
     """TCP port; 0 = an ephemeral port chosen at start."""
     starting_balance_usd: float = Field(default=10_000.0, gt=0)
-    """Starting USD collateral of the paper account."""
+    """Starting USD collateral of the paper account (the flex account that margins PF_ positions)."""
+    starting_coin_balances: dict[str, float] = Field(default_factory=lambda: {"xbt": 0.1, "eth": 1.0})
+    """Starting coin balance of each inverse margin account, by lower-case coin (``xbt`` = ``fi_xbtusd``, which
+    margins PI_XBTUSD), in the coin; PI_ positions are margined, and their P&L, fees and funding settled, in
+    that coin (docs/kraken-futures-api.md §4.6). A coin left out starts at 0 (its PI_ orders are then rejected
+    with insufficientAvailableFunds)."""
     maker_fee_bps: float = Field(default=2.0, ge=-10, le=100)
     """Maker fee in basis points (Kraken base tier 0.02%, spec §8.6); negative = rebate."""
     taker_fee_bps: float = Field(default=5.0, ge=0, le=100)
@@ -138,11 +166,28 @@ class PaperConfig(_Section):
     """Instruments the paper exchange lists."""
     synthetic_seed: int = 42
     """Seed of the synthetic market model (same seed, same prices)."""
+    fresh: bool = False
+    """Start the paper account over at every start (starting balance, nothing open) instead of resuming the
+    one saved in the profile's paper-account file. ``kraken-tui sim --fresh`` does it once."""
     liquidation_fee_pct: float = Field(default=0.25, ge=0, le=5)
     """Fee charged on liquidated notional, percent. [GAP] Kraken publishes no fee in the spec; the default is
     kept below the lowest maintenance margin rate of the instrument table (0.5%, PF_XBTUSD first tier) so a
     partial liquidation can restore margin (a larger fee than 1.25 x the MM rate makes every liquidation full)."""
 
+
+    @field_validator("starting_coin_balances")
+    @classmethod
+    def _coin_balances(cls, v: dict[str, float]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for coin, qty in v.items():
+            c = coin.strip().lower()
+            if not c.isalnum() or c == "usd":
+                raise ValueError(f"{coin!r} is not a coin (lower-case base asset such as xbt; USD is "
+                                 "starting_balance_usd)")
+            if not qty >= 0:
+                raise ValueError(f"{coin} = {qty}: a starting coin balance must be >= 0")
+            out[c] = float(qty)
+        return out
 
 class StrategyConfig(_Section):
     """[strategy]: which signal source trades and on what."""
@@ -308,6 +353,38 @@ class UIConfig(_Section):
     """How often panels sample engine state, per second."""
     bell: bool = True
     """Ring the terminal bell on fills, rejections and HIGH-or-worse liquidation alerts."""
+    mouse: bool = True
+    """Use the mouse (scrolling, selecting, clicking panels). False: the console never asks the terminal for
+    mouse events. Whatever it says, no click flattens, resets or quits: those need keys."""
+    destructive_keys: Literal["plain", "ctrl"] = "plain"
+    """The keys of the destructive actions. ``plain``: flatten F F (or ctrl+f twice, which also works inside
+    text boxes), reset R, quit q. ``ctrl``: only Ctrl-chords: flatten ctrl+f twice, reset ctrl+r, quit ctrl+q."""
+
+
+class NotifyConfig(_Section):
+    """[notify]: alerts sent to phone/chat/e-mail channels through apprise (https://github.com/caronc/apprise).
+
+    The channel URLs carry tokens, so they never sit in this file: they come from an environment variable
+    or a mode-0600 file (one URL per line, ``#`` comments)."""
+
+    urls_env: str = "KRAKEN_TUI_NOTIFY_URLS"
+    """Environment variable holding apprise URLs, separated by whitespace or commas; empty = not read."""
+    urls_file: Path | None = None
+    """File with apprise URLs, one per line; must be mode 0600 (like the key file) or kraken-tui refuses it."""
+    dedupe_s: float = Field(default=300.0, ge=0)
+    """The same alert text is sent once within this many seconds."""
+    max_per_minute: int = Field(default=6, ge=1, le=600)
+    """At most this many notifications a minute (the rest are dropped and counted)."""
+    daily_summary: bool = False
+    """Also send one summary a day (equity, day P&L, open positions, state) at summary_hour_utc."""
+    summary_hour_utc: int = Field(default=0, ge=0, le=23)
+    """Hour (UTC) of the daily summary."""
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """Per-attempt send timeout, seconds."""
+    retries: int = Field(default=3, ge=0, le=10)
+    """Retries of a failed send, with backoff doubling from 2 s."""
+    queue_size: int = Field(default=100, ge=1, le=10_000)
+    """Notifications waiting to be sent at most; further ones are dropped and counted."""
 
 
 class Config(_Section):
@@ -324,6 +401,7 @@ class Config(_Section):
     operator: OperatorConfig = Field(default_factory=OperatorConfig)
     external: ExternalConfig = Field(default_factory=ExternalConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
     keymap: dict[str, str] = Field(default_factory=dict)
     """Key remapping: binding id -> key (e.g. pause = "p")."""
     source_path: Path | None = Field(default=None, exclude=True)
@@ -340,6 +418,27 @@ def config_search_paths(explicit: Path | None = None) -> list[Path]:
 def default_data_dir() -> Path:
     """Platform data directory for the journal (``~/.local/share/kraken-tui`` on Linux)."""
     return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9._+-]{1,64}")
+
+
+def validate_profile_name(name: str, key: str = "--profile") -> str:
+    """``name`` if it is a usable profile name (letters, digits, ``.``, ``_``, ``-``, ``+``; 1-64 characters;
+    not ``.``/``..``).
+
+    Raises:
+        ConfigError: naming ``key`` (the flag or config key the name came from).
+    """
+    if not _PROFILE_NAME.fullmatch(name) or name in (".", ".."):
+        raise ConfigError(key, name, "a profile name of letters, digits, '.', '_', '-', '+' (1-64 characters)")
+    return name
+
+
+def profile_dir(name: str) -> Path:
+    """Directory of profile ``name``: ``<platform data dir>/profiles/<name>`` (journal.sqlite and
+    paper-account.sqlite live there). The name must have passed ``validate_profile_name``."""
+    return default_data_dir() / "profiles" / name
 
 
 def _format_validation_error(err: ValidationError, source: str) -> ConfigError:

@@ -26,6 +26,7 @@ import contextlib
 import json
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any, TextIO
 
 from kraken_tui.config import Config, load_config, load_credentials
 from kraken_tui.errors import ConfigError
-from kraken_tui.wording import counted
+from kraken_tui.wording import counted, where_left_open
 
 __all__ = ["EventPrinter", "check_live_gate", "options_from_args", "run_command", "run_headless"]
 
@@ -131,6 +132,8 @@ def options_from_args(args: argparse.Namespace, cfg: Config) -> Any:
         "exit_at_end": bool(args.exit_at_end),
         "journal": args.journal or cfg.general.journal_path,
         "skip_paper_gate": bool(getattr(args, "skip_paper_gate", False)),
+        "profile": getattr(args, "profile", None),
+        "fresh": True if getattr(args, "fresh", False) else None,
     }
     if args.speed is not None:
         kw["speed"] = parse_speed(args.speed)
@@ -171,12 +174,14 @@ async def run_headless(cfg: Config, opts: Any, *, log_format: str = "text", out:
         for ev in engine.snapshot().events:  # what happened during start, then every later event
             printer(ev)
         engine.add_listener(printer)
-        ctl = ControlServer(engine, socket_path)
+        mode = getattr(rt.mode, "value", rt.mode)
+        ctl = ControlServer(engine, socket_path, info={"kind": "headless", "mode": str(mode),
+                                                       "journal": str(rt.journal_path) if rt.journal_path else None,
+                                                       "started_ms": int(time.time() * 1000)})
         try:
             path = await ctl.start()
         except OSError as exc:
             raise ConfigError("ctl socket", str(socket_path or "runtime dir"), f"a free socket path ({exc})") from None
-        mode = getattr(rt.mode, "value", rt.mode)
         printer.info("start", f"kraken-tui headless: mode {mode}, journal {rt.journal_path}\nctl socket: {path}",
                      mode=mode, journal=str(rt.journal_path), ctl_socket=str(path),
                      paper_url=getattr(rt, "paper_url", None))
@@ -223,7 +228,7 @@ def _summary(printer: EventPrinter, snap: Any) -> None:
         text = f"stopped {state}: no open positions, no open orders"
     else:
         text = (f"stopped {state}: {counted(len(pos), 'position')} and {counted(len(orders), 'order')} stay open "
-                "on the exchange"
+                + where_left_open(snap.mode.value, getattr(snap, "paper_account", None))
                 + "".join(f"\n  position {p}" for p in pos) + "".join(f"\n  order    {o}" for o in orders))
     printer.info("summary", text, state=snap.state.value, state_reason=snap.state_reason, positions=pos,
                  orders=orders)

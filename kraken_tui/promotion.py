@@ -1,6 +1,6 @@
 """The promotion gate: live trading stays off until paper trading met the ``[live]`` success thresholds.
 
-Owns: ``PaperRecord`` (what the paper journal shows: days traded, closed trades, profit factor, maximum
+Owns: ``paper_journal_path`` (the paper profile's journal, or ``[live] paper_journal``), ``PaperRecord`` (what the paper journal shows: days traded, closed trades, profit factor, maximum
 drawdown), ``read_paper_record`` (derives it from a journal file with ``journal.queries.load_trades`` and
 ``journal.stats.summarize``) and ``promotion_failures`` (each threshold not met, as one sentence naming the
 ``[live]`` key). ``runtime.build_runtime`` refuses ``--mode live`` while any threshold fails, unless the
@@ -19,11 +19,12 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from kraken_tui.config import LiveConfig
+from kraken_tui.config import Config, LiveConfig
+from kraken_tui.journal.db import resolve_journal_path
 from kraken_tui.journal.queries import load_trades
 from kraken_tui.journal.stats import summarize
 
-__all__ = ["PaperRecord", "promotion_failures", "read_paper_record"]
+__all__ = ["PaperRecord", "paper_journal_path", "promotion_failures", "read_paper_record"]
 
 DAY_MS = 86_400_000
 
@@ -37,6 +38,20 @@ class PaperRecord:
     trades: int
     profit_factor: float | None
     max_drawdown_pct: float | None
+
+
+def paper_journal_path(cfg: Config) -> Path:
+    """The journal the gate reads: ``[live] paper_journal`` when set, else the paper profile's journal, i.e.
+    where a plain paper run journals (``journal.db.resolve_journal_path``: ``[general] journal_path``, else
+    ``<platform data dir>/profiles/<[general] profile, else paper>/journal.sqlite``). A live run's own
+    ``--profile``/``--journal`` do not move it.
+
+    Raises:
+        ConfigError: ``[general] profile`` is not a valid profile name.
+    """
+    if cfg.live.paper_journal is not None:
+        return cfg.live.paper_journal.expanduser()
+    return resolve_journal_path(None, cfg, cfg.general.profile or "paper")
 
 
 def read_paper_record(path: Path) -> PaperRecord:

@@ -23,6 +23,23 @@ symbol only when the engine has processed the previous one (its data clock reach
 and has no order work in flight; a 2 s wall-clock timeout per event keeps a stuck engine from stalling
 the replay. At finite speeds the lockstep only waits when the engine is behind. The WS ticker is not
 throttled in replay (one ticker per market event) so the engine sees every price the exchange uses.
+
+Profiles (``RunProfile``, ``resolve_profile``): each run belongs to a named profile that keeps its own journal
+(so its own operator state: a HALTED replay does not halt the paper console) under
+``<platform data dir>/profiles/<name>/`` (``config.profile_dir``): ``paper`` for paper runs, ``live`` for
+live runs, ``replay-<file stem>`` per replayed file (several files: stems joined by ``+``). ``--profile NAME``
+or ``[general] profile`` (paper and live runs) name one explicitly; ``--journal`` / ``[general] journal_path``
+still pick the journal file.
+
+The paper account persists (``paper.store.PaperAccountStore``) for paper runs: in the profile directory
+(``paper-account.sqlite``), or beside an explicitly chosen journal (``<journal stem>.paper-account.sqlite``)
+so a journal and the account it describes stay together. ``--fresh`` / ``[paper] fresh`` start it over.
+A replay's account is not persisted: the replay's exchange starts from the file's beginning, and an account
+carried over from a later point of the same data would be wrong. Live runs have no paper account.
+
+Notifications: when ``[notify]`` names channels (``notify.secrets.load_urls``), a ``notify.sender.Notifier``
+is subscribed as an engine listener (and the daily summary task started when enabled); its health is in
+the snapshot (``EngineSnapshot.notify``).
 Must not import: textual.
 """
 
@@ -30,8 +47,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
+import re
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -43,14 +63,21 @@ from typing import Any
 import httpx
 
 from kraken_tui import __version__
-from kraken_tui.config import Config, Credentials, load_credentials
+from kraken_tui.config import (
+    Config,
+    Credentials,
+    default_data_dir,
+    load_credentials,
+    profile_dir,
+    validate_profile_name,
+)
 from kraken_tui.engine.core import Engine
 from kraken_tui.engine.external_feed import ExternalJournal, external_component
 from kraken_tui.engine.facade import EngineMode, EventKind, Severity
+from kraken_tui.engine.operator import OperatorState
 from kraken_tui.engine.strategies.ensemble import Ensemble
 from kraken_tui.engine.strategies.external import ExternalSignals
 from kraken_tui.engine.strategies.external_io import ReaderSpec, load_webhook_secret, run_external_reader
-from kraken_tui.engine.operator import OperatorState
 from kraken_tui.errors import ConfigError, SecretsError
 from kraken_tui.journal.db import resolve_journal_path
 from kraken_tui.journal.queries import last_state_change
@@ -60,11 +87,16 @@ from kraken_tui.kraken.ratelimit import RateLimiter
 from kraken_tui.kraken.rest import KrakenRestClient
 from kraken_tui.kraken.ws import KrakenWsClient
 
-__all__ = ["RunOptions", "Runtime", "build_runtime", "external_reader_spec", "last_operator_state", "replay_symbols"]
+__all__ = ["RunOptions", "RunProfile", "Runtime", "build_runtime", "external_reader_spec", "last_operator_state",
+           "profile_name", "replay_symbols", "resolve_profile"]
 
 log = logging.getLogger(__name__)
 
 LOCKSTEP_TIMEOUT_S = 2.0
+#: How often the paper account is written to its file, seconds (and once more at the stop).
+PAPER_FLUSH_INTERVAL_S = 1.0
+PAPER_ACCOUNT_FILE = "paper-account.sqlite"
+_DATA_SUFFIXES = (".gz", ".jsonl", ".json", ".csv", ".txt")
 
 
 @dataclass
@@ -83,6 +115,69 @@ class RunOptions:
     journal: Path | None = None
     skip_paper_gate: bool = False
     """``--skip-paper-gate``: start live although the paper record misses a ``[live]`` threshold (journaled)."""
+    profile: str | None = None
+    fresh: bool | None = None
+    """Start the paper account over; None = ``[paper] fresh``."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunProfile:
+    """A run's profile: ``name``, its ``journal_path``, and the ``paper_account`` file (None: not persisted,
+    i.e. replays and live runs). ``legacy_journal``: the shared journal of earlier versions when it exists
+    beside a profile journal not created yet (told once at the start)."""
+
+    name: str
+    journal_path: Path
+    paper_account: Path | None = None
+    legacy_journal: Path | None = None
+
+
+def _replay_stem(item: str) -> str:
+    path, at, sym = item.rpartition("@")
+    name = Path(path if at and sym and "/" not in sym else item).name
+    while True:
+        low = name.lower()
+        cut = next((s for s in _DATA_SUFFIXES if low.endswith(s) and len(name) > len(s)), None)
+        if cut is None:
+            return name
+        name = name[: -len(cut)]
+
+
+def profile_name(cfg: Config, opts: RunOptions) -> str:
+    """The profile of a run: ``opts.profile`` (``--profile``), else ``replay-<stems>`` for a replay, else
+    ``[general] profile``, else the mode (``paper`` / ``live``).
+
+    Raises:
+        ConfigError: ``--profile`` is not a valid name.
+    """
+    if opts.profile:
+        return validate_profile_name(opts.profile)
+    if opts.replay and opts.mode != "live":
+        stems = "+".join(re.sub(r"[^A-Za-z0-9._-]", "_", _replay_stem(r)) for r in opts.replay)
+        name = f"replay-{stems}"
+        if len(name) > 64:
+            name = f"{name[:55]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+        return name
+    return cfg.general.profile or ("live" if opts.mode == "live" else "paper")
+
+
+def resolve_profile(cfg: Config, opts: RunOptions) -> RunProfile:
+    """The run's profile, journal and paper-account file (module docstring "Profiles").
+
+    Raises:
+        ConfigError: an invalid profile name.
+    """
+    name = profile_name(cfg, opts)
+    home = profile_dir(name)
+    default_journal = home / "journal.sqlite"
+    journal = resolve_journal_path(opts.journal, cfg, name)
+    account: Path | None = None
+    if opts.mode == "paper" and not opts.replay:
+        account = home / PAPER_ACCOUNT_FILE if journal == default_journal else \
+            journal.with_name(f"{journal.stem}.{PAPER_ACCOUNT_FILE}")
+    legacy = default_data_dir() / "journal.sqlite"
+    shown = legacy if journal == default_journal and legacy.exists() and not journal.exists() else None
+    return RunProfile(name, journal, account, shown)
 
 
 def last_operator_state(path: Path) -> tuple[OperatorState, str] | None:
@@ -197,12 +292,20 @@ class Runtime:
         engine: the Engine (``facade.EngineControl``), available after ``start``.
         mode: paper / replay / live. journal_path: the journal file. paper_url: the paper REST URL or None.
         paper_server: the in-process ``PaperServer`` (paper modes), for tests and the console banner.
+        profile: the run's ``RunProfile`` (None: built without one; then the paper account does not persist).
+        paper_store: the paper account's file (``paper.store.PaperAccountStore``) while it persists.
+        notifier: the ``notify.sender.Notifier`` when notification channels are configured.
     """
 
     def __init__(self, cfg: Config, opts: RunOptions, *, mode: EngineMode, journal_path: Path,
-                 source: Any, credentials: Credentials | None) -> None:
+                 source: Any, credentials: Credentials | None, profile: RunProfile | None = None,
+                 notify_urls: list[str] | None = None) -> None:
         self.cfg, self.opts, self.mode = cfg, opts, mode
         self.journal_path = journal_path
+        self.profile = profile
+        self.paper_store: Any = None  # paper.store.PaperAccountStore when the paper account persists
+        self.notifier: Any = None  # notify.sender.Notifier when [notify] names channels
+        self._notify_urls = list(notify_urls or [])
         self.paper_url: str | None = None
         self.paper_server: Any = None
         self.engine: Engine = None  # type: ignore[assignment]  # set by start()
@@ -239,10 +342,16 @@ class Runtime:
             if self.mode is EngineMode.REPLAY:
                 gate = source = _Lockstep(source)
             live_src = getattr(self._source, "name", "") == "live"
+            exchange = PaperExchange(cfg.paper)
+            account = self.profile.paper_account if self.profile is not None else None
+            if account is not None and self.mode is EngineMode.PAPER:
+                await self._open_paper_account(exchange, account)
             self.paper_server = PaperServer(
-                PaperExchange(cfg.paper), host=cfg.paper.host, port=cfg.paper.port, source=source,
+                exchange, host=cfg.paper.host, port=cfg.paper.port, source=source,
                 wall_clock=live_src, ticker_interval_s=0.0 if self.mode is EngineMode.REPLAY else 1.0)
             await self.paper_server.start()
+            if self.paper_store is not None:
+                self._tasks.append(asyncio.create_task(self._flush_paper_account(), name="runtime-paper-flush"))
             rest_url, ws_url = self.paper_server.rest_url, self.paper_server.ws_url
             self.paper_url = rest_url
             creds = Credentials(api_key=SecretStr(PAPER_API_KEY), api_secret=SecretStr(PAPER_API_SECRET),
@@ -262,6 +371,7 @@ class Runtime:
                              mode=self.mode, synthetic=bool(getattr(self._source, "synthetic", False)),
                              restored=restored, data_clock=self.mode is EngineMode.REPLAY,
                              journal_path=str(self.journal_path), symbols=symbols)
+        self._describe_run()
         if note is not None:
             self.engine.emit(EventKind.INFO, note, data={"symbols": list(symbols or ())})
         funding_note = getattr(self._source, "funding_describe", None)
@@ -269,6 +379,7 @@ class Runtime:
             if funding_note.startswith("constant") and self.opts.funding_rate is None:
                 funding_note += " (default; set --funding PATH or --funding-rate R)"
             self.engine.emit(EventKind.INFO, f"replay funding: {funding_note}", data={"funding": funding_note})
+        self._start_notifier()
         equity: Decimal | None = None
         with contextlib.suppress(Exception):
             equity = (await client.account()).margin_equity_usd
@@ -332,6 +443,78 @@ class Runtime:
             self.engine.emit(EventKind.ERROR, f"external signal reader stopped: {task.exception()}",
                              severity=Severity.ERROR)
 
+    async def _open_paper_account(self, exchange: Any, path: Path) -> None:
+        """Open (lock) the paper account file and restore the account into ``exchange``.
+
+        Raises:
+            ConfigError: the file is in use by another process, foreign, newer or corrupt.
+        """
+        from kraken_tui.paper.store import PaperAccountStore, StoreError
+
+        store = PaperAccountStore(path)
+        fresh = self.cfg.paper.fresh if self.opts.fresh is None else self.opts.fresh
+        try:
+            store.open(fresh=fresh)
+            store.load(exchange)
+        except StoreError as exc:
+            store.close()
+            raise ConfigError("paper account", str(path), f"a usable paper account file ({exc})") from None
+        self.paper_store = store
+
+    async def _flush_paper_account(self) -> None:
+        """Write the paper account to its file every ``PAPER_FLUSH_INTERVAL_S`` (a failed write is logged and
+        retried at the next one)."""
+        while True:
+            await asyncio.sleep(PAPER_FLUSH_INTERVAL_S)
+            try:
+                self.paper_store.flush()
+            except Exception:
+                log.exception("paper account %s: write failed", self.paper_store.path)
+
+    def _describe_run(self) -> None:
+        """Put the profile and the paper account in the snapshot; say where the account comes from."""
+        prof = self.profile
+        store = self.paper_store
+        self.engine.snapshots.run = dataclasses.replace(
+            self.engine.snapshots.run, profile=prof.name if prof is not None else "",
+            paper_account=str(store.path) if store is not None else None)
+        if prof is None:
+            return
+        if store is not None:
+            ex = self.paper_server.exchange
+            held = f"{len(ex.positions)} position(s), {len(ex.open_orders)} open order(s)"
+            text = (f"profile {prof.name}: paper account {store.path} resumed ({held})" if store.restored
+                    else f"profile {prof.name}: new paper account {store.path}")
+            self.engine.emit(EventKind.INFO, text, data={"profile": prof.name, "paper_account": str(store.path)})
+        elif self.mode is EngineMode.REPLAY:
+            self.engine.emit(EventKind.INFO, f"profile {prof.name}: the replay account starts empty and is "
+                             "discarded when the run stops", data={"profile": prof.name})
+        if prof.legacy_journal is not None:
+            self.engine.emit(EventKind.INFO, f"profile {prof.name} keeps its own journal {prof.journal_path}; the "
+                             f"journal shared by earlier versions stays at {prof.legacy_journal} (read it with "
+                             "--journal)", data={"profile": prof.name})
+
+    def _start_notifier(self) -> None:
+        """Subscribe a Notifier to the engine when ``[notify]`` names channels (module docstring)."""
+        if not self._notify_urls:
+            return
+        from kraken_tui.notify.sender import build_notifier
+        from kraken_tui.notify.summary import run_daily_summary
+
+        prof = self.profile.name if self.profile is not None else self.mode.value
+        label = f"kraken-tui {prof}@{socket.gethostname()}"
+        notifier = build_notifier(self.cfg.notify, label=label, urls=self._notify_urls)
+        if notifier is None:
+            return
+        notifier.start()
+        self.notifier = notifier
+        self.engine.snapshots.notify = notifier.view
+        self.engine.add_listener(notifier)
+        if self.cfg.notify.daily_summary:
+            self._tasks.append(asyncio.create_task(run_daily_summary(
+                notifier, self.engine.snapshot, hour_utc=self.cfg.notify.summary_hour_utc, label=label),
+                name="runtime-daily-summary"))
+
     async def _exit_at_end(self) -> None:
         """When the replay ends: let the engine process what is queued, then stop it (positions and
         protective orders stay open on the paper exchange)."""
@@ -367,6 +550,15 @@ class Runtime:
         if self.paper_server is not None:
             with contextlib.suppress(Exception):
                 await self.paper_server.stop()
+        if self.paper_store is not None:
+            try:
+                self.paper_store.close()  # the final state, after the exchange stopped
+            except Exception:
+                log.exception("paper account %s: final write failed", self.paper_store.path)
+        if self.notifier is not None:
+            with contextlib.suppress(Exception):
+                self.engine.remove_listener(self.notifier)
+            await asyncio.to_thread(self.notifier.stop)
         reason = "exit-at-end" if self.opts.exit_at_end and self.engine is not None and self.engine.exit_code == 0 \
             else "halted" if self.engine is not None and self.engine.exit_code == 5 else "quit"
         with contextlib.suppress(Exception):
@@ -384,11 +576,20 @@ async def build_runtime(cfg: Config, opts: RunOptions) -> Runtime:
     Raises:
         ConfigError: unknown mode; live mode without ``[live] enabled = true``, or (without
             ``skip_paper_gate``) with a paper record missing a ``[live]`` promotion threshold
-            (``kraken_tui.promotion``; the message names each one); bad source/replay flags.
-        SecretsError: live mode without API keys (environment or ``[credentials] key_file``).
+            (``kraken_tui.promotion``; the message names each one); bad source/replay flags; a bad profile name.
+        SecretsError: live mode without API keys (environment or ``[credentials] key_file``); a notification
+            URL file that is unreadable or not mode 0600.
         DataFileError: a malformed replay or funding file.
     """
-    journal_path = resolve_journal_path(opts.journal, cfg)
+    if opts.mode not in ("paper", "live"):
+        raise ConfigError("--mode", opts.mode, "paper or live")
+    profile = resolve_profile(cfg, opts)
+    journal_path = profile.journal_path
+    from kraken_tui.notify.secrets import (
+        load_urls,  # SecretsError for an unsafe URL file, before anything runs
+    )
+
+    urls = load_urls(cfg.notify)
     if opts.mode == "live":
         creds = load_credentials(cfg)
         if creds is None:
@@ -398,19 +599,18 @@ async def build_runtime(cfg: Config, opts: RunOptions) -> Runtime:
             raise ConfigError("live.enabled", False, "true to trade real money on Kraken Futures (--mode live)")
         missed: list[str] = []
         if cfg.live.require_paper:
-            from kraken_tui.promotion import promotion_failures, read_paper_record
+            from kraken_tui.promotion import paper_journal_path, promotion_failures, read_paper_record
 
-            paper = (cfg.live.paper_journal or resolve_journal_path(None, cfg)).expanduser()
+            paper = paper_journal_path(cfg)
             missed = promotion_failures(cfg.live, await asyncio.to_thread(read_paper_record, paper))
             if missed and not opts.skip_paper_gate:
                 raise ConfigError("live.require_paper", str(paper),
                                   "paper trading that meets every [live] threshold first (or --skip-paper-gate, "
                                   "journaled); not met: " + "; ".join(missed))
-        rt = Runtime(cfg, opts, mode=EngineMode.LIVE, journal_path=journal_path, source=None, credentials=creds)
+        rt = Runtime(cfg, opts, mode=EngineMode.LIVE, journal_path=journal_path, source=None, credentials=creds,
+                     profile=profile, notify_urls=urls)
         rt.paper_gate_override = missed
         return rt
-    if opts.mode != "paper":
-        raise ConfigError("--mode", opts.mode, "paper or live")
     from kraken_tui.paper.sources.factory import build_source  # the source stack loads only for paper runs
     from kraken_tui.paper.sources.replay import DEFAULT_FUNDING_RATE
 
@@ -423,4 +623,5 @@ async def build_runtime(cfg: Config, opts: RunOptions) -> Runtime:
         speed="max" if opts.speed is None else opts.speed, seed=cfg.paper.synthetic_seed, ws_url=cfg.live.ws_url,
         live_timeout_s=cfg.client.timeout_s, client_config=cfg.client)
     mode = EngineMode.REPLAY if opts.replay else EngineMode.PAPER
-    return Runtime(cfg, opts, mode=mode, journal_path=journal_path, source=source, credentials=None)
+    return Runtime(cfg, opts, mode=mode, journal_path=journal_path, source=source, credentials=None,
+                   profile=profile, notify_urls=urls)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from kraken_tui import __version__
 from kraken_tui.config import Config, load_config
+from kraken_tui.domain.money import settlement_currency
 from kraken_tui.errors import ConfigError
 from kraken_tui.journal.export import TRADES_CSV_HEADER, trade_csv_row
 from kraken_tui.journal.trades import Trade
@@ -110,9 +111,7 @@ def _settings(args: argparse.Namespace, cfg: Config) -> tuple[BacktestSettings, 
     try:
         inst = default_instrument(symbol)
     except ConfigError:
-        raise ConfigError("--symbol", symbol, "a perpetual symbol PF_<BASE>USD") from None
-    if not inst.is_linear:
-        raise ConfigError("--symbol", symbol, "a PF_ linear perpetual (the engine trades PF_ only)")
+        raise ConfigError("--symbol", symbol, "a perpetual symbol PF_<BASE>USD or PI_<BASE>USD") from None
     strategy = args.strategy or cfg.strategy.name
     params: dict[str, Any] = dict(cfg.strategy.params) if strategy == cfg.strategy.name else {}
     for item in args.param:
@@ -147,7 +146,9 @@ def _settings(args: argparse.Namespace, cfg: Config) -> tuple[BacktestSettings, 
     settings = BacktestSettings(
         instrument=inst, strategy=strategy, strategy_params=params, timeframe=stream.timeframe,
         bar_ms=stream.bar_ms, funding=funding, maker_fee_bps=maker, taker_fee_bps=taker, slippage_bps=slip,
-        starting_balance_usd=cfg.paper.starting_balance_usd, liquidation_fee_pct=cfg.paper.liquidation_fee_pct,
+        starting_balance_usd=cfg.paper.starting_balance_usd,
+        starting_balance_coin=cfg.paper.starting_coin_balances.get(settlement_currency(inst), 0.0),
+        liquidation_fee_pct=cfg.paper.liquidation_fee_pct,
         risk=cfg.risk, exits=cfg.exits, operator=cfg.operator, run_id=run_id, index_closes=index_closes,
     )
     context = {

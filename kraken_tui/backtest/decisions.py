@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from kraken_tui.config import RiskConfig
 from kraken_tui.domain import OrderType, Side
-from kraken_tui.domain.money import unrealized_pnl
+from kraken_tui.domain.money import to_usd, unrealized_pnl
 from kraken_tui.domain.timeunits import DAY_MS, HOUR_MS
 from kraken_tui.engine.decide import Close, Enter, Reject, decide
 from kraken_tui.engine.execution import make_signal_id
@@ -53,12 +53,15 @@ class Decisions:
 
     __slots__ = ("st", "inst", "symbol", "run_id", "strategy_name", "risk_cfg", "sizing", "protective", "exits_cfg",
                  "operator_cfg", "fills", "op", "result", "sink", "_rate_for", "_sig_prefix", "confidence_sized",
-                 "index_closes", "bar_ms", "basis_blown")
+                 "index_closes", "bar_ms", "basis_blown", "_eq_unit", "_eq_digits")
 
     def __init__(self, state: BacktestState, settings: BacktestSettings, strategy_name: str, risk_cfg: RiskConfig,
                  sizing: str | None, protective: bool, fills: Fills, op: OperatorStateMachine,
                  result: BacktestResult, sink: Sink | None) -> None:
         self.st = state
+        inst = settings.instrument
+        self._eq_unit = "USD" if inst.is_linear else inst.base.upper()  # the account's currency
+        self._eq_digits = 2 if inst.is_linear else 8
         self.inst = settings.instrument
         self.symbol = self.inst.symbol
         self.run_id = settings.run_id
@@ -124,20 +127,27 @@ class Decisions:
     def account(self, mark: Decimal) -> AccountSnapshot:
         """The account the risk gate sees at ``mark`` (USD): equity = balance + unrealised P&L
         (``domain.money.unrealized_pnl``), the position with its tier's margin rates, drawdown from the peak
-        (%)."""
+        (%). A PI_ account is in the coin: its equity and balance are valued in USD at ``mark``
+        (``domain.money.to_usd``) and the position is an inverse exposure (USD contracts)."""
         st = self.st
         position = st.position
         pos = position.size
         balance = equity = st.balance
+        inst = self.inst
+        linear = inst.is_linear
         if pos:
             entry = position.entry_price
             im, mm = st.pos_rates  # margin_rates(inst, pos, entry), kept by Fills.refresh_liq for this position
-            positions: tuple[OpenExposure, ...] = (OpenExposure(self.symbol, pos, entry, mark, im, mm),)
-            equity = balance + unrealized_pnl(self.inst, pos, entry, mark)
+            positions: tuple[OpenExposure, ...] = (
+                (OpenExposure(self.symbol, pos, entry, mark, im, mm),) if linear
+                else (OpenExposure(self.symbol, pos * inst.contract_size, entry, mark, im, mm, inverse=True),))
+            equity = balance + unrealized_pnl(inst, pos, entry, mark)
         else:
             positions = ()
         peak = st.peak_f
         dd = (peak - float(equity)) / peak * 100.0 if peak > 0 else 0.0
+        if not linear:
+            equity, balance = to_usd(inst, equity, mark), to_usd(inst, balance, mark)
         return AccountSnapshot(equity, balance, positions, st.consecutive_losses, 0.0 if dd < 0.0 else dd,
                                st.closed_trades, st.winning_trades)
 
@@ -231,7 +241,8 @@ class Decisions:
 
     def operator_checks(self, close_ms: int, eq: float) -> None:
         """Daily loss limit (pause entries until the next UTC day) and equity floor (flatten, then HALTED),
-        evaluated at bar closes with the mark-to-market equity."""
+        evaluated at bar closes with the mark-to-market equity ``eq`` (in the account's currency: USD for PF_,
+        the coin for PI_, whose floor and daily limit are then in the coin)."""
         st = self.st
         st.now_ms = close_ms
         cfg = self.operator_cfg
@@ -241,10 +252,12 @@ class Decisions:
             st.day_limit_f = eq * (1.0 - cfg.daily_loss_limit_pct / 100.0) if cfg.daily_loss_limit_pct > 0 else -_INF
             self.op.clear_blocker("daily loss limit")
         if eq < st.day_limit_f and "daily loss limit" not in self.op.entry_blockers:
-            self.op.block_entries("daily loss limit", f"equity {eq:.2f} below {st.day_limit_f:.2f} USD")
+            self.op.block_entries("daily loss limit", f"equity {eq:.{self._eq_digits}f} below "
+                                  f"{st.day_limit_f:.{self._eq_digits}f} {self._eq_unit}")
             st.day_limit_f = -_INF
         if eq < st.floor_f and self.op.state not in (OperatorState.FLATTENING, OperatorState.HALTED):
-            self.op.flatten(f"equity {eq:.2f} USD below the floor {st.floor_f:.2f} USD "
+            self.op.flatten(f"equity {eq:.{self._eq_digits}f} {self._eq_unit} below the floor "
+                            f"{st.floor_f:.{self._eq_digits}f} {self._eq_unit} "
                             f"({cfg.equity_floor_pct:g}% of starting equity)", TransitionSource.AUTOMATIC)
             st.pending = [p for p in st.pending if p[0] == "close"]
             if st.position.size == 0:

@@ -15,14 +15,17 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from kraken_tui.domain import FillType, Instrument, OrderType, Side
+from kraken_tui.domain import ZERO, FillType, Instrument, OrderType, Side
 from kraken_tui.domain.money import (
     MAX_FUNDING_HOURS_PER_STEP,
+    apply_fill,
     fee_amount,
     funding_payment,
+    inverse_liquidation_price,
     linear_fill,
     linear_liquidation_price,
     margin_tier,
+    to_usd,
 )
 from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.engine.execution import intent_purpose
@@ -61,7 +64,7 @@ class Fills:
     """
 
     __slots__ = ("st", "inst", "symbol", "run8", "result", "trades", "sink", "maker_bps", "taker_bps", "_rate_for",
-                 "_cs", "_slippage_bps", "_quotes")
+                 "_cs", "_slippage_bps", "_quotes", "_linear", "_fee_currency")
 
     def __init__(self, state: BacktestState, settings: BacktestSettings, result: BacktestResult, trades: Trades,
                  sink: Sink | None) -> None:
@@ -79,6 +82,8 @@ class Fills:
         self._cs = inst.contract_size
         self._slippage_bps = settings.slippage_bps
         self._quotes: dict[float, tuple[Decimal, Decimal]] = {}
+        self._linear = inst.is_linear
+        self._fee_currency = "USD" if inst.is_linear else inst.base.upper()
 
     # ================================================================== clock: funding
 
@@ -107,20 +112,28 @@ class Fills:
 
     def settle_funding(self, hour_end_ms: int) -> bool:
         """Book one hour of funding on the open position at the top of the hour ``hour_end_ms``: the rate of
-        the hour that ended, at the last close (USD). False when nothing was paid (rate 0 or no price yet)."""
+        the hour that ended, at the last close (USD). The payment is in the settlement currency (USD for PF_,
+        the coin for PI_: ``result.funding_coin`` adds it, ``result.funding_usd`` its value at that close).
+        False when nothing was paid (rate 0 or no price yet)."""
         st = self.st
         rel = self._rate_for(hour_end_ms - HOUR_MS)
         if rel == 0 or not st.last_close:
             return False
         rel_d = Decimal(repr(rel))
-        _, payment = funding_payment(self.inst, st.position.size, rel_d, dec_of(st.last_close))
+        price = dec_of(st.last_close)
+        _, payment = funding_payment(self.inst, st.position.size, rel_d, price)
         st.balance += payment
         st.bal_f = float(st.balance)
         self.refresh_liq()
         rec = FundingPayment(self.symbol, hour_end_ms, payment, rel_d)
         st.cur_funding.append(rec)
         self.result.funding_payments += 1
-        self.result.funding_usd += payment
+        if self._linear:
+            self.result.funding_usd += payment
+        else:
+            res = self.result
+            res.funding_coin = (res.funding_coin or ZERO) + payment
+            res.funding_usd += to_usd(self.inst, payment, price)
         if self.sink is not None:
             self.sink(rec)
         return True
@@ -137,13 +150,18 @@ class Fills:
 
     def book_ft(self, side: Side, qty: Decimal, price: Decimal, ft: FillType, cli: str | None, ts: int,
                 fee_bps: Decimal) -> None:
-        """``book`` with the fill type and fee rate resolved: the position, realised P&L and fee of a linear
-        perpetual (the only kind a Backtest trades) by ``domain.money.linear_fill`` and ``fee_amount``, the
-        balance, the fill row, the float mirrors; a closed round trip goes to ``Trades.trade_closed``."""
+        """``book`` with the fill type and fee rate resolved: the position, realised P&L and fee by
+        ``domain.money.linear_fill`` (PF_) or ``apply_fill`` (PI_: P&L in the coin) and ``fee_amount`` (in the
+        settlement currency), the balance, the fill row, the float mirrors; a closed round trip goes to
+        ``Trades.trade_closed``."""
         st = self.st
         position = st.position
-        new, entry, realized = linear_fill(position.size, position.entry_price,
-                                           qty if side is _BUY else -qty, price, self._cs)
+        if self._linear:
+            new, entry, realized = linear_fill(position.size, position.entry_price,
+                                               qty if side is _BUY else -qty, price, self._cs)
+        else:
+            new, entry, realized = apply_fill(self.inst, position.size, position.entry_price,
+                                              qty if side is _BUY else -qty, price)
         position.size, position.entry_price, position.fill_ts_ms = new, entry, ts
         fee = fee_amount(self.inst, qty, price, fee_bps)
         st.balance = balance = st.balance + (realized - fee)
@@ -151,7 +169,7 @@ class Fills:
         row: FillRow = (side, qty, price, ts, ft, cli, fee, n)
         st.cur_fills.append(row)
         if self.sink is not None:
-            self.sink(fill_of(self.run8, self.symbol, row))
+            self.sink(fill_of(self.run8, self.symbol, row, self._fee_currency))
         st.pos_f = float(new)
         st.entry_f = float(entry)
         st.bal_f = float(balance)
@@ -163,8 +181,9 @@ class Fills:
 
     def refresh_liq(self) -> None:
         """Float guard of the liquidation test: the mark at which equity = maintenance margin
-        (``domain.money.linear_liquidation_price`` with the balance as collateral), slightly widened so the
-        exact Decimal test decides every case near the edge. Keeps the tier's margin rates in ``pos_rates``."""
+        (``domain.money.linear_liquidation_price`` with the balance as collateral for PF_,
+        ``inverse_liquidation_price`` with the coin balance for PI_), slightly widened so the exact Decimal test
+        decides every case near the edge. Keeps the tier's margin rates in ``pos_rates``."""
         st = self.st
         pos = st.position.size
         if pos == 0:
@@ -173,7 +192,14 @@ class Fills:
         # position_margins' MM, keeping the tier's rates for Decisions.account (same position)
         n, im_rate, mm_rate = margin_tier(self.inst, pos, st.position.entry_price)
         st.pos_rates = (im_rate, mm_rate)
-        p_liq = linear_liquidation_price(st.pos_f, st.entry_f, float(n * mm_rate), st.bal_f)
+        if not self._linear:
+            inv = inverse_liquidation_price(pos * self._cs, st.position.entry_price, mm_rate, st.balance)
+            if inv is None or inv <= 0:  # no positive mark liquidates the position
+                st.liq_f = -_INF if pos > 0 else _INF
+                return
+            p_liq = float(inv)
+        else:
+            p_liq = linear_liquidation_price(st.pos_f, st.entry_f, float(n * mm_rate), st.bal_f)
         margin = abs(p_liq) * 1e-6 + 1e-9
         st.liq_f = p_liq + margin if pos > 0 else p_liq - margin
 

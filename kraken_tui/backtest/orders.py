@@ -17,10 +17,12 @@ from kraken_tui.domain import FillType, OrderType, PositionSide, Side
 from kraken_tui.domain.money import (
     MAX_LIQUIDATION_STEPS,
     capped_liquidation_fee_bps,
+    fee_amount,
     liquidation_fee_per_contract,
     liquidation_triggered,
     partial_liquidation_size,
-    position_margins,
+    settlement_margins,
+    to_usd,
     unrealized_pnl,
 )
 from kraken_tui.domain.timeunits import HOUR_MS
@@ -32,6 +34,8 @@ from kraken_tui.paper.sources.base import MarketTick
 from .fills import Fills
 from .settings import BacktestResult, BacktestSettings, dec_of
 from .state import BacktestState, Resting
+
+_ONE = Decimal(1)
 
 __all__ = ["Orders"]
 
@@ -206,8 +210,8 @@ class Orders:
                 return
             entry = position.entry_price
             mark = dec_of(mark_f)
-            equity = st.balance + unrealized_pnl(inst, pos, entry, mark)
-            mm = position_margins(inst, pos, entry)[1]
+            equity = st.balance + unrealized_pnl(inst, pos, entry, mark)  # the settlement currency
+            mm = settlement_margins(inst, pos, entry)[1]
             if not liquidation_triggered(equity, mm):
                 return
             st.cancel_resting()
@@ -215,13 +219,15 @@ class Orders:
             if partial_done:
                 q, full = size_abs, True
             else:
-                fee_per_contract = liquidation_fee_per_contract(inst, mark, liq_bps)
+                fee_per_contract = (liquidation_fee_per_contract(inst, mark, liq_bps) if inst.is_linear
+                                    else fee_amount(inst, _ONE, mark, liq_bps))
                 q = partial_liquidation_size(equity, mm, mm, size_abs, fee_per_contract, inst.lot_size)
                 if q <= 0:
                     return
                 full = q >= size_abs
                 q = size_abs if full else q
-            fee_bps = capped_liquidation_fee_bps(inst, q, mark, equity, liq_bps) if full else liq_bps
+            fee_bps = (capped_liquidation_fee_bps(inst, q, mark, to_usd(inst, equity, mark), liq_bps) if full
+                       else liq_bps)
             side = Side.SELL if pos > 0 else Side.BUY
             self.result.liquidations += 1
             if st.exits is not None:

@@ -73,6 +73,13 @@ def json_report(res: BacktestResult, context: dict[str, Any]) -> dict[str, Any]:
             "entry_price": float(res.open_position[2])},
         state=res.final_state,
         fingerprint=res.fingerprint,
+        currency=res.currency,
+        **({} if res.currency == "usd" else {
+            "starting_balance_coin": float(res.starting_balance_coin or 0),
+            "final_equity_coin": float(res.final_equity_coin or 0),
+            "funding_coin": float(res.funding_coin or 0),
+            "max_drawdown_mtm_coin": res.max_drawdown_mtm_coin,
+            "usd_rate": float(res.usd_rate) if res.usd_rate is not None else None}),
         notes=res.notes,
     )
     doc.update(context)
@@ -110,12 +117,12 @@ def equity_chart(res: BacktestResult, width: int = 100, height: int = 24, color:
     plt.subplot(1, 1)
     plt.plotsize(width, max(6, height * 2 // 3))
     plt.plot(xs, eq, marker="braille")
-    plt.title("equity USD (mark-to-market at bar closes)")
+    plt.title(f"equity {res.currency.upper()} (mark-to-market at bar closes)")
     plt.subplot(2, 1)
     plt.plotsize(width, max(4, height - height * 2 // 3))
     plt.plot(xs, dd, marker="braille")
     plt.xlabel(xlabel)
-    plt.title("drawdown from peak USD")
+    plt.title(f"drawdown from peak {res.currency.upper()}")
     out = plt.build()
     plt.clear_figure()
     return out if color else _ANSI.sub("", out)
@@ -127,6 +134,22 @@ def _money(d: Decimal | float | None) -> str:
 
 def _ratio(x: float | None, fmt: str = "{:.2f}") -> str:
     return "-" if x is None else fmt.format(x)
+
+
+def _account_lines(res: BacktestResult) -> list[str]:
+    """The account line: USD for PF_; for PI_ the coin account and its USD value at the last close."""
+    if res.currency == "usd":
+        return [f"account   start {_money(res.starting_equity_usd)} USD, end {_money(res.final_equity_usd)} USD "
+                f"(mark-to-market at the last close)"]
+    coin = res.currency.upper()
+    return [
+        f"account   {coin} (inverse margin account): start {float(res.starting_balance_coin or 0):.8f} {coin}, end "
+        f"{float(res.final_equity_coin or 0):.8f} {coin} (mark-to-market at the last close); funding "
+        f"{float(res.funding_coin or 0):.8f} {coin}; max drawdown {res.max_drawdown_mtm_coin or 0.0:.8f} {coin} "
+        "mark-to-market",
+        f"in USD    at the last close {_money(res.usd_rate or 0)} USD/{coin}: start {_money(res.starting_equity_usd)} "
+        f"USD, end {_money(res.final_equity_usd)} USD; trades below are in USD at their exit prices",
+    ]
 
 
 def text_report(res: BacktestResult, context: dict[str, Any], *, chart: bool = True, width: int = 100,
@@ -144,8 +167,7 @@ def text_report(res: BacktestResult, context: dict[str, Any], *, chart: bool = T
         f"slippage {context['slippage_bps']:g} bps on market and stop fills",
         f"funding   {context['funding']}: {res.funding_payments:,} hourly payments, "
         f"{_money(res.funding_usd)} USD (+ received, - paid)",
-        f"account   start {_money(res.starting_equity_usd)} USD, end {_money(res.final_equity_usd)} USD "
-        f"(mark-to-market at the last close)",
+        *_account_lines(res),
         "",
         f"trades {s.trades:,}   wins {s.wins:,}   losses {s.losses:,}   win rate "
         f"{_ratio(None if s.win_rate is None else s.win_rate * 100, '{:.1f}%')}",

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
 from kraken_tui.domain import ZERO, Candle
-from kraken_tui.domain.money import unrealized_pnl
+from kraken_tui.domain.money import settlement_currency, to_usd, unrealized_pnl
 from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.engine.candles import CandleBuilder
 from kraken_tui.engine.indicators import ATR
@@ -95,8 +95,11 @@ class Backtest:
         on_trade: called with each closed ``journal.trades.Trade`` as it closes.
 
     Raises:
-        ConfigError: a bad strategy name or parameter (from ``build_strategy``), or an instrument that is
-            not a PF_ linear perpetual (key ``--symbol``).
+        ConfigError: a bad strategy name or parameter (from ``build_strategy``).
+
+    A PI_ (inverse) instrument's account is in the coin (``BacktestSettings.starting_balance_coin``): fills,
+    fees, funding and liquidation by ``domain.money``'s inverse formulas; the risk gate sees the equity in USD at
+    the close; the equity curve, drawdown and operator guards are in the coin (``BacktestResult``).
     """
 
     def __init__(self, settings: BacktestSettings, *, sink: Sink | None = None,
@@ -105,8 +108,6 @@ class Backtest:
 
         s = self.s = settings
         inst = self.inst = settings.instrument
-        if not inst.is_linear:
-            raise ConfigError("--symbol", inst.symbol, "a PF_ linear perpetual (the engine trades PF_ only)")
         strategy = build_strategy(s.strategy, s.strategy_params, timeframe=s.timeframe)
         if not isinstance(strategy, Strategy):  # every registered strategy is one (engine.signals.Strategy)
             raise ConfigError("--strategy", s.strategy, "a strategy with on_candle")
@@ -117,7 +118,12 @@ class Backtest:
         mode = "fixed" if not protective else (sizing or s.risk.sizing)
         risk_cfg = s.risk if mode == s.risk.sizing else s.risk.model_copy(update={"sizing": mode})
         self.symbol = inst.symbol
+        # the account's currency: USD for PF_, the coin of the inverse margin account for PI_ (paper.margin)
+        start = s.starting_balance_usd if inst.is_linear else s.starting_balance_coin
         self.result = BacktestResult(starting_equity_usd=Decimal(repr(s.starting_balance_usd)))
+        if not inst.is_linear:
+            self.result.currency = settlement_currency(inst)
+            self.result.starting_balance_coin = Decimal(repr(start))
         for key, value in (("equity_floor_pct", s.operator.equity_floor_pct),
                            ("daily_loss_limit_pct", s.operator.daily_loss_limit_pct)):
             if value <= 0:
@@ -125,10 +131,10 @@ class Backtest:
         self._hash = hashlib.sha256()
         self._prefetch: tuple[object, prefetch.Prefetcher] | None = None
         st = self.state = BacktestState(
-            balance=Decimal(repr(s.starting_balance_usd)), position=PaperPosition(inst.symbol),
-            bal_f=s.starting_balance_usd, floor_f=(s.starting_balance_usd * s.operator.equity_floor_pct / 100.0
-                                                      if s.operator.equity_floor_pct > 0 else -_INF),
-            peak_f=s.starting_balance_usd)
+            balance=Decimal(repr(start)), position=PaperPosition(inst.symbol),
+            bal_f=start, floor_f=(start * s.operator.equity_floor_pct / 100.0
+                                  if s.operator.equity_floor_pct > 0 else -_INF),
+            peak_f=start)
         self.op = OperatorStateMachine(lambda: st.now_ms)
         self.trades = Trades(st, self.symbol, s.run_id[:8], self.result, self._hash.update, on_trade, self.op)
         self.fills = Fills(st, s, self.result, self.trades, sink)
@@ -256,6 +262,8 @@ class Backtest:
         basis_on = self.s.index_closes is not None  # the basis guard after entry (an --index series)
         peak, maxdd = st.peak_f, 0.0
         last_close = st.last_close
+        # PI_: equity in the coin, balance + size x contract size x (1/entry - 1/close) (domain.money)
+        linear, cs = self.inst.is_linear, float(self.inst.contract_size)
         (next_hour, pending, pos, stop_f, tp_f, liq_f, bal, entry, ex_on, best, due, always, day_end, day_lim,
          floor) = self._hot()
         sig = None
@@ -299,7 +307,7 @@ class Backtest:
                     sig = None
                     for cc in builder.add_candle(candle, tf):
                         sig = on_candle(symbol, cc.timeframe, cc.candle, view) or sig
-            eq = bal + pos * (c - entry) if pos else bal
+            eq = (bal + pos * (c - entry) if linear else bal + pos * cs * (1.0 / entry - 1.0 / c)) if pos else bal
             if eq > peak:
                 peak = eq
             elif peak - eq > maxdd:
@@ -356,6 +364,13 @@ class Backtest:
         mark = Decimal(repr(st.last_close)) if st.last_close else ZERO
         eq = st.balance + (unrealized_pnl(self.inst, pos, st.position.entry_price, mark) if pos else ZERO)
         res.final_equity_usd = float(eq)
+        if not self.inst.is_linear:  # the coin account valued at the last close (BacktestResult)
+            res.final_equity_coin = eq
+            res.usd_rate = mark
+            res.final_equity_usd = float(to_usd(self.inst, eq, mark))
+            res.starting_equity_usd = to_usd(self.inst, res.starting_balance_coin or ZERO, mark)
+            res.max_drawdown_mtm_coin = res.max_drawdown_mtm_usd
+            res.max_drawdown_mtm_usd = res.max_drawdown_mtm_usd * float(mark)
         if pos:
             side = "long" if pos > 0 else "short"
             res.open_position = (side, abs(pos), st.position.entry_price)

@@ -99,7 +99,9 @@ class BacktestSettings:
     """Everything a run needs. Money USD, fees and slippage in basis points, rates relative per hour.
 
     ``strategy_params`` are the strategy's ``[strategy.params]`` (flags already applied);
-    ``starting_balance_usd`` the USD collateral at the start; ``liquidation_fee_pct`` as ``[paper]``.
+    ``starting_balance_usd`` the USD collateral at the start (PF_); ``starting_balance_coin`` the coin balance
+    of the inverse margin account at the start (PI_: the account is in the coin, ``[paper]
+    starting_coin_balances``); ``liquidation_fee_pct`` as ``[paper]``.
     """
 
     instrument: Instrument
@@ -112,6 +114,7 @@ class BacktestSettings:
     taker_fee_bps: float = 5.0
     slippage_bps: float = 0.0
     starting_balance_usd: float = 10_000.0
+    starting_balance_coin: float = 0.1
     liquidation_fee_pct: float = 0.25
     risk: RiskConfig = field(default_factory=lambda: RiskConfig.model_validate({}))
     exits: ExitsConfig = field(default_factory=lambda: ExitsConfig.model_validate({}))
@@ -132,6 +135,12 @@ class BacktestResult:
     most recent closed trades (bounded), ``fingerprint`` sha256 over every trades-CSV row, ``curve`` the
     mark-to-market equity at bar closes (decimated to at most ~2k points), ``open_position`` the position
     left at the end (side, size, entry) or None.
+
+    A PI_ (inverse) run keeps its account in the coin (``currency``, e.g. ``xbt``): ``starting_balance_coin``,
+    ``final_equity_coin``, ``funding_coin`` and ``max_drawdown_mtm_coin`` are in the coin, the equity curve and
+    the operator guards too; the ``*_usd`` figures are those coin amounts valued at ``usd_rate`` (USD per coin,
+    the last close) and the trades' USD at their exit prices (``journal.trades``). A PF_ run has ``currency``
+    ``usd`` and the coin fields None.
     """
 
     candles: int = 0
@@ -154,4 +163,10 @@ class BacktestResult:
     state_reason: str = ""
     elapsed_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    currency: str = "usd"
+    starting_balance_coin: Decimal | None = None
+    final_equity_coin: Decimal | None = None
+    funding_coin: Decimal | None = None
+    max_drawdown_mtm_coin: float | None = None
+    usd_rate: Decimal | None = None
 

@@ -45,17 +45,18 @@ class Resting:
         self.price_f = float(price)
 
 
-def fill_of(run8: str, symbol: str, row: FillRow) -> Fill:
-    """The ``domain.Fill`` of a booked fill row (ids ``<run8>-f<n>`` / ``<run8>-o<n>``, fee in USD)."""
+def fill_of(run8: str, symbol: str, row: FillRow, fee_currency: str = "USD") -> Fill:
+    """The ``domain.Fill`` of a booked fill row (ids ``<run8>-f<n>`` / ``<run8>-o<n>``), fee in
+    ``fee_currency`` (USD for PF_, the coin for PI_: ``XBT``)."""
     side, qty, price, ts, fill_type, cli, fee, n = row
-    return Fill(f"{run8}-f{n}", f"{run8}-o{n}", symbol, side, qty, price, ts, fill_type, cli, fee, "USD")
+    return Fill(f"{run8}-f{n}", f"{run8}-o{n}", symbol, side, qty, price, ts, fill_type, cli, fee, fee_currency)
 
 
 @dataclass(slots=True, eq=False)
 class BacktestState:
     """Everything a backtest changes as it runs (one symbol, one account).
 
-    Account: ``balance`` (USD, exact), ``position`` (size contracts, average entry USD), ``pos_rates`` (initial,
+    Account: ``balance`` (the settlement currency, exact: USD for PF_, the coin for PI_), ``position`` (size contracts, average entry USD), ``pos_rates`` (initial,
     maintenance margin rates of the open position's tier). Float mirrors for the bar loop: ``bal_f``,
     ``pos_f``, ``entry_f``; thresholds ``stop_f`` (resting stop trigger; long: low <= stop_f), ``tp_f``
     (nearest take-profit; long: high > tp_f), ``liq_f`` (liquidation guard; long: low < liq_f).

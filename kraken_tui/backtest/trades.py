@@ -17,6 +17,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from kraken_tui.domain import ZERO, FillType, PositionSide, Side
+from kraken_tui.domain.money import is_inverse_symbol, symbol_settlement_currency
 from kraken_tui.engine.operator import OperatorState, OperatorStateMachine
 from kraken_tui.journal.records import FundingPayment
 from kraken_tui.journal.trades import IntentInfo, Trade, derive_trades
@@ -45,8 +46,10 @@ _FLATTENING = OperatorState.FLATTENING
 #: checks equality with ``Trade(...)`` and that the field list is still this one).
 _TRADE_FIELDS = ("symbol", "side", "size", "entry_ts_ms", "exit_ts_ms", "entry_price", "exit_price", "gross_pnl_usd",
                  "fees_usd", "funding_usd", "exit_reason", "signal_id", "strategy", "mae_usd", "mfe_usd",
-                 "funding_paid_usd", "funding_received_usd", "net_pnl_usd")
-_TRADE_NEW = (object.__new__, *(Trade.__dict__[f].__set__ for f in _TRADE_FIELDS[:-1]), Trade.__post_init__)
+                 "funding_paid_usd", "funding_received_usd", "currency", "usd_rate", "gross_pnl_coin", "fees_coin",
+                 "funding_coin", "net_pnl_usd", "net_pnl_coin")
+_TRADE_NEW = (object.__new__, *(Trade.__dict__[f].__set__ for f in _TRADE_FIELDS[:-2]), Trade.__post_init__)
+_ONE = Decimal(1)
 
 
 #: ``Trade``'s arguments in field order (without net_pnl_usd, which __post_init__ computes).
@@ -59,7 +62,7 @@ def _new_trade(symbol: str, side: PositionSide, size: Decimal, entry_ts_ms: int,
                funding_usd: Decimal, exit_reason: str, signal_id: str | None, strategy: str | None, mae_usd: float,
                mfe_usd: float, funding_paid_usd: Decimal = ZERO, funding_received_usd: Decimal = ZERO) -> Trade:
     """``Trade(...)`` (same arguments, same object) without the frozen dataclass's __init__."""
-    new, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, post = _TRADE_NEW
+    new, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, *coin, post = _TRADE_NEW
     t: Trade = new(Trade)
     s1(t, symbol)
     s2(t, side)
@@ -78,6 +81,8 @@ def _new_trade(symbol: str, side: PositionSide, size: Decimal, entry_ts_ms: int,
     s15(t, mfe_usd)
     s16(t, funding_paid_usd)
     s17(t, funding_received_usd)
+    for setter, value in zip(coin, ("usd", _ONE, None, None, None), strict=True):  # a PF_ (USD) trade
+        setter(t, value)
     post(t)
     return t
 
@@ -95,7 +100,8 @@ class Trades:
         op: the operator state machine (a close while FLATTENING completes the flatten).
     """
 
-    __slots__ = ("st", "symbol", "run8", "result", "_hash_update", "_rows_append", "on_trade", "op", "_last_args")
+    __slots__ = ("st", "symbol", "run8", "result", "_hash_update", "_rows_append", "on_trade", "op", "_last_args",
+                 "fee_currency")
 
     def __init__(self, state: BacktestState, symbol: str, run8: str, result: BacktestResult,
                  hash_update: Callable[[bytes], object], on_trade: Callable[[Trade], None] | None,
@@ -109,19 +115,25 @@ class Trades:
         self.on_trade = on_trade
         self.op = op
         # arguments of reported trades whose Trade objects are not built yet (report)
-        self._last_args: deque[TradeArgs] = deque(maxlen=result.last_trades.maxlen)
+        self._last_args: deque[TradeArgs | Trade] = deque(maxlen=result.last_trades.maxlen)
+        #: the fills' fee currency: "USD" for PF_; a PI_ (inverse) symbol's coin (``XBT``), whose round trips are
+        #: derived by ``journal.trades.derive_trades`` (P&L in the coin, USD at the exit price)
+        self.fee_currency = "USD" if not is_inverse_symbol(symbol) else symbol_settlement_currency(symbol).upper()
 
     def trade_closed(self) -> None:
         """The position is back to zero: derive the round trip (``_round_trip``, or the journal's
         ``derive_trades`` when a fill crossed zero), report it (``report``) and reset the round trip."""
         st = self.st
-        if not self._round_trip():
+        inverse = self.fee_currency != "USD"
+        if inverse or not self._round_trip():
             intents = {cli: IntentInfo(*v) for cli, v in st.cur_intents.items()}
-            for t in derive_trades([fill_of(self.run8, self.symbol, r) for r in st.cur_fills], intents=intents,
-                                   strategies=st.cur_strategies, funding=st.cur_funding).closed:
+            fills = [fill_of(self.run8, self.symbol, r, self.fee_currency) for r in st.cur_fills]
+            for t in derive_trades(fills, intents=intents, strategies=st.cur_strategies,
+                                   funding=st.cur_funding).closed:
                 self.report(t.side is _LONG, t.size, t.entry_ts_ms, t.exit_ts_ms, t.entry_price, t.exit_price,
                              t.gross_pnl_usd, t.fees_usd, t.funding_usd, t.exit_reason, t.signal_id, t.strategy,
-                             t.mae_usd, t.mfe_usd, t.funding_paid_usd, t.funding_received_usd)
+                             t.mae_usd, t.mfe_usd, t.funding_paid_usd, t.funding_received_usd,
+                             trade=t if inverse else None)
         st.cur_fills = []
         if st.cur_funding:
             st.cur_funding = []
@@ -136,11 +148,12 @@ class Trades:
     def report(self, long: bool, size: Decimal, entry_ts: int, exit_ts: int, entry_price: Decimal,
                exit_price: Decimal, gross: Decimal, fees: Decimal, funding: Decimal, reason: str,
                signal_id: str | None, strategy: str | None, mae: float, mfe: float, paid: Decimal = ZERO,
-               received: Decimal = ZERO) -> None:
+               received: Decimal = ZERO, trade: Trade | None = None) -> None:
         """Report one closed trade from its values (``journal.trades.Trade``'s fields; net = gross - fees +
         funding as ``Trade.__post_init__`` computes it): its fingerprint line (``settings.fingerprint_text``), its statistics row (``settings.stats_row``), the loss streak, ``on_trade``. The ``Trade`` object
         is built only for ``on_trade``; otherwise its arguments wait in ``_last_args`` (the last ten) until
-        ``flush_last_trades`` (end of each chunk) builds them for ``result.last_trades``.
+        ``flush_last_trades`` (end of each chunk) builds them for ``result.last_trades``. ``trade``: the derived
+        ``Trade`` itself (a PI_ trade, with its coin figures), reported as is.
         tests/backtest/test_bookkeeping_oracle.py checks both paths against the eager code."""
         net = gross - fees + funding
         side = "long" if long else "short"
@@ -158,13 +171,14 @@ class Trades:
         st.closed_trades += 1
         if net > 0:
             st.winning_trades += 1
-        args: TradeArgs = (self.symbol, _LONG if long else _SHORT, size, entry_ts, exit_ts, entry_price, exit_price, gross, fees,
-                funding, reason, signal_id, strategy, mae, mfe, paid, received)
+        args: TradeArgs | Trade = trade if trade is not None else (
+            self.symbol, _LONG if long else _SHORT, size, entry_ts, exit_ts, entry_price, exit_price, gross, fees,
+            funding, reason, signal_id, strategy, mae, mfe, paid, received)
         if self.on_trade is None:
             self._last_args.append(args)
         else:
             self.flush_last_trades()
-            t = _new_trade(*args)
+            t = args if isinstance(args, Trade) else _new_trade(*args)
             self.result.last_trades.append(t)
             self.on_trade(t)
 
@@ -175,7 +189,7 @@ class Trades:
         if pending:
             last = self.result.last_trades
             for args in pending:
-                last.append(_new_trade(*args))
+                last.append(args if isinstance(args, Trade) else _new_trade(*args))
             pending.clear()
 
     def _round_trip(self) -> bool:

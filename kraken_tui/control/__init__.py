@@ -6,8 +6,12 @@ Owns nothing itself: it re-exports the public names of its modules, one owner ea
 ``flatten_cmd`` (``run_flatten``, the ``kraken-tui flatten`` handler).
 Must not import: textual.
 
-Protocol: one JSON object per line each way. Request ``{"cmd": "status|pause|resume|flatten|reset",
-"reason": str}``; answer ``{"ok": true, "cmd": ..., "status": {...}}`` (flatten adds ``"report"``) or
+Every instance serves it, the console and the headless runner alike (``ctl list`` shows them: a metadata
+file ``ctl-<pid>.json`` next to each socket, ``control.paths``).
+
+Protocol: one JSON object per line each way. Request ``{"cmd": "status|pause|resume|flatten|reset|health",
+"reason": str}``; answer ``{"ok": true, "cmd": ..., "status": {...}}`` (flatten adds ``"report"``, health
+``"health"``) or
 ``{"ok": false, "error": str, "code": int}`` where ``code`` is the exit code ``ctl`` should use
 (2 refused / bad request, 1 internal error). A connection may carry several requests.
 
@@ -16,18 +20,27 @@ Socket path: ``<runtime dir>/ctl-<pid>.sock`` where the runtime dir is platformd
 ``<tempdir>/kraken-tui-<uid>`` (mode 0700) when that cannot be created. A socket file nobody listens on
 (an instance that was killed) is stale: the server replaces one at its own path, clients skip them.
 
-``ctl`` exit codes: 0 done; 2 no running instance found, several found without ``--socket``, or the
+``ctl`` exit codes (``ctl health`` has its own: 0 healthy, 1 degraded, 2 HALTED or unreachable): 0 done;
+2 no running instance found, several found without ``--socket``, or the
 engine refused the transition (the message says why, e.g. "resume works from PAUSED only"); 3 a
 flatten that did not end verified flat; 1 an internal error in the instance.
 """
 
 from __future__ import annotations
 
-from kraken_tui.control.client import request, run
+from kraken_tui.control.client import list_instances, pick_instance, request, run
 from kraken_tui.control.flatten_cmd import CONFIRM_WORD, run_flatten
-from kraken_tui.control.paths import APP_NAME, default_socket_path, find_sockets, is_live, runtime_dir
+from kraken_tui.control.paths import (
+    APP_NAME,
+    Instance,
+    default_socket_path,
+    find_instances,
+    find_sockets,
+    is_live,
+    runtime_dir,
+)
 from kraken_tui.control.server import COMMANDS, DEFAULT_REASONS, MAX_LINE, ControlServer
-from kraken_tui.control.views import format_report, format_status, report_dict, status_dict
+from kraken_tui.control.views import format_report, format_status, health_dict, report_dict, status_dict
 
 __all__ = [
     "APP_NAME",
@@ -36,10 +49,15 @@ __all__ = [
     "DEFAULT_REASONS",
     "MAX_LINE",
     "ControlServer",
+    "Instance",
     "default_socket_path",
+    "find_instances",
     "find_sockets",
     "format_report",
     "format_status",
+    "health_dict",
+    "list_instances",
+    "pick_instance",
     "is_live",
     "report_dict",
     "request",

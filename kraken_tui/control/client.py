@@ -1,7 +1,15 @@
 """The ``kraken-tui ctl`` client: one request to a running instance, and the ``ctl`` command handler.
 
-Owns: ``request`` (send one JSON request line, read one answer) and ``run`` (``kraken-tui ctl``; exit codes
-in the ``kraken_tui.control`` package docstring).
+Owns: ``request`` (send one JSON request line, read one answer), ``pick_instance`` (the one running instance,
+or a refusal naming each running one and its kind), ``list_instances`` (``ctl list`` rows) and ``run``
+(``kraken-tui ctl``; exit codes in the ``kraken_tui.control`` package docstring; ``ctl health`` exits 0
+healthy, 1 degraded, 2 HALTED or unreachable).
+
+``ctl list --json``: a list of ``{"pid": int, "kind": "console|headless|unknown", "mode": str|null,
+"state": "RUNNING|PAUSED|FLATTENING|HALTED"|null (null: did not answer), "state_reason": str|null,
+"journal": str|null, "started_ms": int|null, "socket": str}``.
+``ctl health --json``: ``{"code": 0|1|2, "health": "ok|degraded|down", "reason": str, "state": str|null,
+"feed": str|null, "problems": [str]}`` (``control.views.health_dict``; unreachable: code 2, state null).
 Must not import: textual.
 """
 
@@ -16,11 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kraken_tui.control.paths import find_sockets, runtime_dir
+from kraken_tui.control.paths import Instance, find_instances, runtime_dir
 from kraken_tui.control.server import DEFAULT_REASONS, MAX_LINE
-from kraken_tui.control.views import format_report, format_status
+from kraken_tui.control.views import HEALTH_DOWN, format_instances, format_report, format_status
 
-__all__ = ["request", "run"]
+__all__ = ["list_instances", "pick_instance", "request", "run"]
 
 
 async def request(path: Path, cmd: str, reason: str | None = None, *, timeout_s: float | None = 10.0) -> dict[str, Any]:
@@ -51,32 +59,88 @@ async def request(path: Path, cmd: str, reason: str | None = None, *, timeout_s:
     return await asyncio.wait_for(go(), timeout_s) if timeout_s else await go()
 
 
-def _pick_socket(args: argparse.Namespace, err: Callable[[str], None]) -> Path | None:
-    if args.socket is not None:
-        return Path(args.socket)
-    live = find_sockets()
+def pick_instance(socket: Path | None, err: Callable[[str], None], *, use: str = "--socket") -> Path | None:
+    """The socket to talk to: ``socket`` when given, else the only running instance's. None (after ``err``)
+    when none runs, or several run: the message names each (pid, console or headless, mode, journal) and how
+    to choose (``use``)."""
+    if socket is not None:
+        return socket
+    live = find_instances()
     if len(live) == 1:
-        return live[0]
+        return live[0].socket
     try:
         where = str(runtime_dir())
     except OSError:
         where = "the runtime directory"
     if not live:
         err(f"no running kraken-tui instance (no live control socket in {where}); start one with "
-            f"'kraken-tui --no-ui' (or the console) or pass --socket PATH")
+            f"'kraken-tui' (the console) or 'kraken-tui --no-ui', or pass --socket PATH")
     else:
-        err("several running instances; choose one with --socket: " + ", ".join(map(str, live)))
+        kinds = ", ".join(sorted({i.kind for i in live}))
+        err(f"several running instances ({len(live)}: {kinds}); choose one with {use}:\n"
+            + "\n".join(f"  {i.describe()}" for i in live))
     return None
 
 
+async def _row(inst: Instance) -> dict[str, Any]:
+    row: dict[str, Any] = {"pid": inst.pid, "kind": inst.kind, "mode": inst.info.get("mode"), "state": None,
+                           "state_reason": None, "journal": inst.info.get("journal"),
+                           "started_ms": inst.info.get("started_ms"), "socket": str(inst.socket)}
+    try:
+        ans = await request(inst.socket, "status", timeout_s=3.0)
+    except (OSError, TimeoutError, ValueError):
+        return row
+    st = ans.get("status") or {}
+    row.update(state=st.get("state"), state_reason=st.get("state_reason"))
+    row["mode"] = row["mode"] or st.get("mode")
+    row["journal"] = row["journal"] or st.get("journal_path")
+    return row
+
+
+async def list_instances() -> list[dict[str, Any]]:
+    """``ctl list`` rows (module docstring), one per running instance, each asked for its state."""
+    return list(await asyncio.gather(*(_row(i) for i in find_instances())))
+
+
+def _health(args: argparse.Namespace, err: Callable[[str], None]) -> int:
+    said: list[str] = []
+
+    def note(msg: str) -> None:
+        said.append(msg)
+        err(msg)
+
+    path = pick_instance(args.socket, note)
+    if path is None:  # the reason line says why: none runs, or several do (stderr names them)
+        why = said[0].splitlines()[0].rstrip(":") if said else "no single running instance"
+        ans: dict[str, Any] = {"code": HEALTH_DOWN, "health": "down", "reason": why,
+                               "state": None, "feed": None, "problems": []}
+    else:
+        try:
+            got = asyncio.run(request(path, "health", timeout_s=5.0))
+            ans = got["health"] if got.get("ok") else {"code": HEALTH_DOWN, "health": "down",
+                                                       "reason": str(got.get("error")), "state": None,
+                                                       "feed": None, "problems": []}
+        except (OSError, TimeoutError, ValueError, KeyError) as exc:
+            ans = {"code": HEALTH_DOWN, "health": "down", "reason": f"unreachable: {type(exc).__name__}: {exc}",
+                   "state": None, "feed": None, "problems": []}
+    print(json.dumps(ans) if args.json else f"{ans['health']}: {ans['reason']}")
+    return int(ans["code"])
+
+
 def run(args: argparse.Namespace) -> int:
-    """``kraken-tui ctl [--socket PATH] status|pause|resume|flatten|reset [--json] [--reason TEXT]``.
+    """``kraken-tui ctl [--socket PATH] status|pause|resume|flatten|reset|list|health [--json] [--reason TEXT]``.
     Returns the exit code (module docstring)."""
 
     def err(msg: str) -> None:
         print(f"kraken-tui ctl: {msg}", file=sys.stderr)
 
-    path = _pick_socket(args, err)
+    if args.action == "list":
+        rows = asyncio.run(list_instances())
+        print(json.dumps(rows) if args.json else format_instances(rows))
+        return 0
+    if args.action == "health":
+        return _health(args, err)
+    path = pick_instance(args.socket, err)
     if path is None:
         return 2
     action = args.action

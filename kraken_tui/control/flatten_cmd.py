@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kraken_tui.control.client import request
-from kraken_tui.control.paths import find_sockets
+from kraken_tui.control.client import pick_instance, request
+from kraken_tui.control.paths import find_instances
 from kraken_tui.control.views import format_report, report_dict
 from kraken_tui.engine.facade import FlattenReport
 
@@ -30,7 +30,8 @@ def run_flatten(args: argparse.Namespace) -> int:
     Where it acts, in order:
     1. ``--url URL`` given: that exchange directly (a ``kraken-tui sim`` paper exchange, or Kraken), with
        the configured keys, or the public paper key pair for a loopback URL when none are configured.
-    2. one running instance found: through its ctl socket (the engine flattens and latches HALTED).
+    2. one running instance found (console or headless): through its ctl socket (the engine flattens and
+       latches HALTED).
     3. ``general.mode = "live"``: Kraken at ``live.rest_url`` with the configured keys (``[live] enabled``
        is not required: a flatten only removes exposure).
     4. paper mode and nothing running: nothing to flatten - the built-in paper exchange only exists
@@ -49,12 +50,12 @@ def run_flatten(args: argparse.Namespace) -> int:
     if url:
         target = url
     else:
-        live = find_sockets()
+        live = find_instances()
         if len(live) > 1:
-            err("several running instances; use 'kraken-tui ctl --socket PATH flatten': " + ", ".join(map(str, live)))
+            pick_instance(None, err, use="'kraken-tui ctl --socket PATH flatten'")
             return 2
         if live:
-            target = live[0]
+            target = live[0].socket
         elif cfg.general.mode == "live":
             target = cfg.live.rest_url
         else:

@@ -13,11 +13,12 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kraken_tui.control.paths import default_socket_path, is_live
-from kraken_tui.control.views import report_dict, status_dict
+from kraken_tui.control.paths import default_socket_path, is_live, remove_info, write_info
+from kraken_tui.control.views import health_dict, report_dict, status_dict
 from kraken_tui.engine.facade import EngineControl
 from kraken_tui.engine.operator import TransitionRefused, TransitionSource
 
@@ -25,7 +26,7 @@ __all__ = ["COMMANDS", "DEFAULT_REASONS", "MAX_LINE", "ControlServer"]
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("status", "pause", "resume", "flatten", "reset")
+COMMANDS = ("status", "pause", "resume", "flatten", "reset", "health")
 DEFAULT_REASONS = {
     "pause": "operator pause via ctl",
     "resume": "operator resume via ctl",
@@ -42,17 +43,27 @@ class ControlServer:
     Args:
         engine: anything implementing ``facade.EngineControl`` (calls run on this event loop).
         path: socket path; default ``default_socket_path()``.
+        info: what ``ctl list`` shows about this instance (``control.paths`` metadata keys: ``kind``
+            console/headless, ``mode``, ``journal``, ``started_ms``); ``pid`` and ``socket`` are added. None
+            writes no metadata file.
+        problems: returns the failing parts ``ctl health`` reports as degraded besides the engine's own
+            (e.g. a notification channel that fails: one short sentence each); None = none.
 
-    ``start()`` binds (replacing a stale file at the path; refusing a live one), sets mode 0600 and
-    returns the path; ``stop()`` closes and removes the file.
+    ``start()`` binds (replacing a stale file at the path; refusing a live one), sets mode 0600, writes the
+    metadata file next to it and returns the path; ``stop()`` closes and removes both files. Requests are
+    served by the event loop's own tasks: nothing runs until a client sends a line, so the server costs the
+    loop nothing while idle.
 
     Raises (start):
         OSError: the path is in use by a live instance, or cannot be bound.
     """
 
-    def __init__(self, engine: EngineControl, path: Path | None = None) -> None:
+    def __init__(self, engine: EngineControl, path: Path | None = None, *, info: dict[str, Any] | None = None,
+                 problems: Callable[[], Sequence[str]] | None = None) -> None:
         self.engine = engine
         self.path = path
+        self.info = info
+        self.problems = problems
         self._server: asyncio.AbstractServer | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
 
@@ -71,6 +82,11 @@ class ControlServer:
             os.umask(old)
         os.chmod(path, 0o600)
         self.path = path
+        if self.info is not None:
+            try:
+                write_info(path, {**self.info, "pid": os.getpid(), "socket": str(path)})
+            except OSError as exc:  # ctl still works through --socket; only ctl list lacks the details
+                log.warning("control metadata not written next to %s: %s", path, exc)
         return path
 
     async def stop(self) -> None:
@@ -85,6 +101,7 @@ class ControlServer:
         if self.path is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
+            remove_info(self.path)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -122,7 +139,7 @@ class ControlServer:
         cmd = req["cmd"]
         reason = req.get("reason")
         reason = reason.strip() if isinstance(reason, str) else ""
-        if cmd != "status" and not reason:
+        if cmd not in ("status", "health") and not reason:
             reason = DEFAULT_REASONS[cmd]
         eng = self.engine
         try:
@@ -138,7 +155,10 @@ class ControlServer:
                 out["report"] = report_dict(report)
                 if not report.flat:
                     out.update(ok=False, error=f"flatten did not verify flat: {report.error}", code=3)
-            out["status"] = status_dict(eng.snapshot())
+            snap = eng.snapshot()
+            if cmd == "health":
+                out["health"] = health_dict(snap, list(self.problems()) if self.problems is not None else [])
+            out["status"] = status_dict(snap)
             return out
         except TransitionRefused as exc:
             return {"ok": False, "error": str(exc), "code": 2}

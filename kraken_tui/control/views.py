@@ -2,21 +2,30 @@
 
 Owns: ``status_dict`` (the JSON of ``ctl status --json``; keys fixed for scripts, README.md "Unattended
 runs and control"),
-``report_dict`` (a ``FlattenReport`` as JSON), ``format_status`` / ``format_report`` (their human-readable
-forms). Pure: no I/O.
+``report_dict`` (a ``FlattenReport`` as JSON), ``health_dict`` (``ctl health``: exit code and one line),
+``format_status`` / ``format_report`` / ``format_instances`` (human-readable forms). Pure: no I/O.
 Units: sizes contracts, prices and P&L USD, ``liq_distance`` a fraction, times ms.
 Must not import: textual.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from kraken_tui.domain.catalog import known_instrument
+from kraken_tui.domain.instruments import price_decimals
 from kraken_tui.engine.facade import EngineSnapshot, FlattenReport
+from kraken_tui.engine.operator import OperatorState
 from kraken_tui.wording import counted
 
-__all__ = ["format_report", "format_status", "report_dict", "status_dict"]
+__all__ = ["HEALTH_DEGRADED", "HEALTH_DOWN", "HEALTH_OK", "format_instances", "format_report", "format_status",
+           "health_dict", "report_dict", "status_dict"]
+
+HEALTH_OK, HEALTH_DEGRADED, HEALTH_DOWN = 0, 1, 2
+"""``ctl health`` exit codes: RUNNING and fresh; degraded; HALTED or unreachable (docs/cli-contract.md)."""
 
 
 def _num(v: Decimal | float | int | None) -> float | int | None:
@@ -53,9 +62,61 @@ def status_dict(snap: EngineSnapshot) -> dict[str, Any]:
                                             "positions_remaining": fl.positions_remaining,
                                             "orders_remaining": fl.orders_remaining, "detail": fl.detail},
         "finished": snap.finished,
+        "feed": {"status": snap.feed.status, "age_s": snap.feed.age_s, "detail": snap.feed.detail},
         "journal_path": snap.journal_path,
         "strategy": snap.strategy,
     }
+
+
+def health_dict(snap: EngineSnapshot, problems: Sequence[str] = ()) -> dict[str, Any]:
+    """``ctl health --json``: ``{"code": 0|1|2, "health": "ok|degraded|down", "reason": str, "state": str,
+    "feed": str, "problems": [str]}``. ``code`` 2: HALTED, or the engine finished; 1: FLATTENING, PAUSED (by a
+    guard or the operator), an entry blocker in force (stale market data, reconciliation, an unprotected
+    position, ...), the market feed not live, a notification channel failing (``snap.notify``), or any of
+    ``problems`` (other failing parts: each a short sentence); else 0. ``reason`` is one line saying why."""
+    state = snap.state
+    feed = snap.feed
+    problems = list(problems)
+    if snap.notify.failing:  # a channel that cannot reach the trader is a degraded instance
+        problems.append(f"notifications failing: {snap.notify.detail or 'a channel failed'}")
+    issues = list(problems)
+    if state is OperatorState.HALTED:
+        code, reason = HEALTH_DOWN, f"HALTED: {snap.state_reason}"
+    elif snap.finished:
+        code, reason = HEALTH_DOWN, f"the engine finished ({state.value}: {snap.state_reason})"
+    else:
+        if state is not OperatorState.RUNNING:
+            issues.insert(0, f"{state.value}: {snap.state_reason}")
+        issues += [f"entries blocked: {name}" + (f" ({detail})" if detail else "")
+                   for name, detail in snap.entry_blockers.items()]
+        if feed.status != "live":
+            age = "" if feed.age_s is None else f", no market data for {feed.age_s:.0f} s"
+            issues.append(f"market feed {feed.status}{age}" + (f" ({feed.detail})" if feed.detail else ""))
+        if issues:
+            code, reason = HEALTH_DEGRADED, "; ".join(issues)
+        else:
+            age = "" if feed.age_s is None else f", last market data {feed.age_s:.1f} s ago"
+            code, reason = HEALTH_OK, f"RUNNING, market feed live{age}"
+    return {"code": code, "health": ("ok", "degraded", "down")[code], "reason": reason, "state": state.value,
+            "feed": feed.status, "problems": list(problems)}
+
+
+def _iso_s(ms: Any) -> str:
+    if not isinstance(ms, int | float):
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_instances(rows: Sequence[dict[str, Any]]) -> str:
+    """Human-readable ``ctl list``: one line per instance (the ``ctl list --json`` rows)."""
+    if not rows:
+        return "no running kraken-tui instance"
+    head = f"{'PID':>7}  {'KIND':<8}  {'MODE':<6}  {'STATE':<10}  {'STARTED (UTC)':<20}  JOURNAL"
+    lines = [head]
+    for r in rows:
+        lines.append(f"{r['pid']!s:>7}  {r['kind']:<8}  {r['mode'] or '?':<6}  {r['state'] or 'unreachable':<10}  "
+                     f"{_iso_s(r['started_ms']):<20}  {r['journal'] or '-'}")
+    return "\n".join(lines)
 
 
 def report_dict(r: FlattenReport) -> dict[str, Any]:
@@ -66,24 +127,43 @@ def report_dict(r: FlattenReport) -> dict[str, Any]:
             "error": r.error}
 
 
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
 def _fmt(v: Any, nd: int = 2) -> str:
     if v is None:
         return "-"
     return f"{v:,.{nd}f}" if isinstance(v, float) else str(v)
 
 
+def _on_grid(v: Any, symbol: str, *, size: bool = False) -> str:
+    """A price (or, with ``size``, a size) of ``symbol`` as text on the instrument's tick (lot) grid, with
+    thousands separators; 2 decimals for a symbol without a known spec (``domain.catalog``)."""
+    if v is None:
+        return "-"
+    inst = known_instrument(symbol)
+    if inst is None:
+        return _fmt(float(v))
+    step = inst.lot_size if size else inst.tick_size
+    return f"{float(v):,.{price_decimals(step)}f}"
+
+
 def format_status(s: dict[str, Any]) -> str:
-    """Human-readable ``ctl status``."""
+    """Human-readable ``ctl status``: prices on the instrument's tick, sizes on its lot, money to the cent
+    (the JSON keeps full precision)."""
     lines = [f"state      {s['state']} ({s['state_reason']})",
              f"mode       {s['mode']}    equity {_fmt(s['equity_usd'])} USD"]
     for name, detail in (s.get("entry_blockers") or {}).items():
         lines.append(f"blocked    {name}" + (f": {detail}" if detail else ""))
     lines.append(f"positions  {len(s['positions'])}")
     for p in s["positions"]:
-        liq = "" if p["liq_price"] is None else f"  liq {p['liq_price']} ({_fmt((p['liq_distance'] or 0) * 100, 1)}%)"
+        sym = p["symbol"]
+        liq = "" if p["liq_price"] is None else \
+            f"  liq {_on_grid(p['liq_price'], sym)} ({_fmt((p['liq_distance'] or 0) * 100, 1)}%)"
         ext = "  [external]" if p.get("external") else ""
-        lines.append(f"  {p['symbol']} {p['side']} {p['size']} @ {p['entry_price']}  mark {_fmt(p['mark_price'])}"
-                     f"  upnl {_fmt(p['upnl_usd'])} USD{liq}{ext}")
+        lines.append(f"  {sym} {p['side']} {_on_grid(p['size'], sym, size=True)} @ {_on_grid(p['entry_price'], sym)}"
+                     f"  mark {_on_grid(p['mark_price'], sym)}  upnl {_fmt(_float(p['upnl_usd']))} USD{liq}{ext}")
     lines.append(f"orders     {s['open_orders']} open")
     dm = s.get("dead_man") or {}
     if dm.get("enabled"):

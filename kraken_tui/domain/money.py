@@ -35,10 +35,12 @@ __all__ = [
     "absolute_funding_rate",
     "apply_fill",
     "capped_liquidation_fee_bps",
+    "contracts_for_notional",
     "fee_amount",
     "funding_amount",
     "funding_payment",
     "inverse_liquidation_price",
+    "is_inverse_symbol",
     "linear_fill",
     "linear_liquidation_price",
     "liquidation_fee_per_contract",
@@ -48,8 +50,14 @@ __all__ = [
     "notional_usd",
     "partial_liquidation_size",
     "position_margins",
+    "settlement_margins",
     "settlement_currency",
+    "stop_loss_usd_per_contract",
+    "symbol_settlement_currency",
+    "to_usd",
     "unrealized_pnl",
+    "unrealized_pnl_usd",
+    "contracts_pnl_usd",
 ]
 
 #: Basis points per unit (a fee rate of ``bps`` charges ``notional x bps / BPS``).
@@ -72,6 +80,31 @@ def settlement_currency(inst: Instrument) -> str:
     return "usd" if inst.is_linear else inst.base.lower()
 
 
+def is_inverse_symbol(symbol: str) -> bool:
+    """True for inverse contracts by symbol (``PI_`` perpetuals, ``FI_`` fixed maturity; case-insensitive), whose
+    contract is worth a fixed USD amount and which settle in the base asset. Source: Kraken Futures docs
+    "Get instruments" (symbol prefixes; contractSize) and Kraken Support "Portfolio Management"."""
+    return symbol.upper().startswith(("PI_", "FI_"))
+
+
+def symbol_settlement_currency(symbol: str) -> str:
+    """Lower-case settlement currency of a perpetual by its symbol alone: ``usd`` for linear (PF_/FF_), the
+    base asset for inverse (``PI_XBTUSD`` -> ``xbt``). Source: Kraken Support "Portfolio Management" (PnL)."""
+    sym = symbol.upper()
+    if not is_inverse_symbol(sym):
+        return "usd"
+    base = sym[3:]
+    return (base[:-3] if base.endswith("USD") else base).lower()
+
+
+def to_usd(inst: Instrument, amount: Decimal, price: Decimal) -> Decimal:
+    """An amount in the settlement currency of ``inst`` as USD at ``price`` USD per base asset: unchanged for
+    PF_ (USD already), ``amount x price`` for PI_ (the base asset valued at the price, e.g. the mark or the
+    exit price). Example: 0.001 XBT at 30 000 USD = 30 USD. Source: Kraken Support "Portfolio Management"
+    (inverse PnL is in the base currency; its USD value is the coin amount at the current price)."""
+    return amount if inst.is_linear else amount * price
+
+
 def notional_usd(inst: Instrument, size: Decimal, price: Decimal) -> Decimal:
     """Notional value in USD of ``size`` contracts (sign ignored) at ``price`` USD: |size| x price x contract
     size for PF_; |size| x contract size for PI_ (an inverse contract is worth a fixed USD amount).
@@ -92,6 +125,50 @@ def unrealized_pnl(inst: Instrument, signed_size: Decimal, entry: Decimal, price
     if inst.is_linear:
         return (price - entry) * signed_size * inst.contract_size
     return (1 / entry - 1 / price) * signed_size * inst.contract_size
+
+
+def unrealized_pnl_usd(inst: Instrument, signed_size: Decimal, entry: Decimal, mark: Decimal) -> Decimal:
+    """``unrealized_pnl`` valued in USD at ``mark``: the linear P&L as is, the inverse coin P&L x mark.
+    Example: PI_XBTUSD short 1 000 contracts from 100 000 to 100 070: (1/100 000 - 1/100 070) x -1 000 =
+    -0.0000069951... XBT, x 100 070 = -0.70 USD. The inverse form is computed as size x contract size x
+    (mark - entry) / entry, the same value with one division (exact where the two-step form rounds).
+    Source: Kraken Support "Portfolio Management"."""
+    return contracts_pnl_usd(signed_size * inst.contract_size, entry, mark, inverse=not inst.is_linear)
+
+
+def contracts_pnl_usd(signed_units: Decimal, entry: Decimal, mark: Decimal, *, inverse: bool) -> Decimal:
+    """``unrealized_pnl_usd`` for ``signed_units`` = signed contracts x contract size (base units for linear,
+    USD for inverse): linear ``units x (mark - entry)``; inverse ``units x (mark - entry) / entry`` (the coin
+    P&L valued at ``mark``). An inverse position without a positive entry price has no defined P&L: 0.
+    Source: Kraken Support "Portfolio Management"."""
+    if signed_units == 0:
+        return ZERO
+    if not inverse:
+        return (mark - entry) * signed_units
+    if entry <= 0:
+        return ZERO
+    return signed_units * (mark - entry) / entry
+
+
+def contracts_for_notional(inst: Instrument, notional: Decimal, price: Decimal) -> Decimal:
+    """Contracts (unrounded) worth ``notional`` USD at ``price`` USD: notional / (price x contract size) for
+    PF_ (a contract is ``contract_size`` base units), notional / contract size for PI_ (a contract is
+    ``contract_size`` USD at any price). Inverse of ``notional_usd``. Source: Kraken Futures docs "Get
+    instruments" (contractSize)."""
+    if inst.is_linear:
+        return notional / (price * inst.contract_size)
+    return notional / inst.contract_size
+
+
+def stop_loss_usd_per_contract(inst: Instrument, entry: Decimal, stop: Decimal) -> Decimal:
+    """Loss in USD of one contract held from ``entry`` to ``stop`` (USD prices; sign ignored), valued at the
+    stop price: |stop - entry| x contract size for PF_; for PI_ the coin loss |1/entry - 1/stop| x contract
+    size at ``stop`` USD = contract size x |stop - entry| / entry. Example: PI_XBTUSD from 40 000 to 38 000:
+    1 x 2 000 / 40 000 = 0.05 USD per contract. Source: Kraken Support "Portfolio Management" (PnL of linear
+    and inverse futures)."""
+    if inst.is_linear:
+        return abs(stop - entry) * inst.contract_size
+    return inst.contract_size * abs(stop - entry) / entry
 
 
 def linear_fill(old_size: Decimal, old_entry: Decimal, signed_qty: Decimal, price: Decimal,
@@ -204,6 +281,19 @@ def position_margins(inst: Instrument, signed_size: Decimal, entry: Decimal) -> 
         return ZERO, ZERO
     n, im_rate, mm_rate = margin_tier(inst, signed_size, entry)
     return n * im_rate, n * mm_rate
+
+
+def settlement_margins(inst: Instrument, signed_size: Decimal, entry: Decimal) -> tuple[Decimal, Decimal]:
+    """(initial margin, maintenance margin) of a position in its settlement currency: USD for PF_ (as
+    ``position_margins``); for PI_ the coin the inverse margin account holds, the USD margin / entry price
+    (contracts x contract size x tier rate / entry). Example: PI_XBTUSD 10 000 contracts entered at 50 000,
+    first tier 2 % / 1 %: IM 10 000 x 2 % / 50 000 = 0.004 XBT, MM 0.002 XBT. Source: Kraken Futures docs
+    "Get accounts" (inverse margin accounts: marginRequirements im/mm in the account currency) and Kraken
+    Support "Portfolio Management" (inverse contracts are margined and settled in the base currency)."""
+    im, mm = position_margins(inst, signed_size, entry)
+    if inst.is_linear or signed_size == 0:
+        return im, mm
+    return im / entry, mm / entry
 
 
 def liquidation_triggered(margin_equity_usd: Decimal, maintenance_margin_usd: Decimal) -> bool:

@@ -8,7 +8,9 @@ the engine core journals and sends orders.
 
 Position rule (PF_ linear, spec §8.5, average-cost method): a fill of signed size ``s`` at price ``p`` on a
 position ``q`` at average entry ``e``: adding (same sign or flat) averages the entry; reducing realises
-``min(|s|, |q|) x (p - e) x sign(q)`` USD; crossing zero opens the remainder at ``p``. The exchange's own
+``min(|s|, |q|) x (p - e) x sign(q)`` USD; crossing zero opens the remainder at ``p``. PI_ inverse (Kraken
+Support "Portfolio Management"): adding keeps the harmonic mean entry, reducing realises the coin P&L
+``min(|s|, |q|) x (1/e - 1/p) x sign(q)`` valued at ``p`` USD, and a coin fee is valued at ``p``. The exchange's own
 position reports (``open_positions``, REST ``openpositions``) replace the local estimate when they arrive.
 Units: prices USD, sizes contracts (Decimal), P&L and fees USD, times UTC ms.
 Must not import: textual, the client, the journal writer.
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from kraken_tui.domain import DAY_MS, ZERO, Account, Fill, Order, Position, PositionSide
+from kraken_tui.domain.money import is_inverse_symbol
 from kraken_tui.engine.exits import ExitReason, PositionExits
 
 __all__ = ["AccountTracker", "FillOutcome", "ManagedPosition"]
@@ -143,8 +146,9 @@ class AccountTracker:
         self.fills_today += 1
         if fill.cli_ord_id:
             self.cli_filled[fill.cli_ord_id] = self.cli_filled.get(fill.cli_ord_id, ZERO) + fill.size
-        if fill.fee is not None:
-            self.fees_today_usd += fill.fee
+        inverse = is_inverse_symbol(fill.symbol)
+        if fill.fee is not None:  # a PI_ fee is in the coin: valued at the fill price
+            self.fees_today_usd += fill.fee * fill.price if inverse else fill.fee
         pos = self.positions.get(fill.symbol)
         q = pos.signed_size if pos is not None else ZERO
         e = pos.entry_price if pos is not None else ZERO
@@ -152,10 +156,15 @@ class AccountTracker:
         realized = ZERO
         after = q + s
         if q == 0 or (q > 0) == (s > 0):
-            entry = (e * abs(q) + fill.price * abs(s)) / abs(after)
+            if inverse and q != 0:  # PI_: the harmonic mean keeps inverse P&L additive (domain.money.apply_fill)
+                entry = abs(after) / (abs(q) / e + abs(s) / fill.price)
+            else:
+                entry = (e * abs(q) + fill.price * abs(s)) / abs(after)
         else:
             closed = min(abs(s), abs(q))
             realized = closed * (fill.price - e) * (1 if q > 0 else -1)
+            if inverse:  # PI_: coin P&L closed x (1/e - 1/price), valued at the fill price
+                realized = realized / e
             entry = e if after == 0 or (after > 0) == (q > 0) else fill.price
         self.realized_today_usd += realized
         if after == 0:

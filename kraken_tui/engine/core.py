@@ -47,13 +47,14 @@ from typing import Any
 from kraken_tui.config import Config
 from kraken_tui.domain import Fill, Instrument, Position
 from kraken_tui.engine.account import AccountTracker
-from kraken_tui.engine.account_events import AccountEvents
+from kraken_tui.engine.account_events import AccountEvents, ExternalFlattenWatch
 from kraken_tui.engine.account_watch import AccountWatch
 from kraken_tui.engine.context import EngineClock, EngineIO, EventHub, Job, JournalOutlet
 from kraken_tui.engine.controls import OperatorControls
 from kraken_tui.engine.deadman import DeadMansSwitch, operator_switch
 from kraken_tui.engine.decisions import Decisions
 from kraken_tui.engine.execution import Executor
+from kraken_tui.engine.exits import ClosePosition, ExitReason
 from kraken_tui.engine.facade import (
     DeadManView,
     EngineEvent,
@@ -66,7 +67,6 @@ from kraken_tui.engine.facade import (
 from kraken_tui.engine.fill_origin import our_orders
 from kraken_tui.engine.flatten import EngineFlatten
 from kraken_tui.engine.funding_clock import FundingBook
-from kraken_tui.engine.exits import ClosePosition, ExitReason
 from kraken_tui.engine.guards import BasisGuard, GuardApplier
 from kraken_tui.engine.jobs import JobQueue
 from kraken_tui.engine.market import MarketState
@@ -180,11 +180,14 @@ class Engine:
         self.flattener = EngineFlatten(client=client, sm=self.sm, jobs=self.jobs, account=self.account,
                                        emit=self.emit, now_ms=self.now_ms, record_action=self.controls.record,
                                        known_positions=lambda: self.account_events.known_positions(),
-                                       count_exit=self.flow.count_exit)
+                                       count_exit=self.flow.count_exit, orders=self.executor,
+                                       journal=self.io.write)
+        self.external_flatten = ExternalFlattenWatch(guards, self.flattener.owns_exits)
+        """Notices a flatten done behind the engine's back: HALTED (engine.account_events)."""
         self.account_events = AccountEvents(
             self.io, account=self.account, executor=self.executor, flow=self.flow, origin=self.rec.origin,
             booked=self.rec.on_booked_fill, is_ours=self.rec.is_ours, flatten=self.flattener, watch=self.watch,
-            feed_live=functools.partial(is_connected, ws))
+            feed_live=functools.partial(is_connected, ws), external_flatten=self.external_flatten)
         self.funding = FundingBook(self.io, client=client, account=self.account, market=self.market)
         self.market_events = MarketEvents(
             self.io, clock=self.clock, market=self.market, account=self.account, sm=self.sm, flow=self.flow,
@@ -293,6 +296,7 @@ class Engine:
         if self.stopped:
             return
         self.stopped = True
+        self.external_flatten.close()
         self.jobs.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wait_idle(), timeout=10)
@@ -349,9 +353,11 @@ class Engine:
         self.finished.set()
 
     def _after_reconcile(self) -> None:
-        """After every successful reconciliation pass: take-over retries, then the equity checks."""
+        """After every successful reconciliation pass: take-over retries, the equity checks, then the account as
+        REST reported it to the external-flatten guard (``AccountEvents.observe_account``)."""
         self.takeover.after_pass()
         self.watch.check_equity()
+        self.account_events.observe_account()
 
     async def _consume(self) -> None:
         """The WebSocket consumer: each event to ``on_ws_event``; a failing event is an ERROR event, never the

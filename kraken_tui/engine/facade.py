@@ -35,6 +35,7 @@ __all__ = [
     "FlattenProgress",
     "FlattenReport",
     "MarketStateView",
+    "NotifyView",
     "OrderView",
     "PositionView",
     "RiskLevel",
@@ -256,6 +257,21 @@ class FlattenReport:
 
 
 @dataclass(frozen=True, slots=True)
+class NotifyView:
+    """Outgoing notifications (``[notify]`` channels): ``channels`` configured; ``failing`` True while the last
+    send to some channel failed after its retries; ``detail`` says which and why (channel URLs masked,
+    ``scheme://***``); ``sent``/``dropped`` counts (dropped = queue full or over the per-minute cap);
+    ``queued`` waiting now."""
+
+    channels: int = 0
+    failing: bool = False
+    detail: str = ""
+    sent: int = 0
+    dropped: int = 0
+    queued: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSnapshot:
     """Everything a front end draws, taken at one instant (``ts_ms``, engine clock).
 
@@ -284,6 +300,9 @@ class EngineSnapshot:
     strategy: str = ""
     journal_path: str | None = None
     finished: bool = False
+    profile: str = ""
+    paper_account: str | None = None
+    notify: NotifyView = field(default_factory=NotifyView)
 
 
 class EngineControl(Protocol):

@@ -18,9 +18,15 @@ A running engine's flatten (``EngineFlatten.flatten``; one at a time, a second c
    (``known_positions``; None when that feed is not live) so a clean run costs 4 REST calls.
 5. The engine forgets its managed positions; HALTED (the latch: entries and exits off until the operator
    resets), also when the procedure failed (``flatten_failed``); a verified flat account is shown flat at once.
+6. Verified flat: every order the engine knew resting when the flatten began is journaled ``cancelled`` (the
+   cancel-all took it), so a restart does not look for it and report it gone.
 While FLATTENING or HALTED (``owns_exits``) a fill that closes a managed position is booked with exit reason
 ``flatten`` (when not our order) and its protective orders are forgotten without cancel calls (the
 cancel-all took them); the equity floor's kill (``kill``) is a flatten that also ends the engine (exit 5).
+The record of a flatten: its closes carry cliOrdIds ``flat-<source>-<ms>-r<round>-<symbol>``
+(``domain.flatten_ids.flatten_close_tag``), so their fills read ``flatten (<source>)`` in Events and the
+trades they close have the exit reason ``flatten`` (``journal.trades``), whoever started it: the console key,
+``ctl flatten``, the equity floor, or ``kraken-tui flatten`` straight to the exchange (``external flatten``).
 
 Procedure (spec §4.7 openpositions, §4.8 openorders, §4.13 cancelallorders, §4.15 batchorder):
 
@@ -60,15 +66,18 @@ from typing import Any, Protocol
 
 from kraken_tui.domain import ZERO, Order, OrderRequest, OrderResult, OrderStatus, OrderType, Position, Side
 from kraken_tui.domain import PositionSide as PSide
+from kraken_tui.domain.flatten_ids import FlattenSource, flatten_close_tag, flatten_source_of
 from kraken_tui.engine.account import AccountTracker, ManagedPosition
 from kraken_tui.engine.context import Emit
 from kraken_tui.engine.facade import EventKind, FlattenProgress, FlattenReport, Severity
 from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionSource
 from kraken_tui.engine.ports import FlattenClient
+from kraken_tui.engine.reconcile import KnownOrder
 from kraken_tui.kraken.rest_orders import BatchSend
 from kraken_tui.wording import counted
 
-__all__ = ["FLATTEN_WAIT_JOB_S", "MAX_BATCH", "EngineFlatten", "OrderWork", "close_requests", "flatten_account"]
+__all__ = ["FLATTEN_WAIT_JOB_S", "MAX_BATCH", "EngineFlatten", "OrderWork", "RestingOrders", "close_requests",
+           "flatten_account"]
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +111,13 @@ def close_requests(positions: Sequence[Position], tag: str) -> list[OrderRequest
 class _Run:
     """State of one flatten (request count, progress, errors)."""
 
-    def __init__(self, progress: Callable[[FlattenProgress], None] | None, clock: Callable[[], float]) -> None:
+    def __init__(self, progress: Callable[[FlattenProgress], None] | None, clock: Callable[[], float],
+                 source: FlattenSource) -> None:
         self.progress = progress
         self.clock = clock
         self.t0 = clock()
         self.started_ms = int(time.time() * 1000)
+        self.tag = flatten_close_tag(source, self.started_ms)
         self.requests = 0
         self.cancelled = 0
         self.first_cancel_ms: float | None = None
@@ -175,7 +186,7 @@ async def _cancel_all(run: _Run, client: FlattenClient) -> bool | None:
 
 async def _close(run: _Run, client: FlattenClient, positions: Sequence[Position]) -> None:
     """Send the closes in batches of ``MAX_BATCH`` (concurrently), priority (reduce-only)."""
-    reqs = close_requests(positions, f"flat-{run.started_ms}-r{run.round}")
+    reqs = close_requests(positions, f"{run.tag}-r{run.round}")
     chunks = [reqs[i : i + MAX_BATCH] for i in range(0, len(reqs), MAX_BATCH)]
 
     async def send(chunk: list[OrderRequest]) -> None:
@@ -211,6 +222,7 @@ async def flatten_account(
     *,
     progress: Callable[[FlattenProgress], None] | None = None,
     known_positions: Sequence[Position] | None = None,
+    source: FlattenSource = FlattenSource.CLI,
     max_rounds: int = 6,
     first_backoff_s: float = 0.2,
     clock: Callable[[], float] = time.perf_counter,
@@ -226,6 +238,8 @@ async def flatten_account(
             retrying, done, failed); must be quick; its exceptions are logged and ignored.
         known_positions: the exchange's own latest position report (private WS feed); None = read
             ``openpositions`` first. Never the caller's derived view: only what the exchange reported.
+        source: who started it, carried in the closes' cliOrdIds (``domain.flatten_ids.flatten_close_tag``;
+            default ``kraken-tui flatten`` straight to the exchange).
         max_rounds: rounds before giving up (>= 1).
         first_backoff_s: wait before round 2, seconds; doubles every round.
         clock: monotonic seconds for ``elapsed_ms`` / ``first_cancel_ms``. sleep: async sleep (tests).
@@ -239,7 +253,7 @@ async def flatten_account(
     Raises:
         Nothing but ``asyncio.CancelledError``: every other failure is in the report.
     """
-    run = _Run(progress, clock)
+    run = _Run(progress, clock, source)
     try:
         known = None if known_positions is None else [p for p in known_positions if p.size != 0]
         return await _flatten(client, run, max(1, max_rounds), first_backoff_s, sleep, known)
@@ -334,6 +348,23 @@ class OrderWork(Protocol):
         ...
 
 
+class RestingOrders(Protocol):
+    """This run's resting orders as a flatten sees them (``execution.Executor``)."""
+
+    @property
+    def live(self) -> dict[str, KnownOrder]:
+        """cliOrdId -> the order believed resting."""
+        ...
+
+    def gone(self, cli_ord_id: str | None) -> KnownOrder | None:
+        """Forget an order that left the book; returns what was known of it."""
+        ...
+
+
+#: The ``TransitionSource`` of a running engine's flatten -> the source its closes carry.
+_SOURCES = {TransitionSource.KEY: FlattenSource.KEY, TransitionSource.CTL: FlattenSource.CTL}
+
+
 class EngineFlatten:
     """A running engine's flatten (module docstring, steps 1-5).
 
@@ -347,6 +378,9 @@ class EngineFlatten:
         record_action: journals the operator action (action, reason, source) before the state moves.
         known_positions: the exchange's own latest position report when the private feed is live, else None.
         count_exit: counts a position closed per exit reason (``OrderFlow.count_exit``).
+        orders: this run's resting orders (``RestingOrders``); those resting when the flatten began are
+            journaled cancelled once the account is verified flat (step 6). None: nothing journaled.
+        journal: journals one record (``EngineIO.write``), used for those cancels.
         wait_job_s: how long the order work in flight is awaited (``FLATTEN_WAIT_JOB_S``).
 
     Attributes:
@@ -357,10 +391,13 @@ class EngineFlatten:
                  account: AccountTracker, emit: Emit, now_ms: Callable[[], int],
                  record_action: Callable[[str, str, TransitionSource], None],
                  known_positions: Callable[[], Sequence[Position] | None],
-                 count_exit: Callable[[str], None], wait_job_s: float = FLATTEN_WAIT_JOB_S) -> None:
+                 count_exit: Callable[[str], None], orders: RestingOrders | None = None,
+                 journal: Callable[[OrderResult], Awaitable[None]] | None = None,
+                 wait_job_s: float = FLATTEN_WAIT_JOB_S) -> None:
         self.client, self.sm, self.jobs, self.account = client, sm, jobs, account
         self.emit, self.now_ms, self.record_action = emit, now_ms, record_action
         self.known_positions, self.count_exit, self.wait_job_s = known_positions, count_exit, wait_job_s
+        self.orders, self.journal = orders, journal
         self.progress: FlattenProgress | None = None
         self._task: asyncio.Future[FlattenReport] | None = None
 
@@ -369,10 +406,21 @@ class EngineFlatten:
         """True while FLATTENING or HALTED: fills neither resync nor clean up protective orders."""
         return self.sm.state in (OperatorState.FLATTENING, OperatorState.HALTED)
 
-    def exit_reason(self, ours: bool) -> str | None:
-        """``flatten`` for a closing fill of an order that is not ours (the flatten's close) while
-        ``owns_exits``, else None (the fill's own purpose names it)."""
+    def exit_reason(self, ours: bool, cli_ord_id: str | None = None) -> str | None:
+        """``flatten`` for the closing fill of a flatten's close (cliOrdId ``flat-...``, whenever it arrives) or
+        of an order that is not ours while ``owns_exits``, else None (the fill's own purpose names it)."""
+        if flatten_source_of(cli_ord_id) is not None:
+            return "flatten"
         return "flatten" if self.owns_exits() and not ours else None
+
+    @staticmethod
+    def fill_label(cli_ord_id: str | None) -> str | None:
+        """``flatten (<source>)`` for a fill of a flatten's close (``domain.flatten_ids.FlattenSource.label``:
+        key, ctl flatten, equity floor, external flatten), ``flatten`` when it names no source, else None."""
+        source = flatten_source_of(cli_ord_id)
+        if source is None:
+            return None
+        return f"flatten ({source})" if source else "flatten"
 
     def position_closed(self, mp: ManagedPosition, reason: str) -> bool:
         """A fill closed ``mp``: while ``owns_exits`` count ``reason`` and forget its protective orders (the
@@ -384,18 +432,21 @@ class EngineFlatten:
         return True
 
     # ------------------------------------------------------------------ the procedure
-    async def flatten(self, reason: str, source: TransitionSource) -> FlattenReport:
+    async def flatten(self, reason: str, source: TransitionSource,
+                      origin: FlattenSource | None = None) -> FlattenReport:
         """Cancel every order, close every position the exchange reports, verify, then HALTED (module
-        docstring). Never raises for exchange errors (the report says what failed); a call while a flatten
+        docstring). ``origin``: the source the closes carry (default from ``source``: key, ctl, else
+        automatic). Never raises for exchange errors (the report says what failed); a call while a flatten
         runs returns that flatten's report."""
         if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._run(reason, source))
+            self._task = asyncio.ensure_future(
+                self._run(reason, source, origin or _SOURCES.get(source, FlattenSource.AUTO)))
         return await asyncio.shield(self._task)
 
     async def kill(self, reason: str) -> FlattenReport:
         """The equity floor: a CRITICAL alert, then a flatten (automatic). The caller ends the engine."""
         self.emit(EventKind.ALERT, reason, severity=Severity.CRITICAL)
-        return await self.flatten(reason, TransitionSource.AUTOMATIC)
+        return await self.flatten(reason, TransitionSource.AUTOMATIC, FlattenSource.FLOOR)
 
     async def _early_cancel_all(self) -> None:
         """``cancelallorders`` sent while order work in flight is still landing (spec §4.13); a failure is
@@ -406,8 +457,32 @@ class EngineFlatten:
             self.emit(EventKind.FLATTEN, f"flatten: first cancel-all failed ({type(exc).__name__}: {exc}); "
                       "the flatten cancels again", severity=Severity.WARNING)
 
-    async def _run(self, reason: str, source: TransitionSource) -> FlattenReport:
+    def _resting(self) -> list[tuple[str | None, str | None]]:
+        """(order id, cliOrdId) of every order known resting now: this run's and the exchange's report."""
+        seen: dict[str, tuple[str | None, str | None]] = {}
+        if self.orders is not None:
+            for cid, k in self.orders.live.items():
+                seen[cid or k.order_id or ""] = (k.order_id, cid or None)
+        for o in self.account.orders.values():
+            key = o.cli_ord_id or o.order_id
+            if key and key not in seen:
+                seen[key] = (o.order_id, o.cli_ord_id)
+        return [v for k, v in seen.items() if k]
+
+    async def _journal_cancelled(self, resting: Sequence[tuple[str | None, str | None]]) -> None:
+        """Step 6: journal each order that rested when the flatten began as cancelled by its cancel-all."""
+        if self.journal is None:
+            return
+        for order_id, cli_ord_id in resting:
+            if self.orders is not None:
+                self.orders.gone(cli_ord_id)
+            await self.journal(OrderResult(status=OrderStatus.CANCELLED, order_id=order_id, cli_ord_id=cli_ord_id,
+                                           received_ts_ms=self.now_ms(), raw_status=OrderStatus.CANCELLED.value,
+                                           error="cancelled by the flatten (cancel-all)"))
+
+    async def _run(self, reason: str, source: TransitionSource, origin: FlattenSource) -> FlattenReport:
         self.record_action("flatten", reason, source)
+        resting = self._resting()
         self.sm.flatten(reason, source)  # 1. FLATTENING first: no job decides an entry from here on
         self.jobs.drop_queued()  # 2. queued entries/exits are moot now
         started = self.now_ms()
@@ -432,7 +507,7 @@ class EngineFlatten:
 
         try:  # 4.
             known = self.known_positions()
-            report = await flatten_account(self.client, progress=progress,
+            report = await flatten_account(self.client, progress=progress, source=origin,
                                            known_positions=list(known) if known is not None else None)
         except Exception as exc:  # flatten_account never raises for exchange errors; a bug still halts safely
             report = FlattenReport(False, 0, 0, 0, (), 0.0, error=f"{type(exc).__name__}: {exc}")
@@ -443,6 +518,7 @@ class EngineFlatten:
             self.sm.flatten_done(f"{counted(len(report.closed), 'position')} closed, "
                                  f"{counted(report.cancelled_orders, 'order')} cancelled")
             self.progress = FlattenProgress("done", started, report.rounds, 0, 0, report.requests)
+            await self._journal_cancelled(resting)
         else:
             self.sm.flatten_failed(report.error or "the exchange still reports positions or orders")
             self.progress = FlattenProgress("failed", started, report.rounds, requests=report.requests,

@@ -1,4 +1,5 @@
-"""Operator guards: the equity floor, the daily loss limit, liquidation alerts and stale market data. Each guard
+"""Operator guards: the equity floor, the daily loss limit, liquidation alerts, stale market data and a flatten
+done behind the engine's back. Each guard
 keeps its own small state, looks at the figures it is given and returns ``GuardAction``s; ``GuardApplier``
 carries them out (state machine transitions, entry blockers, feed status, events, journal alerts, the kill),
 the same shape ``engine.reconcile`` uses for reconciliation.
@@ -7,7 +8,8 @@ Owns: ``EquityGuard`` (peak equity; daily loss limit: PAUSED until 00:00 UTC on 
 floor: flatten -> HALTED, exit code 5), ``LiquidationGuard`` (an alert when a position's liquidation risk
 enters HIGH or worse, engine.liquidation), ``StaleDataGuard`` (no market data for ``[operator]
 stale_data_s`` blocks entries), ``BasisGuard`` (after entry: the basis of a symbol with a position beyond
-``[risk] max_basis_bps`` closes it, blocks entries or alerts, per ``[risk] basis_action``), ``GuardApplier``,
+``[risk] max_basis_bps`` closes it, blocks entries or alerts, per ``[risk] basis_action``),
+``ExternalFlattenGuard`` (the account emptied without an action of ours: HALTED), ``GuardApplier``,
 ``equity_at_mark`` and the action types.
 Units: equity USD (Decimal), percentages 0-100, ages seconds, times UTC ms.
 Must not import: textual, the client, the journal writer.
@@ -22,6 +24,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from kraken_tui.domain import to_decimal
+from kraken_tui.domain.money import is_inverse_symbol
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.facade import EventKind, Severity
@@ -41,11 +44,14 @@ __all__ = [
     "BasisGuard",
     "Block",
     "ClosePosition",
+    "EXTERNAL_FLATTEN_BLOCKER",
     "EquityGuard",
+    "ExternalFlattenGuard",
     "FeedStale",
     "FeedStatus",
     "GuardAction",
     "GuardApplier",
+    "Halt",
     "Kill",
     "LiquidationGuard",
     "Notify",
@@ -60,6 +66,8 @@ __all__ = [
 BASIS_BLOCKER = "basis blown out"
 #: Entry blocker name while market data is older than ``[operator] stale_data_s``.
 STALE_BLOCKER = "stale market data"
+#: Entry blocker name while an emptied account is checked for a flatten done behind the engine's back.
+EXTERNAL_FLATTEN_BLOCKER = "account emptied"
 _ALERT_LEVEL = {RiskLevel.HIGH: "HIGH", RiskLevel.EXTREME: "CRITICAL", RiskLevel.CRITICAL: "CRITICAL"}
 _RANK = {lvl: i for i, lvl in enumerate(RiskLevel)}
 
@@ -81,6 +89,13 @@ class Resume:
 @dataclass(frozen=True, slots=True)
 class Kill:
     """The equity floor was crossed: flatten, HALTED, exit code 5 (``flatten.EngineFlatten.kill``)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Halt:
+    """Latch HALTED with ``reason`` (no entries, no exits) until the operator resets; no flatten is sent."""
 
     reason: str
 
@@ -128,13 +143,14 @@ class ClosePosition:
     reason: str
 
 
-GuardAction = Pause | Resume | Kill | Block | Unblock | FeedStale | Notify | ClosePosition
+GuardAction = Pause | Resume | Kill | Halt | Block | Unblock | FeedStale | Notify | ClosePosition
 
 
 def equity_at_mark(account: AccountTracker, market: MarketState) -> Decimal | None:
     """Margin equity (USD) re-marked with the latest marks: the last account report's equity minus its
     unrealised P&L plus the positions' unrealised P&L at the current marks (PF_ linear: size x (mark -
-    entry); Kraken Futures docs, "Multi-collateral margin"); None before the first account report."""
+    entry); PI_ inverse: size x (1/entry - 1/mark) XBT at the mark; Kraken Futures docs, "Multi-collateral
+    margin", Kraken Support "Portfolio Management"); None before the first account report."""
     a = account.account
     if a is None:
         return None
@@ -144,7 +160,10 @@ def equity_at_mark(account: AccountTracker, market: MarketState) -> Decimal | No
         m = to_decimal(mark) if mark else p.mark_price
         if m is None:
             return a.margin_equity_usd
-        upnl += p.signed_size * (m - p.entry_price)
+        if is_inverse_symbol(p.symbol):  # PI_: 1-USD contracts, coin P&L at the mark (domain.money)
+            upnl += p.signed_size * (m - p.entry_price) / p.entry_price
+        else:
+            upnl += p.signed_size * (m - p.entry_price)
     return a.margin_equity_usd - a.unrealized_pnl_usd + upnl
 
 
@@ -302,6 +321,113 @@ class StaleDataGuard:
         return [Unblock(STALE_BLOCKER), Notify(EventKind.FEED, "market data fresh again; entries unblocked")]
 
 
+def _describe(size: Decimal, symbol: str) -> str:
+    return f"{symbol} {'long' if size > 0 else 'short'} {abs(size)}"
+
+
+class ExternalFlattenGuard:
+    """Notices a flatten done behind the engine's back (``kraken-tui flatten`` straight to the exchange, the
+    exchange's own web page, a liquidation of everything): the account it held emptied - no position and no
+    open order left - while no action of ours explains it. It then latches HALTED (``Halt``), which only an
+    operator reset lifts, so the engine never re-enters on an account someone else closed.
+
+    The rule, fed with what the exchange last reported (WS ``open_positions`` / ``open_orders`` feeds, REST
+    openpositions / openorders after a reconciliation pass; Kraken Futures docs, WebSocket API v1 and REST v3):
+
+    1. ``observe`` while positions are held remembers them (signed contracts per symbol) and the most open
+       orders seen alongside them.
+    2. The positions vanish while orders still rest: not a flatten (a flatten, ours or anyone's, cancels
+       every order; a liquidation on Kraken cancels the account's orders first). Nothing happens; the
+       position's own close is reconciliation's business.
+    3. The positions vanish and no order rests: suspected. Every vanished symbol closed by an order of ours
+       (``own_exit``: a fill of our stop, take-profit or exit, or our order leaving the book filled or
+       triggered) explains it: nothing happens. Otherwise entries are blocked (``Block``
+       ``EXTERNAL_FLATTEN_BLOCKER``) and ``confirm`` decides after a short settle delay, so that a fill of
+       ours reported after the position update (the feeds are not ordered between them) still clears it.
+    4. ``confirm``: still empty and still unexplained -> ``Unblock``, ``Halt`` with a reason naming what was
+       seen, and a CRITICAL journaled ``Notify``.
+    Our own flatten (FLATTENING) and HALTED itself (``ours_running`` True) reset the memory: nothing fires.
+    """
+
+    def __init__(self) -> None:
+        self.held: dict[str, Decimal] = {}
+        """Signed contracts per symbol last seen held."""
+        self.orders_seen = 0
+        """Most open orders seen while ``held`` was held."""
+        self.own_closed: set[str] = set()
+        """Symbols an order of ours closed or reduced since they were last seen grow."""
+        self.pending: str | None = None
+        """The HALTED reason waiting for ``confirm`` (None when nothing is suspected)."""
+        self._pending_syms: frozenset[str] = frozenset()
+
+    def _forget(self) -> None:
+        self.held, self.orders_seen, self.own_closed = {}, 0, set()
+        self.pending, self._pending_syms = None, frozenset()
+
+    def observe(self, positions: Mapping[str, Decimal], open_orders: int, ours_running: bool) -> list[GuardAction]:
+        """The exchange now reports ``positions`` (symbol -> signed contracts, flat ones omitted) and
+        ``open_orders`` resting orders; ``ours_running``: a flatten of ours runs or the engine is HALTED.
+        Returns ``Block`` when an emptied account is suspected (class docstring, step 3), ``Unblock`` when a
+        suspicion no longer holds, else nothing."""
+        if ours_running:
+            was = self.pending is not None
+            self._forget()
+            return [Unblock(EXTERNAL_FLATTEN_BLOCKER)] if was else []
+        held = {s: q for s, q in positions.items() if q != 0}
+        if held:
+            for s, q in held.items():  # a new or larger position: an earlier own exit no longer explains it
+                old = self.held.get(s, Decimal(0))
+                if q * old <= 0 or abs(q) > abs(old):
+                    self.own_closed.discard(s)
+            self.held = held
+            self.orders_seen = max(self.orders_seen, open_orders)
+            return self._clear()
+        if not self.held:
+            return self._clear() if open_orders else []
+        if open_orders:  # step 2: orders still rest, so nobody flattened the account
+            out = self._clear()
+            self._forget()
+            return out
+        unexplained = sorted(s for s in self.held if s not in self.own_closed)
+        if not unexplained:
+            self._forget()
+            return []
+        if self.pending is None:
+            what = " and ".join(_describe(self.held[s], s) for s in sorted(self.held))
+            orders = f" and {self.orders_seen} order{'s' if self.orders_seen != 1 else ''}" if self.orders_seen else ""
+            self.pending = (f"external flatten: position{'s' if len(self.held) > 1 else ''} {what}{orders} gone "
+                            "without our action")
+            self._pending_syms = frozenset(unexplained)
+            return [Block(EXTERNAL_FLATTEN_BLOCKER, "positions and orders gone without our action; checking")]
+        return []
+
+    def _clear(self) -> list[GuardAction]:
+        was = self.pending is not None
+        self.pending, self._pending_syms = None, frozenset()
+        return [Unblock(EXTERNAL_FLATTEN_BLOCKER)] if was else []
+
+    def own_exit(self, symbol: str) -> list[GuardAction]:
+        """An order of ours closed or reduced ``symbol``'s position (a fill of our exit, stop or take-profit, or
+        our order leaving the book filled or triggered). Clears a suspicion it explains (``Unblock``)."""
+        self.own_closed.add(symbol)
+        if self.pending is not None and self._pending_syms <= self.own_closed:
+            self._forget()
+            return [Unblock(EXTERNAL_FLATTEN_BLOCKER)]
+        return []
+
+    def confirm(self, ours_running: bool) -> list[GuardAction]:
+        """The settle delay after a suspicion ended: ``Unblock`` + ``Halt`` + a CRITICAL ``Notify`` (journaled
+        alert) when it still holds; nothing when it was cleared or a flatten of ours took over."""
+        reason = self.pending
+        if reason is None:
+            return []
+        self._forget()
+        if ours_running:
+            return [Unblock(EXTERNAL_FLATTEN_BLOCKER)]
+        return [Unblock(EXTERNAL_FLATTEN_BLOCKER), Halt(reason),
+                Notify(EventKind.ALERT, reason, severity=Severity.CRITICAL, alert_level="CRITICAL")]
+
+
 class FeedStatus(Protocol):
     """Where the market feed's shown status is set (``market_events.FeedMonitor``)."""
 
@@ -312,7 +438,7 @@ class FeedStatus(Protocol):
 
 class GuardApplier:
     """Carries out ``GuardAction``s: ``Pause``/``Resume`` as automatic transitions (a refused resume is
-    ignored), ``Block``/``Unblock`` as entry blockers, ``FeedStale`` on the feed status, ``Notify`` as an
+    ignored), ``Halt`` as an automatic HALTED (latched until reset), ``Block``/``Unblock`` as entry blockers, ``FeedStale`` on the feed status, ``Notify`` as an
     event (and a journaled ``Alert`` with its level), ``Kill`` through ``kill`` (the engine's equity-floor
     halt: flatten, HALTED, exit code 5).
 
@@ -339,6 +465,8 @@ class GuardApplier:
                     self.sm.resume(a.reason, TransitionSource.AUTOMATIC)
             elif isinstance(a, Kill):
                 self.kill(a.reason)
+            elif isinstance(a, Halt):
+                self.sm.halt(a.reason, TransitionSource.AUTOMATIC)
             elif isinstance(a, Block):
                 self.sm.block_entries(a.blocker, a.detail)
             elif isinstance(a, Unblock):

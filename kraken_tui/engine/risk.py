@@ -3,7 +3,8 @@
 Owns: the pure decision ``evaluate_entry``. Every entry, from a strategy or from the
 operator, passes it; every rejection carries a reason that is journaled and shown. Exits (reduce-only
 orders) never pass this gate: they must always be allowed to reduce risk.
-Units: prices USD, sizes contracts (Decimal, rounded down to the lot), percentages named ``_pct``.
+Units: prices USD, sizes contracts (Decimal, rounded down to the lot; PI_ inverse contracts are USD each, sized
+so that their USD notional / USD loss at the stop matches the linear rule), percentages named ``_pct``.
 Must not import: textual, the client, the journal.
 """
 
@@ -15,7 +16,12 @@ from decimal import Decimal
 from kraken_tui.config import RiskConfig
 from kraken_tui.domain import ZERO, Instrument, PositionSide
 from kraken_tui.domain.fastinit import fast_init
-from kraken_tui.engine.liquidation import linear_liquidation_price, liquidation_distance
+from kraken_tui.domain.money import contracts_for_notional, contracts_pnl_usd, stop_loss_usd_per_contract
+from kraken_tui.engine.liquidation import (
+    inverse_liquidation_price,
+    linear_liquidation_price,
+    liquidation_distance,
+)
 
 __all__ = [
     "AccountSnapshot", "EntryRequest", "OpenExposure", "RiskDecision", "allowed_leverage", "evaluate_entry",
@@ -44,8 +50,9 @@ def _dec(x: float) -> Decimal:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class OpenExposure:
-    """An open position as the risk gate sees it: signed size (contracts), entry and mark (USD), and the
-    initial / maintenance margin rates of its tier (fractions)."""
+    """An open position as the risk gate sees it: signed size (contracts), entry and mark (USD), the
+    initial / maintenance margin rates of its tier (fractions), and whether it is an inverse (PI_) position,
+    whose contracts are 1 USD each and whose P&L is in the coin (``inverse``)."""
 
     symbol: str
     signed_size: Decimal
@@ -53,16 +60,28 @@ class OpenExposure:
     mark_price: Decimal
     initial_margin_rate: Decimal
     maintenance_margin_rate: Decimal
+    inverse: bool = False
 
     @property
     def notional_usd(self) -> Decimal:
-        """|size| x mark."""
+        """|size| x mark (PF_ linear); |size| USD contracts (PI_ inverse)."""
+        if self.inverse:
+            return abs(self.signed_size)
         return abs(self.signed_size) * self.mark_price
 
     @property
     def unrealized_pnl_usd(self) -> Decimal:
-        """size x (mark - entry), linear contracts (spec §8.5)."""
-        return self.signed_size * (self.mark_price - self.entry_price)
+        """size x (mark - entry) for linear contracts (spec §8.5); for inverse ones the coin P&L
+        size x (1/entry - 1/mark) valued at the mark (``domain.money.contracts_pnl_usd``; 0 for an inverse
+        position without a positive entry price)."""
+        return contracts_pnl_usd(self.signed_size, self.entry_price, self.mark_price, inverse=self.inverse)
+
+    @property
+    def entry_notional_usd(self) -> Decimal:
+        """|size| x entry (PF_ linear); |size| USD contracts (PI_ inverse): the base of maintenance margin."""
+        if self.inverse:
+            return abs(self.signed_size)
+        return abs(self.signed_size) * self.entry_price
 
 
 @fast_init
@@ -223,8 +242,6 @@ def gate(
     sizing, ``engine.decide``); ``closed_trades``/``winning_trades`` feed the win-rate leverage cap. Raises only
     what ``evaluate_entry`` raises (e.g. ``decimal`` errors on NaN).
     """
-    if not inst.is_linear:
-        return f"{inst.symbol}: the engine trades PF_ linear perpetuals only", ZERO, ZERO, ()
     if price <= ZERO or equity <= ZERO:  # (a Decimal 0 compares as the int 0 does, NaN raising alike)
         return "no price or no equity to size the entry from", ZERO, ZERO, ()
     held = None
@@ -256,15 +273,22 @@ def gate(
     if sizing == "risk":
         if stop is None or stop == price:
             return "risk-based sizing needs a stop price distinct from the entry price", ZERO, ZERO, ()
-        size = equity * _dec(cfg.risk_per_trade_pct) / _HUNDRED / abs(price - stop)
+        if inst.is_linear:
+            size = equity * _dec(cfg.risk_per_trade_pct) / _HUNDRED / abs(price - stop)
+        else:  # inverse: USD contracts whose coin loss at the stop, in USD, is the risk budget
+            size = equity * _dec(cfg.risk_per_trade_pct) / _HUNDRED / stop_loss_usd_per_contract(inst, price, stop)
     else:
         x = cfg.fixed_fraction_pct  # _dec(x), its memo read inline (as below): this runs on every entry
         d = _DEC_GET(x) if x.__class__ is float else None
         size = equity * (_dec(x) if d is None else d) / _HUNDRED / price
+        if not inst.is_linear:  # inverse: the same USD notional in USD contracts
+            size = contracts_for_notional(inst, size * price, price)
     if size_scale != 1.0:
         size = size * _dec(size_scale)
 
-    level = inst.margin_level_for(size * price) if inst.margin_levels else None
+    # USD notional of one contract: the price for PF_ linear, the contract size for PI_ inverse
+    unit = price if inst.is_linear else inst.contract_size
+    level = inst.margin_level_for(size * unit, size) if inst.margin_levels else None
     im_rate = level.initial_margin_rate if level else _ONE / lev
     mm_rate = level.maintenance_margin_rate if level else im_rate / 2
     if positions:
@@ -275,11 +299,11 @@ def gate(
     # the three caps, all computed before any is applied (order: notional, leverage, capital deployed)
     x = cfg.max_position_notional_usd
     d = _DEC_GET(x) if x.__class__ is float else None
-    cap_notional = (_dec(x) if d is None else d) / price
-    cap_leverage = (lev * equity - open_notional) / price
+    cap_notional = (_dec(x) if d is None else d) / unit
+    cap_leverage = (lev * equity - open_notional) / unit
     x = cfg.max_capital_deployed_pct
     d = _DEC_GET(x) if x.__class__ is float else None
-    cap_deployed = ((_dec(x) if d is None else d) / _HUNDRED * equity - used_im) / (price * im_rate)
+    cap_deployed = ((_dec(x) if d is None else d) / _HUNDRED * equity - used_im) / (unit * im_rate)
     capped: list[str] | None = None
     if size > cap_notional:
         size = max(cap_notional, ZERO)
@@ -295,13 +319,21 @@ def gate(
     if size < inst.min_order_size:
         return f"size {size} below the minimum order {inst.min_order_size} ({'; '.join(notes)})", ZERO, ZERO, notes
 
-    if positions:
-        other_upnl = sum((p.unrealized_pnl_usd for p in positions), ZERO)
-        other_mm = sum((abs(p.signed_size) * p.entry_price * p.maintenance_margin_rate for p in positions), ZERO)
-    else:
-        other_upnl = other_mm = ZERO
     long = side is PositionSide.LONG
-    liq = linear_liquidation_price(size if long else -size, price, mm_rate, collateral, other_upnl, other_mm)
+    if not inst.is_linear:
+        # inverse: margined in the coin (spec §4.6); the USD collateral at the entry price stands for it, and
+        # no PF_ position's figures enter the estimate
+        held_q = held.signed_size if held is not None else ZERO
+        q = (held_q + (size if long else -size)) * inst.contract_size
+        liq = inverse_liquidation_price(q, price, mm_rate, collateral / price)
+    else:
+        if positions:
+            lin = [p for p in positions if not p.inverse]
+            other_upnl = sum((p.unrealized_pnl_usd for p in lin), ZERO)
+            other_mm = sum((p.entry_notional_usd * p.maintenance_margin_rate for p in lin), ZERO)
+        else:
+            other_upnl = other_mm = ZERO
+        liq = linear_liquidation_price(size if long else -size, price, mm_rate, collateral, other_upnl, other_mm)
     dist = liquidation_distance(price, liq, long)
     x = cfg.liquidation_buffer_pct
     d = _DEC_GET(x) if x.__class__ is float else None

@@ -5,7 +5,8 @@ Owns: ``SnapshotBuilder`` and ``RunInfo`` (the ``facade.EngineSnapshot`` the fro
 ``order_views``, ``account_view``, ``risk_account``, ``rate_limit_headroom`` and ``liquidation`` (the
 per-position estimated liquidation price, distance from mark and ``RiskLevel``, spec §9 via
 ``engine.liquidation``). Pure functions over ``AccountTracker`` and ``MarketState``.
-Units: prices USD, sizes contracts (Decimal), P&L USD, distances as fractions of mark.
+Units: prices USD, sizes contracts (Decimal; PI_ inverse contracts are USD each), P&L USD (inverse coin P&L
+valued at the mark), distances as fractions of mark.
 Must not import: textual, the client, the journal.
 """
 
@@ -16,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kraken_tui.domain import ZERO, Instrument, Position, PositionSide, to_decimal
+from kraken_tui.domain import ZERO, Instrument, Position, PositionSide, money, to_decimal
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.facade import (
     AccountView,
@@ -26,6 +27,7 @@ from kraken_tui.engine.facade import (
     EngineSnapshot,
     FeedView,
     FlattenProgress,
+    NotifyView,
     OrderView,
     PositionView,
     SignalView,
@@ -34,6 +36,7 @@ from kraken_tui.engine.funding import FundingAccrual
 from kraken_tui.engine.guards import EquityGuard
 from kraken_tui.engine.liquidation import (
     RiskLevel,
+    inverse_liquidation_price,
     linear_liquidation_price,
     liquidation_distance,
     risk_level,
@@ -42,8 +45,8 @@ from kraken_tui.engine.market import MarketState
 from kraken_tui.engine.operator import OperatorStateMachine
 from kraken_tui.engine.risk import AccountSnapshot, OpenExposure
 
-__all__ = ["RunInfo", "SnapshotBuilder", "account_view", "liquidation", "order_views", "position_view",
-           "rate_limit_headroom", "risk_account"]
+__all__ = ["RunInfo", "SnapshotBuilder", "account_view", "liquidation", "notional_usd", "order_views",
+           "position_view", "rate_limit_headroom", "risk_account", "upnl_usd"]
 
 
 def _mark(market: MarketState, p: Position) -> Decimal | None:
@@ -61,6 +64,33 @@ def _rates(inst: Instrument | None, notional: Decimal) -> tuple[Decimal, Decimal
     return lvl.initial_margin_rate, lvl.maintenance_margin_rate
 
 
+def _inverse(inst: Instrument | None, symbol: str) -> bool:
+    """True for an inverse (PI_/FI_) position: the instrument's type when known, else the symbol prefix."""
+    return not inst.is_linear if inst is not None else money.is_inverse_symbol(symbol)
+
+
+def _contract_usd(inst: Instrument | None) -> Decimal:
+    """USD per inverse contract (``contract_size``; 1 for PI_XBTUSD / PI_ETHUSD when the instrument is unknown)."""
+    return inst.contract_size if inst is not None else Decimal(1)
+
+
+def upnl_usd(p: Position, mark: Decimal, inst: Instrument | None) -> Decimal:
+    """Unrealised P&L of ``p`` at ``mark`` in USD: size x (mark - entry) for PF_ linear; for PI_ inverse the
+    coin P&L size x contract size x (1/entry - 1/mark) valued at the mark (``domain.money.unrealized_pnl_usd``;
+    Kraken Support "Portfolio Management")."""
+    if not _inverse(inst, p.symbol):
+        return p.signed_size * (mark - p.entry_price)
+    return p.signed_size * _contract_usd(inst) * (mark - p.entry_price) / p.entry_price
+
+
+def notional_usd(p: Position, price: Decimal, inst: Instrument | None) -> Decimal:
+    """Notional in USD of ``p`` at ``price``: |size| x price for PF_, |size| x contract size for PI_
+    (``domain.money.notional_usd``)."""
+    if not _inverse(inst, p.symbol):
+        return p.size * price
+    return p.size * _contract_usd(inst)
+
+
 def risk_account(acct: AccountTracker, market: MarketState, instruments: Mapping[str, Instrument],
                  *, consecutive_losses: int = 0, drawdown_pct: float = 0.0) -> AccountSnapshot:
     """The risk gate's view: margin equity, USD collateral and every open position at mark."""
@@ -68,8 +98,10 @@ def risk_account(acct: AccountTracker, market: MarketState, instruments: Mapping
     exposures = []
     for p in acct.positions.values():
         mark = _mark(market, p) or p.entry_price
-        im, mm = _rates(instruments.get(p.symbol), p.size * mark)
-        exposures.append(OpenExposure(p.symbol, p.signed_size, p.entry_price, mark, im, mm))
+        inst = instruments.get(p.symbol)
+        im, mm = _rates(inst, notional_usd(p, mark, inst))
+        exposures.append(OpenExposure(p.symbol, p.signed_size, p.entry_price, mark, im, mm,
+                                      inverse=_inverse(inst, p.symbol)))
     equity = a.margin_equity_usd if a is not None else ZERO
     collateral = a.collateral_value_usd if a is not None else ZERO
     return AccountSnapshot(equity, collateral, tuple(exposures), consecutive_losses, drawdown_pct)
@@ -77,22 +109,38 @@ def risk_account(acct: AccountTracker, market: MarketState, instruments: Mapping
 
 def liquidation(p: Position, acct: AccountTracker, market: MarketState,
                 instruments: Mapping[str, Instrument]) -> tuple[Decimal | None, Decimal | None, RiskLevel]:
-    """(estimated liquidation price USD, distance from mark as a fraction, RiskLevel) of one position in
-    the cross-margined account: other positions' unrealised P&L and maintenance margin count (spec §9).
+    """(estimated liquidation price USD, distance from mark as a fraction, RiskLevel) of one position.
+
+    PF_ linear: the cross-margined multi-collateral account; the other PF_ positions' unrealised P&L and
+    maintenance margin count (spec §9). PI_ inverse: margined in its coin (spec §4.6 inverse margin
+    accounts), estimated with the inverse formula on the coin collateral: the account's balance of that coin
+    when it holds one, else its USD collateral at the mark. A PI_ position's figures never enter a PF_
+    estimate and the other way round (Kraken keeps them in separate accounts).
     No liquidation price (collateral covers any move) gives (None, None, LOW), never a zero."""
     mark = _mark(market, p)
     a = acct.account
     if mark is None or a is None:
         return None, None, RiskLevel.LOW
-    other_upnl, other_mm = ZERO, ZERO
-    for o in acct.positions.values():
-        if o.symbol == p.symbol:
-            continue
-        om = _mark(market, o) or o.entry_price
-        other_upnl += o.signed_size * (om - o.entry_price)
-        other_mm += o.size * o.entry_price * _rates(instruments.get(o.symbol), o.size * om)[1]
-    mm_rate = _rates(instruments.get(p.symbol), p.size * p.entry_price)[1]
-    liq = linear_liquidation_price(p.signed_size, p.entry_price, mm_rate, a.collateral_value_usd, other_upnl, other_mm)
+    inst = instruments.get(p.symbol)
+    if _inverse(inst, p.symbol):
+        mm_rate = _rates(inst, notional_usd(p, p.entry_price, inst))[1]
+        base = inst.base.lower() if inst is not None and inst.base else p.symbol[3:-3].lower()
+        coin = a.currencies.get(base, ZERO)
+        collateral_coin = coin if coin > 0 else a.collateral_value_usd / mark
+        liq = inverse_liquidation_price(p.signed_size * _contract_usd(inst), p.entry_price, mm_rate,
+                                        collateral_coin)
+    else:
+        other_upnl, other_mm = ZERO, ZERO
+        for o in acct.positions.values():
+            oi = instruments.get(o.symbol)
+            if o.symbol == p.symbol or _inverse(oi, o.symbol):
+                continue
+            om = _mark(market, o) or o.entry_price
+            other_upnl += o.signed_size * (om - o.entry_price)
+            other_mm += o.size * o.entry_price * _rates(oi, o.size * om)[1]
+        mm_rate = _rates(inst, p.size * p.entry_price)[1]
+        liq = linear_liquidation_price(p.signed_size, p.entry_price, mm_rate, a.collateral_value_usd, other_upnl,
+                                       other_mm)
     dist = liquidation_distance(mark, liq, p.side is PositionSide.LONG)
     return liq, dist, risk_level(dist)
 
@@ -107,8 +155,9 @@ def position_view(p: Position, acct: AccountTracker, market: MarketState,
     position was adopted by reconciliation; a position the engine does not manage is external as well.
     """
     mark = _mark(market, p)
-    upnl = p.signed_size * (mark - p.entry_price) if mark is not None else ZERO
-    entry_notional = p.size * p.entry_price
+    inst = instruments.get(p.symbol)
+    upnl = upnl_usd(p, mark, inst) if mark is not None else ZERO
+    entry_notional = notional_usd(p, p.entry_price, inst)
     equity = acct.equity_usd or ZERO
     liq, dist, level = liquidation(p, acct, market, instruments)
     mp = acct.managed.get(p.symbol)
@@ -120,7 +169,7 @@ def position_view(p: Position, acct: AccountTracker, market: MarketState,
         mark_price=mark,
         upnl_usd=upnl,
         upnl_pct=float(upnl / entry_notional * 100) if entry_notional else 0.0,
-        leverage_x=float(p.size * (mark or p.entry_price) / equity) if equity > 0 else 0.0,
+        leverage_x=float(notional_usd(p, mark or p.entry_price, inst) / equity) if equity > 0 else 0.0,
         liq_price=liq,
         liq_distance=float(dist) if dist is not None else None,
         risk_level=level,
@@ -183,12 +232,15 @@ def rate_limit_headroom(client: object) -> float | None:
 @dataclass(frozen=True, slots=True)
 class RunInfo:
     """What the snapshot says about the run itself: ``mode`` (paper / replay / live), ``synthetic`` prices,
-    the ``strategy`` name and the ``journal_path`` (None = no journal file)."""
+    the ``strategy`` name, the ``journal_path`` (None = no journal file), the ``profile`` name ("" = none) and
+    the ``paper_account`` file (None = the paper account does not persist, or not a paper run)."""
 
     mode: EngineMode
     synthetic: bool
     strategy: str
     journal_path: str | None
+    profile: str = ""
+    paper_account: str | None = None
 
 
 class SnapshotBuilder:
@@ -221,6 +273,8 @@ class SnapshotBuilder:
         self.equity, self.equity_history, self.funding = equity, equity_history, funding
         self.is_external, self.purposes, self.signals, self.events = is_external, purposes, signals, events
         self.feed, self.client = feed, client
+        self.notify: Callable[[], NotifyView] = NotifyView
+        """The notification channels' health (set by the composition root when a notifier runs)."""
 
     def build(self, *, dead_man: DeadManView, flatten: FlattenProgress | None, finished: bool) -> EngineSnapshot:
         """The snapshot now, with the dead man's switch's view, the flatten's progress (None: no flatten
@@ -237,4 +291,5 @@ class SnapshotBuilder:
             positions=positions, orders=order_views(self.account, self.purposes()),
             markets=self.market.views(), signals=tuple(self.signals), events=tuple(self.events),
             feed=self.feed(), dead_man=dead_man, rate_limit_headroom=rate_limit_headroom(self.client),
-            flatten=flatten, strategy=self.run.strategy, journal_path=self.run.journal_path, finished=finished)
+            flatten=flatten, strategy=self.run.strategy, journal_path=self.run.journal_path, finished=finished,
+            profile=self.run.profile, paper_account=self.run.paper_account, notify=self.notify())

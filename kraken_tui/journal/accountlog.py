@@ -10,6 +10,8 @@ the position-size legs carry the contract as asset);
 - funding = sum of ``realized_funding`` of ``funding rate change`` rows (+ received).
 Journal side: ``TradeSet.realized_pnl_usd`` (average-cost realised P&L of every reducing fill),
 ``TradeSet.fees_usd`` (every fill fee) and ``TradeSet.funding_usd`` (every funding payment).
+Inverse (PI_) contracts settle in their coin: with ``currency="xbt"`` the account log's ``xbt`` legs are
+compared with ``TradeSet.coin["xbt"]`` (the same three totals, in XBT), to the satoshi (1e-8) by default.
 Must not import: sqlite3, aiosqlite, textual, the engine.
 """
 
@@ -50,16 +52,19 @@ class LedgerComparison:
         return not self.differences
 
 
-def journal_totals(trades: TradeSet) -> LedgerTotals:
-    """The journal's totals (see the module docstring)."""
+def journal_totals(trades: TradeSet, currency: str = "usd") -> LedgerTotals:
+    """The journal's totals in ``currency`` (``usd``, or an inverse contract's coin such as ``xbt``; the
+    fields keep their ``_usd`` names and then hold that coin). See the module docstring."""
+    if currency != "usd":
+        return LedgerTotals(*trades.coin.get(currency, (ZERO, ZERO, ZERO)))
     return LedgerTotals(trades.realized_pnl_usd, trades.fees_usd, trades.funding_usd)
 
 
-def account_log_totals(entries: Iterable[AccountLogEntry]) -> LedgerTotals:
-    """The account log's USD totals (see the module docstring)."""
+def account_log_totals(entries: Iterable[AccountLogEntry], currency: str = "usd") -> LedgerTotals:
+    """The account log's totals of the ``currency`` legs (see the module docstring)."""
     pnl = fees = funding = ZERO
     for e in entries:
-        if e.asset.lower() != "usd":
+        if e.asset.lower() != currency:
             continue
         if e.info == FUNDING_INFO:
             funding += e.realized_funding or ZERO
@@ -70,12 +75,13 @@ def account_log_totals(entries: Iterable[AccountLogEntry]) -> LedgerTotals:
 
 
 def compare_with_account_log(
-    trades: TradeSet, entries: Iterable[AccountLogEntry], *, tolerance_usd: Decimal = Decimal("1e-8")
+    trades: TradeSet, entries: Iterable[AccountLogEntry], *, tolerance_usd: Decimal = Decimal("1e-8"),
+    currency: str = "usd",
 ) -> LedgerComparison:
-    """Compare journal and account-log totals; a difference above ``tolerance_usd`` (USD) is reported
-    as ``"<total>: journal X, account log Y (diff Z)"``."""
-    j = journal_totals(trades)
-    x = account_log_totals(entries)
+    """Compare journal and account-log totals in ``currency``; a difference above ``tolerance_usd`` (in that
+    currency) is reported as ``"<total>: journal X, account log Y (diff Z)"``."""
+    j = journal_totals(trades, currency)
+    x = account_log_totals(entries, currency)
     diffs = []
     for name in ("realized_pnl_usd", "fees_usd", "funding_usd"):
         a, b = getattr(j, name), getattr(x, name)

@@ -103,6 +103,8 @@ def _events(args: argparse.Namespace, conn: sqlite3.Connection, since_ms: int | 
     if args.json:
         out.write(json.dumps([event_to_json(e) for e in events]) + "\n")
     elif not args.csv:
+        if not events:
+            out.write("no events" + (f" since {iso_ms(since_ms)}" if since_ms is not None else "") + "\n")
         for e in events:
             src = f" [{e.source}]" if e.source else ""
             sym = f" {e.symbol}" if e.symbol else ""
@@ -122,7 +124,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     cfg = load_config(getattr(args, "config", None))
     since_ms = parse_since(args.since) if args.since else None
-    path = resolve_journal_path(args.journal, cfg)
+    path = resolve_journal_path(args.journal, cfg, getattr(args, "profile", None))
     conn = open_db(path, create=False, quick_check=True)
     try:
         _VIEWS[args.view](args, conn, since_ms, out)

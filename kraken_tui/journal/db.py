@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from kraken_tui.config import Config, default_data_dir
+from kraken_tui.config import Config, profile_dir, validate_profile_name
 from kraken_tui.errors import JournalError
 from kraken_tui.journal import reconfacts, tradecache
 from kraken_tui.journal.readonly import CORRUPT_HINT
@@ -34,8 +34,9 @@ __all__ = [
     "resolve_journal_path",
 ]
 
-#: The schema version that added ``trade_cache``; migrating to it fills the cache.
-_TRADE_CACHE_VERSION = 3
+#: The latest schema version that changed ``trade_cache``'s columns (v3 added the table, v5 the coin columns of
+#: inverse trades); migrating to it fills the cache (the earlier steps leave it empty, so it is derived once).
+_TRADE_CACHE_VERSION = 5
 #: The schema version that added ``reconciliation.outcome``/``exchange_size``; migrating to it fills them
 #: for the rows already there from their text (``reconfacts``).
 _RECONCILIATION_FACTS_VERSION = 4
@@ -45,14 +46,20 @@ BUSY_TIMEOUT_MS = 5_000
 
 
 
-def resolve_journal_path(cli_path: Path | None, cfg: Config | None) -> Path:
-    """The journal file: ``--journal`` first, then ``[general] journal_path``, then
-    ``<platform data dir>/journal.sqlite`` (kraken_tui.config.default_data_dir)."""
+def resolve_journal_path(cli_path: Path | None, cfg: Config | None, profile: str | None = None) -> Path:
+    """The journal file: ``--journal`` first, then ``[general] journal_path``, then the profile's
+    ``<platform data dir>/profiles/<profile>/journal.sqlite`` (``kraken_tui.config.profile_dir``); the profile
+    defaults to ``[general] profile``, else ``paper``.
+
+    Raises:
+        ConfigError: ``profile`` is not a valid profile name.
+    """
     if cli_path is not None:
         return cli_path.expanduser()
     if cfg is not None and cfg.general.journal_path is not None:
         return cfg.general.journal_path.expanduser()
-    return default_data_dir() / "journal.sqlite"
+    name = profile or (cfg.general.profile if cfg is not None else "") or "paper"
+    return profile_dir(validate_profile_name(name)) / "journal.sqlite"
 
 
 def connection_pragmas(synchronous: str = "FULL") -> tuple[str, ...]:
@@ -85,7 +92,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             for stmt in _statements(MIGRATIONS[version]):
                 conn.execute(stmt)
             if version + 1 == _TRADE_CACHE_VERSION:
-                tradecache.build(conn)  # fill the v3 cache from the facts already there
+                tradecache.build(conn)  # fill the cache from the facts already there
             if version + 1 == _RECONCILIATION_FACTS_VERSION:
                 reconfacts.fill_outcomes(conn)  # the only time a reconciliation row's text is read
             conn.execute(f"PRAGMA user_version={version + 1}")

@@ -1,8 +1,10 @@
 """Trades, summaries and events as CSV, JSON-ready dicts and text (the formats of README.md "Commands").
 
 Owns: the trades CSV header and row format (shared with ``backtest --trades-csv``), ISO-8601 UTC time
-formatting and ``--since`` parsing. Decimal money is written with ``format(d, "f")`` (exact, never
-in exponent form), so the ``pnl_usd`` column sums exactly to the summary's ``net_pnl_usd``.
+formatting and ``--since`` parsing. In the CSV, prices are rounded half-even to the instrument's tick and sizes
+to its lot (``domain.catalog``; unknown symbols keep 10 decimals), money to 1e-8 (a satoshi for coin amounts),
+always in positional form without trailing zeros; JSON keeps every value at full precision as numbers, plus
+the coin figures of inverse (PI_) trades.
 Must not import: sqlite3, aiosqlite, textual, the engine.
 """
 
@@ -14,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TextIO
 
+from kraken_tui.domain.catalog import known_instrument
 from kraken_tui.errors import ConfigError
 from kraken_tui.journal.queries import EventRow
 from kraken_tui.journal.stats import Summary
@@ -38,6 +41,8 @@ TRADES_CSV_HEADER = ("entry_time", "exit_time", "symbol", "side", "size", "entry
 #: ``journal events --csv`` header.
 EVENTS_CSV_HEADER = ("time", "kind", "name", "source", "symbol", "detail")
 _PRICE_Q = Decimal("1e-10")
+#: Step money (USD and coin) is rounded to in the CSV: 1e-8, a satoshi.
+MONEY_STEP = Decimal("1e-8")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -66,25 +71,51 @@ def _num(d: Decimal) -> str:
     return format(d, "f")
 
 
-def _price(d: Decimal) -> str:
-    return format(d.quantize(_PRICE_Q).normalize(), "f")
+def _plain(d: Decimal) -> str:
+    """Positional text without trailing zeros (``43.8580500`` -> ``43.85805``, ``100.0`` -> ``100``)."""
+    text = format(d, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _price(d: Decimal, symbol: str = "") -> str:
+    inst = known_instrument(symbol) if symbol else None
+    if inst is None:
+        return _plain(d.quantize(_PRICE_Q))
+    return _plain(inst.round_price(d))
+
+
+def _size(d: Decimal, symbol: str) -> str:
+    inst = known_instrument(symbol)
+    if inst is None:
+        return _num(d)
+    return _plain((d / inst.lot_size).to_integral_value() * inst.lot_size)
+
+
+def _money(d: Decimal) -> str:
+    return _plain(d.quantize(MONEY_STEP))
 
 
 def trade_csv_row(t: Trade) -> tuple[str, ...]:
-    """One trades-CSV row; ``pnl_usd`` is net of fees and funding."""
-    return (iso_ms(t.entry_ts_ms), iso_ms(t.exit_ts_ms), t.symbol, t.side.value, _num(t.size),
-            _price(t.entry_price), _price(t.exit_price), _num(t.net_pnl_usd), _num(t.fees_usd),
-            _num(t.funding_usd), t.exit_reason)
+    """One trades-CSV row; ``pnl_usd`` is net of fees and funding. Prices on the tick, sizes on the lot, money
+    to 1e-8 (module docstring)."""
+    return (iso_ms(t.entry_ts_ms), iso_ms(t.exit_ts_ms), t.symbol, t.side.value, _size(t.size, t.symbol),
+            _price(t.entry_price, t.symbol), _price(t.exit_price, t.symbol), _money(t.net_pnl_usd),
+            _money(t.fees_usd), _money(t.funding_usd), t.exit_reason)
 
 
 def trade_to_json(t: Trade) -> dict[str, object]:
-    """The CSV columns as a JSON object (money as numbers) plus gross P&L, strategy, signal, MAE/MFE."""
-    row = dict(zip(TRADES_CSV_HEADER, trade_csv_row(t), strict=True))
-    out: dict[str, object] = dict(row)
-    for key in ("size", "entry_price", "exit_price", "pnl_usd", "fees_usd", "funding_usd"):
-        out[key] = float(row[key])
+    """The CSV columns as a JSON object (numbers at full precision) plus gross P&L, strategy, signal, MAE/MFE,
+    and the settlement ``currency`` with ``usd_rate`` and the ``*_coin`` figures (equal to the USD ones for
+    PF_ trades; in the coin for PI_ trades, valued in USD at ``usd_rate``)."""
+    out: dict[str, object] = dict(zip(TRADES_CSV_HEADER, trade_csv_row(t), strict=True))
+    out.update(size=float(t.size), entry_price=float(t.entry_price), exit_price=float(t.exit_price),
+               pnl_usd=float(t.net_pnl_usd), fees_usd=float(t.fees_usd), funding_usd=float(t.funding_usd))
     out.update(gross_pnl_usd=float(t.gross_pnl_usd), strategy=t.strategy, signal_id=t.signal_id,
-               mae_usd=t.mae_usd, mfe_usd=t.mfe_usd)
+               mae_usd=t.mae_usd, mfe_usd=t.mfe_usd, currency=t.currency, usd_rate=float(t.usd_rate),
+               gross_pnl_coin=float(t.gross_pnl_coin if t.gross_pnl_coin is not None else t.gross_pnl_usd),
+               fees_coin=float(t.fees_coin if t.fees_coin is not None else t.fees_usd),
+               funding_coin=float(t.funding_coin if t.funding_coin is not None else t.funding_usd),
+               net_pnl_coin=float(t.net_pnl_coin))
     return out
 
 

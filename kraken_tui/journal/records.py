@@ -20,11 +20,19 @@ from typing import Any
 
 from kraken_tui.domain import OrderType, Side
 from kraken_tui.domain.fastinit import fast_init
+from kraken_tui.domain.flatten_ids import (
+    FLATTEN_ID_PREFIX,
+    FlattenSource,
+    flatten_close_tag,
+    flatten_source_of,
+)
 
 __all__ = [
     "Alert",
     "EquitySnapshot",
     "EventSource",
+    "FLATTEN_ID_PREFIX",
+    "FlattenSource",
     "FundingPayment",
     "IntentPurpose",
     "IntentRecord",
@@ -36,6 +44,8 @@ __all__ = [
     "RunStopped",
     "SignalRecord",
     "StateChange",
+    "flatten_close_tag",
+    "flatten_source_of",
 ]
 
 
@@ -247,7 +257,8 @@ class FundingPayment:
     """One realised hourly funding payment (spec §8.3, §4.18 ``funding rate change``).
 
     ``amount_usd`` is signed: positive = received, negative = paid (longs pay when the rate is
-    positive). ``funding_rate`` is the relative rate per hour (fraction) that produced it.
+    positive); it is in the symbol's settlement currency as the account log books it: USD for PF_, the coin
+    (XBT) for PI_ inverse contracts (``domain.money.symbol_settlement_currency``). ``funding_rate`` is the relative rate per hour (fraction) that produced it.
     """
 
     symbol: str

@@ -212,9 +212,22 @@ ALTER TABLE reconciliation ADD COLUMN outcome TEXT;
 ALTER TABLE reconciliation ADD COLUMN exchange_size TEXT;
 """
 
+# Version 5: inverse (PI_) trades in the derived-trades cache: the settlement currency, the USD rate the coin
+# figures were valued at, and the coin figures (NULL for USD-settled trades). The cache is a derivation: ``db``
+# rebuilds it right after this step, with the new columns filled.
+_V5 = """
+ALTER TABLE trade_cache ADD COLUMN currency TEXT NOT NULL DEFAULT 'usd';
+ALTER TABLE trade_cache ADD COLUMN usd_rate TEXT NOT NULL DEFAULT '1';
+ALTER TABLE trade_cache ADD COLUMN gross_pnl_coin TEXT;
+ALTER TABLE trade_cache ADD COLUMN fees_coin TEXT;
+ALTER TABLE trade_cache ADD COLUMN funding_coin TEXT;
+"""
+
 #: MIGRATIONS[k] takes a version-k journal to version k+1. Version 1: runs, operator/state events,
 #: intents, orders, order events, fills, funding. Version 2: alerts, signals, equity snapshots,
-#: marks, reconciliation diffs. Version 3: the derived-trades cache (``db`` fills it right after).
+#: marks, reconciliation diffs. Version 3: the derived-trades cache (``db`` fills it once the schema has all
+#: its columns, v5).
 #: Version 4: reconciliation ``outcome`` and ``exchange_size`` (``db`` fills them for older rows).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+#: Version 5: the coin columns of inverse trades in the derived-trades cache (rebuilt on the next read).
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 LATEST_VERSION = len(MIGRATIONS)

@@ -41,8 +41,9 @@ __all__ = ["CachedSummaryInput", "build", "fingerprint", "load_cached_trades", "
 _FACT_TABLES = ("fills", "funding", "intents", "signals")
 _COLUMNS = ("symbol, side, size, entry_ts_ms, exit_ts_ms, entry_price, exit_price, gross_pnl_usd, fees_usd, "
             "funding_usd, funding_paid_usd, funding_received_usd, exit_reason, signal_id, strategy, mae_usd, "
-            "mfe_usd, net, gross, fees, funding, paid, received")
-_INSERT = f"INSERT INTO trade_cache({_COLUMNS}) VALUES ({','.join('?' * 23)})"
+            "mfe_usd, net, gross, fees, funding, paid, received, currency, usd_rate, gross_pnl_coin, fees_coin, "
+            "funding_coin")
+_INSERT = f"INSERT INTO trade_cache({_COLUMNS}) VALUES ({','.join('?' * 28)})"
 _ROW_SELECT = ("SELECT exit_ts_ms, entry_ts_ms, side, symbol, coalesce(strategy, 'unknown'), net, gross, fees, "
                "funding, paid, received FROM trade_cache WHERE exit_ts_ms >= ? ORDER BY id")
 #: While storing the cache, wait at most this long for the app's writer (ms); then skip storing.
@@ -112,7 +113,12 @@ def _params(t: Trade) -> tuple[object, ...]:
             str(t.gross_pnl_usd), str(t.fees_usd), str(t.funding_usd), str(t.funding_paid_usd),
             str(t.funding_received_usd), t.exit_reason, t.signal_id, t.strategy, t.mae_usd, t.mfe_usd,
             _f(t.net_pnl_usd), _f(t.gross_pnl_usd), _f(t.fees_usd), _f(t.funding_usd), _f(t.funding_paid_usd),
-            _f(t.funding_received_usd))
+            _f(t.funding_received_usd), t.currency, str(t.usd_rate), _opt(t.gross_pnl_coin), _opt(t.fees_coin),
+            _opt(t.funding_coin))
+
+
+def _opt(d: Decimal | None) -> str | None:
+    return None if d is None else str(d)
 
 
 def _row(t: Trade) -> TradeRow:
@@ -169,7 +175,9 @@ def _refresh(conn: sqlite3.Connection) -> tuple[TradeSet, Decimal | None]:
 def _cached_trade(r: tuple[Any, ...]) -> Trade:
     D = Decimal
     return Trade(r[0], PositionSide(r[1]), D(r[2]), r[3], r[4], D(r[5]), D(r[6]), D(r[7]), D(r[8]), D(r[9]), r[12],
-                 r[13], r[14], r[15], r[16], D(r[10]), D(r[11]))
+                 r[13], r[14], r[15], r[16], D(r[10]), D(r[11]), r[23], D(r[24]),
+                 None if r[25] is None else D(r[25]), None if r[26] is None else D(r[26]),
+                 None if r[27] is None else D(r[27]))
 
 
 def load_summary_input(conn: sqlite3.Connection, since_ms: int | None = None) -> CachedSummaryInput:

@@ -22,7 +22,17 @@ sign for shorts):
 - ``net_pnl_usd = gross_pnl_usd - fees_usd + funding_usd``.
 - ``exit_reason``: ``liquidation`` when the closing fill is a liquidation fill type, ``assignment``
   for assignor/assignee fills, else the ``IntentPurpose`` of the closing fill's cliOrdId (``reverse``
-  when that intent was an entry in the other direction), else ``external`` (no intent known).
+  when that intent was an entry in the other direction), else ``flatten`` for a flatten's close (cliOrdId
+  ``records.FLATTEN_ID_PREFIX``: the console key, ``ctl flatten``, the equity floor or ``kraken-tui flatten``
+  straight to the exchange; ``records.flatten_source_of`` names which), else ``external`` (nobody here
+  explains the closing fill).
+- PI_ inverse contracts (1 USD each; Kraken Support "Portfolio Management": P&L = (1/entry - 1/exit) x size
+  in the coin): the walk runs on coin values (size / price) instead of notionals; ``entry_price`` /
+  ``exit_price`` are the size-weighted harmonic means (size / sum of size / price), ``gross_pnl_coin =
+  sign x (entry coin - exit coin)``, fees and funding are in the coin as the exchange books them, and the USD
+  figures are the coin figures x ``usd_rate`` = the exit price (the rate at which the trade's coin P&L is
+  valued); ``currency`` names the coin (``xbt``). For PF_ trades the coin fields equal the USD ones,
+  ``currency`` is ``usd`` and ``usd_rate`` is 1.
 - ``mae_usd``/``mfe_usd``: the lowest (<= 0) and highest (>= 0) unrealised P&L of the open position,
   ``sign x (price x open size - cost basis)``, sampled at every mark price journaled for the symbol
   while the trade was open and at every fill price of the trade (so without marks it is measured at
@@ -39,12 +49,14 @@ from decimal import Decimal
 
 from kraken_tui.domain import ZERO, Fill, FillType, PositionSide
 from kraken_tui.domain.fastinit import fast_init
-from kraken_tui.journal.records import FundingPayment
+from kraken_tui.domain.money import is_inverse_symbol, symbol_settlement_currency
+from kraken_tui.journal.records import FundingPayment, IntentPurpose, flatten_source_of
 
 __all__ = ["FEE_SPLIT_USD", "IntentInfo", "OpenPosition", "Trade", "TradeSet", "derive_trades"]
 
 #: Step the closing part of a reversal fill's fee is rounded to (USD; module docstring).
 FEE_SPLIT_USD = Decimal("1e-12")
+_ONE = Decimal(1)
 
 
 @fast_init
@@ -78,11 +90,25 @@ class Trade:
     mfe_usd: float = 0.0
     funding_paid_usd: Decimal = ZERO
     funding_received_usd: Decimal = ZERO
+    currency: str = "usd"
+    """Settlement currency of the coin figures: ``usd`` (PF_) or the base coin (``xbt`` for PI_XBTUSD)."""
+    usd_rate: Decimal = Decimal(1)
+    """USD per unit of ``currency`` used for the USD figures (the exit price for PI_; 1 for PF_)."""
+    gross_pnl_coin: Decimal | None = None
+    fees_coin: Decimal | None = None
+    funding_coin: Decimal | None = None
     net_pnl_usd: Decimal = field(init=False, default=ZERO)
     """gross - fees + funding, USD (computed on construction)."""
+    net_pnl_coin: Decimal = field(init=False, default=ZERO)
+    """gross - fees + funding in ``currency`` (computed on construction; the USD figure for PF_)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "net_pnl_usd", self.gross_pnl_usd - self.fees_usd + self.funding_usd)
+        if self.gross_pnl_coin is None:
+            object.__setattr__(self, "net_pnl_coin", self.net_pnl_usd)
+        else:
+            object.__setattr__(self, "net_pnl_coin", self.gross_pnl_coin - (self.fees_coin or ZERO)
+                               + (self.funding_coin or ZERO))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +133,9 @@ class TradeSet:
             closes of positions still open; what the exchange's account log books as ``realized_pnl``.
         fees_usd: fees of every fill. funding_usd: every funding payment (signed, + received).
         unattributed_funding_usd: payments that fell in no closed trade (open or external positions).
+        These four cover the USD-settled (PF_) symbols only.
+        coin: per inverse settlement currency (``xbt``...) the same three totals in that coin:
+            (realised P&L, fees, funding), what the exchange's account log books in that currency.
     """
 
     closed: list[Trade] = field(default_factory=list)
@@ -115,19 +144,23 @@ class TradeSet:
     fees_usd: Decimal = ZERO
     funding_usd: Decimal = ZERO
     unattributed_funding_usd: Decimal = ZERO
+    coin: dict[str, tuple[Decimal, Decimal, Decimal]] = field(default_factory=dict)
 
 
 class _Leg:
     """A trade while it is open (mutable accumulator)."""
 
     __slots__ = ("symbol", "sign", "pos", "cost", "entry_notional", "entry_size", "exit_notional", "fees",
-                 "entry_ts", "exit_ts", "last_fill", "signal_id", "low", "high", "realized")
+                 "entry_ts", "exit_ts", "last_fill", "signal_id", "low", "high", "realized", "inverse")
 
-    def __init__(self, f: Fill, sign: int, size: Decimal, fee: Decimal, signal_id: str | None) -> None:
+    def __init__(self, f: Fill, sign: int, size: Decimal, fee: Decimal, signal_id: str | None,
+                 inverse: bool = False) -> None:
         self.symbol = f.symbol
         self.sign = sign
         self.pos = size
-        self.cost = f.price * size
+        self.inverse = inverse
+        # the position's value at entry: USD notional (PF_) or coin value size / price (PI_)
+        self.cost = size / f.price if inverse else f.price * size
         self.entry_notional = self.cost
         self.entry_size = size
         self.exit_notional = ZERO
@@ -141,8 +174,11 @@ class _Leg:
         self.realized = ZERO  # average-cost realised P&L of the partial closes so far
 
     def sample(self, price: float | Decimal) -> None:
-        """Record the unrealised P&L of the open position at ``price`` (for MAE/MFE)."""
-        if isinstance(price, Decimal):
+        """Record the unrealised P&L of the open position at ``price`` (for MAE/MFE), USD at ``price``."""
+        if self.inverse:
+            px = float(price)
+            u = self.sign * (float(self.cost) - float(self.pos) / px) * px
+        elif isinstance(price, Decimal):
             u = float(self.sign * (price * self.pos - self.cost))
         else:
             u = self.sign * (price * float(self.pos) - float(self.cost))
@@ -163,7 +199,7 @@ def _exit_reason(f: Fill, intents: Mapping[str, IntentInfo]) -> str:
         return "assignment"
     info = intents.get(f.cli_ord_id) if f.cli_ord_id else None
     if info is None:
-        return "external"
+        return IntentPurpose.FLATTEN.value if flatten_source_of(f.cli_ord_id) is not None else "external"
     if info.purpose in ("entry", "add"):
         return "reverse"
     return info.purpose
@@ -171,22 +207,39 @@ def _exit_reason(f: Fill, intents: Mapping[str, IntentInfo]) -> str:
 
 def _finish(leg: _Leg, intents: Mapping[str, IntentInfo], strategies: Mapping[str, str]) -> Trade:
     size = leg.entry_size
+    coin_fields: tuple[Decimal | None, Decimal | None, Decimal | None]
+    if leg.inverse:
+        # entry/exit "notionals" are coin values: harmonic mean prices, coin P&L valued at the exit price
+        entry_price, exit_price = size / leg.entry_notional, size / leg.exit_notional
+        gross_coin = leg.sign * (leg.entry_notional - leg.exit_notional)
+        rate = exit_price
+        gross, fees = gross_coin * rate, leg.fees * rate
+        currency, coin_fields = symbol_settlement_currency(leg.symbol), (gross_coin, leg.fees, ZERO)
+    else:
+        entry_price, exit_price = leg.entry_notional / size, leg.exit_notional / size
+        gross, fees = leg.sign * (leg.exit_notional - leg.entry_notional), leg.fees
+        rate, currency, coin_fields = _ONE, "usd", (None, None, None)
     return Trade(
         symbol=leg.symbol,
         side=PositionSide.LONG if leg.sign > 0 else PositionSide.SHORT,
         size=size,
         entry_ts_ms=leg.entry_ts,
         exit_ts_ms=leg.exit_ts,
-        entry_price=leg.entry_notional / size,
-        exit_price=leg.exit_notional / size,
-        gross_pnl_usd=leg.sign * (leg.exit_notional - leg.entry_notional),
-        fees_usd=leg.fees,
+        entry_price=entry_price,
+        exit_price=exit_price,
+        gross_pnl_usd=gross,
+        fees_usd=fees,
         funding_usd=ZERO,
         exit_reason=_exit_reason(leg.last_fill, intents),
         signal_id=leg.signal_id,
         strategy=strategies.get(leg.signal_id) if leg.signal_id else None,
         mae_usd=leg.low,
         mfe_usd=leg.high,
+        currency=currency,
+        usd_rate=rate,
+        gross_pnl_coin=coin_fields[0],
+        fees_coin=coin_fields[1],
+        funding_coin=coin_fields[2],
     )
 
 
@@ -213,10 +266,15 @@ def _attribute_funding(trades: list[Trade], funding: Sequence[FundingPayment]) -
         amounts = [p.amount_usd for p in pays[lo:hi]]
         received = sum((a for a in amounts if a > 0), ZERO)
         paid = -sum((a for a in amounts if a < 0), ZERO)
+        if t.gross_pnl_coin is not None:  # inverse: payments are in the coin, valued at the trade's rate
+            r = t.usd_rate
+            out.append(replace(t, funding_coin=received - paid, funding_usd=(received - paid) * r,
+                               funding_paid_usd=paid * r, funding_received_usd=received * r))
+            continue
         attributed += received - paid
         out.append(replace(t, funding_usd=received - paid, funding_paid_usd=paid, funding_received_usd=received))
     out.sort(key=lambda t: (t.exit_ts_ms, t.entry_ts_ms, t.symbol))
-    total = sum((p.amount_usd for p in funding), ZERO)
+    total = sum((p.amount_usd for p in funding if not is_inverse_symbol(p.symbol)), ZERO)
     return out, total - attributed
 
 
@@ -248,6 +306,7 @@ def derive_trades(
     closed: list[Trade] = []
     realized = ZERO
     fees_total = ZERO
+    coin: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
     for f in sorted(fills, key=lambda f: f.ts_ms):
         fee = f.fee if f.fee is not None else ZERO
         fees_total += fee
@@ -261,15 +320,23 @@ def derive_trades(
                 i += 1
             mark_pos[f.symbol] = i
         sign = f.side.sign
+        inverse = is_inverse_symbol(f.symbol)
         if leg is None:
             info = intents.get(f.cli_ord_id) if f.cli_ord_id else None
-            legs[f.symbol] = _Leg(f, sign, f.size, fee, info.signal_id if info else None)
+            legs[f.symbol] = _Leg(f, sign, f.size, fee, info.signal_id if info else None, inverse)
+            if inverse:
+                fees_total -= fee
+                _coin_add(coin, f.symbol, fees=fee)
             continue
         leg.sample(f.price)
+        if inverse:
+            fees_total -= fee
+            _coin_add(coin, f.symbol, fees=fee)
         if sign == leg.sign:  # adding
+            value = f.size / f.price if inverse else f.price * f.size
             leg.pos += f.size
-            leg.cost += f.price * f.size
-            leg.entry_notional += f.price * f.size
+            leg.cost += value
+            leg.entry_notional += value
             leg.entry_size += f.size
             leg.fees += fee
             continue
@@ -277,32 +344,52 @@ def derive_trades(
         open_q = f.size - close_q
         fee_close = fee if open_q == 0 else (fee * close_q / f.size).quantize(FEE_SPLIT_USD)
         removed = leg.cost if close_q == leg.pos else leg.cost * close_q / leg.pos
-        leg.realized += leg.sign * (f.price * close_q - removed)
+        value = close_q / f.price if inverse else f.price * close_q
+        # linear: sign x (exit notional - cost); inverse: sign x (coin at entry - coin at exit)
+        leg.realized += leg.sign * (removed - value) if inverse else leg.sign * (value - removed)
         leg.cost -= removed
         leg.pos -= close_q
-        leg.exit_notional += f.price * close_q
+        leg.exit_notional += value
         leg.fees += fee_close
         leg.exit_ts = f.ts_ms
         leg.last_fill = f
         if leg.pos == 0:
             # closed: the per-fill sum equals the notional difference, which is exact (no division)
-            realized += leg.sign * (leg.exit_notional - leg.entry_notional)
+            if inverse:
+                _coin_add(coin, f.symbol, pnl=leg.sign * (leg.entry_notional - leg.exit_notional))
+            else:
+                realized += leg.sign * (leg.exit_notional - leg.entry_notional)
             closed.append(_finish(leg, intents, strategies))
             del legs[f.symbol]
             if open_q > 0:
                 info = intents.get(f.cli_ord_id) if f.cli_ord_id else None
-                legs[f.symbol] = _Leg(f, sign, open_q, fee - fee_close, info.signal_id if info else None)
+                legs[f.symbol] = _Leg(f, sign, open_q, fee - fee_close, info.signal_id if info else None, inverse)
     trades, unattributed = _attribute_funding(closed, funding)
     open_positions = [
-        OpenPosition(s, PositionSide.LONG if leg.sign > 0 else PositionSide.SHORT, leg.pos, leg.cost / leg.pos,
-                     leg.entry_ts)
+        OpenPosition(s, PositionSide.LONG if leg.sign > 0 else PositionSide.SHORT, leg.pos,
+                     leg.pos / leg.cost if leg.inverse else leg.cost / leg.pos, leg.entry_ts)
         for s, leg in sorted(legs.items())
     ]
+    for leg in legs.values():
+        if leg.inverse:
+            _coin_add(coin, leg.symbol, pnl=leg.realized)
+    for p in funding:
+        if is_inverse_symbol(p.symbol):
+            _coin_add(coin, p.symbol, funding=p.amount_usd)
     return TradeSet(
         closed=trades,
         open=open_positions,
-        realized_pnl_usd=realized + sum((leg.realized for leg in legs.values()), ZERO),
+        realized_pnl_usd=realized + sum((leg.realized for leg in legs.values() if not leg.inverse), ZERO),
         fees_usd=fees_total,
-        funding_usd=sum((p.amount_usd for p in funding), ZERO),
+        funding_usd=sum((p.amount_usd for p in funding if not is_inverse_symbol(p.symbol)), ZERO),
         unattributed_funding_usd=unattributed,
+        coin=coin,
     )
+
+
+def _coin_add(coin: dict[str, tuple[Decimal, Decimal, Decimal]], symbol: str, *, pnl: Decimal = ZERO,
+              fees: Decimal = ZERO, funding: Decimal = ZERO) -> None:
+    """Add to the (realised P&L, fees, funding) totals of ``symbol``'s settlement coin."""
+    cur = symbol_settlement_currency(symbol)
+    p, f, u = coin.get(cur, (ZERO, ZERO, ZERO))
+    coin[cur] = (p + pnl, f + fees, u + funding)

@@ -1,10 +1,14 @@
 """The paper exchange's account state: positions, wallet and account figures.
 
-Owns: ``PaperPosition`` (one net position per symbol), ``Balances`` (the multi-collateral wallet) and
-``AccountFigures`` (the flex account in USD). The formulas that value them (P&L, fills, fees, funding,
+Owns: ``PaperPosition`` (one net position per symbol), ``Balances`` (the account's currencies: the USD of the
+flex account and the coin of each inverse margin account), ``AccountFigures`` (the flex account in USD),
+``CoinAccountFigures`` (one inverse margin account in its coin) and ``inverse_account_name``. The formulas that value them (P&L, fills, fees, funding,
 margin) are ``kraken_tui.domain.money``'s. Margin equity = collateral value + unrealised P&L, available
 margin = margin equity - initial margin (Kraken Futures docs "Get accounts"; Kraken Support "Margining &
-Liquidations: Multi-Collateral"). Collateral has no haircut in the paper exchange.
+Liquidations: Multi-Collateral"). Collateral has no haircut in the paper exchange. PI_ (inverse) positions are
+margined apart from the flex account, each from the coin balance of its inverse margin account (``fi_xbtusd``:
+currency ``xbt``; docs/kraken-futures-api.md §4.6): portfolio value = coin balance + unrealised P&L in the coin,
+available funds = portfolio value - initial margin (with orders), all in the coin.
 Must not import: aiohttp, httpx, websockets, textual, the engine.
 """
 
@@ -16,7 +20,16 @@ from decimal import Decimal
 from kraken_tui.domain import ZERO, Instrument
 from kraken_tui.domain.money import apply_fill
 
-__all__ = ["AccountFigures", "Balances", "PaperPosition"]
+__all__ = ["FLEX_ACCOUNT", "AccountFigures", "Balances", "CoinAccountFigures", "PaperPosition", "inverse_account_name"]
+
+#: Name of the multi-collateral account that margins every PF_ position (docs/kraken-futures-api.md §4.6).
+FLEX_ACCOUNT = "flex"
+
+
+def inverse_account_name(currency: str) -> str:
+    """Kraken's name of the inverse margin account of ``currency`` (lower-case coin): ``xbt`` -> ``fi_xbtusd``
+    (docs/kraken-futures-api.md §4.6, ``accounts``: ``fi_xbtusd``, ``fi_ethusd``...)."""
+    return f"fi_{currency.lower()}usd"
 
 
 @dataclass(slots=True)
@@ -39,7 +52,9 @@ class PaperPosition:
 
 @dataclass(slots=True)
 class Balances:
-    """Wallet quantities by lower-case currency (``usd``, ``xbt``...). USD starts at the configured balance."""
+    """Quantities by lower-case currency: ``usd`` is the flex account's collateral (USD); every other currency
+    (``xbt``, ``eth``...) is the coin balance of that coin's inverse margin account (``inverse_account_name``),
+    which margins and settles the PI_ positions of that base. Both start at the ``[paper]`` starting balances."""
 
     quantities: dict[str, Decimal] = field(default_factory=dict)
 
@@ -66,3 +81,32 @@ class AccountFigures:
     available_margin: Decimal
     currencies: dict[str, tuple[Decimal, Decimal]]
     total_position_notional: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CoinAccountFigures:
+    """One inverse margin account now, every figure in its coin ``currency`` (docs/kraken-futures-api.md §4.6,
+    ``fi_xbtusd``: balances, auxiliary pv/pnl/af, marginRequirements im/mm).
+
+    ``balance`` the coin balance; ``pnl`` unrealised P&L of its PI_ positions at mark (coin); ``portfolio_value``
+    = balance + pnl; ``initial_margin`` / ``maintenance_margin`` of its positions (coin, on entry);
+    ``initial_margin_with_orders`` positions plus open orders; ``available_funds`` = portfolio value - initial
+    margin with orders; ``positions`` signed contracts by symbol; ``mark_usd`` the USD price of the coin (index,
+    else mark, of one of its contracts; None before the first price).
+    """
+
+    currency: str
+    balance: Decimal
+    pnl: Decimal
+    portfolio_value: Decimal
+    initial_margin: Decimal
+    initial_margin_with_orders: Decimal
+    maintenance_margin: Decimal
+    available_funds: Decimal
+    positions: dict[str, Decimal]
+    mark_usd: Decimal | None
+
+    @property
+    def name(self) -> str:
+        """Kraken's account name (``fi_xbtusd``)."""
+        return inverse_account_name(self.currency)

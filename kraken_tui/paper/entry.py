@@ -4,7 +4,7 @@ Owns: the rules that decide an order's fate (spec §4.10-§4.12, §9 "Order admi
 (reject ``wouldNotReducePosition`` or trim, reporting ``reducedQuantity``), post-only (``postWouldExecute``),
 IOC/market (``iocWouldNotExecute``; ``mkt`` = IOC 1% through the market), cliOrdId unique among open orders
 (``clientOrderIdAlreadyExist``), margin (``insufficientAvailableFunds`` when IM with orders would exceed
-margin equity; ``wouldCauseLiquidation`` when a fill worse than mark would leave equity below MM).
+margin equity, for a PI_ order the coin account's IM and portfolio value; ``wouldCauseLiquidation`` when a fill worse than mark would leave equity below MM).
 Must not import: aiohttp, httpx, websockets, textual, the engine.
 """
 
@@ -14,8 +14,10 @@ import uuid
 from decimal import Decimal
 
 from kraken_tui.domain import ZERO, Side
-from kraken_tui.domain.money import fee_amount, position_margins, unrealized_pnl
+from kraken_tui.domain.money import fee_amount, settlement_margins, unrealized_pnl
+from kraken_tui.paper.account import FLEX_ACCOUNT
 from kraken_tui.paper.ledger import book_fill
+from kraken_tui.paper.margin import account_of, coin_figures, im_with_orders
 from kraken_tui.paper.matching import protection_limit, taker_fill
 from kraken_tui.paper.orders import OrderEventRec, Outcome, PaperOrder, _dec, parse_order_params
 from kraken_tui.paper.venue import Venue
@@ -54,12 +56,21 @@ def execute(ex: Venue, order: PaperOrder, price: Decimal, qty: Decimal, fill_typ
 
 
 def _admission(ex: Venue, order: PaperOrder) -> str | None:
-    """Margin admission (spec §9): None when the order may trade, else the Kraken status."""
+    """Margin admission (spec §9): None when the order may trade, else the Kraken status. A PF_ order is
+    checked against the flex account (USD), a PI_ order against its coin's inverse margin account (portfolio
+    value, IM and MM in the coin, ``paper.margin``)."""
     if order.reduce_only:
         return None
-    figs = ex.figures()
-    im_after = ex.initial_margin_with_orders(order)
-    if im_after > figs.initial_margin_with_orders and im_after > figs.margin_equity:
+    inst = ex.instruments[order.symbol]
+    account = account_of(inst)
+    if account == FLEX_ACCOUNT:
+        figs = ex.figures()
+        im_now, equity, mm_total = figs.initial_margin_with_orders, figs.margin_equity, figs.maintenance_margin
+    else:
+        coin = coin_figures(ex, account)
+        im_now, equity, mm_total = coin.initial_margin_with_orders, coin.portfolio_value, coin.maintenance_margin
+    im_after = im_with_orders(ex, account, order)
+    if im_after > im_now and im_after > equity:
         return "insufficientAvailableFunds"
     market = ex.markets[order.symbol]
     quote = market.ask if order.side is Side.BUY else market.bid
@@ -68,16 +79,16 @@ def _admission(ex: Venue, order: PaperOrder) -> str | None:
     price = Decimal(repr(quote))
     if (order.side is Side.BUY and price > order.limit_price) or (order.side is Side.SELL and price < order.limit_price):
         return None
-    inst = ex.instruments[order.symbol]
     mark = Decimal(repr(market.mark))
     signed = order.remaining * order.side.sign
-    loss = -unrealized_pnl(inst, signed, price, mark) * (1 if inst.is_linear else mark)
-    fee = fee_amount(inst, order.remaining, price, ex.taker_fee_bps) * (1 if inst.is_linear else price)
+    # loss at mark and fee of the fill, in the account's unit (USD for PF_, the coin for PI_)
+    loss = -unrealized_pnl(inst, signed, price, mark)
+    fee = fee_amount(inst, order.remaining, price, ex.taker_fee_bps)
     pos = ex.positions.get(order.symbol)
     new_size = (pos.size if pos else ZERO) + signed
-    mm_other = figs.maintenance_margin - (position_margins(inst, pos.size, pos.entry_price)[1] if pos else ZERO)
-    mm_after = mm_other + position_margins(inst, new_size, price if not pos else pos.entry_price)[1]
-    if loss > 0 and figs.margin_equity - loss - fee < mm_after:
+    mm_other = mm_total - (settlement_margins(inst, pos.size, pos.entry_price)[1] if pos else ZERO)
+    mm_after = mm_other + settlement_margins(inst, new_size, price if not pos else pos.entry_price)[1]
+    if loss > 0 and equity - loss - fee < mm_after:
         return "wouldCauseLiquidation"
     return None
 

@@ -3,7 +3,8 @@
 Owns: ``PaperExchange``, the orchestrator. It applies market events (``MarketTick``/``FundingEvent`` from
 ``paper.sources.base``; their ``ts_ms`` is the exchange clock, so a replay books funding at every data hour),
 fires trigger orders, fills resting limits as maker, settles hourly funding at the top of each hour, runs
-the dead man's switch (spec §4.14) and liquidates from mark price (spec §9). Order entry lives in
+the dead man's switch (spec §4.14) and liquidates from mark price (spec §9). PF_ positions are margined by the
+flex account (USD), PI_ positions by their coin's inverse margin account (``paper.margin``, spec §4.6). Order entry lives in
 ``paper.entry``, booking in ``paper.ledger``, liquidation in ``paper.liquidation``; listeners (the WebSocket
 hub) are told about every change through ``notify(kind, payload)``.
 Must not import: aiohttp, httpx, websockets, textual, the engine.
@@ -18,17 +19,16 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from kraken_tui.config import PaperConfig
-from kraken_tui.domain import ZERO, AccountLogEntry, Instrument, Side
+from kraken_tui.domain import ZERO, AccountLogEntry, Instrument
 from kraken_tui.domain.money import (
     MAX_FUNDING_HOURS_PER_STEP,
-    margin_rates,
     notional_usd,
     position_margins,
     unrealized_pnl,
 )
 from kraken_tui.domain.timeunits import HOUR_MS
-from kraken_tui.paper import entry, liquidation
-from kraken_tui.paper.account import AccountFigures, Balances, PaperPosition
+from kraken_tui.paper import entry, liquidation, margin
+from kraken_tui.paper.account import FLEX_ACCOUNT, AccountFigures, Balances, CoinAccountFigures, PaperPosition
 from kraken_tui.paper.candles import CandleStore
 from kraken_tui.paper.fills import PaperFill
 from kraken_tui.paper.instruments import build_instruments
@@ -52,7 +52,8 @@ class PaperExchange:
     """A local Kraken Futures account and matching engine.
 
     Args:
-        cfg: the ``[paper]`` config (starting balance USD, maker/taker fee bps, symbols, liquidation fee %).
+        cfg: the ``[paper]`` config (starting balance USD of the flex account, starting coin balances of the
+            inverse margin accounts, maker/taker fee bps, symbols, liquidation fee %).
         instruments: override of the instrument table (symbol -> Instrument); default from ``cfg.symbols``.
 
     Listeners get ``(kind, payload)``: ``order`` (PaperOrder snapshot, is_cancel, reason), ``fill``
@@ -68,7 +69,8 @@ class PaperExchange:
         self.liquidation_fee_bps = _d(cfg.liquidation_fee_pct) * 100
         self.markets = {s: PaperMarket(s) for s in self.instruments}
         self.positions: dict[str, PaperPosition] = {}
-        self.balances = Balances({"usd": _d(cfg.starting_balance_usd)})
+        self.balances = Balances({"usd": _d(cfg.starting_balance_usd),
+                                  **{c: _d(q) for c, q in cfg.starting_coin_balances.items()}})
         self.open_orders: dict[str, PaperOrder] = {}
         self.closed_orders: deque[PaperOrder] = deque()
         self.fills: deque[PaperFill] = deque(maxlen=10_000)
@@ -81,7 +83,8 @@ class PaperExchange:
         self.account_uid = str(uuid.uuid4())
         self.ignored_events = 0
         self._listeners: list[Listener] = []
-        self._funded_hour_ms: int | None = None
+        self.funded_hour_ms: int | None = None
+        """The last top of the hour (UTC ms) whose funding was settled; None before the first event."""
 
     # ------------------------------------------------------------------ listeners and clock
     def add_listener(self, fn: Listener) -> None:
@@ -107,15 +110,15 @@ class PaperExchange:
         than 5 s (spec §4.16)."""
         if ts_ms <= self.now_ms:
             return
-        if self._funded_hour_ms is None:
-            self._funded_hour_ms = ts_ms - ts_ms % HOUR_MS
+        if self.funded_hour_ms is None:
+            self.funded_hour_ms = ts_ms - ts_ms % HOUR_MS
         hours = 0
-        while self._funded_hour_ms + HOUR_MS <= ts_ms and hours < MAX_FUNDING_HOURS_PER_STEP:
-            self._funded_hour_ms += HOUR_MS
-            self.now_ms = self._funded_hour_ms
-            settle_funding(self, self._funded_hour_ms)
+        while self.funded_hour_ms + HOUR_MS <= ts_ms and hours < MAX_FUNDING_HOURS_PER_STEP:
+            self.funded_hour_ms += HOUR_MS
+            self.now_ms = self.funded_hour_ms
+            settle_funding(self, self.funded_hour_ms)
             hours += 1
-        self._funded_hour_ms = max(self._funded_hour_ms, ts_ms - ts_ms % HOUR_MS)
+        self.funded_hour_ms = max(self.funded_hour_ms, ts_ms - ts_ms % HOUR_MS)
         self.now_ms = ts_ms
         if self.dms_trigger_ms is not None and ts_ms >= self.dms_trigger_ms:
             self.dms_trigger_ms = None
@@ -235,43 +238,20 @@ class PaperExchange:
         return pnl if inst.is_linear else pnl * mark
 
     def initial_margin_with_orders(self, extra: PaperOrder | None = None) -> Decimal:
-        """IM of positions plus open (non-trigger) orders, USD: per symbol the larger of the position's IM and
-        the IM of the worst-case exposure if every open order on one side filled (valued at mark)."""
-        total = ZERO
-        by_sym: dict[str, list[PaperOrder]] = {}
-        for o in self.open_orders.values():
-            if not o.is_trigger:
-                by_sym.setdefault(o.symbol, []).append(o)
-        if extra is not None:
-            by_sym.setdefault(extra.symbol, []).append(extra)
-        for sym, inst in self.instruments.items():
-            pos = self.positions.get(sym)
-            size = pos.size if pos else ZERO
-            orders = by_sym.get(sym, [])
-            if size == 0 and not orders:
-                continue
-            im_pos = position_margins(inst, size, pos.entry_price)[0] if pos else ZERO
-            buys = sum((o.remaining for o in orders if o.side is Side.BUY), ZERO)
-            sells = sum((o.remaining for o in orders if o.side is Side.SELL), ZERO)
-            worst = max(abs(size + buys), abs(size - sells))
-            if worst > abs(size):
-                ref = self.mark_of(sym, next((o.limit_price for o in orders if o.limit_price), ZERO) or ZERO)
-                if ref > 0:
-                    im_pos = max(im_pos, notional_usd(inst, worst, ref) * margin_rates(inst, worst, ref)[0])
-            total += im_pos
-        return total
+        """IM of the flex account's (PF_) positions plus open (non-trigger) orders, USD: per symbol the larger of
+        the position's IM and the IM of the worst-case exposure if every open order on one side filled (valued
+        at mark); ``paper.margin.im_with_orders``. PI_ positions are margined by their coin account."""
+        return margin.im_with_orders(self, FLEX_ACCOUNT, extra)
+
+    def coin_figures(self, currency: str) -> CoinAccountFigures:
+        """The inverse margin account of ``currency`` (``xbt``...) in its coin (``paper.margin.coin_figures``)."""
+        return margin.coin_figures(self, currency)
 
     def _currencies(self) -> dict[str, tuple[Decimal, Decimal]]:
-        """Per collateral currency (quantity, USD value at the index, else mark, of a matching base)."""
-        currencies: dict[str, tuple[Decimal, Decimal]] = {}
-        for cur, qty in self.balances.quantities.items():
-            if cur == "usd":
-                currencies[cur] = (qty, qty)
-                continue
-            price = next((m.index or m.mark for s, m in self.markets.items()
-                          if self.instruments[s].base.lower() == cur and (m.index or m.mark)), None)
-            currencies[cur] = (qty, qty * _d(price) if price else ZERO)
-        return currencies
+        """The flex account's collateral: (quantity, USD value) of USD. Coin balances belong to the inverse
+        margin accounts (``coin_figures``), not to the flex account."""
+        usd = self.balances.quantities.get("usd", ZERO)
+        return {"usd": (usd, usd)}
 
     def equity_and_mm(self) -> tuple[Decimal, Decimal]:
         """(margin equity, maintenance margin) in USD, the two numbers the liquidation check compares; equal to
@@ -279,17 +259,22 @@ class PaperExchange:
         balance_value = sum((v for _, v in self._currencies().values()), ZERO)
         pnl = mm = ZERO
         for pos in self.positions.values():
-            pnl += self.upnl_usd(pos)
-            mm += position_margins(self.instruments[pos.symbol], pos.size, pos.entry_price)[1]
+            inst = self.instruments[pos.symbol]
+            if inst.is_linear:
+                pnl += self.upnl_usd(pos)
+                mm += position_margins(inst, pos.size, pos.entry_price)[1]
         return balance_value + pnl, mm
 
     def figures(self) -> AccountFigures:
-        """The flex account now (spec §4.6): balance value, P&L at mark, equity, IM/MM, available margin."""
+        """The flex account now (spec §4.6): balance value, P&L at mark, equity, IM/MM, available margin, of the
+        PF_ positions it margins (PI_ positions are in their coin account, ``coin_figures``)."""
         currencies = self._currencies()
         balance_value = sum((v for _, v in currencies.values()), ZERO)
         pnl = im = mm = notional = ZERO
         for pos in self.positions.values():
             inst = self.instruments[pos.symbol]
+            if not inst.is_linear:
+                continue
             pnl += self.upnl_usd(pos)
             p_im, p_mm = position_margins(inst, pos.size, pos.entry_price)
             im, mm = im + p_im, mm + p_mm

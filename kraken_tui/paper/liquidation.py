@@ -1,8 +1,11 @@
 """Liquidation of the paper account from mark price: partial first, with a fee, then full.
 
-Owns: ``check`` (the order of liquidation steps on the exchange: which position, cancelling its orders,
-booking the liquidation fills). The rules are ``kraken_tui.domain.money``'s: the trigger (margin equity
-below maintenance margin, ``liquidation_triggered``), the partial size (``partial_liquidation_size``: the
+Owns: ``check`` (the order of liquidation steps on the exchange: which account and position, cancelling its
+orders, booking the liquidation fills). Each margin account is liquidated on its own figures (``paper.margin``):
+the flex account (PF_) on its margin equity and MM in USD, an inverse account (PI_) on its portfolio value and
+MM in the coin (docs/kraken-futures-api.md §9, single-collateral trigger); the partial size below is the same
+rule in the coin. The rules are ``kraken_tui.domain.money``'s: the trigger (equity below maintenance margin,
+``liquidation_triggered``), the partial size (``partial_liquidation_size``: the
 smallest lot-rounded size that brings equity back to 1.25 x the remaining maintenance margin; the whole
 position when no partial is enough, or when equity is still below MM after a partial) and the fee of a full
 liquidation, charged only out of the margin equity left (``capped_liquidation_fee_bps``). Kraken Support
@@ -25,16 +28,21 @@ from kraken_tui.domain import Side
 from kraken_tui.domain.money import (
     MAX_LIQUIDATION_STEPS,
     capped_liquidation_fee_bps,
+    fee_amount,
     liquidation_fee_per_contract,
     liquidation_triggered,
     partial_liquidation_size,
-    position_margins,
+    settlement_margins,
 )
+from kraken_tui.paper.account import FLEX_ACCOUNT
 from kraken_tui.paper.ledger import book_fill
+from kraken_tui.paper.margin import account_of, equity_and_mm
 from kraken_tui.paper.orders import PaperOrder
 from kraken_tui.paper.venue import Venue
 
 __all__ = ["check"]
+
+ONE = Decimal(1)
 
 
 def _liquidate(ex: Venue, symbol: str, qty: Decimal, full: bool, equity_usd: Decimal) -> None:
@@ -50,35 +58,55 @@ def _liquidate(ex: Venue, symbol: str, qty: Decimal, full: bool, equity_usd: Dec
     order.status, order.closed_ms, order.update_reason = "FULLY_EXECUTED", ex.now_ms, "LIQUIDATION"
 
 
+def _accounts(ex: Venue) -> list[str]:
+    """The margin accounts holding a position: the flex account first, then the coins in order."""
+    accounts = {account_of(ex.instruments[s]) for s in ex.positions}
+    return sorted(accounts, key=lambda a: (a != FLEX_ACCOUNT, a))
+
+
+def _triggered(ex: Venue) -> tuple[str, Decimal, Decimal] | None:
+    """The first margin account whose equity is below its maintenance margin: (account, equity, MM) in the
+    account's unit (USD for flex, the coin for an inverse account), or None."""
+    for account in _accounts(ex):
+        equity, mm = equity_and_mm(ex, account)
+        if liquidation_triggered(equity, mm):
+            return account, equity, mm
+    return None
+
+
 def check(ex: Venue) -> None:
-    """Liquidate while margin equity < maintenance margin: the position with the largest MM first, partially
-    when a partial close restores equity >= 1.25 x MM, else fully (fee capped at the equity left, module
-    docstring); repeat (at most 20 steps)."""
+    """Liquidate while a margin account's equity < its maintenance margin (the flex account: margin equity in
+    USD; an inverse account: portfolio value in its coin, ``paper.margin``): within that account the position
+    with the largest MM first, partially when a partial close restores equity >= 1.25 x MM, else fully (fee
+    capped at the equity left, module docstring); repeat (at most 20 steps)."""
     partial_done: set[str] = set()
     for _ in range(MAX_LIQUIDATION_STEPS):
         if not ex.positions:
             return
-        equity, mm = ex.equity_and_mm()  # the per-tick question, without the rest of figures()
-        if not liquidation_triggered(equity, mm):
+        found = _triggered(ex)
+        if found is None:
             return
-        figs = ex.figures()
-        symbol = max(ex.positions, key=lambda s: position_margins(ex.instruments[s], ex.positions[s].size,
-                                                                    ex.positions[s].entry_price)[1])
+        account, equity, mm_total = found
+        symbol = max((s for s in ex.positions if account_of(ex.instruments[s]) == account),
+                     key=lambda s: settlement_margins(ex.instruments[s], ex.positions[s].size,
+                                                      ex.positions[s].entry_price)[1])
         for o in [o for o in ex.open_orders.values() if o.symbol == symbol]:
             ex.close_order(o, "CANCELLED", "liquidation", "LIQUIDATION")
         pos = ex.positions[symbol]
         inst = ex.instruments[symbol]
         size_abs = abs(pos.size)
-        if symbol in partial_done:
-            _liquidate(ex, symbol, size_abs, True, figs.margin_equity)
-            continue
-        mm_pos = position_margins(inst, pos.size, pos.entry_price)[1]
         price = ex.mark_of(symbol, pos.entry_price)
-        fee_per_contract = liquidation_fee_per_contract(inst, price, ex.liquidation_fee_bps)
-        q = partial_liquidation_size(figs.margin_equity, figs.maintenance_margin, mm_pos, size_abs,
-                                     fee_per_contract, inst.lot_size)
+        # the fee cap is stated in USD: a coin account's equity is valued at the mark
+        equity_usd = equity if inst.is_linear else equity * price
+        if symbol in partial_done:
+            _liquidate(ex, symbol, size_abs, True, equity_usd)
+            continue
+        mm_pos = settlement_margins(inst, pos.size, pos.entry_price)[1]
+        fee_per_contract = (liquidation_fee_per_contract(inst, price, ex.liquidation_fee_bps) if inst.is_linear
+                            else fee_amount(inst, ONE, price, ex.liquidation_fee_bps))
+        q = partial_liquidation_size(equity, mm_total, mm_pos, size_abs, fee_per_contract, inst.lot_size)
         if q <= 0:
             return
         full = q >= size_abs
-        _liquidate(ex, symbol, q if not full else size_abs, full, figs.margin_equity)
+        _liquidate(ex, symbol, q if not full else size_abs, full, equity_usd)
         partial_done.add(symbol)

@@ -17,7 +17,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kraken_tui.kraken.fields import parse_ts_ms
-from kraken_tui.paper import wire
+from kraken_tui.paper import margin, wire
+from kraken_tui.paper.account import inverse_account_name
 from kraken_tui.paper.candles import RESOLUTIONS_MS, TICK_TYPES
 from kraken_tui.paper.exchange import PaperExchange
 
@@ -57,7 +58,9 @@ def _ticker_one(ex: PaperExchange, req: Any) -> Any:
 
 
 def _accounts(ex: PaperExchange, req: Any) -> Any:
-    return wire.success(ex.now_ms, accounts=wire.accounts(ex.figures(), ex.balances.quantities))
+    inverse = {inverse_account_name(c): wire.coin_account(ex.coin_figures(c), margin.coin_trigger_prices(ex, c))
+               for c in margin.coin_currencies(ex)}
+    return wire.success(ex.now_ms, accounts=wire.accounts(ex.figures(), inverse))
 
 
 def _openpositions(ex: PaperExchange, req: Any) -> Any:

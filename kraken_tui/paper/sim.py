@@ -5,6 +5,9 @@ prints the REST URL, WS URL and the paper key pair; with ``--json`` the first st
 ``{"rest_url", "ws_url", "api_key", "api_secret"}``) and ``start_paper_server`` (what the default console run
 calls to get a started ``PaperServer`` on an ephemeral loopback port). Fault injection for drills/tests:
 environment variable ``KRAKEN_TUI_PAPER_FAULTS`` (see ``paper.faults``).
+The served account persists in the profile's paper-account file (``paper.store``; profile ``sim`` unless
+``--profile`` names another, so a ``sim`` never shares an account with a paper console); ``--fresh`` or
+``[paper] fresh`` start it over. A replay source (``--source replay:PATH``) serves a throwaway account.
 Must not import: textual, the engine.
 """
 
@@ -14,29 +17,36 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
 
-from kraken_tui.config import Config, load_config
+from kraken_tui.config import Config, load_config, profile_dir, validate_profile_name
+from kraken_tui.errors import ConfigError
 from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.faults import ENV_FAULTS, Faults
 from kraken_tui.paper.server import PaperServer
 from kraken_tui.paper.sources.base import MarketSource
+from kraken_tui.paper.store import PaperAccountStore, StoreError
 
 __all__ = ["run", "start_paper_server"]
 
 
 async def start_paper_server(cfg: Config, source: MarketSource | None, *, host: str | None = None,
-                             port: int | None = None, faults: Faults | None = None) -> PaperServer:
-    """Build a PaperExchange from ``cfg.paper``, serve it (default ``paper.host``/``paper.port``, port 0 =
-    ephemeral) and pump ``source`` into it. Call ``await server.stop()`` when done.
+                             port: int | None = None, faults: Faults | None = None,
+                             store: PaperAccountStore | None = None) -> PaperServer:
+    """Build a PaperExchange from ``cfg.paper`` (restored from ``store``, an opened paper-account file, when
+    given), serve it (default ``paper.host``/``paper.port``, port 0 = ephemeral) and pump ``source`` into it.
+    Call ``await server.stop()`` when done.
 
     Raises:
         OSError: the address cannot be bound.
         ConfigError: bad ``paper.symbols``.
     """
     exchange = PaperExchange(cfg.paper)
+    if store is not None:
+        store.load(exchange)
     server = PaperServer(exchange, host=host or cfg.paper.host, port=cfg.paper.port if port is None else port,
                          faults=faults, source=source, wall_clock=getattr(source, "name", "") == "live")
     await server.start()
@@ -48,7 +58,16 @@ async def _serve(args: argparse.Namespace, cfg: Config) -> int:
 
     faults = Faults.parse(os.environ.get(ENV_FAULTS, ""))
     source = await source_from_args(args, cfg)
-    server = await start_paper_server(cfg, source, host=args.host, port=args.port, faults=faults)
+    store: PaperAccountStore | None = None
+    if getattr(source, "name", "") != "replay":
+        name = validate_profile_name(getattr(args, "profile", None) or "sim")
+        store = PaperAccountStore(profile_dir(name) / "paper-account.sqlite")
+        try:
+            store.open(fresh=bool(getattr(args, "fresh", False)) or cfg.paper.fresh)
+        except StoreError as exc:
+            raise ConfigError("paper account", str(store.path), f"a usable paper account file ({exc})") from None
+    server = await start_paper_server(cfg, source, host=args.host, port=args.port, faults=faults, store=store)
+    flusher = asyncio.create_task(_flush(store)) if store is not None else None
     try:
         info = {"rest_url": server.rest_url, "ws_url": server.ws_url, "api_key": server.api_key,
                 "api_secret": server.api_secret}
@@ -65,8 +84,21 @@ async def _serve(args: argparse.Namespace, cfg: Config) -> int:
                 loop.add_signal_handler(sig, stop.set)
         await stop.wait()
     finally:
+        if flusher is not None:
+            flusher.cancel()
         await server.stop()
+        if store is not None:
+            store.close()
     return 0
+
+
+async def _flush(store: PaperAccountStore, interval_s: float = 1.0) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            store.flush()
+        except Exception:
+            logging.getLogger(__name__).exception("paper account %s: write failed", store.path)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """Kraken REST JSON shapes of the paper exchange (spec §3-§4, §6): the only place REST field names are written.
 
-Owns: rendering of envelopes, instruments, tickers, accounts (flex), openpositions, openorders, fills,
+Owns: rendering of envelopes, instruments, tickers, accounts (flex and the inverse margin accounts), openpositions, openorders, fills,
 orderEvents (ORDER / TRIGGER objects), send/edit/cancel/batch statuses, orders/status, account-log rows and
 candles. Times are ISO-8601 UTC with milliseconds in /derivatives responses, epoch ms in history/charts.
 Numbers follow the captures quoted in the spec: orderEvents, accounts and account-log use JSON numbers;
@@ -16,11 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 from kraken_tui.domain import AccountLogEntry, Instrument
+from kraken_tui.domain.money import is_inverse_symbol, symbol_settlement_currency
+from kraken_tui.paper.account import FLEX_ACCOUNT, CoinAccountFigures, inverse_account_name
 from kraken_tui.paper.fills import PaperFill
 from kraken_tui.paper.orders import OrderEventRec, Outcome, PaperOrder
 
 __all__ = [
-    "account_log_row", "accounts", "candle_rows", "dstr", "error", "fill_row", "instrument", "iso", "num",
+    "account_log_row", "accounts", "candle_rows", "coin_account", "dstr", "error", "fill_row", "instrument", "iso", "num",
     "open_order_row", "order_object", "order_status_row", "outcome_body", "position_row", "success", "ticker",
 ]
 
@@ -156,8 +158,30 @@ def ticker(inst: Instrument, m: Any, stats: tuple[float, float, float, float] | 
     }
 
 
-def accounts(figs: Any, quantities: dict[str, Decimal]) -> dict[str, Any]:
-    """The ``accounts`` object: ``cash`` (empty holding wallet) and ``flex`` (spec §4.6)."""
+def coin_account(figs: CoinAccountFigures, triggers: dict[str, Decimal] | None) -> dict[str, Any]:
+    """One inverse margin account (``fi_xbtusd``...) of the ``accounts`` object (spec §4.6): ``type``
+    ``marginAccount``, ``currency``, ``balances`` (signed contracts by symbol and the coin balance),
+    ``auxiliary`` (``pv`` portfolio value, ``pnl``, ``af`` available funds, ``funding``; the coin),
+    ``marginRequirements`` (``im``/``mm``; ``lt``/``tt`` = ``mm``: the paper exchange liquidates at the
+    maintenance margin) and ``triggerEstimates`` (mark prices USD; only with one position)."""
+    balances: dict[str, Any] = {sym: num(size) for sym, size in figs.positions.items()}
+    balances[figs.currency] = num(figs.balance)
+    out: dict[str, Any] = {
+        "type": "marginAccount", "currency": figs.currency, "balances": balances,
+        "auxiliary": {"usd": 0, "pv": num(figs.portfolio_value), "pnl": num(figs.pnl),
+                      "af": num(figs.available_funds), "funding": 0},
+        "marginRequirements": {"im": num(figs.initial_margin_with_orders), "mm": num(figs.maintenance_margin),
+                               "lt": num(figs.maintenance_margin), "tt": num(figs.maintenance_margin)},
+    }
+    if triggers:
+        out["triggerEstimates"] = {k: num(v) for k, v in triggers.items()}
+    return out
+
+
+def accounts(figs: Any, inverse: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The ``accounts`` object: ``cash`` (empty holding wallet), ``flex`` (the multi-collateral account of PF_
+    positions) and the inverse margin accounts, ``inverse`` = account name (``fi_xbtusd``) -> ``coin_account``
+    object (spec §4.6)."""
     cur = {c.upper(): {"quantity": num(q), "value": num(v), "collateral": num(v),
                        "available": num(q if c != "usd" else figs.available_margin)}
            for c, (q, v) in figs.currencies.items()}
@@ -171,7 +195,9 @@ def accounts(figs: Any, quantities: dict[str, Decimal]) -> dict[str, Any]:
         "totalUnrealizedAsMargin": num(figs.pnl + figs.unrealized_funding),
         "availableMargin": num(figs.available_margin), "marginEquity": num(figs.margin_equity),
     }
-    return {"cash": {"type": "cashAccount", "balances": {}}, "flex": flex}
+    out: dict[str, Any] = {"cash": {"type": "cashAccount", "balances": {}}, "flex": flex}
+    out.update(inverse or {})
+    return out
 
 
 def position_row(symbol: str, size: Decimal, entry: Decimal, fill_ms: int, upnl: Decimal, linear: bool
@@ -225,11 +251,18 @@ def order_status_row(o: PaperOrder) -> dict[str, Any]:
     return {"order": order, "status": status, "updateReason": reason, "error": error_}
 
 
+def _margin_account(e: AccountLogEntry) -> str:
+    """The account a log row belongs to: the inverse margin account of a PI_ contract's rows, else flex."""
+    if e.contract and is_inverse_symbol(e.contract):
+        return inverse_account_name(symbol_settlement_currency(e.contract))
+    return FLEX_ACCOUNT
+
+
 def account_log_row(e: AccountLogEntry) -> dict[str, Any]:
     """One ``logs[]`` element of /api/history/v3/account-log (spec §4.18), JSON numbers, nulls kept."""
     return {
         "id": e.id, "date": iso(e.ts_ms), "asset": e.asset, "info": e.info,
-        "booking_uid": str(uuid.uuid5(uuid.NAMESPACE_OID, f"paper-log-{e.id}")), "margin_account": "flex",
+        "booking_uid": str(uuid.uuid5(uuid.NAMESPACE_OID, f"paper-log-{e.id}")), "margin_account": _margin_account(e),
         "contract": e.contract, "old_balance": num(e.old_balance), "new_balance": num(e.new_balance),
         "old_average_entry_price": None, "new_average_entry_price": None, "trade_price": num(e.trade_price),
         "mark_price": num(e.mark_price), "realized_pnl": num(e.realized_pnl), "fee": num(e.fee),

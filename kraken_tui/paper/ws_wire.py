@@ -13,6 +13,7 @@ from typing import Any
 
 from kraken_tui.domain.money import position_margins
 from kraken_tui.domain.timeunits import HOUR_MS
+from kraken_tui.paper import margin
 from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.fills import PaperFill
 from kraken_tui.paper.orders import PaperOrder
@@ -91,12 +92,17 @@ def fill(f: PaperFill, with_cli: bool = True) -> dict[str, Any]:
 
 
 def _liquidation_threshold(ex: PaperExchange, sym: str, equity: Decimal, mm_total: Decimal) -> float:
-    """Mark price at which margin equity meets maintenance margin, other prices fixed (spec §9 estimate for
-    a linear position: P_liq = e - (C + U - m|q|e) / q); 0 when there is no positive solution."""
+    """Mark price at which the position's margin account meets its maintenance margin, other prices fixed:
+    for PF_ the flex account (spec §9 estimate for a linear position: P_liq = e - (C + U - m|q|e) / q); for PI_
+    its coin account's ``mm`` trigger estimate (``paper.margin.coin_trigger_prices``; one position per coin
+    account); 0 when there is no positive solution."""
     pos = ex.positions[sym]
     inst = ex.instruments[sym]
-    if not inst.is_linear or pos.size == 0:
+    if pos.size == 0:
         return 0.0
+    if not inst.is_linear:
+        triggers = margin.coin_trigger_prices(ex, margin.account_of(inst))
+        return float(triggers["mm"]) if triggers and "mm" in triggers else 0.0
     mark = ex.mark_of(sym, pos.entry_price)
     # equity(P) = equity_now + q (P - mark); liquidation when equity(P) = mm_total
     p_liq = mark - (equity - mm_total) / pos.size
@@ -124,8 +130,24 @@ def open_positions(ex: PaperExchange, seq: int) -> dict[str, Any]:
             "timestamp": ex.now_ms}
 
 
+def _futures(ex: PaperExchange) -> dict[str, Any]:
+    """The ``futures`` section: one entry per inverse margin account, keyed ``F-XBT:USD`` (spec §7.11), figures
+    in the coin (``unit``)."""
+    out: dict[str, Any] = {}
+    for coin in margin.coin_currencies(ex):
+        c = ex.coin_figures(coin)
+        key = f"F-{coin.upper()}:USD"
+        out[key] = {"name": key, "pair": f"{coin.upper()}/USD", "unit": coin.upper(),
+                    "portfolio_value": _f(c.portfolio_value), "balance": _f(c.balance),
+                    "maintenance_margin": _f(c.maintenance_margin), "initial_margin": _f(c.initial_margin_with_orders),
+                    "available": _f(c.available_funds), "unrealized_funding": 0.0, "pnl": _f(c.pnl),
+                    "cash_value": 0.0}
+    return out
+
+
 def balances(ex: PaperExchange, seq: int, snapshot: bool) -> dict[str, Any]:
-    """``balances_snapshot`` / ``balances`` with the ``flex_futures`` section (spec §7.11)."""
+    """``balances_snapshot`` / ``balances`` with the ``flex_futures`` section (the flex account) and the
+    ``futures`` section (the inverse margin accounts, in their coins) (spec §7.11)."""
     f = ex.figures()
     cur = {c.upper(): {"quantity": _f(q), "value": _f(v), "collateral_value": _f(v), "available": _f(q),
                        "haircut": 0.0, "conversion_spread": 0.0} for c, (q, v) in f.currencies.items()}
@@ -138,5 +160,5 @@ def balances(ex: PaperExchange, seq: int, snapshot: bool) -> dict[str, Any]:
         "available_margin": _f(f.available_margin), "total_position_size": _f(f.total_position_notional),
     }
     return {"feed": "balances_snapshot" if snapshot else "balances", "account": ex.account_uid,
-            "timestamp": ex.now_ms, "seq": seq, "holding": {},
+            "timestamp": ex.now_ms, "seq": seq, "holding": {}, "futures": _futures(ex),
             "flex_futures": {"currencies": cur, **section, "isolated": {}, "cross": dict(section)}}

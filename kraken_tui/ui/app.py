@@ -4,7 +4,8 @@
 Owns: the live gate (``--mode live`` starts the engine only after the operator typed ``LIVE``;
 anything else quits with exit code 2, nothing started); starting and stopping the engine; sampling
 ``engine.snapshot()`` at ``[ui] refresh_hz`` and handing it to the dashboard; the terminal bell; themes;
-the journal and help screens; the command palette. The operator keys live in ``ui.operator_keys``, the
+the journal and help screens; the command palette. The operator keys are delegated to an
+``ui.operator_keys.OperatorKeys`` the app owns (``operator``), the
 warnings' wording in ``ui.wording``, the log file in ``ui.logfile`` (nothing reaches stderr under the UI).
 The engine is never awaited from a key handler except through workers, and every read of the journal
 runs in a thread.
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.color import Color
@@ -29,11 +31,19 @@ from textual.message import Message
 from textual.screen import Screen
 
 from kraken_tui.config import Config
-from kraken_tui.engine.facade import EngineControl, EngineEvent, EngineSnapshot, Severity
+from kraken_tui.engine.facade import EngineControl, EngineEvent, EngineSnapshot, FlattenReport, Severity
 from kraken_tui.errors import exit_code_for
 from kraken_tui.journal.db import resolve_journal_path
 from kraken_tui.ui import themes
-from kraken_tui.ui.keys import KEYS, FlattenGuard, bindings, key_spec
+from kraken_tui.ui.keys import (
+    FLATTEN_CHORD,
+    KEYS,
+    FlattenGuard,
+    KeyBurst,
+    bindings,
+    destructive_keymap,
+    key_spec,
+)
 from kraken_tui.ui.logfile import default_log_file, setup_logging
 from kraken_tui.ui.operator_keys import OperatorKeys
 from kraken_tui.ui.palette import Palette
@@ -63,7 +73,7 @@ class EngineEventPosted(Message):
         self.event = event
 
 
-class KrakenApp(OperatorKeys, App[int]):
+class KrakenApp(App[int]):
     """The console.
 
     Args:
@@ -104,9 +114,9 @@ class KrakenApp(OperatorKeys, App[int]):
         self.export_dir = export_dir or Path.cwd()
         self.journal_path = journal_path
         self.guard = FlattenGuard(clock=clock)
+        self.burst = KeyBurst()
         self.palette = Palette()
         self.bells = 0
-        self.flatten_reports: list[Any] = []
         self.engine_exit_code: int | None = None
         self.fatal: str | None = None
         self._last_bell = -1e18
@@ -114,9 +124,54 @@ class KrakenApp(OperatorKeys, App[int]):
         self._last_snap: EngineSnapshot | None = None
         self._theme_dirs = themes.theme_dirs(cfg.source_path)
         self._listening = False
-        self._flatten_pressed_at: float | None = None
         self.live_pending = False
         """True while the live gate waits for its typed confirmation (the engine is not started)."""
+        self.operator = OperatorKeys(self, engine=lambda: self.engine, ui=cfg.ui, guard=self.guard,
+                                     burst=self.burst, clock=clock, refresh=self.refresh_now, key_for=self.key_for,
+                                     exit_code=lambda: self.engine_exit_code)
+        """The operator keys: sees every event first; the operator actions below delegate to it."""
+
+    @property
+    def flatten_reports(self) -> list[FlattenReport]:
+        """Every report of a flatten fired from the console (keys, quit prompt, palette), in order."""
+        return self.operator.flatten_reports
+
+    # ------------------------------------------------------------------ operator keys (delegated)
+    async def on_event(self, event: events.Event) -> None:
+        if await self.operator.admit(event):
+            await super().on_event(event)
+
+    def simulate_key(self, key: str) -> None:
+        """A key the app posts itself (textual's footer does on a click): never a destructive one."""
+        if self.operator.admit_simulated(key):
+            super().simulate_key(key)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.operator.check_action(action)
+
+    def action_pause(self) -> None:
+        """Pause entries (exits keep working)."""
+        self.operator.pause()
+
+    def action_resume(self) -> None:
+        """Resume entries (also acknowledges an adopted position)."""
+        self.operator.resume()
+
+    async def action_flatten(self) -> None:
+        """First press arms, a second press within the window fires."""
+        await self.operator.flatten()
+
+    def action_reset(self) -> None:
+        """Reset HALTED -> PAUSED after a confirmation."""
+        self.operator.reset()
+
+    async def action_quit(self) -> None:
+        """Textual's quit (ctrl+q, the command palette's Quit): the console's quit, which asks first."""
+        self.operator.quit_console()
+
+    def action_quit_console(self) -> None:
+        """Quit; asks first while RUNNING or with positions or orders open."""
+        self.operator.quit_console()
 
     # ------------------------------------------------------------------ lifecycle
     def get_default_screen(self) -> Screen:
@@ -231,7 +286,9 @@ class KrakenApp(OperatorKeys, App[int]):
         if unknown:
             self.notify(f"[keymap] ignores unknown binding id(s): {', '.join(unknown)} "
                         f"(known: {', '.join(sorted(known))})", severity="warning", timeout=10)
-        self.set_keymap({k: v for k, v in self.cfg.keymap.items() if k in known})
+        keymap = destructive_keymap(self.cfg.ui.destructive_keys)
+        keymap.update({k: v for k, v in self.cfg.keymap.items() if k in known})
+        self.set_keymap(keymap)
 
     def key_for(self, binding_id: str) -> str:
         """The key currently bound to ``binding_id``, as displayed (e.g. ``F``, ``?``)."""
@@ -309,6 +366,8 @@ class KrakenApp(OperatorKeys, App[int]):
     def action_help(self) -> None:
         """Show every key, the log file and the journal."""
         keys = [(self.key_for(k.id), k.help) for k in KEYS]
+        keys.insert(3, (FLATTEN_CHORD, "Flatten from anywhere, text boxes included: press twice within 2 s. "
+                                       "Clicks and pasted or fast-typed text never flatten, reset or quit."))
         keys += [("ctrl+p", "Command palette: every action, themes (dark, light, high-contrast)."),
                  ("Journal", "Esc back, / filter, s sort, o order, Enter detail, e export CSV, c charts.")]
         self.push_screen(HelpScreen(keys, str(self.log_file), str(self._journal_file())))
@@ -318,7 +377,7 @@ class KrakenApp(OperatorKeys, App[int]):
         yield SystemCommand("Pause entries", "Block new entries; exits keep working", self.action_pause)
         yield SystemCommand("Resume entries", "Allow entries again (from PAUSED)", self.action_resume)
         yield SystemCommand("Flatten everything", "Cancel every order, close every position, HALT (asks first)",
-                            self._confirm_flatten)
+                            self.operator.confirm_flatten)
         yield SystemCommand("Reset after HALTED", "HALTED -> PAUSED (asks first)", self.action_reset)
         yield SystemCommand("Journal", "Trades, statistics, equity curve, CSV export", self.action_journal)
         yield SystemCommand("Help", "Every key and the log file", self.action_help)
@@ -350,7 +409,7 @@ def run_console(cfg: Config, opts: Any) -> int:
     services = RuntimeServices(cfg, opts)
     app = KrakenApp(None, cfg, services=services, log_file=log_file, journal_path=getattr(opts, "journal", None))
     try:
-        app.run()
+        app.run(mouse=cfg.ui.mouse)
     finally:
         restore()
     if app.fatal:

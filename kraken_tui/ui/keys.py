@@ -11,16 +11,26 @@ Must not import: the engine's internals, the journal.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from textual.binding import Binding, BindingType
 
-__all__ = ["ARM_WINDOW_S", "FlattenGuard", "GuardResult", "KeySpec", "KEYS", "bindings", "key_spec"]
+__all__ = ["ARM_WINDOW_S", "BURST_GAP_S", "DESTRUCTIVE", "FLATTEN_CHORD", "FlattenGuard", "GuardResult", "KeyBurst",
+           "KeySpec", "KEYS", "bindings", "destructive_keymap", "key_spec"]
 
 #: Seconds within which the second flatten key press fires the flatten.
 ARM_WINDOW_S = 2.0
+#: Keys read within this many seconds of each other are typed or pasted text, never operator keys
+#: (``KeyBurst``). A terminal delivers a paste without bracketed paste, or text sent by a program, as one read:
+#: its keys are stamped microseconds apart. Deliberate presses are tens of milliseconds apart at the very
+#: least (two fingers rolling over two keys ~30 ms, one key pressed twice ~80 ms, key auto-repeat 30-50 ms).
+BURST_GAP_S = 0.015
+#: The flatten chord that works on every screen, inside text boxes too (a Ctrl-chord types nothing).
+FLATTEN_CHORD = "ctrl+f"
+#: Binding ids of the destructive actions: no click, paste or burst of keys drives them.
+DESTRUCTIVE = frozenset({"flatten", "reset", "quit"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +52,47 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("pause", "p", "pause", "Pause", "Pause entries: no new positions; exits, stops and take-profits keep working."),
     KeySpec("resume", "r", "resume", "Resume", "Resume entries after a pause (not after HALTED: reset first)."),
     KeySpec("flatten", "F", "flatten", "FLATTEN",
-            "Flatten: press twice within 2 s. Cancels every order and closes every position, then HALTS."),
+            "Flatten: press twice within 2 s, on any screen or dialog. Cancels every order and closes every "
+            "position, then HALTS. Inside a text box (journal filter, command palette, live gate) F types F: "
+            "use ctrl+f twice, which works everywhere."),
     KeySpec("reset", "R", "reset", "Reset", "Reset after HALTED (asks first): back to PAUSED, then resume."),
     KeySpec("journal", "j", "journal", "Journal", "Open the trade journal: trades, statistics, equity, export."),
     KeySpec("help", "question_mark", "help", "Help", "This help: every key and the log file."),
-    KeySpec("quit", "q", "quit_console", "Quit", "Quit the console (asks first when positions are open)."),
+    KeySpec("quit", "q", "quit_console", "Quit",
+            "Quit the console (asks first while RUNNING or with positions open; the prompt also offers "
+            "flatten, then quit)."),
     KeySpec("page", "tab", "next_page", "Page", "Small terminals: show the next group of panels.", show=False,
             scope="dashboard"),
 )
+
+
+def destructive_keymap(mode: str) -> dict[str, str]:
+    """The default keys of the destructive actions for ``[ui] destructive_keys`` (binding id -> key):
+    ``plain`` keeps F / R / q; ``ctrl`` makes them ``ctrl+f`` / ``ctrl+r`` / ``ctrl+q``. ``[keymap]`` entries
+    override these."""
+    if mode == "ctrl":
+        return {"flatten": FLATTEN_CHORD, "reset": "ctrl+r", "quit": "ctrl+q"}
+    return {}
+
+
+class KeyBurst:
+    """Tells deliberate key presses from typed or pasted text by their timing (``BURST_GAP_S``).
+
+    Args:
+        gap_s: keys closer than this (seconds, on the clock the key events are stamped with) form a burst.
+    """
+
+    def __init__(self, gap_s: float = BURST_GAP_S) -> None:
+        self.gap_s = gap_s
+        self._last: float | None = None
+
+    def press(self, at: float, queued: Iterable[float] = ()) -> bool:
+        """A key read at ``at`` (seconds); ``queued``: when the keys already waiting behind it were read.
+        True when it is part of a burst: within ``gap_s`` of the key before it or of one queued after it."""
+        burst = self._last is not None and abs(at - self._last) < self.gap_s
+        burst = burst or any(abs(q - at) < self.gap_s for q in queued)
+        self._last = at
+        return burst
 
 
 def key_spec(binding_id: str) -> KeySpec:

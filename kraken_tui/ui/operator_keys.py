@@ -1,10 +1,21 @@
 """The operator's keys on the console: pause, resume, the two-press flatten, reset after HALTED and quit,
 each with the confirmation or warning it needs.
 
-Owns: ``OperatorKeys``, the part of ``KrakenApp`` that turns keys into ``EngineControl`` calls: the flatten
-guard sees every key first (any other key disarms and does nothing else; the window runs between the
-moments keys were pressed), dialogs block everything but flatten, and the flatten itself runs as a worker
-whose cancel request leaves before the screen is redrawn.
+Owns: ``OperatorKeys``, a collaborator ``KrakenApp`` owns and delegates its key handling and operator
+actions to; it turns keys into ``EngineControl`` calls: the flatten guard sees every key first (any other
+key disarms and does nothing else; the window runs between the moments keys were pressed), dialogs block
+everything but flatten, and the flatten itself runs as a worker whose cancel request leaves before the
+screen is redrawn.
+Only deliberate key presses drive the operator keys:
+- The flatten keys are handled here, before any screen or dialog sees them, so they work on every screen
+  and modal (quit prompt, command palette, journal, help, confirmations, trade detail, live gate). Inside a
+  text box a printable flatten key (F) types; the chord ``keys.FLATTEN_CHORD`` (ctrl+f) flattens there too.
+- A key read within ``keys.BURST_GAP_S`` of another (typed or pasted text without bracketed paste, e.g.
+  ``grep OFF``) drives no binding: it types into a focused text box or is dropped, and disarms the flatten.
+  Bracketed paste arrives as one ``Paste`` event, which no binding sees.
+- A key the app posts itself (``simulate_key``: what a click on textual's footer does) never flattens,
+  resets, quits or answers a dialog.
+- ``[ui] mouse = false``: mouse events are dropped.
 Must not import: the engine's internals (only ``engine.facade`` and ``engine.operator``).
 """
 
@@ -13,16 +24,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual._time import get_time  # the clock textual stamps Message.time with (textual is pinned)
 from textual.screen import ModalScreen
+from textual.widgets import Input, TextArea
 from textual.worker import Worker
 
+from kraken_tui.engine.facade import FlattenReport
 from kraken_tui.engine.operator import OperatorState, TransitionRefused, TransitionSource
-from kraken_tui.ui.keys import FlattenGuard, GuardResult, key_spec
-from kraken_tui.ui.screens.confirm import ConfirmScreen
+from kraken_tui.ui.keys import DESTRUCTIVE, FLATTEN_CHORD, FlattenGuard, GuardResult, KeyBurst, key_spec
+from kraken_tui.ui.screens.confirm import ConfirmScreen, QuitChoice, QuitScreen
 from kraken_tui.ui.screens.journal import JournalScreen
 from kraken_tui.ui.widgets.status import RECONCILIATION_BLOCKER
 from kraken_tui.ui.wording import quit_warning, reset_warning
@@ -31,44 +44,83 @@ from kraken_tui.wording import counted
 if TYPE_CHECKING:
     from textual.app import App
 
+    from kraken_tui.config import UIConfig
     from kraken_tui.engine.facade import EngineControl
 
-    _Base = App[int]
-else:
-    _Base = object
-
-__all__ = ["OperatorKeys"]
+__all__ = ["FLATTEN_HEAD_START_S", "OperatorKeys"]
 
 log = logging.getLogger(__name__)
 
-#: Actions that are not offered while a dialog is open (flatten always is: it is the emergency stop).
 #: Seconds the flatten key's handler holds the app's message queue while the flatten sends its first requests.
 FLATTEN_HEAD_START_S = 0.05
+#: Actions that are not offered while a dialog is open (flatten always is: it is the emergency stop).
 _BLOCKED_UNDER_DIALOG = {"pause", "resume", "reset", "journal", "help", "quit_console"}
 
 
-class OperatorKeys(_Base):
-    """Mixin for ``KrakenApp`` (listed before ``App``): operator key actions and the flatten guard.
+class OperatorKeys:
+    """The console's operator keys and the flatten guard, owned by ``KrakenApp``, which hands it every event
+    first (``admit``), every key it posts itself (``admit_simulated``) and its operator actions.
 
-    Expects on the app: ``engine`` (``EngineControl`` or None before start), ``guard`` (``FlattenGuard``
-    on the app's clock), ``clock`` (UTC epoch seconds), ``flatten_reports``, ``engine_exit_code``,
-    ``refresh_now()`` and ``key_for(binding_id)``.
+    Args:
+        app: the Textual app it acts on (screens, notifications, workers, the keymap, exit).
+        engine: returns the engine (``EngineControl``), None before it has started.
+        ui: the ``[ui]`` configuration (``mouse``: False drops every mouse event).
+        guard: the two-press flatten guard (on ``clock``).
+        burst: tells keys typed or pasted too fast to be deliberate presses.
+        clock: wall clock, UTC epoch seconds.
+        refresh: redraws the dashboard now.
+        key_for: the key shown for a binding id (e.g. ``"resume"`` -> ``"r"``).
+        exit_code: the engine's exit code once it finished on its own, else None (quit returns it).
+
+    ``flatten_reports``: every ``FlattenReport`` a flatten key (or the quit prompt's flatten) produced, in order.
     """
 
-    engine: EngineControl | None
-    guard: FlattenGuard
-    clock: Callable[[], float]
-    flatten_reports: list[Any]
-    engine_exit_code: int | None
-    _flatten_pressed_at: float | None
+    def __init__(self, app: App[int], *, engine: Callable[[], EngineControl | None], ui: UIConfig,
+                 guard: FlattenGuard, burst: KeyBurst, clock: Callable[[], float], refresh: Callable[[], None],
+                 key_for: Callable[[str], str], exit_code: Callable[[], int | None]) -> None:
+        self.app = app
+        self._engine = engine
+        self.ui = ui
+        self.guard = guard
+        self.burst = burst
+        self.clock = clock
+        self.refresh = refresh
+        self.key_for = key_for
+        self._exit_code = exit_code
+        self.flatten_reports: list[FlattenReport] = []
+        self._flatten_pressed_at: float | None = None
 
-    if TYPE_CHECKING:
-        def refresh_now(self) -> None: ...
+    @property
+    def engine(self) -> EngineControl | None:
+        """The engine now (None before it has started)."""
+        return self._engine()
 
-        def key_for(self, binding_id: str) -> str: ...
+    def _exit(self) -> None:
+        self.app.exit(return_code=self._exit_code() or 0)
+
+    def _keys_of(self, binding_id: str) -> set[str]:
+        keymap = self.app._keymap  # App.set_keymap's map (textual is pinned)
+        return {k.strip() for k in keymap.get(binding_id, key_spec(binding_id).key).split(",")}
 
     def _flatten_keys(self) -> set[str]:
-        return {k.strip() for k in self._keymap.get("flatten", key_spec("flatten").key).split(",")}
+        return self._keys_of("flatten") | {FLATTEN_CHORD}
+
+    def _answer_keys(self) -> set[str]:
+        """Keys that answer the open dialog (a confirmation's yes, the quit prompt's answers)."""
+        if isinstance(self.app.screen, QuitScreen):
+            return {"y", "f"}
+        if isinstance(self.app.screen, ConfirmScreen):
+            return {"y"}
+        return set()
+
+    def _text_focused(self) -> bool:
+        """True while a text box has the focus (it takes printable keys as text)."""
+        return isinstance(self.app.focused, Input | TextArea)
+
+    def _queued_key_times(self) -> list[float]:
+        """When the keys already waiting in the app's queue were read (textual's clock, seconds)."""
+        queue = getattr(self.app._message_queue, "_queue", ())  # asyncio.Queue's deque (textual is pinned)
+        return [m.time for m in list(queue) if isinstance(m, events.Key)]
 
     # ------------------------------------------------------------------ keys
     def _pressed_at(self, event: events.Key) -> float:
@@ -77,64 +129,94 @@ class OperatorKeys(_Base):
         waited_s = max(0.0, get_time() - event.time)
         return self.clock() - waited_s
 
-    async def on_event(self, event: events.Event) -> None:
+    async def admit(self, event: events.Event) -> bool:
+        """See ``event`` before the app does. Returns True when the app should handle it as usual, False
+        when it was handled here (a flatten key) or must be dropped (a mouse event with ``[ui] mouse =
+        false``; a key read in a burst outside a text box; the key that disarmed the flatten)."""
+        if isinstance(event, events.MouseEvent) and not self.ui.mouse:
+            return False  # [ui] mouse = false
         if not isinstance(event, events.Key) or event.is_forwarded:
-            await super().on_event(event)
-            return
+            return True
         pressed_at = self._pressed_at(event)
-        is_flatten = event.key in self._flatten_keys()
-        if not is_flatten and self.guard.other_key(pressed_at) is GuardResult.DISARMED:
-            self.notify("Flatten cancelled (another key was pressed).", timeout=4)
-            self.refresh_now()
-            return  # the disarming key does nothing else
-        # The binding's action runs after this returns: hand it the press time (consumed once).
-        self._flatten_pressed_at = pressed_at if is_flatten else None
-        await super().on_event(event)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in _BLOCKED_UNDER_DIALOG and isinstance(self.screen, ModalScreen):
+        burst = self.burst.press(event.time, self._queued_key_times())
+        text = self._text_focused()
+        is_flatten = event.key in self._flatten_keys() and not (text and event.is_printable)
+        if burst:
+            if self.guard.other_key(pressed_at) is GuardResult.DISARMED:
+                self.refresh()
+            log.info("key %r read within %.0f ms of another: typed text, no binding", event.key,
+                     self.burst.gap_s * 1000)
+            return text and not is_flatten  # it types into the text box
+        if is_flatten:
+            self._flatten_pressed_at = pressed_at
+            await self.flatten()
             return False
-        if action == "journal" and isinstance(self.screen, JournalScreen):
+        if self.guard.other_key(pressed_at) is GuardResult.DISARMED:
+            self.app.notify("Flatten cancelled (another key was pressed).", timeout=4)
+            self.refresh()
+            return False  # the disarming key does nothing else
+        self._flatten_pressed_at = None
+        return True
+
+    def admit_simulated(self, key: str) -> bool:
+        """A key the app posts itself (textual's footer does on a click): True to let it through; False
+        (after a warning) for a destructive one."""
+        if self._destructive(key):
+            self.app.notify("Flatten, reset, quit and dialog answers need the keyboard; clicks never do them.",
+                            severity="warning", timeout=6)
             return False
         return True
+
+    def _destructive(self, key: str) -> bool:
+        """True for a key of a destructive action (flatten, reset, quit) or an answer of the open dialog."""
+        keys = set().union(*(self._keys_of(i) for i in DESTRUCTIVE)) | {FLATTEN_CHORD, "ctrl+q"}
+        return key in keys or key in self._answer_keys()
+
+    def check_action(self, action: str) -> bool:
+        """Whether the app offers ``action`` now: operator actions are not offered under a dialog (flatten
+        always is), nor the journal on the journal screen."""
+        if action in _BLOCKED_UNDER_DIALOG and isinstance(self.app.screen, ModalScreen):
+            return False
+        return not (action == "journal" and isinstance(self.app.screen, JournalScreen))
 
     def _call(self, verb: str, fn: Callable[[str, TransitionSource], None]) -> bool:
         try:
             fn(f"operator: {verb} key", TransitionSource.KEY)
         except TransitionRefused as exc:
-            self.notify(f"{verb.capitalize()} refused: {exc}", severity="warning")
+            self.app.notify(f"{verb.capitalize()} refused: {exc}", severity="warning")
             return False
-        self.refresh_now()
+        self.refresh()
         return True
 
-    def action_pause(self) -> None:
+    def pause(self) -> None:
         """Pause entries (exits keep working)."""
         if self.engine is not None and self._call("pause", self.engine.pause):
-            self.notify("Entries paused - exits, stops and take-profits stay active.")
+            self.app.notify("Entries paused - exits, stops and take-profits stay active.")
 
-    def action_resume(self) -> None:
+    def resume(self) -> None:
         """Resume entries; also acknowledges a position reconciliation adopted (the engine's resume)."""
-        if self.engine is None:
+        engine = self.engine
+        if engine is None:
             return
-        before = self.engine.snapshot()
+        before = engine.snapshot()
         adopted = RECONCILIATION_BLOCKER in before.entry_blockers
-        if not self._call("resume", self.engine.resume):
+        if not self._call("resume", engine.resume):
             return
         if adopted:
-            self.notify("Adopted position acknowledged: it stays external (the engine places no stop or "
-                        "take-profits for it)." + (" Entries resumed." if before.state is OperatorState.PAUSED
-                                                    else ""), timeout=10)
+            self.app.notify("Adopted position acknowledged: it stays external (the engine places no stop or "
+                            "take-profits for it)." + (" Entries resumed." if before.state is OperatorState.PAUSED
+                                                        else ""), timeout=10)
         else:
-            self.notify("Entries resumed.")
+            self.app.notify("Entries resumed.")
 
-    async def action_flatten(self) -> None:
-        """First press arms, a second press within the window fires."""
+    async def flatten(self) -> None:
+        """The flatten key: first press arms, a second press within the window fires."""
         if self.engine is None:
             return
         pressed_at, self._flatten_pressed_at = self._flatten_pressed_at, None
         if self.guard.press_flatten(pressed_at) is GuardResult.ARMED:
-            self.set_timer(self.guard.window_s + 0.05, self.refresh_now)
-            self.refresh_now()
+            self.app.set_timer(self.guard.window_s + 0.05, self.refresh)
+            self.refresh()
             return
         worker = self.fire_flatten()
         if worker is not None:
@@ -149,70 +231,96 @@ class OperatorKeys(_Base):
             await asyncio.wait({task}, timeout=FLATTEN_HEAD_START_S)
 
     def fire_flatten(self) -> Worker[None] | None:
-        """Start the flatten now (a worker on this loop; progress shows in the status bar). Returns the
+        """Start the flatten now (a worker on the app's loop; progress shows in the status bar). Returns the
         worker, or None when there is no engine yet."""
         self.guard.disarm()
         if self.engine is None:  # not started yet (the live gate is asking): nothing to flatten
-            self.notify("Nothing to flatten: the engine has not started.", severity="warning")
+            self.app.notify("Nothing to flatten: the engine has not started.", severity="warning")
             return None
-        worker = self.run_worker(self._flatten(), name="flatten", group="flatten", exit_on_error=False)
-        self.notify("FLATTEN started: cancelling every order and closing every position.", severity="warning")
-        self.call_later(self.refresh_now)
+        worker: Worker[None] = self.app.run_worker(self._flatten(), name="flatten", group="flatten",
+                                                   exit_on_error=False)
+        self.app.notify("FLATTEN started: cancelling every order and closing every position.", severity="warning")
+        self.app.call_later(self.refresh)
         return worker
 
     async def _flatten(self) -> None:
-        assert self.engine is not None
+        engine = self.engine
+        assert engine is not None
         try:
-            report = await self.engine.flatten("operator: flatten key", TransitionSource.KEY)
+            report = await engine.flatten("operator: flatten key", TransitionSource.KEY)
         except Exception as exc:  # the engine promises not to raise; say so loudly if it does
             log.exception("flatten raised")
-            self.notify(f"FLATTEN ERROR: {exc}. Check the exchange.", severity="error", timeout=60)
+            self.app.notify(f"FLATTEN ERROR: {exc}. Check the exchange.", severity="error", timeout=60)
             return
         self.flatten_reports.append(report)
         if report.flat:
-            self.notify(f"Flat: exchange confirms no positions and no orders ({counted(report.rounds, 'round')}, "
-                        f"{report.elapsed_ms:.0f} ms). Engine HALTED.", timeout=15)
+            self.app.notify(f"Flat: exchange confirms no positions and no orders "
+                            f"({counted(report.rounds, 'round')}, {report.elapsed_ms:.0f} ms). Engine HALTED.",
+                            timeout=15)
         else:
-            self.notify(f"FLATTEN INCOMPLETE: {report.error or 'positions or orders remain'}. Engine HALTED; "
-                        "check the exchange.", severity="error", timeout=60)
-        self.refresh_now()
+            self.app.notify(f"FLATTEN INCOMPLETE: {report.error or 'positions or orders remain'}. Engine HALTED; "
+                            "check the exchange.", severity="error", timeout=60)
+        self.refresh()
 
-    def action_reset(self) -> None:
+    def reset(self) -> None:
         """Reset HALTED -> PAUSED after a confirmation that says what it re-enables."""
-        if self.engine is None:
+        engine = self.engine
+        if engine is None:
             return
-        snap = self.engine.snapshot()
+        snap = engine.snapshot()
         if snap.state is not OperatorState.HALTED:
-            self.notify(f"Reset is only for HALTED; the engine is {snap.state.value}.", severity="warning")
+            self.app.notify(f"Reset is only for HALTED; the engine is {snap.state.value}.", severity="warning")
             return
 
         def done(ok: bool | None) -> None:
             if ok and self.engine is not None and self._call("reset", self.engine.reset):
-                self.notify(f"Reset: PAUSED. Press {self.key_for('resume')} to resume entries.")
+                self.app.notify(f"Reset: PAUSED. Press {self.key_for('resume')} to resume entries.")
 
-        self.push_screen(ConfirmScreen("Reset the HALTED engine?", reset_warning(snap, self.key_for("resume")),
-                                       yes="reset", danger=True), done)
+        self.app.push_screen(ConfirmScreen("Reset the HALTED engine?", reset_warning(snap, self.key_for("resume")),
+                                           yes="reset", danger=True), done)
 
-    def action_quit_console(self) -> None:
-        """Quit; with positions or orders open, ask first and say what stays open."""
+    def quit_console(self) -> None:
+        """Quit; while RUNNING or with positions or orders open, ask first, say what stays open, and offer
+        to flatten first."""
+        if isinstance(self.app.screen, QuitScreen):
+            return
         snap = self.engine.snapshot() if self.engine is not None else None
         warning = quit_warning(snap) if snap is not None else None
         if warning is None:
-            self.exit(return_code=self.engine_exit_code or 0)
+            self._exit()
             return
 
+        prompt = QuitScreen(warning)
+
         def done(ok: bool | None) -> None:
-            if ok:
-                self.exit(return_code=self.engine_exit_code or 0)
+            if ok and prompt.choice is QuitChoice.FLATTEN:
+                self.app.run_worker(self._flatten_then_quit(), name="flatten-quit", group="flatten-quit",
+                                    exit_on_error=False)
+            elif ok:
+                self._exit()
 
-        self.push_screen(ConfirmScreen("Quit the console?", warning, yes="quit"), done)
+        self.app.push_screen(prompt, done)
 
+    async def _flatten_then_quit(self) -> None:
+        """The quit prompt's ``f``: flatten, then quit once the exchange confirms the account flat."""
+        worker = self.fire_flatten()
+        if worker is None:
+            return
+        await self.app.workers.wait_for_complete([worker])
+        report = self.flatten_reports[-1] if self.flatten_reports else None
+        if report is not None and report.flat:
+            self._exit()
+        else:
+            self.app.notify("Not quitting: the flatten did not verify the account flat. Check the exchange.",
+                            severity="error", timeout=60)
 
-    def _confirm_flatten(self) -> None:
+    def confirm_flatten(self) -> None:
+        """The command palette's flatten: asks in a dialog, then fires."""
         def done(ok: bool | None) -> None:
             if ok:
                 self.fire_flatten()
 
-        self.push_screen(ConfirmScreen("FLATTEN everything?", "Cancels every order on every symbol (stops included), "
-                                       "closes every position with reduce-only market orders, verifies flat with "
-                                       "the exchange, then HALTS the engine.", yes="flatten", danger=True), done)
+        self.app.push_screen(ConfirmScreen("FLATTEN everything?", "Cancels every order on every symbol (stops "
+                                           "included), closes every position with reduce-only market orders, "
+                                           "verifies flat with the exchange, then HALTS the engine.",
+                                           yes="flatten", danger=True), done)

@@ -7,7 +7,8 @@ Owns: these texts and the bell rule (pure functions over ``engine.facade`` value
 from __future__ import annotations
 
 from kraken_tui.engine.facade import EngineEvent, EngineSnapshot, EventKind, Severity
-from kraken_tui.wording import counted
+from kraken_tui.engine.operator import OperatorState
+from kraken_tui.wording import counted, where_left_open
 
 __all__ = ["quit_warning", "reset_warning", "wants_bell"]
 
@@ -28,13 +29,20 @@ def wants_bell(event: EngineEvent) -> bool:
 
 
 def quit_warning(snap: EngineSnapshot) -> str | None:
-    """What stays open if the console quits now (None when nothing: no positions, no orders)."""
+    """What stays open if the console quits now, and that quitting stops a RUNNING engine (None when nothing
+    needs saying: no positions, no orders, and the engine not RUNNING)."""
+    running = snap.state is OperatorState.RUNNING
     if not snap.positions and not snap.orders:
-        return None
+        if not running:
+            return None
+        return ("The engine is RUNNING: quitting stops it, and it opens no positions until it is started again.\n"
+                "No position and no order is open.\n"
+                "To keep it running instead, detach tmux (ctrl-b d) and reattach later (tmux attach).")
     lines = []
+    where = where_left_open(snap.mode.value, snap.paper_account)
     if snap.positions:
         lines.append(f"{counted(len(snap.positions), 'position')} stay{'s' if len(snap.positions) == 1 else ''} "
-                     "open on the exchange:")
+                     f"open {where}:")
         for p in snap.positions:
             stop = f"stop {p.stop_price}" if p.stop_price is not None else "NO STOP"
             lines.append(f"  {p.symbol} {p.side.value} {p.size} @ {p.entry_price}  ({stop}, "
@@ -42,7 +50,7 @@ def quit_warning(snap: EngineSnapshot) -> str | None:
     protective = [o for o in snap.orders if o.reduce_only]
     others = len(snap.orders) - len(protective)
     lines.append(f"{counted(len(protective), 'protective (reduce-only) order')} "
-                 f"stay{'s' if len(protective) == 1 else ''} on the exchange"
+                 f"stay{'s' if len(protective) == 1 else ''} {where}"
                  + (f", and {counted(others, 'other order')}." if others else "."))
     lines.append("Nothing manages them after you quit: no trailing stop, no time exit, no new protective orders.")
     if snap.dead_man.enabled:

@@ -87,7 +87,6 @@ def test_text_report_has_chart_and_statistics(shared_data, capsys):
     (["--param", "fast=30"], "strategy.params.fast"),
     (["--param", "nope=1"], "strategy.params.nope"),
     (["--strategy", "nope"], "strategy.name"),
-    (["--symbol", "PI_XBTUSD"], "--symbol"),
     (["--symbol", "XBTUSD"], "--symbol"),
     (["--from", "yesterday"], "--from"),
     (["--from", "2025-09-01", "--to", "2025-08-01"], "--to"),
@@ -119,3 +118,15 @@ def test_malformed_candle_file_names_file_and_line(tmp_path, capsys, content, ne
 def test_missing_candle_file(tmp_path, capsys):
     assert main(["backtest", "--candles", str(tmp_path / "none.csv")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_pi_symbol_runs_and_reports_the_coin_and_usd(shared_data, capsys):
+    argv = ["backtest", "--candles", str(shared_data(PF_1M)), "--symbol", "PI_XBTUSD", "--strategy", "sma_cross",
+            "--funding", str(shared_data(FUNDING))]
+    assert main([*argv, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["currency"] == "xbt" and doc["starting_balance_coin"] == 0.1 and doc["trades"] > 0
+    assert doc["usd_rate"] > 0 and abs(doc["final_equity_usd"] - doc["final_equity_coin"] * doc["usd_rate"]) < 1e-6
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "XBT (inverse margin account): start 0.10000000 XBT" in text and "USD/XBT" in text

@@ -322,3 +322,15 @@ def test_inverse_liquidation_price_puts_equity_at_maintenance_margin(size, short
 @given(_money, _money)
 def test_liquidation_trigger_is_equity_below_maintenance(equity, mm):
     assert liquidation_triggered(equity, mm) is (equity < mm)
+
+
+def test_settlement_margins_are_in_the_coin_for_inverse_and_usd_for_linear():
+    from kraken_tui.domain.catalog import known_instrument
+    from kraken_tui.domain.money import settlement_margins
+
+    pi, pf = known_instrument("PI_XBTUSD"), known_instrument("PF_XBTUSD")
+    assert pi is not None and pf is not None
+    # PI_: 10 000 USD contracts from 50 000, first tier 2 % / 1 %: 10 000 x 0.02 / 50 000 = 0.004 XBT, 0.002 XBT
+    assert settlement_margins(pi, Decimal(-10_000), Decimal(50_000)) == (Decimal("0.004"), Decimal("0.002"))
+    # PF_: 0.1 XBT from 50 000, 1 % / 0.5 %: 50 USD, 25 USD
+    assert settlement_margins(pf, Decimal("0.1"), Decimal(50_000)) == (Decimal("50.000"), Decimal("25.0000"))

@@ -41,9 +41,9 @@ def _window(shared_data, tmp_path: Path) -> Path:
     return csv
 
 
-async def _until(pred, timeout: float = 20.0) -> bool:
+async def _until(pred, wait_s: float = 20.0) -> bool:
     loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
+    end = loop.time() + wait_s
     while loop.time() < end:
         if pred():
             return True

@@ -102,7 +102,7 @@ def scenarios(draw: st.DrawFn) -> dict:
         entry = draw(st.one_of(st.just(mark), _dec("50", "150000", 1)))
         pmark = draw(st.one_of(st.just(mark), _dec("50", "150000", 2)))
         im, mm = draw(st.sampled_from([("0.01", "0.005"), ("0.02", "0.01"), ("0.1", "0.05")]))
-        exposures.append(OpenExposure(sym, q, entry, pmark, Decimal(im), Decimal(mm)))
+        exposures.append(OpenExposure(sym, q, entry, pmark, Decimal(im), Decimal(mm), inverse=sym.startswith("PI_")))
     equity = draw(st.sampled_from([_dec("1", "100000", 5), _dec("100", "20000", 2)] * 5
                                   + [st.sampled_from([Decimal(0), Decimal("-5")])]).flatmap(lambda s: s))
     account = AccountSnapshot(equity, equity + draw(_dec("-500", "500", 5)), tuple(exposures),
@@ -224,7 +224,6 @@ def test_no_entry_without_the_conditions_to_size_it(kw):
     cfg, mark, index = kw["risk_cfg"], kw["mark_price"], kw["index_price"]
     inst, account = kw["instrument"], kw["account"]
     assert not kw["entry_block_reason"]
-    assert inst.is_linear, "entries only on linear (PF_) contracts"
     assert mark > 0 and account.equity_usd > 0
     assert index is not None and index > 0, "no entry on a basis it cannot measure"
     assert abs(float(mark) - float(index)) / float(index) * 1e4 <= cfg.max_basis_bps + 1e-9
@@ -235,7 +234,11 @@ def test_no_entry_without_the_conditions_to_size_it(kw):
         assert sum(1 for p in others if p.signed_size != 0) < cfg.max_open_positions
     target = kw["signal"].features.get("target_move_pct")
     if target is None and kw["protective"]:
-        target = kw["exits_cfg"].take_profit_pct[0]
+        # the expected move: ATR x [risk] cost_atr_multiple when both are known, else the first take-profit
+        if kw["atr_pct"] is not None and cfg.cost_atr_multiple > 0:
+            target = kw["atr_pct"] * cfg.cost_atr_multiple
+        elif kw["exits_cfg"].take_profit_pct:
+            target = kw["exits_cfg"].take_profit_pct[0]
     if target is not None:
         costs = 2 * cfg.expected_taker_fee_bps / 100 + max(0.0, (kw["funding_rate"] or 0.0) * want) * \
             cfg.expected_hold_h * 100
@@ -260,7 +263,8 @@ def test_an_entry_stays_within_the_risk_limits(kw):
     assert e.size > 0 and e.size >= inst.min_order_size
     assert e.size % inst.lot_size == 0, f"size {e.size} is not a multiple of the lot {inst.lot_size}"
     # per-order notional cap
-    notional = e.size * mark
+    # (USD notional: size x mark for PF_, size x contract size (USD) for PI_)
+    notional = e.size * mark if inst.is_linear else e.size * inst.contract_size
     assert _le(notional, Decimal(str(cfg.max_position_notional_usd)))
     # leverage: the allowed leverage is under the cap, and all open notional (the closed position excluded)
     # plus this order is within it x equity - so a same-side add (pyramiding) never goes beyond it either
@@ -272,7 +276,8 @@ def test_an_entry_stays_within_the_risk_limits(kw):
     mode = "fixed" if not kw["protective"] else (kw["sizing"] or cfg.sizing)
     if mode == "risk":
         assert e.stop_price is not None
-        assert _le(e.size * abs(mark - e.stop_price), equity * Decimal(str(cfg.risk_per_trade_pct)) / 100)
+        loss = e.size * abs(mark - e.stop_price) * (1 if inst.is_linear else inst.contract_size / mark)
+        assert _le(loss, equity * Decimal(str(cfg.risk_per_trade_pct)) / 100)
     else:
         assert _le(notional, equity * Decimal(str(cfg.fixed_fraction_pct)) / 100)
     # the protective stop

@@ -73,3 +73,22 @@ def test_override_is_journaled(tmp_path, monkeypatch):
     assert asyncio.run(journal_only()).startswith("--skip-paper-gate: live started although paper history")
     rows = sqlite3.connect(tmp_path / "j.sqlite").execute("SELECT name, reason FROM events WHERE kind = 'operator'").fetchall()
     assert rows[0][0] == "skip-paper-gate" and "min_paper_trades 30" in rows[0][1]
+
+
+def test_gate_reads_the_paper_profile_journal_by_default(tmp_path, monkeypatch):
+    from kraken_tui.config import profile_dir
+    from kraken_tui.promotion import paper_journal_path
+
+    monkeypatch.setenv("KRAKEN_TUI_API_KEY", "k")
+    monkeypatch.setenv("KRAKEN_TUI_API_SECRET", "czNjcmV0")
+    cfg = Config.model_validate({"live": {"enabled": True}})
+    paper = profile_dir("paper") / "journal.sqlite"
+    assert paper_journal_path(cfg) == paper
+    # the live run's own profile and journal do not move the gate off the paper profile's journal
+    with pytest.raises(ConfigError, match="live.require_paper") as e:
+        asyncio.run(build_runtime(cfg, RunOptions(mode="live", profile="live-x", journal=tmp_path / "j.sqlite")))
+    assert str(paper) in str(e.value)
+    named = Config.model_validate({"general": {"profile": "btc"}, "live": {"enabled": True}})
+    assert paper_journal_path(named) == profile_dir("btc") / "journal.sqlite"
+    chosen = Config.model_validate({"live": {"enabled": True, "paper_journal": str(tmp_path / "p.sqlite")}})
+    assert paper_journal_path(chosen) == tmp_path / "p.sqlite"

@@ -104,5 +104,53 @@ def test_below_minimum_and_other_rejections():
     d = evaluate_entry(req(), tiny, RiskConfig(sizing="fixed"))  # 1 USD / 100000 = 0.00001 -> 0 after the lot
     assert not d.approved and "below the minimum order 0.0001" in d.reason
     assert evaluate_entry(req(), ACCOUNT, RiskConfig(), "entries paused: operator").reason == "entries paused: operator"
-    assert "PF_ linear" in evaluate_entry(req(instrument=PI), ACCOUNT, RiskConfig()).reason
     assert "needs a stop" in evaluate_entry(req(stop_price=None), ACCOUNT, RiskConfig()).reason
+
+
+PI_TIERED = Instrument("PI_XBTUSD", InstrumentType.INVERSE, D("0.5"), D("1"), D("1"),
+                       margin_levels=(MarginLevel(D("0"), D("0.02"), D("0.01")),))
+
+
+def test_inverse_entry_sized_in_usd_contracts():
+    # risk sizing: 10 000 USD x 1 % = 100 USD at risk; one USD contract from 100 000 to a 98 000 stop loses
+    # 1 x 2 000 / 100 000 = 0.02 USD, so 100 / 0.02 = 5 000 contracts = 5 000 USD notional (the cap: 5 000 USD)
+    d = evaluate_entry(req(instrument=PI_TIERED), ACCOUNT, RiskConfig())
+    assert d.approved and d.size == D("5000") and d.leverage_x == D("2")
+    # fixed fraction: 10 000 x 20 % = 2 000 USD = 2 000 contracts at any price
+    d = evaluate_entry(req(instrument=PI_TIERED, entry_price=D("37000.5")), ACCOUNT,
+                       RiskConfig(sizing="fixed", fixed_fraction_pct=20))
+    assert d.approved and d.size == D("2000")
+    # a 1 % stop sizes 100 / 0.01 = 10 000 contracts; a 2x leverage cap on 10 000 USD with a 15 000-contract
+    # PI_ position open (15 000 USD, not 15 000 x 3 000) leaves 20 000 - 15 000 = 5 000 USD of room
+    held = OpenExposure("PI_ETHUSD", D("-15000"), D("3000"), D("3000"), D("0.02"), D("0.01"), inverse=True)
+    d = evaluate_entry(req(instrument=PI_TIERED, stop_price=D("99000")),
+                       AccountSnapshot(D("10000"), D("10000"), (held,)),
+                       RiskConfig(leverage_cap=2, max_position_notional_usd=1e9))
+    assert d.approved and d.size == D("5000") and "capped by leverage" in d.notes
+
+
+def test_inverse_exposure_is_valued_in_coin_then_usd():
+    # short 1 000 USD contracts from 100 000 to 100 070: (1/100 000 - 1/100 070) x -1 000 XBT x 100 070 = -0.70 USD
+    e = OpenExposure("PI_XBTUSD", D("-1000"), D("100000"), D("100070"), D("0.02"), D("0.01"), inverse=True)
+    assert e.unrealized_pnl_usd == D("-0.7") and e.notional_usd == D("1000") and e.entry_notional_usd == D("1000")
+
+
+def test_inverse_position_does_not_move_a_linear_liquidation_estimate():
+    # a PI_ short's figures stay out of a PF_ entry's estimate: with it or without it the entry is approved
+    # with the same size (were its 1 000 contracts valued linearly, -1 000 x 70 = -70 000 USD, the
+    # estimated liquidation would sit inside the buffer and the entry would be refused)
+    pi = OpenExposure("PI_XBTUSD", D("-1000"), D("100000"), D("100070"), D("0.02"), D("0.01"), inverse=True)
+    alone = evaluate_entry(req(), ACCOUNT, RiskConfig())
+    mixed = evaluate_entry(req(), AccountSnapshot(D("10000"), D("10000"), (pi,)), RiskConfig())
+    assert mixed.approved and mixed.size == alone.size == D("0.05")
+
+
+def test_inverse_liquidation_buffer_uses_the_inverse_formula():
+    # 1 000 USD collateral, 1 % risk = 10 USD over a 0.1 % stop = 10 000 contracts, capped at 5x = 5 000 USD
+    # contracts long at 100 000. C = 1 000 / 100 000 = 0.01 XBT, MM 1 %: P = q / (C + q/e - m q/e)
+    # = 5 000 / (0.01 + 0.05 - 0.0005) = 84 033.61 USD, 15.97 % below entry: inside a 20 % buffer
+    cfg = RiskConfig(leverage_cap=5, liquidation_buffer_pct=20)
+    d = evaluate_entry(req(instrument=PI_TIERED, stop_price=D("99900")), AccountSnapshot(D("1000"), D("1000")), cfg)
+    assert not d.approved and "estimated liquidation at 84033.61 is 16.0% from entry" in d.reason
+    assert evaluate_entry(req(instrument=PI_TIERED, stop_price=D("99900")), AccountSnapshot(D("1000"), D("1000")),
+                          RiskConfig(leverage_cap=5, liquidation_buffer_pct=15)).size == D("5000")

@@ -66,7 +66,7 @@ def test_cached_trades_equal_derived_trades_including_reversal_and_funding(tmp_p
     cached, open_symbols = tradecache.load_cached_trades(conn)
     assert first == expected.closed and open_first == open_symbols == [XBT]
     assert [t.exit_reason for t in cached] == ["from-cache"] * 3
-    restored = [type(t)(**{**{f: getattr(t, f) for f in t.__slots__ if f != "net_pnl_usd"},
+    restored = [type(t)(**{**{f: getattr(t, f) for f in t.__slots__ if f not in ("net_pnl_usd", "net_pnl_coin")},
                            "exit_reason": e.exit_reason}) for t, e in zip(cached, expected.closed, strict=True)]
     assert restored == expected.closed  # every field, exact Decimals, MAE/MFE floats
     conn.close()

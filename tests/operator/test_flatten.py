@@ -131,10 +131,13 @@ async def test_late_delivered_close_cannot_flip_position():
     ex = make_exchange(5)
     book_account(ex, 5)
     # every POST is delivered late in round 1: cancel-all and the batch arrive after the verify read.
-    cf = ClientFaults(late_rate=1.0, late_s=0.15, seed=3)
+    cf = ClientFaults(late_rate=1.0, late_s=1.0, seed=3)  # far later than a round, even on a loaded machine
     async with paper_env(ex, client_faults=cf) as env:
         task = asyncio.create_task(flatten_account(env.client, max_rounds=8, first_backoff_s=0.01))
-        await asyncio.sleep(0.01)
+        for _ in range(5000):  # until round 1's close batch left (late), however loaded the machine is
+            if "batchorder" in env.transport.paths:
+                break
+            await asyncio.sleep(0.001)
         env.transport.faults = ClientFaults()  # after the first POSTs, deliveries are normal
         rep = await task
         await env.transport.drain()

@@ -129,8 +129,9 @@ async def test_quit_with_positions_asks_and_says_what_stays_open(make_app, engin
     assert app.return_code == 0
 
 
-async def test_quit_when_flat_does_not_ask(make_app, engine):
+async def test_quit_when_flat_and_not_running_does_not_ask(make_app, engine):
     engine.flat = True
+    engine.sm.pause("operator: pause key", TransitionSource.KEY)
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("q")

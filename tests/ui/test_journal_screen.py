@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import time
 from decimal import Decimal
 
 import pytest
@@ -71,16 +70,13 @@ async def test_journal_screen_with_100k_trades_pages_filters_and_exports(make_ap
     path = build_trades_journal(tmp_path / "big.sqlite", 100_000)
     app = make_app(FakeEngine(journal_path=str(path)))
     async with app.run_test(size=(120, 40)) as pilot:
-        t0 = time.perf_counter()
         await pilot.press("j")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        load_s = time.perf_counter() - t0
         screen = app.screen
         assert isinstance(screen, JournalScreen)
         tl = screen.query_one(TradeList)
         assert len(tl.trades) == 100_000 and tl.trades[0].exit_ts_ms > tl.trades[-1].exit_ts_ms  # newest first
-        assert load_s < 20
         await pilot.press("end")
         assert tl.cursor == 99_999
         await pilot.press("slash")

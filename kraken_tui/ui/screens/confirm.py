@@ -1,9 +1,13 @@
-"""A yes/no question as a modal screen: y confirms, n or Escape declines. No mouse needed.
+"""A yes/no question as a modal screen (y confirms, n or Escape declines) and the quit prompt (y quits and
+leaves the account as it is, f flattens then quits, n or Escape stays). Keys only: the answers have no
+buttons, and the console never takes a click, a paste or a burst of typed keys as an answer.
 
 Must not import: the engine's internals, the journal.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,7 +16,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-__all__ = ["ConfirmScreen"]
+__all__ = ["ConfirmScreen", "QuitChoice", "QuitScreen"]
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -54,3 +58,45 @@ class ConfirmScreen(ModalScreen[bool]):
     def action_answer(self, value: bool) -> None:
         """Close the dialog with ``value``."""
         self.dismiss(value)
+
+
+class QuitChoice(StrEnum):
+    """The quit prompt's answers."""
+
+    QUIT = "quit"
+    """Quit; positions and orders stay as they are."""
+    FLATTEN = "flatten"
+    """Flatten the account, then quit once it is verified flat."""
+
+
+class QuitScreen(ConfirmScreen):
+    """The quit prompt: a ``ConfirmScreen`` ("Quit the console?", y = quit) with a third answer, ``f`` =
+    flatten, then quit. Dismisses with True for y and f (``choice`` says which), False on ``n``/Escape.
+
+    Args:
+        body: what stays open and what quitting stops (several lines).
+    """
+
+    BINDINGS = [Binding("f", "flatten_first", "Flatten, then quit", id="quit.flatten")]
+
+    def __init__(self, body: str | Text) -> None:
+        super().__init__("Quit the console?", body, yes="quit")
+        self.choice: QuitChoice | None = None
+        """The answer: ``QuitChoice.QUIT`` or ``QuitChoice.FLATTEN``; None until answered or on cancel."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._title, id="confirm-title")
+            yield Static(self._body, id="confirm-body")
+            yield Static("y = quit as it is   f = flatten, then quit   n / Esc = cancel",
+                         id="confirm-keys")
+
+    def action_answer(self, value: bool) -> None:
+        """y (True) quits as it is; n/Escape (False) cancels."""
+        self.choice = QuitChoice.QUIT if value else None
+        self.dismiss(value)
+
+    def action_flatten_first(self) -> None:
+        """f: flatten, then quit."""
+        self.choice = QuitChoice.FLATTEN
+        self.dismiss(True)

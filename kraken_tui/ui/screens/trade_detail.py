@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from kraken_tui.journal.export import iso_ms
+from kraken_tui.journal.records import flatten_source_of
 from kraken_tui.ui import format as fmt
 from kraken_tui.ui.journal_data import TradeDetail
 
@@ -23,12 +24,14 @@ __all__ = ["TradeDetailScreen", "detail_text"]
 
 
 def detail_text(d: TradeDetail) -> Text:
-    """The summary lines of a trade."""
+    """The summary lines of a trade; a flatten's exit names its source (``flatten (ctl flatten)``)."""
     t = d.trade
+    source = flatten_source_of(d.fills[-1].cli_ord_id) if t.exit_reason == "flatten" and d.fills else None
+    reason = f"{t.exit_reason} ({source})" if source else t.exit_reason
     arrow = "▲" if t.side.value == "long" else "▼"
     out = Text(f"{t.symbol} {arrow} {t.side.value} {fmt.size(t.size)}\n", style="bold")
     out.append(f"entry {fmt.price(t.entry_price)} at {iso_ms(t.entry_ts_ms)}\n"
-               f"exit  {fmt.price(t.exit_price)} at {iso_ms(t.exit_ts_ms)}   exit reason: {t.exit_reason}\n"
+               f"exit  {fmt.price(t.exit_price)} at {iso_ms(t.exit_ts_ms)}   exit reason: {reason}\n"
                f"gross {fmt.signed_money(t.gross_pnl_usd)}  fees {fmt.money(t.fees_usd)}  "
                f"funding {fmt.signed_money(t.funding_usd)} (paid {fmt.money(t.funding_paid_usd)}, "
                f"received {fmt.money(t.funding_received_usd)})\n")

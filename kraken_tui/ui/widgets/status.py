@@ -32,7 +32,8 @@ def _mode_badge(snap: EngineSnapshot, pal: Palette) -> Text:
 
 def top_line(snap: EngineSnapshot, wall_ms: int, pal: Palette) -> Text:
     """Line 1, most important first (a narrow terminal cuts the end): mode banner, UTC clock, data time
-    (replay), feed and data age, dead man's switch, rate-limit headroom, strategy."""
+    (replay), feed and data age, dead man's switch, rate-limit headroom, strategy, profile, notifications
+    failing."""
     t = _mode_badge(snap, pal)
     t.append("  UTC ", style=pal.muted)
     t.append(fmt.hhmmss_utc(wall_ms), style="bold")
@@ -56,6 +57,8 @@ def top_line(snap: EngineSnapshot, wall_ms: int, pal: Palette) -> Text:
         t.append(fmt.pct(snap.rate_limit_headroom, 0), style=pal.warn if snap.rate_limit_headroom < 0.3 else "")
     if snap.strategy:
         t.append(f"  {snap.strategy}", style=pal.muted)
+    t.append(f"  profile {snap.profile}" if snap.profile else "", style=pal.muted)
+    t.append("  NOTIFY FAILING" if snap.notify.failing else "", style=f"bold {pal.short}")
     return t
 
 
