@@ -42,6 +42,8 @@ SUBCOMMANDS = tuple(HANDLERS)
 
 def _add_market_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--funding", metavar="PATH", type=Path, help="hourly funding-rate CSV for replays")
+    p.add_argument("--funding-rate", metavar="R", type=float,
+                   help="constant relative funding rate per hour for candle replays without --funding (default 1e-5)")
     p.add_argument(
         "--symbol-map",
         metavar="SRC=DST",
@@ -74,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_market_flags(run)
     run.add_argument("--exit-at-end", action="store_true", help="stop when the recording ends")
     run.add_argument("--journal", type=Path, help="SQLite journal file")
+    run.add_argument("--skip-paper-gate", action="store_true",
+                     help="start live although the paper record misses a [live] threshold (journaled)")
     run.add_argument("--profile", metavar="NAME",
                      help="profile: its own journal, operator state and paper account (default: paper, live, "
                           "or replay-<file stem>)")
@@ -95,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--config", type=Path, help="config file")
     bt.add_argument("--candles", required=True, type=Path, help="candle file (charts CSV/JSON or OHLCVT CSV)")
     bt.add_argument("--funding", type=Path, help="hourly funding-rate CSV")
+    bt.add_argument("--index", metavar="PATH[@SYMBOL:index]",
+                    help="index (spot) candle file: the basis guard before and after entry")
     bt.add_argument("--funding-rate", type=float, help="constant relative funding rate per hour when no CSV")
     bt.add_argument("--symbol", help="perpetual to trade, e.g. PF_XBTUSD")
     bt.add_argument("--strategy", help="strategy name")

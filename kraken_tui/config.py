@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from kraken_tui.errors import ConfigError, SecretsError
 
@@ -29,6 +37,7 @@ __all__ = [
     "Config",
     "Credentials",
     "ExitsConfig",
+    "ExternalConfig",
     "GeneralConfig",
     "LiveConfig",
     "NotifyConfig",
@@ -88,6 +97,21 @@ class LiveConfig(_Section):
     """Kraken Futures REST host (spec §1)."""
     ws_url: str = "wss://futures.kraken.com/ws/v1"
     """Kraken Futures WebSocket URL (spec §1)."""
+    require_paper: bool = True
+    """Promotion gate: --mode live refuses to start until the paper journal meets the four thresholds below
+    (``kraken-tui run --mode live --skip-paper-gate`` overrides it, and the override is journaled)."""
+    min_paper_days: float = Field(default=14.0, ge=0)
+    """Promotion gate: paper trading history needed, days (first to last paper trade)."""
+    min_paper_trades: int = Field(default=30, ge=0)
+    """Promotion gate: closed paper trades needed."""
+    min_paper_profit_factor: float = Field(default=1.2, ge=0)
+    """Promotion gate: gross profit / gross loss of the paper trades, at least."""
+    max_paper_drawdown_pct: float = Field(default=15.0, gt=0, le=100)
+    """Promotion gate: largest peak-to-trough drawdown of the paper trades' cumulative net P&L, percent of
+    the paper starting balance, at most."""
+    paper_journal: Path | None = None
+    """The paper journal the promotion gate reads; empty = the paper profile's journal (where a plain paper run
+    journals: ``[general] journal_path``, else the journal of profile ``[general] profile``, else ``paper``)."""
 
 
 class CredentialsConfig(_Section):
@@ -215,6 +239,28 @@ class RiskConfig(_Section):
     """Taker fee assumed by the cost check (entry and exit), basis points."""
     expected_hold_h: float = Field(default=4.0, gt=0)
     """Expected holding time used to estimate funding cost, hours."""
+    expected_slippage_bps: float = Field(default=2.0, ge=0)
+    """Slippage assumed by the cost check on each of entry and exit, basis points."""
+    cost_atr_multiple: float = Field(default=1.0, ge=0)
+    """Cost check: the expected move is this many ATRs of the signal timeframe (when ATR is known), unless the
+    strategy names its own target; 0 = use the first take-profit level instead."""
+    cost_edge_multiple: float = Field(default=1.5, ge=1)
+    """Cost check: the expected move must be at least this many times the round-trip costs."""
+    basis_action: Literal["close", "pause", "alert"] = "pause"
+    """What happens when the basis of a symbol with an open position exceeds max_basis_bps: "close" the
+    position, "pause" entries (the position keeps its stops) or only "alert"."""
+    win_rate_floor_pct: float = Field(default=40.0, ge=0, le=100)
+    """Win-rate leverage cap: below this win rate of the closed trades, leverage is capped at
+    win_rate_leverage_cap, percent; 0 = off."""
+    win_rate_leverage_cap: float = Field(default=2.0, gt=0)
+    """Leverage allowed while the win rate is below win_rate_floor_pct, x."""
+    win_rate_min_trades: int = Field(default=10, ge=1)
+    """Closed trades needed before the win-rate cap applies."""
+    confidence_sizing: bool = True
+    """Scale the size of signals from confidence-weighing strategies (ensemble, external) by their
+    confidence: size x max(min_confidence_size_pct / 100, confidence)."""
+    min_confidence_size_pct: float = Field(default=50.0, gt=0, le=100)
+    """Smallest share of the full size a confidence-scaled entry gets, percent."""
 
     @field_validator("vol_band_leverage")
     @classmethod
@@ -224,13 +270,13 @@ class RiskConfig(_Section):
             raise ValueError(f"needs {len(edges) + 1} positive leverages (one more than vol_band_atr_pct)")
         return v
 
-    @field_validator("leverage_cap")
-    @classmethod
-    def _cap_below_ceiling(cls, v: float, info: Any) -> float:
-        ceiling = info.data.get("leverage_ceiling", 5.0)
-        if v > ceiling:
-            raise ValueError(f"must not exceed leverage_ceiling ({ceiling})")
-        return v
+    @model_validator(mode="after")
+    def _cap_below_ceiling(self) -> RiskConfig:
+        # an "after" validator: both fields are parsed, whatever their order in the model or the file
+        if self.leverage_cap > self.leverage_ceiling:
+            raise ValueError(f"leverage_cap {self.leverage_cap:g} must not exceed leverage_ceiling "
+                             f"({self.leverage_ceiling:g})")
+        return self
 
 
 class ExitsConfig(_Section):
@@ -262,10 +308,12 @@ class ExitsConfig(_Section):
 class OperatorConfig(_Section):
     """[operator]: automatic safety transitions and the dead man's switch."""
 
-    daily_loss_limit_pct: float = Field(default=5.0, gt=0, le=100)
-    """Pause entries until 00:00 UTC after losing this share of the day's starting equity, percent."""
-    equity_floor_pct: float = Field(default=80.0, gt=0, le=100)
-    """Flatten and halt when equity falls below this share of starting equity, percent."""
+    daily_loss_limit_pct: float = Field(default=5.0, ge=0, le=100)
+    """Pause entries until 00:00 UTC after losing this share of the day's starting equity, percent; 0 = off
+    (announced as a WARNING at start)."""
+    equity_floor_pct: float = Field(default=80.0, ge=0, le=100)
+    """Flatten and halt when equity falls below this share of starting equity, percent; 0 = off (announced as
+    a WARNING at start)."""
     stale_data_s: float = Field(default=30.0, gt=0)
     """Block entries while market data is older than this, seconds."""
     cancel_after_s: int = Field(default=0, ge=0, le=86_400)
@@ -273,6 +321,27 @@ class OperatorConfig(_Section):
     too) if the console stops refreshing it; off by default so a crashed console keeps its stops."""
     reconcile_interval_s: float = Field(default=30.0, gt=0)
     """Reconciliation timer, seconds."""
+
+
+class ExternalConfig(_Section):
+    """[external]: where the external signal source (``[strategy] name = "external"`` or the ensemble's ML
+    slot) reads its JSON lines from (engine.strategies.external for the line format)."""
+
+    path: str = ""
+    """A JSON-lines file to tail (new lines only); empty = none."""
+    pipe: str = ""
+    """A named pipe (FIFO) to read lines from; reopened when the writer closes it; empty = none."""
+    socket: str = ""
+    """``unix:/path`` or ``tcp:127.0.0.1:PORT`` to listen on for lines; empty = none."""
+    webhook: str = ""
+    """``127.0.0.1:PORT`` (loopback only) to accept TradingView-style alert JSON by HTTP POST; empty = none."""
+    webhook_secret_env: str = "KRAKEN_TUI_WEBHOOK_SECRET"
+    """Environment variable holding the webhook's shared secret (wins over webhook_secret_file)."""
+    webhook_secret_file: Path | None = None
+    """File holding the webhook's shared secret; must be mode 0600."""
+    signal_file: str = ""
+    """Backtests: a timestamped JSON-lines signal file merged by time (each line delivered at the first bar
+    close at or after its ts_ms; never earlier)."""
 
 
 class UIConfig(_Section):
@@ -330,6 +399,7 @@ class Config(_Section):
     risk: RiskConfig = Field(default_factory=RiskConfig)
     exits: ExitsConfig = Field(default_factory=ExitsConfig)
     operator: OperatorConfig = Field(default_factory=OperatorConfig)
+    external: ExternalConfig = Field(default_factory=ExternalConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     keymap: dict[str, str] = Field(default_factory=dict)

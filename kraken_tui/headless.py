@@ -127,9 +127,11 @@ def options_from_args(args: argparse.Namespace, cfg: Config) -> Any:
         "source": args.source or cfg.general.source,
         "replay": list(args.replay or []),
         "funding": str(args.funding) if args.funding else None,
+        "funding_rate": getattr(args, "funding_rate", None),
         "symbol_map": parse_symbol_map(args.symbol_map or []),
         "exit_at_end": bool(args.exit_at_end),
         "journal": args.journal or cfg.general.journal_path,
+        "skip_paper_gate": bool(getattr(args, "skip_paper_gate", False)),
         "profile": getattr(args, "profile", None),
         "fresh": True if getattr(args, "fresh", False) else None,
     }

@@ -2,7 +2,14 @@
 
 Owns: ``RunOptions`` (the ``run`` flags), ``build_runtime`` and ``Runtime`` (used by the headless runner and
 the console), the live-mode gate, the restore of the operator state from the journal
-(``last_operator_state``) and the replay lockstep.
+(``last_operator_state``), the replay lockstep and the external signal readers.
+
+External signals: when the strategy has an external component (``[strategy] name = "external"`` or the
+ensemble's ML slot) and ``[external]`` (or the strategy's ``path``/``socket`` params) names a reader, the
+readers (``engine.strategies.external_io.run_external_reader``: file, pipe, socket, loopback webhook) run
+as a runtime task from engine start to close; they hand lines to the component's ``feed_line`` and every
+outcome is journaled (``engine.external_feed.ExternalJournal``). The webhook's secret is read here
+(environment or a 0600 file) and never logged.
 
 Paper mode starts the paper exchange in process on loopback (``paper.server.PaperServer``) with the
 market source chosen by the flags (``paper.sources.factory.build_source``) and points the ordinary
@@ -65,19 +72,23 @@ from kraken_tui.config import (
     validate_profile_name,
 )
 from kraken_tui.engine.core import Engine
-from kraken_tui.engine.facade import EngineMode, EventKind
+from kraken_tui.engine.external_feed import ExternalJournal, external_component
+from kraken_tui.engine.facade import EngineMode, EventKind, Severity
 from kraken_tui.engine.operator import OperatorState
+from kraken_tui.engine.strategies.ensemble import Ensemble
+from kraken_tui.engine.strategies.external import ExternalSignals
+from kraken_tui.engine.strategies.external_io import ReaderSpec, load_webhook_secret, run_external_reader
 from kraken_tui.errors import ConfigError, SecretsError
 from kraken_tui.journal.db import resolve_journal_path
 from kraken_tui.journal.queries import last_state_change
-from kraken_tui.journal.records import RunStarted, RunStopped
+from kraken_tui.journal.records import EventSource, OperatorAction, RunStarted, RunStopped
 from kraken_tui.journal.writer import JournalWriter
 from kraken_tui.kraken.ratelimit import RateLimiter
 from kraken_tui.kraken.rest import KrakenRestClient
 from kraken_tui.kraken.ws import KrakenWsClient
 
-__all__ = ["RunOptions", "RunProfile", "Runtime", "build_runtime", "last_operator_state", "profile_name",
-           "replay_symbols", "resolve_profile"]
+__all__ = ["RunOptions", "RunProfile", "Runtime", "build_runtime", "external_reader_spec", "last_operator_state",
+           "profile_name", "replay_symbols", "resolve_profile"]
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +108,13 @@ class RunOptions:
     source: str = "synthetic"
     replay: list[str] = field(default_factory=list)
     funding: str | None = None
+    funding_rate: float | None = None
     symbol_map: dict[str, str] = field(default_factory=dict)
     speed: float | None = 1.0
     exit_at_end: bool = False
     journal: Path | None = None
+    skip_paper_gate: bool = False
+    """``--skip-paper-gate``: start live although the paper record misses a ``[live]`` threshold (journaled)."""
     profile: str | None = None
     fresh: bool | None = None
     """Start the paper account over; None = ``[paper] fresh``."""
@@ -181,6 +195,21 @@ def last_operator_state(path: Path) -> tuple[OperatorState, str] | None:
         return OperatorState(row[0]), row[1]
     except ValueError:
         return None
+
+
+def external_reader_spec(cfg: Config, component: ExternalSignals) -> ReaderSpec:
+    """The readers of ``component``: ``[external]`` keys, else the strategy's own ``path``/``socket`` params;
+    the webhook secret loaded when a webhook is named.
+
+    Raises:
+        ConfigError: a webhook without a usable secret (``external_io.load_webhook_secret``).
+    """
+    ext = cfg.external
+    secret = ""
+    if ext.webhook:
+        secret = load_webhook_secret(ext.webhook_secret_env, ext.webhook_secret_file)
+    return ReaderSpec(path=ext.path or component.p["path"], pipe=ext.pipe, socket=ext.socket or component.p["socket"],
+                      webhook=ext.webhook, webhook_secret=secret)
 
 
 def replay_symbols(cfg: Config, replayed: tuple[str, ...] | list[str]) -> tuple[tuple[str, ...], str]:
@@ -288,6 +317,8 @@ class Runtime:
         self._ws: KrakenWsClient | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._closed = False
+        self.paper_gate_override: list[str] = []
+        """The promotion thresholds missed when live started with ``--skip-paper-gate`` (journaled at start)."""
 
     async def start(self) -> None:
         """Journal, paper server (paper/replay), clients, engine, in that order.
@@ -343,6 +374,11 @@ class Runtime:
         self._describe_run()
         if note is not None:
             self.engine.emit(EventKind.INFO, note, data={"symbols": list(symbols or ())})
+        funding_note = getattr(self._source, "funding_describe", None)
+        if self.mode is EngineMode.REPLAY and funding_note:
+            if funding_note.startswith("constant") and self.opts.funding_rate is None:
+                funding_note += " (default; set --funding PATH or --funding-rate R)"
+            self.engine.emit(EventKind.INFO, f"replay funding: {funding_note}", data={"funding": funding_note})
         self._start_notifier()
         equity: Decimal | None = None
         with contextlib.suppress(Exception):
@@ -350,7 +386,11 @@ class Runtime:
         await self._journal.write(RunStarted(
             self.run_id, int(time.time() * 1000), self.mode.value, _config_hash(cfg), __version__,
             equity if equity and equity > 0 else None))
+        why = await self.journal_paper_gate_override()
+        if why:
+            self.engine.emit(EventKind.ALERT, why, severity=Severity.WARNING, data={"level": "HIGH"})
         await self.engine.start()
+        await self._start_external()
         if gate is not None:
             gate.engine = self.engine
             gate.ready.set()
@@ -358,6 +398,52 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._watch_source(), name="runtime-source-watch"))
         if self.opts.exit_at_end and self.paper_server is not None and self.paper_server.source_done is not None:
             self._tasks.append(asyncio.create_task(self._exit_at_end(), name="runtime-exit-at-end"))
+
+    async def journal_paper_gate_override(self) -> str | None:
+        """Journal the ``--skip-paper-gate`` override (an ``OperatorAction`` naming the thresholds missed) when
+        live starts with it; returns that text, or None without an override. The journal must be started."""
+        if not self.paper_gate_override:
+            return None
+        why = "--skip-paper-gate: live started although " + "; ".join(self.paper_gate_override)
+        await self._journal.write(OperatorAction(int(time.time() * 1000), "skip-paper-gate", why, EventSource.KEY))
+        return why
+
+    async def _start_external(self) -> None:
+        """Start the external signal readers (module docstring) and announce the ensemble's slots.
+
+        Raises:
+            ConfigError: ``[strategy] name = "external"`` with no reader, or a webhook without a secret.
+        """
+        eng = self.engine
+        comp = external_component(eng.strategy)
+        spec = external_reader_spec(self.cfg, comp) if comp is not None else ReaderSpec()
+        if comp is not None and spec.any:
+            comp.listener = ExternalJournal(eng.io, self.run_id)
+            stop = asyncio.Event()
+            listening = asyncio.Event()
+
+            def started(names: list[str]) -> None:
+                eng.emit(EventKind.INFO, "external signals from " + ", ".join(names), data={"readers": names})
+                listening.set()
+
+            task = asyncio.create_task(run_external_reader(comp, stop=stop, spec=spec, started=started),
+                                       name="runtime-external-signals")
+            task.add_done_callback(self._external_ended)
+            self._tasks.append(task)
+            done, _ = await asyncio.wait([task, asyncio.create_task(listening.wait())],
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if task in done and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]  # e.g. the webhook port cannot be bound
+        elif isinstance(eng.strategy, ExternalSignals):
+            raise ConfigError("external.path", "", "a file, pipe, socket or webhook for [strategy] name = "
+                              '"external" ([external] section)')
+        if isinstance(eng.strategy, Ensemble):
+            eng.emit(EventKind.INFO, eng.strategy.describe())
+
+    def _external_ended(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None and self.engine is not None:
+            self.engine.emit(EventKind.ERROR, f"external signal reader stopped: {task.exception()}",
+                             severity=Severity.ERROR)
 
     async def _open_paper_account(self, exchange: Any, path: Path) -> None:
         """Open (lock) the paper account file and restore the account into ``exchange``.
@@ -504,8 +590,9 @@ async def build_runtime(cfg: Config, opts: RunOptions) -> Runtime:
     """Validate the options and build (not start) a Runtime.
 
     Raises:
-        ConfigError: unknown mode; live mode without ``[live] enabled = true``; bad source/replay flags; a
-            bad profile name.
+        ConfigError: unknown mode; live mode without ``[live] enabled = true``, or (without
+            ``skip_paper_gate``) with a paper record missing a ``[live]`` promotion threshold
+            (``kraken_tui.promotion``; the message names each one); bad source/replay flags; a bad profile name.
         SecretsError: live mode without API keys (environment or ``[credentials] key_file``); a notification
             URL file that is unreadable or not mode 0600.
         DataFileError: a malformed replay or funding file.
@@ -526,13 +613,29 @@ async def build_runtime(cfg: Config, opts: RunOptions) -> Runtime:
                                "live mode needs API keys (KRAKEN_TUI_API_KEY and KRAKEN_TUI_API_SECRET, or a 0600 key file)")
         if not cfg.live.enabled:
             raise ConfigError("live.enabled", False, "true to trade real money on Kraken Futures (--mode live)")
-        return Runtime(cfg, opts, mode=EngineMode.LIVE, journal_path=journal_path, source=None, credentials=creds,
-                       profile=profile, notify_urls=urls)
+        missed: list[str] = []
+        if cfg.live.require_paper:
+            from kraken_tui.promotion import paper_journal_path, promotion_failures, read_paper_record
+
+            paper = paper_journal_path(cfg)
+            missed = promotion_failures(cfg.live, await asyncio.to_thread(read_paper_record, paper))
+            if missed and not opts.skip_paper_gate:
+                raise ConfigError("live.require_paper", str(paper),
+                                  "paper trading that meets every [live] threshold first (or --skip-paper-gate, "
+                                  "journaled); not met: " + "; ".join(missed))
+        rt = Runtime(cfg, opts, mode=EngineMode.LIVE, journal_path=journal_path, source=None, credentials=creds,
+                     profile=profile, notify_urls=urls)
+        rt.paper_gate_override = missed
+        return rt
     from kraken_tui.paper.sources.factory import build_source  # the source stack loads only for paper runs
+    from kraken_tui.paper.sources.replay import DEFAULT_FUNDING_RATE
 
     source = await build_source(
         "replay" if opts.replay else opts.source, symbols=cfg.paper.symbols, replay_paths=opts.replay,
-        funding_path=Path(opts.funding) if opts.funding else None, symbol_map=opts.symbol_map,
+        funding_path=Path(opts.funding) if opts.funding else None,
+        funding_rate=(opts.funding_rate if opts.funding_rate is not None else DEFAULT_FUNDING_RATE)
+        if opts.replay and not opts.funding else None,
+        symbol_map=opts.symbol_map,
         speed="max" if opts.speed is None else opts.speed, seed=cfg.paper.synthetic_seed, ws_url=cfg.live.ws_url,
         live_timeout_s=cfg.client.timeout_s, client_config=cfg.client)
     mode = EngineMode.REPLAY if opts.replay else EngineMode.PAPER

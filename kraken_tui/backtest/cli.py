@@ -117,6 +117,11 @@ def _settings(args: argparse.Namespace, cfg: Config) -> tuple[BacktestSettings, 
     for item in args.param:
         k, v = parse_param(item)
         params[k] = v
+    if cfg.external.signal_file:  # [external] signal_file: the external source's history in a backtest
+        if strategy == "external":
+            params.setdefault("path", cfg.external.signal_file)
+        elif strategy == "ensemble":
+            params["external"] = {**dict(params.get("external", {})), "path": cfg.external.signal_file}
     maker, taker = _fees(args.fees, cfg)
     slip = DEFAULT_SLIPPAGE_BPS if args.slippage_bps is None else args.slippage_bps
     if not math.isfinite(slip) or not 0 <= slip <= 1000:
@@ -128,6 +133,15 @@ def _settings(args: argparse.Namespace, cfg: Config) -> tuple[BacktestSettings, 
     funding = _funding(args, symbol)
     stream = open_candles(args.candles, symbol=symbol, ws_timeframe=cfg.strategy.timeframe,
                           from_ms=from_ms, to_ms=to_ms)
+    index_closes: dict[int, float] | None = None
+    if getattr(args, "index", None):
+        ipath = str(args.index)
+        if ipath.endswith(":index") and "@" in ipath:  # the replay grammar PATH@SYMBOL:index
+            ipath = ipath.rsplit("@", 1)[0]
+        index_closes = {}
+        for chunk_row in open_candles(Path(ipath), symbol=symbol, ws_timeframe=cfg.strategy.timeframe,
+                                      from_ms=from_ms, to_ms=to_ms).rows:
+            index_closes[chunk_row[0]] = chunk_row[4]
     run_id = uuid.uuid4().hex
     settings = BacktestSettings(
         instrument=inst, strategy=strategy, strategy_params=params, timeframe=stream.timeframe,
@@ -135,7 +149,7 @@ def _settings(args: argparse.Namespace, cfg: Config) -> tuple[BacktestSettings, 
         starting_balance_usd=cfg.paper.starting_balance_usd,
         starting_balance_coin=cfg.paper.starting_coin_balances.get(settlement_currency(inst), 0.0),
         liquidation_fee_pct=cfg.paper.liquidation_fee_pct,
-        risk=cfg.risk, exits=cfg.exits, operator=cfg.operator, run_id=run_id,
+        risk=cfg.risk, exits=cfg.exits, operator=cfg.operator, run_id=run_id, index_closes=index_closes,
     )
     context = {
         "symbol": symbol, "strategy": strategy, "timeframe": stream.timeframe, "candles_file": str(args.candles),

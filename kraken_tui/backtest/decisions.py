@@ -52,7 +52,8 @@ class Decisions:
     """
 
     __slots__ = ("st", "inst", "symbol", "run_id", "strategy_name", "risk_cfg", "sizing", "protective", "exits_cfg",
-                 "operator_cfg", "fills", "op", "result", "sink", "_rate_for", "_sig_prefix", "_eq_unit", "_eq_digits")
+                 "operator_cfg", "fills", "op", "result", "sink", "_rate_for", "_sig_prefix", "confidence_sized",
+                 "index_closes", "bar_ms", "basis_blown", "_eq_unit", "_eq_digits")
 
     def __init__(self, state: BacktestState, settings: BacktestSettings, strategy_name: str, risk_cfg: RiskConfig,
                  sizing: str | None, protective: bool, fills: Fills, op: OperatorStateMachine,
@@ -68,6 +69,11 @@ class Decisions:
         self.risk_cfg = risk_cfg
         self.sizing = sizing
         self.protective = protective
+        self.confidence_sized = False
+        """The strategy's size grows with its confidence (``StrategyBase.confidence_sized``); set by the runner."""
+        self.index_closes = settings.index_closes
+        self.bar_ms = settings.bar_ms
+        self.basis_blown = False
         self.exits_cfg = settings.exits
         self.operator_cfg = settings.operator
         self.fills = fills
@@ -142,7 +148,8 @@ class Decisions:
         dd = (peak - float(equity)) / peak * 100.0 if peak > 0 else 0.0
         if not linear:
             equity, balance = to_usd(inst, equity, mark), to_usd(inst, balance, mark)
-        return AccountSnapshot(equity, balance, positions, st.consecutive_losses, 0.0 if dd < 0.0 else dd)
+        return AccountSnapshot(equity, balance, positions, st.consecutive_losses, 0.0 if dd < 0.0 else dd,
+                               st.closed_trades, st.winning_trades)
 
     def on_signal(self, sig: Signal, c: float, close_ms: int, eq: float) -> None:
         """A strategy signal at the close ``c`` (USD) of the bar ending ``close_ms``: ``engine.decide.decide``
@@ -161,13 +168,15 @@ class Decisions:
             return
         mark = dec_of(c)
         atr = st.atr_now
+        idx = self.index_at(close_ms)
         actions = decide(
-            sig, instrument=self.inst, position_size=st.position.size, mark_price=mark, index_price=mark,
+            sig, instrument=self.inst, position_size=st.position.size, mark_price=mark,
+            index_price=mark if idx is None else dec_of(idx),
             account=self.account(mark), risk_cfg=self.risk_cfg, exits_cfg=self.exits_cfg,
             entry_block_reason=op.entry_rejection_reason(),
             atr_pct=atr / c * 100.0 if atr is not None and c > 0 else None,
             funding_rate=self._rate_for(close_ms - close_ms % HOUR_MS),
-            sizing=self.sizing, protective=self.protective,
+            sizing=self.sizing, protective=self.protective, confidence_sized=self.confidence_sized,
         )
         action, why = "ignored", None
         for a in actions:
@@ -197,6 +206,37 @@ class Decisions:
         self.sink(SignalRecord(ts, signal_id, sig.symbol, sig.side.value, float(sig.confidence),
                                sig.strategy or self.strategy_name, sig.reason or "-", action, feats, why))
 
+    def index_at(self, close_ms: int) -> float | None:
+        """The index close (USD) of the bar ending ``close_ms``, or None without an index series or bar."""
+        idx = self.index_closes
+        return None if idx is None else idx.get(close_ms - self.bar_ms)
+
+    def basis_check(self, c: float, close_ms: int) -> None:
+        """The basis guard after entry at a bar close (``engine.guards.BasisGuard``'s rule): with a position
+        and the basis |close - index| / index beyond ``[risk] max_basis_bps``, close it at the next open
+        ("close"), block entries until the basis is back ("pause"), or only note it ("alert")."""
+        idx = self.index_at(close_ms)
+        if idx is None or idx <= 0:
+            return
+        bps = (c - idx) / idx * 10_000.0
+        cfg = self.risk_cfg
+        if abs(bps) <= cfg.max_basis_bps or self.st.position.size == 0:
+            if self.basis_blown:
+                self.basis_blown = False
+                self.op.clear_blocker("basis blown out")
+            return
+        if self.basis_blown:
+            return
+        self.basis_blown = True
+        from kraken_tui.journal.export import iso_ms
+
+        self.result.notes.append(f"{iso_ms(close_ms)} basis {bps:.1f} bps beyond {cfg.max_basis_bps:g}: "
+                                 f"{cfg.basis_action}")
+        if cfg.basis_action == "close":
+            self.queue_close(ExitReason.MANUAL, close_ms, self.st.open_signal)
+        elif cfg.basis_action == "pause":
+            self.op.block_entries("basis blown out", f"basis {bps:.1f} bps")
+
     # ================================================================== operator
 
     def operator_checks(self, close_ms: int, eq: float) -> None:
@@ -208,7 +248,8 @@ class Decisions:
         cfg = self.operator_cfg
         if close_ms >= st.day_end_ms:
             st.day_end_ms = close_ms - close_ms % DAY_MS + DAY_MS
-            st.day_limit_f = eq * (1.0 - cfg.daily_loss_limit_pct / 100.0)
+            # 0 = no daily loss limit ([operator] daily_loss_limit_pct)
+            st.day_limit_f = eq * (1.0 - cfg.daily_loss_limit_pct / 100.0) if cfg.daily_loss_limit_pct > 0 else -_INF
             self.op.clear_blocker("daily loss limit")
         if eq < st.day_limit_f and "daily loss limit" not in self.op.entry_blockers:
             self.op.block_entries("daily loss limit", f"equity {eq:.{self._eq_digits}f} below "

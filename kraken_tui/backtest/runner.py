@@ -58,7 +58,7 @@ from .columns import CHUNK_BARS, CandleRow, Columns, chunked
 from .decisions import Decisions
 from .fills import Fills, Sink
 from .orders import Orders
-from .settings import BacktestResult, BacktestSettings, fingerprint_line, quote_at, trade_fingerprint
+from .settings import _INF, BacktestResult, BacktestSettings, fingerprint_line, quote_at, trade_fingerprint
 from .state import BacktestState
 from .trades import Trades
 
@@ -124,11 +124,16 @@ class Backtest:
         if not inst.is_linear:
             self.result.currency = settlement_currency(inst)
             self.result.starting_balance_coin = Decimal(repr(start))
+        for key, value in (("equity_floor_pct", s.operator.equity_floor_pct),
+                           ("daily_loss_limit_pct", s.operator.daily_loss_limit_pct)):
+            if value <= 0:
+                self.result.notes.append(f"GUARD OFF: [operator] {key} = 0 switches it off")
         self._hash = hashlib.sha256()
         self._prefetch: tuple[object, prefetch.Prefetcher] | None = None
         st = self.state = BacktestState(
             balance=Decimal(repr(start)), position=PaperPosition(inst.symbol),
-            bal_f=start, floor_f=start * s.operator.equity_floor_pct / 100.0,
+            bal_f=start, floor_f=(start * s.operator.equity_floor_pct / 100.0
+                                  if s.operator.equity_floor_pct > 0 else -_INF),
             peak_f=start)
         self.op = OperatorStateMachine(lambda: st.now_ms)
         self.trades = Trades(st, self.symbol, s.run_id[:8], self.result, self._hash.update, on_trade, self.op)
@@ -136,6 +141,8 @@ class Backtest:
         self.orders = Orders(st, s, self.fills, self.result)
         self.decisions = Decisions(st, s, strategy.name, risk_cfg, sizing, protective, self.fills, self.op,
                                    self.result, sink)
+        self.decisions.confidence_sized = bool(getattr(strategy, "confidence_sized", False))
+        self._load_signal_file(strategy)
         self.op.add_listener(self.decisions.on_transition)
         self._stride, self._k = 1, 0
         self.atr = ATR(s.atr_period)
@@ -160,6 +167,31 @@ class Backtest:
         self.decisions.sink = sink
 
     # ================================================================== the loop
+
+    def _load_signal_file(self, strategy: object) -> None:
+        """A timestamped external signal file (the external component's ``path`` param) merged by time: each
+        signal is delivered at the first bar close at or after its ``ts_ms`` (``ExternalSignals.load_history``);
+        the ensemble's slot weights in force go in the report's notes.
+
+        Raises:
+            DataFileError: the signal file cannot be read.
+        """
+        from kraken_tui.engine.strategies.ensemble import Ensemble
+        from kraken_tui.engine.strategies.external import ExternalSignals
+        from kraken_tui.errors import DataFileError
+
+        comp = strategy if isinstance(strategy, ExternalSignals) else (
+            strategy.external if isinstance(strategy, Ensemble) else None)
+        if comp is not None and comp.p["path"]:
+            path = comp.p["path"]
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    n = comp.load_history(fh, source=path)
+            except OSError as exc:
+                raise DataFileError(path, f"cannot read the signal file ({exc.strerror})") from None
+            self.result.notes.append(f"external signals: {n} from {path} merged by time ({comp.errors} bad lines)")
+        if isinstance(strategy, Ensemble):
+            self.result.notes.append(strategy.describe())
 
     def run(self, rows: Iterable[CandleRow], limit: int | None = None) -> BacktestResult:
         """Run over ``rows`` (time-ordered bars; a ``columns.CandleRows`` is read chunk by chunk, any other
@@ -227,6 +259,7 @@ class Backtest:
         stride, k = self._stride, self._k
         st = self.state
         fills, orders, decisions = self.fills, self.orders, self.decisions
+        basis_on = self.s.index_closes is not None  # the basis guard after entry (an --index series)
         peak, maxdd = st.peak_f, 0.0
         last_close = st.last_close
         # PI_: equity in the coin, balance + size x contract size x (1/entry - 1/close) (domain.money)
@@ -288,12 +321,14 @@ class Backtest:
                     stride *= 2
             if sig is not None or close_ms >= day_end or eq < day_lim or eq < floor or (
                 ex_on and ((c > best if pos > 0 else c < best) or close_ms >= due or always)
-            ):
+            ) or (basis_on and (pos or decisions.basis_blown)):
                 st.last_close = last_close
                 st.peak_f = peak
                 st.atr_now = atrs[i]
                 if ex_on and ((c > best if pos > 0 else c < best) or close_ms >= due or always):
                     decisions.on_mark(c, close_ms)
+                if basis_on:
+                    decisions.basis_check(c, close_ms)
                 if sig is not None:
                     decisions.on_signal(sig, c, close_ms, eq)
                 if close_ms >= day_end or eq < day_lim or eq < floor:

@@ -121,6 +121,10 @@ class BacktestSettings:
     operator: OperatorConfig = field(default_factory=lambda: OperatorConfig.model_validate({}))
     run_id: str = "backtest"
     atr_period: int = 14
+    index_closes: dict[int, float] | None = None
+    """The index (spot) series (``--index PATH``): close price (USD) by bar open time (UTC ms). With it the basis
+    guard runs before entry (``engine.decide``) and after (``[risk] basis_action``); without it the close is
+    both mark and index (basis 0)."""
 
 
 @dataclass

@@ -63,7 +63,7 @@ class BacktestState:
     Orders: ``pending`` market orders for the next open, ``resting`` protective orders, ``exits`` the exit
     policy of the open position, ``best_f``/``time_due_ms``/``mark_always`` when it needs the mark.
     Round trip: ``cur_fills``, ``cur_funding``, ``cur_intents`` (cliOrdId -> intent fields),
-    ``cur_strategies`` (signal id -> strategy), ``open_signal``, ``consecutive_losses``, ``seq`` (id counter).
+    ``cur_strategies`` (signal id -> strategy), ``open_signal``, ``consecutive_losses``, ``closed_trades``/``winning_trades`` (win-rate leverage cap), ``seq`` (id counter).
     Clock: ``funded`` (last funded top of the hour), ``next_hour``, ``now_ms``, ``last_close`` (USD).
     Operator: ``floor_f`` (equity floor USD), ``day_end_ms``/``day_limit_f`` (daily loss limit), ``peak_f``
     (equity peak USD). ``atr_now``: the ATR at the bar being decided on.
@@ -93,6 +93,8 @@ class BacktestState:
     cur_strategies: dict[str, str] = field(default_factory=dict)
     open_signal: str | None = None
     consecutive_losses: int = 0
+    closed_trades: int = 0
+    winning_trades: int = 0
     funded: int | None = None
     next_hour: int = -(1 << 62)
     now_ms: int = 0

@@ -168,6 +168,9 @@ class Trades:
                                float(fees), float(funding), float(paid), float(received)))
         st = self.st
         st.consecutive_losses = st.consecutive_losses + 1 if net < 0 else 0
+        st.closed_trades += 1
+        if net > 0:
+            st.winning_trades += 1
         args: TradeArgs | Trade = trade if trade is not None else (
             self.symbol, _LONG if long else _SHORT, size, entry_ts, exit_ts, entry_price, exit_price, gross, fees,
             funding, reason, signal_id, strategy, mae, mfe, paid, received)

@@ -20,7 +20,8 @@ from kraken_tui.domain import ZERO, Instrument, Position
 from kraken_tui.engine import views
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.context import EngineIO
-from kraken_tui.engine.guards import EquityGuard, GuardApplier, LiquidationGuard, equity_at_mark
+from kraken_tui.engine.facade import EventKind, Severity
+from kraken_tui.engine.guards import BasisGuard, EquityGuard, GuardApplier, LiquidationGuard, equity_at_mark
 from kraken_tui.engine.market import MarketState
 from kraken_tui.engine.operator import OperatorStateMachine
 from kraken_tui.engine.risk import AccountSnapshot
@@ -46,6 +47,8 @@ class AccountWatch:
         equity: the equity floor and daily loss limit (``guards.EquityGuard``; starting and peak equity).
         liquidation: the liquidation alert guard (``guards.LiquidationGuard``).
         consecutive_losses: closing fills in a row that realised a loss (a profit resets it).
+        closed_trades, winning_trades: closing fills that realised P&L, and those that realised a profit (the
+            risk gate's win-rate leverage cap).
         equity_history: (engine clock UTC ms, equity USD) per signal-timeframe bar, the last
             ``EQUITY_HISTORY_POINTS``.
     """
@@ -54,9 +57,14 @@ class AccountWatch:
                  market: MarketState, instruments: Mapping[str, Instrument], guards: GuardApplier) -> None:
         self.io, self.sm, self.account, self.market, self.instruments = io, sm, account, market, instruments
         self.guards = guards
+        self.op = op
         self.equity = EquityGuard(op.equity_floor_pct, op.daily_loss_limit_pct)
         self.liquidation = LiquidationGuard()
+        self.basis: BasisGuard | None = None
+        """The basis guard after entry (``guards.BasisGuard``); set by the engine from ``[risk]``."""
         self.consecutive_losses = 0
+        self.closed_trades = 0
+        self.winning_trades = 0
         self.equity_history: deque[tuple[int, float]] = deque(maxlen=EQUITY_HISTORY_POINTS)
 
     def equity_at_mark(self) -> Decimal | None:
@@ -64,8 +72,15 @@ class AccountWatch:
         return equity_at_mark(self.account, self.market)
 
     def start(self) -> None:
-        """The engine started: the account's margin equity now is the starting and peak equity."""
+        """The engine started: the account's margin equity now is the starting and peak equity. A guard
+        switched off (``[operator] equity_floor_pct`` or ``daily_loss_limit_pct`` = 0) is announced as a
+        WARNING event."""
         self.equity.start(self.account.equity_usd or ZERO)
+        for key, value, what in (("equity_floor_pct", self.op.equity_floor_pct, "equity floor"),
+                                 ("daily_loss_limit_pct", self.op.daily_loss_limit_pct, "daily loss limit")):
+            if value <= 0:
+                self.io.emit(EventKind.ALERT, f"GUARD OFF: the {what} is switched off ([operator] {key} = 0); nothing stops "
+                             "losses but the stops", severity=Severity.WARNING, data={"level": "HIGH"})
 
     def check_equity(self) -> None:
         """Peak equity, daily loss limit, equity floor (``guards.EquityGuard``) at the equity re-marked now.
@@ -81,23 +96,32 @@ class AccountWatch:
 
     def check_liquidation(self, pos: Position) -> None:
         """Alert (event + journal) when ``pos``'s liquidation risk enters HIGH or worse; the managed position
-        remembers the level last seen (``ManagedPosition.risk_alerted``)."""
+        remembers the level last seen (``ManagedPosition.risk_alerted``). Then the basis guard after entry
+        (``guards.BasisGuard``) on the same mark."""
         liq, dist, level = views.liquidation(pos, self.account, self.market, self.instruments)
         mp = self.account.managed.get(pos.symbol)
         if mp is not None:
             mp.risk_alerted = level.value
         self.guards.apply(self.liquidation.check(pos.symbol, liq, dist, level))
+        if self.basis is not None:
+            self.guards.apply(self.basis.check(pos.symbol, self.market.mark_price(pos.symbol),
+                                               self.market.index_price(pos.symbol), pos.size != 0))
 
     def note_realized(self, realized_usd: Decimal) -> None:
         """A fill realised ``realized_usd`` (USD, non-zero): a loss lengthens the loss streak, a profit ends it."""
         self.consecutive_losses = self.consecutive_losses + 1 if realized_usd < 0 else 0
+        self.closed_trades += 1
+        if realized_usd > 0:
+            self.winning_trades += 1
 
     def risk_account(self) -> AccountSnapshot:
         """The risk gate's account snapshot (equity, collateral, positions at mark, loss streak, drawdown)."""
         eq = self.account.equity_usd or ZERO
-        return views.risk_account(self.account, self.market, self.instruments,
+        snap = views.risk_account(self.account, self.market, self.instruments,
                                   consecutive_losses=self.consecutive_losses,
                                   drawdown_pct=self.equity.drawdown_pct(eq))
+        return AccountSnapshot(snap.equity_usd, snap.collateral_usd, snap.positions, snap.consecutive_losses,
+                               snap.drawdown_pct, self.closed_trades, self.winning_trades)
 
     def snapshot_equity(self) -> None:
         """Each signal-timeframe bar: the equity at mark into ``equity_history``, the report's equity into the

@@ -54,6 +54,7 @@ from kraken_tui.engine.controls import OperatorControls, flatten_intent
 from kraken_tui.engine.deadman import DeadMansSwitch, operator_switch
 from kraken_tui.engine.decisions import Decisions
 from kraken_tui.engine.execution import Executor
+from kraken_tui.engine.exits import ClosePosition, ExitReason
 from kraken_tui.engine.facade import (
     DeadManView,
     EngineEvent,
@@ -66,7 +67,7 @@ from kraken_tui.engine.facade import (
 from kraken_tui.engine.fill_origin import our_orders
 from kraken_tui.engine.flatten import EngineFlatten
 from kraken_tui.engine.funding_clock import FundingBook
-from kraken_tui.engine.guards import GuardApplier
+from kraken_tui.engine.guards import BasisGuard, GuardApplier
 from kraken_tui.engine.jobs import JobQueue
 from kraken_tui.engine.market import MarketState
 from kraken_tui.engine.market_events import FeedMonitor, MarketEvents, is_connected, subscribe, warm_up
@@ -155,6 +156,8 @@ class Engine:
         guards = GuardApplier(self.io, self.sm, self.feed, self._kill_soon)
         self.watch = AccountWatch(self.io, op, sm=self.sm, account=self.account, market=self.market,
                                   instruments=self.instruments, guards=guards)
+        self.watch.basis = BasisGuard(cfg.risk.max_basis_bps, cfg.risk.basis_action)
+        guards.close_position = self._guard_close
         self.rec = Reconciler(
             self.io, client=client, account=self.account, executor=self.executor, flow=self.flow, sm=self.sm,
             interval_s=op.reconcile_interval_s, book_fill=lambda f: self.account_events.on_fill(f),
@@ -267,7 +270,8 @@ class Engine:
         self._tasks = [asyncio.create_task(self._consume(), name="engine-ws"),
                        asyncio.create_task(self.jobs.run(), name="engine-jobs"),
                        asyncio.create_task(self._periodic(), name="engine-timer")]
-        self.dead_man = operator_switch(self.client, self.cfg.operator.cancel_after_s, self._dead_man_failed)
+        self.dead_man = operator_switch(self.client, self.cfg.operator.cancel_after_s, self._dead_man_failed,
+                                        self.now_ms if self.clock.data_clock else None)
         if self.dead_man is not None:
             await self.dead_man.start()
         self.emit(EventKind.INFO, f"engine started: {self.mode.value}, strategy {self.strategy.name} on "
@@ -338,6 +342,12 @@ class Engine:
 
     def _job_failed(self, name: str, exc: Exception) -> None:
         self.emit(EventKind.ERROR, f"{name} failed: {type(exc).__name__}: {exc}", severity=Severity.ERROR)
+
+    def _guard_close(self, symbol: str, reason: str) -> None:
+        """A guard closes ``symbol``'s position (``guards.ClosePosition``, e.g. the basis guard): a reduce-only
+        market close on the job worker, journaled as a manual exit with the guard's reason in an event."""
+        self.emit(EventKind.INFO, f"{symbol}: closing the position ({reason})", symbol=symbol)
+        self.submit(f"guard close {symbol}", lambda: self.flow.close(ClosePosition(ExitReason.MANUAL), symbol, None))
 
     def _kill_soon(self, reason: str) -> None:
         """The equity floor was crossed (``guards.Kill``): exit code 5, then flatten -> HALTED and finish

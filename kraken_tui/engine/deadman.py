@@ -48,6 +48,10 @@ class DeadMansSwitch:
         refresh_s: seconds between refreshes; default ``timeout_s / 3``. Must be below ``timeout_s``.
         on_error: called with a message when a refresh fails (e.g. to emit an engine alert); must not raise.
         sleep: async sleep (tests).
+        exchange_clock_ms: the clock the exchange's trigger time is on (UTC ms), when it is not the wall clock:
+            a replay's paper exchange stamps the trigger on the replay's data clock. The trigger shown by
+            ``view`` is then moved onto the wall clock (wall now + trigger - exchange now), so a countdown
+            against the wall clock is right. None = the exchange runs on the wall clock (live).
 
     Raises:
         ValueError: negative timeout, or refresh_s not in (0, timeout_s).
@@ -55,7 +59,8 @@ class DeadMansSwitch:
 
     def __init__(self, client: DeadManClient, timeout_s: int, refresh_s: float | None = None, *,
                  on_error: Callable[[str], None] | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 exchange_clock_ms: Callable[[], int] | None = None) -> None:
         if timeout_s < 0:
             raise ValueError(f"timeout_s must be >= 0, got {timeout_s}")
         refresh = timeout_s / 3 if refresh_s is None else refresh_s
@@ -66,6 +71,7 @@ class DeadMansSwitch:
         self.refresh_s = refresh
         self._on_error = on_error
         self._sleep = sleep
+        self._exchange_clock = exchange_clock_ms
         self._task: asyncio.Task[None] | None = None
         self._trigger_ms: int | None = None
         self._last_error: str | None = None
@@ -89,7 +95,10 @@ class DeadMansSwitch:
         except Exception as exc:  # reported in view() and to on_error; the timer goes on
             self._fail(f"dead man's switch refresh failed: {type(exc).__name__}: {exc}")
             return False
-        self._trigger_ms = status.trigger_ts_ms
+        trigger = status.trigger_ts_ms
+        if trigger is not None and self._exchange_clock is not None:
+            trigger = self.now_ms() + (trigger - self._exchange_clock())
+        self._trigger_ms = trigger
         self._last_error = None
         self.refreshes += 1
         return True
@@ -139,11 +148,12 @@ class DeadMansSwitch:
 
 
 def operator_switch(client: DeadManClient, cancel_after_s: int,
-                    on_error: Callable[[str], None]) -> DeadMansSwitch | None:
+                    on_error: Callable[[str], None],
+                    exchange_clock_ms: Callable[[], int] | None = None) -> DeadMansSwitch | None:
     """The engine's switch for ``[operator] cancel_after_s`` seconds (None when 0 = off): refreshed every
     third of the timeout, at least every second (every 0.5 s for a 1 s timeout); ``on_error`` hears each
-    failed refresh."""
+    failed refresh; ``exchange_clock_ms`` as ``DeadMansSwitch`` takes it (a replay passes its data clock)."""
     if cancel_after_s <= 0:
         return None
     refresh_s = max(1.0, cancel_after_s / 3) if cancel_after_s > 1 else 0.5
-    return DeadMansSwitch(client, cancel_after_s, refresh_s, on_error=on_error)
+    return DeadMansSwitch(client, cancel_after_s, refresh_s, on_error=on_error, exchange_clock_ms=exchange_clock_ms)

@@ -113,6 +113,7 @@ def decide(
     sizing: str | None = None,
     protective: bool = True,
     min_confidence: float = 0.0,
+    confidence_sized: bool = False,
 ) -> list[Action]:
     """Turn one signal into actions, given the current position (signed contracts, 0 = flat).
 
@@ -128,8 +129,12 @@ def decide(
     ``risk.max_basis_bps``, then ``evaluate_entry``. The initial stop (used for risk sizing) is
     ``initial_stop_price`` = mark x (1 -/+ stop_loss_pct/100) on the tick. ``sizing`` overrides
     ``risk_cfg.sizing``; with ``protective=False`` there is no stop and sizing is "fixed". The cost check
-    targets ``signal.features["target_move_pct"]`` if given, else the first take-profit level (percent),
-    or is skipped without protective exits.
+    (``risk.expected_costs_pct``) compares the expected move with the round-trip costs: the move is
+    ``signal.features["target_move_pct"]`` if the strategy gives one, else ``risk_cfg.cost_atr_multiple`` x
+    ``atr_pct`` when both are known, else the first take-profit level (percent); it is skipped without
+    protective exits unless the strategy gives a target. With ``confidence_sized`` (a strategy whose
+    confidence weighs its evidence: ensemble, external) and ``risk_cfg.confidence_sizing``, the size is
+    scaled by ``max(min_confidence_size_pct / 100, confidence)`` before the caps.
 
     Raises:
         ValueError: ``signal.symbol`` is not ``instrument.symbol``, or ``sizing`` not "risk"/"fixed"/None.
@@ -182,12 +187,21 @@ def decide(
     mode = "fixed" if not protective else (sizing or risk_cfg.sizing)
     stop = initial_stop_price(exits_cfg, instrument, side, mark_price) if protective else None
     target = signal.features.get("target_move_pct")
-    if target is None and protective and exits_cfg.take_profit_pct:
-        target = exits_cfg.take_profit_pct[0]
+    if target is None and protective:
+        if atr_pct is not None and risk_cfg.cost_atr_multiple > 0:
+            target = atr_pct * risk_cfg.cost_atr_multiple
+        elif exits_cfg.take_profit_pct:
+            target = exits_cfg.take_profit_pct[0]
+    scale = 1.0
+    if confidence_sized and risk_cfg.confidence_sizing:
+        scale = max(risk_cfg.min_confidence_size_pct / 100, min(1.0, float(signal.confidence)))
     reason, size, lev, notes = gate(
         instrument, side, mark_price, stop, target, funding_rate, atr_pct, account.equity_usd, collateral,
         positions, account.consecutive_losses, account.drawdown_pct, risk_cfg, mode,
+        closed_trades=account.closed_trades, winning_trades=account.winning_trades, size_scale=scale,
     )
+    if scale != 1.0 and reason is None:
+        notes = (*notes, f"size x {scale:.2f} (confidence {signal.confidence:.2f})")
     if reason is not None:
         actions.append(Reject(symbol, reason or "rejected by the risk gate", notes))
     else:

@@ -109,7 +109,8 @@ class Decisions:
             risk_cfg=self.cfg.risk, exits_cfg=self.cfg.exits, entry_block_reason=block,
             atr_pct=self.atr_pct.get(sym), funding_rate=self.market.funding_rate(sym),
             sizing=getattr(self.strategy, "sizing", None),
-            protective=getattr(self.strategy, "protective_exits", True))
+            protective=getattr(self.strategy, "protective_exits", True),
+            confidence_sized=bool(getattr(self.strategy, "confidence_sized", False)))
         done: list[str] = []
         rejection = None
         for a in actions:

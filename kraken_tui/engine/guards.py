@@ -7,8 +7,10 @@ the same shape ``engine.reconcile`` uses for reconciliation.
 Owns: ``EquityGuard`` (peak equity; daily loss limit: PAUSED until 00:00 UTC on the engine clock; equity
 floor: flatten -> HALTED, exit code 5), ``LiquidationGuard`` (an alert when a position's liquidation risk
 enters HIGH or worse, engine.liquidation), ``StaleDataGuard`` (no market data for ``[operator]
-stale_data_s`` blocks entries), ``ExternalFlattenGuard`` (the account emptied without an action of ours:
-HALTED), ``GuardApplier``, ``equity_at_mark`` and the action types.
+stale_data_s`` blocks entries), ``BasisGuard`` (after entry: the basis of a symbol with a position beyond
+``[risk] max_basis_bps`` closes it, blocks entries or alerts, per ``[risk] basis_action``),
+``ExternalFlattenGuard`` (the account emptied without an action of ours: HALTED), ``GuardApplier``,
+``equity_at_mark`` and the action types.
 Units: equity USD (Decimal), percentages 0-100, ages seconds, times UTC ms.
 Must not import: textual, the client, the journal writer.
 """
@@ -38,7 +40,10 @@ from kraken_tui.journal.records import Alert
 
 __all__ = [
     "STALE_BLOCKER",
+    "BASIS_BLOCKER",
+    "BasisGuard",
     "Block",
+    "ClosePosition",
     "EXTERNAL_FLATTEN_BLOCKER",
     "EquityGuard",
     "ExternalFlattenGuard",
@@ -57,6 +62,8 @@ __all__ = [
     "equity_at_mark",
 ]
 
+#: Entry blocker name while a held symbol's basis exceeds ``[risk] max_basis_bps`` (``basis_action = "pause"``).
+BASIS_BLOCKER = "basis blown out"
 #: Entry blocker name while market data is older than ``[operator] stale_data_s``.
 STALE_BLOCKER = "stale market data"
 #: Entry blocker name while an emptied account is checked for a flatten done behind the engine's back.
@@ -128,7 +135,15 @@ class Notify:
     alert_level: str | None = None
 
 
-GuardAction = Pause | Resume | Kill | Halt | Block | Unblock | FeedStale | Notify
+@dataclass(frozen=True, slots=True)
+class ClosePosition:
+    """Close the whole position of ``symbol`` with a reduce-only market order (``reason`` journaled)."""
+
+    symbol: str
+    reason: str
+
+
+GuardAction = Pause | Resume | Kill | Halt | Block | Unblock | FeedStale | Notify | ClosePosition
 
 
 def equity_at_mark(account: AccountTracker, market: MarketState) -> Decimal | None:
@@ -156,9 +171,10 @@ class EquityGuard:
     """Peak equity, the daily loss limit and the equity floor (module docstring).
 
     Args:
-        equity_floor_pct: ``[operator] equity_floor_pct``: equity below this % of the starting equity kills.
+        equity_floor_pct: ``[operator] equity_floor_pct``: equity below this % of the starting equity kills;
+            0 = no floor.
         daily_loss_limit_pct: ``[operator] daily_loss_limit_pct``: a loss of this % of the day's starting
-            equity or more pauses entries until 00:00 UTC.
+            equity or more pauses entries until 00:00 UTC; 0 = no daily limit.
 
     Attributes:
         starting_usd: equity at start (USD). peak_usd: highest equity seen (USD).
@@ -195,13 +211,14 @@ class EquityGuard:
             self.peak_usd = eq
         if self.day_start_usd is None:
             self.day_start_usd = eq
-        if self.starting_usd > 0 and eq < self.starting_usd * self.floor_pct / 100:
+        if self.floor_pct > 0 and self.starting_usd > 0 and eq < self.starting_usd * self.floor_pct / 100:
             if state in (OperatorState.FLATTENING, OperatorState.HALTED):
                 return []
             return [Kill(f"equity floor: equity {eq:.2f} USD below {self._floor_text}% of starting "
                          f"{self.starting_usd:.2f} USD")]
         day = self.day_start_usd
-        if day and day > 0 and (day - eq) / day * 100 >= self.daily_pct and state is OperatorState.RUNNING:
+        if (self.daily_pct > 0 and day and day > 0 and (day - eq) / day * 100 >= self.daily_pct
+                and state is OperatorState.RUNNING):
             self.daily_paused = True
             return [Pause(f"daily loss limit: equity {eq:.2f} USD is {self._daily_text}% or more below "
                           f"the day's start {day:.2f} USD; entries paused until 00:00 UTC")]
@@ -237,6 +254,45 @@ class LiquidationGuard:
         return [Notify(EventKind.ALERT, msg, symbol,
                        Severity.CRITICAL if level is not RiskLevel.HIGH else Severity.WARNING,
                        {"risk_level": level.value, "level": level.value}, _ALERT_LEVEL[level])]
+
+
+class BasisGuard:
+    """The basis guard after entry (spec §8.4: mark = index + premium). Before entry ``engine.decide`` rejects
+    entries on a blown-out basis; this one watches symbols that hold a position.
+
+    Args:
+        max_basis_bps: ``[risk] max_basis_bps``. action: ``[risk] basis_action``: "close" (close the position),
+            "pause" (block entries until the basis is back within the limit) or "alert" (only an alert).
+    """
+
+    def __init__(self, max_basis_bps: float, action: str) -> None:
+        self.max_bps, self.action = max_basis_bps, action
+        self.blown: set[str] = set()
+
+    def check(self, symbol: str, mark: float | None, index: float | None, held: bool) -> list[GuardAction]:
+        """One mark of ``symbol`` (USD; ``held``: a position is open): on the first mark beyond the limit
+        the configured action plus a HIGH alert; when every blown symbol is back within it, the entry
+        blocker is lifted. Unknown prices do nothing."""
+        if mark is None or index is None or mark <= 0 or index <= 0:
+            return []
+        bps = (mark - index) / index * 10_000.0
+        if abs(bps) <= self.max_bps or not held:
+            if symbol in self.blown:
+                self.blown.discard(symbol)
+                if not self.blown and self.action == "pause":
+                    return [Unblock(BASIS_BLOCKER)]
+            return []
+        if symbol in self.blown:
+            return []
+        self.blown.add(symbol)
+        what = f"{symbol} basis {bps:.1f} bps exceeds max {self.max_bps:g} bps (mark {mark:g}, index {index:g})"
+        out: list[GuardAction] = [Notify(EventKind.ALERT, f"basis guard: {what}; action {self.action}", symbol,
+                                         Severity.WARNING, {"level": "HIGH", "basis_bps": bps}, "HIGH")]
+        if self.action == "close":
+            out.append(ClosePosition(symbol, f"basis guard: {what}"))
+        elif self.action == "pause":
+            out.append(Block(BASIS_BLOCKER, what))
+        return out
 
 
 class StaleDataGuard:
@@ -408,6 +464,9 @@ class GuardApplier:
 
     def __init__(self, io: EngineIO, sm: OperatorStateMachine, feed: FeedStatus, kill: Callable[[str], None]) -> None:
         self.io, self.sm, self.feed, self.kill = io, sm, feed, kill
+        self.close_position: Callable[[str, str], None] | None = None
+        """Closes a position for a guard (``ClosePosition``); set by the engine; None = the action is only
+        reported."""
 
     def apply(self, actions: Sequence[GuardAction]) -> None:
         """Carry out ``actions`` in order."""
@@ -427,6 +486,9 @@ class GuardApplier:
                 self.sm.clear_blocker(a.blocker)
             elif isinstance(a, FeedStale):
                 self.feed.set("stale", a.age_s, a.detail)
+            elif isinstance(a, ClosePosition):
+                if self.close_position is not None:
+                    self.close_position(a.symbol, a.reason)
             elif isinstance(a, Notify):
                 self.io.emit(a.kind, a.message, symbol=a.symbol, severity=a.severity, data=a.data)
                 if a.alert_level is not None:

@@ -24,7 +24,8 @@ from kraken_tui.engine.liquidation import (
 )
 
 __all__ = [
-    "AccountSnapshot", "EntryRequest", "OpenExposure", "RiskDecision", "allowed_leverage", "evaluate_entry", "gate",
+    "AccountSnapshot", "EntryRequest", "OpenExposure", "RiskDecision", "allowed_leverage", "evaluate_entry",
+    "expected_costs_pct", "gate", "win_rate_cap",
 ]
 
 _HUNDRED = Decimal(100)
@@ -87,13 +88,16 @@ class OpenExposure:
 @dataclass(frozen=True, slots=True)
 class AccountSnapshot:
     """Account figures the gate needs. ``equity_usd`` is margin equity; ``collateral_usd`` the USD
-    collateral value before unrealized P&L; ``drawdown_pct`` the drawdown from peak equity, percent."""
+    collateral value before unrealized P&L; ``drawdown_pct`` the drawdown from peak equity, percent;
+    ``closed_trades`` / ``winning_trades`` count the closed trades (for the win-rate leverage cap)."""
 
     equity_usd: Decimal
     collateral_usd: Decimal
     positions: tuple[OpenExposure, ...] = ()
     consecutive_losses: int = 0
     drawdown_pct: float = 0.0
+    closed_trades: int = 0
+    winning_trades: int = 0
 
 
 @fast_init
@@ -138,9 +142,41 @@ def _reject(reason: str, notes: list[str] | None = None) -> RiskDecision:
     return RiskDecision(False, reason=reason, notes=tuple(notes or ()))
 
 
-def allowed_leverage(cfg: RiskConfig, atr_pct: float | None, consecutive_losses: int, drawdown_pct: float) -> tuple[Decimal, str]:
-    """Leverage allowed now (x) and why: the ATR band's leverage under ``leverage_cap``, cut to 1x after
-    ``loss_streak_cut`` consecutive losses or when drawdown from peak exceeds ``drawdown_deleverage_pct``."""
+def win_rate_cap(cfg: RiskConfig, closed_trades: int, winning_trades: int) -> tuple[Decimal, str] | None:
+    """The win-rate leverage cap ("win rate below 40 % -> at most 2x" with the defaults): ``(cap_x, why)`` when at least
+    ``win_rate_min_trades`` trades closed and their win rate (winning / closed, percent) is below
+    ``win_rate_floor_pct``; None otherwise (or when ``win_rate_floor_pct`` is 0).
+
+    Example: 4 wins in 12 closed trades = 33.3 % < 40 % -> (2, "win rate 33.3% below 40%").
+    """
+    if cfg.win_rate_floor_pct <= 0 or closed_trades < cfg.win_rate_min_trades or closed_trades <= 0:
+        return None
+    rate = winning_trades / closed_trades * 100
+    if rate >= cfg.win_rate_floor_pct:
+        return None
+    return _dec(cfg.win_rate_leverage_cap), f"win rate {rate:.1f}% below {cfg.win_rate_floor_pct:g}%"
+
+
+def expected_costs_pct(cfg: RiskConfig, side: PositionSide, funding_rate: float | None) -> tuple[float, str]:
+    """Round-trip costs of one trade as percent of notional, and their breakdown: taker fee and slippage on
+    entry and on exit (``expected_taker_fee_bps``, ``expected_slippage_bps``) plus the funding the side pays
+    over ``expected_hold_h`` (relative rate per hour x hours; received funding is not counted as income).
+
+    Example: fee 5 bps, slippage 2 bps, long paying 0.001 %/h for 4 h -> 0.10 + 0.04 + 0.004 = 0.144 %.
+    """
+    fees_pct = 2 * cfg.expected_taker_fee_bps / 100
+    slip_pct = 2 * cfg.expected_slippage_bps / 100
+    paying = (funding_rate or 0.0) * side.sign
+    funding_pct = max(0.0, paying) * cfg.expected_hold_h * 100
+    return fees_pct + slip_pct + funding_pct, (
+        f"fees {fees_pct:.3f}% + slippage {slip_pct:.3f}% + funding {funding_pct:.3f}% over {cfg.expected_hold_h:g} h")
+
+
+def allowed_leverage(cfg: RiskConfig, atr_pct: float | None, consecutive_losses: int, drawdown_pct: float,
+                     closed_trades: int = 0, winning_trades: int = 0) -> tuple[Decimal, str]:
+    """Leverage allowed now (x) and why: the ATR band's leverage under ``leverage_cap``, capped by the win-rate
+    cap (``win_rate_cap``), cut to 1x after ``loss_streak_cut`` consecutive losses or when drawdown from peak
+    exceeds ``drawdown_deleverage_pct``."""
     cap = _dec(cfg.leverage_cap)
     lev, why = cap, "leverage_cap"
     if atr_pct is not None:
@@ -151,6 +187,9 @@ def allowed_leverage(cfg: RiskConfig, atr_pct: float | None, consecutive_losses:
         band_lev = _dec(cfg.vol_band_leverage[band])
         if band_lev < lev:
             lev, why = band_lev, f"ATR {atr_pct:.2f}% band"
+    wr = win_rate_cap(cfg, closed_trades, winning_trades)
+    if wr is not None and wr[0] < lev:
+        lev, why = wr
     if consecutive_losses >= cfg.loss_streak_cut and lev > 1:
         lev, why = _ONE, f"{consecutive_losses} consecutive losses"
     if drawdown_pct > cfg.drawdown_deleverage_pct and lev > 1:
@@ -165,7 +204,7 @@ def evaluate_entry(
 
     Checks, in order: operator state (``entry_block_reason`` from the state machine), linear contract,
     existing position (no pyramiding unless enabled; an opposite position must be closed first), max open
-    positions, cost (target move > round-trip taker fees + funding paid over ``expected_hold_h``), size
+    positions, cost (expected move >= ``cost_edge_multiple`` x round-trip costs, ``expected_costs_pct``), size
     (risk-based ``equity x risk_per_trade_pct / |entry - stop|`` or fixed fraction), caps (max position
     notional, leverage allowed x equity minus open notional, max capital deployed as initial margin),
     rounding down to the lot, minimum size, then the liquidation buffer: the estimated distance from entry
@@ -179,7 +218,8 @@ def evaluate_entry(
     reason, size, lev, notes = gate(
         req.instrument, req.side, req.entry_price, req.stop_price, req.target_move_pct, req.funding_rate,
         req.atr_pct, account.equity_usd, account.collateral_usd, account.positions, account.consecutive_losses,
-        account.drawdown_pct, cfg, cfg.sizing,
+        account.drawdown_pct, cfg, cfg.sizing, closed_trades=account.closed_trades,
+        winning_trades=account.winning_trades,
     )
     if reason is not None:
         return RiskDecision(False, reason=reason, notes=notes)
@@ -190,7 +230,7 @@ def gate(
     inst: Instrument, side: PositionSide, price: Decimal, stop: Decimal | None, target_move_pct: float | None,
     funding_rate: float | None, atr_pct: float | None, equity: Decimal, collateral: Decimal,
     positions: tuple[OpenExposure, ...], consecutive_losses: int, drawdown_pct: float, cfg: RiskConfig,
-    sizing: str,
+    sizing: str, *, closed_trades: int = 0, winning_trades: int = 0, size_scale: float = 1.0,
 ) -> tuple[str | None, Decimal, Decimal, tuple[str, ...]]:
     """``evaluate_entry`` after the operator check, on the request's and the account's fields (no
     ``EntryRequest``/``AccountSnapshot``/``RiskDecision`` built: ``engine.decide`` calls it per signal).
@@ -198,7 +238,9 @@ def gate(
     ``sizing`` stands for ``cfg.sizing`` ("risk" = risk-based, anything else fixed fraction), so a caller
     overriding the mode needs no copy of ``cfg``. Returns ``(reason, size, leverage_x, notes)``: ``reason``
     None for an approved entry of ``size`` contracts at up to ``leverage_x``; otherwise the rejection reason
-    with size and leverage 0. Raises only what ``evaluate_entry`` raises (e.g. ``decimal`` errors on NaN).
+    with size and leverage 0. ``size_scale`` (0..1] multiplies the size before the caps (confidence
+    sizing, ``engine.decide``); ``closed_trades``/``winning_trades`` feed the win-rate leverage cap. Raises only
+    what ``evaluate_entry`` raises (e.g. ``decimal`` errors on NaN).
     """
     if price <= ZERO or equity <= ZERO:  # (a Decimal 0 compares as the int 0 does, NaN raising alike)
         return "no price or no equity to size the entry from", ZERO, ZERO, ()
@@ -219,16 +261,14 @@ def gate(
         return f"max open positions reached ({open_count}/{cfg.max_open_positions})", ZERO, ZERO, ()
 
     if target_move_pct is not None:
-        fees_pct = 2 * cfg.expected_taker_fee_bps / 100
-        paying = (funding_rate or 0.0) * side.sign
-        funding_pct = max(0.0, paying) * cfg.expected_hold_h * 100
-        if target_move_pct <= fees_pct + funding_pct:
+        costs_pct, costs_why = expected_costs_pct(cfg, side, funding_rate)
+        if target_move_pct <= costs_pct * cfg.cost_edge_multiple:
             return (
-                f"target move {target_move_pct:.3f}% does not cover costs "
-                f"(fees {fees_pct:.3f}% + funding {funding_pct:.3f}% over {cfg.expected_hold_h:g} h)"
+                f"expected move {target_move_pct:.3f}% does not exceed {cfg.cost_edge_multiple:g} x costs "
+                f"{costs_pct:.3f}% ({costs_why})"
             ), ZERO, ZERO, ()
 
-    lev, lev_why = allowed_leverage(cfg, atr_pct, consecutive_losses, drawdown_pct)
+    lev, lev_why = allowed_leverage(cfg, atr_pct, consecutive_losses, drawdown_pct, closed_trades, winning_trades)
     note = f"leverage {lev}x ({lev_why})"
     if sizing == "risk":
         if stop is None or stop == price:
@@ -243,6 +283,8 @@ def gate(
         size = equity * (_dec(x) if d is None else d) / _HUNDRED / price
         if not inst.is_linear:  # inverse: the same USD notional in USD contracts
             size = contracts_for_notional(inst, size * price, price)
+    if size_scale != 1.0:
+        size = size * _dec(size_scale)
 
     # USD notional of one contract: the price for PF_ linear, the contract size for PI_ inverse
     unit = price if inst.is_linear else inst.contract_size

@@ -26,13 +26,14 @@ def settings_for(path: Path, strategy: str = "sma_cross", params: dict | None = 
                  slippage_bps: float = 0.0, funding: FundingSchedule | None = None, symbol: str = "PF_XBTUSD",
                  risk: RiskConfig | None = None, exits: ExitsConfig | None = None,
                  operator: OperatorConfig | None = None, balance: float = 10_000.0, **kw):
-    """(settings, rows) for ``path``; frictionless by default."""
+    """(settings, rows) for ``path``; frictionless by default (and the cost check on the first take-profit
+    level, not on ATR, so that low-volatility files still trade)."""
     stream = open_candles(path, symbol=symbol, **kw)
     s = BacktestSettings(
         instrument=default_instrument(symbol), strategy=strategy, strategy_params=dict(params or {}),
         timeframe=stream.timeframe, bar_ms=stream.bar_ms,
         funding=funding or FundingSchedule.constant_rate(0.0, "test"), maker_fee_bps=fees[0], taker_fee_bps=fees[1],
-        slippage_bps=slippage_bps, starting_balance_usd=balance, risk=risk or RiskConfig(),
+        slippage_bps=slippage_bps, starting_balance_usd=balance, risk=risk or RiskConfig(cost_atr_multiple=0),
         exits=exits or ExitsConfig(), operator=operator or OperatorConfig(), run_id="testrun0000",
     )
     return s, stream.rows

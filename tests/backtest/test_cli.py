@@ -56,8 +56,11 @@ def test_param_and_date_range(shared_data, capsys):
 
 def test_journal_summary_equals_backtest(shared_data, capsys, tmp_path):
     journal = tmp_path / "bt.sqlite"
+    conf = tmp_path / "c.toml"
+    conf.write_text("[risk]\ncost_atr_multiple = 0\n")  # the cost check on tp1: this quiet 1m file trades
     doc = _json(capsys, "--candles", str(shared_data(PF_1M)), "--funding", str(shared_data(FUNDING)),
-                "--strategy", "ema_cross", "--param", "min_confidence=0.4", "--journal", str(journal))
+                "--strategy", "ema_cross", "--param", "min_confidence=0.4", "--journal", str(journal),
+                "--config", str(conf))
     assert main(["journal", "--journal", str(journal), "summary", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     for key in CONTRACT_KEYS - {"candles", "elapsed_s", "candles_per_s"}:

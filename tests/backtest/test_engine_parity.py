@@ -5,8 +5,8 @@ The Engine runs as ``kraken-tui run --replay PATH@PF_XBTUSD --speed max --exit-a
 replay lockstep), its trades derived from its journal with ``journal.trades.derive_trades``; the backtest
 runs ``Backtest`` over the same file. Window: the 500 real PF_XBTUSD 1m candles of 2025-08-30/31,
 ``sma_cross`` 10/20 (reversal on every cross, fixed sizing, no protective orders), the default
-``[risk]``/``[operator]``/``[paper]`` fees (maker 2, taker 5 bps), no funding file (the replay emits no
-funding; the backtest's rate is 0).
+``[risk]``/``[operator]``/``[paper]`` fees (maker 2, taker 5 bps), no funding file and ``--funding-rate 0``
+(the replay emits no funding; the backtest's rate is 0).
 
 No tolerance: entry/exit times, prices, sizes, fees, net P&L and exit reasons are equal. The backtest's
 slippage is set to half the replay's quoted spread (``paper.sources.candles.DEFAULT_SPREAD_BPS`` / 2 =
@@ -60,7 +60,7 @@ def _engine_trades(csv: Path, journal: Path):
 
     async def run() -> tuple[int, int]:
         rt = await build_runtime(_config(), RunOptions(replay=[f"{csv}@PF_XBTUSD"], speed=None, exit_at_end=True,
-                                                      journal=journal))
+                                                      journal=journal, funding_rate=0.0))
         await rt.start()
         try:
             code = await asyncio.wait_for(rt.wait_finished(), timeout=120)

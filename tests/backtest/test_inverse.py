@@ -89,7 +89,7 @@ def _engine_trades(csv: Path, journal: Path):
 
     async def run() -> int:
         rt = await build_runtime(_config(), RunOptions(replay=[f"{csv}@{PI}"], speed=None, exit_at_end=True,
-                                                      journal=journal))
+                                                      journal=journal, funding_rate=0.0))
         await rt.start()
         try:
             return await asyncio.wait_for(rt.wait_finished(), timeout=120)

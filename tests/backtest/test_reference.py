@@ -40,7 +40,8 @@ def test_backtest_equals_paper_exchange_driven_bar_by_bar(shared_data, strategy,
                         trailing_activate_pct=0.25, trailing_distance_pct=0.15, time_exit_h=1,
                         time_exit_min_profit_pct=0.05)
     kw = dict(fees=(2.0, 5.0), slippage_bps=1.5, funding=funding, exits=exits, operator=NO_OPERATOR,
-              risk=RiskConfig(max_position_notional_usd=50_000))
+              risk=RiskConfig(max_position_notional_usd=50_000, cost_atr_multiple=0, expected_slippage_bps=0,
+                              cost_edge_multiple=1))  # the cost check of fees alone on tp1 (0.2 %)
     s, rows = settings_for(path, strategy, params, **kw)
     rows = list(itertools.islice(rows, opts.get("n", 10**9)))
     res, mine, _ = run_rows(s, rows)

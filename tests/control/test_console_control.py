@@ -37,11 +37,13 @@ SIZE = (160, 50)
 
 
 def _cfg(srv, tmp_path) -> tuple[Config, object]:
-    cfg = {"general": {"mode": "live"}, "live": {"enabled": True, "rest_url": srv.rest_url, "ws_url": srv.ws_url},
+    # require_paper off: these tests are about the control plane, not the promotion gate (tests/engine)
+    cfg = {"general": {"mode": "live"}, "live": {"enabled": True, "require_paper": False, "rest_url": srv.rest_url,
+                                                  "ws_url": srv.ws_url},
            "strategy": {"name": "ema_cross", "symbols": ["PF_XBTUSD"], "timeframe": "1h"},
            "operator": {"stale_data_s": 86_400, "reconcile_interval_s": 3600, "cancel_after_s": 0}}
     path = tmp_path / "config.toml"
-    path.write_text(f'[general]\nmode = "live"\n[live]\nenabled = true\nrest_url = "{srv.rest_url}"\n'
+    path.write_text(f'[general]\nmode = "live"\n[live]\nenabled = true\nrequire_paper = false\nrest_url = "{srv.rest_url}"\n'
                     f'ws_url = "{srv.ws_url}"\n')
     return Config.model_validate(cfg), path
 

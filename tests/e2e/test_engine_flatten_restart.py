@@ -17,7 +17,7 @@ from kraken_tui.runtime import RunOptions, build_runtime
 def _cfg() -> Config:
     return Config.model_validate({"strategy": {"name": "ema_cross", "symbols": ["PF_ETHUSD"], "timeframe": "5m",
                                                "params": {"fast": 5, "slow": 13, "min_confidence": 0.4}},
-                                  "operator": {"stale_data_s": 60}})
+                                  "risk": {"cost_atr_multiple": 0}, "operator": {"stale_data_s": 60}})
 
 
 async def _flatten_then_restart(csv, journal):

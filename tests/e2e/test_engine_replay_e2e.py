@@ -32,6 +32,7 @@ def _config() -> Config:
                      "params": {"fast": 9, "slow": 21, "min_confidence": 0.4}},
         "exits": {"stop_loss_pct": 0.6, "take_profit_pct": [0.5, 1.0, 1.5, 2.0], "trailing_activate_pct": 0.4,
                   "trailing_distance_pct": 0.3, "time_exit_h": 1, "time_exit_min_profit_pct": 0.05},
+        "risk": {"cost_atr_multiple": 0},  # the cost check on tp1, so the ATR of quiet bars blocks nothing
         "operator": {"stale_data_s": 60},
     })
 

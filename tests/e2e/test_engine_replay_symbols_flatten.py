@@ -25,7 +25,7 @@ def _cfg(symbols: list[str] | None) -> Config:
     strat: dict = {"name": "ema_cross", "timeframe": "5m", "params": PARAMS}
     if symbols is not None:
         strat["symbols"] = symbols
-    return Config.model_validate({"strategy": strat, "operator": {"stale_data_s": 60}})
+    return Config.model_validate({"strategy": strat, "risk": {"cost_atr_multiple": 0}, "operator": {"stale_data_s": 60}})
 
 
 def _csv(shared_data, tmp_path):

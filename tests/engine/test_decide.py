@@ -128,7 +128,7 @@ def test_risk_gate_rejection_passes_through():
     # target 0.05% < 2 x 5 bps fees = 0.10%
     [r] = run(sig(LONG, target_move_pct=0.05))
     assert isinstance(r, Reject)
-    assert r.reason.startswith("target move 0.050% does not cover costs (fees 0.100%")
+    assert r.reason.startswith("expected move 0.050% does not exceed 1.5 x costs 0.140% (fees 0.100%")
 
 
 def test_min_confidence_filters_entries_not_exits():

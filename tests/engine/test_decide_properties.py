@@ -234,7 +234,11 @@ def test_no_entry_without_the_conditions_to_size_it(kw):
         assert sum(1 for p in others if p.signed_size != 0) < cfg.max_open_positions
     target = kw["signal"].features.get("target_move_pct")
     if target is None and kw["protective"]:
-        target = kw["exits_cfg"].take_profit_pct[0]
+        # the expected move: ATR x [risk] cost_atr_multiple when both are known, else the first take-profit
+        if kw["atr_pct"] is not None and cfg.cost_atr_multiple > 0:
+            target = kw["atr_pct"] * cfg.cost_atr_multiple
+        elif kw["exits_cfg"].take_profit_pct:
+            target = kw["exits_cfg"].take_profit_pct[0]
     if target is not None:
         costs = 2 * cfg.expected_taker_fee_bps / 100 + max(0.0, (kw["funding_rate"] or 0.0) * want) * \
             cfg.expected_hold_h * 100

@@ -1,4 +1,5 @@
-"""Ensemble: the weighted vote arithmetic, memory, flat votes and the higher-timeframe veto."""
+"""Ensemble: the slots (ML 40 / technical 30 / patterns 20 / multi-timeframe 10), redistribution of
+the weight of slots without a source, the 0.7 threshold, memory, flat votes and the multi-timeframe score."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from kraken_tui.domain import Candle
 from kraken_tui.engine.signals import BuilderMarketView, Signal, SignalSide
 from kraken_tui.engine.strategies import build_strategy
+from kraken_tui.engine.strategies.ensemble import MultiTimeframe
 
 VIEW = BuilderMarketView()
 H = 3_600_000
@@ -25,9 +27,12 @@ class Scripted:
         return Signal(symbol, SignalSide(side_conf[0]), side_conf[1], "scripted")
 
 
-def ensemble(scripts, **params):
-    e = build_strategy("ensemble", {"bias_timeframe": "", **params}, timeframe="5m")
-    e.components = {name: Scripted(scripts.get(name, [])) for name in e.weights}
+def ensemble(scripts, mtf=0.0, ml_live=False, **params):
+    e = build_strategy("ensemble", params, timeframe="5m")
+    if e.external is not None:
+        e.external.live = ml_live
+    e.components = {name: Scripted(scripts.get(name, [])) for name in e.components}
+    e.state("X").mtf.per_tf = {tf: mtf for tf in e.mtf_timeframes}
     return e
 
 
@@ -35,65 +40,71 @@ def bar(i):
     return Candle(i * 300_000, 100, 100, 100, 100)
 
 
-def test_default_weights_and_score_arithmetic():
-    e = ensemble({"ema_cross": [("long", 1.0)], "smc": [("long", 0.6)]})
-    assert e.weights == {"ema_cross": 0.4, "mean_reversion": 0.3, "smc": 0.2, "external": 0.1}
-    sig = e.on_candle("X", "5m", bar(0), VIEW)
-    # (0.4 * 1.0 + 0.2 * 0.6) / (0.4 + 0.3 + 0.2 + 0.1) = 0.52
-    assert sig.side is SignalSide.LONG and sig.confidence == pytest.approx(0.52)
-    assert sig.features["score"] == pytest.approx(0.52)
+def test_seed_slots_and_default_threshold():
+    e = build_strategy("ensemble", {}, timeframe="5m")
+    assert e.weights == {"ml": 0.4, "technical": 0.3, "patterns": 0.2, "mtf": 0.1}
+    assert e.p["min_confidence"] == 0.7
+    assert e.timeframes == ("5m", "15m", "1h", "4h")
+    # no ML reader and no patterns source: their weight is redistributed, and describe() says so
+    assert e.active_weights() == pytest.approx({"technical": 0.75, "mtf": 0.25})
+    assert "no source for ml, patterns: weight redistributed" in e.describe()
+    e.external.live = True
+    assert e.active_weights() == pytest.approx({"ml": 0.5, "technical": 0.375, "mtf": 0.125})
 
 
-def test_opposing_votes_and_min_confidence():
-    # 0.4 * 1.0 - 0.3 * 0.9 = 0.13 < 0.35 -> nothing
-    e = ensemble({"ema_cross": [("long", 1.0)], "mean_reversion": [("short", 0.9)]})
+def test_a_lone_ema_cross_vote_opens_nothing():
+    # technical = 0.4 x 1.0 / 1.0 = 0.4; score 0.75 x 0.4 = 0.30 < 0.7 (with mtf neutral)
+    e = ensemble({"ema_cross": [("long", 1.0)]})
     assert e.on_candle("X", "5m", bar(0), VIEW) is None
-    # mean_reversion short 1.0 alone: -0.3 -> |0.3| < 0.35 -> nothing; with min_confidence 0.3 -> short 0.3
-    e = ensemble({"mean_reversion": [("short", 1.0)]}, min_confidence=0.3)
+
+
+def test_score_arithmetic_with_agreement():
+    # ema_cross 1.0 + smc 0.8 -> technical 0.64; mtf +1 -> 0.75 x 0.64 + 0.25 x 1 = 0.73
+    e = ensemble({"ema_cross": [("long", 1.0)], "smc": [("long", 0.8)]}, mtf=1.0)
     sig = e.on_candle("X", "5m", bar(0), VIEW)
-    assert sig.side is SignalSide.SHORT and sig.confidence == pytest.approx(0.3)
+    assert sig.side is SignalSide.LONG and sig.confidence == pytest.approx(0.73)
+    assert sig.features["slot_technical"] == pytest.approx(0.64) and sig.features["slot_mtf"] == 1.0
+    # the multi-timeframe score against the entry pulls it below the threshold: 0.48 - 0.25 = 0.23
+    e = ensemble({"ema_cross": [("long", 1.0)], "smc": [("long", 0.8)]}, mtf=-1.0)
+    assert e.on_candle("X", "5m", bar(0), VIEW) is None
+
+
+def test_ml_slot_counts_once_its_reader_is_live():
+    # ML short 0.9, technical mean_reversion short 1.0 (0.3), mtf -1: 0.5 x 0.9 + 0.375 x 0.3 + 0.125 = 0.6875
+    e = ensemble({"external": [("short", 0.9)], "mean_reversion": [("short", 1.0)]}, mtf=-1.0, ml_live=True)
+    assert e.on_candle("X", "5m", bar(0), VIEW) is None
+    e = ensemble({"external": [("short", 1.0)], "mean_reversion": [("short", 1.0)]}, mtf=-1.0, ml_live=True)
+    sig = e.on_candle("X", "5m", bar(0), VIEW)
+    # 0.5 + 0.1125 + 0.125 = 0.7375
+    assert sig.side is SignalSide.SHORT and sig.confidence == pytest.approx(0.7375)
 
 
 def test_votes_are_remembered_for_memory_bars_and_cleared_by_flat():
-    e = ensemble(
-        {"ema_cross": [("long", 1.0), None, None, None], "smc": [None, ("long", 0.5)]}, memory_bars=2
-    )
-    # bar 0: 0.4 -> long 0.4; bar 1: ema vote still counts (2 bars) + smc 0.2*0.5 -> 0.5; bar 2: only smc 0.1 -> none
+    e = ensemble({"ema_cross": [("long", 1.0), None, None], "smc": [None, ("long", 1.0)]}, mtf=1.0,
+                 memory_bars=2, min_confidence=0.5)
+    # bar 0: 0.75 x 0.4 + 0.25 = 0.55; bar 1: + smc 0.3 -> 0.775; bar 2: only smc -> 0.475 < 0.5
     out = [e.on_candle("X", "5m", bar(i), VIEW) for i in range(3)]
-    assert [None if s is None else round(s.confidence, 9) for s in out] == [0.4, 0.5, None]
-    e = ensemble(
-        {"ema_cross": [("long", 1.0), None], "mean_reversion": [None], "smc": [None, None]}, memory_bars=3
-    )
-    e.components["ema_cross"].script = [("long", 1.0), ("flat", 1.0)]
+    assert [None if s is None else round(s.confidence, 9) for s in out] == [0.55, 0.775, None]
+    e = ensemble({"ema_cross": [("long", 1.0), ("flat", 1.0)]}, mtf=1.0, min_confidence=0.5)
     out = [e.on_candle("X", "5m", bar(i), VIEW) for i in range(2)]
     assert out[0].side is SignalSide.LONG and out[1] is None  # flat removed the ema_cross vote
 
 
 def test_weights_override_and_zero_disables():
-    e = ensemble({"ema_cross": [("short", 0.5)]}, weights={"external": 0, "mean_reversion": 0, "smc": 0})
-    assert set(e.weights) == {"ema_cross"}
-    assert e.on_candle("X", "5m", bar(0), VIEW).confidence == pytest.approx(0.5)  # 0.4 * 0.5 / 0.4
+    e = ensemble({"ema_cross": [("short", 0.5)]}, weights={"mtf": 0}, technical_weights={"mean_reversion": 0, "smc": 0},
+                 min_confidence=0.3)
+    assert set(e.components) == {"external", "ema_cross"} and e.active_weights() == {"technical": 1.0}
+    assert e.on_candle("X", "5m", bar(0), VIEW).confidence == pytest.approx(0.5)
 
 
-def test_higher_timeframe_bias_vetoes_entry_against_it():
-    e = build_strategy("ensemble", {"bias_period": 2}, timeframe="5m")
-    assert e.timeframes == ("5m", "1h")
-    e.components = {n: Scripted([("long", 1.0), ("short", 1.0)]) for n in e.weights}
-    # 1h closes 100, 90: EMA(2) seeded with their SMA = 95; last close 90 < 95 -> bias down
-    assert e.on_candle("X", "1h", Candle(0, 100, 100, 100, 100), VIEW) is None
-    assert e.on_candle("X", "1h", Candle(H, 90, 90, 90, 90), VIEW) is None
-    sig = e.on_candle("X", "5m", bar(24), VIEW)
-    assert sig.side is SignalSide.FLAT and sig.confidence == 0.0 and sig.features["vetoed"] == 1.0
-    assert "vetoed by 1h bias" in sig.reason and "close 90 below EMA(2) 95.00" in sig.reason
-    sig = e.on_candle("X", "5m", bar(25), VIEW)  # every component now says short (replacing its long vote)
-    assert sig.side is SignalSide.SHORT and sig.confidence == pytest.approx(
-        1.0
-    )  # agrees with the bias: passes
-
-
-def test_no_veto_before_bias_is_known():
-    e = build_strategy("ensemble", {"bias_period": 5}, timeframe="5m")
-    e.components = {n: Scripted([("long", 1.0)]) for n in e.weights}
-    e.on_candle("X", "1h", Candle(0, 100, 100, 90, 90), VIEW)  # 1 of 5 bias bars: EMA not ready
-    sig = e.on_candle("X", "5m", bar(12), VIEW)
-    assert sig.side is SignalSide.LONG and sig.confidence == pytest.approx(1.0)
+def test_multi_timeframe_score_from_trend_and_momentum():
+    m = MultiTimeframe(("15m", "1h"), period=2, momentum_bars=1)
+    for c in (100, 110):
+        m.update("15m", c)
+    # 15m: EMA(2) seeded at 105, close 110 above -> trend +1; 110 > 100 -> momentum +1 -> +1
+    assert m.per_tf == {"15m": 1.0} and m.score == 0.5  # 1h unknown counts 0
+    for c in (100, 90, 100):
+        m.update("1h", c)  # EMA(2): 95, then 100 x 2/3 + 95 / 3 = 98.33 < 100 -> +1; 100 > 90 -> +1
+    assert m.per_tf["1h"] == 1.0
+    m.update("1h", 80)  # EMA 86.1 above 80, and 80 < 100 -> -1
+    assert m.per_tf["1h"] == -1.0 and m.score == 0.0

@@ -182,3 +182,53 @@ def test_socket_address_must_be_loopback():
 async def test_run_external_reader_needs_a_source():
     with pytest.raises(ConfigError, match="strategy.params.path"):
         await run_external_reader(build_strategy("external", {}), stop=asyncio.Event())
+
+
+def test_pipe_reader_reads_lines_from_successive_writers(tmp_path):
+    import asyncio
+    import os
+
+    from kraken_tui.engine.strategies.external_io import read_pipe
+
+    fifo = tmp_path / "signals.fifo"
+    os.mkfifo(fifo)
+    got = []
+
+    async def main():
+        stop = asyncio.Event()
+        task = asyncio.create_task(read_pipe(fifo, lambda line, **kw: got.append((line, kw["line_no"])), stop=stop,
+                                             poll_s=0.01))
+        await asyncio.sleep(0.05)
+        for text in ("a\nb\n", "c\n"):  # two writers, one after the other
+            fd = os.open(fifo, os.O_WRONLY)
+            os.write(fd, text.encode())
+            os.close(fd)
+            await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.wait_for(task, 2)
+
+    asyncio.run(main())
+    assert got == [("a", 1), ("b", 2), ("c", 3)]
+
+
+def test_tradingview_alert_to_line_and_webhook_secret_file(tmp_path):
+    import json
+
+    from kraken_tui.engine.strategies.external import parse_signal_line
+    from kraken_tui.engine.strategies.external_io import alert_to_line, load_webhook_secret
+    from kraken_tui.errors import ConfigError
+
+    line = alert_to_line({"ticker": "ethusd", "action": "sell", "time": 1_756_561_260_000, "secret": "x"})
+    assert "secret" not in json.loads(line)
+    sig = parse_signal_line(line)
+    assert (sig.symbol, sig.side.value, sig.confidence, sig.ts_ms) == ("PF_ETHUSD", "short", 1.0, 1_756_561_260_000)
+    assert parse_signal_line(alert_to_line({"ticker": "PF_XBTUSD", "action": "close"})).side.value == "flat"
+    f = tmp_path / "secret"
+    f.write_text("hunter2\n")
+    f.chmod(0o644)
+    with pytest.raises(ConfigError, match="chmod 600") as e:
+        load_webhook_secret("", f, environ={})
+    assert "hunter2" not in str(e.value)
+    f.chmod(0o600)
+    assert load_webhook_secret("", f, environ={}) == "hunter2"
+    assert load_webhook_secret("HOOK", f, environ={"HOOK": "env-wins"}) == "env-wins"

@@ -64,8 +64,18 @@ def test_liquidation_buffer_rejects():
 )
 def test_cost_check(side, rate, target, ok):
     stop = D("98000") if side is PositionSide.LONG else D("102000")
-    d = evaluate_entry(req(side=side, stop_price=stop, target_move_pct=target, funding_rate=rate), ACCOUNT, RiskConfig())
+    cfg = RiskConfig(expected_slippage_bps=0, cost_edge_multiple=1)  # fees and funding only, no margin
+    d = evaluate_entry(req(side=side, stop_price=stop, target_move_pct=target, funding_rate=rate), ACCOUNT, cfg)
     assert d.approved is ok, d.reason
+
+
+@pytest.mark.parametrize("target,ok", [(0.21, False), (0.22, True)])
+def test_cost_check_counts_slippage_and_wants_an_edge(target, ok):
+    # defaults: fees 2 x 5 bp + slippage 2 x 2 bp = 0.14 %; x 1.5 edge = 0.21 % -> a move must exceed it
+    d = evaluate_entry(req(stop_price=D("98000"), target_move_pct=target), ACCOUNT, RiskConfig())
+    assert d.approved is ok, d.reason
+    if not ok:
+        assert "slippage 0.040%" in d.reason and "1.5 x costs 0.140%" in d.reason
 
 
 def test_position_rules():

@@ -204,7 +204,7 @@ def _drive(strategy, candles, base_tf, warm_1h=None):
 @pytest.mark.parametrize("name", ["sma_cross", "ema_cross", "mean_reversion", "smc", "ensemble"])
 def test_real_1m_data_gives_longs_and_shorts(name, shared_data):
     candles = read_candles(shared_data(PF_1M))
-    s = build_strategy(name, {"bias_timeframe": ""} if name == "ensemble" else {}, timeframe="1m")
+    s = build_strategy(name, {"min_confidence": 0.5} if name == "ensemble" else {}, timeframe="1m")
     assert isinstance(s, Strategy)
     sides = _drive(s, candles, "1m")
     assert sides[SignalSide.LONG] > 0 and sides[SignalSide.SHORT] > 0, sides
@@ -217,13 +217,14 @@ def test_spot_series_strategy_reads_index_candles(shared_data):
     assert sides[SignalSide.LONG] and sides[SignalSide.SHORT]
 
 
-def test_ensemble_with_warm_1h_bias_on_real_data(shared_data):
+def test_ensemble_with_warm_1h_multi_timeframe_score_on_real_data(shared_data):
     hour = read_candles(shared_data(PF_1H))
     one = read_candles(shared_data(PF_1M))
-    s = build_strategy("ensemble", {"bias_period": 20}, timeframe="1m")
+    s = build_strategy("ensemble", {"mtf_period": 20, "min_confidence": 0.5}, timeframe="1m")
     first_1m_hour = one[0].ts_ms - one[0].ts_ms % 3_600_000
     sides = _drive(s, one, "1m", warm_1h=[c for c in hour if c.ts_ms < first_1m_hour])
-    assert sides[SignalSide.LONG] + sides[SignalSide.SHORT] > 0 and sides[SignalSide.FLAT] > 0  # some vetoed
+    assert sides[SignalSide.LONG] + sides[SignalSide.SHORT] > 0
+    assert "1h" in s.state("PF_XBTUSD").mtf.per_tf  # the warm 1h candles made the 1h score known
 
 
 # ----------------------------------------------------------------------------- registry and validation

@@ -86,3 +86,24 @@ async def test_against_paper_exchange_orders_survive_a_clean_stop_and_die_when_i
         await sw2.stop(disarm=False)  # a crash: nobody refreshes
         ex.advance_clock(ex.now_ms + 11_000)
         assert ex.open_orders == {}
+
+
+def test_replay_trigger_is_shown_on_the_wall_clock():
+    """A replay's paper exchange stamps the trigger on the replay clock (2024 here); the view moves it onto the
+    wall clock, so the status bar's countdown (trigger - wall now) shows the timeout, not "now"."""
+    import asyncio as _asyncio
+    import time as _time
+
+    from kraken_tui.domain.account import DeadManSwitchStatus
+    from kraken_tui.engine.deadman import operator_switch
+
+    replay_now = 1_719_792_000_000  # 2024-07-01 00:00 UTC
+
+    class Client:
+        async def cancel_all_orders_after(self, timeout_s):
+            return DeadManSwitchStatus(replay_now, replay_now + timeout_s * 1000 if timeout_s else None)
+
+    sw = operator_switch(Client(), 60, lambda m: None, lambda: replay_now)
+    assert _asyncio.run(sw.refresh())
+    left_s = (sw.view().trigger_ts_ms - int(_time.time() * 1000)) / 1000
+    assert 55 < left_s <= 60

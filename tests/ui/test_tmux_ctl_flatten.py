@@ -113,7 +113,8 @@ class LiveConsole:
     def __init__(self, sim: Sim, tmp_path: Path) -> None:
         tmp_path.mkdir(parents=True, exist_ok=True)
         cfg = tmp_path / "config.toml"
-        cfg.write_text(f'[general]\nmode = "live"\n[live]\nenabled = true\nrest_url = "{sim.info["rest_url"]}"\n'
+        # require_paper off: these tests are about the control plane, not the promotion gate (tests/engine)
+        cfg.write_text(f'[general]\nmode = "live"\n[live]\nenabled = true\nrequire_paper = false\nrest_url = "{sim.info["rest_url"]}"\n'
                        f'ws_url = "{sim.info["ws_url"]}"\n[strategy]\nsymbols = ["{SYMBOL}"]\n')
         self.journal = tmp_path / "journal.sqlite"
         env = _env(tmp_path, keys=sim.keys)

@@ -38,6 +38,9 @@ class StrategyBase:
     protective_exits: ClassVar[bool] = True
     """Place the exchange-side stop and take-profit ladder after an entry fills (``[exits]``, engine.exits);
     False for strategies whose exit is their own next signal (``sma_cross``)."""
+    confidence_sized: ClassVar[bool] = False
+    """The confidence weighs the evidence (ensemble, external): the entry's size grows with it
+    (``engine.decide``, ``[risk] confidence_sizing``)."""
     sizing: ClassVar[str | None] = None
     """Override of ``risk.sizing`` ("risk" or "fixed") for this strategy; None = use the config."""
 

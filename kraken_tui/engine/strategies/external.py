@@ -20,6 +20,9 @@ import json
 import logging
 import math
 from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import ClassVar
 
 from kraken_tui.domain import Candle
 from kraken_tui.errors import DataFileError
@@ -28,7 +31,7 @@ from ..signals import MarketView, Signal, SignalSide
 from ._base import StrategyBase
 from ._params import Param
 
-__all__ = ["ExternalSignals", "parse_signal_line"]
+__all__ = ["ExternalOutcome", "ExternalSignals", "parse_signal_line"]
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +99,37 @@ def parse_signal_line(line: str, *, source: str = "<external>", line_no: int | N
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ExternalOutcome:
+    """What became of one external line or signal, for the journal: ``signal`` the parsed signal (None for a
+    line that did not parse), ``rejection`` the reason it was refused (None when queued for delivery),
+    ``source`` the file, pipe, socket or webhook it came from, ``line_no`` its number there."""
+
+    source: str
+    line_no: int | None
+    signal: Signal | None
+    rejection: str | None
+
+
 class ExternalSignals(StrategyBase):
     """Delivers external signals at candle closes of the signal timeframe.
 
     Parameters (defaults): ``min_confidence`` 0.6 (0..1; lower ones are dropped), ``max_age_s`` 300
     (seconds between a signal's ``ts_ms`` and the delivering candle close; older ones are dropped),
     ``path`` "" (a JSON-lines file to tail), ``socket`` "" (``unix:/path`` or ``tcp:127.0.0.1:PORT``).
-    Path and socket are read by ``external_io.run_external_reader``.
+    Path and socket are read by ``external_io.run_external_reader`` (the ``[external]`` config section names
+    more readers: a pipe and a loopback webhook). ``load_history`` loads a timestamped signal file for a
+    backtest: each signal is delivered at the first candle close at or after its ``ts_ms`` (no look-ahead).
 
     Attributes:
         errors: count of bad lines. dropped: the last 100 drop reasons. accepted: count of accepted lines.
+        live: a reader (or a loaded history) feeds this source; the ensemble's ML slot counts only then.
+        listener: called with an ``ExternalOutcome`` for every line parsed or refused and every signal dropped
+            (the engine journals them); None = only logged.
     """
 
     name = "external"
+    confidence_sized: ClassVar[bool] = True
     PARAMS = (
         Param("min_confidence", 0.6, "lowest confidence accepted, 0..1", float, 0, 1),
         Param("max_age_s", 300.0, "oldest signal delivered, seconds", float, 0, 86_400),
@@ -119,13 +140,51 @@ class ExternalSignals(StrategyBase):
     def configure(self) -> None:
         """Check cross-parameter rules and set derived attributes (called by StrategyBase.__init__)."""
         self._pending: dict[str, Signal] = {}
+        self._history: deque[tuple[int, Signal]] = deque()
         self.errors = 0
         self.accepted = 0
         self.dropped: deque[str] = deque(maxlen=100)
+        self.live = False
+        self.listener: Callable[[ExternalOutcome], None] | None = None
 
-    def _drop(self, reason: str) -> None:
+    def _tell(self, outcome: ExternalOutcome) -> None:
+        if self.listener is not None:
+            try:
+                self.listener(outcome)
+            except Exception:
+                log.exception("external signal listener failed")
+
+    def _drop(self, reason: str, sig: Signal | None = None, source: str = "", line_no: int | None = None) -> None:
         self.dropped.append(reason)
         log.info("external signal dropped: %s", reason)
+        self._tell(ExternalOutcome(source, line_no, sig, reason))
+
+    def reject(self, reason: str, *, source: str, line_no: int | None = None) -> None:
+        """A line refused before parsing (e.g. a webhook request with a bad secret): counted and reported."""
+        self.errors += 1
+        log.warning("external signal refused from %s: %s", source, reason)
+        self._tell(ExternalOutcome(source, line_no, None, reason))
+
+    def load_history(self, lines: Iterable[str], *, source: str) -> int:
+        """Load a timestamped signal file for a backtest (every line needs ``ts_ms``); bad lines are counted
+        and reported as ``feed_line`` does. Returns the number of signals loaded; marks the source live."""
+        loaded: list[tuple[int, Signal]] = []
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                sig = parse_signal_line(line, source=source, line_no=n)
+            except DataFileError as exc:
+                self.reject(str(exc), source=source, line_no=n)
+                continue
+            if sig.ts_ms is None:
+                self.reject("a backtest signal needs ts_ms (epoch milliseconds)", source=source, line_no=n)
+                continue
+            loaded.append((sig.ts_ms, _with_source(sig, source)))
+        loaded.sort(key=lambda t: t[0])
+        self._history.extend(loaded)
+        self.live = True
+        return len(loaded)
 
     def feed_line(
         self, line: str, *, source: str = "<external>", line_no: int | None = None
@@ -141,20 +200,25 @@ class ExternalSignals(StrategyBase):
         except DataFileError as exc:
             self.errors += 1
             log.warning("bad external signal line: %s", exc)
+            self._tell(ExternalOutcome(source, line_no, None, str(exc)))
             return None
+        return self._queue(_with_source(sig, source), source, line_no)
+
+    def _queue(self, sig: Signal, source: str, line_no: int | None) -> Signal | None:
         if sig.confidence < self.p["min_confidence"]:
             self._drop(
-                f"{sig.symbol} {sig.side}: confidence {sig.confidence:g} below {self.p['min_confidence']:g}"
-            )
+                f"{sig.symbol} {sig.side}: confidence {sig.confidence:g} below {self.p['min_confidence']:g}",
+                sig, source, line_no)
             return None
         if sig.symbol not in self._pending and len(self._pending) >= MAX_PENDING_SYMBOLS:
-            self._drop(f"{sig.symbol}: more than {MAX_PENDING_SYMBOLS} symbols pending")
+            self._drop(f"{sig.symbol}: more than {MAX_PENDING_SYMBOLS} symbols pending", sig, source, line_no)
             return None
         old = self._pending.get(sig.symbol)
         if old is not None:
-            self._drop(f"{old.symbol} {old.side}: superseded by a newer signal before delivery")
+            self._drop(f"{old.symbol} {old.side}: superseded by a newer signal before delivery", old, source)
         self._pending[sig.symbol] = sig
         self.accepted += 1
+        self._tell(ExternalOutcome(source, line_no, sig, None))
         return sig
 
     def take(self, symbol: str, now_ms: int) -> Signal | None:
@@ -164,8 +228,8 @@ class ExternalSignals(StrategyBase):
             return None
         if sig.ts_ms is not None and now_ms - sig.ts_ms > self.p["max_age_s"] * 1000:
             self._drop(
-                f"{symbol} {sig.side}: {(now_ms - sig.ts_ms) / 1000:.0f} s old (max {self.p['max_age_s']:g} s)"
-            )
+                f"{symbol} {sig.side}: {(now_ms - sig.ts_ms) / 1000:.0f} s old (max {self.p['max_age_s']:g} s)",
+                sig)
             return None
         return sig
 
@@ -173,4 +237,14 @@ class ExternalSignals(StrategyBase):
         """Deliver the pending signal of ``symbol`` at this candle close, if any and fresh enough."""
         if timeframe != self.timeframe:
             return None
-        return self.take(symbol, candle.ts_ms + self._tf_ms)
+        close_ms = candle.ts_ms + self._tf_ms
+        hist = self._history
+        while hist and hist[0][0] <= close_ms:  # a loaded signal file: only what is known at this close
+            self._queue(hist.popleft()[1], "history", None)
+        return self.take(symbol, close_ms)
+
+
+def _with_source(sig: Signal, source: str) -> Signal:
+    """``sig`` with its source named in the reason (journaled with the signal)."""
+    return Signal(sig.symbol, sig.side, sig.confidence, f"{sig.reason} [via {source}]"[:600], sig.features,
+                  ts_ms=sig.ts_ms, strategy=sig.strategy)

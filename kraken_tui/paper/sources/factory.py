@@ -46,6 +46,7 @@ async def build_source(
     client_config: ClientConfig | None = None,
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], Any] | None = None,
+    funding_rate: float | None = None,
 ) -> MarketSource:
     """Build the market source.
 
@@ -54,6 +55,8 @@ async def build_source(
         symbols: perpetuals (synthetic/live); for a replay, a filter on WS recordings (empty = all).
         replay_paths: ``--replay`` arguments (PATH, PATH@SYMBOL, PATH@SYMBOL:index).
         funding_path: hourly funding CSV for a replay.
+        funding_rate: constant relative rate per hour for a candle replay without ``funding_path`` (None =
+            ``replay.DEFAULT_FUNDING_RATE``).
         symbol_map: ``{"SRC": "DST"}`` or ``["SRC=DST", ...]``.
         speed: "max", "10", 10.0 or None (1x). Synthetic and replay only.
         seed: synthetic model seed (config ``paper.synthetic_seed``).
@@ -79,9 +82,11 @@ async def build_source(
         if not paths:
             raise ConfigError("--source", kind, "replay:PATH or --replay PATH")
         return ReplaySource(paths, funding_path=funding_path, symbol_map=smap, speed=pace,
-                            symbols=syms or None, clock=clock, sleep=sleep)
+                            symbols=syms or None, clock=clock, sleep=sleep, funding_rate=funding_rate)
     if funding_path is not None:
         raise ConfigError("--funding", str(funding_path), "a --replay file to apply the funding CSV to")
+    if funding_rate is not None:
+        raise ConfigError("--funding-rate", funding_rate, "a --replay of candle files to apply the rate to")
 
     def synthetic(note: str | None = None) -> SyntheticSource:
         return SyntheticSource(syms, seed=seed, speed=pace, note=note, clock=clock, sleep=sleep)
@@ -117,6 +122,7 @@ async def source_from_args(args: argparse.Namespace, cfg: Config) -> MarketSourc
         symbols=cfg.paper.symbols,
         replay_paths=getattr(args, "replay", None) or (),
         funding_path=getattr(args, "funding", None),
+        funding_rate=getattr(args, "funding_rate", None),
         symbol_map=getattr(args, "symbol_map", None) or (),
         speed=getattr(args, "speed", None),
         seed=cfg.paper.synthetic_seed,

@@ -19,7 +19,10 @@ history). A ``FundingEvent`` is emitted for every whole UTC hour inside the repl
 last tick, inclusive) from the first row at or before that hour: a GAP in the file is filled by
 CARRYING FORWARD the previous hour's rate (``funding_carried`` counts them); hours before the file's
 first row get no event. At equal ``ts_ms`` a funding event comes before the ticks of that instant. Without ``--funding``, a
-WS recording's full ``ticker`` messages supply the hourly funding (``ws_ticks``).
+WS recording's full ``ticker`` messages supply the hourly funding (``ws_ticks``); a replay of candle files only
+books the constant ``funding_rate`` per hour on every replayed symbol when one is given (the runtime gives
+``DEFAULT_FUNDING_RATE`` = 1e-5, the backtest's default, unless ``--funding-rate`` says otherwise), and
+``funding_describe`` says which funding applies (announced at start).
 Must not import: textual, websockets, aiohttp, the engine.
 """
 
@@ -41,7 +44,10 @@ from kraken_tui.paper.sources.candles import DEFAULT_DEPTH_USD, DEFAULT_SPREAD_B
 from kraken_tui.paper.sources.pacing import Pacer, paced
 from kraken_tui.paper.sources.ws_ticks import TickBuilder
 
-__all__ = ["CCXT_ALIASES", "ReplayInput", "ReplaySource", "funding_events", "parse_symbol_map"]
+__all__ = ["CCXT_ALIASES", "DEFAULT_FUNDING_RATE", "ReplayInput", "ReplaySource", "funding_events", "parse_symbol_map"]
+
+#: Relative funding rate per hour a candle replay books without ``--funding`` (the backtest's default).
+DEFAULT_FUNDING_RATE = 1e-5
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +161,7 @@ class ReplaySource:
         depth_usd: float = DEFAULT_DEPTH_USD,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Any] | None = None,
+        funding_rate: float | None = None,
     ) -> None:
         if not inputs:
             raise ConfigError("--replay", "", "at least one recording or candle file")
@@ -176,8 +183,19 @@ class ReplaySource:
         self.end_ms = max(s.last_ms for s in self._streams)
         self.funding: list[FundingEvent] = []
         self.funding_carried = 0
+        self.funding_describe = "from the recording's ticker messages"
         if funding_path is not None:
             self._load_funding(Path(funding_path))
+            self.funding_describe = f"{funding_path} ({len(self.funding)} hourly payments in the replay span)"
+        elif funding_rate is not None and not any(rf.detect_format(i.path) == "ws_jsonl" for i in parsed):
+            rate = funding_rate
+            for sym in self.symbols if rate else ():  # a rate of 0 pays nothing: no events
+                events, _ = funding_events([FundingRate(sym, self.start_ms, rate)], sym, self.start_ms, self.end_ms)
+                self.funding.extend(events)
+            self.funding.sort(key=lambda e: e.ts_ms)
+            self.funding_describe = f"constant {rate:g} per hour"
+        elif not any(rf.detect_format(i.path) == "ws_jsonl" for i in parsed):
+            self.funding_describe = "none"
 
     # ------------------------------------------------------------------ loading
 
