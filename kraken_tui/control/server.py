@@ -67,7 +67,7 @@ class ControlLimits:
     max_line_bytes: int = MAX_LINE
     requests_per_s: float = 20.0
     burst: int = 20
-    global_requests_per_s: float = 200.0
+    global_requests_per_s: float = 100.0
     status_cache_s: float = 0.2
     write_timeout_s: float = 5.0
     log_every_s: float = 60.0
