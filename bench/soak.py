@@ -314,6 +314,9 @@ class Watch:
         self.by_cli: dict[str, set[str]] = {}
         self.errors = 0
         self.position_polls = 0
+        self.phase = "start"
+        """What the driver is doing (engine up / down after kill N), recorded with each episode."""
+        self.where: list[str] = []
         self.running = True
 
     async def run(self) -> None:
@@ -343,6 +346,7 @@ class Watch:
                 if now - start > self.grace_s and key not in self.counted:
                     self.counted.add(key)
                     self.episodes += 1
+                    self.where.append(f"{sym} without a stop for > {self.grace_s:g} s ({self.phase})")
             for key in list(self.since):
                 if key not in open_syms:
                     self.since.pop(key)
@@ -444,6 +448,7 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
     last_was_flatten = False
     try:
         for i in range(kills):
+            watch.phase = f"engine starting after kill {i - 1}" if i else "engine starting"
             eng = Engine(cfg, journal, env, work / "engine.log")
             try:
                 sock = await eng.wait_socket()
@@ -455,6 +460,7 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
             if i > 0:
                 fig.kills_survived += 1
             state = await _wait_state(sock, {"RUNNING", "PAUSED", "HALTED"}, 20.0)
+            watch.phase = f"engine up ({state}) after kill {i - 1}" if i else f"engine up ({state})"
             if last_was_flatten:
                 if state == "HALTED":
                     fig.flatten_resumed_halted += 1
@@ -472,6 +478,7 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
                 conn = await _send_flatten(sock)
                 await asyncio.sleep(rng.uniform(0.0, 0.15))
             eng.kill()
+            watch.phase = f"engine down after kill {i}" + (" inside a flatten" if last_was_flatten else "")
             if conn is not None:
                 conn[1].close()
             fig.kills += 1
@@ -502,6 +509,7 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
         await http.aclose()
         sim.stop()
     fig.position_polls = watch.position_polls
+    fig.notes += watch.where
     fig.unprotected_positions = watch.episodes
     fig.longest_unprotected_s = round(watch.longest, 3)
     fig.duplicate_sends = sum(1 for v in watch.by_cli.values() if len(v) > 1)
@@ -572,6 +580,7 @@ async def fault_matrix(duration_s: float, seed: int = 1, *, grace_s: float = 5.0
         await http.aclose()
         sim.stop()
     fig.position_polls = watch.position_polls
+    fig.notes += watch.where
     fig.unprotected_positions = watch.episodes
     fig.longest_unprotected_s = round(watch.longest, 3)
     fig.duplicate_sends = sum(1 for v in watch.by_cli.values() if len(v) > 1)
@@ -619,7 +628,7 @@ async def _main(args: argparse.Namespace) -> int:
         print(f"duplicate sends: {kill.duplicate_sends}; lost fills: {kill.lost_fills} of {kill.exchange_fills}; "
               f"journal duplicate fills: {kill.journal_duplicate_fills}; integrity failures: "
               f"{kill.integrity_failures}")
-        for n in kill.notes[:20]:
+        for n in kill.notes[:60]:
             print("  note:", n)
     if args.faults_s:
         print(f"fault matrix: {args.faults_s:g} s ...", flush=True)
