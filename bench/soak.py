@@ -44,7 +44,6 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
