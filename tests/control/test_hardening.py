@@ -94,11 +94,15 @@ async def test_2000_idle_connections_leave_status_answering_with_bounded_fds(tmp
     try:
         while not ready.is_set():  # serve the accepts while the thread connects
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.2)
-        # the server's side of the 2000 idle connections: bounded by the cap, not by the clients
+        # the server's side of the 2000 idle connections: bounded by the cap, not by the clients (evicted
+        # connections close on the loop's next turns: give a loaded machine a few seconds to get there)
+        cap = srv.limits.max_connections
+        deadline = time.monotonic() + 10.0
+        while _open_fds() - before - len(held) > cap + 8 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
         server_side = _open_fds() - before - len(held)
-        assert srv.connections <= srv.limits.max_connections
-        assert server_side <= srv.limits.max_connections + 8, server_side
+        assert srv.connections <= cap
+        assert server_side <= cap + 8, server_side
         for _ in range(3):
             ans = await request(path, "status", timeout_s=5.0)
             assert ans["ok"] and ans["status"]["state"] == "RUNNING"
