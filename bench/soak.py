@@ -13,9 +13,11 @@ Three parts, each runnable alone (``--kills 0``, ``--faults-s 0``, ``--fuzz 0`` 
    after a kill inside a flatten, the restart ends HALTED (the flatten resumed or completed). At the end the
    engine stops in order and every exchange fill must be in the journal exactly once (lost fills).
 2. **Fault matrix.** The same engine against a paper exchange with ``KRAKEN_TUI_PAPER_FAULTS`` (5xx, 429,
-   added latency beyond the client's timeout so orders time out and fill late, lost responses, dropped and
-   duplicated WebSocket messages) and frozen now and then (SIGSTOP of the exchange process for 3 s) for
-   ``--faults-s`` seconds; then ``ctl flatten`` must end flat, with the same checks.
+   40 ms latency, lost responses, dropped and duplicated WebSocket messages) and frozen now and then (SIGSTOP
+   of the exchange process for 3 s, longer than the engine's 1 s REST timeout: its requests time out and the
+   exchange serves them late, so orders fill after the engine gave up waiting) for
+   ``--faults-s`` seconds (no freeze in the last ``QUIET_S``); then ``ctl flatten`` must end flat and stay flat,
+   with the same checks.
 3. **Fuzz.** ``--fuzz`` messages from a seeded generator (valid Kraken Futures WS v1 and REST v3 samples with
    fields deleted, replaced by values of other types, or nested, plus random JSON) through
    ``parse_ws_message`` and the REST parsers: a ``ProtocolError`` / ``ExchangeError`` is a typed refusal (fine);
@@ -52,6 +54,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 STOP_TYPES = {"stp", "stop", "trailing_stop", "take_profit"}
+QUIET_S = 5.0
+"""Seconds without a freeze before the fault matrix's closing flatten (> the client's 1 s timeout)."""
 
 
 # ----------------------------------------------------------------------------------------------- fuzz
@@ -541,8 +545,10 @@ async def fault_matrix(duration_s: float, seed: int = 1, *, grace_s: float = 5.0
         loop = asyncio.get_running_loop()
         end = loop.time() + duration_s
         while loop.time() < end:
-            await asyncio.sleep(min(end - loop.time(), rng.uniform(5.0, 15.0)))
-            if loop.time() < end:
+            await asyncio.sleep(max(0.0, min(end - loop.time(), rng.uniform(5.0, 15.0))))
+            # no freeze in the last QUIET_S: requests a frozen exchange buffered are served late, and one that
+            # lands after the flatten's verification opens a position no flatten could have seen
+            if loop.time() + 3.0 + QUIET_S < end:
                 os.kill(sim.proc.pid, signal.SIGSTOP)  # a frozen exchange: no answer, no WS message
                 await asyncio.sleep(3.0)
                 os.kill(sim.proc.pid, signal.SIGCONT)
@@ -572,7 +578,8 @@ async def fault_matrix(duration_s: float, seed: int = 1, *, grace_s: float = 5.0
                 break
         if positions:
             fig.final_flat = False
-            fig.notes.append(f"positions left open: {[(p.symbol, str(p.size)) for p in positions]}")
+            fig.notes.append(f"positions open after the flatten answered flat: "
+                             f"{[(p.symbol, str(p.size)) for p in positions]}")
     finally:
         watch.running = False
         await asyncio.gather(wtask, return_exceptions=True)
