@@ -272,6 +272,8 @@ class _Lines:
         """``fast`` without numpy: ``map(int|float)`` per column, the rules with C-level loops."""
         width = self.width
         assert width is not None
+        if not block.isascii():
+            raise _Slow  # bytes in a column no rule reads must still be UTF-8: the slow path decodes them
         lines = block.split(b"\n")
         lines.pop()  # after the last newline
         if set(map(bytes.count, lines, repeat(b","))) != {width - 1}:
