@@ -129,11 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="list: every running instance; health: exit 0 healthy, 1 degraded, 2 halted or unreachable")
     ctl.add_argument("--json", action="store_true", help="JSON output")
     ctl.add_argument("--reason", default=None, help="reason recorded with the action")
+    ctl.add_argument("--timeout", type=float, default=None, metavar="S",
+                     help="seconds to wait for the answer (default 10; flatten 120); no answer: exit 2 (flatten 3)")
 
     fl = sub.add_parser("flatten", help="cancel every order and close every position, straight through the API")
     fl.add_argument("--config", type=Path, help="config file")
     fl.add_argument("--yes", action="store_true", help="do not ask for a typed confirmation")
     fl.add_argument("--url", help="exchange REST URL to flatten directly (e.g. a 'kraken-tui sim' paper exchange)")
+    fl.add_argument("--timeout", type=float, default=None, metavar="S",
+                    help="seconds to wait for a running instance's answer (default 120)")
 
     rec = sub.add_parser("record", help="record Kraken's public feed to a JSON-lines file")
     rec.add_argument("--symbols", required=True, help="comma-separated symbols, e.g. PF_XBTUSD,PF_ETHUSD")

@@ -452,6 +452,24 @@ def _format_validation_error(err: ValidationError, source: str) -> ConfigError:
     return ConfigError(key, value, expected, source=source)
 
 
+MAX_CONFIG_BYTES = 1 << 20
+"""Largest config file read, bytes (the commented config.toml is ~20 KB)."""
+
+
+def _read_config_text(path: Path) -> str:
+    """The config file as text, read at most ``MAX_CONFIG_BYTES`` (+1 to detect a larger one).
+
+    Raises:
+        ConfigError: the file is larger than ``MAX_CONFIG_BYTES``.
+        UnicodeDecodeError: not UTF-8; OSError: unreadable.
+    """
+    with path.open("rb") as fh:
+        raw = fh.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError("<file>", str(path), f"a config file under {MAX_CONFIG_BYTES} bytes", source=str(path))
+    return raw.decode("utf-8")
+
+
 def load_config(explicit: Path | None = None) -> Config:
     """Find, read and validate the configuration.
 
@@ -471,9 +489,15 @@ def load_config(explicit: Path | None = None) -> Config:
                 raise ConfigError("--config", str(path), "an existing TOML file")
             continue
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(_read_config_text(path))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("<file>", str(path), f"valid TOML ({exc})", source=str(path)) from None
+        except RecursionError:
+            raise ConfigError("<file>", str(path), "TOML nested less deeply (arrays or tables nested hundreds "
+                              "of levels)", source=str(path)) from None
+        except UnicodeDecodeError as exc:
+            line = exc.object[:exc.start].count(b"\n") + 1
+            raise ConfigError("<file>", f"{path}:{line}", "UTF-8 text", source=str(path)) from None
         except OSError as exc:
             raise ConfigError("<file>", str(path), f"a readable file ({exc.strerror})") from None
         try:

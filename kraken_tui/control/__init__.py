@@ -22,8 +22,10 @@ Socket path: ``<runtime dir>/ctl-<pid>.sock`` where the runtime dir is platformd
 
 ``ctl`` exit codes (``ctl health`` has its own: 0 healthy, 1 degraded, 2 HALTED or unreachable): 0 done;
 2 no running instance found, several found without ``--socket``, or the
-engine refused the transition (the message says why, e.g. "resume works from PAUSED only"); 3 a
-flatten that did not end verified flat; 1 an internal error in the instance.
+engine refused the transition (the message says why, e.g. "resume works from PAUSED only"), or the instance did
+not answer within ``--timeout``; 3 a flatten that did not end verified flat (a flatten request that got no
+answer included); 1 an internal error in the instance. The server's limits (connection cap, idle timeout,
+request size, rate, status cache age) are ``server.ControlLimits``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from kraken_tui.control.paths import (
     is_live,
     runtime_dir,
 )
-from kraken_tui.control.server import COMMANDS, DEFAULT_REASONS, MAX_LINE, ControlServer
+from kraken_tui.control.server import COMMANDS, DEFAULT_REASONS, MAX_LINE, ControlLimits, ControlServer
 from kraken_tui.control.views import format_report, format_status, health_dict, report_dict, status_dict
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "CONFIRM_WORD",
     "DEFAULT_REASONS",
     "MAX_LINE",
+    "ControlLimits",
     "ControlServer",
     "Instance",
     "default_socket_path",

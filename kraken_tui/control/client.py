@@ -3,7 +3,9 @@
 Owns: ``request`` (send one JSON request line, read one answer), ``pick_instance`` (the one running instance,
 or a refusal naming each running one and its kind), ``list_instances`` (``ctl list`` rows) and ``run``
 (``kraken-tui ctl``; exit codes in the ``kraken_tui.control`` package docstring; ``ctl health`` exits 0
-healthy, 1 degraded, 2 HALTED or unreachable).
+healthy, 1 degraded, 2 HALTED or unreachable). Every request has a timeout (``DEFAULT_TIMEOUT_S``, ``ctl
+--timeout S``): an instance that accepts but does not answer makes ``ctl`` exit 2 ("unreachable", as when none
+runs), or 3 for ``flatten`` (not verified flat: the account's state is unknown).
 
 ``ctl list --json``: a list of ``{"pid": int, "kind": "console|headless|unknown", "mode": str|null,
 "state": "RUNNING|PAUSED|FLATTENING|HALTED"|null (null: did not answer), "state_reason": str|null,
@@ -28,35 +30,49 @@ from kraken_tui.control.paths import Instance, find_instances, runtime_dir
 from kraken_tui.control.server import DEFAULT_REASONS, MAX_LINE
 from kraken_tui.control.views import HEALTH_DOWN, format_instances, format_report, format_status
 
-__all__ = ["list_instances", "pick_instance", "request", "run"]
+__all__ = ["CONNECT_TIMEOUT_S", "DEFAULT_TIMEOUT_S", "NoAnswer", "list_instances", "pick_instance", "request", "run"]
 
 
-async def request(path: Path, cmd: str, reason: str | None = None, *, timeout_s: float | None = 10.0) -> dict[str, Any]:
+CONNECT_TIMEOUT_S = 3.0
+"""Seconds ``request`` waits to connect and send before it gives up on an instance."""
+DEFAULT_TIMEOUT_S = {"flatten": 120.0, "status": 10.0, "health": 5.0}
+"""Seconds ``ctl`` waits for an answer, per command (others: 10 s); ``--timeout`` overrides."""
+
+
+class NoAnswer(TimeoutError):
+    """The instance accepted the request but did not answer within the timeout (stopped or hung)."""
+
+
+async def request(path: Path, cmd: str, reason: str | None = None, *, timeout_s: float = 10.0,
+                  connect_timeout_s: float = CONNECT_TIMEOUT_S) -> dict[str, Any]:
     """Send one request to the instance at ``path`` and return its answer.
 
     Raises:
         OSError: nothing listens at ``path`` (ConnectionRefusedError / FileNotFoundError).
-        TimeoutError: no answer within ``timeout_s`` (None = wait for ever; flatten uses that).
+        TimeoutError: could not connect and send within ``connect_timeout_s`` seconds.
+        NoAnswer: the request was sent but no answer came within ``timeout_s`` seconds (a hung or stopped
+            instance; for ``flatten`` the account's state is then unknown).
         ValueError: the answer is not a JSON object.
     """
-    async def go() -> dict[str, Any]:
-        reader, writer = await asyncio.open_unix_connection(str(path), limit=16 * MAX_LINE)
+    reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path), limit=16 * MAX_LINE),
+                                            connect_timeout_s)
+    try:
+        writer.write((json.dumps({"cmd": cmd, "reason": reason}) + "\n").encode())
+        await asyncio.wait_for(writer.drain(), connect_timeout_s)
         try:
-            writer.write((json.dumps({"cmd": cmd, "reason": reason}) + "\n").encode())
-            await writer.drain()
-            line = await reader.readline()
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-        if not line:
-            raise ValueError("the instance closed the connection without an answer")
-        ans = json.loads(line)
-        if not isinstance(ans, dict):
-            raise ValueError("answer is not a JSON object")
-        return ans
-
-    return await asyncio.wait_for(go(), timeout_s) if timeout_s else await go()
+            line = await asyncio.wait_for(reader.readline(), timeout_s)
+        except TimeoutError:
+            raise NoAnswer(f"no answer to {cmd!r} within {timeout_s:g} s (the instance is stopped or hung)") from None
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(writer.wait_closed(), 1.0)
+    if not line:
+        raise ValueError("the instance closed the connection without an answer")
+    ans = json.loads(line)
+    if not isinstance(ans, dict):
+        raise ValueError("answer is not a JSON object")
+    return ans
 
 
 def pick_instance(socket: Path | None, err: Callable[[str], None], *, use: str = "--socket") -> Path | None:
@@ -148,8 +164,14 @@ def run(args: argparse.Namespace) -> int:
     if action == "reset" and not (reason or "").strip():
         err("reset needs a non-empty --reason")
         return 2
+    timeout_s = getattr(args, "timeout", None) or DEFAULT_TIMEOUT_S.get(action, 10.0)
     try:
-        ans = asyncio.run(request(path, action, reason, timeout_s=None if action == "flatten" else 10.0))
+        ans = asyncio.run(request(path, action, reason, timeout_s=timeout_s))
+    except NoAnswer as exc:
+        hint = ("the account may not be flat: check it, or run 'kraken-tui flatten' (it can flatten on the "
+                "exchange directly)") if action == "flatten" else "nothing was confirmed"
+        err(f"{exc}; {hint}")
+        return 3 if action == "flatten" else 2
     except (OSError, TimeoutError) as exc:
         err(f"cannot reach the instance at {path}: {exc.__class__.__name__}: {exc}")
         return 2

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kraken_tui.control.client import pick_instance, request
+from kraken_tui.control.client import DEFAULT_TIMEOUT_S, NoAnswer, pick_instance, request
 from kraken_tui.control.paths import find_instances
 from kraken_tui.control.views import format_report, report_dict
 from kraken_tui.engine.facade import FlattenReport
@@ -36,8 +36,11 @@ def run_flatten(args: argparse.Namespace) -> int:
        is not required: a flatten only removes exposure).
     4. paper mode and nothing running: nothing to flatten - the built-in paper exchange only exists
        inside a running kraken-tui; says so and exits 0.
-    Asks to type FLATTEN unless ``--yes``. Exit codes: 0 verified flat (or nothing to flatten); 2 refused
-    confirmation, missing keys, several instances; 3 not verified flat / exchange error.
+    Asks to type FLATTEN unless ``--yes``. When the running instance does not answer within ``--timeout``
+    seconds (default 120: stopped or hung) or cannot be reached, and the instance or the config is in live
+    mode, it offers the direct path instead (Kraken at ``live.rest_url``): a second typed FLATTEN, or ``--yes``. Exit
+    codes: 0 verified flat (or nothing to flatten); 2 refused confirmation, missing keys, several instances;
+    3 not verified flat / exchange error / the instance did not answer and no direct path was taken.
     """
     from kraken_tui.config import load_config
 
@@ -74,18 +77,39 @@ def run_flatten(args: argparse.Namespace) -> int:
             err(f"not confirmed (type {CONFIRM_WORD}, or pass --yes); nothing was done")
             return 2
     if isinstance(target, Path):
+        timeout_s = getattr(args, "timeout", None) or DEFAULT_TIMEOUT_S["flatten"]
         try:
-            ans = asyncio.run(request(target, "flatten", "operator flatten via 'kraken-tui flatten'", timeout_s=None))
-        except (OSError, ValueError) as exc:
-            err(f"cannot reach the instance at {target}: {exc}")
-            return 2
-        if "report" in ans:
-            print(format_report(ans["report"]))
-        if not ans.get("ok"):
-            err(str(ans.get("error")))
-            return int(ans.get("code", 1))
-        print(f"the instance is now {ans['status']['state']} ({ans['status']['state_reason']})")
-        return 0
+            ans = asyncio.run(request(target, "flatten", "operator flatten via 'kraken-tui flatten'",
+                                      timeout_s=timeout_s))
+        except (OSError, TimeoutError, ValueError) as exc:
+            why = str(exc) if isinstance(exc, NoAnswer) else f"cannot reach the instance at {target}: {exc}"
+            instance_mode = next((i.info.get("mode") for i in find_instances() if i.socket == target), None)
+            direct = cfg.live.rest_url if "live" in (cfg.general.mode, instance_mode) else None
+            if direct is None:
+                err(f"{why}; the account may not be flat. In paper mode the exchange lives inside that instance: "
+                    "stop it (its paper account is then gone) or pass --url for a 'kraken-tui sim' exchange")
+                return 3
+            err(f"{why}")
+            if not args.yes:
+                try:
+                    typed = input(f"Flatten directly on the exchange at {direct} instead (the instance may still "
+                                  f"be trading)? Type {CONFIRM_WORD} to proceed: ")
+                except EOFError:
+                    typed = ""
+                if typed.strip() != CONFIRM_WORD:
+                    err("direct flatten not confirmed; the account may not be flat")
+                    return 3
+            else:
+                err(f"flattening directly on the exchange at {direct}")
+            target = direct
+        else:
+            if "report" in ans:
+                print(format_report(ans["report"]))
+            if not ans.get("ok"):
+                err(str(ans.get("error")))
+                return int(ans.get("code", 1))
+            print(f"the instance is now {ans['status']['state']} ({ans['status']['state_reason']})")
+            return 0
     creds = _flatten_credentials(cfg, target)
     if creds is None:
         err(f"no API keys for {target}: set KRAKEN_TUI_API_KEY and KRAKEN_TUI_API_SECRET, "

@@ -63,7 +63,10 @@ def _get_number(obj: dict[str, Any], key: str, source: str, convert: Callable[[A
         v = obj.get(key)
         tv = type(v)
         if type(v) is float or (type(v) is int and convert is _to_float):
-            f = float(v)
+            try:
+                f = float(v)
+            except OverflowError:  # an integer beyond the float range: the general path refuses it
+                f = math.nan
             if f - f == 0.0 and (f > 0 if positive else (f >= 0 if nonneg else True)):
                 if convert is _to_float:
                     return f
@@ -76,6 +79,8 @@ def _get_number(obj: dict[str, Any], key: str, source: str, convert: Callable[[A
         raise ProtocolError(source, f"expected a number, got {v!r}", field=key)
     try:
         n = convert(v)
+    except OverflowError:
+        raise ProtocolError(source, f"not a finite number: {str(v)[:40]}...", field=key) from None
     except (TypeError, ValueError, InvalidOperation):
         raise ProtocolError(source, f"expected a number, got {v!r}", field=key) from None
     if not (n.is_finite() if isinstance(n, Decimal) else math.isfinite(n)):
@@ -149,8 +154,8 @@ def get_int(obj: dict[str, Any], key: str, source: str, *, required: bool = True
         return v
     try:
         f = float(v)
-    except (TypeError, ValueError):
-        raise ProtocolError(source, f"expected an integer, got {v!r}", field=key) from None
+    except (TypeError, ValueError, OverflowError):
+        raise ProtocolError(source, f"expected an integer, got {str(v)[:40]!r}", field=key) from None
     if not math.isfinite(f) or f != int(f):
         raise ProtocolError(source, f"expected an integer, got {v!r}", field=key)
     return int(f)

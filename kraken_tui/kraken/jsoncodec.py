@@ -29,14 +29,18 @@ def loads(data: str | bytes) -> Any:
     """Decode one JSON document (text or UTF-8 bytes).
 
     Raises:
-        ValueError: (``json.JSONDecodeError``) the document is not JSON, exactly as ``json.loads`` says.
+        ValueError: (``json.JSONDecodeError``) the document is not JSON, exactly as ``json.loads`` says; or
+            it nests deeper than the decoder's recursion limit (~1000 levels; Kraken's messages nest < 6).
     """
     if _orjson is not None:
         try:
             return _orjson.loads(data)
         except _orjson.JSONDecodeError:
             pass  # let the standard library decide (and word the error) as before
-    return json.loads(data)
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def dumps_bytes(obj: Any) -> bytes:

@@ -47,9 +47,11 @@ except ImportError:  # pragma: no cover - numpy is a dependency; tests cover the
 
 __all__ = [
     "BLOCK_BYTES",
+    "MAX_LINE_BYTES",
     "Columns",
     "check_time_order",
     "csv_chunks",
+    "iter_text_lines",
     "parse_number",
     "read_csv_candles",
     "to_epoch_ms",
@@ -68,6 +70,45 @@ _EXACT_INT = float(2**53)  # float times below this are integers exactly (int(fl
 #: loadtxt strips these around a number (Py_UNICODE_ISSPACE), ``float``/``int`` refuse them: such blocks go slow.
 _NP_DECLINE = (b"\x1c", b"\x1d", b"\x1e", b"\x1f")
 BLOCK_BYTES = 1 << 16
+MAX_LINE_BYTES = 8 << 20
+"""Longest line any replay, candle or funding file may hold, bytes (a recorded book snapshot is ~100 KB): a
+longer one is refused with its line number instead of being read whole into memory."""
+
+
+def iter_text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(1-based line number, line)`` of a UTF-8 text file, the line without its ``\n`` (and a trailing
+    ``\r``), reading at most ``MAX_LINE_BYTES`` per line, so memory stays bounded whatever the file holds.
+
+    Raises:
+        DataFileError: file missing or unreadable, a line longer than ``MAX_LINE_BYTES``, or a line that is
+            not UTF-8 (naming the line and the byte offset within it).
+    """
+    p = str(path)
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        raise DataFileError(p, "file not found") from None
+    except OSError as exc:
+        raise DataFileError(p, f"cannot read ({exc.strerror})") from None
+    with fh:
+        lineno = 0
+        while True:
+            try:
+                raw = fh.readline(MAX_LINE_BYTES + 1)
+            except OSError as exc:
+                raise DataFileError(p, f"cannot read ({exc.strerror})", line=lineno + 1) from None
+            if not raw:
+                return
+            lineno += 1
+            if len(raw) > MAX_LINE_BYTES:
+                raise DataFileError(p, f"line longer than {MAX_LINE_BYTES} bytes", line=lineno)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataFileError(p, f"not UTF-8 text (byte {exc.start})", line=lineno) from None
+            if text.endswith("\n"):
+                text = text[:-1]
+            yield lineno, text[:-1] if text.endswith("\r") else text
 
 
 def to_epoch_ms(value: float) -> int:
@@ -231,6 +272,8 @@ class _Lines:
         """``fast`` without numpy: ``map(int|float)`` per column, the rules with C-level loops."""
         width = self.width
         assert width is not None
+        if not block.isascii():
+            raise _Slow  # bytes in a column no rule reads must still be UTF-8: the slow path decodes them
         lines = block.split(b"\n")
         lines.pop()  # after the last newline
         if set(map(bytes.count, lines, repeat(b","))) != {width - 1}:
@@ -283,8 +326,8 @@ def csv_chunks(path: Path, header: bool, stop_ms: int | None = None) -> Iterator
     first bar whose open is at or after ``stop_ms`` (the rest of the file is not read).
 
     Raises:
-        DataFileError: unreadable, not UTF-8, a header without the six columns, or a bad row (file, line,
-            field).
+        DataFileError: unreadable, not UTF-8, a line longer than ``MAX_LINE_BYTES``, a header without the
+            six columns, or a bad row (file, line, field).
     """
     p = str(path)
     try:
@@ -298,7 +341,11 @@ def csv_chunks(path: Path, header: bool, stop_ms: int | None = None) -> Iterator
             if not block:
                 return
             if not block.endswith(b"\n"):
-                block += fh.readline()
+                rest = fh.readline(MAX_LINE_BYTES + 1)
+                if len(rest) > MAX_LINE_BYTES:
+                    line = st.lineno + block.count(b"\n") + 1
+                    raise DataFileError(p, f"line longer than {MAX_LINE_BYTES} bytes", line=line)
+                block += rest
             try:
                 cols = st.fast(block if block.endswith(b"\n") else block + b"\n")
             except _Slow:

@@ -19,6 +19,11 @@ finite and >= 0, ``high >= max(open, close)`` and ``low <= min(open, close)``; t
 increasing: an unsorted or duplicated time is REJECTED (a silently reordered capture hides a broken
 file). Blank lines are skipped.
 
+Bounds (every reader): a line longer than ``MAX_LINE_BYTES``, a whole-file JSON document larger than
+``MAX_JSON_FILE_BYTES``, JSON nested deeper than the interpreter's recursion limit and bytes that are not
+UTF-8 are refused with a ``DataFileError`` naming ``file:line`` (exit code 2); memory stays bounded by
+those sizes whatever the file holds.
+
 Funding CSV (``ts,symbol,funding_rate,venue``, as CCXT's ``fetchFundingRateHistory`` exports): ``ts`` is the
 UTC epoch-ms start of the hour the rate applies to (seconds accepted by the same 1e11 rule) and must
 be an exact hour; ``funding_rate`` is Kraken's *relative* funding rate per hour (a fraction, e.g.
@@ -40,7 +45,9 @@ from kraken_tui.domain import Candle, FundingRate
 from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.errors import DataFileError
 from kraken_tui.paper.sources.candle_csv import (
+    MAX_LINE_BYTES,
     check_time_order,
+    iter_text_lines,
     parse_number,
     read_csv_candles,
     to_epoch_ms,
@@ -49,6 +56,8 @@ from kraken_tui.paper.sources.candle_csv import (
 
 __all__ = [
     "HOUR_MS",
+    "MAX_JSON_FILE_BYTES",
+    "MAX_LINE_BYTES",
     "ReplayFormat",
     "WsRecordLine",
     "detect_format",
@@ -62,21 +71,44 @@ __all__ = [
 ReplayFormat = Literal["ws_jsonl", "charts_csv", "charts_json", "ohlcvt_csv"]
 
 
-def _open_text(path: Path) -> str:
+MAX_JSON_FILE_BYTES = 64 << 20
+"""Largest charts-API JSON document read whole, bytes (one charts response holds at most a few thousand
+candles, well under 1 MB)."""
+
+
+def _open_text(path: Path, limit: int = MAX_JSON_FILE_BYTES) -> str:
+    """The whole file as text, at most ``limit`` bytes (bounded memory).
+
+    Raises:
+        DataFileError: missing, unreadable, larger than ``limit``, or not UTF-8 (naming the line).
+    """
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            raw = fh.read(limit + 1)
     except FileNotFoundError:
         raise DataFileError(str(path), "file not found") from None
-    except UnicodeDecodeError as exc:
-        raise DataFileError(str(path), f"not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise DataFileError(str(path), f"cannot read ({exc.strerror})") from None
+    if len(raw) > limit:
+        raise DataFileError(str(path), f"file larger than {limit} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1)
+        raise DataFileError(str(path), f"not UTF-8 text (byte {col})", line=line) from None
 
 
-def _lines(text: str) -> list[str]:
-    """Physical lines (``\n`` only, trailing ``\r`` dropped): form feeds and other Unicode breaks that
-    ``str.splitlines`` honours must not shift the line numbers an error names."""
-    return [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
+def _json(path: str, line: int | None, text: str) -> Any:
+    """``json.loads`` with the errors a data file can cause as ``DataFileError`` naming ``path:line``:
+    invalid JSON, and nesting deeper than the interpreter's recursion limit (~1000 levels; no replay format
+    nests more than 5)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataFileError(path, f"invalid JSON ({exc.msg})", line=exc.lineno if line is None else line) from None
+    except RecursionError:
+        raise DataFileError(path, "JSON nested too deeply", line=line) from None
 
 
 def detect_format(path: Path) -> ReplayFormat:
@@ -86,17 +118,11 @@ def detect_format(path: Path) -> ReplayFormat:
         DataFileError: unreadable, empty, or none of the four formats.
     """
     path = Path(path)
-    try:
-        with path.open("r", encoding="utf-8") as fh:
-            lineno, first = 0, ""
-            for lineno, raw in enumerate(fh, 1):  # noqa: B007 - lineno used after the loop
-                if raw.strip():
-                    first = raw.strip()
-                    break
-    except FileNotFoundError:
-        raise DataFileError(str(path), "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError(str(path), f"cannot read as UTF-8 text ({exc})") from None
+    lineno, first = 0, ""
+    for lineno, raw in iter_text_lines(path):  # noqa: B007 - lineno used after the loop
+        if raw.strip():
+            first = raw.strip()
+            break
     if not first:
         raise DataFileError(str(path), "empty file")
     if first.startswith("{"):
@@ -104,6 +130,8 @@ def detect_format(path: Path) -> ReplayFormat:
             obj = json.loads(first)
         except json.JSONDecodeError:
             return "charts_json"  # a pretty-printed JSON document; read_candles validates it
+        except RecursionError:
+            raise DataFileError(str(path), "JSON nested too deeply", line=lineno) from None
         if isinstance(obj, dict) and "candles" in obj:
             return "charts_json"
         if isinstance(obj, dict) and "dir" in obj and "ts" in obj:
@@ -123,10 +151,7 @@ def detect_format(path: Path) -> ReplayFormat:
 
 
 def _json_candles(path: str, text: str) -> list[Candle]:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFileError(path, f"invalid JSON ({exc.msg})", line=exc.lineno) from None
+    doc = _json(path, None, text)
     rows = doc.get("candles") if isinstance(doc, dict) else None
     if not isinstance(rows, list):
         raise DataFileError(path, "expected an object with a 'candles' list", field="candles")
@@ -154,9 +179,8 @@ def read_candles(path: Path, fmt: ReplayFormat | None = None) -> list[Candle]:
     """
     path = Path(path)
     fmt = fmt or detect_format(path)
-    text = _open_text(path)
     if fmt == "charts_json":
-        candles = _json_candles(str(path), text)
+        candles = _json_candles(str(path), _open_text(path))
     elif fmt in ("charts_csv", "ohlcvt_csv"):
         candles = read_csv_candles(path, header=fmt == "charts_csv")
     else:
@@ -188,11 +212,11 @@ def read_funding_csv(path: Path) -> list[FundingRate]:
     """
     path = Path(path)
     p = str(path)
-    rows = list(csv.reader(_lines(_open_text(path))))
     out: list[FundingRate] = []
     names: list[str] | None = None
     prev: int | None = None
-    for lineno, row in enumerate(rows, 1):
+    for lineno, text in iter_text_lines(path):
+        row = next(csv.reader([text]), [])
         if not row or all(not c.strip() for c in row):
             continue
         if names is None:
@@ -244,32 +268,29 @@ def iter_ws_recording(path: Path) -> Iterator[WsRecordLine]:
     path = Path(path)
     p = str(path)
     prev: int | None = None
-    try:
-        fh = path.open("r", encoding="utf-8")
-    except OSError as exc:
-        raise DataFileError(p, f"cannot read ({exc.strerror})") from None
-    with fh:
-        for lineno, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise DataFileError(p, f"not a JSON object ({exc})", line=lineno) from None
-            if not isinstance(obj, dict):
-                raise DataFileError(p, "not a JSON object", line=lineno)
-            ts = parse_number(p, lineno, "ts", obj.get("ts"))
-            if ts < 0:
-                raise DataFileError(p, f"negative time {ts}", line=lineno, field="ts")
-            ts_ms = to_epoch_ms(ts)
-            if prev is not None and ts_ms < prev:
-                raise DataFileError(p, f"time goes backwards ({ts_ms} ms after {prev} ms)", line=lineno, field="ts")
-            prev = ts_ms
-            d = obj.get("dir")
-            if d not in ("connect", "out", "in"):
-                raise DataFileError(p, f"expected 'connect', 'out' or 'in', got {d!r}", line=lineno, field="dir")
-            msg = obj.get("msg")
-            if d != "connect" and not isinstance(msg, dict):
-                raise DataFileError(p, "expected a JSON object", line=lineno, field="msg")
-            url = obj.get("url")
-            yield WsRecordLine(lineno, ts_ms, d, msg if d != "connect" else None, url if isinstance(url, str) else None)
+    for lineno, raw in iter_text_lines(path):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DataFileError(p, f"not a JSON object ({exc})", line=lineno) from None
+        except RecursionError:
+            raise DataFileError(p, "JSON nested too deeply", line=lineno) from None
+        if not isinstance(obj, dict):
+            raise DataFileError(p, "not a JSON object", line=lineno)
+        ts = parse_number(p, lineno, "ts", obj.get("ts"))
+        if ts < 0:
+            raise DataFileError(p, f"negative time {ts}", line=lineno, field="ts")
+        ts_ms = to_epoch_ms(ts)
+        if prev is not None and ts_ms < prev:
+            raise DataFileError(p, f"time goes backwards ({ts_ms} ms after {prev} ms)", line=lineno, field="ts")
+        prev = ts_ms
+        d = obj.get("dir")
+        if d not in ("connect", "out", "in"):
+            raise DataFileError(p, f"expected 'connect', 'out' or 'in', got {d!r}", line=lineno, field="dir")
+        msg = obj.get("msg")
+        if d != "connect" and not isinstance(msg, dict):
+            raise DataFileError(p, "expected a JSON object", line=lineno, field="msg")
+        url = obj.get("url")
+        yield WsRecordLine(lineno, ts_ms, d, msg if d != "connect" else None, url if isinstance(url, str) else None)
