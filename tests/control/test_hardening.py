@@ -92,13 +92,13 @@ async def test_2000_idle_connections_leave_status_answering_with_bounded_fds(tmp
     before = _open_fds()
     t.start()
     try:
-        while not ready.is_set():  # serve the accepts while the thread connects
+        while not ready.is_set():  # serve the accepts while the thread connects  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         # the server's side of the 2000 idle connections: bounded by the cap, not by the clients (evicted
         # connections close on the loop's next turns: give a loaded machine a few seconds to get there)
         cap = srv.limits.max_connections
         deadline = time.monotonic() + 10.0
-        while _open_fds() - before - len(held) > cap + 8 and time.monotonic() < deadline:
+        while _open_fds() - before - len(held) > cap + 8 and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         server_side = _open_fds() - before - len(held)
         assert srv.connections <= cap

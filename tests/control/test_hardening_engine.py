@@ -132,7 +132,7 @@ def _replay_rate(tmp: Path, csv: Path, pollers: int) -> float:
 
         async def main() -> None:
             tasks = [asyncio.create_task(poll()) for _ in range(pollers)]
-            while not eng.done.is_set():
+            while not eng.done.is_set():  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
             for t in tasks:
                 t.cancel()
