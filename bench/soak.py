@@ -240,6 +240,8 @@ def _config(path: Path, info: dict[str, str], timeout_s: float = 10.0) -> Path:
 mode = "live"
 [live]
 enabled = true
+# the soak's own paper exchange plays Kraken: the promotion gate (paper record first) does not apply to it
+require_paper = false
 rest_url = "{info['rest_url']}"
 ws_url = "{info['ws_url']}"
 [client]
