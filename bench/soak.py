@@ -509,17 +509,27 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
         eng.terminate()
         await _final_fills(client, fig, journal, watch)
     finally:
-        watch.running = False
-        await asyncio.gather(wtask, return_exceptions=True)
-        await http.aclose()
-        sim.stop()
+        await _stop_watching(watch, wtask, http, sim)
+    return _with_watch_figures(fig, watch)
+
+
+
+async def _stop_watching(watch: Any, wtask: Any, http: Any, sim: Any) -> None:
+    """Stop the position watcher, then the HTTP client and the sim process."""
+    watch.running = False
+    await asyncio.gather(wtask, return_exceptions=True)
+    await http.aclose()
+    sim.stop()
+
+
+def _with_watch_figures(fig: Figures, watch: Any) -> Figures:
+    """Copy what the position watcher saw into ``fig`` (polls, unprotected episodes, duplicate sends)."""
     fig.position_polls = watch.position_polls
     fig.notes += watch.where
     fig.unprotected_positions = watch.episodes
     fig.longest_unprotected_s = round(watch.longest, 3)
     fig.duplicate_sends = sum(1 for v in watch.by_cli.values() if len(v) > 1)
     return fig
-
 
 async def fault_matrix(duration_s: float, seed: int = 1, *, grace_s: float = 5.0, workdir: Path | None = None,
                        say: Any = print) -> Figures:
@@ -583,16 +593,8 @@ async def fault_matrix(duration_s: float, seed: int = 1, *, grace_s: float = 5.0
             fig.notes.append(f"positions open after the flatten answered flat: "
                              f"{[(p.symbol, str(p.size)) for p in positions]}")
     finally:
-        watch.running = False
-        await asyncio.gather(wtask, return_exceptions=True)
-        await http.aclose()
-        sim.stop()
-    fig.position_polls = watch.position_polls
-    fig.notes += watch.where
-    fig.unprotected_positions = watch.episodes
-    fig.longest_unprotected_s = round(watch.longest, 3)
-    fig.duplicate_sends = sum(1 for v in watch.by_cli.values() if len(v) > 1)
-    return fig
+        await _stop_watching(watch, wtask, http, sim)
+    return _with_watch_figures(fig, watch)
 
 
 def clean(kill: Figures | None, faults: Figures | None, fz: dict[str, Any] | None) -> bool:
