@@ -94,7 +94,6 @@ log = logging.getLogger(__name__)
 
 LOCKSTEP_TIMEOUT_S = 2.0
 #: How often the paper account is written to its file, seconds (and once more at the stop).
-PAPER_FLUSH_INTERVAL_S = 1.0
 PAPER_ACCOUNT_FILE = "paper-account.sqlite"
 _DATA_SUFFIXES = (".gz", ".jsonl", ".json", ".csv", ".txt")
 
@@ -351,7 +350,7 @@ class Runtime:
                 wall_clock=live_src, ticker_interval_s=0.0 if self.mode is EngineMode.REPLAY else 1.0)
             await self.paper_server.start()
             if self.paper_store is not None:
-                self._tasks.append(asyncio.create_task(self._flush_paper_account(), name="runtime-paper-flush"))
+                self._tasks.append(asyncio.create_task(self.paper_store.flush_every(), name="runtime-paper-flush"))
             rest_url, ws_url = self.paper_server.rest_url, self.paper_server.ws_url
             self.paper_url = rest_url
             creds = Credentials(api_key=SecretStr(PAPER_API_KEY), api_secret=SecretStr(PAPER_API_SECRET),
@@ -462,16 +461,6 @@ class Runtime:
             store.close()
             raise ConfigError("paper account", str(path), f"a usable paper account file ({exc})") from None
         self.paper_store = store
-
-    async def _flush_paper_account(self) -> None:
-        """Write the paper account to its file every ``PAPER_FLUSH_INTERVAL_S`` (a failed write is logged and
-        retried at the next one)."""
-        while True:
-            await asyncio.sleep(PAPER_FLUSH_INTERVAL_S)
-            try:
-                self.paper_store.flush()
-            except Exception:
-                log.exception("paper account %s: write failed", self.paper_store.path)
 
     def _describe_run(self) -> None:
         """Put the profile and the paper account in the snapshot; say where the account comes from."""

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import signal
 import sys
@@ -67,7 +66,7 @@ async def _serve(args: argparse.Namespace, cfg: Config) -> int:
         except StoreError as exc:
             raise ConfigError("paper account", str(store.path), f"a usable paper account file ({exc})") from None
     server = await start_paper_server(cfg, source, host=args.host, port=args.port, faults=faults, store=store)
-    flusher = asyncio.create_task(_flush(store)) if store is not None else None
+    flusher = asyncio.create_task(store.flush_every()) if store is not None else None
     try:
         info = {"rest_url": server.rest_url, "ws_url": server.ws_url, "api_key": server.api_key,
                 "api_secret": server.api_secret}
@@ -90,15 +89,6 @@ async def _serve(args: argparse.Namespace, cfg: Config) -> int:
         if store is not None:
             store.close()
     return 0
-
-
-async def _flush(store: PaperAccountStore, interval_s: float = 1.0) -> None:
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            store.flush()
-        except Exception:
-            logging.getLogger(__name__).exception("paper account %s: write failed", store.path)
 
 
 def run(args: argparse.Namespace) -> int:

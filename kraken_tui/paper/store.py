@@ -25,6 +25,7 @@ Must not import: the engine, textual, aiohttp, httpx, websockets.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import fcntl
@@ -45,6 +46,9 @@ from kraken_tui.paper.orders import PaperOrder
 __all__ = ["APPLICATION_ID", "FUNDING_RATES_KEPT", "PaperAccountBusy", "PaperAccountStore", "StoreError"]
 
 log = logging.getLogger(__name__)
+
+#: Seconds between two writes of the account while it runs (a hard kill loses at most this much).
+FLUSH_INTERVAL_S = 1.0
 
 #: SQLite ``application_id`` of a paper-account file ("KTPA"); any other non-zero id is a foreign file.
 APPLICATION_ID = 0x4B545041
@@ -271,6 +275,16 @@ class PaperAccountStore:
             raise
         del logs[:]
         del fills[:]
+
+    async def flush_every(self, interval_s: float = FLUSH_INTERVAL_S) -> None:
+        """Run ``flush`` every ``interval_s`` seconds until cancelled; a failed write is logged and retried at the
+        next one (the queued rows stay queued)."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                self.flush()
+            except Exception:
+                log.exception("paper account %s: write failed", self.path)
 
     def _require(self) -> sqlite3.Connection:
         if self._conn is None:

@@ -61,17 +61,24 @@ async def test_duplicate_cmd_over_the_socket_is_refused_and_nothing_runs(tmp_pat
         await srv.stop()
 
 
-def _hold_connections(path: Path, n: int, ready: threading.Event, release: threading.Event,
-                      held: list[socket.socket]) -> None:
+def connect_many(path: Path, n: int, timeout_s: float) -> list[socket.socket]:
+    """Up to ``n`` connections to the UNIX socket at ``path`` (a refused or timed-out one is skipped)."""
+    held = []
     for _ in range(n):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
+        s.settimeout(timeout_s)
         try:
             s.connect(str(path))
         except OSError:
             s.close()
             continue
         held.append(s)
+    return held
+
+
+def _hold_connections(path: Path, n: int, ready: threading.Event, release: threading.Event,
+                      held: list[socket.socket]) -> None:
+    held.extend(connect_many(path, n, 10))
     ready.set()
     release.wait(60)
     for s in held:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from kraken_tui.control import request
+from tests.control.test_hardening import connect_many
 
 DATA = "kraken/kraken_spot_xbtusd_5m_2023Q1.ohlcvt.csv"
 
@@ -71,17 +72,7 @@ class Headless:
 
 
 def _connect_many(path: Path, n: int) -> list[socket.socket]:
-    held = []
-    for _ in range(n):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(0.05)
-        try:
-            s.connect(str(path))
-        except OSError:
-            s.close()
-            continue
-        held.append(s)
-    return held
+    return connect_many(path, n, 0.05)
 
 
 @pytest.mark.slow

@@ -90,7 +90,7 @@ def test_replay_console_in_tmux_pause_and_flatten(shared_data, tmp_path):
     capture, keys = tm.capture, tm.keys
     try:
         screen = _wait_for(capture, "REPLAY")
-        # tmux may give a detached session 80x24 whatever -x/-y say: then the panels are paged (tab).
+        # tmux may size a detached window 80x24 whatever -x/-y say: then the panels are paged (tab).
         seen = screen
         for _ in range(2):
             if "╭─ Events" in seen:
