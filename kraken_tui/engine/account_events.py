@@ -186,8 +186,10 @@ class AccountEvents:
             self.account.set_positions(ev.positions)
             self.observe_account()
         elif isinstance(ev, W.BalancesEvent):
+            self.account.set_coin_accounts(ev.coin_accounts)
             if ev.flex is not None:
                 self.account.set_account(ev.flex)
+            if ev.flex is not None or ev.coin_accounts:
                 self.watch.check_equity()
         else:
             return False

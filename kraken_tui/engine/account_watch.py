@@ -21,7 +21,14 @@ from kraken_tui.engine import views
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.facade import EventKind, Severity
-from kraken_tui.engine.guards import BasisGuard, EquityGuard, GuardApplier, LiquidationGuard, equity_at_mark
+from kraken_tui.engine.guards import (
+    BasisGuard,
+    EquityGuard,
+    GuardApplier,
+    LiquidationGuard,
+    coin_accounts_usd,
+    equity_at_mark,
+)
 from kraken_tui.engine.market import MarketState
 from kraken_tui.engine.operator import OperatorStateMachine
 from kraken_tui.engine.risk import AccountSnapshot
@@ -66,16 +73,22 @@ class AccountWatch:
         self.closed_trades = 0
         self.winning_trades = 0
         self.equity_history: deque[tuple[int, float]] = deque(maxlen=EQUITY_HISTORY_POINTS)
+        self._started = False
+        self._valued: set[str] = set()
+        """Coins whose inverse margin account is counted in the equity (valued at a known price)."""
 
     def equity_at_mark(self) -> Decimal | None:
-        """Margin equity (USD) re-marked with the latest marks (``guards.equity_at_mark``)."""
+        """Total equity (USD) re-marked with the latest marks: the flex account plus the inverse margin accounts
+        valued at their coins' marks (``guards.equity_at_mark``)."""
         return equity_at_mark(self.account, self.market)
 
     def start(self) -> None:
-        """The engine started: the account's margin equity now is the starting and peak equity. A guard
-        switched off (``[operator] equity_floor_pct`` or ``daily_loss_limit_pct`` = 0) is announced as a
-        WARNING event."""
-        self.equity.start(self.account.equity_usd or ZERO)
+        """The engine started: the total equity at mark now (flex + inverse margin accounts) is the starting and
+        peak equity. A guard switched off (``[operator] equity_floor_pct`` or ``daily_loss_limit_pct`` = 0) is
+        announced as a WARNING event."""
+        self._valued = set(coin_accounts_usd(self.account, self.market))
+        self._started = True
+        self.equity.start(self.equity_at_mark() or self.account.equity_usd or ZERO)
         for key, value, what in (("equity_floor_pct", self.op.equity_floor_pct, "equity floor"),
                                  ("daily_loss_limit_pct", self.op.daily_loss_limit_pct, "daily loss limit")):
             if value <= 0:
@@ -86,6 +99,11 @@ class AccountWatch:
         """Peak equity, daily loss limit, equity floor (``guards.EquityGuard``) at the equity re-marked now.
         Run on every balances message, every mark of a symbol with a position (the exchange pushes balances
         when they change, not at every mark), after each REST account read and reconciliation pass."""
+        if self._started:
+            values = coin_accounts_usd(self.account, self.market)
+            for coin in values.keys() - self._valued:  # valued for the first time: capital, not a gain
+                self.equity.add_capital(values[coin])
+                self._valued.add(coin)
         self.guards.apply(self.equity.check(self.equity_at_mark(), self.sm.state))
 
     def roll_day(self, now_ms: int) -> None:
@@ -114,12 +132,14 @@ class AccountWatch:
         if realized_usd > 0:
             self.winning_trades += 1
 
-    def risk_account(self) -> AccountSnapshot:
-        """The risk gate's account snapshot (equity, collateral, positions at mark, loss streak, drawdown)."""
-        eq = self.account.equity_usd or ZERO
+    def risk_account(self, symbol: str | None = None) -> AccountSnapshot:
+        """The risk gate's account snapshot for an entry in ``symbol`` (``views.risk_account``: the equity and
+        collateral of the account margining it, positions at mark), with the loss streak and the drawdown of
+        the total equity at mark from its peak."""
+        eq = self.equity_at_mark() or self.account.equity_usd or ZERO
         snap = views.risk_account(self.account, self.market, self.instruments,
                                   consecutive_losses=self.consecutive_losses,
-                                  drawdown_pct=self.equity.drawdown_pct(eq))
+                                  drawdown_pct=self.equity.drawdown_pct(eq), symbol=symbol)
         return AccountSnapshot(snap.equity_usd, snap.collateral_usd, snap.positions, snap.consecutive_losses,
                                snap.drawdown_pct, self.closed_trades, self.winning_trades)
 

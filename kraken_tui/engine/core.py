@@ -292,9 +292,10 @@ class Engine:
         Raises:
             ExchangeError: the exchange cannot be read (at start this aborts the start).
         """
-        acct, positions, orders = await asyncio.gather(self.client.account(), self.client.open_positions(),
-                                                       self.client.open_orders())
+        (acct, coins), positions, orders = await asyncio.gather(self.client.wallets(), self.client.open_positions(),
+                                                                self.client.open_orders())
         self.account.set_account(acct)
+        self.account.set_coin_accounts(coins)
         self.account.set_positions(positions)
         self.account.set_orders(orders)
         self.watch.check_equity()
