@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from kraken_tui.config import OperatorConfig
-from kraken_tui.domain import ZERO, Instrument, Position
+from kraken_tui.domain import ZERO, Fill, Instrument, Position
+from kraken_tui.domain.money import is_inverse_symbol
 from kraken_tui.engine import views
-from kraken_tui.engine.account import AccountTracker
+from kraken_tui.engine.account import AccountTracker, FillOutcome
 from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.facade import EventKind, Severity
 from kraken_tui.engine.guards import (
@@ -32,6 +33,7 @@ from kraken_tui.engine.guards import (
 from kraken_tui.engine.market import MarketState
 from kraken_tui.engine.operator import OperatorStateMachine
 from kraken_tui.engine.risk import AccountSnapshot
+from kraken_tui.engine.trade_tally import TradeTally
 from kraken_tui.journal.records import EquitySnapshot
 
 __all__ = ["EQUITY_HISTORY_POINTS", "AccountWatch"]
@@ -53,9 +55,9 @@ class AccountWatch:
     Attributes:
         equity: the equity floor and daily loss limit (``guards.EquityGuard``; starting and peak equity).
         liquidation: the liquidation alert guard (``guards.LiquidationGuard``).
-        consecutive_losses: closing fills in a row that realised a loss (a profit resets it).
-        closed_trades, winning_trades: closing fills that realised P&L, and those that realised a profit (the
-            risk gate's win-rate leverage cap).
+        tally: closed trades (open to flat), wins and the loss streak (``trade_tally.TradeTally``; the risk
+            gate's win-rate leverage cap and loss-streak cut), also read as ``closed_trades``,
+            ``winning_trades`` and ``consecutive_losses``.
         equity_history: (engine clock UTC ms, equity USD) per signal-timeframe bar, the last
             ``EQUITY_HISTORY_POINTS``.
     """
@@ -69,9 +71,7 @@ class AccountWatch:
         self.liquidation = LiquidationGuard()
         self.basis: BasisGuard | None = None
         """The basis guard after entry (``guards.BasisGuard``); set by the engine from ``[risk]``."""
-        self.consecutive_losses = 0
-        self.closed_trades = 0
-        self.winning_trades = 0
+        self.tally = TradeTally()
         self.equity_history: deque[tuple[int, float]] = deque(maxlen=EQUITY_HISTORY_POINTS)
         self._started = False
         self._valued: set[str] = set()
@@ -125,12 +125,31 @@ class AccountWatch:
             self.guards.apply(self.basis.check(pos.symbol, self.market.mark_price(pos.symbol),
                                                self.market.index_price(pos.symbol), pos.size != 0))
 
-    def note_realized(self, realized_usd: Decimal) -> None:
-        """A fill realised ``realized_usd`` (USD, non-zero): a loss lengthens the loss streak, a profit ends it."""
-        self.consecutive_losses = self.consecutive_losses + 1 if realized_usd < 0 else 0
-        self.closed_trades += 1
-        if realized_usd > 0:
-            self.winning_trades += 1
+    def note_fill(self, fill: Fill, outcome: FillOutcome) -> None:
+        """A booked fill and what it did to its position (``AccountTracker.apply_fill``): the trade tally
+        (``trade_tally.TradeTally``: a trade is open to flat, partial take-profits are parts of it; a win is a
+        net P&L above 0). The fee is valued in USD (a PI_ coin fee at the fill price); the funding booked on
+        the managed position counts when the fill closes it."""
+        fee = fill.fee or ZERO
+        fee_usd = fee * fill.price if is_inverse_symbol(fill.symbol) else fee
+        mp = self.account.managed.get(fill.symbol)
+        self.tally.fill(fill.symbol, outcome.before, outcome.after, outcome.realized_usd, fee_usd,
+                        mp.funding_usd if mp is not None else ZERO)
+
+    @property
+    def consecutive_losses(self) -> int:
+        """Closed trades in a row with a net loss (``TradeTally``)."""
+        return self.tally.consecutive_losses
+
+    @property
+    def closed_trades(self) -> int:
+        """Trades closed (open to flat) since start (``TradeTally``)."""
+        return self.tally.closed_trades
+
+    @property
+    def winning_trades(self) -> int:
+        """Closed trades with a net profit since start (``TradeTally``)."""
+        return self.tally.winning_trades
 
     def risk_account(self, symbol: str | None = None) -> AccountSnapshot:
         """The risk gate's account snapshot for an entry in ``symbol`` (``views.risk_account``: the equity and
