@@ -344,11 +344,14 @@ class Engine:
     def _job_failed(self, name: str, exc: Exception) -> None:
         self.emit(EventKind.ERROR, f"{name} failed: {type(exc).__name__}: {exc}", severity=Severity.ERROR)
 
-    def _guard_close(self, symbol: str, reason: str) -> None:
+    def _guard_close(self, symbol: str, reason: str, exit_reason: str) -> None:
         """A guard closes ``symbol``'s position (``guards.ClosePosition``, e.g. the basis guard): a reduce-only
-        market close on the job worker, journaled as a manual exit with the guard's reason in an event."""
-        self.emit(EventKind.INFO, f"{symbol}: closing the position ({reason})", symbol=symbol)
-        self.submit(f"guard close {symbol}", lambda: self.flow.close(ClosePosition(ExitReason.MANUAL), symbol, None))
+        market close on the job worker, journaled with the guard's own exit reason (``basis_guard``) and the
+        guard's reason in an event."""
+        self.emit(EventKind.INFO, f"{symbol}: closing the position ({reason})", symbol=symbol,
+                  data={"exit_reason": exit_reason})
+        self.submit(f"guard close {symbol}",
+                    lambda: self.flow.close(ClosePosition(ExitReason(exit_reason)), symbol, None))
 
     def _kill_soon(self, reason: str) -> None:
         """The equity floor was crossed (``guards.Kill``): exit code 5, then flatten -> HALTED and finish

@@ -144,10 +144,12 @@ class Notify:
 
 @dataclass(frozen=True, slots=True)
 class ClosePosition:
-    """Close the whole position of ``symbol`` with a reduce-only market order (``reason`` journaled)."""
+    """Close the whole position of ``symbol`` with a reduce-only market order: ``reason`` in the event,
+    ``exit_reason`` the close's purpose and the trade's exit reason in the journal (``basis_guard``)."""
 
     symbol: str
     reason: str
+    exit_reason: str
 
 
 GuardAction = Pause | Resume | Kill | Halt | Block | Unblock | FeedStale | Notify | ClosePosition
@@ -363,7 +365,7 @@ class BasisGuard:
         out: list[GuardAction] = [Notify(EventKind.ALERT, f"basis guard: {what}; action {self.action}", symbol,
                                          Severity.WARNING, {"level": "HIGH", "basis_bps": bps}, "HIGH")]
         if self.action == "close":
-            out.append(ClosePosition(symbol, f"basis guard: {what}"))
+            out.append(ClosePosition(symbol, f"basis guard: {what}", "basis_guard"))
         elif self.action == "pause":
             out.append(Block(BASIS_BLOCKER, what))
         return out
@@ -538,9 +540,9 @@ class GuardApplier:
 
     def __init__(self, io: EngineIO, sm: OperatorStateMachine, feed: FeedStatus, kill: Callable[[str], None]) -> None:
         self.io, self.sm, self.feed, self.kill = io, sm, feed, kill
-        self.close_position: Callable[[str, str], None] | None = None
-        """Closes a position for a guard (``ClosePosition``); set by the engine; None = the action is only
-        reported."""
+        self.close_position: Callable[[str, str, str], None] | None = None
+        """Closes a position for a guard (``ClosePosition``: symbol, reason, exit reason); set by the engine;
+        None = the action is only reported."""
 
     def apply(self, actions: Sequence[GuardAction]) -> None:
         """Carry out ``actions`` in order."""
@@ -562,7 +564,7 @@ class GuardApplier:
                 self.feed.set("stale", a.age_s, a.detail)
             elif isinstance(a, ClosePosition):
                 if self.close_position is not None:
-                    self.close_position(a.symbol, a.reason)
+                    self.close_position(a.symbol, a.reason, a.exit_reason)
             elif isinstance(a, Notify):
                 self.io.emit(a.kind, a.message, symbol=a.symbol, severity=a.severity, data=a.data)
                 if a.alert_level is not None:

@@ -37,3 +37,19 @@ def test_partial_take_profits_are_parts_of_one_trade(shared_data):
     summary = summarize(trades)
     assert (summary.trades, summary.wins) == (len(trades), wins)
     assert len(res.rows) == len(trades)
+
+
+def test_the_equity_floor_close_has_its_own_exit_reason(shared_data):
+    # heavy fees and a 99.5 % floor: the second trade's loss crosses the floor while it is open, and the
+    # floor's flatten closes it at the next open: exit reason equity_floor in the trade and the CSV
+    from kraken_tui.config import OperatorConfig
+
+    from ._util import run_rows
+
+    s, rows = settings_for(shared_data(SPOT_5M), "ema_cross", {"fast": 9, "slow": 21, "min_confidence": 0.4},
+                           fees=(20.0, 50.0), slippage_bps=5.0,
+                           operator=OperatorConfig(daily_loss_limit_pct=100, equity_floor_pct=99.5),
+                           exits=ExitsConfig(stop_loss_pct=3, take_profit_pct=[5], time_exit_h=100))
+    res, csv_rows, trades = run_rows(s, rows)
+    assert res.final_state == "HALTED"
+    assert [t.exit_reason for t in trades][-1] == "equity_floor" and csv_rows[-1][-1] == "equity_floor"
