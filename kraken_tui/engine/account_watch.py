@@ -73,21 +73,24 @@ class AccountWatch:
         """The basis guard after entry (``guards.BasisGuard``); set by the engine from ``[risk]``."""
         self.tally = TradeTally()
         self.equity_history: deque[tuple[int, float]] = deque(maxlen=EQUITY_HISTORY_POINTS)
-        self._started = False
         self._valued: set[str] = set()
         """Coins whose inverse margin account is counted in the equity (valued at a known price)."""
 
     def equity_at_mark(self) -> Decimal | None:
         """Total equity (USD) re-marked with the latest marks: the flex account plus the inverse margin accounts
-        valued at their coins' marks (``guards.equity_at_mark``)."""
+        valued at their coins' marks (``guards.equity_at_mark``). An inverse margin account counted for the
+        first time (its coin's price just became known) joins the starting, peak and day-start equity as
+        capital (``EquityGuard.add_capital``), so it is never taken for a gain."""
+        values = coin_accounts_usd(self.account, self.market)
+        for coin in values.keys() - self._valued:
+            self.equity.add_capital(values[coin])
+            self._valued.add(coin)
         return equity_at_mark(self.account, self.market)
 
     def start(self) -> None:
         """The engine started: the total equity at mark now (flex + inverse margin accounts) is the starting and
         peak equity. A guard switched off (``[operator] equity_floor_pct`` or ``daily_loss_limit_pct`` = 0) is
         announced as a WARNING event."""
-        self._valued = set(coin_accounts_usd(self.account, self.market))
-        self._started = True
         self.equity.start(self.equity_at_mark() or self.account.equity_usd or ZERO)
         for key, value, what in (("equity_floor_pct", self.op.equity_floor_pct, "equity floor"),
                                  ("daily_loss_limit_pct", self.op.daily_loss_limit_pct, "daily loss limit")):
@@ -99,11 +102,6 @@ class AccountWatch:
         """Peak equity, daily loss limit, equity floor (``guards.EquityGuard``) at the equity re-marked now.
         Run on every balances message, every mark of a symbol with a position (the exchange pushes balances
         when they change, not at every mark), after each REST account read and reconciliation pass."""
-        if self._started:
-            values = coin_accounts_usd(self.account, self.market)
-            for coin in values.keys() - self._valued:  # valued for the first time: capital, not a gain
-                self.equity.add_capital(values[coin])
-                self._valued.add(coin)
         self.guards.apply(self.equity.check(self.equity_at_mark(), self.sm.state))
 
     def roll_day(self, now_ms: int) -> None:

@@ -46,6 +46,7 @@ from typing import Any
 
 from kraken_tui.config import Config
 from kraken_tui.domain import Fill, Instrument, Position
+from kraken_tui.domain.money import is_inverse_symbol, symbol_settlement_currency
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.account_events import AccountEvents, ExternalFlattenWatch
 from kraken_tui.engine.account_watch import AccountWatch
@@ -131,6 +132,8 @@ class Engine:
         tfs = tuple(dict.fromkeys((*self.strategy.timeframes, cfg.strategy.timeframe)))
         self.market = MarketState(self.symbols, tfs, series=("trade", "spot"))
         self.account = AccountTracker()
+        self.account.margin_coins = frozenset(symbol_settlement_currency(s) for s in self.symbols
+                                              if is_inverse_symbol(s))
         self.instruments: dict[str, Instrument] = {}
         self.finished = asyncio.Event()
         self.exit_code = 0

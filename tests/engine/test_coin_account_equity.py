@@ -122,3 +122,26 @@ def test_ws_balances_futures_section_gives_coin_accounts():
                                                   "cash_value": 0}}})
     assert ev.coin_accounts == (CoinAccount("xbt", D("0.1"), D("0.1003"), D("0.0002"), D("0.0001"),
                                             D("0.0998")),)
+
+
+def test_a_coin_account_priced_after_start_is_capital_counted_once():
+    from kraken_tui.config import OperatorConfig
+    from kraken_tui.engine.account_watch import AccountWatch
+    from kraken_tui.engine.operator import OperatorStateMachine
+
+    acct = AccountTracker()
+    acct.set_account(_flex("10000"))
+    acct.set_coin_accounts([CoinAccount("xbt", D("0.1"))])
+    market = MarketState(["PI_XBTUSD"], ["1m"])
+    watch = AccountWatch(None, OperatorConfig(equity_floor_pct=50, daily_loss_limit_pct=0),  # type: ignore[arg-type]
+                         sm=OperatorStateMachine(lambda: 0), account=acct, market=market, instruments=INST,
+                         guards=None)  # type: ignore[arg-type]
+    watch.equity.start(watch.equity_at_mark())  # no XBT price yet: the flex account alone
+    assert watch.equity.starting_usd == D("10000")
+    market.on_ticker(Ticker("PI_XBTUSD", ts_ms=2, mark_price=100_000.0), now_ms=2)
+    # a new UTC day right when the XBT account is first priced: 10 000 + 0.1 x 100 000, counted once
+    watch.equity.new_day(watch.equity_at_mark(), OperatorState.RUNNING)
+    assert (watch.equity.starting_usd, watch.equity.peak_usd, watch.equity.day_start_usd) == \
+        (D("20000"), D("20000"), D("20000"))
+    assert watch.equity_at_mark() == D("20000") and watch.equity.starting_usd == D("20000")
+    assert watch.risk_account("PI_XBTUSD").drawdown_pct == 0.0
