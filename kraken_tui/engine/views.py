@@ -167,7 +167,8 @@ def liquidation(p: Position, acct: AccountTracker, market: MarketState,
 def position_view(p: Position, acct: AccountTracker, market: MarketState,
                   instruments: Mapping[str, Instrument], *, funding_usd: Decimal | None = None,
                   external: bool = False) -> PositionView:
-    """One ``PositionView``: unrealised P&L at mark, leverage on equity, liquidation risk, exit state.
+    """One ``PositionView``: unrealised P&L at mark, leverage on the equity of the account margining it (flex;
+    a PI_ position's coin account at mark when reported), liquidation risk, exit state.
 
     ``funding_usd``: the hourly funding estimate since the position opened (engine.funding, USD, positive
     = received); None falls back to the real payments booked on the managed position. ``external``: the
@@ -178,6 +179,8 @@ def position_view(p: Position, acct: AccountTracker, market: MarketState,
     upnl = upnl_usd(p, mark, inst) if mark is not None else ZERO
     entry_notional = notional_usd(p, p.entry_price, inst)
     equity = acct.equity_usd or ZERO
+    if _inverse(inst, p.symbol) and acct.coin_accounts:  # PI_: leverage on its coin account's equity at mark
+        equity = coin_accounts_usd(acct, market).get(money.symbol_settlement_currency(p.symbol), equity)
     liq, dist, level = liquidation(p, acct, market, instruments)
     mp = acct.managed.get(p.symbol)
     return PositionView(

@@ -145,3 +145,11 @@ def test_a_coin_account_priced_after_start_is_capital_counted_once():
         (D("20000"), D("20000"), D("20000"))
     assert watch.equity_at_mark() == D("20000") and watch.equity.starting_usd == D("20000")
     assert watch.risk_account("PI_XBTUSD").drawdown_pct == 0.0
+
+
+def test_pi_position_leverage_is_on_its_coin_account():
+    # 1 000 USD of PI_XBTUSD contracts on 0.1 XBT at 100 070 (10 006.3 USD with the short's P&L): 0.0999x,
+    # not 1 000 / 10 000 on the flex account
+    acct, market = _setup(100_070.0)
+    v = views.position_view(acct.positions["PI_XBTUSD"], acct, market, INST)
+    assert round(v.leverage_x, 6) == round(1000 / 10006.3, 6)
