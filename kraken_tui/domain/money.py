@@ -21,8 +21,8 @@ Must not import: anything outside ``kraken_tui.domain``.
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal
 from collections.abc import Iterable
+from decimal import ROUND_CEILING, Decimal
 from typing import Final, TypeVar
 
 from kraken_tui.domain.instruments import Instrument

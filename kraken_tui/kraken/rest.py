@@ -28,6 +28,7 @@ import httpx
 
 from kraken_tui.config import ClientConfig, Credentials
 from kraken_tui.domain import (
+    ZERO,
     Account,
     AccountLogEntry,
     Candle,
@@ -38,7 +39,6 @@ from kraken_tui.domain import (
     LeveragePreference,
     Order,
     Position,
-    ZERO,
     Ticker,
 )
 from kraken_tui.errors import NotFoundError

@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from kraken_tui.domain import Account, BookDelta, CoinAccount, BookSnapshot, Fill, Order, Position, PublicTrade, Ticker
+from kraken_tui.domain import (
+    Account,
+    BookDelta,
+    BookSnapshot,
+    CoinAccount,
+    Fill,
+    Order,
+    Position,
+    PublicTrade,
+    Ticker,
+)
 from kraken_tui.errors import ProtocolError
 
 __all__ = [
