@@ -3,8 +3,11 @@ liquidation alerts per position, the equity history, and the risk gate's account
 
 Owns: ``AccountWatch``. It runs the guards of ``engine.guards`` (``EquityGuard``, ``LiquidationGuard``) on the
 figures it reads from the account and the market and hands their actions to a ``guards.GuardApplier``.
-Equity is the margin equity re-marked with the latest marks (``guards.equity_at_mark``; Kraken Futures docs,
-"Multi-collateral margin"); liquidation estimates follow docs/kraken-futures-api.md §9 (``views.liquidation``).
+Equity is the flex account's margin equity re-marked with the latest marks plus the inverse margin accounts of
+the traded PI_ coins valued at their coins' marks (``guards.equity_at_mark``; Kraken Futures docs,
+"Multi-collateral margin", docs/kraken-futures-api.md §4.6); liquidation estimates follow
+docs/kraken-futures-api.md §9 (``views.liquidation``). Closed trades and wins for the win-rate leverage cap count
+a trade once, open to flat (``trade_tally.TradeTally``).
 Units: equity and P&L USD (Decimal), percentages 0-100, times UTC ms (the engine clock).
 Must not import: textual, the client.
 """
