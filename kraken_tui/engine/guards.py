@@ -10,7 +10,8 @@ enters HIGH or worse, engine.liquidation), ``StaleDataGuard`` (no market data fo
 stale_data_s`` blocks entries), ``BasisGuard`` (after entry: the basis of a symbol with a position beyond
 ``[risk] max_basis_bps`` closes it, blocks entries or alerts, per ``[risk] basis_action``),
 ``ExternalFlattenGuard`` (the account emptied without an action of ours: HALTED), ``GuardApplier``,
-``equity_at_mark`` and the action types.
+``equity_at_mark`` (the total equity the equity guards watch: the flex account plus the inverse margin accounts
+at their coins' marks, ``coin_accounts_usd`` / ``coin_price_usd``) and the action types.
 Units: equity USD (Decimal), percentages 0-100, ages seconds, times UTC ms.
 Must not import: textual, the client, the journal writer.
 """
