@@ -233,7 +233,7 @@ class Decisions:
         self.result.notes.append(f"{iso_ms(close_ms)} basis {bps:.1f} bps beyond {cfg.max_basis_bps:g}: "
                                  f"{cfg.basis_action}")
         if cfg.basis_action == "close":
-            self.queue_close(ExitReason.MANUAL, close_ms, self.st.open_signal)
+            self.queue_close(ExitReason.BASIS_GUARD, close_ms, self.st.open_signal)
         elif cfg.basis_action == "pause":
             self.op.block_entries("basis blown out", f"basis {bps:.1f} bps")
 
@@ -263,7 +263,7 @@ class Decisions:
             if st.position.size == 0:
                 self.op.flatten_done("already flat")
             elif not st.pending:
-                self.queue_close(ExitReason.FLATTEN, close_ms, st.open_signal)
+                self.queue_close(ExitReason.EQUITY_FLOOR, close_ms, st.open_signal)
             st.floor_f = -_INF
 
     def on_transition(self, tr: Transition) -> None:

@@ -17,6 +17,7 @@ and WebSocket v1 pages; units as in "Get instruments", "Get open positions", "Hi
 from kraken_tui.domain.account import (
     Account,
     AccountLogEntry,
+    CoinAccount,
     DeadManSwitchStatus,
     LeveragePreference,
     Position,
@@ -48,6 +49,7 @@ from kraken_tui.domain.values import (
 
 __all__ = [
     "Account",
+    "CoinAccount",
     "AccountLogEntry",
     "BookDelta",
     "BookLevel",

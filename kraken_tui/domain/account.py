@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from kraken_tui.domain.values import PositionSide
 
-__all__ = ["Account", "AccountLogEntry", "DeadManSwitchStatus", "LeveragePreference", "Position"]
+__all__ = ["Account", "AccountLogEntry", "CoinAccount", "DeadManSwitchStatus", "LeveragePreference", "Position"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,25 @@ class Account:
         if self.margin_equity_usd <= 0:
             return None
         return self.maintenance_margin_usd / self.margin_equity_usd
+
+
+@dataclass(frozen=True, slots=True)
+class CoinAccount:
+    """A single-collateral inverse margin account (``fi_xbtusd``...: spec §4.6 ``accounts`` ``marginAccount``,
+    §7.11 ``balances`` ``futures``), which margins the PI_ inverse perpetuals of its coin. Figures in the coin.
+
+    ``currency`` is the lower-case coin (``xbt``); ``balance_coin`` the coin balance (realised P&L, fees and
+    funding included, unrealised P&L not); ``portfolio_value_coin`` balance + unrealised P&L at the
+    exchange's mark when reported; margins and available funds in the coin, None when not reported.
+    Its USD value is ``domain.money.coin_account_equity_usd``.
+    """
+
+    currency: str
+    balance_coin: Decimal
+    portfolio_value_coin: Decimal | None = None
+    initial_margin_coin: Decimal | None = None
+    maintenance_margin_coin: Decimal | None = None
+    available_coin: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

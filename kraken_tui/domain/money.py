@@ -21,6 +21,7 @@ Must not import: anything outside ``kraken_tui.domain``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_CEILING, Decimal
 from typing import Final, TypeVar
 
@@ -35,6 +36,7 @@ __all__ = [
     "absolute_funding_rate",
     "apply_fill",
     "capped_liquidation_fee_bps",
+    "coin_account_equity_usd",
     "contracts_for_notional",
     "fee_amount",
     "funding_amount",
@@ -89,11 +91,11 @@ def is_inverse_symbol(symbol: str) -> bool:
 
 def symbol_settlement_currency(symbol: str) -> str:
     """Lower-case settlement currency of a perpetual by its symbol alone: ``usd`` for linear (PF_/FF_), the
-    base asset for inverse (``PI_XBTUSD`` -> ``xbt``). Source: Kraken Support "Portfolio Management" (PnL)."""
+    base asset for inverse (``PI_XBTUSD`` and ``FI_XBTUSD_240628`` -> ``xbt``). Source: Kraken Support "Portfolio Management" (PnL)."""
     sym = symbol.upper()
     if not is_inverse_symbol(sym):
         return "usd"
-    base = sym[3:]
+    base = sym[3:].split("_")[0]  # FI_XBTUSD_240628: the pair before the maturity
     return (base[:-3] if base.endswith("USD") else base).lower()
 
 
@@ -148,6 +150,23 @@ def contracts_pnl_usd(signed_units: Decimal, entry: Decimal, mark: Decimal, *, i
     if entry <= 0:
         return ZERO
     return signed_units * (mark - entry) / entry
+
+
+def coin_account_equity_usd(balance_coin: Decimal, positions: Iterable[tuple[Decimal, Decimal]],
+                            mark: Decimal) -> Decimal:
+    """Equity in USD at ``mark`` (USD per coin) of an inverse margin account (``fi_xbtusd``): its coin balance
+    plus the unrealised coin P&L of its positions at ``mark``, valued at ``mark``:
+    ``balance x mark + sum(q x (mark - e) / e)`` with each position given as ``(q, e)``: signed USD
+    contracts x contract size, and entry USD (``contracts_pnl_usd``, inverse).
+    Example: 0.1 XBT with a 1 000-contract PI_XBTUSD short from 100 000, mark 100 070:
+    0.1 x 100 070 - 1 000 x 70 / 100 000 = 10 007 - 0.7 = 10 006.3 USD.
+    Raises nothing; a position without a positive entry counts 0. Source: Kraken Futures docs "Get wallets"
+    (inverse margin accounts hold one coin; portfolio value = balance + unrealised P&L) and Kraken Support
+    "Portfolio Management" (inverse P&L in the coin, valued at the current price)."""
+    total = balance_coin * mark
+    for q, e in positions:
+        total += contracts_pnl_usd(q, e, mark, inverse=True)
+    return total
 
 
 def contracts_for_notional(inst: Instrument, notional: Decimal, price: Decimal) -> Decimal:

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from kraken_tui.domain import DAY_MS, ZERO, Account, Fill, Order, Position, PositionSide
+from kraken_tui.domain import DAY_MS, ZERO, Account, CoinAccount, Fill, Order, Position, PositionSide
 from kraken_tui.domain.money import is_inverse_symbol
 from kraken_tui.engine.exits import ExitReason, PositionExits
 
@@ -83,6 +83,11 @@ class AccountTracker:
         self.positions: dict[str, Position] = {}
         self.orders: dict[str, Order] = {}
         self.account: Account | None = None
+        self.coin_accounts: dict[str, CoinAccount] = {}
+        """Lower-case coin (``xbt``) -> its inverse margin account (PI_ positions are margined there)."""
+        self.margin_coins: frozenset[str] | None = None
+        """The coins whose inverse margin accounts are tracked (the engine sets the coins of the PI_ symbols it
+        trades: an account it never trades in is not its equity); None = every coin reported."""
         self.managed: dict[str, ManagedPosition] = {}
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
@@ -204,6 +209,15 @@ class AccountTracker:
     def set_account(self, account: Account) -> None:
         """The multi-collateral account from balances / accounts (USD figures)."""
         self.account = account
+
+    def set_coin_accounts(self, accounts: Iterable[CoinAccount]) -> None:
+        """The inverse margin accounts (``fi_xbtusd``...) from balances ``futures`` / accounts (coin figures,
+        spec §4.6, §7.11); each replaces the earlier report of its coin, the others stay. Only the coins in
+        ``margin_coins`` are kept (all when it is None)."""
+        for a in accounts:
+            coin = a.currency.lower()
+            if self.margin_coins is None or coin in self.margin_coins:
+                self.coin_accounts[coin] = a
 
 
 def _with_ts(p: Position, ts_ms: int) -> Position:

@@ -186,8 +186,10 @@ class AccountEvents:
             self.account.set_positions(ev.positions)
             self.observe_account()
         elif isinstance(ev, W.BalancesEvent):
+            self.account.set_coin_accounts(ev.coin_accounts)
             if ev.flex is not None:
                 self.account.set_account(ev.flex)
+            if ev.flex is not None or ev.coin_accounts:
                 self.watch.check_equity()
         else:
             return False
@@ -244,8 +246,7 @@ class AccountEvents:
                      symbol=f.symbol,
                      data={"fill_id": f.fill_id, "cli_ord_id": f.cli_ord_id, "purpose": label, "price": str(f.price),
                            "size": str(f.size), "fee": str(f.fee) if f.fee is not None else None})
-        if out.realized_usd != 0:
-            self.watch.note_realized(out.realized_usd)
+        self.watch.note_fill(f, out)
         if self.external_flatten is not None and self._own_exit_order(f.cli_ord_id):
             self.external_flatten.own_exit(f.symbol)
         elif self.external_flatten is not None and (f.cli_ord_id or "").startswith("flat-"):

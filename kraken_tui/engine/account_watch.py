@@ -3,8 +3,11 @@ liquidation alerts per position, the equity history, and the risk gate's account
 
 Owns: ``AccountWatch``. It runs the guards of ``engine.guards`` (``EquityGuard``, ``LiquidationGuard``) on the
 figures it reads from the account and the market and hands their actions to a ``guards.GuardApplier``.
-Equity is the margin equity re-marked with the latest marks (``guards.equity_at_mark``; Kraken Futures docs,
-"Multi-collateral margin"); liquidation estimates follow docs/kraken-futures-api.md §9 (``views.liquidation``).
+Equity is the flex account's margin equity re-marked with the latest marks plus the inverse margin accounts of
+the traded PI_ coins valued at their coins' marks (``guards.equity_at_mark``; Kraken Futures docs,
+"Multi-collateral margin", docs/kraken-futures-api.md §4.6); liquidation estimates follow
+docs/kraken-futures-api.md §9 (``views.liquidation``). Closed trades and wins for the win-rate leverage cap count
+a trade once, open to flat (``trade_tally.TradeTally``).
 Units: equity and P&L USD (Decimal), percentages 0-100, times UTC ms (the engine clock).
 Must not import: textual, the client.
 """
@@ -16,15 +19,24 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from kraken_tui.config import OperatorConfig
-from kraken_tui.domain import ZERO, Instrument, Position
+from kraken_tui.domain import ZERO, Fill, Instrument, Position
+from kraken_tui.domain.money import is_inverse_symbol
 from kraken_tui.engine import views
-from kraken_tui.engine.account import AccountTracker
+from kraken_tui.engine.account import AccountTracker, FillOutcome
 from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.facade import EventKind, Severity
-from kraken_tui.engine.guards import BasisGuard, EquityGuard, GuardApplier, LiquidationGuard, equity_at_mark
+from kraken_tui.engine.guards import (
+    BasisGuard,
+    EquityGuard,
+    GuardApplier,
+    LiquidationGuard,
+    coin_accounts_usd,
+    equity_at_mark,
+)
 from kraken_tui.engine.market import MarketState
 from kraken_tui.engine.operator import OperatorStateMachine
 from kraken_tui.engine.risk import AccountSnapshot
+from kraken_tui.engine.trade_tally import TradeTally
 from kraken_tui.journal.records import EquitySnapshot
 
 __all__ = ["EQUITY_HISTORY_POINTS", "AccountWatch"]
@@ -46,9 +58,9 @@ class AccountWatch:
     Attributes:
         equity: the equity floor and daily loss limit (``guards.EquityGuard``; starting and peak equity).
         liquidation: the liquidation alert guard (``guards.LiquidationGuard``).
-        consecutive_losses: closing fills in a row that realised a loss (a profit resets it).
-        closed_trades, winning_trades: closing fills that realised P&L, and those that realised a profit (the
-            risk gate's win-rate leverage cap).
+        tally: closed trades (open to flat), wins and the loss streak (``trade_tally.TradeTally``; the risk
+            gate's win-rate leverage cap and loss-streak cut), also read as ``closed_trades``,
+            ``winning_trades`` and ``consecutive_losses``.
         equity_history: (engine clock UTC ms, equity USD) per signal-timeframe bar, the last
             ``EQUITY_HISTORY_POINTS``.
     """
@@ -62,20 +74,27 @@ class AccountWatch:
         self.liquidation = LiquidationGuard()
         self.basis: BasisGuard | None = None
         """The basis guard after entry (``guards.BasisGuard``); set by the engine from ``[risk]``."""
-        self.consecutive_losses = 0
-        self.closed_trades = 0
-        self.winning_trades = 0
+        self.tally = TradeTally()
         self.equity_history: deque[tuple[int, float]] = deque(maxlen=EQUITY_HISTORY_POINTS)
+        self._valued: set[str] = set()
+        """Coins whose inverse margin account is counted in the equity (valued at a known price)."""
 
     def equity_at_mark(self) -> Decimal | None:
-        """Margin equity (USD) re-marked with the latest marks (``guards.equity_at_mark``)."""
+        """Total equity (USD) re-marked with the latest marks: the flex account plus the inverse margin accounts
+        valued at their coins' marks (``guards.equity_at_mark``). An inverse margin account counted for the
+        first time (its coin's price just became known) joins the starting, peak and day-start equity as
+        capital (``EquityGuard.add_capital``), so it is never taken for a gain."""
+        values = coin_accounts_usd(self.account, self.market)
+        for coin in values.keys() - self._valued:
+            self.equity.add_capital(values[coin])
+            self._valued.add(coin)
         return equity_at_mark(self.account, self.market)
 
     def start(self) -> None:
-        """The engine started: the account's margin equity now is the starting and peak equity. A guard
-        switched off (``[operator] equity_floor_pct`` or ``daily_loss_limit_pct`` = 0) is announced as a
-        WARNING event."""
-        self.equity.start(self.account.equity_usd or ZERO)
+        """The engine started: the total equity at mark now (flex + inverse margin accounts) is the starting and
+        peak equity. A guard switched off (``[operator] equity_floor_pct`` or ``daily_loss_limit_pct`` = 0) is
+        announced as a WARNING event."""
+        self.equity.start(self.equity_at_mark() or self.account.equity_usd or ZERO)
         for key, value, what in (("equity_floor_pct", self.op.equity_floor_pct, "equity floor"),
                                  ("daily_loss_limit_pct", self.op.daily_loss_limit_pct, "daily loss limit")):
             if value <= 0:
@@ -107,19 +126,40 @@ class AccountWatch:
             self.guards.apply(self.basis.check(pos.symbol, self.market.mark_price(pos.symbol),
                                                self.market.index_price(pos.symbol), pos.size != 0))
 
-    def note_realized(self, realized_usd: Decimal) -> None:
-        """A fill realised ``realized_usd`` (USD, non-zero): a loss lengthens the loss streak, a profit ends it."""
-        self.consecutive_losses = self.consecutive_losses + 1 if realized_usd < 0 else 0
-        self.closed_trades += 1
-        if realized_usd > 0:
-            self.winning_trades += 1
+    def note_fill(self, fill: Fill, outcome: FillOutcome) -> None:
+        """A booked fill and what it did to its position (``AccountTracker.apply_fill``): the trade tally
+        (``trade_tally.TradeTally``: a trade is open to flat, partial take-profits are parts of it; a win is a
+        net P&L above 0). The fee is valued in USD (a PI_ coin fee at the fill price); the funding booked on
+        the managed position counts when the fill closes it."""
+        fee = fill.fee or ZERO
+        fee_usd = fee * fill.price if is_inverse_symbol(fill.symbol) else fee
+        mp = self.account.managed.get(fill.symbol)
+        self.tally.fill(fill.symbol, outcome.before, outcome.after, outcome.realized_usd, fee_usd,
+                        mp.funding_usd if mp is not None else ZERO)
 
-    def risk_account(self) -> AccountSnapshot:
-        """The risk gate's account snapshot (equity, collateral, positions at mark, loss streak, drawdown)."""
-        eq = self.account.equity_usd or ZERO
+    @property
+    def consecutive_losses(self) -> int:
+        """Closed trades in a row with a net loss (``TradeTally``)."""
+        return self.tally.consecutive_losses
+
+    @property
+    def closed_trades(self) -> int:
+        """Trades closed (open to flat) since start (``TradeTally``)."""
+        return self.tally.closed_trades
+
+    @property
+    def winning_trades(self) -> int:
+        """Closed trades with a net profit since start (``TradeTally``)."""
+        return self.tally.winning_trades
+
+    def risk_account(self, symbol: str | None = None) -> AccountSnapshot:
+        """The risk gate's account snapshot for an entry in ``symbol`` (``views.risk_account``: the equity and
+        collateral of the account margining it, positions at mark), with the loss streak and the drawdown of
+        the total equity at mark from its peak."""
+        eq = self.equity_at_mark() or self.account.equity_usd or ZERO
         snap = views.risk_account(self.account, self.market, self.instruments,
                                   consecutive_losses=self.consecutive_losses,
-                                  drawdown_pct=self.equity.drawdown_pct(eq))
+                                  drawdown_pct=self.equity.drawdown_pct(eq), symbol=symbol)
         return AccountSnapshot(snap.equity_usd, snap.collateral_usd, snap.positions, snap.consecutive_losses,
                                snap.drawdown_pct, self.closed_trades, self.winning_trades)
 

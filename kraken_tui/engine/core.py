@@ -46,6 +46,7 @@ from typing import Any
 
 from kraken_tui.config import Config
 from kraken_tui.domain import Fill, Instrument, Position
+from kraken_tui.domain.money import is_inverse_symbol, symbol_settlement_currency
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.account_events import AccountEvents, ExternalFlattenWatch
 from kraken_tui.engine.account_watch import AccountWatch
@@ -131,6 +132,8 @@ class Engine:
         tfs = tuple(dict.fromkeys((*self.strategy.timeframes, cfg.strategy.timeframe)))
         self.market = MarketState(self.symbols, tfs, series=("trade", "spot"))
         self.account = AccountTracker()
+        self.account.margin_coins = frozenset(symbol_settlement_currency(s) for s in self.symbols
+                                              if is_inverse_symbol(s))
         self.instruments: dict[str, Instrument] = {}
         self.finished = asyncio.Event()
         self.exit_code = 0
@@ -292,9 +295,10 @@ class Engine:
         Raises:
             ExchangeError: the exchange cannot be read (at start this aborts the start).
         """
-        acct, positions, orders = await asyncio.gather(self.client.account(), self.client.open_positions(),
-                                                       self.client.open_orders())
+        (acct, coins), positions, orders = await asyncio.gather(self.client.wallets(), self.client.open_positions(),
+                                                                self.client.open_orders())
         self.account.set_account(acct)
+        self.account.set_coin_accounts(coins)
         self.account.set_positions(positions)
         self.account.set_orders(orders)
         self.watch.check_equity()
@@ -343,11 +347,14 @@ class Engine:
     def _job_failed(self, name: str, exc: Exception) -> None:
         self.emit(EventKind.ERROR, f"{name} failed: {type(exc).__name__}: {exc}", severity=Severity.ERROR)
 
-    def _guard_close(self, symbol: str, reason: str) -> None:
+    def _guard_close(self, symbol: str, reason: str, exit_reason: str) -> None:
         """A guard closes ``symbol``'s position (``guards.ClosePosition``, e.g. the basis guard): a reduce-only
-        market close on the job worker, journaled as a manual exit with the guard's reason in an event."""
-        self.emit(EventKind.INFO, f"{symbol}: closing the position ({reason})", symbol=symbol)
-        self.submit(f"guard close {symbol}", lambda: self.flow.close(ClosePosition(ExitReason.MANUAL), symbol, None))
+        market close on the job worker, journaled with the guard's own exit reason (``basis_guard``) and the
+        guard's reason in an event."""
+        self.emit(EventKind.INFO, f"{symbol}: closing the position ({reason})", symbol=symbol,
+                  data={"exit_reason": exit_reason})
+        self.submit(f"guard close {symbol}",
+                    lambda: self.flow.close(ClosePosition(ExitReason(exit_reason)), symbol, None))
 
     def _kill_soon(self, reason: str) -> None:
         """The equity floor was crossed (``guards.Kill``): exit code 5, then flatten -> HALTED and finish

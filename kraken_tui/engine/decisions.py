@@ -42,8 +42,8 @@ class Decisions:
         symbols: the traded perpetuals (an ATR each).
         run_id: this run's id (signal ids).
         market, account, instruments, executor, flow, sm: what a decision reads and the order flows it drives.
-        risk_account: the risk gate's account snapshot now (``views.risk_account`` with the loss streak and
-            drawdown).
+        risk_account: the risk gate's account snapshot now for an entry in a symbol (``views.risk_account``
+            with the loss streak and drawdown: a PI_ symbol is sized from its coin's inverse margin account).
         on_bar: called for every closed candle of the signal timeframe, before the strategy sees it (the
             engine's equity snapshot).
 
@@ -54,7 +54,7 @@ class Decisions:
     def __init__(self, io: EngineIO, *, cfg: Config, strategy: Strategy, symbols: Sequence[str], run_id: str,
                  market: MarketState, account: AccountTracker, instruments: Mapping[str, Instrument],
                  executor: Executor, flow: OrderFlow, sm: OperatorStateMachine,
-                 risk_account: Callable[[], AccountSnapshot], on_bar: Callable[[], None]) -> None:
+                 risk_account: Callable[[str], AccountSnapshot], on_bar: Callable[[], None]) -> None:
         self.io, self.cfg, self.strategy, self.run_id = io, cfg, strategy, run_id
         self.market, self.account, self.instruments = market, account, instruments
         self.executor, self.flow, self.sm = executor, flow, sm
@@ -105,7 +105,7 @@ class Decisions:
             block = block or f"unresolved order outcome ({len(self.executor.unresolved)})"
         actions = decide(
             sig, instrument=inst, position_size=self.account.signed_size(sym), mark_price=to_decimal(mark),
-            index_price=to_decimal(index) if index else None, account=self._risk_account(),
+            index_price=to_decimal(index) if index else None, account=self._risk_account(sym),
             risk_cfg=self.cfg.risk, exits_cfg=self.cfg.exits, entry_block_reason=block,
             atr_pct=self.atr_pct.get(sym), funding_rate=self.market.funding_rate(sym),
             sizing=getattr(self.strategy, "sizing", None),

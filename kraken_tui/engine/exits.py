@@ -63,6 +63,10 @@ class ExitReason(StrEnum):
     LIQUIDATION = "liquidation"
     MANUAL = "manual"
     EXTERNAL = "external"
+    BASIS_GUARD = "basis_guard"
+    """The basis guard closed the position (``[risk] basis_action = "close"``)."""
+    EQUITY_FLOOR = "equity_floor"
+    """The equity floor's flatten closed the position (``[operator] equity_floor_pct``)."""
 
     @property
     def is_take_profit(self) -> bool:

@@ -10,7 +10,8 @@ enters HIGH or worse, engine.liquidation), ``StaleDataGuard`` (no market data fo
 stale_data_s`` blocks entries), ``BasisGuard`` (after entry: the basis of a symbol with a position beyond
 ``[risk] max_basis_bps`` closes it, blocks entries or alerts, per ``[risk] basis_action``),
 ``ExternalFlattenGuard`` (the account emptied without an action of ours: HALTED), ``GuardApplier``,
-``equity_at_mark`` and the action types.
+``equity_at_mark`` (the total equity the equity guards watch: the flex account plus the inverse margin accounts
+at their coins' marks, ``coin_accounts_usd`` / ``coin_price_usd``) and the action types.
 Units: equity USD (Decimal), percentages 0-100, ages seconds, times UTC ms.
 Must not import: textual, the client, the journal writer.
 """
@@ -24,7 +25,12 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from kraken_tui.domain import to_decimal
-from kraken_tui.domain.money import is_inverse_symbol
+from kraken_tui.domain.money import (
+    coin_account_equity_usd,
+    contracts_pnl_usd,
+    is_inverse_symbol,
+    symbol_settlement_currency,
+)
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.facade import EventKind, Severity
@@ -59,6 +65,8 @@ __all__ = [
     "Resume",
     "StaleDataGuard",
     "Unblock",
+    "coin_accounts_usd",
+    "coin_price_usd",
     "equity_at_mark",
 ]
 
@@ -137,34 +145,94 @@ class Notify:
 
 @dataclass(frozen=True, slots=True)
 class ClosePosition:
-    """Close the whole position of ``symbol`` with a reduce-only market order (``reason`` journaled)."""
+    """Close the whole position of ``symbol`` with a reduce-only market order: ``reason`` in the event,
+    ``exit_reason`` the close's purpose and the trade's exit reason in the journal (``basis_guard``)."""
 
     symbol: str
     reason: str
+    exit_reason: str
 
 
 GuardAction = Pause | Resume | Kill | Halt | Block | Unblock | FeedStale | Notify | ClosePosition
 
 
+def coin_price_usd(coin: str, account: AccountTracker, market: MarketState) -> Decimal | None:
+    """USD per ``coin`` (lower-case, ``xbt``) for valuing its inverse margin account: the latest mark of the
+    coin's PI_ perpetual (``PI_XBTUSD``), else of its PF_ one (``PF_XBTUSD``), else the mark an open position
+    in that coin last reported; None when none is known. Kraken values inverse P&L at the mark (Kraken Support
+    "Portfolio Management")."""
+    base = coin.upper()
+    for sym in (f"PI_{base}USD", f"PF_{base}USD"):
+        m = market.mark_price(sym)
+        if m:
+            return to_decimal(m)
+    for p in account.positions.values():
+        if p.mark_price and is_inverse_symbol(p.symbol) and symbol_settlement_currency(p.symbol) == coin:
+            return p.mark_price
+    return None
+
+
 def equity_at_mark(account: AccountTracker, market: MarketState) -> Decimal | None:
-    """Margin equity (USD) re-marked with the latest marks: the last account report's equity minus its
-    unrealised P&L plus the positions' unrealised P&L at the current marks (PF_ linear: size x (mark -
-    entry); PI_ inverse: size x (1/entry - 1/mark) XBT at the mark; Kraken Futures docs, "Multi-collateral
-    margin", Kraken Support "Portfolio Management"); None before the first account report."""
+    """Total equity (USD) re-marked with the latest marks: the flex account's margin equity minus its reported
+    unrealised P&L plus its PF_ positions' P&L at the current marks (size x (mark - entry); Kraken Futures
+    docs, "Multi-collateral margin"), plus each inverse margin account (``AccountTracker.coin_accounts``)
+    valued at its coin's mark: its coin balance plus its PI_ positions' coin P&L at the mark, in USD
+    (``domain.money.coin_account_equity_usd``; Kraken Support "Portfolio Management"). A PI_ position whose
+    coin has no account report counts its P&L at mark with the flex account. With a position lacking a mark
+    the flex part is the report's equity and coin accounts count their reported portfolio value at the coin's
+    price; a coin account whose price is unknown is left out. None before any account report.
+    Example: flex equity 10 000 USD, no PF_ position, 0.1 XBT with a 1 000-contract PI_XBTUSD short from
+    100 000, mark 100 070: 10 000 + 10 006.3 = 20 006.3 USD."""
     a = account.account
-    if a is None:
+    coins = account.coin_accounts
+    if a is None and not coins:
         return None
     upnl = Decimal(0)
+    by_coin: dict[str, list[tuple[Decimal, Decimal]]] = {}
+    stale = False
     for p in account.positions.values():
         mark = market.mark_price(p.symbol)
         m = to_decimal(mark) if mark else p.mark_price
         if m is None:
-            return a.margin_equity_usd
+            stale = True
+            continue
         if is_inverse_symbol(p.symbol):  # PI_: 1-USD contracts, coin P&L at the mark (domain.money)
-            upnl += p.signed_size * (m - p.entry_price) / p.entry_price
+            coin = symbol_settlement_currency(p.symbol)
+            if coin in coins:
+                by_coin.setdefault(coin, []).append((p.signed_size, p.entry_price))
+            else:
+                upnl += contracts_pnl_usd(p.signed_size, p.entry_price, m, inverse=True)
         else:
             upnl += p.signed_size * (m - p.entry_price)
-    return a.margin_equity_usd - a.unrealized_pnl_usd + upnl
+    total = Decimal(0)
+    if a is not None:
+        total = a.margin_equity_usd if stale else a.margin_equity_usd - a.unrealized_pnl_usd + upnl
+    return total + sum(coin_accounts_usd(account, market, by_coin, stale).values(), Decimal(0))
+
+
+def coin_accounts_usd(account: AccountTracker, market: MarketState,
+                      positions: Mapping[str, Sequence[tuple[Decimal, Decimal]]] | None = None,
+                      reported: bool = False) -> dict[str, Decimal]:
+    """USD value at mark of each inverse margin account whose coin price is known (``coin_price_usd``): lower-case
+    coin -> ``domain.money.coin_account_equity_usd`` of its coin balance and ``positions`` (coin -> (signed
+    USD contracts, entry USD); by default every PI_ position of that coin held now); ``reported``: value the
+    reported portfolio value (coin) instead, when the account reports one."""
+    if positions is None:
+        by: dict[str, list[tuple[Decimal, Decimal]]] = {}
+        for p in account.positions.values():
+            if is_inverse_symbol(p.symbol):
+                by.setdefault(symbol_settlement_currency(p.symbol), []).append((p.signed_size, p.entry_price))
+        positions = by
+    out: dict[str, Decimal] = {}
+    for coin, ca in account.coin_accounts.items():
+        price = coin_price_usd(coin, account, market)
+        if price is None:
+            continue
+        if reported and ca.portfolio_value_coin is not None:
+            out[coin] = ca.portfolio_value_coin * price
+        else:
+            out[coin] = coin_account_equity_usd(ca.balance_coin, positions.get(coin, ()), price)
+    return out
 
 
 class EquityGuard:
@@ -194,6 +262,15 @@ class EquityGuard:
     def start(self, equity_usd: Decimal) -> None:
         """The engine started with ``equity_usd``: starting and peak equity."""
         self.starting_usd = self.peak_usd = equity_usd
+
+    def add_capital(self, usd: Decimal) -> None:
+        """Equity that existed but was not counted until now (an inverse margin account valued for the first
+        time, once its coin's price is known) joins the starting, peak and day-start equity, so it is not
+        taken for a gain."""
+        self.starting_usd += usd
+        self.peak_usd += usd
+        if self.day_start_usd is not None:
+            self.day_start_usd += usd
 
     def drawdown_pct(self, equity_usd: Decimal) -> float:
         """Drawdown of ``equity_usd`` from the peak, % (0 at or above the peak)."""
@@ -289,7 +366,7 @@ class BasisGuard:
         out: list[GuardAction] = [Notify(EventKind.ALERT, f"basis guard: {what}; action {self.action}", symbol,
                                          Severity.WARNING, {"level": "HIGH", "basis_bps": bps}, "HIGH")]
         if self.action == "close":
-            out.append(ClosePosition(symbol, f"basis guard: {what}"))
+            out.append(ClosePosition(symbol, f"basis guard: {what}", "basis_guard"))
         elif self.action == "pause":
             out.append(Block(BASIS_BLOCKER, what))
         return out
@@ -464,9 +541,9 @@ class GuardApplier:
 
     def __init__(self, io: EngineIO, sm: OperatorStateMachine, feed: FeedStatus, kill: Callable[[str], None]) -> None:
         self.io, self.sm, self.feed, self.kill = io, sm, feed, kill
-        self.close_position: Callable[[str, str], None] | None = None
-        """Closes a position for a guard (``ClosePosition``); set by the engine; None = the action is only
-        reported."""
+        self.close_position: Callable[[str, str, str], None] | None = None
+        """Closes a position for a guard (``ClosePosition``: symbol, reason, exit reason); set by the engine;
+        None = the action is only reported."""
 
     def apply(self, actions: Sequence[GuardAction]) -> None:
         """Carry out ``actions`` in order."""
@@ -488,7 +565,7 @@ class GuardApplier:
                 self.feed.set("stale", a.age_s, a.detail)
             elif isinstance(a, ClosePosition):
                 if self.close_position is not None:
-                    self.close_position(a.symbol, a.reason)
+                    self.close_position(a.symbol, a.reason, a.exit_reason)
             elif isinstance(a, Notify):
                 self.io.emit(a.kind, a.message, symbol=a.symbol, severity=a.severity, data=a.data)
                 if a.alert_level is not None:

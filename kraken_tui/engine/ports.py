@@ -20,6 +20,7 @@ from kraken_tui.domain import (
     Account,
     AccountLogEntry,
     Candle,
+    CoinAccount,
     DeadManSwitchStatus,
     Fill,
     Instrument,
@@ -91,6 +92,10 @@ class KrakenClient(OrderClient, FlattenClient, Protocol):
 
     async def account(self) -> Account:
         """The multi-collateral margin account (REST v3 "Get wallets")."""
+        ...
+
+    async def wallets(self) -> tuple[Account, tuple[CoinAccount, ...]]:
+        """The multi-collateral margin account and the inverse margin accounts (REST v3 "Get wallets")."""
         ...
 
     async def fills(self, last_fill_time_ms: int | None = None) -> list[Fill]:

@@ -16,7 +16,12 @@ from decimal import Decimal
 from kraken_tui.config import RiskConfig
 from kraken_tui.domain import ZERO, Instrument, PositionSide
 from kraken_tui.domain.fastinit import fast_init
-from kraken_tui.domain.money import contracts_for_notional, contracts_pnl_usd, stop_loss_usd_per_contract
+from kraken_tui.domain.money import (
+    contracts_for_notional,
+    contracts_pnl_usd,
+    stop_loss_usd_per_contract,
+    symbol_settlement_currency,
+)
 from kraken_tui.engine.liquidation import (
     inverse_liquidation_price,
     linear_liquidation_price,
@@ -138,6 +143,12 @@ class RiskDecision:
     notes: tuple[str, ...] = ()
 
 
+def _margin_account(symbol: str, inverse: bool) -> str:
+    """The margin account of a position (spec §4.6): ``flex`` for linear contracts, else the lower-case coin
+    of its inverse margin account (``PI_XBTUSD`` -> ``xbt``, account ``fi_xbtusd``)."""
+    return symbol_settlement_currency(symbol) if inverse else "flex"
+
+
 def _reject(reason: str, notes: list[str] | None = None) -> RiskDecision:
     return RiskDecision(False, reason=reason, notes=tuple(notes or ()))
 
@@ -209,6 +220,9 @@ def evaluate_entry(
     notional, leverage allowed x equity minus open notional, max capital deployed as initial margin),
     rounding down to the lot, minimum size, then the liquidation buffer: the estimated distance from entry
     to the liquidation price after the order (spec §9 formula) must be at least ``liquidation_buffer_pct``.
+    ``account`` is the account that margins the entry (``views.risk_account``): the flex account for PF_, the
+    coin's inverse margin account valued at mark (USD) for PI_; the leverage and capital caps count only that
+    account's open positions.
 
     Returns:
         RiskDecision; never raises for a rejected entry.
@@ -243,6 +257,10 @@ def gate(
     what ``evaluate_entry`` raises (e.g. ``decimal`` errors on NaN).
     """
     if price <= ZERO or equity <= ZERO:  # (a Decimal 0 compares as the int 0 does, NaN raising alike)
+        if not inst.is_linear and price > ZERO:
+            coin = symbol_settlement_currency(inst.symbol).upper()
+            return (f"no equity in the {coin} inverse margin account to size the {inst.symbol} entry from "
+                    f"(inverse contracts are margined in {coin})"), ZERO, ZERO, ()
         return "no price or no equity to size the entry from", ZERO, ZERO, ()
     held = None
     if positions:
@@ -291,9 +309,11 @@ def gate(
     level = inst.margin_level_for(size * unit, size) if inst.margin_levels else None
     im_rate = level.initial_margin_rate if level else _ONE / lev
     mm_rate = level.maintenance_margin_rate if level else im_rate / 2
-    if positions:
-        open_notional = sum((p.notional_usd for p in positions), ZERO)
-        used_im = sum((p.notional_usd * p.initial_margin_rate for p in positions), ZERO)
+    if positions:  # the margin account's own positions: flex for PF_, the coin's inverse account for PI_
+        account = _margin_account(inst.symbol, not inst.is_linear)
+        mine = [p for p in positions if _margin_account(p.symbol, p.inverse) == account]
+        open_notional = sum((p.notional_usd for p in mine), ZERO)
+        used_im = sum((p.notional_usd * p.initial_margin_rate for p in mine), ZERO)
     else:
         open_notional = used_im = ZERO
     # the three caps, all computed before any is applied (order: notional, leverage, capital deployed)

@@ -35,7 +35,7 @@ from kraken_tui.engine.facade import (
     WarmupView,
 )
 from kraken_tui.engine.funding import FundingAccrual
-from kraken_tui.engine.guards import EquityGuard
+from kraken_tui.engine.guards import EquityGuard, coin_accounts_usd, coin_price_usd, equity_at_mark
 from kraken_tui.engine.liquidation import (
     RiskLevel,
     inverse_liquidation_price,
@@ -96,8 +96,14 @@ def notional_usd(p: Position, price: Decimal, inst: Instrument | None) -> Decima
 
 
 def risk_account(acct: AccountTracker, market: MarketState, instruments: Mapping[str, Instrument],
-                 *, consecutive_losses: int = 0, drawdown_pct: float = 0.0) -> AccountSnapshot:
-    """The risk gate's view: margin equity, USD collateral and every open position at mark."""
+                 *, consecutive_losses: int = 0, drawdown_pct: float = 0.0, symbol: str | None = None) -> AccountSnapshot:
+    """The risk gate's view for an entry in ``symbol``: the equity and collateral (USD) of the account that
+    margins it, and every open position at mark. A PF_ symbol (or None) is margined by the flex account: its
+    margin equity and USD collateral. A PI_ symbol by its coin's inverse margin account (spec §4.6
+    ``fi_xbtusd``): its equity at the coin's mark (``guards.coin_accounts_usd``: coin balance + coin P&L of
+    its PI_ positions, in USD) and its coin balance at that mark as the collateral; both 0 when that account
+    has not been reported or its coin has no price yet (the gate then refuses to size the entry).
+    Example: 0.1 XBT, no position, PI_XBTUSD mark 50 000 -> equity and collateral 5 000 USD."""
     a = acct.account
     exposures = []
     for p in acct.positions.values():
@@ -106,8 +112,15 @@ def risk_account(acct: AccountTracker, market: MarketState, instruments: Mapping
         im, mm = _rates(inst, notional_usd(p, mark, inst))
         exposures.append(OpenExposure(p.symbol, p.signed_size, p.entry_price, mark, im, mm,
                                       inverse=_inverse(inst, p.symbol)))
-    equity = a.margin_equity_usd if a is not None else ZERO
-    collateral = a.collateral_value_usd if a is not None else ZERO
+    if symbol is not None and _inverse(instruments.get(symbol), symbol):
+        coin = money.symbol_settlement_currency(symbol)
+        ca = acct.coin_accounts.get(coin)
+        price = coin_price_usd(coin, acct, market)
+        equity = coin_accounts_usd(acct, market).get(coin, ZERO)
+        collateral = ca.balance_coin * price if ca is not None and price is not None else ZERO
+    else:
+        equity = a.margin_equity_usd if a is not None else ZERO
+        collateral = a.collateral_value_usd if a is not None else ZERO
     return AccountSnapshot(equity, collateral, tuple(exposures), consecutive_losses, drawdown_pct)
 
 
@@ -117,8 +130,9 @@ def liquidation(p: Position, acct: AccountTracker, market: MarketState,
 
     PF_ linear: the cross-margined multi-collateral account; the other PF_ positions' unrealised P&L and
     maintenance margin count (spec §9). PI_ inverse: margined in its coin (spec §4.6 inverse margin
-    accounts), estimated with the inverse formula on the coin collateral: the account's balance of that coin
-    when it holds one, else its USD collateral at the mark. A PI_ position's figures never enter a PF_
+    accounts), estimated with the inverse formula on the coin collateral: the coin balance of its inverse
+    margin account (``AccountTracker.coin_accounts``) when reported, else the flex account's balance of that
+    coin, else its USD collateral at the mark. A PI_ position's figures never enter a PF_
     estimate and the other way round (Kraken keeps them in separate accounts).
     No liquidation price (collateral covers any move) gives (None, None, LOW), never a zero."""
     mark = _mark(market, p)
@@ -129,7 +143,8 @@ def liquidation(p: Position, acct: AccountTracker, market: MarketState,
     if _inverse(inst, p.symbol):
         mm_rate = _rates(inst, notional_usd(p, p.entry_price, inst))[1]
         base = inst.base.lower() if inst is not None and inst.base else p.symbol[3:-3].lower()
-        coin = a.currencies.get(base, ZERO)
+        ca = acct.coin_accounts.get(base)
+        coin = ca.balance_coin if ca is not None else a.currencies.get(base, ZERO)
         collateral_coin = coin if coin > 0 else a.collateral_value_usd / mark
         liq = inverse_liquidation_price(p.signed_size * _contract_usd(inst), p.entry_price, mm_rate,
                                         collateral_coin)
@@ -152,7 +167,8 @@ def liquidation(p: Position, acct: AccountTracker, market: MarketState,
 def position_view(p: Position, acct: AccountTracker, market: MarketState,
                   instruments: Mapping[str, Instrument], *, funding_usd: Decimal | None = None,
                   external: bool = False) -> PositionView:
-    """One ``PositionView``: unrealised P&L at mark, leverage on equity, liquidation risk, exit state.
+    """One ``PositionView``: unrealised P&L at mark, leverage on the equity of the account margining it (flex;
+    a PI_ position's coin account at mark when reported), liquidation risk, exit state.
 
     ``funding_usd``: the hourly funding estimate since the position opened (engine.funding, USD, positive
     = received); None falls back to the real payments booked on the managed position. ``external``: the
@@ -163,6 +179,8 @@ def position_view(p: Position, acct: AccountTracker, market: MarketState,
     upnl = upnl_usd(p, mark, inst) if mark is not None else ZERO
     entry_notional = notional_usd(p, p.entry_price, inst)
     equity = acct.equity_usd or ZERO
+    if _inverse(inst, p.symbol) and acct.coin_accounts:  # PI_: leverage on its coin account's equity at mark
+        equity = coin_accounts_usd(acct, market).get(money.symbol_settlement_currency(p.symbol), equity)
     liq, dist, level = liquidation(p, acct, market, instruments)
     mp = acct.managed.get(p.symbol)
     return PositionView(
@@ -212,12 +230,15 @@ def equity_at_mark_usd(acct: AccountTracker, positions: Sequence[PositionView]) 
 
 
 def account_view(acct: AccountTracker, positions: Sequence[PositionView], starting: Decimal, peak: Decimal,
-                 history: tuple[tuple[int, float], ...], *, day_start: Decimal | None = None) -> AccountView:
+                 history: tuple[tuple[int, float], ...], *, day_start: Decimal | None = None,
+                 marked_usd: Decimal | None = None) -> AccountView:
     """Account figures (USD) for the front end; ``starting``/``peak`` equity tracked by the engine,
     ``day_start`` the equity at the start of the UTC day (``guards.EquityGuard.day_start_usd``). Drawdown is
-    from the peak to the equity at mark (percent)."""
+    from the peak to the equity at mark (percent). ``marked_usd``: the total equity at mark when the account
+    has inverse margin accounts (``guards.equity_at_mark``: flex + coin accounts at their coins' marks);
+    None = the flex account's (``equity_at_mark_usd``)."""
     a = acct.account
-    marked = equity_at_mark_usd(acct, positions)
+    marked = marked_usd if marked_usd is not None else equity_at_mark_usd(acct, positions)
     equity = marked if marked is not None else ZERO
     ratio = a.margin_ratio if a is not None else None
     return AccountView(
@@ -342,7 +363,9 @@ class SnapshotBuilder:
             ts_ms=self.now_ms(), mode=self.run.mode, synthetic=self.run.synthetic, state=self.sm.state,
             state_reason=self.sm.reason, entry_blockers=self.sm.entry_blockers,
             account=account_view(self.account, positions, self.equity.starting_usd, self.equity.peak_usd,
-                                 tuple(self.equity_history), day_start=self.equity.day_start_usd),
+                                 tuple(self.equity_history), day_start=self.equity.day_start_usd,
+                                 marked_usd=equity_at_mark(self.account, self.market)
+                                 if self.account.coin_accounts else None),
             positions=positions, orders=order_views(self.account, self.purposes()),
             markets=self.market.views(), signals=tuple(self.signals), events=tuple(self.events),
             feed=self.feed(), dead_man=dead_man, rate_limit_headroom=rate_limit_headroom(self.client),

@@ -74,6 +74,10 @@ class IntentPurpose(StrEnum):
     FLATTEN = "flatten"
     MANUAL = "manual"
     RECONCILE = "reconcile"
+    BASIS_GUARD = "basis_guard"
+    """The basis guard's close (``[risk] basis_action = "close"``)."""
+    EQUITY_FLOOR = "equity_floor"
+    """A close of the equity floor's flatten (the backtest's; live, the flatten close of source ``floor``)."""
 
 
 def _ts(name: str, value: int) -> None:

@@ -24,8 +24,8 @@ sign for shorts):
   for assignor/assignee fills, else the ``IntentPurpose`` of the closing fill's cliOrdId (``reverse``
   when that intent was an entry in the other direction), else ``flatten`` for a flatten's close (cliOrdId
   ``records.FLATTEN_ID_PREFIX``: the console key, ``ctl flatten``, the equity floor or ``kraken-tui flatten``
-  straight to the exchange; ``records.flatten_source_of`` names which), else ``external`` (nobody here
-  explains the closing fill).
+  straight to the exchange; ``records.flatten_source_of`` names which; ``equity_floor`` when the equity
+  floor started it), else ``external`` (nobody here explains the closing fill).
 - PI_ inverse contracts (1 USD each; Kraken Support "Portfolio Management": P&L = (1/entry - 1/exit) x size
   in the coin): the walk runs on coin values (size / price) instead of notionals; ``entry_price`` /
   ``exit_price`` are the size-weighted harmonic means (size / sum of size / price), ``gross_pnl_coin =
@@ -50,7 +50,7 @@ from decimal import Decimal
 from kraken_tui.domain import ZERO, Fill, FillType, PositionSide
 from kraken_tui.domain.fastinit import fast_init
 from kraken_tui.domain.money import is_inverse_symbol, symbol_settlement_currency
-from kraken_tui.journal.records import FundingPayment, IntentPurpose, flatten_source_of
+from kraken_tui.journal.records import FlattenSource, FundingPayment, IntentPurpose, flatten_source_of
 
 __all__ = ["FEE_SPLIT_USD", "IntentInfo", "OpenPosition", "Trade", "TradeSet", "derive_trades"]
 
@@ -198,8 +198,12 @@ def _exit_reason(f: Fill, intents: Mapping[str, IntentInfo]) -> str:
     if f.fill_type in _ASSIGNMENT:
         return "assignment"
     info = intents.get(f.cli_ord_id) if f.cli_ord_id else None
-    if info is None:
-        return IntentPurpose.FLATTEN.value if flatten_source_of(f.cli_ord_id) is not None else "external"
+    if info is None or info.purpose == IntentPurpose.FLATTEN.value:
+        source = flatten_source_of(f.cli_ord_id)
+        if source == FlattenSource.FLOOR.label:  # the equity floor's flatten: its own reason
+            return IntentPurpose.EQUITY_FLOOR.value
+        if info is None:
+            return IntentPurpose.FLATTEN.value if source is not None else "external"
     if info.purpose in ("entry", "add"):
         return "reverse"
     return info.purpose

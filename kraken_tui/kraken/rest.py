@@ -28,9 +28,11 @@ import httpx
 
 from kraken_tui.config import ClientConfig, Credentials
 from kraken_tui.domain import (
+    ZERO,
     Account,
     AccountLogEntry,
     Candle,
+    CoinAccount,
     Fill,
     FundingRate,
     Instrument,
@@ -212,6 +214,22 @@ class KrakenRestClient(OrderCalls):
         if snap.flex is None:
             raise NotFoundError("no multi-collateral (flex) account in the answer", endpoint=f"{V3}/accounts")
         return snap.flex
+
+    async def wallets(self) -> tuple[Account, tuple[CoinAccount, ...]]:
+        """The multi-collateral (flex) account (USD figures) and the inverse margin accounts (``fi_xbtusd``...,
+        coin figures: the coin balance, ``pv``, ``im``, ``mm``, ``af``), from one ``accounts`` read (spec §4.6).
+
+        Raises:
+            NotFoundError: the answer has no multi-collateral account.
+        """
+        snap = await self.accounts()
+        if snap.flex is None:
+            raise NotFoundError("no multi-collateral (flex) account in the answer", endpoint=f"{V3}/accounts")
+        coins = tuple(CoinAccount(currency=a.currency.lower(), balance_coin=a.balances.get(a.currency.upper(), ZERO),
+                                  portfolio_value_coin=a.portfolio_value, initial_margin_coin=a.initial_margin,
+                                  maintenance_margin_coin=a.maintenance_margin, available_coin=a.available_funds)
+                      for a in snap.inverse.values() if a.currency)
+        return snap.flex, coins
 
     async def open_positions(self, *, priority: bool = False) -> list[Position]:
         """Open positions (spec §4.7). No liquidation price on REST.

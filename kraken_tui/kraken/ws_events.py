@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from kraken_tui.domain import Account, BookDelta, BookSnapshot, Fill, Order, Position, PublicTrade, Ticker
+from kraken_tui.domain import (
+    Account,
+    BookDelta,
+    BookSnapshot,
+    CoinAccount,
+    Fill,
+    Order,
+    Position,
+    PublicTrade,
+    Ticker,
+)
 from kraken_tui.errors import ProtocolError
 
 __all__ = [
@@ -243,6 +253,7 @@ class BalancesEvent:
         flex: the multi-collateral account (from ``flex_futures``), None when the message lacks it.
         holding: cash wallet, currency -> quantity (in that currency); empty when absent.
         snapshot: True for ``balances_snapshot``.
+        coin_accounts: the inverse margin accounts of the ``futures`` section (coin figures); empty when absent.
     """
 
     account: str | None
@@ -251,6 +262,7 @@ class BalancesEvent:
     ts_ms: int | None = None
     seq: int | None = None
     snapshot: bool = False
+    coin_accounts: tuple[CoinAccount, ...] = ()
 
 
 # ----------------------------------------------------------------------------- client signals

@@ -16,6 +16,7 @@ from typing import Any
 from kraken_tui.domain import (
     ZERO,
     Account,
+    CoinAccount,
     Fill,
     FillType,
     Order,
@@ -227,6 +228,27 @@ def _flex_account(flex: dict[str, Any], src: str) -> Account:
     )
 
 
+def _coin_accounts(msg: dict[str, Any], src: str) -> tuple[CoinAccount, ...]:
+    """The ``futures`` section (spec §7.11: single-collateral wallets keyed ``F-XBT:USD``, figures in ``unit``)
+    -> CoinAccount per wallet; ``balance`` required, the other figures optional."""
+    raw = msg.get("futures")
+    if raw is None:
+        return ()
+    out = []
+    with nested("futures"):
+        for key, val in require_dict(raw, src, "futures").items():
+            with nested(key):
+                w = require_dict(val, src)
+                unit = get_str(w, "unit", src, required=False) or key.split(":")[0].removeprefix("F-")
+                out.append(CoinAccount(
+                    currency=unit.lower(), balance_coin=get_decimal(w, "balance", src),
+                    portfolio_value_coin=get_decimal(w, "portfolio_value", src, required=False),
+                    initial_margin_coin=get_decimal(w, "initial_margin", src, required=False),
+                    maintenance_margin_coin=get_decimal(w, "maintenance_margin", src, required=False),
+                    available_coin=get_decimal(w, "available", src, required=False)))
+    return tuple(out)
+
+
 def _parse_balances(feed: str, msg: dict[str, Any]) -> BalancesEvent:
     src = f"ws feed {feed}"
     flex_raw = msg.get("flex_futures")
@@ -241,6 +263,7 @@ def _parse_balances(feed: str, msg: dict[str, Any]) -> BalancesEvent:
         ts_ms=get_ts_ms(msg, "timestamp", src, required=False),
         seq=get_int(msg, "seq", src, required=False),
         snapshot=feed.endswith("_snapshot"),
+        coin_accounts=_coin_accounts(msg, src),
     )
 
 

@@ -73,6 +73,7 @@ def test_index_series_runs_the_basis_guard_before_and_after_entry(tmp_path):
     # entered at 10 min; the bar ending 101 min shows the basis beyond 50 bps: closed at the next open
     assert [(t.entry_ts_ms - T0) // MIN for t in trades] == [10]
     assert [(t.exit_ts_ms - T0) // MIN for t in trades] == [101]
+    assert [t.exit_reason for t in trades] == ["basis_guard"]  # its own reason, not "manual"
     assert any("basis 111.2 bps beyond 50: close" in n for n in res.notes)
     assert res.rejected == 1  # the second long: the basis guard before entry
     # without the index series the close is mark and index: nothing happens

@@ -78,8 +78,8 @@ def _config() -> Config:
     return Config.model_validate({
         "strategy": {"name": "sma_cross", "symbols": [PI], "timeframe": "1m", "params": PARAMS},
         "operator": {"stale_data_s": 60},
-        # both size every entry at this cap: the Engine sizes a PI_ entry from the flex account's USD equity, the
-        # backtest from the coin account's equity at the close (the sizes below the cap would differ)
+        # both size every entry at this cap: both size a PI_ entry from the coin account's equity, the Engine at
+        # the mark and the backtest at the close (the sizes below the cap could differ by a contract)
         "risk": {"max_position_notional_usd": 500},
     })
 

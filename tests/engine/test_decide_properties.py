@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from kraken_tui.config import ExitsConfig, RiskConfig
 from kraken_tui.domain import Instrument, InstrumentType, PositionSide, Side
+from kraken_tui.domain.money import symbol_settlement_currency
 from kraken_tui.engine.decide import Close, Enter, ExitReason, Ignore, Reject, decide
 from kraken_tui.engine.risk import AccountSnapshot, OpenExposure
 from kraken_tui.engine.signals import Signal, SignalSide
@@ -266,11 +267,14 @@ def test_an_entry_stays_within_the_risk_limits(kw):
     # (USD notional: size x mark for PF_, size x contract size (USD) for PI_)
     notional = e.size * mark if inst.is_linear else e.size * inst.contract_size
     assert _le(notional, Decimal(str(cfg.max_position_notional_usd)))
-    # leverage: the allowed leverage is under the cap, and all open notional (the closed position excluded)
-    # plus this order is within it x equity - so a same-side add (pyramiding) never goes beyond it either
+    # leverage: the allowed leverage is under the cap, and all open notional of the margin account (flex for
+    # PF_, the coin's inverse account for PI_; the closed position excluded) plus this order is within it x
+    # equity - so a same-side add (pyramiding) never goes beyond it either
     assert 0 < e.leverage_x <= Decimal(str(cfg.leverage_cap))
     held = _sign(kw["position_size"])
     others = [p for p in account.positions if p.symbol != inst.symbol] if held == -want else list(account.positions)
+    acct_of = lambda sym, inverse: symbol_settlement_currency(sym) if inverse else "flex"  # noqa: E731
+    others = [p for p in others if acct_of(p.symbol, p.inverse) == acct_of(inst.symbol, not inst.is_linear)]
     assert _le(notional + sum((p.notional_usd for p in others), Decimal(0)), e.leverage_x * equity)
     # sizing rule
     mode = "fixed" if not kw["protective"] else (kw["sizing"] or cfg.sizing)

@@ -33,7 +33,7 @@ def px(side=LONG, entry="100000", size="0.1", inst=XBT, cfg=CFG, protective=True
 def test_reasons_values():
     assert [r.value for r in ExitReason] == [
         "tp1", "tp2", "tp3", "tp4", "stop", "trailing", "time", "signal", "flatten", "liquidation",
-        "manual", "external",
+        "manual", "external", "basis_guard", "equity_floor",
     ]
     assert ExitReason.TP3.is_take_profit and not ExitReason.STOP.is_take_profit
 

@@ -121,12 +121,20 @@ def test_inverse_entry_sized_in_usd_contracts():
                        RiskConfig(sizing="fixed", fixed_fraction_pct=20))
     assert d.approved and d.size == D("2000")
     # a 1 % stop sizes 100 / 0.01 = 10 000 contracts; a 2x leverage cap on 10 000 USD with a 15 000-contract
-    # PI_ position open (15 000 USD, not 15 000 x 3 000) leaves 20 000 - 15 000 = 5 000 USD of room
-    held = OpenExposure("PI_ETHUSD", D("-15000"), D("3000"), D("3000"), D("0.02"), D("0.01"), inverse=True)
+    # inverse XBT position open in the same coin account (15 000 USD, not 15 000 x 3 000) leaves
+    # 20 000 - 15 000 = 5 000 USD of room
+    held = OpenExposure("FI_XBTUSD_240628", D("-15000"), D("3000"), D("3000"), D("0.02"), D("0.01"), inverse=True)
     d = evaluate_entry(req(instrument=PI_TIERED, stop_price=D("99000")),
                        AccountSnapshot(D("10000"), D("10000"), (held,)),
                        RiskConfig(leverage_cap=2, max_position_notional_usd=1e9))
     assert d.approved and d.size == D("5000") and "capped by leverage" in d.notes
+    # the same position in the ETH coin account (fi_ethusd) or a PF_ one in flex margins apart: no cap
+    for other in (OpenExposure("PI_ETHUSD", D("-15000"), D("3000"), D("3000"), D("0.02"), D("0.01"), inverse=True),
+                  OpenExposure("PF_ETHUSD", D("-5"), D("3000"), D("3000"), D("0.02"), D("0.01"))):
+        d = evaluate_entry(req(instrument=PI_TIERED, stop_price=D("99000")),
+                           AccountSnapshot(D("10000"), D("10000"), (other,)),
+                           RiskConfig(leverage_cap=2, max_position_notional_usd=1e9))
+        assert d.approved and d.size == D("10000"), other.symbol
 
 
 def test_inverse_exposure_is_valued_in_coin_then_usd():
