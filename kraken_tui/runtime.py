@@ -86,7 +86,7 @@ from kraken_tui.engine.strategies.external_io import ReaderSpec, load_webhook_se
 from kraken_tui.errors import ConfigError, SecretsError
 from kraken_tui.journal.db import resolve_journal_path
 from kraken_tui.journal.queries import last_state_change
-from kraken_tui.journal.records import EventSource, OperatorAction, RunStarted, RunStopped
+from kraken_tui.journal.records import EventSource, OperatorAction, RunStarted, RunStopped, run_account
 from kraken_tui.journal.writer import JournalWriter
 from kraken_tui.kraken.ratelimit import RateLimiter
 from kraken_tui.kraken.rest import KrakenRestClient
@@ -398,7 +398,8 @@ class Runtime:
             equity = (await client.account()).margin_equity_usd
         await self._journal.write(RunStarted(
             self.run_id, int(time.time() * 1000), self.mode.value, _config_hash(cfg), __version__,
-            equity if equity and equity > 0 else None))
+            equity if equity and equity > 0 else None,
+            run_account(self.mode.value, self.run_id, self.profile.name if self.profile is not None else "")))
         why = await self.journal_paper_gate_override()
         if why:
             self.engine.emit(EventKind.ALERT, why, severity=Severity.WARNING, data={"level": "HIGH"})
