@@ -10,7 +10,7 @@ holds, for its whole life:
 
 - the journal's lock: ``<journal file>.lock`` beside the journal;
 - the account's lock: live, ``<data dir>/locks/account-<fingerprint>.lock`` where the fingerprint is a SHA-256 of
-  the API key (never the key itself, which appears nowhere on disk); paper, ``<paper account file>.owner.lock``
+  the exchange's REST URL and the API key (never the key itself, which appears nowhere on disk); paper, ``<paper account file>.owner.lock``
   beside the profile's paper account file (the paper account store keeps its own ``.lock`` for the file itself).
 
 The locks are ``flock`` locks on an open file description: the kernel releases them when the process ends, however
@@ -42,16 +42,18 @@ __all__ = ["InstanceLock", "InstanceLocks", "LockHolder", "account_lock_path", "
 _HOLDER_READ_WAIT_S = 0.5
 
 
-def api_key_fingerprint(api_key: str) -> str:
+def api_key_fingerprint(api_key: str, endpoint: str = "") -> str:
     """A stable, non-reversible identifier of an exchange account: the first 16 hex digits of
-    SHA-256("kraken-tui account\\0" + key). The key itself is never written anywhere.
+    SHA-256("kraken-tui account\\0" + endpoint + "\\0" + key), where ``endpoint`` is the exchange's REST base URL
+    (one key on two exchanges - Kraken and a paper exchange - is two accounts). The key itself is never written
+    anywhere.
 
     Raises:
         ValueError: an empty key.
     """
     if not api_key:
         raise ValueError("api_key_fingerprint: empty API key")
-    return hashlib.sha256(b"kraken-tui account\0" + api_key.encode()).hexdigest()[:16]
+    return hashlib.sha256(b"kraken-tui account\0" + endpoint.encode() + b"\0" + api_key.encode()).hexdigest()[:16]
 
 
 def journal_lock_path(journal: Path) -> Path:
@@ -59,14 +61,14 @@ def journal_lock_path(journal: Path) -> Path:
     return journal.with_name(journal.name + ".lock")
 
 
-def account_lock_path(state_dir: Path, api_key: str) -> Path:
-    """The lock file of the live exchange account whose API key is ``api_key``:
+def account_lock_path(state_dir: Path, api_key: str, endpoint: str = "") -> Path:
+    """The lock file of the live exchange account whose API key is ``api_key`` on the exchange at ``endpoint``:
     ``<state_dir>/locks/account-<api_key_fingerprint>.lock``.
 
     Raises:
         ValueError: an empty key.
     """
-    return state_dir / "locks" / f"account-{api_key_fingerprint(api_key)}.lock"
+    return state_dir / "locks" / f"account-{api_key_fingerprint(api_key, endpoint)}.lock"
 
 
 def paper_account_lock_path(account_file: Path) -> Path:
@@ -185,16 +187,16 @@ class InstanceLocks:
         self.locks = locks
 
     @classmethod
-    def for_run(cls, *, journal: Path, state_dir: Path, api_key: str | None = None,
+    def for_run(cls, *, journal: Path, state_dir: Path, api_key: str | None = None, endpoint: str = "",
                 paper_account: Path | None = None) -> InstanceLocks:
-        """The locks of a run on ``journal``: plus the live account of ``api_key`` (lock files under
-        ``state_dir``) or the paper account file ``paper_account``. Neither: the journal's lock only (a replay,
-        whose exchange account lives and dies with the run)."""
+        """The locks of a run on ``journal``: plus the live account of ``api_key`` on the exchange at ``endpoint``
+        (its REST base URL; lock files under ``state_dir``) or the paper account file ``paper_account``. Neither:
+        the journal's lock only (a replay, whose exchange account lives and dies with the run)."""
         locks = [InstanceLock(journal_lock_path(journal), f"journal {journal}",
                               "stop that instance first, or pass another --journal / --profile")]
         if api_key:
-            fp = api_key_fingerprint(api_key)
-            locks.append(InstanceLock(account_lock_path(state_dir, api_key), f"exchange account {fp}",
+            fp = api_key_fingerprint(api_key, endpoint)
+            locks.append(InstanceLock(account_lock_path(state_dir, api_key, endpoint), f"exchange account {fp}",
                                       "one engine per exchange account: stop that instance first"))
         if paper_account is not None:
             locks.append(InstanceLock(paper_account_lock_path(paper_account), f"paper account {paper_account}",

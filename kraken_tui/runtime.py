@@ -321,6 +321,7 @@ class Runtime:
         self.locks = InstanceLocks.for_run(
             journal=journal_path, state_dir=default_data_dir(),
             api_key=credentials.api_key.get_secret_value() if credentials is not None else None,
+            endpoint=cfg.live.rest_url,
             paper_account=profile.paper_account if profile is not None and mode is EngineMode.PAPER else None)
         """One engine per journal and per exchange account (``kraken_tui.locks``), held from ``start`` to
         ``aclose`` (the OS frees them when the process dies)."""
