@@ -440,7 +440,8 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
     work = Path(workdir or tempfile.mkdtemp(prefix="kt-soak-"))
     run = work / "run"
     run.mkdir(mode=0o700, parents=True, exist_ok=True)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(run), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(run), "XDG_DATA_HOME": str(work / "data"), "PYTHONPATH": str(REPO),
+           "PYTHONUNBUFFERED": "1"}
     sim = Sim(env)
     env.update(KRAKEN_TUI_API_KEY=sim.info["api_key"], KRAKEN_TUI_API_SECRET=sim.info["api_secret"])
     cfg = _config(work / "config.toml", sim.info)
@@ -540,7 +541,8 @@ async def fault_matrix(duration_s: float, seed: int = 1, *, grace_s: float = 5.0
     work = Path(workdir or tempfile.mkdtemp(prefix="kt-faults-"))
     run = work / "run"
     run.mkdir(mode=0o700, parents=True, exist_ok=True)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(run), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(run), "XDG_DATA_HOME": str(work / "data"), "PYTHONPATH": str(REPO),
+           "PYTHONUNBUFFERED": "1"}
     faults = (f"http_5xx_rate=0.05,http_429_rate=0.05,lost_response_rate=0.03,ws_drop_rate=0.02,"
               f"ws_duplicate_rate=0.02,latency_ms=40,seed={seed}")
     sim = Sim(env, faults=faults)

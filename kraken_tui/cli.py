@@ -122,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     jr.add_argument("--since", metavar="ISO", help="only rows at or after this UTC time")
     jr.add_argument("--json", action="store_true", help="JSON output")
     jr.add_argument("--csv", metavar="PATH", type=Path, help="write CSV here")
+    acct = jr.add_mutually_exclusive_group()
+    acct.add_argument("--account", metavar="NAME", default=None,
+                      help="trades and summary of this account (default: the account of the journal's last run)")
+    acct.add_argument("--all-accounts", action="store_true",
+                      help="every account's trades (each row names its account) and one summary per account")
 
     ctl = sub.add_parser("ctl", help="control a running instance")
     ctl.add_argument("--socket", type=Path, help="control socket path (default: the only running instance)")

@@ -18,6 +18,7 @@ __all__ = [
     "ContractNotFoundError",
     "DataFileError",
     "ExchangeError",
+    "InstanceBusyError",
     "InsufficientFundsError",
     "InvalidArgumentError",
     "JournalError",
@@ -99,6 +100,25 @@ class DataFileError(KrakenTuiError):
         where = self.path + (f":{line}" if line is not None else "")
         what = f"field {field!r}: " if field else ""
         super().__init__(f"{where}: {what}{reason}")
+
+
+class InstanceBusyError(KrakenTuiError):
+    """Another kraken-tui process holds the journal or the exchange account this run needs (exit code 2;
+    ``kraken_tui.locks``).
+
+    Attributes:
+        what: the journal file or account the lock protects.
+        holder_pid: the holder's process id (None when it could not be read). holder_mode: its mode.
+    """
+
+    exit_code = 2
+
+    def __init__(self, what: str, holder_pid: int | None, holder_mode: str, holder: str, hint: str = "") -> None:
+        self.what = what
+        self.holder_pid = holder_pid
+        self.holder_mode = holder_mode
+        msg = f"{what} is in use by another kraken-tui instance ({holder})"
+        super().__init__(msg + (f": {hint}" if hint else ""))
 
 
 # ----------------------------------------------------------------------------- exchange

@@ -37,6 +37,11 @@ so a journal and the account it describes stay together. ``--fresh`` / ``[paper]
 A replay's account is not persisted: the replay's exchange starts from the file's beginning, and an account
 carried over from a later point of the same data would be wrong. Live runs have no paper account.
 
+One engine per journal and per exchange account: ``start`` first takes the run's ``locks.InstanceLocks`` (the
+journal's ``<journal>.lock``; live, the API key's fingerprint under the data dir; paper, the profile's paper
+account file) and ``aclose`` releases them; a second instance fails with ``InstanceBusyError`` (exit code 2)
+naming the holder's pid and mode.
+
 Notifications: when ``[notify]`` names channels (``notify.secrets.load_urls``), a ``notify.sender.Notifier``
 is subscribed as an engine listener (and the daily summary task started when enabled); its health is in
 the snapshot (``EngineSnapshot.notify``).
@@ -81,11 +86,12 @@ from kraken_tui.engine.strategies.external_io import ReaderSpec, load_webhook_se
 from kraken_tui.errors import ConfigError, SecretsError
 from kraken_tui.journal.db import resolve_journal_path
 from kraken_tui.journal.queries import last_state_change
-from kraken_tui.journal.records import EventSource, OperatorAction, RunStarted, RunStopped
+from kraken_tui.journal.records import EventSource, OperatorAction, RunStarted, RunStopped, run_account
 from kraken_tui.journal.writer import JournalWriter
 from kraken_tui.kraken.ratelimit import RateLimiter
 from kraken_tui.kraken.rest import KrakenRestClient
 from kraken_tui.kraken.ws import KrakenWsClient
+from kraken_tui.locks import InstanceLocks
 
 __all__ = ["RunOptions", "RunProfile", "Runtime", "build_runtime", "external_reader_spec", "last_operator_state",
            "profile_name", "replay_symbols", "resolve_profile"]
@@ -312,6 +318,13 @@ class Runtime:
         self._source = source
         self._creds = credentials
         self._journal = JournalWriter(journal_path)
+        self.locks = InstanceLocks.for_run(
+            journal=journal_path, state_dir=default_data_dir(),
+            api_key=credentials.api_key.get_secret_value() if credentials is not None else None,
+            endpoint=cfg.live.rest_url,
+            paper_account=profile.paper_account if profile is not None and mode is EngineMode.PAPER else None)
+        """One engine per journal and per exchange account (``kraken_tui.locks``), held from ``start`` to
+        ``aclose`` (the OS frees them when the process dies)."""
         self._http: httpx.AsyncClient | None = None
         self._ws: KrakenWsClient | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -320,12 +333,14 @@ class Runtime:
         """The promotion thresholds missed when live started with ``--skip-paper-gate`` (journaled at start)."""
 
     async def start(self) -> None:
-        """Journal, paper server (paper/replay), clients, engine, in that order.
+        """Instance locks, journal, paper server (paper/replay), clients, engine, in that order.
 
         Raises:
+            InstanceBusyError: another instance holds the journal or the exchange account (exit code 2).
             JournalError: the journal cannot be opened. ExchangeError: the exchange cannot be read.
             OSError: the paper exchange cannot listen.
         """
+        await asyncio.to_thread(self.locks.acquire, self.mode.value)
         await self._journal.start()
         restored = await asyncio.to_thread(last_operator_state, self.journal_path)
         cfg = self.cfg
@@ -384,7 +399,8 @@ class Runtime:
             equity = (await client.account()).margin_equity_usd
         await self._journal.write(RunStarted(
             self.run_id, int(time.time() * 1000), self.mode.value, _config_hash(cfg), __version__,
-            equity if equity and equity > 0 else None))
+            equity if equity and equity > 0 else None,
+            run_account(self.mode.value, self.run_id, self.profile.name if self.profile is not None else "")))
         why = await self.journal_paper_gate_override()
         if why:
             self.engine.emit(EventKind.ALERT, why, severity=Severity.WARNING, data={"level": "HIGH"})
@@ -568,7 +584,10 @@ class Runtime:
             else "halted" if self.engine is not None and self.engine.exit_code == 5 else "quit"
         with contextlib.suppress(Exception):
             await self._journal.write(RunStopped(int(time.time() * 1000), reason))
-        await self._journal.close()
+        try:
+            await self._journal.close()
+        finally:
+            self.locks.release()
 
 
 def _config_hash(cfg: Config) -> str:

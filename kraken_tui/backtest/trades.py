@@ -19,7 +19,7 @@ from decimal import Decimal
 from kraken_tui.domain import ZERO, FillType, PositionSide, Side
 from kraken_tui.domain.money import is_inverse_symbol, symbol_settlement_currency
 from kraken_tui.engine.operator import OperatorState, OperatorStateMachine
-from kraken_tui.journal.records import FundingPayment
+from kraken_tui.journal.records import DEFAULT_ACCOUNT, FundingPayment
 from kraken_tui.journal.trades import IntentInfo, Trade, derive_trades
 
 from .settings import BacktestResult, fingerprint_text
@@ -47,7 +47,7 @@ _FLATTENING = OperatorState.FLATTENING
 _TRADE_FIELDS = ("symbol", "side", "size", "entry_ts_ms", "exit_ts_ms", "entry_price", "exit_price", "gross_pnl_usd",
                  "fees_usd", "funding_usd", "exit_reason", "signal_id", "strategy", "mae_usd", "mfe_usd",
                  "funding_paid_usd", "funding_received_usd", "currency", "usd_rate", "gross_pnl_coin", "fees_coin",
-                 "funding_coin", "net_pnl_usd", "net_pnl_coin")
+                 "funding_coin", "account", "net_pnl_usd", "net_pnl_coin")
 _TRADE_NEW = (object.__new__, *(Trade.__dict__[f].__set__ for f in _TRADE_FIELDS[:-2]), Trade.__post_init__)
 _ONE = Decimal(1)
 
@@ -81,7 +81,7 @@ def _new_trade(symbol: str, side: PositionSide, size: Decimal, entry_ts_ms: int,
     s15(t, mfe_usd)
     s16(t, funding_paid_usd)
     s17(t, funding_received_usd)
-    for setter, value in zip(coin, ("usd", _ONE, None, None, None), strict=True):  # a PF_ (USD) trade
+    for setter, value in zip(coin, ("usd", _ONE, None, None, None, DEFAULT_ACCOUNT), strict=True):  # a PF_ trade
         setter(t, value)
     post(t)
     return t

@@ -1,7 +1,7 @@
 """Order execution: deterministic cliOrdIds, intent journaled before send, ambiguous outcomes resolved.
 
 Owns: ``ClientOrderIds`` (the cliOrdId scheme), ``intent_purpose`` (exit reason -> journal purpose) and
-``Executor`` (send / edit / cancel through ``KrakenRestClient``, journaling every intent and result).
+``Executor`` (send / batch send / edit / cancel through ``KrakenRestClient``, journaling every intent and result).
 
 Rules (a deterministic cliOrdId per order, the intent journaled before the send, a timeout "unknown" until
 resolved and never "failed"; spec §4.10-§4.16):
@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +37,7 @@ from kraken_tui.engine.reconcile import KnownOrder
 from kraken_tui.errors import ExchangeError, JournalError
 from kraken_tui.journal.encode import JournalRecord
 from kraken_tui.journal.records import IntentPurpose, IntentRecord
+from kraken_tui.kraken.rest_orders import BatchSend
 
 __all__ = ["ClientOrderIds", "Executor", "JournalSink", "intent_purpose", "make_signal_id"]
 
@@ -233,6 +234,77 @@ class Executor:
             result = await self.resolve(cid, size=req.size, last=result)
         self._track(req, purpose, result)
         return result
+
+    async def submit_batch(
+        self,
+        orders: Sequence[tuple[OrderRequest, IntentPurpose]],
+        *,
+        signal_id: str | None = None,
+        instrument: Instrument | None = None,
+    ) -> list[OrderResult]:
+        """Journal every intent, then send ``orders`` in ONE ``batchorder`` request, executed by the exchange in
+        the given order (Kraken Futures docs, REST v3 "Batch order management"; spec §4.15): an entry and its
+        reduce-only stop travel together, so no instant exists at which the exchange holds the entry's position
+        and the engine has not yet asked for its stop (a crash after this call's send leaves both or neither).
+
+        Same rules as ``submit`` for each order: every cliOrdId new in this run; the intents are committed
+        (one flush) before the send; a lost answer is resolved per cliOrdId (never re-sent); a definite refusal
+        of the whole request is an ``UNRECOGNISED`` "refused" result for each order. A client without
+        ``batch_order`` gets the orders one by one through ``submit``.
+
+        Returns:
+            One result per order, in order.
+
+        Raises:
+            ValueError: empty ``orders``, a missing or repeated cliOrdId.
+            JournalError: ``durable`` and the journal cannot commit the intents while one of them is an entry or
+                an add (nothing is sent).
+        """
+        if not orders:
+            raise ValueError("submit_batch: no orders")
+        batch = getattr(self.client, "batch_order", None)
+        if batch is None:
+            return [await self.submit(r, p, signal_id=signal_id, instrument=instrument) for r, p in orders]
+        cids = [r.cli_ord_id for r, _ in orders]
+        if not all(cids) or len(set(cids)) != len(cids):
+            raise ValueError(f"every order of a batch needs its own deterministic cliOrdId, got {cids}")
+        for cid in cids:
+            if cid in self.intents:
+                raise ValueError(f"cliOrdId {cid} was already sent in this run; orders are never re-sent")
+        for req, purpose in orders:
+            intent = IntentRecord(ts_ms=self.clock_ms(), cli_ord_id=req.cli_ord_id or "", symbol=req.symbol,
+                                  side=req.side, size=req.size, order_type=req.order_type, purpose=purpose,
+                                  limit_price=req.limit_price, stop_price=req.stop_price,
+                                  reduce_only=req.reduce_only, signal_id=signal_id)
+            self.intents[intent.cli_ord_id] = intent
+            await self.journal.write(intent)
+        if self.durable:
+            try:
+                await self.journal.flush()
+            except JournalError as exc:
+                if any(p in (IntentPurpose.ENTRY, IntentPurpose.ADD) for _, p in orders):
+                    raise
+                log.error("%s: sending batch %s anyway (an exit never waits on the journal)", exc, cids)
+        self.sent += len(orders)
+        try:
+            results = list(await batch([BatchSend(r, str(k)) for k, (r, _) in enumerate(orders)], priority=False))
+        except ExchangeError as exc:
+            results = [OrderResult(status=OrderStatus.UNRECOGNISED, cli_ord_id=cid, raw_status="refused",
+                                   error=str(exc)) for cid in cids]
+        by_cid = {r.cli_ord_id: r for r in results if r.cli_ord_id}
+        out: list[OrderResult] = []
+        for k, (req, purpose) in enumerate(orders):
+            cid = req.cli_ord_id or ""
+            result = by_cid.get(cid) or (results[k] if k < len(results) else
+                                         OrderResult(status=OrderStatus.UNKNOWN, cli_ord_id=cid,
+                                                     error="no answer for this order in the batch"))
+            result = self._stamp(dataclasses.replace(result, cli_ord_id=cid) if not result.cli_ord_id else result)
+            await self._journal(result)
+            if result.status is OrderStatus.UNKNOWN:
+                result = await self.resolve(cid, size=req.size, last=result)
+            self._track(req, purpose, result)
+            out.append(result)
+        return out
 
     async def resolve(self, cli_ord_id: str, *, size: Decimal | None, last: OrderResult) -> OrderResult:
         """Ask the exchange what happened to ``cli_ord_id`` (orders/status, then fills), with backoff.

@@ -6,8 +6,21 @@ goes through ``Executor`` (intent journaled first, unknown outcomes resolved). T
 time on the engine's job worker, so decisions always see the state the previous flow left.
 
 Rules:
-- After an entry fills, a reduce-only stop (trigger on mark) and the take-profit ladder are placed for
-  the filled size at the exchange's fill prices (``PositionExits.initial_orders``). When the stop does not
+- Entry and stop: a market entry that opens a position (none on the symbol) with protective exits is sent in
+  ONE ``batchorder`` request together with its reduce-only stop (trigger on mark, sized as the entry, priced
+  ``Enter.stop_price`` from the mark; ``Executor.submit_batch``; Kraken Futures docs, REST v3 "Batch order
+  management"). The exchange executes the batch in order: the entry fills, then the stop is accepted as
+  reducing the new position. A crash can therefore never leave the entry's position on the exchange without
+  its stop having been asked for. When the entry fills, that stop becomes the position's stop and is edited to
+  the filled size and the fill price's stop (``PositionExits.stop_order``) when they differ; the take-profit
+  ladder follows. When the entry does not fill, the exchange refuses the reduce-only stop
+  (``wouldNotReducePosition``: nothing to reduce) or, if it accepted it, it is cancelled at once. A limit
+  entry (an order that may rest) must never be batched this way: a reduce-only stop cannot rest before the
+  position exists; this engine sends only market entries, and an add (a position exists) keeps its resting
+  stop, resized after the fill (``resync``).
+- After an entry fills without a batched stop (an add, or a stop the exchange refused), a reduce-only stop
+  (trigger on mark) and the take-profit ladder are placed for the filled size at the exchange's fill prices
+  (``PositionExits.initial_orders``). When the stop does not
   rest after an entry or an add (refused by the exchange), ``on_unprotected`` is told (the engine wires
   ``takeover.Takeover.guard``: entries paused, CRITICAL alert, stop retried after every reconciliation pass).
 - MoveStop edits the resting stop (spec §4.11); the first trailing move re-places the stop with purpose
@@ -136,24 +149,48 @@ class OrderFlow:
         purpose = IntentPurpose.ADD if before * act.side.sign > 0 else IntentPurpose.ENTRY
         cid = self._cid(signal_id, purpose.value)
         req = OrderRequest(act.symbol, act.order_side, OrderType.MARKET, inst.round_size(act.size), cli_ord_id=cid)
-        result = await self._send(req, purpose, signal_id)
+        stop_req: OrderRequest | None = None
+        if before == 0 and act.protective and act.stop_price is not None:  # module docstring "Entry and stop"
+            stop_req = OrderRequest(act.symbol, act.side.closing_side, OrderType.STOP, req.size,
+                                    stop_price=act.stop_price, trigger_signal=TriggerSignal.MARK, reduce_only=True,
+                                    cli_ord_id=self._cid(signal_id, ExitReason.STOP.value))
+            result, stop_sent = await self._send_with_stop(req, stop_req, purpose, signal_id)
+        else:
+            result, stop_sent = await self._send(req, purpose, signal_id), None
         size, price = _filled(result)
         if size <= 0 or price is None:
+            if stop_req is not None and stop_sent is not None and stop_sent.accepted:
+                await self.ex.cancel(cli_ord_id=stop_req.cli_ord_id)  # nothing to protect: never left behind
             return result
         mp = self.account.managed.get(act.symbol)
         if mp is not None and mp.exits.side is act.side:
             mp.exits.add(size, price)
             stop_result = await self.resync(mp, replace_tps=True)
         else:
-            mp, results = await self.manage(inst, act.side, price, size, signal_id, protective=act.protective)
-            stop_result = results[0] if results else None
+            resting = stop_req if stop_req is not None and stop_sent is not None and stop_sent.accepted else None
+            mp, results = await self.manage(inst, act.side, price, size, signal_id, protective=act.protective,
+                                            resting_stop=resting)
+            stop_result = stop_sent if resting is not None else results[0] if results else None
         if self.on_unprotected is not None:
             self.on_unprotected(mp, stop_result)
         return result
 
+    async def _send_with_stop(self, req: OrderRequest, stop: OrderRequest, purpose: IntentPurpose,
+                              signal_id: str) -> tuple[OrderResult, OrderResult | None]:
+        """Send the market entry ``req`` and its reduce-only stop ``stop`` in one batch (entry first); returns
+        (entry result, stop result). Each is reported like a single send."""
+        results = await self.ex.submit_batch([(req, purpose), (stop, IntentPurpose.STOP)], signal_id=signal_id,
+                                             instrument=self._inst(req.symbol))
+        entry, placed = results[0], results[1] if len(results) > 1 else None
+        self._report(f"{req.side.value} {req.size} {req.order_type.value}", req.symbol, entry, purpose.value)
+        if placed is not None and (placed.accepted or _filled(entry)[0] > 0):
+            # a refused stop is worth a warning only when the entry filled (else there was nothing to protect)
+            self._report(f"{stop.side.value} {stop.size} {stop.order_type.value}", stop.symbol, placed, "stop")
+        return entry, placed
+
     async def manage(self, inst: Instrument, side: PositionSide, entry_price: Decimal, size: Decimal,
-                     signal_id: str, *, protective: bool = True,
-                     opened_ms: int | None = None) -> tuple[ManagedPosition, list[OrderResult]]:
+                     signal_id: str, *, protective: bool = True, opened_ms: int | None = None,
+                     resting_stop: OrderRequest | None = None) -> tuple[ManagedPosition, list[OrderResult]]:
         """Start managing a position of ``size`` contracts (> 0) on ``side`` at ``entry_price`` USD (> 0): its
         exit state (``PositionExits``, time-exit clock from ``opened_ms`` UTC ms, default now), registered as
         managed under ``signal_id``, then its initial protective orders placed, stop first (module
@@ -168,6 +205,17 @@ class OrderFlow:
         exits = PositionExits(self.exits_cfg, inst, side, entry_price, size, opened, protective)
         mp = ManagedPosition(inst.symbol, signal_id, exits)
         self.account.managed[inst.symbol] = mp
+        stop = exits.stop_order()
+        if resting_stop is not None and stop is not None and resting_stop.cli_ord_id:
+            # the entry's batch placed the stop (sized from the request, priced from the mark): take it as the
+            # position's stop and bring it to the filled size and the fill price's stop in place
+            mp.orders["stop"] = resting_stop.cli_ord_id
+            if (resting_stop.size, resting_stop.stop_price) != (stop.size, stop.price):
+                edited = await self.ex.edit(cli_ord_id=resting_stop.cli_ord_id, size=stop.size,
+                                            stop_price=stop.price, instrument=inst)
+                if not edited.accepted:
+                    self._report(f"move stop to {stop.price} for {stop.size}", mp.symbol, edited, "stop")
+            return mp, [await self.place(mp, order) for order in exits.take_profits_left()]
         return mp, [await self.place(mp, order) for order in exits.initial_orders()]
 
     async def place(self, mp: ManagedPosition, order: ProtectiveOrder, purpose: str | None = None) -> OrderResult:

@@ -1,4 +1,5 @@
-"""``kraken-tui journal [--journal PATH] summary|trades|events [--since ISO] [--json] [--csv PATH]``.
+"""``kraken-tui journal [--journal PATH] summary|trades|events [--since ISO] [--json] [--csv PATH]
+[--account NAME | --all-accounts]``.
 
 Owns: the journal subcommand (README.md "Commands"): resolving the file (``--journal``, then
 ``[general] journal_path``, then the platform data dir), opening it as a reader (never creating it,
@@ -7,6 +8,11 @@ after the time (the P&L realised in the period; trades are still derived from al
 opened earlier are priced right) and events at or after it. ``--json`` prints JSON on stdout;
 ``--csv PATH`` writes CSV to PATH (both may be given). Trades come from the derived-trades cache
 (``tradecache``; re-derived and stored when stale), the summary's statistics from its float rows.
+Accounts: a journal may hold several exchange accounts (``records.run_account``: a profile's paper or live
+account, or one per replay run); trades and statistics are derived per account. ``summary`` and ``trades`` show
+the current account (that of the journal's last run) unless ``--account NAME`` names another; ``--all-accounts``
+shows every one: trades with an ``account`` column/key, one summary per account (``{"accounts": {NAME: summary}}``
+in JSON). A single account's JSON summary names it in ``"account"``; each trade's JSON names its ``"account"``.
 Exit codes: 0 done, 2 bad flag or config (``ConfigError``), 4 journal unusable (``JournalError``).
 Must not import: textual, the engine.
 """
@@ -25,18 +31,20 @@ from kraken_tui.config import load_config
 from kraken_tui.errors import ConfigError
 from kraken_tui.journal.db import open_db, resolve_journal_path
 from kraken_tui.journal.export import (
+    TRADES_CSV_HEADER,
     event_to_json,
     iso_ms,
     parse_since,
     summary_csv_rows,
+    trade_csv_row,
     trade_to_json,
     write_csv,
     write_events_csv,
     write_trades_csv,
 )
-from kraken_tui.journal.queries import load_events
+from kraken_tui.journal.queries import account_names, current_account, load_events, read_snapshot
 from kraken_tui.journal.stats import Summary
-from kraken_tui.journal.tradecache import load_cached_trades, load_summary_input
+from kraken_tui.journal.tradecache import CachedSummaryInput, load_cached_trades, load_summary_input
 
 __all__ = ["run"]
 
@@ -68,32 +76,72 @@ def _summary_text(overall: Summary, groups: dict[str, dict[str, Summary]], out: 
                       f"net_pnl_usd {_fmt(float(s.net_pnl_usd)):>14}\n")
 
 
+def _accounts(args: argparse.Namespace, conn: sqlite3.Connection) -> list[str]:
+    """The accounts to show: every one (``--all-accounts``), the one named (``--account``), else the current one.
+
+    Raises:
+        ConfigError: ``--account`` names no account of the journal (the message lists them).
+    """
+    with read_snapshot(conn):
+        names = account_names(conn)
+        current = current_account(conn)
+    if getattr(args, "all_accounts", False):
+        return names
+    wanted = getattr(args, "account", None)
+    if wanted is None:
+        return [current]
+    if wanted not in names:
+        raise ConfigError("--account", wanted, "an account of this journal: " + ", ".join(names))
+    return [wanted]
+
+
+def _summary_doc(inp: CachedSummaryInput, overall: Summary, groups: dict[str, dict[str, Summary]]) -> dict[str, object]:
+    doc: dict[str, object] = dict(overall.to_json())
+    doc["by"] = {g: {k: s.to_json() for k, s in by.items()} for g, by in groups.items()}
+    doc["open_positions"] = len(inp.open_symbols)
+    doc["account"] = inp.account
+    return doc
+
+
 def _summary(args: argparse.Namespace, conn: sqlite3.Connection, since_ms: int | None, out: TextIO) -> None:
-    inp = load_summary_input(conn, since_ms)
-    overall, groups = inp.summary()
+    every = bool(getattr(args, "all_accounts", False))
+    shown = [(inp, *inp.summary()) for inp in (load_summary_input(conn, since_ms, a) for a in _accounts(args, conn))]
     if args.csv:
-        rows = summary_csv_rows(overall, groups)
-        _write_csv_file(args.csv, lambda fh: write_csv(fh, rows[0].keys(), (r.values() for r in rows)))
+        rows = [{**({"account": inp.account} if every else {}), **row}
+                for inp, overall, groups in shown for row in summary_csv_rows(overall, groups)]
+        header = list(rows[0].keys()) if rows else ["account", "group", "key"]
+        _write_csv_file(args.csv, lambda fh: write_csv(fh, header, (r.values() for r in rows)))
     if args.json:
-        doc = overall.to_json()
-        doc["by"] = {g: {k: s.to_json() for k, s in by.items()} for g, by in groups.items()}
-        doc["open_positions"] = len(inp.open_symbols)
-        out.write(json.dumps(doc) + "\n")
+        docs = {inp.account: _summary_doc(inp, overall, groups) for inp, overall, groups in shown}
+        out.write(json.dumps({"accounts": docs} if every else next(iter(docs.values()))) + "\n")
     elif not args.csv:
-        _summary_text(overall, groups, out)
-        if inp.open_symbols:
-            out.write(f"\nopen positions (not in the statistics): {', '.join(inp.open_symbols)}\n")
+        for n, (inp, overall, groups) in enumerate(shown):
+            if every or len(shown) > 1:
+                out.write(("\n" if n else "") + f"account {inp.account}\n")
+            else:
+                out.write(f"account                {inp.account}\n")
+            _summary_text(overall, groups, out)
+            if inp.open_symbols:
+                out.write(f"\nopen positions (not in the statistics): {', '.join(inp.open_symbols)}\n")
 
 
 def _trades(args: argparse.Namespace, conn: sqlite3.Connection, since_ms: int | None, out: TextIO) -> None:
-    closed, _ = load_cached_trades(conn)
+    every = bool(getattr(args, "all_accounts", False))
+    closed, _ = load_cached_trades(conn, _accounts(args, conn)[0] if not every else None, all_accounts=every)
     trades = [t for t in closed if since_ms is None or t.exit_ts_ms >= since_ms]
     if args.csv:
-        _write_csv_file(args.csv, lambda fh: write_trades_csv(fh, trades))
+        if every:  # rows of several accounts: each names its account
+            _write_csv_file(args.csv, lambda fh: write_csv(fh, (*TRADES_CSV_HEADER, "account"),
+                                                           ((*trade_csv_row(t), t.account) for t in trades)))
+        else:
+            _write_csv_file(args.csv, lambda fh: write_trades_csv(fh, trades))
     if args.json:
-        out.write(json.dumps([trade_to_json(t) for t in trades]) + "\n")
+        out.write(json.dumps([{**trade_to_json(t), "account": t.account} for t in trades]) + "\n")
     elif not args.csv:
-        write_trades_csv(out, trades)
+        if every:
+            write_csv(out, (*TRADES_CSV_HEADER, "account"), ((*trade_csv_row(t), t.account) for t in trades))
+        else:
+            write_trades_csv(out, trades)
 
 
 def _events(args: argparse.Namespace, conn: sqlite3.Connection, since_ms: int | None, out: TextIO) -> None:

@@ -24,9 +24,10 @@ import sqlite3
 from pathlib import Path
 
 from kraken_tui.config import Config, profile_dir, validate_profile_name
-from kraken_tui.errors import JournalError
+from kraken_tui.errors import ConfigError, JournalError
 from kraken_tui.journal import reconfacts, tradecache
 from kraken_tui.journal.readonly import CORRUPT_HINT
+from kraken_tui.journal.records import DEFAULT_ACCOUNT
 from kraken_tui.journal.schema import APPLICATION_ID, LATEST_VERSION, MIGRATIONS
 
 __all__ = [
@@ -37,8 +38,12 @@ __all__ = [
 ]
 
 #: The latest schema version that changed ``trade_cache``'s columns (v3 added the table, v5 the coin columns of
-#: inverse trades); migrating to it fills the cache (the earlier steps leave it empty, so it is derived once).
-_TRADE_CACHE_VERSION = 5
+#: inverse trades, v6 the account); migrating to it fills the cache (the earlier steps leave it empty, so it is
+#: derived once).
+_TRADE_CACHE_VERSION = 6
+#: The schema version that added ``runs.account``; migrating to it assigns the runs already there
+#: (``_journal_profile``).
+_ACCOUNTS_VERSION = 6
 #: The schema version that added ``reconciliation.outcome``/``exchange_size``; migrating to it fills them
 #: for the rows already there from their text (``reconfacts``).
 _RECONCILIATION_FACTS_VERSION = 4
@@ -79,6 +84,19 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
+def _journal_profile(path: Path) -> str:
+    """The account the runs of a journal older than schema 6 traded: the profile whose directory holds it
+    (``<data dir>/profiles/<name>/journal.sqlite``), else ``records.DEFAULT_ACCOUNT``. Replays of those versions
+    are assigned the same account (their runs were not told apart)."""
+    parent = path.parent
+    if parent.parent.name == "profiles" and path.name == "journal.sqlite":
+        try:
+            return validate_profile_name(parent.name)
+        except ConfigError:  # not a profile name: the default account
+            return DEFAULT_ACCOUNT
+    return DEFAULT_ACCOUNT
+
+
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     """Apply every missing forward migration, each in its own IMMEDIATE transaction (so two processes
     opening the same old file at once cannot both apply a step)."""
@@ -93,6 +111,8 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
                 conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             for stmt in _statements(MIGRATIONS[version]):
                 conn.execute(stmt)
+            if version + 1 == _ACCOUNTS_VERSION:
+                conn.execute("UPDATE runs SET account = ?", (_journal_profile(path),))
             if version + 1 == _TRADE_CACHE_VERSION:
                 tradecache.build(conn)  # fill the cache from the facts already there
             if version + 1 == _RECONCILIATION_FACTS_VERSION:

@@ -39,8 +39,8 @@ JournalRecord = (
 #: One SQL statement and its parameters.
 Statement = tuple[str, tuple[object, ...]]
 
-_SQL_RUN = ("INSERT INTO runs(run_id, started_ms, mode, config_hash, version, starting_equity_usd) "
-            "VALUES (?,?,?,?,?,?)")
+_SQL_RUN = ("INSERT INTO runs(run_id, started_ms, mode, config_hash, version, starting_equity_usd, account) "
+            "VALUES (?,?,?,?,?,?,?)")
 _SQL_RUN_STOP = "UPDATE runs SET stopped_ms=?, stop_reason=? WHERE run_id=?"
 _SQL_EVENT = "INSERT INTO events(run_id, ts_ms, kind, name, previous, reason, source) VALUES (?,?,?,?,?,?,?)"
 _SQL_ALERT = "INSERT INTO alerts(run_id, ts_ms, level, symbol, message) VALUES (?,?,?,?,?)"
@@ -131,7 +131,8 @@ def encode(record: JournalRecord, run_id: str | None) -> list[Statement]:
         return [(_SQL_RECON, (run_id, r.ts_ms, r.kind, r.symbol, r.journal_value, r.exchange_value, r.action,
                               outcome, _d(r.exchange_size)))]
     if isinstance(r, RunStarted):
-        return [(_SQL_RUN, (r.run_id, r.ts_ms, r.mode, r.config_hash, r.version, _d(r.starting_equity_usd)))]
+        return [(_SQL_RUN, (r.run_id, r.ts_ms, r.mode, r.config_hash, r.version, _d(r.starting_equity_usd),
+                             r.account_name))]
     if isinstance(r, RunStopped):
         return [(_SQL_RUN_STOP, (r.ts_ms, r.reason, run_id))]
     raise TypeError(f"the journal cannot store a {type(record).__name__}")

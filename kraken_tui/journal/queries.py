@@ -25,8 +25,8 @@ from typing import TypeVar
 from kraken_tui.domain import Fill, FillType, Side
 from kraken_tui.errors import JournalError
 from kraken_tui.journal.readonly import CORRUPT_HINT, read_only
-from kraken_tui.journal.records import FundingPayment, ReconciliationOutcome, SignalRecord
-from kraken_tui.journal.trades import IntentInfo, TradeSet, derive_trades
+from kraken_tui.journal.records import DEFAULT_ACCOUNT, FundingPayment, ReconciliationOutcome, SignalRecord
+from kraken_tui.journal.trades import IntentInfo, TradeSet, derive_trades_per_account
 
 __all__ = [
     "EventRow",
@@ -36,6 +36,8 @@ __all__ = [
     "OrderIds",
     "PositionFact",
     "StartFacts",
+    "account_names",
+    "current_account",
     "last_state_change",
     "read_order_ids",
     "read_start_facts",
@@ -73,6 +75,17 @@ class JournalData:
     funding: list[FundingPayment]
     marks: dict[str, list[tuple[int, float]]]
     starting_equity_usd: Decimal | None
+    """The current account's (``starting_equity``)."""
+    fill_accounts: list[str] = field(default_factory=list)
+    """The account of each of ``fills`` (same order; ``records.run_account``, through the fill's run)."""
+    funding_accounts: list[str] = field(default_factory=list)
+    """The account of each of ``funding`` (same order)."""
+
+    def per_account(self) -> dict[str, TradeSet]:
+        """``trades.derive_trades_per_account`` over these facts: account -> its trades."""
+        return derive_trades_per_account(self.fills, self.fill_accounts, intents=self.intents,
+                                         strategies=self.strategies, funding=self.funding,
+                                         funding_accounts=self.funding_accounts, marks=self.marks)
 
 
 @contextlib.contextmanager
@@ -173,14 +186,68 @@ def _load_funding(conn: sqlite3.Connection) -> list[FundingPayment]:
     return out
 
 
-def starting_equity(conn: sqlite3.Connection) -> Decimal | None:
-    """E_0 of the statistics, USD: the first run's starting equity, else the first equity snapshot;
-    None when unknown or not positive. Raises ``JournalError`` when the stored text does not decode."""
+def _has_accounts(conn: sqlite3.Connection) -> bool:
+    """Whether the journal's schema names accounts (version 6+; a read-only reader may meet an older file)."""
+    return any(r[1] == "account" for r in conn.execute("PRAGMA table_info(runs)"))
+
+
+def current_account(conn: sqlite3.Connection) -> str:
+    """The account of the journal's newest run (by start time, then insertion), ``records.DEFAULT_ACCOUNT`` for a
+    journal without runs or from before accounts (schema < 6): what the journal's readers show by default."""
+    if not _has_accounts(conn):
+        return DEFAULT_ACCOUNT
+    row = conn.execute("SELECT account FROM runs ORDER BY started_ms DESC, rowid DESC LIMIT 1").fetchone()
+    return DEFAULT_ACCOUNT if row is None else str(row[0])
+
+
+def account_names(conn: sqlite3.Connection) -> list[str]:
+    """Every account the journal's runs traded, the one used least recently first (the current one last); plus
+    ``records.DEFAULT_ACCOUNT`` when a fill or funding payment belongs to no listed run."""
+    if not _has_accounts(conn):
+        return [DEFAULT_ACCOUNT]
+    names = [str(r[0]) for r in conn.execute(
+        "SELECT account FROM runs GROUP BY account ORDER BY max(started_ms), max(rowid)")]
+    orphan = conn.execute(
+        "SELECT 1 FROM fills f LEFT JOIN runs r ON r.run_id = f.run_id WHERE r.run_id IS NULL "
+        "UNION ALL SELECT 1 FROM funding p LEFT JOIN runs r ON r.run_id = p.run_id WHERE r.run_id IS NULL "
+        "LIMIT 1").fetchone()
+    if orphan is not None and DEFAULT_ACCOUNT not in names:
+        names.insert(0, DEFAULT_ACCOUNT)
+    return names
+
+
+def _row_accounts(conn: sqlite3.Connection, table: str, order: str) -> list[str]:
+    """The account of every row of ``table`` (fills or funding) in ``order``, through its run."""
+    if not _has_accounts(conn):
+        n = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed table names
+        return [DEFAULT_ACCOUNT] * int(n)
+    return [str(r[0]) for r in conn.execute(
+        f"SELECT coalesce(r.account, ?) FROM {table} t LEFT JOIN runs r ON r.run_id = t.run_id "  # noqa: S608
+        f"ORDER BY {order}", (DEFAULT_ACCOUNT,))]
+
+
+def starting_equity(conn: sqlite3.Connection, account: str | None = None) -> Decimal | None:
+    """E_0 of the statistics of ``account`` (None: the current one, ``current_account``), USD: the account's
+    first run's starting equity, else the first equity snapshot of its runs; None when unknown or not positive.
+    Raises ``JournalError`` when the stored text does not decode."""
+    if not _has_accounts(conn):
+        row = conn.execute(
+            "SELECT starting_equity_usd FROM runs WHERE starting_equity_usd IS NOT NULL ORDER BY started_ms LIMIT 1"
+        ).fetchone()
+        if row is None:
+            row = conn.execute("SELECT equity_usd FROM equity ORDER BY ts_ms, id LIMIT 1").fetchone()
+        return _positive(conn, row)
+    acct = current_account(conn) if account is None else account
     row = conn.execute(
-        "SELECT starting_equity_usd FROM runs WHERE starting_equity_usd IS NOT NULL ORDER BY started_ms LIMIT 1"
-    ).fetchone()
+        "SELECT starting_equity_usd FROM runs WHERE starting_equity_usd IS NOT NULL AND account = ? "
+        "ORDER BY started_ms LIMIT 1", (acct,)).fetchone()
     if row is None:
-        row = conn.execute("SELECT equity_usd FROM equity ORDER BY ts_ms, id LIMIT 1").fetchone()
+        row = conn.execute("SELECT e.equity_usd FROM equity e JOIN runs r ON r.run_id = e.run_id "
+                           "WHERE r.account = ? ORDER BY e.ts_ms, e.id LIMIT 1", (acct,)).fetchone()
+    return _positive(conn, row)
+
+
+def _positive(conn: sqlite3.Connection, row: tuple[str] | None) -> Decimal | None:
     if row is None:
         return None
     try:
@@ -193,17 +260,20 @@ def starting_equity(conn: sqlite3.Connection) -> Decimal | None:
 def read_data(conn: sqlite3.Connection, *, with_marks: bool = True) -> JournalData:
     """Like ``load_data`` inside a transaction the caller already holds (one snapshot)."""
     fills = load_fills(conn)
+    fill_accounts = _row_accounts(conn, "fills", "t.ts_ms, t.id")
     intents = {
         cli: IntentInfo(purpose, side, sig)
         for cli, purpose, side, sig in conn.execute("SELECT cli_ord_id, purpose, side, signal_id FROM intents")
     }
     strategies = dict(conn.execute("SELECT signal_id, strategy FROM signals").fetchall())
     funding = _load_funding(conn)
+    funding_accounts = _row_accounts(conn, "funding", "t.ts_ms, t.id")
     marks: dict[str, list[tuple[int, float]]] = {}
     if with_marks:
         for sym, ts, px in conn.execute("SELECT symbol, ts_ms, mark_price FROM marks ORDER BY symbol, ts_ms, id"):
             marks.setdefault(sym, []).append((ts, px))
-    return JournalData(fills, intents, strategies, funding, marks, starting_equity(conn))
+    return JournalData(fills, intents, strategies, funding, marks, starting_equity(conn), fill_accounts,
+                       funding_accounts)
 
 
 def load_data(conn: sqlite3.Connection, *, with_marks: bool = True) -> JournalData:
@@ -212,11 +282,14 @@ def load_data(conn: sqlite3.Connection, *, with_marks: bool = True) -> JournalDa
         return read_data(conn, with_marks=with_marks)
 
 
-def load_trades(conn: sqlite3.Connection) -> tuple[TradeSet, Decimal | None]:
-    """Derive every trade from the journal (see ``trades``); returns it and the starting equity (USD)."""
-    d = load_data(conn)
-    ts = derive_trades(d.fills, intents=d.intents, strategies=d.strategies, funding=d.funding, marks=d.marks)
-    return ts, d.starting_equity_usd
+def load_trades(conn: sqlite3.Connection, account: str | None = None) -> tuple[TradeSet, Decimal | None]:
+    """Derive the trades of ``account`` (None: the current one, ``current_account``) from the journal (see
+    ``trades``); returns them and that account's starting equity (USD)."""
+    with read_snapshot(conn):
+        d = read_data(conn)
+        acct = current_account(conn) if account is None else account
+        start = starting_equity(conn, acct)
+    return d.per_account().get(acct, TradeSet()), start
 
 
 def load_events(conn: sqlite3.Connection, since_ms: int | None = None) -> list[EventRow]:

@@ -28,6 +28,7 @@ from kraken_tui.domain.flatten_ids import (
 )
 
 __all__ = [
+    "DEFAULT_ACCOUNT",
     "Alert",
     "EquitySnapshot",
     "EventSource",
@@ -46,6 +47,7 @@ __all__ = [
     "StateChange",
     "flatten_close_tag",
     "flatten_source_of",
+    "run_account",
 ]
 
 
@@ -106,7 +108,9 @@ class RunStarted:
     """One start of kraken-tui (run, backtest). ``run_id`` is unique (e.g. uuid4 hex); every later
     record is tagged with it until ``RunStopped``. ``config_hash`` is a digest of the effective config
     (never the config itself: it may name key files). ``starting_equity_usd`` is the base of the
-    return series used by Sharpe/Sortino and drawdown % (see ``stats``)."""
+    return series used by Sharpe/Sortino and drawdown % (see ``stats``). ``account``: the exchange account the
+    run trades (""  = the default for ``mode``, ``run_account``): every fill and funding payment of the run
+    belongs to it, and trades are derived per account."""
 
     run_id: str
     ts_ms: int
@@ -114,6 +118,7 @@ class RunStarted:
     config_hash: str
     version: str
     starting_equity_usd: Decimal | None = None
+    account: str = ""
 
     def __post_init__(self) -> None:
         _text("run_id", self.run_id)
@@ -123,6 +128,26 @@ class RunStarted:
         _text("config_hash", self.config_hash)
         _text("version", self.version)
         _dec("starting_equity_usd", self.starting_equity_usd, positive=True, optional=True)
+        if not isinstance(self.account, str) or len(self.account) > 200:
+            raise ValueError(f"account must be a string of at most 200 characters, got {self.account!r}")
+
+    @property
+    def account_name(self) -> str:
+        """The account this run's facts belong to: ``account``, else ``run_account(mode, run_id)``."""
+        return self.account or run_account(self.mode, self.run_id)
+
+
+#: The account of journal rows that name none (runs of older versions outside a profile, fills without a run).
+DEFAULT_ACCOUNT = "default"
+
+
+def run_account(mode: str, run_id: str, profile: str = "") -> str:
+    """The account a run of ``mode`` trades: paper and live runs trade their profile's account (``profile``, else
+    ``DEFAULT_ACCOUNT``); a replay or a backtest trades an account of its own that starts empty and ends with the
+    run, ``<profile or mode>#<first 8 characters of run_id>``, so two runs over the same data are two accounts."""
+    if mode in ("replay", "backtest"):
+        return f"{profile or mode}#{run_id[:8]}"
+    return profile or DEFAULT_ACCOUNT
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ foreign SQLite file is refused instead of being written into.
 Conventions: times are UTC epoch milliseconds (``*_ms`` INTEGER); money (USD) and sizes (contracts)
 are exact Decimal text; analytics (marks, confidence) are REAL. Facts are append-only; the only
 UPDATEs are ``runs.stopped_ms``/``stop_reason`` when a run ends and, once, the version 4 migration
-filling ``reconciliation.outcome``/``exchange_size`` of older rows.
+filling ``reconciliation.outcome``/``exchange_size`` of older rows and the version 6 migration assigning
+``runs.account`` of older runs.
 Must not import: aiosqlite, the engine, textual.
 """
 
@@ -223,11 +224,25 @@ ALTER TABLE trade_cache ADD COLUMN fees_coin TEXT;
 ALTER TABLE trade_cache ADD COLUMN funding_coin TEXT;
 """
 
+# Version 6: the account every run (so every fill and funding payment, through ``run_id``) belongs to, and the
+# account of each cached trade. Trades and statistics are derived per account and never walk two accounts'
+# fills together. Existing runs are assigned by ``db`` (the profile the journal file belongs to, else
+# ``default``); the trades cache is emptied here and rebuilt by ``db`` with the new column filled.
+_V6 = """
+ALTER TABLE runs ADD COLUMN account TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX runs_account ON runs(account);
+ALTER TABLE trade_cache ADD COLUMN account TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX trade_cache_account ON trade_cache(account, exit_ts_ms);
+DELETE FROM trade_cache;
+DELETE FROM trade_cache_state
+"""
+
 #: MIGRATIONS[k] takes a version-k journal to version k+1. Version 1: runs, operator/state events,
 #: intents, orders, order events, fills, funding. Version 2: alerts, signals, equity snapshots,
 #: marks, reconciliation diffs. Version 3: the derived-trades cache (``db`` fills it once the schema has all
 #: its columns, v5).
 #: Version 4: reconciliation ``outcome`` and ``exchange_size`` (``db`` fills them for older rows).
 #: Version 5: the coin columns of inverse trades in the derived-trades cache (rebuilt on the next read).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+#: Version 6: ``runs.account`` and ``trade_cache.account`` (trades per account; ``db`` assigns older runs).
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 LATEST_VERSION = len(MIGRATIONS)

@@ -33,6 +33,8 @@ sign for shorts):
   figures are the coin figures x ``usd_rate`` = the exit price (the rate at which the trade's coin P&L is
   valued); ``currency`` names the coin (``xbt``). For PF_ trades the coin fields equal the USD ones,
   ``currency`` is ``usd`` and ``usd_rate`` is 1.
+- Accounts: one walk per account (``derive_trades_per_account``; the journal knows each fill's account through
+  its run, ``records.run_account``); a trade carries its ``account`` and never mixes two accounts' fills.
 - ``mae_usd``/``mfe_usd``: the lowest (<= 0) and highest (>= 0) unrealised P&L of the open position,
   ``sign x (price x open size - cost basis)``, sampled at every mark price journaled for the symbol
   while the trade was open and at every fill price of the trade (so without marks it is measured at
@@ -50,9 +52,10 @@ from decimal import Decimal
 from kraken_tui.domain import ZERO, Fill, FillType, PositionSide
 from kraken_tui.domain.fastinit import fast_init
 from kraken_tui.domain.money import is_inverse_symbol, symbol_settlement_currency
-from kraken_tui.journal.records import FlattenSource, FundingPayment, IntentPurpose, flatten_source_of
+from kraken_tui.journal.records import DEFAULT_ACCOUNT, FlattenSource, FundingPayment, IntentPurpose, flatten_source_of
 
-__all__ = ["FEE_SPLIT_USD", "IntentInfo", "OpenPosition", "Trade", "TradeSet", "derive_trades"]
+__all__ = ["FEE_SPLIT_USD", "IntentInfo", "OpenPosition", "Trade", "TradeSet", "derive_trades",
+           "derive_trades_per_account"]
 
 #: Step the closing part of a reversal fill's fee is rounded to (USD; module docstring).
 FEE_SPLIT_USD = Decimal("1e-12")
@@ -97,6 +100,8 @@ class Trade:
     gross_pnl_coin: Decimal | None = None
     fees_coin: Decimal | None = None
     funding_coin: Decimal | None = None
+    account: str = DEFAULT_ACCOUNT
+    """The exchange account the trade's fills belong to (``records.run_account``)."""
     net_pnl_usd: Decimal = field(init=False, default=ZERO)
     """gross - fees + funding, USD (computed on construction)."""
     net_pnl_coin: Decimal = field(init=False, default=ZERO)
@@ -120,6 +125,7 @@ class OpenPosition:
     size: Decimal
     entry_price: Decimal
     entry_ts_ms: int
+    account: str = DEFAULT_ACCOUNT
 
 
 @dataclass(slots=True)
@@ -209,7 +215,7 @@ def _exit_reason(f: Fill, intents: Mapping[str, IntentInfo]) -> str:
     return info.purpose
 
 
-def _finish(leg: _Leg, intents: Mapping[str, IntentInfo], strategies: Mapping[str, str]) -> Trade:
+def _finish(leg: _Leg, intents: Mapping[str, IntentInfo], strategies: Mapping[str, str], account: str) -> Trade:
     size = leg.entry_size
     coin_fields: tuple[Decimal | None, Decimal | None, Decimal | None]
     if leg.inverse:
@@ -244,6 +250,7 @@ def _finish(leg: _Leg, intents: Mapping[str, IntentInfo], strategies: Mapping[st
         gross_pnl_coin=coin_fields[0],
         fees_coin=coin_fields[1],
         funding_coin=coin_fields[2],
+        account=account,
     )
 
 
@@ -289,15 +296,18 @@ def derive_trades(
     strategies: Mapping[str, str] | None = None,
     funding: Sequence[FundingPayment] = (),
     marks: Mapping[str, Sequence[tuple[int, float]]] | None = None,
+    account: str = DEFAULT_ACCOUNT,
 ) -> TradeSet:
     """Walk ``fills`` (any order; sorted here by time, stable) into round-trip trades.
 
     Args:
-        fills: our fills, all symbols mixed. Fill fees of None count as 0.
+        fills: our fills of ONE account, all symbols mixed (fills of several accounts go through
+            ``derive_trades_per_account``). Fill fees of None count as 0.
         intents: cliOrdId -> purpose/signal (exit reasons, the signal that opened a trade).
         strategies: signal id -> strategy name.
         funding: funding payments (USD, signed, + received).
         marks: symbol -> (ts_ms, mark price USD) samples sorted by time, for MAE/MFE.
+        account: the account the fills belong to, stamped on every trade and open position.
 
     Returns:
         A ``TradeSet`` (see its docstring). Rules: module docstring.
@@ -363,7 +373,7 @@ def derive_trades(
                 _coin_add(coin, f.symbol, pnl=leg.sign * (leg.entry_notional - leg.exit_notional))
             else:
                 realized += leg.sign * (leg.exit_notional - leg.entry_notional)
-            closed.append(_finish(leg, intents, strategies))
+            closed.append(_finish(leg, intents, strategies, account))
             del legs[f.symbol]
             if open_q > 0:
                 info = intents.get(f.cli_ord_id) if f.cli_ord_id else None
@@ -371,7 +381,7 @@ def derive_trades(
     trades, unattributed = _attribute_funding(closed, funding)
     open_positions = [
         OpenPosition(s, PositionSide.LONG if leg.sign > 0 else PositionSide.SHORT, leg.pos,
-                     leg.pos / leg.cost if leg.inverse else leg.cost / leg.pos, leg.entry_ts)
+                     leg.pos / leg.cost if leg.inverse else leg.cost / leg.pos, leg.entry_ts, account)
         for s, leg in sorted(legs.items())
     ]
     for leg in legs.values():
@@ -389,6 +399,47 @@ def derive_trades(
         unattributed_funding_usd=unattributed,
         coin=coin,
     )
+
+
+def derive_trades_per_account(
+    fills: Sequence[Fill],
+    fill_accounts: Sequence[str],
+    *,
+    intents: Mapping[str, IntentInfo] | None = None,
+    strategies: Mapping[str, str] | None = None,
+    funding: Sequence[FundingPayment] = (),
+    funding_accounts: Sequence[str] = (),
+    marks: Mapping[str, Sequence[tuple[int, float]]] | None = None,
+) -> dict[str, TradeSet]:
+    """``derive_trades`` for each account separately: two accounts' fills are never walked together (two runs
+    trading the same symbol on two accounts are two sets of trades, not one set of double size).
+
+    Args:
+        fills: fills of any accounts. fill_accounts: the account of each fill (same length and order).
+        funding: funding payments of any accounts. funding_accounts: the account of each payment.
+        intents, strategies, marks: as ``derive_trades`` (shared: cliOrdIds and signal ids are unique, marks are
+            the market's).
+
+    Returns:
+        account -> its ``TradeSet``, for every account that has a fill or a funding payment, in the order each
+        account first appears in ``fills`` then ``funding``.
+
+    Raises:
+        ValueError: ``fill_accounts`` / ``funding_accounts`` do not match ``fills`` / ``funding`` in length.
+    """
+    if len(fills) != len(fill_accounts) or len(funding) != len(funding_accounts):
+        raise ValueError(f"derive_trades_per_account: {len(fills)} fills with {len(fill_accounts)} accounts, "
+                         f"{len(funding)} funding payments with {len(funding_accounts)} accounts")
+    fills_of: dict[str, list[Fill]] = {}
+    for f, acct in zip(fills, fill_accounts, strict=True):
+        fills_of.setdefault(acct, []).append(f)
+    funding_of: dict[str, list[FundingPayment]] = {}
+    for p, acct in zip(funding, funding_accounts, strict=True):
+        funding_of.setdefault(acct, []).append(p)
+        fills_of.setdefault(acct, [])
+    return {acct: derive_trades(fs, intents=intents, strategies=strategies, funding=funding_of.get(acct, ()),
+                                marks=marks, account=acct)
+            for acct, fs in fills_of.items()}
 
 
 def _coin_add(coin: dict[str, tuple[Decimal, Decimal, Decimal]], symbol: str, *, pnl: Decimal = ZERO,

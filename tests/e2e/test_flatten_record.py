@@ -15,7 +15,7 @@ import sqlite3
 from kraken_tui.config import Config
 from kraken_tui.engine.facade import EngineEvent, EventKind
 from kraken_tui.engine.operator import TransitionSource
-from kraken_tui.journal.queries import load_trades
+from kraken_tui.journal.queries import account_names, load_trades
 from kraken_tui.runtime import RunOptions, build_runtime
 
 
@@ -74,7 +74,8 @@ def test_a_flatten_is_recorded_as_a_flatten_and_its_cancels_as_cancelled(shared_
     # The journal: the last trade's exit reason is flatten, with the source.
     conn = sqlite3.connect(journal)
     try:
-        trades, _ = load_trades(conn)
+        # the restart replays into an account of its own: the flatten is in the first run's account
+        trades, _ = load_trades(conn, account_names(conn)[0])
         last = trades.closed[-1]
         assert last.exit_reason == "flatten"
         # Every protective order the flatten cancelled is journaled cancelled.
@@ -101,7 +102,7 @@ def test_a_ctl_flatten_names_its_source(shared_data, tmp_path):
     assert [e for e in first if e.kind is EventKind.FILL][-1].data["purpose"] == "flatten (ctl flatten)"
     conn = sqlite3.connect(journal)
     try:
-        trades, _ = load_trades(conn)
+        trades, _ = load_trades(conn, account_names(conn)[0])
     finally:
         conn.close()
     assert trades.closed[-1].exit_reason == "flatten"
