@@ -248,6 +248,8 @@ async def _close(run: _Run, client: FlattenClient, positions: Sequence[Position]
         filled = {r.cli_ord_id: r.filled_size for r in results if r.accepted and r.status is not OrderStatus.UNKNOWN}
         return all(filled.get(q.cli_ord_id, ZERO) >= q.size for q in chunk)
 
+    if len(chunks) == 1:  # the common case: sent from this task (gather would wrap it in a new task first)
+        return await send(chunks[0])
     return all(await asyncio.gather(*(send(c) for c in chunks)))
 
 

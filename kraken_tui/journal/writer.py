@@ -17,16 +17,17 @@ a ``JournalError``, then None once writes recovered); a failure that lasts ``fai
 disk - an exit, a flatten - goes on; one that needs a durable record - an entry - does not).
 
 Durability and order (the rule the engine relies on; docs/architecture.md, "Journal"):
-- A record is durable (``synchronous=FULL``: fsynced) once a ``flush()`` / ``flush_now()`` called after its
-  ``write`` returned. An order's intent is written and ``flush_now()`` awaited BEFORE the order's request is
-  handed to the client, and a flatten's FLATTENING BEFORE its first request: work that does not send bytes
-  (building, signing) may run meanwhile; the request's bytes never leave before the commit returned.
-- Commits happen in write order: every transaction is handed to the one writer thread (a FIFO) in the same
-  loop step that takes its records off the queue, so a record written earlier is never committed after a
-  record written later. ``flush_now`` (the priority lane) takes EVERYTHING queued so far plus nothing else and
-  commits it in one transaction, skipping ``batch_max`` and the writer task's wake-up: one thread hop and one
-  fsync, behind at most the one transaction already in the thread. While a failing batch is being retried,
-  ``flush_now`` is a plain ``flush`` (it waits its turn), so order holds then too.
+- A record is durable (``synchronous=FULL``: fsynced) once a ``flush()`` / ``flush_now()`` / ``commit_now()``
+  called after its ``write`` returned has completed. An order's intent is written and ``commit_now()``
+  awaited BEFORE the order's request is handed to the client, and a flatten's FLATTENING BEFORE its first
+  request: work that sends no bytes (building, signing) may run meanwhile; the request's bytes never leave
+  before the commit returned.
+- Commits happen in write order. The writer task hands each batch to the writer thread in the same loop
+  step that takes it off the queue; ``commit_now`` (the priority lane) takes EVERYTHING queued so far,
+  waits (GIL released) for the thread's transaction in flight, which holds the records taken before, and
+  then commits its records in one transaction on the calling thread, skipping ``batch_max`` and the writer
+  task's wake-up. The two never use the connection at once. While a failed transaction is being retried,
+  a later one may land first; the lane then waits behind the retry before it reports success.
 Start-up refuses a journal it cannot write: ``start`` makes a write that it rolls back (a read-only file or
 folder, a locked or full database raise ``JournalError``, CLI exit 4, naming the file).
 Readers never use this connection: they open their own (WAL lets them read while this one writes).
