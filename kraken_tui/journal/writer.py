@@ -46,6 +46,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from kraken_tui.errors import JournalError
 from kraken_tui.journal.db import connection_pragmas, open_db
@@ -85,6 +86,9 @@ class JournalWriter:
             retried, or when a record was refused by a constraint; the engine can pause on it.
         fail_after_s: how long a commit may keep failing (retried) before the flushes waiting on it fail and
             later flushes fail at once, seconds (a transient error shorter than this is invisible to them).
+        linger_s: how long the writer task lets records gather after the first one before it takes a batch,
+            seconds (fewer, larger transactions; an intent that follows a burst of records within it is
+            committed with them in one fsync by ``commit_now``).
     """
 
     def __init__(
@@ -96,13 +100,18 @@ class JournalWriter:
         synchronous: str = "FULL",
         on_error: Callable[[JournalError], None] | None = None,
         fail_after_s: float = 1.0,
+        linger_s: float = 0.002,
     ) -> None:
         if queue_max <= 0 or batch_max <= 0:
             raise ValueError("queue_max and batch_max must be > 0")
+        if not 0 <= linger_s <= 1:
+            raise ValueError(f"linger_s must be within 0..1 s, got {linger_s!r}")
         connection_pragmas(synchronous)  # validates the value early
         self.path = Path(path)
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=queue_max)
         self._batch_max = batch_max
+        self._linger_s = linger_s
+        self._held: list[_Item] = []  # what the writer task took off the queue while it lingers
         self._synchronous = synchronous
         self._on_error = on_error
         self._conn: sqlite3.Connection | None = None
@@ -146,8 +155,8 @@ class JournalWriter:
 
     @property
     def pending(self) -> int:
-        """Records queued but not yet taken by the writer task."""
-        return self._queue.qsize()
+        """Records (and flush markers) queued or held by the lingering writer task, not yet committing."""
+        return self._queue.qsize() + len(self._held)
 
     async def start(self) -> None:
         """Open the journal (creating, checking and migrating it in a worker thread) and start the task.
@@ -207,7 +216,7 @@ class JournalWriter:
         if not task.done():
             await self._put(_STOP)
         done, _ = await asyncio.wait({task}, timeout=timeout_s)
-        lost = self._queue.qsize()
+        lost = self._queue.qsize() + len(self._held)
         if not done:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -312,7 +321,8 @@ class JournalWriter:
         loop = asyncio.get_running_loop()
         if self._retrying or self._closing:  # a batch taken earlier is not committed yet: wait behind it
             return asyncio.ensure_future(self._after_failures())
-        items: list[_Item] = []
+        items: list[_Item] = self._held  # taken by the writer task, lingering: written before the queue's
+        self._held = []
         while True:
             try:
                 items.append(self._queue.get_nowait())
@@ -357,14 +367,16 @@ class JournalWriter:
             self.committed_records += n_records
         finally:
             self._retrying -= 1
-        waiting = asyncio.ensure_future(self._after_failures())
+        waiting = asyncio.ensure_future(self._after_failures(asyncio.current_task()))
         await asyncio.wait({waiting})
         _resolve(waiters, waiting)
 
-    async def _after_failures(self) -> None:
-        """Return once every record queued so far is committed, failed transactions retried included."""
-        if self._priority_retries:
-            await asyncio.wait(set(self._priority_retries) - {asyncio.current_task()})
+    async def _after_failures(self, caller: asyncio.Future[Any] | None = None) -> None:
+        """Return once every record queued so far is committed, failed transactions retried included (the
+        priority retries but ``caller``'s own)."""
+        others = set(self._priority_retries) - {caller}
+        if others:
+            await asyncio.wait(others)
         await self.flush()
 
     def _check_flushable(self) -> None:
@@ -394,7 +406,10 @@ class JournalWriter:
         while True:
             if stopping and self._queue.empty():
                 return
-            batch = [await self._queue.get()]
+            self._held = [await self._queue.get()]
+            if self._linger_s > 0:  # let a burst of records gather (the priority lane may take them meanwhile)
+                await asyncio.sleep(self._linger_s)
+            batch, self._held = self._held, []
             while len(batch) < self._batch_max:
                 try:
                     batch.append(self._queue.get_nowait())
