@@ -112,6 +112,7 @@ class JournalWriter:
         self._batch_max = batch_max
         self._linger_s = linger_s
         self._held: list[_Item] = []  # what the writer task took off the queue while it lingers
+        self._thread_commits = 0
         self._synchronous = synchronous
         self._on_error = on_error
         self._conn: sqlite3.Connection | None = None
@@ -169,8 +170,7 @@ class JournalWriter:
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-writer")
         loop = asyncio.get_running_loop()
         try:
-            conn = await loop.run_in_executor(thread, lambda: open_db(self.path, create=True,
-                                                                      synchronous=self._synchronous))
+            conn = await loop.run_in_executor(thread, lambda: _open_writer(self.path, self._synchronous))
         except BaseException:
             thread.shutdown(wait=False)
             raise
@@ -500,7 +500,9 @@ class JournalWriter:
             with contextlib.suppress(RuntimeError):  # the loop is closed (shutdown)
                 loop.call_soon_threadsafe(on_loop, job)
 
-        job = thread.submit(_transaction, conn, stmts, one_by_one)
+        self._thread_commits += 1
+        checkpoint = self._thread_commits % _CHECKPOINT_EVERY == 0
+        job = thread.submit(_thread_transaction, conn, stmts, one_by_one, checkpoint)
         self._thread_jobs.add(job)
         job.add_done_callback(relay)
         return out
@@ -543,6 +545,32 @@ def _failed(exc: BaseException) -> asyncio.Future[None]:
     fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     fut.set_exception(exc)
     return fut
+
+
+#: The writer thread checkpoints the WAL (PASSIVE) after every this many of its transactions; SQLite's own
+#: automatic checkpoint is off on the writer's connection so that it never runs inside a priority commit
+#: (``commit_now``, on the loop thread).
+_CHECKPOINT_EVERY = 64
+
+
+def _open_writer(path: Path, synchronous: str) -> sqlite3.Connection:
+    """In the writer thread: ``db.open_db`` (create, check, migrate), automatic checkpoints off."""
+    conn = open_db(path, create=True, synchronous=synchronous)
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    return conn
+
+
+def _thread_transaction(conn: sqlite3.Connection, stmts: list[Statement], one_by_one: bool,
+                        checkpoint: bool) -> list[_Refusal]:
+    """In the writer thread: ``_transaction``, then a PASSIVE WAL checkpoint when ``checkpoint`` (its failure
+    is logged: the WAL only grows until the next one)."""
+    refused = _transaction(conn, stmts, one_by_one)
+    if checkpoint:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            log.warning("journal checkpoint failed (retried later): %s", exc)
+    return refused
 
 
 def _resolve(futures: Sequence[asyncio.Future[None]], outcome: asyncio.Future[None] | None = None) -> None:
