@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from kraken_tui.errors import JournalError
-from kraken_tui.journal.db import connection_pragmas, open_db
+from kraken_tui.journal.db import BUSY_TIMEOUT_MS, connection_pragmas, open_db
 from kraken_tui.journal.encode import JournalRecord, Statement, encode
 from kraken_tui.journal.records import RunStarted, RunStopped
 
@@ -308,9 +308,11 @@ class JournalWriter:
 
         The transaction runs ON THE CALLING (loop) THREAD, after the writer thread's transaction in flight
         (records taken earlier), whose end it waits for with the GIL released so that the thread finishes at
-        disk speed: it blocks the loop for at most those two transactions (two fsyncs: about 0.5 ms on an idle
-        SSD), which costs less than handing it to the thread, whose every SQLite call waits for the GIL (up
-        to the 5 ms switch interval each) while the loop is busy. Meant for the rare records that must be
+        disk speed: it blocks the loop for those two transactions (two fsyncs: about 0.5 ms on an idle SSD),
+        which costs less than handing it to the thread, whose every SQLite call waits for the GIL (up to the
+        5 ms switch interval each) while the loop is busy. Bounded: past ``_LANE_WAIT_S`` for the thread, or
+        ``_LANE_BUSY_MS`` for another process's write lock, or on any SQLite error, the records go to the
+        writer thread instead (behind its transaction in flight: the order holds) and the future waits for it. Meant for the rare records that must be
         durable before a request leaves (an entry's intent, FLATTENING and a flatten's closes), not for bulk
         writes.
 
@@ -335,19 +337,26 @@ class JournalWriter:
         result.add_done_callback(self._flushes.discard)
         jobs = [job for job in self._thread_jobs if not job.done()]
         if jobs:  # the writer thread's transaction(s) in flight hold earlier records: they commit first
-            concurrent.futures.wait(jobs)  # blocks this thread, GIL released: the writer thread runs at once
+            # blocks this thread, GIL released, so the writer thread runs at once; bounded: a thread stuck on a
+            # lock or a hung disk gets our records after it (its FIFO) instead of freezing the loop
+            _, stuck = concurrent.futures.wait(jobs, timeout=_LANE_WAIT_S)
+            if stuck:
+                self._hand_to_thread(stmts, waiters, n_records)
+                return result
         earlier_failed = any(job.exception() is not None for job in self._thread_jobs)
         conn = self._conn
         if conn is None:
             _resolve(waiters, _failed(JournalError(str(self.path), "the journal writer is closed")))
             return result
-        try:
-            _transaction(conn, stmts, False)  # nothing else uses the connection now (the thread is idle)
-        except sqlite3.Error:  # keep the records: retried (and reported) as the writer task retries
-            self._retrying += 1
-            task = asyncio.ensure_future(self._retry_priority(stmts, waiters, n_records))
-            self._priority_retries.add(task)
-            task.add_done_callback(self._priority_retries.discard)
+        try:  # nothing else uses the connection now (the thread is idle); another process's lock: not waited on
+            if stmts:
+                conn.execute(f"PRAGMA busy_timeout={_LANE_BUSY_MS}")
+                try:
+                    _transaction(conn, stmts, False)
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except sqlite3.Error:  # keep the records: committed (retried, reported) by the writer thread
+            self._hand_to_thread(stmts, waiters, n_records)
             return result
         if stmts:
             self.priority_commits += 1
@@ -359,9 +368,18 @@ class JournalWriter:
             _resolve(waiters)
         return result
 
+    def _hand_to_thread(self, stmts: list[Statement], waiters: list[asyncio.Future[None]], n_records: int) -> None:
+        """Commit a priority transaction through the writer thread instead (behind its transaction in flight;
+        retried like the writer task's); later priority commits wait behind it (``_retrying``)."""
+        self._retrying += 1
+        task = asyncio.ensure_future(self._retry_priority(stmts, waiters, n_records))
+        self._priority_retries.add(task)
+        task.add_done_callback(self._priority_retries.discard)
+
     async def _retry_priority(self, stmts: list[Statement], waiters: list[asyncio.Future[None]],
                               n_records: int) -> None:
-        """A priority transaction that failed: retried like the writer task's batches (``_commit``)."""
+        """A priority transaction handed to the writer thread (``_hand_to_thread``): committed and retried like
+        the writer task's batches (``_commit``), then its waiters are resolved."""
         try:
             await self._commit(stmts, waiters)
             self.committed_records += n_records
@@ -547,6 +565,10 @@ def _failed(exc: BaseException) -> asyncio.Future[None]:
     return fut
 
 
+#: How long ``commit_now`` blocks the loop for the writer thread's transaction in flight, s, and how long its
+#: own transaction waits for another process's write lock, ms; past either it hands its records to the thread.
+_LANE_WAIT_S = 0.05
+_LANE_BUSY_MS = 20
 #: The writer thread checkpoints the WAL (PASSIVE) after every this many of its transactions; SQLite's own
 #: automatic checkpoint is off on the writer's connection so that it never runs inside a priority commit
 #: (``commit_now``, on the loop thread).

@@ -41,6 +41,7 @@ async def test_commit_now_commits_everything_written_before_it_before_returning(
 
 
 async def test_commit_now_waits_for_the_transaction_in_flight_and_keeps_write_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer_mod, "_LANE_WAIT_S", 10.0)  # the thread's transaction ends within the wait
     w = JournalWriter(tmp_path / "j.sqlite")
     await w.start()
     await w.write(RUN)
@@ -107,4 +108,36 @@ async def test_flush_now_with_nothing_queued_returns_and_write_nowait_refuses_wh
         raise AssertionError("write_nowait must refuse on a full queue (nothing is dropped silently)")
     await w.flush_now()
     assert w.committed_records == 1
+    await w.close()
+
+
+async def test_a_stuck_writer_thread_gets_the_priority_records_after_it_in_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer_mod, "_LANE_WAIT_S", 0.01)
+    w = JournalWriter(tmp_path / "j.sqlite")
+    await w.start()
+    await w.write(RUN)
+    await w.flush()
+    gate = threading.Event()
+    in_thread = threading.Event()
+    real = writer_mod._transaction
+
+    def held(conn, stmts, one_by_one):
+        if threading.current_thread().name.startswith("journal-writer") and stmts:
+            in_thread.set()
+            assert gate.wait(10)
+        return real(conn, stmts, one_by_one)
+
+    monkeypatch.setattr(writer_mod, "_transaction", held)
+    await w.write(fill("a0", "PF_XBTUSD", "buy", "1", "100", 0))
+    for _ in range(200):
+        if in_thread.is_set():
+            break
+        await asyncio.sleep(0.005)
+    assert in_thread.is_set()
+    w.write_nowait(fill("b0", "PF_XBTUSD", "sell", "1", "101", 1))
+    done = w.commit_now()  # returns (the loop is not frozen) with the thread still stuck
+    assert not done.done() and _fill_ids(tmp_path / "j.sqlite") == []
+    gate.set()
+    await asyncio.wait_for(done, 10)
+    assert _fill_ids(tmp_path / "j.sqlite") == ["a0", "b0"]
     await w.close()
