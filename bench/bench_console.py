@@ -19,12 +19,22 @@ The console serves its control socket (``RuntimeServices``) throughout, and a cl
 ``status`` every ``--ctl-poll`` seconds (as a monitor running ``kraken-tui ctl health`` would).
 d. start to first paint: ``KrakenApp`` constructed -> the first engine snapshot drawn (target < 1.5 s),
    plus the same from process start (Linux ``/proc``), which adds the imports.
+e. where the CPU goes, in the lag window: a sampling thread reads the main thread's stack every 2 ms and files
+   each sample under the innermost ``kraken_tui`` frame: the feed (``kraken_tui.paper``: the replay source, the
+   paper exchange and its WebSocket fan-out, which a live run does not carry), the console (engine, UI,
+   clients, journal), or neither (the event loop, sockets, idle in ``select``). The shares times the process
+   CPU give the feed's and the console's CPU (an estimate: the sampler wakes when the GIL lets it).
+
+``--background-load N`` starts N busy processes (pure CPU loops) before the run and stops them at the end, to
+measure the console on a machine that is doing something else (issue target with one: 5,000 msg/s held,
+lag p99 < 50 ms, F F p99 < 20 ms over >= 30 presses). The load average is printed at start and end.
 
 Candles replay as 4 ticks each; ``--speed`` is data seconds per wall second, so 5,000 ticks/s on 5 min bars is
 ``--speed 375000`` (the default). The runtime's lockstep holds the replay whenever the engine is behind, so
 the message rate actually achieved is measured (ticks yielded by the source) and printed.
 
-Run: ``python bench/bench_console.py --real [--seconds 10] [--flattens 10] [--speed 375000|max]``.
+Run: ``python bench/bench_console.py --real [--seconds 10] [--flattens 30] [--speed 375000|max]
+[--background-load N]``.
 """
 
 from __future__ import annotations
@@ -249,10 +259,13 @@ async def _run_real(args: argparse.Namespace) -> None:
                 lags.append((time.perf_counter() - t - 0.010) * 1000)
 
         mon = asyncio.create_task(lag_monitor())
+        sampler = _StackSampler()
+        sampler.start()
         w0, c0, n0 = time.perf_counter(), time.process_time(), probe.ticks
         m0, k0 = probe.ws_messages, probe.market_messages
         await asyncio.sleep(args.seconds)
         wall, cpu, ticks = time.perf_counter() - w0, time.process_time() - c0, probe.ticks - n0
+        sampler.stop()
         msgs, market = probe.ws_messages - m0, probe.market_messages - k0
         window_lags = lags[:]
 
@@ -307,6 +320,13 @@ async def _run_real(args: argparse.Namespace) -> None:
           f"max {max(wl):.1f} ms over {len(wl)} samples (target p99 < 50 ms: {_verdict(_pct(wl, 0.99), 50)})")
     print(f"      including the flattens: p99 {_pct(lag_all, 0.99):.1f} ms, max {max(lag_all):.1f} ms")
     print(f"  (b) process CPU: {cpu / wall * 100:.0f} % of one core ({cpu:.1f} s CPU in {wall:.1f} s wall)")
+    pct, cnt = cpu / wall * 100, sampler.counts
+    busy = (cnt["feed"] + cnt["console"] + cnt["loop"]) or 1
+    feed_pct, console_pct, loop_pct = (pct * cnt[k] / busy for k in ("feed", "console", "loop"))
+    print(f"  (e) process CPU split by stack samples ({sum(cnt.values())}, {cnt['idle']} idle): feed (replay source + "
+          f"paper exchange) ~{feed_pct:.0f} %, console (engine, UI, clients, journal) ~{console_pct:.0f} %, event "
+          f"loop and sockets ~{loop_pct:.0f} % of one core; without the feed ~{pct - feed_pct:.0f} % "
+          f"(target for the console process: < 60 %: {_verdict(pct - feed_pct, 60)})")
     if lat:
         p99 = _pct(lat, 0.99)
         print(f"  (c) key F F -> first flatten order request sent: p50 {_pct(lat, 0.5):.1f} ms, p99 {p99:.1f} ms, "
@@ -319,6 +339,84 @@ async def _run_real(args: argparse.Namespace) -> None:
     print(f"  control socket served by the console: {served or 'NOT served'}; ctl status answers "
           f"{poller.answers} (errors {poller.errors}), slowest {poller.slowest_ms:.1f} ms")
     print(f"  journal and log: {tmp}")
+
+
+class _BackgroundLoad:
+    """``n`` busy processes (pure Python CPU loops) running beside the bench, stopped (by their pid) on exit."""
+
+    def __init__(self, n: int) -> None:
+        self.n = max(0, n)
+        self.procs: list[Any] = []
+        self.load_start = self.load_end = (0.0, 0.0, 0.0)
+
+    def __enter__(self) -> _BackgroundLoad:
+        import subprocess
+
+        self.load_start = os.getloadavg()
+        for _ in range(self.n):
+            self.procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+        if self.n:
+            print(f"started {self.n} busy process(es): pids {', '.join(str(p.pid) for p in self.procs)}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.load_end = os.getloadavg()
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(5)
+            except Exception:  # noqa: BLE001 (a process that ignores SIGTERM)
+                proc.kill()
+
+    def describe(self) -> str:
+        a, b = self.load_start, self.load_end
+        return (f"{self.n} busy process(es) on {os.cpu_count()} cores; load average (1/5/15 min) "
+                f"{a[0]:.2f}/{a[1]:.2f}/{a[2]:.2f} at start, {b[0]:.2f}/{b[1]:.2f}/{b[2]:.2f} at the end")
+
+
+class _StackSampler:
+    """Samples the main thread's stack every ``every_s`` from a daemon thread and files each sample under the
+    innermost ``kraken_tui`` frame: ``feed`` (``kraken_tui/paper``), ``console`` (any other ``kraken_tui``
+    module, textual or rich), ``loop`` (none of them: the event loop, sockets), or ``idle`` (in ``select``)."""
+
+    def __init__(self, every_s: float = 0.002) -> None:
+        import threading
+
+        self.every_s = every_s
+        self.counts = {"feed": 0, "console": 0, "loop": 0, "idle": 0}
+        self._main = threading.main_thread().ident
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="stack-sampler")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        sep = os.sep
+        paper, pkg = f"{sep}kraken_tui{sep}paper{sep}", f"{sep}kraken_tui{sep}"
+        ui_libs = (f"{sep}textual{sep}", f"{sep}rich{sep}")
+        while not self._stop.wait(self.every_s):
+            frame = sys._current_frames().get(self._main)  # noqa: SLF001 (a bench's profiler)
+            where = "loop"
+            if frame is not None and frame.f_code.co_name == "select" and frame.f_code.co_filename.endswith(
+                    "selectors.py"):
+                self.counts["idle"] += 1  # waiting in select(): no CPU
+                continue
+            while frame is not None:
+                name = frame.f_code.co_filename
+                if paper in name:
+                    where = "feed"
+                    break
+                if pkg in name or any(lib in name for lib in ui_libs):
+                    where = "console"
+                    break
+                frame = frame.f_back
+            self.counts[where] += 1
 
 
 class _CtlPoller:
@@ -373,10 +471,17 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="lag/CPU window (default 10)")
     ap.add_argument("--ctl-poll", type=float, default=1.0,
                     help="seconds between ctl status requests to the console's socket (0 = none; default 1)")
-    ap.add_argument("--flattens", type=int, default=10, help="F F samples (default 10)")
+    ap.add_argument("--flattens", type=int, default=30, help="F F samples (default 30)")
+    ap.add_argument("--background-load", type=int, default=0, metavar="N",
+                    help="real mode: run N busy processes (CPU loops) beside the console (default 0)")
     ap.add_argument("--verbose", action="store_true", help="real mode: one line per flatten")
     args = ap.parse_args()
-    asyncio.run(_run_real(args) if args.real else _run(args.n))
+    if not args.real:
+        asyncio.run(_run(args.n))
+        return
+    with _BackgroundLoad(args.background_load) as load:
+        asyncio.run(_run_real(args))
+    print(f"  background load: {load.describe()}")
 
 
 if __name__ == "__main__":

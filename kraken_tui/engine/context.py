@@ -19,13 +19,14 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from kraken_tui.engine.facade import EngineEvent, EventKind, Severity
 from kraken_tui.engine.ports import JournalSink
 from kraken_tui.journal.encode import JournalRecord
 
-__all__ = ["Emit", "EngineClock", "EngineIO", "EventHub", "Job", "JournalOutlet", "Submit"]
+__all__ = ["Emit", "EngineClock", "EngineIO", "EventHub", "Job", "JournalOutlet", "PriorityJournal", "Submit",
+           "commit_now"]
 
 log = logging.getLogger(__name__)
 
@@ -128,18 +129,49 @@ class EventHub:
             self._listeners.remove(listener)
 
 
+@runtime_checkable
+class PriorityJournal(Protocol):
+    """A journal with a synchronous put and a priority commit (``journal.writer.JournalWriter``: ``write_nowait``,
+    ``commit_now``; its module docstring states the durability and order rule)."""
+
+    def write_nowait(self, record: JournalRecord) -> None:
+        """Queue ``record`` now (``asyncio.QueueFull`` when the queue is full: nothing queued)."""
+        ...
+
+    def commit_now(self) -> asyncio.Future[None]:
+        """Hand everything queued to the writer thread now, ahead of the batching; the future is set once it
+        is committed (``JournalError`` raised or set when the journal cannot commit)."""
+        ...
+
+
+def commit_now(journal: JournalSink) -> Awaitable[None]:
+    """Commit everything ``journal`` holds: its priority lane (``PriorityJournal.commit_now``, handed to the
+    writer thread in this call) when it has one, else its ``flush``. Await the result; a journal that cannot
+    commit raises ``JournalError`` there (never here)."""
+    if isinstance(journal, PriorityJournal):
+        try:
+            return journal.commit_now()
+        except Exception as exc:
+            failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return failed
+    return journal.flush()
+
+
 class JournalOutlet:
     """Journal writes for the engine: a failed write becomes an ERROR event (``emit``), never an exception
     in the trading flow.
 
     Args:
-        journal: the started journal writer (``ports.JournalSink``).
+        journal: the started journal writer (``ports.JournalSink``; a ``PriorityJournal`` gets synchronous
+            puts from ``write_soon`` and the priority lane from ``settle``).
         emit: publishes the ERROR event of a failed write.
     """
 
     def __init__(self, journal: JournalSink, emit: Emit) -> None:
         self._journal, self._emit = journal, emit
         self._soon: set[asyncio.Task[None]] = set()
+        self._nowait = journal if isinstance(journal, PriorityJournal) else None
 
     async def write(self, record: JournalRecord) -> None:
         """Queue ``record`` on the journal writer."""
@@ -149,20 +181,35 @@ class JournalOutlet:
             self._emit(EventKind.ERROR, f"journal write failed: {exc}", severity=Severity.ERROR)
 
     def write_soon(self, record: JournalRecord) -> None:
-        """Journal from synchronous code: schedule the (non-blocking) queue put on the running loop; without a
-        running loop nothing is written."""
+        """Journal from synchronous code: queued at once (in call order) on a ``PriorityJournal`` with room,
+        else the (non-blocking) queue put is scheduled on the running loop; without a running loop nothing is
+        written."""
+        if self._nowait is not None and not self._soon:  # nothing scheduled before it: order is kept
+            try:
+                self._nowait.write_nowait(record)
+                return
+            except asyncio.QueueFull:
+                pass  # back-pressure: the scheduled put below waits for room
+            except Exception as exc:
+                self._emit(EventKind.ERROR, f"journal write failed: {exc}", severity=Severity.ERROR)
+                return
         with contextlib.suppress(RuntimeError):
             task = asyncio.get_running_loop().create_task(self.write(record))
             self._soon.add(task)
             task.add_done_callback(self._soon.discard)
 
-    async def settle(self) -> None:
-        """Return once every record written so far (``write_soon`` ones included) is committed: the queued
-        writes are awaited, then the journal is flushed (durable per its ``synchronous``, FULL by default).
+    def settle(self) -> Awaitable[None]:
+        """Await the result: returns once every record written so far (``write_soon`` ones included) is
+        committed (durable per the journal's ``synchronous``, FULL by default), through the journal's priority
+        lane when it has one (``commit_now``: the commit is handed to the writer thread in this call).
 
-        Raises:
+        Raises (when awaited):
             JournalError: the journal cannot commit (``journal.writer.JournalWriter.flush``).
         """
         if self._soon:
-            await asyncio.gather(*list(self._soon))
-        await self._journal.flush()
+            return self._settle_after_soon()
+        return commit_now(self._journal)
+
+    async def _settle_after_soon(self) -> None:
+        await asyncio.gather(*list(self._soon))
+        await commit_now(self._journal)

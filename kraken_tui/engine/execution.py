@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from kraken_tui.domain import ZERO, Instrument, OrderRequest, OrderResult, OrderStatus
+from kraken_tui.engine.context import commit_now
 from kraken_tui.engine.ports import JournalSink, OrderClient
 from kraken_tui.engine.reconcile import KnownOrder
 from kraken_tui.errors import ExchangeError, JournalError
@@ -215,9 +216,9 @@ class Executor:
         )
         self.intents[cid] = intent
         await self.journal.write(intent)
-        if self.durable:
+        if self.durable:  # committed before the request is built: its bytes never leave before (journal.writer)
             try:
-                await self.journal.flush()
+                await commit_now(self.journal)  # the journal's priority lane: one transaction, no queueing
             except JournalError as exc:
                 if purpose in (IntentPurpose.ENTRY, IntentPurpose.ADD):
                     raise  # no new exposure without its durable intent

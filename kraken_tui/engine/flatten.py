@@ -95,8 +95,8 @@ from kraken_tui.engine.reconcile import KnownOrder
 from kraken_tui.kraken.rest_orders import BatchSend
 from kraken_tui.wording import counted
 
-__all__ = ["FLATTEN_DURABLE_WAIT_S", "FLATTEN_WAIT_JOB_S", "MAX_BATCH", "CloseRecorder", "EngineFlatten", "OrderWork", "RestingOrders", "close_requests",
-           "flatten_account"]
+__all__ = ["FLATTEN_DURABLE_WAIT_S", "FLATTEN_WAIT_JOB_S", "MAX_BATCH", "CloseRecorder", "EngineFlatten", "OrderWork",
+           "RestingOrders", "close_requests", "flatten_account", "round_tag"]
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,11 @@ def close_requests(positions: Sequence[Position], tag: str) -> list[OrderRequest
     return out
 
 
+def round_tag(tag: str, round_no: int) -> str:
+    """The cliOrdId prefix of round ``round_no``'s closes: ``<tag>-r<round>`` (``tag``: ``flatten_close_tag``)."""
+    return f"{tag}-r{round_no}"
+
+
 class CloseRecorder(Protocol):
     """Where a flatten's closes are recorded (a running engine's journal, ``EngineFlatten``)."""
 
@@ -146,12 +151,12 @@ class _Run:
     """State of one flatten (request count, progress, errors)."""
 
     def __init__(self, progress: Callable[[FlattenProgress], None] | None, clock: Callable[[], float],
-                 source: FlattenSource, recorder: CloseRecorder | None = None) -> None:
+                 source: FlattenSource, recorder: CloseRecorder | None = None, started_ms: int | None = None) -> None:
         self.progress = progress
         self.recorder = recorder
         self.clock = clock
         self.t0 = clock()
-        self.started_ms = int(time.time() * 1000)
+        self.started_ms = int(time.time() * 1000) if started_ms is None else started_ms
         self.tag = flatten_close_tag(source, self.started_ms)
         self.requests = 0
         self.cancelled = 0
@@ -227,7 +232,7 @@ async def _close(run: _Run, client: FlattenClient, positions: Sequence[Position]
         True when the exchange answered every close as filled in full (the positions are gone), False when
         one was refused, partly filled, or its answer was lost (the stops must stay until a read shows flat).
     """
-    reqs = close_requests(positions, f"{run.tag}-r{run.round}")
+    reqs = close_requests(positions, round_tag(run.tag, run.round))
     chunks = [reqs[i : i + MAX_BATCH] for i in range(0, len(reqs), MAX_BATCH)]
 
     async def send(chunk: list[OrderRequest]) -> bool:
@@ -243,6 +248,8 @@ async def _close(run: _Run, client: FlattenClient, positions: Sequence[Position]
         filled = {r.cli_ord_id: r.filled_size for r in results if r.accepted and r.status is not OrderStatus.UNKNOWN}
         return all(filled.get(q.cli_ord_id, ZERO) >= q.size for q in chunk)
 
+    if len(chunks) == 1:  # the common case: sent from this task (gather would wrap it in a new task first)
+        return await send(chunks[0])
     return all(await asyncio.gather(*(send(c) for c in chunks)))
 
 
@@ -290,6 +297,7 @@ async def flatten_account(
     first_backoff_s: float = 0.2,
     clock: Callable[[], float] = time.perf_counter,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    started_ms: int | None = None,
 ) -> FlattenReport:
     """Cancel every order and close every position on the account, then verify it is flat.
 
@@ -308,6 +316,9 @@ async def flatten_account(
         max_rounds: rounds before giving up (>= 1).
         first_backoff_s: wait before round 2, seconds; doubles every round.
         clock: monotonic seconds for ``elapsed_ms`` / ``first_cancel_ms``. sleep: async sleep (tests).
+        started_ms: the UTC ms its closes' cliOrdIds carry (``flatten_close_tag``); None = now. A caller that
+            journaled round 1's closes ahead (``close_requests(known_positions, round_tag(flatten_close_tag(
+            source, started_ms), 1))``) passes the same value, so the recorder sees the same cliOrdIds.
 
     Returns:
         ``FlattenReport``: ``flat`` True only when the last ``openpositions`` and ``openorders`` reads
@@ -318,7 +329,7 @@ async def flatten_account(
     Raises:
         Nothing but ``asyncio.CancelledError``: every other failure is in the report.
     """
-    run = _Run(progress, clock, source, recorder)
+    run = _Run(progress, clock, source, recorder, started_ms)
     try:
         known = None if known_positions is None else [p for p in known_positions if p.size != 0]
         return await _flatten(client, run, max(1, max_rounds), first_backoff_s, sleep, known)
@@ -469,6 +480,7 @@ class EngineFlatten:
         self.orders, self.journal, self.settle, self.durable_wait_s = orders, journal, settle, durable_wait_s
         self.journal_intent = journal_intent
         self._unanswered: dict[str, OrderRequest] = {}
+        self._prejournaled: set[str] = set()  # round 1's closes, journaled and committed with FLATTENING
         self.progress: FlattenProgress | None = None
         self._task: asyncio.Future[FlattenReport] | None = None
 
@@ -519,31 +531,71 @@ class EngineFlatten:
         self.emit(EventKind.ALERT, reason, severity=Severity.CRITICAL)
         return await self.flatten(reason, TransitionSource.AUTOMATIC, FlattenSource.FLOOR)
 
-    async def _durable(self, what: str) -> bool:
+    async def _durable(self, what: str, started: Awaitable[None] | None = None) -> bool:
         """Await ``settle`` (at most ``durable_wait_s``): True once committed; False (CRITICAL event) when the
-        journal could not commit in time: the flatten goes on regardless (exits never wait on the journal)."""
+        journal could not commit in time: the flatten goes on regardless (exits never wait on the journal).
+        ``settle``'s awaitable is awaited directly (no extra task): its commit was handed to the journal's
+        thread when ``settle`` was called, and this task resumes the moment it is committed. ``started``: the
+        awaitable of a ``settle`` called earlier (the commit already on its way)."""
         if self.settle is None:
             return True
+        expired = False
+        fut: asyncio.Future[None] | None = None
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            if fut is not None:
+                fut.cancel()
+
         try:
-            await asyncio.wait_for(self.settle(), timeout=self.durable_wait_s)
+            fut = asyncio.ensure_future(started if started is not None else self.settle())
+            timer = asyncio.get_running_loop().call_later(self.durable_wait_s, expire)
+            try:
+                await fut
+            finally:
+                timer.cancel()
             return True
         except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # TimeoutError or a JournalError: the journal cannot write
-            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            self.emit(EventKind.ALERT, f"flatten: {what} not durable in the journal ({detail}); flattening anyway",
-                      severity=Severity.CRITICAL)
-            return False
+            if not expired:
+                raise
+            exc: BaseException = TimeoutError()
+        except Exception as err:  # a JournalError: the journal cannot write
+            exc = err
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        self.emit(EventKind.ALERT, f"flatten: {what} not durable in the journal ({detail}); flattening anyway",
+                  severity=Severity.CRITICAL)
+        return False
 
-    async def intents(self, requests: Sequence[OrderRequest]) -> None:
-        """``CloseRecorder``: journal each close as an intent (purpose ``flatten``), then commit (bounded)."""
+    def _settle_started(self) -> Awaitable[None] | None:
+        """Call ``settle`` now (its commit starts); a ``settle`` that raises at once is raised again when awaited
+        (``_durable``)."""
+        if self.settle is None:
+            return None
+        try:
+            return self.settle()
+        except Exception as exc:
+            failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return failed
+
+    async def _journal_intents(self, requests: Sequence[OrderRequest]) -> bool:
+        """Queue each close as an intent (purpose ``flatten``) and remember it unanswered; False when there is
+        no intent journal."""
         if self.journal_intent is None:
-            return
+            return False
         for r in requests:
             assert r.cli_ord_id is not None  # close_requests names every close
             self._unanswered[r.cli_ord_id] = r
             await self.journal_intent(r)
-        await self._durable("the closes' intents")
+        return True
+
+    async def intents(self, requests: Sequence[OrderRequest]) -> None:
+        """``CloseRecorder``: journal each close as an intent (purpose ``flatten``), then commit (bounded).
+        Closes whose intents were already committed with FLATTENING (``_run``) are not journaled again."""
+        fresh = [r for r in requests if r.cli_ord_id not in self._prejournaled]
+        if fresh and await self._journal_intents(fresh):
+            await self._durable("the closes' intents")
 
     async def results(self, results: Sequence[OrderResult]) -> None:
         """``CloseRecorder``: journal the exchange's answers to the closes."""
@@ -605,8 +657,18 @@ class EngineFlatten:
         self.jobs.drop_queued()  # 2. queued entries/exits are moot now
         started = self.now_ms()
         self.progress = FlattenProgress("cancelling", started)
+        # 1. ... and durable before the first request. With no order work in flight and the exchange's own
+        # position report at hand, round 1's closes are journaled as intents now and committed in the SAME
+        # transaction (one fsync) as FLATTENING; flatten_account then sends them with the same cliOrdIds.
+        known = None if self.jobs.running else self.known_positions()
+        close_ms = int(time.time() * 1000)
+        first = close_requests(known or (), round_tag(flatten_close_tag(origin, close_ms), 1))
+        self._prejournaled.clear()
+        if first and await self._journal_intents(first):
+            self._prejournaled.update(r.cli_ord_id for r in first if r.cli_ord_id)
+        committing = self._settle_started()  # handed to the journal's thread now; the event is emitted meanwhile
         self.emit(EventKind.FLATTEN, f"flatten started: {reason}", severity=Severity.WARNING)
-        await self._durable("FLATTENING")  # 1. ... and durable before the first request
+        await self._durable("FLATTENING" + (" and the closes' intents" if self._prejournaled else ""), committing)
         if self.jobs.running:  # 3. an order being sent right now must land before the account is read ...
             # ... but the positions already open are closed at once (their stops still rest): flatten_account
             # reads the account after the job, so a position it opens is still closed.
@@ -625,11 +687,14 @@ class EngineFlatten:
                       data={"phase": p.phase})
 
         try:  # 4.
-            known = self.known_positions()
+            if not self._prejournaled:
+                known = self.known_positions()  # read after the order work in flight (step 3)
             report = await flatten_account(self.client, progress=progress, source=origin, recorder=self,
-                                           known_positions=list(known) if known is not None else None)
+                                           known_positions=list(known) if known is not None else None,
+                                           started_ms=close_ms)
         except Exception as exc:  # flatten_account never raises for exchange errors; a bug still halts safely
             report = FlattenReport(False, 0, 0, 0, (), 0.0, error=f"{type(exc).__name__}: {exc}")
+        self._prejournaled.clear()
         self.account.managed.clear()  # 5.
         if report.flat:  # verified by the exchange's own openpositions/openorders: show it at once
             self.account.set_positions([])
