@@ -29,6 +29,7 @@ from kraken_tui.kraken.auth import sign_rest
 from kraken_tui.paper import routes, wire
 from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.faults import Faults
+from kraken_tui.paper.params import BadParam
 from kraken_tui.paper.sources.base import MarketSource
 from kraken_tui.paper.ws_feeds import WsHub
 
@@ -212,7 +213,8 @@ class PaperServer:
             body = {"timestamp": int(time.time() * 1000), "path": request.path, "status": 404, "error": "Not Found",
                     "message": "", "requestId": "paper"}
             return web.json_response(body, status=404)
-        handler, private, required, args = found
+        handler, route, args = found
+        private, required = route.private, route.required
         raw_query = request.rel_url.raw_query_string
         try:
             raw_body = (await request.read()).decode("utf-8")
@@ -226,7 +228,12 @@ class PaperServer:
             err = self._check_auth(request, raw_query, raw_body)
             if err is not None:
                 return web.json_response(wire.error(now, err))
-        result = handler(self.exchange, req)
+        try:
+            result = handler(self.exchange, req)
+        except BadParam as exc:
+            if request.path.startswith("/derivatives/"):
+                return web.json_response(wire.error(now, "invalidArgument"))
+            return web.Response(text=f"Invalid {exc.name}", status=400)
         status = 200
         if isinstance(result, tuple):
             result, status = result
