@@ -105,6 +105,7 @@ def _reject(ex: Venue, order: PaperOrder, status: str, out: Outcome, reason: str
     ex.closed_orders.append(order)
     out.status = status
     out.events.append(OrderEventRec("REJECT", order.snapshot(), reason=_REJECT_REASONS.get(status, "INVALID_ARGUMENT")))
+    ex.notify("order_rejected", order.snapshot())
     if status == "postWouldExecute":
         ex.notify("order_verbose", (order.snapshot(), True, "post_order_failed_because_it_would_filled"))
     return out
@@ -125,6 +126,7 @@ def _run_taker(ex: Venue, order: PaperOrder, out: Outcome, rest_reason: str) -> 
                 order.status, order.closed_ms, order.update_reason = "REJECTED", ex.now_ms, "IOC_WOULD_NOT_EXECUTE"
                 out.status = "iocWouldNotExecute"
                 out.events.append(OrderEventRec("REJECT", order.snapshot(), reason="IOC_WOULD_NOT_EXECUTE"))
+                ex.notify("order_rejected", order.snapshot())
             else:
                 ex.close_order(order, "CANCELLED", "ioc_order_failed_because_it_would_not_be_executed",
                                "PARTIAL_FILL")

@@ -31,6 +31,7 @@ from kraken_tui.paper import entry, liquidation, margin
 from kraken_tui.paper.account import FLEX_ACCOUNT, AccountFigures, Balances, CoinAccountFigures, PaperPosition
 from kraken_tui.paper.candles import CandleStore
 from kraken_tui.paper.fills import PaperFill
+from kraken_tui.paper.history import HistoryRecorder
 from kraken_tui.paper.instruments import build_instruments
 from kraken_tui.paper.ledger import settle_funding
 from kraken_tui.paper.matching import PaperMarket, maker_fill, on_tick_grid
@@ -83,6 +84,14 @@ class PaperExchange:
         self.account_uid = str(uuid.uuid4())
         self.ignored_events = 0
         self._listeners: list[Listener] = []
+        self.history = HistoryRecorder(self.account_uid, lambda sym: self.markets[sym].mark)
+        self._listeners.append(self.history.on_event)
+        self.notifications: list[dict[str, object]] = []
+        """Platform notices served by REST ``notifications`` (spec §4.1): Kraken's notification objects."""
+        self.pnl_preferences: dict[str, str] = {}
+        self.cash_balances: dict[str, Decimal] = {}
+        """The holding (cash) wallet by currency: what ``transfer`` moves out of the margin accounts."""
+        self.fee_schedule_uid = str(uuid.uuid5(uuid.NAMESPACE_URL, "kraken-tui-paper-fee-schedule"))
         self.funded_hour_ms: int | None = None
         """The last top of the hour (UTC ms) whose funding was settled; None before the first event."""
 
@@ -223,6 +232,14 @@ class PaperExchange:
         exchange clock. Returns (current_ms, trigger_ms or None when disarmed)."""
         self.dms_trigger_ms = self.now_ms + timeout_s * 1000 if timeout_s > 0 else None
         return self.now_ms, self.dms_trigger_ms
+
+    # ------------------------------------------------------------------ order book
+    def book_levels(self, symbol: str) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        """(bids best first, asks best first) as (price USD, size contracts) of ``symbol``'s book (spec §4.4)."""
+        m = self.markets[symbol]
+        bids = [(m.bid, m.bid_size if m.bid_size is not None else 0.0)] if m.bid is not None else []
+        asks = [(m.ask, m.ask_size if m.ask_size is not None else 0.0)] if m.ask is not None else []
+        return bids, asks
 
     # ------------------------------------------------------------------ valuation
     def mark_of(self, symbol: str, fallback: Decimal) -> Decimal:

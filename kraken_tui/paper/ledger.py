@@ -24,6 +24,7 @@ from kraken_tui.paper.venue import Venue
 __all__ = ["book_fill", "new_log_entry", "settle_funding"]
 
 LIQUIDATION_TYPES = ("liquidation", "partialLiquidation")
+MAX_CHARGED_HOURS = 24 * 400
 
 
 def new_log_entry(ex: Venue, **kw: object) -> AccountLogEntry:
@@ -90,6 +91,15 @@ def settle_funding(ex: Venue, hour_end_ms: int) -> None:
     (longs pay when the rate is positive), booked to the settlement currency as an account-log
     ``funding rate change`` row with ``funding_rate`` (absolute) and ``realized_funding``.
     """
+    for sym, m in ex.markets.items():
+        ref_price = m.index if m.index is not None else m.mark
+        if m.funding_rates and ref_price is not None:  # the rate charged this hour, for historicalfundingrates
+            rel_now = m.funding_rate_for(hour_end_ms - HOUR_MS)
+            absolute_now, _ = funding_payment(ex.instruments[sym], Decimal(1), Decimal(repr(rel_now)),
+                                              Decimal(repr(ref_price)))
+            m.charged_rates[hour_end_ms - HOUR_MS] = (rel_now, float(absolute_now))
+            if len(m.charged_rates) > MAX_CHARGED_HOURS:
+                del m.charged_rates[min(m.charged_rates)]
     for sym, pos in list(ex.positions.items()):
         m = ex.markets[sym]
         rel = m.funding_rate_for(hour_end_ms - HOUR_MS)

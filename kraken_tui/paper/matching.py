@@ -49,6 +49,8 @@ class PaperMarket:
     index: float | None = None
     index_from_source: bool = False
     funding_rates: list[tuple[int, float]] = field(default_factory=list)
+    charged_rates: dict[int, tuple[float, float]] = field(default_factory=dict)
+    """Hour start (UTC ms) -> (relative rate, absolute rate) the exchange settled funding at."""
     trade_seq: int = 0
     book_seq: int = 0
 

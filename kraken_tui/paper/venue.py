@@ -63,6 +63,9 @@ class Venue(Protocol):
     def mark_of(self, symbol: str, fallback: Decimal) -> Decimal:
         """Mark price of ``symbol`` in USD, ``fallback`` when unknown (``PaperExchange.mark_of``)."""
 
+    def upnl_usd(self, pos: PaperPosition) -> Decimal:
+        """Unrealised P&L of a position at mark, USD (``PaperExchange.upnl_usd``)."""
+
     def initial_margin_with_orders(self, extra: PaperOrder | None = None) -> Decimal:
         """IM of positions and open orders, USD (``PaperExchange.initial_margin_with_orders``)."""
 
