@@ -118,6 +118,7 @@ class HistoryRecorder:
             "orderType": _ORDER_TYPE.get(o.order_type, o.order_type), "clientId": o.cli_ord_id or "",
             "reduceOnly": o.reduce_only, "lastUpdateTimestamp": str(o.last_update_ms or o.received_ms)}
         if o.stop_price is not None:
+            body["accountId"] = str(int(self.account_uid.replace("-", "")[:7], 16))
             body["triggerOptions"] = {"triggerPrice": _s(o.stop_price),
                                       "triggerSignal": _SIGNAL[o.trigger_signal.value if o.trigger_signal else "mark"],
                                       "triggerSide": "Above" if o.trigger_above else "Below"}
