@@ -29,6 +29,7 @@ from kraken_tui.kraken.auth import sign_rest
 from kraken_tui.paper import routes, wire
 from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.faults import Faults
+from kraken_tui.paper.funding_backfill import backfill
 from kraken_tui.paper.params import BadParam
 from kraken_tui.paper.sources.base import MarketSource
 from kraken_tui.paper.ws_feeds import WsHub
@@ -154,8 +155,13 @@ class PaperServer:
         await self.stop()
 
     async def _pump(self, source: MarketSource) -> None:
+        first = True
         try:
             async for event in source.events():
+                if first and source.name == "synthetic":  # seeded past funding for historicalfundingrates
+                    first = False
+                    for market in self.exchange.markets.values():
+                        backfill(market, event.ts_ms, int(getattr(source, "seed", 0)))
                 self.exchange.apply_event(event)
                 await asyncio.sleep(0)
         except asyncio.CancelledError:

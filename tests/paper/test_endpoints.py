@@ -218,3 +218,36 @@ async def test_account_log_csv(srv):
 async def test_history_api_needs_auth(srv):
     r = await call(srv, "GET", "/api/history/v2/orders", sign=False)
     assert r.json()["error"] == "authenticationError"
+
+
+async def test_synthetic_run_serves_a_seeded_funding_backfill_then_the_rates_charged():
+    from kraken_tui.paper.funding_backfill import BACKFILL_HOURS
+    from kraken_tui.paper.sources.synthetic import SyntheticSource
+
+    ex = make_exchange()
+    src = SyntheticSource(["PF_XBTUSD"], seed=7, tick_ms=60_000, start_ms=T0 + 30 * 60_000, speed=None,
+                          end_ms=T0 + 3 * HOUR)
+    server = PaperServer(ex, source=src)
+    await server.start()
+    try:
+        await server.source_done.wait()
+        rates = (await call(server, "GET", "/derivatives/api/v4/historicalfundingrates", "symbol=PF_XBTUSD",
+                            sign=False)).json()["rates"]
+    finally:
+        await server.stop()
+    assert len(rates) >= BACKFILL_HOURS + 2
+    assert rates[0]["timestamp"] < rates[-1]["timestamp"]
+    charged = ex.markets["PF_XBTUSD"].charged_rates
+    assert sorted(charged) == [T0, T0 + HOUR, T0 + 2 * HOUR]  # hours settled at T0+1h, +2h, +3h
+    by_ts = {r["timestamp"]: r for r in rates}
+    from kraken_tui.paper.wire import iso
+
+    for ts, (rel, absolute) in charged.items():
+        assert by_ts[iso(ts)]["relativeFundingRate"] == rel and by_ts[iso(ts)]["fundingRate"] == absolute
+    # deterministic: the same seed gives the same backfill
+    again = make_exchange()
+    from kraken_tui.paper.funding_backfill import backfill
+
+    backfill(again.markets["PF_XBTUSD"], T0 + 30 * 60_000, 7)
+    assert again.markets["PF_XBTUSD"].funding_rates[0] == (T0 - BACKFILL_HOURS * HOUR,
+                                                          rates[0]["relativeFundingRate"])
