@@ -18,7 +18,7 @@ from kraken_tui.domain.money import fee_amount, settlement_margins, unrealized_p
 from kraken_tui.paper.account import FLEX_ACCOUNT
 from kraken_tui.paper.ledger import book_fill
 from kraken_tui.paper.margin import account_of, coin_figures, im_with_orders
-from kraken_tui.paper.matching import protection_limit, taker_fill
+from kraken_tui.paper.matching import protection_limit, taker_fills
 from kraken_tui.paper.orders import OrderEventRec, Outcome, PaperOrder, _dec, parse_order_params
 from kraken_tui.paper.venue import Venue
 
@@ -114,11 +114,16 @@ def _reject(ex: Venue, order: PaperOrder, status: str, out: Outcome, reason: str
 def _run_taker(ex: Venue, order: PaperOrder, out: Outcome, rest_reason: str) -> Outcome:
     """Take liquidity now; rest the remainder (lmt) or cancel it (ioc). Admission already passed."""
     inst = ex.instruments[order.symbol]
-    fill = taker_fill(order, inst, ex.markets[order.symbol])
-    if fill is not None:
-        ev = execute(ex, order, fill[0], fill[1], "taker")
-        if ev is not None:
-            out.events.append(ev)
+    fills = taker_fills(order, inst, ex.markets[order.symbol])
+    for price, qty in fills:
+        if order.status != "open":
+            break
+        ev = execute(ex, order, price, qty, "taker")
+        if ev is None:
+            break
+        out.events.append(ev)
+    if fills:
+        ex.notify("book", order.symbol)  # the levels taken are gone: WS book deltas
     if order.remaining > 0 and order.status == "open":
         if order.order_type == "ioc":
             if order.filled == 0:

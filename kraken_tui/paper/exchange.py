@@ -13,6 +13,7 @@ Must not import: aiohttp, httpx, websockets, textual, the engine.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from kraken_tui.domain.money import (
 from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.paper import entry, liquidation, margin
 from kraken_tui.paper.account import FLEX_ACCOUNT, AccountFigures, Balances, CoinAccountFigures, PaperPosition
+from kraken_tui.paper.book import DepthBook
 from kraken_tui.paper.candles import CandleStore
 from kraken_tui.paper.fills import PaperFill
 from kraken_tui.paper.history import HistoryRecorder
@@ -68,7 +70,8 @@ class PaperExchange:
         self.maker_fee_bps = _d(cfg.maker_fee_bps)
         self.taker_fee_bps = _d(cfg.taker_fee_bps)
         self.liquidation_fee_bps = _d(cfg.liquidation_fee_pct) * 100
-        self.markets = {s: PaperMarket(s) for s in self.instruments}
+        self.markets = {s: PaperMarket(s, book=DepthBook(s, float(i.tick_size), float(i.lot_size)))
+                        for s, i in self.instruments.items()}
         self.positions: dict[str, PaperPosition] = {}
         self.balances = Balances({"usd": _d(cfg.starting_balance_usd),
                                   **{c: _d(q) for c, q in cfg.starting_coin_balances.items()}})
@@ -235,11 +238,10 @@ class PaperExchange:
 
     # ------------------------------------------------------------------ order book
     def book_levels(self, symbol: str) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-        """(bids best first, asks best first) as (price USD, size contracts) of ``symbol``'s book (spec §4.4)."""
-        m = self.markets[symbol]
-        bids = [(m.bid, m.bid_size if m.bid_size is not None else 0.0)] if m.bid is not None else []
-        asks = [(m.ask, m.ask_size if m.ask_size is not None else 0.0)] if m.ask is not None else []
-        return bids, asks
+        """(bids best first, asks best first) as (price USD, size contracts) of ``symbol``'s book (spec §4.4).
+        A level of unlimited size (a source without sizes) is reported with size 1 [GAP: Kraken has none]."""
+        bids, asks = self.markets[symbol].book.levels()
+        return ([(p, q if q != math.inf else 1.0) for p, q in bids], [(p, q if q != math.inf else 1.0) for p, q in asks])
 
     # ------------------------------------------------------------------ valuation
     def mark_of(self, symbol: str, fallback: Decimal) -> Decimal:
