@@ -38,6 +38,7 @@ from kraken_tui.paper.instruments import build_instruments
 from kraken_tui.paper.ledger import settle_funding
 from kraken_tui.paper.matching import PaperMarket, maker_fill, on_tick_grid
 from kraken_tui.paper.orders import Outcome, PaperOrder
+from kraken_tui.paper.wire import iso
 from kraken_tui.paper.sources.base import FundingEvent, MarketEvent, MarketTick
 
 __all__ = ["Listener", "PaperExchange"]
@@ -92,6 +93,8 @@ class PaperExchange:
         self.notifications: list[dict[str, object]] = []
         """Platform notices served by REST ``notifications`` (spec §4.1): Kraken's notification objects."""
         self.pnl_preferences: dict[str, str] = {}
+        self.suspended: set[str] = set()
+        """Symbols whose market is suspended: order entry answers ``marketSuspended`` (``suspend_market``)."""
         self.cash_balances: dict[str, Decimal] = {}
         """The holding (cash) wallet by currency: what ``transfer`` moves out of the margin accounts."""
         self.fee_schedule_uid = str(uuid.uuid5(uuid.NAMESPACE_URL, "kraken-tui-paper-fee-schedule"))
@@ -162,6 +165,8 @@ class PaperExchange:
         market.apply(tick)
         self.candles.add_tick(sym, tick.ts_ms, tick.last, tick.trade_size, market.mark, market.index)
         for order in [o for o in self.open_orders.values() if o.symbol == sym and o.is_trigger]:
+            if order.trail_deviation is not None:
+                order.trail(market.signal_price(order.trigger_signal))
             if order.order_id in self.open_orders and order.triggered_by(market.signal_price(order.trigger_signal)):
                 entry.fire_trigger(self, order)
         trade = [tick.last, tick.trade_size] if tick.trade_size is not None and tick.last is not None else None
@@ -235,6 +240,16 @@ class PaperExchange:
         exchange clock. Returns (current_ms, trigger_ms or None when disarmed)."""
         self.dms_trigger_ms = self.now_ms + timeout_s * 1000 if timeout_s > 0 else None
         return self.now_ms, self.dms_trigger_ms
+
+    def suspend_market(self, symbol: str, suspended: bool, note: str = "") -> None:
+        """Suspend (or resume) trading in ``symbol``: while suspended, sendorder/batch sends answer
+        ``marketSuspended`` (spec §4.10) and a ``market`` notice is served by ``notifications`` (spec §7.13)."""
+        if symbol not in self.instruments:
+            raise KeyError(f"unknown symbol {symbol!r}")
+        (self.suspended.add if suspended else self.suspended.discard)(symbol)
+        self.notifications.append({"type": "market", "priority": "high" if suspended else "low",
+                                   "note": note or f"{symbol} trading {'suspended' if suspended else 'resumed'}",
+                                   "effectiveTime": iso(self.now_ms)})
 
     # ------------------------------------------------------------------ order book
     def book_levels(self, symbol: str) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:

@@ -23,7 +23,7 @@ from kraken_tui.paper.book import DepthBook
 from kraken_tui.paper.orders import PaperOrder
 from kraken_tui.paper.sources.base import MarketTick
 
-__all__ = ["PaperMarket", "maker_fill", "protection_limit", "taker_fills"]
+__all__ = ["PaperMarket", "fillable", "maker_fill", "protection_limit", "taker_fills"]
 
 PROTECTION = Decimal("0.01")
 MAX_FUNDING_HISTORY = 24 * 400
@@ -133,6 +133,26 @@ def _available(size: float | None, inst: Instrument, remaining: Decimal) -> Deci
     if size is None:
         return remaining
     return min(remaining, inst.round_size(_d(max(size, 0.0))))
+
+
+def fillable(order: PaperOrder, inst: Instrument, market: PaperMarket) -> Decimal:
+    """Contracts the order could take now at prices no worse than its limit, without taking them (``fok``)."""
+    if order.limit_price is None:
+        return Decimal(0)
+    buy = order.side is Side.BUY
+    bids, asks = market.book.levels()
+    side = asks if buy else bids
+    lim = float(order.limit_price)
+    if not side:
+        last = market.last
+        ok = last is not None and (last <= lim if buy else last >= lim)
+        return order.remaining if ok else Decimal(0)
+    total = Decimal(0)
+    for price, size in side:
+        if (buy and price > lim) or (not buy and price < lim) or total >= order.remaining:
+            break
+        total += order.remaining if size == math.inf else inst.round_size(_d(size))
+    return min(total, order.remaining)
 
 
 def taker_fills(order: PaperOrder, inst: Instrument, market: PaperMarket) -> list[tuple[Decimal, Decimal]]:

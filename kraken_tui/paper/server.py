@@ -78,13 +78,16 @@ class PaperServer:
         heartbeat_interval_s: WS heartbeat feed interval.
         rate_limits: enforce Kraken's budgets per API key (spec §5; ``paper.ratelimit``): over budget, a
             /derivatives call gets HTTP 429 ``apiLimitExceeded`` with a ``Retry-After`` header (seconds), a
-            history call HTTP 429 text/plain with ``rate-limit-reset``. Off only for benchmarks.
+            history call HTTP 429 text/plain with ``rate-limit-reset``. None (default) = on, except while
+            the server pumps a ``replay`` source: a replay runs on data time, faster than the wall-clock
+            buckets, and the project's client runs without a budget then too (``runtime``). False: off
+            (benchmarks).
     """
 
     def __init__(self, exchange: PaperExchange, *, host: str = "127.0.0.1", port: int = 0,
                  api_key: str = PAPER_API_KEY, api_secret: str = PAPER_API_SECRET, faults: Faults | None = None,
                  source: MarketSource | None = None, wall_clock: bool = False, ticker_interval_s: float = 1.0,
-                 heartbeat_interval_s: float = 5.0, rate_limits: bool = True) -> None:
+                 heartbeat_interval_s: float = 5.0, rate_limits: bool | None = None) -> None:
         self.exchange = exchange
         self.host, self.port = host, port
         self.api_key, self._api_secret = api_key, api_secret
@@ -93,6 +96,8 @@ class PaperServer:
         self.wall_clock = wall_clock
         self.hub = WsHub(exchange, api_key, api_secret, self.faults, ticker_interval_s, heartbeat_interval_s)
         self._nonces = NonceGuard()
+        if rate_limits is None:
+            rate_limits = source is None or getattr(source, "name", "") != "replay"
         self.budget = ServerBudget() if rate_limits else None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []

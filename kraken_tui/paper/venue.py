@@ -41,6 +41,7 @@ class Venue(Protocol):
     account_log: deque[AccountLogEntry]
     log_seq: int
     now_ms: int
+    suspended: set[str]
     maker_fee_bps: Decimal
     taker_fee_bps: Decimal
     liquidation_fee_bps: Decimal

@@ -14,7 +14,7 @@ from kraken_tui.paper.ratelimit import ServerBudget, request_cost
 from kraken_tui.paper.routes import ROUTES, resolve
 from kraken_tui.paper.server import PaperServer, Request
 
-from .helpers import T0, call, make_exchange, paper_client, quote
+from .helpers import D, T0, call, make_exchange, quote
 
 V3 = "/derivatives/api/v3/"
 
@@ -165,3 +165,90 @@ async def test_client_backs_off_and_its_flatten_reserve_still_gets_through():
         await srv.stop()
     assert refused == []
     assert not ex.open_orders and "PF_XBTUSD" not in ex.positions
+
+
+async def _send(srv, query):
+    return (await call(srv, "POST", V3 + "sendorder", query)).json()["sendStatus"]
+
+
+async def test_order_rules_answer_krakens_status_words():
+    ex = make_exchange()
+    quote(ex, T0 + 1000)
+    ex.apply_event(__import__("kraken_tui.paper.sources.base", fromlist=["MarketTick"]).MarketTick(
+        "PF_XBTUSD", T0 + 1500, bid=49_990.0, ask=50_010.0, bid_size=0.5, ask_size=0.5, mark_price=50_000.0,
+        index_price=50_000.0, depth=(((49_990.0, 0.5), (49_980.0, 0.5)), ((50_010.0, 0.5), (50_020.0, 0.5)))))
+    srv = PaperServer(ex)
+    await srv.start()
+    try:
+        sym = "symbol=PF_XBTUSD"
+        # fok: 1.5 > the 1.0 on the asks up to 50 020 -> refused whole; 0.8 fills across two levels
+        st = await _send(srv, f"orderType=fok&{sym}&side=buy&size=1.5&limitPrice=50020")
+        assert st["status"] == "iocWouldNotExecute" and not ex.fills
+        st = await _send(srv, f"orderType=fok&{sym}&side=buy&size=0.8&limitPrice=50020")
+        assert st["status"] == "placed" and [e["type"] for e in st["orderEvents"]] == ["EXECUTION", "EXECUTION"]
+        assert ex.positions["PF_XBTUSD"].size == D("0.8")
+        # wouldNotReducePosition: a reduce-only buy on a long
+        st = await _send(srv, f"orderType=lmt&{sym}&side=buy&size=0.1&limitPrice=49000&reduceOnly=true")
+        assert st["status"] == "wouldNotReducePosition"
+        # postWouldExecute
+        st = await _send(srv, f"orderType=post&{sym}&side=sell&size=0.1&limitPrice=49980")
+        assert st["status"] == "postWouldExecute"
+        # selfFill: a resting sell at 50 100, then a buy limit reaching it
+        assert (await _send(srv, f"orderType=lmt&{sym}&side=sell&size=0.1&limitPrice=50100"))["status"] == "placed"
+        st = await _send(srv, f"orderType=lmt&{sym}&side=buy&size=0.1&limitPrice=50100")
+        assert st["status"] == "selfFill" and st["orderEvents"][0]["reason"] == "SELF_FILL"
+        assert (await _send(srv, f"orderType=lmt&{sym}&side=buy&size=0.1&limitPrice=50000"))["status"] != "selfFill"
+        # insufficientAvailableFunds: 100 BTC on 10 000 USD
+        st = await _send(srv, f"orderType=lmt&{sym}&side=buy&size=100&limitPrice=40000")
+        assert st["status"] == "insufficientAvailableFunds"
+        # marketSuspended, with a notice
+        ex.suspend_market("PF_XBTUSD", True)
+        assert (await _send(srv, f"orderType=mkt&{sym}&side=sell&size=0.1"))["status"] == "marketSuspended"
+        notes = (await call(srv, "GET", V3 + "notifications")).json()["notifications"]
+        assert notes[-1]["type"] == "market" and "suspended" in notes[-1]["note"]
+        ex.suspend_market("PF_XBTUSD", False)
+        assert (await _send(srv, f"orderType=mkt&{sym}&side=sell&size=0.1"))["status"] == "selfFill"  # own bid
+        ex.cancel_all()
+        assert (await _send(srv, f"orderType=mkt&{sym}&side=sell&size=0.1"))["status"] == "placed"
+    finally:
+        await srv.stop()
+
+
+def test_too_many_small_orders():
+    from kraken_tui.paper.entry import MAX_SMALL_ORDERS
+
+    ex = make_exchange()
+    quote(ex, T0 + 1000)
+    for i in range(MAX_SMALL_ORDERS):
+        out = ex.send_order({"orderType": "lmt", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.0001",
+                             "limitPrice": str(40_000 + i)})
+        assert out.status == "placed"
+    out = ex.send_order({"orderType": "lmt", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.0001",
+                         "limitPrice": "39000"})
+    assert out.status == "tooManySmallOrders"
+    big = ex.send_order({"orderType": "lmt", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.01",
+                         "limitPrice": "39000"})
+    assert big.status == "placed"
+
+
+def test_trailing_stop_follows_the_price_and_fires():
+    ex = make_exchange()
+    quote(ex, T0 + 1000)
+    ex.send_order({"orderType": "mkt", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.1"})
+    bad = ex.send_order({"orderType": "trailing_stop", "symbol": "PF_XBTUSD", "side": "sell", "size": "0.1",
+                         "trailingStopMaxDeviation": "60"})
+    assert bad.status == "invalidArgument"
+    out = ex.send_order({"orderType": "trailing_stop", "symbol": "PF_XBTUSD", "side": "sell", "size": "0.1",
+                         "trailingStopMaxDeviation": "1", "trailingStopDeviationUnit": "PERCENT", "reduceOnly": "true"})
+    assert out.status == "placed"
+    order = ex.open_orders[out.order_id]
+    assert order.stop_price == D(49_500)  # 1 % under mark 50 000
+    quote(ex, T0 + 2000, bid=50_990, ask=51_010, mark=51_000)
+    assert order.stop_price == D(50_490)  # followed the mark up
+    quote(ex, T0 + 3000, bid=50_590, ask=50_610, mark=50_600)
+    assert order.stop_price == D(50_490)  # never back down
+    quote(ex, T0 + 4000, bid=50_470, ask=50_490, mark=50_480)
+    assert out.order_id not in ex.open_orders and "PF_XBTUSD" not in ex.positions  # fired, closed the long
+    usd = ex.send_order({"orderType": "trailing_stop", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.1",
+                         "trailingStopMaxDeviation": "250", "trailingStopDeviationUnit": "QUOTE_CURRENCY"})
+    assert ex.open_orders[usd.order_id].stop_price == D(50_730)  # 250 USD above mark 50 480
