@@ -206,7 +206,8 @@ class HistoryRecorder:
         self._add(f.ts_ms, f.symbol, "executions", "Execution", {"execution": execution, "takerReducedQuantity": ""})
         self._position_update(f, old_size, new_size)
         taker_side = ("sell" if f.side is Side.BUY else "buy") if maker else f.side.value
-        kind = {"liquidation": "liquidation", "partialLiquidation": "partial liquidation"}.get(f.fill_type, "fill")
+        kind = {"liquidation": "liquidation", "partialLiquidation": "partial liquidation",
+                "assignor": "assignment"}.get(f.fill_type, "fill")
         self.add_trade(f.symbol, f.ts_ms, f.price, f.size, taker_side, kind)
 
     def _position_update(self, f: PaperFill, old: Decimal, new: Decimal) -> None:

@@ -23,7 +23,9 @@ from kraken_tui.paper.venue import Venue
 
 __all__ = ["book_fill", "new_log_entry", "settle_funding"]
 
-LIQUIDATION_TYPES = ("liquidation", "partialLiquidation")
+LIQUIDATION_TYPES = ("liquidation", "partialLiquidation", "assignor")
+_LOG_INFO = {"liquidation": "futures liquidation", "partialLiquidation": "futures liquidation",
+             "assignor": "futures assignor"}
 MAX_CHARGED_HOURS = 24 * 400
 
 
@@ -67,7 +69,7 @@ def book_fill(
     ex.fills.append(fill)
     mark = ex.markets[order.symbol].mark
     mark_d = Decimal(repr(mark)) if mark is not None else None
-    info = "futures liquidation" if liquidation else "futures trade"
+    info = _LOG_INFO.get(fill_type, "futures trade")
     new_log_entry(ex, ts_ms=now, asset=cur, info=info, contract=order.symbol.lower(), old_balance=old_bal,
                   new_balance=new_bal, realized_pnl=realized, fee=ZERO if liquidation else fee, trade_price=price,
                   mark_price=mark_d,

@@ -252,3 +252,28 @@ def test_trailing_stop_follows_the_price_and_fires():
     usd = ex.send_order({"orderType": "trailing_stop", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.1",
                          "trailingStopMaxDeviation": "250", "trailingStopDeviationUnit": "QUOTE_CURRENCY"})
     assert ex.open_orders[usd.order_id].stop_price == D(50_730)  # 250 USD above mark 50 480
+
+
+async def test_bankrupt_position_is_assigned_at_the_bankruptcy_price_and_the_unwind_queue_reads():
+    ex = make_exchange()  # 10 000 USD
+    quote(ex, T0 + 1000, bid_size=100.0, ask_size=100.0)
+    ex.send_order({"orderType": "mkt", "symbol": "PF_XBTUSD", "side": "buy", "size": "2"})  # ~100 000 USD long
+    pos = ex.positions["PF_XBTUSD"]
+    entry, balance = pos.entry_price, ex.balances.quantities["usd"]
+    srv = PaperServer(ex)
+    await srv.start()
+    try:
+        q = (await call(srv, "GET", V3 + "unwindqueue")).json()["queue"]
+        assert q == [{"symbol": "PF_XBTUSD", "percentile": 20}]  # not in profit: back of the queue
+        # the market gaps 10 % down: equity = balance + 2 x (45 000 - entry) < 0
+        quote(ex, T0 + 2000, bid=44_990, ask=45_010, mark=45_000)
+    finally:
+        await srv.stop()
+    assert "PF_XBTUSD" not in ex.positions
+    fill = ex.fills[-1]
+    assert fill.fill_type == "assignor"
+    # bankruptcy price: 45 000 - equity / 2, rounded up to the tick; the balance ends at 0 .. one tick x 2
+    equity = balance + 2 * (D(45_000) - entry)
+    assert equity < 0 and fill.price == (D(45_000) - equity / 2).to_integral_value(rounding="ROUND_CEILING")
+    assert D(0) <= ex.balances.quantities["usd"] < D(2)
+    assert ex.account_log[-1].info == "futures assignor"
