@@ -11,7 +11,7 @@ Owns: ``DepthBook``. Two origins:
   roughly linear size growth with distance over the first levels; the constants give about 10 x the top size
   within 10 bps of the touch for PF_XBTUSD, the order of magnitude of Kraken's public book.
 Without a size (sources that give none) the top level has unlimited size and there is no depth (the
-behaviour of a top-of-book simulator). Takers consume levels (``take``); consumed size stays gone until the
+behaviour of a top-of-book simulator); a quoted size of 0 means no liquidity on that side at all. Takers consume levels (``take``); consumed size stays gone until the
 source moves the book again. Levels are built lazily, only when something reads or takes them.
 Prices are USD floats on the tick grid, sizes contracts, as market data (``paper.matching``).
 Must not import: aiohttp, textual, the engine.
@@ -68,8 +68,10 @@ class DepthBook:
             return []
         if size is None:
             return [[top, math.inf]]
+        if size <= 0:  # a quote with nothing behind it: no liquidity on this side
+            return []
         step = max(self.tick, math.ceil(top * STEP_BPS / 10_000 / self.tick) * self.tick)
-        out: list[Level] = [[top, size]] if size > 0 else []
+        out: list[Level] = [[top, size]]
         lot = self.lot
         for k in range(1, MODEL_LEVELS):
             price = round(top + sign * k * step, self._digits)

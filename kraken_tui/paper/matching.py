@@ -144,7 +144,7 @@ def fillable(order: PaperOrder, inst: Instrument, market: PaperMarket) -> Decima
     side = asks if buy else bids
     lim = float(order.limit_price)
     if not side:
-        last = market.last
+        last = None if (market.ask if buy else market.bid) is not None else market.last
         ok = last is not None and (last <= lim if buy else last >= lim)
         return order.remaining if ok else Decimal(0)
     total = Decimal(0)
@@ -160,7 +160,8 @@ def taker_fills(order: PaperOrder, inst: Instrument, market: PaperMarket) -> lis
 
     A buy walks the asks while ask <= limit (a sell the bids while bid >= limit), taking each level's size
     (rounded down to the lot) until the order is done; the sizes taken are consumed and the market's quote
-    moves to the new best level. Without a quote, the last price stands in with unlimited size.
+    moves to the new best level. Without a quote, the last price stands in with unlimited size; a quote whose
+    size is 0 has nothing to take.
     """
     if order.limit_price is None:
         return []
@@ -168,8 +169,8 @@ def taker_fills(order: PaperOrder, inst: Instrument, market: PaperMarket) -> lis
     bids, asks = market.book.levels()
     side = asks if buy else bids
     if not side:
-        if market.last is None:
-            return []
+        if market.last is None or (market.ask if buy else market.bid) is not None:
+            return []  # a quote with no size behind it: nothing to take
         last = _d(market.last)
         if (buy and last > order.limit_price) or (not buy and last < order.limit_price):
             return []
