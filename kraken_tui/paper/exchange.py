@@ -93,6 +93,9 @@ class PaperExchange:
         self.notifications: list[dict[str, object]] = []
         """Platform notices served by REST ``notifications`` (spec §4.1): Kraken's notification objects."""
         self.pnl_preferences: dict[str, str] = {}
+        self.assignment_stage = False
+        """Assign a position that is bankrupt at mark at its bankruptcy price (``paper.liquidation``); off by
+        default so paper fills equal the backtester's liquidation at mark."""
         self.suspended: set[str] = set()
         """Symbols whose market is suspended: order entry answers ``marketSuspended`` (``suspend_market``)."""
         self.cash_balances: dict[str, Decimal] = {}

@@ -18,7 +18,9 @@ Liquidation executions are booked as fills of an exchange-generated ``liquidatio
 ``liquidation_fee``. Stages (Equity Protection Process): partial liquidation, then full liquidation at mark;
 when the account is already bankrupt at mark (equity < 0: the market gapped past the bankruptcy price), a
 linear position is instead assigned at its bankruptcy price (``bankruptcy_price``; fill type ``assignor``,
-account log ``futures assignor``, no fee) so the account ends at 0, not below. [GAP] Kraken's assignment
+account log ``futures assignor``, no fee) so the account ends at 0, not below. That stage is on when
+``PaperExchange.assignment_stage`` is True; it is off by default because the backtester models liquidation
+at mark and the backtest-equals-paper reference tests hold the two to the same fills. [GAP] Kraken's assignment
 counterparties and the final unwind stage act on other accounts; the paper account's own place in the unwind
 queue is served by ``unwindqueue`` (``paper.unwind``). Inverse (PI_) positions still close at mark. Open orders of the symbol are cancelled first (WS reason ``liquidation``).
 Must not import: aiohttp, httpx, websockets, textual, the engine, ``paper.exchange``.
@@ -64,7 +66,7 @@ def _liquidate(ex: Venue, symbol: str, qty: Decimal, full: bool, equity_usd: Dec
     inst = ex.instruments[symbol]
     side = Side.SELL if pos.size > 0 else Side.BUY
     price = ex.mark_of(symbol, pos.entry_price)
-    if full and equity_usd < 0 and inst.is_linear and qty == abs(pos.size):
+    if ex.assignment_stage and full and equity_usd < 0 and inst.is_linear and qty == abs(pos.size):
         # bankrupt at mark (the market gapped through the bankruptcy price): the position is assigned at the
         # bankruptcy price instead (stage 3 of the Equity Protection Process; the assignee takes the loss)
         order = PaperOrder(str(uuid.uuid4()), symbol, side, "assignment", qty, ex.now_ms,

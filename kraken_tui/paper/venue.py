@@ -42,6 +42,7 @@ class Venue(Protocol):
     log_seq: int
     now_ms: int
     suspended: set[str]
+    assignment_stage: bool
     maker_fee_bps: Decimal
     taker_fee_bps: Decimal
     liquidation_fee_bps: Decimal

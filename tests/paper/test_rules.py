@@ -256,6 +256,7 @@ def test_trailing_stop_follows_the_price_and_fires():
 
 async def test_bankrupt_position_is_assigned_at_the_bankruptcy_price_and_the_unwind_queue_reads():
     ex = make_exchange()  # 10 000 USD
+    ex.assignment_stage = True
     quote(ex, T0 + 1000, bid_size=100.0, ask_size=100.0)
     ex.send_order({"orderType": "mkt", "symbol": "PF_XBTUSD", "side": "buy", "size": "2"})  # ~100 000 USD long
     pos = ex.positions["PF_XBTUSD"]
