@@ -50,17 +50,23 @@ class HistoryElement:
 
 @dataclass(frozen=True, slots=True)
 class PublicTrade:
-    """One public trade print: price USD, size contracts, taker ``side`` (buy|sell), ``kind`` (fill,
-    liquidation, partial liquidation, spec §4.4), ``trade_id`` increasing per symbol."""
+    """One public trade print: price USD, size contracts (floats from market data, Decimals from the account's
+    own executions), taker ``side`` (buy|sell), ``kind`` (fill, liquidation, partial liquidation, assignment,
+    spec §4.4), ``trade_id`` increasing per symbol, ``mark`` the mark price then (USD, None when unknown)."""
 
     trade_id: int
-    uid: str
+    symbol: str
     ts_ms: int
-    price: Decimal
-    size: Decimal
+    price: Decimal | float
+    size: Decimal | float
     side: str
     kind: str
     mark: float | None
+
+    @property
+    def uid(self) -> str:
+        """A stable uid for the print (derived from symbol and trade id: built only when rendered)."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"paper-trade/{self.symbol}/{self.trade_id}"))
 
 
 def _s(d: Decimal | None) -> str:
@@ -131,7 +137,9 @@ class HistoryRecorder:
 
     # ------------------------------------------------------------------ listener
     def on_event(self, kind: str, payload: object) -> None:
-        """The exchange listener: ``order``, ``order_rejected``, ``fill``, ``trade``, ``market`` notifications."""
+        """The exchange listener: ``order``, ``order_rejected``, ``fill``, ``trade`` notifications."""
+        if kind == "market":
+            return
         if kind == "order":
             snap, is_cancel, reason = cast(tuple[PaperOrder, bool, str], payload)
             self._on_order(snap, is_cancel, reason)
@@ -144,7 +152,7 @@ class HistoryRecorder:
             self._on_fill(payload)  # type: ignore[arg-type]
         elif kind == "trade":
             sym, price, size, side, ts = cast(tuple[str, float, float, Side, int], payload)
-            self.add_trade(sym, ts, Decimal(repr(price)), Decimal(repr(size)), side.value, "fill")
+            self.add_trade(sym, ts, price, size, side.value, "fill")
 
     def _on_order(self, o: PaperOrder, is_cancel: bool, reason: str) -> None:
         ts = o.last_update_ms or o.received_ms
@@ -231,11 +239,14 @@ class HistoryRecorder:
             "executionSize": _s(f.size), "executionUid": f.fill_id, "fee": _s(f.fee), "feeCurrency": f.fee_currency,
             "realizedFunding": "0", "updateReason": "liquidation" if "iquidation" in f.fill_type else "trade"})
 
-    def add_trade(self, symbol: str, ts_ms: int, price: Decimal, size: Decimal, side: str, kind: str) -> None:
+    def add_trade(self, symbol: str, ts_ms: int, price: Decimal | float, size: Decimal | float, side: str,
+                  kind: str) -> None:
         """Append a print to ``symbol``'s public tape (spec §4.4 ``history``)."""
         tid = self._trade_ids[symbol] = self._trade_ids.get(symbol, 0) + 1
-        tape = self.tape.setdefault(symbol, deque(maxlen=MAX_TAPE))
-        tape.append(PublicTrade(tid, str(uuid.uuid4()), ts_ms, price, size, side, kind, self._mark_of(symbol)))
+        tape = self.tape.get(symbol)
+        if tape is None:
+            tape = self.tape[symbol] = deque(maxlen=MAX_TAPE)
+        tape.append(PublicTrade(tid, symbol, ts_ms, price, size, side, kind, self._mark_of(symbol)))
 
     # ------------------------------------------------------------------ queries
     def query(self, stream: str, *, since: int | None, before: int | None, sort: str, count: int,

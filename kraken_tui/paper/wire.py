@@ -298,18 +298,20 @@ def market_execution(symbol: str, t: Any) -> dict[str, Any]:
     """A public ``Execution`` element of /api/history/v3/market/{symbol}/executions (ccxt ``fetchTrades``
     capture): maker and taker order stubs (the taker on ``t.side``), epoch-ms strings, no account data."""
     ts = str(t.ts_ms)
-    price = dstr(t.price)
+    price_d = t.price if isinstance(t.price, Decimal) else Decimal(repr(t.price))
+    size_d = t.size if isinstance(t.size, Decimal) else Decimal(repr(t.size))
+    price = dstr(price_d)
     taker_dir = "Buy" if t.side == "buy" else "Sell"
     maker_dir = "Sell" if t.side == "buy" else "Buy"
 
     def stub(key: str, direction: str, order_type: str) -> dict[str, Any]:
         return {"uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{t.uid}/{key}")), "tradeable": symbol,
-                "direction": direction, "quantity": dstr(t.size), "timestamp": ts, "limitPrice": price,
+                "direction": direction, "quantity": dstr(size_d), "timestamp": ts, "limitPrice": price,
                 "orderType": order_type, "reduceOnly": False, "lastUpdateTimestamp": ts}
 
     return {"uid": t.uid, "timestamp": ts, "event": {"Execution": {"execution": {
         "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{t.uid}/execution")), "makerOrder": stub("maker", maker_dir, "Limit"),
         "takerOrder": stub("taker", taker_dir, "Market" if t.kind == "fill" else "Liquidation"), "timestamp": ts,
-        "quantity": dstr(t.size), "price": price, "markPrice": repr(t.mark) if t.mark is not None else "",
-        "limitFilled": True, "usdValue": dstr((t.size * t.price).quantize(Decimal("0.01")))},
+        "quantity": dstr(size_d), "price": price, "markPrice": repr(t.mark) if t.mark is not None else "",
+        "limitFilled": True, "usdValue": dstr((size_d * price_d).quantize(Decimal("0.01")))},
         "takerReducedQuantity": ""}}}
