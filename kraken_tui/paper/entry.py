@@ -14,11 +14,11 @@ import uuid
 from decimal import Decimal
 
 from kraken_tui.domain import ZERO, Side
-from kraken_tui.domain.money import fee_amount, settlement_margins, unrealized_pnl
+from kraken_tui.domain.money import fee_amount, notional_usd, settlement_margins, unrealized_pnl
 from kraken_tui.paper.account import FLEX_ACCOUNT
 from kraken_tui.paper.ledger import book_fill
 from kraken_tui.paper.margin import account_of, coin_figures, im_with_orders
-from kraken_tui.paper.matching import protection_limit, taker_fill
+from kraken_tui.paper.matching import fillable, protection_limit, taker_fills
 from kraken_tui.paper.orders import OrderEventRec, Outcome, PaperOrder, _dec, parse_order_params
 from kraken_tui.paper.venue import Venue
 
@@ -97,7 +97,36 @@ _REJECT_REASONS = {
     "postWouldExecute": "POST_WOULD_EXECUTE", "iocWouldNotExecute": "IOC_WOULD_NOT_EXECUTE",
     "wouldNotReducePosition": "WOULD_NOT_REDUCE_POSITION", "insufficientAvailableFunds": "INSUFFICIENT_MARGIN",
     "wouldCauseLiquidation": "WOULD_CAUSE_LIQUIDATION", "clientOrderIdAlreadyExist": "CLIENT_ORDER_ID_IN_USE",
+    "selfFill": "SELF_FILL", "tooManySmallOrders": "TOO_MANY_SMALL_ORDERS", "marketSuspended": "MARKET_SUSPENDED",
 }
+SMALL_ORDER_USD = Decimal(10)
+MAX_SMALL_ORDERS = 50
+"""[GAP] Kraken does not publish its ``tooManySmallOrders`` thresholds: the paper exchange refuses a resting
+order under 10 USD notional while 50 such orders are open."""
+
+
+def _self_fill(ex: Venue, order: PaperOrder) -> bool:
+    """True when the order's limit reaches one of the account's own resting orders on the other side
+    (spec §4.10 ``selfFill``: "would trade against own order"; the incoming order is refused)."""
+    if order.limit_price is None:
+        return False
+    for o in ex.open_orders.values():
+        if o.symbol != order.symbol or o.side is order.side or o.is_trigger or o.limit_price is None:
+            continue
+        if (order.limit_price >= o.limit_price) if order.side is Side.BUY else (order.limit_price <= o.limit_price):
+            return True
+    return False
+
+
+def _too_many_small(ex: Venue, order: PaperOrder) -> bool:
+    inst = ex.instruments[order.symbol]
+    ref = order.limit_price or order.stop_price
+    if ref is None or notional_usd(inst, order.size, ref) >= SMALL_ORDER_USD:
+        return False
+    small = sum(1 for o in ex.open_orders.values()
+                if (o.limit_price or o.stop_price) is not None
+                and notional_usd(ex.instruments[o.symbol], o.size, o.limit_price or o.stop_price or ZERO) < SMALL_ORDER_USD)
+    return small >= MAX_SMALL_ORDERS
 
 
 def _reject(ex: Venue, order: PaperOrder, status: str, out: Outcome, reason: str) -> Outcome:
@@ -105,6 +134,7 @@ def _reject(ex: Venue, order: PaperOrder, status: str, out: Outcome, reason: str
     ex.closed_orders.append(order)
     out.status = status
     out.events.append(OrderEventRec("REJECT", order.snapshot(), reason=_REJECT_REASONS.get(status, "INVALID_ARGUMENT")))
+    ex.notify("order_rejected", order.snapshot())
     if status == "postWouldExecute":
         ex.notify("order_verbose", (order.snapshot(), True, "post_order_failed_because_it_would_filled"))
     return out
@@ -113,18 +143,24 @@ def _reject(ex: Venue, order: PaperOrder, status: str, out: Outcome, reason: str
 def _run_taker(ex: Venue, order: PaperOrder, out: Outcome, rest_reason: str) -> Outcome:
     """Take liquidity now; rest the remainder (lmt) or cancel it (ioc). Admission already passed."""
     inst = ex.instruments[order.symbol]
-    fill = taker_fill(order, inst, ex.markets[order.symbol])
-    if fill is not None:
-        ev = execute(ex, order, fill[0], fill[1], "taker")
-        if ev is not None:
-            out.events.append(ev)
+    fills = taker_fills(order, inst, ex.markets[order.symbol])
+    for price, qty in fills:
+        if order.status != "open":
+            break
+        ev = execute(ex, order, price, qty, "taker")
+        if ev is None:
+            break
+        out.events.append(ev)
+    if fills:
+        ex.notify("book", order.symbol)  # the levels taken are gone: WS book deltas
     if order.remaining > 0 and order.status == "open":
-        if order.order_type == "ioc":
+        if order.order_type in ("ioc", "fok"):
             if order.filled == 0:
                 ex.closed_orders.append(order)
                 order.status, order.closed_ms, order.update_reason = "REJECTED", ex.now_ms, "IOC_WOULD_NOT_EXECUTE"
                 out.status = "iocWouldNotExecute"
                 out.events.append(OrderEventRec("REJECT", order.snapshot(), reason="IOC_WOULD_NOT_EXECUTE"))
+                ex.notify("order_rejected", order.snapshot())
             else:
                 ex.close_order(order, "CANCELLED", "ioc_order_failed_because_it_would_not_be_executed",
                                "PARTIAL_FILL")
@@ -152,12 +188,17 @@ def send_order(ex: Venue, params: dict[str, object], order_tag: str | None = Non
         out.status = "clientOrderIdAlreadyExist"
         return out
     market = ex.markets[inst.symbol]
-    if not market.has_price:
+    if not market.has_price or inst.symbol in ex.suspended:
         out.status = "marketSuspended"
         return out
+    trailing = parsed.order_type == "trailing_stop"
     order = PaperOrder(str(uuid.uuid4()), inst.symbol, parsed.side, parsed.order_type, parsed.size, ex.now_ms,
-                       parsed.limit_price, parsed.stop_price, parsed.trigger_signal if parsed.stop_price else None,
-                       parsed.reduce_only, parsed.cli_ord_id, last_update_ms=ex.now_ms)
+                       parsed.limit_price, parsed.stop_price,
+                       parsed.trigger_signal if parsed.stop_price or trailing else None,
+                       parsed.reduce_only, parsed.cli_ord_id, last_update_ms=ex.now_ms,
+                       trail_deviation=parsed.trail_deviation, trail_unit=parsed.trail_unit)
+    if trailing:
+        order.trail(market.signal_price(order.trigger_signal))
     out.order_id = order.order_id
     reduced = None
     if order.reduce_only:
@@ -166,12 +207,19 @@ def send_order(ex: Venue, params: dict[str, object], order_tag: str | None = Non
             return _reject(ex, order, "wouldNotReducePosition", out, "would_not_reduce_position")
         if cap < order.size:
             reduced, order.size = order.size - cap, cap
+    if order.order_type in ("lmt", "post", "stp", "take_profit", "trailing_stop") and _too_many_small(ex, order):
+        return _reject(ex, order, "tooManySmallOrders", out, "too_many_small_orders")
     if order.is_trigger:
         out.events.append(OrderEventRec("PLACE", order.snapshot(), reduced_quantity=reduced))
         ex.add_open(order)
         return out
     if order.order_type == "mkt":
         order.order_type, order.limit_price = "ioc", protection_limit(inst, order.side, market)
+    if order.order_type != "post" and _self_fill(ex, order):
+        return _reject(ex, order, "selfFill", out, "self_fill")
+    if order.order_type == "fok" and fillable(order, inst, market) < order.remaining:
+        # [GAP] the status enum has no FOK-specific word; the IOC one is the closest Kraken status
+        return _reject(ex, order, "iocWouldNotExecute", out, "fok_would_not_fill")
     if order.order_type == "post":
         quote = market.ask if order.side is Side.BUY else market.bid
         limit = order.limit_price

@@ -13,6 +13,7 @@ Must not import: aiohttp, httpx, websockets, textual, the engine.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -29,12 +30,15 @@ from kraken_tui.domain.money import (
 from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.paper import entry, liquidation, margin
 from kraken_tui.paper.account import FLEX_ACCOUNT, AccountFigures, Balances, CoinAccountFigures, PaperPosition
+from kraken_tui.paper.book import DepthBook
 from kraken_tui.paper.candles import CandleStore
 from kraken_tui.paper.fills import PaperFill
+from kraken_tui.paper.history import HistoryRecorder
 from kraken_tui.paper.instruments import build_instruments
 from kraken_tui.paper.ledger import settle_funding
 from kraken_tui.paper.matching import PaperMarket, maker_fill, on_tick_grid
 from kraken_tui.paper.orders import Outcome, PaperOrder
+from kraken_tui.paper.wire import iso
 from kraken_tui.paper.sources.base import FundingEvent, MarketEvent, MarketTick
 
 __all__ = ["Listener", "PaperExchange"]
@@ -67,7 +71,8 @@ class PaperExchange:
         self.maker_fee_bps = _d(cfg.maker_fee_bps)
         self.taker_fee_bps = _d(cfg.taker_fee_bps)
         self.liquidation_fee_bps = _d(cfg.liquidation_fee_pct) * 100
-        self.markets = {s: PaperMarket(s) for s in self.instruments}
+        self.markets = {s: PaperMarket(s, book=DepthBook(s, float(i.tick_size), float(i.lot_size)))
+                        for s, i in self.instruments.items()}
         self.positions: dict[str, PaperPosition] = {}
         self.balances = Balances({"usd": _d(cfg.starting_balance_usd),
                                   **{c: _d(q) for c, q in cfg.starting_coin_balances.items()}})
@@ -83,6 +88,19 @@ class PaperExchange:
         self.account_uid = str(uuid.uuid4())
         self.ignored_events = 0
         self._listeners: list[Listener] = []
+        self.history = HistoryRecorder(self.account_uid, lambda sym: self.markets[sym].mark)
+        self._listeners.append(self.history.on_event)
+        self.notifications: list[dict[str, object]] = []
+        """Platform notices served by REST ``notifications`` (spec §4.1): Kraken's notification objects."""
+        self.pnl_preferences: dict[str, str] = {}
+        self.assignment_stage = False
+        """Assign a position that is bankrupt at mark at its bankruptcy price (``paper.liquidation``); off by
+        default so paper fills equal the backtester's liquidation at mark."""
+        self.suspended: set[str] = set()
+        """Symbols whose market is suspended: order entry answers ``marketSuspended`` (``suspend_market``)."""
+        self.cash_balances: dict[str, Decimal] = {}
+        """The holding (cash) wallet by currency: what ``transfer`` moves out of the margin accounts."""
+        self.fee_schedule_uid = str(uuid.uuid5(uuid.NAMESPACE_URL, "kraken-tui-paper-fee-schedule"))
         self.funded_hour_ms: int | None = None
         """The last top of the hour (UTC ms) whose funding was settled; None before the first event."""
 
@@ -150,6 +168,8 @@ class PaperExchange:
         market.apply(tick)
         self.candles.add_tick(sym, tick.ts_ms, tick.last, tick.trade_size, market.mark, market.index)
         for order in [o for o in self.open_orders.values() if o.symbol == sym and o.is_trigger]:
+            if order.trail_deviation is not None:
+                order.trail(market.signal_price(order.trigger_signal))
             if order.order_id in self.open_orders and order.triggered_by(market.signal_price(order.trigger_signal)):
                 entry.fire_trigger(self, order)
         trade = [tick.last, tick.trade_size] if tick.trade_size is not None and tick.last is not None else None
@@ -223,6 +243,23 @@ class PaperExchange:
         exchange clock. Returns (current_ms, trigger_ms or None when disarmed)."""
         self.dms_trigger_ms = self.now_ms + timeout_s * 1000 if timeout_s > 0 else None
         return self.now_ms, self.dms_trigger_ms
+
+    def suspend_market(self, symbol: str, suspended: bool, note: str = "") -> None:
+        """Suspend (or resume) trading in ``symbol``: while suspended, sendorder/batch sends answer
+        ``marketSuspended`` (spec §4.10) and a ``market`` notice is served by ``notifications`` (spec §7.13)."""
+        if symbol not in self.instruments:
+            raise KeyError(f"unknown symbol {symbol!r}")
+        (self.suspended.add if suspended else self.suspended.discard)(symbol)
+        self.notifications.append({"type": "market", "priority": "high" if suspended else "low",
+                                   "note": note or f"{symbol} trading {'suspended' if suspended else 'resumed'}",
+                                   "effectiveTime": iso(self.now_ms)})
+
+    # ------------------------------------------------------------------ order book
+    def book_levels(self, symbol: str) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        """(bids best first, asks best first) as (price USD, size contracts) of ``symbol``'s book (spec §4.4).
+        A level of unlimited size (a source without sizes) is reported with size 1 [GAP: Kraken has none]."""
+        bids, asks = self.markets[symbol].book.levels()
+        return ([(p, q if q != math.inf else 1.0) for p, q in bids], [(p, q if q != math.inf else 1.0) for p, q in asks])
 
     # ------------------------------------------------------------------ valuation
     def mark_of(self, symbol: str, fallback: Decimal) -> Decimal:

@@ -23,7 +23,10 @@ from kraken_tui.paper.venue import Venue
 
 __all__ = ["book_fill", "new_log_entry", "settle_funding"]
 
-LIQUIDATION_TYPES = ("liquidation", "partialLiquidation")
+LIQUIDATION_TYPES = ("liquidation", "partialLiquidation", "assignor")
+_LOG_INFO = {"liquidation": "futures liquidation", "partialLiquidation": "futures liquidation",
+             "assignor": "futures assignor"}
+MAX_CHARGED_HOURS = 24 * 400
 
 
 def new_log_entry(ex: Venue, **kw: object) -> AccountLogEntry:
@@ -66,7 +69,7 @@ def book_fill(
     ex.fills.append(fill)
     mark = ex.markets[order.symbol].mark
     mark_d = Decimal(repr(mark)) if mark is not None else None
-    info = "futures liquidation" if liquidation else "futures trade"
+    info = _LOG_INFO.get(fill_type, "futures trade")
     new_log_entry(ex, ts_ms=now, asset=cur, info=info, contract=order.symbol.lower(), old_balance=old_bal,
                   new_balance=new_bal, realized_pnl=realized, fee=ZERO if liquidation else fee, trade_price=price,
                   mark_price=mark_d,
@@ -90,6 +93,15 @@ def settle_funding(ex: Venue, hour_end_ms: int) -> None:
     (longs pay when the rate is positive), booked to the settlement currency as an account-log
     ``funding rate change`` row with ``funding_rate`` (absolute) and ``realized_funding``.
     """
+    for sym, m in ex.markets.items():
+        ref_price = m.index if m.index is not None else m.mark
+        if m.funding_rates and ref_price is not None:  # the rate charged this hour, for historicalfundingrates
+            rel_now = m.funding_rate_for(hour_end_ms - HOUR_MS)
+            absolute_now, _ = funding_payment(ex.instruments[sym], Decimal(1), Decimal(repr(rel_now)),
+                                              Decimal(repr(ref_price)))
+            m.charged_rates[hour_end_ms - HOUR_MS] = (rel_now, float(absolute_now))
+            if len(m.charged_rates) > MAX_CHARGED_HOURS:
+                del m.charged_rates[min(m.charged_rates)]
     for sym, pos in list(ex.positions.items()):
         m = ex.markets[sym]
         rel = m.funding_rate_for(hour_end_ms - HOUR_MS)

@@ -15,16 +15,23 @@ documentation; ``paper.liquidation_fee_pct`` defaults to 0.25, below the lowest 
 PF_XBTUSD), so that a partial liquidation can succeed (it needs f < 1.25 x MM rate x entry / mark).
 Liquidation executions are booked as fills of an exchange-generated ``liquidation`` order with fill type
 ``partialLiquidation`` or ``liquidation`` and account-log rows ``futures liquidation`` carrying
-``liquidation_fee``. Open orders of the symbol are cancelled first (WS reason ``liquidation``).
+``liquidation_fee``. Stages (Equity Protection Process): partial liquidation, then full liquidation at mark;
+when the account is already bankrupt at mark (equity < 0: the market gapped past the bankruptcy price), a
+linear position is instead assigned at its bankruptcy price (``bankruptcy_price``; fill type ``assignor``,
+account log ``futures assignor``, no fee) so the account ends at 0, not below. That stage is on when
+``PaperExchange.assignment_stage`` is True; it is off by default because the backtester models liquidation
+at mark and the backtest-equals-paper reference tests hold the two to the same fills. [GAP] Kraken's assignment
+counterparties and the final unwind stage act on other accounts; the paper account's own place in the unwind
+queue is served by ``unwindqueue`` (``paper.unwind``). Inverse (PI_) positions still close at mark. Open orders of the symbol are cancelled first (WS reason ``liquidation``).
 Must not import: aiohttp, httpx, websockets, textual, the engine, ``paper.exchange``.
 """
 
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from kraken_tui.domain import Side
+from kraken_tui.domain import Instrument, Side
 from kraken_tui.domain.money import (
     MAX_LIQUIDATION_STEPS,
     capped_liquidation_fee_bps,
@@ -40,15 +47,34 @@ from kraken_tui.paper.margin import account_of, equity_and_mm
 from kraken_tui.paper.orders import PaperOrder
 from kraken_tui.paper.venue import Venue
 
-__all__ = ["check"]
+__all__ = ["bankruptcy_price", "check"]
 
 ONE = Decimal(1)
 
 
+def bankruptcy_price(inst: Instrument, signed_size: Decimal, mark: Decimal, equity_usd: Decimal) -> Decimal:
+    """The price at which closing ``signed_size`` contracts of a linear position leaves the account's equity at
+    exactly 0 (USD): mark - equity / size, on the tick grid rounded so equity is not below 0 (a long sells at
+    or above it, a short buys at or below it). Kraken Support "Equity Protection Process": the liquidation
+    is priced "so that the account does not go negative"."""
+    raw = mark - equity_usd / (signed_size * inst.contract_size)
+    return inst.round_price(raw, rounding=ROUND_CEILING if signed_size > 0 else ROUND_FLOOR).max(inst.tick_size)
+
+
 def _liquidate(ex: Venue, symbol: str, qty: Decimal, full: bool, equity_usd: Decimal) -> None:
     pos = ex.positions[symbol]
+    inst = ex.instruments[symbol]
     side = Side.SELL if pos.size > 0 else Side.BUY
     price = ex.mark_of(symbol, pos.entry_price)
+    if ex.assignment_stage and full and equity_usd < 0 and inst.is_linear and qty == abs(pos.size):
+        # bankrupt at mark (the market gapped through the bankruptcy price): the position is assigned at the
+        # bankruptcy price instead (stage 3 of the Equity Protection Process; the assignee takes the loss)
+        order = PaperOrder(str(uuid.uuid4()), symbol, side, "assignment", qty, ex.now_ms,
+                           limit_price=bankruptcy_price(inst, pos.size, price, equity_usd), reduce_only=True,
+                           last_update_ms=ex.now_ms)
+        book_fill(ex, order, order.limit_price or price, qty, "assignor", Decimal(0))
+        order.status, order.closed_ms, order.update_reason = "FULLY_EXECUTED", ex.now_ms, "ASSIGNMENT"
+        return
     order = PaperOrder(str(uuid.uuid4()), symbol, side, "liquidation", qty, ex.now_ms, limit_price=price,
                        reduce_only=True, last_update_ms=ex.now_ms)
     # a full close pays the liquidation fee only out of the equity left (capped rate); a partial the configured one

@@ -1,11 +1,11 @@
 """Market state per symbol and the matching rules of the paper exchange.
 
 Owns: ``PaperMarket`` (latest quote, last trade, mark and index price, funding rates by hour, feed sequence
-numbers), ``protection_limit`` (``mkt`` = IOC 1% through the market, spec §4.10), ``taker_fill`` (a
-marketable order takes the opposite quote, partially when the quoted size is smaller) and ``maker_fill``
-(a resting limit fills as maker, at its own price, when the market trades or quotes through it).
-Only the top of book is known, so a taker takes one level; the quoted size it took is consumed until the
-next tick refreshes it.
+numbers, its multi-level ``paper.book.DepthBook``), ``protection_limit`` (``mkt`` = IOC 1% through the
+market, spec §4.10), ``taker_fills`` (a marketable order walks the opposite side of the book level by level up
+to its limit: one execution per level, so its average price is the size-weighted price of the levels taken and
+slippage comes from depth) and ``maker_fill`` (a resting limit fills as maker, at its own price, when the
+market trades or quotes through it). Sizes taken are consumed until the source moves the book again.
 Must not import: aiohttp, httpx, websockets, textual, the engine.
 """
 
@@ -19,10 +19,11 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from kraken_tui.domain import Instrument, Side, TriggerSignal
 from kraken_tui.domain.instruments import price_decimals
 from kraken_tui.domain.timeunits import HOUR_MS
+from kraken_tui.paper.book import DepthBook
 from kraken_tui.paper.orders import PaperOrder
 from kraken_tui.paper.sources.base import MarketTick
 
-__all__ = ["PaperMarket", "maker_fill", "protection_limit", "taker_fill"]
+__all__ = ["PaperMarket", "fillable", "maker_fill", "protection_limit", "taker_fills"]
 
 PROTECTION = Decimal("0.01")
 MAX_FUNDING_HISTORY = 24 * 400
@@ -49,17 +50,27 @@ class PaperMarket:
     index: float | None = None
     index_from_source: bool = False
     funding_rates: list[tuple[int, float]] = field(default_factory=list)
+    charged_rates: dict[int, tuple[float, float]] = field(default_factory=dict)
+    """Hour start (UTC ms) -> (relative rate, absolute rate) the exchange settled funding at."""
     trade_seq: int = 0
     book_seq: int = 0
+    book: DepthBook = field(default_factory=lambda: DepthBook("", 1e-8, 0.0))
+    """The multi-level book; ``PaperExchange`` gives each market one on its instrument's tick and lot grid."""
 
     def apply(self, tick: MarketTick) -> None:
         """Take every field the tick carries; missing fields keep their previous value. Mark falls back to
         the mid (then last) and index to the mark when a source never provides them."""
         self.ts_ms = max(self.ts_ms, tick.ts_ms)
+        quoted = False
         for name in ("bid", "ask", "bid_size", "ask_size"):
             v = getattr(tick, name)
             if v is not None:
                 setattr(self, name, v)
+                quoted = True
+        if tick.depth is not None:
+            self.book.set_recorded(tick.depth[0], tick.depth[1])
+        elif quoted:
+            self.book.set_quote(self.bid, self.bid_size, self.ask, self.ask_size)
         if tick.last is not None:
             self.last = tick.last
             if tick.trade_size is not None:
@@ -124,32 +135,70 @@ def _available(size: float | None, inst: Instrument, remaining: Decimal) -> Deci
     return min(remaining, inst.round_size(_d(max(size, 0.0))))
 
 
-def taker_fill(order: PaperOrder, inst: Instrument, market: PaperMarket) -> tuple[Decimal, Decimal] | None:
-    """(price, contracts) the order takes now, or None when it is not marketable.
-
-    A buy takes the ask when ask <= limit (a sell the bid when bid >= limit); the quantity is limited by the
-    quoted size (partial fill) and the quoted size is consumed. Without a quote, the last price stands in
-    with unlimited size.
-    """
+def fillable(order: PaperOrder, inst: Instrument, market: PaperMarket) -> Decimal:
+    """Contracts the order could take now at prices no worse than its limit, without taking them (``fok``)."""
+    if order.limit_price is None:
+        return Decimal(0)
     buy = order.side is Side.BUY
-    quote = market.ask if buy else market.bid
-    qsize = market.ask_size if buy else market.bid_size
-    if quote is None:
-        quote, qsize = market.last, None
-    if quote is None or order.limit_price is None:
-        return None
-    price = _d(quote)
-    if (buy and price > order.limit_price) or (not buy and price < order.limit_price):
-        return None
-    qty = _available(qsize, inst, order.remaining)
-    if qty <= 0:
-        return None
-    if qsize is not None:
-        if buy:
-            market.ask_size = max(0.0, qsize - float(qty))
+    bids, asks = market.book.levels()
+    side = asks if buy else bids
+    lim = float(order.limit_price)
+    if not side:
+        last = None if (market.ask if buy else market.bid) is not None else market.last
+        ok = last is not None and (last <= lim if buy else last >= lim)
+        return order.remaining if ok else Decimal(0)
+    total = Decimal(0)
+    for price, size in side:
+        if (buy and price > lim) or (not buy and price < lim) or total >= order.remaining:
+            break
+        total += order.remaining if size == math.inf else inst.round_size(_d(size))
+    return min(total, order.remaining)
+
+
+def taker_fills(order: PaperOrder, inst: Instrument, market: PaperMarket) -> list[tuple[Decimal, Decimal]]:
+    """[(price USD, contracts)] the order takes now, one per book level, best first; [] when not marketable.
+
+    A buy walks the asks while ask <= limit (a sell the bids while bid >= limit), taking each level's size
+    (rounded down to the lot) until the order is done; the sizes taken are consumed and the market's quote
+    moves to the new best level. Without a quote, the last price stands in with unlimited size; a quote whose
+    size is 0 has nothing to take.
+    """
+    if order.limit_price is None:
+        return []
+    buy = order.side is Side.BUY
+    bids, asks = market.book.levels()
+    side = asks if buy else bids
+    if not side:
+        if market.last is None or (market.ask if buy else market.bid) is not None:
+            return []  # a quote with no size behind it: nothing to take
+        last = _d(market.last)
+        if (buy and last > order.limit_price) or (not buy and last < order.limit_price):
+            return []
+        return [(last, order.remaining)]
+    lim = float(order.limit_price)
+    remaining = order.remaining
+    out: list[tuple[Decimal, Decimal]] = []
+    while remaining > 0 and side:
+        price, size = side[0]
+        if (buy and price > lim) or (not buy and price < lim):
+            break
+        qty = remaining if size == math.inf else min(remaining, inst.round_size(_d(size)))
+        if qty > 0:
+            out.append((_d(price), qty))
+            remaining -= qty
+        left = size - float(qty)
+        if qty <= 0 or (size != math.inf and inst.round_size(_d(max(left, 0.0))) <= 0):
+            side.pop(0)
         else:
-            market.bid_size = max(0.0, qsize - float(qty))
-    return price, qty
+            side[0][1] = left
+    top = side[0] if side else None
+    if buy:
+        market.ask_size = top[1] if top is not None and top[1] != math.inf else (0.0 if top is None else None)
+        market.ask = top[0] if top is not None else market.ask
+    else:
+        market.bid_size = top[1] if top is not None and top[1] != math.inf else (0.0 if top is None else None)
+        market.bid = top[0] if top is not None else market.bid
+    return out
 
 
 def maker_fill(order: PaperOrder, inst: Instrument, market: PaperMarket, trade: list[float] | None

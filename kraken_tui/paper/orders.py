@@ -17,8 +17,9 @@ from kraken_tui.domain import ZERO, Instrument, Side, TriggerSignal
 
 __all__ = ["OrderEventRec", "OrderParams", "Outcome", "PaperOrder", "parse_order_params", "parse_bool"]
 
-ORDER_TYPES = ("lmt", "post", "mkt", "ioc", "stp", "take_profit")
-TRIGGER_TYPES = ("stp", "take_profit")
+ORDER_TYPES = ("lmt", "post", "mkt", "ioc", "fok", "stp", "take_profit", "trailing_stop")
+TRIGGER_TYPES = ("stp", "take_profit", "trailing_stop")
+TRAIL_UNITS = ("PERCENT", "QUOTE_CURRENCY")
 MAX_CLI_ORD_ID = 100
 
 
@@ -46,6 +47,10 @@ class PaperOrder:
     status: str = "open"  # open | FULLY_EXECUTED | CANCELLED | REJECTED (orders/status vocabulary)
     update_reason: str | None = None
     closed_ms: int | None = None
+    trail_deviation: Decimal | None = None
+    """``trailing_stop``: the distance of the stop from the best price seen, in ``trail_unit``."""
+    trail_unit: str | None = None
+    """``PERCENT`` (of the price) or ``QUOTE_CURRENCY`` (USD), spec §4.10 ``trailingStopDeviationUnit``."""
 
     @property
     def remaining(self) -> Decimal:
@@ -59,8 +64,21 @@ class PaperOrder:
 
     @property
     def trigger_above(self) -> bool:
-        """True when the trigger fires at price >= stop (stop buy, take-profit sell), spec §4.10."""
-        return (self.order_type == "stp") == (self.side is Side.BUY)
+        """True when the trigger fires at price >= stop (stop buy, trailing-stop buy, take-profit sell),
+        spec §4.10."""
+        return (self.order_type in ("stp", "trailing_stop")) == (self.side is Side.BUY)
+
+    def trail(self, price: float | None) -> None:
+        """``trailing_stop``: move the stop with the watched price (USD) when it moves in the position's favour:
+        a sell stop follows the price up at ``trail_deviation`` below it, a buy stop follows it down above it;
+        never away. The stop stays on ``tick`` multiples (rounded away from the price)."""
+        if price is None or self.trail_deviation is None or self.order_type != "trailing_stop":
+            return
+        p = Decimal(repr(price))
+        dist = p * self.trail_deviation / 100 if self.trail_unit == "PERCENT" else self.trail_deviation
+        cand = p + dist if self.side is Side.BUY else p - dist
+        if self.stop_price is None or (cand < self.stop_price if self.side is Side.BUY else cand > self.stop_price):
+            self.stop_price = cand
 
     def triggered_by(self, price: float | None) -> bool:
         """Whether the watched price (USD) reached the stop price."""
@@ -114,6 +132,8 @@ class OrderParams:
     trigger_signal: TriggerSignal
     reduce_only: bool
     cli_ord_id: str | None
+    trail_deviation: Decimal | None = None
+    trail_unit: str | None = None
 
 
 def parse_bool(value: object) -> bool | None:
@@ -148,6 +168,9 @@ def parse_order_params(p: dict[str, object], inst: Instrument) -> OrderParams | 
 
     Returns:
         ``OrderParams``, or the Kraken status string of the first problem: ``invalidOrderType``,
+        (``fok`` needs a limit; ``trailing_stop`` needs ``trailingStopMaxDeviation`` 0.1-50 for
+        ``trailingStopDeviationUnit`` PERCENT (default) or > 0 for QUOTE_CURRENCY and no limit: else
+        ``invalidArgument``)
         ``invalidSide``, ``invalidSize`` (not > 0, not a multiple of the lot, above maxPositionSize),
         ``invalidPrice`` (missing/not positive/off the tick grid), ``clientOrderIdTooLong``, or
         ``invalidArgument`` (bad triggerSignal / reduceOnly).
@@ -173,10 +196,21 @@ def parse_order_params(p: dict[str, object], inst: Instrument) -> OrderParams | 
         if d is None or d <= 0 or not _on_grid(d, inst.tick_size):
             return "invalidPrice"
         prices[name] = d
-    if order_type in ("lmt", "post", "ioc") and prices["limitPrice"] is None:
+    if order_type in ("lmt", "post", "ioc", "fok") and prices["limitPrice"] is None:
         return "invalidPrice"
-    if order_type in TRIGGER_TYPES and prices["stopPrice"] is None:
+    if order_type in ("stp", "take_profit") and prices["stopPrice"] is None:
         return "invalidPrice"
+    trail: Decimal | None = None
+    unit: str | None = None
+    if order_type == "trailing_stop":
+        # spec §4.10: limitPrice left undefined; max deviation 0.1-50 (percent) or a positive USD distance
+        unit = str(p.get("trailingStopDeviationUnit", "PERCENT") or "PERCENT").upper()
+        trail = _dec(p.get("trailingStopMaxDeviation"))
+        if prices["limitPrice"] is not None or unit not in TRAIL_UNITS or trail is None or trail <= 0:
+            return "invalidArgument"
+        if unit == "PERCENT" and not Decimal("0.1") <= trail <= 50:
+            return "invalidArgument"
+        prices["stopPrice"] = None
     if order_type == "mkt":
         prices = {"limitPrice": None, "stopPrice": None}
     sig_s = str(p.get("triggerSignal", "mark") or "mark").strip().lower()
@@ -191,4 +225,4 @@ def parse_order_params(p: dict[str, object], inst: Instrument) -> OrderParams | 
     if cli_s is not None and len(cli_s) > MAX_CLI_ORD_ID:
         return "clientOrderIdTooLong"
     return OrderParams(order_type, inst.symbol, Side(side_s), size, prices["limitPrice"], prices["stopPrice"],
-                       TriggerSignal(sig_s), reduce_only, cli_s)
+                       TriggerSignal(sig_s), reduce_only, cli_s, trail, unit)

@@ -1,282 +1,168 @@
-"""REST route table and handlers of the paper exchange (spec §4, §6): parameters in, Kraken JSON out.
+"""The paper exchange's REST route table (spec §4.1, §5, §6): the single source of truth for what is served.
 
-Owns: ``resolve`` (method + path -> handler, auth flag, required arguments, captured path segments) and one
-handler per endpoint the client implements: instruments, tickers(/symbol), accounts, openpositions,
-openorders, fills (lastFillTime), sendorder, editorder, cancelorder, cancelallorders, cancelallordersafter,
-batchorder, orders/status, leveragepreferences GET/PUT, historical funding rates (v4 and the documented v3
-path), /api/history/v2|v3/account-log and /api/charts/v1/*. Handlers return a JSON-able object, a string
-(text/plain) or (body, HTTP status); auth, parsing and faults are ``paper.server``'s job.
+Owns: ``Route`` (method, path pattern, handler, auth flag, required arguments, rate-limit cost and pool, spec
+section, coverage state and note), ``ROUTES`` (every served REST endpoint), ``NOT_SERVED`` (spec endpoints the
+paper exchange does not serve, with the reason) and ``resolve`` (method + path -> handler, route, captured path
+segments). ``paper.coverage`` renders docs/paper-coverage.md from these tables; ``paper.ratelimit`` charges
+``Route.cost`` to the route's pool. Handlers live in ``paper.api_market`` (public), ``paper.api_trading``
+(private /derivatives) and ``paper.api_history`` (history API); auth, parsing and faults are ``paper.server``'s.
 Must not import: aiohttp, textual, the engine.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from kraken_tui.kraken.fields import parse_ts_ms
-from kraken_tui.paper import margin, wire
-from kraken_tui.paper.account import inverse_account_name
-from kraken_tui.paper.candles import RESOLUTIONS_MS, TICK_TYPES
+from kraken_tui.paper import api_history, api_market, api_trading
 from kraken_tui.paper.exchange import PaperExchange
 
-__all__ = ["resolve"]
+__all__ = ["NOT_SERVED", "POOL_DERIVATIVES", "POOL_HISTORY", "ROUTES", "Resolved", "Route", "SpecEndpoint", "resolve"]
 
 V3 = "/derivatives/api/v3/"
+HIST = "/api/history/"
+POOL_DERIVATIVES = "derivatives"
+POOL_HISTORY = "history"
 Handler = Callable[[PaperExchange, Any], Any]
 
 
-def _err(ex: PaperExchange, err: str) -> dict[str, Any]:
-    return wire.error(ex.now_ms, err)
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One served REST endpoint.
+
+    ``pattern``: path with ``*`` = one captured segment, ``**`` = the rest (captured). ``required``: argument
+    names checked before auth (``a|b`` = either), spec §3.2 item 5. ``cost``: points charged per call to
+    ``pool`` (spec §5.1 /derivatives budget, §5.2 history pool; 0 = free, public endpoints). Endpoints whose cost
+    depends on the request (fills with lastFillTime, batchorder, account-log count) are priced by
+    ``paper.ratelimit.request_cost``. ``state``: ``served`` or ``partial`` (``note`` says what is missing).
+    """
+
+    method: str
+    pattern: str
+    handler: Handler
+    private: bool
+    spec: str
+    required: tuple[str, ...] = ()
+    cost: int = 0
+    pool: str | None = None
+    state: str = "served"
+    note: str = ""
 
 
-def _instruments(ex: PaperExchange, req: Any) -> Any:
-    return wire.success(ex.now_ms, instruments=[wire.instrument(i) for i in ex.instruments.values()])
+@dataclass(frozen=True, slots=True)
+class SpecEndpoint:
+    """An endpoint or feed of the spec that the paper exchange does not serve, and why."""
+
+    method: str
+    path: str
+    spec: str
+    why: str
 
 
-def _ticker(ex: PaperExchange, sym: str) -> dict[str, Any]:
-    pos = ex.positions.get(sym)
-    return wire.ticker(ex.instruments[sym], ex.markets[sym], ex.candles.stats_24h(sym, ex.now_ms),
-                       abs(pos.size) if pos else Decimal(0), ex.now_ms)
+class Resolved(NamedTuple):
+    """The handler for a request, its route and the path segments captured by ``*``/``**``."""
+
+    handler: Handler
+    route: Route
+    args: tuple[str, ...]
 
 
-def _tickers(ex: PaperExchange, req: Any) -> Any:
-    wanted = {s.upper() for s in req.multi.get("symbol", [])}
-    rows = [_ticker(ex, s) for s in ex.instruments if (not wanted or s in wanted) and ex.markets[s].has_price]
-    return wire.success(ex.now_ms, tickers=rows)
+def _d(method: str, path: str, handler: Handler, spec: str, cost: int, **kw: Any) -> Route:
+    return Route(method, V3 + path, handler, True, spec, cost=cost, pool=POOL_DERIVATIVES, **kw)
 
 
-def _ticker_one(ex: PaperExchange, req: Any) -> Any:
-    sym = req.args[0].upper()
-    if sym not in ex.instruments:
-        return _err(ex, "contractNotFound")
-    if not ex.markets[sym].has_price:
-        return _err(ex, "marketUnavailable")
-    return wire.success(ex.now_ms, ticker=_ticker(ex, sym))
+def _pub(method: str, path: str, handler: Handler, spec: str, **kw: Any) -> Route:
+    return Route(method, path, handler, False, spec, **kw)
 
 
-def _accounts(ex: PaperExchange, req: Any) -> Any:
-    inverse = {inverse_account_name(c): wire.coin_account(ex.coin_figures(c), margin.coin_trigger_prices(ex, c))
-               for c in margin.coin_currencies(ex)}
-    return wire.success(ex.now_ms, accounts=wire.accounts(ex.figures(), inverse))
+def _h(path: str, handler: Handler, spec: str, cost: int, **kw: Any) -> Route:
+    return Route("GET", HIST + path, handler, True, spec, cost=cost, pool=POOL_HISTORY, **kw)
 
 
-def _openpositions(ex: PaperExchange, req: Any) -> Any:
-    rows = [wire.position_row(p.symbol, p.size, p.entry_price, p.fill_ts_ms, ex.upnl_usd(p),
-                              ex.instruments[p.symbol].is_linear)
-            for p in sorted(ex.positions.values(), key=lambda p: -p.fill_ts_ms)]
-    return wire.success(ex.now_ms, openPositions=rows)
+ROUTES: tuple[Route, ...] = (
+    # public market data (spec §4.2-§4.5, §6): no cost
+    _pub("GET", V3 + "instruments", api_market.instruments, "§4.2"),
+    _pub("GET", V3 + "tickers", api_market.tickers, "§4.3"),
+    _pub("GET", V3 + "tickers/*", api_market.ticker_one, "§4.3"),
+    _pub("GET", V3 + "instruments/status", api_market.instruments_status, "§4.2",
+         state="partial", note="no dislocation or extreme-volatility regime is simulated: flags always calm"),
+    _pub("GET", V3 + "instruments/*/status", api_market.instrument_status, "§4.2",
+         state="partial", note="as instruments/status; fields at the top level [GAP]"),
+    _pub("GET", V3 + "orderbook", api_market.orderbook, "§4.4", required=("symbol",)),
+    _pub("GET", V3 + "history", api_market.trade_history, "§4.4", required=("symbol",)),
+    _pub("GET", V3 + "feeschedules", api_market.feeschedules, "§4.1, §8.6",
+         note="deprecated by Kraken (2026-06); one paper schedule at the configured fees"),
+    _pub("GET", "/derivatives/api/v4/historicalfundingrates", api_market.funding_rates, "§4.5", required=("symbol",)),
+    _pub("GET", V3 + "historical-funding-rates", api_market.funding_rates, "§4.5", required=("symbol",)),
+    _pub("GET", HIST + "v3/market/*/executions", api_history.market_executions, "§4.18"),
+    _pub("GET", "/api/charts/v1/analytics/*/*", api_market.analytics, "§6", state="partial",
+         note="trade-volume, trade-count and funding only; response shape [GAP]"),
+    _pub("GET", "/api/charts/v1/**", api_market.charts, "§6"),
+    _pub("GET", "/api/charts/v1", api_market.charts, "§6"),
+    # private /derivatives (spec §4.6-§4.17, costs §5.1)
+    _d("GET", "accounts", api_trading.accounts, "§4.6", 2),
+    _d("GET", "openpositions", api_trading.openpositions, "§4.7", 2),
+    _d("GET", "openorders", api_trading.openorders, "§4.8", 2),
+    _d("GET", "fills", api_trading.fills, "§4.9", 2, note="25 points with lastFillTime"),
+    _d("POST", "sendorder", api_trading.sendorder, "§4.10", 10, required=("orderType", "symbol", "side", "size")),
+    _d("POST", "editorder", api_trading.editorder, "§4.11", 10, required=("orderId|order_id|cliOrdId",)),
+    _d("POST", "cancelorder", api_trading.cancelorder, "§4.12", 10, required=("order_id|cliOrdId",)),
+    _d("POST", "cancelallorders", api_trading.cancelall, "§4.13", 25),
+    _d("POST", "cancelallordersafter", api_trading.cancelafter, "§4.14", 25, required=("timeout",)),
+    _d("POST", "batchorder", api_trading.batchorder, "§4.15", 9, required=("json",), note="9 + instructions"),
+    _d("POST", "orders/status", api_trading.orders_status, "§4.16", 1),
+    _d("GET", "leveragepreferences", api_trading.leverage_get, "§4.17", 2),
+    _d("PUT", "leveragepreferences", api_trading.leverage_put, "§4.17", 10, required=("symbol",)),
+    _d("GET", "pnlpreferences", api_trading.pnl_get, "§4.17", 2),
+    _d("PUT", "pnlpreferences", api_trading.pnl_put, "§4.17", 10, required=("symbol", "pnlPreference"),
+       state="partial", note="recorded and served back; P&L still settles in USD"),
+    _d("GET", "feeschedules/volumes", api_trading.feeschedule_volumes, "§4.1", 0,
+       note="cost not documented [GAP]: free"),
+    _d("GET", "notifications", api_trading.notifications, "§4.1", 0, note="cost not documented [GAP]: free"),
+    _d("GET", "unwindqueue", api_trading.unwindqueue, "§4.1, §9", 200, state="partial",
+       note="one account: percentile from its own profit x leverage [GAP]"),
+    _d("POST", "transfer", api_trading.transfer, "§4.1", 10, required=("fromAccount", "toAccount", "unit", "amount"),
+       state="partial", note="between the margin accounts and the cash wallet only; the cash wallet is not persisted"),
+    _d("GET", "initialmargin", api_trading.initialmargin, "§0, §4.1", 0, required=("symbol", "side", "size"),
+       state="partial", note="removed from Kraken's API; kept for older clients, shape [GAP]"),
+    # history API (spec §4.18, pool §5.2)
+    _h("v3/account-log", api_history.account_log, "§4.18", 3, note="1-10 tokens by count"),
+    _h("v2/account-log", api_history.account_log, "§4.18", 3, note="1-10 tokens by count"),
+    _h("v2/accountlogcsv", api_history.account_log_csv, "§4.18", 6, state="partial", note="column set [GAP]"),
+    _h("v2/orders", api_history.orders, "§4.18", 1),
+    _h("v2/triggers", api_history.triggers, "§4.18", 1),
+    _h("v2/executions", api_history.executions, "§4.18", 1),
+    _h("v3/orders", api_history.orders, "§4.18", 1),
+    _h("v3/triggers", api_history.triggers, "§4.18", 1),
+    _h("v3/executions", api_history.executions, "§4.18", 1),
+    _h("v3/positions", api_history.positions, "§4.18", 1, state="partial",
+       note="fields beyond the spec's list follow the account log [GAP]"),
+)
+
+NOT_SERVED: tuple[SpecEndpoint, ...] = (
+    SpecEndpoint("POST", V3 + "transfer/subaccount", "§4.1", "the paper exchange has one account and no subaccounts"),
+    SpecEndpoint("POST", V3 + "withdrawal", "§4.1", "there is no spot wallet to withdraw to"),
+    SpecEndpoint("GET", V3 + "initialmargin/maxordersize", "§0, §4.1", "removed from Kraken's API (2025-07)"),
+    SpecEndpoint("PUT", V3 + "subaccount/{uid}/trading-enabled", "§5.1", "no subaccounts"),
+    SpecEndpoint("GET", V3 + "self-trade-strategy", "§5.1", "listed only in the rate-limit table; shape undocumented"),
+    SpecEndpoint("GET", HIST + "v3/market/{symbol}/orders", "§4.18",
+                 "needs every participant's orders; the paper book has no order-level history"),
+    SpecEndpoint("GET", HIST + "v3/market/{symbol}/price", "§4.18", "shape undocumented; candles serve prices"),
+)
 
 
-def _openorders(ex: PaperExchange, req: Any) -> Any:
-    rows = [wire.open_order_row(o) for o in sorted(ex.open_orders.values(), key=lambda o: -o.received_ms)]
-    return wire.success(ex.now_ms, openOrders=rows)
-
-
-def _fills(ex: PaperExchange, req: Any) -> Any:
-    fills = list(ex.fills)
-    if req.params.get("lastFillTime"):
-        try:
-            before = parse_ts_ms(req.params["lastFillTime"])
-        except ValueError:
-            return _err(ex, "invalidArgument")
-        fills = [f for f in fills if f.ts_ms < before]
-    return wire.success(ex.now_ms, fills=[wire.fill_row(f) for f in reversed(fills[-100:])])
-
-
-def _sendorder(ex: PaperExchange, req: Any) -> Any:
-    if str(req.params.get("symbol", "")).upper() not in ex.instruments:
-        return _err(ex, "contractNotFound")
-    return wire.success(ex.now_ms, sendStatus=wire.outcome_body(ex.send_order(req.params), "send"))
-
-
-def _editorder(ex: PaperExchange, req: Any) -> Any:
-    return wire.success(ex.now_ms, editStatus=wire.outcome_body(ex.edit_order(req.params), "edit"))
-
-
-def _cancelorder(ex: PaperExchange, req: Any) -> Any:
-    out = ex.cancel_order(req.params.get("order_id") or None, req.params.get("cliOrdId") or None)
-    return wire.success(ex.now_ms, cancelStatus=wire.outcome_body(out, "cancel"))
-
-
-def _cancelall(ex: PaperExchange, req: Any) -> Any:
-    symbol = req.params.get("symbol")
-    if symbol and symbol.upper() not in ex.instruments:
-        return _err(ex, "contractNotFound")
-    status, orders = ex.cancel_all(symbol.upper() if symbol else None)
-    events = [{"type": "CANCEL", "uid": o.order_id, "order": wire.order_object(o)} for o in orders]
-    body = {"receivedTime": wire.iso(ex.now_ms), "cancelOnly": symbol.upper() if symbol else "all", "status": status,
-            "cancelledOrders": [{"order_id": o.order_id, **({"cliOrdId": o.cli_ord_id} if o.cli_ord_id else {})}
-                                for o in orders], "orderEvents": events}
-    return wire.success(ex.now_ms, cancelStatus=body)
-
-
-def _cancelafter(ex: PaperExchange, req: Any) -> Any:
-    raw = req.params.get("timeout", "")
-    if not raw.isdigit() or int(raw) > 2**32 - 1:
-        return _err(ex, "invalidArgument")
-    now, trigger = ex.cancel_all_after(int(raw))
-    return wire.success(ex.now_ms, status={"currentTime": wire.iso(now),
-                                           "triggerTime": wire.iso(trigger) if trigger is not None else "0"})
-
-
-def _batch_one(ex: PaperExchange, item: Any) -> dict[str, Any]:
-    if not isinstance(item, dict) or item.get("order") not in ("send", "edit", "cancel"):
-        return {"status": "requiredArgumentMissing", "orderEvents": []}
-    kind = item["order"]
-    if kind == "send":
-        if "order_tag" not in item:
-            return {"status": "requiredArgumentMissing", "orderEvents": []}
-        out = ex.send_order(item, str(item["order_tag"]))
-    elif kind == "edit":
-        out = ex.edit_order(item)
-    else:
-        out = ex.cancel_order(item.get("order_id") or None, item.get("cliOrdId") or None)
-    return wire.outcome_body(out, "batch")
-
-
-def _batchorder(ex: PaperExchange, req: Any) -> Any:
-    try:
-        payload = json.loads(req.params["json"])
-    except (ValueError, TypeError):
-        return _err(ex, "Json Parse Error")
-    items = payload.get("batchOrder") if isinstance(payload, dict) else None
-    if not isinstance(items, list):
-        return _err(ex, "requiredArgumentMissing")
-    return wire.success(ex.now_ms, batchStatus=[_batch_one(ex, it) for it in items])
-
-
-def _orders_status(ex: PaperExchange, req: Any) -> Any:
-    rows = []
-    for oid in req.multi.get("orderIds", []):
-        o = ex.find_recent(order_id=oid)
-        if o is not None:
-            rows.append(wire.order_status_row(o))
-    for cid in req.multi.get("cliOrdIds", []):
-        o = ex.find_recent(cli_ord_id=cid)
-        if o is not None:
-            rows.append(wire.order_status_row(o))
-    return wire.success(ex.now_ms, orders=rows)
-
-
-def _leverage_get(ex: PaperExchange, req: Any) -> Any:
-    sym = (req.params.get("symbol") or "").upper()
-    prefs = [{"symbol": s, "maxLeverage": float(v)} for s, v in ex.leverage_preferences.items() if not sym or s == sym]
-    return wire.success(ex.now_ms, leveragePreferences=prefs)
-
-
-def _leverage_put(ex: PaperExchange, req: Any) -> Any:
-    sym = req.params["symbol"].upper()
-    inst = ex.instruments.get(sym)
-    if inst is None:
-        return _err(ex, "contractNotFound")
-    if not inst.is_linear:
-        return _err(ex, "invalidArgument")
-    raw = req.params.get("maxLeverage")
-    if not raw:
-        ex.leverage_preferences.pop(sym, None)
-        return wire.success(ex.now_ms)
-    try:
-        lev = Decimal(raw)
-    except InvalidOperation:
-        return _err(ex, "invalidArgument")
-    if not lev.is_finite() or lev < 1:
-        return _err(ex, "invalidArgument")
-    ex.leverage_preferences[sym] = lev
-    return wire.success(ex.now_ms)
-
-
-def _funding_rates(ex: PaperExchange, req: Any) -> Any:
-    sym = req.params["symbol"].upper()
-    if sym not in ex.instruments:
-        return wire.error(ex.now_ms, "contractNotFound"), 400
-    inst, m = ex.instruments[sym], ex.markets[sym]
-    price = m.index or m.mark or 0.0
-    rows = [{"timestamp": wire.iso(ts), "fundingRate": (rel * price if inst.is_linear else (rel / price if price else 0.0)),
-             "relativeFundingRate": rel} for ts, rel in m.funding_rates]
-    return wire.success(ex.now_ms, rates=rows)
-
-
-def _int_param(req: Any, name: str) -> int | None:
-    raw = req.params.get(name)
-    return int(raw) if raw is not None and raw.lstrip("-").isdigit() else None
-
-
-def _account_log(ex: PaperExchange, req: Any) -> Any:
-    since, before = _int_param(req, "since"), _int_param(req, "before")
-    id_from, id_to = _int_param(req, "from"), _int_param(req, "to")
-    count = _int_param(req, "count") or 500
-    infos = set(req.multi.get("info", []))
-    rows = [e for e in ex.account_log
-            if (since is None or e.ts_ms >= since) and (before is None or e.ts_ms < before)
-            and (id_from is None or e.id >= id_from) and (id_to is None or e.id <= id_to)
-            and (not infos or e.info in infos)]
-    if req.params.get("sort", "desc") != "asc":
-        rows.reverse()
-    return {"accountUid": ex.account_uid, "logs": [wire.account_log_row(e) for e in rows[: max(count, 0)]]}
-
-
-def _charts(ex: PaperExchange, req: Any) -> Any:
-    args = [a for a in req.args if a]
-    if not args:
-        return list(TICK_TYPES)
-    if args[0] not in TICK_TYPES:
-        return "Invalid tick type", 400
-    if len(args) == 1:
-        return list(ex.instruments)
-    sym = args[1].upper()
-    if sym not in ex.instruments:
-        return "Invalid symbol", 400
-    if len(args) == 2:
-        return list(RESOLUTIONS_MS)
-    if args[2] not in RESOLUTIONS_MS:
-        return "Invalid resolution", 400
-    f, t, c = _int_param(req, "from"), _int_param(req, "to"), _int_param(req, "count")
-    rows, more = ex.candles.query(args[0], sym, args[2], f * 1000 if f is not None else None,
-                                  t * 1000 if t is not None else None, min(c, 2000) if c is not None else 2000)
-    return {"candles": wire.candle_rows(rows), "more_candles": more}
-
-
-# (method, path pattern ('*' = one segment, '**' = the rest), handler, private, required arguments ('a|b' = either))
-_ROUTES: list[tuple[str, str, Handler, bool, tuple[str, ...]]] = [
-    ("GET", V3 + "instruments", _instruments, False, ()),
-    ("GET", V3 + "tickers", _tickers, False, ()),
-    ("GET", V3 + "tickers/*", _ticker_one, False, ()),
-    ("GET", V3 + "accounts", _accounts, True, ()),
-    ("GET", V3 + "openpositions", _openpositions, True, ()),
-    ("GET", V3 + "openorders", _openorders, True, ()),
-    ("GET", V3 + "fills", _fills, True, ()),
-    ("POST", V3 + "sendorder", _sendorder, True, ("orderType", "symbol", "side", "size")),
-    ("POST", V3 + "editorder", _editorder, True, ("orderId|order_id|cliOrdId",)),
-    ("POST", V3 + "cancelorder", _cancelorder, True, ("order_id|cliOrdId",)),
-    ("POST", V3 + "cancelallorders", _cancelall, True, ()),
-    ("POST", V3 + "cancelallordersafter", _cancelafter, True, ("timeout",)),
-    ("POST", V3 + "batchorder", _batchorder, True, ("json",)),
-    ("POST", V3 + "orders/status", _orders_status, True, ()),
-    ("GET", V3 + "leveragepreferences", _leverage_get, True, ()),
-    ("PUT", V3 + "leveragepreferences", _leverage_put, True, ("symbol",)),
-    ("GET", "/derivatives/api/v4/historicalfundingrates", _funding_rates, False, ("symbol",)),
-    ("GET", V3 + "historical-funding-rates", _funding_rates, False, ("symbol",)),
-    ("GET", "/api/history/v3/account-log", _account_log, True, ()),
-    ("GET", "/api/history/v2/account-log", _account_log, True, ()),
-    ("GET", "/api/charts/v1/**", _charts, False, ()),
-    ("GET", "/api/charts/v1", _charts, False, ()),
-]
-
-
-def resolve(method: str, path: str) -> tuple[Handler, bool, tuple[str, ...], tuple[str, ...]] | None:
-    """(handler, private, required, captured segments) for a request, or None (-> 404)."""
+def resolve(method: str, path: str) -> Resolved | None:
+    """The route serving ``method path``, or None (the server answers Kraken's Spring-style 404)."""
     segs = path.rstrip("/").split("/") if path != "/" else [""]
-    for m, pattern, handler, private, required in _ROUTES:
-        if m != method:
+    for route in ROUTES:
+        if route.method != method:
             continue
-        pat = pattern.split("/")
+        pat = route.pattern.split("/")
         if pat[-1] == "**":
             if segs[: len(pat) - 1] == pat[:-1] and len(segs) <= len(pat) + 2:
-                return handler, private, required, tuple(segs[len(pat) - 1:])
+                return Resolved(route.handler, route, tuple(segs[len(pat) - 1:]))
             continue
         if len(pat) == len(segs) and all(p in ("*", s) for p, s in zip(pat, segs, strict=True)):
-            return handler, private, required, tuple(s for p, s in zip(pat, segs, strict=True) if p == "*")
+            return Resolved(route.handler, route, tuple(s for p, s in zip(pat, segs, strict=True) if p == "*"))
     return None

@@ -3,9 +3,10 @@
 Owns: ``PaperServer`` (aiohttp app on loopback with a clean async ``start``/``stop``; optionally pumps a
 ``MarketSource`` into the exchange), parameter parsing (query string and/or x-www-form-urlencoded body,
 spec §2.1), the ``Authent`` check over the raw query + body received (spec §2.2; ``authenticationError``,
-``nonceDuplicate``), required-argument checks before auth (spec §3.2 item 5), error envelopes (spec §3.2;
+``nonceDuplicate``, ``nonceBelowThreshold``: ``paper.nonces``), the per-key rate-limit budgets (spec §5,
+``paper.ratelimit``), required-argument checks before auth (spec §3.2 item 5), error envelopes (spec §3.2;
 unknown paths get the Spring-style 404, never a traceback) and fault injection (``paper.faults``).
-Route handlers live in ``paper.routes``; WebSocket feeds in ``paper.ws_feeds``.
+The route table is ``paper.routes``; WebSocket feeds in ``paper.ws_feeds``.
 The paper key pair is fixed and NOT a secret: it only opens this local simulator.
 Must not import: textual, the engine.
 """
@@ -17,7 +18,6 @@ import contextlib
 import hmac
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -29,6 +29,11 @@ from kraken_tui.kraken.auth import sign_rest
 from kraken_tui.paper import routes, wire
 from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.faults import Faults
+from kraken_tui.paper.funding_backfill import backfill
+from kraken_tui.paper.nonces import NonceGuard
+from kraken_tui.paper.params import BadParam
+from kraken_tui.paper.ratelimit import ServerBudget, request_cost
+from kraken_tui.paper.routes import POOL_HISTORY
 from kraken_tui.paper.sources.base import MarketSource
 from kraken_tui.paper.ws_feeds import WsHub
 
@@ -71,12 +76,18 @@ class PaperServer:
             so the dead man's switch fires even when the market is quiet). Leave False for replays.
         ticker_interval_s: WS ticker throttle per product (Kraken: 1 s, spec §7.3).
         heartbeat_interval_s: WS heartbeat feed interval.
+        rate_limits: enforce Kraken's budgets per API key (spec §5; ``paper.ratelimit``): over budget, a
+            /derivatives call gets HTTP 429 ``apiLimitExceeded`` with a ``Retry-After`` header (seconds), a
+            history call HTTP 429 text/plain with ``rate-limit-reset``. None (default) = on, except while
+            the server pumps a ``replay`` source: a replay runs on data time, faster than the wall-clock
+            buckets, and the project's client runs without a budget then too (``runtime``). False: off
+            (benchmarks).
     """
 
     def __init__(self, exchange: PaperExchange, *, host: str = "127.0.0.1", port: int = 0,
                  api_key: str = PAPER_API_KEY, api_secret: str = PAPER_API_SECRET, faults: Faults | None = None,
                  source: MarketSource | None = None, wall_clock: bool = False, ticker_interval_s: float = 1.0,
-                 heartbeat_interval_s: float = 5.0) -> None:
+                 heartbeat_interval_s: float = 5.0, rate_limits: bool | None = None) -> None:
         self.exchange = exchange
         self.host, self.port = host, port
         self.api_key, self._api_secret = api_key, api_secret
@@ -84,7 +95,10 @@ class PaperServer:
         self.source = source
         self.wall_clock = wall_clock
         self.hub = WsHub(exchange, api_key, api_secret, self.faults, ticker_interval_s, heartbeat_interval_s)
-        self._nonces: dict[str, deque[str]] = {}
+        self._nonces = NonceGuard()
+        if rate_limits is None:
+            rate_limits = source is None or getattr(source, "name", "") != "replay"
+        self.budget = ServerBudget() if rate_limits else None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.source_error: BaseException | None = None
@@ -153,8 +167,13 @@ class PaperServer:
         await self.stop()
 
     async def _pump(self, source: MarketSource) -> None:
+        first = True
         try:
             async for event in source.events():
+                if first and source.name == "synthetic":  # seeded past funding for historicalfundingrates
+                    first = False
+                    for market in self.exchange.markets.values():
+                        backfill(market, event.ts_ms, int(getattr(source, "seed", 0)))
                 self.exchange.apply_event(event)
                 await asyncio.sleep(0)
         except asyncio.CancelledError:
@@ -192,12 +211,7 @@ class PaperServer:
         expected = sign_rest(self._api_secret, raw_query + raw_body, nonce, request.path)
         if not hmac.compare_digest(expected, authent):
             return "authenticationError"
-        if nonce:
-            seen = self._nonces.setdefault(key, deque(maxlen=10_000))
-            if nonce in seen:
-                return "nonceDuplicate"
-            seen.append(nonce)
-        return None
+        return self._nonces.check(key, nonce)
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         now = self.exchange.now_ms
@@ -212,7 +226,8 @@ class PaperServer:
             body = {"timestamp": int(time.time() * 1000), "path": request.path, "status": 404, "error": "Not Found",
                     "message": "", "requestId": "paper"}
             return web.json_response(body, status=404)
-        handler, private, required, args = found
+        handler, route, args = found
+        private, required = route.private, route.required
         raw_query = request.rel_url.raw_query_string
         try:
             raw_body = (await request.read()).decode("utf-8")
@@ -226,7 +241,20 @@ class PaperServer:
             err = self._check_auth(request, raw_query, raw_body)
             if err is not None:
                 return web.json_response(wire.error(now, err))
-        result = handler(self.exchange, req)
+            if self.budget is not None and route.pool is not None:
+                wait = self.budget.charge(request.headers["APIKey"], route.pool, request_cost(route, req))
+                if wait is not None:
+                    if route.pool == POOL_HISTORY:
+                        return web.Response(text="Rate limit exceeded", status=429, content_type="text/plain",
+                                            headers={"rate-limit-reset": str(wait)})
+                    return web.json_response(wire.error(now, "apiLimitExceeded"), status=429,
+                                             headers={"Retry-After": str(wait)})
+        try:
+            result = handler(self.exchange, req)
+        except BadParam as exc:
+            if request.path.startswith("/derivatives/"):
+                return web.json_response(wire.error(now, "invalidArgument"))
+            return web.Response(text=f"Invalid {exc.name}", status=400)
         status = 200
         if isinstance(result, tuple):
             result, status = result

@@ -41,6 +41,8 @@ class Venue(Protocol):
     account_log: deque[AccountLogEntry]
     log_seq: int
     now_ms: int
+    suspended: set[str]
+    assignment_stage: bool
     maker_fee_bps: Decimal
     taker_fee_bps: Decimal
     liquidation_fee_bps: Decimal
@@ -62,6 +64,9 @@ class Venue(Protocol):
 
     def mark_of(self, symbol: str, fallback: Decimal) -> Decimal:
         """Mark price of ``symbol`` in USD, ``fallback`` when unknown (``PaperExchange.mark_of``)."""
+
+    def upnl_usd(self, pos: PaperPosition) -> Decimal:
+        """Unrealised P&L of a position at mark, USD (``PaperExchange.upnl_usd``)."""
 
     def initial_margin_with_orders(self, extra: PaperOrder | None = None) -> Decimal:
         """IM of positions and open orders, USD (``PaperExchange.initial_margin_with_orders``)."""

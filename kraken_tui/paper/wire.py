@@ -22,7 +22,8 @@ from kraken_tui.paper.fills import PaperFill
 from kraken_tui.paper.orders import OrderEventRec, Outcome, PaperOrder
 
 __all__ = [
-    "account_log_row", "accounts", "candle_rows", "coin_account", "dstr", "error", "fill_row", "instrument", "iso", "num",
+    "account_log_row", "accounts", "candle_rows", "coin_account", "dstr", "error", "fee_schedule", "fill_row", "instrument",
+    "iso", "market_execution", "num", "public_trade_row",
     "open_order_row", "order_object", "order_status_row", "outcome_body", "position_row", "success", "ticker",
 ]
 
@@ -255,6 +256,8 @@ def _margin_account(e: AccountLogEntry) -> str:
     """The account a log row belongs to: the inverse margin account of a PI_ contract's rows, else flex."""
     if e.contract and is_inverse_symbol(e.contract):
         return inverse_account_name(symbol_settlement_currency(e.contract))
+    if e.contract is None and e.asset != "usd":  # a transfer of a coin: its inverse margin account
+        return inverse_account_name(e.asset)
     return FLEX_ACCOUNT
 
 
@@ -276,3 +279,39 @@ def candle_rows(rows: list[tuple[int, float, float, float, float, float]]) -> li
     """Charts ``candles[]``: time in epoch ms, OHLC and volume as strings (spec §6)."""
     return [{"time": t, "open": dstr(o), "high": dstr(h), "low": dstr(lo), "close": dstr(c), "volume": dstr(v)}
             for t, o, h, lo, c, v in rows]
+
+
+def public_trade_row(t: Any) -> dict[str, Any]:
+    """A ``history`` row (spec §4.4): ``time`` ISO, ``trade_id``, ``price``/``size`` numbers, taker ``side``,
+    ``type`` (fill | liquidation | partial liquidation), ``uid``."""
+    return {"time": iso(t.ts_ms), "trade_id": t.trade_id, "price": float(t.price), "size": float(t.size),
+            "side": t.side, "type": t.kind, "uid": t.uid}
+
+
+def fee_schedule(uid: str, maker_bps: Decimal, taker_bps: Decimal) -> dict[str, Any]:
+    """One ``feeSchedules`` element (spec §12.2 ``fetchTradingFees``): fees in percent, one tier from 0 USD."""
+    return {"uid": uid, "name": "Paper Fee Schedule",
+            "tiers": [{"makerFee": float(maker_bps / 100), "takerFee": float(taker_bps / 100), "usdVolume": 0}]}
+
+
+def market_execution(symbol: str, t: Any) -> dict[str, Any]:
+    """A public ``Execution`` element of /api/history/v3/market/{symbol}/executions (ccxt ``fetchTrades``
+    capture): maker and taker order stubs (the taker on ``t.side``), epoch-ms strings, no account data."""
+    ts = str(t.ts_ms)
+    price_d = t.price if isinstance(t.price, Decimal) else Decimal(repr(t.price))
+    size_d = t.size if isinstance(t.size, Decimal) else Decimal(repr(t.size))
+    price = dstr(price_d)
+    taker_dir = "Buy" if t.side == "buy" else "Sell"
+    maker_dir = "Sell" if t.side == "buy" else "Buy"
+
+    def stub(key: str, direction: str, order_type: str) -> dict[str, Any]:
+        return {"uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{t.uid}/{key}")), "tradeable": symbol,
+                "direction": direction, "quantity": dstr(size_d), "timestamp": ts, "limitPrice": price,
+                "orderType": order_type, "reduceOnly": False, "lastUpdateTimestamp": ts}
+
+    return {"uid": t.uid, "timestamp": ts, "event": {"Execution": {"execution": {
+        "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{t.uid}/execution")), "makerOrder": stub("maker", maker_dir, "Limit"),
+        "takerOrder": stub("taker", taker_dir, "Market" if t.kind == "fill" else "Liquidation"), "timestamp": ts,
+        "quantity": dstr(size_d), "price": price, "markPrice": repr(t.mark) if t.mark is not None else "",
+        "limitFilled": True, "usdValue": dstr((size_d * price_d).quantize(Decimal("0.01")))},
+        "takerReducedQuantity": ""}}}

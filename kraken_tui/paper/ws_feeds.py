@@ -2,7 +2,7 @@
 
 Owns: ``WsHub`` (one per server; listens to the exchange and fans messages out) and its per-connection
 state. Public feeds: ticker (throttled per product), ticker_lite, trade (snapshot + deltas, seq per product),
-book (snapshot + one-level deltas with one contiguous seq per product, built from the top of book),
+book (snapshot of the whole multi-level book + one delta per changed level, one contiguous seq per product),
 heartbeat. Private feeds (need ``api_key``/``original_challenge``/``signed_challenge`` from a challenge issued
 on the same connection): open_orders (+ open_orders_verbose), fills, open_positions, balances, account_log.
 Bad messages get Kraken's answers: ``Json Error``, ``Invalid feed``, ``Invalid product id``,
@@ -82,7 +82,7 @@ class WsHub:
         self.heartbeat_interval_s = heartbeat_interval_s
         self.conns: set[_Conn] = set()
         self.book_seq: dict[str, int] = {}
-        self.book_top: dict[str, dict[str, tuple[float, float] | None]] = {}
+        self.book_sent: dict[str, dict[str, dict[float, float]]] = {}
         self.trade_seq: dict[str, int] = {}
         self.trades: dict[str, deque[dict[str, Any]]] = {}
         self._dirty_tickers: set[str] = set()
@@ -106,14 +106,18 @@ class WsHub:
     def _send(self, conn: _Conn, msg: dict[str, Any]) -> None:
         conn.queue.put_nowait(msg)
 
-    def _broadcast(self, feed: str, product: str | None, msg: dict[str, Any]) -> None:
+    def _broadcast(self, feed: str, product: str | None, msg: dict[str, Any], exclude: _Conn | None = None) -> None:
         for c in self.conns:
+            if c is exclude:
+                continue
             subs = c.subs.get(feed)
             if subs is not None and (product is None or product in subs or "*" in subs):
                 self._send(c, msg)
 
     def _on_event(self, kind: str, payload: object) -> None:
-        if kind == "market":
+        if kind == "book":
+            self._book_deltas(str(payload))
+        elif kind == "market":
             sym = str(payload)
             self._book_deltas(sym)
             if self.ticker_interval_s <= 0:
@@ -171,35 +175,47 @@ class WsHub:
         if any("ticker_lite" in c.subs for c in self.conns):
             self._broadcast("ticker_lite", sym, ws_wire.ticker_lite(self.ex, sym))
 
-    def _book_deltas(self, sym: str) -> None:
-        m = self.ex.markets[sym]
-        top = self.book_top.setdefault(sym, {"buy": None, "sell": None})
-        for side, price, size in (("buy", m.bid, m.bid_size), ("sell", m.ask, m.ask_size)):
-            new = (price, size if size is not None else 1.0) if price is not None else None
-            old = top[side]
-            if new == old:
+    def _book_subscribers(self, sym: str) -> bool:
+        for c in self.conns:
+            subs = c.subs.get("book")
+            if subs is not None and (sym in subs or "*" in subs):
+                return True
+        return False
+
+    def _book_now(self, sym: str) -> dict[str, dict[float, float]]:
+        bids, asks = self.ex.book_levels(sym)
+        return {"buy": dict(bids), "sell": dict(asks)}
+
+    def _book_deltas(self, sym: str, exclude: _Conn | None = None) -> None:
+        """Send one ``book`` delta per changed level since the last send (qty = new absolute size, 0 = level
+        removed), one contiguous ``seq`` per product across both sides (spec §7.7). Only while someone is
+        subscribed: a first subscriber gets a snapshot that restarts the comparison."""
+        if sym not in self.book_sent or not self._book_subscribers(sym):
+            return
+        sent = self.book_sent[sym]
+        now = self._book_now(sym)
+        ts = self.ex.now_ms
+        for side in ("buy", "sell"):
+            old, new = sent[side], now[side]
+            if old == new:
                 continue
-            top[side] = new
-            updates = []
-            if old is not None and (new is None or old[0] != new[0]):
-                updates.append((old[0], 0.0))
-            if new is not None:
-                updates.append(new)
-            for price_, qty in updates:
+            changes = [(p, q) for p, q in new.items() if old.get(p) != q]
+            changes += [(p, 0.0) for p in old if p not in new]
+            for price, qty in changes:
                 seq = self.book_seq[sym] = self.book_seq.get(sym, 0) + 1
                 self._broadcast("book", sym, {"feed": "book", "product_id": sym, "side": side, "seq": seq,
-                                              "price": price_, "qty": qty, "timestamp": self.ex.now_ms})
+                                              "price": price, "qty": qty, "timestamp": ts}, exclude)
+        self.book_sent[sym] = now
 
-    def _book_snapshot(self, sym: str) -> dict[str, Any]:
-        self._book_deltas(sym)
-        top = self.book_top.get(sym, {})
-
-        def lvl(t: tuple[float, float] | None) -> list[dict[str, float]]:
-            return [{"price": t[0], "qty": t[1]}] if t else []
-
+    def _book_snapshot(self, sym: str, conn: _Conn) -> dict[str, Any]:
+        self._book_deltas(sym, exclude=conn)
+        if sym not in self.book_sent:
+            self.book_sent[sym] = self._book_now(sym)
+        sent = self.book_sent[sym]
         return {"feed": "book_snapshot", "product_id": sym, "timestamp": self.ex.now_ms,
-                "seq": self.book_seq.get(sym, 0), "tickSize": None, "bids": lvl(top.get("buy")),
-                "asks": lvl(top.get("sell"))}
+                "seq": self.book_seq.get(sym, 0), "tickSize": None,
+                "bids": [{"price": p, "qty": q} for p, q in sent["buy"].items()],
+                "asks": [{"price": p, "qty": q} for p, q in sent["sell"].items()]}
 
     async def _periodic(self) -> None:
         last_hb = time.monotonic()
@@ -347,7 +363,7 @@ class WsHub:
         if not self.ex.markets[sym].has_price:
             return
         if feed == "book":
-            self._send(conn, self._book_snapshot(sym))
+            self._send(conn, self._book_snapshot(sym, conn))
         elif feed == "trade":
             self._send(conn, {"feed": "trade_snapshot", "product_id": sym, "trades": list(self.trades.get(sym, ()))})
         elif feed == "ticker":

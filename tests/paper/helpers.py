@@ -76,3 +76,20 @@ async def paper_client(ex: PaperExchange) -> AsyncIterator[KrakenRestClient]:
             yield client
     finally:
         await srv.stop()
+
+
+_call_nonce = iter(range(10**12, 10**13))
+
+
+async def call(srv: PaperServer, method: str, path: str, query: str = "", body: str = "", sign: bool = True,
+               nonce: str | None = None) -> httpx.Response:
+    """One raw REST request to the paper server, signed with the paper keys unless ``sign`` is False."""
+    nonce = str(next(_call_nonce)) if nonce is None else nonce
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if sign:
+        from kraken_tui.kraken.auth import sign_rest
+
+        headers.update(APIKey=PAPER_API_KEY, Nonce=nonce, Authent=sign_rest(PAPER_API_SECRET, query + body, nonce, path))
+    url = srv.rest_url + path + (f"?{query}" if query else "")
+    async with httpx.AsyncClient() as c:
+        return await c.request(method, url, content=body.encode(), headers=headers)

@@ -53,6 +53,9 @@ class MarketTick:
     index_price: float | None = None
     trade_size: float | None = None
     trade_side: Side | None = None
+    depth: tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]] | None = None
+    """A recorded book, (bids, asks) of (price, size) best first; None = the exchange models depth from the
+    quote (``paper.book``)."""
 
 
 @dataclass(frozen=True, slots=True)

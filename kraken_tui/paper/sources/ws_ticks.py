@@ -14,6 +14,9 @@ Rules (spec §7.3-§7.7, §8.4):
   exchange keeps the ticker's values).
 - ``trade``: a trade print (``trade_size``, taker ``trade_side``) at ``last`` = price.
 - ``trade_snapshot``: history, not new prints: sets ``last`` from the most recent trade, no size.
+- ``book_snapshot`` / ``book``: each tick they give carries the recorded book (``MarketTick.depth``, the best
+  ``DEPTH_LEVELS`` per side) so the exchange matches against the recorded depth (the book is handed over
+  when the top changes; deeper changes ride along with the next top change).
 - ``book``: deltas must be seq-contiguous after the snapshot (``OrderBook``); on a gap the product's
   book gives no quote until the next ``book_snapshot`` and ``seq_gaps`` counts it.
 - Tick time is the time the message was received (the recording's ``ts``), which is monotonic.
@@ -27,6 +30,7 @@ Must not import: textual, websockets, aiohttp, the engine.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from kraken_tui.domain.timeunits import HOUR_MS
@@ -35,7 +39,10 @@ from kraken_tui.kraken.book import OrderBook
 from kraken_tui.paper.sources.base import FundingEvent, MarketEvent, MarketTick
 from kraken_tui.paper.sources.candles import is_inverse
 
-__all__ = ["TickBuilder"]
+__all__ = ["DEPTH_LEVELS", "TickBuilder"]
+
+DEPTH_LEVELS = 50
+"""Levels per side of the recorded book handed to the exchange with each top-of-book change."""
 
 
 
@@ -154,8 +161,12 @@ class TickBuilder:
         if top == before:
             return []
         bid, ask = top
-        return [self._quote_tick(sym, ts_ms, bid.price if bid else None, ask.price if ask else None,
-                                 bid.size if bid else None, ask.size if ask else None)]
+        tick = self._quote_tick(sym, ts_ms, bid.price if bid else None, ask.price if ask else None,
+                                bid.size if bid else None, ask.size if ask else None)
+        bids, asks = book.depth(DEPTH_LEVELS)
+        depth = (tuple((lv.price, s) for lv in bids if (s := self._size(sym, lv.size, lv.price))),
+                 tuple((lv.price, s) for lv in asks if (s := self._size(sym, lv.size, lv.price))))
+        return [replace(tick, depth=depth)]
 
 
 def _top(book: OrderBook) -> tuple[Any, Any]:
