@@ -64,6 +64,8 @@ def _same(path: Path, **kw) -> tuple[Backtest, object]:
                   "rejected", "funding_payments", "funding_usd", "liquidations", "open_position", "final_state",
                   "state_reason", "notes", "first_ms", "last_ms", "funding_coin", "final_equity_coin"):
         assert getattr(re_, field) == getattr(rb, field), field
+    for field in ("now_ms", "funded", "next_hour", "last_close", "peak_f", "bal_f", "pos_f", "day_end_ms"):
+        assert getattr(ev.state, field) == getattr(bars.state, field), field
     assert [t.__dict__ if hasattr(t, "__dict__") else t for t in re_.last_trades] == [
         t.__dict__ if hasattr(t, "__dict__") else t for t in rb.last_trades]
     return ev, rb
