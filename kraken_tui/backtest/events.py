@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kraken_tui.domain.timeunits import HOUR_MS
+from kraken_tui.engine.batch_np import numpy_or_none
 
 from .state import BacktestState
 
@@ -49,28 +50,38 @@ MIN_SKIP = 128
 
 class Span:
     """One chunk of bars for the event kernel: ``ts`` (list of bar opens, UTC ms), ``lo``/``hi``/``cl`` (lists,
-    USD) and their float64 arrays ``lo_a``/``hi_a``/``cl_a``; ``sig_at`` the sorted bar indices holding a
-    signal. ``np`` is the numpy module."""
+    USD), ``sig_at`` the sorted bar indices holding a signal, ``n`` the bar count. ``arrays()`` gives numpy
+    float64 copies of ``lo``/``hi``/``cl`` (made on first use, only when a stretch is long enough to use them)
+    or None without numpy (``engine.batch_np.numpy_or_none``: then everything runs in Python, same floats)."""
 
-    __slots__ = ("np", "ts", "lo", "hi", "cl", "lo_a", "hi_a", "cl_a", "sig_at", "n")
+    __slots__ = ("ts", "lo", "hi", "cl", "sig_at", "n", "_arrays")
 
-    def __init__(self, np: Any, ts: Sequence[int], lo: Sequence[float], hi: Sequence[float], cl: Sequence[float],
+    def __init__(self, ts: Sequence[int], lo: Sequence[float], hi: Sequence[float], cl: Sequence[float],
                  sig_at: list[int]) -> None:
-        self.np = np
         self.ts, self.lo, self.hi, self.cl = ts, lo, hi, cl
-        self.lo_a = np.asarray(lo, dtype=np.float64)
-        self.hi_a = np.asarray(hi, dtype=np.float64)
-        self.cl_a = np.asarray(cl, dtype=np.float64)
         self.sig_at = sig_at
         self.n = len(ts)
+        self._arrays: tuple[Any, Any, Any, Any] | None = None
+
+    def arrays(self) -> tuple[Any, Any, Any, Any] | None:
+        """(numpy module, low, high, close float64 arrays), or None when numpy is not available."""
+        if self._arrays is None:
+            np = numpy_or_none()
+            if np is None:
+                return None
+            self._arrays = (np, np.asarray(self.lo, dtype=np.float64), np.asarray(self.hi, dtype=np.float64),
+                            np.asarray(self.cl, dtype=np.float64))
+        return self._arrays
 
     def extremes(self, i: int, e: int) -> tuple[float, float, float, float]:
         """(min low, max high, min close, max close) over bars ``[i, e)`` (``e > i``)."""
-        if e - i > 64:
-            return (float(self.lo_a[i:e].min()), float(self.hi_a[i:e].max()), float(self.cl_a[i:e].min()),
-                    float(self.cl_a[i:e].max()))
-        cl = self.cl[i:e]
-        return min(self.lo[i:e]), max(self.hi[i:e]), min(cl), max(cl)
+        if e - i > 256:
+            arr = self.arrays()
+            if arr is not None:
+                _, lo, hi, cl = arr
+                return (float(lo[i:e].min()), float(hi[i:e].max()), float(cl[i:e].min()), float(cl[i:e].max()))
+        cl_ = self.cl[i:e]
+        return min(self.lo[i:e]), max(self.hi[i:e]), min(cl_), max(cl_)
 
 
 def _equity(st: BacktestState, c: float, linear: bool, cs: float) -> float:
@@ -181,11 +192,12 @@ def skip_quiet(sp: Span, i: int, e: int, st: BacktestState, curve: list[tuple[in
     Returns ``(stride, k, max drawdown over the span)`` (the loop's decimation state and its ``maxdd``)."""
     ts = sp.ts
     m = e - i
-    if m < MIN_SKIP:
+    arr = sp.arrays() if m >= MIN_SKIP else None
+    if arr is None:
         return _skip_short(sp, i, e, st, curve, stride, k, bar_ms, linear, cs)
-    np = sp.np
+    np = arr[0]
     pos, bal, entry = st.pos_f, st.bal_f, st.entry_f
-    c = sp.cl_a[i:e]
+    c = arr[3][i:e]
     if pos:
         eqs = bal + pos * (c - entry) if linear else bal + pos * cs * (1.0 / entry - 1.0 / c)
     else:

@@ -47,7 +47,6 @@ from decimal import Decimal
 from kraken_tui.domain import ZERO, Candle
 from kraken_tui.domain.money import settlement_currency, to_usd, unrealized_pnl
 from kraken_tui.domain.timeunits import HOUR_MS
-from kraken_tui.engine.batch_np import numpy_or_none
 from kraken_tui.engine.candles import CandleBuilder
 from kraken_tui.engine.indicators import ATR
 from kraken_tui.engine.operator import OperatorStateMachine
@@ -162,14 +161,13 @@ class Backtest:
         # a strategy's batch path (signals from its own bars only), used on the file's own timeframe
         self._batch: BatchSignals | None = (getattr(self.strategy, "on_candles", None) if self.builder is None
                                             else None)
-        self._np = numpy_or_none()
         self._funding_live = s.funding.constant is None or s.funding.constant != 0.0
         self.kernel = self._choose_kernel(s)
 
     def _choose_kernel(self, s: BacktestSettings) -> str:
         """``events`` when asked for (``BacktestSettings.kernel``, else ``KERNEL_ENV``, else the default) and it
-        applies: the strategy has a batch signal path, no index series (the basis guard runs at every close)
-        and numpy is installed; else ``bars``.
+        applies: the strategy has a batch signal path and no index series (the basis guard runs at every
+        close); else ``bars``. (numpy, when installed, speeds up its long quiet stretches; it is not needed.)
 
         Raises:
             ConfigError: an unknown kernel name (names the setting or the environment variable).
@@ -179,7 +177,7 @@ class Backtest:
         want = s.kernel if s.kernel is not None else os.environ.get(KERNEL_ENV, "").strip() or "events"
         if want not in KERNELS:
             raise ConfigError(KERNEL_ENV if s.kernel is None else "kernel", want, " or ".join(KERNELS))
-        if want == "events" and self._batch is not None and s.index_closes is None and self._np is not None:
+        if want == "events" and self._batch is not None and s.index_closes is None:
             return "events"
         return "bars"
 
@@ -287,7 +285,7 @@ class Backtest:
         else:
             atrs, sigs = pre[1], pre[0] or {}
         sig_at = sorted(j for j in sigs if 0 <= j < n)
-        sp = events.Span(self._np, ts_l, lo_l, h_l, c_l, sig_at)
+        sp = events.Span(ts_l, lo_l, h_l, c_l, sig_at)
         st, res, bar_ms = self.state, self.result, self.s.bar_ms
         linear, cs = self.inst.is_linear, float(self.inst.contract_size)
         live = self._funding_live
