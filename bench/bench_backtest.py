@@ -1,187 +1,406 @@
-"""Benchmark: ``kraken-tui backtest`` candles/s and peak memory on 1,000,000 one-minute candles, and the ratio
-to backtesting.py on the same strategy and data, measured in the same run.
+"""Benchmark: ``kraken-tui backtest`` on 1,000,000 real-shaped one-minute candles against backtesting.py and
+vectorbt, every figure from the same run.
 
-Run: ``python bench/bench_backtest.py [--candles N] [--no-peer] [--strategy NAME] [--frictionless]
-[--no-prefetch] [--no-memory]``.
+Run: ``python bench/bench_backtest.py [--candles N] [--background-load N] [--no-peers] [--no-costs]
+[--ensemble-candles N] [--keep PATH]`` (the ensemble runs on the first 200,000 candles by default). Peers need the ``bench`` extra (``pip install -e '.[bench]'``:
+backtesting, vectorbt); a missing peer is reported and skipped.
 
-Build and reader: the run uses whatever the install has: the compiled build of the hot modules when
-``KRAKEN_TUI_BUILD_COMPILED=1 pip install -e .`` built it and the sources still match
-(``kraken_tui._accel``; ``KRAKEN_TUI_PURE=1`` = pure Python), and the reader process (``backtest.prefetch``) when the file is large and a second CPU is usable
-(``--no-prefetch`` = one process). Both are printed, with the CPU time of each process, so a 2-process wall
-time is never mistaken for a 1-process one.
+Data (``real_shaped``): every shared candle file of ``$KRAKEN_TUI_DATA/kraken`` (Kraken spot OHLCVT XBT/USD
+1h 2013-2023, XBT/USD 5m 2023Q1, ETH/USD 5m 2024H2, and the five PF_XBTUSD charts files 1m..1h of 2025-08),
+joined end to end in passes until N rows. Each file becomes a path of log prices relative to its first open,
+with its overall drift removed (a straight ramp in log price over the file, so the series stays in one price
+range however many passes it takes); each piece starts exactly at the previous piece's last close (no jump at
+a seam); prices are rounded to PF_XBTUSD's 1 USD tick, around 100,000 USD. Pass k takes the files in an order
+rotated by k, time-reversed on odd passes and mirrored (log price negated: a rally becomes a sell-off) on
+passes 2 and 3 mod 4, so consecutive passes never repeat the same bars. Times: contiguous 1m bars from
+2020-01-01 UTC. Written once to a charts CSV, which every contender reads from disk.
 
-Data: the real PF_XBTUSD 1m candles (kraken/pf_xbtusd_1m_2025-08.csv in the data directory,
-``KRAKEN_TUI_DATA``, 500 rows) repeated back to back until N rows, each copy shifted in time by 500 minutes
-after the previous one (so times are contiguous 1m bars; the price jumps once per copy at the seam, close of
-the last bar -> open of the first).
-They are written to a temporary charts CSV, which the backtest streams from disk like a user's file.
+Contenders (SMA 10/30 crossover, reversal on every cross, fill at the next bar's open):
+- ours, in process, kernel only (``Backtest.run`` + ``finish`` over candles already read into memory):
+  ``bars`` (the bar-by-bar loop) and ``events`` (the event-skipping kernel). ``KRAKEN_TUI_BACKTEST_KERNEL``
+  selects the kernel (``backtest.runner``).
+- ours, whole process: ``python -m kraken_tui backtest --candles FILE --json`` in a child process (start-up,
+  config, CSV read and validation, run, report), one-process (``KRAKEN_TUI_BACKTEST_PREFETCH=0``) and
+  default mode (the reader process when the file is large and a second CPU is usable), each kernel.
+- backtesting.py's SmaCross (``tests/backtest/peer.py``): engine only (``Backtest.run`` on a DataFrame in
+  memory) and whole process (a child: imports, ``pandas.read_csv``, run).
+- vectorbt: ``MA.run`` x2, ``ma_crossed_above/below``, ``Portfolio.from_signals`` at the next open, total
+  return. Engine only = the second (warm, JIT-compiled) call in the child; whole process = the child from its
+  start to the end of its first call (imports, numba JIT, CSV read).
+Every line gives wall time, CPU time (user + system of the process(es) doing the work), candles/s and the
+ratio to ours (candles/s of ours / theirs; ours = the one-process whole-process events run). Costs: zero
+(fees, slippage, funding) for the target figures; ``sma_cross`` and ``ensemble`` with costs (maker 2 / taker
+5 bps, slippage 1 bp, funding 1e-5/h) are printed too. Start-up: median of 3 wall times of ``kraken-tui
+backtest`` on the 500-bar PF_XBTUSD 1m file and of ``kraken-tui ctl status`` with no instance running.
 
-Ours: the full engine path of ``kraken-tui backtest`` (``backtest.data.open_candles`` streaming and
-validating the CSV in column chunks, ``backtest.runner.Backtest``: the strategy's own batch ``on_candles``
-and ``ATR.update_many`` per chunk, strategy ``sma_cross`` 10/20 by default, ``decide`` with
-the risk gate on every signal, fills, fees, slippage 1 bp, hourly funding at a constant 1e-5, liquidation
-checks, trade derivation with the journal's code, statistics) minus the report printing. With costs the
-account bleeds, sizes fall under the lot and entries get rejected (fewer trades than the peer); with
-``--frictionless`` both make the same trades.
-Peer: backtesting.py's SmaCross (``position.close(); buy()/sell()`` on each cross, trade_on_close=False,
-commission 0.05%, or 0 with ``--frictionless``), timing ``Backtest.run()`` on a DataFrame already in memory (its CSV read is timed
-apart and printed, not counted).
-Peak memory: ``tracemalloc`` peak (of the main process) of a second run of ours, at N/4 and N candles (traced runs are slower;
-the timed runs are untraced); the growth between them is the trade list (about 0.55 KB per closed trade:
-the statistics rows), not the candles, which stream.
-Output: ``RATE`` (ours, candles/s, target >= 250,000) and ``RATIO`` (ours / backtesting.py candles/s in the
-same run, target >= 3x), each saying whether its target is met. Run it once plain (default costs) and once
-with ``--frictionless``; on a shared machine compare the ratio, which both sides of one run share.
+``--background-load N`` runs N busy processes (a Python ``while True`` loop each) for the whole bench, so the
+figures show a loaded machine; the load average (``/proc/loadavg``) is printed before and after.
 Prints figures only; it asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
+import json
+import math
 import os
+import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
-import warnings
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from kraken_tui import _accel  # noqa: E402
-
-_accel.install()  # before the backtest's imports: the opt-in compiled build, when one was built
-
-from kraken_tui.backtest.data import FundingSchedule, open_candles  # noqa: E402
-from kraken_tui.backtest.report import summary_of  # noqa: E402
-from kraken_tui.backtest.runner import Backtest, BacktestSettings  # noqa: E402
-from kraken_tui.config import OperatorConfig  # noqa: E402
-from kraken_tui.paper.instruments import default_instrument  # noqa: E402
-from tests.backtest.peer import load_frame, sma_cross_backtest  # noqa: E402
-
-DATA = Path(os.environ.get("KRAKEN_TUI_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-SRC = DATA / "kraken" / "pf_xbtusd_1m_2025-08.csv"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("KRAKEN_TUI_DATA", ROOT.parent / "shared" / "data"))
+START_S = 1_577_836_800  # 2020-01-01T00:00:00Z
+LEVEL_USD = 100_000.0
+FAST, SLOW = 10, 30
+TARGET_RATE = 2_000_000
+TARGET_VS_BTPY = 10.0
 
 
-def build_csv(n: int, out: Path) -> None:
-    """Write ``n`` 1m candles (the real file repeated, time-shifted) as a charts CSV."""
-    lines = [ln for ln in SRC.read_text().splitlines()[1:] if ln.strip()]
-    base = [ln.split(",") for ln in lines]
-    span = int(base[-1][0]) - int(base[0][0]) + 60
+# ============================================================================ data
+
+
+def candle_files(data: Path) -> list[Path]:
+    """Every shared candle file (charts CSV with a header, OHLCVT CSV without); funding files excluded."""
+    return sorted(p for p in (data / "kraken").glob("*.csv") if not p.name.startswith("funding"))
+
+
+def real_shaped(n: int, data: Path) -> tuple[Any, Any, list[str]]:
+    """``n`` real-shaped 1m candles (module docstring): (times s int64, n x 5 OHLCV float64, pieces used)."""
+    import numpy as np
+
+    shapes = []
+    for p in candle_files(data):
+        header = not p.name.endswith(".ohlcvt.csv")
+        a = np.loadtxt(p, delimiter=",", skiprows=1 if header else 0, usecols=(1, 2, 3, 4, 5), ndmin=2)
+        rel = np.log(a[:, :4]) - math.log(a[0, 0])
+        m = len(a)
+        rel -= (np.arange(1, m + 1, dtype=np.float64) / m * rel[-1, 3])[:, None]  # drift removed
+        shapes.append((p.name, rel, a[:, 4]))
+    if not shapes:
+        raise SystemExit(f"no candle files in {data / 'kraken'} (set KRAKEN_TUI_DATA)")
+    logs, vols, used = [], [], []
+    total, k, level = 0, 0, math.log(LEVEL_USD)
+    while total < n:
+        rot = k % len(shapes)
+        rev, mir = k % 2 == 1, (k // 2) % 2 == 1
+        for name, rel, vol in shapes[rot:] + shapes[:rot]:
+            if total >= n:
+                break
+            o, h, lo, c, v = rel[:, 0], rel[:, 1], rel[:, 2], rel[:, 3], vol
+            if rev:  # time reversed: a bar's close becomes its open
+                o, c, h, lo, v = c[::-1], o[::-1], h[::-1], lo[::-1], v[::-1]
+            if mir:  # log price negated: high and low swap
+                o, c, h, lo = -o, -c, -lo, -h
+            seg = np.stack((o, h, lo, c), axis=1) + (level - o[0])
+            take = min(len(seg), n - total)
+            logs.append(seg[:take])
+            vols.append(v[:take])
+            level = float(seg[take - 1, 3])
+            total += take
+            used.append(f"{name}{' reversed' if rev else ''}{' mirrored' if mir else ''}")
+        k += 1
+    px = np.round(np.exp(np.concatenate(logs)))
+    return START_S + 60 * np.arange(n, dtype=np.int64), np.column_stack((px, np.round(np.concatenate(vols), 4))), used
+
+
+def write_csv(n: int, out: Path) -> str:
+    """Write ``n`` real-shaped candles to ``out`` as a charts CSV; returns a one-line description."""
+    ts, m, used = real_shaped(n, DATA)
     with out.open("w") as fh:
         fh.write("time,open,high,low,close,volume\n")
-        k = 0
-        while k * len(base) < n:
-            take = base[: n - k * len(base)]
-            fh.writelines(f"{int(r[0]) + k * span},{r[1]},{r[2]},{r[3]},{r[4]},{r[5]}\n" for r in take)
-            k += 1
+        rows = zip(ts.tolist(), *(m[:, i].tolist() for i in range(5)), strict=True)
+        fh.writelines(f"{t},{o:.0f},{h:.0f},{lo:.0f},{c:.0f},{v:g}\n" for t, o, h, lo, c, v in rows)
+    files = len(candle_files(DATA))
+    return (f"{n:,} 1m candles from all {files} shared candle files ({len(used)} pieces over "
+            f"{-(-len(used) // files)} passes; prices {m[:, 2].min():,.0f}..{m[:, 1].max():,.0f} USD); "
+            f"{out.stat().st_size / 1e6:.1f} MB charts CSV")
 
 
-FRICTIONLESS = False
+# ============================================================================ children
 
 
-def run_ours(path: Path, strategy: str, params: dict, limit: int | None = None):
-    stream = open_candles(path, symbol="PF_XBTUSD")
-    s = BacktestSettings(
-        instrument=default_instrument("PF_XBTUSD"), strategy=strategy, strategy_params=params,
-        timeframe=stream.timeframe, bar_ms=stream.bar_ms,
-        funding=FundingSchedule.constant_rate(0.0 if FRICTIONLESS else 1e-5, "bench"),
-        maker_fee_bps=0 if FRICTIONLESS else 2, taker_fee_bps=0 if FRICTIONLESS else 5,
-        slippage_bps=0.0 if FRICTIONLESS else 1.0,
-        # the equity floor would halt the losing sma_cross early; keep it trading over the whole span
-        operator=OperatorConfig(daily_loss_limit_pct=100, equity_floor_pct=0.01),
-    )
-    bt = Backtest(s)
+def _cpu_children() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _cpu_self() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str, float]:
+    """Run ``cmd`` to completion: (wall s, CPU s of the child and its children, stdout, start wall clock)."""
+    cpu0 = _cpu_children()
+    start = time.time()
     t0 = time.perf_counter()
-    bt.run(stream.rows, limit=limit)
-    res = bt.finish()
-    overall, _ = summary_of(res)
-    return time.perf_counter() - t0, res, overall
+    proc = subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} ... exited {proc.returncode}: {proc.stderr.strip()[-800:]}")
+    return wall, _cpu_children() - cpu0, proc.stdout, start
 
 
-def run_peer(path: Path, fast: int, slow: int) -> tuple[float, float, int]:
-    t0 = time.perf_counter()
-    df, _ = load_frame(path)
-    read_s = time.perf_counter() - t0
-    bt = sma_cross_backtest(df, fast, slow, commission=0.0 if FRICTIONLESS else 0.0005)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+def peer_child(kind: str, path: str, start: float) -> None:
+    """The peer's child process (``--peer-child``): one cold run, timed from the parent's ``start`` (whole
+    process), then (vectorbt) a warm run (engine only). Prints one JSON line."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    out: dict[str, Any] = {}
+    if kind == "backtesting":
+        sys.path.insert(0, str(ROOT))
+        from tests.backtest.peer import load_frame, sma_cross_backtest
+
         t0 = time.perf_counter()
+        df, _ = load_frame(Path(path))
+        out["read_s"] = time.perf_counter() - t0
+        bt = sma_cross_backtest(df, FAST, SLOW)
+        t0, c0 = time.perf_counter(), time.process_time()
         stats = bt.run()
-        run_s = time.perf_counter() - t0
-    return run_s, read_s, len(stats._trades)
+        out["engine_s"], out["engine_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
+        out["whole_s"], out["whole_cpu_s"] = time.time() - start, _cpu_self()
+        out["trades"] = len(stats._trades)
+    else:
+        import pandas as pd
+        import vectorbt as vbt
+
+        def once() -> tuple[float, int]:
+            df = pd.read_csv(path)
+            close, open_ = df["close"], df["open"]
+            fast, slow = vbt.MA.run(close, FAST), vbt.MA.run(close, SLOW)
+            # decided at a bar's close, filled at the next bar's open
+            long_in = fast.ma_crossed_above(slow).shift(1, fill_value=False)
+            short_in = fast.ma_crossed_below(slow).shift(1, fill_value=False)
+            pf = vbt.Portfolio.from_signals(open_, entries=long_in, short_entries=short_in, size=0.1,
+                                            init_cash=1e12, fees=0.0, freq="1min")
+            return float(pf.total_return()), int(pf.trades.count())
+
+        t0 = time.perf_counter()
+        once()
+        out["whole_s"], out["whole_cpu_s"] = time.time() - start, _cpu_self()
+        out["cold_s"] = time.perf_counter() - t0
+        df = pd.read_csv(path)
+        t0, c0 = time.perf_counter(), time.process_time()
+        close, open_ = df["close"], df["open"]
+        fast, slow = vbt.MA.run(close, FAST), vbt.MA.run(close, SLOW)
+        long_in = fast.ma_crossed_above(slow).shift(1, fill_value=False)
+        short_in = fast.ma_crossed_below(slow).shift(1, fill_value=False)
+        pf = vbt.Portfolio.from_signals(open_, entries=long_in, short_entries=short_in, size=0.1, init_cash=1e12,
+                                        fees=0.0, freq="1min")
+        pf.total_return()
+        out["engine_s"], out["engine_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
+        out["trades"] = int(pf.trades.count())
+    print(json.dumps(out))
 
 
-def peak_mb(path: Path, strategy: str, params: dict, limit: int) -> tuple[float, int]:
-    gc.collect()
-    tracemalloc.start()
-    _, res, _ = run_ours(path, strategy, params, limit)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 1e6, len(res.rows)
+# ============================================================================ ours
+
+
+def _config(tmp: Path) -> Path:
+    """A config whose operator limits stay out of reach (the losing stretches would halt the run early)."""
+    p = tmp / "bench.toml"
+    p.write_text("[operator]\ndaily_loss_limit_pct = 100.0\nequity_floor_pct = 0.01\n")
+    return p
+
+
+def _cli(path: Path, cfg: Path, strategy: str, costs: bool) -> list[str]:
+    cmd = [sys.executable, "-m", "kraken_tui", "backtest", "--config", str(cfg), "--candles", str(path),
+           "--symbol", "PF_XBTUSD", "--strategy", strategy, "--json"]
+    if strategy == "sma_cross":
+        cmd += ["--param", f"fast={FAST}", "--param", f"slow={SLOW}"]
+    cmd += (["--fees", "2,5", "--slippage-bps", "1", "--funding-rate", "1e-5"] if costs
+            else ["--fees", "0,0", "--slippage-bps", "0", "--funding-rate", "0"])
+    return cmd
+
+
+def ours_whole(path: Path, cfg: Path, strategy: str, costs: bool, kernel: str, one_process: bool
+               ) -> tuple[float, float, dict[str, Any]]:
+    env = {"KRAKEN_TUI_BACKTEST_KERNEL": kernel}
+    if one_process:
+        env["KRAKEN_TUI_BACKTEST_PREFETCH"] = "0"
+    else:
+        env.pop("KRAKEN_TUI_BACKTEST_PREFETCH", None)
+        os.environ.pop("KRAKEN_TUI_BACKTEST_PREFETCH", None)
+    wall, cpu, out, _ = run_child(_cli(path, cfg, strategy, costs), env)
+    return wall, cpu, json.loads(out)
+
+
+def ours_kernel(path: Path, strategy: str, costs: bool, kernel: str) -> tuple[float, float, Any]:
+    """Ours in this process over candles already in memory: (wall s, CPU s, result)."""
+    os.environ["KRAKEN_TUI_BACKTEST_KERNEL"] = kernel
+    os.environ["KRAKEN_TUI_BACKTEST_PREFETCH"] = "0"
+    from kraken_tui.backtest.columns import CandleRows
+    from kraken_tui.backtest.data import FundingSchedule, open_candles
+    from kraken_tui.backtest.runner import Backtest, BacktestSettings
+    from kraken_tui.config import OperatorConfig
+    from kraken_tui.paper.instruments import default_instrument
+
+    stream = open_candles(path, symbol="PF_XBTUSD")
+    chunks = []
+    while (got := stream.rows.take()) is not None:
+        chunks.append(got)
+    s = BacktestSettings(
+        instrument=default_instrument("PF_XBTUSD"), strategy=strategy,
+        strategy_params={"fast": FAST, "slow": SLOW} if strategy == "sma_cross" else {},
+        timeframe=stream.timeframe, bar_ms=stream.bar_ms,
+        funding=FundingSchedule.constant_rate(1e-5 if costs else 0.0, "bench"),
+        maker_fee_bps=2 if costs else 0, taker_fee_bps=5 if costs else 0, slippage_bps=1.0 if costs else 0.0,
+        operator=OperatorConfig(daily_loss_limit_pct=100, equity_floor_pct=0.01))
+    bt = Backtest(s)
+    cpu0 = _cpu_self()
+    t0 = time.perf_counter()
+    bt.run(CandleRows(iter(chunks)))
+    res = bt.finish()
+    return time.perf_counter() - t0, _cpu_self() - cpu0, res
+
+
+# ============================================================================ report
+
+
+def _line(label: str, n: int, wall: float, cpu: float | None, ref_rate: float | None, extra: str = "") -> float:
+    rate = n / wall
+    ratio = f"  ours/this {ref_rate / rate:6.2f}x" if ref_rate else ""
+    cpu_s = f"CPU {cpu:6.2f} s" if cpu is not None else "CPU    n/a"
+    print(f"  {label:<50} wall {wall:6.2f} s  {cpu_s}  {rate:>12,.0f} candles/s{ratio}{extra}")
+    return rate
+
+
+def startup(cfg: Path) -> None:
+    """Median wall and CPU time of 3 runs of each quick command (target < 0.3 s wall)."""
+    tiny = DATA / "kraken" / "pf_xbtusd_1m_2025-08.csv"
+    runtime = tempfile.mkdtemp()
+    os.chmod(runtime, 0o700)
+    bt = [sys.executable, "-m", "kraken_tui", "backtest", "--config", str(cfg), "--candles", str(tiny), "--symbol",
+          "PF_XBTUSD", "--strategy", "sma_cross"]
+    cmds = {"backtest": bt, "backtest --json": [*bt, "--json"],
+            "ctl status": [sys.executable, "-m", "kraken_tui", "ctl", "status"]}
+    parts = []
+    for name, cmd in cmds.items():
+        walls, cpus = [], []
+        for _ in range(3):
+            cpu0 = _cpu_children()
+            t0 = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=name != "ctl status",
+                           env={**os.environ, "XDG_RUNTIME_DIR": runtime})
+            walls.append(time.perf_counter() - t0)
+            cpus.append(_cpu_children() - cpu0)
+        w = statistics.median(walls)
+        parts.append(f"kraken-tui {name} wall {w:.3f} s CPU {statistics.median(cpus):.3f} s "
+                     f"({'met' if w < 0.3 else 'NOT met'})")
+    print("START-UP (median of 3, target < 0.3 s wall; backtest on the 500-bar "
+          f"{tiny.name}, ctl status with no instance running):\n  " + "\n  ".join(parts))
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--candles", type=int, default=1_000_000)
-    ap.add_argument("--strategy", default="sma_cross")
-    ap.add_argument("--no-peer", action="store_true", help="skip backtesting.py")
-    ap.add_argument("--no-memory", action="store_true", help="skip the traced runs")
-    ap.add_argument("--no-prefetch", action="store_true",
-                    help="read the CSV in this process (sets KRAKEN_TUI_BACKTEST_PREFETCH=0)")
-    ap.add_argument("--frictionless", action="store_true",
-                    help="fees, slippage and funding 0 for both (same trade list as the peer)")
+    ap.add_argument("--background-load", type=int, default=0, metavar="N", help="run N busy processes beside it")
+    ap.add_argument("--no-peers", action="store_true", help="skip backtesting.py and vectorbt")
+    ap.add_argument("--no-costs", action="store_true", help="skip the runs with costs and the ensemble")
+    ap.add_argument("--ensemble-candles", type=int, default=200_000, metavar="N",
+                    help="candles of the ensemble runs (default 200,000: it has no batch signal path, both kernels "
+                         "run the bar loop at about 10k candles/s)")
+    ap.add_argument("--keep", type=Path, default=None, help="write the candle CSV here (kept) instead of a temp file")
+    ap.add_argument("--peer-child", nargs=3, metavar=("KIND", "PATH", "START"), help=argparse.SUPPRESS)
     a = ap.parse_args()
-    global FRICTIONLESS
-    FRICTIONLESS = a.frictionless
-    if a.no_prefetch:
-        os.environ["KRAKEN_TUI_BACKTEST_PREFETCH"] = "0"
-    params = {"fast": 10, "slow": 20} if a.strategy == "sma_cross" else {}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "candles_1m.csv"
-        build_csv(a.candles, path)
-        copies = -(-a.candles // 500)
-        print(f"data: {a.candles:,} 1m candles = the 500 real PF_XBTUSD 1m bars of {SRC.name} repeated {copies:,} "
-              f"times back to back, each copy shifted 500 min later (contiguous 1m times, one price jump per seam); "
-              f"{path.stat().st_size / 1e6:.1f} MB charts CSV streamed from disk")
-        print(f"costs: {'frictionless (fees, slippage, funding 0)' if a.frictionless else 'maker 2 / taker 5 bps, slippage 1 bp, funding 1e-5/h (peer: commission 0.05%)'}")
-        import resource
-        from collections import Counter
+    if a.peer_child:
+        peer_child(a.peer_child[0], a.peer_child[1], float(a.peer_child[2]))
+        return
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(a.background_load)]
+    try:
+        _bench(a)
+    finally:
+        for p in busy:
+            p.terminate()
+            p.wait()
 
-        cpu0, kids0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
-        secs, res, overall = run_ours(path, a.strategy, params)
-        cpu_main = time.process_time() - cpu0
-        kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu_reader = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
-        from kraken_tui.backtest import prefetch
 
-        built = Counter(_accel.status().values())
-        print(f"build: {', '.join(f'{n} {k}' for k, n in sorted(built.items()))} of {len(_accel.ACCELERATED)} hot "
-              "modules (kraken_tui._accel; `KRAKEN_TUI_BUILD_COMPILED=1 pip install -e .` compiles, KRAKEN_TUI_PURE=1 = pure Python)")
-        print(f"reader: {prefetch.last_decision}; CPU time: main process {cpu_main:.2f} s + reader process "
-              f"{cpu_reader:.2f} s")
-        print(f"ours  {a.strategy}: {res.candles:,} candles in {secs:.2f} s = {res.candles / secs:,.0f} candles/s "
-              f"({secs / res.candles * 1e6:.2f} us/candle); {overall.trades:,} trades, net {float(overall.net_pnl_usd):,.2f} USD")
-        if not a.no_memory:
-            q = a.candles // 4
-            p1, t1 = peak_mb(path, a.strategy, params, q)
-            p2, t2 = peak_mb(path, a.strategy, params, a.candles)
-            print(f"peak memory (tracemalloc): {p1:.1f} MB at {q:,} candles ({t1:,} trades), {p2:.1f} MB at "
-                  f"{a.candles:,} candles ({t2:,} trades); growth {(p2 - p1) * 1e3 / max(1, t2 - t1):.2f} KB per "
-                  f"extra trade")
-            import resource
-
-            print(f"max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB "
-                  "(includes the peer's DataFrame when run)")
-        if not a.no_peer and a.strategy == "sma_cross":
-            peer_s, read_s, peer_trades = run_peer(path, 10, 20)
-            print(f"peer  backtesting.py SmaCross: {a.candles:,} candles in {peer_s:.2f} s = "
-                  f"{a.candles / peer_s:,.0f} candles/s ({peer_trades:,} trades; CSV read {read_s:.2f} s not counted)")
-            ratio = peer_s / secs
-            print(f"RATIO ours/backtesting.py (candles/s, same data, same run): {ratio:.2f}x  (target >= 3x: "
-                  f"{'met' if ratio >= 3 else 'NOT met'})")
-        rate = res.candles / secs
-        print(f"RATE ours: {rate:,.0f} candles/s  (target >= 250,000: {'met' if rate >= 250_000 else 'NOT met'})")
+def _bench(a: argparse.Namespace) -> None:
+    n = a.candles
+    print(f"load average before: {loadavg()}  (CPUs {os.cpu_count()}; background busy processes: "
+          f"{a.background_load})")
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        path = a.keep or tmp / "candles_1m.csv"
+        print("data: " + write_csv(n, path))
+        cfg = _config(tmp)
+        startup(cfg)
+        print(f"\nSMA {FAST}/{SLOW} (sma_cross), zero costs, {n:,} candles:")
+        wall, cpu, rep = ours_whole(path, cfg, "sma_cross", False, "events", True)
+        ref = n / wall
+        _line("ours whole process, one process, events", n, wall, cpu, None,
+              f"  ({rep.get('trades')} trades)")
+        for kernel, one in (("bars", True), ("events", False), ("bars", False)):
+            w, c, r = ours_whole(path, cfg, "sma_cross", False, kernel, one)
+            _line(f"ours whole process, {'one process' if one else 'default'}, {kernel}", n, w, c, ref,
+                  f"  ({r.get('trades')} trades)")
+        kern: dict[str, float] = {}
+        for kernel in ("bars", "events"):
+            w, c, res = ours_kernel(path, "sma_cross", False, kernel)
+            kern[kernel], kern[kernel + " cpu"] = w, c
+            _line(f"ours kernel only ({kernel}), in process", n, w, c, ref,
+                  f"  ({len(res.rows)} trades, fingerprint {res.fingerprint[:12]})")
+        peers: dict[str, float] = {}
+        if not a.no_peers:
+            for kind in ("backtesting", "vectorbt"):
+                try:
+                    w, c, out, start = run_child(
+                        [sys.executable, str(Path(__file__).resolve()), "--peer-child", kind, str(path),
+                         repr(time.time())])
+                except RuntimeError as exc:
+                    print(f"  {kind}: not run ({exc})")
+                    continue
+                d = json.loads(out.strip().splitlines()[-1])
+                name = "backtesting.py" if kind == "backtesting" else "vectorbt"
+                peers[f"{kind} engine"] = d["engine_s"]
+                peers[f"{kind} whole"] = d["whole_s"]
+                peers[f"{kind} engine cpu"] = d["engine_cpu_s"]
+                peers[f"{kind} whole cpu"] = d["whole_cpu_s"]
+                _line(f"{name} engine only", n, d["engine_s"], d["engine_cpu_s"], ref, f"  ({d['trades']} trades)")
+                _line(f"{name} whole process", n, d["whole_s"], d["whole_cpu_s"], ref)
+        print("TARGETS (ours = whole process, one process, events kernel; wall, and CPU in brackets: on a shared "
+              "machine the CPU ratio is the steadier one):")
+        rate_cpu = n / cpu
+        print(f"  rate {ref:,.0f} candles/s [CPU {rate_cpu:,.0f}] (>= {TARGET_RATE:,}: "
+              f"{'met' if ref >= TARGET_RATE else 'NOT met'})")
+        for key, what, goal, ok in (
+                ("backtesting engine", "backtesting.py engine only", f">= {TARGET_VS_BTPY:g}x",
+                 lambda r: r >= TARGET_VS_BTPY),
+                ("vectorbt whole", "vectorbt whole process", "> 1x", lambda r: r > 1)):
+            if key in peers:
+                r, rc = peers[key] / wall, peers[key + " cpu"] / cpu
+                print(f"  vs {what} {r:.2f}x [CPU {rc:.2f}x] ({goal}: {'met' if ok(r) else 'NOT met'})")
+        if "vectorbt engine" in peers:
+            r, rc = peers["vectorbt engine"] / kern["events"], peers["vectorbt engine cpu"] / kern["events cpu"]
+            print(f"  our kernel {kern['events']:.2f} s [CPU {kern['events cpu']:.2f} s] vs vectorbt engine only "
+                  f"{peers['vectorbt engine']:.2f} s [CPU {peers['vectorbt engine cpu']:.2f} s]: {r:.2f}x [CPU "
+                  f"{rc:.2f}x] (>= 1x, no slower: {'met' if r >= 1 else 'NOT met'})")
+        if not a.no_costs:
+            print(f"\nwith costs (maker 2 / taker 5 bps, slippage 1 bp, funding 1e-5/h), no target:")
+            for strategy, m in (("sma_cross", n), ("ensemble", a.ensemble_candles or n)):
+                p2 = path
+                if m != n:
+                    p2 = tmp / f"candles_{m}.csv"
+                    write_csv(m, p2)
+                for kernel in ("bars", "events"):
+                    w, c, r = ours_whole(p2, cfg, strategy, True, kernel, True)
+                    _line(f"ours {strategy} whole process, one process, {kernel}", m, w, c, None,
+                          f"  ({r.get('trades')} trades)")
+    print(f"load average after: {loadavg()}")
 
 
 if __name__ == "__main__":

@@ -27,8 +27,13 @@ Semantics (``kraken-tui backtest``; what the equality test against the paper exc
   ``journal.stats``; a position still open at the end is reported, not counted. An entry after a
   reversal's close keeps its signal id and strategy. Candles stream from the file; memory grows only with
   closed trades.
+- Two kernels, same results (tests/backtest/test_event_kernel.py): the bar loop, and the event-skipping kernel
+  (``events``; the default for a strategy with a batch signal path and no index series; ``BacktestSettings.kernel``
+  or ``KRAKEN_TUI_BACKTEST_KERNEL=bars|events``), which finds the next bar where anything can change the
+  account and marks the quiet bars before it to market in bulk.
 Modules: ``data`` (inputs: ``open_candles``, funding), ``columns`` (bars as column chunks), ``csvfile`` (CSV reader),
-``settings`` (settings, result, quote, fingerprint), ``runner`` (the bar loop), ``fills`` (fills, intents,
+``settings`` (settings, result, quote, fingerprint), ``runner`` (the bar loop), ``events`` (the event-skipping
+kernel's next event and quiet stretches), ``fills`` (fills, intents,
 funding clock), ``orders`` (resting orders, intrabar walk, liquidation), ``decisions`` (signals, exits,
 operator at the close), ``trades`` (round trips), ``report`` (output), ``cli`` (the subcommand).
 Must not import textual.

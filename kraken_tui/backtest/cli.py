@@ -16,7 +16,6 @@ Must not import: textual.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import hashlib
 import json
@@ -32,7 +31,6 @@ from kraken_tui import __version__
 from kraken_tui.config import Config, load_config
 from kraken_tui.domain.money import settlement_currency
 from kraken_tui.errors import ConfigError
-from kraken_tui.journal.export import TRADES_CSV_HEADER, trade_csv_row
 from kraken_tui.journal.trades import Trade
 from kraken_tui.paper.instruments import default_instrument
 
@@ -212,6 +210,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     csv_fh = None
     on_trade: Callable[[Trade], None] | None = None
     if args.trades_csv is not None:
+        from kraken_tui.journal.export import TRADES_CSV_HEADER, trade_csv_row
+
         try:
             csv_fh = open(args.trades_csv, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
         except OSError as exc:
@@ -225,6 +225,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     try:
         bt = Backtest(settings, on_trade=on_trade)
         if args.journal is not None:
+            import asyncio
+
             asyncio.run(_run_journaled(bt, stream.rows, Path(args.journal), settings, stream.first_ms or 0))
         else:
             bt.run(stream.rows)

@@ -39,7 +39,6 @@ from kraken_tui.engine.candles import TIMEFRAMES, CandleBuilder
 from kraken_tui.errors import ConfigError, DataFileError
 from kraken_tui.paper.sources import replay_files as rf
 from kraken_tui.paper.sources.candle_csv import csv_chunks
-from kraken_tui.paper.sources.replay import CCXT_ALIASES
 
 from .columns import CandleRow, CandleRows, chunked, windowed
 
@@ -198,6 +197,8 @@ class FundingSchedule:
             DataFileError: the CSV is malformed (file, line, field).
             ConfigError: several symbols in the file and none is ``symbol`` (names ``--funding``).
         """
+        from kraken_tui.paper.sources.replay import CCXT_ALIASES  # (the replay source: not needed to start)
+
         rows = rf.read_funding_csv(path)
         by: dict[str, list[FundingRate]] = {}
         for r in rows:

@@ -68,13 +68,16 @@ if TYPE_CHECKING:
 
     from .settings import BacktestSettings
 
-_np: ModuleType | None
-try:
-    import numpy
 
-    _np = numpy
-except ImportError:  # pragma: no cover - numpy is a dependency
-    _np = None
+
+def _numpy() -> ModuleType | None:
+    """numpy for the array transport, imported on first use (a reader is started only for large files, so a
+    small backtest never loads it); None when it is missing."""
+    try:
+        import numpy
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        return None
+    return numpy
 
 #: What the reader computed for one chunk: (signals by bar index in the chunk, or None; ATR per bar, None while
 #: it warms up).
@@ -223,6 +226,7 @@ def _reader(r: Any, w: Any, reopen: Reopen, spec: Spec) -> None:
 def _pack(cols: Columns) -> tuple[Any, ...]:
     """Columns as (int64 times, 5 x n float64) arrays when that round-trips exactly (int times, float prices),
     else the lists themselves."""
+    _np = _numpy()
     if _np is not None and set(map(type, cols[0])) == {int} and all(set(map(type, c)) == {float} for c in cols[1:]):
         ts = cols[0]
         if -(1 << 63) <= min(ts) and max(ts) < (1 << 63):

@@ -19,7 +19,6 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from kraken_tui.journal.export import iso_ms, trade_csv_row
 from kraken_tui.journal.stats import Summary, summarize_rows_with_breakdowns
 
 from .runner import BacktestResult
@@ -52,6 +51,8 @@ def json_report(res: BacktestResult, context: dict[str, Any]) -> dict[str, Any]:
     """The ``backtest --json`` document: every ``Summary.to_json`` key (cli-contract.md: trades, wins, losses,
     win_rate, net_pnl_usd, gross_pnl_usd, fees_usd, funding_usd, max_drawdown_usd, profit_factor, sharpe)
     plus ``candles``, ``elapsed_s``, ``candles_per_s`` and run details (``context``: symbol, strategy...)."""
+    from kraken_tui.journal.export import iso_ms  # (journal.export loads the journal's queries: not at start-up)
+
     overall, _ = summary_of(res)
     doc: dict[str, Any] = overall.to_json()
     doc.update(
@@ -155,6 +156,8 @@ def _account_lines(res: BacktestResult) -> list[str]:
 def text_report(res: BacktestResult, context: dict[str, Any], *, chart: bool = True, width: int = 100,
                 color: bool = False) -> str:
     """The human report: run, costs, statistics, equity/drawdown chart, last trades, speed."""
+    from kraken_tui.journal.export import trade_csv_row
+
     overall, groups = summary_of(res)
     s = overall
     lines = [

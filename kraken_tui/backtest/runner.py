@@ -36,8 +36,10 @@ Must not import: textual, the paper exchange's server, the journal writer (recor
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -53,7 +55,7 @@ from kraken_tui.engine.strategies import build_strategy
 from kraken_tui.journal.trades import Trade
 from kraken_tui.paper.account import PaperPosition
 
-from . import prefetch
+from . import events, prefetch
 from .columns import CHUNK_BARS, CandleRow, Columns, chunked
 from .decisions import Decisions
 from .fills import Fills, Sink
@@ -71,7 +73,11 @@ _Hot = tuple[int, bool, float, float, float, float, float, float, bool, float, i
 #: A strategy's batch signal path: ``on_candles(symbol, timeframe, columns, view)`` -> {bar index: Signal}.
 BatchSignals = Callable[[str, str, Columns, MarketView], Mapping[int, Signal]]
 
-_CURVE_POINTS = 1024
+_CURVE_POINTS = events.CURVE_POINTS
+#: Environment variable choosing the kernel: ``events`` (default: the event-skipping kernel where it applies)
+#: or ``bars`` (the bar loop always).
+KERNEL_ENV = "KRAKEN_TUI_BACKTEST_KERNEL"
+KERNELS = ("events", "bars")
 
 
 #: object.__new__ and the slot setters of domain.Candle: the hot loop builds one Candle per bar without the
@@ -155,6 +161,25 @@ class Backtest:
         # a strategy's batch path (signals from its own bars only), used on the file's own timeframe
         self._batch: BatchSignals | None = (getattr(self.strategy, "on_candles", None) if self.builder is None
                                             else None)
+        self._funding_live = s.funding.constant is None or s.funding.constant != 0.0
+        self.kernel = self._choose_kernel(s)
+
+    def _choose_kernel(self, s: BacktestSettings) -> str:
+        """``events`` when asked for (``BacktestSettings.kernel``, else ``KERNEL_ENV``, else the default) and it
+        applies: the strategy has a batch signal path and no index series (the basis guard runs at every
+        close); else ``bars``. (numpy, when installed, speeds up its long quiet stretches; it is not needed.)
+
+        Raises:
+            ConfigError: an unknown kernel name (names the setting or the environment variable).
+        """
+        from kraken_tui.errors import ConfigError
+
+        want = s.kernel if s.kernel is not None else os.environ.get(KERNEL_ENV, "").strip() or "events"
+        if want not in KERNELS:
+            raise ConfigError(KERNEL_ENV if s.kernel is None else "kernel", want, " or ".join(KERNELS))
+        if want == "events" and self._batch is not None and s.index_closes is None:
+            return "events"
+        return "bars"
 
     @property
     def sink(self) -> Sink | None:
@@ -207,7 +232,7 @@ class Backtest:
         if take is None:
             src = rows if limit is None else itertools.islice(rows, limit)
             for cols in chunked(src):
-                self._chunk(cols)
+                self._feed(cols)
         else:
             pf = prefetch.claim(self, rows)
             try:
@@ -218,13 +243,13 @@ class Backtest:
                         cols = take(n)
                         if cols is None:
                             break
-                        self._chunk(cols)
+                        self._feed(cols)
                     else:
                         got = pf.take(n)
                         if got is None:
                             break
                         cols = got[0]
-                        self._chunk(cols, pre=got[1])
+                        self._feed(cols, pre=got[1])
                     if left is not None:
                         left -= len(cols[0])
             except BaseException:
@@ -234,7 +259,111 @@ class Backtest:
         self.result.elapsed_s += time.perf_counter() - t0
         return self.result
 
-    def _chunk(self, cols: Columns, pre: prefetch.Precomputed | None = None) -> None:
+    def _feed(self, cols: Columns, pre: prefetch.Precomputed | None = None) -> None:
+        """One chunk through the kernel chosen at construction (``kernel``): the event-skipping kernel
+        (``_chunk_events``) or the bar loop (``_chunk``)."""
+        if self.kernel == "events":
+            self._chunk_events(cols, pre)
+        else:
+            self._chunk(cols, pre)
+
+    def _chunk_events(self, cols: Columns, pre: prefetch.Precomputed | None = None) -> None:
+        """The event-skipping kernel over one chunk (``backtest.events``): the chunk's ATRs and batch signals
+        first (as ``_chunk``), then from bar to bar: the next event (``events.next_event``), the quiet bars before
+        it in bulk (``events.skip_quiet``) when there are at least ``events.MIN_SKIP`` of them, else through the
+        bar loop; the event bar itself always through the bar loop (``_chunk`` on that slice), so every decision,
+        risk gate, fill and funding payment runs the same code with the same inputs."""
+        ts_l, _o, h_l, lo_l, c_l, _v = cols
+        n = len(ts_l)
+        if not n:
+            return
+        batch = self._batch
+        assert batch is not None  # the event kernel is chosen only with a batch signal path
+        if pre is None:
+            atrs: list[float | None] = self.atr.update_many(h_l, lo_l, c_l)
+            sigs: Mapping[int, Signal] = dict(batch(self.symbol, self.s.timeframe, cols, self.view))
+        else:
+            atrs, sigs = pre[1], pre[0] or {}
+        sig_at = sorted(j for j in sigs if 0 <= j < n)
+        sp = events.Span(ts_l, lo_l, h_l, c_l, sig_at)
+        st, res, bar_ms = self.state, self.result, self.s.bar_ms
+        linear, cs = self.inst.is_linear, float(self.inst.contract_size)
+        live = self._funding_live
+        sig_get = sigs.get
+        bar = self._event_bar
+        i = 0
+        while i < n:
+            e = events.next_event(sp, i, st, bar_ms, live, linear, cs)
+            if e > i:
+                self._stride, self._k, dd = events.skip_quiet(sp, i, e, st, res.curve, self._stride, self._k,
+                                                              bar_ms, linear, cs)
+                res.candles += e - i
+                res.last_ms = ts_l[e - 1]
+                if dd > res.max_drawdown_mtm_usd:
+                    res.max_drawdown_mtm_usd = dd
+                if e >= n:
+                    break
+            bar(ts_l[e], cols[1][e], h_l[e], lo_l[e], c_l[e], sig_get(e), atrs[e])
+            i = e + 1
+        self.trades.flush_last_trades()
+
+    def _event_bar(self, ts: int, o: float, h: float, lo: float, c: float, sig: Signal | None,
+                   atr: float | None) -> None:
+        """One event bar of the event kernel: the bar loop's body (``_chunk``) for a single bar, in the same
+        order with the same calls (funding clock and liquidation, fills at the open, the intrabar walk, equity
+        mark, curve point, exit policy, signal, operator checks). ``st.last_close`` is the previous close on
+        entry and this bar's close on exit (the bar loop keeps it in a local and stores it before each call
+        that reads it)."""
+        st = self.state
+        res = self.result
+        if ts >= st.next_hour or st.pending:
+            if ts >= st.next_hour and self.fills.clock(ts):
+                self.orders.liquidation(st.last_close, ts)
+            if st.pending:
+                self.orders.open_fills(ts, o)
+        pos = st.pos_f
+        if pos and ((lo <= st.stop_f or h > st.tp_f or lo < st.liq_f) if pos > 0
+                    else (h >= st.stop_f or lo < st.tp_f or h > st.liq_f)):
+            self.orders.intrabar(ts, o, h, lo, c)
+            pos = st.pos_f
+        st.last_close = c
+        close_ms = ts + self.s.bar_ms
+        bal, entry = st.bal_f, st.entry_f
+        if pos:
+            eq = bal + pos * (c - entry) if self.inst.is_linear else (
+                bal + pos * float(self.inst.contract_size) * (1.0 / entry - 1.0 / c))
+        else:
+            eq = bal
+        peak = st.peak_f
+        if eq > peak:
+            st.peak_f = eq
+        elif peak - eq > res.max_drawdown_mtm_usd:
+            res.max_drawdown_mtm_usd = peak - eq
+        self._k += 1
+        if self._k >= self._stride:
+            self._k = 0
+            curve = res.curve
+            curve.append((close_ms, eq))
+            if len(curve) >= 2 * _CURVE_POINTS:
+                del curve[1::2]
+                self._stride *= 2
+        res.candles += 1
+        res.last_ms = ts
+        day_end, day_lim, floor = st.day_end_ms, st.day_limit_f, st.floor_f
+        ex_on = st.exits is not None
+        mark = ex_on and ((c > st.best_f if pos > 0 else c < st.best_f) or close_ms >= st.time_due_ms
+                          or st.mark_always)
+        guards = close_ms >= day_end or eq < day_lim or eq < floor
+        if sig is not None or guards or mark:
+            st.atr_now = atr
+            if mark:
+                self.decisions.on_mark(c, close_ms)
+            if sig is not None:
+                self.decisions.on_signal(sig, c, close_ms, eq)
+            if guards:
+                self.decisions.operator_checks(close_ms, eq)
+
+    def _chunk(self, cols: Columns, pre: prefetch.Precomputed | None = None, flush: bool = True) -> None:
         """The bar loop over one chunk of bars (module docstring). Signals of a strategy with a batch
         ``on_candles`` (its signals depend on its own bars only) are computed for the chunk first; ATR too.
         ``pre`` = ``(signals {index: Signal} or None, atrs)`` computed by ``prefetch``'s reader process with
@@ -338,7 +467,8 @@ class Backtest:
         st.last_close = last_close
         st.peak_f = peak
         self._stride, self._k = stride, k
-        self.trades.flush_last_trades()
+        if flush:
+            self.trades.flush_last_trades()
         res.candles += n
         res.last_ms = ts_l[-1]
         res.max_drawdown_mtm_usd = max(res.max_drawdown_mtm_usd, maxdd)

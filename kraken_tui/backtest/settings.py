@@ -125,6 +125,9 @@ class BacktestSettings:
     """The index (spot) series (``--index PATH``): close price (USD) by bar open time (UTC ms). With it the basis
     guard runs before entry (``engine.decide``) and after (``[risk] basis_action``); without it the close is
     both mark and index (basis 0)."""
+    kernel: str | None = None
+    """``"events"`` (the event-skipping kernel where it applies) or ``"bars"`` (the bar loop); None = the
+    ``KRAKEN_TUI_BACKTEST_KERNEL`` environment variable, else ``"events"`` (``runner.Backtest``). Same results."""
 
 
 @dataclass

@@ -27,6 +27,13 @@ def load_frame(path: Path) -> tuple[Any, list[int]]:
 def sma_cross_backtest(df: Any, fast: int, slow: int, commission: float = 0.0) -> Any:
     """A ready ``backtesting.Backtest`` of SmaCross(fast, slow) on ``df``; call ``.run()`` on it."""
     from backtesting import Backtest, Strategy
+
+    try:  # backtesting.py draws a tqdm progress bar when tqdm is installed (vectorbt brings it): no monitor
+        import tqdm  # thread, which would outlive the run (and a live thread keeps the backtest's reader off)
+
+        tqdm.tqdm.monitor_interval = 0
+    except ImportError:
+        pass
     from backtesting.lib import crossover
     from backtesting.test import SMA
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import math
+import sys
 from collections.abc import Iterator
 from itertools import islice, repeat
 from operator import le, lt, mul
@@ -37,13 +38,27 @@ from typing import Any
 from kraken_tui.domain import Candle
 from kraken_tui.errors import DataFileError
 
-_np: ModuleType | None
-try:  # the fast path's parser; the pure-Python one below is the fallback when numpy is missing
-    import numpy
+_UNSET: Any = object()
+#: The fast path's numpy, imported on first need (``_numpy``); None = missing (tests set it to None to force
+#: the pure-Python fast path).
+_np: ModuleType | None = _UNSET
+#: Blocks smaller than this take the pure-Python fast path unless numpy is already loaded: a small file (a
+#: whole file in one short block) is parsed without paying numpy's import (about 0.1 s); same values.
+NP_MIN_BYTES = 32 << 10
 
-    _np = numpy
-except ImportError:  # pragma: no cover - numpy is a dependency; tests cover the fallback by monkeypatching
-    _np = None
+
+def _numpy(size: int) -> ModuleType | None:
+    """numpy for a block of ``size`` bytes, or None for the pure-Python path (module docstring)."""
+    global _np
+    if _np is _UNSET:
+        if size < NP_MIN_BYTES and "numpy" not in sys.modules:
+            return None
+        try:  # the fast path's parser; the pure-Python one below is the fallback when numpy is missing
+            import numpy
+        except ImportError:  # pragma: no cover - numpy is a dependency; tests cover the fallback
+            numpy = None  # type: ignore[assignment]
+        _np = numpy
+    return _np
 
 __all__ = [
     "BLOCK_BYTES",
@@ -232,11 +247,11 @@ class _Lines:
         """Parse a block of whole ``\\n``-terminated lines column-wise, or raise ``_Slow``."""
         if self.width is None or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n")):
             raise _Slow
-        return self._fast_py(block) if _np is None else self._fast_np(block)
+        return self._fast_py(block) if _numpy(len(block)) is None else self._fast_np(block)
 
     def _fast_np(self, block: bytes) -> Columns:
         """``fast`` with numpy (module docstring): one float matrix, the rules on whole columns."""
-        np, width, idx = _np, self.width, self.idx
+        np, width, idx = _numpy(len(block)), self.width, self.idx
         assert np is not None and width is not None  # fast() checked both
         if block.isspace() or any(map(block.__contains__, _NP_DECLINE)):
             raise _Slow  # loadtxt warns on a block without rows; it strips what float() keeps

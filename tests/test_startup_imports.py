@@ -1,0 +1,58 @@
+"""What the quick commands load: ``kraken-tui ctl status`` and ``kraken-tui backtest`` on a small file run
+without textual, httpx or numpy (and ``backtest --json`` without the plotting library), so they start fast.
+
+Each command runs in a fresh interpreter through ``kraken_tui.cli.main``; at exit the interpreter writes the
+names of the watched top-level packages it had imported. No timing is asserted here (start-up times are
+printed by bench/bench_backtest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WATCHED = ("textual", "httpx", "numpy", "plotext", "aiohttp", "pandas")
+
+
+def _imported(argv: list[str], tmp_path: Path) -> tuple[int, set[str]]:
+    out = tmp_path / "modules.json"
+    code = (
+        "import atexit, json, sys\n"
+        f"watched = {WATCHED!r}\n"
+        "def _report():\n"
+        "    names = sorted({m.split('.')[0] for m in sys.modules} & set(watched))\n"
+        f"    open({str(out)!r}, 'w').write(json.dumps(names))\n"
+        "atexit.register(_report)\n"
+        "from kraken_tui.cli import main\n"
+        f"sys.exit(main({argv!r}))\n"
+    )
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "KRAKEN_TUI_BACKTEST_PREFETCH": "0"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    return proc.returncode, set(json.loads(out.read_text()))
+
+
+def test_ctl_status_loads_no_ui_http_or_numpy(tmp_path: Path) -> None:
+    code, mods = _imported(["ctl", "status"], tmp_path)
+    assert code != 0  # no instance is running in this runtime directory
+    assert not mods & {"textual", "httpx", "numpy", "plotext", "pandas"}, mods
+
+
+@pytest.mark.parametrize("json_out", [True, False])
+def test_backtest_of_a_small_file_loads_no_ui_http_or_numpy(tmp_path: Path, shared_data, json_out: bool) -> None:
+    candles = shared_data("kraken/pf_xbtusd_1m_2025-08.csv")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("")
+    argv = ["backtest", "--config", str(cfg), "--candles", str(candles), "--symbol", "PF_XBTUSD",
+            "--strategy", "sma_cross", *(["--json"] if json_out else [])]
+    code, mods = _imported(argv, tmp_path)
+    assert code == 0
+    assert not mods & {"textual", "httpx", "numpy", "aiohttp", "pandas"}, mods
+    if json_out:
+        assert "plotext" not in mods  # the chart is drawn for the text report only
