@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--journal", type=Path, help="write the run's journal here")
     bt.add_argument("--trades-csv", type=Path, help="write the trade list here")
     bt.add_argument("--json", action="store_true", help="print statistics as JSON")
+    bt.add_argument("--lookahead-check", action="store_true",
+                    help="first recompute every signal on the data truncated at its bar; exit 1 on a difference")
 
     jr = sub.add_parser("journal", help="read the trade journal")
     jr.add_argument("--config", type=Path, help="config file")
