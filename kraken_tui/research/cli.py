@@ -170,7 +170,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     name = args.study or f"{strategy}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     storage = Path(args.storage) if args.storage is not None else default_data_dir() / "optimize.sqlite3"
     spec = StudySpec(name, storage, objective, trials, folds, mode, train_segments, seed, batch, space, fingerprint)
-    ex = make_executor(w, args.jobs or 1, args.ray)
+    ex = make_executor(w, 1 if args.jobs is None else args.jobs, args.ray)
     show = not args.json and sys.stderr.isatty()
     try:
         if show:

@@ -39,7 +39,7 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int | float):
-        return repr(v)
+        return repr(v)  # exact: the block reproduces the trial
     return json.dumps(str(v))
 
 
