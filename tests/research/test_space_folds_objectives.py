@@ -13,7 +13,13 @@ from kraken_tui.backtest.runner import BacktestResult
 from kraken_tui.config import ExitsConfig, RiskConfig
 from kraken_tui.errors import ConfigError
 from kraken_tui.research.folds import make_folds
-from kraken_tui.research.objectives import WindowStats, constraint_values, metrics, objective_value, window_stats
+from kraken_tui.research.objectives import (
+    WindowStats,
+    constraint_values,
+    metrics,
+    objective_value,
+    window_stats,
+)
 from kraken_tui.research.space import apply, load_space, parse_space
 
 REPO = Path(__file__).resolve().parents[2]
