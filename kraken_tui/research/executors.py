@@ -83,13 +83,16 @@ class ProcessExecutor:
 
     def __init__(self, workload: Workload, jobs: int) -> None:
         self.describe = f"{jobs} local processes"
+        self.jobs = jobs
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
             max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(workload,))
 
     def map(self, tasks: Sequence[TrialTask]) -> list[TrialOutcome]:
-        """Run the tasks on the pool; outcomes in task order."""
+        """Run the tasks on the pool, one contiguous share per worker (a trial takes milliseconds: fewer
+        round trips); outcomes in task order."""
         assert self._pool is not None, "executor closed"
-        return list(self._pool.map(_run_task, tasks))
+        share = max(1, -(-len(tasks) // self.jobs))
+        return list(self._pool.map(_run_task, tasks, chunksize=share))
 
     def close(self) -> None:
         """Shut the pool down (waits for the workers to exit)."""

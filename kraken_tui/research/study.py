@@ -17,7 +17,7 @@ study's settings (not derived from ``--jobs``): changing it changes the trial se
 
 Storage and resuming: the trials are asked and told in an in-memory study (optuna's SQLite storage costs
 50-250 ms per ask/tell on this machine; in memory ~8 ms) and each finished batch is appended to the SQLite
-study (``add_trials``, WAL journal). ``--study NAME`` on an existing study loads its finished trials and runs
+study (``add_trials``, WAL journal) by a writer thread, while the next batch is evaluated. ``--study NAME`` on an existing study loads its finished trials and runs
 only the missing ones; the batch seeds make the result the same as an uninterrupted run. A study records the
 fingerprint of its settings (space, data files' sha256, costs, objective, folds, seed, batch); resuming it
 with other settings is refused.
@@ -26,6 +26,7 @@ Must not import: textual, the UI, the paper exchange's server.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import statistics
 import time
@@ -226,6 +227,68 @@ def _returns_for_pbo(outcomes: list[TrialOutcome]) -> list[list[float]]:
     return [r[len(r) - n:] for r in rows]
 
 
+class _Persister:
+    """Appends finished batches to the SQLite study on a thread of its own, so that writing batch k overlaps
+    evaluating batch k + 1 (the workers of ``--jobs``/Ray are otherwise idle while SQLAlchemy writes). ``close``
+    waits for the last batch and raises the first error met."""
+
+    def __init__(self, study: optuna.Study) -> None:
+        import queue
+        import threading
+
+        self._study = study
+        self._q: queue.Queue[list[Any] | None] = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="optimize storage writer", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while (batch := self._q.get()) is not None:
+            if self._error is None:
+                try:
+                    self._study.add_trials(batch)
+                except BaseException as exc:  # noqa: BLE001 - handed to the main thread by close()
+                    self._error = exc
+
+    def put(self, trials: list[Any]) -> None:
+        """Queue finished trials (frozen copies) for the storage."""
+        self._q.put(trials)
+
+    def close(self) -> None:
+        """Wait until every queued batch is written.
+
+        Raises:
+            ConfigError: a batch could not be written (names ``--storage``).
+        """
+        self._q.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise ConfigError("--storage", "...", f"a writable optuna storage ({type(self._error).__name__}: "
+                              f"{self._error})") from self._error
+
+
+def _batches(spec: StudySpec, mem: optuna.Study, dists: dict[str, Any], w: Workload, ex: Executor, fold: Fold,
+             writer: _Persister, outcomes: dict[int, TrialOutcome], done: int, progress: Callable[[int], None]
+             ) -> None:
+    """Ask, evaluate and tell batches until the fold has ``spec.trials`` finished trials (module docstring)."""
+    import optuna
+
+    while done < spec.trials:
+        b = min(spec.batch, spec.trials - done)
+        mem.sampler = optuna.samplers.TPESampler(
+            seed=_seed(spec.seed, fold.index, done // spec.batch), n_startup_trials=TPE_STARTUP,
+            multivariate=True)
+        asked = [mem.ask(fixed_distributions=dists) for _ in range(b)]
+        limits = _thresholds(mem, w.steps)
+        tasks = [TrialTask(t.number, dict(t.params), fold.train_start_ms, fold.train_end_ms, limits) for t in asked]
+        for t, o in zip(asked, ex.map(tasks), strict=True):
+            _tell(mem, t, o)
+            outcomes[t.number] = o
+        writer.put([copy.deepcopy(t) for t in mem.get_trials(deepcopy=False)[-b:]])
+        done += b
+        progress(b)
+
+
 def _fold(spec: StudySpec, storage: Any, w: Workload, ex: Executor, fold: Fold,
           progress: Callable[[int], None]) -> tuple[FoldResult, int]:
     import optuna
@@ -240,20 +303,11 @@ def _fold(spec: StudySpec, storage: Any, w: Workload, ex: Executor, fold: Fold,
     dists = _distributions(spec.space)
     outcomes: dict[int, TrialOutcome] = {}
     done = len(stored)
-    while done < spec.trials:
-        b = min(spec.batch, spec.trials - done)
-        mem.sampler = optuna.samplers.TPESampler(
-            seed=_seed(spec.seed, fold.index, done // spec.batch), n_startup_trials=TPE_STARTUP,
-            multivariate=True)
-        asked = [mem.ask(fixed_distributions=dists) for _ in range(b)]
-        limits = _thresholds(mem, w.steps)
-        tasks = [TrialTask(t.number, dict(t.params), fold.train_start_ms, fold.train_end_ms, limits) for t in asked]
-        for t, o in zip(asked, ex.map(tasks), strict=True):
-            _tell(mem, t, o)
-            outcomes[t.number] = o
-        persisted.add_trials(mem.get_trials(deepcopy=False)[-b:])
-        done += b
-        progress(b)
+    writer = _Persister(persisted)
+    try:
+        _batches(spec, mem, dists, w, ex, fold, writer, outcomes, done, progress)
+    finally:
+        writer.close()
     trials = mem.get_trials(deepcopy=False)
     counts = {s: sum(1 for t in trials if t.state == st) for s, st in
               (("complete", TrialState.COMPLETE), ("pruned", TrialState.PRUNED), ("failed", TrialState.FAIL))}
