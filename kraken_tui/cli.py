@@ -32,6 +32,7 @@ HANDLERS: dict[str, str] = {
     "run": "kraken_tui.headless:run_command",
     "sim": "kraken_tui.paper.sim:run",
     "backtest": "kraken_tui.backtest.cli:run",
+    "optimize": "kraken_tui.research.cli:run",
     "journal": "kraken_tui.journal.cli:run",
     "ctl": "kraken_tui.control:run",
     "flatten": "kraken_tui.control:run_flatten",
@@ -112,6 +113,34 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--journal", type=Path, help="write the run's journal here")
     bt.add_argument("--trades-csv", type=Path, help="write the trade list here")
     bt.add_argument("--json", action="store_true", help="print statistics as JSON")
+    bt.add_argument("--lookahead-check", action="store_true",
+                    help="first recompute every signal on the data truncated at its bar; exit 1 on a difference")
+
+    op = sub.add_parser("optimize", help="walk-forward optimisation of a strategy's parameters (optuna)")
+    op.add_argument("--config", type=Path, help="config file")
+    op.add_argument("--candles", required=True, nargs="+", metavar="PATH[@SYMBOL]",
+                    help="candle files (several: one account each, scored together)")
+    op.add_argument("--symbol", help="perpetual for files without @SYMBOL, e.g. PF_XBTUSD")
+    op.add_argument("--strategy", help="strategy name")
+    op.add_argument("--space", type=Path, metavar="TOML", help="search space and study settings (optimize.example.toml)")
+    op.add_argument("--objective", help="net_pnl, sharpe, sortino, calmar or profit_factor (default sharpe)")
+    op.add_argument("--trials", type=int, help="trials per walk-forward fold (default 100)")
+    op.add_argument("--folds", type=int, help="walk-forward folds (default 3)")
+    op.add_argument("--walk-forward", dest="walk_forward", choices=["anchored", "rolling"],
+                    help="train windows from the start (anchored, default) or of fixed length (rolling)")
+    op.add_argument("--study", metavar="NAME", help="study name in the storage; an existing one is resumed")
+    op.add_argument("--storage", type=Path, metavar="PATH", help="optuna SQLite file (default: platform data dir)")
+    op.add_argument("--jobs", type=int, default=None, metavar="N", help="run trials in N local processes")
+    op.add_argument("--ray", metavar="ADDRESS|auto|local", help="run trials on Ray (pip install 'kraken-tui[distributed]')")
+    op.add_argument("--seed", type=int, help="sampler seed (default 42)")
+    op.add_argument("--batch", type=int, help="trials asked before results are told (default 8; fixes the sequence)")
+    op.add_argument("--param", metavar="NAME=VALUE", action="append", default=[], help="fixed strategy parameter")
+    op.add_argument("--funding", type=Path, help="hourly funding-rate CSV")
+    op.add_argument("--funding-rate", type=float, help="constant relative funding rate per hour")
+    op.add_argument("--slippage-bps", type=float, help="market-order slippage, basis points (default 1)")
+    op.add_argument("--from", dest="from_", metavar="ISO", help="start (UTC, ISO-8601)")
+    op.add_argument("--to", metavar="ISO", help="end (UTC, ISO-8601)")
+    op.add_argument("--json", action="store_true", help="print the study as one JSON object")
 
     jr = sub.add_parser("journal", help="read the trade journal")
     jr.add_argument("--config", type=Path, help="config file")

@@ -8,8 +8,11 @@ starting balance, fees and liquidation fee); ``--symbol`` defaults to the first 
 configured one); ``--param`` overrides one parameter; ``--fees`` defaults to ``[paper]`` maker/taker;
 ``--slippage-bps`` to 1; funding to ``--funding PATH``, else ``--funding-rate R``, else the constant
 ``DEFAULT_FUNDING_RATE`` (stated in the report).
-Exit codes: 0 done; 2 bad flag, config or data file (``ConfigError``/``DataFileError`` name the flag, key
-or file:line); 4 journal unusable (``JournalError``).
+``--lookahead-check`` first recomputes every signal on the bars truncated at its own bar
+(``research.lookahead.check_lookahead``); a difference stops the command before the run, naming the bar,
+strategy and field; a pass is a note of the report (``lookahead_check`` in ``--json``).
+Exit codes: 0 done; 1 look-ahead found (``LookaheadError``); 2 bad flag, config or data file
+(``ConfigError``/``DataFileError`` name the flag, key or file:line); 4 journal unusable (``JournalError``).
 Must not import: textual.
 """
 
@@ -205,6 +208,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     cfg = load_config(getattr(args, "config", None))
     settings, stream, context = _settings(args, cfg)
+    rows: Iterable[CandleRow] = stream.rows
+    lookahead_note = None
+    if getattr(args, "lookahead_check", False):
+        from kraken_tui.research.lookahead import check_lookahead
+
+        rows = list(stream.rows)  # read three times: the check's runs, then the backtest itself
+        report = check_lookahead(settings, rows)  # raises LookaheadError (exit 1) on a difference
+        context["lookahead_check"] = report.to_json()
+        lookahead_note = report.describe()
     if args.journal is not None and Path(args.journal).exists():
         raise ConfigError("--journal", str(args.journal), "a new file (a backtest journal holds one run)")
     csv_fh = None
@@ -227,15 +239,17 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if args.journal is not None:
             import asyncio
 
-            asyncio.run(_run_journaled(bt, stream.rows, Path(args.journal), settings, stream.first_ms or 0))
+            asyncio.run(_run_journaled(bt, rows, Path(args.journal), settings, stream.first_ms or 0))
         else:
-            bt.run(stream.rows)
+            bt.run(rows)
             bt.finish()
     finally:
         if csv_fh is not None:
             csv_fh.close()
     res = bt.result
     res.notes.extend(stream.notes)
+    if lookahead_note is not None:
+        res.notes.append(lookahead_note)
     params_text = ", ".join(f"{k}={v}" for k, v in sorted(bt.strategy.p.items())) or "-"
     context["params_text"] = params_text
     context["params"] = dict(bt.strategy.p)
