@@ -6,6 +6,7 @@ of the event loop), cheap to take at 4-10 Hz; events arrive through listeners ca
 event loop, which must not block (a front end queues or posts them).
 Units: prices USD, sizes contracts (Decimal), P&L and fees USD (Decimal), funding rates relative per
 hour (float), distances as fractions (0.25 = 25 %), times UTC epoch milliseconds (``_ms``).
+The manual actions' request and answer types (``engine.manual``) are re-exported here for the front ends.
 Must not import: textual, the client, the journal.
 Reference: docs/architecture.md ("Data flow", "The operator state machine").
 """
@@ -20,11 +21,31 @@ from typing import Any, Protocol
 
 from kraken_tui.domain import ZERO, PositionSide, Side
 from kraken_tui.engine.liquidation import RiskLevel
-from kraken_tui.engine.manual import ManualAction, ManualPreview, ManualResult
+from kraken_tui.engine.manual import (
+    CancelOrder,
+    CancelTakeProfits,
+    EditOrder,
+    ManualAction,
+    ManualClose,
+    ManualOrder,
+    ManualPreview,
+    ManualResult,
+    MoveStopTo,
+    Reprotect,
+    SentOrder,
+)
 from kraken_tui.engine.operator import OperatorState, TransitionSource
 
 __all__ = [
     "AccountView",
+    "CancelOrder",
+    "CancelTakeProfits",
+    "EditOrder",
+    "ManualClose",
+    "ManualOrder",
+    "MoveStopTo",
+    "Reprotect",
+    "SentOrder",
     "DeadManView",
     "EngineControl",
     "EngineEvent",
