@@ -228,9 +228,10 @@ class FakeEngine:
         assert p.order is not None
         if isinstance(action, ManualClose):
             size = p.order.size or D(0)
+            sym = p.order.symbol
             self.base = replace(self.base, positions=tuple(
-                replace(x, size=x.size - size) for x in self.base.positions
-                if not (x.symbol == p.order.symbol and x.size <= size)))
+                replace(x, size=x.size - size) if x.symbol == sym else x for x in self.base.positions
+                if not (x.symbol == sym and x.size <= size)))
         elif isinstance(action, CancelOrder):
             self.base = replace(self.base, orders=tuple(o for o in self.base.orders if o.order_id != action.order_id))
         status = "cancelled" if isinstance(action, CancelOrder) else "placed"
