@@ -7,7 +7,6 @@ exits 2 with a sentence saying why; the risk gate's refusal is overridden only w
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 import time

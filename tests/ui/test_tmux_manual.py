@@ -11,10 +11,20 @@ import sqlite3
 import time
 from decimal import ROUND_FLOOR, Decimal
 
+import pytest
+
 from tests.ui.test_tmux_console import _wait_for
-from tests.ui.test_tmux_ctl_flatten import SYMBOL, START_S, LiveConsole, _cli, _env, pytestmark, sim  # noqa: F401
+from tests.ui.test_tmux_ctl_flatten import START_S, SYMBOL, LiveConsole, Sim, _cli, _env
+from tests.ui.test_tmux_ctl_flatten import pytestmark as pytestmark
 
 D = Decimal
+
+
+@pytest.fixture
+def sim(tmp_path):
+    s = Sim(tmp_path / "sim")
+    yield s
+    s.close()
 
 
 def _account(sim) -> tuple[Decimal, Decimal | None, list]:
