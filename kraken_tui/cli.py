@@ -159,8 +159,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     ctl = sub.add_parser("ctl", help="control a running instance")
     ctl.add_argument("--socket", type=Path, help="control socket path (default: the only running instance)")
-    ctl.add_argument("action", choices=["status", "pause", "resume", "flatten", "reset", "list", "health"],
-                     help="list: every running instance; health: exit 0 healthy, 1 degraded, 2 halted or unreachable")
+    ctl.add_argument("action", choices=["status", "pause", "resume", "flatten", "reset", "list", "health", "order",
+                                        "close", "cancel", "stop", "edit", "tpcancel", "reprotect"],
+                     help="list: every running instance; health: exit 0 healthy, 1 degraded, 2 halted or unreachable; "
+                          "order|close|cancel|stop|edit|tpcancel|reprotect: a manual action (the console's ':' words)")
+    ctl.add_argument("words", nargs="*", metavar="WORD",
+                     help="the manual action's words: order buy|sell SYMBOL SIZE[usd] [mkt | lmt PRICE | stp PRICE | "
+                          "tp PRICE]; close SYMBOL; cancel ORDER_ID; stop SYMBOL [PRICE|be]; edit ORDER_ID; "
+                          "tpcancel SYMBOL; reprotect SYMBOL")
+    ctl.add_argument("--reduce-only", action="store_true", help="order: reduce-only")
+    ctl.add_argument("--post-only", action="store_true", help="order: post-only limit")
+    ctl.add_argument("--no-exits", action="store_true", help="order: no engine stop and take-profits after the fill")
+    ctl.add_argument("--fraction", metavar="F", help="close: this fraction of the position (0.5 = half)")
+    ctl.add_argument("--size", metavar="N", help="close / edit: size in contracts")
+    ctl.add_argument("--limit", metavar="PRICE", help="close: a reduce-only limit at PRICE instead of market")
+    ctl.add_argument("--price", metavar="P", help="stop / edit: the new price")
+    ctl.add_argument("--breakeven", action="store_true", help="stop: move it to the position's entry price")
+    ctl.add_argument("--preview", action="store_true", help="manual action: show what would be sent; send nothing")
+    ctl.add_argument("--override", action="store_true",
+                     help="order: send it although the risk gate refused (live mode: type the symbol to confirm)")
+    ctl.add_argument("--yes-i-mean-it", metavar="SYMBOL", default=None,
+                     help="order --override in live mode without a terminal: the symbol, as the typed confirmation")
     ctl.add_argument("--json", action="store_true", help="JSON output")
     ctl.add_argument("--reason", default=None, help="reason recorded with the action")
     ctl.add_argument("--timeout", type=float, default=None, metavar="S",

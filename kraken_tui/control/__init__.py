@@ -2,8 +2,10 @@
 
 Owns nothing itself: it re-exports the public names of its modules, one owner each:
 ``paths`` (runtime dir, socket paths, live sockets), ``views`` (status/report JSON and text),
-``server`` (``ControlServer``), ``client`` (``request``, the ``ctl`` handler ``run``) and
-``flatten_cmd`` (``run_flatten``, the ``kraken-tui flatten`` handler).
+``server`` (``ControlServer``), ``client`` (``request``, the ``ctl`` handler ``run``),
+``flatten_cmd`` (``run_flatten``, the ``kraken-tui flatten`` handler), ``order_grammar`` (the words of a manual
+action, shared with the console's ``:`` line), ``manual_wire`` (a manual action as JSON) and ``manual_cmd`` (the
+``ctl order|close|cancel|stop|edit|tpcancel|reprotect`` handler).
 Must not import: textual.
 
 Every instance serves it, the console and the headless runner alike (``ctl list`` shows them: a metadata
@@ -11,7 +13,9 @@ file ``ctl-<pid>.json`` next to each socket, ``control.paths``).
 
 Protocol: one JSON object per line each way. Request ``{"cmd": "status|pause|resume|flatten|reset|health",
 "reason": str}``; answer ``{"ok": true, "cmd": ..., "status": {...}}`` (flatten adds ``"report"``, health
-``"health"``) or
+``"health"``); a manual action is ``{"cmd": "manual", "action": {...}, "preview": bool, "override": bool,
+"confirm": str|null}`` (``manual_wire``; answered by ``views.manual_dict``, ``code`` 3 when the exchange did not
+accept it; ``manual_cmd`` is the ``ctl order|close|...`` handler, ``order_grammar`` its words); or
 ``{"ok": false, "error": str, "code": int}`` where ``code`` is the exit code ``ctl`` should use
 (2 refused / bad request, 1 internal error). A connection may carry several requests.
 

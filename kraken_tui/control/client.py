@@ -30,13 +30,16 @@ from kraken_tui.control.paths import Instance, find_instances, runtime_dir
 from kraken_tui.control.server import DEFAULT_REASONS, MAX_LINE
 from kraken_tui.control.views import HEALTH_DOWN, format_instances, format_report, format_status
 
-__all__ = ["CONNECT_TIMEOUT_S", "DEFAULT_TIMEOUT_S", "NoAnswer", "list_instances", "pick_instance", "request", "run"]
+__all__ = ["CONNECT_TIMEOUT_S", "DEFAULT_TIMEOUT_S", "MANUAL_ACTIONS", "NoAnswer", "list_instances", "pick_instance",
+           "request", "run", "send"]
 
 
 CONNECT_TIMEOUT_S = 3.0
 """Seconds ``request`` waits to connect and send before it gives up on an instance."""
-DEFAULT_TIMEOUT_S = {"flatten": 120.0, "status": 10.0, "health": 5.0}
+DEFAULT_TIMEOUT_S = {"flatten": 120.0, "status": 10.0, "health": 5.0, "manual": 60.0}
 """Seconds ``ctl`` waits for an answer, per command (others: 10 s); ``--timeout`` overrides."""
+#: ``ctl`` actions that are manual actions (``control.manual_cmd``; the words of ``control.order_grammar``).
+MANUAL_ACTIONS = ("order", "close", "cancel", "stop", "edit", "tpcancel", "reprotect")
 
 
 class NoAnswer(TimeoutError):
@@ -45,7 +48,14 @@ class NoAnswer(TimeoutError):
 
 async def request(path: Path, cmd: str, reason: str | None = None, *, timeout_s: float = 10.0,
                   connect_timeout_s: float = CONNECT_TIMEOUT_S) -> dict[str, Any]:
-    """Send one request to the instance at ``path`` and return its answer.
+    """Send one request ``{"cmd": cmd, "reason": reason}`` to the instance at ``path`` and return its answer
+    (``send`` with that object; it raises what ``send`` raises)."""
+    return await send(path, {"cmd": cmd, "reason": reason}, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s)
+
+
+async def send(path: Path, obj: dict[str, Any], *, timeout_s: float = 10.0,
+               connect_timeout_s: float = CONNECT_TIMEOUT_S) -> dict[str, Any]:
+    """Send one request object (one JSON line) to the instance at ``path`` and return its answer.
 
     Raises:
         OSError: nothing listens at ``path`` (ConnectionRefusedError / FileNotFoundError).
@@ -57,12 +67,13 @@ async def request(path: Path, cmd: str, reason: str | None = None, *, timeout_s:
     reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path), limit=16 * MAX_LINE),
                                             connect_timeout_s)
     try:
-        writer.write((json.dumps({"cmd": cmd, "reason": reason}) + "\n").encode())
+        writer.write((json.dumps(obj) + "\n").encode())
         await asyncio.wait_for(writer.drain(), connect_timeout_s)
         try:
             line = await asyncio.wait_for(reader.readline(), timeout_s)
         except TimeoutError:
-            raise NoAnswer(f"no answer to {cmd!r} within {timeout_s:g} s (the instance is stopped or hung)") from None
+            raise NoAnswer(f"no answer to {obj.get('cmd')!r} within {timeout_s:g} s (the instance is stopped or "
+                           "hung)") from None
     finally:
         writer.close()
         with contextlib.suppress(Exception):
@@ -144,7 +155,8 @@ def _health(args: argparse.Namespace, err: Callable[[str], None]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``kraken-tui ctl [--socket PATH] status|pause|resume|flatten|reset|list|health [--json] [--reason TEXT]``.
+    """``kraken-tui ctl [--socket PATH] status|pause|resume|flatten|reset|list|health [--json] [--reason TEXT]``,
+    and the manual actions ``order|close|cancel|stop|edit|tpcancel|reprotect ...`` (``control.manual_cmd``).
     Returns the exit code (module docstring)."""
 
     def err(msg: str) -> None:
@@ -156,6 +168,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.action == "health":
         return _health(args, err)
+    if args.action in MANUAL_ACTIONS:
+        from kraken_tui.control.manual_cmd import run_manual
+
+        return run_manual(args, err)
+    if getattr(args, "words", None):
+        err(f"{args.action} takes no further words: {' '.join(args.words)}")
+        return 2
     path = pick_instance(args.socket, err)
     if path is None:
         return 2

@@ -21,17 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kraken_tui.control.manual_wire import WireError, action_from_json
 from kraken_tui.control.paths import default_socket_path, is_live, remove_info, write_info
-from kraken_tui.control.views import health_dict, report_dict, status_dict
-from kraken_tui.engine.facade import EngineControl, EngineSnapshot
+from kraken_tui.control.views import health_dict, manual_dict, report_dict, status_dict
+from kraken_tui.engine.facade import EngineControl, EngineMode, EngineSnapshot, ManualAction
 from kraken_tui.engine.operator import TransitionRefused, TransitionSource
 
-__all__ = ["COMMANDS", "DEFAULT_REASONS", "MAX_LINE", "ControlLimits", "ControlServer", "RequestError",
-           "parse_request"]
+__all__ = ["COMMANDS", "DEFAULT_REASONS", "MAX_LINE", "ControlLimits", "ControlServer", "ManualRequest",
+           "RequestError", "parse_manual", "parse_request"]
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("status", "pause", "resume", "flatten", "reset", "health")
+COMMANDS = ("status", "pause", "resume", "flatten", "reset", "health", "manual")
 DEFAULT_REASONS = {
     "pause": "operator pause via ctl",
     "resume": "operator resume via ctl",
@@ -86,14 +87,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def parse_request(line: bytes | str) -> tuple[str, str]:
-    """Parse one request line ``{"cmd": str, "reason": str|null}`` into ``(cmd, reason)``; ``reason`` stripped,
-    defaulted from ``DEFAULT_REASONS`` for commands that change state.
-
-    Raises:
-        RequestError: not UTF-8 JSON, not an object, a key given twice (JSON allows it, and "the last one wins"
-            would run a command other than the one the client's own check saw), or ``cmd`` not in ``COMMANDS``.
-    """
+def _load(line: bytes | str) -> dict[str, Any]:
     try:
         req = json.loads(line, object_pairs_hook=_no_duplicate_keys)
     except RequestError:
@@ -102,12 +96,66 @@ def parse_request(line: bytes | str) -> tuple[str, str]:
         raise RequestError(f"not JSON: {exc}") from None
     if not isinstance(req, dict) or req.get("cmd") not in COMMANDS:
         raise RequestError(f"cmd must be one of {', '.join(COMMANDS)}")
+    return req
+
+
+def parse_request(line: bytes | str) -> tuple[str, str]:
+    """Parse one request line ``{"cmd": str, "reason": str|null}`` into ``(cmd, reason)``; ``reason`` stripped,
+    defaulted from ``DEFAULT_REASONS`` for commands that change state (``manual`` requests: ``parse_manual``).
+
+    Raises:
+        RequestError: not UTF-8 JSON, not an object, a key given twice (JSON allows it, and "the last one wins"
+            would run a command other than the one the client's own check saw), or ``cmd`` not in ``COMMANDS``.
+    """
+    req = _load(line)
     cmd = str(req["cmd"])
     reason = req.get("reason")
     reason = reason.strip() if isinstance(reason, str) else ""
-    if cmd not in ("status", "health") and not reason:
+    if cmd not in ("status", "health", "manual") and not reason:
         reason = DEFAULT_REASONS[cmd]
     return cmd, reason
+
+
+@dataclass(frozen=True, slots=True)
+class ManualRequest:
+    """A ``manual`` request: the ``action``; ``preview`` answers what would be sent without sending;
+    ``override`` sends an opening order the risk gate refused; ``confirm`` the symbol typed to confirm an
+    override in live mode."""
+
+    action: ManualAction
+    preview: bool = False
+    override: bool = False
+    confirm: str | None = None
+
+
+_MANUAL_KEYS = {"cmd", "action", "preview", "override", "confirm", "reason"}
+
+
+def parse_manual(line: bytes | str) -> ManualRequest:
+    """Parse a ``{"cmd": "manual", "action": {...}, "preview": bool, "override": bool, "confirm": str|null}`` line
+    (``control.manual_wire`` for ``action``).
+
+    Raises:
+        RequestError: what ``parse_request`` refuses, an unknown key, a wrong type, or a bad ``action``.
+    """
+    req = _load(line)
+    if req["cmd"] != "manual":
+        raise RequestError("not a manual request")
+    unknown = sorted(set(req) - _MANUAL_KEYS)
+    if unknown:
+        raise RequestError(f"manual request has unknown key(s): {', '.join(unknown)}")
+    flags = {k: req.get(k, False) for k in ("preview", "override")}
+    for k, v in flags.items():
+        if not isinstance(v, bool):
+            raise RequestError(f"{k} must be true or false")
+    confirm = req.get("confirm")
+    if confirm is not None and not isinstance(confirm, str):
+        raise RequestError("confirm must be a string")
+    try:
+        action = action_from_json(req.get("action"))
+    except WireError as exc:
+        raise RequestError(str(exc)) from None
+    return ManualRequest(action, flags["preview"], flags["override"], confirm)
 
 
 class _Bucket:
@@ -317,6 +365,8 @@ class ControlServer:
         """Answer one request line (see the module docstring). Never raises."""
         try:
             cmd, reason = parse_request(line)
+            if cmd == "manual":
+                return await self._manual(parse_manual(line))
         except RequestError as exc:
             return {"ok": False, "error": str(exc), "code": 2}
         eng = self.engine
@@ -343,6 +393,30 @@ class ControlServer:
         except Exception as exc:  # a bug in the engine: say so, keep serving
             self._log(f"cmd:{cmd}:{type(exc).__name__}", f"ctl {cmd} failed: {type(exc).__name__}: {exc}", exc=exc)
             return {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": 1}
+
+
+    async def _manual(self, req: ManualRequest) -> dict[str, Any]:
+        """Answer a ``manual`` request: ``{"ok", "cmd": "manual", "preview": {...}, "result": {...}|null,
+        "status": {...}}``, ``code`` 2 when refused (bad input, the engine's refusal, the risk gate without an
+        override, an override in live mode without the typed symbol), 3 when the exchange rejected a request,
+        1 on an internal error (``control.views.manual_dict``)."""
+        eng = self.engine
+        try:
+            p = eng.preview_manual(req.action)
+            snap = self._snapshot(fresh=False)
+            if req.preview:
+                return {**manual_dict(p, None), "status": status_dict(snap)}
+            if req.override and snap.mode is EngineMode.LIVE and p.order is not None \
+                    and (req.confirm or "").strip().upper() != p.order.symbol:
+                return {**manual_dict(p, None), "ok": False, "code": 2, "status": status_dict(snap),
+                        "error": f"an override in live mode needs the typed confirmation: the symbol "
+                                 f"{p.order.symbol} (ctl --override on a terminal, or --yes-i-mean-it "
+                                 f"{p.order.symbol})"}
+            result = await eng.manual(req.action, TransitionSource.CTL, override=req.override)
+            return {**manual_dict(p, result), "status": status_dict(self._snapshot(fresh=True))}
+        except Exception as exc:  # a bug in the engine: say so, keep serving
+            self._log(f"cmd:manual:{type(exc).__name__}", f"ctl manual failed: {type(exc).__name__}: {exc}", exc=exc)
+            return {"ok": False, "cmd": "manual", "error": f"internal error: {type(exc).__name__}: {exc}", "code": 1}
 
 
 def _encode(obj: dict[str, Any]) -> bytes:

@@ -17,12 +17,12 @@ from typing import Any
 
 from kraken_tui.domain.catalog import known_instrument
 from kraken_tui.domain.instruments import price_decimals
-from kraken_tui.engine.facade import EngineSnapshot, FlattenReport
+from kraken_tui.engine.facade import EngineSnapshot, FlattenReport, ManualPreview, ManualResult
 from kraken_tui.engine.operator import OperatorState
 from kraken_tui.wording import counted
 
-__all__ = ["HEALTH_DEGRADED", "HEALTH_DOWN", "HEALTH_OK", "format_instances", "format_report", "format_status",
-           "health_dict", "report_dict", "status_dict"]
+__all__ = ["HEALTH_DEGRADED", "HEALTH_DOWN", "HEALTH_OK", "format_instances", "format_manual", "format_report",
+           "format_status", "health_dict", "manual_dict", "report_dict", "status_dict"]
 
 HEALTH_OK, HEALTH_DEGRADED, HEALTH_DOWN = 0, 1, 2
 """``ctl health`` exit codes: RUNNING and fresh; degraded; HALTED or unreachable (docs/cli-contract.md)."""
@@ -38,7 +38,8 @@ def _num(v: Decimal | float | int | None) -> float | int | None:
 
 def status_dict(snap: EngineSnapshot) -> dict[str, Any]:
     """``ctl status --json``: the contract keys (state, state_reason, mode, equity_usd, positions[...],
-    open_orders) plus extras (entry_blockers, dead_man, flatten, finished, journal_path, strategy).
+    open_orders) plus extras (orders: order_id, symbol, side, order_type, size, limit_price, stop_price,
+    reduce_only, purpose; entry_blockers, dead_man, flatten, finished, journal_path, strategy).
     Sizes contracts, prices and P&L USD, ``liq_distance`` a fraction (None when no liquidation price)."""
     positions = [
         {"symbol": p.symbol, "side": p.side.value, "size": _num(p.size), "entry_price": _num(p.entry_price),
@@ -55,6 +56,9 @@ def status_dict(snap: EngineSnapshot) -> dict[str, Any]:
         "equity_usd": _num(snap.account.equity_usd),
         "positions": positions,
         "open_orders": len(snap.orders),
+        "orders": [{"order_id": o.order_id, "symbol": o.symbol, "side": o.side.value, "order_type": o.order_type,
+                    "size": _num(o.size), "limit_price": _num(o.limit_price), "stop_price": _num(o.stop_price),
+                    "reduce_only": o.reduce_only, "purpose": o.purpose} for o in snap.orders],
         "entry_blockers": dict(snap.entry_blockers),
         "dead_man": {"enabled": dm.enabled, "timeout_s": dm.timeout_s, "trigger_ts_ms": dm.trigger_ts_ms,
                      "last_error": dm.last_error},
@@ -165,6 +169,11 @@ def format_status(s: dict[str, Any]) -> str:
         lines.append(f"  {sym} {p['side']} {_on_grid(p['size'], sym, size=True)} @ {_on_grid(p['entry_price'], sym)}"
                      f"  mark {_on_grid(p['mark_price'], sym)}  upnl {_fmt(_float(p['upnl_usd']))} USD{liq}{ext}")
     lines.append(f"orders     {s['open_orders']} open")
+    for o in s.get("orders") or []:
+        sym = o["symbol"]
+        price = " ".join(f"{k} {_on_grid(o[f'{k}_price'], sym)}" for k in ("limit", "stop") if o[f"{k}_price"] is not None)
+        lines.append(f"  {o['order_id']}  {sym} {o['side']} {o['order_type']} {_on_grid(o['size'], sym, size=True)}"
+                     f"{'  ' + price if price else ''}{'  reduce-only' if o['reduce_only'] else ''}  ({o['purpose']})")
     dm = s.get("dead_man") or {}
     if dm.get("enabled"):
         lines.append(f"dead man   {dm['timeout_s']} s" + (f"  error: {dm['last_error']}" if dm.get("last_error") else ""))
@@ -177,3 +186,44 @@ def format_report(r: dict[str, Any]) -> str:
     head = "flat (verified by the exchange)" if r["flat"] else f"NOT FLAT: {r['error']}"
     return (f"flatten: {head}\n  cancelled {counted(r['cancelled_orders'], 'order')}; closed {closed}\n"
             f"  {counted(r['rounds'], 'round')}, {counted(r['requests'], 'REST call')}, {r['elapsed_ms']:.0f} ms")
+
+
+def manual_dict(p: ManualPreview, r: ManualResult | None) -> dict[str, Any]:
+    """The answer to a ``manual`` request (``ctl order|close|cancel|stop|edit ... --json``): ``{"ok", "cmd":
+    "manual", "code", "error", "overridable", "preview": {"ok", "message", "sent", "notes", "gate_refusal"},
+    "result": ManualResult.as_dict() | null}``. ``code``: 0 done; 2 refused before anything was sent (the
+    preview's or the engine's refusal, the risk gate); 3 the exchange did not accept a request; without a result
+    (a preview) the preview's verdict."""
+    prev = {"ok": p.ok, "message": p.message, "sent": p.order.as_dict() if p.order else None, "notes": list(p.notes),
+            "gate_refusal": p.gate_refusal}
+    out: dict[str, Any] = {"cmd": "manual", "preview": prev, "result": r.as_dict() if r is not None else None,
+                           "overridable": p.overridable}
+    if r is None:
+        out.update(ok=p.ok, code=0 if p.ok else 2, error=None if p.ok else p.message)
+    elif r.ok:
+        out.update(ok=True, code=0, error=None)
+    else:
+        out.update(ok=False, code=2 if r.status in ("refused", "not sent") else 3, error=r.message)
+    return out
+
+
+def format_manual(ans: dict[str, Any]) -> str:
+    """Human-readable answer to a manual action: what was (or would be) sent, the rounding notes, the exchange's
+    answer or the refusal."""
+    prev = ans.get("preview") or {}
+    res = ans.get("result")
+    lines = []
+    if res is not None:
+        lines.append(res["message"])
+        if res.get("order_id") or res.get("cli_ord_id"):
+            lines.append(f"  exchange: {res['status']}  order {res.get('order_id') or '-'}  "
+                         f"cliOrdId {res.get('cli_ord_id') or '-'}  filled {res.get('filled')}")
+        for a in res.get("answers") or []:
+            if a.get("purpose"):
+                lines.append(f"  {a['purpose']}: {a['status']}")
+        if res.get("overridden"):
+            lines.append("  risk gate overridden (journaled)")
+    else:
+        lines.append(("would send: " if prev.get("ok") else "refused: ") + str(prev.get("message")))
+    lines += [f"  {n}" for n in (res or prev).get("notes") or []]
+    return "\n".join(lines)

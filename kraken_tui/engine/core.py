@@ -18,6 +18,8 @@ job queue) and never the engine:
 - ``funding_clock.FundingBook``: the hourly funding estimate and the exchange's funding payments.
 - ``controls.OperatorControls``: pause, resume, reset and their journal records.
 - ``flatten.EngineFlatten``: everything a flatten does (the only place).
+- ``manual_desk.ManualDesk``: the operator's manual orders, closes, stop moves, edits and cancels
+  (``preview_manual`` / ``manual``; the rules in ``manual``).
 - ``views.SnapshotBuilder``: the front end's snapshot.
 It talks to the exchange only through the ``ports`` protocols (``KrakenClient``, ``MarketFeed``,
 ``JournalSink``; paper and live alike).
@@ -70,6 +72,8 @@ from kraken_tui.engine.flatten import EngineFlatten
 from kraken_tui.engine.funding_clock import FundingBook
 from kraken_tui.engine.guards import BasisGuard, GuardApplier
 from kraken_tui.engine.jobs import JobQueue
+from kraken_tui.engine.manual import ManualAction, ManualPreview, ManualResult
+from kraken_tui.engine.manual_desk import ManualDesk
 from kraken_tui.engine.market import MarketState
 from kraken_tui.engine.market_events import FeedMonitor, MarketEvents, is_connected, subscribe, warm_up
 from kraken_tui.engine.operator import (
@@ -191,6 +195,11 @@ class Engine:
                                        count_exit=self.flow.count_exit, orders=self.executor,
                                        journal=self.io.write, settle=out.settle,
                                        journal_intent=lambda req: self.io.write(flatten_intent(self.now_ms(), req)))
+        self.manual_desk = ManualDesk(self.io, cfg=cfg, run_id=run_id, sm=self.sm, account=self.account,
+                                      market=self.market, instruments=self.instruments, executor=self.executor,
+                                      flow=self.flow, risk_account=self.watch.risk_account, record=self.controls.record)
+        """The operator's manual orders, closes, stop moves, edits and cancels (engine.manual_desk)."""
+        self.events.add_listener(self.manual_desk.on_event)
         self.external_flatten = ExternalFlattenWatch(guards, self.flattener.owns_exits)
         """Notices a flatten done behind the engine's back: HALTED (engine.account_events)."""
         self.account_events = AccountEvents(
@@ -451,3 +460,14 @@ class Engine:
         """Cancel every order, close every position the exchange reports, verify, then HALTED (never raises
         for exchange errors; the report says what failed). Everything it does: ``flatten.EngineFlatten``."""
         return await self.flattener.flatten(reason, source)
+
+    def preview_manual(self, action: ManualAction) -> ManualPreview:
+        """What a manual action would send, or why it is refused, with no side effect
+        (``manual_desk.ManualDesk.preview``)."""
+        return self.manual_desk.preview(action)
+
+    async def manual(self, action: ManualAction, source: TransitionSource, *,
+                     override: bool = False) -> ManualResult:
+        """Carry out a manual action (``manual_desk.ManualDesk.run``); never raises for bad input or exchange
+        errors."""
+        return await self.manual_desk.run(action, source, override=override)

@@ -6,6 +6,7 @@ of the event loop), cheap to take at 4-10 Hz; events arrive through listeners ca
 event loop, which must not block (a front end queues or posts them).
 Units: prices USD, sizes contracts (Decimal), P&L and fees USD (Decimal), funding rates relative per
 hour (float), distances as fractions (0.25 = 25 %), times UTC epoch milliseconds (``_ms``).
+The manual actions' request and answer types (``engine.manual``) are re-exported here for the front ends.
 Must not import: textual, the client, the journal.
 Reference: docs/architecture.md ("Data flow", "The operator state machine").
 """
@@ -20,10 +21,31 @@ from typing import Any, Protocol
 
 from kraken_tui.domain import ZERO, PositionSide, Side
 from kraken_tui.engine.liquidation import RiskLevel
+from kraken_tui.engine.manual import (
+    CancelOrder,
+    CancelTakeProfits,
+    EditOrder,
+    ManualAction,
+    ManualClose,
+    ManualOrder,
+    ManualPreview,
+    ManualResult,
+    MoveStopTo,
+    Reprotect,
+    SentOrder,
+)
 from kraken_tui.engine.operator import OperatorState, TransitionSource
 
 __all__ = [
     "AccountView",
+    "CancelOrder",
+    "CancelTakeProfits",
+    "EditOrder",
+    "ManualClose",
+    "ManualOrder",
+    "MoveStopTo",
+    "Reprotect",
+    "SentOrder",
     "DeadManView",
     "EngineControl",
     "EngineEvent",
@@ -34,6 +56,9 @@ __all__ = [
     "FeedView",
     "FlattenProgress",
     "FlattenReport",
+    "ManualAction",
+    "ManualPreview",
+    "ManualResult",
     "MarketStateView",
     "NotifyView",
     "OrderView",
@@ -386,4 +411,20 @@ class EngineControl(Protocol):
     async def flatten(self, reason: str, source: TransitionSource) -> FlattenReport:
         """Cancel every order, close every position the exchange reports, verify flat, then HALTED.
         Never raises for exchange errors: the report says what failed and the state is HALTED."""
+        ...
+
+    def preview_manual(self, action: ManualAction) -> ManualPreview:
+        """Check and round a manual action on the state now, with no side effect (``engine.manual.preview``):
+        what would be sent (after tick and lot rounding, ``notes`` saying what moved), or why it is refused
+        (HALTED, unknown symbol, size under the lot or above the position, stop on the wrong side of the market,
+        a position or order gone meanwhile, the risk gate for an opening order: ``gate_refusal``)."""
+        ...
+
+    async def manual(self, action: ManualAction, source: TransitionSource, *,
+                     override: bool = False) -> ManualResult:
+        """Carry out a manual action (``engine.manual_desk.ManualDesk``): previewed again, sent on the engine's
+        job worker, journaled as an operator action with ``source`` and published with the exchange's answer.
+        Allowed while PAUSED, refused while HALTED or FLATTENING. ``override`` sends an opening order the risk
+        gate refused (the front ends ask for a typed confirmation in live mode; the engine journals it).
+        Never raises for bad input or exchange errors: the result says what happened."""
         ...

@@ -47,6 +47,7 @@ from kraken_tui.ui.keys import (
 from kraken_tui.ui.logfile import default_log_file, setup_logging
 from kraken_tui.ui.operator_keys import OperatorKeys
 from kraken_tui.ui.palette import Palette
+from kraken_tui.ui.row_actions import ROW_KEYS, RowActions, row_bindings
 from kraken_tui.ui.screens.dashboard import DashboardScreen
 from kraken_tui.ui.screens.help import HelpScreen
 from kraken_tui.ui.screens.journal import JournalScreen
@@ -89,7 +90,7 @@ class KrakenApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "kraken-tui"
-    BINDINGS = bindings("app")
+    BINDINGS = bindings("app") + row_bindings()
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(
@@ -130,6 +131,8 @@ class KrakenApp(App[int]):
                                      burst=self.burst, clock=clock, refresh=self.refresh_now, key_for=self.key_for,
                                      exit_code=lambda: self.engine_exit_code)
         """The operator keys: sees every event first; the operator actions below delegate to it."""
+        self.rows = RowActions(self, engine=lambda: self.engine)
+        """The row cursor, the row actions and the ``:`` command line (``ui.row_actions``)."""
 
     @property
     def flatten_reports(self) -> list[FlattenReport]:
@@ -147,7 +150,13 @@ class KrakenApp(App[int]):
             super().simulate_key(key)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "row":
+            return self.rows.available()
         return self.operator.check_action(action)
+
+    def action_row(self, name: str) -> None:
+        """A row action or the command line (``ui.row_actions.RowActions.act``)."""
+        self.rows.act(name)
 
     def action_pause(self) -> None:
         """Pause entries (exits keep working)."""
@@ -320,6 +329,7 @@ class KrakenApp(App[int]):
             with self.batch_update():
                 dash.show(frame, armed_s=self.guard.remaining_s(), flatten_key=self.key_for("flatten"),
                           reset_key=self.key_for("reset"), resume_key=self.key_for("resume"))
+                self.rows.place()
         except NoMatches:  # the screen is being built or torn down (start-up, exit)
             self._force = True
 
@@ -368,6 +378,7 @@ class KrakenApp(App[int]):
         keys = [(self.key_for(k.id), k.help) for k in KEYS]
         keys.insert(3, (FLATTEN_CHORD, "Flatten from anywhere, text boxes included: press twice within 2 s. "
                                        "Clicks and pasted or fast-typed text never flatten, reset or quit."))
+        keys += [({"colon": ":", "escape": "Esc"}.get(k, k), what) for k, _name, what in ROW_KEYS]
         keys += [("ctrl+p", "Command palette: every action, themes (dark, light, high-contrast)."),
                  ("Journal", "Esc back, / filter, s sort, o order, Enter detail, e export CSV, c charts.")]
         self.push_screen(HelpScreen(keys, str(self.log_file), str(self._journal_file())))

@@ -9,7 +9,9 @@ screen is redrawn.
 Only deliberate key presses drive the operator keys:
 - The flatten keys are handled here, before any screen or dialog sees them, so they work on every screen
   and modal (quit prompt, command palette, journal, help, confirmations, trade detail, live gate). Inside a
-  text box a printable flatten key (F) types; the chord ``keys.FLATTEN_CHORD`` (ctrl+f) flattens there too.
+  text box a printable flatten key (F) types (except in the console's ``:`` command line, whose text box sets
+  ``types_flatten_key = False``: there F is the flatten key); the chord ``keys.FLATTEN_CHORD`` (ctrl+f) flattens
+  there too.
 - A key read within ``keys.BURST_GAP_S`` of another (typed or pasted text without bracketed paste, e.g.
   ``grep OFF``) drives no binding: it types into a focused text box or is dropped, and disarms the flatten.
   Bracketed paste arrives as one ``Paste`` event, which no binding sees.
@@ -140,7 +142,8 @@ class OperatorKeys:
         pressed_at = self._pressed_at(event)
         burst = self.burst.press(event.time, self._queued_key_times())
         text = self._text_focused()
-        is_flatten = event.key in self._flatten_keys() and not (text and event.is_printable)
+        types_f = text and getattr(self.app.focused, "types_flatten_key", True)  # the ':' line: F never types
+        is_flatten = event.key in self._flatten_keys() and not (types_f and event.is_printable)
         if burst:
             if self.guard.other_key(pressed_at) is GuardResult.DISARMED:
                 self.refresh()

@@ -11,7 +11,8 @@ import asyncio
 from dataclasses import replace
 from decimal import Decimal
 
-from kraken_tui.domain import PositionSide, Side
+from kraken_tui.config import Config
+from kraken_tui.domain import Instrument, InstrumentType, Order, Position, PositionSide, Side
 from kraken_tui.engine.facade import (
     AccountView,
     DeadManView,
@@ -30,7 +31,17 @@ from kraken_tui.engine.facade import (
     SignalView,
 )
 from kraken_tui.engine.liquidation import RiskLevel
+from kraken_tui.engine.manual import (
+    CancelOrder,
+    DeskView,
+    ManualAction,
+    ManualClose,
+    ManualPreview,
+    ManualResult,
+    preview,
+)
 from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, TransitionSource
+from kraken_tui.engine.risk import AccountSnapshot
 
 D = Decimal
 #: The reconciliation entry blocker (``engine.reconcile.BLOCKER_NAME``) and a detail as the engine words it.
@@ -39,6 +50,11 @@ ADOPTED = "PF_XBTUSD short 0.05 adopted as external (position not opened by the 
 #: 2024-07-01 12:00:00 UTC: the frozen engine and wall time of the fake.
 T0_MS = 1_719_835_200_000
 T0_S = T0_MS / 1000
+#: The fake's instruments (ticks and lots as Kraken lists them).
+INSTRUMENTS = {
+    "PF_ETHUSD": Instrument("PF_ETHUSD", InstrumentType.LINEAR, D("0.1"), D("1"), D("0.001")),
+    "PF_XBTUSD": Instrument("PF_XBTUSD", InstrumentType.LINEAR, D("1"), D("1"), D("0.0001")),
+}
 
 
 def frozen_clock() -> float:
@@ -129,6 +145,8 @@ class FakeEngine:
         self._hold = hold_flatten
         self._release = asyncio.Event()
         self.extra_events: list[EngineEvent] = []
+        self.manual_calls: list[tuple[ManualAction, TransitionSource, bool]] = []
+        """Every ``manual`` call: (action, source, override)."""
 
     def snapshot(self) -> EngineSnapshot:
         snap = replace(self.base, state=self.sm.state, state_reason=self.sm.reason,
@@ -176,6 +194,51 @@ class FakeEngine:
     def reset(self, reason: str, source: TransitionSource) -> None:
         self.calls.append(("reset", reason, source))
         self.sm.reset(reason, source)
+
+    def desk_view(self) -> DeskView:
+        """The manual preview's view of the fake's snapshot (risk and exits config defaults)."""
+        snap = self.snapshot()
+        positions = {p.symbol: Position(p.symbol, p.side, p.size, p.entry_price, mark_price=p.mark_price)
+                     for p in snap.positions}
+        orders = {o.order_id: Order(o.order_id, o.symbol, o.side, o.order_type, o.size, o.filled, o.limit_price,
+                                    o.stop_price, reduce_only=o.reduce_only, cli_ord_id=o.cli_ord_id)
+                  for o in snap.orders}
+        marks = {m.symbol: D(str(m.mark_price)) for m in snap.markets if m.mark_price}
+        stops = {p.symbol: (p.stop_price, next((o.cli_ord_id for o in snap.orders if o.symbol == p.symbol
+                                                 and o.purpose == "stop"), None)) for p in snap.positions}
+        tps = {p.symbol: tuple(o.cli_ord_id or "" for o in snap.orders if o.symbol == p.symbol
+                               and o.purpose.startswith("tp")) for p in snap.positions}
+        cfg = Config()
+        return DeskView(snap.state, INSTRUMENTS, marks, positions, orders,
+                        AccountSnapshot(snap.account.equity_usd, snap.account.equity_usd), cfg.risk, cfg.exits,
+                        entry_blockers=snap.entry_blockers, managed_stop=stops, managed_tps=tps)
+
+    def preview_manual(self, action: ManualAction) -> ManualPreview:
+        """``engine.manual.preview`` on the fake's snapshot."""
+        return preview(action, self.desk_view())
+
+    async def manual(self, action: ManualAction, source: TransitionSource, *,
+                     override: bool = False) -> ManualResult:
+        """Record the call; a close takes the size off the position, a cancel removes the order; every other
+        action is answered ``placed`` without changing the snapshot."""
+        self.manual_calls.append((action, source, override))
+        p = self.preview_manual(action)
+        if not p.ok and not (p.overridable and override):
+            return ManualResult(False, f"refused: {p.message}", p.order, notes=p.notes)
+        assert p.order is not None
+        if isinstance(action, ManualClose):
+            size = p.order.size or D(0)
+            sym = p.order.symbol
+            self.base = replace(self.base, positions=tuple(
+                replace(x, size=x.size - size) if x.symbol == sym else x for x in self.base.positions
+                if not (x.symbol == sym and x.size <= size)))
+        elif isinstance(action, CancelOrder):
+            self.base = replace(self.base, orders=tuple(o for o in self.base.orders if o.order_id != action.order_id))
+        status = "cancelled" if isinstance(action, CancelOrder) else "placed"
+        res = ManualResult(True, f"{p.order.line()}: {status}", p.order, status, order_id="fake-1",
+                           overridden=not p.ok, notes=p.notes)
+        self.emit(EngineEvent(T0_MS, EventKind.ORDER, f"operator ({source.value}): {res.message}", p.order.symbol))
+        return res
 
     def release_flatten(self) -> None:
         """Let a held flatten finish."""
