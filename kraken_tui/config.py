@@ -166,6 +166,9 @@ class PaperConfig(_Section):
     """Instruments the paper exchange lists."""
     synthetic_seed: int = 42
     """Seed of the synthetic market model (same seed, same prices)."""
+    synthetic_backfill_h: float = Field(default=48.0, ge=0, le=720)
+    """Hours of candle history the synthetic market backfills before its start (same model, same seed), so
+    a strategy's indicators are warm at start; 0 = none (history builds up from the start)."""
     fresh: bool = False
     """Start the paper account over at every start (starting balance, nothing open) instead of resuming the
     one saved in the profile's paper-account file. ``kraken-tui sim --fresh`` does it once."""

@@ -626,7 +626,7 @@ async def build_runtime(cfg: Config, opts: RunOptions) -> Runtime:
         if opts.replay and not opts.funding else None,
         symbol_map=opts.symbol_map,
         speed="max" if opts.speed is None else opts.speed, seed=cfg.paper.synthetic_seed, ws_url=cfg.live.ws_url,
-        live_timeout_s=cfg.client.timeout_s, client_config=cfg.client)
+        live_timeout_s=cfg.client.timeout_s, client_config=cfg.client, backfill_h=cfg.paper.synthetic_backfill_h)
     mode = EngineMode.REPLAY if opts.replay else EngineMode.PAPER
     return Runtime(cfg, opts, mode=mode, journal_path=journal_path, source=source, credentials=None,
                    profile=profile, notify_urls=urls)
