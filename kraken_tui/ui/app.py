@@ -175,7 +175,7 @@ class KrakenApp(App[int]):
 
     # ------------------------------------------------------------------ lifecycle
     def get_default_screen(self) -> Screen:
-        return DashboardScreen()
+        return DashboardScreen(zoom=self.cfg.ui.zoom, hidden=tuple(self.cfg.ui.hidden_panels))
 
     @property
     def dashboard(self) -> DashboardScreen:

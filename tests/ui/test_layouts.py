@@ -23,6 +23,14 @@ SIZES = [(80, 24), (100, 34), (120, 30), (120, 40), (160, 48), (200, 30), (200, 
 PANELS = (OrdersPanel, FundingPanel, SignalsPanel)
 
 
+async def keys(pilot, *names: str) -> None:
+    """Press ``names`` one at a time, as a person does (keys read microseconds apart are a burst of typed
+    text, which drives no binding)."""
+    for name in names:
+        await pilot.press(name)
+        await pilot.pause(0.05)
+
+
 def screen_text(app) -> str:
     """What the terminal shows, as plain text (the compositor's full frame)."""
     w, h = app.size
@@ -57,7 +65,7 @@ async def test_every_column_header_is_on_screen(make_app, size):
                 lines = [" ".join(line.split()) for line in text.splitlines()]
                 assert any(header in line for line in lines), (cls.__name__, header, text)
                 seen[cls] = header
-            await pilot.press("tab")
+            await keys(pilot, "tab")
             await _settle(pilot)
         assert set(seen) == set(PANELS)
 
@@ -71,7 +79,7 @@ async def test_page_3_at_80x24_keeps_events_above_the_footer(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await _settle(pilot)
-        await pilot.press("tab", "tab")
+        await keys(pilot, "tab", "tab")
         await _settle(pilot)
         events = app.dashboard.query_one("#events")
         footer_y = app.screen.query_one("Footer").region.y
@@ -94,3 +102,51 @@ async def test_signals_show_the_newest_rows_after_a_resize(make_app):
         await pilot.pause(0.1)
         assert table.row_count == 40
         assert table.scroll_y == table.max_scroll_y > 0
+
+
+async def test_zoom_cycles_the_panels_and_hide_leaves_one_out(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot)
+        dash = app.dashboard
+        shown = lambda: [p.id for p in dash.panels if p.display and p.visible]  # noqa: E731
+        assert len(shown()) == 8
+        await keys(pilot, "z")
+        assert shown() == ["positions"] and dash.has_class("zoomed")
+        await keys(pilot, "z", "z")
+        assert shown() == ["pnl"]
+        assert "zoom: P&L" in screen_text(app)
+        await keys(pilot, "v")  # hide the zoomed panel; back to the layout without it
+        await _settle(pilot)
+        assert dash.zoomed is None and "pnl" not in shown() and len(shown()) == 7
+        await keys(pilot, "z", "z", "z", "v")  # zoom the hidden panel again and show it
+        assert "pnl" in shown() and len(shown()) == 8
+        for _ in range(9):  # the eight panels in order, then none
+            await keys(pilot, "z")
+        assert dash.zoomed is None and len(shown()) == 8  # past the last panel: the layout
+
+
+async def test_zoom_and_hidden_panels_from_the_config(make_app):
+    from kraken_tui.config import Config
+
+    cfg = Config.model_validate({"ui": {"zoom": "orders", "hidden_panels": ["market"]}})
+    app = make_app(cfg=cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot)
+        dash = app.dashboard
+        assert [p.id for p in dash.panels if p.display] == ["orders"]
+        await keys(pilot, "z")  # orders -> signals
+        await keys(pilot, "z", "z")  # -> events -> the layout
+        await _settle(pilot)
+        assert sorted(p.id for p in dash.panels if p.display) == ["pnl", "positions"]  # market hidden
+
+
+def test_bad_panel_ids_in_the_config_are_named():
+    from pydantic import ValidationError
+
+    from kraken_tui.config import Config
+
+    with pytest.raises(ValidationError, match="unknown panel 'chart'"):
+        Config.model_validate({"ui": {"zoom": "chart"}})
+    with pytest.raises(ValidationError, match="'foo'"):
+        Config.model_validate({"ui": {"hidden_panels": ["orders", "foo"]}})

@@ -13,6 +13,10 @@ refresh timer itself lives in the app). Layouts (``layout_for``):
 - ``compact`` (smaller): one column on three pages (``Panel.page``), switched with the page key.
 Tables pick the column set that fits their panel (``widgets.table.KeyedTable`` variants), so no column is
 cut off at any of these sizes.
+Zoom and hide (``[ui] zoom`` / ``hidden_panels`` at start; keys z and v): a zoomed panel is drawn alone over
+the whole grid; a hidden panel is left out of the layout (the paged layouts give its room to the others,
+the grids leave its cell empty so the other panels keep their places); it can still be zoomed, and shown
+again.
 Must not import: the engine's internals, the journal.
 """
 
@@ -25,6 +29,7 @@ from textual.containers import Grid
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from kraken_tui.config import PANEL_IDS
 from kraken_tui.ui.keys import bindings
 from kraken_tui.ui.widgets.base import Frame, Panel
 from kraken_tui.ui.widgets.events import EventsPanel
@@ -91,7 +96,9 @@ class DashboardScreen(Screen):
     DashboardScreen.paged #funding, DashboardScreen.paged #orders { column-span: 2; }
     DashboardScreen.paged #signals, DashboardScreen.paged #events { column-span: 2; }
     DashboardScreen.paged #pnl, DashboardScreen.paged #liquidation { height: auto; min-height: 9; }
+    DashboardScreen.zoomed #grid { grid-size: 1; grid-columns: 1fr; grid-rows: 1fr; }
     DashboardScreen #pages { display: none; height: 1; padding: 0 1; }
+    DashboardScreen.zoomed #pages { display: block; }
     DashboardScreen.compact #pages, DashboardScreen.paged #pages { display: block; }
     DashboardScreen.compact #grid { grid-size: 1; grid-columns: 1fr; grid-rows: auto auto 1fr; }
     DashboardScreen.compact #positions, DashboardScreen.compact #market { column-span: 1; max-height: 100%; }
@@ -105,11 +112,15 @@ class DashboardScreen(Screen):
 
     BINDINGS = bindings("dashboard")
 
-    def __init__(self) -> None:
+    def __init__(self, *, zoom: str = "", hidden: tuple[str, ...] = ()) -> None:
         super().__init__(id="dashboard")
         self.page = 1
         self.compact = False
         self.layout_name = "wide"
+        self.zoomed: str | None = zoom or None
+        """Id of the panel drawn alone (None: the layout)."""
+        self.hidden: set[str] = set(hidden)
+        """Ids of the panels left out of the layout."""
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -168,15 +179,77 @@ class DashboardScreen(Screen):
         self.page = self.page % len(self._pages(self.layout_name)) + 1
         self._apply_page()
 
+    def action_focus_events(self) -> None:
+        """The events key: focus the Events log (turning to its page on a paged layout)."""
+        panel = self.query_one(EventsPanel)
+        for _ in range(3):
+            if panel.display or self.zoomed is not None:
+                break
+            self.next_page()
+        panel.focus_log()
+
+    def action_zoom_panel(self) -> None:
+        """The zoom key."""
+        self.zoom_next()
+
+    def zoom_next(self) -> str | None:
+        """Zoom the panel after the zoomed one (the first when none); past the last, back to the layout.
+        Returns the zoomed panel's id (None: the layout)."""
+        ids = list(PANEL_IDS)
+        at = ids.index(self.zoomed) + 1 if self.zoomed in ids else 0
+        self.zoomed = ids[at] if at < len(ids) else None
+        self._apply_page()
+        return self.zoomed
+
+    def action_hide_panel(self) -> None:
+        """The hide key."""
+        self.toggle_hidden()
+
+    def toggle_hidden(self) -> bool | None:
+        """Hide the zoomed panel from the layout (and end the zoom), or show it again when it was hidden.
+        Returns True when it is now hidden, False when shown, None without a zoomed panel."""
+        if self.zoomed is None:
+            self.notify("Zoom a panel first (z), then v hides or shows it.", timeout=4)
+            return None
+        panel_id = self.zoomed
+        hide = panel_id not in self.hidden
+        if hide:
+            self.hidden.add(panel_id)
+        else:
+            self.hidden.discard(panel_id)
+        self.zoomed = None
+        self._apply_page()
+        return hide
+
     def _on_page(self, panel: Panel) -> bool:
+        if self.zoomed is not None:
+            return panel.id == self.zoomed
+        if panel.id in self.hidden and (self.compact or self.layout_name in LAYOUT_PAGES):
+            return False  # one panel per row: the others take its room
         paged = LAYOUT_PAGES.get(self.layout_name)
         if paged is not None:
             return panel.id in paged[self.page][1]
         return (not self.compact) or panel.page == self.page
 
     def _apply_page(self) -> None:
+        self.set_class(self.zoomed is not None, "zoomed")
         for panel in self.panels:
             panel.display = self._on_page(panel)
+            # in the grid layouts a hidden panel leaves its cell empty, so the other panels keep their places
+            panel.visible = self.zoomed is not None or panel.id not in self.hidden
+            zoom = panel.id == self.zoomed
+            panel.styles.column_span = 1 if zoom else None  # type: ignore[assignment]
+            panel.styles.row_span = 1 if zoom else None  # type: ignore[assignment]
+            panel.styles.max_height = "100%" if zoom else None  # type: ignore[assignment]
+            panel.styles.height = "1fr" if zoom else None  # type: ignore[assignment]
+        key_for = getattr(self.app, "key_for", None)
+        if self.zoomed is not None:
+            title = next((str(p.border_title) for p in self.panels if p.id == self.zoomed), self.zoomed)
+            state = "hidden from the layout" if self.zoomed in self.hidden else "in the layout"
+            zkey, vkey = (key_for("zoom"), key_for("hide")) if key_for else ("z", "v")
+            self.query_one("#pages", Static).update(Text.assemble(
+                (f" zoom: {title} ", "bold reverse"), f"  ({state})  ", (f"{zkey} next  {vkey} hide/show", "dim")))
+            return
         pages = self._pages(self.layout_name)
         for n in (1, 2, 3):
             self.set_class(n == self.page and len(pages) > 1, f"page-{n}")
@@ -185,7 +258,6 @@ class DashboardScreen(Screen):
             style = "bold reverse" if n == self.page else "dim"
             bar.append(f" {n} {title} ", style=style)
             bar.append(" ")
-        key_for = getattr(self.app, "key_for", None)
         key = key_for("page") if key_for else "tab"
         bar.append(f" {key} next", style="dim")
         self.query_one("#pages", Static).update(bar)
