@@ -106,7 +106,7 @@ class DashboardScreen(Screen):
     DashboardScreen.compact #events, DashboardScreen.compact #signals { height: 1fr; }
     DashboardScreen.compact.page-3 #grid { grid-rows: 1fr 1fr; }
 
-    Panel .empty { color: $text-muted; }
+    Panel .empty { color: $kt-muted; }
     #equity-spark { height: 1; }
     """
 
