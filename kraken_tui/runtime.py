@@ -373,6 +373,10 @@ class Runtime:
         self._describe_run()
         if note is not None:
             self.engine.emit(EventKind.INFO, note, data={"symbols": list(symbols or ())})
+        source_note = getattr(self._source, "note", None)
+        if source_note:  # --source auto fell back to synthetic prices: say why where the operator looks
+            self.engine.emit(EventKind.FEED, f"source auto: {source_note}", severity=Severity.WARNING,
+                             data={"source": getattr(self._source, "name", "")})
         funding_note = getattr(self._source, "funding_describe", None)
         if self.mode is EngineMode.REPLAY and funding_note:
             if funding_note.startswith("constant") and self.opts.funding_rate is None:

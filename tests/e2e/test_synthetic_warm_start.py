@@ -64,3 +64,24 @@ def test_without_backfill_the_start_is_cold(tmp_path):
     _, warm, sig_views = asyncio.run(_run(tmp_path, 0, wall_s=1.0))
     assert warm and not any(w.ready for w in warm)
     assert not sig_views
+
+
+def test_the_auto_source_fallback_reason_is_an_event(tmp_path):
+    from kraken_tui.engine.facade import EngineMode, EventKind
+    from kraken_tui.paper.sources.synthetic import SyntheticSource
+    from kraken_tui.runtime import Runtime
+
+    why = "live feed unavailable (connect timed out); using SYNTHETIC prices"
+
+    async def run():
+        src = SyntheticSource(["PF_XBTUSD"], note=why)
+        rt = Runtime(_config(0), RunOptions(journal=tmp_path / "j.sqlite"), mode=EngineMode.PAPER,
+                     journal_path=tmp_path / "j.sqlite", source=src, credentials=None)
+        await rt.start()
+        try:
+            return list(rt.engine.snapshot().events)
+        finally:
+            await rt.aclose()
+
+    events = asyncio.run(run())
+    assert any(e.kind is EventKind.FEED and why in e.message for e in events)

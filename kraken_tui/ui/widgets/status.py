@@ -49,10 +49,15 @@ def top_line(snap: EngineSnapshot, wall_ms: int, pal: Palette) -> Text:
         t.append("  data ", style=pal.muted)
         t.append(fmt.ymd_hms_utc(snap.ts_ms))
     feed = snap.feed
-    feed_style = pal.long if feed.status == "live" else pal.warn if feed.status in ("connecting", "ended") else pal.short
-    t.append("  feed ", style=pal.muted)
-    t.append(feed.status, style=f"bold {feed_style}")
-    t.append(f" {fmt.age(feed.age_s)}")
+    if snap.mode is EngineMode.REPLAY and feed.status in ("stale", "ended"):
+        # a replay that has run out of data: its quiet feed is the end of the file, not a fault
+        t.append("  replay ended", style=f"bold {pal.warn}")
+    else:
+        feed_style = pal.long if feed.status == "live" else pal.warn if feed.status in ("connecting", "ended") \
+            else pal.short
+        t.append("  feed ", style=pal.muted)
+        t.append(feed.status, style=f"bold {feed_style}")
+        t.append(f" {fmt.age(feed.age_s)}")
     dms = snap.dead_man
     if dms.enabled:
         t.append("  DMS ", style=pal.muted)
@@ -163,7 +168,7 @@ class StatusBar(Static):
     """
 
     def __init__(self) -> None:
-        super().__init__(id="status")
+        super().__init__(Text("  starting…  the engine is connecting to the exchange", style="bold"), id="status")
         self._last: tuple[Text, Text] | None = None
 
     def show(self, snap: EngineSnapshot, wall_ms: int, pal: Palette, *, armed_s: float, flatten_key: str,
