@@ -166,6 +166,9 @@ class PaperConfig(_Section):
     """Instruments the paper exchange lists."""
     synthetic_seed: int = 42
     """Seed of the synthetic market model (same seed, same prices)."""
+    synthetic_backfill_h: float = Field(default=48.0, ge=0, le=720)
+    """Hours of candle history the synthetic market backfills before its start (same model, same seed), so
+    a strategy's indicators are warm at start; 0 = none (history builds up from the start)."""
     fresh: bool = False
     """Start the paper account over at every start (starting balance, nothing open) instead of resuming the
     one saved in the profile's paper-account file. ``kraken-tui sim --fresh`` does it once."""
@@ -344,6 +347,10 @@ class ExternalConfig(_Section):
     close at or after its ts_ms; never earlier)."""
 
 
+#: The console dashboard's panel ids (``[ui] zoom`` and ``hidden_panels``).
+PANEL_IDS = ("positions", "market", "pnl", "liquidation", "funding", "orders", "signals", "events")
+
+
 class UIConfig(_Section):
     """[ui]: the console."""
 
@@ -359,6 +366,27 @@ class UIConfig(_Section):
     destructive_keys: Literal["plain", "ctrl"] = "plain"
     """The keys of the destructive actions. ``plain``: flatten F F (or ctrl+f twice, which also works inside
     text boxes), reset R, quit q. ``ctrl``: only Ctrl-chords: flatten ctrl+f twice, reset ctrl+r, quit ctrl+q."""
+    zoom: str = ""
+    """Dashboard panel drawn alone over the whole dashboard at start (panel id: positions, market, pnl,
+    liquidation, funding, orders, signals, events); empty = none. The zoom key (z) cycles it."""
+    hidden_panels: list[str] = Field(default_factory=list)
+    """Dashboard panels left out of the layout at start (panel ids as for ``zoom``). The hide key (v) hides
+    or shows the zoomed panel."""
+
+    @field_validator("zoom")
+    @classmethod
+    def _check_zoom(cls, v: str) -> str:
+        if v and v not in PANEL_IDS:
+            raise ValueError(f"unknown panel {v!r}; expected one of {', '.join(PANEL_IDS)} or empty")
+        return v
+
+    @field_validator("hidden_panels")
+    @classmethod
+    def _check_hidden(cls, v: list[str]) -> list[str]:
+        bad = [p for p in v if p not in PANEL_IDS]
+        if bad:
+            raise ValueError(f"unknown panel(s) {', '.join(map(repr, bad))}; expected from {', '.join(PANEL_IDS)}")
+        return v
 
 
 class NotifyConfig(_Section):

@@ -388,6 +388,10 @@ class Runtime:
         self._describe_run()
         if note is not None:
             self.engine.emit(EventKind.INFO, note, data={"symbols": list(symbols or ())})
+        source_note = getattr(self._source, "note", None)
+        if source_note:  # --source auto fell back to synthetic prices: say why where the operator looks
+            self.engine.emit(EventKind.FEED, f"source auto: {source_note}", severity=Severity.WARNING,
+                             data={"source": getattr(self._source, "name", "")})
         funding_note = getattr(self._source, "funding_describe", None)
         if self.mode is EngineMode.REPLAY and funding_note:
             if funding_note.startswith("constant") and self.opts.funding_rate is None:
@@ -645,7 +649,7 @@ async def build_runtime(cfg: Config, opts: RunOptions) -> Runtime:
         if opts.replay and not opts.funding else None,
         symbol_map=opts.symbol_map,
         speed="max" if opts.speed is None else opts.speed, seed=cfg.paper.synthetic_seed, ws_url=cfg.live.ws_url,
-        live_timeout_s=cfg.client.timeout_s, client_config=cfg.client)
+        live_timeout_s=cfg.client.timeout_s, client_config=cfg.client, backfill_h=cfg.paper.synthetic_backfill_h)
     mode = EngineMode.REPLAY if opts.replay else EngineMode.PAPER
     return Runtime(cfg, opts, mode=mode, journal_path=journal_path, source=source, credentials=None,
                    profile=profile, notify_urls=urls)

@@ -111,8 +111,9 @@ class CandleStore:
     def query(self, tick_type: str, symbol: str, resolution: str, from_ms: int | None, to_ms: int | None,
               limit: int = 2000) -> tuple[list[tuple[int, float, float, float, float, float]], bool]:
         """Bars of ``resolution`` whose open time is in [from_ms, to_ms] (both optional, inclusive), ascending,
-        at most ``limit``; returns (bars, more) where ``more`` says the range holds more bars (spec §6
-        ``more_candles``). Each bar is (open_ms, open, high, low, close, volume).
+        at most ``limit`` (without ``from_ms``: the newest ``limit`` bars up to ``to_ms``, so a ``count``-only
+        request reads the recent history; with it: the oldest, for paging by ``from``); returns (bars, more)
+        where ``more`` says the range holds more bars (spec §6 ``more_candles``). Each bar is (open_ms, open, high, low, close, volume).
 
         Raises:
             KeyError: unknown resolution.
@@ -130,7 +131,8 @@ class CandleStore:
             else:
                 bar[1], bar[2], bar[3], bar[4] = max(bar[1], h), min(bar[2], low), c, bar[4] + v
         keys = sorted(out)
-        rows = [(k, *out[k]) for k in keys[:limit]]
+        keys_out = keys[-limit:] if from_ms is None and limit > 0 else keys[:limit]
+        rows = [(k, *out[k]) for k in keys_out]
         return rows, len(keys) > limit  # type: ignore[return-value]
 
     def stats_24h(self, symbol: str, now_ms: int) -> tuple[float, float, float, float] | None:

@@ -16,7 +16,7 @@ import logging
 import math
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from kraken_tui.config import PaperConfig
@@ -161,6 +161,20 @@ class PaperExchange:
             self.notify("market", sym)
             return
         self._apply_tick(sym, market, event)
+
+    def backfill_candles(self, ticks: Iterable[MarketTick]) -> int:
+        """Record past ticks (a source's backfilled history, e.g. ``SyntheticSource.history``) into the charts
+        API's candle history only: no clock, market, order or listener effect. Prices are put on the
+        instrument's tick grid as live ticks are. Unknown symbols are skipped; returns the ticks recorded."""
+        n = 0
+        for tick in ticks:
+            inst = self.instruments.get(tick.symbol.upper())
+            if inst is None:
+                continue
+            t = on_tick_grid(tick, inst)
+            self.candles.add_tick(inst.symbol, t.ts_ms, t.last, t.trade_size, t.mark_price, t.index_price)
+            n += 1
+        return n
 
     def _apply_tick(self, sym: str, market: PaperMarket, tick: MarketTick) -> None:
         inst = self.instruments[sym]

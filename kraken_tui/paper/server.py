@@ -124,7 +124,8 @@ class PaperServer:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Bind and serve; after it returns ``port`` is the real port. Starts the source pump if any."""
+        """Bind and serve; after it returns ``port`` is the real port. Loads the source's backfilled candle
+        history when it has one (``history()``), then starts the source pump if any."""
         app = web.Application(middlewares=[self._middleware])
         app.router.add_route("*", "/ws/v1", self.hub.handle)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
@@ -136,6 +137,10 @@ class PaperServer:
         if server is not None and server.sockets:
             self.port = server.sockets[0].getsockname()[1]
         self.source_done = asyncio.Event()
+        history = getattr(self.source, "history", None)
+        if callable(history):  # a backfilled history (synthetic): the charts API serves it from the start
+            # in a worker thread (about a second for 48 h of five symbols): the event loop keeps drawing
+            await asyncio.to_thread(lambda: self.exchange.backfill_candles(history()))
         if self.source is not None:
             self._tasks.append(asyncio.create_task(self._pump(self.source), name="paper-source"))
         else:

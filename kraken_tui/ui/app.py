@@ -184,7 +184,7 @@ class KrakenApp(App[int]):
 
     # ------------------------------------------------------------------ lifecycle
     def get_default_screen(self) -> Screen:
-        return DashboardScreen()
+        return DashboardScreen(zoom=self.cfg.ui.zoom, hidden=tuple(self.cfg.ui.hidden_panels))
 
     @property
     def dashboard(self) -> DashboardScreen:
@@ -277,10 +277,14 @@ class KrakenApp(App[int]):
             self.notify(loaded.problem, severity="warning", timeout=10)
         self.palette = self._palette()
 
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The console's own theme variables (``themes.EXTRA_KEYS``) for themes that do not set them."""
+        return dict(themes.VARIABLE_DEFAULTS)
+
     def _palette(self) -> Palette:
         v = self.theme_variables
         try:
-            muted = Color.parse(v["foreground"]).blend(Color.parse(v["background"]), 0.45).hex
+            muted = v.get("kt-muted") or Color.parse(v["foreground"]).blend(Color.parse(v["background"]), 0.45).hex
         except Exception:  # a theme without plain colours: the palette's default
             muted = None
         return Palette.from_variables(v, muted=muted)

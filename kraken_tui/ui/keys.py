@@ -63,6 +63,15 @@ KEYS: tuple[KeySpec, ...] = (
             "flatten, then quit)."),
     KeySpec("page", "tab", "next_page", "Page", "Small terminals: show the next group of panels.", show=False,
             scope="dashboard"),
+    KeySpec("events", "e", "focus_events", "Events",
+            "Events log: scroll back with the arrows / PgUp / PgDn / Home / End, / searches, s filters by "
+            "severity, Escape clears the search.", show=False, scope="dashboard"),
+    KeySpec("zoom", "z", "zoom_panel", "Zoom",
+            "Zoom: draw the next panel alone over the whole dashboard; past the last panel, back to the layout.",
+            show=False, scope="dashboard"),
+    KeySpec("hide", "v", "hide_panel", "Hide",
+            "Hide the zoomed panel from the layout, or show it again (z picks the panel).", show=False,
+            scope="dashboard"),
 )
 
 

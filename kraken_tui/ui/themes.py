@@ -22,11 +22,17 @@ import platformdirs
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-__all__ = ["BUILTIN_THEME", "COLOR_KEYS", "SHIPPED", "ThemeLoad", "available_themes", "load_theme", "theme_dirs"]
+__all__ = ["BUILTIN_THEME", "COLOR_KEYS", "EXTRA_KEYS", "SHIPPED", "VARIABLE_DEFAULTS", "ThemeLoad", "available_themes", "load_theme", "theme_dirs"]
 
 #: The colour keys a theme file may set (textual ``Theme`` fields).
 COLOR_KEYS = ("primary", "secondary", "accent", "warning", "error", "success", "foreground", "background",
               "surface", "panel")
+#: Colour keys of the console's own (not textual ``Theme`` fields): [colors] key -> the CSS variable it sets.
+#: ``border``: panel borders (>= 3:1 against the background); ``muted``: secondary text such as panel
+#: titles, counts and table headers (>= 4.5:1). Themes without them get ``VARIABLE_DEFAULTS``.
+EXTRA_KEYS = {"border": "kt-border", "muted": "kt-muted"}
+#: The extra variables' values for themes that do not set them (textual's own themes, for one).
+VARIABLE_DEFAULTS = {"kt-border": "#7A808A", "kt-muted": "#8A8F98"}
 #: Theme names shipped in the repository's ``themes/`` folder.
 SHIPPED = ("dark", "light", "high-contrast")
 
@@ -44,6 +50,7 @@ BUILTIN_THEME = Theme(
     background="#14171C",
     surface="#1B1F26",
     panel="#242A33",
+    variables={"kt-border": "#6B7280", "kt-muted": "#8B919B"},
 )
 
 
@@ -90,8 +97,9 @@ def _parse(path: Path, name: str) -> Theme:
         raise ValueError("needs a [colors] table with at least primary")
     given: dict[str, str] = {}
     for key, value in colors.items():
-        if key not in COLOR_KEYS:
-            raise ValueError(f"colors.{key}: unknown colour (expected one of {', '.join(COLOR_KEYS)})")
+        if key not in COLOR_KEYS and key not in EXTRA_KEYS:
+            raise ValueError(f"colors.{key}: unknown colour (expected one of "
+                             f"{', '.join((*COLOR_KEYS, *EXTRA_KEYS))})")
         try:
             Color.parse(value)
         except (ColorParseError, TypeError, ValueError):
@@ -100,7 +108,8 @@ def _parse(path: Path, name: str) -> Theme:
     return Theme(name=name, primary=given["primary"], secondary=given.get("secondary"), accent=given.get("accent"),
                  warning=given.get("warning"), error=given.get("error"), success=given.get("success"),
                  foreground=given.get("foreground"), background=given.get("background"),
-                 surface=given.get("surface"), panel=given.get("panel"), dark=dark)
+                 surface=given.get("surface"), panel=given.get("panel"), dark=dark,
+                 variables={var: given[key] for key, var in EXTRA_KEYS.items() if key in given})
 
 
 def load_theme(name: str, dirs: Iterable[Path]) -> ThemeLoad:

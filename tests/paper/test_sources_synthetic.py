@@ -92,3 +92,58 @@ async def test_paced_real_time_with_fake_clock():
         if len(got) == 4:
             await src.close()
     assert len(got) == 4 and sleeps == [pytest.approx(1.0)] * 3  # one tick per second at 1x
+
+
+def test_backfill_history_precedes_the_start_and_the_live_stream_continues_from_it():
+    start = 10 * H
+    src = SyntheticSource(["PF_XBTUSD", "PF_ETHUSD"], seed=3, start_ms=start, end_ms=start + 5_000, speed=None,
+                          backfill_ms=2 * H, backfill_step_ms=10_000)
+    hist = src.history()
+    assert src.history() is hist  # computed once
+    xbt = [t for t in hist if t.symbol == "PF_XBTUSD"]
+    assert [t.ts_ms for t in xbt] == list(range(start - 2 * H, start, 10_000))
+    assert all(t.last is not None and t.trade_size for t in hist)  # a trade at every history step
+    assert [t.ts_ms for t in hist] == sorted(t.ts_ms for t in hist)
+    stream = list(src.iter_events())
+    live = [e for e in stream if isinstance(e, MarketTick) and e.symbol == "PF_XBTUSD"]
+    assert live[0].ts_ms == start
+    # continuity: the first live index is one 1 s step from the last history index, not the start price
+    assert abs(live[0].index_price / xbt[-1].index_price - 1) < 0.01
+    assert abs(xbt[0].index_price / params_for("PF_XBTUSD").start_price - 1) < 0.01
+    # deterministic with the backfill
+    again = SyntheticSource(["PF_XBTUSD", "PF_ETHUSD"], seed=3, start_ms=start, end_ms=start + 5_000, speed=None,
+                            backfill_ms=2 * H, backfill_step_ms=10_000)
+    assert again.history() == hist and list(again.iter_events()) == stream
+
+
+def test_backfill_volatility_matches_the_live_model():
+    src = SyntheticSource(["PF_XBTUSD"], seed=5, start_ms=400 * H, speed=None, backfill_ms=240 * H,
+                          backfill_step_ms=60_000, params={"PF_XBTUSD": ModelParams(100_000.0, 0.55, jumps_per_day=0)})
+    idx = [t.index_price for t in src.history()]
+    rets = [math.log(b / a) for a, b in zip(idx, idx[1:], strict=False)]
+    var = sum(r * r for r in rets) / len(rets)
+    annual = math.sqrt(var * 365 * 1440)
+    assert 0.45 < annual < 0.65, annual
+
+
+def test_no_backfill_by_default_and_bad_backfill_rejected():
+    assert SyntheticSource(["PF_XBTUSD"], start_ms=0).history() == []
+    with pytest.raises(ValueError, match="backfill_ms"):
+        SyntheticSource(["PF_XBTUSD"], backfill_ms=-1)
+
+
+def test_paper_exchange_serves_the_backfill_as_candle_history():
+    from kraken_tui.config import PaperConfig
+    from kraken_tui.paper.exchange import PaperExchange
+
+    start = 100 * H
+    src = SyntheticSource(["PF_XBTUSD"], seed=2, start_ms=start, speed=None, backfill_ms=6 * H)
+    ex = PaperExchange(PaperConfig(symbols=["PF_XBTUSD"]))
+    assert ex.backfill_candles(src.history()) == len(src.history())
+    assert ex.now_ms < start and not ex.markets["PF_XBTUSD"].mark  # no market or clock effect
+    rows, more = ex.candles.query("trade", "PF_XBTUSD", "5m", None, None, 34)
+    # a count-only request reads the newest bars, ending at the bar before the start
+    assert len(rows) == 34 and more
+    assert rows[-1][0] == start - 5 * 60_000 and rows[0][0] == start - 34 * 5 * 60_000
+    first, _ = ex.candles.query("trade", "PF_XBTUSD", "5m", start - 6 * H, None, 2)
+    assert first[0][0] == start - 6 * H  # with ``from``: the oldest, for paging

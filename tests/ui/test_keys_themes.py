@@ -44,7 +44,8 @@ def test_any_other_key_disarms_and_one_press_never_fires():
 
 def test_every_binding_has_an_id_matching_the_config_comment():
     ids = {b.id for b in bindings("app")} | {b.id for b in bindings("dashboard")}
-    assert {"pause", "resume", "flatten", "reset", "journal", "help", "quit", "page"} == ids
+    assert {"pause", "resume", "flatten", "reset", "journal", "help", "quit", "page", "events", "zoom",
+            "hide"} == ids
     assert {k.id: k.key for k in KEYS}["flatten"] == "F"
 
 

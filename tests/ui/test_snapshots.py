@@ -1,4 +1,5 @@
-"""Screenshots of the console on the FakeEngine with a frozen clock, at 80x24 and 160x48.
+"""Screenshots of the console on the FakeEngine with a frozen clock, at every supported size (80x24, 100x34,
+120x30, 120x40, 160x48, 200x30, 200x60).
 
 Compared with the SVGs in ``__snapshots__/`` (pytest-textual-snapshot); after a deliberate change,
 look at the new screens and accept them with ``pytest tests/ui --snapshot-update``.
@@ -54,3 +55,31 @@ def test_live_gate_80x24(snap_compare, clock, tmp_path):
 
     app = KrakenApp(None, Config(), clock=clock, services=FakeServices(TARGET), log_file=tmp_path / "c.log")
     assert snap_compare(app, terminal_size=(80, 24), run_before=settled)
+
+
+def test_dashboard_100x34(snap_compare, make_app):
+    assert snap_compare(make_app(), terminal_size=(100, 34), run_before=settled)
+
+
+def test_dashboard_120x30(snap_compare, make_app):
+    assert snap_compare(make_app(), terminal_size=(120, 30), run_before=settled)
+
+
+def test_dashboard_120x30_page_2(snap_compare, make_app):
+    assert snap_compare(make_app(), press=["tab"], terminal_size=(120, 30), run_before=settled)
+
+
+def test_dashboard_120x40(snap_compare, make_app):
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=settled)
+
+
+def test_dashboard_200x30(snap_compare, make_app):
+    assert snap_compare(make_app(), terminal_size=(200, 30), run_before=settled)
+
+
+def test_dashboard_200x60(snap_compare, make_app):
+    assert snap_compare(make_app(), terminal_size=(200, 60), run_before=settled)
+
+
+def test_signals_events_page_80x24(snap_compare, make_app):
+    assert snap_compare(make_app(), press=["tab", "tab"], terminal_size=(80, 24), run_before=settled)

@@ -158,3 +158,41 @@ async def test_a_burst_of_events_is_summarised_not_scrolled_past(make_app, engin
         cap = max(2 * log.scrollable_content_region.height, MIN_BURST_LINES)
         assert any(f"... {300 - cap} more events (every one is in the journal)" in t for t in text)
         assert "burst order 299" in text[-1] and not any(t.endswith("burst order 0") for t in text)
+
+
+def test_the_badge_styles_only_the_badge():
+    from kraken_tui.ui.widgets.status import top_line
+
+    pal = Palette()
+    for line in (top_line(demo_snapshot(), T0_MS, pal), state_line(demo_snapshot(), pal),
+                 state_line(demo_snapshot(OperatorState.HALTED, "flattened"), pal),
+                 state_line(demo_snapshot(OperatorState.PAUSED, "operator"), pal)):
+        assert not str(line.style)  # no base style: it would bold-reverse every part of the line
+        badge = line.spans[0]
+        assert badge.start == 0 and "reverse" in str(badge.style)
+        rest = line.plain[badge.end:].strip()
+        assert rest and all("reverse" not in str(s.style) for s in line.spans[1:] if s.start >= badge.end
+                            and line.plain[s.start:s.end].strip() != "SYNTHETIC PRICES")
+
+
+def test_a_replay_at_its_end_reads_replay_ended_not_feed_stale():
+    from kraken_tui.engine.facade import EngineMode, FeedView
+    from kraken_tui.ui.widgets.status import top_line
+
+    snap = replace(demo_snapshot(), mode=EngineMode.REPLAY, feed=FeedView("stale", 42.0))
+    line = top_line(snap, T0_MS, Palette()).plain
+    assert "replay ended" in line and "stale" not in line
+    paper = replace(demo_snapshot(), feed=FeedView("stale", 42.0))
+    assert "feed stale" in top_line(paper, T0_MS, Palette()).plain
+
+
+async def test_the_status_bar_says_starting_before_the_first_snapshot():
+    from textual.app import App
+
+    class Bare(App):
+        def compose(self):
+            yield StatusBar()
+
+    async with Bare().run_test(size=(80, 10)) as pilot:
+        await pilot.pause()
+        assert "starting…" in str(pilot.app.query_one(StatusBar).render())

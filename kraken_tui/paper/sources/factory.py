@@ -47,6 +47,7 @@ async def build_source(
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], Any] | None = None,
     funding_rate: float | None = None,
+    backfill_h: float = 0.0,
 ) -> MarketSource:
     """Build the market source.
 
@@ -60,6 +61,7 @@ async def build_source(
         symbol_map: ``{"SRC": "DST"}`` or ``["SRC=DST", ...]``.
         speed: "max", "10", 10.0 or None (1x). Synthetic and replay only.
         seed: synthetic model seed (config ``paper.synthetic_seed``).
+        backfill_h: hours of synthetic candle history before the start (config ``paper.synthetic_backfill_h``).
         ws_url: public feed URL (config ``live.ws_url``).
         live_timeout_s: how long ``live``/``auto`` wait for the feed, seconds.
 
@@ -89,7 +91,8 @@ async def build_source(
         raise ConfigError("--funding-rate", funding_rate, "a --replay of candle files to apply the rate to")
 
     def synthetic(note: str | None = None) -> SyntheticSource:
-        return SyntheticSource(syms, seed=seed, speed=pace, note=note, clock=clock, sleep=sleep)
+        return SyntheticSource(syms, seed=seed, speed=pace, note=note, clock=clock, sleep=sleep,
+                               backfill_ms=int(backfill_h * 3_600_000))
 
     if base == "synthetic":
         return synthetic()
@@ -114,7 +117,7 @@ async def source_from_args(args: argparse.Namespace, cfg: Config) -> MarketSourc
 
     Reads ``args.source``, ``args.replay``, ``args.funding``, ``args.symbol_map``, ``args.speed`` when
     present; ``general.source``, ``paper.symbols``, ``paper.synthetic_seed``, ``live.ws_url`` and
-    ``client`` from ``cfg``.
+    ``client`` from ``cfg``; ``paper.synthetic_backfill_h`` too.
     """
     kind = getattr(args, "source", None) or cfg.general.source
     return await build_source(
@@ -126,6 +129,7 @@ async def source_from_args(args: argparse.Namespace, cfg: Config) -> MarketSourc
         symbol_map=getattr(args, "symbol_map", None) or (),
         speed=getattr(args, "speed", None),
         seed=cfg.paper.synthetic_seed,
+        backfill_h=cfg.paper.synthetic_backfill_h,
         ws_url=cfg.live.ws_url,
         live_timeout_s=cfg.client.timeout_s,
         client_config=cfg.client,

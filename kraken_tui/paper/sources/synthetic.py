@@ -25,8 +25,16 @@ Model (per symbol, one step every ``tick_ms``, default 1 s; ``dt`` = step / 365 
 - Funding (spec §8.3 [INFERRED]): at each whole UTC hour H a FundingEvent for the hour starting at H
   with relative rate ``clamp(mean premium over the previous hour / 8, +-0.0025)`` (8 =
   ``fundingRateCoefficient``, 0.0025 = ``maxRelativeFundingRate`` as seen in the instruments data).
-Deterministic: the same seed, symbols, start time and tick gives the same events (each symbol has its own
-``random.Random(f"{seed}:{symbol}")``, independent of the other symbols).
+- Backfill (``backfill_ms`` > 0): ``history()`` is the same model run over the ``backfill_ms`` before
+  ``start_ms`` at a coarser step (``backfill_step_ms``, default 10 s; the per-step variance, jump
+  probability and premium decay scale with the step, so the annualised figures are unchanged). Every
+  history step prints a trade (mean size scaled to keep the traded USD per hour of the live model), so
+  each minute has a trade bar. The live stream then continues from the history's last index, premium and
+  volatility: the paper exchange's charts API serves a candle history from the first second, and a
+  strategy's indicators are warm at start.
+Deterministic: the same seed, symbols, start time, tick and backfill give the same events (each symbol has
+its own ``random.Random(f"{seed}:{symbol}")`` for the history and the live stream, in that order,
+independent of the other symbols).
 Must not import: textual, websockets, aiohttp, numpy, the engine.
 """
 
@@ -36,7 +44,7 @@ import math
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kraken_tui.domain import Side
@@ -53,6 +61,7 @@ GARCH_B = 0.9975
 FUNDING_COEFFICIENT = 8.0
 MAX_RELATIVE_FUNDING = 0.0025
 PREMIUM_CAP = 0.01
+BACKFILL_STEP_MS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +95,10 @@ def params_for(symbol: str) -> ModelParams:
 class _Walker:
     """State of one symbol's model (module docstring)."""
 
-    def __init__(self, symbol: str, seed: int, p: ModelParams, tick_ms: int, spread_bps: float, depth_usd: float):
+    def __init__(self, symbol: str, seed: int, p: ModelParams, tick_ms: int, spread_bps: float, depth_usd: float,
+                 rng: random.Random | None = None):
         self.symbol, self.p = symbol, p
-        self.rng = random.Random(f"{seed}:{symbol}")
+        self.rng = rng or random.Random(f"{seed}:{symbol}")
         self.vbar = p.annual_vol**2 * tick_ms / _YEAR_MS
         self.v = self.vbar
         self.w = self.vbar * (1 - GARCH_A - GARCH_B)
@@ -123,6 +133,11 @@ class _Walker:
         return MarketTick(self.symbol, ts_ms, last=last, bid=bid, ask=ask, bid_size=bsz, ask_size=asz,
                           mark_price=mark, index_price=index, trade_size=size, trade_side=side)
 
+    def continue_from(self, other: _Walker) -> None:
+        """Take over ``other``'s index, premium and volatility (its per-step variance rescaled to this step)."""
+        self.log_index, self.premium = other.log_index, other.premium
+        self.v = min(max(other.v * self.vbar / other.vbar, self.vbar / 4), 16 * self.vbar)
+
     def funding(self, hour_ms: int) -> FundingEvent:
         """Rate for the hour starting at ``hour_ms`` from the mean premium since the last call."""
         mean = self.premium_sum / self.premium_n if self.premium_n else self.premium
@@ -141,6 +156,8 @@ class SyntheticSource:
         start_ms: data time of the first tick (UTC ms); default: now, floored to ``tick_ms``.
         speed: multiple of real time (default 1.0, live-like) or None for max.
         end_ms: stop after this data time (None: run until ``close()``).
+        backfill_ms: length of the history before ``start_ms`` that ``history()`` yields, ms (0 = none).
+        backfill_step_ms: the history's model step, ms (default 10 000).
         note: why this source was chosen, e.g. the live feed's failure under ``source = "auto"``.
         clock, sleep: injectable for tests (``pacing.Pacer``).
     """
@@ -157,6 +174,8 @@ class SyntheticSource:
         start_ms: int | None = None,
         speed: float | None = 1.0,
         end_ms: int | None = None,
+        backfill_ms: int = 0,
+        backfill_step_ms: int = BACKFILL_STEP_MS,
         params: dict[str, ModelParams] | None = None,
         spread_bps: float = DEFAULT_SPREAD_BPS,
         depth_usd: float = DEFAULT_DEPTH_USD,
@@ -169,18 +188,45 @@ class SyntheticSource:
             raise ValueError("SyntheticSource needs at least one symbol")
         if tick_ms <= 0:
             raise ValueError(f"tick_ms must be > 0, got {tick_ms}")
+        if backfill_ms < 0 or backfill_step_ms <= 0:
+            raise ValueError(f"backfill_ms must be >= 0 and backfill_step_ms > 0, got {backfill_ms}, "
+                             f"{backfill_step_ms}")
         self.seed, self.tick_ms, self.speed, self.end_ms, self.note = seed, tick_ms, speed, end_ms, note
         now = int(time.time() * 1000)
         self.start_ms = start_ms if start_ms is not None else now - now % tick_ms
+        self.backfill_ms, self.backfill_step_ms = backfill_ms, backfill_step_ms
         params = params or {}
         self._walkers = [_Walker(s, seed, params.get(s) or params_for(s), tick_ms, spread_bps, depth_usd)
                          for s in self.symbols]
+        self._history: list[MarketTick] | None = None
         # Pacer's keyword arguments: only those given (Pacer's own defaults otherwise)
         self._pacer_args: dict[str, Any] = {k: v for k, v in (("clock", clock), ("sleep", sleep)) if v is not None}
         self._closed = False
 
+    def history(self) -> list[MarketTick]:
+        """The backfilled ticks before ``start_ms`` (module docstring "Backfill"), oldest first, one per symbol
+        per ``backfill_step_ms`` over [``start_ms - backfill_ms``, ``start_ms``); empty when ``backfill_ms``
+        is 0. Computed once; the live stream (``iter_events``) continues from its end either way."""
+        if self._history is None:
+            self._history = []
+            steps = self.backfill_ms // self.backfill_step_ms
+            if steps > 0:
+                first = self.start_ms - steps * self.backfill_step_ms
+                ratio = self.backfill_step_ms / self.tick_ms
+                for live in self._walkers:
+                    p = live.p
+                    hp = replace(p, trade_prob=1.0, trade_usd_mean=p.trade_usd_mean * p.trade_prob * ratio)
+                    w = _Walker(live.symbol, self.seed, hp, self.backfill_step_ms, live.spread_bps, live.depth_usd,
+                                rng=live.rng)
+                    self._history.extend(w.step(first + i * self.backfill_step_ms) for i in range(steps))
+                    live.continue_from(w)
+                self._history.sort(key=lambda t: t.ts_ms)  # stable: symbol order within a step
+        return self._history
+
     def iter_events(self) -> Iterator[MarketEvent]:
-        """The unpaced event stream: at each step, hour funding (if an hour starts) then one tick per symbol."""
+        """The unpaced event stream: at each step, hour funding (if an hour starts) then one tick per symbol.
+        Continues from the backfill (``history()``, run first if it has not been)."""
+        self.history()
         ts = self.start_ms
         next_hour = -(-ts // HOUR_MS) * HOUR_MS
         while self.end_ms is None or ts <= self.end_ms:

@@ -40,7 +40,7 @@ class ConfirmScreen(ModalScreen[bool]):
         border: thick $warning; background: $surface; padding: 1 2; }
     ConfirmScreen.danger > Vertical { border: thick $error; }
     ConfirmScreen #confirm-title { text-style: bold; margin-bottom: 1; }
-    ConfirmScreen #confirm-keys { margin-top: 1; color: $text-muted; }
+    ConfirmScreen #confirm-keys { margin-top: 1; color: $kt-muted; }
     """
 
     def __init__(self, title: str, body: str | Text, *, yes: str = "yes", danger: bool = False) -> None:

@@ -72,7 +72,7 @@ class JournalScreen(Screen):
     DEFAULT_CSS = """
     JournalScreen #journal-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
     JournalScreen #journal-stats { height: 3; padding: 0 1; }
-    JournalScreen #journal-header { height: 1; padding: 0 1; color: $text-muted; text-style: bold; }
+    JournalScreen #journal-header { height: 1; padding: 0 1; color: $kt-muted; text-style: bold; }
     JournalScreen TradeList { padding: 0 1; }
     JournalScreen #charts { height: 12; }
     JournalScreen #charts.hidden { display: none; }

@@ -34,7 +34,8 @@ class Panel(Vertical):
     """A titled dashboard panel. ``page`` groups panels on small terminals (1, 2 or 3)."""
 
     DEFAULT_CSS = """
-    Panel { border: round $panel-lighten-2; border-title-color: $text-muted; padding: 0 1; height: 1fr; }
+    Panel { border: round $kt-border; border-title-color: $kt-muted; border-subtitle-color: $kt-muted;
+            padding: 0 1; height: 1fr; }
     """
 
     page: int = 1

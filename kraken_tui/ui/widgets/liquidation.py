@@ -77,10 +77,11 @@ class LiquidationPanel(Panel):
         if frame.force or text != self._last:
             self.query_one("#margin-text", Static).update(text)
             self._last = text
-        # five headroom lines when the panel has room for them, the margin lines and the table; else two (always
-        # two on the paged small-terminal layout, where the panel's height follows its content)
+        # five headroom lines when the panel has room for them, the margin lines and the table; else two
         height = self.content_region.height
-        paged = self.screen.has_class("compact")
+        # the layouts where the panel's height follows its content (compact, medium, paged) and not zoomed
+        paged = any(self.screen.has_class(c) for c in ("compact", "medium", "paged")) and \
+            not self.screen.has_class("zoomed")
         room_lines = 5 if not paged and (not height or height >= 2 + 5 + 1 + len(snap.positions)) else 2
         room = headroom_lines(snap, self.limits, frame.palette, room_lines)
         if frame.force or room != self._last_headroom:

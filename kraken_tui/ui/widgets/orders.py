@@ -1,5 +1,8 @@
 """Orders panel: open orders, trigger orders (stops) included: symbol, side, type, size, filled,
 limit price, trigger price, reduce-only flag and the engine's purpose label.
+Two column sets (``table.KeyedTable`` variants): the full one, and a compact one (side as an arrow, short
+labels) for panels narrower than the full set; every column stays in both. Order types are shown
+short (``take_profit`` -> ``tp``, ``trailing_stop`` -> ``trail``).
 
 Units: prices USD, sizes contracts. Must not import: the engine's internals, the journal.
 """
@@ -17,17 +20,25 @@ from kraken_tui.ui.widgets.table import Cell, KeyedTable
 
 __all__ = ["OrdersPanel", "order_cells"]
 
-COLUMNS = (("Symbol", "symbol", 10), ("Side", "side", 7), ("Purpose", "purpose", 8), ("Type", "type", 5),
-           ("Size", "size", 7), ("Trigger", "trigger", 10), ("Limit", "limit", 10), ("Filled", "filled", 7),
+COLUMNS = (("Symbol", "symbol", 10), ("Side", "side", 7), ("Purpose", "purpose", 9), ("Type", "type", 6),
+           ("Size", "size", 8), ("Trigger", "trigger", 11), ("Limit", "limit", 11), ("Filled", "filled", 8),
            ("RO", "ro", 2))
+#: The compact set: 56 cells with the scrollbar, every column kept.
+COMPACT = (("Symbol", "symbol", 10), ("S", "side", 2), ("Purp", "purpose", 6), ("Type", "type", 5),
+           ("Size", "size", 7), ("Trigger", "trigger", 9), ("Limit", "limit", 9), ("Fill", "filled", 5),
+           ("RO", "ro", 2))
+_SHORT_TYPES = {"take_profit": "tp", "trailing_stop": "trail", "stop": "stp"}
+_SHORT_PURPOSES = {"external": "ext", "entry": "entry"}
 
 
-def order_cells(o: OrderView, pal: Palette) -> tuple[Cell, ...]:
-    """One row of the orders table."""
+def order_cells(o: OrderView, pal: Palette, compact: bool = False) -> tuple[Cell, ...]:
+    """One row of the orders table (``compact``: the compact column set's cells)."""
     buy = o.side is Side.BUY
-    side = pal.signed("▲ buy" if buy else "▼ sell", 1 if buy else -1)
-    return (o.symbol, side, o.purpose, o.order_type, fmt.size(o.size), fmt.price(o.stop_price),
-            fmt.price(o.limit_price), fmt.size(o.filled), "RO" if o.reduce_only else "")
+    arrow = "▲" if buy else "▼"
+    side = pal.signed(arrow if compact else f"{arrow} {'buy' if buy else 'sell'}", 1 if buy else -1)
+    purpose = _SHORT_PURPOSES.get(o.purpose, o.purpose) if compact else o.purpose
+    return (o.symbol, side, purpose, _SHORT_TYPES.get(o.order_type, o.order_type), fmt.size(o.size),
+            fmt.price(o.stop_price), fmt.price(o.limit_price), fmt.size(o.filled), "RO" if o.reduce_only else "")
 
 
 class OrdersPanel(Panel):
@@ -39,10 +50,11 @@ class OrdersPanel(Panel):
         super().__init__("Orders", id="orders")
 
     def compose(self) -> ComposeResult:
-        yield KeyedTable(COLUMNS, id="orders-table")
+        yield KeyedTable(COLUMNS, id="orders-table", variants=[COMPACT])
 
     def show(self, frame: Frame) -> None:
         orders = frame.snap.orders
-        self.query_one(KeyedTable).sync([(o.order_id, order_cells(o, frame.palette)) for o in orders],
-                                        force=frame.force)
+        table = self.query_one(KeyedTable)
+        compact = table.variant > 0
+        table.sync([(o.order_id, order_cells(o, frame.palette, compact)) for o in orders], force=frame.force)
         self.border_subtitle = f"{len(orders)} open" if orders else "none"

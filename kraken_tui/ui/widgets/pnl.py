@@ -1,5 +1,6 @@
 """P&L panel: equity at mark (with change since start and the last account report's figure, labelled),
-today's realized and unrealized P&L, fees and funding today, drawdown from peak, and an equity sparkline
+today's realized (gross: before fees and funding; the journal's Net is after them) and unrealized P&L, fees
+and funding today, drawdown from peak, and an equity sparkline
 over the marked series with a fixed minimum span and its min/max labels (one line).
 
 Units: USD; drawdown percent of peak equity; the sparkline's span at least ``MIN_SPAN_FRACTION`` of equity.
@@ -50,7 +51,7 @@ def pnl_text(a: AccountView, pal: Palette) -> Text:
     t.append("\n")
     label("Realized")
     t.append_text(pal.signed(fmt.signed_money(a.realized_pnl_today_usd), a.realized_pnl_today_usd))
-    t.append(" USD today", style=pal.muted)
+    t.append(" USD gross today", style=pal.muted)  # before fees and funding (the journal's Net is after them)
     t.append("\n")
     label("Unrealized")
     t.append_text(pal.signed(fmt.signed_money(a.unrealized_pnl_usd), a.unrealized_pnl_usd))
@@ -58,6 +59,7 @@ def pnl_text(a: AccountView, pal: Palette) -> Text:
     t.append("\n")
     label("Fees")
     t.append(fmt.signed_money(-a.fees_today_usd))
+    t.append(" USD", style=pal.muted)
     t.append("  funding ", style=pal.muted)
     t.append_text(pal.signed(fmt.signed_money(a.funding_today_usd), a.funding_today_usd))
     t.append(" USD today", style=pal.muted)

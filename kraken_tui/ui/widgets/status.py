@@ -20,10 +20,18 @@ from kraken_tui.ui.palette import Palette
 __all__ = ["RECONCILIATION_BLOCKER", "StatusBar", "acknowledge_hint", "blockers_text", "state_line", "top_line"]
 
 
+def _badge(word: str, style: str) -> Text:
+    """A Text holding ``word`` styled as a badge; what is appended after it keeps its own style (the
+    badge's style is a span, not the base style of the whole line)."""
+    t = Text()
+    t.append(word, style=style)
+    return t
+
+
 def _mode_badge(snap: EngineSnapshot, pal: Palette) -> Text:
     colour = {EngineMode.LIVE: pal.short, EngineMode.REPLAY: pal.accent, EngineMode.BACKTEST: pal.accent}.get(
         snap.mode, pal.long)
-    t = Text(f" {snap.mode.value.upper()} ", style=f"bold reverse {colour}")
+    t = _badge(f" {snap.mode.value.upper()} ", f"bold reverse {colour}")
     if snap.synthetic:
         t.append(" ")
         t.append(" SYNTHETIC PRICES ", style=f"bold reverse {pal.warn}")
@@ -41,10 +49,15 @@ def top_line(snap: EngineSnapshot, wall_ms: int, pal: Palette) -> Text:
         t.append("  data ", style=pal.muted)
         t.append(fmt.ymd_hms_utc(snap.ts_ms))
     feed = snap.feed
-    feed_style = pal.long if feed.status == "live" else pal.warn if feed.status in ("connecting", "ended") else pal.short
-    t.append("  feed ", style=pal.muted)
-    t.append(feed.status, style=f"bold {feed_style}")
-    t.append(f" {fmt.age(feed.age_s)}")
+    if snap.mode is EngineMode.REPLAY and feed.status in ("stale", "ended"):
+        # a replay that has run out of data: its quiet feed is the end of the file, not a fault
+        t.append("  replay ended", style=f"bold {pal.warn}")
+    else:
+        feed_style = pal.long if feed.status == "live" else pal.warn if feed.status in ("connecting", "ended") \
+            else pal.short
+        t.append("  feed ", style=pal.muted)
+        t.append(feed.status, style=f"bold {feed_style}")
+        t.append(f" {fmt.age(feed.age_s)}")
     dms = snap.dead_man
     if dms.enabled:
         t.append("  DMS ", style=pal.muted)
@@ -107,7 +120,7 @@ def state_line(snap: EngineSnapshot, pal: Palette, *, armed_s: float = 0.0, flat
     fl = snap.flatten
     state = snap.state
     if state is OperatorState.FLATTENING:
-        t = Text(" FLATTENING ", style=f"bold reverse {pal.short}")
+        t = _badge(" FLATTENING ", f"bold reverse {pal.short}")
         if fl is not None:
             t.append(f"  {fl.phase}, round {fl.round}: {fl.positions_remaining} positions and "
                      f"{fl.orders_remaining} orders left on the exchange, {fl.requests} requests")
@@ -117,7 +130,7 @@ def state_line(snap: EngineSnapshot, pal: Palette, *, armed_s: float = 0.0, flat
             t.append(f"  {snap.state_reason}")
         return t
     if state is OperatorState.HALTED:
-        t = Text(" HALTED ", style=f"bold reverse {pal.short}")
+        t = _badge(" HALTED ", f"bold reverse {pal.short}")
         t.append(f"  {snap.state_reason}.")
         if fl is not None and fl.phase != "done":
             t.append(f" NOT FLAT: {fl.positions_remaining} positions, {fl.orders_remaining} orders remain on the "
@@ -128,7 +141,7 @@ def state_line(snap: EngineSnapshot, pal: Palette, *, armed_s: float = 0.0, flat
         return t
     blockers = blockers_text(snap, pal)
     if state is OperatorState.PAUSED:
-        t = Text(" ENTRIES PAUSED - EXITS ACTIVE ", style=f"bold reverse {pal.warn}")
+        t = _badge(" ENTRIES PAUSED - EXITS ACTIVE ", f"bold reverse {pal.warn}")
         t.append_text(acknowledge_hint(snap, pal, resume_key))
         if not (blockers and _reason_repeats_a_blocker(snap)):
             t.append(f"  {snap.state_reason}")
@@ -136,7 +149,7 @@ def state_line(snap: EngineSnapshot, pal: Palette, *, armed_s: float = 0.0, flat
             t.append("  blocked: ", style=pal.muted)
             t.append_text(blockers)
         return t
-    t = Text(" RUNNING ", style=f"bold reverse {pal.long}")
+    t = _badge(" RUNNING ", f"bold reverse {pal.long}")
     if blockers:
         t.append_text(acknowledge_hint(snap, pal, resume_key))
         t.append("  entries blocked: ", style=f"bold {pal.warn}")
@@ -155,7 +168,7 @@ class StatusBar(Static):
     """
 
     def __init__(self) -> None:
-        super().__init__(id="status")
+        super().__init__(Text("  starting…  the engine is connecting to the exchange", style="bold"), id="status")
         self._last: tuple[Text, Text] | None = None
 
     def show(self, snap: EngineSnapshot, wall_ms: int, pal: Palette, *, armed_s: float, flatten_key: str,

@@ -1,0 +1,152 @@
+"""Layouts at every supported terminal size: no column of Orders, Funding or Signals is lost (each table shows
+a column set that fits its panel, and every header is on the screen on some page), the paged one-column
+layout is only for small terminals, page 3 at 80x24 keeps Events above the footer, and a table that
+follows its newest rows shows them after a resize."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import pytest
+from rich.console import Console
+
+from kraken_tui.engine.facade import SignalView
+from kraken_tui.ui.screens.dashboard import layout_for
+from kraken_tui.ui.widgets.funding import FundingPanel
+from kraken_tui.ui.widgets.orders import OrdersPanel
+from kraken_tui.ui.widgets.signals import SignalsPanel
+from kraken_tui.ui.widgets.table import KeyedTable
+from tests.ui.fake_engine import T0_MS, FakeEngine
+
+SIZES = [(80, 24), (100, 34), (120, 30), (120, 40), (160, 48), (200, 30), (200, 60)]
+PANELS = (OrdersPanel, FundingPanel, SignalsPanel)
+
+
+async def keys(pilot, *names: str) -> None:
+    """Press ``names`` one at a time, as a person does (keys read microseconds apart are a burst of typed
+    text, which drives no binding)."""
+    for name in names:
+        await pilot.press(name)
+        await pilot.pause(0.05)
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as plain text (the compositor's full frame)."""
+    w, h = app.size
+    con = Console(width=w, height=h, record=True, file=io.StringIO(), color_system=None)
+    con.print(app.screen._compositor.render_update(full=True))
+    return con.export_text()
+
+
+async def _settle(pilot) -> None:
+    await pilot.pause()
+    pilot.app.refresh_now()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+async def test_every_column_header_is_on_screen(make_app, size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await _settle(pilot)
+        dash = app.dashboard
+        seen: dict[type, str] = {}
+        for _page in range(3):
+            text = screen_text(app)
+            for cls in PANELS:
+                panel = dash.query_one(cls)
+                if not panel.display:
+                    continue
+                table = panel.query_one(KeyedTable)
+                # the column set shown fits the table (no column past the panel's edge)
+                assert table.min_width(table._columns_spec) <= table.size.width, (cls.__name__, table.labels)
+                header = " ".join(table.labels)
+                lines = [" ".join(line.split()) for line in text.splitlines()]
+                assert any(header in line for line in lines), (cls.__name__, header, text)
+                seen[cls] = header
+            await keys(pilot, "tab")
+            await _settle(pilot)
+        assert set(seen) == set(PANELS)
+
+
+@pytest.mark.parametrize("size", [(120, 30), (200, 30), (100, 34)])
+def test_wide_short_terminals_do_not_fall_back_to_the_one_column_pager(size):
+    assert layout_for(*size) != "compact"
+
+
+async def test_page_3_at_80x24_keeps_events_above_the_footer(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot)
+        await keys(pilot, "tab", "tab")
+        await _settle(pilot)
+        events = app.dashboard.query_one("#events")
+        footer_y = app.screen.query_one("Footer").region.y
+        assert events.display and events.region.height >= 4
+        assert events.region.bottom <= footer_y
+
+
+async def test_signals_show_the_newest_rows_after_a_resize(make_app):
+    engine = FakeEngine()
+    engine.base = replace(engine.base, signals=tuple(
+        SignalView(T0_MS + i * 60_000, "PF_ETHUSD", "long", 0.5, "ensemble", f"reason {i}", "ignored: flat")
+        for i in range(40)))
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(pilot)
+        table = app.dashboard.query_one(SignalsPanel).query_one(KeyedTable)
+        table.scroll_home(animate=False)
+        await pilot.resize_terminal(120, 40)
+        await _settle(pilot)
+        await pilot.pause(0.1)
+        assert table.row_count == 40
+        assert table.scroll_y == table.max_scroll_y > 0
+
+
+async def test_zoom_cycles_the_panels_and_hide_leaves_one_out(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot)
+        dash = app.dashboard
+        shown = lambda: [p.id for p in dash.panels if p.display and p.visible]  # noqa: E731
+        assert len(shown()) == 8
+        await keys(pilot, "z")
+        assert shown() == ["positions"] and dash.has_class("zoomed")
+        await keys(pilot, "z", "z")
+        assert shown() == ["pnl"]
+        assert "zoom: P&L" in screen_text(app)
+        await keys(pilot, "v")  # hide the zoomed panel; back to the layout without it
+        await _settle(pilot)
+        assert dash.zoomed is None and "pnl" not in shown() and len(shown()) == 7
+        await keys(pilot, "z", "z", "z", "v")  # zoom the hidden panel again and show it
+        assert "pnl" in shown() and len(shown()) == 8
+        for _ in range(9):  # the eight panels in order, then none
+            await keys(pilot, "z")
+        assert dash.zoomed is None and len(shown()) == 8  # past the last panel: the layout
+
+
+async def test_zoom_and_hidden_panels_from_the_config(make_app):
+    from kraken_tui.config import Config
+
+    cfg = Config.model_validate({"ui": {"zoom": "orders", "hidden_panels": ["market"]}})
+    app = make_app(cfg=cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot)
+        dash = app.dashboard
+        assert [p.id for p in dash.panels if p.display] == ["orders"]
+        await keys(pilot, "z")  # orders -> signals
+        await keys(pilot, "z", "z")  # -> events -> the layout
+        await _settle(pilot)
+        assert sorted(p.id for p in dash.panels if p.display) == ["pnl", "positions"]  # market hidden
+
+
+def test_bad_panel_ids_in_the_config_are_named():
+    from pydantic import ValidationError
+
+    from kraken_tui.config import Config
+
+    with pytest.raises(ValidationError, match="unknown panel 'chart'"):
+        Config.model_validate({"ui": {"zoom": "chart"}})
+    with pytest.raises(ValidationError, match="'foo'"):
+        Config.model_validate({"ui": {"hidden_panels": ["orders", "foo"]}})
