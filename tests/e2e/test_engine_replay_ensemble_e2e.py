@@ -1,8 +1,9 @@
 """End to end for the default strategy, the seed's ensemble: a headless replay with the default config over
 Kraken's ETH/USD 5m candles (1 400 rows from 2024-07-09, about 117 hours) against the in-process paper
 exchange over loopback. The start says which slots have a source and that the ML and patterns weights are
-redistributed; the multi-timeframe slot is fed 15m, 1h and 4h bars built from the replayed ticks; every
-entry comes from a signal of confidence 0.7 or more, and the signals carry the slot votes.
+redistributed, and which funding the candle replay books; the multi-timeframe slot is fed 15m, 1h and 4h
+bars built from the replayed ticks; every entry comes from a signal of confidence 0.7 or more, and the
+signals carry the slot votes.
 
 Data: ``kraken/kraken_spot_ethusd_5m_2024H2.ohlcvt.csv`` (``PATH@PF_ETHUSD``).
 Source: the ensemble's rule, kraken_tui/engine/strategies/ensemble.py (module docstring).
@@ -47,6 +48,8 @@ def test_default_ensemble_replay_announces_its_slots_and_feeds_the_timeframes(sh
     code, started, per_tf = asyncio.run(_run(csv, journal))
     assert code == 0
     assert ANNOUNCED in started, started
+    # a candle replay books the backtest's constant funding rate, and says so
+    assert "replay funding: constant 1e-05 per hour (default; set --funding PATH or --funding-rate R)" in started
     # 117 hours of 5m bars: EMA(20) of the 4h bars is known after 80 hours, so every timeframe scores
     assert set(per_tf) == {"15m", "1h", "4h"} and all(v in (-1, -0.5, 0, 0.5, 1) for v in per_tf.values()), per_tf
     conn = sqlite3.connect(journal)
