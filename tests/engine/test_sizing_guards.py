@@ -141,3 +141,8 @@ def test_basis_guard_after_entry(action):
     assert g.check("PF_XBTUSD", 100_700, 100_000, held=True) == []  # once per blow-out
     back = g.check("PF_XBTUSD", 100_100, 100_000, held=True)
     assert back == ([Unblock(BASIS_BLOCKER)] if action == "pause" else [])
+    # blown out again, then the position leaves (its stop, or the close): still blown out until the basis is back
+    assert len(g.check("PF_XBTUSD", 100_600, 100_000, held=True)) == {"close": 2, "pause": 2, "alert": 1}[action]
+    assert g.check("PF_XBTUSD", 100_600, 100_000, held=False) == [] and g.blown == {"PF_XBTUSD"}
+    assert g.check("PF_XBTUSD", 100_100, 100_000, held=False) == ([Unblock(BASIS_BLOCKER)] if action == "pause" else [])
+    assert g.blown == set()
