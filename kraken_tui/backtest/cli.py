@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from kraken_tui import __version__
 from kraken_tui.config import Config, load_config
 from kraken_tui.domain.money import settlement_currency
-from kraken_tui.errors import ConfigError
+from kraken_tui.errors import ConfigError, DataFileError
 from kraken_tui.journal.trades import Trade
 from kraken_tui.paper.instruments import default_instrument
 
@@ -45,7 +45,7 @@ from .runner import Backtest, BacktestResult, BacktestSettings
 if TYPE_CHECKING:
     from _csv import Writer as _CsvWriter
 
-__all__ = ["DEFAULT_FUNDING_RATE", "DEFAULT_SLIPPAGE_BPS", "parse_param", "run"]
+__all__ = ["DEFAULT_FUNDING_RATE", "DEFAULT_SLIPPAGE_BPS", "index_path", "parse_param", "run"]
 
 #: Relative funding rate per hour used when neither --funding nor --funding-rate is given: 1e-5/h
 #: (0.024%/day), about the median hourly rate of PI_XBTUSD 2025-08..2026-08 (shared data SOURCES.md §3).
@@ -107,6 +107,39 @@ def _funding(args: argparse.Namespace, symbol: str) -> FundingSchedule:
     return FundingSchedule.constant_rate(DEFAULT_FUNDING_RATE, "default; set --funding PATH or --funding-rate R")
 
 
+def index_path(text: str, symbol: str) -> str:
+    """The file of ``--index``: ``PATH`` or the replay grammar ``PATH@SYMBOL:index`` with ``SYMBOL`` the backtest's
+    symbol (README "Commands", ``--replay``).
+
+    Raises:
+        ConfigError: key ``--index``, for ``@`` followed by anything but ``<symbol>:index``.
+    """
+    path, at, spec = text.rpartition("@")
+    if not at:
+        return text
+    name, colon, kind = spec.partition(":")
+    if not path or not colon or kind.strip().lower() != "index" or name.strip().upper() != symbol:
+        raise ConfigError("--index", text, f"PATH or PATH@{symbol}:index (the index series of the backtest's symbol)")
+    return path
+
+
+def _index_closes(text: str, symbol: str, ws_timeframe: str, from_ms: int | None, to_ms: int | None,
+                  timeframe: str) -> dict[int, float]:
+    """Bar open time (UTC ms) -> index close (USD) of ``--index`` (``index_path``), for the basis guard before
+    and after entry (``[risk] max_basis_bps``, ``basis_action``); its bars must be of ``timeframe``, the
+    candle file's.
+
+    Raises:
+        ConfigError: a bad ``--index`` (``index_path``). DataFileError: the file cannot be read, its bars are
+            not of ``timeframe``, or it has no bar in the backtest's range (``open_candles``).
+    """
+    path = index_path(text, symbol)
+    stream = open_candles(Path(path), symbol=symbol, ws_timeframe=ws_timeframe, from_ms=from_ms, to_ms=to_ms)
+    if stream.timeframe != timeframe:
+        raise DataFileError(path, f"index bars of {stream.timeframe}, the candles are {timeframe} (--index)")
+    return {row[0]: row[4] for row in stream.rows}
+
+
 def _settings(args: argparse.Namespace, cfg: Config) -> tuple[BacktestSettings, Any, dict[str, Any]]:
     symbol = (args.symbol or cfg.strategy.symbols[0]).strip().upper()
     try:
@@ -134,15 +167,8 @@ def _settings(args: argparse.Namespace, cfg: Config) -> tuple[BacktestSettings, 
     funding = _funding(args, symbol)
     stream = open_candles(args.candles, symbol=symbol, ws_timeframe=cfg.strategy.timeframe,
                           from_ms=from_ms, to_ms=to_ms)
-    index_closes: dict[int, float] | None = None
-    if getattr(args, "index", None):
-        ipath = str(args.index)
-        if ipath.endswith(":index") and "@" in ipath:  # the replay grammar PATH@SYMBOL:index
-            ipath = ipath.rsplit("@", 1)[0]
-        index_closes = {}
-        for chunk_row in open_candles(Path(ipath), symbol=symbol, ws_timeframe=cfg.strategy.timeframe,
-                                      from_ms=from_ms, to_ms=to_ms).rows:
-            index_closes[chunk_row[0]] = chunk_row[4]
+    index_closes = _index_closes(args.index, symbol, cfg.strategy.timeframe, from_ms, to_ms,
+                                 stream.timeframe) if getattr(args, "index", None) else None
     run_id = uuid.uuid4().hex
     settings = BacktestSettings(
         instrument=inst, strategy=strategy, strategy_params=params, timeframe=stream.timeframe,
@@ -157,6 +183,9 @@ def _settings(args: argparse.Namespace, cfg: Config) -> tuple[BacktestSettings, 
         "format": stream.fmt, "maker_fee_bps": maker, "taker_fee_bps": taker, "slippage_bps": slip,
         "funding": funding.describe, "params": params,
     }
+    if index_closes is not None:
+        context["index_file"] = index_path(args.index, symbol)
+        context["index_bars"] = len(index_closes)
     return settings, stream, context
 
 

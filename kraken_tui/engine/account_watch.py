@@ -116,15 +116,24 @@ class AccountWatch:
     def check_liquidation(self, pos: Position) -> None:
         """Alert (event + journal) when ``pos``'s liquidation risk enters HIGH or worse; the managed position
         remembers the level last seen (``ManagedPosition.risk_alerted``). Then the basis guard after entry
-        (``guards.BasisGuard``) on the same mark."""
+        (``check_basis``) on the same mark."""
         liq, dist, level = views.liquidation(pos, self.account, self.market, self.instruments)
         mp = self.account.managed.get(pos.symbol)
         if mp is not None:
             mp.risk_alerted = level.value
         self.guards.apply(self.liquidation.check(pos.symbol, liq, dist, level))
+        self.check_basis(pos.symbol)
+
+    def basis_blown(self, symbol: str) -> bool:
+        """Whether the basis guard holds ``symbol`` as blown out (its marks must keep reaching ``check_basis``
+        after the position is gone, so that a pause is lifted when the basis is back)."""
+        return self.basis is not None and symbol in self.basis.blown
+
+    def check_basis(self, symbol: str) -> None:
+        """The basis guard after entry (``guards.BasisGuard``) on ``symbol``'s latest mark and index (USD)."""
         if self.basis is not None:
-            self.guards.apply(self.basis.check(pos.symbol, self.market.mark_price(pos.symbol),
-                                               self.market.index_price(pos.symbol), pos.size != 0))
+            self.guards.apply(self.basis.check(symbol, self.market.mark_price(symbol),
+                                               self.market.index_price(symbol), self.account.signed_size(symbol) != 0))
 
     def note_fill(self, fill: Fill, outcome: FillOutcome) -> None:
         """A booked fill and what it did to its position (``AccountTracker.apply_fill``): the trade tally

@@ -31,6 +31,7 @@ from enum import StrEnum
 
 from kraken_tui.config import ExitsConfig
 from kraken_tui.domain import HOUR_MS, ZERO, Instrument, OrderType, PositionSide, Side
+from kraken_tui.domain.money import apply_fill
 
 __all__ = [
     "TAKE_PROFITS",
@@ -301,10 +302,11 @@ class PositionExits:
                 del self._tp_left[purpose]
 
     def add(self, size: Decimal, price: Decimal) -> None:
-        """Pyramiding: ``size`` contracts more at ``price`` (USD). The entry becomes the size-weighted
-        average, the take-profit levels not yet filled are re-laid over the new remaining size from the
-        new entry, and the stop is recomputed from the new entry unless trailing is active (a trailing
-        stop never loosens).
+        """Pyramiding: ``size`` contracts more at ``price`` (USD). The entry becomes the average entry of
+        ``domain.money.apply_fill`` (size-weighted for PF_ linear contracts, the harmonic mean for PI_ inverse
+        ones, as the exchange averages them), the take-profit levels not yet filled are re-laid over the new
+        remaining size from the new entry, and the stop is recomputed from the new entry unless trailing is
+        active (a trailing stop never loosens).
 
         Raises:
             ValueError: ``size`` or ``price`` not > 0.
@@ -312,7 +314,7 @@ class PositionExits:
         if size <= 0 or price <= 0:
             raise ValueError(f"size and price must be > 0, got {size} and {price}")
         total = self.remaining + size
-        self.entry_price = (self.entry_price * self.remaining + price * size) / total
+        self.entry_price = apply_fill(self.instrument, self.remaining, self.entry_price, size, price)[1]
         self.remaining = total
         self.size += size
         if not self.protective:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from kraken_tui.domain import HOUR_MS, AccountLogEntry
+from kraken_tui.domain.money import is_inverse_symbol, symbol_settlement_currency
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.facade import EventKind, Severity
@@ -99,6 +100,9 @@ class FundingBook:
         self.io, self.client, self.account, self.market = io, client, account, market
         self.accrual = FundingAccrual()
         self.clock = FundingClock()
+        self._booked: dict[str, int] = {}
+        """Symbol -> time (UTC ms) of its latest payment booked: each read starts at the previous top of the
+        hour (inclusive, so a payment booked late is not missed) and so sees that hour's payment again."""
 
     def accrue(self, symbol: str) -> None:
         """The funding estimate (engine.funding, spec §8.3) of ``symbol``: the position held and the latest mark
@@ -120,18 +124,30 @@ class FundingBook:
             self.io.submit("funding payments", lambda: self.poll(since))
 
     async def poll(self, since_ms: int) -> None:
-        """Journal the funding payments booked since ``since_ms`` (UTC ms; ``funding_payments``), add them to
-        the day's funding and the managed position's, publish each (FUNDING event). A failed read is a
-        WARNING event."""
+        """Journal the funding payments booked since ``since_ms`` (UTC ms, inclusive; ``funding_payments``), add
+        them to the day's funding and the managed position's (USD), publish each (FUNDING event); a payment
+        already booked (at or before its symbol's latest) is skipped. A PI_ payment is in its coin (Kraken
+        Support "Portfolio Management"): journaled as such, valued in USD at the symbol's mark (0 without
+        one). A failed read is a WARNING event."""
         read = await funding_payments(self.client, since_ms)
         if read.error is not None:
             self.io.emit(EventKind.ERROR, f"funding read failed: {read.error}", severity=Severity.WARNING)
             return
         for p in read.payments:
+            last = self._booked.get(p.symbol)
+            if last is not None and p.ts_ms <= last:
+                continue
+            self._booked[p.symbol] = p.ts_ms
             await self.io.write(p)
-            self.account.funding_today_usd += p.amount_usd
+            unit = symbol_settlement_currency(p.symbol).upper() if is_inverse_symbol(p.symbol) else "USD"
+            usd = p.amount_usd
+            if unit != "USD":
+                mark = self.market.mark_price(p.symbol)
+                usd = p.amount_usd * Decimal(str(mark)) if mark else Decimal(0)
+            self.account.funding_today_usd += usd
             mp = self.account.managed.get(p.symbol)
             if mp is not None:
-                mp.funding_usd += p.amount_usd
-            self.io.emit(EventKind.FUNDING, f"{p.symbol} funding {p.amount_usd:+.4f} USD", symbol=p.symbol,
-                         data={"amount_usd": str(p.amount_usd)})
+                mp.funding_usd += usd
+            amount = f"{p.amount_usd:+.4f} USD" if unit == "USD" else f"{p.amount_usd:+.8f} {unit} ({usd:+.4f} USD)"
+            self.io.emit(EventKind.FUNDING, f"{p.symbol} funding {amount}", symbol=p.symbol,
+                         data={"amount_usd": str(usd), "amount": str(p.amount_usd), "currency": unit.lower()})

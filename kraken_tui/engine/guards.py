@@ -347,19 +347,21 @@ class BasisGuard:
         self.blown: set[str] = set()
 
     def check(self, symbol: str, mark: float | None, index: float | None, held: bool) -> list[GuardAction]:
-        """One mark of ``symbol`` (USD; ``held``: a position is open): on the first mark beyond the limit
-        the configured action plus a HIGH alert; when every blown symbol is back within it, the entry
-        blocker is lifted. Unknown prices do nothing."""
+        """One mark of ``symbol`` (USD; ``held``: a position is open): on the first mark beyond the limit with a
+        position, the configured action plus a HIGH alert; the symbol stays blown out, with or without a
+        position, until a mark within the limit, and when every blown symbol is back the entry blocker is
+        lifted ("pause"). Unknown prices do nothing. The engine calls it on every mark of a symbol that holds
+        a position or is blown out (``blown``)."""
         if mark is None or index is None or mark <= 0 or index <= 0:
             return []
         bps = (mark - index) / index * 10_000.0
-        if abs(bps) <= self.max_bps or not held:
+        if abs(bps) <= self.max_bps:
             if symbol in self.blown:
                 self.blown.discard(symbol)
                 if not self.blown and self.action == "pause":
                     return [Unblock(BASIS_BLOCKER)]
             return []
-        if symbol in self.blown:
+        if symbol in self.blown or not held:
             return []
         self.blown.add(symbol)
         what = f"{symbol} basis {bps:.1f} bps exceeds max {self.max_bps:g} bps (mark {mark:g}, index {index:g})"

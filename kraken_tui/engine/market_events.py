@@ -185,6 +185,8 @@ class MarketEvents:
         if t.symbol in self.account.positions or t.symbol in self.account.managed:
             self.on_mark(t.symbol)
             self.watch.check_equity()
+        elif self.watch.basis_blown(t.symbol):  # flat since the blow-out: the guard waits for the basis
+            self.watch.check_basis(t.symbol)
 
     def on_mark(self, symbol: str) -> None:
         """Feed the mark to the managed position's exits (trailing, time; their actions queued on the job

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from kraken_tui.cli import main
 from kraken_tui.journal.export import TRADES_CSV_HEADER
 
-from ._util import FUNDING, PF_1M, SPOT_1H
+from ._util import FUNDING, PF_1M, PF_5M, SPOT_1H
 
 CONTRACT_KEYS = {"trades", "wins", "losses", "win_rate", "net_pnl_usd", "gross_pnl_usd", "fees_usd", "funding_usd",
                  "max_drawdown_usd", "profit_factor", "sharpe", "candles", "elapsed_s", "candles_per_s"}
@@ -130,3 +131,44 @@ def test_pi_symbol_runs_and_reports_the_coin_and_usd(shared_data, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "XBT (inverse margin account): start 0.10000000 XBT" in text and "USD/XBT" in text
+
+
+def _scaled(src, dst, factor):
+    """A copy of the candle file ``src`` with prices x ``factor`` (an index series with a basis)."""
+    lines = src.read_text().splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        t, *ohlc, v = line.split(",")
+        out.append(",".join([t, *(f"{float(x) * factor:.2f}" for x in ohlc), v]))
+    dst.write_text("\n".join(out) + "\n")
+    return dst
+
+
+def test_index_flag_takes_the_replay_grammar_and_runs_the_basis_guard(shared_data, capsys, tmp_path):
+    trade = shared_data(PF_1M)
+    base = ["--candles", str(trade), "--symbol", "PF_XBTUSD", "--strategy", "sma_cross"]
+    free = _json(capsys, *base)
+    assert free["trades"] >= 10 and "index_file" not in free
+    # the same prices as index: basis 0, the same trades
+    same = _json(capsys, *base, "--index", f"{trade}@PF_XBTUSD:index")
+    assert same["trades"] == free["trades"] and same["index_bars"] == 500 and same["index_file"] == str(trade)
+    # an index 2 % below the trade price: basis about 204 bps > max_basis_bps 50, every entry refused
+    idx = _scaled(trade, tmp_path / "index.csv", 0.98)
+    blown = _json(capsys, *base, "--index", f"{idx}@PF_XBTUSD:index")
+    assert blown["trades"] == 0 and blown["rejected_entries"] >= free["trades"]
+    assert _json(capsys, *base, "--index", str(idx))["trades"] == 0  # a bare PATH is the same
+    # another symbol's index, or a suffix that is not ":index": exit 2 naming --index
+    for bad in (f"{idx}@PF_ETHUSD:index", f"{idx}@PF_XBTUSD:trade", f"{idx}@PF_XBTUSD"):
+        assert main(["backtest", *base, "--index", bad]) == 2
+        err = capsys.readouterr().err
+        assert "--index" in err and "PATH@PF_XBTUSD:index" in err, err
+    # an index of another bar length, or with no bar in the range: exit 2 naming the index file
+    assert main(["backtest", *base, "--index", str(shared_data(PF_5M))]) == 2
+    assert "index bars of 5m, the candles are 1m (--index)" in capsys.readouterr().err
+    late = tmp_path / "late.csv"
+    lines = idx.read_text().splitlines()
+    late.write_text("\n".join([lines[0], *lines[400:]]) + "\n")  # the last 100 bars only
+    to = datetime.fromtimestamp(int(lines[200].split(",")[0]), UTC).isoformat()
+    assert main(["backtest", *base, "--index", str(late), "--to", to]) == 2
+    err = capsys.readouterr().err
+    assert "late.csv: no candles in the --from/--to range" in err, err

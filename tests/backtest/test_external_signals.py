@@ -80,3 +80,26 @@ def test_index_series_runs_the_basis_guard_before_and_after_entry(tmp_path):
     s2, rows2 = settings_for(trade, "external", {"path": str(sig)}, risk=RiskConfig(cost_atr_multiple=0))
     res2, _, trades2 = run_rows(s2, list(rows2))
     assert [(t.exit_ts_ms - T0) // MIN for t in trades2] == [150]
+
+
+def test_ensemble_report_says_which_slots_have_a_source_and_feeds_the_timeframes(shared_data, tmp_path):
+    from kraken_tui.backtest.runner import Backtest
+
+    from ._util import PF_5M
+
+    # no signal file: the ML slot (and patterns) has no source, its weight goes to technical and mtf
+    s, rows = settings_for(shared_data(PF_5M), "ensemble", {})
+    bt = Backtest(s)
+    bt.run(rows)
+    res = bt.finish()
+    assert ("ensemble slots: technical 75%, mtf 25%; no source for ml, patterns: weight redistributed; "
+            "entries at confidence >= 0.7") in res.notes
+    # 500 5m bars (41 hours): the 15m and 1h trend/momentum are known, the 4h EMA(20) not yet
+    assert set(bt.strategy.state("PF_XBTUSD").mtf.per_tf) == {"15m", "1h"}
+    # with a signal file the ML slot is live: 0.4, 0.3, 0.1 over 0.8
+    sig = tmp_path / "signals.jsonl"
+    _write(sig, [{"ts_ms": T0, "symbol": "PF_XBTUSD", "side": "long", "confidence": 0.9}])
+    s, rows = settings_for(shared_data(PF_5M), "ensemble", {"external": {"path": str(sig)}})
+    res = Backtest(s).run(list(rows)[:10])
+    assert any(n.startswith("ensemble slots: ml 50%, technical 38%, mtf 13%; no source for patterns") for n in res.notes), \
+        res.notes

@@ -53,3 +53,25 @@ def test_the_equity_floor_close_has_its_own_exit_reason(shared_data):
     res, csv_rows, trades = run_rows(s, rows)
     assert res.final_state == "HALTED"
     assert [t.exit_reason for t in trades][-1] == "equity_floor" and csv_rows[-1][-1] == "equity_floor"
+
+
+def test_zero_switches_the_floor_and_the_daily_loss_limit_off_and_the_report_says_so(shared_data):
+    # the same losing run as above with both guards at 0: nothing halts or pauses it, and the notes say they are off
+    from kraken_tui.config import OperatorConfig
+
+    from ._util import run_rows
+
+    def run(op):
+        s, rows = settings_for(shared_data(SPOT_5M), "ema_cross", {"fast": 9, "slow": 21, "min_confidence": 0.4},
+                               fees=(20.0, 50.0), slippage_bps=5.0, operator=op,
+                               exits=ExitsConfig(stop_loss_pct=3, take_profit_pct=[5], time_exit_h=100))
+        return run_rows(s, list(rows)[:6000])
+
+    res, _, trades = run(OperatorConfig(daily_loss_limit_pct=0, equity_floor_pct=0))
+    assert res.final_state == "RUNNING" and "equity_floor" not in {t.exit_reason for t in trades}
+    assert [n for n in res.notes if n.startswith("GUARD OFF")] == [
+        "GUARD OFF: [operator] equity_floor_pct = 0 switches it off",
+        "GUARD OFF: [operator] daily_loss_limit_pct = 0 switches it off"]
+    # with the defaults (80 % floor, 5 % a day) the same run is paused or halted, and nothing is announced
+    res_on, _, trades_on = run(OperatorConfig())
+    assert len(trades_on) < len(trades) and not [n for n in res_on.notes if n.startswith("GUARD OFF")]

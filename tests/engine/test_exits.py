@@ -176,6 +176,19 @@ def test_add_averages_entry_and_relays_orders():
     ]
 
 
+
+@pytest.mark.parametrize("side", [LONG, SHORT])
+def test_add_to_an_inverse_position_averages_the_entry_harmonically(side):
+    # PI_ (1 USD contracts): 10 000 @ 40 000 (0.25 XBT) + 10 000 @ 60 000 (0.1667 XBT) -> 20 000 / 0.41667 = 48 000,
+    # the exchange's average entry (Kraken Support "Portfolio Management"); the linear mean would be 50 000
+    pi = Instrument("PI_XBTUSD", InstrumentType.INVERSE, D("0.5"), D("1"), D("1"))
+    p = px(side, entry="40000", size="10000", inst=pi)
+    p.add(D("10000"), D("60000"))
+    assert p.entry_price == D("48000") and p.remaining == D("20000")
+    # stop and take-profits laid from 48 000: 2 % -> 47 040 / 48 960 stop, TP1 48 960 / 47 040
+    assert p.stop_order().price == (D("47040") if side is LONG else D("48960"))
+    assert p.take_profits_left()[0].price == (D("48960") if side is LONG else D("47040"))
+
 def test_add_keeps_trailing_stop_and_filled_levels():
     p = px()
     p.on_mark(D("105000"), 1)  # trailing active, stop 102900

@@ -53,6 +53,36 @@ def test_zero_switches_the_floor_and_the_daily_loss_limit_off():
     assert isinstance(on.check(D("7000"), OperatorState.RUNNING)[0], Kill)
 
 
+
+@pytest.mark.parametrize(("floor", "daily", "off"), [(0, 0, ["equity floor", "daily loss limit"]),
+                                                     (0, 5, ["equity floor"]), (80, 0, ["daily loss limit"]),
+                                                     (80, 5, [])])
+def test_a_guard_switched_off_is_announced_loudly_at_start(floor, daily, off):
+    from kraken_tui.config import OperatorConfig
+    from kraken_tui.domain import Account
+    from kraken_tui.engine.account import AccountTracker
+    from kraken_tui.engine.account_watch import AccountWatch
+    from kraken_tui.engine.context import EngineIO
+    from kraken_tui.engine.facade import EventKind, Severity
+    from kraken_tui.engine.market import MarketState
+    from kraken_tui.engine.operator import OperatorStateMachine
+
+    events = []
+    io = EngineIO(lambda kind, msg, **kw: events.append((kind, msg, kw.get("severity"))), lambda: 0,
+                  None, None, None)  # type: ignore[arg-type]
+    acct = AccountTracker()
+    c = D("10000")
+    acct.set_account(Account(c, c, c, c, c, D(0), D(0), D(0), D(0), D(0), {"USD": c}))
+    watch = AccountWatch(io, OperatorConfig(equity_floor_pct=floor, daily_loss_limit_pct=daily),
+                         sm=OperatorStateMachine(lambda: 0), account=acct, market=MarketState(["PF_XBTUSD"], ["1m"]),
+                         instruments={"PF_XBTUSD": XBT}, guards=None)  # type: ignore[arg-type]
+    watch.start()
+    assert watch.equity.starting_usd == c
+    warned = [m for k, m, sev in events if k is EventKind.ALERT and sev is Severity.WARNING and "GUARD OFF" in m]
+    assert len(warned) == len(off)
+    for what, msg in zip(off, warned, strict=True):
+        assert f"the {what} is switched off" in msg and "= 0" in msg
+
 def test_cost_check_uses_atr_not_the_first_take_profit():
     s = Signal("PF_XBTUSD", SignalSide.LONG, 1.0, "t")
     # ATR 0.1 % of price: one ATR does not exceed 1.5 x (0.10 % fees + 0.04 % slippage) = 0.21 %
@@ -111,3 +141,8 @@ def test_basis_guard_after_entry(action):
     assert g.check("PF_XBTUSD", 100_700, 100_000, held=True) == []  # once per blow-out
     back = g.check("PF_XBTUSD", 100_100, 100_000, held=True)
     assert back == ([Unblock(BASIS_BLOCKER)] if action == "pause" else [])
+    # blown out again, then the position leaves (its stop, or the close): still blown out until the basis is back
+    assert len(g.check("PF_XBTUSD", 100_600, 100_000, held=True)) == {"close": 2, "pause": 2, "alert": 1}[action]
+    assert g.check("PF_XBTUSD", 100_600, 100_000, held=False) == [] and g.blown == {"PF_XBTUSD"}
+    assert g.check("PF_XBTUSD", 100_100, 100_000, held=False) == ([Unblock(BASIS_BLOCKER)] if action == "pause" else [])
+    assert g.blown == set()
