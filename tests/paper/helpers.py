@@ -18,6 +18,7 @@ from kraken_tui.paper.sources.base import FundingEvent, MarketTick
 
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000  # an exact hour (UTC ms)
 D = Decimal
+HOUR = 3_600_000
 
 
 def make_exchange(**cfg: object) -> PaperExchange:
@@ -93,3 +94,22 @@ async def call(srv: PaperServer, method: str, path: str, query: str = "", body: 
     url = srv.rest_url + path + (f"?{query}" if query else "")
     async with httpx.AsyncClient() as c:
         return await c.request(method, url, content=body.encode(), headers=headers)
+
+
+def scripted_sequence(ex: PaperExchange) -> tuple[str, str]:
+    """The trading sequence the endpoint tests read back: funding 0.0001/h; market buy 0.5 (taker at 50010);
+    resting sell 0.2 @ 50500 (cliOrdId tp-1) filled as maker by a print at 50610; a stop placed then cancelled; a
+    post-only rejected; one funding hour settled on the 0.3 long. Returns (take-profit id, cancelled stop id)."""
+    funding(ex, T0, 0.0001)
+    quote(ex, T0 + 1000)
+    assert ex.send_order({"orderType": "mkt", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.5"}).status == "placed"
+    sell = ex.send_order({"orderType": "lmt", "symbol": "PF_XBTUSD", "side": "sell", "size": "0.2",
+                          "limitPrice": "50500", "cliOrdId": "tp-1"})
+    stop = ex.send_order({"orderType": "stp", "symbol": "PF_XBTUSD", "side": "sell", "size": "0.1",
+                          "stopPrice": "49000", "reduceOnly": "true"})
+    ex.cancel_order(stop.order_id)
+    assert ex.send_order({"orderType": "post", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.1",
+                          "limitPrice": "50020"}).status == "postWouldExecute"
+    quote(ex, T0 + 2000, bid=50_600, ask=50_620, mark=50_610, last=50_610, trade=1.0, side=Side.BUY)
+    quote(ex, T0 + HOUR + 1000, bid=50_600, ask=50_620, mark=50_610)
+    return sell.order_id, stop.order_id
