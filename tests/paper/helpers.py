@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from kraken_tui.config import Credentials, PaperConfig
 from kraken_tui.domain import Side
 from kraken_tui.kraken.rest import KrakenRestClient
+from kraken_tui.kraken.rest_http import new_session
 from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.server import PAPER_API_KEY, PAPER_API_SECRET, PaperServer
 from kraken_tui.paper.sources.base import FundingEvent, MarketTick
@@ -64,17 +65,20 @@ class ListMarket:
 
 @contextlib.asynccontextmanager
 async def paper_client(ex: PaperExchange) -> AsyncIterator[KrakenRestClient]:
-    """Serve ``ex`` on an ephemeral 127.0.0.1 port and yield the project's REST client, signed with the paper
-    keys and with instruments loaded; the server stops on exit."""
+    """Serve ``ex`` on an ephemeral 127.0.0.1 port and yield the project's REST client (default aiohttp
+    backend), signed with the paper keys and with instruments loaded; the server stops on exit."""
     srv = PaperServer(ex)
     await srv.start()
     assert srv.rest_url.startswith("http://127.0.0.1:")
     creds = Credentials(api_key=SecretStr(PAPER_API_KEY), api_secret=SecretStr(PAPER_API_SECRET), source="paper")
     try:
-        async with httpx.AsyncClient() as http:
-            client = KrakenRestClient(http, srv.rest_url, creds)
+        session = new_session()
+        try:
+            client = KrakenRestClient(session, srv.rest_url, creds)
             await client.instruments()
             yield client
+        finally:
+            await session.close()
     finally:
         await srv.stop()
 
