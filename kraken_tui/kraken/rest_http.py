@@ -3,8 +3,8 @@
 Owns: ``HttpAnswer`` (status, case-insensitive headers, raw body), the ``HttpSender`` protocol the REST
 transport sends through, ``SendFailed`` / ``SendTimeout`` (no answer: the transport turns them into
 ``TransportError``), ``AiohttpSender`` (the default: one ``aiohttp.ClientSession``, one connection pool with
-keep-alive), ``new_session`` (that session, configured) and ``as_sender`` (wraps what a caller hands the client:
-an aiohttp session, an ``httpx.AsyncClient`` (tests inject ``httpx.MockTransport``) or any ``HttpSender``).
+keep-alive) and ``new_session`` (that session, configured). ``rest_transport.as_sender`` picks the sender for
+what a caller hands the client (``rest_http_httpx.HttpxSender`` for an ``httpx.AsyncClient``).
 The URL is sent exactly as given (``yarl.URL(..., encoded=True)``): the ``Authent`` signature covers the
 query string's bytes (spec §2.2), so nothing may re-encode it. bench/bench_rest.py measures the backends.
 Must not import: websockets, textual.
@@ -13,12 +13,12 @@ Must not import: websockets, textual.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import aiohttp
 from yarl import URL
 
-__all__ = ["AiohttpSender", "HttpAnswer", "HttpSender", "SendFailed", "SendTimeout", "as_sender", "new_session"]
+__all__ = ["AiohttpSender", "HttpAnswer", "HttpSender", "SendFailed", "SendTimeout", "new_session", "session_sender"]
 
 
 class HttpAnswer(NamedTuple):
@@ -82,20 +82,6 @@ class AiohttpSender:
             raise SendFailed(f"connection failed: {type(exc).__name__}: {exc}") from None
 
 
-def as_sender(http: Any) -> HttpSender:
-    """The ``HttpSender`` for what a caller passed as the client's ``http``: an ``HttpSender`` as is, an
-    ``aiohttp.ClientSession`` wrapped in ``AiohttpSender``, an ``httpx.AsyncClient`` in ``HttpxSender``.
-
-    Raises:
-        TypeError: anything else (names the type received).
-    """
-    if isinstance(http, HttpSender):
-        return http
-    if isinstance(http, aiohttp.ClientSession):
-        return AiohttpSender(http)
-    if type(http).__module__.startswith("httpx"):
-        from kraken_tui.kraken.rest_http_httpx import HttpxSender
-
-        return HttpxSender(http)
-    raise TypeError(f"REST client http: expected an aiohttp.ClientSession, an httpx.AsyncClient or an HttpSender, "
-                    f"got {type(http).__name__}")
+def session_sender(http: object) -> AiohttpSender | None:
+    """An ``AiohttpSender`` over ``http`` when it is an ``aiohttp.ClientSession``, else None."""
+    return AiohttpSender(http) if isinstance(http, aiohttp.ClientSession) else None

@@ -9,7 +9,7 @@ Every request leaves through ``RestTransport.send_http`` (whatever the HTTP back
 place benchmarks stamp a request's send. Static headers are built once; only signed requests add a dict.
 Secrets: the API secret is read with ``get_secret_value()`` only inside ``_sign``; no header, key,
 secret or signature is logged or put in an exception.
-Must not import: websockets, textual, httpx (the backends live in ``rest_http``).
+Must not import: websockets, textual; aiohttp and httpx only through ``rest_http`` and ``rest_http_httpx``.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from kraken_tui.config import ClientConfig, Credentials
 from kraken_tui.errors import AuthenticationError, ExchangeError, RateLimitError, TransportError
 from kraken_tui.kraken.auth import NonceSource, sign_rest
 from kraken_tui.kraken.ratelimit import RateLimiter
-from kraken_tui.kraken.rest_http import HttpAnswer, SendFailed, as_sender
+from kraken_tui.kraken.rest_http import HttpAnswer, HttpSender, SendFailed, session_sender
 from kraken_tui.kraken.rest_errors import check_response
 
-__all__ = ["Params", "RestTransport", "encode_params"]
+__all__ = ["Params", "RestTransport", "as_sender", "encode_params"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,26 @@ def encode_params(params: Params) -> str:
     """Url-encode pairs as sent on the wire: every reserved character percent-encoded (space ``%20``,
     ``+`` ``%2B``, ``/`` ``%2F``, ``=`` ``%3D``), matching spec §2.3 vector D. Empty -> ``""``."""
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params)
+
+
+def as_sender(http: Any) -> HttpSender:
+    """The ``HttpSender`` for what a caller passed as the client's ``http``: an ``HttpSender`` as is, an
+    ``aiohttp.ClientSession`` wrapped in ``AiohttpSender``, an ``httpx.AsyncClient`` in ``HttpxSender``.
+
+    Raises:
+        TypeError: anything else (names the type received).
+    """
+    if isinstance(http, HttpSender):
+        return http
+    sender = session_sender(http)
+    if sender is not None:
+        return sender
+    if type(http).__module__.startswith("httpx"):
+        from kraken_tui.kraken.rest_http_httpx import HttpxSender
+
+        return HttpxSender(http)
+    raise TypeError(f"REST client http: expected an aiohttp.ClientSession, an httpx.AsyncClient or an HttpSender, "
+                    f"got {type(http).__name__}")
 
 
 class RestTransport:
