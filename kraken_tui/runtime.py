@@ -65,7 +65,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 
 from kraken_tui import __version__
 from kraken_tui.config import (
@@ -90,6 +90,7 @@ from kraken_tui.journal.records import EventSource, OperatorAction, RunStarted, 
 from kraken_tui.journal.writer import JournalWriter
 from kraken_tui.kraken.ratelimit import RateLimiter
 from kraken_tui.kraken.rest import KrakenRestClient
+from kraken_tui.kraken.rest_http import new_session
 from kraken_tui.kraken.ws import KrakenWsClient
 from kraken_tui.locks import InstanceLocks
 
@@ -325,7 +326,7 @@ class Runtime:
             paper_account=profile.paper_account if profile is not None and mode is EngineMode.PAPER else None)
         """One engine per journal and per exchange account (``kraken_tui.locks``), held from ``start`` to
         ``aclose`` (the OS frees them when the process dies)."""
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._ws: KrakenWsClient | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._closed = False
@@ -370,7 +371,7 @@ class Runtime:
             self.paper_url = rest_url
             creds = Credentials(api_key=SecretStr(PAPER_API_KEY), api_secret=SecretStr(PAPER_API_SECRET),
                                 source="paper exchange")
-        self._http = httpx.AsyncClient(timeout=cfg.client.timeout_s)
+        self._http = new_session()  # the REST client's one keep-alive pool; timeouts are per request
         limiter = None
         if self.mode is EngineMode.REPLAY:
             # Data time runs faster than wall time in a replay; the paper exchange enforces no budget, and
@@ -570,7 +571,7 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await self._ws.stop()
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
         if self.paper_server is not None:
             with contextlib.suppress(Exception):
                 await self.paper_server.stop()

@@ -24,8 +24,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
 from kraken_tui.config import ClientConfig, Credentials
 from kraken_tui.domain import (
     ZERO,
@@ -73,7 +71,9 @@ class KrakenRestClient(OrderCalls):
     """Async client for Kraken Futures REST (or the paper exchange, which speaks the same protocol).
 
     Args:
-        http: an ``httpx.AsyncClient`` owned by the caller (connection pools, tests' MockTransport).
+        http: the HTTP backend, owned and closed by the caller: an ``aiohttp.ClientSession`` (the default,
+            ``rest_http.new_session()``), an ``httpx.AsyncClient`` (tests' MockTransport) or a
+            ``rest_http.HttpSender``. Every request leaves through ``RestTransport.send_http``.
         base_url: ``https://futures.kraken.com`` or the paper exchange's ``http://127.0.0.1:<port>``.
         credentials: API key pair (``SecretStr``; read only when signing) or None for public use.
         config: ``[client]`` settings (timeout, retries, backoff, rate-limit budget and reserve).
@@ -89,7 +89,7 @@ class KrakenRestClient(OrderCalls):
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: Any,
         base_url: str,
         credentials: Credentials | None,
         *,

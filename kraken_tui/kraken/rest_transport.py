@@ -2,12 +2,14 @@
 
 Owns: url-encoding of parameters (query for GET, form body for POST/PUT), ``Authent`` signing over
 the exact bytes sent (spec §2.1, §2.2), the rate-limit wait before each attempt (spec §5), turning
-httpx failures into ``TransportError`` and answers into JSON or typed errors (``rest_errors``), and
+send failures into ``TransportError`` and answers into JSON or typed errors (``rest_errors``), and
 the retry loop for READS ONLY (exponential backoff with jitter; callers pass ``retry=False`` for
 anything that places, edits or cancels orders, so an order is never re-sent).
+Every request leaves through ``RestTransport.send_http`` (whatever the HTTP backend, ``rest_http``): the one
+place benchmarks stamp a request's send. Static headers are built once; only signed requests add a dict.
 Secrets: the API secret is read with ``get_secret_value()`` only inside ``_sign``; no header, key,
 secret or signature is logged or put in an exception.
-Must not import: websockets, aiohttp, textual.
+Must not import: websockets, textual; aiohttp and httpx only through ``rest_http`` and ``rest_http_httpx``.
 """
 
 from __future__ import annotations
@@ -16,24 +18,25 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
-
-import httpx
 
 from kraken_tui.config import ClientConfig, Credentials
 from kraken_tui.errors import AuthenticationError, ExchangeError, RateLimitError, TransportError
 from kraken_tui.kraken.auth import NonceSource, sign_rest
 from kraken_tui.kraken.ratelimit import RateLimiter
+from kraken_tui.kraken.rest_http import HttpAnswer, HttpSender, SendFailed, session_sender
 from kraken_tui.kraken.rest_errors import check_response
 
-__all__ = ["Params", "RestTransport", "encode_params"]
+__all__ = ["Params", "RestTransport", "as_sender", "encode_params"]
 
 log = logging.getLogger(__name__)
 
 #: Ordered (key, value) pairs; repeated keys allowed (``orderIds=a&orderIds=b``, spec §4.16).
 Params = Sequence[tuple[str, str]]
+_ACCEPT = {"Accept": "application/json"}
+_ACCEPT_FORM = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
 
 
 def encode_params(params: Params) -> str:
@@ -42,11 +45,32 @@ def encode_params(params: Params) -> str:
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params)
 
 
+def as_sender(http: Any) -> HttpSender:
+    """The ``HttpSender`` for what a caller passed as the client's ``http``: an ``HttpSender`` as is, an
+    ``aiohttp.ClientSession`` wrapped in ``AiohttpSender``, an ``httpx.AsyncClient`` in ``HttpxSender``.
+
+    Raises:
+        TypeError: anything else (names the type received).
+    """
+    if isinstance(http, HttpSender):
+        return http
+    sender = session_sender(http)
+    if sender is not None:
+        return sender
+    if type(http).__module__.startswith("httpx"):
+        from kraken_tui.kraken.rest_http_httpx import HttpxSender
+
+        return HttpxSender(http)
+    raise TypeError(f"REST client http: expected an aiohttp.ClientSession, an httpx.AsyncClient or an HttpSender, "
+                    f"got {type(http).__name__}")
+
+
 class RestTransport:
     """Sends requests for ``KrakenRestClient``.
 
     Args:
-        http: the caller's ``httpx.AsyncClient`` (owns pools; tests inject ``MockTransport``).
+        http: the caller's ``aiohttp.ClientSession`` (``rest_http.new_session``), ``httpx.AsyncClient`` (tests
+            inject ``MockTransport``) or ``rest_http.HttpSender``; the caller owns and closes it.
         base_url: scheme and host, e.g. ``https://futures.kraken.com`` (a path prefix is allowed).
         credentials: API key pair or None (then private calls raise AuthenticationError unsent).
         config: timeouts, retries, backoff. nonce: Nonce header source.
@@ -55,7 +79,7 @@ class RestTransport:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: Any,
         base_url: str,
         credentials: Credentials | None,
         config: ClientConfig,
@@ -65,7 +89,7 @@ class RestTransport:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
-        self._http = http
+        self._sender = as_sender(http)
         self._base = base_url.rstrip("/")
         self._prefix = urlsplit(self._base).path
         self._credentials = credentials
@@ -155,9 +179,7 @@ class RestTransport:
         priority: bool,
     ) -> Any:
         qs, body = encode_params(query), encode_params(form)
-        headers = {"Accept": "application/json"}
-        if body:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        headers = _ACCEPT_FORM if body else _ACCEPT
         if private and self._credentials is None:
             self._sign(path, "")  # raises AuthenticationError before any budget is spent
         if history_cost:
@@ -165,26 +187,26 @@ class RestTransport:
         elif cost:
             await self.limiter.acquire(cost, priority=priority)
         if private:  # signed after the wait so nonces go out in increasing order
-            headers.update(self._sign(path, qs + body))
+            headers = {**headers, **self._sign(path, qs + body)}
         url = self._base + path + (f"?{qs}" if qs else "")
         started = time.monotonic()
+        resp = await self.send_http(method, url, body.encode("ascii") if body else None, headers, path)
+        log.debug("%s %s -> HTTP %d in %.0f ms", method, path, resp.status, (time.monotonic() - started) * 1e3)
         try:
-            resp = await self._http.request(
-                method,
-                url,
-                content=body.encode("ascii") if body else None,
-                headers=headers,
-                timeout=self._config.timeout_s,
-            )
-        except httpx.TimeoutException:
-            raise TransportError(f"no answer within {self._config.timeout_s:g} s", endpoint=path) from None
-        except httpx.HTTPError as exc:
-            raise TransportError(f"connection failed: {type(exc).__name__}: {exc}", endpoint=path) from None
-        log.debug(
-            "%s %s -> HTTP %d in %.0f ms", method, path, resp.status_code, (time.monotonic() - started) * 1e3
-        )
-        try:
-            return check_response(path, resp.status_code, resp.headers, resp.content)
+            return check_response(path, resp.status, resp.headers, resp.content)
         except RateLimitError as exc:
             self.limiter.note_exceeded(exc.retry_after_s, history=bool(history_cost))
             raise
+
+    async def send_http(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
+                        endpoint: str) -> HttpAnswer:
+        """Send one prepared request (signed, paced) and return the raw answer; every request of the client
+        leaves here (benchmarks stamp this method). ``endpoint``: the path, for errors.
+
+        Raises:
+            TransportError: no answer (timeout after ``config.timeout_s``, connection failure).
+        """
+        try:
+            return await self._sender.send_request(method, url, body, headers, self._config.timeout_s)
+        except SendFailed as exc:  # SendTimeout included
+            raise TransportError(str(exc), endpoint=endpoint) from None

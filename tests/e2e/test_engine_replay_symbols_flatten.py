@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
-
 import kraken_tui.engine.flatten as flatten_mod
 from kraken_tui.config import Config
 from kraken_tui.engine.facade import EventKind
 from kraken_tui.engine.operator import OperatorState, TransitionSource
+from kraken_tui.kraken.rest_transport import RestTransport
 from kraken_tui.runtime import RunOptions, build_runtime, replay_symbols
 
 PARAMS = {"fast": 5, "slow": 13, "min_confidence": 0.4}
@@ -50,19 +49,26 @@ def test_replay_symbols_rules():
     assert replay_symbols(_cfg(None), ())[0] == ("PF_XBTUSD", "PF_ETHUSD")
 
 
-class CountingTransport(httpx.AsyncBaseTransport):
-    """Counts the HTTP requests (by path tail) that reach the transport."""
+class CountingSends:
+    """Counts the HTTP requests (by path tail) the REST client sends (``RestTransport.send_http``)."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
+    def __init__(self) -> None:
         self.paths: list[str] = []
+        self._real = RestTransport.send_http
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path.rsplit("/", 1)[-1])
-        return await self.inner.handle_async_request(request)
+    def __enter__(self) -> CountingSends:
+        real = self._real
+        paths = self.paths
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+        async def send_http(transport, method, url, body, headers, endpoint):
+            paths.append(endpoint.rsplit("/", 1)[-1])
+            return await real(transport, method, url, body, headers, endpoint)
+
+        RestTransport.send_http = send_http  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        RestTransport.send_http = self._real  # type: ignore[method-assign]
 
 
 async def _run(csv, journal, slow_job: bool):
@@ -80,30 +86,29 @@ async def _run(csv, journal, slow_job: bool):
         out["feed"] = eng.snapshot().feed.detail
         ex = rt.paper_server.exchange
         out["had"] = (sum(1 for p in ex.positions.values() if p.size != 0), len(ex.open_orders))
-        counting = CountingTransport(rt._http._transport)
-        rt._http._transport = counting
-        marks: dict[str, float] = {}
-        if slow_job:
-            async def slow() -> None:  # stands for an entry being sent when the operator flattens
-                await asyncio.sleep(0.3)
-                marks["job_done"] = time.monotonic()
+        with CountingSends() as counting:
+            marks: dict[str, float] = {}
+            if slow_job:
+                async def slow() -> None:  # stands for an entry being sent when the operator flattens
+                    await asyncio.sleep(0.3)
+                    marks["job_done"] = time.monotonic()
 
-            real = flatten_mod.flatten_account
+                real = flatten_mod.flatten_account
 
-            async def spy(*a, **kw):
-                marks["flatten_started"] = time.monotonic()
-                marks["state"] = eng.sm.state
-                return await real(*a, **kw)
+                async def spy(*a, **kw):
+                    marks["flatten_started"] = time.monotonic()
+                    marks["state"] = eng.sm.state
+                    return await real(*a, **kw)
 
-            flatten_mod.flatten_account = spy
-            try:
-                eng.submit("entry (test)", slow)
-                await asyncio.sleep(0.01)  # the worker picked it up
+                flatten_mod.flatten_account = spy
+                try:
+                    eng.submit("entry (test)", slow)
+                    await asyncio.sleep(0.01)  # the worker picked it up
+                    report = await eng.flatten("test flatten", TransitionSource.CTL)
+                finally:
+                    flatten_mod.flatten_account = real
+            else:
                 report = await eng.flatten("test flatten", TransitionSource.CTL)
-            finally:
-                flatten_mod.flatten_account = real
-        else:
-            report = await eng.flatten("test flatten", TransitionSource.CTL)
         out.update(report=report, paths=list(counting.paths), marks=marks, state=eng.snapshot().state,
                    after=(sum(1 for p in ex.positions.values() if p.size != 0), len(ex.open_orders)))
     finally:

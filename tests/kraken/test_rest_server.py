@@ -3,6 +3,7 @@ recomputed by the server over the raw bytes it received (spec §2.2)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from decimal import Decimal
 from urllib.parse import parse_qs
@@ -22,6 +23,7 @@ from kraken_tui.errors import (
 )
 from kraken_tui.kraken.ratelimit import RateLimiter
 from kraken_tui.kraken.rest import KrakenRestClient
+from kraken_tui.kraken.rest_http import new_session
 from kraken_tui.kraken.rest_orders import BatchCancel, BatchSend
 from tests.kraken.signing_server import Canned, FakeClock, SigningServer
 
@@ -68,9 +70,23 @@ def _creds(secret: str = SECRET) -> Credentials:
     return Credentials(api_key=SecretStr(KEY), api_secret=SecretStr(secret), source="test")
 
 
-@pytest.fixture
-async def env():
-    async with SigningServer(KEY, SECRET) as srv, httpx.AsyncClient() as http:
+@contextlib.asynccontextmanager
+async def _backend(name: str):
+    """The client's HTTP backend: the default aiohttp session or an httpx client (both judged here)."""
+    if name == "aiohttp":
+        session = new_session()
+        try:
+            yield session
+        finally:
+            await session.close()
+    else:
+        async with httpx.AsyncClient() as http:
+            yield http
+
+
+@pytest.fixture(params=["aiohttp", "httpx"])
+async def env(request):
+    async with SigningServer(KEY, SECRET) as srv, _backend(request.param) as http:
         # 1.5 s: far above a loopback answer even on a loaded machine; the delayed answers below take 3 s
         cfg = ClientConfig(timeout_s=1.5, read_retries=2, retry_backoff_s=0.01)
         clock = FakeClock()
@@ -98,6 +114,16 @@ async def test_sendorder_with_reserved_characters_in_cliordid_verifies(env):
     assert dict(rec.params)["symbol"] == "PF_XBTUSD"
     assert res.status is OrderStatus.PLACED and res.cli_ord_id == "a+b/=c"
     assert res.events[0].type is OrderEventType.PLACE and res.events[0].order.limit_price == Decimal("50000")
+
+
+async def test_query_with_reserved_characters_is_sent_as_signed(env):
+    """The query string goes out byte for byte (``%3A`` stays encoded): the signature covers those bytes."""
+    srv, client, _ = env
+    srv.reply(f"{V3}/fills", Canned({"result": "success", "fills": [], "serverTime": "2026-01-01T00:00:00.000Z"}))
+    await client.fills(last_fill_time_ms=1_767_225_600_000)
+    [rec] = srv.seen(f"{V3}/fills")
+    assert rec.raw_query == "lastFillTime=2026-01-01T00%3A00%3A00.000Z"
+    assert rec.verified is True and rec.method == "GET"
 
 
 async def test_bad_signature_is_refused_with_authentication_error(env):

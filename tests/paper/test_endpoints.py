@@ -10,38 +10,18 @@ from decimal import Decimal
 
 import pytest
 
-from kraken_tui.domain import Side
 from kraken_tui.paper.server import PaperServer
 
-from .helpers import T0, call, funding, make_exchange, quote
+from .helpers import HOUR, T0, call, make_exchange, scripted_sequence
 from .shapes import assert_shape, ccxt_response
 
-HOUR = 3_600_000
 V3 = "/derivatives/api/v3/"
-
-
-def _script(ex):
-    """Funding 0.0001/h; market buy 0.5 (taker at 50010); resting sell 0.2 @ 50500 filled as maker by a print at
-    50610; a stop placed then cancelled; a post-only rejected; one funding hour settled on the 0.3 long."""
-    funding(ex, T0, 0.0001)
-    quote(ex, T0 + 1000)
-    assert ex.send_order({"orderType": "mkt", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.5"}).status == "placed"
-    sell = ex.send_order({"orderType": "lmt", "symbol": "PF_XBTUSD", "side": "sell", "size": "0.2",
-                          "limitPrice": "50500", "cliOrdId": "tp-1"})
-    stop = ex.send_order({"orderType": "stp", "symbol": "PF_XBTUSD", "side": "sell", "size": "0.1",
-                          "stopPrice": "49000", "reduceOnly": "true"})
-    ex.cancel_order(stop.order_id)
-    assert ex.send_order({"orderType": "post", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.1",
-                          "limitPrice": "50020"}).status == "postWouldExecute"
-    quote(ex, T0 + 2000, bid=50_600, ask=50_620, mark=50_610, last=50_610, trade=1.0, side=Side.BUY)
-    quote(ex, T0 + HOUR + 1000, bid=50_600, ask=50_620, mark=50_610)
-    return sell.order_id, stop.order_id
 
 
 @pytest.fixture
 async def srv():
     ex = make_exchange()
-    ids = _script(ex)
+    ids = scripted_sequence(ex)
     server = PaperServer(ex)
     server.ids = ids
     await server.start()

@@ -117,12 +117,12 @@ async def test_client_backs_off_and_its_flatten_reserve_still_gets_through():
     """The project's client spends the same points as the server counts: it waits instead of exceeding (the
     server never answers 429), and the flatten's priority calls (cancel-all, positions read, reduce-only close)
     fit in the reserve right after normal calls used everything else."""
-    import httpx
     from pydantic import SecretStr
 
     from kraken_tui.config import Credentials
     from kraken_tui.domain import OrderRequest, OrderType, Side
     from kraken_tui.kraken.rest import KrakenRestClient
+    from kraken_tui.kraken.rest_http import new_session
     from kraken_tui.paper.server import PAPER_API_KEY, PAPER_API_SECRET
 
     ex = make_exchange(starting_balance_usd=1e7)
@@ -141,7 +141,7 @@ async def test_client_backs_off_and_its_flatten_reserve_still_gets_through():
     srv.budget.charge = spy
     creds = Credentials(api_key=SecretStr(PAPER_API_KEY), api_secret=SecretStr(PAPER_API_SECRET), source="paper")
     try:
-        async with httpx.AsyncClient() as http:
+        async with new_session() as http:
             client = KrakenRestClient(http, srv.rest_url, creds)
             await client.send_order(OrderRequest("PF_XBTUSD", Side.BUY, OrderType.MARKET, Decimal("0.01")))
             loop = asyncio.get_running_loop()
