@@ -358,6 +358,8 @@ class Runtime:
                 gate = source = _Lockstep(source)
             live_src = getattr(self._source, "name", "") == "live"
             exchange = PaperExchange(cfg.paper)
+            if self.mode is EngineMode.REPLAY:  # data time runs faster than the wall (PaperExchange.dms_wall_s)
+                exchange.dms_wall_s = time.monotonic
             account = self.profile.paper_account if self.profile is not None else None
             if account is not None and self.mode is EngineMode.PAPER:
                 await self._open_paper_account(exchange, account)

@@ -83,6 +83,11 @@ class PaperExchange:
         self.log_seq = 0
         self.now_ms = 0
         self.dms_trigger_ms: int | None = None
+        self.dms_wall_s: Callable[[], float] | None = None
+        """A monotonic wall clock (seconds) the dead man's switch counts instead of the exchange clock; set for
+        replays, whose data clock runs faster than the wall: Kraken's timer measures the client's silence in real
+        seconds (spec §4.14), and the client refreshes it on the wall clock. None: the exchange clock."""
+        self._dms_wall_deadline_s: float | None = None
         self.leverage_preferences: dict[str, Decimal] = {}
         self.candles = CandleStore()
         self.account_uid = str(uuid.uuid4())
@@ -138,8 +143,8 @@ class PaperExchange:
             hours += 1
         self.funded_hour_ms = max(self.funded_hour_ms, ts_ms - ts_ms % HOUR_MS)
         self.now_ms = ts_ms
-        if self.dms_trigger_ms is not None and ts_ms >= self.dms_trigger_ms:
-            self.dms_trigger_ms = None
+        if self.dms_trigger_ms is not None and self._dms_due(ts_ms):
+            self.dms_trigger_ms = self._dms_wall_deadline_s = None
             for order in list(self.open_orders.values()):
                 self.close_order(order, "CANCELLED", "dead_man_switch", "DEAD_MAN_SWITCH")
         while self.closed_orders and (self.closed_orders[0].closed_ms or 0) < ts_ms - STATUS_MEMORY_MS:
@@ -254,9 +259,18 @@ class PaperExchange:
 
     def cancel_all_after(self, timeout_s: int) -> tuple[int, int | None]:
         """cancelallordersafter (spec §4.14): arm (timeout > 0) or disarm (0) the dead man's switch on the
-        exchange clock. Returns (current_ms, trigger_ms or None when disarmed)."""
+        exchange clock (or, with ``dms_wall_s`` set, ``timeout_s`` wall seconds from now). Returns (current_ms,
+        trigger_ms on the exchange clock, or None when disarmed)."""
         self.dms_trigger_ms = self.now_ms + timeout_s * 1000 if timeout_s > 0 else None
+        self._dms_wall_deadline_s = (self.dms_wall_s() + timeout_s
+                                     if timeout_s > 0 and self.dms_wall_s is not None else None)
         return self.now_ms, self.dms_trigger_ms
+
+    def _dms_due(self, ts_ms: int) -> bool:
+        """The armed dead man's switch is due at exchange time ``ts_ms`` (or on the wall clock, ``dms_wall_s``)."""
+        if self.dms_wall_s is not None and self._dms_wall_deadline_s is not None:
+            return self.dms_wall_s() >= self._dms_wall_deadline_s
+        return self.dms_trigger_ms is not None and ts_ms >= self.dms_trigger_ms
 
     def suspend_market(self, symbol: str, suspended: bool, note: str = "") -> None:
         """Suspend (or resume) trading in ``symbol``: while suspended, sendorder/batch sends answer

@@ -20,6 +20,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 from kraken_tui.config import Config, load_config, profile_dir, validate_profile_name
 from kraken_tui.errors import ConfigError
@@ -44,6 +45,8 @@ async def start_paper_server(cfg: Config, source: MarketSource | None, *, host: 
         ConfigError: bad ``paper.symbols``.
     """
     exchange = PaperExchange(cfg.paper)
+    if getattr(source, "name", "") == "replay":  # data time runs faster than the wall (PaperExchange.dms_wall_s)
+        exchange.dms_wall_s = time.monotonic
     if store is not None:
         store.load(exchange)
     server = PaperServer(exchange, host=host or cfg.paper.host, port=cfg.paper.port if port is None else port,

@@ -304,3 +304,20 @@ def default_mm_rate() -> Decimal:
     from kraken_tui.paper.instruments import default_instrument
 
     return default_instrument("PF_XBTUSD").margin_levels[0].maintenance_margin_rate
+
+
+def test_dead_man_switch_of_a_replay_counts_wall_seconds_not_data_time():
+    """A replay's data clock runs faster than the wall; the switch measures the client's silence in wall seconds
+    (spec §4.14), so an hour of replayed data inside one wall second cancels nothing."""
+    ex = make_exchange()
+    wall = [100.0]
+    ex.dms_wall_s = lambda: wall[0]
+    quote(ex, T0 + 1000)
+    o = _send(ex, orderType="lmt", side="buy", size="0.1", limitPrice="49000")
+    now, trigger = ex.cancel_all_after(60)
+    assert trigger == now + 60_000  # the answer stays on the exchange clock
+    quote(ex, T0 + 3_600_000)
+    assert o.order_id in ex.open_orders
+    wall[0] += 61
+    quote(ex, T0 + 3_601_000)
+    assert o.order_id not in ex.open_orders and ex.closed_orders[-1].update_reason == "DEAD_MAN_SWITCH"
