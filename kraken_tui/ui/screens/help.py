@@ -60,8 +60,11 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         body = self.query_one("#help-body", VerticalScroll)
         body.focus()
-        self.watch(body, "scroll_y", lambda _y: self.update_hint(), init=False)
+        self.watch(body, "scroll_y", self._scrolled, init=False)
         self.call_after_refresh(self.update_hint)
+
+    def _scrolled(self, _y: float) -> None:
+        self.update_hint()
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.update_hint)
