@@ -39,6 +39,7 @@ from kraken_tui.journal.trades import Trade
 
 __all__ = [
     "RATIO_MIN_SPAN_DAYS",
+    "FILTER_SYNTAX",
     "SORT_KEYS",
     "Curve",
     "PeriodPnl",
@@ -56,6 +57,7 @@ __all__ = [
     "ratios_shown",
     "load_journal",
     "parse_filter",
+    "parse_filter_terms",
     "sort_trades",
     "statistics",
     "trade_detail",
@@ -104,26 +106,43 @@ def parse_filter(text: str) -> TradeFilter:
     """Parse the filter text.
 
     Raises:
-        ConfigError: an unknown word or a bad date (the message names it and the accepted syntax).
+        ConfigError: an unknown word or a bad date (the message names every bad word and the accepted syntax).
     """
+    flt, bad = parse_filter_terms(text)
+    if bad:
+        raise ConfigError("filter", " ".join(bad), FILTER_SYNTAX)
+    return flt
+
+
+#: The filter terms, as an error message names them.
+FILTER_SYNTAX = "sym:TEXT, long, short, win, loss, from:DATE, to:DATE (DATE: ISO-8601 UTC, e.g. 2024-07-01)"
+
+
+def parse_filter_terms(text: str) -> tuple[TradeFilter, list[str]]:
+    """Parse the filter text term by term: the filter of the valid terms, and the terms that are not valid
+    (unknown words, bad dates), in the order written. Never raises."""
     symbol = side = outcome = None
     since = until = None
+    bad: list[str] = []
     for word in text.split():
         w = word.lower()
-        if w in ("long", "short"):
-            side = w
-        elif w in ("win", "wins", "loss", "losses"):
-            outcome = "win" if w.startswith("win") else "loss"
-        elif w.startswith(("sym:", "symbol:")):
-            symbol = word.split(":", 1)[1].upper() or None
-        elif w.startswith("from:"):
-            since = parse_since(word.split(":", 1)[1])
-        elif w.startswith("to:"):
-            value = word.split(":", 1)[1]
-            until = parse_since(value) + (DAY_MS - 1 if len(value) <= 10 else 0)
-        else:
-            raise ConfigError("filter", word, "sym:TEXT, long, short, win, loss, from:DATE, to:DATE")
-    return TradeFilter(symbol, side, outcome, since, until)
+        try:
+            if w in ("long", "short"):
+                side = w
+            elif w in ("win", "wins", "loss", "losses"):
+                outcome = "win" if w.startswith("win") else "loss"
+            elif w.startswith(("sym:", "symbol:")):
+                symbol = word.split(":", 1)[1].upper() or None
+            elif w.startswith("from:"):
+                since = parse_since(word.split(":", 1)[1])
+            elif w.startswith("to:"):
+                value = word.split(":", 1)[1]
+                until = parse_since(value) + (DAY_MS - 1 if len(value) <= 10 else 0)
+            else:
+                bad.append(word)
+        except ConfigError:
+            bad.append(word)
+    return TradeFilter(symbol, side, outcome, since, until), bad
 
 
 def apply_filter(trades: Sequence[Trade], f: TradeFilter) -> list[Trade]:

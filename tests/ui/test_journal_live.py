@@ -190,3 +190,30 @@ async def test_the_journal_screen_shows_periods_and_na_ratios(make_app, tmp_path
         await pilot.pause()
         assert isinstance(app.screen, TradeDetailScreen)
         assert "held 30s" in detail_text(app.screen.detail).plain
+
+
+def test_a_bad_filter_names_its_bad_terms_and_keeps_the_valid_ones():
+    from kraken_tui.errors import ConfigError
+
+    flt, bad = jd.parse_filter_terms("sym:eth from:yesterday short bogus")
+    assert (flt.symbol, flt.side, flt.since_ms) == ("ETH", "short", None)
+    assert bad == ["from:yesterday", "bogus"]
+    with pytest.raises(ConfigError) as err:
+        jd.parse_filter("long to:someday")
+    assert "to:someday" in str(err.value) and "--since" not in str(err.value)
+
+
+async def test_the_screen_applies_the_valid_terms_of_a_bad_filter(make_app, tmp_path):
+    path = build_trades_journal(tmp_path / "j.sqlite", 30)
+    app = make_app(FakeEngine(journal_path=str(path)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open_journal(pilot, app)
+        await pilot.press("slash")
+        await pilot.press(*"short bogus")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        tl = screen.query_one(TradeList)
+        assert tl.trades and all(t.side.value == "short" for t in tl.trades) and len(tl.trades) < 30
+        assert screen.filter_text == "short"
+        assert any("bogus" in n.message for n in app._notifications)

@@ -361,12 +361,10 @@ class JournalScreen(Screen):
         box.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        try:
-            self.filter = jd.parse_filter(event.value)
-        except Exception as exc:
-            self.notify(str(exc), severity="warning")
-            return
-        self.filter_text = event.value.strip()
+        self.filter, bad = jd.parse_filter_terms(event.value)
+        if bad:  # the valid terms still apply; the bad ones are named
+            self.notify(f"filter: not understood: {' '.join(bad)} (terms: {jd.FILTER_SYNTAX})", severity="warning")
+        self.filter_text = " ".join(w for w in event.value.split() if w not in bad)
         event.input.remove_class("open")
         self.query_one(TradeList).focus()
         self.status = "filtering..."
