@@ -25,7 +25,8 @@ from typing import TypeVar
 from kraken_tui.domain import Fill, FillType, Side
 from kraken_tui.errors import JournalError
 from kraken_tui.journal.readonly import CORRUPT_HINT, read_only
-from kraken_tui.journal.records import DEFAULT_ACCOUNT, FundingPayment, ReconciliationOutcome, SignalRecord
+from kraken_tui.journal.records import (DEFAULT_ACCOUNT, FundingPayment, IntentRecord, ReconciliationOutcome,
+                                       SignalRecord)
 from kraken_tui.journal.trades import IntentInfo, TradeSet, derive_trades_per_account
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "load_data",
     "load_events",
     "load_fills",
+    "load_protective_intents",
     "load_signal",
     "load_trades",
     "read_data",
@@ -172,6 +174,37 @@ def load_signal(conn: sqlite3.Connection, signal_id: str) -> SignalRecord | None
         return SignalRecord(ts, sid, sym, side, conf, strategy, reason, action, feats, rejection)
     except (ValueError, TypeError):
         raise _bad(conn, "signals", rid, "features/side/confidence", (features, side, conf)) from None
+
+
+#: Intent purposes that protect a position: the stop, the take-profit levels and a trailing stop.
+PROTECTIVE_PURPOSES = ("stop", "tp1", "tp2", "tp3", "tp4", "trailing")
+
+
+def load_protective_intents(conn: sqlite3.Connection, symbol: str, since_ms: int, until_ms: int
+                            ) -> list[IntentRecord]:
+    """The protective orders (``PROTECTIVE_PURPOSES``: stop, tp1..tp4, trailing) the engine decided for
+    ``symbol`` with ``since_ms <= ts_ms <= until_ms`` (UTC ms, both inclusive), oldest first, as the
+    ``IntentRecord`` written (prices USD, size contracts, exact).
+
+    Raises:
+        JournalError: a stored row does not decode (names the row and column).
+    """
+    marks = ",".join("?" * len(PROTECTIVE_PURPOSES))
+    rows = conn.execute(
+        "SELECT id, ts_ms, cli_ord_id, symbol, side, size, order_type, purpose, limit_price, stop_price, "
+        f"reduce_only, signal_id FROM intents WHERE symbol = ? AND ts_ms >= ? AND ts_ms <= ? AND purpose IN ({marks}) "
+        "ORDER BY ts_ms, id",
+        (symbol, since_ms, until_ms, *PROTECTIVE_PURPOSES),
+    )
+    out: list[IntentRecord] = []
+    for rid, ts, cli, sym, side, size, otype, purpose, limit, stop, ro, sig in rows:
+        try:
+            out.append(IntentRecord(ts, cli, sym, side, Decimal(size), otype, purpose,
+                                    None if limit is None else Decimal(limit), None if stop is None else Decimal(stop),
+                                    bool(ro), sig))
+        except (InvalidOperation, ValueError, TypeError):
+            raise _bad(conn, "intents", rid, "side/size/order_type/purpose/prices", (side, size, otype, purpose)) from None
+    return out
 
 
 def _load_funding(conn: sqlite3.Connection) -> list[FundingPayment]:

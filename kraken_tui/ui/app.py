@@ -15,6 +15,8 @@ Must not import: the engine's internals (only ``engine.facade`` and ``engine.ope
 
 from __future__ import annotations
 
+import contextlib
+
 import logging
 import sys
 import time
@@ -325,7 +327,12 @@ class KrakenApp(App[int]):
         dash = self.dashboard
         if not isinstance(dash, DashboardScreen) or not dash.is_mounted:
             return
-        if any(isinstance(s, JournalScreen) for s in self.screen_stack):
+        journal = next((s for s in reversed(self.screen_stack) if isinstance(s, JournalScreen)), None)
+        if journal is not None:  # the dashboard is covered: only the journal's status bar is drawn
+            with contextlib.suppress(NoMatches):
+                journal.show_status(snap, int(self.clock() * 1000), self.palette, armed_s=self.guard.remaining_s(),
+                                    flatten_key=self.key_for("flatten"), reset_key=self.key_for("reset"),
+                                    resume_key=self.key_for("resume"))
             return
         frame = Frame(snap, int(self.clock() * 1000), self.palette, force=self._force)
         self._force = False

@@ -15,31 +15,49 @@ Must not import: textual, the engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from kraken_tui.domain import Fill
+from kraken_tui.domain import Fill, PositionSide, Side
+from kraken_tui.domain.money import contracts_pnl_usd, is_inverse_symbol
 from kraken_tui.errors import ConfigError
 from kraken_tui.journal.db import open_db
 from kraken_tui.journal.export import parse_since, write_trades_csv
-from kraken_tui.journal.queries import load_fills, load_signal, read_snapshot, starting_equity
-from kraken_tui.journal.records import SignalRecord
+from kraken_tui.journal.queries import (
+    load_fills,
+    load_protective_intents,
+    load_signal,
+    read_snapshot,
+    starting_equity,
+)
+from kraken_tui.journal.records import IntentRecord, SignalRecord
 from kraken_tui.journal.stats import DAY_MS, Summary, summarize_rows
 from kraken_tui.journal.tradecache import load_cached_trades, rows_of
 from kraken_tui.journal.trades import Trade
 
 __all__ = [
+    "RATIO_MIN_SPAN_DAYS",
+    "FILTER_SYNTAX",
     "SORT_KEYS",
     "Curve",
+    "PeriodPnl",
     "JournalView",
     "TradeDetail",
     "TradeFilter",
     "apply_filter",
     "equity_curve",
+    "excursion_pct",
     "export_csv",
+    "fill_parts",
+    "hold_ms",
+    "period_pnl",
+    "r_multiple",
+    "ratios_shown",
     "load_journal",
     "parse_filter",
+    "parse_filter_terms",
     "sort_trades",
     "statistics",
     "trade_detail",
@@ -88,26 +106,43 @@ def parse_filter(text: str) -> TradeFilter:
     """Parse the filter text.
 
     Raises:
-        ConfigError: an unknown word or a bad date (the message names it and the accepted syntax).
+        ConfigError: an unknown word or a bad date (the message names every bad word and the accepted syntax).
     """
+    flt, bad = parse_filter_terms(text)
+    if bad:
+        raise ConfigError("filter", " ".join(bad), FILTER_SYNTAX)
+    return flt
+
+
+#: The filter terms, as an error message names them.
+FILTER_SYNTAX = "sym:TEXT, long, short, win, loss, from:DATE, to:DATE (DATE: ISO-8601 UTC, e.g. 2024-07-01)"
+
+
+def parse_filter_terms(text: str) -> tuple[TradeFilter, list[str]]:
+    """Parse the filter text term by term: the filter of the valid terms, and the terms that are not valid
+    (unknown words, bad dates), in the order written. Never raises."""
     symbol = side = outcome = None
     since = until = None
+    bad: list[str] = []
     for word in text.split():
         w = word.lower()
-        if w in ("long", "short"):
-            side = w
-        elif w in ("win", "wins", "loss", "losses"):
-            outcome = "win" if w.startswith("win") else "loss"
-        elif w.startswith(("sym:", "symbol:")):
-            symbol = word.split(":", 1)[1].upper() or None
-        elif w.startswith("from:"):
-            since = parse_since(word.split(":", 1)[1])
-        elif w.startswith("to:"):
-            value = word.split(":", 1)[1]
-            until = parse_since(value) + (DAY_MS - 1 if len(value) <= 10 else 0)
-        else:
-            raise ConfigError("filter", word, "sym:TEXT, long, short, win, loss, from:DATE, to:DATE")
-    return TradeFilter(symbol, side, outcome, since, until)
+        try:
+            if w in ("long", "short"):
+                side = w
+            elif w in ("win", "wins", "loss", "losses"):
+                outcome = "win" if w.startswith("win") else "loss"
+            elif w.startswith(("sym:", "symbol:")):
+                symbol = word.split(":", 1)[1].upper() or None
+            elif w.startswith("from:"):
+                since = parse_since(word.split(":", 1)[1])
+            elif w.startswith("to:"):
+                value = word.split(":", 1)[1]
+                until = parse_since(value) + (DAY_MS - 1 if len(value) <= 10 else 0)
+            else:
+                bad.append(word)
+        except ConfigError:
+            bad.append(word)
+    return TradeFilter(symbol, side, outcome, since, until), bad
 
 
 def apply_filter(trades: Sequence[Trade], f: TradeFilter) -> list[Trade]:
@@ -176,6 +211,8 @@ class Curve:
     x: list[int]
     equity: list[float]
     drawdown: list[float]
+    ts_ms: list[int] = field(default_factory=list)
+    """The exit time of each point (UTC ms): the charts' time axis."""
 
 
 def equity_curve(trades: Sequence[Trade], start: Decimal | None, points: int = 400) -> Curve:
@@ -198,29 +235,151 @@ def equity_curve(trades: Sequence[Trade], start: Decimal | None, points: int = 4
     else:
         step = n / points
         idx = sorted({int(i * step) for i in range(points)} | {n - 1, min(range(n), key=dd.__getitem__)})
-    return Curve([i + 1 for i in idx], [eq[i] for i in idx], [dd[i] for i in idx])
+    return Curve([i + 1 for i in idx], [eq[i] for i in idx], [dd[i] for i in idx],
+                 [ordered[i].exit_ts_ms for i in idx])
 
 
 @dataclass(frozen=True, slots=True)
 class TradeDetail:
-    """A trade, its fills (entry to exit, same symbol) and its signal (None when unknown)."""
+    """A trade, its fills (entry to exit, same symbol; only those with a part in the trade), the part of each
+    fill that belongs to the trade (contracts, same order: a reversal fill splits between two trades), its
+    signal (None when unknown) and the protective orders (stop, take-profits) decided while it was open."""
 
     trade: Trade
     fills: list[Fill]
     signal: SignalRecord | None
+    parts: list[Decimal] = field(default_factory=list)
+    protective: list[IntentRecord] = field(default_factory=list)
+
+    @property
+    def stops(self) -> list[Decimal]:
+        """The stop prices used (USD), in the order they were set (the first is the initial stop)."""
+        return [i.stop_price for i in self.protective if i.purpose.value in ("stop", "trailing") and i.stop_price]
+
+    @property
+    def take_profits(self) -> list[Decimal]:
+        """The take-profit prices used (USD), distinct, in the order they were first set."""
+        out: list[Decimal] = []
+        for i in self.protective:
+            px = i.limit_price or i.stop_price
+            if i.purpose.value.startswith("tp") and px is not None and px not in out:
+                out.append(px)
+        return out
+
+
+def fill_parts(trade: Trade, fills: Sequence[Fill]) -> list[Decimal]:
+    """The part of each of ``fills`` (the symbol's fills from the trade's entry to its exit, time order) that
+    belongs to ``trade``, contracts, >= 0. Fills before the first opening fill (the previous trade's exits
+    at the same time) and after the position is flat again get 0; the first opening fill of a reversal
+    gets only what it opened for this trade (``trade.size`` less the later adds), and the closing fill of a
+    reversal only what it closed (the rest opens the next trade). ``journal.trades`` splits a reversal fill
+    the same way (its module docstring)."""
+    sign = 1 if trade.side is PositionSide.LONG else -1
+    units = [(f.size if f.side is Side.BUY else -f.size) * sign for f in fills]  # + opens, - closes
+    parts = [Decimal(0)] * len(fills)
+    first = next((k for k, u in enumerate(units) if u > 0), None)
+    if first is None:
+        return parts
+    adds = sum((u for k, u in enumerate(units) if k > first and u > 0 and fills[k].ts_ms < trade.exit_ts_ms),
+               Decimal(0))
+    pos = min(units[first], max(trade.size - adds, Decimal(0)))
+    parts[first] = pos
+    for k in range(first + 1, len(fills)):
+        if pos <= 0:
+            break
+        u = units[k]
+        if u > 0:
+            parts[k] = u
+            pos += u
+        else:
+            parts[k] = min(-u, pos)
+            pos -= parts[k]
+    return parts
+
+
+def hold_ms(trade: Trade) -> int:
+    """How long the trade was open, ms (exit time - entry time)."""
+    return trade.exit_ts_ms - trade.entry_ts_ms
+
+
+def r_multiple(trade: Trade, stop: Decimal | None) -> float | None:
+    """Net P&L over the initial risk: ``net_pnl_usd / |P&L from entry to the stop|`` (the risk in USD from
+    ``domain.money.contracts_pnl_usd``; Van Tharp's R-multiple). None without a stop or with zero risk."""
+    if stop is None:
+        return None
+    sign = Decimal(1) if trade.side is PositionSide.LONG else Decimal(-1)
+    risk = abs(contracts_pnl_usd(sign * trade.size, trade.entry_price, stop, inverse=is_inverse_symbol(trade.symbol)))
+    return float(trade.net_pnl_usd / risk) if risk > 0 else None
+
+
+def excursion_pct(trade: Trade, usd: float) -> float:
+    """An excursion (MAE or MFE, USD) as a fraction of the trade's entry notional (size x entry price for
+    PF_ linear contracts; size for PI_ inverse contracts, 1 USD each); 0.0 when the notional is 0."""
+    notional = float(trade.size if is_inverse_symbol(trade.symbol) else trade.size * trade.entry_price)
+    return usd / notional if notional else 0.0
+
+
+#: Sharpe and Sortino are shown only over at least this many days of trading (first entry to last exit);
+#: below it they say "n/a" (a handful of daily returns gives no meaningful annualised ratio).
+RATIO_MIN_SPAN_DAYS = 7
+
+
+def ratios_shown(trades: Sequence[Trade]) -> bool:
+    """True when ``trades`` span at least ``RATIO_MIN_SPAN_DAYS`` (first entry to last exit)."""
+    if not trades:
+        return False
+    span = max(t.exit_ts_ms for t in trades) - min(t.entry_ts_ms for t in trades)
+    return span >= RATIO_MIN_SPAN_DAYS * DAY_MS
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodPnl:
+    """Net P&L (USD, after fees and funding) of the trades that exited in one UTC period: ``label`` is the
+    day (``2024-07-01``) or the ISO week (``2024-W27``)."""
+
+    label: str
+    net_usd: Decimal
+    trades: int
+
+
+def period_pnl(trades: Sequence[Trade], period: str) -> list[PeriodPnl]:
+    """Net P&L per UTC ``period`` ("day" or "week", ISO weeks from Monday), oldest first; periods without
+    exits are left out.
+
+    Raises:
+        ValueError: ``period`` is neither "day" nor "week".
+    """
+    if period not in ("day", "week"):
+        raise ValueError(f"period must be 'day' or 'week', got {period!r}")
+    sums: dict[str, tuple[Decimal, int]] = {}
+    for t in sorted(trades, key=lambda t: t.exit_ts_ms):
+        d = datetime.fromtimestamp(t.exit_ts_ms / 1000, UTC)
+        if period == "day":
+            label = d.strftime("%Y-%m-%d")
+        else:
+            monday = d - timedelta(days=d.weekday())
+            iso = monday.isocalendar()
+            label = f"{iso.year}-W{iso.week:02d}"
+        net, n = sums.get(label, (Decimal(0), 0))
+        sums[label] = (net + t.net_pnl_usd, n + 1)
+    return [PeriodPnl(k, v[0], v[1]) for k, v in sums.items()]
 
 
 def trade_detail(view: JournalView, trade: Trade) -> TradeDetail:
-    """Fills (same symbol, entry to exit, through the ``fills_ts`` index) and the opening signal of
-    ``trade``. Blocking (reads the file)."""
+    """Fills (same symbol, entry to exit, through the ``fills_ts`` index; each with its part of the trade,
+    ``fill_parts``; fills with no part left out), the opening signal and the protective orders of ``trade``.
+    Blocking (reads the file)."""
     conn = open_db(view.path, create=False)
     try:
         with read_snapshot(conn):
             fills = load_fills(conn, symbol=trade.symbol, since_ms=trade.entry_ts_ms, until_ms=trade.exit_ts_ms)
             signal = load_signal(conn, trade.signal_id) if trade.signal_id else None
+            protective = load_protective_intents(conn, trade.symbol, trade.entry_ts_ms, trade.exit_ts_ms)
     finally:
         conn.close()
-    return TradeDetail(trade, fills, signal)
+    parts = fill_parts(trade, fills)
+    kept = [(f, p) for f, p in zip(fills, parts, strict=True) if p > 0]
+    return TradeDetail(trade, [f for f, _ in kept], signal, [p for _, p in kept], protective)
 
 
 def export_csv(trades: Sequence[Trade], path: Path) -> Path:

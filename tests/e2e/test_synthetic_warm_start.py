@@ -85,3 +85,27 @@ def test_the_auto_source_fallback_reason_is_an_event(tmp_path):
 
     events = asyncio.run(run())
     assert any(e.kind is EventKind.FEED and why in e.message for e in events)
+
+
+def test_the_default_run_is_warm_at_its_first_candle_close(tmp_path):
+    """The default configuration (its strategy, timeframe and symbols) on the synthetic market: every symbol's
+    warm-up is complete at start and the forming candle closes within one timeframe, so the first candle
+    close can already produce a signal."""
+
+    async def run():
+        cfg = Config.model_validate({"paper": {"fresh": True}})
+        rt = await build_runtime(cfg, RunOptions(source="synthetic", journal=tmp_path / "d.sqlite"))
+        await rt.start()
+        try:
+            return cfg, rt.paper_server.source.start_ms, rt.engine.snapshot().warmup
+        finally:
+            await rt.aclose()
+
+    cfg, start_ms, warm = asyncio.run(run())
+    tf_ms = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000}[cfg.strategy.timeframe]
+    assert {w.symbol for w in warm} == set(cfg.strategy.symbols)
+    for w in warm:
+        assert w.ready, w
+        assert w.next_close_ms is not None and 0 < w.next_close_ms - start_ms <= tf_ms, (w, start_ms)
+        print(f"{w.symbol}: {w.bars}/{w.bars_needed} bars ({w.timeframe}) at start; first candle close "
+              f"{(w.next_close_ms - start_ms) / 1000:.0f} s after the start")

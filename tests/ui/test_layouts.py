@@ -150,3 +150,35 @@ def test_bad_panel_ids_in_the_config_are_named():
         Config.model_validate({"ui": {"zoom": "chart"}})
     with pytest.raises(ValidationError, match="'foo'"):
         Config.model_validate({"ui": {"hidden_panels": ["orders", "foo"]}})
+
+
+async def test_modals_draw_over_the_live_dashboard(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot)
+        for key in ("question_mark", "q"):
+            await keys(pilot, key)
+            await pilot.pause(0.1)
+            svg = app.export_screenshot()
+            assert "Equity" in svg and "Positions" in svg, key  # the dashboard shows under the dialog
+            await keys(pilot, "escape")
+            await pilot.pause(0.1)
+
+
+async def test_help_scrolls_at_80x24_with_a_more_hint(make_app):
+    from textual.containers import VerticalScroll
+
+    from kraken_tui.ui.screens.help import HelpScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot)
+        await keys(pilot, "question_mark")
+        await pilot.pause(0.2)
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        body = help_screen.query_one("#help-body", VerticalScroll)
+        assert body.max_scroll_y > 0 and "more" in str(body.border_subtitle)
+        await keys(pilot, "end")
+        await pilot.pause(0.2)
+        assert body.scroll_y == body.max_scroll_y and not body.border_subtitle

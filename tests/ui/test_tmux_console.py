@@ -34,7 +34,9 @@ class Tmux:
     def __init__(self, csv: Path, tmp_path: Path, speed: int) -> None:
         exe = Path(sys.executable).with_name("kraken-tui")
         self.tm = ["tmux", "-L", f"kt-{uuid.uuid4().hex[:8]}"]
-        cmd = (f"env HOME={tmp_path} XDG_DATA_HOME={tmp_path}/data XDG_STATE_HOME={tmp_path}/state "
+        run = tmp_path / "run"  # a private runtime dir: the console's control socket is its own
+        run.mkdir(mode=0o700, exist_ok=True)
+        cmd = (f"env HOME={tmp_path} XDG_RUNTIME_DIR={run} XDG_DATA_HOME={tmp_path}/data XDG_STATE_HOME={tmp_path}/state "
                f"XDG_CONFIG_HOME={tmp_path}/config TERM=xterm-256color {exe} --replay {csv} "
                f"--symbol-map ETHUSD=PF_ETHUSD --speed {speed} --journal {tmp_path}/journal.sqlite; sleep 30")
         subprocess.run([*self.tm, "new-session", "-d", "-s", "kt", "-x", "120", "-y", "40", "-c", str(tmp_path),

@@ -20,16 +20,17 @@ DATA = "kraken/kraken_spot_ethusd_5m_2024H2.ohlcvt.csv"
 
 
 class Term:
-    """``kraken-tui`` replaying ``csv`` in a detached tmux window of ``width`` x ``height`` on a private server."""
+    """``kraken-tui`` replaying ``csv`` at ``speed`` x in a detached tmux window of ``width`` x ``height`` on a
+    private server."""
 
-    def __init__(self, csv: Path, tmp_path: Path, width: int, height: int) -> None:
+    def __init__(self, csv: Path, tmp_path: Path, width: int, height: int, speed: int = 300) -> None:
         exe = Path(sys.executable).with_name("kraken-tui")
         self.tm = ["tmux", "-L", f"kt-{uuid.uuid4().hex[:8]}"]
         run = tmp_path / "run"
         run.mkdir(mode=0o700)
         cmd = (f"env HOME={tmp_path} XDG_RUNTIME_DIR={run} XDG_DATA_HOME={tmp_path}/data "
                f"XDG_STATE_HOME={tmp_path}/state XDG_CONFIG_HOME={tmp_path}/config TERM=xterm-256color {exe} "
-               f"--replay {csv} --symbol-map ETHUSD=PF_ETHUSD --speed 300 --journal {tmp_path}/journal.sqlite; "
+               f"--replay {csv} --symbol-map ETHUSD=PF_ETHUSD --speed {speed} --journal {tmp_path}/journal.sqlite; "
                f"sleep 30")
         subprocess.run([*self.tm, "new-session", "-d", "-s", "kt", "-x", str(width), "-y", str(height),
                         "-c", str(tmp_path), cmd], check=True)

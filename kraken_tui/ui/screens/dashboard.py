@@ -238,10 +238,10 @@ class DashboardScreen(Screen):
             # in the grid layouts a hidden panel leaves its cell empty, so the other panels keep their places
             panel.visible = self.zoomed is not None or panel.id not in self.hidden
             zoom = panel.id == self.zoomed
-            panel.styles.column_span = 1 if zoom else None  # type: ignore[assignment]
-            panel.styles.row_span = 1 if zoom else None  # type: ignore[assignment]
-            panel.styles.max_height = "100%" if zoom else None  # type: ignore[assignment]
-            panel.styles.height = "1fr" if zoom else None  # type: ignore[assignment]
+            panel.styles.column_span = 1 if zoom else None
+            panel.styles.row_span = 1 if zoom else None
+            panel.styles.max_height = "100%" if zoom else None
+            panel.styles.height = "1fr" if zoom else None
         key_for = getattr(self.app, "key_for", None)
         if self.zoomed is not None:
             title = next((str(p.border_title) for p in self.panels if p.id == self.zoomed), self.zoomed)

@@ -1,5 +1,6 @@
 """Help screen: every operator key (as currently mapped), what it does, and where the log and the
-journal are. Escape, q or ? closes it.
+journal are. Escape, q or ? closes it. Drawn over the live dashboard; on a short terminal it scrolls
+(arrows, PgUp/PgDn) and its bottom border says "more" while there is more below.
 
 Must not import: the engine's internals, the journal.
 """
@@ -45,7 +46,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("what", ratio=1)
         for key, what in self.keys:
             table.add_row(key, what)
-        with VerticalScroll():
+        with VerticalScroll(id="help-body"):
             yield Static(Text("kraken-tui keys", style="bold"))
             yield Static(table)
             yield Static(Text.assemble(
@@ -55,6 +56,25 @@ class HelpScreen(ModalScreen[None]):
                 "the command palette (ctrl+p). To leave the console running, detach tmux (ctrl-b d). "
                 "Esc closes this help.",
             ))
+
+    def on_mount(self) -> None:
+        body = self.query_one("#help-body", VerticalScroll)
+        body.focus()
+        self.watch(body, "scroll_y", self._scrolled, init=False)
+        self.call_after_refresh(self.update_hint)
+
+    def _scrolled(self, _y: float) -> None:
+        self.update_hint()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.update_hint)
+
+    def update_hint(self) -> bool:
+        """Show "▼ more" on the bottom border while the help continues below. Returns True when it does."""
+        body = self.query_one("#help-body", VerticalScroll)
+        more = body.max_scroll_y > 0 and body.scroll_y < body.max_scroll_y
+        body.border_subtitle = "▼ more: ↓ / PgDn" if more else ""
+        return more
 
     def action_close(self) -> None:
         """Close the help."""

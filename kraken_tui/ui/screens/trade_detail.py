@@ -1,5 +1,7 @@
-"""Trade detail dialog: entry and exit, size, P&L split into gross, fees and funding, exit reason,
-MAE/MFE, every fill of the trade and the signal that opened it. Esc closes it.
+"""Trade detail dialog: entry and exit times, hold time, size, P&L split into gross, fees and funding, exit
+reason, R-multiple, MAE/MFE in USD and % of the entry notional, the stop and take-profits used, every fill of
+the trade (a reversal fill shown as the part that belongs to this trade) and the signal that opened it.
+Esc closes it.
 
 Units: prices USD, sizes contracts, money USD, times UTC. Must not import: the engine.
 """
@@ -18,9 +20,21 @@ from textual.widgets import Static
 from kraken_tui.journal.export import iso_ms
 from kraken_tui.journal.records import flatten_source_of
 from kraken_tui.ui import format as fmt
-from kraken_tui.ui.journal_data import TradeDetail
+from kraken_tui.ui.journal_data import TradeDetail, excursion_pct, hold_ms, r_multiple
 
-__all__ = ["TradeDetailScreen", "detail_text"]
+__all__ = ["TradeDetailScreen", "detail_text", "duration"]
+
+
+def duration(ms: int) -> str:
+    """A hold time: ``45s``, ``12m 05s``, ``3h 07m``, ``2d 04h``."""
+    s = max(0, ms) // 1000
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86_400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86_400}d {s % 86_400 // 3600:02d}h"
 
 
 def detail_text(d: TradeDetail) -> Text:
@@ -30,14 +44,22 @@ def detail_text(d: TradeDetail) -> Text:
     reason = f"{t.exit_reason} ({source})" if source else t.exit_reason
     arrow = "▲" if t.side.value == "long" else "▼"
     out = Text(f"{t.symbol} {arrow} {t.side.value} {fmt.size(t.size)}\n", style="bold")
-    out.append(f"entry {fmt.price(t.entry_price)} at {iso_ms(t.entry_ts_ms)}\n"
-               f"exit  {fmt.price(t.exit_price)} at {iso_ms(t.exit_ts_ms)}   exit reason: {reason}\n"
-               f"gross {fmt.signed_money(t.gross_pnl_usd)}  fees {fmt.money(t.fees_usd)}  "
-               f"funding {fmt.signed_money(t.funding_usd)} (paid {fmt.money(t.funding_paid_usd)}, "
+    out.append(f"entry {fmt.price(t.entry_price)} USD at {iso_ms(t.entry_ts_ms)}\n"
+               f"exit  {fmt.price(t.exit_price)} USD at {iso_ms(t.exit_ts_ms)}   held {duration(hold_ms(t))}   "
+               f"exit reason: {reason}\n"
+               f"gross {fmt.signed_money(t.gross_pnl_usd)} USD  fees {fmt.money(t.fees_usd)} USD  "
+               f"funding {fmt.signed_money(t.funding_usd)} USD (paid {fmt.money(t.funding_paid_usd)}, "
                f"received {fmt.money(t.funding_received_usd)})\n")
     out.append(f"net   {fmt.signed_money(t.net_pnl_usd)} USD", style="bold")
-    out.append(f"   MAE {fmt.signed_money(t.mae_usd)}  MFE {fmt.signed_money(t.mfe_usd)}   "
-               f"strategy {t.strategy or '-'}\n")
+    stops, tps = d.stops, d.take_profits
+    r = r_multiple(t, stops[0] if stops else None)
+    out.append(f"   R {'n/a (no stop)' if r is None else f'{r:+.2f}'}   strategy {t.strategy or '-'}\n")
+    out.append(f"MAE {fmt.signed_money(t.mae_usd)} USD ({fmt.pct(excursion_pct(t, t.mae_usd), 2, True)})   "
+               f"MFE {fmt.signed_money(t.mfe_usd)} USD ({fmt.pct(excursion_pct(t, t.mfe_usd), 2, True)}) "
+               f"of the entry notional\n")
+    stop_text = " -> ".join(fmt.price(p) for p in stops) if stops else "none journaled"
+    tp_text = ", ".join(fmt.price(p) for p in tps) if tps else "none journaled"
+    out.append(f"stop {stop_text}   take-profits {tp_text}\n")
     s = d.signal
     if s is None:
         out.append("signal: none journaled (manual, external or reconciled)\n")
@@ -55,10 +77,14 @@ def fills_table(d: TradeDetail) -> Table:
         ("type", "left"), ("order", "left"))
     for col, justify in columns:
         table.add_column(col, justify=justify, no_wrap=True)
-    for f in d.fills:
-        table.add_row(iso_ms(f.ts_ms), ("▲ " if f.side.value == "buy" else "▼ ") + f.side.value, fmt.size(f.size),
-                      fmt.price(f.price), fmt.money(f.fee) if f.fee is not None else "-", f.fill_type.value,
-                      f.cli_ord_id or f.order_id)
+    parts = d.parts if len(d.parts) == len(d.fills) else [f.size for f in d.fills]
+    for f, part in zip(d.fills, parts, strict=True):
+        split = part != f.size  # a reversal fill: only this trade's part, its fee pro rata
+        size = f"{fmt.size(part)} of {fmt.size(f.size)}" if split else fmt.size(f.size)
+        fee = None if f.fee is None else (f.fee * part / f.size if split and f.size else f.fee)
+        table.add_row(iso_ms(f.ts_ms), ("▲ " if f.side.value == "buy" else "▼ ") + f.side.value, size,
+                      fmt.price(f.price), fmt.money(fee) if fee is not None else "-",
+                      f.fill_type.value + (" (reversal, split)" if split else ""), f.cli_ord_id or f.order_id)
     return table
 
 
