@@ -156,8 +156,8 @@ def claim(bt: _Owner, rows: object) -> Prefetcher | None:
         why = "1 usable CPU"
     elif mode == "auto" and _file_size(reopen[0]) < MIN_BYTES:
         why = f"file under {MIN_BYTES // 1_000_000} MB"
-    elif threading.active_count() > 1 or "fork" not in _mp().get_all_start_methods():
-        why = "other threads running (fork unsafe)" if "fork" in _mp().get_all_start_methods() else "no fork"
+    elif threading.active_count() > 1 or not _can_fork():
+        why = "other threads running (fork unsafe)" if _can_fork() else "no fork"
     if why is not None:
         last_decision = f"in-process ({why})"
         return None
@@ -231,12 +231,12 @@ def _pack(cols: Columns) -> tuple[Any, ...]:
 # ------------------------------------------------------------------------------------------ main side
 
 
-def _mp() -> ModuleType:
-    """The ``multiprocessing`` module, imported on first need (a small file is read in-process: its
-    start-up does not pay for the import)."""
+def _can_fork() -> bool:
+    """Whether this platform offers the ``fork`` start method (``multiprocessing`` is imported here, on first
+    need: a small file is read in-process and its start-up does not pay for the import)."""
     import multiprocessing
 
-    return multiprocessing
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _file_size(path: str) -> int:
@@ -249,11 +249,13 @@ def _file_size(path: str) -> int:
 
 def _context(method: Literal["fork", "spawn", "forkserver"]) -> ForkContext | SpawnContext | ForkServerContext:
     """The multiprocessing context of a start method."""
+    import multiprocessing as mp
+
     if method == "fork":
-        return _mp().get_context("fork")
+        return mp.get_context("fork")
     if method == "spawn":
-        return _mp().get_context("spawn")
-    return _mp().get_context("forkserver")
+        return mp.get_context("spawn")
+    return mp.get_context("forkserver")
 
 
 class Prefetcher:
