@@ -390,7 +390,7 @@ def _bench(a: argparse.Namespace) -> None:
                   f"{peers['vectorbt engine']:.2f} s [CPU {peers['vectorbt engine cpu']:.2f} s]: {r:.2f}x [CPU "
                   f"{rc:.2f}x] (>= 1x, no slower: {'met' if r >= 1 else 'NOT met'})")
         if not a.no_costs:
-            print(f"\nwith costs (maker 2 / taker 5 bps, slippage 1 bp, funding 1e-5/h), no target:")
+            print("\nwith costs (maker 2 / taker 5 bps, slippage 1 bp, funding 1e-5/h), no target:")
             for strategy, m in (("sma_cross", n), ("ensemble", a.ensemble_candles or n)):
                 p2 = path
                 if m != n:

@@ -1,5 +1,6 @@
 """What the quick commands load: ``kraken-tui ctl status`` and ``kraken-tui backtest`` on a small file run
-without textual, httpx or numpy (and ``backtest --json`` without the plotting library), so they start fast.
+without textual, httpx or numpy (the backtest also without multiprocessing; ``backtest --json``
+without the plotting library), so they start fast.
 
 Each command runs in a fresh interpreter through ``kraken_tui.cli.main``; at exit the interpreter writes the
 names of the watched top-level packages it had imported. No timing is asserted here (start-up times are
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-WATCHED = ("textual", "httpx", "numpy", "plotext", "aiohttp", "pandas")
+WATCHED = ("textual", "httpx", "numpy", "plotext", "aiohttp", "pandas", "multiprocessing")
 
 
 def _imported(argv: list[str], tmp_path: Path) -> tuple[int, set[str]]:
@@ -53,6 +54,6 @@ def test_backtest_of_a_small_file_loads_no_ui_http_or_numpy(tmp_path: Path, shar
             "--strategy", "sma_cross", *(["--json"] if json_out else [])]
     code, mods = _imported(argv, tmp_path)
     assert code == 0
-    assert not mods & {"textual", "httpx", "numpy", "aiohttp", "pandas"}, mods
+    assert not mods & {"textual", "httpx", "numpy", "aiohttp", "pandas", "multiprocessing"}, mods
     if json_out:
         assert "plotext" not in mods  # the chart is drawn for the text report only

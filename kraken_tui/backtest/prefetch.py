@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import multiprocessing as mp
 import os
 import pickle
 import signal as _signal
@@ -153,17 +152,12 @@ def claim(bt: _Owner, rows: object) -> Prefetcher | None:
         why = f"{ENV}=0"
     elif reopen is None or not isinstance(rows, CandleRows) or rows.started:
         why = "not a fresh candle file stream"
-    elif threading.active_count() > 1 or "fork" not in mp.get_all_start_methods():
-        why = "other threads running (fork unsafe)" if "fork" in mp.get_all_start_methods() else "no fork"
     elif mode == "auto" and _cpus() < 2:
         why = "1 usable CPU"
-    elif mode == "auto":
-        try:
-            size = Path(reopen[0]).stat().st_size
-        except OSError:
-            size = 0
-        if size < MIN_BYTES:
-            why = f"file under {MIN_BYTES // 1_000_000} MB"
+    elif mode == "auto" and _file_size(reopen[0]) < MIN_BYTES:
+        why = f"file under {MIN_BYTES // 1_000_000} MB"
+    elif threading.active_count() > 1 or not _can_fork():
+        why = "other threads running (fork unsafe)" if _can_fork() else "no fork"
     if why is not None:
         last_decision = f"in-process ({why})"
         return None
@@ -237,8 +231,26 @@ def _pack(cols: Columns) -> tuple[Any, ...]:
 # ------------------------------------------------------------------------------------------ main side
 
 
+def _can_fork() -> bool:
+    """Whether this platform offers the ``fork`` start method (``multiprocessing`` is imported here, on first
+    need: a small file is read in-process and its start-up does not pay for the import)."""
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _file_size(path: str) -> int:
+    """The size of ``path`` in bytes, 0 when it cannot be read (the reader then reports the error)."""
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
+
+
 def _context(method: Literal["fork", "spawn", "forkserver"]) -> ForkContext | SpawnContext | ForkServerContext:
     """The multiprocessing context of a start method."""
+    import multiprocessing as mp
+
     if method == "fork":
         return mp.get_context("fork")
     if method == "spawn":

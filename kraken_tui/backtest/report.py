@@ -51,7 +51,8 @@ def json_report(res: BacktestResult, context: dict[str, Any]) -> dict[str, Any]:
     """The ``backtest --json`` document: every ``Summary.to_json`` key (cli-contract.md: trades, wins, losses,
     win_rate, net_pnl_usd, gross_pnl_usd, fees_usd, funding_usd, max_drawdown_usd, profit_factor, sharpe)
     plus ``candles``, ``elapsed_s``, ``candles_per_s`` and run details (``context``: symbol, strategy...)."""
-    from kraken_tui.journal.export import iso_ms  # (journal.export loads the journal's queries: not at start-up)
+    # (journal.export loads the journal's queries: imported here, not at start-up)
+    from kraken_tui.journal.export import iso_ms
 
     overall, _ = summary_of(res)
     doc: dict[str, Any] = overall.to_json()

@@ -36,7 +36,6 @@ Must not import: textual, the paper exchange's server, the journal writer (recor
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import itertools
 import os

@@ -11,17 +11,23 @@ through a crash that liquidates. The other strategies fall back to the bar loop 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kraken_tui.backtest import events
 from kraken_tui.backtest.data import FundingSchedule, open_candles
 from kraken_tui.backtest.runner import KERNEL_ENV, Backtest, BacktestSettings
+from kraken_tui.backtest.state import BacktestState
 from kraken_tui.config import ExitsConfig, OperatorConfig, RiskConfig
+from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.engine.strategies import STRATEGIES
 from kraken_tui.engine.strategies.sma_cross import SmaCross
 from kraken_tui.errors import ConfigError
+from kraken_tui.paper.account import PaperPosition
 from kraken_tui.paper.instruments import default_instrument
 
 from ._util import FUNDING, NO_OPERATOR
@@ -166,3 +172,42 @@ def test_kernel_choice(data_dir: Path, monkeypatch) -> None:
     monkeypatch.setenv(KERNEL_ENV, "fast")
     with pytest.raises(ConfigError, match=KERNEL_ENV):
         _run(path, None)  # type: ignore[arg-type]
+
+
+_PRICES = st.floats(min_value=1_000.0, max_value=200_000.0, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(closes=st.lists(_PRICES, min_size=events.MIN_SKIP, max_size=3 * events.MIN_SKIP),
+       pos=st.sampled_from([0.0, 0.5, -0.25, 3.0, -7.0]), entry=_PRICES,
+       bal=st.floats(min_value=100.0, max_value=1e7), peak_gap=st.sampled_from([0.0, 1.0, 2_500.0]),
+       linear=st.booleans(), stride=st.sampled_from([1, 2, 3, 8, 64]), k0=st.integers(0, 63),
+       curve_len=st.integers(0, 2 * events.CURVE_POINTS - 1), hour_off=st.integers(-120, 240),
+       order=st.sampled_from(["as drawn", "rising", "falling"]))
+def test_bulk_skip_equals_the_bar_by_bar_skip(closes: list[float], pos: float, entry: float, bal: float,
+                                              peak_gap: float, linear: bool, stride: int, k0: int, curve_len: int,
+                                              hour_off: int, order: str) -> None:
+    """``skip_quiet``'s numpy path (stretches of at least MIN_SKIP bars) gives the same floats and state as the
+    bar loop's statements (``_skip_short``): peak, drawdown (including the first bar's, against the peak
+    before the stretch), curve points and decimation, last close and the funding clock. Sorted closes put the
+    worst equity on the first or the last bar."""
+    if order != "as drawn":  # strictly monotone: the first bar holds the extreme
+        closes = [c + j for j, c in enumerate(sorted(closes))]
+        closes = closes[::-1] if order == "falling" else closes
+    bar_ms, t0 = 60_000, 1_700_000_000_000 - 1_700_000_000_000 % HOUR_MS
+    ts = [t0 + j * bar_ms for j in range(len(closes))]
+    sp = events.Span(ts, [c * 0.999 for c in closes], [c * 1.001 for c in closes], closes, [])
+    cs = 1.0
+    eq0 = (bal + pos * (closes[0] - entry) if linear else bal + pos * cs * (1.0 / entry - 1.0 / closes[0])) \
+        if pos else bal
+    out = []
+    for fn in (events.skip_quiet, events._skip_short):
+        state = BacktestState(balance=Decimal(0), position=PaperPosition("PF_XBTUSD"), bal_f=bal, floor_f=-1e18,
+                              peak_f=eq0 + peak_gap, pos_f=pos, entry_f=entry)
+        state.funded = t0 - HOUR_MS
+        state.next_hour = t0 + hour_off * bar_ms
+        curve = [(j, float(j)) for j in range(curve_len)]
+        k = min(k0, stride - 1)
+        got = fn(sp, 0, len(closes), state, curve, stride, k, bar_ms, linear, cs)
+        out.append((got, curve, state.peak_f, state.last_close, state.now_ms, state.funded, state.next_hour))
+    assert out[0] == out[1]
