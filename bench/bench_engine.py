@@ -226,8 +226,8 @@ def main() -> None:
     print(f"  intent committed first (default): p50 {res['durable_p50_ms']:.3f} ms   p99 {res['durable_p99_ms']:.3f} ms"
           "   (priority lane: one transaction, FULL fsync; orders back to back: the writer thread is often still"
           " committing the previous order's records, a second fsync to wait for)")
-    print(f"    of which the loop thread on CPU (user + kernel, the fsync's kernel work included): p50 {res['durable_cpu_p50_ms']:.3f} ms   "
-          f"p99 {res['durable_cpu_p99_ms']:.3f} ms")
+    print("    of which the loop thread on CPU (user + kernel, the fsync's kernel work included): "
+          f"p50 {res['durable_cpu_p50_ms']:.3f} ms   p99 {res['durable_cpu_p99_ms']:.3f} ms")
     print(f"  the same, journal idle at the event: p50 {res['idle_p50_ms']:.3f} ms   p99 {res['idle_p99_ms']:.3f} ms"
           f"   (orders seconds apart: one fsync; on CPU p50 {res['idle_cpu_p50_ms']:.3f} ms, "
           f"p99 {res['idle_cpu_p99_ms']:.3f} ms)")
