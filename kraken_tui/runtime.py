@@ -53,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import logging
 import re
@@ -413,6 +414,11 @@ class Runtime:
             self.engine.emit(EventKind.ALERT, why, severity=Severity.WARNING, data={"level": "HIGH"})
         await self.engine.start()
         await self._start_external()
+        # A full garbage collection scans every tracked object, stalling the loop for as long: the start-up heap
+        # (imports, instruments, the console's widgets) is frozen so that it scans only what the run creates
+        # (bench/bench_journal.py --gc-freeze); ``aclose`` unfreezes it.
+        gc.collect()
+        gc.freeze()
         if gate is not None:
             gate.engine = self.engine
             gate.ready.set()
@@ -564,6 +570,7 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
+        gc.unfreeze()
         for t in self._tasks:
             t.cancel()
         if self.engine is not None:

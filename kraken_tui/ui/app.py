@@ -19,6 +19,7 @@ import contextlib
 
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -142,6 +143,17 @@ class KrakenApp(App[int]):
         return self.operator.flatten_reports
 
     # ------------------------------------------------------------------ operator keys (delegated)
+    def post_message(self, message: Message) -> bool:
+        """Queue ``message``; a flatten key posted on the app's own thread is handled at once instead when
+        ``OperatorKeys.take_now`` takes it (the flatten does not wait behind queued redraws)."""
+        operator = self.__dict__.get("operator")  # None while the app is being constructed
+        if operator is not None and threading.get_ident() == self._thread_id and operator.take_now(message):
+            return True
+        posted = super().post_message(message)
+        if posted and operator is not None:
+            operator.queued(message)
+        return posted
+
     async def on_event(self, event: events.Event) -> None:
         if await self.operator.admit(event):
             await super().on_event(event)

@@ -5,7 +5,9 @@ Owns: ``OperatorKeys``, a collaborator ``KrakenApp`` owns and delegates its key 
 actions to; it turns keys into ``EngineControl`` calls: the flatten guard sees every key first (any other
 key disarms and does nothing else; the window runs between the moments keys were pressed), dialogs block
 everything but flatten, and the flatten itself runs as a worker whose cancel request leaves before the
-screen is redrawn.
+screen is redrawn. A flatten key is handled when the terminal driver posts it (``take_now``), ahead of the
+redraws and engine messages waiting in the app's queue, unless an earlier key is still in flight (it goes
+first: it may disarm).
 Only deliberate key presses drive the operator keys:
 - The flatten keys are handled here, before any screen or dialog sees them, so they work on every screen
   and modal (quit prompt, command palette, journal, help, confirmations, trade detail, live gate). Inside a
@@ -91,6 +93,7 @@ class OperatorKeys:
         self._exit_code = exit_code
         self.flatten_reports: list[FlattenReport] = []
         self._flatten_pressed_at: float | None = None
+        self._keys_in_flight: set[int] = set()  # ids of keys queued and not yet handled by ``admit``
 
     @property
     def engine(self) -> EngineControl | None:
@@ -131,7 +134,47 @@ class OperatorKeys:
         waited_s = max(0.0, get_time() - event.time)
         return self.clock() - waited_s
 
+    def take_now(self, event: events.Message) -> bool:
+        """The flatten key's fast path, called when the terminal driver posts ``event`` (before it joins the
+        app's message queue, where redraws and engine messages wait): a flatten key read while no other key
+        waits in the queue or is being handled is handled NOW, with the same rules as ``admit`` (burst,
+        text box, the two-press guard), so the flatten never waits behind rendering or feed messages.
+        Returns True when handled (the app must not queue it); False for anything else, which the app
+        queues as usual (``admit`` sees it in turn)."""
+        if not isinstance(event, events.Key) or event.is_forwarded or self.engine is None:
+            return False
+        if event.key not in self._flatten_keys() or (self._text_focused() and event.is_printable):
+            return False
+        if self._keys_in_flight:  # an earlier key goes first (it may disarm the flatten)
+            return False
+        pressed_at = self._pressed_at(event)
+        if self.burst.press(event.time, ()):
+            if self.guard.other_key(pressed_at) is GuardResult.DISARMED:
+                self.refresh()
+            log.info("key %r read within %.0f ms of another: typed text, no binding", event.key,
+                     self.burst.gap_s * 1000)
+            return True  # dropped, as ``admit`` drops a flatten key read in a burst
+        if self.guard.press_flatten(pressed_at) is GuardResult.ARMED:
+            self.app.set_timer(self.guard.window_s + 0.05, self.refresh)
+            self.refresh()
+        else:
+            self.fire_flatten()
+        return True
+
+    def queued(self, event: events.Message) -> None:
+        """The app queued ``event`` (``take_now`` did not take it): a key stays in flight until ``admit`` has
+        handled it, and no later flatten key overtakes it meanwhile."""
+        if isinstance(event, events.Key):
+            self._keys_in_flight.add(id(event))
+
     async def admit(self, event: events.Event) -> bool:
+        """``_admit``; the key is in flight until it returns (``queued``)."""
+        try:
+            return await self._admit(event)
+        finally:
+            self._keys_in_flight.discard(id(event))
+
+    async def _admit(self, event: events.Event) -> bool:
         """See ``event`` before the app does. Returns True when the app should handle it as usual, False
         when it was handled here (a flatten key) or must be dropped (a mouse event with ``[ui] mouse =
         false``; a key read in a burst outside a text box; the key that disarmed the flatten)."""
