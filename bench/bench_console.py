@@ -13,7 +13,7 @@ a temporary directory), headless (``App.run_test``), on a candle replay mapped t
 a. event-loop lag p50/p99: a task sleeping 10 ms records its overshoot, over ``--seconds`` (target p99 < 50 ms);
 b. process CPU: ``time.process_time`` (all threads) over wall time in the same window;
 c. key ``F`` ``F`` (a double tap 150 ms apart, queued like terminal input) -> the flatten's first order
-   request (its reduce-only close batch, or ``cancelallorders`` when nothing is open) leaving the client (``httpx.AsyncClient.send`` stamped in this process), measured from the
+   request (its reduce-only close batch, or ``cancelallorders`` when nothing is open) leaving the client (``RestTransport.send_http`` stamped in this process), measured from the
    second key, ``--flattens`` samples (reset + resume between them), p50/p99 (target < 20 ms); printed with
    the loop thread's CPU time over the same span (``time.thread_time``: what the console itself spent) and the
    flatten's wait for FLATTENING to be durable (the fsync the durability rule puts before the first request);
@@ -144,24 +144,23 @@ class _Probe:
         self.cancel_seen = asyncio.Event()
 
 
-def _patch_httpx(probe: _Probe) -> None:
+def _patch_send(probe: _Probe) -> None:
     """Stamp every flatten order request (close batch or ``cancelallorders``) as it leaves the client
-    (``AsyncClient.send``)."""
-    import httpx
+    (``RestTransport.send_http``, where every request of the client leaves, whatever the HTTP backend)."""
+    from kraken_tui.kraken.rest_transport import RestTransport
 
-    orig = httpx.AsyncClient.send
+    orig = RestTransport.send_http
 
-    async def send(self: Any, request: Any, *args: Any, **kw: Any) -> Any:
-        path = request.url.path
+    async def send_http(self: Any, method: str, url: str, body: bytes | None, headers: Any, endpoint: str) -> Any:
         # the flatten's first order request: its close batch (cliOrdIds ``flat-...``; it closes while the stops
         # still rest) or, with nothing to close, its cancel-all
-        if path.endswith("/cancelallorders") or (path.endswith("/batchorder") and b"flat-" in request.content):
+        if endpoint.endswith("/cancelallorders") or (endpoint.endswith("/batchorder") and b"flat-" in (body or b"")):
             probe.cancel_sent.append(time.perf_counter())
             probe.cancel_sent_cpu.append(time.thread_time())
             probe.cancel_seen.set()
-        return await orig(self, request, *args, **kw)
+        return await orig(self, method, url, body, headers, endpoint)
 
-    httpx.AsyncClient.send = send  # type: ignore[method-assign]
+    RestTransport.send_http = send_http  # type: ignore[method-assign]
 
 
 def _patch_flatten_commit(probe: _Probe) -> None:
@@ -223,7 +222,7 @@ async def _run_real(args: argparse.Namespace) -> None:
     from kraken_tui.ui.services import RuntimeServices
 
     probe = _Probe()
-    _patch_httpx(probe)
+    _patch_send(probe)
     _patch_flatten_commit(probe)
     _patch_ws_hub(probe)
     tmp = Path(tempfile.mkdtemp(prefix="bench-console-"))
