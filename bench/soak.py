@@ -493,7 +493,8 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
                 from kraken_tui.control.client import request
 
                 with contextlib.suppress(OSError, TimeoutError, ValueError):
-                    await request(sock, "reset" if state == "HALTED" else "resume", "soak: trade again")
+                    for cmd in (("reset", "resume") if state == "HALTED" else ("resume",)):
+                        await request(sock, cmd, "soak: trade again")
             await asyncio.sleep(rng.uniform(0.5, 3.0))
             is_flatten = i in in_flatten or owed > 0
             if is_flatten and i not in in_flatten:
@@ -501,8 +502,10 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
             last_was_flatten = False
             conn = None
             if is_flatten:
+                before = _journaled_state(journal)  # a HALTED journaled before the request is not this flatten's
                 conn = await _send_flatten(sock)
-                seen = await _wait_journaled(journal, {"FLATTENING", "HALTED"}, 20.0)
+                seen = await _wait_journaled(journal, {"FLATTENING"} | ({"HALTED"} if before != "HALTED" else set()),
+                                             20.0)
                 if seen not in ("FLATTENING", "HALTED"):
                     fig.notes.append(f"kill {i}: the flatten was not journaled within 20 s (last state {seen})")
                 await asyncio.sleep(rng.uniform(0.0, 0.1))
