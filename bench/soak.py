@@ -6,7 +6,10 @@ Three parts, each runnable alone (``--kills 0``, ``--faults-s 0``, ``--fuzz 0`` 
    market) so it outlives the engine. A live-mode headless engine (``kraken-tui --no-ui --mode live``, the
    paper key pair, ``ema_cross`` on 1m candles so it trades within seconds) is started on one journal and
    SIGKILLed at a random instant, N times; ``--flatten-kills`` of those kills land inside a ``ctl flatten``
-   (the request is sent, then the kill follows 0-150 ms later). A poller reads the exchange every 100 ms the
+   (the request is sent, the journal is read until it shows FLATTENING - durable before the flatten's first
+   request - and the kill follows 0-100 ms later, inside the flatten's first requests). A flatten kill that
+   lands after the flatten ended (HALTED already journaled) is not counted as inside one and a later kill is
+   made a flatten kill in its place. A poller reads the exchange every 100 ms the
    whole time. Checked after every kill and restart: the journal's ``PRAGMA integrity_check``; no fill id twice
    in the journal; on the exchange no cliOrdId naming two orders (a re-sent order); every open position has a
    reduce-only stop on its symbol within ``--grace-s`` (else it counts as a position left without a stop);
@@ -196,8 +199,9 @@ class Figures:
 
     kills: int = 0
     kills_survived: int = 0
+    flatten_requests: int = 0
     kills_in_flatten: int = 0
-    flatten_durable_at_kill: int = 0
+    flatten_done_at_kill: int = 0
     flatten_resumed_halted: int = 0
     position_polls: int = 0
     unprotected_positions: int = 0
@@ -408,6 +412,18 @@ async def _send_flatten(sock: Path) -> tuple[asyncio.StreamReader, asyncio.Strea
     return reader, writer
 
 
+async def _wait_journaled(journal: Path, want: set[str], timeout_s: float) -> str | None:
+    """Read the journal's last operator state every 5 ms until it is one of ``want`` (returned) or
+    ``timeout_s`` passes (the last state read is returned)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    state = _journaled_state(journal)
+    while state not in want and loop.time() < deadline:
+        await asyncio.sleep(0.005)
+        state = _journaled_state(journal)
+    return state
+
+
 def _client(info: dict[str, str]) -> tuple[Any, Any]:
     import httpx
     from pydantic import SecretStr
@@ -452,6 +468,7 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
     watch = Watch(client, grace_s)
     wtask = asyncio.create_task(watch.run())
     last_was_flatten = False
+    owed = 0  # flatten kills that landed after their flatten ended, made up by later kills
     try:
         for i in range(kills):
             watch.phase = f"engine starting after kill {i - 1}" if i else "engine starting"
@@ -476,30 +493,44 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
                 from kraken_tui.control.client import request
 
                 with contextlib.suppress(OSError, TimeoutError, ValueError):
-                    await request(sock, "reset" if state == "HALTED" else "resume", "soak: trade again")
+                    for cmd in (("reset", "resume") if state == "HALTED" else ("resume",)):
+                        await request(sock, cmd, "soak: trade again")
             await asyncio.sleep(rng.uniform(0.5, 3.0))
-            last_was_flatten = i in in_flatten
+            is_flatten = i in in_flatten or owed > 0
+            if is_flatten and i not in in_flatten:
+                owed -= 1
+            last_was_flatten = False
             conn = None
-            if last_was_flatten:
+            if is_flatten:
+                before = _journaled_state(journal)  # a HALTED journaled before the request is not this flatten's
                 conn = await _send_flatten(sock)
-                await asyncio.sleep(rng.uniform(0.0, 0.15))
+                seen = await _wait_journaled(journal, {"FLATTENING"} | ({"HALTED"} if before != "HALTED" else set()),
+                                             20.0)
+                if seen not in ("FLATTENING", "HALTED"):
+                    fig.notes.append(f"kill {i}: the flatten was not journaled within 20 s (last state {seen})")
+                await asyncio.sleep(rng.uniform(0.0, 0.1))
             eng.kill()
-            watch.phase = f"engine down after kill {i}" + (" inside a flatten" if last_was_flatten else "")
+            watch.phase = f"engine down after kill {i}" + (" inside a flatten" if is_flatten else "")
             if conn is not None:
                 conn[1].close()
             fig.kills += 1
-            fig.kills_in_flatten += int(last_was_flatten)
-            if last_was_flatten:
-                durable = _journaled_state(journal) in ("FLATTENING", "HALTED")
-                fig.flatten_durable_at_kill += int(durable)
-                if not durable:
-                    fig.notes.append(f"kill {i}: inside the flatten request, the journal's last state is "
-                                     f"{_journaled_state(journal)} (the flatten was not durable yet)")
+            if is_flatten:
+                fig.flatten_requests += 1
+                at_kill = _journaled_state(journal)
+                last_was_flatten = at_kill in ("FLATTENING", "HALTED")  # the restart must come up HALTED
+                fig.kills_in_flatten += int(at_kill == "FLATTENING")
+                fig.flatten_done_at_kill += int(at_kill == "HALTED")
+                if at_kill != "FLATTENING":
+                    owed += 1
+                    fig.notes.append(f"kill {i}: after a flatten request, the journal's last state is {at_kill} "
+                                     "(not inside the flatten; a later kill is made a flatten kill)")
             ok, dups, _ = _journal_check(journal)
             fig.integrity_failures += 0 if ok else 1
             fig.journal_duplicate_fills = max(fig.journal_duplicate_fills, dups)
             if (i + 1) % 10 == 0:
                 say(f"  {i + 1}/{kills} kills ({fig.kills_in_flatten} inside a flatten)", flush=True)
+        if owed:
+            fig.notes.append(f"{owed} flatten kill(s) could not be made up: no kills left")
         eng = Engine(cfg, journal, env, work / "engine.log")
         sock = await eng.wait_socket()
         fig.kills_survived += int(kills > 0)
@@ -608,7 +639,8 @@ def clean(kill: Figures | None, faults: Figures | None, fz: dict[str, Any] | Non
         ok &= (f.unprotected_positions == 0 and f.duplicate_sends == 0 and f.lost_fills == 0
                and f.journal_duplicate_fills == 0 and f.integrity_failures == 0)
     if kill is not None:
-        ok &= kill.kills_survived == kill.kills and kill.flatten_resumed_halted == kill.kills_in_flatten
+        ok &= (kill.kills_survived == kill.kills
+               and kill.flatten_resumed_halted == kill.kills_in_flatten + kill.flatten_done_at_kill)
     if faults is not None:
         ok &= bool(faults.final_flat)
     if fz is not None:
@@ -633,8 +665,10 @@ async def _main(args: argparse.Namespace) -> int:
         print(f"kills: {args.kills} ({args.flatten_kills} inside a flatten) ...", flush=True)
         kill = await kill_soak(args.kills, args.flatten_kills, args.seed, grace_s=args.grace_s)
         print(f"kills survived / N: {kill.kills_survived} / {kill.kills}")
-        print(f"kills inside a flatten: {kill.kills_in_flatten} (FLATTENING journaled at the kill: "
-              f"{kill.flatten_durable_at_kill}; restart HALTED after: {kill.flatten_resumed_halted})")
+        print(f"kills inside a flatten (FLATTENING journaled at the kill): {kill.kills_in_flatten} / "
+              f"{args.flatten_kills} ({kill.flatten_requests} flatten requests; {kill.flatten_done_at_kill} "
+              f"killed after the flatten ended; restarts that came up HALTED after them: "
+              f"{kill.flatten_resumed_halted})")
         print(f"positions ever left without a stop (> {args.grace_s} s): {kill.unprotected_positions} "
               f"(longest {kill.longest_unprotected_s} s; {kill.position_polls} polls saw a position)")
         print(f"duplicate sends: {kill.duplicate_sends}; lost fills: {kill.lost_fills} of {kill.exchange_fills}; "

@@ -15,9 +15,10 @@ protective order (``kt-<run8>-<SYMBOL>-<ts_ms>-<stop|trailing|tp1..tp4>[-n]``, e
   (nothing is re-sent, so the position is never unprotected); the stop's size is then brought in line with
   the position (``OrderFlow.resync``). The time-exit clock restarts at the take-over. A second stop beyond
   the first (a run killed while re-placing its stop) is cancelled.
-- The position is gone (or is on the side the orders would grow): the orphans are cancelled, each
-  journaled as a ``ReconciliationDiff`` (kind ``order``, action ``cancelled: <why>``) and published as an
-  ORDER event.
+- The position is gone: the orphans are cancelled, each journaled as a ``ReconciliationDiff`` (kind
+  ``order``, action ``cancelled: <why>``) and published as an ORDER event. Orphans on the side that would grow
+  the open position (an earlier position's, left by a run killed during a reversal) are cancelled the same
+  way; the others are handled by the rules here, so the open position's stop is never cancelled with them.
 - The position is open but external (adopted, not managed by the engine): the orphans still protect it and
   are left resting; that is journaled and published the same way (action ``left resting: ...``).
 Rule: protective orders are never left behind without their position. Units: sizes contracts (Decimal), prices USD, times UTC ms.
@@ -141,9 +142,17 @@ class OrphanSweep:
         why = None
         if pos is None or pos.size == 0:
             why = "its position is gone"
-        elif any(o.side is not pos.side.closing_side for o, _ in orphans):
-            why = f"it would not reduce the {pos.side.value} position"
-        elif self.is_external(symbol) or inst is None:
+        else:
+            # an earlier position's orders on the other side (a run killed during a reversal) are cancelled;
+            # those that reduce the open position still protect it and go on below
+            wrong = [(o, pid) for o, pid in orphans if o.side is not pos.side.closing_side]
+            for o, pid in wrong:
+                await self._cancel(o, pid, f"it would not reduce the {pos.side.value} position")
+                cancelled.append(o.cli_ord_id or "")
+            orphans = [t for t in orphans if t not in wrong]
+            if not orphans:
+                return adopted, cancelled
+        if why is None and (self.is_external(symbol) or inst is None):
             for o, pid in orphans:  # still protecting an open position: left resting, said once
                 await self._report(o, pid, "left resting: the position is external (not managed by the engine)"
                                    if inst is not None else "left resting: the symbol is not listed", "left_resting")

@@ -19,7 +19,7 @@ process was down, at the last known relative funding rate of the market and its 
 price (the paper exchange cannot know the rates Kraken published in between; spec §8.3 for the payment).
 
 One process at a time: the file is locked (``fcntl.flock`` on ``<file>.lock``) while open; a second
-kraken-tui on the same account gets ``PaperAccountBusy``.
+kraken-tui on the same account gets ``PaperAccountBusy``. The file is created owner-only (0600).
 Must not import: the engine, textual, aiohttp, httpx, websockets.
 """
 
@@ -128,6 +128,9 @@ class PaperAccountStore:
             os.close(fd)
             raise PaperAccountBusy(f"paper account {self.path} is in use by another kraken-tui process") from None
         self._lock_fd = fd
+        if not self.path.exists():  # owner-only (0600) whatever the umask; SQLite's WAL and -shm files follow it
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            os.chmod(self.path, 0o600)
         try:
             conn = sqlite3.connect(self.path, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")

@@ -23,7 +23,6 @@ def test_sigkill_many_times_loses_no_committed_fill(tmp_path):
     side = tmp_path / "committed.txt"
     rng = random.Random(1234)
     child = REPO / "tests" / "journal" / "sigkill_child.py"
-    started = time.monotonic()
     for rnd in range(ROUNDS):
         proc = subprocess.Popen([sys.executable, str(child), str(path), str(side), str(rnd)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
@@ -38,7 +37,6 @@ def test_sigkill_many_times_loses_no_committed_fill(tmp_path):
         conn = open_db(path, create=False)
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         conn.close()
-    assert time.monotonic() - started < 30
     committed = side.read_text().split("\n")
     committed = [c for c in committed[:-1] if c]  # the last line may be cut by the kill
     conn = open_db(path, create=False)

@@ -116,3 +116,39 @@ def test_orphans_of_a_gone_position_are_cancelled_and_journaled(tmp_path):
     assert sum("orphaned protective order" in m for m in events) == len(placed)
     cancels = rows(journal, "SELECT cli_ord_id, status FROM order_events WHERE status = 'cancelled'")
     assert {c for c, _ in cancels} >= set(placed.values())
+
+
+async def _reversed_while_down(journal):
+    """Run 1 enters short (buy stop + take-profits rest) and stops; while it is down the position is reversed on
+    the exchange to a long whose reduce-only sell stop carries a protective cliOrdId of run 1 (as a run killed
+    between a reversal's entry batch and the old position's clean-up leaves it)."""
+    ex = make_exchange()
+    quote(ex, T0)
+    async with served(ex) as srv:
+        async with engine_run(srv, journal) as eng:
+            await _feeds_live(eng)
+            sid = make_signal_id(eng.run_id, "PF_XBTUSD", T0)
+            act = Enter("PF_XBTUSD", PositionSide.SHORT, D("0.02"), D(50_000), None, True, D(1), ())
+            await eng.flow.enter(act, sid)
+            await eng.rec.run("test")
+            old = dict(eng.account.managed["PF_XBTUSD"].orders)
+            run1 = eng.run_id[:8]
+        for params in ({"orderType": "mkt", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.04"},
+                       {"orderType": "stp", "symbol": "PF_XBTUSD", "side": "sell", "size": "0.02",
+                        "stopPrice": "49000", "reduceOnly": "true",
+                        "cliOrdId": f"kt-{run1}-PF_XBTUSD-{T0 + 60_000}-stop"}):
+            out = ex.send_order(params)
+            assert out.status == "placed", out.status
+        before = _open(ex)
+        async with engine_run(srv, journal) as eng:
+            pass
+    return old, run1, before, _open(ex), ex
+
+
+def test_an_earlier_positions_orders_are_cancelled_but_the_open_positions_stop_stays(tmp_path):
+    old, run1, before, after, ex = asyncio.run(_reversed_while_down(tmp_path / "j.sqlite"))
+    new_stop = f"kt-{run1}-PF_XBTUSD-{T0 + 60_000}-stop"
+    assert ex.positions["PF_XBTUSD"].size == D("0.02")
+    assert before >= {*old.values(), new_stop}
+    assert not set(old.values()) & after  # the short's buy stop and take-profits: cancelled
+    assert new_stop in after, "the long's own stop was cancelled with the short's orders"

@@ -3,7 +3,9 @@ and a foreign file refused."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from decimal import Decimal
 
 import pytest
@@ -71,6 +73,24 @@ def test_one_process_at_a_time_and_fresh(tmp_path):
     ex2 = PaperExchange()
     assert b.load(ex2) is False and not ex2.positions
     b.close()
+
+
+def test_the_account_file_is_owner_only_whatever_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        store = PaperAccountStore(tmp_path / "acct.sqlite")
+        store.open()
+        ex = PaperExchange()
+        store.load(ex)
+        ex.apply_event(_tick(H0))
+        store.flush()
+        store.close()
+    finally:
+        os.umask(old)
+    files = list(tmp_path.iterdir())
+    assert any(p.name == "acct.sqlite" for p in files)
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
 
 
 def test_a_foreign_file_is_refused(tmp_path):
