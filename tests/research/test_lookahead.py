@@ -70,6 +70,8 @@ def test_every_builtin_strategy_passes(name, shared_data, tmp_path):
     params: dict = {}
     if name == "external":
         params = {"path": str(_signal_file(tmp_path, rows))}
+    elif name == "patterns":  # every completed pattern, so that the short file gives enough signals
+        params = {"min_pattern_reliability": 0.0}
     elif name == "ensemble":  # low threshold so that it signals on this short file; the external slot too
         params = {"min_confidence": 0.1, "external": {"path": str(_signal_file(tmp_path, rows))}}
     settings.strategy_params = params
