@@ -192,7 +192,7 @@ class PaperConfig(_Section):
 class StrategyConfig(_Section):
     """[strategy]: which signal source trades and on what."""
 
-    name: Literal["ema_cross", "mean_reversion", "sma_cross", "smc", "patterns", "breakout", "external",
+    name: Literal["ema_cross", "mean_reversion", "sma_cross", "smc", "patterns", "breakout", "ml", "external",
                   "ensemble"] = "ensemble"
     """Strategy name."""
     symbols: list[str] = Field(default_factory=lambda: ["PF_XBTUSD", "PF_ETHUSD"])

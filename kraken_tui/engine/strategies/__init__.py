@@ -1,7 +1,7 @@
 """The strategy registry: ``build_strategy(name, params, timeframe=...)`` -> a ``Strategy``.
 
 Owns: the name -> class table and the documented defaults. Names (``[strategy] name``):
-``ema_cross``, ``mean_reversion``, ``sma_cross``, ``smc``, ``patterns``, ``breakout``, ``external``,
+``ema_cross``, ``mean_reversion``, ``sma_cross``, ``smc``, ``patterns``, ``breakout``, ``ml``, ``external``,
 ``ensemble``. Each class lists its
 parameters, defaults and units in its docstring and in its ``PARAMS`` tuple; ``strategy_defaults(name)``
 returns them as a dict.
@@ -22,6 +22,7 @@ from .ema_cross import EmaCross
 from .ensemble import Ensemble
 from .external import ExternalSignals, parse_signal_line
 from .mean_reversion import MeanReversion
+from .ml import MlSignals
 from .patterns import ChartPatterns
 from .sma_cross import SmaCross
 from .smc import SmartMoney
@@ -34,6 +35,7 @@ __all__ = [
     "Ensemble",
     "ExternalSignals",
     "MeanReversion",
+    "MlSignals",
     "SmaCross",
     "SmartMoney",
     "StrategyBase",
@@ -49,6 +51,7 @@ STRATEGIES: dict[str, type[StrategyBase]] = {
     "smc": SmartMoney,
     "patterns": ChartPatterns,
     "breakout": Breakout,
+    "ml": MlSignals,
     "external": ExternalSignals,
     "ensemble": Ensemble,
 }
