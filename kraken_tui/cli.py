@@ -33,6 +33,7 @@ HANDLERS: dict[str, str] = {
     "sim": "kraken_tui.paper.sim:run",
     "backtest": "kraken_tui.backtest.cli:run",
     "optimize": "kraken_tui.research.cli:run",
+    "train": "kraken_tui.research.train_cli:run",
     "journal": "kraken_tui.journal.cli:run",
     "ctl": "kraken_tui.control:run",
     "flatten": "kraken_tui.control:run_flatten",
@@ -141,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--from", dest="from_", metavar="ISO", help="start (UTC, ISO-8601)")
     op.add_argument("--to", metavar="ISO", help="end (UTC, ISO-8601)")
     op.add_argument("--json", action="store_true", help="print the study as one JSON object")
+
+    tr = sub.add_parser("train", help="fit the ml signal source's model walk-forward (scikit-learn)")
+    tr.add_argument("--candles", required=True, type=Path, help="candle file (charts CSV/JSON or OHLCVT CSV)")
+    tr.add_argument("--symbol", default="PF_XBTUSD", help="perpetual the model is for (default PF_XBTUSD)")
+    tr.add_argument("--out", required=True, type=Path, metavar="PATH", help="model file to write")
+    tr.add_argument("--horizon", type=int, default=12, help="label horizon, bars (default 12)")
+    tr.add_argument("--folds", type=int, default=3, help="walk-forward test windows (default 3)")
+    tr.add_argument("--embargo", type=int, default=12, help="bars dropped after the purge (default 12)")
+    tr.add_argument("--max-iter", dest="max_iter", type=int, default=100, help="boosting rounds (default 100)")
+    tr.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    tr.add_argument("--from", dest="from_", metavar="ISO", help="start (UTC, ISO-8601)")
+    tr.add_argument("--to", metavar="ISO", help="end (UTC, ISO-8601)")
+    tr.add_argument("--json", action="store_true", help="print the model document (no estimators) as JSON")
 
     jr = sub.add_parser("journal", help="read the trade journal")
     jr.add_argument("--config", type=Path, help="config file")

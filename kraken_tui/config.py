@@ -195,7 +195,8 @@ class PaperConfig(_Section):
 class StrategyConfig(_Section):
     """[strategy]: which signal source trades and on what."""
 
-    name: Literal["ema_cross", "mean_reversion", "sma_cross", "smc", "external", "ensemble"] = "ensemble"
+    name: Literal["ema_cross", "mean_reversion", "sma_cross", "smc", "patterns", "breakout", "ml", "external",
+                  "ensemble"] = "ensemble"
     """Strategy name."""
     symbols: list[str] = Field(default_factory=lambda: ["PF_XBTUSD", "PF_ETHUSD"])
     """Perpetuals the engine trades."""

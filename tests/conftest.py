@@ -13,6 +13,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+try:  # tqdm (installed with optuna) starts a monitor thread with its first progress bar (backtesting.py's, in the
+    # peer tests); a second thread alive makes the backtest's candle reader refuse to fork (backtest.prefetch.claim)
+    import tqdm
+
+    tqdm.tqdm.monitor_interval = 0
+except ImportError:  # pragma: no cover - tqdm comes with the test extra's optuna
+    pass
+
 
 def data_dir() -> Path:
     """The shared data directory: $KRAKEN_TUI_DATA, else ../shared/data next to the repository."""

@@ -72,7 +72,12 @@ def window_stats(res: BacktestResult, trades: Iterable[Trade], symbol: str, star
     """Reduce a finished backtest to the window ``[start_ms, end_ms)`` (bars before it only warmed the
     strategy up): its equity curve from the last point at or before ``start_ms`` and the trades entered at or
     after ``start_ms``. Equity in USD (``BacktestResult.curve``; PF_ accounts)."""
-    curve = res.curve
+    curve: list[tuple[int, float]] = []
+    for p in res.curve:  # ``finish`` appends the last close again: one point per time, the latest value
+        if curve and curve[-1][0] == p[0]:
+            curve[-1] = p
+        else:
+            curve.append(p)
     pts = [p for p in curve if p[0] > start_ms]
     before = [p for p in curve if p[0] <= start_ms]
     start_eq = before[-1][1] if before else float(res.starting_equity_usd)

@@ -45,11 +45,11 @@ def test_seed_slots_and_default_threshold():
     assert e.weights == {"ml": 0.4, "technical": 0.3, "patterns": 0.2, "mtf": 0.1}
     assert e.p["min_confidence"] == 0.7
     assert e.timeframes == ("5m", "15m", "1h", "4h")
-    # no ML reader and no patterns source: their weight is redistributed, and describe() says so
-    assert e.active_weights() == pytest.approx({"technical": 0.75, "mtf": 0.25})
-    assert "no source for ml, patterns: weight redistributed" in e.describe()
+    # no ML reader: its weight is redistributed, and describe() says so
+    assert e.active_weights() == pytest.approx({"technical": 0.5, "patterns": 0.2 / 0.6, "mtf": 0.1 / 0.6})
+    assert "no source for ml: weight redistributed" in e.describe()
     e.external.live = True
-    assert e.active_weights() == pytest.approx({"ml": 0.5, "technical": 0.375, "mtf": 0.125})
+    assert e.active_weights() == pytest.approx({"ml": 0.4, "technical": 0.3, "patterns": 0.2, "mtf": 0.1})
 
 
 def test_a_lone_ema_cross_vote_opens_nothing():
@@ -91,7 +91,7 @@ def test_votes_are_remembered_for_memory_bars_and_cleared_by_flat():
 
 
 def test_weights_override_and_zero_disables():
-    e = ensemble({"ema_cross": [("short", 0.5)]}, weights={"mtf": 0}, technical_weights={"mean_reversion": 0, "smc": 0},
+    e = ensemble({"ema_cross": [("short", 0.5)]}, weights={"mtf": 0, "patterns": 0}, technical_weights={"mean_reversion": 0, "smc": 0},
                  min_confidence=0.3)
     assert set(e.components) == {"external", "ema_cross"} and e.active_weights() == {"technical": 1.0}
     assert e.on_candle("X", "5m", bar(0), VIEW).confidence == pytest.approx(0.5)

@@ -70,10 +70,25 @@ def test_every_builtin_strategy_passes(name, shared_data, tmp_path):
     params: dict = {}
     if name == "external":
         params = {"path": str(_signal_file(tmp_path, rows))}
+    elif name == "patterns":  # every completed pattern, so that the short file gives enough signals
+        params = {"min_pattern_reliability": 0.0}
+    elif name == "ml":  # a small model trained on the same file (test_ml covers training itself)
+        pytest.importorskip("sklearn")
+        from threadpoolctl import threadpool_limits
+
+        model = tmp_path / "model.pkl"
+        threads = threadpool_limits(1)  # OpenMP on a shared 2-core machine: one thread is faster and as exact
+        assert main(["train", "--candles", str(path), "--out", str(model), "--horizon", "6", "--embargo", "6",
+                     "--max-iter", "10", "--json"]) == 0
+        params = {"model_path": str(model), "min_confidence": 0.05}
     elif name == "ensemble":  # low threshold so that it signals on this short file; the external slot too
         params = {"min_confidence": 0.1, "external": {"path": str(_signal_file(tmp_path, rows))}}
     settings.strategy_params = params
-    report = check_lookahead(settings, rows)
+    try:
+        report = check_lookahead(settings, rows)
+    finally:
+        if name == "ml":
+            threads.restore_original_limits()
     assert report.signals > 5, "the check must have signals to compare"
     assert report.fresh == min(report.signals, 20)
     assert report.bars == len(rows)

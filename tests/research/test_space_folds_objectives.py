@@ -105,7 +105,8 @@ def test_metrics_undefined_ratios_are_none():
 
 def test_window_stats_cuts_the_warmup_prefix():
     res = BacktestResult(starting_equity_usd=Decimal(10_000))
-    res.curve = [(60_000, 10_000.0), (120_000, 10_000.0), (180_000, 10_100.0), (240_000, 9_999.0)]
+    res.curve = [(60_000, 10_000.0), (120_000, 10_000.0), (180_000, 10_100.0), (240_000, 9_998.0),
+                 (240_000, 9_999.0)]  # the final mark appended by Backtest.finish at the last close
     ws = window_stats(res, [], "PF_XBTUSD", 120_000, 240_000)
     assert ws.start_equity_usd == 10_000.0 and ws.final_equity_usd == 9_999.0
     assert ws.returns == pytest.approx([0.01, 9_999 / 10_100 - 1])

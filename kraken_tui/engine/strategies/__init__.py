@@ -1,7 +1,8 @@
 """The strategy registry: ``build_strategy(name, params, timeframe=...)`` -> a ``Strategy``.
 
 Owns: the name -> class table and the documented defaults. Names (``[strategy] name``):
-``ema_cross``, ``mean_reversion``, ``sma_cross``, ``smc``, ``external``, ``ensemble``. Each class lists its
+``ema_cross``, ``mean_reversion``, ``sma_cross``, ``smc``, ``patterns``, ``breakout``, ``ml``, ``external``,
+``ensemble``. Each class lists its
 parameters, defaults and units in its docstring and in its ``PARAMS`` tuple; ``strategy_defaults(name)``
 returns them as a dict.
 Must not import: textual, numpy, risk or execution modules.
@@ -16,19 +17,25 @@ from typing import Any
 from kraken_tui.errors import ConfigError
 
 from ._base import StrategyBase
+from .breakout import Breakout
 from .ema_cross import EmaCross
 from .ensemble import Ensemble
 from .external import ExternalSignals, parse_signal_line
 from .mean_reversion import MeanReversion
+from .ml import MlSignals
+from .patterns import ChartPatterns
 from .sma_cross import SmaCross
 from .smc import SmartMoney
 
 __all__ = [
     "STRATEGIES",
+    "Breakout",
+    "ChartPatterns",
     "EmaCross",
     "Ensemble",
     "ExternalSignals",
     "MeanReversion",
+    "MlSignals",
     "SmaCross",
     "SmartMoney",
     "StrategyBase",
@@ -42,6 +49,9 @@ STRATEGIES: dict[str, type[StrategyBase]] = {
     "mean_reversion": MeanReversion,
     "sma_cross": SmaCross,
     "smc": SmartMoney,
+    "patterns": ChartPatterns,
+    "breakout": Breakout,
+    "ml": MlSignals,
     "external": ExternalSignals,
     "ensemble": Ensemble,
 }

@@ -8,7 +8,10 @@ Owns: ``Ensemble`` and ``MultiTimeframe`` (the multi-timeframe slot's score). Sl
   attached, or a backtest signal file is loaded).
 - ``technical`` (0.3): ``ema_cross`` 0.4, ``mean_reversion`` 0.3, ``smc`` 0.3 (``technical_weights``); the slot
   vote is ``sum(w_c * sign_c * confidence_c) / sum(w_c)``, so a silent component pulls it toward 0.
-- ``patterns`` (0.2): no built-in source yet.
+- ``patterns`` (0.2): the ``patterns`` component (chart patterns, engine.strategies.patterns); its vote is
+  ``sign * reliability`` of its latest pattern signal. Chart patterns are rare events, so the slot abstains
+  on a bar where no pattern vote is remembered: its weight goes to the other active slots for that bar
+  (a standing 0 vote would cap every other score at 0.8).
 - ``mtf`` (0.1): ``MultiTimeframe`` over ``mtf_timeframes`` (default 15m, 1h, 4h): per timeframe,
   trend = sign(close - EMA(``mtf_period``)) and momentum = sign(close - close ``mtf_momentum_bars`` bars
   earlier); the timeframe scores (trend + momentum) / 2 and the slot vote is the mean over the
@@ -46,6 +49,7 @@ from ._params import SERIES, Param
 from .ema_cross import EmaCross
 from .external import ExternalSignals
 from .mean_reversion import MeanReversion
+from .patterns import ChartPatterns
 from .smc import SmartMoney
 
 __all__ = ["DEFAULT_WEIGHTS", "SLOTS", "TECHNICAL_WEIGHTS", "Ensemble", "MultiTimeframe"]
@@ -55,6 +59,7 @@ COMPONENTS: dict[str, type[StrategyBase]] = {
     "mean_reversion": MeanReversion,
     "smc": SmartMoney,
     "external": ExternalSignals,
+    "patterns": ChartPatterns,
 }
 SLOTS = ("ml", "technical", "patterns", "mtf")
 DEFAULT_WEIGHTS = {"ml": 0.4, "technical": 0.3, "patterns": 0.2, "mtf": 0.1}
@@ -113,7 +118,7 @@ class Ensemble(StrategyBase):
     their default; 0 disables), ``technical_weights`` {ema_cross: 0.4, mean_reversion: 0.3, smc: 0.3},
     ``min_confidence`` 0.7, ``memory_bars`` 3, ``mtf_timeframes`` "15m,1h,4h", ``mtf_period`` 20 bars,
     ``mtf_momentum_bars`` 3, ``series`` "trade", and one sub-table per component (``ema_cross``,
-    ``mean_reversion``, ``smc``, ``external``).
+    ``mean_reversion``, ``smc``, ``external``, ``patterns``).
 
     Raises:
         ConfigError: bad parameter, weight or component parameter (key ``strategy.params.<component>.<name>``),
@@ -145,6 +150,8 @@ class Ensemble(StrategyBase):
             names.append("external")
         if self.weights.get("technical"):
             names.extend(tech)
+        if self.weights.get("patterns"):
+            names.append("patterns")
         self.technical_weights = tech if self.weights.get("technical") else {}
         self.components: dict[str, Any] = {}
         for name in names:
@@ -188,7 +195,7 @@ class Ensemble(StrategyBase):
 
     def sourced(self, slot: str) -> bool:
         """Whether ``slot`` has a source now (ml: a live external reader; technical: a component; mtf:
-        a timeframe; patterns: none yet)."""
+        a timeframe; patterns: its component)."""
         if slot == "ml":
             ext = self.external
             return ext is not None and ext.live
@@ -196,6 +203,8 @@ class Ensemble(StrategyBase):
             return bool(self.technical_weights)
         if slot == "mtf":
             return bool(self.mtf_timeframes)
+        if slot == "patterns":
+            return "patterns" in self.components
         return False
 
     def active_weights(self) -> dict[str, float]:
@@ -240,8 +249,13 @@ class Ensemble(StrategyBase):
         if tw:
             slot_vote["technical"] = sum(w * votes.get(n, 0.0) for n, w in tw.items()) / sum(tw.values())
         slot_vote["ml"] = votes.get("external", 0.0)
+        slot_vote["patterns"] = votes.get("patterns", 0.0)
         slot_vote["mtf"] = st.mtf.score
         active = self.active_weights()
+        if "patterns" in active and "patterns" not in votes:  # no pattern remembered: the slot abstains
+            rest = {s: w for s, w in active.items() if s != "patterns"}
+            total = sum(rest.values())
+            active = {s: w / total for s, w in rest.items()} if total > 0 else {}
         score = sum(w * slot_vote.get(s, 0.0) for s, w in active.items())
         features: dict[str, float] = {f"vote_{n}": v for n, v in votes.items()}
         features.update({f"slot_{s}": slot_vote.get(s, 0.0) for s in active})

@@ -1,0 +1,76 @@
+"""Features of the ``ml`` signal source, computed bar by bar with the engine's own indicators, so that training
+(``kraken-tui train``) and the live engine read identical numbers.
+
+Owns: ``FEATURES`` (names, in model column order) and ``FeatureBuilder``. At each closed candle, from that
+candle and earlier ones only:
+
+- ``ret_1``, ``ret_5``, ``ret_20``: log return of the close over 1, 5 and 20 bars;
+- ``rsi_14``: RSI(14) / 100; ``macd_hist_bps``: MACD(12, 26, 9) histogram / close x 1e4;
+- ``bb_pct_b``: (close - lower) / (upper - lower) of BBANDS(20, 2); ``bb_width_bps``: (upper - lower) / middle
+  x 1e4; ``atr_bps``: ATR(14) / close x 1e4; ``ema_dist_bps``: (close - EMA(50)) / EMA(50) x 1e4;
+- ``volume_ratio``: volume / mean volume of the 20 bars before (0 when that mean is 0);
+- ``range_pos_20``: (close - lowest low) / (highest high - lowest low) over the last 20 bars (0.5 when flat).
+Funding is not a feature: a strategy's ``MarketView`` carries no funding rate, and a feature the live engine
+cannot compute would differ between training and trading.
+``update`` returns None until every indicator is warm (51 bars).
+Must not import: textual, numpy, risk or execution modules.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from kraken_tui.domain import Candle
+
+from ..indicators import ATR, EMA, MACD, RSI, BBands
+
+__all__ = ["FEATURES", "FeatureBuilder"]
+
+FEATURES: tuple[str, ...] = (
+    "ret_1", "ret_5", "ret_20", "rsi_14", "macd_hist_bps", "bb_pct_b", "bb_width_bps", "atr_bps",
+    "ema_dist_bps", "volume_ratio", "range_pos_20",
+)
+
+
+class FeatureBuilder:
+    """One symbol's feature row per closed candle (module docstring). ``update(candle)`` -> list of floats in
+    ``FEATURES`` order, or None during warm-up."""
+
+    def __init__(self) -> None:
+        self._rsi, self._macd, self._bb = RSI(14), MACD(12, 26, 9), BBands(20, 2.0, 2.0)
+        self._atr, self._ema = ATR(14), EMA(50)
+        self._closes: deque[float] = deque(maxlen=21)
+        self._bars: deque[Candle] = deque(maxlen=20)
+        self._vols: deque[float] = deque(maxlen=20)
+
+    def update(self, candle: Candle) -> list[float] | None:
+        """Add one closed candle; return its feature row or None while warming up."""
+        c = candle.close
+        rsi, macd, bb = self._rsi.update(c), self._macd.update(c), self._bb.update(c)
+        atr, ema = self._atr.update(candle), self._ema.update(c)
+        vols = self._vols
+        mean_vol = sum(vols) / len(vols) if len(vols) == vols.maxlen else None
+        vols.append(candle.volume)
+        self._closes.append(c)
+        self._bars.append(candle)
+        closes = self._closes
+        if (rsi is None or macd is None or bb is None or atr is None or ema is None or mean_vol is None
+                or len(closes) < 21 or c <= 0):
+            return None
+        hi = max(b.high for b in self._bars)
+        lo = min(b.low for b in self._bars)
+        width = bb.upper - bb.lower
+        return [
+            math.log(c / closes[-2]),
+            math.log(c / closes[-6]),
+            math.log(c / closes[0]),
+            rsi / 100.0,
+            macd.hist / c * 1e4,
+            (c - bb.lower) / width if width > 0 else 0.5,
+            width / bb.middle * 1e4 if bb.middle else 0.0,
+            atr / c * 1e4,
+            (c - ema) / ema * 1e4 if ema else 0.0,
+            candle.volume / mean_vol if mean_vol > 0 else 0.0,
+            (c - lo) / (hi - lo) if hi > lo else 0.5,
+        ]

@@ -1,0 +1,108 @@
+"""``kraken-tui train`` and the ``ml`` signal source: a deterministic walk-forward model with an embargo, a
+model file that says what it was built from, clear errors for missing, corrupt or mismatched model files,
+signals in the backtest."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+
+pytest.importorskip("sklearn")
+from threadpoolctl import threadpool_limits  # noqa: E402 - comes with scikit-learn
+
+from kraken_tui.cli import main  # noqa: E402
+from kraken_tui.engine.strategies import build_strategy  # noqa: E402
+from kraken_tui.engine.strategies.ml_features import FEATURES  # noqa: E402
+from kraken_tui.errors import ConfigError  # noqa: E402
+from kraken_tui.research.lookahead import check_lookahead  # noqa: E402
+from tests.backtest._util import PF_5M, settings_for  # noqa: E402
+
+BAR_MS = 300_000
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with threadpool_limits(1):  # OpenMP on a shared 2-core machine: one thread is faster and as exact
+        yield
+
+
+def _train(path, out, capsys, *extra):
+    code = main(["train", "--candles", str(path), "--symbol", "PF_XBTUSD", "--out", str(out), "--horizon", "6",
+                 "--embargo", "6", "--max-iter", "20", "--json", *extra])
+    doc = json.loads(capsys.readouterr().out)
+    return code, doc
+
+
+@pytest.fixture
+def model(shared_data, tmp_path, capsys):
+    path = shared_data(PF_5M)
+    code, doc = _train(path, tmp_path / "m.pkl", capsys)
+    assert code == 0
+    return path, tmp_path / "m.pkl", doc
+
+
+def test_model_file_says_what_it_was_built_from(model):
+    path, out, doc = model
+    assert doc["features"] == list(FEATURES) and doc["timeframe"] == "5m" and doc["symbol"] == "PF_XBTUSD"
+    assert doc["data"]["candles"] == path.name and len(doc["data"]["candles_sha256"]) == 64
+    assert len(doc["windows"]) == 3 and 0 <= doc["oos"]["accuracy"] <= 1 and doc["oos"]["rows"] > 0
+    for w in doc["windows"]:  # purge (horizon 6) + embargo (6): no training label reaches the test window
+        assert w["test_from_ms"] - w["train_to_ms"] >= (6 + 6 + 1) * BAR_MS
+    with open(out, "rb") as fh:
+        saved = pickle.load(fh)
+    assert {k: v for k, v in saved.items() if k not in ("classifier", "regressor")} == {
+        k: v for k, v in doc.items() if k != "model"}
+
+
+def test_same_seed_same_model_other_seed_other_model(model, tmp_path, capsys):
+    path, out, doc = model
+    _, again = _train(path, tmp_path / "again.pkl", capsys)
+    assert {k: v for k, v in again.items() if k != "model"} == {k: v for k, v in doc.items() if k != "model"}
+    a = build_strategy("ml", {"model_path": str(out), "min_confidence": 0.0}, timeframe="5m")
+    b = build_strategy("ml", {"model_path": str(tmp_path / "again.pkl"), "min_confidence": 0.0}, timeframe="5m")
+    row = [0.001, 0.002, -0.003, 0.55, 1.0, 0.6, 80.0, 20.0, 5.0, 1.2, 0.7]
+    assert a.model["classifier"].predict_proba([row]).tolist() == b.model["classifier"].predict_proba([row]).tolist()
+    _, other = _train(path, tmp_path / "other.pkl", capsys, "--seed", "7")
+    c = build_strategy("ml", {"model_path": str(tmp_path / "other.pkl")}, timeframe="5m")
+    assert other["seed"] == 7 and c.model["seed"] == 7
+
+
+def test_ml_signals_in_the_backtest_pass_the_lookahead_check(model):
+    path, out, _ = model
+    settings, rows = settings_for(path, "ml", {"model_path": str(out), "min_confidence": 0.05})
+    report = check_lookahead(settings, list(rows))
+    assert report.signals > 5
+
+
+def test_bad_model_files_are_named_at_start(model, tmp_path):
+    _, out, _ = model
+    with pytest.raises(ConfigError, match="strategy.params.model_path.*existing model file"):
+        build_strategy("ml", {"model_path": str(tmp_path / "nope.pkl")}, timeframe="5m")
+    with pytest.raises(ConfigError, match="strategy.params.model_path"):
+        build_strategy("ml", {}, timeframe="5m")
+    bad = tmp_path / "corrupt.pkl"
+    bad.write_bytes(out.read_bytes()[:200])
+    with pytest.raises(ConfigError, match="corrupt"):
+        build_strategy("ml", {"model_path": str(bad)}, timeframe="5m")
+    with open(out, "rb") as fh:
+        doc = pickle.load(fh)
+    doc["features"] = [*doc["features"], "funding_bps"]
+    other = tmp_path / "other_features.pkl"
+    other.write_bytes(pickle.dumps(doc))
+    with pytest.raises(ConfigError, match="retrain"):
+        build_strategy("ml", {"model_path": str(other)}, timeframe="5m")
+    with pytest.raises(ConfigError, match="timeframe 1h"):
+        build_strategy("ml", {"model_path": str(out)}, timeframe="1h")
+    not_model = tmp_path / "dict.pkl"
+    not_model.write_bytes(pickle.dumps({"format": "something else"}))
+    with pytest.raises(ConfigError, match="kraken-tui-ml/1"):
+        build_strategy("ml", {"model_path": str(not_model)}, timeframe="5m")
+
+
+@pytest.mark.parametrize("flags,named", [(["--folds", "0"], "--folds"), (["--horizon", "0"], "--horizon"),
+                                         (["--folds", "60"], "--folds")])
+def test_bad_flags_exit_2(shared_data, tmp_path, capsys, flags, named):
+    code = main(["train", "--candles", str(shared_data(PF_5M)), "--out", str(tmp_path / "m.pkl"), *flags])
+    assert code == 2 and named in capsys.readouterr().err
