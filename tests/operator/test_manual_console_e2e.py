@@ -17,6 +17,7 @@ from kraken_tui.ui.screens.dashboard import DashboardScreen
 from kraken_tui.ui.screens.order_confirm import OrderConfirmScreen
 from tests.e2e.harness import rows, wait_for
 from tests.paper.helpers import make_exchange, quote
+from tests.ui.test_row_actions import prompt_ready
 from tests.ui.test_safe_keys import _key
 
 from .engine_env import engine_run, served
@@ -36,9 +37,13 @@ def _stops(ex) -> list[tuple[Decimal, Decimal]]:
 
 
 async def _press(pilot, *keys: str) -> None:
+    """Keys pressed one at a time; a prompt that opens gets its text box focused before the next key (a person
+    sees the box before typing into it)."""
     for k in keys:
+        was_dashboard = isinstance(pilot.app.screen, DashboardScreen)
         _key(pilot.app, "space" if k == " " else k)
         await pilot.pause(0.03)
+        await prompt_ready(pilot, k, was_dashboard)
     await pilot.pause()
 
 
