@@ -65,7 +65,8 @@ def fills_table(d: TradeDetail) -> Table:
 class TradeDetailScreen(ModalScreen[None]):
     """One trade in full."""
 
-    BINDINGS = [Binding("escape,enter,q", "close", "Close", id="detail.close")]
+    BINDINGS = [Binding("escape,enter,q", "close", "Close", id="detail.close"),
+                Binding("g", "chart", "Price chart", id="detail.chart")]
     DEFAULT_CSS = """
     TradeDetailScreen { align: center middle; background: $background 60%; }
     TradeDetailScreen > VerticalScroll { width: 110; max-width: 98%; height: auto; max-height: 95%;
@@ -85,3 +86,9 @@ class TradeDetailScreen(ModalScreen[None]):
     def action_close(self) -> None:
         """Close the dialog."""
         self.dismiss(None)
+
+    def action_chart(self) -> None:
+        """The trade's price chart: its candles around entry and exit (``ui.screens.chart``)."""
+        from kraken_tui.ui.screens.chart import ChartScreen
+
+        self.app.push_screen(ChartScreen(lambda: getattr(self.app, "engine", None), trade=self.detail.trade))
