@@ -167,3 +167,23 @@ async def test_a_journal_trade_is_charted_around_its_entry_and_exit(make_app, en
         _key(app, "1")  # 50 one-minute candles and the padding: more than fit; the window stays on the trade
         await pilot.pause(0.05)
         assert app.screen.timeframe == "1m" and [m.glyph for m in chart.drawn.marks] == ["▲", "▼"]
+
+
+async def test_g_in_a_journal_trade_detail_opens_its_chart(make_app, engine):
+    from kraken_tui.ui.journal_data import TradeDetail
+    from kraken_tui.ui.screens.trade_detail import TradeDetailScreen
+
+    trade = Trade("PF_ETHUSD", PositionSide.LONG, D(1), T0_MS - 3_000_000, T0_MS - 1_200_000, D(3390), D(3420),
+                  D(30), D(1), D(0), "take_profit")
+    app = make_app(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(TradeDetailScreen(TradeDetail(trade, [], None)))
+        await pilot.pause()
+        _key(app, "g")
+        await pilot.pause(0.05)
+        await pilot.pause()
+        assert isinstance(app.screen, ChartScreen) and app.screen.trade is trade
+        assert [m.glyph for m in app.screen.query_one(PriceChart).drawn.marks] == ["▲", "▼"]
+        _key(app, "escape")
+        await pilot.pause(0.05)
+        assert isinstance(app.screen, TradeDetailScreen)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,8 +43,8 @@ _TF_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000}
 _JOURNAL_EVERY_S = 10.0
 
 
-def _f(x: object) -> float | None:
-    return float(x) if x is not None else None  # type: ignore[arg-type]
+def _f(x: Decimal | None) -> float | None:
+    return float(x) if x is not None else None
 
 
 def live_inputs(snap: EngineSnapshot, symbol: str, trades: Sequence[Trade]) -> tuple[list[TradeMark], ChartLevels]:

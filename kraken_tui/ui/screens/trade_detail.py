@@ -82,6 +82,7 @@ class TradeDetailScreen(ModalScreen[None]):
             yield Static(detail_text(self.detail))
             yield Static(Text(f"fills ({len(self.detail.fills)})", style="bold"))
             yield Static(fills_table(self.detail))
+            yield Static(Text("g = price chart of this trade    Esc = close", style="dim"))
 
     def action_close(self) -> None:
         """Close the dialog."""
