@@ -69,7 +69,7 @@ ROW_KEYS: tuple[tuple[str, str, str], ...] = (
     ("o", "protect", "Positions: re-place its stop and take-profits (asks first)."),
     ("x", "cancel", "Orders: cancel the order under the cursor (asks first)."),
     ("e", "edit", "Orders: edit its price or size (asks first)."),
-    ("g", "chart", "Price chart of the symbol under the cursor (else the first position or traded symbol): candles "
+    ("v", "chart", "Price chart of the symbol under the cursor (else the first position or traded symbol): candles "
                    "1m/5m/15m/1h (1-4), entries ▲ exits ▼, stop / take-profit / liquidation lines; Esc back."),
     ("colon", "command", "Command line, the words of 'kraken-tui ctl': buy pf_xbtusd 0.01 mkt, "
                          "sell pf_ethusd 2000usd lmt 3450 post, close pf_xbtusd 50%, stop pf_xbtusd be ... "
