@@ -197,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("--json", action="store_true", help="JSON output")
     ctl.add_argument("--reason", default=None, help="reason recorded with the action")
     ctl.add_argument("--timeout", type=float, default=None, metavar="S",
-                     help="seconds to wait for the answer (default 10; flatten 120); no answer: exit 2 (flatten 3)")
+                     help="seconds to wait for the answer (default 10; flatten 120; manual actions 60); no answer: exit 2 "
+                          "(flatten and manual actions 3)")
 
     fl = sub.add_parser("flatten", help="cancel every order and close every position, straight through the API")
     fl.add_argument("--config", type=Path, help="config file")

@@ -47,7 +47,7 @@ from decimal import Decimal
 from typing import Any
 
 from kraken_tui.config import Config
-from kraken_tui.domain import Fill, Instrument, Position
+from kraken_tui.domain import Candle, Fill, Instrument, Position
 from kraken_tui.domain.money import is_inverse_symbol, symbol_settlement_currency
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.account_events import AccountEvents, ExternalFlattenWatch
@@ -59,6 +59,7 @@ from kraken_tui.engine.decisions import Decisions
 from kraken_tui.engine.execution import Executor
 from kraken_tui.engine.exits import ClosePosition, ExitReason
 from kraken_tui.engine.facade import (
+    CHART_TIMEFRAMES,
     DeadManView,
     EngineEvent,
     EngineMode,
@@ -133,7 +134,7 @@ class Engine:
         self.strategy: Strategy = strategy or build_strategy(cfg.strategy.name, cfg.strategy.params,
                                                              timeframe=cfg.strategy.timeframe)
         self.symbols = tuple(s.upper() for s in (cfg.strategy.symbols if symbols is None else symbols))
-        tfs = tuple(dict.fromkeys((*self.strategy.timeframes, cfg.strategy.timeframe)))
+        tfs = tuple(dict.fromkeys((*self.strategy.timeframes, cfg.strategy.timeframe, *CHART_TIMEFRAMES)))
         self.market = MarketState(self.symbols, tfs, series=("trade", "spot"))
         self.account = AccountTracker()
         self.account.margin_coins = frozenset(symbol_settlement_currency(s) for s in self.symbols
@@ -460,6 +461,26 @@ class Engine:
         """Cancel every order, close every position the exchange reports, verify, then HALTED (never raises
         for exchange errors; the report says what failed). Everything it does: ``flatten.EngineFlatten``."""
         return await self.flattener.flatten(reason, source)
+
+    def chart_candles(self, symbol: str, timeframe: str, *, bars: int = 500) -> tuple[Candle, ...]:
+        """The last ``bars`` candles of ``symbol``'s trade price in ``timeframe`` (closed ones, then the forming one),
+        oldest first, from the engine's candle store (``market.MarketState``); read only.
+
+        Raises:
+            ValueError: a symbol the engine does not trade, or a timeframe it does not build (the message lists
+                what it has).
+        """
+        sym = symbol.upper()
+        if sym not in self.market.symbols:
+            raise ValueError(f"no candles for {sym}: the engine trades {', '.join(self.market.symbols)}")
+        b = self.market.builder(sym, "trade")
+        if timeframe not in b.timeframes:
+            raise ValueError(f"no {timeframe} candles: the engine builds {', '.join(b.timeframes)}")
+        closed = list(b.candles(timeframe))[-max(1, bars):]
+        forming = b.forming(timeframe)
+        if forming is not None and (not closed or forming.ts_ms > closed[-1].ts_ms):
+            closed = [*closed[1:], forming] if len(closed) >= bars else [*closed, forming]
+        return tuple(closed)
 
     def preview_manual(self, action: ManualAction) -> ManualPreview:
         """What a manual action would send, or why it is refused, with no side effect

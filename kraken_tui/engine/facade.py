@@ -19,7 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from kraken_tui.domain import ZERO, PositionSide, Side
+from kraken_tui.domain import ZERO, Candle, PositionSide, Side
 from kraken_tui.engine.liquidation import RiskLevel
 from kraken_tui.engine.manual import (
     CancelOrder,
@@ -37,6 +37,7 @@ from kraken_tui.engine.manual import (
 from kraken_tui.engine.operator import OperatorState, TransitionSource
 
 __all__ = [
+    "CHART_TIMEFRAMES",
     "AccountView",
     "CancelOrder",
     "CancelTakeProfits",
@@ -68,6 +69,10 @@ __all__ = [
     "SignalView",
     "WarmupView",
 ]
+
+
+#: Timeframes the engine builds for the console's price chart (besides the strategy's), shortest first.
+CHART_TIMEFRAMES: tuple[str, ...] = ("1m", "5m", "15m", "1h")
 
 
 class EngineMode(StrEnum):
@@ -411,6 +416,16 @@ class EngineControl(Protocol):
     async def flatten(self, reason: str, source: TransitionSource) -> FlattenReport:
         """Cancel every order, close every position the exchange reports, verify flat, then HALTED.
         Never raises for exchange errors: the report says what failed and the state is HALTED."""
+        ...
+
+    def chart_candles(self, symbol: str, timeframe: str, *, bars: int = 500) -> tuple[Candle, ...]:
+        """The last ``bars`` candles of ``symbol`` (trade price, USD; volume in contracts) in ``timeframe`` (one of
+        ``CHART_TIMEFRAMES`` or the strategy's), closed ones then the forming one, oldest first; read only, no I/O.
+
+        Raises:
+            ValueError: a symbol the engine does not trade or a timeframe it does not build (the message says
+                which it has).
+        """
         ...
 
     def preview_manual(self, action: ManualAction) -> ManualPreview:

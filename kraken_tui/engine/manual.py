@@ -339,8 +339,9 @@ def preview(action: ManualAction, view: DeskView) -> ManualPreview:
         pos = view.positions.get(sym)
         if pos is None or pos.size <= 0:
             return _refuse(f"no open {sym} position (closed meanwhile?)")
-        if _symbol(view, sym).__class__ is str:
-            return _refuse(str(_symbol(view, sym)))
+        inst = _symbol(view, sym)
+        if isinstance(inst, str):
+            return _refuse(inst)
         sent = SentOrder("reprotect", sym, pos.side.closing_side, pos.size, reduce_only=True)
         return ManualPreview(True, sent.line(), sent)
     return _refuse(f"unknown action {type(action).__name__}")

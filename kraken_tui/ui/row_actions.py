@@ -42,6 +42,7 @@ from kraken_tui.engine.facade import (
     Reprotect,
 )
 from kraken_tui.engine.operator import TransitionSource
+from kraken_tui.ui.screens.chart import ChartScreen
 from kraken_tui.ui.screens.command_line import CommandLineScreen
 from kraken_tui.ui.screens.dashboard import DashboardScreen
 from kraken_tui.ui.screens.order_confirm import OrderConfirmScreen, OverrideScreen
@@ -68,6 +69,8 @@ ROW_KEYS: tuple[tuple[str, str, str], ...] = (
     ("o", "protect", "Positions: re-place its stop and take-profits (asks first)."),
     ("x", "cancel", "Orders: cancel the order under the cursor (asks first)."),
     ("e", "edit", "Orders: edit its price or size (asks first)."),
+    ("v", "chart", "Price chart of the symbol under the cursor (else the first position or traded symbol): candles "
+                   "1m/5m/15m/1h (1-4), entries ▲ exits ▼, stop / take-profit / liquidation lines; Esc back."),
     ("colon", "command", "Command line, the words of 'kraken-tui ctl': buy pf_xbtusd 0.01 mkt, "
                          "sell pf_ethusd 2000usd lmt 3450 post, close pf_xbtusd 50%, stop pf_xbtusd be ... "
                          "(asks first; type symbols in lower case: F is the flatten key)."),
@@ -165,11 +168,35 @@ class RowActions:
         elif name == "hide":
             self.table = None
             self.place()
+        elif name == "chart":
+            self._chart()
         elif name == "command":
             self.app.push_screen(CommandLineScreen("Command", "e.g. buy pf_xbtusd 0.01 mkt | close pf_xbtusd 50%",
                                                    prefix=":"), self._command)
         else:
             self._on_row(name)
+
+    def _chart(self) -> None:
+        """Open the price chart (``ui.screens.chart.ChartScreen``) on the row's symbol or the first one."""
+        engine = self._engine()
+        if engine is None:
+            return
+        snap = engine.snapshot()
+        symbols = [m.symbol for m in snap.markets] or [p.symbol for p in snap.positions]
+        symbol = symbols[0] if symbols else ""
+        sel = self.selected.get(self.table or "")
+        if self.table == "positions" and sel:
+            symbol = sel
+        elif self.table == "orders" and sel:
+            symbol = next((o.symbol for o in snap.orders if o.order_id == sel), symbol)
+        elif snap.positions:
+            symbol = snap.positions[0].symbol
+        if not symbol:
+            self.app.notify("No symbol to chart yet.", timeout=5)
+            return
+        journal = getattr(self.app, "_journal_file", None)
+        self.app.push_screen(ChartScreen(self._engine, symbol=symbol, symbols=symbols,
+                                         journal=lambda: str(journal()) if journal is not None else None))
 
     def _on_row(self, name: str) -> None:
         positions = name in ("close", "part", "stop", "tps", "protect")

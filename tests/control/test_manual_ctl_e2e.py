@@ -182,3 +182,53 @@ def test_manual_actions_from_the_command_line(world):
     assert _state(sim) == (0, [])
     text = "\n".join(inst.lines)
     assert "operator (ctl):" in text
+
+
+def test_paused_usd_size_breakeven_close_size_and_a_resting_stop(world):
+    """While PAUSED: an order sized in USD, its stop to breakeven, part closed by size, a resting stop order sent
+    and cancelled, the rest closed; the exchange's state checked after each."""
+    sim, inst = world
+    assert inst.ctl("pause").returncode == 0
+    assert json.loads(inst.ctl("status", "--json").stdout)["state"] == "PAUSED"
+    assert _wait(lambda: inst.ctl("order", "buy", SYMBOL, "200usd", "--preview").returncode == 0, 30), "no mark"
+
+    r = inst.ctl("order", "buy", SYMBOL, "200usd", "mkt", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    ans = json.loads(r.stdout)
+    filled = D(ans["result"]["filled"])
+    assert filled > 0 and _wait(lambda: _state(sim)[0] == filled), (ans, _state(sim))
+    positions, _orders = sim.account()
+    entry = next(p.entry_price for p in positions if p.symbol == SYMBOL)
+    mark = D(str(json.loads(inst.ctl("status", "--json").stdout)["positions"][0]["mark_price"]))
+    assert abs(filled * mark - 200) < mark * D("0.0002"), (filled, mark)  # 200 USD rounded to the lot
+
+    part = (filled / 2).quantize(D("0.0001"), "ROUND_DOWN")
+    rest = filled - part
+    r = inst.ctl("close", SYMBOL, "--size", str(part))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _wait(lambda: _state(sim)[0] == rest), _state(sim)
+
+    below = (mark * D("0.8")).quantize(D(1))
+    r = inst.ctl("order", "sell", SYMBOL, str(rest), "stp", str(below), "--reduce-only", "--no-exits", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    oid = json.loads(r.stdout)["result"]["order_id"]
+    assert _wait(lambda: any(o[6] == oid and o[0] == "stp" and o[3] == below for o in _state(sim)[1])), _state(sim)
+    r = inst.ctl("cancel", oid)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _wait(lambda: not any(o[6] == oid for o in _state(sim)[1]))
+
+    # breakeven: refused (nothing sent) while the mark is not above the entry; the synthetic market moves
+    def breakeven() -> bool:
+        r = inst.ctl("stop", SYMBOL, "--breakeven")
+        assert r.returncode == 0 or "must be below the market" in r.stderr, r.stdout + r.stderr
+        return r.returncode == 0
+    assert _wait(breakeven, 60), "the mark never rose above the entry"
+    be = entry.quantize(D(1), "ROUND_FLOOR")
+    # the stop rests at the entry, or the market came back and it closed the position
+    assert _wait(lambda: [o[3] for o in _state(sim)[1] if o[0] == "stp"] == [be] or _state(sim) == (0, [])), \
+        (_state(sim), entry)
+
+    r = inst.ctl("close", SYMBOL)
+    assert r.returncode == 0 or "closed meanwhile" in r.stderr, r.stdout + r.stderr
+    assert _wait(lambda: _state(sim) == (0, []), 15), _state(sim)
+    assert json.loads(inst.ctl("status", "--json").stdout)["state"] == "PAUSED"

@@ -12,7 +12,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from kraken_tui.config import Config
-from kraken_tui.domain import Instrument, InstrumentType, Order, Position, PositionSide, Side
+from kraken_tui.domain import Candle, Instrument, InstrumentType, Order, Position, PositionSide, Side
 from kraken_tui.engine.facade import (
     AccountView,
     DeadManView,
@@ -147,6 +147,8 @@ class FakeEngine:
         self.extra_events: list[EngineEvent] = []
         self.manual_calls: list[tuple[ManualAction, TransitionSource, bool]] = []
         """Every ``manual`` call: (action, source, override)."""
+        self.candles: dict[tuple[str, str], list[Candle]] = {}
+        """Candles ``chart_candles`` answers with, by (symbol, timeframe), when set."""
 
     def snapshot(self) -> EngineSnapshot:
         snap = replace(self.base, state=self.sm.state, state_reason=self.sm.reason,
@@ -212,6 +214,26 @@ class FakeEngine:
         return DeskView(snap.state, INSTRUMENTS, marks, positions, orders,
                         AccountSnapshot(snap.account.equity_usd, snap.account.equity_usd), cfg.risk, cfg.exits,
                         entry_blockers=snap.entry_blockers, managed_stop=stops, managed_tps=tps)
+
+    def chart_candles(self, symbol: str, timeframe: str, *, bars: int = 500) -> tuple[Candle, ...]:
+        """``candles[(symbol, timeframe)]`` when a test set them, else a fixed zig-zag around the symbol's entry
+        price ending at the frozen time (``bars`` of them)."""
+        sym = symbol.upper()
+        got = self.candles.get((sym, timeframe))
+        if got is not None:
+            return tuple(got[-bars:])
+        tf = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000}.get(timeframe)
+        pos = next((p for p in self.base.positions if p.symbol == sym), None)
+        if tf is None or pos is None:
+            raise ValueError(f"no {timeframe} candles for {sym}")
+        base, out = float(pos.entry_price), []
+        n = min(bars, 300)
+        for i in range(n):
+            ts = T0_MS - T0_MS % tf - (n - 1 - i) * tf
+            o = base * (1 + 0.004 * ((i * 7) % 11 - 5) / 5)
+            c = base * (1 + 0.004 * (((i + 1) * 7) % 11 - 5) / 5)
+            out.append(Candle(ts, o, max(o, c) * 1.001, min(o, c) * 0.999, c, 1.0))
+        return tuple(out)
 
     def preview_manual(self, action: ManualAction) -> ManualPreview:
         """``engine.manual.preview`` on the fake's snapshot."""

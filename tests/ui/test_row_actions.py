@@ -32,10 +32,29 @@ D = Decimal
 SIZE = (120, 40)
 
 
+#: Keys that open a one-line prompt when pressed on the dashboard (the command line, close part, stop, edit).
+PROMPT_KEYS = {"colon", "h", "s", "e"}
+
+
+async def prompt_ready(pilot, key: str, was_dashboard: bool, timeout_s: float = 3.0) -> None:
+    """After ``key``: when it opens a prompt, wait until the prompt's text box has the focus (a person sees the box
+    before typing into it; keys sent earlier would go elsewhere)."""
+    if not (was_dashboard and key in PROMPT_KEYS):
+        return
+    app = pilot.app
+    for _ in range(int(timeout_s / 0.02)):
+        await pilot.pause()
+        if isinstance(app.screen, CommandLineScreen) and app.focused is not None and app.focused.id == "cmd-input":
+            return
+        await pilot.pause(0.02)
+
+
 async def _press(pilot, *keys: str) -> None:
     for k in keys:
+        was_dashboard = isinstance(pilot.app.screen, DashboardScreen)
         _key(pilot.app, k)
         await pilot.pause(0.03)
+        await prompt_ready(pilot, k, was_dashboard)
     await pilot.pause()
 
 

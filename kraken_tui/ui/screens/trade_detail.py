@@ -91,7 +91,8 @@ def fills_table(d: TradeDetail) -> Table:
 class TradeDetailScreen(ModalScreen[None]):
     """One trade in full."""
 
-    BINDINGS = [Binding("escape,enter,q", "close", "Close", id="detail.close")]
+    BINDINGS = [Binding("escape,enter,q", "close", "Close", id="detail.close"),
+                Binding("v", "chart", "Price chart", id="detail.chart")]
     DEFAULT_CSS = """
     TradeDetailScreen { align: center middle; background: $background 60%; }
     TradeDetailScreen > VerticalScroll { width: 110; max-width: 98%; height: auto; max-height: 95%;
@@ -107,7 +108,14 @@ class TradeDetailScreen(ModalScreen[None]):
             yield Static(detail_text(self.detail))
             yield Static(Text(f"fills ({len(self.detail.fills)})", style="bold"))
             yield Static(fills_table(self.detail))
+            yield Static(Text("v = price chart of this trade    Esc = close", style="dim"))
 
     def action_close(self) -> None:
         """Close the dialog."""
         self.dismiss(None)
+
+    def action_chart(self) -> None:
+        """The trade's price chart: its candles around entry and exit (``ui.screens.chart``)."""
+        from kraken_tui.ui.screens.chart import ChartScreen
+
+        self.app.push_screen(ChartScreen(lambda: getattr(self.app, "engine", None), trade=self.detail.trade))
