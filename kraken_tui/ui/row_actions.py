@@ -68,8 +68,8 @@ ROW_KEYS: tuple[tuple[str, str, str], ...] = (
     ("t", "tps", "Positions: cancel its take-profits (asks first)."),
     ("o", "protect", "Positions: re-place its stop and take-profits (asks first)."),
     ("x", "cancel", "Orders: cancel the order under the cursor (asks first)."),
-    ("e", "edit", "Orders: edit its price or size (asks first)."),
-    ("v", "chart", "Price chart of the symbol under the cursor (else the first position or traded symbol): candles "
+    ("m", "edit", "Orders: modify (edit) its price or size (asks first)."),
+    ("k", "chart", "K-line (candlestick) price chart of the symbol under the cursor (else the first position or traded symbol): candles "
                    "1m/5m/15m/1h (1-4), entries ▲ exits ▼, stop / take-profit / liquidation lines; Esc back."),
     ("colon", "command", "Command line, the words of 'kraken-tui ctl': buy pf_xbtusd 0.01 mkt, "
                          "sell pf_ethusd 2000usd lmt 3450 post, close pf_xbtusd 50%, stop pf_xbtusd be ... "

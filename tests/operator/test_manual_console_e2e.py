@@ -94,7 +94,7 @@ async def test_console_opens_moves_stop_closes_half_then_the_rest(tmp_path):
             await _send(pilot, eng)
             ((oid, o),) = ex.open_orders.items()
             assert o.limit_price == D(40_000)
-            await _press(pilot, "right", "e", *"41000.4", "enter")
+            await _press(pilot, "right", "m", *"41000.4", "enter")
             await _send(pilot, eng)
             assert ex.open_orders[oid].limit_price == D(41_000)  # rounded to the 1 USD tick
             await _press(pilot, "x")

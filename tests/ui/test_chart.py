@@ -1,6 +1,6 @@
 """The price chart (ui.widgets.chart, ui.screens.chart): known candles and trades drawn with the entry (▲) and exit
 (▼) on the right candle's column, the stop / take-profit / liquidation lines, timeframe switching, the live chart
-opened with ``v`` on the fake engine, a journal trade's chart, and a readable fallback at 80x24."""
+opened with ``k`` on the fake engine, a journal trade's chart, and a readable fallback at 80x24."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ async def test_v_opens_the_live_chart_with_levels_and_the_timeframe_keys_switch(
     app = make_app(engine)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        _key(app, "v")
+        _key(app, "k")
         await pilot.pause(0.05)
         await pilot.pause()
         assert isinstance(app.screen, ChartScreen), [n.message for n in app._notifications]
@@ -179,7 +179,7 @@ async def test_v_in_a_journal_trade_detail_opens_its_chart(make_app, engine):
     async with app.run_test(size=(120, 40)) as pilot:
         app.push_screen(TradeDetailScreen(TradeDetail(trade, [], None)))
         await pilot.pause()
-        _key(app, "v")
+        _key(app, "k")
         await pilot.pause(0.05)
         await pilot.pause()
         assert isinstance(app.screen, ChartScreen) and app.screen.trade is trade

@@ -33,7 +33,7 @@ SIZE = (120, 40)
 
 
 #: Keys that open a one-line prompt when pressed on the dashboard (the command line, close part, stop, edit).
-PROMPT_KEYS = {"colon", "h", "s", "e"}
+PROMPT_KEYS = {"colon", "h", "s", "m"}
 
 
 async def prompt_ready(pilot, key: str, was_dashboard: bool, timeout_s: float = 3.0) -> None:
@@ -139,7 +139,7 @@ async def test_orders_cancel_and_edit(make_app, engine):
     async with app.run_test(size=SIZE) as pilot:
         await _press(pilot, "right")
         assert app.rows.table == "orders" and app.rows.selected["orders"] == "o-1"
-        await _press(pilot, "down", "e")
+        await _press(pilot, "down", "m")
         await _type(pilot, "3470.04")
         await _press(pilot, "enter")
         await _confirm_and_send(pilot, engine, ["o-2", "Limit price 3470.0 USD", "rounded to 3470.0"])
@@ -259,5 +259,5 @@ async def test_help_lists_the_row_keys(make_app, engine):
         await _press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
         keys = [k for k, _w in app.screen.keys]
-        assert {":", "c", "h", "s", "t", "o", "x", "e", "up", "Esc"} <= set(keys)
+        assert {":", "c", "h", "s", "t", "o", "x", "m", "k", "up", "Esc"} <= set(keys)
         assert len(keys) == len(set(keys)), keys  # no key listed twice (no clash with the operator keys)

@@ -1,6 +1,6 @@
 """The price chart in a real terminal: ``kraken-tui`` replaying ETH in tmux at 120x40 (private runtime dir, so its
 control socket is its own); a trade is opened and closed from ``ctl`` (entries paused, so the strategy adds none),
-then ``v`` opens the chart and ``4`` switches it to 1h candles: the plot shows the trade's entry (▲) and exit (▼)
+then ``k`` opens the chart and ``4`` switches it to 1h candles: the plot shows the trade's entry (▲) and exit (▼)
 markers. Skips without tmux or the shared data."""
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def test_chart_shows_entry_and_exit_markers_on_a_replay(shared_data, tmp_path):
         trades = _until(lambda: json.loads(_cli(con.env, "journal", "trades", "--json", "--journal",
                                                   str(con.journal)).stdout or "[]"), 20)
         assert trades and trades[-1]["exit_reason"] == "manual", trades
-        con.keys("v")
+        con.keys("k")
         _wait_for(con.capture, f"{SYMBOL} 5m", timeout=15)
         time.sleep(0.5)
         con.keys("4")

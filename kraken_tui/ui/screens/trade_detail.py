@@ -92,7 +92,7 @@ class TradeDetailScreen(ModalScreen[None]):
     """One trade in full."""
 
     BINDINGS = [Binding("escape,enter,q", "close", "Close", id="detail.close"),
-                Binding("v", "chart", "Price chart", id="detail.chart")]
+                Binding("k", "chart", "Price chart", id="detail.chart")]
     DEFAULT_CSS = """
     TradeDetailScreen { align: center middle; background: $background 60%; }
     TradeDetailScreen > VerticalScroll { width: 110; max-width: 98%; height: auto; max-height: 95%;
@@ -108,7 +108,7 @@ class TradeDetailScreen(ModalScreen[None]):
             yield Static(detail_text(self.detail))
             yield Static(Text(f"fills ({len(self.detail.fills)})", style="bold"))
             yield Static(fills_table(self.detail))
-            yield Static(Text("v = price chart of this trade    Esc = close", style="dim"))
+            yield Static(Text("k = price chart of this trade    Esc = close", style="dim"))
 
     def action_close(self) -> None:
         """Close the dialog."""
