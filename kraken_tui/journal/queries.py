@@ -25,8 +25,13 @@ from typing import TypeVar
 from kraken_tui.domain import Fill, FillType, Side
 from kraken_tui.errors import JournalError
 from kraken_tui.journal.readonly import CORRUPT_HINT, read_only
-from kraken_tui.journal.records import (DEFAULT_ACCOUNT, FundingPayment, IntentRecord, ReconciliationOutcome,
-                                       SignalRecord)
+from kraken_tui.journal.records import (
+    DEFAULT_ACCOUNT,
+    FundingPayment,
+    IntentRecord,
+    ReconciliationOutcome,
+    SignalRecord,
+)
 from kraken_tui.journal.trades import IntentInfo, TradeSet, derive_trades_per_account
 
 __all__ = [

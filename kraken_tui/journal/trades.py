@@ -52,7 +52,13 @@ from decimal import Decimal
 from kraken_tui.domain import ZERO, Fill, FillType, PositionSide
 from kraken_tui.domain.fastinit import fast_init
 from kraken_tui.domain.money import is_inverse_symbol, symbol_settlement_currency
-from kraken_tui.journal.records import DEFAULT_ACCOUNT, FlattenSource, FundingPayment, IntentPurpose, flatten_source_of
+from kraken_tui.journal.records import (
+    DEFAULT_ACCOUNT,
+    FlattenSource,
+    FundingPayment,
+    IntentPurpose,
+    flatten_source_of,
+)
 
 __all__ = ["FEE_SPLIT_USD", "IntentInfo", "OpenPosition", "Trade", "TradeSet", "derive_trades",
            "derive_trades_per_account"]

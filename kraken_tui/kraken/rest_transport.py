@@ -26,8 +26,8 @@ from kraken_tui.config import ClientConfig, Credentials
 from kraken_tui.errors import AuthenticationError, ExchangeError, RateLimitError, TransportError
 from kraken_tui.kraken.auth import NonceSource, sign_rest
 from kraken_tui.kraken.ratelimit import RateLimiter
-from kraken_tui.kraken.rest_http import HttpAnswer, HttpSender, SendFailed, session_sender
 from kraken_tui.kraken.rest_errors import check_response
+from kraken_tui.kraken.rest_http import HttpAnswer, HttpSender, SendFailed, session_sender
 
 __all__ = ["Params", "RestTransport", "as_sender", "encode_params"]
 

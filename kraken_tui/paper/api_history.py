@@ -15,7 +15,6 @@ from kraken_tui.paper.history import decode_token, encode_token
 from kraken_tui.paper.params import BadParam, choice_param, int_param
 
 
-
 def account_log(ex: PaperExchange, req: Any) -> Any:
     """GET /api/history/v2|v3/account-log (spec §4.18): ``since``/``before`` epoch ms, ``from``/``to`` entry ids
     (inclusive), ``sort`` (default desc), ``info`` (repeatable), ``count`` (default 500, at most 100000)."""

@@ -15,6 +15,7 @@ from kraken_tui.paper.candles import RESOLUTIONS_MS, TICK_TYPES
 from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.params import int_param
 
+
 def instruments(ex: PaperExchange, req: Any) -> Any:
     """GET instruments (spec §4.2)."""
     return wire.success(ex.now_ms, instruments=[wire.instrument(i) for i in ex.instruments.values()])

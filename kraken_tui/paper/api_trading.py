@@ -19,6 +19,7 @@ from kraken_tui.paper.exchange import PaperExchange
 from kraken_tui.paper.ledger import new_log_entry
 from kraken_tui.paper.orders import PaperOrder, parse_order_params
 
+
 def accounts(ex: PaperExchange, req: Any) -> Any:
     """GET accounts: flex + inverse margin accounts (spec §4.6)."""
     inverse = {inverse_account_name(c): wire.coin_account(ex.coin_figures(c), margin.coin_trigger_prices(ex, c))

@@ -38,8 +38,8 @@ from kraken_tui.paper.instruments import build_instruments
 from kraken_tui.paper.ledger import settle_funding
 from kraken_tui.paper.matching import PaperMarket, maker_fill, on_tick_grid
 from kraken_tui.paper.orders import Outcome, PaperOrder
-from kraken_tui.paper.wire import iso
 from kraken_tui.paper.sources.base import FundingEvent, MarketEvent, MarketTick
+from kraken_tui.paper.wire import iso
 
 __all__ = ["Listener", "PaperExchange"]
 

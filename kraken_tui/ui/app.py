@@ -16,7 +16,6 @@ Must not import: the engine's internals (only ``engine.facade`` and ``engine.ope
 from __future__ import annotations
 
 import contextlib
-
 import logging
 import sys
 import threading

@@ -6,15 +6,13 @@ import asyncio
 import json
 from decimal import Decimal
 
-import pytest
-
 from kraken_tui.kraken.ratelimit import DERIVATIVES_COSTS, account_log_cost, batch_cost
 from kraken_tui.paper.nonces import WINDOW, NonceGuard
 from kraken_tui.paper.ratelimit import ServerBudget, request_cost
 from kraken_tui.paper.routes import ROUTES, resolve
 from kraken_tui.paper.server import PaperServer, Request
 
-from .helpers import D, T0, call, make_exchange, quote
+from .helpers import T0, D, call, make_exchange, quote
 
 V3 = "/derivatives/api/v3/"
 

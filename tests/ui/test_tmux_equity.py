@@ -71,7 +71,7 @@ def test_equity_on_screen_moves_with_the_mark(shared_data, tmp_path):
                     break
             time.sleep(0.2)
         assert len(samples) >= 4, f"no position held long enough to sample; last screen:\n{tm.capture()}"
-        pairs = [(a, b) for a, b in zip(samples, samples[1:]) if a[2] == b[2] and a[1] != b[1]]
+        pairs = [(a, b) for a, b in zip(samples, samples[1:], strict=False) if a[2] == b[2] and a[1] != b[1]]
         assert pairs, samples  # the mark moved while realized, fees and funding stayed put
         for (eq0, un0, _), (eq1, un1, _) in pairs:
             # Equity moves by what Unrealized moves (each figure rounded to the cent on screen)
