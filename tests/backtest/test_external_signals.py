@@ -87,12 +87,12 @@ def test_ensemble_report_says_which_slots_have_a_source_and_feeds_the_timeframes
 
     from ._util import PF_5M
 
-    # no signal file: the ML slot (and patterns) has no source, its weight goes to technical and mtf
+    # no signal file: the ML slot has no source, its weight goes to technical, patterns and mtf
     s, rows = settings_for(shared_data(PF_5M), "ensemble", {})
     bt = Backtest(s)
     bt.run(rows)
     res = bt.finish()
-    assert ("ensemble slots: technical 75%, mtf 25%; no source for ml, patterns: weight redistributed; "
+    assert ("ensemble slots: technical 50%, patterns 33%, mtf 17%; no source for ml: weight redistributed; "
             "entries at confidence >= 0.7") in res.notes
     # 500 5m bars (41 hours): the 15m and 1h trend/momentum are known, the 4h EMA(20) not yet
     assert set(bt.strategy.state("PF_XBTUSD").mtf.per_tf) == {"15m", "1h"}
@@ -101,5 +101,5 @@ def test_ensemble_report_says_which_slots_have_a_source_and_feeds_the_timeframes
     _write(sig, [{"ts_ms": T0, "symbol": "PF_XBTUSD", "side": "long", "confidence": 0.9}])
     s, rows = settings_for(shared_data(PF_5M), "ensemble", {"external": {"path": str(sig)}})
     res = Backtest(s).run(list(rows)[:10])
-    assert any(n.startswith("ensemble slots: ml 50%, technical 38%, mtf 13%; no source for patterns") for n in res.notes), \
+    assert any(n.startswith("ensemble slots: ml 40%, technical 30%, patterns 20%, mtf 10%; entries") for n in res.notes), \
         res.notes

@@ -1,6 +1,6 @@
 """End to end for the default strategy, the seed's ensemble: a headless replay with the default config over
 Kraken's ETH/USD 5m candles (1 400 rows from 2024-07-09, about 117 hours) against the in-process paper
-exchange over loopback. The start says which slots have a source and that the ML and patterns weights are
+exchange over loopback. The start says which slots have a source and that the ML weight (no signal file) is
 redistributed, and which funding the candle replay books; the multi-timeframe slot is fed 15m, 1h and 4h
 bars built from the replayed ticks; every entry comes from a signal of confidence 0.7 or more, and the
 signals carry the slot votes.
@@ -19,7 +19,7 @@ from kraken_tui.engine.facade import EventKind
 from kraken_tui.runtime import RunOptions, build_runtime
 
 FIRST, ROWS = 2304, 1400  # 2024-07-09 on; the first signals of the file come on 2024-07-13
-ANNOUNCED = ("ensemble slots: technical 75%, mtf 25%; no source for ml, patterns: weight redistributed; "
+ANNOUNCED = ("ensemble slots: technical 50%, patterns 33%, mtf 17%; no source for ml: weight redistributed; "
              "entries at confidence >= 0.7")
 
 
