@@ -2,11 +2,12 @@
 
 Owns nothing itself: it re-exports the public names of its modules, one owner each:
 ``paths`` (runtime dir, socket paths, live sockets), ``views`` (status/report JSON and text),
-``server`` (``ControlServer``), ``client`` (``request``, the ``ctl`` handler ``run``),
-``flatten_cmd`` (``run_flatten``, the ``kraken-tui flatten`` handler), ``order_grammar`` (the words of a manual
-action, shared with the console's ``:`` line), ``manual_wire`` (a manual action as JSON) and ``manual_cmd`` (the
-``ctl order|close|cancel|stop|edit|tpcancel|reprotect`` handler).
-Must not import: textual.
+``protocol`` (the request vocabulary), ``server`` (``ControlServer``), ``client`` (``request``, the ``ctl``
+handler ``run``), ``flatten_cmd`` (``run_flatten``, the ``kraken-tui flatten`` handler), ``order_grammar`` (the
+words of a manual action, shared with the console's ``:`` line), ``manual_wire`` (a manual action as JSON) and
+``manual_cmd`` (the ``ctl order|close|cancel|stop|edit|tpcancel|reprotect`` handler).
+The server's and the flatten command's names are loaded on first use (``_LAZY``), so ``ctl status`` starts
+without the engine. Must not import: textual.
 
 Every instance serves it, the console and the headless runner alike (``ctl list`` shows them: a metadata
 file ``ctl-<pid>.json`` next to each socket, ``control.paths``).
