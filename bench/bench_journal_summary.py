@@ -9,7 +9,7 @@ Builds a journal of N round-trip trades (default 100,000: 2N fills, two symbols,
 - after new facts: one more round trip written through the writer, then a summary (stale cache again);
 - ``--since``: the last day, and all time (statistics from the cached trades).
 
-Targets (docs in the issue tracker: "Journal summary"): < 300 ms at 100k trades, including right after new facts;
+Targets: < 300 ms at 100k trades, including right after new facts;
 ``--since`` < 100 ms. Medians of ``--repeat`` runs; CPU time next to wall time; load average printed.
 
 Run: ``python bench/bench_journal_summary.py [--trades N] [--repeat R] [--profile]``
