@@ -26,11 +26,9 @@ Must not import anything outside the stdlib (``setup.py`` loads this file alone)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
-from importlib.abc import MetaPathFinder
 from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader, ModuleSpec, SourceFileLoader
 from importlib.util import spec_from_file_location
 from typing import Any
@@ -60,12 +58,18 @@ _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
 def source_sha256(path: str) -> str:
     """Hex sha256 of a file's bytes (the identity of the source a build compiled)."""
+    import hashlib  # here, not at the top: only a compiled build's check needs it (start-up of the CLI)
+
     with open(path, "rb") as fh:
         return hashlib.sha256(fh.read()).hexdigest()
 
 
-class CompiledFinder(MetaPathFinder):
+class CompiledFinder:
     """Meta path finder for ``modules``: the compiled build when it matches its source, else the source.
+
+    A finder of ``sys.meta_path`` by protocol (``find_spec``, ``invalidate_caches``); it does not derive from
+    ``importlib.abc.MetaPathFinder``, whose import (``importlib.resources``, ``pathlib``...) would cost the
+    command line's start-up even when no build is installed.
 
     Args:
         pkg_dir: directory of the top package (``kraken_tui/``); sources are ``<pkg_dir>/<a>/<b>.py``.
@@ -99,6 +103,9 @@ class CompiledFinder(MetaPathFinder):
         if source_sha256(self._source(fullname)) != entry["sha256"]:
             return "stale", None
         return "compiled", so
+
+    def invalidate_caches(self) -> None:
+        """Nothing cached between lookups (``importlib.invalidate_caches`` calls this on every finder)."""
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> ModuleSpec | None:
         """The spec of ``fullname`` (see the class docstring); None for names it does not answer for."""

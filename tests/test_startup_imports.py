@@ -1,9 +1,10 @@
 """What the quick commands load: ``kraken-tui ctl status`` and ``kraken-tui backtest`` on a small file run
-without textual, httpx or numpy (the backtest also without multiprocessing; ``backtest --json``
-without the plotting library), so they start fast.
+without textual, httpx or numpy (the backtest also without multiprocessing, asyncio, sqlite3, the order
+executor and the Kraken wire modules; ``backtest --json`` without the plotting library; ``ctl status`` without
+pydantic, the config models, the engine facade and ``importlib.abc``), so they start fast.
 
-Each command runs in a fresh interpreter through ``kraken_tui.cli.main``; at exit the interpreter writes the
-names of the watched top-level packages it had imported. No timing is asserted here (start-up times are
+Each command runs in a fresh interpreter through ``kraken_tui.cli.main``; at exit the interpreter writes which
+of the watched modules (exact dotted names) it had imported. No timing is asserted here (start-up times are
 printed by bench/bench_backtest.py).
 """
 
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-WATCHED = ("textual", "httpx", "numpy", "plotext", "aiohttp", "pandas", "multiprocessing")
+WATCHED = ("textual", "httpx", "numpy", "plotext", "aiohttp", "pandas", "multiprocessing", "asyncio", "sqlite3",
+           "pydantic", "importlib.abc", "kraken_tui.config", "kraken_tui.engine.facade",
+           "kraken_tui.engine.execution", "kraken_tui.journal.queries", "kraken_tui.kraken")
 
 
 def _imported(argv: list[str], tmp_path: Path) -> tuple[int, set[str]]:
@@ -26,7 +29,7 @@ def _imported(argv: list[str], tmp_path: Path) -> tuple[int, set[str]]:
         "import atexit, json, sys\n"
         f"watched = {WATCHED!r}\n"
         "def _report():\n"
-        "    names = sorted({m.split('.')[0] for m in sys.modules} & set(watched))\n"
+        "    names = sorted(m for m in watched if m in sys.modules)\n"
         f"    open({str(out)!r}, 'w').write(json.dumps(names))\n"
         "atexit.register(_report)\n"
         "from kraken_tui.cli import main\n"
@@ -43,6 +46,8 @@ def test_ctl_status_loads_no_ui_http_or_numpy(tmp_path: Path) -> None:
     code, mods = _imported(["ctl", "status"], tmp_path)
     assert code != 0  # no instance is running in this runtime directory
     assert not mods & {"textual", "httpx", "numpy", "plotext", "pandas"}, mods
+    # the client needs neither the server's engine imports (config, pydantic) nor importlib.abc (kraken_tui._accel)
+    assert not mods & {"pydantic", "kraken_tui.config", "kraken_tui.engine.facade", "importlib.abc"}, mods
 
 
 @pytest.mark.parametrize("json_out", [True, False])
@@ -55,5 +60,18 @@ def test_backtest_of_a_small_file_loads_no_ui_http_or_numpy(tmp_path: Path, shar
     code, mods = _imported(argv, tmp_path)
     assert code == 0
     assert not mods & {"textual", "httpx", "numpy", "aiohttp", "pandas", "multiprocessing"}, mods
+    # signal ids without the order executor (asyncio, the REST wire parsers); iso_ms without the journal's queries
+    assert not mods & {"asyncio", "kraken_tui.engine.execution", "kraken_tui.kraken", "sqlite3",
+                       "kraken_tui.journal.queries"}, mods
     if json_out:
         assert "plotext" not in mods  # the chart is drawn for the text report only
+
+
+def test_the_compiled_build_switch_loads_no_import_machinery(tmp_path: Path) -> None:
+    """``kraken_tui._accel.install()`` (called by every command) without a build imports no ``importlib.abc``."""
+    code = ("import json, sys\nfrom kraken_tui import _accel\n_accel.install()\n"
+            "print(json.dumps(sorted(m for m in ('importlib.abc', 'importlib.resources', 'hashlib') if m in sys.modules)))")
+    env = {**os.environ, "KRAKEN_TUI_PURE": "0"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          check=True)
+    assert json.loads(proc.stdout) == [], proc.stdout

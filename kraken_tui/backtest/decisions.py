@@ -16,9 +16,9 @@ from kraken_tui.domain import OrderType, Side
 from kraken_tui.domain.money import to_usd, unrealized_pnl
 from kraken_tui.domain.timeunits import DAY_MS, HOUR_MS
 from kraken_tui.engine.decide import Close, Enter, Reject, decide
-from kraken_tui.engine.execution import make_signal_id
 from kraken_tui.engine.exits import ClosePosition, ExitReason, MoveStop
 from kraken_tui.engine.operator import OperatorState, OperatorStateMachine, Transition, TransitionSource
+from kraken_tui.engine.order_ids import make_signal_id
 from kraken_tui.engine.risk import AccountSnapshot, OpenExposure
 from kraken_tui.engine.signals import Signal
 from kraken_tui.journal.records import EventSource, SignalRecord, StateChange

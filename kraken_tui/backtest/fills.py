@@ -28,7 +28,7 @@ from kraken_tui.domain.money import (
     to_usd,
 )
 from kraken_tui.domain.timeunits import HOUR_MS
-from kraken_tui.engine.execution import intent_purpose
+from kraken_tui.engine.order_ids import intent_purpose
 from kraken_tui.journal.records import FundingPayment, IntentRecord
 
 from .settings import (

@@ -2,11 +2,12 @@
 
 Owns nothing itself: it re-exports the public names of its modules, one owner each:
 ``paths`` (runtime dir, socket paths, live sockets), ``views`` (status/report JSON and text),
-``server`` (``ControlServer``), ``client`` (``request``, the ``ctl`` handler ``run``),
-``flatten_cmd`` (``run_flatten``, the ``kraken-tui flatten`` handler), ``order_grammar`` (the words of a manual
-action, shared with the console's ``:`` line), ``manual_wire`` (a manual action as JSON) and ``manual_cmd`` (the
-``ctl order|close|cancel|stop|edit|tpcancel|reprotect`` handler).
-Must not import: textual.
+``protocol`` (the request vocabulary), ``server`` (``ControlServer``), ``client`` (``request``, the ``ctl``
+handler ``run``), ``flatten_cmd`` (``run_flatten``, the ``kraken-tui flatten`` handler), ``order_grammar`` (the
+words of a manual action, shared with the console's ``:`` line), ``manual_wire`` (a manual action as JSON) and
+``manual_cmd`` (the ``ctl order|close|cancel|stop|edit|tpcancel|reprotect`` handler).
+The server's and the flatten command's names are loaded on first use (``_LAZY``), so ``ctl status`` starts
+without the engine. Must not import: textual.
 
 Every instance serves it, the console and the headless runner alike (``ctl list`` shows them: a metadata
 file ``ctl-<pid>.json`` next to each socket, ``control.paths``).
@@ -34,8 +35,9 @@ request size, rate, status cache age) are ``server.ControlLimits``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from kraken_tui.control.client import list_instances, pick_instance, request, run
-from kraken_tui.control.flatten_cmd import CONFIRM_WORD, run_flatten
 from kraken_tui.control.paths import (
     APP_NAME,
     Instance,
@@ -45,8 +47,33 @@ from kraken_tui.control.paths import (
     is_live,
     runtime_dir,
 )
-from kraken_tui.control.server import COMMANDS, DEFAULT_REASONS, MAX_LINE, ControlLimits, ControlServer
+from kraken_tui.control.protocol import COMMANDS, DEFAULT_REASONS, MAX_LINE
 from kraken_tui.control.views import format_report, format_status, health_dict, report_dict, status_dict
+
+if TYPE_CHECKING:
+    from kraken_tui.control.flatten_cmd import CONFIRM_WORD, run_flatten
+    from kraken_tui.control.server import ControlLimits, ControlServer
+
+#: Names loaded on first use (PEP 562): the server and the flatten command import the engine (config,
+#: pydantic), which ``ctl status`` does not need.
+_LAZY = {
+    "ControlLimits": "kraken_tui.control.server",
+    "ControlServer": "kraken_tui.control.server",
+    "CONFIRM_WORD": "kraken_tui.control.flatten_cmd",
+    "run_flatten": "kraken_tui.control.flatten_cmd",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The lazily loaded names of ``_LAZY``; AttributeError for any other name."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "APP_NAME",

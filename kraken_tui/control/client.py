@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from kraken_tui.control.paths import Instance, find_instances, runtime_dir
-from kraken_tui.control.server import DEFAULT_REASONS, MAX_LINE
+from kraken_tui.control.protocol import DEFAULT_REASONS, MAX_LINE
 from kraken_tui.control.views import HEALTH_DOWN, format_instances, format_report, format_status
 
 __all__ = ["CONNECT_TIMEOUT_S", "DEFAULT_TIMEOUT_S", "MANUAL_ACTIONS", "NoAnswer", "list_instances", "pick_instance",

@@ -1,8 +1,8 @@
 """The control socket of a running instance.
 
 Owns: ``ControlServer`` - a UNIX stream socket (mode 0600, in the runtime directory, ``control.paths``) that
-drives any ``facade.EngineControl`` - the request vocabulary (``COMMANDS``, ``DEFAULT_REASONS``, ``MAX_LINE``),
-the request parser (``parse_request``: strict JSON, duplicate keys refused) and the limits that keep a
+drives any ``facade.EngineControl`` - the request vocabulary (``COMMANDS``, ``DEFAULT_REASONS``, ``MAX_LINE``;
+defined in ``control.protocol``, re-exported here), the request parser (``parse_request``: strict JSON, duplicate keys refused) and the limits that keep a
 misbehaving client from exhausting the instance (``ControlLimits``). The protocol is described in the
 ``kraken_tui.control`` package docstring.
 Must not import: textual.
@@ -23,6 +23,7 @@ from typing import Any
 
 from kraken_tui.control.manual_wire import WireError, action_from_json
 from kraken_tui.control.paths import default_socket_path, is_live, remove_info, write_info
+from kraken_tui.control.protocol import COMMANDS, DEFAULT_REASONS, MAX_LINE
 from kraken_tui.control.views import health_dict, manual_dict, report_dict, status_dict
 from kraken_tui.engine.facade import EngineControl, EngineMode, EngineSnapshot, ManualAction
 from kraken_tui.engine.operator import TransitionRefused, TransitionSource
@@ -32,15 +33,6 @@ __all__ = ["COMMANDS", "DEFAULT_REASONS", "MAX_LINE", "ControlLimits", "ControlS
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("status", "pause", "resume", "flatten", "reset", "health", "manual")
-DEFAULT_REASONS = {
-    "pause": "operator pause via ctl",
-    "resume": "operator resume via ctl",
-    "flatten": "operator flatten via ctl",
-    "reset": "operator reset via ctl",
-}
-MAX_LINE = 64 * 1024
-"""Longest request line the server reads, bytes."""
 
 
 @dataclass(frozen=True, slots=True)

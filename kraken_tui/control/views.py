@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kraken_tui.domain.catalog import known_instrument
 from kraken_tui.domain.instruments import price_decimals
-from kraken_tui.engine.facade import EngineSnapshot, FlattenReport, ManualPreview, ManualResult
 from kraken_tui.engine.operator import OperatorState
 from kraken_tui.wording import counted
+
+if TYPE_CHECKING:  # annotations only: the facade loads the engine and config (not at `ctl status` start-up)
+    from kraken_tui.engine.facade import EngineSnapshot, FlattenReport, ManualPreview, ManualResult
 
 __all__ = ["HEALTH_DEGRADED", "HEALTH_DOWN", "HEALTH_OK", "format_instances", "format_manual", "format_report",
            "format_status", "health_dict", "manual_dict", "report_dict", "status_dict"]

@@ -1,7 +1,7 @@
 """Order execution: deterministic cliOrdIds, intent journaled before send, ambiguous outcomes resolved.
 
-Owns: ``ClientOrderIds`` (the cliOrdId scheme), ``intent_purpose`` (exit reason -> journal purpose) and
-``Executor`` (send / batch send / edit / cancel through ``KrakenRestClient``, journaling every intent and result).
+Owns: ``Executor`` (send / batch send / edit / cancel through ``KrakenRestClient``, journaling every intent and
+result). ``ClientOrderIds``, ``intent_purpose`` and ``make_signal_id`` live in ``engine.order_ids`` (re-exported).
 
 Rules (a deterministic cliOrdId per order, the intent journaled before the send, a timeout "unknown" until
 resolved and never "failed"; spec §4.10-§4.16):
@@ -33,6 +33,7 @@ from typing import Any
 
 from kraken_tui.domain import ZERO, Instrument, OrderRequest, OrderResult, OrderStatus
 from kraken_tui.engine.context import commit_now
+from kraken_tui.engine.order_ids import ClientOrderIds, intent_purpose, make_signal_id
 from kraken_tui.engine.ports import JournalSink, OrderClient
 from kraken_tui.engine.reconcile import KnownOrder
 from kraken_tui.errors import ExchangeError, JournalError
@@ -43,40 +44,6 @@ from kraken_tui.kraken.rest_orders import BatchSend
 __all__ = ["ClientOrderIds", "Executor", "JournalSink", "intent_purpose", "make_signal_id"]
 
 log = logging.getLogger(__name__)
-
-_MAX_CLI_ORD_ID = 100
-
-
-def make_signal_id(run_id: str, symbol: str, ts_ms: int) -> str:
-    """The journal id of a signal: ``<run8>-<SYMBOL>-<ts_ms>`` (unique per run, symbol and candle close)."""
-    return f"{run_id[:8]}-{symbol.upper()}-{ts_ms}"
-
-
-def intent_purpose(reason: str) -> IntentPurpose:
-    """The journal purpose for an exit reason or purpose name (``stop``, ``tp1``, ``time``, ``signal``...).
-
-    Reasons the journal has no purpose for yet (``signal`` until the journal adds it) map to MANUAL.
-    """
-    try:
-        return IntentPurpose(str(reason))
-    except ValueError:
-        return IntentPurpose.MANUAL
-
-
-class ClientOrderIds:
-    """Deterministic cliOrdIds (module docstring): ``kt-<signal_id>-<purpose>[-n]``, <= 100 chars."""
-
-    def __init__(self) -> None:
-        self._used: dict[str, int] = {}
-
-    def make(self, signal_id: str, purpose: str) -> str:
-        """The next cliOrdId for ``signal_id`` and ``purpose`` (``entry``, ``stop``, ``tp1``...)."""
-        tail = f"-{purpose}"
-        room = _MAX_CLI_ORD_ID - len("kt-") - len(tail) - 4  # 4: room for a "-nnn" counter
-        base = f"kt-{signal_id[-room:]}{tail}"
-        n = self._used.get(base, 0)
-        self._used[base] = n + 1
-        return base if n == 0 else f"{base}-{n}"
 
 
 class Executor:

@@ -14,13 +14,15 @@ import csv
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from kraken_tui.domain.catalog import known_instrument
 from kraken_tui.errors import ConfigError
-from kraken_tui.journal.queries import EventRow
 from kraken_tui.journal.stats import Summary
 from kraken_tui.journal.trades import Trade
+
+if TYPE_CHECKING:  # annotations only: the queries module loads sqlite3 (not at a backtest's start-up)
+    from kraken_tui.journal.queries import EventRow
 
 __all__ = [
     "EVENTS_CSV_HEADER",
