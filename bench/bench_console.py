@@ -210,11 +210,81 @@ def _patch_ws_hub(probe: _Probe) -> None:
 
     def counted(self: Any, conn: Any, msg: Any) -> Any:
         probe.ws_messages += 1
-        if msg.get("feed") in ("ticker", "ticker_lite", "trade", "book", "book_snapshot", "trade_snapshot"):
+        if msg.get("feed") in _MARKET_FEEDS:
             probe.market_messages += 1
         return send(self, conn, msg)
 
     ws_feeds.WsHub._send = counted  # type: ignore[method-assign]
+
+
+def _patch_ws_client(probe: _Probe) -> None:
+    """Count every WebSocket message the console's client receives (``KrakenWsClient._touch``, called once
+    per decoded frame), and the market data among them: the external mode's counter, on the console's side."""
+    from kraken_tui.kraken.ws import KrakenWsClient
+
+    touch = KrakenWsClient._touch
+
+    def counted(self: Any, msg: dict[str, Any]) -> None:
+        probe.ws_messages += 1
+        if msg.get("feed") in _MARKET_FEEDS:
+            probe.market_messages += 1
+        touch(self, msg)
+
+    KrakenWsClient._touch = counted  # type: ignore[method-assign]
+
+
+_MARKET_FEEDS = ("ticker", "ticker_lite", "trade", "book", "book_snapshot", "trade_snapshot")
+
+
+class _SimProcess:
+    """The market and the exchange in their own process: ``kraken-tui sim --source replay:PATH --speed X
+    --json`` on loopback (``kraken_tui.paper.sim``), whose first stdout line is ``{"rest_url", "ws_url",
+    "api_key", "api_secret"}``. Stopped by its pid (SIGTERM, then SIGKILL after 5 s)."""
+
+    def __init__(self, replay: str, speed: str, log: Path) -> None:
+        self.cmd = [sys.executable, "-m", "kraken_tui", "sim", "--source", f"replay:{replay}", "--speed", speed,
+                    "--json"]
+        self.log = log
+        self.proc: Any = None
+        self.info: dict[str, str] = {}
+
+    def start(self, timeout_s: float = 60.0) -> dict[str, str]:
+        """Start the process and return its connection details. Raises SystemExit when it prints none."""
+        import json
+        import selectors
+        import subprocess
+
+        err = self.log.open("wb")
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=err, env=os.environ.copy())
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout_s):
+            self.stop()
+            raise SystemExit(f"kraken-tui sim printed nothing in {timeout_s:.0f} s (log {self.log})")
+        line = self.proc.stdout.readline()
+        try:
+            self.info = json.loads(line)
+        except ValueError:
+            self.stop()
+            raise SystemExit(f"kraken-tui sim did not start: {line!r} (log {self.log})") from None
+        return self.info
+
+    def cpu_s(self) -> float:
+        """The process's CPU time so far (user + system, all threads), seconds (Linux ``/proc``; NaN elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return float("nan")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except Exception:  # noqa: BLE001 (a process that ignores SIGTERM)
+            self.proc.kill()
 
 
 async def _run_real(args: argparse.Namespace) -> None:
@@ -224,38 +294,74 @@ async def _run_real(args: argparse.Namespace) -> None:
     probe = _Probe()
     _patch_send(probe)
     _patch_flatten_commit(probe)
-    _patch_ws_hub(probe)
+    external = args.feed == "process"
     tmp = Path(tempfile.mkdtemp(prefix="bench-console-"))
+    # Instance locks, the profile's files and the control socket under this run's own directories, so that the
+    # bench never meets another instance (or its sim) on this machine.
+    for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_RUNTIME_DIR", "run"), ("XDG_CONFIG_HOME", "config")):
+        (tmp / sub).mkdir(mode=0o700)
+        os.environ[var] = str(tmp / sub)
     logging.basicConfig(filename=str(tmp / "console.log"), level=logging.INFO)
-
-    class CountingServices(RuntimeServices):
-        """``RuntimeServices.open`` with the replay source's ticks counted (same build and start)."""
-
-        async def open(self) -> Any:
-            self._runtime = await build_runtime(self._cfg, self._opts)
-            src = self._runtime._source
-            inner = src.events
-
-            async def counted() -> Any:
-                async for ev in inner():
-                    if hasattr(ev, "last"):
-                        probe.ticks += 1
-                    yield ev
-
-            src.events = counted
-            await self._runtime.start()
-            engine = self._runtime.engine
-            await self._start_ctl(engine)  # the control socket, served by the console as run_console does
-            return engine
-
-    speed = None if args.speed == "max" else float(args.speed)
-    opts = RunOptions(mode="paper", replay=[args.replay], speed=speed, journal=tmp / "journal.sqlite")
     # The strategy loses money on this replay at this pace: the default equity floor (80 %) would flatten and
     # halt on its own mid-bench and the daily loss limit would pause it; neither is what is measured here.
-    cfg = Config(operator={"equity_floor_pct": 1.0, "daily_loss_limit_pct": 100.0})
+    operator: dict[str, Any] = {"equity_floor_pct": 1.0, "daily_loss_limit_pct": 100.0}
+    sim: _SimProcess | None = None
+    services: Any
+    if external:
+        _patch_ws_client(probe)
+        symbol = args.replay.rpartition("@")[2]
+        sim = _SimProcess(args.replay, args.speed, tmp / "sim.log")
+        info = sim.start()
+        os.environ["KRAKEN_TUI_API_KEY"], os.environ["KRAKEN_TUI_API_SECRET"] = info["api_key"], info["api_secret"]
+        # Live mode pointed at the sim as at Kraken (``[live] rest_url``/``ws_url``, the keys in the environment,
+        # the typed LIVE gate); the promotion gate is off (no paper record here; tests/control does the same).
+        # Data time runs --speed times faster than the wall: a tick's data time is far behind the wall clock,
+        # so the staleness guard is set past it (the feed is measured live by the message rate instead).
+        operator["stale_data_s"] = 10**9
+        cfg = Config(general={"mode": "live"},
+                     live={"enabled": True, "require_paper": False, "rest_url": info["rest_url"],
+                           "ws_url": info["ws_url"]},
+                     strategy={"symbols": [symbol or "PF_ETHUSD"]}, operator=operator)
+        opts = RunOptions(mode="live", journal=tmp / "journal.sqlite")
+        services = RuntimeServices(cfg, opts)
+    else:
+        _patch_ws_hub(probe)
+
+        class CountingServices(RuntimeServices):
+            """``RuntimeServices.open`` with the replay source's ticks counted (same build and start)."""
+
+            async def open(self) -> Any:
+                self._runtime = await build_runtime(self._cfg, self._opts)
+                src = self._runtime._source
+                inner = src.events
+
+                async def counted() -> Any:
+                    async for ev in inner():
+                        if hasattr(ev, "last"):
+                            probe.ticks += 1
+                        yield ev
+
+                src.events = counted
+                await self._runtime.start()
+                engine = self._runtime.engine
+                await self._start_ctl(engine)  # the control socket, served by the console as run_console does
+                return engine
+
+        speed = None if args.speed == "max" else float(args.speed)
+        opts = RunOptions(mode="paper", replay=[args.replay], speed=speed, journal=tmp / "journal.sqlite")
+        cfg = Config(operator=operator)
+        services = CountingServices(cfg, opts)
+    try:
+        await _measure(args, probe, cfg, opts, services, tmp, sim)
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
+async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: Any, services: Any, tmp: Path,
+                   sim: _SimProcess | None) -> None:
     t0 = time.perf_counter()
     age0 = _process_age_s()
-    services = CountingServices(cfg, opts)
     app = KrakenApp(None, cfg, services=services, log_file=tmp / "console.log", journal_path=opts.journal)
     refresh = app.refresh_now
     painted = asyncio.Event()
@@ -270,12 +376,18 @@ async def _run_real(args: argparse.Namespace) -> None:
 
     app.refresh_now = timed_refresh  # type: ignore[method-assign]
     async with app.run_test(size=(160, 48)) as pilot:
+        gate_s = 0.0
+        if sim is not None:  # the live gate: the operator types LIVE and Enter before anything starts
+            await pilot.pause()
+            g = time.perf_counter()
+            await pilot.press(*"LIVE", "enter")
+            gate_s = time.perf_counter() - g
         try:
             await asyncio.wait_for(painted.wait(), timeout=120)
         except TimeoutError:
             raise SystemExit(f"no first paint: {app.fatal or 'the engine did not start'} (log {tmp})") from None
         await pilot.pause()
-        paint_ms = (probe.first_paint - t0) * 1000
+        paint_ms = (probe.first_paint - t0 - gate_s) * 1000  # without the time spent typing the gate word
         engine = app.engine
         assert engine is not None
         served = services.ctl_socket
@@ -296,16 +408,18 @@ async def _run_real(args: argparse.Namespace) -> None:
         sampler = _StackSampler()
         sampler.start()
         w0, c0, n0 = time.perf_counter(), time.process_time(), probe.ticks
+        s0 = sim.cpu_s() if sim is not None else 0.0
         m0, k0 = probe.ws_messages, probe.market_messages
         await asyncio.sleep(args.seconds)
         wall, cpu, ticks = time.perf_counter() - w0, time.process_time() - c0, probe.ticks - n0
+        sim_cpu = sim.cpu_s() - s0 if sim is not None else 0.0
         sampler.stop()
         msgs, market = probe.ws_messages - m0, probe.market_messages - k0
         window_lags = lags[:]
 
         lat: list[float] = []
         lat_cpu: list[float] = []
-        flat_ticks0, flat_w0 = probe.ticks, time.perf_counter()
+        flat_ticks0, flat_w0, flat_m0 = probe.ticks, time.perf_counter(), probe.market_messages
         for i in range(args.flattens):
             before = len(probe.cancel_sent)
             probe.cancel_seen.clear()
@@ -333,7 +447,9 @@ async def _run_real(args: argparse.Namespace) -> None:
                 engine.reset("bench: reset", TransitionSource.KEY)
                 engine.resume("bench: resume", TransitionSource.KEY)
             await asyncio.sleep(0.5)  # trading again, under the replay, before the next flatten
-        flat_rate = (probe.ticks - flat_ticks0) / (time.perf_counter() - flat_w0)
+        flat_wall = time.perf_counter() - flat_w0
+        flat_rate = (probe.ticks - flat_ticks0) / flat_wall
+        flat_market = (probe.market_messages - flat_m0) / flat_wall
         stop.set()
         await mon
         lag_all = lags  # the lag task ran through the flattens as well
@@ -341,28 +457,41 @@ async def _run_real(args: argparse.Namespace) -> None:
         poller.stop()
 
     rate = ticks / wall
-    print(f"real console, replay {args.replay} at --speed {args.speed} "
+    where = ("in its own process (kraken-tui sim on loopback; the console in live mode against it)"
+             if sim is not None else "inside the console's process (paper replay, lockstep)")
+    print(f"real console, replay {args.replay} at --speed {args.speed}, feed {where} "
           f"(target 5,000 msg/s; 4 ticks per 5 min candle)")
-    print(f"  WebSocket messages to the console: {msgs / wall:,.0f}/s, of which market data (ticker, trade) "
+    side = "received by the console's client" if sim is not None else "sent by the paper exchange to the console"
+    print(f"  WebSocket messages {side}: {msgs / wall:,.0f}/s, of which market data (ticker, trade, book) "
           f"{market / wall:,.0f}/s (target 5,000/s: {_verdict(5000, msgs / wall)} for all messages, "
-          f"{_verdict(5000, market / wall)} for market data)")
-    print(f"  replay ticks: {rate:,.0f}/s over {wall:.1f} s ({flat_rate:,.0f}/s during the flattens); "
-          f"final state {snap.state.value}")
+          f"{_verdict(5000, market / wall)} for market data); market data during the flattens "
+          f"{flat_market:,.0f}/s; final state {snap.state.value}")
+    if sim is None:
+        print(f"  replay ticks: {rate:,.0f}/s over {wall:.1f} s ({flat_rate:,.0f}/s during the flattens)")
     age = f", {(age0 + paint_ms / 1000) * 1000:.0f} ms from process start" if age0 is not None else ""
-    print(f"  (d) start to first paint: {paint_ms:.0f} ms from KrakenApp constructed{age} "
+    gate = f" (the {gate_s * 1000:.0f} ms typing the LIVE gate left out)" if sim is not None else ""
+    print(f"  (d) start to first paint: {paint_ms:.0f} ms from KrakenApp constructed{age}{gate} "
           f"(target < 1500 ms: {_verdict(paint_ms, 1500)})")
     wl = window_lags
     print(f"  (a) event-loop lag over {wall:.0f} s: p50 {_pct(wl, 0.5):.1f} ms, p99 {_pct(wl, 0.99):.1f} ms, "
           f"max {max(wl):.1f} ms over {len(wl)} samples (target p99 < 50 ms: {_verdict(_pct(wl, 0.99), 50)})")
     print(f"      including the flattens: p99 {_pct(lag_all, 0.99):.1f} ms, max {max(lag_all):.1f} ms")
-    print(f"  (b) process CPU: {cpu / wall * 100:.0f} % of one core ({cpu:.1f} s CPU in {wall:.1f} s wall)")
     pct, cnt = cpu / wall * 100, sampler.counts
     busy = (cnt["feed"] + cnt["console"] + cnt["loop"]) or 1
     feed_pct, console_pct, loop_pct = (pct * cnt[k] / busy for k in ("feed", "console", "loop"))
-    print(f"  (e) process CPU split by stack samples ({sum(cnt.values())}, {cnt['idle']} idle): feed (replay source + "
-          f"paper exchange) ~{feed_pct:.0f} %, console (engine, UI, clients, journal) ~{console_pct:.0f} %, event "
-          f"loop and sockets ~{loop_pct:.0f} % of one core; without the feed ~{pct - feed_pct:.0f} % "
-          f"(target for the console process: < 60 %: {_verdict(pct - feed_pct, 60)})")
+    if sim is not None:
+        print(f"  (b) console process CPU: {pct:.0f} % of one core ({cpu:.1f} s CPU in {wall:.1f} s wall; target "
+              f"< 60 %: {_verdict(pct, 60)}); the sim process (replay + paper exchange + WS fan-out): "
+              f"{sim_cpu / wall * 100:.0f} % of one core ({sim_cpu:.1f} s)")
+        print(f"  (e) console CPU split by stack samples ({sum(cnt.values())}, {cnt['idle']} idle): console (engine, "
+              f"UI, clients, journal) ~{console_pct:.0f} %, event loop and sockets ~{loop_pct:.0f} % of one core"
+              + (f", paper code ~{feed_pct:.0f} % (expected 0)" if cnt["feed"] else ""))
+    else:
+        print(f"  (b) process CPU: {pct:.0f} % of one core ({cpu:.1f} s CPU in {wall:.1f} s wall)")
+        print(f"  (e) process CPU split by stack samples ({sum(cnt.values())}, {cnt['idle']} idle): feed (replay "
+              f"source + paper exchange) ~{feed_pct:.0f} %, console (engine, UI, clients, journal) "
+              f"~{console_pct:.0f} %, event loop and sockets ~{loop_pct:.0f} % of one core; without the feed "
+              f"~{pct - feed_pct:.0f} % (target for the console process: < 60 %: {_verdict(pct - feed_pct, 60)})")
     if lat:
         p99 = _pct(lat, 0.99)
         print(f"  (c) key F F -> first flatten order request sent: p50 {_pct(lat, 0.5):.1f} ms, p99 {p99:.1f} ms, "
@@ -515,6 +644,10 @@ def main() -> None:
     ap.add_argument("--background-load", type=int, default=0, metavar="N",
                     help="real mode: run N busy processes (CPU loops) beside the console (default 0)")
     ap.add_argument("--verbose", action="store_true", help="real mode: one line per flatten")
+    ap.add_argument("--feed", choices=["process", "in-process"], default="process",
+                    help="real mode: the market and the exchange in their own process (kraken-tui sim, the "
+                         "console in live mode against it, as against Kraken; default) or inside the console's "
+                         "process (paper replay with lockstep)")
     args = ap.parse_args()
     if not args.real:
         asyncio.run(_run(args.n))
