@@ -321,7 +321,7 @@ async def _run_real(args: argparse.Namespace) -> None:
         cfg = Config(general={"mode": "live"},
                      live={"enabled": True, "require_paper": False, "rest_url": info["rest_url"],
                            "ws_url": info["ws_url"]},
-                     strategy={"symbols": [symbol or "PF_ETHUSD"]}, operator=operator)
+                     strategy={"symbols": [symbol or "PF_ETHUSD"], "timeframe": args.timeframe}, operator=operator)
         opts = RunOptions(mode="live", journal=tmp / "journal.sqlite")
         services = RuntimeServices(cfg, opts)
     else:
@@ -349,7 +349,7 @@ async def _run_real(args: argparse.Namespace) -> None:
 
         speed = None if args.speed == "max" else float(args.speed)
         opts = RunOptions(mode="paper", replay=[args.replay], speed=speed, journal=tmp / "journal.sqlite")
-        cfg = Config(operator=operator)
+        cfg = Config(operator=operator, strategy={"timeframe": args.timeframe})
         services = CountingServices(cfg, opts)
     try:
         await _measure(args, probe, cfg, opts, services, tmp, sim)
@@ -380,7 +380,8 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         if sim is not None:  # the live gate: the operator types LIVE and Enter before anything starts
             await pilot.pause()
             g = time.perf_counter()
-            await pilot.press(*"LIVE", "enter")
+            await pilot.press(*"LIVE")
+            _key(app, "enter")  # queued, not ``pilot.press`` (which waits for an idle loop after the key)
             gate_s = time.perf_counter() - g
         try:
             await asyncio.wait_for(painted.wait(), timeout=120)
@@ -419,13 +420,17 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
 
         lat: list[float] = []
         lat_cpu: list[float] = []
+        lat_feed: list[float] = []  # market-data messages/s from the first F to the request, per sample
         flat_ticks0, flat_w0, flat_m0 = probe.ticks, time.perf_counter(), probe.market_messages
+        flat_sampler = _StackSampler()
+        flat_sampler.start()
         for i in range(args.flattens):
             before = len(probe.cancel_sent)
             probe.cancel_seen.clear()
             reports = len(app.flatten_reports)
             # A trader's double tap, 150 ms apart, queued as the terminal driver queues keys (``pilot.press``
             # waits up to 2 s for the loop to go idle after each key, which it never does under a replay).
+            f0, fm0 = time.perf_counter(), probe.market_messages
             _key(app, "F")
             await asyncio.sleep(0.150)
             t, t_cpu = time.perf_counter(), time.thread_time()
@@ -435,6 +440,7 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
             if len(probe.cancel_sent) > before:
                 lat.append((probe.cancel_sent[before] - t) * 1000)
                 lat_cpu.append((probe.cancel_sent_cpu[before] - t_cpu) * 1000)
+                lat_feed.append((probe.market_messages - fm0) / max(1e-3, probe.cancel_sent[before] - f0))
             for _ in range(3000):  # up to 30 s for the flatten's report (the engine is then HALTED)
                 if len(app.flatten_reports) > reports:
                     break
@@ -448,6 +454,7 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
                 engine.resume("bench: resume", TransitionSource.KEY)
             await asyncio.sleep(0.5)  # trading again, under the replay, before the next flatten
         flat_wall = time.perf_counter() - flat_w0
+        flat_sampler.stop()
         flat_rate = (probe.ticks - flat_ticks0) / flat_wall
         flat_market = (probe.market_messages - flat_m0) / flat_wall
         stop.set()
@@ -496,6 +503,12 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         p99 = _pct(lat, 0.99)
         print(f"  (c) key F F -> first flatten order request sent: p50 {_pct(lat, 0.5):.1f} ms, p99 {p99:.1f} ms, "
               f"max {max(lat):.1f} ms over {len(lat)} of {args.flattens} F F (target < 20 ms: {_verdict(p99, 20)})")
+        fed = [x for x, r in zip(lat, lat_feed, strict=True) if r >= 1000]
+        if len(fed) < len(lat):
+            tail = (f"p50 {_pct(fed, 0.5):.1f} ms, p99 {_pct(fed, 0.99):.1f} ms over those {len(fed)}"
+                    if fed else "none")
+            print(f"      with the market data still flowing (>= 1,000 msg/s from the first F to the request; the "
+                  f"replay ends): {len(fed)} of {len(lat)}: {tail}")
         cm = probe.commits_ms or [float("nan")]
         print(f"      of which the loop thread on CPU: p50 {_pct(lat_cpu, 0.5):.1f} ms, p99 {_pct(lat_cpu, 0.99):.1f} ms "
               f"(the rest: waiting for a core on a busy machine, the disk, other tasks' turns); the wait for "
@@ -505,6 +518,9 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
                   "--verbose shows which)")
     else:
         print("  (c) key F F -> cancelallorders: no cancel request seen (NOT met)")
+    if args.verbose:
+        print(f"  main-thread stack samples in the lag window:\n{sampler.top()}")
+        print(f"  main-thread stack samples during the flattens:\n{flat_sampler.top()}")
     print(f"  control socket served by the console: {served or 'NOT served'}; ctl status answers "
           f"{poller.answers} (errors {poller.errors}), slowest {poller.slowest_ms:.1f} ms")
     print(f"  journal and log: {tmp}")
@@ -554,6 +570,8 @@ class _StackSampler:
 
         self.every_s = every_s
         self.counts = {"feed": 0, "console": 0, "loop": 0, "idle": 0}
+        self.where: dict[str, int] = {}  # innermost kraken_tui / textual / rich frame ("module:function") -> samples
+        self.outer: dict[str, int] = {}  # outermost kraken_tui / textual frame (the task that is running) -> samples
         self._main = threading.main_thread().ident
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="stack-sampler")
@@ -576,16 +594,30 @@ class _StackSampler:
                     "selectors.py"):
                 self.counts["idle"] += 1  # waiting in select(): no CPU
                 continue
+            inner = outer = None
             while frame is not None:
                 name = frame.f_code.co_filename
-                if paper in name:
+                if paper in name and where == "loop":
                     where = "feed"
-                    break
-                if pkg in name or any(lib in name for lib in ui_libs):
+                elif (pkg in name or any(lib in name for lib in ui_libs)) and where == "loop":
                     where = "console"
-                    break
+                if pkg in name or any(lib in name for lib in ui_libs):
+                    label = f"{Path(name).stem}:{frame.f_code.co_name}"
+                    inner = inner or label
+                    outer = label
                 frame = frame.f_back
             self.counts[where] += 1
+            for table, label in ((self.where, inner), (self.outer, outer)):
+                if label is not None:
+                    table[label] = table.get(label, 0) + 1
+
+    def top(self, n: int = 12) -> str:
+        """The ``n`` busiest innermost and outermost frames, as "label samples" lines."""
+        rows = []
+        for title, table in (("innermost", self.where), ("outermost (the running task)", self.outer)):
+            best = sorted(table.items(), key=lambda kv: -kv[1])[:n]
+            rows.append(f"      {title}: " + ", ".join(f"{k} {v}" for k, v in best))
+        return "\n".join(rows)
 
 
 class _CtlPoller:
@@ -644,6 +676,9 @@ def main() -> None:
     ap.add_argument("--background-load", type=int, default=0, metavar="N",
                     help="real mode: run N busy processes (CPU loops) beside the console (default 0)")
     ap.add_argument("--verbose", action="store_true", help="real mode: one line per flatten")
+    ap.add_argument("--timeframe", default="5m", choices=["1m", "5m", "15m", "1h", "4h"],
+                    help="real mode: the strategy's candle timeframe (default 5m; candles close --speed times "
+                         "faster than on a live market)")
     ap.add_argument("--feed", choices=["process", "in-process"], default="process",
                     help="real mode: the market and the exchange in their own process (kraken-tui sim, the "
                          "console in live mode against it, as against Kraken; default) or inside the console's "
