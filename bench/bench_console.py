@@ -381,12 +381,17 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
             await pilot.pause()
             g = time.perf_counter()
             await pilot.press(*"LIVE")
-            _key(app, "enter")  # queued, not ``pilot.press`` (which waits for an idle loop after the key)
+            # Enter without waiting on it: ``pilot.press`` waits for an idle loop after the key, which never comes
+            # once the engine runs under the feed
+            enter = asyncio.create_task(pilot.press("enter"))
             gate_s = time.perf_counter() - g
         try:
             await asyncio.wait_for(painted.wait(), timeout=120)
         except TimeoutError:
             raise SystemExit(f"no first paint: {app.fatal or 'the engine did not start'} (log {tmp})") from None
+        if sim is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(enter, timeout=5)
         await pilot.pause()
         paint_ms = (probe.first_paint - t0 - gate_s) * 1000  # without the time spent typing the gate word
         engine = app.engine
@@ -490,6 +495,10 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         print(f"  (b) console process CPU: {pct:.0f} % of one core ({cpu:.1f} s CPU in {wall:.1f} s wall; target "
               f"< 60 %: {_verdict(pct, 60)}); the sim process (replay + paper exchange + WS fan-out): "
               f"{sim_cpu / wall * 100:.0f} % of one core ({sim_cpu:.1f} s)")
+        if sim_cpu > 0 and cpu > 0:  # what each process does per CPU second: its rate on a core of its own
+            print(f"      per CPU second: the sim sends {msgs / sim_cpu:,.0f} messages ({market / sim_cpu:,.0f} market "
+                  f"data), the console takes in {msgs / cpu:,.0f} ({market / cpu:,.0f} market data); a process "
+                  f"below 100 % here while the rate misses was waiting for a core (load average below)")
         print(f"  (e) console CPU split by stack samples ({sum(cnt.values())}, {cnt['idle']} idle): console (engine, "
               f"UI, clients, journal) ~{console_pct:.0f} %, event loop and sockets ~{loop_pct:.0f} % of one core"
               + (f", paper code ~{feed_pct:.0f} % (expected 0)" if cnt["feed"] else ""))
