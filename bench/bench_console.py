@@ -192,6 +192,31 @@ def _patch_flatten_commit(probe: _Probe) -> None:
     EngineFlatten._settle_started = settle_started  # type: ignore[method-assign]
 
 
+def _patch_consume_yield(every: int) -> None:
+    """Experiment (``--consume-yield N``): the engine's WebSocket consumer (``Engine._consume``) hands the loop
+    over (``asyncio.sleep(0)``) after every ``every`` events. ``asyncio.Queue.get`` returns without yielding
+    while the queue holds events, so a backlog is otherwise drained in one turn of the loop, ahead of a key."""
+    from kraken_tui.engine import core
+
+    async def consume(self: Any) -> None:
+        n = 0
+        async for ev in self.ws:
+            try:
+                await self.on_ws_event(ev)
+                self.progress.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 (as the engine's own consumer: never end on one message)
+                logging.getLogger(__name__).exception("engine failed on %s", type(ev).__name__)
+                self.emit(core.EventKind.ERROR, f"error handling {type(ev).__name__}: {exc}",
+                          severity=core.Severity.ERROR)
+            n += 1
+            if n % every == 0:
+                await asyncio.sleep(0)
+
+    core.Engine._consume = consume  # type: ignore[method-assign]
+
+
 def _key(app: KrakenApp, key: str) -> None:
     """Queue ``key`` the way the terminal driver does (stamped now, handled when the loop gets to it)."""
     from textual import events
@@ -294,6 +319,8 @@ async def _run_real(args: argparse.Namespace) -> None:
     probe = _Probe()
     _patch_send(probe)
     _patch_flatten_commit(probe)
+    if args.consume_yield > 0:
+        _patch_consume_yield(args.consume_yield)
     external = args.feed == "process"
     tmp = Path(tempfile.mkdtemp(prefix="bench-console-"))
     # Instance locks, the profile's files and the control socket under this run's own directories, so that the
@@ -471,8 +498,10 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
     rate = ticks / wall
     where = ("in its own process (kraken-tui sim on loopback; the console in live mode against it)"
              if sim is not None else "inside the console's process (paper replay, lockstep)")
-    print(f"real console, replay {args.replay} at --speed {args.speed}, feed {where} "
-          f"(target 5,000 msg/s; 4 ticks per 5 min candle)")
+    print(f"real console, replay {args.replay} at --speed {args.speed}, feed {where}, timeframe "
+          f"{args.timeframe} (target 5,000 msg/s; 4 ticks per 5 min candle)")
+    if args.consume_yield:
+        print(f"  EXPERIMENT: the engine's WS consumer patched to yield the loop every {args.consume_yield} events")
     side = "received by the console's client" if sim is not None else "sent by the paper exchange to the console"
     print(f"  WebSocket messages {side}: {msgs / wall:,.0f}/s, of which market data (ticker, trade, book) "
           f"{market / wall:,.0f}/s (target 5,000/s: {_verdict(5000, msgs / wall)} for all messages, "
@@ -516,8 +545,10 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         if len(fed) < len(lat):
             tail = (f"p50 {_pct(fed, 0.5):.1f} ms, p99 {_pct(fed, 0.99):.1f} ms over those {len(fed)}"
                     if fed else "none")
+            rest = [x for x, r in zip(lat, lat_feed, strict=True) if r < 1000]
             print(f"      with the market data still flowing (>= 1,000 msg/s from the first F to the request; the "
-                  f"replay ends): {len(fed)} of {len(lat)}: {tail}")
+                  f"replay ends): {len(fed)} of {len(lat)}: {tail}; after it: p50 {_pct(rest, 0.5):.1f} ms, "
+                  f"p99 {_pct(rest, 0.99):.1f} ms over {len(rest)}")
         cm = probe.commits_ms or [float("nan")]
         print(f"      of which the loop thread on CPU: p50 {_pct(lat_cpu, 0.5):.1f} ms, p99 {_pct(lat_cpu, 0.99):.1f} ms "
               f"(the rest: waiting for a core on a busy machine, the disk, other tasks' turns); the wait for "
@@ -685,6 +716,9 @@ def main() -> None:
     ap.add_argument("--background-load", type=int, default=0, metavar="N",
                     help="real mode: run N busy processes (CPU loops) beside the console (default 0)")
     ap.add_argument("--verbose", action="store_true", help="real mode: one line per flatten")
+    ap.add_argument("--consume-yield", type=int, default=0, metavar="N",
+                    help="real mode, experiment: the engine's WS consumer yields the loop every N events "
+                         "(default 0: the engine as it is)")
     ap.add_argument("--timeframe", default="5m", choices=["1m", "5m", "15m", "1h", "4h"],
                     help="real mode: the strategy's candle timeframe (default 5m; candles close --speed times "
                          "faster than on a live market)")
