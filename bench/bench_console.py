@@ -431,11 +431,16 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         lags: list[float] = []
         stop = asyncio.Event()
 
+        ws_queue = getattr(getattr(engine, "ws", None), "_queue", None)  # the WS client's event queue (backlog)
+        depths: list[int] = []
+
         async def lag_monitor() -> None:
             while not stop.is_set():
                 t = time.perf_counter()
                 await asyncio.sleep(0.010)
                 lags.append((time.perf_counter() - t - 0.010) * 1000)
+                if ws_queue is not None:
+                    depths.append(ws_queue.qsize())
 
         mon = asyncio.create_task(lag_monitor())
         sampler = _StackSampler()
@@ -452,6 +457,8 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
 
         lat: list[float] = []
         lat_cpu: list[float] = []
+        depth_at_f: list[int] = []  # the WS client's queued events at each second F
+        window_depths = depths[:]
         lat_feed: list[float] = []  # market-data messages/s from the first F to the request, per sample
         flat_ticks0, flat_w0, flat_m0 = probe.ticks, time.perf_counter(), probe.market_messages
         flat_sampler = _StackSampler()
@@ -466,6 +473,8 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
             _key(app, "F")
             await asyncio.sleep(0.150)
             t, t_cpu = time.perf_counter(), time.thread_time()
+            if ws_queue is not None:
+                depth_at_f.append(ws_queue.qsize())
             _key(app, "F")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(probe.cancel_seen.wait(), timeout=10)
@@ -558,6 +567,10 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
                   "--verbose shows which)")
     else:
         print("  (c) key F F -> cancelallorders: no cancel request seen (NOT met)")
+    if window_depths and depth_at_f:
+        print(f"  WS client queue (events received, not yet taken by the engine): in the lag window p50 "
+              f"{_pct([float(d) for d in window_depths], 0.5):.0f}, max {max(window_depths)}; at the second F p50 "
+              f"{_pct([float(d) for d in depth_at_f], 0.5):.0f}, max {max(depth_at_f)}")
     if args.verbose:
         print(f"  main-thread stack samples in the lag window:\n{sampler.top()}")
         print(f"  main-thread stack samples during the flattens:\n{flat_sampler.top()}")
