@@ -6,17 +6,33 @@
 
 Run: ``python bench/bench_console.py [--n 50]`` from the repository root.
 
-``--real``: the latency figures on the REAL console (``KrakenApp`` + ``RuntimeServices``, the path
-``run_console`` takes: paper exchange in process, replay source, lockstep, real REST/WS clients, journal in
-a temporary directory), headless (``App.run_test``), on a candle replay mapped to PF_ETHUSD:
+``--real``: the latency figures on the REAL console (``KrakenApp`` + ``RuntimeServices``: the real runtime,
+engine, REST/WS clients, journal in a temporary directory, control socket), headless (``App.run_test``), on a
+candle replay mapped to PF_ETHUSD. Where the market comes from (``--feed``):
+
+- ``process`` (default; the production shape, where the feed reaches the console over the network): the
+  market and the exchange run in their own process, ``kraken-tui sim --source replay:PATH --speed X --json``
+  on loopback, and the console runs in live mode against it as against Kraken (``[live] rest_url``/``ws_url``
+  from the sim's JSON line, its paper key pair in the environment, the typed LIVE gate; the paper-promotion
+  gate off, as the control-plane tests do). No lockstep: the sim plays at ``--speed`` whatever the console
+  does. The console's process CPU is the console alone; the sim's CPU is read from ``/proc`` and printed
+  apart, with each process's messages per CPU second (its rate on a core of its own).
+- ``in-process``: the path ``run_console`` takes in paper replay mode: paper exchange and replay source inside
+  the console's process, with the runtime's lockstep; the feed's CPU share is estimated by stack samples (e).
+
+The runs use their own ``XDG_DATA_HOME``/``XDG_RUNTIME_DIR``/``XDG_CONFIG_HOME`` under the temporary directory
+(instance locks, profile files, control socket), so they never meet another instance.
 
 a. event-loop lag p50/p99: a task sleeping 10 ms records its overshoot, over ``--seconds`` (target p99 < 50 ms);
 b. process CPU: ``time.process_time`` (all threads) over wall time in the same window;
 c. key ``F`` ``F`` (a double tap 150 ms apart, queued like terminal input) -> the flatten's first order
-   request (its reduce-only close batch, or ``cancelallorders`` when nothing is open) leaving the client (``RestTransport.send_http`` stamped in this process), measured from the
-   second key, ``--flattens`` samples (reset + resume between them), p50/p99 (target < 20 ms); printed with
+   request (its reduce-only close batch, or ``cancelallorders`` when nothing is open) leaving the client
+   (``RestTransport.send_http``, stamped in the console's process), measured from the second key, ``--flattens`` samples (reset + resume between them), p50/p99 (target < 20 ms); printed with
    the loop thread's CPU time over the same span (``time.thread_time``: what the console itself spent) and the
-   flatten's wait for FLATTENING to be durable (the fsync the durability rule puts before the first request);
+   flatten's wait for FLATTENING to be durable (the fsync the durability rule puts before the first request),
+   and split by whether market data was still flowing (>= 1,000 msg/s between the first F and the request:
+   the replay file ends, at 5,000 ticks/s after about 40 s); the WS client's queued events (received, not yet
+   taken by the engine) are sampled through the run;
 The console serves its control socket (``RuntimeServices``) throughout, and a client thread asks it for
 ``status`` every ``--ctl-poll`` seconds (as a monitor running ``kraken-tui ctl health`` would).
 d. start to first paint: ``KrakenApp`` constructed -> the first engine snapshot drawn (target < 1.5 s),
@@ -32,11 +48,16 @@ measure the console on a machine that is doing something else (issue target with
 lag p99 < 50 ms, F F p99 < 20 ms over >= 30 presses). The load average is printed at start and end.
 
 Candles replay as 4 ticks each; ``--speed`` is data seconds per wall second, so 5,000 ticks/s on 5 min bars is
-``--speed 375000`` (the default). The runtime's lockstep holds the replay whenever the engine is behind, so
-the message rate actually achieved is measured (ticks yielded by the source) and printed.
+``--speed 375000`` (the default). In-process, the runtime's lockstep holds the replay whenever the engine is
+behind; in both modes the message rate actually achieved is measured and printed (WebSocket messages sent to
+the console in process, received by its client with the feed in its own process).
+``--timeframe`` sets the strategy's candle timeframe (default 5m; under a replay candles close ``--speed``
+times faster than on a live market). ``--verbose`` prints one line per flatten and the busiest frames of the
+stack samples. ``--consume-yield N`` is an experiment: the engine's WS consumer patched to yield the loop every
+N events (``asyncio.Queue.get`` does not yield while events are queued).
 
-Run: ``python bench/bench_console.py --real [--seconds 10] [--flattens 30] [--speed 375000|max]
-[--background-load N]``.
+Run: ``python bench/bench_console.py --real [--feed process|in-process] [--seconds 10] [--flattens 30]
+[--speed 375000|max] [--timeframe 5m] [--background-load N] [--verbose]``.
 """
 
 from __future__ import annotations
