@@ -577,7 +577,7 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
                     if fed else "none")
             rest = [x for x, r in zip(lat, lat_feed, strict=True) if r < 1000]
             print(f"      with the market data still flowing (>= 1,000 msg/s from the first F to the request; the "
-                  f"replay ends): {len(fed)} of {len(lat)}: {tail}; after it: p50 {_pct(rest, 0.5):.1f} ms, "
+                  f"replay ends, or slows): {len(fed)} of {len(lat)}: {tail}; after it: p50 {_pct(rest, 0.5):.1f} ms, "
                   f"p99 {_pct(rest, 0.99):.1f} ms over {len(rest)}")
         cm = probe.commits_ms or [float("nan")]
         print(f"      of which the loop thread on CPU: p50 {_pct(lat_cpu, 0.5):.1f} ms, p99 {_pct(lat_cpu, 0.99):.1f} ms "
