@@ -6,17 +6,33 @@
 
 Run: ``python bench/bench_console.py [--n 50]`` from the repository root.
 
-``--real``: the latency figures on the REAL console (``KrakenApp`` + ``RuntimeServices``, the path
-``run_console`` takes: paper exchange in process, replay source, lockstep, real REST/WS clients, journal in
-a temporary directory), headless (``App.run_test``), on a candle replay mapped to PF_ETHUSD:
+``--real``: the latency figures on the REAL console (``KrakenApp`` + ``RuntimeServices``: the real runtime,
+engine, REST/WS clients, journal in a temporary directory, control socket), headless (``App.run_test``), on a
+candle replay mapped to PF_ETHUSD. Where the market comes from (``--feed``):
+
+- ``process`` (default; the production shape, where the feed reaches the console over the network): the
+  market and the exchange run in their own process, ``kraken-tui sim --source replay:PATH --speed X --json``
+  on loopback, and the console runs in live mode against it as against Kraken (``[live] rest_url``/``ws_url``
+  from the sim's JSON line, its paper key pair in the environment, the typed LIVE gate; the paper-promotion
+  gate off, as the control-plane tests do). No lockstep: the sim plays at ``--speed`` whatever the console
+  does. The console's process CPU is the console alone; the sim's CPU is read from ``/proc`` and printed
+  apart, with each process's messages per CPU second (its rate on a core of its own).
+- ``in-process``: the path ``run_console`` takes in paper replay mode: paper exchange and replay source inside
+  the console's process, with the runtime's lockstep; the feed's CPU share is estimated by stack samples (e).
+
+The runs use their own ``XDG_DATA_HOME``/``XDG_RUNTIME_DIR``/``XDG_CONFIG_HOME`` under the temporary directory
+(instance locks, profile files, control socket), so they never meet another instance.
 
 a. event-loop lag p50/p99: a task sleeping 10 ms records its overshoot, over ``--seconds`` (target p99 < 50 ms);
 b. process CPU: ``time.process_time`` (all threads) over wall time in the same window;
 c. key ``F`` ``F`` (a double tap 150 ms apart, queued like terminal input) -> the flatten's first order
-   request (its reduce-only close batch, or ``cancelallorders`` when nothing is open) leaving the client (``RestTransport.send_http`` stamped in this process), measured from the
-   second key, ``--flattens`` samples (reset + resume between them), p50/p99 (target < 20 ms); printed with
+   request (its reduce-only close batch, or ``cancelallorders`` when nothing is open) leaving the client
+   (``RestTransport.send_http``, stamped in the console's process), measured from the second key, ``--flattens`` samples (reset + resume between them), p50/p99 (target < 20 ms); printed with
    the loop thread's CPU time over the same span (``time.thread_time``: what the console itself spent) and the
-   flatten's wait for FLATTENING to be durable (the fsync the durability rule puts before the first request);
+   flatten's wait for FLATTENING to be durable (the fsync the durability rule puts before the first request),
+   and split by whether market data was still flowing (>= 1,000 msg/s between the first F and the request:
+   the replay file ends, at 5,000 ticks/s after about 40 s); the WS client's queued events (received, not yet
+   taken by the engine) are sampled through the run;
 The console serves its control socket (``RuntimeServices``) throughout, and a client thread asks it for
 ``status`` every ``--ctl-poll`` seconds (as a monitor running ``kraken-tui ctl health`` would).
 d. start to first paint: ``KrakenApp`` constructed -> the first engine snapshot drawn (target < 1.5 s),
@@ -32,11 +48,16 @@ measure the console on a machine that is doing something else (issue target with
 lag p99 < 50 ms, F F p99 < 20 ms over >= 30 presses). The load average is printed at start and end.
 
 Candles replay as 4 ticks each; ``--speed`` is data seconds per wall second, so 5,000 ticks/s on 5 min bars is
-``--speed 375000`` (the default). The runtime's lockstep holds the replay whenever the engine is behind, so
-the message rate actually achieved is measured (ticks yielded by the source) and printed.
+``--speed 375000`` (the default). In-process, the runtime's lockstep holds the replay whenever the engine is
+behind; in both modes the message rate actually achieved is measured and printed (WebSocket messages sent to
+the console in process, received by its client with the feed in its own process).
+``--timeframe`` sets the strategy's candle timeframe (default 5m; under a replay candles close ``--speed``
+times faster than on a live market). ``--verbose`` prints one line per flatten and the busiest frames of the
+stack samples. ``--consume-yield N`` is an experiment: the engine's WS consumer patched to yield the loop every
+N events (``asyncio.Queue.get`` does not yield while events are queued).
 
-Run: ``python bench/bench_console.py --real [--seconds 10] [--flattens 30] [--speed 375000|max]
-[--background-load N]``.
+Run: ``python bench/bench_console.py --real [--feed process|in-process] [--seconds 10] [--flattens 30]
+[--speed 375000|max] [--timeframe 5m] [--background-load N] [--verbose]``.
 """
 
 from __future__ import annotations
@@ -192,6 +213,31 @@ def _patch_flatten_commit(probe: _Probe) -> None:
     EngineFlatten._settle_started = settle_started  # type: ignore[method-assign]
 
 
+def _patch_consume_yield(every: int) -> None:
+    """Experiment (``--consume-yield N``): the engine's WebSocket consumer (``Engine._consume``) hands the loop
+    over (``asyncio.sleep(0)``) after every ``every`` events. ``asyncio.Queue.get`` returns without yielding
+    while the queue holds events, so a backlog is otherwise drained in one turn of the loop, ahead of a key."""
+    from kraken_tui.engine import core
+
+    async def consume(self: Any) -> None:
+        n = 0
+        async for ev in self.ws:
+            try:
+                await self.on_ws_event(ev)
+                self.progress.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 (as the engine's own consumer: never end on one message)
+                logging.getLogger(__name__).exception("engine failed on %s", type(ev).__name__)
+                self.emit(core.EventKind.ERROR, f"error handling {type(ev).__name__}: {exc}",
+                          severity=core.Severity.ERROR)
+            n += 1
+            if n % every == 0:
+                await asyncio.sleep(0)
+
+    core.Engine._consume = consume  # type: ignore[method-assign]
+
+
 def _key(app: KrakenApp, key: str) -> None:
     """Queue ``key`` the way the terminal driver does (stamped now, handled when the loop gets to it)."""
     from textual import events
@@ -210,11 +256,81 @@ def _patch_ws_hub(probe: _Probe) -> None:
 
     def counted(self: Any, conn: Any, msg: Any) -> Any:
         probe.ws_messages += 1
-        if msg.get("feed") in ("ticker", "ticker_lite", "trade", "book", "book_snapshot", "trade_snapshot"):
+        if msg.get("feed") in _MARKET_FEEDS:
             probe.market_messages += 1
         return send(self, conn, msg)
 
     ws_feeds.WsHub._send = counted  # type: ignore[method-assign]
+
+
+def _patch_ws_client(probe: _Probe) -> None:
+    """Count every WebSocket message the console's client receives (``KrakenWsClient._touch``, called once
+    per decoded frame), and the market data among them: the external mode's counter, on the console's side."""
+    from kraken_tui.kraken.ws import KrakenWsClient
+
+    touch = KrakenWsClient._touch
+
+    def counted(self: Any, msg: dict[str, Any]) -> None:
+        probe.ws_messages += 1
+        if msg.get("feed") in _MARKET_FEEDS:
+            probe.market_messages += 1
+        touch(self, msg)
+
+    KrakenWsClient._touch = counted  # type: ignore[method-assign]
+
+
+_MARKET_FEEDS = ("ticker", "ticker_lite", "trade", "book", "book_snapshot", "trade_snapshot")
+
+
+class _SimProcess:
+    """The market and the exchange in their own process: ``kraken-tui sim --source replay:PATH --speed X
+    --json`` on loopback (``kraken_tui.paper.sim``), whose first stdout line is ``{"rest_url", "ws_url",
+    "api_key", "api_secret"}``. Stopped by its pid (SIGTERM, then SIGKILL after 5 s)."""
+
+    def __init__(self, replay: str, speed: str, log: Path) -> None:
+        self.cmd = [sys.executable, "-m", "kraken_tui", "sim", "--source", f"replay:{replay}", "--speed", speed,
+                    "--json"]
+        self.log = log
+        self.proc: Any = None
+        self.info: dict[str, str] = {}
+
+    def start(self, timeout_s: float = 60.0) -> dict[str, str]:
+        """Start the process and return its connection details. Raises SystemExit when it prints none."""
+        import json
+        import selectors
+        import subprocess
+
+        err = self.log.open("wb")
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=err, env=os.environ.copy())
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout_s):
+            self.stop()
+            raise SystemExit(f"kraken-tui sim printed nothing in {timeout_s:.0f} s (log {self.log})")
+        line = self.proc.stdout.readline()
+        try:
+            self.info = json.loads(line)
+        except ValueError:
+            self.stop()
+            raise SystemExit(f"kraken-tui sim did not start: {line!r} (log {self.log})") from None
+        return self.info
+
+    def cpu_s(self) -> float:
+        """The process's CPU time so far (user + system, all threads), seconds (Linux ``/proc``; NaN elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return float("nan")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except Exception:  # noqa: BLE001 (a process that ignores SIGTERM)
+            self.proc.kill()
 
 
 async def _run_real(args: argparse.Namespace) -> None:
@@ -224,38 +340,76 @@ async def _run_real(args: argparse.Namespace) -> None:
     probe = _Probe()
     _patch_send(probe)
     _patch_flatten_commit(probe)
-    _patch_ws_hub(probe)
+    if args.consume_yield > 0:
+        _patch_consume_yield(args.consume_yield)
+    external = args.feed == "process"
     tmp = Path(tempfile.mkdtemp(prefix="bench-console-"))
+    # Instance locks, the profile's files and the control socket under this run's own directories, so that the
+    # bench never meets another instance (or its sim) on this machine.
+    for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_RUNTIME_DIR", "run"), ("XDG_CONFIG_HOME", "config")):
+        (tmp / sub).mkdir(mode=0o700)
+        os.environ[var] = str(tmp / sub)
     logging.basicConfig(filename=str(tmp / "console.log"), level=logging.INFO)
-
-    class CountingServices(RuntimeServices):
-        """``RuntimeServices.open`` with the replay source's ticks counted (same build and start)."""
-
-        async def open(self) -> Any:
-            self._runtime = await build_runtime(self._cfg, self._opts)
-            src = self._runtime._source
-            inner = src.events
-
-            async def counted() -> Any:
-                async for ev in inner():
-                    if hasattr(ev, "last"):
-                        probe.ticks += 1
-                    yield ev
-
-            src.events = counted
-            await self._runtime.start()
-            engine = self._runtime.engine
-            await self._start_ctl(engine)  # the control socket, served by the console as run_console does
-            return engine
-
-    speed = None if args.speed == "max" else float(args.speed)
-    opts = RunOptions(mode="paper", replay=[args.replay], speed=speed, journal=tmp / "journal.sqlite")
     # The strategy loses money on this replay at this pace: the default equity floor (80 %) would flatten and
     # halt on its own mid-bench and the daily loss limit would pause it; neither is what is measured here.
-    cfg = Config(operator={"equity_floor_pct": 1.0, "daily_loss_limit_pct": 100.0})
+    operator: dict[str, Any] = {"equity_floor_pct": 1.0, "daily_loss_limit_pct": 100.0}
+    sim: _SimProcess | None = None
+    services: Any
+    if external:
+        _patch_ws_client(probe)
+        symbol = args.replay.rpartition("@")[2]
+        sim = _SimProcess(args.replay, args.speed, tmp / "sim.log")
+        info = sim.start()
+        os.environ["KRAKEN_TUI_API_KEY"], os.environ["KRAKEN_TUI_API_SECRET"] = info["api_key"], info["api_secret"]
+        # Live mode pointed at the sim as at Kraken (``[live] rest_url``/``ws_url``, the keys in the environment,
+        # the typed LIVE gate); the promotion gate is off (no paper record here; tests/control does the same).
+        # Data time runs --speed times faster than the wall: a tick's data time is far behind the wall clock,
+        # so the staleness guard is set past it (the feed is measured live by the message rate instead).
+        operator["stale_data_s"] = 10**9
+        cfg = Config(general={"mode": "live"},
+                     live={"enabled": True, "require_paper": False, "rest_url": info["rest_url"],
+                           "ws_url": info["ws_url"]},
+                     strategy={"symbols": [symbol or "PF_ETHUSD"], "timeframe": args.timeframe}, operator=operator)
+        opts = RunOptions(mode="live", journal=tmp / "journal.sqlite")
+        services = RuntimeServices(cfg, opts)
+    else:
+        _patch_ws_hub(probe)
+
+        class CountingServices(RuntimeServices):
+            """``RuntimeServices.open`` with the replay source's ticks counted (same build and start)."""
+
+            async def open(self) -> Any:
+                self._runtime = await build_runtime(self._cfg, self._opts)
+                src = self._runtime._source
+                inner = src.events
+
+                async def counted() -> Any:
+                    async for ev in inner():
+                        if hasattr(ev, "last"):
+                            probe.ticks += 1
+                        yield ev
+
+                src.events = counted
+                await self._runtime.start()
+                engine = self._runtime.engine
+                await self._start_ctl(engine)  # the control socket, served by the console as run_console does
+                return engine
+
+        speed = None if args.speed == "max" else float(args.speed)
+        opts = RunOptions(mode="paper", replay=[args.replay], speed=speed, journal=tmp / "journal.sqlite")
+        cfg = Config(operator=operator, strategy={"timeframe": args.timeframe})
+        services = CountingServices(cfg, opts)
+    try:
+        await _measure(args, probe, cfg, opts, services, tmp, sim)
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
+async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: Any, services: Any, tmp: Path,
+                   sim: _SimProcess | None) -> None:
     t0 = time.perf_counter()
     age0 = _process_age_s()
-    services = CountingServices(cfg, opts)
     app = KrakenApp(None, cfg, services=services, log_file=tmp / "console.log", journal_path=opts.journal)
     refresh = app.refresh_now
     painted = asyncio.Event()
@@ -270,12 +424,24 @@ async def _run_real(args: argparse.Namespace) -> None:
 
     app.refresh_now = timed_refresh  # type: ignore[method-assign]
     async with app.run_test(size=(160, 48)) as pilot:
+        gate_s = 0.0
+        if sim is not None:  # the live gate: the operator types LIVE and Enter before anything starts
+            await pilot.pause()
+            g = time.perf_counter()
+            await pilot.press(*"LIVE")
+            # Enter without waiting on it: ``pilot.press`` waits for an idle loop after the key, which never comes
+            # once the engine runs under the feed
+            enter = asyncio.create_task(pilot.press("enter"))
+            gate_s = time.perf_counter() - g
         try:
             await asyncio.wait_for(painted.wait(), timeout=120)
         except TimeoutError:
             raise SystemExit(f"no first paint: {app.fatal or 'the engine did not start'} (log {tmp})") from None
+        if sim is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(enter, timeout=5)
         await pilot.pause()
-        paint_ms = (probe.first_paint - t0) * 1000
+        paint_ms = (probe.first_paint - t0 - gate_s) * 1000  # without the time spent typing the gate word
         engine = app.engine
         assert engine is not None
         served = services.ctl_socket
@@ -286,41 +452,57 @@ async def _run_real(args: argparse.Namespace) -> None:
         lags: list[float] = []
         stop = asyncio.Event()
 
+        ws_queue = getattr(getattr(engine, "ws", None), "_queue", None)  # the WS client's event queue (backlog)
+        depths: list[int] = []
+
         async def lag_monitor() -> None:
             while not stop.is_set():
                 t = time.perf_counter()
                 await asyncio.sleep(0.010)
                 lags.append((time.perf_counter() - t - 0.010) * 1000)
+                if ws_queue is not None:
+                    depths.append(ws_queue.qsize())
 
         mon = asyncio.create_task(lag_monitor())
         sampler = _StackSampler()
         sampler.start()
         w0, c0, n0 = time.perf_counter(), time.process_time(), probe.ticks
+        s0 = sim.cpu_s() if sim is not None else 0.0
         m0, k0 = probe.ws_messages, probe.market_messages
         await asyncio.sleep(args.seconds)
         wall, cpu, ticks = time.perf_counter() - w0, time.process_time() - c0, probe.ticks - n0
+        sim_cpu = sim.cpu_s() - s0 if sim is not None else 0.0
         sampler.stop()
         msgs, market = probe.ws_messages - m0, probe.market_messages - k0
         window_lags = lags[:]
 
         lat: list[float] = []
         lat_cpu: list[float] = []
-        flat_ticks0, flat_w0 = probe.ticks, time.perf_counter()
+        depth_at_f: list[int] = []  # the WS client's queued events at each second F
+        window_depths = depths[:]
+        lat_feed: list[float] = []  # market-data messages/s from the first F to the request, per sample
+        flat_ticks0, flat_w0, flat_m0 = probe.ticks, time.perf_counter(), probe.market_messages
+        flat_sampler = _StackSampler()
+        flat_sampler.start()
         for i in range(args.flattens):
             before = len(probe.cancel_sent)
             probe.cancel_seen.clear()
             reports = len(app.flatten_reports)
             # A trader's double tap, 150 ms apart, queued as the terminal driver queues keys (``pilot.press``
             # waits up to 2 s for the loop to go idle after each key, which it never does under a replay).
+            f0, fm0 = time.perf_counter(), probe.market_messages
             _key(app, "F")
             await asyncio.sleep(0.150)
             t, t_cpu = time.perf_counter(), time.thread_time()
+            if ws_queue is not None:
+                depth_at_f.append(ws_queue.qsize())
             _key(app, "F")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(probe.cancel_seen.wait(), timeout=10)
             if len(probe.cancel_sent) > before:
                 lat.append((probe.cancel_sent[before] - t) * 1000)
                 lat_cpu.append((probe.cancel_sent_cpu[before] - t_cpu) * 1000)
+                lat_feed.append((probe.market_messages - fm0) / max(1e-3, probe.cancel_sent[before] - f0))
             for _ in range(3000):  # up to 30 s for the flatten's report (the engine is then HALTED)
                 if len(app.flatten_reports) > reports:
                     break
@@ -333,7 +515,10 @@ async def _run_real(args: argparse.Namespace) -> None:
                 engine.reset("bench: reset", TransitionSource.KEY)
                 engine.resume("bench: resume", TransitionSource.KEY)
             await asyncio.sleep(0.5)  # trading again, under the replay, before the next flatten
-        flat_rate = (probe.ticks - flat_ticks0) / (time.perf_counter() - flat_w0)
+        flat_wall = time.perf_counter() - flat_w0
+        flat_sampler.stop()
+        flat_rate = (probe.ticks - flat_ticks0) / flat_wall
+        flat_market = (probe.market_messages - flat_m0) / flat_wall
         stop.set()
         await mon
         lag_all = lags  # the lag task ran through the flattens as well
@@ -341,32 +526,59 @@ async def _run_real(args: argparse.Namespace) -> None:
         poller.stop()
 
     rate = ticks / wall
-    print(f"real console, replay {args.replay} at --speed {args.speed} "
-          f"(target 5,000 msg/s; 4 ticks per 5 min candle)")
-    print(f"  WebSocket messages to the console: {msgs / wall:,.0f}/s, of which market data (ticker, trade) "
+    where = ("in its own process (kraken-tui sim on loopback; the console in live mode against it)"
+             if sim is not None else "inside the console's process (paper replay, lockstep)")
+    print(f"real console, replay {args.replay} at --speed {args.speed}, feed {where}, timeframe "
+          f"{args.timeframe} (target 5,000 msg/s; 4 ticks per 5 min candle)")
+    if args.consume_yield:
+        print(f"  EXPERIMENT: the engine's WS consumer patched to yield the loop every {args.consume_yield} events")
+    side = "received by the console's client" if sim is not None else "sent by the paper exchange to the console"
+    print(f"  WebSocket messages {side}: {msgs / wall:,.0f}/s, of which market data (ticker, trade, book) "
           f"{market / wall:,.0f}/s (target 5,000/s: {_verdict(5000, msgs / wall)} for all messages, "
-          f"{_verdict(5000, market / wall)} for market data)")
-    print(f"  replay ticks: {rate:,.0f}/s over {wall:.1f} s ({flat_rate:,.0f}/s during the flattens); "
-          f"final state {snap.state.value}")
+          f"{_verdict(5000, market / wall)} for market data); market data during the flattens "
+          f"{flat_market:,.0f}/s; final state {snap.state.value}")
+    if sim is None:
+        print(f"  replay ticks: {rate:,.0f}/s over {wall:.1f} s ({flat_rate:,.0f}/s during the flattens)")
     age = f", {(age0 + paint_ms / 1000) * 1000:.0f} ms from process start" if age0 is not None else ""
-    print(f"  (d) start to first paint: {paint_ms:.0f} ms from KrakenApp constructed{age} "
+    gate = f" (the {gate_s * 1000:.0f} ms typing the LIVE gate left out)" if sim is not None else ""
+    print(f"  (d) start to first paint: {paint_ms:.0f} ms from KrakenApp constructed{age}{gate} "
           f"(target < 1500 ms: {_verdict(paint_ms, 1500)})")
     wl = window_lags
     print(f"  (a) event-loop lag over {wall:.0f} s: p50 {_pct(wl, 0.5):.1f} ms, p99 {_pct(wl, 0.99):.1f} ms, "
           f"max {max(wl):.1f} ms over {len(wl)} samples (target p99 < 50 ms: {_verdict(_pct(wl, 0.99), 50)})")
     print(f"      including the flattens: p99 {_pct(lag_all, 0.99):.1f} ms, max {max(lag_all):.1f} ms")
-    print(f"  (b) process CPU: {cpu / wall * 100:.0f} % of one core ({cpu:.1f} s CPU in {wall:.1f} s wall)")
     pct, cnt = cpu / wall * 100, sampler.counts
     busy = (cnt["feed"] + cnt["console"] + cnt["loop"]) or 1
     feed_pct, console_pct, loop_pct = (pct * cnt[k] / busy for k in ("feed", "console", "loop"))
-    print(f"  (e) process CPU split by stack samples ({sum(cnt.values())}, {cnt['idle']} idle): feed (replay source + "
-          f"paper exchange) ~{feed_pct:.0f} %, console (engine, UI, clients, journal) ~{console_pct:.0f} %, event "
-          f"loop and sockets ~{loop_pct:.0f} % of one core; without the feed ~{pct - feed_pct:.0f} % "
-          f"(target for the console process: < 60 %: {_verdict(pct - feed_pct, 60)})")
+    if sim is not None:
+        print(f"  (b) console process CPU: {pct:.0f} % of one core ({cpu:.1f} s CPU in {wall:.1f} s wall; target "
+              f"< 60 %: {_verdict(pct, 60)}); the sim process (replay + paper exchange + WS fan-out): "
+              f"{sim_cpu / wall * 100:.0f} % of one core ({sim_cpu:.1f} s)")
+        if sim_cpu > 0 and cpu > 0:  # what each process does per CPU second: its rate on a core of its own
+            print(f"      per CPU second: the sim sends {msgs / sim_cpu:,.0f} messages ({market / sim_cpu:,.0f} market "
+                  f"data), the console takes in {msgs / cpu:,.0f} ({market / cpu:,.0f} market data); a process "
+                  f"below 100 % here while the rate misses was waiting for a core (load average below)")
+        print(f"  (e) console CPU split by stack samples ({sum(cnt.values())}, {cnt['idle']} idle): console (engine, "
+              f"UI, clients, journal) ~{console_pct:.0f} %, event loop and sockets ~{loop_pct:.0f} % of one core"
+              + (f", paper code ~{feed_pct:.0f} % (expected 0)" if cnt["feed"] else ""))
+    else:
+        print(f"  (b) process CPU: {pct:.0f} % of one core ({cpu:.1f} s CPU in {wall:.1f} s wall)")
+        print(f"  (e) process CPU split by stack samples ({sum(cnt.values())}, {cnt['idle']} idle): feed (replay "
+              f"source + paper exchange) ~{feed_pct:.0f} %, console (engine, UI, clients, journal) "
+              f"~{console_pct:.0f} %, event loop and sockets ~{loop_pct:.0f} % of one core; without the feed "
+              f"~{pct - feed_pct:.0f} % (target for the console process: < 60 %: {_verdict(pct - feed_pct, 60)})")
     if lat:
         p99 = _pct(lat, 0.99)
         print(f"  (c) key F F -> first flatten order request sent: p50 {_pct(lat, 0.5):.1f} ms, p99 {p99:.1f} ms, "
               f"max {max(lat):.1f} ms over {len(lat)} of {args.flattens} F F (target < 20 ms: {_verdict(p99, 20)})")
+        fed = [x for x, r in zip(lat, lat_feed, strict=True) if r >= 1000]
+        if len(fed) < len(lat):
+            tail = (f"p50 {_pct(fed, 0.5):.1f} ms, p99 {_pct(fed, 0.99):.1f} ms over those {len(fed)}"
+                    if fed else "none")
+            rest = [x for x, r in zip(lat, lat_feed, strict=True) if r < 1000]
+            print(f"      with the market data still flowing (>= 1,000 msg/s from the first F to the request; the "
+                  f"replay ends, or slows): {len(fed)} of {len(lat)}: {tail}; after it: p50 {_pct(rest, 0.5):.1f} ms, "
+                  f"p99 {_pct(rest, 0.99):.1f} ms over {len(rest)}")
         cm = probe.commits_ms or [float("nan")]
         print(f"      of which the loop thread on CPU: p50 {_pct(lat_cpu, 0.5):.1f} ms, p99 {_pct(lat_cpu, 0.99):.1f} ms "
               f"(the rest: waiting for a core on a busy machine, the disk, other tasks' turns); the wait for "
@@ -376,6 +588,13 @@ async def _run_real(args: argparse.Namespace) -> None:
                   "--verbose shows which)")
     else:
         print("  (c) key F F -> cancelallorders: no cancel request seen (NOT met)")
+    if window_depths and depth_at_f:
+        print(f"  WS client queue (events received, not yet taken by the engine): in the lag window p50 "
+              f"{_pct([float(d) for d in window_depths], 0.5):.0f}, max {max(window_depths)}; at the second F p50 "
+              f"{_pct([float(d) for d in depth_at_f], 0.5):.0f}, max {max(depth_at_f)}")
+    if args.verbose:
+        print(f"  main-thread stack samples in the lag window:\n{sampler.top()}")
+        print(f"  main-thread stack samples during the flattens:\n{flat_sampler.top()}")
     print(f"  control socket served by the console: {served or 'NOT served'}; ctl status answers "
           f"{poller.answers} (errors {poller.errors}), slowest {poller.slowest_ms:.1f} ms")
     print(f"  journal and log: {tmp}")
@@ -425,6 +644,8 @@ class _StackSampler:
 
         self.every_s = every_s
         self.counts = {"feed": 0, "console": 0, "loop": 0, "idle": 0}
+        self.where: dict[str, int] = {}  # innermost kraken_tui / textual / rich frame ("module:function") -> samples
+        self.outer: dict[str, int] = {}  # outermost kraken_tui / textual frame (the task that is running) -> samples
         self._main = threading.main_thread().ident
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="stack-sampler")
@@ -447,16 +668,30 @@ class _StackSampler:
                     "selectors.py"):
                 self.counts["idle"] += 1  # waiting in select(): no CPU
                 continue
+            inner = outer = None
             while frame is not None:
                 name = frame.f_code.co_filename
-                if paper in name:
+                if paper in name and where == "loop":
                     where = "feed"
-                    break
-                if pkg in name or any(lib in name for lib in ui_libs):
+                elif (pkg in name or any(lib in name for lib in ui_libs)) and where == "loop":
                     where = "console"
-                    break
+                if pkg in name or any(lib in name for lib in ui_libs):
+                    label = f"{Path(name).stem}:{frame.f_code.co_name}"
+                    inner = inner or label
+                    outer = label
                 frame = frame.f_back
             self.counts[where] += 1
+            for table, label in ((self.where, inner), (self.outer, outer)):
+                if label is not None:
+                    table[label] = table.get(label, 0) + 1
+
+    def top(self, n: int = 12) -> str:
+        """The ``n`` busiest innermost and outermost frames, as "label samples" lines."""
+        rows = []
+        for title, table in (("innermost", self.where), ("outermost (the running task)", self.outer)):
+            best = sorted(table.items(), key=lambda kv: -kv[1])[:n]
+            rows.append(f"      {title}: " + ", ".join(f"{k} {v}" for k, v in best))
+        return "\n".join(rows)
 
 
 class _CtlPoller:
@@ -515,6 +750,16 @@ def main() -> None:
     ap.add_argument("--background-load", type=int, default=0, metavar="N",
                     help="real mode: run N busy processes (CPU loops) beside the console (default 0)")
     ap.add_argument("--verbose", action="store_true", help="real mode: one line per flatten")
+    ap.add_argument("--consume-yield", type=int, default=0, metavar="N",
+                    help="real mode, experiment: the engine's WS consumer yields the loop every N events "
+                         "(default 0: the engine as it is)")
+    ap.add_argument("--timeframe", default="5m", choices=["1m", "5m", "15m", "1h", "4h"],
+                    help="real mode: the strategy's candle timeframe (default 5m; candles close --speed times "
+                         "faster than on a live market)")
+    ap.add_argument("--feed", choices=["process", "in-process"], default="process",
+                    help="real mode: the market and the exchange in their own process (kraken-tui sim, the "
+                         "console in live mode against it, as against Kraken; default) or inside the console's "
+                         "process (paper replay with lockstep)")
     args = ap.parse_args()
     if not args.real:
         asyncio.run(_run(args.n))
