@@ -6,11 +6,15 @@ Three parts, each runnable alone (``--kills 0``, ``--faults-s 0``, ``--fuzz 0`` 
    market) so it outlives the engine. A live-mode headless engine (``kraken-tui --no-ui --mode live``, the
    paper key pair, ``ema_cross`` on 1m candles so it trades within seconds) is started on one journal and
    SIGKILLed at a random instant, N times; ``--flatten-kills`` of those kills land inside a ``ctl flatten``
-   (the request is sent, the journal is read until it shows FLATTENING - durable before the flatten's first
-   request - and the kill follows 0-100 ms later, inside the flatten's first requests). A flatten kill that
-   lands after the flatten ended (HALTED already journaled) is not counted as inside one and a later kill is
-   made a flatten kill in its place. A poller reads the exchange every 100 ms the
-   whole time. Checked after every kill and restart: the journal's ``PRAGMA integrity_check``; no fill id twice
+   (the request is sent, the journal is read every 1 ms until it shows FLATTENING - durable before the
+   flatten's first request - and the kill follows a random 0 to ``FLATTEN_WINDOW_S`` later, inside the
+   flatten's first requests; each flatten that ends before its kill halves that window for the next one, each
+   kill inside one widens it again up to ``FLATTEN_WINDOW_S``, so a fast flatten on a quiet machine is still
+   caught). A flatten kill that lands after the flatten ended (HALTED already journaled) is not counted as
+   inside one; the planned flatten kills all fall in the first ``kills - reserve`` kills (``reserve``: a third
+   of ``--flatten-kills``, at least 2) and every later kill is a flatten kill while flatten kills are owed or
+   no more kills remain than are still needed to reach ``--flatten-kills``. A poller reads the exchange every
+   100 ms the whole time. Checked after every kill and restart: the journal's ``PRAGMA integrity_check``; no fill id twice
    in the journal; on the exchange no cliOrdId naming two orders (a re-sent order); every open position has a
    reduce-only stop on its symbol within ``--grace-s`` (else it counts as a position left without a stop);
    after a kill inside a flatten, the restart ends HALTED (the flatten resumed or completed). At the end the
@@ -28,7 +32,8 @@ Three parts, each runnable alone (``--kills 0``, ``--faults-s 0``, ``--fuzz 0`` 
 
 Usage: ``python bench/soak.py [--kills 100] [--flatten-kills 30] [--faults-s 600] [--fuzz 100000] [--seed 1]
 [--json]``. Exit 0 when every figure is clean (no crash, no duplicate, no lost fill, no position left without
-a stop, every kill survived), 1 otherwise. Sources: Kraken Futures docs, REST v3 "Get open positions",
+a stop, every kill survived, at least ``--flatten-kills`` kills inside a flatten, every restart after one
+HALTED), 1 otherwise. Sources: Kraken Futures docs, REST v3 "Get open positions",
 "Get open orders", "Get fills"; WS v1 feeds (the fuzz samples follow them).
 """
 
@@ -58,6 +63,8 @@ if str(REPO) not in sys.path:
 
 STOP_TYPES = {"stp", "stop", "trailing_stop", "take_profit"}
 QUIET_S = 5.0
+FLATTEN_WINDOW_S = 0.05
+"""Longest random delay, in seconds, between FLATTENING read from the journal and the kill."""
 """Seconds without a freeze before the fault matrix's closing flatten (> the client's 1 s timeout)."""
 
 
@@ -201,6 +208,7 @@ class Figures:
     kills_survived: int = 0
     flatten_requests: int = 0
     kills_in_flatten: int = 0
+    flatten_kills_wanted: int = 0
     flatten_done_at_kill: int = 0
     flatten_resumed_halted: int = 0
     position_polls: int = 0
@@ -413,13 +421,13 @@ async def _send_flatten(sock: Path) -> tuple[asyncio.StreamReader, asyncio.Strea
 
 
 async def _wait_journaled(journal: Path, want: set[str], timeout_s: float) -> str | None:
-    """Read the journal's last operator state every 5 ms until it is one of ``want`` (returned) or
+    """Read the journal's last operator state every 1 ms until it is one of ``want`` (returned) or
     ``timeout_s`` passes (the last state read is returned)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     state = _journaled_state(journal)
     while state not in want and loop.time() < deadline:
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(0.001)
         state = _journaled_state(journal)
     return state
 
@@ -449,6 +457,48 @@ async def _final_fills(client: Any, fig: Figures, journal: Path, watch: Watch) -
             watch.by_cli.setdefault(f.cli_ord_id, set()).add(f.order_id)
 
 
+class FlattenPlan:
+    """Which kills land inside a flatten, and how long after FLATTENING is journaled each one waits.
+
+    ``kills`` kills in all, ``wanted`` of them inside a flatten. The planned ones are drawn from the first
+    ``kills - reserve`` kills (``reserve`` = max(2, wanted // 3), never more than ``kills - wanted``); a kill
+    whose flatten had already ended is owed and made up by the next kill; and once no more kills remain than
+    flatten kills are still needed, every kill is a flatten kill. The delay is uniform in [0, window] seconds;
+    ``window`` starts at ``FLATTEN_WINDOW_S``, halves after a missed flatten (it had ended) and doubles back
+    up to ``FLATTEN_WINDOW_S`` after a kill inside one.
+    """
+
+    def __init__(self, kills: int, wanted: int, rng: random.Random) -> None:
+        self.kills, self.wanted, self.rng = kills, min(wanted, kills), rng
+        reserve = min(max(2, self.wanted // 3), kills - self.wanted)
+        self.planned = set(rng.sample(range(kills - reserve), self.wanted))
+        self.owed = 0
+        self.inside = 0
+        self.window_s = FLATTEN_WINDOW_S
+
+    def is_flatten(self, i: int) -> bool:
+        """Whether kill ``i`` (0-based) is to land inside a flatten; consumes one owed kill if it makes one up."""
+        if i in self.planned:
+            return True
+        if self.owed > 0:
+            self.owed -= 1
+            return True
+        return self.kills - i <= self.wanted - self.inside
+
+    def delay_s(self) -> float:
+        """Seconds to wait after FLATTENING is journaled before the kill."""
+        return self.rng.uniform(0.0, self.window_s)
+
+    def result(self, inside: bool) -> None:
+        """Record whether a flatten kill landed inside its flatten (FLATTENING still the journal's last state)."""
+        if inside:
+            self.inside += 1
+            self.window_s = min(FLATTEN_WINDOW_S, self.window_s * 2)
+        else:
+            self.owed += 1
+            self.window_s /= 2
+
+
 async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: float = 2.0,
                     workdir: Path | None = None, say: Any = print) -> Figures:
     """Part 1 of the module docstring. Returns the figures."""
@@ -462,13 +512,12 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
     env.update(KRAKEN_TUI_API_KEY=sim.info["api_key"], KRAKEN_TUI_API_SECRET=sim.info["api_secret"])
     cfg = _config(work / "config.toml", sim.info)
     journal = work / "journal.sqlite"
-    fig = Figures()
-    in_flatten = set(rng.sample(range(kills), min(flatten_kills, kills)))
+    fig = Figures(flatten_kills_wanted=min(flatten_kills, kills))
+    plan = FlattenPlan(kills, flatten_kills, rng)
     http, client = _client(sim.info)
     watch = Watch(client, grace_s)
     wtask = asyncio.create_task(watch.run())
     last_was_flatten = False
-    owed = 0  # flatten kills that landed after their flatten ended, made up by later kills
     try:
         for i in range(kills):
             watch.phase = f"engine starting after kill {i - 1}" if i else "engine starting"
@@ -496,9 +545,7 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
                     for cmd in (("reset", "resume") if state == "HALTED" else ("resume",)):
                         await request(sock, cmd, "soak: trade again")
             await asyncio.sleep(rng.uniform(0.5, 3.0))
-            is_flatten = i in in_flatten or owed > 0
-            if is_flatten and i not in in_flatten:
-                owed -= 1
+            is_flatten = plan.is_flatten(i)
             last_was_flatten = False
             conn = None
             if is_flatten:
@@ -508,7 +555,8 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
                                              20.0)
                 if seen not in ("FLATTENING", "HALTED"):
                     fig.notes.append(f"kill {i}: the flatten was not journaled within 20 s (last state {seen})")
-                await asyncio.sleep(rng.uniform(0.0, 0.1))
+                if seen == "FLATTENING":
+                    await asyncio.sleep(plan.delay_s())
             eng.kill()
             watch.phase = f"engine down after kill {i}" + (" inside a flatten" if is_flatten else "")
             if conn is not None:
@@ -520,8 +568,8 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
                 last_was_flatten = at_kill in ("FLATTENING", "HALTED")  # the restart must come up HALTED
                 fig.kills_in_flatten += int(at_kill == "FLATTENING")
                 fig.flatten_done_at_kill += int(at_kill == "HALTED")
+                plan.result(at_kill == "FLATTENING")
                 if at_kill != "FLATTENING":
-                    owed += 1
                     fig.notes.append(f"kill {i}: after a flatten request, the journal's last state is {at_kill} "
                                      "(not inside the flatten; a later kill is made a flatten kill)")
             ok, dups, _ = _journal_check(journal)
@@ -529,8 +577,9 @@ async def kill_soak(kills: int, flatten_kills: int, seed: int = 1, *, grace_s: f
             fig.journal_duplicate_fills = max(fig.journal_duplicate_fills, dups)
             if (i + 1) % 10 == 0:
                 say(f"  {i + 1}/{kills} kills ({fig.kills_in_flatten} inside a flatten)", flush=True)
-        if owed:
-            fig.notes.append(f"{owed} flatten kill(s) could not be made up: no kills left")
+        if fig.kills_in_flatten < fig.flatten_kills_wanted:
+            fig.notes.append(f"{fig.flatten_kills_wanted - fig.kills_in_flatten} flatten kill(s) short: "
+                             "no kills left")
         eng = Engine(cfg, journal, env, work / "engine.log")
         sock = await eng.wait_socket()
         fig.kills_survived += int(kills > 0)
@@ -640,6 +689,7 @@ def clean(kill: Figures | None, faults: Figures | None, fz: dict[str, Any] | Non
                and f.journal_duplicate_fills == 0 and f.integrity_failures == 0)
     if kill is not None:
         ok &= (kill.kills_survived == kill.kills
+               and kill.kills_in_flatten >= kill.flatten_kills_wanted
                and kill.flatten_resumed_halted == kill.kills_in_flatten + kill.flatten_done_at_kill)
     if faults is not None:
         ok &= bool(faults.final_flat)
@@ -666,7 +716,7 @@ async def _main(args: argparse.Namespace) -> int:
         kill = await kill_soak(args.kills, args.flatten_kills, args.seed, grace_s=args.grace_s)
         print(f"kills survived / N: {kill.kills_survived} / {kill.kills}")
         print(f"kills inside a flatten (FLATTENING journaled at the kill): {kill.kills_in_flatten} / "
-              f"{args.flatten_kills} ({kill.flatten_requests} flatten requests; {kill.flatten_done_at_kill} "
+              f"{kill.flatten_kills_wanted} ({kill.flatten_requests} flatten requests; {kill.flatten_done_at_kill} "
               f"killed after the flatten ended; restarts that came up HALTED after them: "
               f"{kill.flatten_resumed_halted})")
         print(f"positions ever left without a stop (> {args.grace_s} s): {kill.unprotected_positions} "

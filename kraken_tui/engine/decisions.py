@@ -3,7 +3,8 @@
 Owns: ``Decisions``: ``on_candles`` (the strategy runs on every closed candle of its series and timeframes;
 the ATR of the signal timeframe is kept for the volatility sizing), ``on_signal`` (the signal is published
 and its decision queued on the engine's job worker, so it is made on the state at the time the job runs),
-the decision itself (``decide`` with the risk gate's account snapshot; closes first) and the
+the decision itself (``decide`` with the risk gate's account snapshot; closes first, and a reversal's entry
+only once its close left the position flat) and the
 ``SignalRecord`` journaled for every signal with the action taken.
 Units: prices USD, sizes contracts, times UTC ms (the engine clock).
 Must not import: textual, the client.
@@ -113,11 +114,22 @@ class Decisions:
             confidence_sized=bool(getattr(self.strategy, "confidence_sized", False)))
         done: list[str] = []
         rejection = None
+        closed_first = False
         for a in actions:
             if isinstance(a, Close):
                 await self.flow.close(a, sym, sid)
                 done.append("exit sent")
+                closed_first = True
             elif isinstance(a, Enter):
+                left = self.account.signed_size(sym)
+                if closed_first and left != 0:
+                    # the reversal's close was refused, lost or not filled yet: entering now would net against
+                    # the old position and leave a size (and stops) nobody decided on
+                    done.append("entry skipped: the close did not fill")
+                    self.io.emit(EventKind.RISK_REJECTION, f"{sym} {sig.side.value} entry skipped: the close of "
+                                 f"the {left} position did not fill", symbol=sym, severity=Severity.WARNING,
+                                 data={"signal_id": sid})
+                    continue
                 await self.flow.enter(a, sid)
                 done.append("entry sent")
             elif isinstance(a, Reject):
