@@ -444,6 +444,22 @@ def _client(info: dict[str, str]) -> tuple[Any, Any]:
     return http, KrakenRestClient(http, info["rest_url"], creds, config=ClientConfig(read_retries=0, timeout_s=3))
 
 
+async def _journal_catches_up(client: Any, journal: Path, timeout_s: float) -> None:
+    """Wait (at least 2 s, at most ``timeout_s``) until every fill the exchange reports is in the journal: under
+    dropped WebSocket messages a last fill reaches the engine only at its next REST reconciliation, so stopping the
+    engine sooner would count a fill it was about to journal as lost. A fill still missing after the wait is
+    counted as lost by ``_final_fills``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    await asyncio.sleep(2.0)
+    while loop.time() < deadline:
+        with contextlib.suppress(Exception):  # the exchange still answers 5xx/429 now and then
+            fills = await client.fills_since(0, max_pages=10_000)
+            if {f.fill_id for f in fills} <= _journal_check(journal)[2]:
+                return
+        await asyncio.sleep(0.5)
+
+
 async def _final_fills(client: Any, fig: Figures, journal: Path, watch: Watch) -> None:
     fills = await client.fills_since(0, max_pages=10_000)
     ex_ids = {f.fill_id for f in fills}
@@ -654,7 +670,7 @@ async def fault_matrix(duration_s: float, seed: int = 1, *, grace_s: float = 5.0
         except (OSError, TimeoutError, ValueError) as exc:
             fig.final_flat = False
             fig.notes.append(f"flatten: {type(exc).__name__}: {exc}")
-        await asyncio.sleep(2.0)
+        await _journal_catches_up(client, journal, timeout_s=20.0)
         eng.terminate()
         watch.running = False
         await asyncio.gather(wtask, return_exceptions=True)
