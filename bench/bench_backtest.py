@@ -33,6 +33,9 @@ ratio to ours (candles/s of ours / theirs; ours = the one-process whole-process 
 5 bps, slippage 1 bp, funding 1e-5/h) are printed too. Start-up: median of 3 wall times of ``kraken-tui
 backtest`` on the 500-bar PF_XBTUSD 1m file and of ``kraken-tui ctl status`` with no instance running.
 
+After the contenders: where one process's CPU goes (start-up, CSV read, ATR and batch signals, the kernel's
+bookkeeping, per closed trade: ``budget``) and the tiny-file backtest's top-level imports (``-X importtime``).
+
 ``--background-load N`` runs N busy processes (a Python ``while True`` loop each) for the whole bench, so the
 figures show a loaded machine; the load average (``/proc/loadavg``) is printed before and after.
 Prints figures only; it asserts nothing.
@@ -41,6 +44,7 @@ Prints figures only; it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -254,11 +258,71 @@ def ours_kernel(path: Path, strategy: str, costs: bool, kernel: str) -> tuple[fl
         maker_fee_bps=2 if costs else 0, taker_fee_bps=5 if costs else 0, slippage_bps=1.0 if costs else 0.0,
         operator=OperatorConfig(daily_loss_limit_pct=100, equity_floor_pct=0.01))
     bt = Backtest(s)
-    cpu0 = _cpu_self()
-    t0 = time.perf_counter()
-    bt.run(CandleRows(iter(chunks)))
-    res = bt.finish()
-    return time.perf_counter() - t0, _cpu_self() - cpu0, res
+    gc.freeze()  # as the CLI runs it (backtest.cli._gc_frozen)
+    try:
+        cpu0 = _cpu_self()
+        t0 = time.perf_counter()
+        bt.run(CandleRows(iter(chunks)))
+        res = bt.finish()
+        return time.perf_counter() - t0, _cpu_self() - cpu0, res
+    finally:
+        gc.unfreeze()
+
+
+def budget(path: Path, kernel_cpu: float, trades: int, startup_cpu: float | None, whole_cpu: float) -> None:
+    """Where one process's CPU goes (``--budget``): start-up (the tiny-file backtest's CPU), reading the CSV
+    into columns (``data.open_candles``, here in this process), the ATR and the batch signals over every chunk
+    (``ATR.update_many`` and ``on_candles``, the calls the kernel makes), the kernel's own bookkeeping (events
+    found, decisions, risk gate, fills, trades: the events kernel's CPU minus indicators and signals) and that
+    per closed trade. Shares are of the whole-process one-process CPU; what is left is report and exit."""
+    from kraken_tui.backtest.data import open_candles
+    from kraken_tui.engine.indicators import ATR
+    from kraken_tui.engine.signals import BuilderMarketView
+    from kraken_tui.engine.strategies import build_strategy
+
+    c0 = _cpu_self()
+    stream = open_candles(path, symbol="PF_XBTUSD")
+    chunks = []
+    while (got := stream.rows.take()) is not None:
+        chunks.append(got)
+    read = _cpu_self() - c0
+    strat = build_strategy("sma_cross", {"fast": FAST, "slow": SLOW}, timeframe=stream.timeframe)
+    atr, view = ATR(14), BuilderMarketView()
+    c0 = _cpu_self()
+    for cols in chunks:
+        atr.update_many(cols[2], cols[3], cols[4])
+        strat.on_candles("PF_XBTUSD", stream.timeframe, cols, view)  # type: ignore[attr-defined]
+    ind = _cpu_self() - c0
+    book = kernel_cpu - ind
+    print(f"WHERE THE CPU GOES (one process, events kernel; whole process {whole_cpu:.2f} s CPU):")
+    parts = [("start-up (tiny-file backtest)", startup_cpu), ("CSV read into columns", read),
+             ("ATR + batch signals", ind), (f"kernel bookkeeping ({trades} trades)", book)]
+    for label, cpu in parts:
+        if cpu is not None:
+            print(f"  {label:<42} CPU {cpu:6.2f} s  {cpu / whole_cpu * 100:5.1f} %")
+    if trades:
+        print(f"  per closed trade (bookkeeping / trades)    {book / trades * 1e6:6.1f} us")
+
+
+def importtime(cfg: Path, top: int = 8) -> None:
+    """The top-level imports of ``kraken-tui backtest`` on the tiny file by cumulative time (``-X importtime``,
+    microseconds as Python reports them; one run, so noisy on a loaded machine)."""
+    tiny = DATA / "kraken" / "pf_xbtusd_1m_2025-08.csv"
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "kraken_tui", "backtest", "--config", str(cfg),
+                           "--candles", str(tiny), "--symbol", "PF_XBTUSD", "--strategy", "sma_cross", "--json"],
+                          capture_output=True, text=True, check=False)
+    rows = []
+    for line in proc.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[0].startswith("import time:") and not parts[2].startswith("  "):
+            try:
+                rows.append((int(parts[1]), parts[2].strip()))
+            except ValueError:
+                continue
+    rows.sort(reverse=True)
+    total = sum(us for us, _ in rows)
+    print(f"IMPORTS of the tiny-file backtest (-X importtime, top-level, total {total / 1e3:.0f} ms): "
+          + ", ".join(f"{name} {us / 1e3:.0f} ms" for us, name in rows[:top]))
 
 
 # ============================================================================ report
@@ -272,8 +336,9 @@ def _line(label: str, n: int, wall: float, cpu: float | None, ref_rate: float | 
     return rate
 
 
-def startup(cfg: Path) -> None:
-    """Median wall and CPU time of 3 runs of each quick command (target < 0.3 s wall)."""
+def startup(cfg: Path) -> float:
+    """Median wall and CPU time of 3 runs of each quick command (target < 0.3 s wall); returns the median CPU
+    of ``backtest --json`` on the tiny file."""
     tiny = DATA / "kraken" / "pf_xbtusd_1m_2025-08.csv"
     runtime = tempfile.mkdtemp()
     os.chmod(runtime, 0o700)
@@ -282,6 +347,7 @@ def startup(cfg: Path) -> None:
     cmds = {"backtest": bt, "backtest --json": [*bt, "--json"],
             "ctl status": [sys.executable, "-m", "kraken_tui", "ctl", "status"]}
     parts = []
+    cpu_json = 0.0
     for name, cmd in cmds.items():
         walls, cpus = [], []
         for _ in range(3):
@@ -292,10 +358,13 @@ def startup(cfg: Path) -> None:
             walls.append(time.perf_counter() - t0)
             cpus.append(_cpu_children() - cpu0)
         w = statistics.median(walls)
+        if name == "backtest --json":
+            cpu_json = statistics.median(cpus)
         parts.append(f"kraken-tui {name} wall {w:.3f} s CPU {statistics.median(cpus):.3f} s "
                      f"({'met' if w < 0.3 else 'NOT met'})")
     print("START-UP (median of 3, target < 0.3 s wall; backtest on the 500-bar "
           f"{tiny.name}, ctl status with no instance running):\n  " + "\n  ".join(parts))
+    return cpu_json
 
 
 def loadavg() -> str:
@@ -338,7 +407,8 @@ def _bench(a: argparse.Namespace) -> None:
         path = a.keep or tmp / "candles_1m.csv"
         print("data: " + write_csv(n, path))
         cfg = _config(tmp)
-        startup(cfg)
+        startup_cpu = startup(cfg)
+        importtime(cfg)
         print(f"\nSMA {FAST}/{SLOW} (sma_cross), zero costs, {n:,} candles:")
         wall, cpu, rep = ours_whole(path, cfg, "sma_cross", False, "events", True)
         ref = n / wall
@@ -349,11 +419,14 @@ def _bench(a: argparse.Namespace) -> None:
             _line(f"ours whole process, {'one process' if one else 'default'}, {kernel}", n, w, c, ref,
                   f"  ({r.get('trades')} trades)")
         kern: dict[str, float] = {}
+        trades = 0
         for kernel in ("bars", "events"):
             w, c, res = ours_kernel(path, "sma_cross", False, kernel)
             kern[kernel], kern[kernel + " cpu"] = w, c
+            trades = len(res.rows)
             _line(f"ours kernel only ({kernel}), in process", n, w, c, ref,
                   f"  ({len(res.rows)} trades, fingerprint {res.fingerprint[:12]})")
+        budget(path, kern["events cpu"], trades, startup_cpu, cpu)
         peers: dict[str, float] = {}
         if not a.no_peers:
             for kind in ("backtesting", "vectorbt"):

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import hashlib
 import json
 import math
 import sys
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -226,6 +228,18 @@ async def _run_journaled(bt: Backtest, rows: Iterable[CandleRow], path: Path, se
         await writer.close()
 
 
+@contextmanager
+def _gc_frozen() -> Iterator[None]:
+    """The objects alive before the run (modules, config, the strategy...) moved to the garbage collector's
+    permanent generation for the run (``gc.freeze``), so its collections scan only what the run allocates;
+    moved back afterwards (``gc.unfreeze``). Results are unchanged: nothing in the run depends on collection."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Handler of ``kraken-tui backtest`` (``cli.HANDLERS["backtest"]``). Returns the exit code (0).
 
@@ -265,13 +279,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     try:
         bt = Backtest(settings, on_trade=on_trade)
-        if args.journal is not None:
-            import asyncio
+        with _gc_frozen():
+            if args.journal is not None:
+                import asyncio
 
-            asyncio.run(_run_journaled(bt, rows, Path(args.journal), settings, stream.first_ms or 0))
-        else:
-            bt.run(rows)
-            bt.finish()
+                asyncio.run(_run_journaled(bt, rows, Path(args.journal), settings, stream.first_ms or 0))
+            else:
+                bt.run(rows)
+                bt.finish()
     finally:
         if csv_fh is not None:
             csv_fh.close()

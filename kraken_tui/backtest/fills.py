@@ -38,7 +38,8 @@ from .settings import (
     BacktestResult,
     BacktestSettings,
     dec_of,
-    quote_at,
+    quote_terms,
+    quote_with,
 )
 from .state import BacktestState, FillRow, fill_of
 from .trades import Trades
@@ -64,7 +65,7 @@ class Fills:
     """
 
     __slots__ = ("st", "inst", "symbol", "run8", "result", "trades", "sink", "maker_bps", "taker_bps", "_rate_for",
-                 "_cs", "_slippage_bps", "_quotes", "_linear", "_fee_currency")
+                 "_cs", "_slippage_bps", "_quotes", "_linear", "_fee_currency", "_qterms")
 
     def __init__(self, state: BacktestState, settings: BacktestSettings, result: BacktestResult, trades: Trades,
                  sink: Sink | None) -> None:
@@ -82,6 +83,7 @@ class Fills:
         self._cs = inst.contract_size
         self._slippage_bps = settings.slippage_bps
         self._quotes: dict[float, tuple[Decimal, Decimal]] = {}
+        self._qterms = quote_terms(inst, settings.slippage_bps)
         self._linear = inst.is_linear
         self._fee_currency = "USD" if inst.is_linear else inst.base.upper()
 
@@ -223,7 +225,7 @@ class Fills:
         USD, memoised by price (bar prices repeat on the tick grid; cleared at 65,536 entries)."""
         q = self._quotes.get(price)
         if q is None:
-            q = quote_at(self.inst, price, self._slippage_bps)
+            q = quote_with(price, *self._qterms)
             if len(self._quotes) >= _DEC_OF_MAX:
                 self._quotes.clear()
             self._quotes[price] = q

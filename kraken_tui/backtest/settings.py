@@ -26,6 +26,7 @@ from kraken_tui.journal.trades import Trade
 from .data import FundingSchedule
 
 __all__ = ["DAY_MS", "HOUR_MS", "BacktestResult", "BacktestSettings", "dec_of", "fingerprint_line", "fingerprint_text", "quote_at",
+           "quote_terms", "quote_with",
            "stats_row", "trade_fingerprint"]
 
 
@@ -44,12 +45,19 @@ def quote_at(inst: Instrument, price: float, slippage_bps: float) -> tuple[Decim
     """(bid, ask) a market order meets at ``price`` (USD): ``price x (1 -/+ slippage_bps / 1e4)``, bid rounded
     down and ask up to the tick with ``paper.matching.on_tick_grid``'s float formula (the paper exchange's own
     snapping; a test checks they agree). A sell fills at the bid, a buy at the ask."""
-    k = slippage_bps / 10_000.0
-    step = float(inst.tick_size)
-    digits = price_decimals(inst.tick_size)
+    return quote_with(price, *quote_terms(inst, slippage_bps))
+
+
+def quote_terms(inst: Instrument, slippage_bps: float) -> tuple[float, float, int]:
+    """``quote_with``'s per-instrument terms: (slippage fraction, tick size USD as a float, price decimals)."""
+    return slippage_bps / 10_000.0, float(inst.tick_size), price_decimals(inst.tick_size)
+
+
+def quote_with(price: float, k: float, step: float, digits: int) -> tuple[Decimal, Decimal]:
+    """``quote_at`` with its per-instrument terms computed once (``quote_terms``): the same formula."""
     bid = round(math.floor(price * (1.0 - k) / step + 1e-9) * step, digits)
     ask = round(math.ceil(price * (1.0 + k) / step - 1e-9) * step, digits)
-    return Decimal(repr(bid)), Decimal(repr(ask))
+    return dec_of(bid), dec_of(ask)
 
 
 _DEC_OF: dict[float, Decimal] = {}

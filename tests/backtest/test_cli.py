@@ -172,3 +172,31 @@ def test_index_flag_takes_the_replay_grammar_and_runs_the_basis_guard(shared_dat
     assert main(["backtest", *base, "--index", str(late), "--to", to]) == 2
     err = capsys.readouterr().err
     assert "late.csv: no candles in the --from/--to range" in err, err
+
+
+def test_run_freezes_gc_only_while_it_runs(shared_data, capsys, monkeypatch):
+    """The CLI runs the backtest with the objects alive before it frozen out of the collector's scans, and
+    unfreezes them afterwards, also when the run raises (a long-lived caller keeps a normal collector)."""
+    import gc
+
+    from kraken_tui.backtest import runner
+
+    seen: list[int] = []
+    real_run = runner.Backtest.run
+
+    def run(self, rows, limit=None):
+        seen.append(gc.get_freeze_count())
+        return real_run(self, rows, limit)
+
+    monkeypatch.setattr(runner.Backtest, "run", run)
+    before = gc.get_freeze_count()
+    _json(capsys, "--candles", str(shared_data(PF_1M)), "--strategy", "sma_cross")
+    assert seen and seen[0] > before  # frozen during the run
+    assert gc.get_freeze_count() == before  # and unfrozen after it
+
+    def boom(self, rows, limit=None):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(runner.Backtest, "run", boom)
+    assert main(["backtest", "--candles", str(shared_data(PF_1M)), "--strategy", "sma_cross", "--json"]) != 0
+    assert gc.get_freeze_count() == before
