@@ -22,7 +22,8 @@ Prints figures; not a test. Run (ccxt comes with the ``bench`` extra, ``pip inst
 ``--background-load N`` runs N busy processes (pure Python loops) beside it for the whole run.
 ``--clients`` may add ``ours-httpx`` (the client on an ``httpx.AsyncClient``).
 ``--profile N`` instead profiles our order path: N send + cancel pairs under cProfile in one process, the
-top functions by own time printed.
+top functions by own time printed. ``--layer N`` instead measures our client's own CPU per call above the HTTP
+backend (N calls per kind over a stub sender answering with the exchange's recorded answers).
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ async def _serve_sim() -> None:
 class _Ours:
     """The project's client; ``http`` is an aiohttp session (default) or an httpx client."""
 
-    def __init__(self, variant: str, url: str, key: str, secret: str) -> None:
+    def __init__(self, variant: str, url: str, key: str, secret: str, sender: Any = None) -> None:
         self.variant, self.url, self.key, self.secret = variant, url, key, secret
+        self.sender = sender  # an HttpSender used instead of the session (the --layer stub)
         self.ids: list[str] = []
 
     async def open(self) -> None:
@@ -96,7 +98,7 @@ class _Ours:
         creds = Credentials(api_key=SecretStr(self.key), api_secret=SecretStr(self.secret), source="bench")
         # the accounting runs as in production; the budget is large because the exchange's is off
         limiter = RateLimiter(budget=10**9, window_s=10.0, reserve=100)
-        self.client = KrakenRestClient(self.http, self.url, creds, rate_limit=limiter)
+        self.client = KrakenRestClient(self.sender or self.http, self.url, creds, rate_limit=limiter)
         await self.client.instruments()
         self._req = OrderRequest(SYMBOL, Side.BUY, OrderType.LIMIT, Decimal(SIZE), limit_price=Decimal(BUY_PRICE_USD))
         self._price = Decimal(BUY_PRICE_USD)
@@ -228,6 +230,62 @@ async def _profile(url: str, key: str, secret: str, pairs: int) -> None:
     stats.sort_stats("cumulative").print_stats("kraken_tui", 40)
 
 
+class _Recorder:
+    """An HttpSender over an aiohttp session that keeps the last answer per URL path."""
+
+    def __init__(self, session: Any) -> None:
+        from kraken_tui.kraken.rest_http import AiohttpSender
+
+        self.inner, self.answers = AiohttpSender(session), {}  # type: ignore[var-annotated]
+
+    async def send_request(self, method: str, url: str, body: bytes | None, headers: Any, timeout_s: float) -> Any:
+        from urllib.parse import urlsplit
+
+        answer = await self.inner.send_request(method, url, body, headers, timeout_s)
+        self.answers[urlsplit(url).path] = answer
+        return answer
+
+
+class _Stub:
+    """An HttpSender answering every path with a recorded answer, at once."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+
+    async def send_request(self, method: str, url: str, body: bytes | None, headers: Any, timeout_s: float) -> Any:
+        from urllib.parse import urlsplit
+
+        return self.answers[urlsplit(url).path]
+
+
+async def _layer(url: str, key: str, secret: str, n: int) -> None:
+    """Our client's own CPU per call above the HTTP backend: every kind ``n`` times over a stub sender that
+    answers with the exchange's recorded answers (signing, pacing, encoding, error checks, parsing)."""
+    from kraken_tui.kraken.rest_http import new_session
+
+    session = new_session()
+    try:
+        recorder = _Recorder(session)
+        real = _Ours("ours", url, key, secret, sender=recorder)
+        await real.open()
+        for kind in KINDS:
+            await _block(real, kind, 2)
+    finally:
+        await real.close()
+        await session.close()
+    stub = _Ours("ours", url, key, secret, sender=_Stub(recorder.answers))
+    await stub.open()
+    try:
+        print(f"our client above the HTTP backend (stub answers), {n} calls per kind, load average "
+              f"{os.getloadavg()[0]:.2f}")
+        for kind in KINDS:
+            await _block(stub, kind, n // 10)
+            r = await _block(stub, kind, n)
+            print(f"  {kind:13s} {r['cpu_us']:7.1f} µs CPU per call")
+    finally:
+        await stub.close()
+
+
 # ---------------------------------------------------------------------------------------------- the parent
 def _spawn(args: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -286,6 +344,8 @@ def main() -> None:
     ap.add_argument("--clients", default="ours,ccxt", help=f"comma-separated, from {CLIENTS}")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="profile N send + cancel pairs of our client instead (cProfile)")
+    ap.add_argument("--layer", type=int, default=0, metavar="N",
+                    help="measure our client above the HTTP backend instead: N calls per kind over a stub sender")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--key", help=argparse.SUPPRESS)
@@ -315,6 +375,9 @@ def main() -> None:
         conn = ["--url", info["rest_url"], "--key", info["api_key"], "--secret", info["api_secret"]]
         if args.profile:
             asyncio.run(_profile(info["rest_url"], info["api_key"], info["api_secret"], args.profile))
+            return
+        if args.layer:
+            asyncio.run(_layer(info["rest_url"], info["api_key"], info["api_secret"], args.layer))
             return
         for name in clients:
             procs[name] = _spawn(["--child", name, "--warmup", str(args.warmup), *conn])

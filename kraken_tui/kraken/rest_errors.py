@@ -151,11 +151,13 @@ def _error_from_body(
             known = message_s if message_s in ERROR_CLASSES else (err if isinstance(err, str) else None)
             if known is None and isinstance(status, str) and status in ERROR_CLASSES:
                 known = status
-            return error_for(endpoint, http_status, known, code=code_i, detail=message_s, retry_after=retry_after_s(headers))
+            return error_for(endpoint, http_status, known, code=code_i, detail=message_s,
+                             retry_after=retry_after_s(headers))
         if isinstance(first, str):
             return error_for(endpoint, http_status, first, retry_after=retry_after_s(headers))
     if isinstance(err, str) and (body.get("result") == "error" or http_status >= 300 or "result" not in body):
-        return error_for(endpoint, http_status, err, detail=body.get("message") or None, retry_after=retry_after_s(headers))
+        return error_for(endpoint, http_status, err, detail=body.get("message") or None,
+                         retry_after=retry_after_s(headers))
     if body.get("result") == "error":
         return error_for(endpoint, http_status, None, detail="result is error without an error string")
     if isinstance(status, str) and status in ("NOT_FOUND", "BAD_REQUEST") and body.get("result") != "success":
