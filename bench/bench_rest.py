@@ -1,17 +1,29 @@
-"""Benchmark of the REST client: the project's ``KrakenRestClient`` (on its default aiohttp backend, and on httpx
-with and without ``sniffio`` importable) and ccxt's async ``krakenfutures`` client against the same
-``kraken-tui sim`` over loopback.
+"""Benchmark of the REST client: the project's ``KrakenRestClient`` (on its default aiohttp backend) against
+ccxt's async ``krakenfutures`` client, on the same paper exchange over loopback, call kind by call kind.
 
-Each client runs in its own child process (so CPU is the client's alone, and imports are its own) and makes the
-same calls: public reads (``GET tickers``), private reads (``GET openpositions``) and orders (a resting limit
-order placed, then cancelled). Printed per client and kind of call: client CPU per call (process time, µs), wall
-p50 / p99 per call (ms), and CPU relative to ccxt. The sim enforces Kraken's rate budget (500 points / 10 s per
-key); the counts stay inside one budget and the parent waits for the budget to refill between clients.
+Three kinds of process, so each one's CPU is its own:
+- the paper exchange (``PaperServer`` over a ``PaperExchange`` fed by the synthetic market source, as
+  ``kraken-tui sim --source synthetic`` serves it, but with Kraken's rate budget off so the counts are not capped);
+- one process per client (its own imports and garbage collector), driven by this parent over a pipe.
+The parent runs ROUNDS: in each round, for each kind of call, every client makes ``--calls`` calls of that kind
+in turn, the clients' order alternating between rounds (ABAB, then BABA), so both see the same machine load.
+Kinds: public read (``GET tickers``), private read (``GET openpositions``), send order (a resting limit buy far
+below the market), edit order (its limit price moved), cancel order (the orders sent that round).
+Each client process measures, per round and kind, its CPU per call: ``process_time`` (all its threads) and
+``thread_time`` (the calling thread, the event loop's), and the wall time per call.
 
-Prints figures; not a test. Run:
-    python bench/bench_rest.py [--public N] [--private N] [--orders N] [--background-load N]
-``--background-load N`` runs N busy processes beside it for the whole run. ccxt comes with the ``bench`` extra
-(``pip install -e '.[bench]'``); without it the ccxt row is skipped with a message.
+Printed per kind: each client's median CPU per call over rounds with the spread (min-max over rounds), and
+ours/ccxt as the median of the per-round ratios (paired: the two clients' blocks of a round run back to back)
+with its spread; at or below 1.00 means our client spends no more CPU per call than ccxt's. Also printed: the
+load average at the start and the end, and the background load.
+
+Prints figures; not a test. Run (ccxt comes with the ``bench`` extra, ``pip install -e '.[bench]'``):
+    python bench/bench_rest.py [--rounds 9] [--calls 100] [--background-load N] [--clients ours,ccxt]
+``--background-load N`` runs N busy processes (pure Python loops) beside it for the whole run.
+``--clients`` may add ``ours-httpx`` (the client on an ``httpx.AsyncClient``).
+``--profile N`` instead profiles our order path: N send + cancel pairs under cProfile in one process, the
+top functions by own time printed. ``--layer N`` instead measures our client's own CPU per call above the HTTP
+backend (N calls per kind over a stub sender answering with the exchange's recorded answers).
 """
 
 from __future__ import annotations
@@ -23,195 +35,377 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-VARIANTS = ("aiohttp", "httpx", "httpx-no-sniffio", "ccxt")
-KINDS = ("public read", "private read", "order")
+CLIENTS = ("ours", "ours-httpx", "ccxt")
+KINDS = ("public read", "private read", "send order", "edit order", "cancel order")
+SYMBOL = "PF_XBTUSD"
+BUY_PRICE_USD = 1_000  # far below the market: the orders rest
+SIZE = "0.02"  # USD 20 an order: above the exchange's small-order line (USD 10)
 
 
-def _pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
+# ---------------------------------------------------------------------------------------------- the exchange
+async def _serve_sim() -> None:
+    """The paper exchange on an ephemeral loopback port, without a rate budget; prints its JSON line and
+    serves until stdin closes."""
+    from kraken_tui.config import PaperConfig
+    from kraken_tui.paper.exchange import PaperExchange
+    from kraken_tui.paper.server import PaperServer
+    from kraken_tui.paper.sources.synthetic import SyntheticSource
+
+    cfg = PaperConfig(starting_balance_usd=1e9)
+    source = SyntheticSource(cfg.symbols, seed=42)
+    server = PaperServer(PaperExchange(cfg), source=source, rate_limits=False)
+    await server.start()
+    try:
+        await asyncio.sleep(1.5)  # the first ticks: every symbol has a price
+        print(json.dumps({"rest_url": server.rest_url, "api_key": server.api_key,
+                          "api_secret": server.api_secret}), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the parent closes it
+    finally:
+        await server.stop()
 
 
-async def _measure(n: int, call: Callable[[int], Awaitable[Any]]) -> dict[str, float]:
-    """CPU per call (µs) and wall p50/p99 (ms) of ``n`` sequential calls."""
+# ----------------------------------------------------------------------------------------------- the clients
+class _Ours:
+    """The project's client; ``http`` is an aiohttp session (default) or an httpx client."""
+
+    def __init__(self, variant: str, url: str, key: str, secret: str, sender: Any = None) -> None:
+        self.variant, self.url, self.key, self.secret = variant, url, key, secret
+        self.sender = sender  # an HttpSender used instead of the session (the --layer stub)
+        self.ids: list[str] = []
+
+    async def open(self) -> None:
+        from decimal import Decimal
+
+        from pydantic import SecretStr
+
+        from kraken_tui.config import Credentials
+        from kraken_tui.domain import OrderRequest, OrderType, Side
+        from kraken_tui.kraken.ratelimit import RateLimiter
+        from kraken_tui.kraken.rest import KrakenRestClient
+
+        if self.variant == "ours":
+            from kraken_tui.kraken.rest_http import new_session
+
+            self.http: Any = new_session()
+        else:
+            import httpx
+
+            self.http = httpx.AsyncClient()
+        creds = Credentials(api_key=SecretStr(self.key), api_secret=SecretStr(self.secret), source="bench")
+        # the accounting runs as in production; the budget is large because the exchange's is off
+        limiter = RateLimiter(budget=10**9, window_s=10.0, reserve=100)
+        self.client = KrakenRestClient(self.sender or self.http, self.url, creds, rate_limit=limiter)
+        await self.client.instruments()
+        self._req = OrderRequest(SYMBOL, Side.BUY, OrderType.LIMIT, Decimal(SIZE), limit_price=Decimal(BUY_PRICE_USD))
+        self._price = Decimal(BUY_PRICE_USD)
+
+    async def close(self) -> None:
+        await (self.http.close() if self.variant == "ours" else self.http.aclose())
+
+    def call(self, kind: str) -> Callable[[int], Awaitable[Any]]:
+        from decimal import Decimal
+
+        from kraken_tui.domain import OrderStatus
+
+        c = self.client
+
+        async def send(i: int) -> None:
+            res = await c.send_order(self._req)
+            if res.status is not OrderStatus.PLACED:
+                raise RuntimeError(f"send order: {res}")
+            self.ids.append(res.order_id or "")
+
+        async def edit(i: int) -> None:
+            res = await c.edit_order(order_id=self.ids[i], limit_price=self._price - Decimal(1 + i % 2))
+            if res.status is not OrderStatus.EDITED:
+                raise RuntimeError(f"edit order: {res}")
+
+        async def cancel(i: int) -> None:
+            res = await c.cancel_order(order_id=self.ids[i])
+            if res.status is not OrderStatus.CANCELLED:
+                raise RuntimeError(f"cancel order: {res}")
+
+        return {"public read": lambda i: c.tickers(), "private read": lambda i: c.open_positions(),
+                "send order": send, "edit order": edit, "cancel order": cancel}[kind]
+
+
+class _Ccxt:
+    """ccxt's async ``krakenfutures`` pointed at the paper exchange, its own throttle off."""
+
+    def __init__(self, url: str, key: str, secret: str) -> None:
+        self.url, self.key, self.secret = url, key, secret
+        self.ids: list[str] = []
+
+    async def open(self) -> None:
+        import ccxt.async_support as ccxt  # type: ignore[import-not-found]
+
+        self.ex = ccxt.krakenfutures({"apiKey": self.key, "secret": self.secret, "enableRateLimit": False})
+        base = self.url.rstrip("/")
+        self.ex.urls["api"] = {"charts": f"{base}/api/charts/", "history": f"{base}/api/history/",
+                               "feeschedules": f"{base}/api/feeschedules/", "public": f"{base}/derivatives/api/",
+                               "private": f"{base}/derivatives/api/"}
+        await self.ex.load_markets()
+        self.sym = next(s for s, m in self.ex.markets.items() if m["id"] == SYMBOL)
+
+    async def close(self) -> None:
+        await self.ex.close()
+
+    def call(self, kind: str) -> Callable[[int], Awaitable[Any]]:
+        ex, sym = self.ex, self.sym
+
+        async def send(i: int) -> None:
+            o = await ex.create_order(sym, "limit", "buy", float(SIZE), BUY_PRICE_USD)
+            self.ids.append(o["id"])
+
+        async def edit(i: int) -> None:
+            await ex.edit_order(self.ids[i], sym, "limit", "buy", None, BUY_PRICE_USD - 1 - i % 2)
+
+        async def cancel(i: int) -> None:
+            await ex.cancel_order(self.ids[i], sym)
+
+        return {"public read": lambda i: ex.fetch_tickers(), "private read": lambda i: ex.fetch_positions(),
+                "send order": send, "edit order": edit, "cancel order": cancel}[kind]
+
+
+async def _block(client: Any, kind: str, n: int) -> dict[str, float]:
+    """``n`` sequential calls of ``kind``: CPU per call (process and calling thread, µs), wall per call (ms)."""
+    call = client.call(kind)
+    if kind == "send order":
+        client.ids.clear()
+    n = min(n, len(client.ids)) if kind in ("edit order", "cancel order") else n
     walls: list[float] = []
-    c0 = time.process_time()
+    c0, t0 = time.process_time(), time.thread_time()
     for i in range(n):
-        t = time.perf_counter()
+        w = time.perf_counter()
         await call(i)
-        walls.append((time.perf_counter() - t) * 1e3)
-    cpu = time.process_time() - c0
-    return {"cpu_us": cpu / n * 1e6, "p50_ms": statistics.median(walls), "p99_ms": _pct(walls, 99), "n": n}
+        walls.append((time.perf_counter() - w) * 1e3)
+    cpu, thr = time.process_time() - c0, time.thread_time() - t0
+    return {"cpu_us": cpu / n * 1e6, "thread_us": thr / n * 1e6, "wall_ms": statistics.median(walls), "n": n}
 
 
-async def _ours(variant: str, url: str, key: str, secret: str, counts: dict[str, int]) -> dict[str, Any]:
-    from decimal import Decimal
-
-    from pydantic import SecretStr
-
-    from kraken_tui.config import Credentials
-    from kraken_tui.domain import OrderRequest, OrderStatus, OrderType, Side
-    from kraken_tui.kraken.rest import KrakenRestClient
-
-    if variant == "aiohttp":
-        from kraken_tui.kraken.rest_http import new_session
-
-        http: Any = new_session()
-    else:
-        import httpx
-
-        http = httpx.AsyncClient()
-    creds = Credentials(api_key=SecretStr(key), api_secret=SecretStr(secret), source="bench")
-    client = KrakenRestClient(http, url, creds)
+async def _client_main(name: str, url: str, key: str, secret: str, warmup: int) -> None:
+    """A client process: set up, warm every kind up, then run the parent's commands (one JSON line each)."""
+    client: Any = _Ccxt(url, key, secret) if name == "ccxt" else _Ours(name, url, key, secret)
+    await client.open()
     try:
-        await client.instruments()
-        for _ in range(5):  # warm the pool and the code paths
-            await client.tickers()
-        out: dict[str, Any] = {}
-        out["public read"] = await _measure(counts["public"], lambda i: client.tickers())
-        out["private read"] = await _measure(counts["private"], lambda i: client.open_positions())
-
-        async def order(i: int) -> None:
-            if i % 2 == 0:
-                res = await client.send_order(OrderRequest("PF_XBTUSD", Side.BUY, OrderType.LIMIT, Decimal("0.001"),
-                                                           limit_price=Decimal(1_000)))
-                assert res.status is OrderStatus.PLACED, res
-                order.last = res.order_id  # type: ignore[attr-defined]
-            else:
-                res = await client.cancel_order(order_id=order.last)  # type: ignore[attr-defined]
-                assert res.status is OrderStatus.CANCELLED, res
-
-        out["order"] = await _measure(2 * counts["orders"], order)
-        return out
+        for kind in KINDS:
+            await _block(client, kind, warmup)
+        print(json.dumps({"ready": name}), flush=True)
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line.strip():
+                return
+            cmd = json.loads(line)
+            print(json.dumps(await _block(client, cmd["kind"], cmd["n"])), flush=True)
     finally:
-        await (http.close() if variant == "aiohttp" else http.aclose())
+        await client.close()
 
 
-async def _ccxt(url: str, key: str, secret: str, counts: dict[str, int]) -> dict[str, Any]:
-    import ccxt.async_support as ccxt  # type: ignore[import-not-found]
+# ---------------------------------------------------------------------------------------------- the profiler
+async def _profile(url: str, key: str, secret: str, pairs: int) -> None:
+    """``pairs`` send + cancel pairs of our client under cProfile; prints the top functions by own time."""
+    import cProfile
+    import pstats
 
-    ex = ccxt.krakenfutures({"apiKey": key, "secret": secret, "enableRateLimit": False})
-    base = url.rstrip("/")
-    ex.urls["api"] = {"charts": f"{base}/api/charts/", "history": f"{base}/api/history/",
-                      "feeschedules": f"{base}/api/feeschedules/", "public": f"{base}/derivatives/api/",
-                      "private": f"{base}/derivatives/api/"}
+    client = _Ours("ours", url, key, secret)
+    await client.open()
     try:
-        await ex.load_markets()
-        sym = next(s for s, m in ex.markets.items() if m["id"] == "PF_XBTUSD")
-        for _ in range(5):
-            await ex.fetch_tickers()
-        out: dict[str, Any] = {}
-        out["public read"] = await _measure(counts["public"], lambda i: ex.fetch_tickers())
-        out["private read"] = await _measure(counts["private"], lambda i: ex.fetch_positions())
-
-        async def order(i: int) -> None:
-            if i % 2 == 0:
-                o = await ex.create_order(sym, "limit", "buy", 0.001, 1_000)
-                order.last = o["id"]  # type: ignore[attr-defined]
-            else:
-                await ex.cancel_order(order.last, sym)  # type: ignore[attr-defined]
-
-        out["order"] = await _measure(2 * counts["orders"], order)
-        return out
+        await _block(client, "send order", 20)
+        await _block(client, "cancel order", 20)
+        prof = cProfile.Profile(time.thread_time)  # CPU of the calling thread, not wall time
+        prof.enable()
+        for start in range(0, pairs, 100):
+            await _block(client, "send order", min(100, pairs - start))
+            await _block(client, "cancel order", min(100, pairs - start))
+        prof.disable()
     finally:
-        await ex.close()
+        await client.close()
+    stats = pstats.Stats(prof)
+    stats.sort_stats("tottime").print_stats(40)
+    stats.sort_stats("cumulative").print_stats("kraken_tui", 40)
 
 
-def _child(args: argparse.Namespace) -> None:
-    if args.child == "httpx-no-sniffio":
-        sys.modules["sniffio"] = None  # type: ignore[assignment]  # import fails, as when it is not installed
-    counts = {"public": args.public, "private": args.private, "orders": args.orders}
-    if args.child == "ccxt":
-        try:
-            import ccxt  # type: ignore[import-not-found]  # noqa: F401
-        except ImportError:
-            print(json.dumps({"skipped": "ccxt is not installed (pip install -e '.[bench]')"}))
-            return
-        result = asyncio.run(_ccxt(args.url, args.key, args.secret, counts))
-    else:
-        result = asyncio.run(_ours(args.child, args.url, args.key, args.secret, counts))
-    print(json.dumps(result))
+class _Recorder:
+    """An HttpSender over an aiohttp session that keeps the last answer per URL path."""
+
+    def __init__(self, session: Any) -> None:
+        from kraken_tui.kraken.rest_http import AiohttpSender
+
+        self.inner, self.answers = AiohttpSender(session), {}  # type: ignore[var-annotated]
+
+    async def send_request(self, method: str, url: str, body: bytes | None, headers: Any, timeout_s: float) -> Any:
+        from urllib.parse import urlsplit
+
+        answer = await self.inner.send_request(method, url, body, headers, timeout_s)
+        self.answers[urlsplit(url).path] = answer
+        return answer
 
 
-def _start_sim(tmp: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    env = dict(os.environ, XDG_RUNTIME_DIR=os.path.join(tmp, "run"), XDG_DATA_HOME=os.path.join(tmp, "data"),
-               XDG_CONFIG_HOME=os.path.join(tmp, "config"), XDG_STATE_HOME=os.path.join(tmp, "state"))
-    os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700)
-    proc = subprocess.Popen([sys.executable, "-m", "kraken_tui", "sim", "--json", "--source", "synthetic",
-                             "--fresh"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+class _Stub:
+    """An HttpSender answering every path with a recorded answer, at once."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+
+    async def send_request(self, method: str, url: str, body: bytes | None, headers: Any, timeout_s: float) -> Any:
+        from urllib.parse import urlsplit
+
+        return self.answers[urlsplit(url).path]
+
+
+async def _layer(url: str, key: str, secret: str, n: int) -> None:
+    """Our client's own CPU per call above the HTTP backend: every kind ``n`` times over a stub sender that
+    answers with the exchange's recorded answers (signing, pacing, encoding, error checks, parsing)."""
+    from kraken_tui.kraken.rest_http import new_session
+
+    session = new_session()
+    try:
+        recorder = _Recorder(session)
+        real = _Ours("ours", url, key, secret, sender=recorder)
+        await real.open()
+        for kind in KINDS:
+            await _block(real, kind, 2)
+    finally:
+        await real.close()
+        await session.close()
+    stub = _Ours("ours", url, key, secret, sender=_Stub(recorder.answers))
+    await stub.open()
+    try:
+        print(f"our client above the HTTP backend (stub answers), {n} calls per kind, load average "
+              f"{os.getloadavg()[0]:.2f}")
+        for kind in KINDS:
+            await _block(stub, kind, n // 10)
+            r = await _block(stub, kind, n)
+            print(f"  {kind:13s} {r['cpu_us']:7.1f} µs CPU per call")
+    finally:
+        await stub.close()
+
+
+# ---------------------------------------------------------------------------------------------- the parent
+def _spawn(args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, bufsize=1)
+
+
+def _read_json(proc: subprocess.Popen[str], what: str) -> dict[str, Any]:
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line:
+        raise SystemExit(f"{what} ended without an answer (exit code {proc.wait(10)})")
+    return json.loads(line)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.stdin is not None:
+        proc.stdin.close()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
         proc.kill()
-        raise SystemExit("kraken-tui sim did not start")
-    return proc, json.loads(line)
+        proc.wait()
 
 
-def _print(results: dict[str, dict[str, Any]]) -> None:
-    ref = results.get("ccxt", {})
-    print(f"{'client':22s} {'call':13s} {'CPU/call':>10s} {'vs ccxt':>8s} {'wall p50':>9s} {'wall p99':>9s}")
-    for variant, res in results.items():
-        if "skipped" in res:
-            print(f"{variant:22s} skipped: {res['skipped']}")
-            continue
-        for kind in KINDS:
-            r = res[kind]
-            ratio = f"{ref[kind]['cpu_us'] / r['cpu_us']:.2f}x" if kind in ref else "-"
-            name = "ccxt krakenfutures" if variant == "ccxt" else f"ours ({variant})"
-            print(f"{name:22s} {kind:13s} {r['cpu_us']:8.0f}µs {ratio:>8s} {r['p50_ms']:7.2f}ms {r['p99_ms']:7.2f}ms")
-    print("vs ccxt: ccxt's CPU per call / this client's (above 1 = cheaper than ccxt)")
+def _spread(xs: list[float], fmt: str) -> str:
+    return f"{format(min(xs), fmt)}-{format(max(xs), fmt)}"
+
+
+def _report(results: dict[str, dict[str, list[dict[str, float]]]], clients: list[str]) -> None:
+    print(f"{'call':13s} {'client':11s} {'CPU/call µs':>11s} {'spread':>11s} {'thread µs':>9s} {'wall ms':>8s} "
+          f"{'ours/ccxt':>9s} {'spread':>10s}")
+    ref = results.get("ccxt")
+    for kind in KINDS:
+        for name in clients:
+            rounds = results[name][kind]
+            cpu = [r["cpu_us"] for r in rounds]
+            thr = statistics.median(r["thread_us"] for r in rounds)
+            wall = statistics.median(r["wall_ms"] for r in rounds)
+            ratio = spread = "-"
+            if ref is not None and name != "ccxt":
+                ratios = [r["cpu_us"] / c["cpu_us"] for r, c in zip(rounds, ref[kind], strict=True)]
+                ratio, spread = f"{statistics.median(ratios):.2f}", _spread(ratios, ".2f")
+            print(f"{kind:13s} {name:11s} {statistics.median(cpu):11.0f} {_spread(cpu, '.0f'):>11s} {thr:9.0f} "
+                  f"{wall:8.2f} {ratio:>9s} {spread:>10s}")
+    print("CPU/call: the client process's CPU time per call (process_time), median over rounds, spread min-max;\n"
+          "thread µs: the calling thread's (thread_time); ours/ccxt: median of the per-round ratios of CPU/call\n"
+          "(at or below 1.00: our client spends no more CPU per call than ccxt's).")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--public", type=int, default=300, help="public reads per client (free)")
-    ap.add_argument("--private", type=int, default=50, help="private reads per client (2 points each)")
-    ap.add_argument("--orders", type=int, default=12, help="place + cancel pairs per client (20 points each)")
+    ap.add_argument("--rounds", type=int, default=9, help="rounds (each: every kind, every client)")
+    ap.add_argument("--calls", type=int, default=100, help="calls per client, kind and round")
+    ap.add_argument("--warmup", type=int, default=20, help="calls of each kind before the first round")
     ap.add_argument("--background-load", type=int, default=0, metavar="N", help="busy processes run beside it")
-    ap.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {VARIANTS}")
-    ap.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
+    ap.add_argument("--clients", default="ours,ccxt", help=f"comma-separated, from {CLIENTS}")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="profile N send + cancel pairs of our client instead (cProfile)")
+    ap.add_argument("--layer", type=int, default=0, metavar="N",
+                    help="measure our client above the HTTP backend instead: N calls per kind over a stub sender")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--key", help=argparse.SUPPRESS)
     ap.add_argument("--secret", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child:
-        _child(args)
+    if args.child == "sim":
+        asyncio.run(_serve_sim())
         return
-    points = 2 * args.private + 20 * args.orders
-    if points > 400:
-        raise SystemExit(f"--private/--orders cost {points} points: keep it within one budget (400 with the reserve)")
-    load = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.background_load)]
-    results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        sim, info = _start_sim(tmp)
+    if args.child:
+        asyncio.run(_client_main(args.child, args.url, args.key, args.secret, args.warmup))
+        return
+    clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+    if bad := [c for c in clients if c not in CLIENTS]:
+        raise SystemExit(f"--clients: unknown {bad}; choose from {CLIENTS}")
+    if "ccxt" in clients:
         try:
-            for k, variant in enumerate(args.variants.split(",")):
-                if k:
-                    time.sleep(points / 50 + 1)  # the key's budget refills at 50 points/s
-                cmd = [sys.executable, __file__, "--child", variant, "--url", info["rest_url"], "--key",
-                       info["api_key"], "--secret", info["api_secret"], "--public", str(args.public), "--private",
-                       str(args.private), "--orders", str(args.orders)]
-                out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-                if out.returncode != 0:
-                    results[variant] = {"skipped": f"failed: {out.stderr.strip().splitlines()[-1:]}"}
-                    continue
-                results[variant] = json.loads(out.stdout.strip().splitlines()[-1])
-        finally:
-            sim.terminate()
-            sim.wait(10)
-            for p in load:
-                p.kill()
-                p.wait()
-    with open("/proc/loadavg") as f:
-        loadavg = f.read().split()[:3]
-    print(f"REST clients vs the same kraken-tui sim (loopback), background load {args.background_load}, "
-          f"loadavg {' '.join(loadavg)}")
-    _print(results)
+            import ccxt  # type: ignore[import-not-found]  # noqa: F401
+        except ImportError:
+            print("ccxt is not installed (pip install -e '.[bench]'): measuring our client alone")
+            clients.remove("ccxt")
+    load_start = os.getloadavg()
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.background_load)]
+    procs: dict[str, subprocess.Popen[str]] = {}
+    sim = _spawn(["--child", "sim"])
+    try:
+        info = _read_json(sim, "the paper exchange")
+        conn = ["--url", info["rest_url"], "--key", info["api_key"], "--secret", info["api_secret"]]
+        if args.profile:
+            asyncio.run(_profile(info["rest_url"], info["api_key"], info["api_secret"], args.profile))
+            return
+        if args.layer:
+            asyncio.run(_layer(info["rest_url"], info["api_key"], info["api_secret"], args.layer))
+            return
+        for name in clients:
+            procs[name] = _spawn(["--child", name, "--warmup", str(args.warmup), *conn])
+        for name, proc in procs.items():
+            _read_json(proc, f"client {name}")
+        results: dict[str, dict[str, list[dict[str, float]]]] = {n: {k: [] for k in KINDS} for n in clients}
+        for r in range(args.rounds):
+            order = clients if r % 2 == 0 else clients[::-1]
+            for kind in KINDS:
+                for name in order:
+                    proc = procs[name]
+                    assert proc.stdin is not None
+                    proc.stdin.write(json.dumps({"kind": kind, "n": args.calls}) + "\n")
+                    proc.stdin.flush()
+                    results[name][kind].append(_read_json(proc, f"client {name}"))
+    finally:
+        for proc in procs.values():
+            _stop(proc)
+        _stop(sim)
+        for p in busy:
+            p.kill()
+            p.wait()
+    load_end = os.getloadavg()
+    print(f"REST clients vs the same paper exchange (loopback, own process): {args.rounds} rounds x {args.calls} "
+          f"calls per client and kind; background load {args.background_load} busy process(es) on "
+          f"{os.cpu_count()} cores; load average (1/5/15 min) {load_start[0]:.2f}/{load_start[1]:.2f}/"
+          f"{load_start[2]:.2f} at start, {load_end[0]:.2f}/{load_end[1]:.2f}/{load_end[2]:.2f} at the end")
+    _report(results, clients)
 
 
 if __name__ == "__main__":

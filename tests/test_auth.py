@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from kraken_tui.kraken.auth import (
     NonceSource,
+    RestSigner,
     decode_secret,
     endpoint_path_for_signing,
     sign_challenge,
@@ -50,6 +51,27 @@ REST_VECTORS = [
 @pytest.mark.parametrize("name,secret,post_data,nonce,path,expected", REST_VECTORS, ids=[v[0] for v in REST_VECTORS])
 def test_rest_signature_vectors(name, secret, post_data, nonce, path, expected):
     assert sign_rest(secret, post_data, nonce, path) == expected
+
+
+@pytest.mark.parametrize("name,secret,post_data,nonce,path,expected", REST_VECTORS, ids=[v[0] for v in REST_VECTORS])
+def test_rest_signer_meets_every_vector_and_signs_again_the_same(name, secret, post_data, nonce, path, expected):
+    signer = RestSigner(secret)
+    assert signer.sign(post_data, nonce, path) == expected
+    assert signer.sign("other=1", "1", path) != expected  # the keyed state is copied, never consumed
+    assert signer.sign(post_data, nonce, path) == expected
+    assert secret not in repr(signer)
+
+
+@given(st.binary(min_size=1, max_size=200), st.text(max_size=200), st.text(alphabet="0123456789", max_size=20),
+       st.sampled_from(["/derivatives/api/v3/sendorder", "/api/history/v3/account-log", "/api/v3/x"]))
+def test_rest_signer_equals_sign_rest(secret, post_data, nonce, path):
+    assert RestSigner(secret).sign(post_data, nonce, path) == sign_rest(secret, post_data, nonce, path)
+
+
+def test_rest_signer_refuses_a_secret_that_is_not_base64_without_echoing_it():
+    with pytest.raises(ValueError) as info:
+        RestSigner("not*base64*secret!")
+    assert "not*base64" not in str(info.value)
 
 
 def test_decoded_form_differs_from_encoded_form():

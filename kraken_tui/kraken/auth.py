@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["NonceSource", "decode_secret", "endpoint_path_for_signing", "sign_challenge", "sign_rest"]
+__all__ = ["NonceSource", "RestSigner", "decode_secret", "endpoint_path_for_signing", "sign_challenge", "sign_rest"]
 
 
 def decode_secret(api_secret: str) -> bytes:
@@ -43,7 +43,7 @@ def endpoint_path_for_signing(path: str) -> str:
 
 def _hmac_b64(secret: bytes, message: str) -> str:
     digest = hashlib.sha256(message.encode("utf-8")).digest()
-    return base64.b64encode(hmac.new(secret, digest, hashlib.sha512).digest()).decode("ascii")
+    return base64.b64encode(hmac.digest(secret, digest, "sha512")).decode("ascii")  # one-shot C HMAC
 
 
 def sign_rest(api_secret: str | bytes, post_data: str, nonce: str, path: str) -> str:
@@ -64,6 +64,33 @@ def sign_rest(api_secret: str | bytes, post_data: str, nonce: str, path: str) ->
     """
     key = api_secret if isinstance(api_secret, bytes) else decode_secret(api_secret)
     return _hmac_b64(key, post_data + nonce + endpoint_path_for_signing(path))
+
+
+class RestSigner:
+    """``sign_rest`` for one API secret, decoded once and kept as a keyed HMAC-SHA512 state that every signature
+    copies (the key's two padded blocks are hashed once, not per request). Same results as ``sign_rest``.
+
+    Args:
+        api_secret: the base64 secret, or its already-decoded bytes.
+
+    Raises:
+        ValueError: when the secret is not base64 (the message never contains the secret).
+    """
+
+    __slots__ = ("_keyed",)
+
+    def __init__(self, api_secret: str | bytes) -> None:
+        key = api_secret if isinstance(api_secret, bytes) else decode_secret(api_secret)
+        self._keyed = hmac.new(key, digestmod=hashlib.sha512)
+
+    def __repr__(self) -> str:
+        return "RestSigner(<secret>)"
+
+    def sign(self, post_data: str, nonce: str, path: str) -> str:
+        """The ``Authent`` header for ``post_data``, ``nonce`` and the URL ``path`` (see ``sign_rest``), 88 chars."""
+        mac = self._keyed.copy()
+        mac.update(hashlib.sha256((post_data + nonce + endpoint_path_for_signing(path)).encode("utf-8")).digest())
+        return base64.b64encode(mac.digest()).decode("ascii")
 
 
 def sign_challenge(api_secret: str | bytes, challenge: str) -> str:

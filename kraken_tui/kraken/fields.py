@@ -10,11 +10,11 @@ Must not import: httpx, websockets.
 
 from __future__ import annotations
 
-import calendar
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Literal, overload
 
 from kraken_tui.errors import ProtocolError
@@ -61,6 +61,8 @@ def _get_number(obj: dict[str, Any], key: str, source: str, convert: Callable[[A
         # Fast path (a WS ticker reads ~20 fields per message): a plain finite JSON number with the right
         # sign needs no error handling; anything else takes the general path below, which decides as always.
         v = obj.get(key)
+        if v is None and not required:
+            return None
         tv = type(v)
         if type(v) is float or (type(v) is int and convert is _to_float):
             try:
@@ -175,6 +177,8 @@ def get_str(obj: dict[str, Any], key: str, source: str, *, required: bool = True
         v = obj.get(key)
         if type(v) is str:
             return v
+        if v is None and not required:
+            return None
     v = _fetch(obj, key, source, required)
     if v is None:
         return None
@@ -193,6 +197,12 @@ def get_bool(obj: dict[str, Any], key: str, source: str, *, required: bool = Tru
     Raises:
         ProtocolError: missing (when required) or not a boolean.
     """
+    if type(obj) is dict:
+        v = obj.get(key)
+        if type(v) is bool:
+            return v
+        if v is None and not required:
+            return None
     v = _fetch(obj, key, source, required)
     if v is None:
         return None
@@ -201,6 +211,24 @@ def get_bool(obj: dict[str, Any], key: str, source: str, *, required: bool = Tru
     if isinstance(v, str) and v.lower() in ("true", "false"):
         return v.lower() == "true"
     raise ProtocolError(source, f"expected a boolean, got {v!r}", field=key)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+
+
+@lru_cache(maxsize=1024)
+def _iso_ms(text: str) -> int:
+    """Epoch ms of a stripped ISO-8601 string (microseconds truncated; no offset = UTC). One answer repeats
+    its times (an order's ``receivedTime``, ``timestamp``, ``lastUpdateTimestamp``), hence the cache.
+
+    Raises:
+        ValueError: not an ISO-8601 time.
+    """
+    dt = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return (dt - _EPOCH) // _ONE_MS
 
 
 def parse_ts_ms(value: Any) -> int:
@@ -221,12 +249,7 @@ def parse_ts_ms(value: Any) -> int:
         s = value.strip()
         if s.isdigit():
             return int(s)
-        if s.endswith("Z"):
-            s = s[:-1] + "+00:00"
-        dt = datetime.fromisoformat(s)
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        return calendar.timegm(dt.utctimetuple()) * 1000 + dt.microsecond // 1000
+        return _iso_ms(s)
     raise ValueError(f"not a timestamp: {value!r}")
 
 
@@ -244,6 +267,8 @@ def get_ts_ms(obj: dict[str, Any], key: str, source: str, *, required: bool = Tr
         v = obj.get(key)
         if type(v) is int:
             return v
+        if v is None and not required:
+            return None
     v = _fetch(obj, key, source, required)
     if v is None:
         return None

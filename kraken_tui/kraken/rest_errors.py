@@ -134,9 +134,10 @@ def error_for(
 
 
 def _error_from_body(
-    endpoint: str, http_status: int, body: dict[str, Any], wait: float | None
+    endpoint: str, http_status: int, body: dict[str, Any], headers: Mapping[str, str]
 ) -> ExchangeError | None:
-    """The error a JSON object describes, or None when it is a success body."""
+    """The error a JSON object describes, or None when it is a success body. The rate-limit headers are read
+    only for an error (``retry_after_s``)."""
     err = body.get("error")
     errors = body.get("errors")
     status = body.get("status")
@@ -150,17 +151,19 @@ def _error_from_body(
             known = message_s if message_s in ERROR_CLASSES else (err if isinstance(err, str) else None)
             if known is None and isinstance(status, str) and status in ERROR_CLASSES:
                 known = status
-            return error_for(endpoint, http_status, known, code=code_i, detail=message_s, retry_after=wait)
+            return error_for(endpoint, http_status, known, code=code_i, detail=message_s,
+                             retry_after=retry_after_s(headers))
         if isinstance(first, str):
-            return error_for(endpoint, http_status, first, retry_after=wait)
+            return error_for(endpoint, http_status, first, retry_after=retry_after_s(headers))
     if isinstance(err, str) and (body.get("result") == "error" or http_status >= 300 or "result" not in body):
-        return error_for(endpoint, http_status, err, detail=body.get("message") or None, retry_after=wait)
+        return error_for(endpoint, http_status, err, detail=body.get("message") or None,
+                         retry_after=retry_after_s(headers))
     if body.get("result") == "error":
         return error_for(endpoint, http_status, None, detail="result is error without an error string")
     if isinstance(status, str) and status in ("NOT_FOUND", "BAD_REQUEST") and body.get("result") != "success":
         return error_for(endpoint, http_status, status)
     if http_status >= 300:
-        return error_for(endpoint, http_status, None, retry_after=wait)
+        return error_for(endpoint, http_status, None, retry_after=retry_after_s(headers))
     return None
 
 
@@ -187,9 +190,8 @@ def check_response(endpoint: str, http_status: int, headers: Mapping[str, str], 
         ExchangeError: an error string we do not know (``kraken_error`` keeps it).
         ProtocolError: a 2xx answer that is not JSON.
     """
-    wait = retry_after_s(headers)
     try:
-        body = jsoncodec.loads(content) if content.strip() else None
+        body = jsoncodec.loads(content) if content and not content.isspace() else None
     except (ValueError, UnicodeDecodeError):
         body = None
         if http_status < 300:
@@ -199,14 +201,14 @@ def check_response(endpoint: str, http_status: int, headers: Mapping[str, str], 
             raise exc from None
     if http_status == 429:
         # A JSON 429 may still name apiLimitExceeded; the class is RateLimitError either way.
-        raise error_for(endpoint, 429, "apiLimitExceeded", retry_after=wait)
+        raise error_for(endpoint, 429, "apiLimitExceeded", retry_after=retry_after_s(headers))
     if isinstance(body, dict):
-        exc2 = _error_from_body(endpoint, http_status, body, wait)
+        exc2 = _error_from_body(endpoint, http_status, body, headers)
         if exc2 is not None:
             raise exc2
         return body
     if http_status >= 300:
-        raise error_for(endpoint, http_status, None, retry_after=wait)
+        raise error_for(endpoint, http_status, None, retry_after=retry_after_s(headers))
     if body is None:
         exc = ProtocolError(endpoint, "empty body")
         exc.http_status = http_status

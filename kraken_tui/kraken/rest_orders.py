@@ -25,6 +25,7 @@ __all__ = [
     "batch_json",
     "edit_params",
     "fmt_decimal",
+    "new_cli_ord_id",
     "order_params",
     "with_cli_ord_id",
 ]
@@ -35,9 +36,14 @@ def fmt_decimal(d: Decimal) -> str:
     return format(d.normalize(), "f")
 
 
+def new_cli_ord_id() -> str:
+    """A fresh cliOrdId: a uuid4 in its 36-character text form (within Kraken's 100, spec §4.10)."""
+    return str(uuid.uuid4())
+
+
 def with_cli_ord_id(req: OrderRequest) -> OrderRequest:
     """Return ``req`` with a cliOrdId: its own, or a fresh uuid4 (36 chars, within the 100 limit)."""
-    return req if req.cli_ord_id else replace(req, cli_ord_id=str(uuid.uuid4()))
+    return req if req.cli_ord_id else replace(req, cli_ord_id=new_cli_ord_id())
 
 
 def _size(size: Decimal, inst: Instrument | None) -> str:
@@ -60,7 +66,9 @@ def _price(price: Decimal, inst: Instrument | None) -> str:
     return fmt_decimal(rounded)
 
 
-def _order_fields(req: OrderRequest, inst: Instrument | None) -> list[tuple[str, str | bool]]:
+def _order_fields(
+    req: OrderRequest, inst: Instrument | None, cli_ord_id: str | None = None
+) -> list[tuple[str, str | bool]]:
     fields: list[tuple[str, str | bool]] = [
         ("orderType", req.order_type.value),
         ("symbol", req.symbol.upper()),
@@ -75,8 +83,9 @@ def _order_fields(req: OrderRequest, inst: Instrument | None) -> list[tuple[str,
         fields.append(("triggerSignal", req.trigger_signal.value))
     if req.reduce_only:
         fields.append(("reduceOnly", True))
-    if req.cli_ord_id:
-        fields.append(("cliOrdId", req.cli_ord_id))
+    cid = cli_ord_id or req.cli_ord_id
+    if cid:
+        fields.append(("cliOrdId", cid))
     return fields
 
 
@@ -84,15 +93,17 @@ def _as_text(v: str | bool) -> str:
     return ("true" if v else "false") if isinstance(v, bool) else v
 
 
-def order_params(req: OrderRequest, inst: Instrument | None = None) -> list[tuple[str, str]]:
+def order_params(
+    req: OrderRequest, inst: Instrument | None = None, *, cli_ord_id: str | None = None
+) -> list[tuple[str, str]]:
     """sendorder form parameters (spec §4.10): orderType, symbol, side, size, limitPrice (never for
-    ``mkt``), stopPrice, triggerSignal, reduceOnly=true, cliOrdId. With ``inst`` the size is rounded
-    DOWN to the lot and prices to the tick.
+    ``mkt``), stopPrice, triggerSignal, reduceOnly=true, cliOrdId (``cli_ord_id`` when given, else the
+    request's own). With ``inst`` the size is rounded DOWN to the lot and prices to the tick.
 
     Raises:
         ValueError: the size rounds to zero lots or a price to zero ticks (nothing is sent).
     """
-    return [(k, _as_text(v)) for k, v in _order_fields(req, inst)]
+    return [(k, _as_text(v)) for k, v in _order_fields(req, inst, cli_ord_id)]
 
 
 def edit_params(

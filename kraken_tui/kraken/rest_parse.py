@@ -54,6 +54,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _TYPES = {t.value: t for t in InstrumentType}
+_SIDES = {s.value: s for s in Side}
 
 
 def get_list(obj: Any, key: str, source: str) -> list[Any]:
@@ -80,10 +81,10 @@ def get_symbol(obj: dict[str, Any], key: str, source: str, *, required: bool = T
 def get_side(obj: dict[str, Any], key: str, source: str) -> Side:
     """Read ``buy``/``sell`` (any case). Raises ProtocolError otherwise."""
     s = get_str(obj, key, source)
-    try:
-        return Side(s.lower())
-    except ValueError:
-        raise ProtocolError(source, f"expected buy or sell, got {s!r}", field=key) from None
+    side = _SIDES.get(s) or _SIDES.get(s.lower())
+    if side is None:
+        raise ProtocolError(source, f"expected buy or sell, got {s!r}", field=key)
+    return side
 
 
 def iter_rows(obj: Any, key: str, source: str) -> Iterator[tuple[dict[str, Any], str]]:

@@ -38,8 +38,8 @@ from kraken_tui.kraken.rest_orders import (
     BatchSend,
     batch_json,
     edit_params,
+    new_cli_ord_id,
     order_params,
-    with_cli_ord_id,
 )
 from kraken_tui.kraken.rest_transport import RestTransport
 
@@ -132,9 +132,8 @@ class OrderCalls:
             ExchangeError subclasses for definite refusals (``authenticationError``, ``apiLimitExceeded``...).
         """
         self._check_priority([req], priority)
-        req = with_cli_ord_id(req)
-        form = order_params(req, instrument or self.instrument(req.symbol))
-        cid = req.cli_ord_id
+        cid = req.cli_ord_id or new_cli_ord_id()
+        form = order_params(req, instrument or self.instrument(req.symbol), cli_ord_id=cid)
 
         return await self._single("sendorder", form, "sendStatus", priority, None, cid)
 

@@ -7,8 +7,8 @@ the retry loop for READS ONLY (exponential backoff with jitter; callers pass ``r
 anything that places, edits or cancels orders, so an order is never re-sent).
 Every request leaves through ``RestTransport.send_http`` (whatever the HTTP backend, ``rest_http``): the one
 place benchmarks stamp a request's send. Static headers are built once; only signed requests add a dict.
-Secrets: the API secret is read with ``get_secret_value()`` only inside ``_sign``; no header, key,
-secret or signature is logged or put in an exception.
+Secrets: the API secret is read with ``get_secret_value()`` only inside ``_signed`` (decoded from base64 once, on
+the first signed request); no header, key, secret or signature is logged or put in an exception.
 Must not import: websockets, textual; aiohttp and httpx only through ``rest_http`` and ``rest_http_httpx``.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -24,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 from kraken_tui.config import ClientConfig, Credentials
 from kraken_tui.errors import AuthenticationError, ExchangeError, RateLimitError, TransportError
-from kraken_tui.kraken.auth import NonceSource, sign_rest
+from kraken_tui.kraken.auth import NonceSource, RestSigner
 from kraken_tui.kraken.ratelimit import RateLimiter
 from kraken_tui.kraken.rest_errors import check_response
 from kraken_tui.kraken.rest_http import HttpAnswer, HttpSender, SendFailed, session_sender
@@ -39,10 +40,22 @@ _ACCEPT = {"Accept": "application/json"}
 _ACCEPT_FORM = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
 
 
+#: A character ``quote(..., safe="")`` would percent-encode (anything but ASCII letters, digits and ``_.-~``).
+_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]").search
+
+
+def _quoted(text: str) -> str:
+    return quote(text, safe="") if _NEEDS_QUOTING(text) else text
+
+
 def encode_params(params: Params) -> str:
     """Url-encode pairs as sent on the wire: every reserved character percent-encoded (space ``%20``,
-    ``+`` ``%2B``, ``/`` ``%2F``, ``=`` ``%3D``), matching spec §2.3 vector D. Empty -> ``""``."""
-    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params)
+    ``+`` ``%2B``, ``/`` ``%2F``, ``=`` ``%3D``), matching spec §2.3 vector D. Empty -> ``""``.
+    Keys and values made only of unreserved characters (most of them: symbols, sizes, ids) go out as they are,
+    without a pass through ``urllib.parse.quote`` (the same bytes)."""
+    if not params:
+        return ""
+    return "&".join([f"{_quoted(k)}={_quoted(v)}" for k, v in params])
 
 
 def as_sender(http: Any) -> HttpSender:
@@ -93,6 +106,7 @@ class RestTransport:
         self._base = base_url.rstrip("/")
         self._prefix = urlsplit(self._base).path
         self._credentials = credentials
+        self._signer: RestSigner | None = None  # the decoded API secret's signer, made by the first signed request
         self._config = config
         self._nonce = nonce
         self.limiter = limiter
@@ -104,19 +118,27 @@ class RestTransport:
         """True when private endpoints can be signed."""
         return self._credentials is not None
 
-    def _sign(self, path: str, post_data: str) -> dict[str, str]:
-        if self._credentials is None:
+    def _signed(self, headers: dict[str, str], path: str, post_data: str) -> dict[str, str]:
+        """``headers`` plus ``APIKey``, ``Nonce`` and ``Authent`` over ``post_data`` (spec §2.2). The secret is
+        decoded from base64 on the first signed request and the bytes kept for the next ones.
+
+        Raises:
+            AuthenticationError: no credentials, or a secret that is not base64 (names its source, not its value).
+        """
+        creds = self._credentials
+        if creds is None:
             raise AuthenticationError("no API credentials configured for a private endpoint", endpoint=path)
+        signer = self._signer
+        if signer is None:
+            try:
+                signer = self._signer = RestSigner(creds.api_secret.get_secret_value())
+            except ValueError:
+                raise AuthenticationError(
+                    f"API secret from {creds.source} is not valid base64", endpoint=path
+                ) from None
         nonce = self._nonce()
-        try:
-            authent = sign_rest(
-                self._credentials.api_secret.get_secret_value(), post_data, nonce, self._prefix + path
-            )
-        except ValueError:
-            raise AuthenticationError(
-                f"API secret from {self._credentials.source} is not valid base64", endpoint=path
-            ) from None
-        return {"APIKey": self._credentials.api_key.get_secret_value(), "Nonce": nonce, "Authent": authent}
+        return {**headers, "APIKey": creds.api_key.get_secret_value(), "Nonce": nonce,
+                "Authent": signer.sign(post_data, nonce, self._prefix + path)}
 
     async def call(
         self,
@@ -181,17 +203,18 @@ class RestTransport:
         qs, body = encode_params(query), encode_params(form)
         headers = _ACCEPT_FORM if body else _ACCEPT
         if private and self._credentials is None:
-            self._sign(path, "")  # raises AuthenticationError before any budget is spent
+            self._signed(headers, path, "")  # raises AuthenticationError before any budget is spent
         if history_cost:
             await self.limiter.acquire_history(history_cost)
         elif cost:
             await self.limiter.acquire(cost, priority=priority)
         if private:  # signed after the wait so nonces go out in increasing order
-            headers = {**headers, **self._sign(path, qs + body)}
-        url = self._base + path + (f"?{qs}" if qs else "")
+            headers = self._signed(headers, path, qs + body)
+        url = self._base + path + "?" + qs if qs else self._base + path
         started = time.monotonic()
         resp = await self.send_http(method, url, body.encode("ascii") if body else None, headers, path)
-        log.debug("%s %s -> HTTP %d in %.0f ms", method, path, resp.status, (time.monotonic() - started) * 1e3)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> HTTP %d in %.0f ms", method, path, resp.status, (time.monotonic() - started) * 1e3)
         try:
             return check_response(path, resp.status, resp.headers, resp.content)
         except RateLimitError as exc:

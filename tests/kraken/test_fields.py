@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -55,6 +57,35 @@ def test_timestamps():
     assert get_ts_ms({"time": 1612269657781}, "time", SRC) == 1612269657781
     with pytest.raises(ProtocolError):
         get_ts_ms({"time": "yesterday"}, "time", SRC)
+
+
+def _reference_ms(dt: datetime) -> int:
+    """Epoch ms by the calendar module: whole seconds of the UTC time tuple, microseconds truncated."""
+    return calendar.timegm(dt.utctimetuple()) * 1000 + dt.microsecond // 1000
+
+
+@given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)),
+       st.sampled_from(["Z", "+00:00", "+05:30", "-08:00", ""]), st.sampled_from(["ms", "us", "s"]), st.booleans())
+def test_iso_timestamps_match_the_calendar_formula(naive, suffix, precision, pad):
+    """Every ISO form Kraken sends (ms or µs, ``Z`` or an offset; none = UTC) -> the same ms as the formula."""
+    text = naive.isoformat(timespec={"ms": "milliseconds", "us": "microseconds", "s": "seconds"}[precision]) + suffix
+    tz = UTC if suffix in ("Z", "") else datetime.strptime(suffix, "%z").tzinfo
+    truncated = naive if precision == "us" else naive.replace(microsecond=naive.microsecond // 1000 * 1000 if
+                                                              precision == "ms" else 0)
+    expected = _reference_ms(truncated.replace(tzinfo=tz))
+    assert parse_ts_ms(f" {text} " if pad else text) == expected
+    assert parse_ts_ms(text) == expected  # a second read (from the cache) gives the same
+
+
+def test_missing_optional_fields_read_as_none_and_required_ones_raise():
+    for reader in (get_float, get_decimal, get_int, get_str, get_bool, get_ts_ms):
+        assert reader({}, "f", SRC, required=False) is None
+        assert reader({"f": None}, "f", SRC, required=False) is None
+        with pytest.raises(ProtocolError, match="missing"):
+            reader({"f": None}, "f", SRC)
+    assert get_bool({"f": False}, "f", SRC) is False
+    with pytest.raises(ProtocolError, match="boolean"):
+        get_bool({"f": 1}, "f", SRC, required=False)
 
 
 def test_bools_and_ints():

@@ -4,11 +4,14 @@ request fixtures, spec §12.1), order safety (UNKNOWN, never re-sent, resolve_un
 from __future__ import annotations
 
 import json
+import uuid
 from decimal import Decimal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from kraken_tui.config import ClientConfig, Credentials
@@ -22,9 +25,11 @@ from kraken_tui.domain import (
     TriggerSignal,
 )
 from kraken_tui.errors import AuthenticationError, InsufficientFundsError
+from kraken_tui.kraken.auth import sign_rest
 from kraken_tui.kraken.ratelimit import RateLimiter
 from kraken_tui.kraken.rest import KrakenRestClient
 from kraken_tui.kraken.rest_orders import BatchCancel
+from kraken_tui.kraken.rest_transport import encode_params
 
 SECRET = "cHl0aG9uLWtyYWtlbi1zZGsgdW5pdC10ZXN0IHNlY3JldCB2YWx1ZQ=="
 CREDS = Credentials(api_key=SecretStr("k"), api_secret=SecretStr(SECRET), source="test")
@@ -407,3 +412,47 @@ async def test_priority_reads_spend_the_reserve_and_plain_reads_wait():
     assert clock[0] == 0.0  # flatten's reads went straight through on the reserve
     await c.open_orders()
     assert clock[0] > 0.0  # a plain read waited for the bucket to refill above the reserve
+
+
+_wire_text = st.text(st.characters(min_codepoint=32, max_codepoint=126) | st.characters(blacklist_categories=("Cs",)),
+                     max_size=40)
+
+
+@given(st.lists(st.tuples(_wire_text, _wire_text), max_size=6))
+def test_encode_params_percent_encodes_exactly_like_quote(pairs):
+    """The unreserved-only shortcut leaves the bytes as ``quote(..., safe="")`` would write them."""
+    assert encode_params(pairs) == "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+    assert encode_params([("cliOrdId", "a+b/c= d~_.-é")]) == "cliOrdId=a%2Bb%2Fc%3D%20d~_.-%C3%A9"
+
+
+async def test_every_signed_request_is_signed_over_its_own_bytes_and_a_bad_secret_never_sends():
+    rec = Recorder({"/derivatives/api/v3/openorders": [httpx.Response(200, json={**OK, "openOrders": []})]})
+    c = _client(rec)
+    await c.open_orders()
+    await c.send_order(OrderRequest("PF_XBTUSD", Side.BUY, OrderType.LIMIT, Decimal("1"), limit_price=Decimal(5),
+                                    cli_ord_id="a+b/c"))
+    await c.cancel_order(order_id="o-1")
+    for req in rec.requests:
+        post = req.url.query.decode() + req.content.decode()
+        assert req.headers["Authent"] == sign_rest(SECRET, post, req.headers["Nonce"], req.url.path)
+    assert len({r.headers["Nonce"] for r in rec.requests}) == 3
+    bad = Credentials(api_key=SecretStr("k"), api_secret=SecretStr("not*base64"), source="test")
+    rec2 = Recorder()
+    c2 = _client(rec2, creds=bad)
+    for _ in range(2):  # refused each time, not only the first
+        with pytest.raises(AuthenticationError, match="not valid base64"):
+            await c2.open_orders()
+    assert rec2.requests == []
+
+
+async def test_send_order_gives_a_fresh_cli_ord_id_per_order_and_keeps_a_given_one():
+    rec = Recorder()
+    c = _client(rec)
+    req = OrderRequest("PF_XBTUSD", Side.BUY, OrderType.LIMIT, Decimal("1"), limit_price=Decimal(5))
+    results = [await c.send_order(req) for _ in range(2)]
+    sent = [dict(_sent(r))["cliOrdId"] for r in rec.requests]
+    assert [r.cli_ord_id for r in results] == sent and sent[0] != sent[1]
+    assert all(str(uuid.UUID(s, version=4)) == s for s in sent)
+    own = await c.send_order(OrderRequest("PF_XBTUSD", Side.BUY, OrderType.LIMIT, Decimal("1"),
+                                          limit_price=Decimal(5), cli_ord_id="mine"))
+    assert own.cli_ord_id == "mine" == dict(_sent(rec.requests[-1]))["cliOrdId"]
