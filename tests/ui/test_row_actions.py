@@ -174,13 +174,15 @@ async def test_command_line_order_with_rounding_shown_then_sent(make_app, engine
 async def test_refusals_and_grammar_mistakes_send_nothing(make_app, engine):
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
+        seen: list[str] = []  # read after each command: a slow machine may outlast a toast's timeout
         for text in ("close pf_solusd", "buy pf_xbtusd abc", "buy pf_xbtusd 0.01 stp 1", "close pf_ethusd --size 9"):
             await _press(pilot, "colon")
             await _type(pilot, text)
             await _press(pilot, "enter")
             assert isinstance(app.screen, DashboardScreen), text
+            seen.extend(n.message for n in app._notifications)
         assert engine.manual_calls == []
-        messages = " ".join(n.message for n in app._notifications)
+        messages = " ".join(seen)
         assert "unknown symbol 'PF_SOLUSD'" in messages and "word 3 'abc'" in messages
         assert "triggers above the market" in messages and "above the PF_ETHUSD position" in messages
         # escape on a confirmation sends nothing
