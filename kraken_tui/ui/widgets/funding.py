@@ -21,11 +21,14 @@ from kraken_tui.ui.widgets.table import Cell, KeyedTable
 
 __all__ = ["FundingPanel", "funding_cells"]
 
-COLUMNS = (("Symbol", "symbol", 10), ("Rate/h", "rate", 10), ("Annual", "annual", 9), ("Pred/h", "pred", 10),
-           ("Next in", "next", 8), ("Accrued $", "accrued", 11))
-#: The compact set: 49 cells with the scrollbar, every column kept.
+#: Widths hold the widest cell with its gap: a rate "-0.0123%", an annual "+876.0%", a countdown "1:00:00",
+#: an accrual "-12,345.67" (the last column needs no gap); 55 cells with the scrollbar.
+COLUMNS = (("Symbol", "symbol", 10), ("Rate/h", "rate", 9), ("Annual", "annual", 8), ("Pred/h", "pred", 9),
+           ("Next in", "next", 8), ("Accrued $", "accrued", 10))
+#: The compact set: 51 cells with the scrollbar, every column kept (annual rates from 100 % and accruals
+#: from 1,000 USD without decimals).
 COMPACT = (("Symbol", "symbol", 10), ("Rate/h", "rate", 9), ("Ann.", "annual", 7), ("Pred/h", "pred", 9),
-           ("Next", "next", 6), ("Accr $", "accrued", 7))
+           ("Next", "next", 8), ("Accr $", "accrued", 7))
 
 
 def funding_cells(m: MarketStateView, accrued: Decimal | None, now_ms: int, pal: Palette,
