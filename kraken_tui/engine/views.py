@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from kraken_tui.domain import ZERO, Instrument, Position, PositionSide, money, to_decimal
+from kraken_tui.domain.instruments import price_decimals
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.candles import timeframe_ms
 from kraken_tui.engine.facade import (
@@ -205,18 +206,26 @@ def position_view(p: Position, acct: AccountTracker, market: MarketState,
         external=external or mp is None,
         stop_price=mp.exits.stop_price if mp is not None else None,
         take_profits_left=len(mp.exits.take_profits_left()) if mp is not None else 0,
+        price_decimals=_decimals(inst),
     )
 
 
-def order_views(acct: AccountTracker, purposes: Mapping[str, str]) -> tuple[OrderView, ...]:
-    """Open orders as ``OrderView``s; ``purposes`` maps our cliOrdIds to their purpose (else external)."""
+def _decimals(inst: Instrument | None) -> int | None:
+    """Decimals of ``inst``'s tick (``domain.price_decimals``), None when the instrument is unknown."""
+    return price_decimals(inst.tick_size) if inst is not None else None
+
+
+def order_views(acct: AccountTracker, purposes: Mapping[str, str],
+                instruments: Mapping[str, Instrument] | None = None) -> tuple[OrderView, ...]:
+    """Open orders as ``OrderView``s; ``purposes`` maps our cliOrdIds to their purpose (else external);
+    ``instruments`` give each order's price decimals (its tick)."""
     out = []
     for o in acct.orders.values():
         out.append(OrderView(
             order_id=o.order_id, cli_ord_id=o.cli_ord_id, symbol=o.symbol, side=o.side, order_type=o.order_type,
             size=o.size, filled=o.filled, limit_price=o.limit_price, stop_price=o.stop_price,
             reduce_only=o.reduce_only, purpose=purposes.get(o.cli_ord_id or "", "external"),
-            ts_ms=o.received_ts_ms,
+            ts_ms=o.received_ts_ms, price_decimals=_decimals((instruments or {}).get(o.symbol)),
         ))
     return tuple(out)
 
@@ -332,16 +341,14 @@ def change_24h_pct(market: MarketState, symbol: str, now_ms: int) -> float | Non
     return None
 
 
-def market_views(market: MarketState, now_ms: int) -> tuple[MarketStateView, ...]:
+def market_views(market: MarketState, now_ms: int,
+                 instruments: Mapping[str, Instrument] | None = None) -> tuple[MarketStateView, ...]:
     """``MarketState.views`` with the 24 h change filled from the candles held (``change_24h_pct``) where
-    the feed gave none."""
+    the feed gave none, and each symbol's price decimals (its tick in ``instruments``)."""
     out = []
     for v in market.views():
-        if v.change_24h_pct is None:
-            change = change_24h_pct(market, v.symbol, now_ms)
-            if change is not None:
-                v = replace(v, change_24h_pct=change)
-        out.append(v)
+        change = v.change_24h_pct if v.change_24h_pct is not None else change_24h_pct(market, v.symbol, now_ms)
+        out.append(replace(v, change_24h_pct=change, price_decimals=_decimals((instruments or {}).get(v.symbol))))
     return tuple(out)
 
 
@@ -409,8 +416,8 @@ class SnapshotBuilder:
                                  tuple(self.equity_history), day_start=self.equity.day_start_usd,
                                  marked_usd=equity_at_mark(self.account, self.market)
                                  if self.account.coin_accounts else None),
-            positions=positions, orders=order_views(self.account, self.purposes()),
-            markets=market_views(self.market, now), signals=tuple(self.signals), events=tuple(self.events),
+            positions=positions, orders=order_views(self.account, self.purposes(), self.instruments),
+            markets=market_views(self.market, now, self.instruments), signals=tuple(self.signals), events=tuple(self.events),
             feed=self.feed(), dead_man=dead_man, rate_limit_headroom=rate_limit_headroom(self.client),
             flatten=flatten, strategy=self.run.strategy, journal_path=self.run.journal_path, finished=finished,
             profile=self.run.profile, paper_account=self.run.paper_account, notify=self.notify(),

@@ -14,7 +14,7 @@ candles (the feed's figure, else ``engine.views.change_24h_pct``) ("24h change n
 Units: prices USD; spread USD and basis points of the mid; basis in basis points of the index ((mark - index)
 / index x 1e4, Kraken Futures docs, "Tickers"); 24 h change percent of the last price 24 h ago; funding
 relative per hour shown as percent per hour; ages and countdowns on the engine clock (data time in replay);
-"bp" is basis points.
+"bp" is basis points. Prices are shown with the decimals of the instrument's tick (``price_decimals``).
 Must not import: the engine's internals, the journal.
 """
 
@@ -60,10 +60,13 @@ def index_known(m: MarketStateView, mode: EngineMode) -> bool:
     return not (mode is EngineMode.REPLAY and m.index_price == m.mark_price)
 
 
-def _price_step(spread: float | None, ref: float | None) -> str:
-    """A price difference (USD) with the decimals ``format.price`` gives the reference price ``ref``."""
+def _price_step(spread: float | None, ref: float | None, decimals: int | None = None) -> str:
+    """A price difference (USD) with the tick's ``decimals``, else those ``format.price`` gives the
+    reference price ``ref``."""
     if spread is None:
         return "-"
+    if decimals is not None:
+        return f"{spread:,.{decimals}f}"
     a = abs(ref or 0.0)
     return f"{spread:,.{2 if a >= 100 else 4 if a >= 1 else 6}f}"
 
@@ -80,13 +83,14 @@ def _cells(m: MarketStateView, now_ms: int, pal: Palette, mode: EngineMode) -> d
     age = None if m.last_update_ms is None else (now_ms - m.last_update_ms) / 1000
     has_index = index_known(m, mode)
     change = m.change_24h_pct
+    dec = m.price_decimals
     return {
         "symbol": Text(m.symbol, style="bold"),
-        "mark": Text(fmt.price(m.mark_price), style="bold"),
-        "index": Text(fmt.price(m.index_price) if has_index else "n/a"),
-        "last": Text(fmt.price(m.last_price)),
-        "bidask": Text(f"{fmt.price(m.bid)}/{fmt.price(m.ask)}"),
-        "spread": Text(f"{_price_step(spread, m.mark_price)} {'-' if sbps is None else f'{sbps:.1f}'}bp"),
+        "mark": Text(fmt.price(m.mark_price, dec), style="bold"),
+        "index": Text(fmt.price(m.index_price, dec) if has_index else "n/a"),
+        "last": Text(fmt.price(m.last_price, dec)),
+        "bidask": Text(f"{fmt.price(m.bid, dec)}/{fmt.price(m.ask, dec)}"),
+        "spread": Text(f"{_price_step(spread, m.mark_price, dec)} {'-' if sbps is None else f'{sbps:.1f}'}bp"),
         "basis": Text(_bps(m.basis_bps) if has_index else "n/a"),
         "change": Text("n/a") if change is None else pal.signed(f"{change:+.2f}%", change),
         "funding": Text(fmt.rate_pct(m.funding_rate)),
@@ -133,7 +137,8 @@ def market_line(m: MarketStateView, now_ms: int, pal: Palette, mode: EngineMode 
         t.append_text(value)
 
     field("mark", cells["mark"])
-    field("spr", Text(_price_step(None if m.bid is None or m.ask is None else m.ask - m.bid, m.mark_price)))
+    field("spr", Text(_price_step(None if m.bid is None or m.ask is None else m.ask - m.bid, m.mark_price,
+                                  m.price_decimals)))
     if index_known(m, mode):
         field("basis", cells["basis"])
     field("fund", Text(f"{fmt.rate_pct(m.funding_rate)}/h {cells['next'].plain}"))

@@ -4,6 +4,7 @@ Two column sets (``table.KeyedTable`` variants): the full one, and a compact one
 labels) for panels narrower than the full set; every column stays in both. Order types are shown
 short (``take_profit`` -> ``tp``, ``trailing_stop`` -> ``trail``).
 
+Prices are shown with the decimals of the instrument's tick (``OrderView.price_decimals``).
 Units: prices USD, sizes contracts. Must not import: the engine's internals, the journal.
 """
 
@@ -37,8 +38,10 @@ def order_cells(o: OrderView, pal: Palette, compact: bool = False) -> tuple[Cell
     arrow = "▲" if buy else "▼"
     side = pal.signed(arrow if compact else f"{arrow} {'buy' if buy else 'sell'}", 1 if buy else -1)
     purpose = _SHORT_PURPOSES.get(o.purpose, o.purpose) if compact else o.purpose
+    dec = o.price_decimals
     return (o.symbol, side, purpose, _SHORT_TYPES.get(o.order_type, o.order_type), fmt.size(o.size),
-            fmt.price(o.stop_price), fmt.price(o.limit_price), fmt.size(o.filled), "RO" if o.reduce_only else "")
+            fmt.price(o.stop_price, dec), fmt.price(o.limit_price, dec), fmt.size(o.filled),
+            "RO" if o.reduce_only else "")
 
 
 class OrdersPanel(Panel):
