@@ -182,3 +182,76 @@ async def test_help_scrolls_at_80x24_with_a_more_hint(make_app):
         await keys(pilot, "end")
         await pilot.pause(0.2)
         assert body.scroll_y == body.max_scroll_y and not body.border_subtitle
+
+
+def _extreme_snapshot(engine: FakeEngine) -> None:
+    """The widest figures each table can meet: XBT at 100,000.50 on no known tick (float prices with cents),
+    a 12,345.67 USD loss (-123.45 %), a funding countdown of a whole hour, a high annual rate, accruals of
+    thousands of USD, an external position, an order with a fill."""
+    from decimal import Decimal as D
+
+    from kraken_tui.engine.facade import OrderView
+
+    base = engine.base
+    pos = [replace(p, entry_price=D("100000.5"), mark_price=D("100000.50"), upnl_usd=D("-12345.67"),
+                   upnl_pct=-123.45, liq_price=D("123456.7"), liq_distance=1.2345, leverage_x=12.34,
+                   funding_accrued_usd=D("-12345.67"), external=True) for p in base.positions]
+    orders = (*base.orders,
+              OrderView("o-9", None, "PF_XBTUSD", base.orders[0].side, "take_profit", D("0.0001"), D("0.0001"),
+                        D("100000.5"), D("100000.5"), True, "external", T0_MS))
+    markets = tuple(replace(m, next_funding_ts_ms=T0_MS + 3_600_000, funding_rate=-0.000123,
+                            predicted_funding_rate=-0.000123, mark_price=100000.5, bid=100000.0,
+                            ask=100001.0, index_price=100000.25, last_price=100000.5)
+                    for m in base.markets)
+    engine.base = replace(base, positions=tuple(pos), orders=orders, markets=markets)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+async def test_no_cell_is_cut_at_any_size(make_app, size):
+    from kraken_tui.ui.widgets.positions import PositionsPanel
+
+    engine = FakeEngine()
+    _extreme_snapshot(engine)
+    app = make_app(engine)
+    async with app.run_test(size=size) as pilot:
+        await _settle(pilot)
+        dash = app.dashboard
+        checked = set()
+        for _page in range(3):
+            for cls in (*PANELS, PositionsPanel):
+                panel = dash.query_one(cls)
+                if not panel.display:
+                    continue
+                table = panel.query_one(KeyedTable)
+                assert table.keys, cls.__name__
+                assert table.cut == {}, (cls.__name__, table.labels, table.cut)
+                checked.add(cls)
+            await keys(pilot, "tab")
+            await _settle(pilot)
+        assert checked == {*PANELS, PositionsPanel}
+
+
+async def test_funding_countdown_of_an_hour_is_whole_at_120x40(make_app):
+    engine = FakeEngine()
+    engine.base = replace(engine.base, markets=tuple(replace(m, next_funding_ts_ms=T0_MS + 3_600_000)
+                                                     for m in engine.base.markets))
+    app = make_app(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot)
+        lines = [line for line in screen_text(app).splitlines() if "PF_ETHUSD +0.0013%" in line]
+        assert lines and "1:00:00" in lines[0], lines
+
+
+async def test_positions_keep_every_column_at_80x24(make_app):
+    from kraken_tui.ui.widgets.positions import PositionsPanel
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot)
+        table = app.dashboard.query_one(PositionsPanel).query_one(KeyedTable)
+        assert table.min_width(table._columns_spec) <= table.size.width, table.labels
+        text = screen_text(app)
+        row = next(line for line in text.splitlines() if "PF_XBTUSD" in line and "▼" in line)
+        # Lev (the last figure) on screen: 1.26x
+        assert "1.3x" in row, row
+        assert table.cut == {}

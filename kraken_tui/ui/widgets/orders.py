@@ -24,12 +24,13 @@ __all__ = ["OrdersPanel", "order_cells"]
 COLUMNS = (("Symbol", "symbol", 10), ("Side", "side", 7), ("Purpose", "purpose", 9), ("Type", "type", 6),
            ("Size", "size", 8), ("Trigger", "trigger", 11), ("Limit", "limit", 11), ("Filled", "filled", 8),
            ("RO", "ro", 2))
-#: The compact set: 56 cells with the scrollbar, every column kept.
-COMPACT = (("Symbol", "symbol", 10), ("S", "side", 2), ("Purp", "purpose", 6), ("Type", "type", 5),
-           ("Size", "size", 7), ("Trigger", "trigger", 9), ("Limit", "limit", 9), ("Fill", "filled", 5),
+#: The compact set: 61 cells with the scrollbar, every column kept; widths hold a price "100,000.5", a size
+#: "0.0001" and the short purposes and types.
+COMPACT = (("Symbol", "symbol", 10), ("S", "side", 2), ("Purp", "purpose", 6), ("Type", "type", 6),
+           ("Size", "size", 7), ("Trigger", "trigger", 10), ("Limit", "limit", 10), ("Fill", "filled", 7),
            ("RO", "ro", 2))
 _SHORT_TYPES = {"take_profit": "tp", "trailing_stop": "trail", "stop": "stp"}
-_SHORT_PURPOSES = {"external": "ext", "entry": "entry"}
+_SHORT_PURPOSES = {"external": "ext", "trailing": "trail", "flatten": "flat", "manual": "man", "signal": "sig"}
 
 
 def order_cells(o: OrderView, pal: Palette, compact: bool = False) -> tuple[Cell, ...]:

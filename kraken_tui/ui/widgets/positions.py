@@ -3,7 +3,7 @@ estimated liquidation price (whole dollars from 1,000 up; "none" when collateral
 distance, leverage, and a note for a position reconciliation adopted from the exchange (external: the engine
 places no stop or take-profits for it; counted in the panel subtitle too).
 Two column sets (``table.KeyedTable`` variants), every column in both: the full one (the note takes the
-width left, 102 cells at least) and a compact one for narrower panels (77 cells: side as an arrow, short
+width left, 102 cells at least) and a compact one for narrower panels (78 cells: side as an arrow, short
 labels, the note "EXT", uPnL from 1,000 USD without cents, percentages from 100 % without decimals).
 Prices are shown with the decimals of the instrument's tick (``PositionView.price_decimals``).
 
@@ -26,12 +26,12 @@ from kraken_tui.ui.widgets.table import FLEX, Cell, KeyedTable
 
 __all__ = ["COLUMNS", "COMPACT", "PositionsPanel", "position_cells"]
 
-#: Widths hold the widest cell with its gap: a price "100,000.50", a uPnL "+12,345.67", "+123.45%".
+#: Widths hold the widest cell with its gap: a price "100,000.50" (no tick known), a uPnL "+12,345.67", "+123.45%".
 COLUMNS = (("Symbol", "symbol", 10), ("Side", "side", 8), ("Size", "size", 7), ("Entry", "entry", 11),
            ("Mark", "mark", 11), ("uPnL $", "upnl", 11), ("uPnL %", "upnl_pct", 9), ("Liq ~", "liq", 9),
            ("Dist", "dist", 7), ("Lev", "lev", 6), ("Note", "note", FLEX))
 COMPACT = (("Symbol", "symbol", 10), ("S", "side", 2), ("Size", "size", 7), ("Entry", "entry", 10),
-           ("Mark", "mark", 10), ("uPnL $", "upnl", 8), ("uPnL%", "upnl_pct", 7), ("Liq ~", "liq", 8),
+           ("Mark", "mark", 11), ("uPnL $", "upnl", 8), ("uPnL%", "upnl_pct", 7), ("Liq ~", "liq", 8),
            ("Dist", "dist", 6), ("Lev", "lev", 5), ("", "note", 3))
 NOTE = "EXTERNAL: no stop/TPs"
 
