@@ -252,6 +252,6 @@ async def test_positions_keep_every_column_at_80x24(make_app):
         assert table.min_width(table._columns_spec) <= table.size.width, table.labels
         text = screen_text(app)
         row = next(line for line in text.splitlines() if "PF_XBTUSD" in line and "▼" in line)
-        # Lev (the last figure) on screen: 1.26x
-        assert "1.3x" in row, row
+        # Lev (the last figure) on screen: 1.26x; uPnL -3.2 % keeps its two decimals
+        assert "1.3x" in row and "-3.20%" in row, row
         assert table.cut == {}

@@ -4,7 +4,7 @@ distance, leverage, and a note for a position reconciliation adopted from the ex
 places no stop or take-profits for it; counted in the panel subtitle too).
 Two column sets (``table.KeyedTable`` variants), every column in both: the full one (the note takes the
 width left, 102 cells at least) and a compact one for narrower panels (78 cells: side as an arrow, short
-labels, the note "EXT", uPnL from 1,000 USD without cents, percentages from 100 % without decimals).
+labels, the note "EXT", uPnL from 1,000 USD without cents, fewer decimals in large percentages).
 Prices are shown with the decimals of the instrument's tick (``PositionView.price_decimals``).
 
 Units: prices USD, size contracts, uPnL USD and percent of entry notional, leverage x, distance percent
@@ -37,10 +37,12 @@ NOTE = "EXTERNAL: no stop/TPs"
 
 
 def _pct(fraction: float | None, compact: bool, signed: bool = False) -> str:
-    """Percent with 2 (signed) or 1 decimals; compact: one decimal, none from 100 %."""
+    """Percent with 2 (signed) or 1 decimals; compact: as many as fit 6 cells (2 under 10 % when signed, 1
+    under 100 %, none from 100 %)."""
     if fraction is None or not compact:
         return fmt.pct(fraction, 2 if signed else 1, signed)
-    return fmt.pct(fraction, 1 if abs(fraction) < 1 else 0, signed)
+    a = abs(fraction)
+    return fmt.pct(fraction, 2 if signed and a < 0.1 else 1 if a < 1 else 0, signed)
 
 
 def position_cells(p: PositionView, pal: Palette, compact: bool = False) -> tuple[Cell, ...]:
