@@ -1,7 +1,8 @@
 """Layouts at every supported terminal size: no column of Orders, Funding or Signals is lost (each table shows
 a column set that fits its panel, and every header is on the screen on some page), the paged one-column
-layout is only for small terminals, page 3 at 80x24 keeps Events above the footer, and a table that
-follows its newest rows shows them after a resize."""
+layout is only for small terminals, page 3 at 80x24 keeps Events above the footer, a table that
+follows its newest rows shows them after a resize, and no cell of Positions, Orders, Funding or Signals is cut
+at any size, with the widest figures each can meet."""
 
 from __future__ import annotations
 
@@ -12,16 +13,19 @@ from decimal import Decimal as D
 import pytest
 from rich.console import Console
 
-from kraken_tui.engine.facade import SignalView
+from kraken_tui.engine.facade import OrderView, SignalView
+from kraken_tui.ui.palette import Palette
 from kraken_tui.ui.screens.dashboard import layout_for
 from kraken_tui.ui.widgets.funding import FundingPanel
 from kraken_tui.ui.widgets.orders import OrdersPanel
+from kraken_tui.ui.widgets.positions import PositionsPanel, position_cells
 from kraken_tui.ui.widgets.signals import SignalsPanel
 from kraken_tui.ui.widgets.table import KeyedTable
-from tests.ui.fake_engine import T0_MS, FakeEngine
+from tests.ui.fake_engine import T0_MS, FakeEngine, demo_positions
 
 SIZES = [(80, 24), (100, 34), (120, 30), (120, 40), (160, 48), (200, 30), (200, 60)]
 PANELS = (OrdersPanel, FundingPanel, SignalsPanel)
+
 
 async def keys(pilot, *names: str) -> None:
     """Press ``names`` one at a time, as a person does (keys read microseconds apart are a burst of typed
@@ -30,6 +34,7 @@ async def keys(pilot, *names: str) -> None:
         await pilot.press(name)
         await pilot.pause(0.05)
 
+
 def screen_text(app) -> str:
     """What the terminal shows, as plain text (the compositor's full frame)."""
     w, h = app.size
@@ -37,10 +42,12 @@ def screen_text(app) -> str:
     con.print(app.screen._compositor.render_update(full=True))
     return con.export_text()
 
+
 async def _settle(pilot) -> None:
     await pilot.pause()
     pilot.app.refresh_now()
     await pilot.pause()
+
 
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 async def test_every_column_header_is_on_screen(make_app, size):
@@ -66,9 +73,11 @@ async def test_every_column_header_is_on_screen(make_app, size):
             await _settle(pilot)
         assert set(seen) == set(PANELS)
 
+
 @pytest.mark.parametrize("size", [(120, 30), (200, 30), (100, 34)])
 def test_wide_short_terminals_do_not_fall_back_to_the_one_column_pager(size):
     assert layout_for(*size) != "compact"
+
 
 async def test_page_3_at_80x24_keeps_events_above_the_footer(make_app):
     app = make_app()
@@ -80,6 +89,7 @@ async def test_page_3_at_80x24_keeps_events_above_the_footer(make_app):
         footer_y = app.screen.query_one("Footer").region.y
         assert events.display and events.region.height >= 4
         assert events.region.bottom <= footer_y
+
 
 async def test_signals_show_the_newest_rows_after_a_resize(make_app):
     engine = FakeEngine()
@@ -96,6 +106,7 @@ async def test_signals_show_the_newest_rows_after_a_resize(make_app):
         await pilot.pause(0.1)
         assert table.row_count == 40
         assert table.scroll_y == table.max_scroll_y > 0
+
 
 async def test_zoom_cycles_the_panels_and_hide_leaves_one_out(make_app):
     app = make_app()
@@ -118,6 +129,7 @@ async def test_zoom_cycles_the_panels_and_hide_leaves_one_out(make_app):
             await keys(pilot, "z")
         assert dash.zoomed is None and len(shown()) == 8  # past the last panel: the layout
 
+
 async def test_zoom_and_hidden_panels_from_the_config(make_app):
     from kraken_tui.config import Config
 
@@ -132,6 +144,7 @@ async def test_zoom_and_hidden_panels_from_the_config(make_app):
         await _settle(pilot)
         assert sorted(p.id for p in dash.panels if p.display) == ["pnl", "positions"]  # market hidden
 
+
 def test_bad_panel_ids_in_the_config_are_named():
     from pydantic import ValidationError
 
@@ -141,6 +154,7 @@ def test_bad_panel_ids_in_the_config_are_named():
         Config.model_validate({"ui": {"zoom": "chart"}})
     with pytest.raises(ValidationError, match="'foo'"):
         Config.model_validate({"ui": {"hidden_panels": ["orders", "foo"]}})
+
 
 async def test_modals_draw_over_the_live_dashboard(make_app):
     app = make_app()
@@ -153,6 +167,7 @@ async def test_modals_draw_over_the_live_dashboard(make_app):
             assert "Equity" in svg and "Positions" in svg, key  # the dashboard shows under the dialog
             await keys(pilot, "escape")
             await pilot.pause(0.1)
+
 
 async def test_help_scrolls_at_80x24_with_a_more_hint(make_app):
     from textual.containers import VerticalScroll
@@ -172,12 +187,11 @@ async def test_help_scrolls_at_80x24_with_a_more_hint(make_app):
         await pilot.pause(0.2)
         assert body.scroll_y == body.max_scroll_y and not body.border_subtitle
 
+
 def _extreme_snapshot(engine: FakeEngine) -> None:
     """The widest figures each table can meet: XBT at 100,000.50 on no known tick (float prices with cents),
     a 12,345.67 USD loss (-123.45 %), a funding countdown of a whole hour, a high annual rate, accruals of
     thousands of USD, an external position, an order with a fill."""
-
-    from kraken_tui.engine.facade import OrderView
 
     base = engine.base
     pos = [replace(p, entry_price=D("100000.5"), mark_price=D("100000.50"), upnl_usd=D("-12345.67"),
@@ -192,10 +206,9 @@ def _extreme_snapshot(engine: FakeEngine) -> None:
                     for m in base.markets)
     engine.base = replace(base, positions=tuple(pos), orders=orders, markets=markets)
 
+
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 async def test_no_cell_is_cut_at_any_size(make_app, size):
-    from kraken_tui.ui.widgets.positions import PositionsPanel
-
     engine = FakeEngine()
     _extreme_snapshot(engine)
     app = make_app(engine)
@@ -216,6 +229,7 @@ async def test_no_cell_is_cut_at_any_size(make_app, size):
             await _settle(pilot)
         assert checked == {*PANELS, PositionsPanel}
 
+
 async def test_funding_countdown_of_an_hour_is_whole_at_120x40(make_app):
     engine = FakeEngine()
     engine.base = replace(engine.base, markets=tuple(replace(m, next_funding_ts_ms=T0_MS + 3_600_000)
@@ -226,9 +240,8 @@ async def test_funding_countdown_of_an_hour_is_whole_at_120x40(make_app):
         lines = [line for line in screen_text(app).splitlines() if "PF_ETHUSD +0.0013%" in line]
         assert lines and "1:00:00" in lines[0], lines
 
-async def test_positions_keep_every_column_at_80x24(make_app):
-    from kraken_tui.ui.widgets.positions import PositionsPanel
 
+async def test_positions_keep_every_column_at_80x24(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await _settle(pilot)
@@ -240,11 +253,8 @@ async def test_positions_keep_every_column_at_80x24(make_app):
         assert "1.3x" in row and "-3.20%" in row, row
         assert table.cut == {}
 
-def test_positions_say_none_without_a_liquidation_price_and_use_the_tick():
-    from kraken_tui.ui.palette import Palette
-    from kraken_tui.ui.widgets.positions import position_cells
-    from tests.ui.fake_engine import demo_positions
 
+def test_positions_say_none_without_a_liquidation_price_and_use_the_tick():
     p = replace(demo_positions()[0], liq_price=None, liq_distance=None, price_decimals=1,
                 entry_price=D("3400.53333"))
     cells = [c if isinstance(c, str) else c.plain for c in position_cells(p, Palette())]

@@ -10,7 +10,6 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-
 from textual.geometry import Region
 from textual.widget import Widget
 
@@ -28,8 +27,8 @@ from kraken_tui.engine.views import (
     warmup_views,
 )
 from kraken_tui.ui.palette import Palette
-from kraken_tui.ui.widgets.market import FULL_COLUMNS
 from kraken_tui.ui.widgets.headroom import RiskLimits, headroom, headroom_lines, headroom_text
+from kraken_tui.ui.widgets.market import FULL_COLUMNS
 from kraken_tui.ui.widgets.pnl import spark_text
 from tests.ui.fake_engine import T0_MS, FakeEngine
 from tests.ui.test_snapshots import settled
