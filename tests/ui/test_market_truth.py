@@ -31,6 +31,7 @@ from kraken_tui.ui.widgets.headroom import RiskLimits, headroom, headroom_lines,
 from kraken_tui.ui.widgets.market import FULL_COLUMNS
 from kraken_tui.ui.widgets.pnl import spark_text
 from tests.ui.fake_engine import T0_MS, FakeEngine
+from tests.ui.test_layouts import screen_text as whole_screen
 from tests.ui.test_snapshots import settled
 
 D = Decimal
@@ -143,12 +144,15 @@ async def test_market_panel_says_once_what_a_candle_replay_lacks(make_app):
     app = make_app(engine)
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(pilot)
-        text = screen_text(app.dashboard.query_one("#market-text"))
-        assert set(_table(text)[ETH]) == {"Symbol", "Mark $", "Last $", "Bid/Ask $", "Spread $ bp", "Fund/h",
-                                          "Next", "Age"}
-        assert text.count("n/a") == 2
-        assert "index, basis n/a in replay: the candles carry no index price; 24h change n/a: under 24 h of" in text
-        assert " - " not in text
+        panel = app.dashboard.query_one("#market")
+        text = whole_screen(app)
+        table = _table(screen_text(app.dashboard.query_one("#market-text")))
+        assert set(table[ETH]) == {"Symbol", "Mark $", "Last $", "Bid/Ask $", "Spread $ bp", "Fund/h", "Next", "Age"}
+        # said once, in the bottom border (no row taken from the panels below)
+        lines = text.splitlines()[panel.region.y:panel.region.bottom]
+        assert "\n".join(lines).count("n/a") == 2 and " - " not in "\n".join(lines)
+        assert "index, basis n/a in replay: the candles carry no index price; 24h change n/a: under 24 h of" in lines[-1]
+        assert panel.region.height == 2 + 3  # borders, header, two symbols
 
 
 async def test_market_panel_compact_row_at_80x24(make_app):

@@ -6,7 +6,8 @@ next candle close. Shown whether or not a position is open.
 Two forms, chosen by what fits the panel's width (``market_text``): a table with one header line and one row
 per symbol (every field; ``FULL_COLUMNS``, 115 cells, so from a 120-column terminal), and below that one
 compact row per symbol (mark, spread, basis, funding and countdown, age).
-A field the feed cannot give is said once in a note line instead of a "-" per cell: a replay whose index
+A field the feed cannot give is said once, in the panel's bottom border (``market_note``), instead of a "-"
+per cell: a replay whose index
 price is the traded price itself (candle files carry no index: index == mark exactly) has no index and no
 basis ("index, basis n/a in replay: the candles carry no index price"); a 24 h change needs a day of
 candles (the feed's figure, else ``engine.views.change_24h_pct``) ("24h change n/a: under 24 h of candles").
@@ -31,8 +32,8 @@ from kraken_tui.ui import format as fmt
 from kraken_tui.ui.palette import Palette
 from kraken_tui.ui.widgets.base import Frame, Panel
 
-__all__ = ["FULL_COLUMNS", "FULL_WIDTH", "MarketPanel", "index_known", "market_line", "market_table",
-           "market_text", "spread_bps", "warmup_line"]
+__all__ = ["FULL_COLUMNS", "FULL_WIDTH", "MarketPanel", "index_known", "market_line", "market_note",
+           "market_table", "market_text", "spread_bps", "table_fits", "warmup_line"]
 
 #: The table form's columns: (header, key, width in cells including the gap to the next column).
 FULL_COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -156,26 +157,33 @@ def warmup_line(w: WarmupView, now_ms: int, pal: Palette) -> Text:
     return t
 
 
-def _notes(markets: Sequence[MarketStateView], mode: EngineMode, pal: Palette, full: bool) -> list[Text]:
-    """The fields no symbol has, said once: the index in a replay of candles; the 24 h change (table form)."""
+def table_fits(snap: EngineSnapshot, pal: Palette, width: int) -> bool:
+    """True when every line of the table form of ``snap``'s markets fits ``width`` cells."""
+    return bool(snap.markets) and all(
+        line.cell_len <= width for line in market_table(snap.markets, snap.ts_ms, pal, snap.mode))
+
+
+def market_note(snap: EngineSnapshot, full: bool) -> str:
+    """The fields no symbol has, said once: the index (and so the basis) in a replay of candles; the 24 h
+    change (table form, ``full``). "" when nothing is missing."""
+    markets = snap.markets
     said = []
-    if mode is EngineMode.REPLAY and not any(index_known(m, mode) for m in markets):
+    if markets and snap.mode is EngineMode.REPLAY and not any(index_known(m, snap.mode) for m in markets):
         said.append(INDEX_NA)
-    if full and all(m.change_24h_pct is None for m in markets):
+    if markets and full and all(m.change_24h_pct is None for m in markets):
         said.append(CHANGE_NA)
-    return [Text("; ".join(said), style=pal.muted)] if said else []
+    return "; ".join(said)
 
 
 def market_text(snap: EngineSnapshot, pal: Palette, width: int) -> Text:
-    """The table form when every line fits ``width`` cells, else the compact rows; then the note line (fields
-    the feed cannot give), then a warm-up line per symbol not yet ready; "no market data yet" before the
-    first quote."""
+    """The table form when every line fits ``width`` cells (``table_fits``), else the compact rows; then a
+    warm-up line per symbol not yet ready; "no market data yet" before the first quote."""
     lines: list[Text] = []
     if snap.markets:
-        full = market_table(snap.markets, snap.ts_ms, pal, snap.mode)
-        fits = all(line.cell_len <= width for line in full)
-        lines = full if fits else [market_line(m, snap.ts_ms, pal, snap.mode) for m in snap.markets]
-        lines += _notes(snap.markets, snap.mode, pal, fits)
+        if table_fits(snap, pal, width):
+            lines = market_table(snap.markets, snap.ts_ms, pal, snap.mode)
+        else:
+            lines = [market_line(m, snap.ts_ms, pal, snap.mode) for m in snap.markets]
     lines += [warmup_line(w, snap.ts_ms, pal) for w in snap.warmup if not w.ready]
     if not lines:
         return Text("no market data yet", style=pal.muted)
@@ -201,10 +209,12 @@ class MarketPanel(Panel):
 
     def show(self, frame: Frame) -> None:
         widget = self.query_one("#market-text", Static)
-        text = market_text(frame.snap, frame.palette, widget.content_region.width or self.size.width)
+        width = widget.content_region.width or self.size.width
+        text = market_text(frame.snap, frame.palette, width)
         if frame.force or text != self._last:
             widget.update(text)
             self._last = text
+        self.border_subtitle = market_note(frame.snap, table_fits(frame.snap, frame.palette, width))
 
     def plain(self) -> str:
         """What the panel shows, as plain text."""
