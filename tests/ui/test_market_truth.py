@@ -155,6 +155,20 @@ async def test_market_panel_says_once_what_a_candle_replay_lacks(make_app):
         assert panel.region.height == 2 + 3  # borders, header, two symbols
 
 
+async def test_market_panel_compact_rows_in_a_replay_leave_out_the_basis(make_app):
+    engine = FakeEngine()
+    engine.base = replace(engine.base, mode=EngineMode.REPLAY, markets=tuple(
+        replace(m, index_price=m.mark_price, change_24h_pct=None) for m in engine.base.markets))
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        panel = app.dashboard.query_one("#market")
+        lines = screen_text(app.dashboard.query_one("#market-text")).splitlines()
+        assert lines[0].startswith("PF_ETHUSD  mark 3,421.00 spr 0.20 fund +0.0013%/h 30:00  0.4s")
+        # the compact form has no 24h field, so only the index is said to be missing
+        assert panel.border_subtitle == "index, basis n/a in replay: the candles carry no index price"
+
+
 async def test_market_panel_compact_row_at_80x24(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

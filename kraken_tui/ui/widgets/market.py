@@ -180,9 +180,8 @@ def market_text(snap: EngineSnapshot, pal: Palette, width: int) -> Text:
     warm-up line per symbol not yet ready; "no market data yet" before the first quote."""
     lines: list[Text] = []
     if snap.markets:
-        if table_fits(snap, pal, width):
-            lines = market_table(snap.markets, snap.ts_ms, pal, snap.mode)
-        else:
+        lines = market_table(snap.markets, snap.ts_ms, pal, snap.mode)
+        if any(line.cell_len > width for line in lines):
             lines = [market_line(m, snap.ts_ms, pal, snap.mode) for m in snap.markets]
     lines += [warmup_line(w, snap.ts_ms, pal) for w in snap.warmup if not w.ready]
     if not lines:
@@ -214,7 +213,9 @@ class MarketPanel(Panel):
         if frame.force or text != self._last:
             widget.update(text)
             self._last = text
-        self.border_subtitle = market_note(frame.snap, table_fits(frame.snap, frame.palette, width))
+        # the table form has a header line above the symbols' rows; the compact form does not
+        full = bool(frame.snap.markets) and text.plain.startswith(FULL_COLUMNS[0][0])
+        self.border_subtitle = market_note(frame.snap, full)
 
     def plain(self) -> str:
         """What the panel shows, as plain text."""
