@@ -348,7 +348,8 @@ def market_views(market: MarketState, now_ms: int,
     out = []
     for v in market.views():
         change = v.change_24h_pct if v.change_24h_pct is not None else change_24h_pct(market, v.symbol, now_ms)
-        out.append(replace(v, change_24h_pct=change, price_decimals=_decimals((instruments or {}).get(v.symbol))))
+        decimals = _decimals((instruments or {}).get(v.symbol))
+        out.append(replace(v, change_24h_pct=change, price_decimals=decimals))
     return tuple(out)
 
 
@@ -417,7 +418,8 @@ class SnapshotBuilder:
                                  marked_usd=equity_at_mark(self.account, self.market)
                                  if self.account.coin_accounts else None),
             positions=positions, orders=order_views(self.account, self.purposes(), self.instruments),
-            markets=market_views(self.market, now, self.instruments), signals=tuple(self.signals), events=tuple(self.events),
+            markets=market_views(self.market, now, self.instruments), signals=tuple(self.signals),
+            events=tuple(self.events),
             feed=self.feed(), dead_man=dead_man, rate_limit_headroom=rate_limit_headroom(self.client),
             flatten=flatten, strategy=self.run.strategy, journal_path=self.run.journal_path, finished=finished,
             profile=self.run.profile, paper_account=self.run.paper_account, notify=self.notify(),

@@ -26,7 +26,8 @@ from kraken_tui.ui.widgets.table import FLEX, Cell, KeyedTable
 
 __all__ = ["COLUMNS", "COMPACT", "PositionsPanel", "position_cells"]
 
-#: Widths hold the widest cell with its gap: a price "100,000.50" (no tick known), a uPnL "+12,345.67", "+123.45%".
+#: Widths hold the widest cell with its gap: a price "100,000.50" (no tick known), a uPnL "+12,345.67",
+#: a percentage "+123.45%".
 COLUMNS = (("Symbol", "symbol", 10), ("Side", "side", 8), ("Size", "size", 7), ("Entry", "entry", 11),
            ("Mark", "mark", 11), ("uPnL $", "upnl", 11), ("uPnL %", "upnl_pct", 9), ("Liq ~", "liq", 9),
            ("Dist", "dist", 7), ("Lev", "lev", 6), ("Note", "note", FLEX))
