@@ -142,7 +142,9 @@ class PositionView:
     ``upnl_pct`` is unrealized P&L over entry notional, percent; ``leverage_x`` is notional / equity;
     ``liq_distance`` is |mark - liq| / mark as a fraction (None when no liquidation price exists, never a
     silent zero); ``funding_accrued_usd`` is funding accrued on this position since it opened (positive =
-    received); ``external`` marks a position the engine adopted from the exchange (not opened by it).
+    received); ``external`` marks a position the engine adopted from the exchange (not opened by it);
+    ``price_decimals`` is the decimals of the instrument's tick (``domain.price_decimals``; None unknown), the
+    one rule for how its prices are shown.
     """
 
     symbol: str
@@ -161,12 +163,14 @@ class PositionView:
     external: bool = False
     stop_price: Decimal | None = None
     take_profits_left: int = 0
+    price_decimals: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OrderView:
     """An open order (trigger orders included). ``purpose`` is the engine's label: entry, stop, tp1..tp4,
-    trailing, time, signal, flatten, manual, external."""
+    trailing, time, signal, flatten, manual, external. ``price_decimals``: the decimals of the instrument's
+    tick (None unknown)."""
 
     order_id: str
     cli_ord_id: str | None
@@ -180,6 +184,7 @@ class OrderView:
     reduce_only: bool
     purpose: str
     ts_ms: int | None = None
+    price_decimals: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +192,8 @@ class MarketStateView:
     """Latest market state of one symbol. ``funding_rate`` and ``predicted_funding_rate`` are relative
     per hour (spec §8.3); annualised = rate x 24 x 365. ``basis_bps`` = (mark - index) / index x 1e4.
     ``last_update_ms`` is the engine-clock time of the last market message for this symbol.
-    ``change_24h_pct`` is the change of the last price over 24 hours, percent (None when not known)."""
+    ``change_24h_pct`` is the change of the last price over 24 hours, percent (None when not known).
+    ``price_decimals`` is the decimals of the instrument's tick (None unknown)."""
 
     symbol: str
     mark_price: float | None = None
@@ -201,6 +207,7 @@ class MarketStateView:
     basis_bps: float | None = None
     last_update_ms: int | None = None
     change_24h_pct: float | None = None
+    price_decimals: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,13 @@ Must not import: textual, the client, the journal.
 from __future__ import annotations
 
 import contextlib
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from kraken_tui.domain import ZERO, Instrument, Position, PositionSide, money, to_decimal
+from kraken_tui.domain.instruments import price_decimals
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.candles import timeframe_ms
 from kraken_tui.engine.facade import (
@@ -28,6 +30,7 @@ from kraken_tui.engine.facade import (
     EngineSnapshot,
     FeedView,
     FlattenProgress,
+    MarketStateView,
     NotifyView,
     OrderView,
     PositionView,
@@ -48,9 +51,12 @@ from kraken_tui.engine.operator import OperatorStateMachine
 from kraken_tui.engine.risk import AccountSnapshot, OpenExposure
 from kraken_tui.engine.signals import PriceSeries
 
-__all__ = ["RunInfo", "SnapshotBuilder", "WarmupSpec", "account_view", "equity_at_mark_usd", "liquidation",
-           "notional_usd", "order_views", "position_view", "rate_limit_headroom", "risk_account", "upnl_usd",
-           "warmup_views"]
+__all__ = ["DAY_MS", "RunInfo", "SnapshotBuilder", "WarmupSpec", "account_view", "change_24h_pct",
+           "equity_at_mark_usd", "liquidation", "market_views", "notional_usd", "order_views", "position_view",
+           "rate_limit_headroom", "risk_account", "upnl_usd", "warmup_views"]
+
+#: 24 hours in milliseconds (the span of ``change_24h_pct``).
+DAY_MS = 86_400_000
 
 
 def _mark(market: MarketState, p: Position) -> Decimal | None:
@@ -200,18 +206,26 @@ def position_view(p: Position, acct: AccountTracker, market: MarketState,
         external=external or mp is None,
         stop_price=mp.exits.stop_price if mp is not None else None,
         take_profits_left=len(mp.exits.take_profits_left()) if mp is not None else 0,
+        price_decimals=_decimals(inst),
     )
 
 
-def order_views(acct: AccountTracker, purposes: Mapping[str, str]) -> tuple[OrderView, ...]:
-    """Open orders as ``OrderView``s; ``purposes`` maps our cliOrdIds to their purpose (else external)."""
+def _decimals(inst: Instrument | None) -> int | None:
+    """Decimals of ``inst``'s tick (``domain.price_decimals``), None when the instrument is unknown."""
+    return price_decimals(inst.tick_size) if inst is not None else None
+
+
+def order_views(acct: AccountTracker, purposes: Mapping[str, str],
+                instruments: Mapping[str, Instrument] | None = None) -> tuple[OrderView, ...]:
+    """Open orders as ``OrderView``s; ``purposes`` maps our cliOrdIds to their purpose (else external);
+    ``instruments`` give each order's price decimals (its tick)."""
     out = []
     for o in acct.orders.values():
         out.append(OrderView(
             order_id=o.order_id, cli_ord_id=o.cli_ord_id, symbol=o.symbol, side=o.side, order_type=o.order_type,
             size=o.size, filled=o.filled, limit_price=o.limit_price, stop_price=o.stop_price,
             reduce_only=o.reduce_only, purpose=purposes.get(o.cli_ord_id or "", "external"),
-            ts_ms=o.received_ts_ms,
+            ts_ms=o.received_ts_ms, price_decimals=_decimals((instruments or {}).get(o.symbol)),
         ))
     return tuple(out)
 
@@ -303,6 +317,42 @@ def warmup_views(market: MarketState, spec: WarmupSpec | None, now_ms: int) -> t
     return tuple(out)
 
 
+def change_24h_pct(market: MarketState, symbol: str, now_ms: int) -> float | None:
+    """The change of ``symbol``'s last trade price over the 24 hours to ``now_ms`` (engine clock, UTC ms), in
+    percent: (last / close 24 h ago - 1) x 100, where "close 24 h ago" is the close of the newest trade candle
+    that closed at or before ``now_ms - 24 h`` (so the span is 24 h to 24 h + one candle), read from the
+    shortest timeframe whose held history reaches back that far. The same figure as Kraken's ticker
+    ``change`` (Kraken Futures docs, WebSocket v1 "ticker": 24 h change of the last price, percent).
+    None when no last price is known, the market builds no trade candles, or under 24 h of candles are held.
+    Example: last 3,500, close 24 h ago 3,400 -> +2.94."""
+    last = market.last_price(symbol)
+    if last is None or "trade" not in market.series:
+        return None
+    cutoff = now_ms - DAY_MS
+    builder = market.builder(symbol, "trade")
+    for tf in builder.timeframes:
+        tf_ms = timeframe_ms(tf)
+        history = builder.candles(tf)
+        if not history or history[0].ts_ms + tf_ms > cutoff:
+            continue
+        i = bisect_right(history, cutoff - tf_ms, key=lambda c: c.ts_ms) - 1
+        ref = history[i].close
+        return (last / ref - 1) * 100 if ref > 0 else None
+    return None
+
+
+def market_views(market: MarketState, now_ms: int,
+                 instruments: Mapping[str, Instrument] | None = None) -> tuple[MarketStateView, ...]:
+    """``MarketState.views`` with the 24 h change filled from the candles held (``change_24h_pct``) where
+    the feed gave none, and each symbol's price decimals (its tick in ``instruments``)."""
+    out = []
+    for v in market.views():
+        change = v.change_24h_pct if v.change_24h_pct is not None else change_24h_pct(market, v.symbol, now_ms)
+        decimals = _decimals((instruments or {}).get(v.symbol))
+        out.append(replace(v, change_24h_pct=change, price_decimals=decimals))
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class RunInfo:
     """What the snapshot says about the run itself: ``mode`` (paper / replay / live), ``synthetic`` prices,
@@ -355,20 +405,22 @@ class SnapshotBuilder:
     def build(self, *, dead_man: DeadManView, flatten: FlattenProgress | None, finished: bool) -> EngineSnapshot:
         """The snapshot now, with the dead man's switch's view, the flatten's progress (None: no flatten
         ran) and whether the engine finished."""
+        now = self.now_ms()
         positions = tuple(position_view(p, self.account, self.market, self.instruments,
                                         funding_usd=self.funding.accrued(p.symbol),
                                         external=self.is_external(p.symbol))
                           for p in self.account.positions.values())
         return EngineSnapshot(
-            ts_ms=self.now_ms(), mode=self.run.mode, synthetic=self.run.synthetic, state=self.sm.state,
+            ts_ms=now, mode=self.run.mode, synthetic=self.run.synthetic, state=self.sm.state,
             state_reason=self.sm.reason, entry_blockers=self.sm.entry_blockers,
             account=account_view(self.account, positions, self.equity.starting_usd, self.equity.peak_usd,
                                  tuple(self.equity_history), day_start=self.equity.day_start_usd,
                                  marked_usd=equity_at_mark(self.account, self.market)
                                  if self.account.coin_accounts else None),
-            positions=positions, orders=order_views(self.account, self.purposes()),
-            markets=self.market.views(), signals=tuple(self.signals), events=tuple(self.events),
+            positions=positions, orders=order_views(self.account, self.purposes(), self.instruments),
+            markets=market_views(self.market, now, self.instruments), signals=tuple(self.signals),
+            events=tuple(self.events),
             feed=self.feed(), dead_man=dead_man, rate_limit_headroom=rate_limit_headroom(self.client),
             flatten=flatten, strategy=self.run.strategy, journal_path=self.run.journal_path, finished=finished,
             profile=self.run.profile, paper_account=self.run.paper_account, notify=self.notify(),
-            warmup=warmup_views(self.market, self.warmup, self.now_ms()))
+            warmup=warmup_views(self.market, self.warmup, now))

@@ -54,11 +54,15 @@ def signed_money(usd: Decimal | float | None, places: int = 2) -> str:
     return f"{v:+,.{places}f}"
 
 
-def price(px: Decimal | float | None) -> str:
-    """A price in USD: exact Decimals keep their own digits (the instrument's tick); floats get 2-6
-    significant decimals depending on magnitude. None -> ``-``."""
+def price(px: Decimal | float | None, decimals: int | None = None) -> str:
+    """A price in USD: with ``decimals`` (the instrument's tick, ``PositionView.price_decimals``) that many
+    decimals, the one rule for every price of an instrument (``3,432.9`` on a 0.1 tick, ``100,001`` on a
+    1 tick); without, exact Decimals keep their own digits and floats get 2-6 decimals depending on
+    magnitude. None -> ``-``."""
     if px is None:
         return _DASH
+    if decimals is not None:
+        return f"{float(px):,.{decimals}f}"
     if isinstance(px, Decimal):
         return f"{px:,f}"
     a = abs(px)
@@ -66,13 +70,13 @@ def price(px: Decimal | float | None) -> str:
     return f"{px:,.{places}f}"
 
 
-def approx_price(px: Decimal | float | None) -> str:
-    """An estimated price (e.g. liquidation) in USD: whole dollars from 1,000 up, else as ``price`` for a
-    float. None -> ``-``."""
+def approx_price(px: Decimal | float | None, decimals: int | None = None) -> str:
+    """An estimated price (e.g. liquidation) in USD: whole dollars from 1,000 up, else as ``price`` (with
+    the tick's ``decimals`` when given). None -> ``-``."""
     if px is None:
         return _DASH
     v = float(px)
-    return f"{v:,.0f}" if abs(v) >= 1000 else price(v)
+    return f"{v:,.0f}" if abs(v) >= 1000 else price(v, decimals)
 
 
 def size(contracts: Decimal | float | None) -> str:

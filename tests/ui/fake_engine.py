@@ -99,9 +99,9 @@ def demo_snapshot(state: OperatorState = OperatorState.RUNNING, reason: str = "s
         ),
         markets=(
             MarketStateView("PF_ETHUSD", 3421.0, 3420.1, 3421.5, 3420.9, 3421.1, 0.0000125, 0.0000100,
-                            T0_MS + 1_800_000, 2.6, T0_MS - 400),
+                            T0_MS + 1_800_000, 2.6, T0_MS - 400, 1.25),
             MarketStateView("PF_XBTUSD", 62950.0, 62941.0, 62950.5, 62950.0, 62951.0, -0.0000310, -0.0000200,
-                            T0_MS + 1_800_000, 1.4, T0_MS - 400),
+                            T0_MS + 1_800_000, 1.4, T0_MS - 400, -0.48),
         ),
         signals=(
             SignalView(T0_MS - 7_200_000, "PF_XBTUSD", "short", 0.71, "ensemble", "ema cross down", "entry sent"),

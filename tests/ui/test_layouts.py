@@ -1,23 +1,27 @@
 """Layouts at every supported terminal size: no column of Orders, Funding or Signals is lost (each table shows
 a column set that fits its panel, and every header is on the screen on some page), the paged one-column
-layout is only for small terminals, page 3 at 80x24 keeps Events above the footer, and a table that
-follows its newest rows shows them after a resize."""
+layout is only for small terminals, page 3 at 80x24 keeps Events above the footer, a table that
+follows its newest rows shows them after a resize, and no cell of Positions, Orders, Funding or Signals is cut
+at any size, with the widest figures each can meet."""
 
 from __future__ import annotations
 
 import io
 from dataclasses import replace
+from decimal import Decimal as D
 
 import pytest
 from rich.console import Console
 
-from kraken_tui.engine.facade import SignalView
+from kraken_tui.engine.facade import OrderView, SignalView
+from kraken_tui.ui.palette import Palette
 from kraken_tui.ui.screens.dashboard import layout_for
 from kraken_tui.ui.widgets.funding import FundingPanel
 from kraken_tui.ui.widgets.orders import OrdersPanel
+from kraken_tui.ui.widgets.positions import PositionsPanel, position_cells
 from kraken_tui.ui.widgets.signals import SignalsPanel
 from kraken_tui.ui.widgets.table import KeyedTable
-from tests.ui.fake_engine import T0_MS, FakeEngine
+from tests.ui.fake_engine import T0_MS, FakeEngine, demo_positions
 
 SIZES = [(80, 24), (100, 34), (120, 30), (120, 40), (160, 48), (200, 30), (200, 60)]
 PANELS = (OrdersPanel, FundingPanel, SignalsPanel)
@@ -182,3 +186,76 @@ async def test_help_scrolls_at_80x24_with_a_more_hint(make_app):
         await keys(pilot, "end")
         await pilot.pause(0.2)
         assert body.scroll_y == body.max_scroll_y and not body.border_subtitle
+
+
+def _extreme_snapshot(engine: FakeEngine) -> None:
+    """The widest figures each table can meet: XBT at 100,000.50 on no known tick (float prices with cents),
+    a 12,345.67 USD loss (-123.45 %), a funding countdown of a whole hour, a high annual rate, accruals of
+    thousands of USD, an external position, an order with a fill."""
+
+    base = engine.base
+    pos = [replace(p, entry_price=D("100000.5"), mark_price=D("100000.50"), upnl_usd=D("-12345.67"),
+                   upnl_pct=-123.45, liq_price=D("123456.7"), liq_distance=1.2345, leverage_x=12.34,
+                   funding_accrued_usd=D("-12345.67"), external=True) for p in base.positions]
+    orders = (*base.orders,
+              OrderView("o-9", None, "PF_XBTUSD", base.orders[0].side, "take_profit", D("0.0001"), D("0.0001"),
+                        D("100000.5"), D("100000.5"), True, "external", T0_MS))
+    markets = tuple(replace(m, next_funding_ts_ms=T0_MS + 3_600_000, funding_rate=-0.000123,
+                            predicted_funding_rate=-0.000123, mark_price=100000.5, bid=100000.0,
+                            ask=100001.0, index_price=100000.25, last_price=100000.5)
+                    for m in base.markets)
+    engine.base = replace(base, positions=tuple(pos), orders=orders, markets=markets)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+async def test_no_cell_is_cut_at_any_size(make_app, size):
+    engine = FakeEngine()
+    _extreme_snapshot(engine)
+    app = make_app(engine)
+    async with app.run_test(size=size) as pilot:
+        await _settle(pilot)
+        dash = app.dashboard
+        checked = set()
+        for _page in range(3):
+            for cls in (*PANELS, PositionsPanel):
+                panel = dash.query_one(cls)
+                if not panel.display:
+                    continue
+                table = panel.query_one(KeyedTable)
+                assert table.keys, cls.__name__
+                assert table.cut == {}, (cls.__name__, table.labels, table.cut)
+                checked.add(cls)
+            await keys(pilot, "tab")
+            await _settle(pilot)
+        assert checked == {*PANELS, PositionsPanel}
+
+
+async def test_funding_countdown_of_an_hour_is_whole_at_120x40(make_app):
+    engine = FakeEngine()
+    engine.base = replace(engine.base, markets=tuple(replace(m, next_funding_ts_ms=T0_MS + 3_600_000)
+                                                     for m in engine.base.markets))
+    app = make_app(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot)
+        lines = [line for line in screen_text(app).splitlines() if "PF_ETHUSD +0.0013%" in line]
+        assert lines and "1:00:00" in lines[0], lines
+
+
+async def test_positions_keep_every_column_at_80x24(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot)
+        table = app.dashboard.query_one(PositionsPanel).query_one(KeyedTable)
+        assert table.min_width(table._columns_spec) <= table.size.width, table.labels
+        text = screen_text(app)
+        row = next(line for line in text.splitlines() if "PF_XBTUSD" in line and "▼" in line)
+        # Lev (the last figure) on screen: 1.26x; uPnL -3.2 % keeps its two decimals
+        assert "1.3x" in row and "-3.20%" in row, row
+        assert table.cut == {}
+
+
+def test_positions_say_none_without_a_liquidation_price_and_use_the_tick():
+    p = replace(demo_positions()[0], liq_price=None, liq_distance=None, price_decimals=1,
+                entry_price=D("3400.53333"))
+    cells = [c if isinstance(c, str) else c.plain for c in position_cells(p, Palette())]
+    assert cells[3:5] == ["3,400.5", "3,421.0"] and cells[7] == "none" and cells[8] == "-"

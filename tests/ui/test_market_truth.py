@@ -9,19 +9,29 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+import pytest
 from textual.geometry import Region
 from textual.widget import Widget
 
 from kraken_tui.config import Config
 from kraken_tui.domain import Account, Position, PositionSide, PublicTrade, Side, Ticker
 from kraken_tui.engine.account import AccountTracker
-from kraken_tui.engine.facade import AccountView, WarmupView
+from kraken_tui.engine.facade import AccountView, EngineMode, WarmupView
 from kraken_tui.engine.market import MarketState
-from kraken_tui.engine.views import WarmupSpec, account_view, position_view, warmup_views
+from kraken_tui.engine.views import (
+    WarmupSpec,
+    account_view,
+    change_24h_pct,
+    market_views,
+    position_view,
+    warmup_views,
+)
 from kraken_tui.ui.palette import Palette
 from kraken_tui.ui.widgets.headroom import RiskLimits, headroom, headroom_lines, headroom_text
+from kraken_tui.ui.widgets.market import FULL_COLUMNS
 from kraken_tui.ui.widgets.pnl import spark_text
 from tests.ui.fake_engine import T0_MS, FakeEngine
+from tests.ui.test_layouts import screen_text as whole_screen
 from tests.ui.test_snapshots import settled
 
 D = Decimal
@@ -92,19 +102,71 @@ def test_sparkline_small_step_is_small():
     assert spark_text([10_000.0, 9_500.0], 26, pal).plain.startswith("█▁ ")
 
 
-async def test_market_panel_shows_prices_when_flat(make_app):
+def _table(text: str) -> dict[str, dict[str, str]]:
+    """The market panel's table form read back by its header: symbol -> header -> cell (columns are the
+    header labels' starting cells)."""
+    lines = text.splitlines()
+    header = lines[0]
+    labels = [c[0] for c in FULL_COLUMNS if c[0] in header]
+    starts = [header.index(label) for label in labels]
+    out = {}
+    for line in lines[1:]:
+        if not line.startswith("PF_"):
+            continue
+        cells = [line[a:b].strip() for a, b in zip(starts, [*starts[1:], len(line)], strict=True)]
+        out[cells[0]] = dict(zip(labels, cells, strict=True))
+    return out
+
+
+@pytest.mark.parametrize("size", [(120, 40), (160, 48), (200, 30)], ids=["120x40", "160x48", "200x30"])
+async def test_market_panel_shows_every_field_from_120_columns(make_app, size):
     engine = FakeEngine()
     engine.flat = True
     app = make_app(engine)
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settled(pilot)
         text = screen_text(app.dashboard.query_one("#market-text"))
-        eth = next(line for line in text.splitlines() if line.startswith(ETH))
-        # fake: mark 3,421.0 index 3,420.1 last 3,421.5 bid 3,420.9 ask 3,421.1, basis 2.6 bps,
+        rows = _table(text)
+        # fake: mark 3,421.0 index 3,420.1 last 3,421.5 bid 3,420.9 ask 3,421.1, basis 2.6 bps, 24h +1.25 %,
         # funding 0.0000125/h, next funding in 30 min, last message 0.4 s before the snapshot
-        for part in ("mark 3,421.00", "index 3,420.10", "last 3,421.50", "bid/ask 3,420.90/3,421.10",
-                     "spread 0.20 (0.6bp)", "basis +2.6bp", "funding +0.0013%/h 30:00", "age 0.4s"):
-            assert part in eth, (part, eth)
+        assert rows[ETH] == {"Symbol": ETH, "Mark $": "3,421.00", "Index $": "3,420.10", "Last $": "3,421.50",
+                             "Bid/Ask $": "3,420.90/3,421.10", "Spread $ bp": "0.20 0.6bp", "Basis": "+2.6bp",
+                             "24h": "+1.25%", "Fund/h": "+0.0013%", "Next": "30:00", "Age": "0.4s"}
+        assert rows["PF_XBTUSD"]["24h"] == "-0.48%" and rows["PF_XBTUSD"]["Bid/Ask $"] == "62,950.00/62,951.00"
+        assert "n/a" not in text
+
+
+async def test_market_panel_says_once_what_a_candle_replay_lacks(make_app):
+    engine = FakeEngine()
+    # a replay of candle files: index = mark exactly, and under a day of candles (no 24 h change)
+    engine.base = replace(engine.base, mode=EngineMode.REPLAY, markets=tuple(
+        replace(m, index_price=m.mark_price, change_24h_pct=None) for m in engine.base.markets))
+    app = make_app(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        panel = app.dashboard.query_one("#market")
+        text = whole_screen(app)
+        table = _table(screen_text(app.dashboard.query_one("#market-text")))
+        assert set(table[ETH]) == {"Symbol", "Mark $", "Last $", "Bid/Ask $", "Spread $ bp", "Fund/h", "Next", "Age"}
+        # said once, in the bottom border (no row taken from the panels below)
+        lines = text.splitlines()[panel.region.y:panel.region.bottom]
+        assert "\n".join(lines).count("n/a") == 2 and " - " not in "\n".join(lines)
+        assert "index, basis n/a in replay: the candles carry no index price; 24h change n/a: under 24 h of" in lines[-1]
+        assert panel.region.height == 2 + 3  # borders, header, two symbols
+
+
+async def test_market_panel_compact_rows_in_a_replay_leave_out_the_basis(make_app):
+    engine = FakeEngine()
+    engine.base = replace(engine.base, mode=EngineMode.REPLAY, markets=tuple(
+        replace(m, index_price=m.mark_price, change_24h_pct=None) for m in engine.base.markets))
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        panel = app.dashboard.query_one("#market")
+        lines = screen_text(app.dashboard.query_one("#market-text")).splitlines()
+        assert lines[0].startswith("PF_ETHUSD  mark 3,421.00 spr 0.20 fund +0.0013%/h 30:00  0.4s")
+        # the compact form has no 24h field, so only the index is said to be missing
+        assert panel.border_subtitle == "index, basis n/a in replay: the candles carry no index price"
 
 
 async def test_market_panel_compact_row_at_80x24(make_app):
@@ -118,6 +180,20 @@ async def test_market_panel_compact_row_at_80x24(make_app):
         assert lines[0].startswith("PF_ETHUSD  mark 3,421.00 spr 0.20 basis +2.6bp fund +0.0013%/h 30:00")
         assert lines[1].startswith("PF_XBTUSD  mark 62,950.00 spr 1.00 basis +1.4bp fund -0.0031%/h 30:00  0.4s")
         assert all(len(line.rstrip()) <= 78 for line in lines)
+
+
+def test_change_24h_from_the_candles_held():
+    market = MarketState([ETH], ["5m", "1h"], series=("trade",))
+    # 5m candles over 30 h: price 3,000 + 1 per bar
+    for i in range(30 * 12 + 1):
+        market.on_trade(PublicTrade(ETH, T0_MS + i * 300_000, 3000.0 + i, 1.0, Side.BUY), T0_MS)
+    now = T0_MS + 30 * 3_600_000 + 60_000  # last trade 3,360 at 30 h; a day earlier is 6 h + 1 min in
+    # the newest candle closed by now - 24 h: the bar opening at 5 h 55 min, close 3,071
+    assert change_24h_pct(market, ETH, now) == pytest.approx((3360 / 3071 - 1) * 100)
+    views = market_views(market, now)
+    assert views[0].change_24h_pct == pytest.approx(9.4106, abs=1e-4)
+    # under a day of candles: none
+    assert change_24h_pct(market, ETH, T0_MS + 20 * 3_600_000) is None
 
 
 def test_headroom_figures_hand_computed():
@@ -152,7 +228,7 @@ async def test_headroom_on_screen_uses_the_config(make_app):
     engine = FakeEngine()
     engine.base = replace(engine.base, account=replace(engine.base.account, day_start_equity_usd=D("10000")))
     app = make_app(engine, cfg)
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=(200, 60)) as pilot:
         await settled(pilot)
         text = screen_text(app.dashboard.query_one("#headroom-text"))
         # equity 9,927.10: daily loss 72.90 of 200.00 (2 % of 10,000); 2 positions of 5; cap 3x
@@ -189,3 +265,19 @@ def test_headroom_two_line_form():
     text = headroom_lines(snap, RiskLimits(), Palette(), 2).plain.splitlines()
     assert text == ["Daily loss 72.90/500.00 USD  floor +1,927.10 USD (19.4%)",
                     "Lev 1.67x/2x  margin 21.3%/60%  positions 2/3"]
+    # a narrow panel: one more line, no figure split
+    narrow = headroom_lines(snap, RiskLimits(), Palette(), 2, 49).plain.splitlines()
+    assert narrow == ["Daily loss 72.90/500.00 USD", "floor +1,927.10 USD (19.4%)",
+                      "Lev 1.67x/2x  margin 21.3%/60%  positions 2/3"]
+
+
+async def test_headroom_lines_are_whole_at_160x48(make_app):
+    engine = FakeEngine()
+    engine.base = replace(engine.base, account=replace(engine.base.account, day_start_equity_usd=D("10000")))
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(pilot)
+        widget = app.dashboard.query_one("#headroom-text")
+        lines = [line.rstrip() for line in screen_text(widget).splitlines()]
+        for figure in ("Daily loss 72.90/500.00 USD", "floor +1,927.10 USD (19.4%)", "positions 2/3"):
+            assert any(figure in line for line in lines), (figure, lines)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -154,8 +155,14 @@ def _console_holding(sim: Sim, tmp_path: Path) -> LiveConsole:
     _wait_for(con.capture, "1 open", timeout=10)
     con.keys("r")
     screen = _wait_for(con.capture, "RUNNING operator: resume key", timeout=15)
-    assert f"{SYMBOL} ▲ LONG 0.01" in " ".join(screen.split())
+    assert long_row_shown(screen, "0.01"), screen
     return con
+
+
+def long_row_shown(screen: str, size: str) -> bool:
+    """True when the Positions panel on ``screen`` shows a long of ``size`` contracts of ``SYMBOL``: "▲ LONG
+    0.01" in the full column set, "▲ 0.01" in the compact one (a detached tmux window may be 80x24)."""
+    return re.search(rf"{SYMBOL} ▲(?: LONG)? {re.escape(size)}(?: |$)", " ".join(screen.split())) is not None
 
 
 def _flat_on_screen(screen: str) -> bool:

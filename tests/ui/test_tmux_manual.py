@@ -14,7 +14,7 @@ from decimal import ROUND_FLOOR, Decimal
 import pytest
 
 from tests.ui.test_tmux_console import _wait_for
-from tests.ui.test_tmux_ctl_flatten import START_S, SYMBOL, LiveConsole, Sim, _cli, _env
+from tests.ui.test_tmux_ctl_flatten import START_S, SYMBOL, LiveConsole, Sim, _cli, _env, long_row_shown
 from tests.ui.test_tmux_ctl_flatten import pytestmark as pytestmark
 
 D = Decimal
@@ -74,7 +74,7 @@ def test_open_from_the_command_line_breakeven_close_half_then_the_rest(sim, tmp_
         _confirm(con)
         assert _until(lambda: _account(sim)[0] == D("0.002"), 20), con.capture()
         assert _until(lambda: any(o.order_type in ("stp", "stop") for o in _account(sim)[2]), 20)
-        _wait_for(con.capture, f"{SYMBOL} ▲ LONG 0.002", timeout=20)
+        assert _until(lambda: long_row_shown(con.capture(), "0.002"), 20), con.capture()
 
         # breakeven needs the mark above the entry (a long's stop rests below the market)
         def above() -> bool:
@@ -93,7 +93,7 @@ def test_open_from_the_command_line_breakeven_close_half_then_the_rest(sim, tmp_
         _type(con, "h", text="50%")
         _confirm(con)
         assert _until(lambda: _account(sim)[0] == D("0.001"), 20), con.capture()
-        _wait_for(con.capture, f"{SYMBOL} ▲ LONG 0.001", timeout=20)
+        assert _until(lambda: long_row_shown(con.capture(), "0.001"), 20), con.capture()
 
         _type(con, "c")
         _confirm(con)

@@ -84,31 +84,42 @@ def headroom(snap: EngineSnapshot, limits: RiskLimits) -> Headroom:
                     float(im / eq * 100) if eq > 0 else 0.0, len(snap.positions))
 
 
-def headroom_lines(snap: EngineSnapshot, limits: RiskLimits, pal: Palette, lines: int) -> Text:
-    """``headroom_text`` in 5 lines when ``lines`` >= 5, else the same figures in two:
+def headroom_lines(snap: EngineSnapshot, limits: RiskLimits, pal: Palette, lines: int, width: int = 0) -> Text:
+    """``headroom_text`` in 5 lines when ``lines`` >= 5, else the same figures packed in as few lines of
+    ``width`` cells as they take (0 = no limit: two lines), never split inside a figure:
     "Daily loss X/Y USD  floor +Z USD (P%)" and "Lev Ax/Bx  margin C%/D%  positions N/M"."""
     if lines >= 5:
         return headroom_text(snap, limits, pal)
     h = headroom(snap, limits)
-    t = Text()
-    t.append("Daily loss ", style=pal.muted)
+    daily = Text("Daily loss ", style=pal.muted)
     if h.daily_loss_usd is None or h.daily_limit_usd is None:
-        t.append("-")
+        daily.append("-")
     else:
-        t.append(f"{fmt.money(h.daily_loss_usd)}/{fmt.money(h.daily_limit_usd)} USD")
-    t.append("  floor ", style=pal.muted)
+        daily.append(f"{fmt.money(h.daily_loss_usd)}/{fmt.money(h.daily_limit_usd)} USD")
+    floor = Text("floor ", style=pal.muted)
     if h.floor_distance_usd is None:
-        t.append("-")
+        floor.append("-")
     else:
         away = float(h.floor_distance_usd / h.equity_usd) if h.equity_usd > 0 else 0.0
-        t.append(f"{fmt.signed_money(h.floor_distance_usd)} USD ({fmt.pct(away, 1)})")
-    t.append("\nLev ", style=pal.muted)
-    t.append(f"{h.leverage_x:.2f}x/{limits.leverage_cap_x:g}x")
-    t.append("  margin ", style=pal.muted)
-    t.append(f"{h.margin_used_pct:.1f}%/{limits.max_capital_deployed_pct:g}%")
-    t.append("  positions ", style=pal.muted)
-    t.append(f"{h.open_positions}/{limits.max_open_positions}")
-    return t
+        floor.append(f"{fmt.signed_money(h.floor_distance_usd)} USD ({fmt.pct(away, 1)})")
+    lev = Text("Lev ", style=pal.muted)
+    lev.append(f"{h.leverage_x:.2f}x/{limits.leverage_cap_x:g}x")
+    margin = Text("margin ", style=pal.muted)
+    margin.append(f"{h.margin_used_pct:.1f}%/{limits.max_capital_deployed_pct:g}%")
+    count = Text("positions ", style=pal.muted)
+    count.append(f"{h.open_positions}/{limits.max_open_positions}")
+    out: list[Text] = []
+    for group in ((daily, floor), (lev, margin, count)):
+        line = Text()
+        for piece in group:
+            if line.cell_len and width and line.cell_len + 2 + piece.cell_len > width:
+                out.append(line)
+                line = Text()
+            if line.cell_len:
+                line.append("  ")
+            line.append_text(piece)
+        out.append(line)
+    return Text("\n").join(out)
 
 
 def headroom_text(snap: EngineSnapshot, limits: RiskLimits, pal: Palette) -> Text:

@@ -83,9 +83,10 @@ class LiquidationPanel(Panel):
         paged = any(self.screen.has_class(c) for c in ("compact", "medium", "paged")) and \
             not self.screen.has_class("zoomed")
         room_lines = 5 if not paged and (not height or height >= 2 + 5 + 1 + len(snap.positions)) else 2
-        room = headroom_lines(snap, self.limits, frame.palette, room_lines)
+        widget = self.query_one("#headroom-text", Static)
+        room = headroom_lines(snap, self.limits, frame.palette, room_lines, widget.content_region.width)
         if frame.force or room != self._last_headroom:
-            self.query_one("#headroom-text", Static).update(room)
+            widget.update(room)
             self._last_headroom = room
 
     def plain(self) -> str:

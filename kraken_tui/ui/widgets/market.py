@@ -1,30 +1,49 @@
-"""Market panel: per traded symbol the mark, index and last price, bid/ask and spread, basis, the 24h change
-(when the feed gives it), funding rate and the countdown to the next funding time, and the age of its market
-data; then, while the strategy's indicators are not ready, "warming up: SYMBOL held/needed bars (timeframe)"
-and the time to the next candle close. Shown whether or not a position is open.
+"""Market panel: per traded symbol the mark, index and last price, bid/ask and spread, basis, the 24h change,
+funding rate and the countdown to the next funding time, and the age of its market data; then, while the
+strategy's indicators are not ready, "warming up: SYMBOL held/needed bars (timeframe)" and the time to the
+next candle close. Shown whether or not a position is open.
+
+Two forms, chosen by what fits the panel's width (``market_text``): a table with one header line and one row
+per symbol (every field; ``FULL_COLUMNS``, 115 cells, so from a 120-column terminal), and below that one
+compact row per symbol (mark, spread, basis, funding and countdown, age).
+A field the feed cannot give is said once, in the panel's bottom border (``market_note``), instead of a "-"
+per cell: a replay whose index
+price is the traded price itself (candle files carry no index: index == mark exactly) has no index and no
+basis ("index, basis n/a in replay: the candles carry no index price"); a 24 h change needs a day of
+candles (the feed's figure, else ``engine.views.change_24h_pct``) ("24h change n/a: under 24 h of candles").
 
 Units: prices USD; spread USD and basis points of the mid; basis in basis points of the index ((mark - index)
-/ index x 1e4, Kraken Futures docs, "Tickers"); funding relative per hour shown as percent per hour; ages and
-countdowns on the engine clock (data time in replay); "bp" is basis points. A panel narrower than
-``FULL_WIDTH`` cells, or too narrow for the full rows, gets one compact row per symbol.
+/ index x 1e4, Kraken Futures docs, "Tickers"); 24 h change percent of the last price 24 h ago; funding
+relative per hour shown as percent per hour; ages and countdowns on the engine clock (data time in replay);
+"bp" is basis points. Prices are shown with the decimals of the instrument's tick (``price_decimals``).
 Must not import: the engine's internals, the journal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from kraken_tui.engine.facade import EngineSnapshot, MarketStateView, WarmupView
+from kraken_tui.engine.facade import EngineMode, EngineSnapshot, MarketStateView, WarmupView
 from kraken_tui.ui import format as fmt
 from kraken_tui.ui.palette import Palette
 from kraken_tui.ui.widgets.base import Frame, Panel
 
-__all__ = ["FULL_WIDTH", "MarketPanel", "market_line", "market_text", "spread_bps", "warmup_line"]
+__all__ = ["FULL_COLUMNS", "FULL_WIDTH", "MarketPanel", "index_known", "market_line", "market_note",
+           "market_table", "market_text", "spread_bps", "table_fits", "warmup_line"]
 
-#: Content width (cells) from which a symbol's row has every field with its label; below it, the compact row.
-FULL_WIDTH = 120
+#: The table form's columns: (header, key, width in cells including the gap to the next column).
+FULL_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("Symbol", "symbol", 10), ("Mark $", "mark", 11), ("Index $", "index", 11), ("Last $", "last", 11),
+    ("Bid/Ask $", "bidask", 22), ("Spread $ bp", "spread", 12), ("Basis", "basis", 8), ("24h", "change", 8),
+    ("Fund/h", "funding", 10), ("Next", "next", 8), ("Age", "age", 5))
+#: Cells the table form needs with every column (the last column has no gap).
+FULL_WIDTH = sum(w for *_, w in FULL_COLUMNS) - 1
+INDEX_NA = "index, basis n/a in replay: the candles carry no index price"
+CHANGE_NA = "24h change n/a: under 24 h of candles"
 
 
 def spread_bps(m: MarketStateView) -> float | None:
@@ -34,10 +53,21 @@ def spread_bps(m: MarketStateView) -> float | None:
     return (m.ask - m.bid) / ((m.ask + m.bid) / 2) * 1e4
 
 
-def _price_step(spread: float | None, ref: float | None) -> str:
-    """A price difference (USD) with the decimals ``format.price`` gives the reference price ``ref``."""
+def index_known(m: MarketStateView, mode: EngineMode) -> bool:
+    """True when ``m`` has an index price from the feed: known, and not a replay's copy of the traded price
+    (a replay of candle files sets index = mark exactly; ``paper.sources.candles``)."""
+    if m.index_price is None:
+        return False
+    return not (mode is EngineMode.REPLAY and m.index_price == m.mark_price)
+
+
+def _price_step(spread: float | None, ref: float | None, decimals: int | None = None) -> str:
+    """A price difference (USD) with the tick's ``decimals``, else those ``format.price`` gives the
+    reference price ``ref``."""
     if spread is None:
         return "-"
+    if decimals is not None:
+        return f"{spread:,.{decimals}f}"
     a = abs(ref or 0.0)
     return f"{spread:,.{2 if a >= 100 else 4 if a >= 1 else 6}f}"
 
@@ -46,36 +76,74 @@ def _bps(v: float | None) -> str:
     return "-" if v is None else f"{v:+.1f}bp"
 
 
-def market_line(m: MarketStateView, now_ms: int, pal: Palette, *, full: bool) -> Text:
-    """One symbol's row (``full``: every field labelled; else mark, spread, basis, funding and age)."""
-    t = Text()
-    t.append(f"{m.symbol:<10}", style="bold")
+def _cells(m: MarketStateView, now_ms: int, pal: Palette, mode: EngineMode) -> dict[str, Text]:
+    """Every field of ``m`` as a cell, keyed like ``FULL_COLUMNS``."""
     spread = None if m.bid is None or m.ask is None else m.ask - m.bid
     sbps = spread_bps(m)
     funding_in = None if m.next_funding_ts_ms is None else (m.next_funding_ts_ms - now_ms) / 1000
     age = None if m.last_update_ms is None else (now_ms - m.last_update_ms) / 1000
+    has_index = index_known(m, mode)
+    change = m.change_24h_pct
+    dec = m.price_decimals
+    return {
+        "symbol": Text(m.symbol, style="bold"),
+        "mark": Text(fmt.price(m.mark_price, dec), style="bold"),
+        "index": Text(fmt.price(m.index_price, dec) if has_index else "n/a"),
+        "last": Text(fmt.price(m.last_price, dec)),
+        "bidask": Text(f"{fmt.price(m.bid, dec)}/{fmt.price(m.ask, dec)}"),
+        "spread": Text(f"{_price_step(spread, m.mark_price, dec)} {'-' if sbps is None else f'{sbps:.1f}'}bp"),
+        "basis": Text(_bps(m.basis_bps) if has_index else "n/a"),
+        "change": Text("n/a") if change is None else pal.signed(f"{change:+.2f}%", change),
+        "funding": Text(fmt.rate_pct(m.funding_rate)),
+        "next": Text(fmt.countdown(funding_in)),
+        "age": Text(fmt.age(age)),
+    }
 
-    def field(name: str, value: str, style: str = "") -> None:
+
+def market_table(markets: Sequence[MarketStateView], now_ms: int, pal: Palette, mode: EngineMode) -> list[Text]:
+    """The table form: a header line and one row per symbol; the Index and Basis columns are left out when
+    no symbol has an index (``index_known``), the 24h column when no symbol has a 24 h change (the note
+    line says why). Columns per ``FULL_COLUMNS``."""
+    skip = set()
+    if not any(index_known(m, mode) for m in markets):
+        skip |= {"index", "basis"}
+    if all(m.change_24h_pct is None for m in markets):
+        skip.add("change")
+    columns = [c for c in FULL_COLUMNS if c[1] not in skip]
+    header = Text(style=pal.muted)
+    for i, (label, _key, width) in enumerate(columns):
+        header.append(label if i == len(columns) - 1 else label.ljust(width))
+    lines = [header]
+    for m in markets:
+        cells = _cells(m, now_ms, pal, mode)
+        row = Text()
+        for i, (_label, key, width) in enumerate(columns):
+            cell = cells[key]
+            row.append_text(cell)
+            if i < len(columns) - 1:
+                row.append(" " * max(1, width - cell.cell_len))
+        lines.append(row)
+    return lines
+
+
+def market_line(m: MarketStateView, now_ms: int, pal: Palette, mode: EngineMode = EngineMode.PAPER) -> Text:
+    """One symbol's compact row: mark, spread, basis (when the index is known), funding rate and countdown,
+    data age."""
+    t = Text()
+    t.append(f"{m.symbol:<10}", style="bold")
+    cells = _cells(m, now_ms, pal, mode)
+
+    def field(name: str, value: Text) -> None:
         t.append(f" {name} ", style=pal.muted)
-        t.append(value, style=style)
+        t.append_text(value)
 
-    field("mark", fmt.price(m.mark_price), "bold")
-    if full:
-        field("index", fmt.price(m.index_price))
-        field("last", fmt.price(m.last_price))
-        field("bid/ask", f"{fmt.price(m.bid)}/{fmt.price(m.ask)}")
-        field("spread", f"{_price_step(spread, m.mark_price)} ({'-' if sbps is None else f'{sbps:.1f}'}bp)")
-        field("basis", _bps(m.basis_bps))
-        if m.change_24h_pct is not None:
-            t.append(" 24h ", style=pal.muted)
-            t.append_text(pal.signed(f"{m.change_24h_pct:+.2f}%", m.change_24h_pct))
-        field("funding", f"{fmt.rate_pct(m.funding_rate)}/h {fmt.countdown(funding_in)}")
-        field("age", fmt.age(age))
-    else:
-        field("spr", _price_step(spread, m.mark_price))
-        field("basis", f"{'-' if m.basis_bps is None else f'{m.basis_bps:+.1f}'}bp")
-        field("fund", f"{fmt.rate_pct(m.funding_rate)}/h {fmt.countdown(funding_in)}")
-        field("", fmt.age(age))
+    field("mark", cells["mark"])
+    field("spr", Text(_price_step(None if m.bid is None or m.ask is None else m.ask - m.bid, m.mark_price,
+                                  m.price_decimals)))
+    if index_known(m, mode):
+        field("basis", cells["basis"])
+    field("fund", Text(f"{fmt.rate_pct(m.funding_rate)}/h {cells['next'].plain}"))
+    field("", cells["age"])
     return t
 
 
@@ -89,12 +157,32 @@ def warmup_line(w: WarmupView, now_ms: int, pal: Palette) -> Text:
     return t
 
 
+def table_fits(snap: EngineSnapshot, pal: Palette, width: int) -> bool:
+    """True when every line of the table form of ``snap``'s markets fits ``width`` cells."""
+    return bool(snap.markets) and all(
+        line.cell_len <= width for line in market_table(snap.markets, snap.ts_ms, pal, snap.mode))
+
+
+def market_note(snap: EngineSnapshot, full: bool) -> str:
+    """The fields no symbol has, said once: the index (and so the basis) in a replay of candles; the 24 h
+    change (table form, ``full``). "" when nothing is missing."""
+    markets = snap.markets
+    said = []
+    if markets and snap.mode is EngineMode.REPLAY and not any(index_known(m, snap.mode) for m in markets):
+        said.append(INDEX_NA)
+    if markets and full and all(m.change_24h_pct is None for m in markets):
+        said.append(CHANGE_NA)
+    return "; ".join(said)
+
+
 def market_text(snap: EngineSnapshot, pal: Palette, width: int) -> Text:
-    """Every symbol's row (full from ``FULL_WIDTH`` cells when every full row fits ``width``), then a warm-up
-    line per symbol not yet ready; "no market data yet" before the first quote."""
-    lines = [market_line(m, snap.ts_ms, pal, full=True) for m in snap.markets]
-    if width < FULL_WIDTH or any(line.cell_len > width for line in lines):
-        lines = [market_line(m, snap.ts_ms, pal, full=False) for m in snap.markets]
+    """The table form when every line fits ``width`` cells (``table_fits``), else the compact rows; then a
+    warm-up line per symbol not yet ready; "no market data yet" before the first quote."""
+    lines: list[Text] = []
+    if snap.markets:
+        lines = market_table(snap.markets, snap.ts_ms, pal, snap.mode)
+        if any(line.cell_len > width for line in lines):
+            lines = [market_line(m, snap.ts_ms, pal, snap.mode) for m in snap.markets]
     lines += [warmup_line(w, snap.ts_ms, pal) for w in snap.warmup if not w.ready]
     if not lines:
         return Text("no market data yet", style=pal.muted)
@@ -120,10 +208,14 @@ class MarketPanel(Panel):
 
     def show(self, frame: Frame) -> None:
         widget = self.query_one("#market-text", Static)
-        text = market_text(frame.snap, frame.palette, widget.content_region.width or self.size.width)
+        width = widget.content_region.width or self.size.width
+        text = market_text(frame.snap, frame.palette, width)
         if frame.force or text != self._last:
             widget.update(text)
             self._last = text
+        # the table form has a header line above the symbols' rows; the compact form does not
+        full = bool(frame.snap.markets) and text.plain.startswith(FULL_COLUMNS[0][0])
+        self.border_subtitle = market_note(frame.snap, full)
 
     def plain(self) -> str:
         """What the panel shows, as plain text."""

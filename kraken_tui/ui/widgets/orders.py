@@ -4,6 +4,7 @@ Two column sets (``table.KeyedTable`` variants): the full one, and a compact one
 labels) for panels narrower than the full set; every column stays in both. Order types are shown
 short (``take_profit`` -> ``tp``, ``trailing_stop`` -> ``trail``).
 
+Prices are shown with the decimals of the instrument's tick (``OrderView.price_decimals``).
 Units: prices USD, sizes contracts. Must not import: the engine's internals, the journal.
 """
 
@@ -23,12 +24,13 @@ __all__ = ["OrdersPanel", "order_cells"]
 COLUMNS = (("Symbol", "symbol", 10), ("Side", "side", 7), ("Purpose", "purpose", 9), ("Type", "type", 6),
            ("Size", "size", 8), ("Trigger", "trigger", 11), ("Limit", "limit", 11), ("Filled", "filled", 8),
            ("RO", "ro", 2))
-#: The compact set: 56 cells with the scrollbar, every column kept.
-COMPACT = (("Symbol", "symbol", 10), ("S", "side", 2), ("Purp", "purpose", 6), ("Type", "type", 5),
-           ("Size", "size", 7), ("Trigger", "trigger", 9), ("Limit", "limit", 9), ("Fill", "filled", 5),
+#: The compact set: 61 cells with the scrollbar, every column kept; widths hold a price "100,000.5", a size
+#: "0.0001" and the short purposes and types.
+COMPACT = (("Symbol", "symbol", 10), ("S", "side", 2), ("Purp", "purpose", 6), ("Type", "type", 6),
+           ("Size", "size", 7), ("Trigger", "trigger", 10), ("Limit", "limit", 10), ("Fill", "filled", 7),
            ("RO", "ro", 2))
 _SHORT_TYPES = {"take_profit": "tp", "trailing_stop": "trail", "stop": "stp"}
-_SHORT_PURPOSES = {"external": "ext", "entry": "entry"}
+_SHORT_PURPOSES = {"external": "ext", "trailing": "trail", "flatten": "flat", "manual": "man", "signal": "sig"}
 
 
 def order_cells(o: OrderView, pal: Palette, compact: bool = False) -> tuple[Cell, ...]:
@@ -37,8 +39,10 @@ def order_cells(o: OrderView, pal: Palette, compact: bool = False) -> tuple[Cell
     arrow = "▲" if buy else "▼"
     side = pal.signed(arrow if compact else f"{arrow} {'buy' if buy else 'sell'}", 1 if buy else -1)
     purpose = _SHORT_PURPOSES.get(o.purpose, o.purpose) if compact else o.purpose
+    dec = o.price_decimals
     return (o.symbol, side, purpose, _SHORT_TYPES.get(o.order_type, o.order_type), fmt.size(o.size),
-            fmt.price(o.stop_price), fmt.price(o.limit_price), fmt.size(o.filled), "RO" if o.reduce_only else "")
+            fmt.price(o.stop_price, dec), fmt.price(o.limit_price, dec), fmt.size(o.filled),
+            "RO" if o.reduce_only else "")
 
 
 class OrdersPanel(Panel):

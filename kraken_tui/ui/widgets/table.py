@@ -9,6 +9,9 @@ widths), widest first; on resize it shows the first variant that fits its width 
 otherwise), so no column is cut off at the panel's edge. The panel formats its cells for
 ``variant`` (e.g. "▲" instead of "▲ buy"); a variant change empties the rows, and the next ``sync``
 refills them. A table that follows its newest rows scrolls to the end after every resize.
+Cut cells: a fixed-width cell wider than its column (less its one-cell gap; the last column needs none) would
+be cut at the column's edge; ``cut`` lists the ones shown now, so tests at every size can require it empty
+(``FLEX`` columns end in an ellipsis by design and are not counted).
 Must not import: the engine's internals, the journal.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.widgets import DataTable
@@ -64,6 +68,7 @@ class KeyedTable(DataTable):
         """Index of the column set shown (0 = ``columns``)."""
         self._columns_spec = self._variants[0]
         self._cells: dict[str, tuple[Cell, ...]] = {}
+        self._cut: dict[tuple[str, str], str] = {}
         self._follow = follow
         self._flex_room = flex_room
         self.can_focus = False
@@ -99,6 +104,7 @@ class KeyedTable(DataTable):
             self._columns_spec = self._variants[want]
             self.clear(columns=True)
             self._cells.clear()
+            self._cut.clear()
             self._add_columns()
         return want
 
@@ -119,6 +125,22 @@ class KeyedTable(DataTable):
         return want
 
     @property
+    def cut(self) -> dict[tuple[str, str], str]:
+        """(row key, column key) -> the text of each cell shown now that is wider than its column (less the
+        gap to the next column); empty when every cell is whole."""
+        return dict(self._cut)
+
+    def _check(self, key: str, cells: tuple[Cell, ...]) -> None:
+        last = len(self._columns_spec) - 1
+        for i, ((_label, col, width), cell) in enumerate(zip(self._columns_spec, cells, strict=True)):
+            room = width if i == last else width - 1
+            text = cell.plain if isinstance(cell, Text) else cell
+            if width != FLEX and (cell.cell_len if isinstance(cell, Text) else cell_len(cell)) > room:
+                self._cut[(key, col)] = text
+            else:
+                self._cut.pop((key, col), None)
+
+    @property
     def keys(self) -> list[str]:
         """Row keys currently shown, in display order."""
         return list(self._cells)
@@ -137,6 +159,8 @@ class KeyedTable(DataTable):
         for key in [k for k in self._cells if k not in wanted]:
             self.remove_row(key)
             del self._cells[key]
+            for col in [c[1] for c in self._columns_spec]:
+                self._cut.pop((key, col), None)
             changes += 1
         col_keys = [c[1] for c in self._columns_spec]
         added = False
@@ -144,9 +168,11 @@ class KeyedTable(DataTable):
             old = self._cells.get(key)
             if old is None:
                 self.add_row(*cells, key=key)
+                self._check(key, cells)
                 added = True
                 changes += 1
             elif force or old != cells:
+                self._check(key, cells)
                 for col, before, after in zip(col_keys, old, cells, strict=True):
                     if force or before != after:
                         self.update_cell(key, col, after, update_width=False)
