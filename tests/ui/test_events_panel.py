@@ -91,3 +91,25 @@ async def test_a_scrolled_back_log_stays_where_the_reader_is(make_app, engine):
         await _log_text(pilot)
         await pilot.pause()
         assert log.scroll_y == log.max_scroll_y
+
+
+async def test_the_newest_line_stays_in_view_after_quick_batches_and_a_shrink(make_app, engine):
+    app = make_app(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _log_text(pilot)
+        panel = app.dashboard.query_one(EventsPanel)
+        log = panel.query_one(RichLog)
+        for batch in range(3):  # batches written one right after the other, no refresh between them
+            for i in range(15):
+                engine.emit(EngineEvent(T0_MS + 1000 + 100 * batch + i, EventKind.INFO, f"b{batch} line {i}", None))
+            app.refresh_now()
+        await pilot.pause()
+        assert log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y
+        panel.styles.height = log.size.height  # the panel shrinks (two rows): its end moves down
+        await pilot.pause()
+        engine.emit(EngineEvent(T0_MS + 9000, EventKind.INFO, "the newest line", None))
+        for _ in range(3):
+            app.refresh_now()
+            await pilot.pause()
+        assert log.scroll_y == log.max_scroll_y
+        assert "the newest line" in "".join(seg.text for seg in log.lines[-1])

@@ -12,11 +12,20 @@ from tests.ui.fake_engine import FakeEngine
 
 
 async def settled(pilot) -> None:
-    """Let layout finish, then draw one more refresh (the event log wraps once it has its width), so the
-    screenshot does not depend on how fast the machine is."""
+    """Let layout finish, then refresh until two screens in a row are the same (the event log wraps once it
+    has its width, and keeps its newest line in view at each refresh), so the screenshot does not depend on
+    how fast the machine is."""
     await pilot.pause()
-    pilot.app.refresh_now()
-    await pilot.pause()
+    before = None
+    for _ in range(20):
+        pilot.app.refresh_now()
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        screen = pilot.app.export_screenshot()
+        if screen == before:
+            return
+        before = screen
+    raise AssertionError("the screen kept changing: no stable screenshot")
 
 
 def pressed(*keys: str):

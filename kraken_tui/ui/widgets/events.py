@@ -141,6 +141,7 @@ class EventsPanel(Panel):
         self._day = ""
         self._redraw = False
         self._orders: tuple[OrderView, ...] = ()
+        self._end_y = 0.0  # where the log's end was when it was last put there (``_follow``)
         self.search = ""
         """The search text (case-insensitive; empty = every event)."""
         self.severity_step = 0
@@ -236,6 +237,24 @@ class EventsPanel(Panel):
         width = log.scrollable_content_region.width
         if not self.display or width <= 0:
             return
+        # Following the newest line unless the reader scrolled back: up from where the end was last put (a
+        # panel that grew clamps the log to its new end, which also counts as at the end).
+        follow = log.scroll_y >= min(self._end_y, log.max_scroll_y)
+        self._write_pending(frame, log, width)
+        if follow:
+            self._follow(log)
+
+    def _follow(self, log: RichLog) -> None:
+        """Put the log at its end now (not after the next refresh, as RichLog's own scroll does), every
+        refresh: a batch written before that refresh, or a panel that shrank, would otherwise leave the newest
+        event below the panel's edge."""
+        if log.scroll_y != log.max_scroll_y:
+            log.scroll_end(animate=False, immediate=True, x_axis=False)
+        self._end_y = log.scroll_y
+
+    def _write_pending(self, frame: Frame, log: RichLog, width: int) -> None:
+        """Write the events not yet in the log (re-wrapping what it keeps when the width, theme or filter
+        changed)."""
         if self._pending:
             self._pending = collapse_protective(self._pending, self._orders)
         if self._all and (width != self._width or frame.force or self._redraw):
@@ -266,6 +285,4 @@ class EventsPanel(Panel):
         self._all.extend(self._pending[-LOG_LINES:])
         self._pending.clear()
         if lines:
-            # a log scrolled back stays where the reader is; at the end it follows the new lines
-            log.auto_scroll = log.scroll_y >= log.max_scroll_y
-            log.write(Text("\n").join(lines))
+            log.write(Text("\n").join(lines), scroll_end=False)  # ``show`` keeps the end in view
