@@ -43,13 +43,14 @@ import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from kraken_tui.domain import ZERO
 from kraken_tui.domain.timeunits import DAY_MS
 from kraken_tui.journal.trades import Trade
 
-__all__ = ["DAY_MS", "Summary", "TradeRow", "breakdowns", "breakdowns_rows", "daily_returns", "summarize",
+__all__ = ["DAY_MS", "RunningBreakdowns", "RunningSummary", "Summary", "TradeRow", "breakdowns", "breakdowns_rows", "daily_returns", "summarize",
            "summarize_rows", "summarize_rows_with_breakdowns"]
 
 _ANNUAL = math.sqrt(365)
@@ -346,3 +347,161 @@ def summarize_rows_with_breakdowns(
                 sub = [pick(c) for c in cols]
             out[name][key] = _summarize_cols(sub, starting_equity_usd)
     return overall, out
+
+
+class RunningSummary:
+    """``summarize_rows`` kept up to date as closed trades are appended (rows in the cache's order: exit time,
+    then entry time), giving the same floats as ``summarize_rows`` over all the rows at once.
+
+    How each figure stays equal: the ``math.fsum`` totals are exact sums held as ``Fraction`` (``fsum`` returns the
+    correctly rounded exact sum, and ``float(Fraction)`` rounds correctly); the equity curve, its peak and the
+    drawdowns run left to right as ``_drawdown_f`` does; each UTC day keeps its trade count, exact sum and the
+    running float sum at its start and end (``_daily_returns_f`` takes the exact sum of a day with fewer than 64
+    trades, else the difference of the running sums). ``state``/``from_state`` turn it into JSON and back
+    (``tradecache`` stores it). Money USD, times UTC ms; starting equity as ``summarize_rows``.
+    """
+
+    __slots__ = ("start", "n", "wins", "losses", "sums", "equity", "peak", "dd_usd", "dd_pct", "cum", "min_entry",
+                 "days")
+    # sums: win nets, loss nets, nets, gross, fees, funding, paid, received (exact)
+    _SUMS = 8
+
+    def __init__(self, starting_equity_usd: Decimal | float | None) -> None:
+        self.start = float(starting_equity_usd) if starting_equity_usd is not None else None
+        self.n = self.wins = self.losses = 0
+        self.sums = [Fraction(0)] * self._SUMS
+        self.equity = self.peak = self.start if self.start is not None else 0.0
+        self.dd_usd = 0.0
+        self.dd_pct: float | None = 0.0 if self.start is not None and self.start > 0 else None
+        self.cum = 0.0
+        self.min_entry: int | None = None
+        self.days: dict[int, list[Any]] = {}  # UTC day -> [trades, exact sum, running sum at start, at end]
+
+    def add(self, row: TradeRow) -> None:
+        """Append one closed trade (``TradeRow``), later in exit order than every row added before."""
+        exit_ms, entry_ms, net = row[0], row[1], row[5]
+        self.n += 1
+        s = self.sums
+        exact = Fraction(net)
+        if net > 0.0:
+            self.wins += 1
+            s[0] += exact
+        elif net < 0.0:
+            self.losses += 1
+            s[1] += exact
+        s[2] += exact
+        for k, i in ((3, 6), (4, 7), (5, 8), (6, 9), (7, 10)):
+            if row[i]:
+                s[k] += Fraction(row[i])
+        self.equity += net
+        if self.equity > self.peak:
+            self.peak = self.equity
+        drop = self.peak - self.equity
+        if drop > self.dd_usd:
+            self.dd_usd = drop
+        if self.dd_pct is not None:
+            pct = drop / self.peak
+            if pct > self.dd_pct:
+                self.dd_pct = pct
+        if self.min_entry is None or entry_ms < self.min_entry:
+            self.min_entry = entry_ms
+        day = exit_ms // DAY_MS
+        d = self.days.get(day)
+        if d is None:
+            d = self.days[day] = [0, Fraction(0), self.cum, self.cum]
+        self.cum += net
+        d[0] += 1
+        d[1] += exact
+        d[3] = self.cum
+
+    def _daily_returns(self, start: float) -> list[float]:
+        assert self.min_entry is not None
+        out: list[float] = []
+        equity = start
+        for day in range(self.min_entry // DAY_MS, max(self.days) + 1):
+            d = self.days.get(day)
+            pnl = 0.0 if d is None else float(d[1]) if d[0] < 64 else d[3] - d[2]
+            out.append(pnl / equity if equity > 0 else math.nan)
+            equity += pnl
+        return out
+
+    def summary(self) -> Summary:
+        """The ``Summary`` of every row added (equal to ``summarize_rows`` over them)."""
+        n, wins, losses = self.n, self.wins, self.losses
+        win_sum, loss_sum, net, gross, fees, funding, paid, received = (float(x) for x in self.sums)
+        start = self.start
+        if start is not None and start > 0 and n:
+            sharpe, sortino = _ratios(self._daily_returns(start))
+        else:
+            sharpe, sortino = None, None
+        return Summary(
+            trades=n, wins=wins, losses=losses, win_rate=wins / n if n else None,
+            gross_pnl_usd=_money(gross), fees_usd=_money(fees), funding_usd=_money(funding),
+            funding_paid_usd=_money(paid), funding_received_usd=_money(received), net_pnl_usd=_money(net),
+            avg_win_usd=win_sum / wins if wins else None, avg_loss_usd=loss_sum / losses if losses else None,
+            expectancy_usd=net / n if n else None, profit_factor=win_sum / -loss_sum if losses else None,
+            max_drawdown_usd=_money(self.dd_usd), max_drawdown_pct=self.dd_pct, sharpe=sharpe, sortino=sortino)
+
+    def state(self) -> dict[str, Any]:
+        """JSON-ready state (exact sums as ``"numerator/denominator"`` text, floats as JSON numbers)."""
+        return {"start": self.start, "n": self.n, "wins": self.wins, "losses": self.losses,
+                "sums": [str(x) for x in self.sums], "equity": self.equity, "peak": self.peak,
+                "dd_usd": self.dd_usd, "dd_pct": self.dd_pct, "cum": self.cum, "min_entry": self.min_entry,
+                "days": [[k, v[0], str(v[1]), v[2], v[3]] for k, v in self.days.items()]}
+
+    @classmethod
+    def from_state(cls, doc: dict[str, Any]) -> RunningSummary:
+        """The accumulator ``state`` returned. Raises ``KeyError``/``ValueError`` on a malformed document."""
+        self = cls(doc["start"])
+        self.n, self.wins, self.losses = int(doc["n"]), int(doc["wins"]), int(doc["losses"])
+        self.sums = [Fraction(x) for x in doc["sums"]]
+        if len(self.sums) != self._SUMS:
+            raise ValueError(f"running summary: {len(self.sums)} sums, expected {self._SUMS}")
+        self.equity, self.peak, self.dd_usd = float(doc["equity"]), float(doc["peak"]), float(doc["dd_usd"])
+        self.dd_pct = None if doc["dd_pct"] is None else float(doc["dd_pct"])
+        self.cum = float(doc["cum"])
+        self.min_entry = None if doc["min_entry"] is None else int(doc["min_entry"])
+        self.days = {int(k): [int(c), Fraction(s), float(a), float(b)] for k, c, s, a, b in doc["days"]}
+        return self
+
+
+class RunningBreakdowns:
+    """``summarize_rows_with_breakdowns`` kept up to date as rows are appended: one ``RunningSummary`` overall
+    and one per side, symbol and strategy (same groups and order as ``breakdowns_rows``)."""
+
+    __slots__ = ("overall", "groups")
+    _COLS = (("side", 2), ("symbol", 3), ("strategy", 4))
+
+    def __init__(self, starting_equity_usd: Decimal | None) -> None:
+        self.overall = RunningSummary(starting_equity_usd)
+        self.groups: dict[str, dict[str, RunningSummary]] = {name: {} for name, _ in self._COLS}
+
+    def add(self, rows: Iterable[TradeRow]) -> None:
+        """Append closed trades in exit order (each later than every row added before)."""
+        for row in rows:
+            self.overall.add(row)
+            for name, col in self._COLS:
+                per = self.groups[name]
+                acc = per.get(row[col])
+                if acc is None:
+                    acc = per[row[col]] = RunningSummary(self.overall.start)
+                acc.add(row)
+
+    def summaries(self) -> tuple[Summary, dict[str, dict[str, Summary]]]:
+        """(overall, breakdowns): equal to ``summarize_rows_with_breakdowns`` over every row added."""
+        return self.overall.summary(), {name: {k: per[k].summary() for k in sorted(per)}
+                                        for name, per in self.groups.items()}
+
+    def state(self) -> dict[str, Any]:
+        """JSON-ready state (``RunningSummary.state`` of each accumulator)."""
+        return {"overall": self.overall.state(),
+                "groups": {name: {k: a.state() for k, a in per.items()} for name, per in self.groups.items()}}
+
+    @classmethod
+    def from_state(cls, doc: dict[str, Any]) -> RunningBreakdowns:
+        """The accumulators ``state`` returned. Raises ``KeyError``/``ValueError`` on a malformed document."""
+        self = cls(None)
+        self.overall = RunningSummary.from_state(doc["overall"])
+        self.groups = {name: {k: RunningSummary.from_state(a) for k, a in doc["groups"][name].items()}
+                       for name, _ in cls._COLS}
+        return self
