@@ -38,9 +38,9 @@ __all__ = [
 ]
 
 #: The latest schema version that changed ``trade_cache``'s columns (v3 added the table, v5 the coin columns of
-#: inverse trades, v6 the account); migrating to it fills the cache (the earlier steps leave it empty, so it is
-#: derived once).
-_TRADE_CACHE_VERSION = 6
+#: inverse trades, v6 the account, v7 the incremental state); migrating to it fills the cache (the earlier steps
+#: leave it empty, so it is derived once).
+_TRADE_CACHE_VERSION = 7
 #: The schema version that added ``runs.account``; migrating to it assigns the runs already there
 #: (``_journal_profile``).
 _ACCOUNTS_VERSION = 6

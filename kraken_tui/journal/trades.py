@@ -62,7 +62,7 @@ from kraken_tui.journal.records import (
 
 __all__ = ["FEE_SPLIT_USD", "IntentInfo", "OpenPosition", "Trade", "TradeSet", "TradeWalk", "attribute_funding",
            "derive_trades",
-           "derive_trades_per_account"]
+           "derive_trades_per_account", "facts_per_account"]
 
 #: Step the closing part of a reversal fill's fee is rounded to (USD; module docstring).
 FEE_SPLIT_USD = Decimal("1e-12")
@@ -369,20 +369,27 @@ def derive_trades_per_account(
     Raises:
         ValueError: ``fill_accounts`` / ``funding_accounts`` do not match ``fills`` / ``funding`` in length.
     """
+    return {acct: derive_trades(fs, intents=intents, strategies=strategies, funding=fund, marks=marks, account=acct)
+            for acct, (fs, fund) in facts_per_account(fills, fill_accounts, funding, funding_accounts).items()}
+
+
+def facts_per_account(fills: Sequence[Fill], fill_accounts: Sequence[str], funding: Sequence[FundingPayment],
+                      funding_accounts: Sequence[str]) -> dict[str, tuple[list[Fill], list[FundingPayment]]]:
+    """account -> (its fills, its funding payments), in the order each account first appears in ``fills`` then
+    ``funding`` (the grouping of ``derive_trades_per_account``).
+
+    Raises:
+        ValueError: ``fill_accounts`` / ``funding_accounts`` do not match ``fills`` / ``funding`` in length.
+    """
     if len(fills) != len(fill_accounts) or len(funding) != len(funding_accounts):
         raise ValueError(f"derive_trades_per_account: {len(fills)} fills with {len(fill_accounts)} accounts, "
                          f"{len(funding)} funding payments with {len(funding_accounts)} accounts")
-    fills_of: dict[str, list[Fill]] = {}
+    out: dict[str, tuple[list[Fill], list[FundingPayment]]] = {}
     for f, acct in zip(fills, fill_accounts, strict=True):
-        fills_of.setdefault(acct, []).append(f)
-    funding_of: dict[str, list[FundingPayment]] = {}
+        out.setdefault(acct, ([], []))[0].append(f)
     for p, acct in zip(funding, funding_accounts, strict=True):
-        funding_of.setdefault(acct, []).append(p)
-        fills_of.setdefault(acct, [])
-    return {acct: derive_trades(fs, intents=intents, strategies=strategies, funding=funding_of.get(acct, ()),
-                                marks=marks, account=acct)
-            for acct, fs in fills_of.items()}
-
+        out.setdefault(acct, ([], []))[1].append(p)
+    return out
 
 class TradeWalk:
     """The position walk of ONE account's fills (module docstring, "Rules"), resumable: ``derive_trades`` runs one
