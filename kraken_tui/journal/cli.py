@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kraken_tui.config import load_config
-from kraken_tui.errors import ConfigError
+from kraken_tui.errors import ConfigError, JournalError
 from kraken_tui.journal.db import open_db, resolve_journal_path
 from kraken_tui.journal.export import (
     TRADES_CSV_HEADER,
@@ -43,6 +43,7 @@ from kraken_tui.journal.export import (
     write_trades_csv,
 )
 from kraken_tui.journal.queries import account_names, current_account, load_events, read_snapshot
+from kraken_tui.journal.readonly import CORRUPT_HINT
 from kraken_tui.journal.stats import Summary
 from kraken_tui.journal.tradecache import CachedSummaryInput, load_cached_trades, load_summary_input
 
@@ -176,6 +177,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     conn = open_db(path, create=False, quick_check=True)
     try:
         _VIEWS[args.view](args, conn, since_ms, out)
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise
+        raise JournalError(str(path), f"cannot read it ({exc})", hint=CORRUPT_HINT) from None
     finally:
         conn.close()
     return 0
