@@ -43,7 +43,6 @@ import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from kraken_tui.domain import ZERO
@@ -349,27 +348,48 @@ def summarize_rows_with_breakdowns(
     return overall, out
 
 
+#: Exact sums of floats are kept as integers in units of 2**-1074 (the smallest subnormal double): every finite
+#: double is a whole number of them, so the sums are exact and ``int / int`` gives the correctly rounded float.
+_ULP_EXP = 1074
+
+
+def _exact(x: float) -> int:
+    """``x`` (finite) as a whole number of 2**-1074."""
+    n, d = x.as_integer_ratio()
+    return n << (_ULP_EXP + 1 - d.bit_length())
+
+
+def _exact_sum(xs: Iterable[float]) -> int:
+    """The exact sum of ``xs`` in units of 2**-1074 (zeros skipped)."""
+    return sum(map(_exact, filter(None, xs)))
+
+
+def _float(units: int) -> float:
+    """The float nearest to ``units`` x 2**-1074 (``math.fsum``'s result for the same values)."""
+    return units / (1 << _ULP_EXP) if units else 0.0
+
+
 class RunningSummary:
     """``summarize_rows`` kept up to date as closed trades are appended (rows in the cache's order: exit time,
     then entry time), giving the same floats as ``summarize_rows`` over all the rows at once.
 
-    How each figure stays equal: the ``math.fsum`` totals are exact sums held as ``Fraction`` (``fsum`` returns the
-    correctly rounded exact sum, and ``float(Fraction)`` rounds correctly); the equity curve, its peak and the
-    drawdowns run left to right as ``_drawdown_f`` does; each UTC day keeps its trade count, exact sum and the
-    running float sum at its start and end (``_daily_returns_f`` takes the exact sum of a day with fewer than 64
-    trades, else the difference of the running sums). ``state``/``from_state`` turn it into JSON and back
-    (``tradecache`` stores it). Money USD, times UTC ms; starting equity as ``summarize_rows``.
+    How each figure stays equal: the ``math.fsum`` totals are exact sums held as integers (``_exact``; ``fsum``
+    returns the correctly rounded exact sum, and so does the integer division back to float); the equity curve,
+    its peak and the drawdowns run left to right as ``_drawdown_f`` does; each UTC day keeps its trade count, exact
+    sum and the running float sum at its start and end (``_daily_returns_f`` takes the exact sum of a day with
+    fewer than 64 trades, else the difference of the running sums). ``state``/``from_state`` turn it into JSON
+    and back (``tradecache`` stores it). Money USD, times UTC ms; starting equity as ``summarize_rows``.
     """
 
     __slots__ = ("start", "n", "wins", "losses", "sums", "equity", "peak", "dd_usd", "dd_pct", "cum", "min_entry",
                  "days")
-    # sums: win nets, loss nets, nets, gross, fees, funding, paid, received (exact)
-    _SUMS = 8
+    # sums: win nets, loss nets, gross, fees, funding, paid, received (exact, units of 2**-1074)
+    _SUMS = 7
 
     def __init__(self, starting_equity_usd: Decimal | float | None) -> None:
         self.start = float(starting_equity_usd) if starting_equity_usd is not None else None
         self.n = self.wins = self.losses = 0
-        self.sums = [Fraction(0)] * self._SUMS
+        self.sums = [0] * self._SUMS
         self.equity = self.peak = self.start if self.start is not None else 0.0
         self.dd_usd = 0.0
         self.dd_pct: float | None = 0.0 if self.start is not None and self.start > 0 else None
@@ -377,42 +397,51 @@ class RunningSummary:
         self.min_entry: int | None = None
         self.days: dict[int, list[Any]] = {}  # UTC day -> [trades, exact sum, running sum at start, at end]
 
-    def add(self, row: TradeRow) -> None:
-        """Append one closed trade (``TradeRow``), later in exit order than every row added before."""
-        exit_ms, entry_ms, net = row[0], row[1], row[5]
-        self.n += 1
+    def add(self, rows: Sequence[TradeRow]) -> None:
+        """Append closed trades (``TradeRow``), in exit order, each later than every row added before."""
+        if not rows:
+            return
+        nets = [r[5] for r in rows]
+        self.n += len(rows)
         s = self.sums
-        exact = Fraction(net)
-        if net > 0.0:
-            self.wins += 1
-            s[0] += exact
-        elif net < 0.0:
-            self.losses += 1
-            s[1] += exact
-        s[2] += exact
-        for k, i in ((3, 6), (4, 7), (5, 8), (6, 9), (7, 10)):
-            if row[i]:
-                s[k] += Fraction(row[i])
-        self.equity += net
-        if self.equity > self.peak:
-            self.peak = self.equity
-        drop = self.peak - self.equity
-        if drop > self.dd_usd:
-            self.dd_usd = drop
-        if self.dd_pct is not None:
-            pct = drop / self.peak
-            if pct > self.dd_pct:
-                self.dd_pct = pct
-        if self.min_entry is None or entry_ms < self.min_entry:
-            self.min_entry = entry_ms
-        day = exit_ms // DAY_MS
-        d = self.days.get(day)
-        if d is None:
-            d = self.days[day] = [0, Fraction(0), self.cum, self.cum]
-        self.cum += net
-        d[0] += 1
-        d[1] += exact
-        d[3] = self.cum
+        win_nets = [x for x in nets if x > 0.0]
+        loss_nets = [x for x in nets if x < 0.0]
+        self.wins += len(win_nets)
+        self.losses += len(loss_nets)
+        s[0] += _exact_sum(win_nets)
+        s[1] += _exact_sum(loss_nets)
+        for k, i in ((2, 6), (3, 7), (4, 8), (5, 9), (6, 10)):
+            s[k] += _exact_sum([r[i] for r in rows])
+        equity, peak, dd_usd, dd_pct = self.equity, self.peak, self.dd_usd, self.dd_pct
+        for net in nets:
+            equity += net
+            if equity > peak:
+                peak = equity
+            drop = peak - equity
+            if drop > dd_usd:
+                dd_usd = drop
+            if dd_pct is not None:
+                pct = drop / peak
+                if pct > dd_pct:
+                    dd_pct = pct
+        self.equity, self.peak, self.dd_usd, self.dd_pct = equity, peak, dd_usd, dd_pct
+        low = min(r[1] for r in rows)
+        if self.min_entry is None or low < self.min_entry:
+            self.min_entry = low
+        days, cum = self.days, self.cum
+        touched: dict[int, list[float]] = {}
+        for r in rows:
+            day = r[0] // DAY_MS
+            d = days.get(day)
+            if d is None:
+                d = days[day] = [0, 0, cum, cum]
+            cum += r[5]
+            d[0] += 1
+            d[3] = cum
+            touched.setdefault(day, []).append(r[5])
+        self.cum = cum
+        for day, day_nets in touched.items():
+            days[day][1] += _exact_sum(day_nets)
 
     def _daily_returns(self, start: float) -> list[float]:
         assert self.min_entry is not None
@@ -420,7 +449,7 @@ class RunningSummary:
         equity = start
         for day in range(self.min_entry // DAY_MS, max(self.days) + 1):
             d = self.days.get(day)
-            pnl = 0.0 if d is None else float(d[1]) if d[0] < 64 else d[3] - d[2]
+            pnl = 0.0 if d is None else _float(d[1]) if d[0] < 64 else d[3] - d[2]
             out.append(pnl / equity if equity > 0 else math.nan)
             equity += pnl
         return out
@@ -428,7 +457,9 @@ class RunningSummary:
     def summary(self) -> Summary:
         """The ``Summary`` of every row added (equal to ``summarize_rows`` over them)."""
         n, wins, losses = self.n, self.wins, self.losses
-        win_sum, loss_sum, net, gross, fees, funding, paid, received = (float(x) for x in self.sums)
+        win_sum, loss_sum = _float(self.sums[0]), _float(self.sums[1])
+        net = _float(self.sums[0] + self.sums[1])
+        gross, fees, funding, paid, received = (_float(x) for x in self.sums[2:])
         start = self.start
         if start is not None and start > 0 and n:
             sharpe, sortino = _ratios(self._daily_returns(start))
@@ -443,7 +474,7 @@ class RunningSummary:
             max_drawdown_usd=_money(self.dd_usd), max_drawdown_pct=self.dd_pct, sharpe=sharpe, sortino=sortino)
 
     def state(self) -> dict[str, Any]:
-        """JSON-ready state (exact sums as ``"numerator/denominator"`` text, floats as JSON numbers)."""
+        """JSON-ready state (exact sums as decimal integer text, floats as JSON numbers)."""
         return {"start": self.start, "n": self.n, "wins": self.wins, "losses": self.losses,
                 "sums": [str(x) for x in self.sums], "equity": self.equity, "peak": self.peak,
                 "dd_usd": self.dd_usd, "dd_pct": self.dd_pct, "cum": self.cum, "min_entry": self.min_entry,
@@ -454,14 +485,14 @@ class RunningSummary:
         """The accumulator ``state`` returned. Raises ``KeyError``/``ValueError`` on a malformed document."""
         self = cls(doc["start"])
         self.n, self.wins, self.losses = int(doc["n"]), int(doc["wins"]), int(doc["losses"])
-        self.sums = [Fraction(x) for x in doc["sums"]]
+        self.sums = [int(x) for x in doc["sums"]]
         if len(self.sums) != self._SUMS:
             raise ValueError(f"running summary: {len(self.sums)} sums, expected {self._SUMS}")
         self.equity, self.peak, self.dd_usd = float(doc["equity"]), float(doc["peak"]), float(doc["dd_usd"])
         self.dd_pct = None if doc["dd_pct"] is None else float(doc["dd_pct"])
         self.cum = float(doc["cum"])
         self.min_entry = None if doc["min_entry"] is None else int(doc["min_entry"])
-        self.days = {int(k): [int(c), Fraction(s), float(a), float(b)] for k, c, s, a, b in doc["days"]}
+        self.days = {int(k): [int(c), int(s), float(a), float(b)] for k, c, s, a, b in doc["days"]}
         return self
 
 
@@ -476,16 +507,19 @@ class RunningBreakdowns:
         self.overall = RunningSummary(starting_equity_usd)
         self.groups: dict[str, dict[str, RunningSummary]] = {name: {} for name, _ in self._COLS}
 
-    def add(self, rows: Iterable[TradeRow]) -> None:
+    def add(self, rows: Sequence[TradeRow]) -> None:
         """Append closed trades in exit order (each later than every row added before)."""
-        for row in rows:
-            self.overall.add(row)
-            for name, col in self._COLS:
-                per = self.groups[name]
-                acc = per.get(row[col])
+        self.overall.add(rows)
+        for name, col in self._COLS:
+            parts: dict[str, list[TradeRow]] = {}
+            for row in rows:
+                parts.setdefault(row[col], []).append(row)
+            per = self.groups[name]
+            for key, part in parts.items():
+                acc = per.get(key)
                 if acc is None:
-                    acc = per[row[col]] = RunningSummary(self.overall.start)
-                acc.add(row)
+                    acc = per[key] = RunningSummary(self.overall.start)
+                acc.add(part)
 
     def summaries(self) -> tuple[Summary, dict[str, dict[str, Summary]]]:
         """(overall, breakdowns): equal to ``summarize_rows_with_breakdowns`` over every row added."""
