@@ -42,10 +42,10 @@ from kraken_tui.journal.export import (
     write_events_csv,
     write_trades_csv,
 )
-from kraken_tui.journal.queries import account_names, current_account, load_events, read_snapshot
+from kraken_tui.journal.queries import current_account, load_events, read_snapshot
 from kraken_tui.journal.readonly import CORRUPT_HINT
 from kraken_tui.journal.stats import Summary
-from kraken_tui.journal.tradecache import CachedSummaryInput, load_cached_trades, load_summary_input
+from kraken_tui.journal.tradecache import CachedSummaryInput, account_names, load_cached_trades, load_summary_input
 
 __all__ = ["run"]
 
@@ -83,8 +83,8 @@ def _accounts(args: argparse.Namespace, conn: sqlite3.Connection) -> list[str]:
     Raises:
         ConfigError: ``--account`` names no account of the journal (the message lists them).
     """
+    names = account_names(conn)
     with read_snapshot(conn):
-        names = account_names(conn)
         current = current_account(conn)
     if getattr(args, "all_accounts", False):
         return names

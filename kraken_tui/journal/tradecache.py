@@ -51,6 +51,7 @@ from typing import Any
 
 from kraken_tui.domain import Fill, FillType, PositionSide, Side
 from kraken_tui.errors import JournalError
+from kraken_tui.journal.queries import account_names as queries_account_names
 from kraken_tui.journal.queries import current_account, read_data, read_snapshot, starting_equity
 from kraken_tui.journal.readonly import CORRUPT_HINT
 from kraken_tui.journal.records import DEFAULT_ACCOUNT, FundingPayment
@@ -64,7 +65,7 @@ from kraken_tui.journal.trades import (
     facts_per_account,
 )
 
-__all__ = ["CachedSummaryInput", "build", "fingerprint", "load_cached_trades", "load_summary_input", "rows_of"]
+__all__ = ["CachedSummaryInput", "account_names", "build", "fingerprint", "load_cached_trades", "load_summary_input", "rows_of"]
 
 _FACT_TABLES = ("fills", "funding", "intents", "signals")
 _COLUMNS = ("symbol, side, size, entry_ts_ms, exit_ts_ms, entry_price, exit_price, gross_pnl_usd, fees_usd, "
@@ -108,13 +109,18 @@ class CachedSummaryInput:
         return summarize_rows_with_breakdowns(self.rows or [], self.starting_equity_usd)
 
 
+def _one_fp(conn: sqlite3.Connection, table: str) -> str:
+    n, top = conn.execute(f"SELECT count(*), max(id) FROM {table}").fetchone()  # noqa: S608 - fixed names
+    return f"{table}:{n}:{top or 0}"
+
+
+def _facts_fp(conn: sqlite3.Connection) -> str:
+    return ";".join(_one_fp(conn, t) for t in _FACT_TABLES)
+
+
 def fingerprint(conn: sqlite3.Connection) -> tuple[str, str]:
     """(facts, marks) fingerprints of the source tables, in the caller's transaction (module docstring)."""
-    def one(table: str) -> str:
-        n, top = conn.execute(f"SELECT count(*), max(id) FROM {table}").fetchone()  # noqa: S608 - fixed names
-        return f"{table}:{n}:{top or 0}"
-
-    return ";".join(one(t) for t in _FACT_TABLES), one("marks")
+    return _facts_fp(conn), _one_fp(conn, "marks")
 
 
 class _Stored:
@@ -269,10 +275,10 @@ def build(conn: sqlite3.Connection) -> None:
 class _Extension:
     """What extending the cache adds: per account the new closed trades (in order) and the new state."""
 
-    __slots__ = ("new", "fp", "values")
+    __slots__ = ("new", "top", "values")
 
-    def __init__(self, new: list[Trade], fp: tuple[str, str], values: tuple[str, str, str, str, str]) -> None:
-        self.new, self.fp, self.values = new, fp, values
+    def __init__(self, new: list[Trade], top: dict[str, int], values: tuple[str, str, str, str, str]) -> None:
+        self.new, self.top, self.values = new, top, values
 
 
 def _in(column: str, n: int) -> str:
@@ -450,7 +456,7 @@ def _extend(conn: sqlite3.Connection, stored: _Stored) -> _Extension | None:
     new.sort(key=lambda t: (t.exit_ts_ms, t.entry_ts_ms))
     doc["top"] = top
     fp = fingerprint(conn)
-    return _Extension(new, fp, (fp[0], fp[1], json.dumps(open_symbols), json.dumps(summary), json.dumps(doc)))
+    return _Extension(new, top, (fp[0], fp[1], json.dumps(open_symbols), json.dumps(summary), json.dumps(doc)))
 
 
 def _new_account(conn: sqlite3.Connection, doc: dict[str, Any], acct: str) -> None:
@@ -461,15 +467,16 @@ def _new_account(conn: sqlite3.Connection, doc: dict[str, Any], acct: str) -> No
     doc["accounts"].append(acct)
 
 
-def _store(conn: sqlite3.Connection, fp: tuple[str, str], write: Any) -> bool:
-    """Run ``write(conn)`` in a short write transaction when the fingerprint is still ``fp`` (best effort: False
-    when the file is read-only, the app's writer holds the lock past ``_WRITE_BUSY_MS`` or a fact arrived)."""
+def _store(conn: sqlite3.Connection, top: dict[str, int], write: Any) -> bool:
+    """Run ``write(conn)`` in a short write transaction when no row arrived in the source tables since they had
+    the highest ids ``top`` (they are append-only; best effort: False when the file is read-only, the app's
+    writer holds the lock past ``_WRITE_BUSY_MS`` or a row arrived)."""
     busy = conn.execute("PRAGMA busy_timeout").fetchone()[0]
     conn.execute(f"PRAGMA busy_timeout={_WRITE_BUSY_MS}")
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            done = fingerprint(conn) == fp
+            done = _top_ids(conn) == top
             if done:
                 write(conn)
             conn.execute("COMMIT")
@@ -495,7 +502,7 @@ def _try_extend(conn: sqlite3.Connection, stored: _Stored) -> bool:
         c.execute("UPDATE trade_cache_state SET facts = ?, marks = ?, open_symbols = ?, summary = ?, walk = ? "
                   "WHERE id = 1", ext.values)
 
-    return _store(conn, ext.fp, write)
+    return _store(conn, ext.top, write)
 
 
 def _refresh(conn: sqlite3.Connection) -> dict[str, TradeSet] | None:
@@ -508,7 +515,7 @@ def _refresh(conn: sqlite3.Connection) -> dict[str, TradeSet] | None:
         return None
     with read_snapshot(conn):
         der = _derive(conn)
-    _store(conn, der.fp, lambda c: _write(c, der))
+    _store(conn, der.top, lambda c: _write(c, der))
     return der.sets
 
 
@@ -520,10 +527,12 @@ def _cached_trade(r: tuple[Any, ...]) -> Trade:
                  None if r[27] is None else D(r[27]), r[28])
 
 
-def _fresh_summary(conn: sqlite3.Connection, since_ms: int | None, acct: str) -> CachedSummaryInput | None:
-    """``load_summary_input`` from a fresh cache (facts fingerprint equal), in the caller's snapshot; else None."""
+def _fresh_summary(conn: sqlite3.Connection, since_ms: int | None, acct: str,
+                   check: bool = True) -> CachedSummaryInput | None:
+    """``load_summary_input`` from a fresh cache (facts fingerprint equal; not compared without ``check``: the
+    caller has just stored it), in the caller's snapshot; else None."""
     stored = _stored(conn)
-    if stored is None or stored.facts != fingerprint(conn)[0]:
+    if stored is None or (check and stored.facts != _facts_fp(conn)):
         return None
     start = starting_equity(conn, acct)
     stats = None
@@ -554,21 +563,23 @@ def load_summary_input(conn: sqlite3.Connection, since_ms: int | None = None,
             return got
         sets = _refresh(conn)
         with read_snapshot(conn):
-            if sets is None:
-                got = _fresh_summary(conn, since_ms, acct)
+            if sets is None:  # extended and stored: read it (a fact journaled since waits for the next reader)
+                got = _fresh_summary(conn, since_ms, acct, check=False)
                 if got is not None:
                     return got
-                sets = _derive(conn).sets  # a fact arrived meanwhile: derive in this snapshot
+                sets = _derive(conn).sets
             start = starting_equity(conn, acct)
     ts = sets.get(acct, TradeSet())
     rows = [_row(t) for t in ts.closed if t.exit_ts_ms >= since]
     return CachedSummaryInput(rows, None, [p.symbol for p in ts.open], start, False, acct)
 
 
-def _fresh_trades(conn: sqlite3.Connection, acct: str | None) -> tuple[list[Trade], list[str]] | None:
-    """``load_cached_trades`` from a fresh cache (facts and marks), in the caller's snapshot; else None."""
+def _fresh_trades(conn: sqlite3.Connection, acct: str | None,
+                  check: bool = True) -> tuple[list[Trade], list[str]] | None:
+    """``load_cached_trades`` from a fresh cache (facts and marks; not compared without ``check``: the caller has
+    just stored it), in the caller's snapshot; else None."""
     stored = _stored(conn)
-    if stored is None or (stored.facts, stored.marks) != fingerprint(conn):
+    if stored is None or (check and (stored.facts, stored.marks) != fingerprint(conn)):
         return None
     where, args = ("", ()) if acct is None else (" WHERE account = ?", (acct,))
     rows = conn.execute(f"SELECT {_COLUMNS} FROM trade_cache{where} ORDER BY id", args).fetchall()  # noqa: S608
@@ -601,7 +612,7 @@ def load_cached_trades(conn: sqlite3.Connection, account: str | None = None, *,
         sets = _refresh(conn)
         if sets is None:
             with read_snapshot(conn):
-                got = _fresh_trades(conn, acct)
+                got = _fresh_trades(conn, acct, check=False)
                 if got is not None:
                     return got
                 sets = _derive(conn).sets
@@ -609,6 +620,32 @@ def load_cached_trades(conn: sqlite3.Connection, account: str | None = None, *,
         return _all_closed(sets), [p.symbol for ts in sets.values() for p in ts.open]
     ts = sets.get(acct, TradeSet())
     return ts.closed, [p.symbol for p in ts.open]
+
+
+def account_names(conn: sqlite3.Connection) -> list[str]:
+    """``queries.account_names`` without its scan of every fill and payment for ones of no listed run, when the
+    cache's state answers it: the state lists every account that has facts, so ``DEFAULT_ACCOUNT`` is added when
+    the state has it and no run names it, and the rows journaled since are checked alone (rowid range). Falls
+    back to ``queries.account_names`` when no state is stored or a run arrived since (it may own older rows)."""
+    with _corrupt_is_journal_error(conn), read_snapshot(conn):
+        stored = _stored(conn)
+        try:
+            doc = json.loads(stored.walk) if stored is not None and stored.walk else None
+            top = doc["top"] if isinstance(doc, dict) and doc.get("v") == _WALK_VERSION else None
+        except (ValueError, KeyError, TypeError):
+            top = None
+        if doc is None or top is None or conn.execute("SELECT 1 FROM runs WHERE rowid > ? LIMIT 1",
+                                                      (top["runs"],)).fetchone() is not None:
+            return queries_account_names(conn)
+        names = [str(r[0]) for r in conn.execute(
+            "SELECT account FROM runs GROUP BY account ORDER BY max(started_ms), max(rowid)")]
+        if DEFAULT_ACCOUNT in names:
+            return names
+        orphan = DEFAULT_ACCOUNT in doc["per"] or conn.execute(
+            "SELECT 1 FROM fills f LEFT JOIN runs r ON r.run_id = f.run_id WHERE f.id > ? AND r.run_id IS NULL "
+            "UNION ALL SELECT 1 FROM funding p LEFT JOIN runs r ON r.run_id = p.run_id WHERE p.id > ? AND "
+            "r.run_id IS NULL LIMIT 1", (top["fills"], top["funding"])).fetchone() is not None
+        return [DEFAULT_ACCOUNT, *names] if orphan else names
 
 
 class _corrupt_is_journal_error:  # noqa: N801 - used as a context manager
