@@ -246,9 +246,9 @@ class Executor:
                                   reduce_only=req.reduce_only, signal_id=signal_id)
             self.intents[intent.cli_ord_id] = intent
             await self.journal.write(intent)
-        if self.durable:
+        if self.durable:  # committed before the request is built, through the priority lane (as ``submit``)
             try:
-                await self.journal.flush()
+                await commit_now(self.journal)
             except JournalError as exc:
                 if any(p in (IntentPurpose.ENTRY, IntentPurpose.ADD) for _, p in orders):
                     raise

@@ -306,7 +306,8 @@ def _new_fills(conn: sqlite3.Connection, after_id: int) -> list[tuple[Fill, str]
     rows = conn.execute(
         "SELECT f.id, f.fill_id, f.order_id, f.cli_ord_id, f.symbol, f.side, f.size, f.price, f.ts_ms, f.fill_type, "
         "f.fee, f.fee_currency, coalesce(r.account, ?) FROM fills f LEFT JOIN runs r ON r.run_id = f.run_id "
-        "WHERE f.id > ? ORDER BY f.ts_ms, f.id", (DEFAULT_ACCOUNT, after_id))
+        "WHERE f.id > ? ORDER BY f.id", (DEFAULT_ACCOUNT, after_id)).fetchall()  # a rowid range, not an index scan
+    rows.sort(key=lambda r: (r[8], r[0]))  # time order: ts_ms, then id
     for rid, fill_id, order_id, cli, sym, side, size, price, ts, ftype, fee, fee_ccy, acct in rows:
         try:
             out.append((Fill(fill_id, order_id, sym, sides[side], Decimal(size), Decimal(price), ts, types[ftype],
