@@ -5,7 +5,7 @@
    stall, the loop thread's own CPU time during it (``time.thread_time``): on a machine shared with other
    busy processes a stall whose CPU time is small was the OS running something else, not this process.
 2. ``kraken-tui journal summary --json`` over a journal of 100,000 round-trip trades (200,000 fills),
-   in-process (open + integrity quick_check + trade cache + statistics). Target: < 300 ms. Printed
+   in-process (open + the reader's check of what it reads + trade cache + statistics). Target: < 300 ms. Printed
    three ways: cache fresh (the stored summary), with ``--since`` (statistics from the cached trades),
    and the first run on a stale cache (derive every trade and store it).
 

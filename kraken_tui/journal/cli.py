@@ -45,7 +45,12 @@ from kraken_tui.journal.export import (
 from kraken_tui.journal.queries import current_account, load_events, read_snapshot
 from kraken_tui.journal.readonly import CORRUPT_HINT
 from kraken_tui.journal.stats import Summary
-from kraken_tui.journal.tradecache import CachedSummaryInput, account_names, load_cached_trades, load_summary_input
+from kraken_tui.journal.tradecache import (
+    CachedSummaryInput,
+    account_names,
+    load_cached_trades,
+    load_summary_input,
+)
 
 __all__ = ["run"]
 

@@ -302,7 +302,7 @@ def _summarize_cols(cols: Sequence[tuple[Any, ...]], start_d: Decimal | None) ->
     )
 
 
-def _column(rows: list[TradeRow], i: int) -> tuple[Any, ...]:
+def _column(rows: Sequence[TradeRow], i: int) -> tuple[Any, ...]:
     return tuple(map(operator.itemgetter(i), rows))
 
 
@@ -411,7 +411,7 @@ class RunningSummary:
         s[0] += _exact_sum(win_nets)
         s[1] += _exact_sum(loss_nets)
         for k, i in ((2, 6), (3, 7), (4, 8), (5, 9), (6, 10)):
-            s[k] += _exact_sum([r[i] for r in rows])
+            s[k] += _exact_sum(_column(rows, i))
         equity, peak, dd_usd, dd_pct = self.equity, self.peak, self.dd_usd, self.dd_pct
         for net in nets:
             equity += net
@@ -513,7 +513,7 @@ class RunningBreakdowns:
         for name, col in self._COLS:
             parts: dict[str, list[TradeRow]] = {}
             for row in rows:
-                parts.setdefault(row[col], []).append(row)
+                parts.setdefault(str(row[col]), []).append(row)
             per = self.groups[name]
             for key, part in parts.items():
                 acc = per.get(key)

@@ -4,8 +4,6 @@ re-derivation: trades (exact), open positions, and the stored statistics; facts 
 from __future__ import annotations
 
 import sqlite3
-from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
