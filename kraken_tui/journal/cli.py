@@ -13,6 +13,7 @@ account, or one per replay run); trades and statistics are derived per account. 
 the current account (that of the journal's last run) unless ``--account NAME`` names another; ``--all-accounts``
 shows every one: trades with an ``account`` column/key, one summary per account (``{"accounts": {NAME: summary}}``
 in JSON). A single account's JSON summary names it in ``"account"``; each trade's JSON names its ``"account"``.
+The configuration is read only when it names the file (no ``--journal``) or is named (``--config``).
 Exit codes: 0 done, 2 bad flag or config (``ConfigError``), 4 journal unusable (``JournalError``).
 Must not import: textual, the engine.
 """
@@ -27,7 +28,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from kraken_tui.config import load_config
 from kraken_tui.errors import ConfigError, JournalError
 from kraken_tui.journal.db import open_db, resolve_journal_path
 from kraken_tui.journal.export import (
@@ -176,7 +176,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         JournalError: the file is missing, corrupt, foreign or too new (exit 4).
     """
     out = out or sys.stdout
-    cfg = load_config(getattr(args, "config", None))
+    cfg = None
+    if args.journal is None or getattr(args, "config", None) is not None:  # the config names the file, or is named
+        from kraken_tui.config import load_config  # pydantic: not imported when --journal names the file
+
+        cfg = load_config(getattr(args, "config", None))
     since_ms = parse_since(args.since) if args.since else None
     path = resolve_journal_path(args.journal, cfg, getattr(args, "profile", None))
     conn = open_db(path, create=False, quick_check=True)

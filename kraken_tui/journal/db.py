@@ -22,13 +22,16 @@ import contextlib
 import os
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kraken_tui.config import Config, profile_dir, validate_profile_name
 from kraken_tui.errors import ConfigError, JournalError
 from kraken_tui.journal import reconfacts, tradecache
 from kraken_tui.journal.readonly import CORRUPT_HINT
 from kraken_tui.journal.records import DEFAULT_ACCOUNT
 from kraken_tui.journal.schema import APPLICATION_ID, LATEST_VERSION, MIGRATIONS
+
+if TYPE_CHECKING:  # kraken_tui.config (pydantic) is imported where a path is resolved: readers given --journal
+    from kraken_tui.config import Config  # start without it
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -63,6 +66,8 @@ def resolve_journal_path(cli_path: Path | None, cfg: Config | None, profile: str
     """
     if cli_path is not None:
         return cli_path.expanduser()
+    from kraken_tui.config import profile_dir, validate_profile_name
+
     if cfg is not None and cfg.general.journal_path is not None:
         return cfg.general.journal_path.expanduser()
     name = profile or (cfg.general.profile if cfg is not None else "") or "paper"
@@ -88,6 +93,8 @@ def _journal_profile(path: Path) -> str:
     """The account the runs of a journal older than schema 6 traded: the profile whose directory holds it
     (``<data dir>/profiles/<name>/journal.sqlite``), else ``records.DEFAULT_ACCOUNT``. Replays of those versions
     are assigned the same account (their runs were not told apart)."""
+    from kraken_tui.config import validate_profile_name
+
     parent = path.parent
     if parent.parent.name == "profiles" and path.name == "journal.sqlite":
         try:
