@@ -43,9 +43,10 @@ Must not import: aiosqlite, textual, the engine.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -79,6 +80,8 @@ _ROW_SELECT = ("SELECT exit_ts_ms, entry_ts_ms, side, symbol, coalesce(strategy,
 _WRITE_BUSY_MS = 200
 #: Version of the incremental state document (``trade_cache_state.walk``); another version is re-derived.
 _WALK_VERSION = 1
+#: How many times a reader tries to extend the cache when another reader or a new fact got there first.
+_EXTEND_TRIES = 3
 #: The source tables whose highest id the incremental state keeps (runs: their rowid).
 _ID_TABLES = ("fills", "funding", "intents", "signals", "marks", "runs")
 
@@ -468,55 +471,76 @@ def _new_account(conn: sqlite3.Connection, doc: dict[str, Any], acct: str) -> No
     doc["accounts"].append(acct)
 
 
-def _store(conn: sqlite3.Connection, top: dict[str, int], write: Any) -> bool:
+def _store(conn: sqlite3.Connection, top: dict[str, int], write: Callable[[sqlite3.Connection], bool]
+           ) -> bool | None:
     """Run ``write(conn)`` in a short write transaction when no row arrived in the source tables since they had
-    the highest ids ``top`` (they are append-only; best effort: False when the file is read-only, the app's
-    writer holds the lock past ``_WRITE_BUSY_MS`` or a row arrived)."""
+    the highest ids ``top`` (they are append-only). Returns True when ``write`` wrote, False when a row arrived
+    or ``write`` declined, None when nothing could be written (a read-only file, the app's writer holding the
+    lock past ``_WRITE_BUSY_MS``): best effort, the next reader tries again."""
     busy = conn.execute("PRAGMA busy_timeout").fetchone()[0]
     conn.execute(f"PRAGMA busy_timeout={_WRITE_BUSY_MS}")
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            done = _top_ids(conn) == top
-            if done:
-                write(conn)
+            done = _top_ids(conn) == top and write(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
     except sqlite3.OperationalError:
-        return False  # read-only file, writer busy: the next reader tries again
+        return None
     finally:
         conn.execute(f"PRAGMA busy_timeout={busy}")
     return done
 
 
-def _try_extend(conn: sqlite3.Connection, stored: _Stored) -> bool:
-    """Extend the cache (``_extend``) and store it; True when the cache is fresh now."""
-    with read_snapshot(conn):
-        ext = _extend(conn, stored)
-    if ext is None:
-        return False
+def _append(c: sqlite3.Connection, *, ext: _Extension, walk: str) -> bool:
+    """Store ``ext`` (caller holds the write transaction) when the state is still ``walk``, the one it extended."""
+    row = c.execute("SELECT walk FROM trade_cache_state WHERE id = 1").fetchone()
+    if row is None or str(row[0]) != walk:
+        return False  # extended by another reader since: try again from its state
+    c.executemany(_INSERT, (_params(t) for t in ext.new))
+    c.execute("UPDATE trade_cache_state SET facts = ?, marks = ?, open_symbols = ?, summary = ?, walk = ? "
+              "WHERE id = 1", ext.values)
+    return True
 
-    def write(c: sqlite3.Connection) -> None:
-        c.executemany(_INSERT, (_params(t) for t in ext.new))
-        c.execute("UPDATE trade_cache_state SET facts = ?, marks = ?, open_symbols = ?, summary = ?, walk = ? "
-                  "WHERE id = 1", ext.values)
 
-    return _store(conn, ext.top, write)
+def _try_extend(conn: sqlite3.Connection) -> bool:
+    """Extend the cache (``_extend``) and store it; True when the cache is fresh now, False when it cannot be
+    extended (or stored: a read-only file, a busy writer). The state is read in the extension's snapshot and
+    stored only if it is still that state (another reader may have extended it meanwhile: then, or when a fact
+    arrived meanwhile, it tries again from the new state, at most ``_EXTEND_TRIES`` times)."""
+    for _ in range(_EXTEND_TRIES):
+        with read_snapshot(conn):
+            stored = _stored(conn)
+            if stored is None:
+                return False
+            if (stored.facts, stored.marks) == fingerprint(conn):
+                return True  # fresh: another reader brought it up to date
+            ext = _extend(conn, stored)
+        if ext is None:
+            return False
+        stored_now = _store(conn, ext.top, functools.partial(_append, ext=ext, walk=stored.walk))
+        if stored_now is True:
+            return True
+        if stored_now is None:  # read-only, busy: re-derived in memory by the caller
+            return False
+    return False
 
 
 def _refresh(conn: sqlite3.Connection) -> dict[str, TradeSet] | None:
     """Bring the cache up to date: extend it over the new facts when it can (returns None: read it from the
     cache), else derive everything in one read snapshot and store it if no fact arrived meanwhile (best effort;
     returns the derived trades)."""
-    with read_snapshot(conn):
-        stored = _stored(conn)
-    if stored is not None and _try_extend(conn, stored):
+    if _try_extend(conn):
         return None
     with read_snapshot(conn):
         der = _derive(conn)
-    _store(conn, der.top, lambda c: _write(c, der))
+    def write_all(c: sqlite3.Connection) -> bool:
+        _write(c, der)
+        return True
+
+    _store(conn, der.top, write_all)
     return der.sets
 
 

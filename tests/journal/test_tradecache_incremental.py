@@ -150,3 +150,33 @@ def test_out_of_order_facts_are_re_derived(tmp_path, monkeypatch):
             _assert_equal_to_full(conn)
         finally:
             conn.close()
+
+
+def test_two_readers_extending_at_once_store_the_new_trades_once(tmp_path, monkeypatch):
+    """Another reader extends and stores the cache while this one is extending it: this one's extension is not
+    stored on top (the trades would be there twice); it finds the cache fresh instead."""
+    path = tmp_path / "j.sqlite"
+    write_journal(path, [RunStarted("r", 0, "paper", "h", "0", D(10_000), account="acct"),
+                         fill("a", XBT, "buy", "1", "100", 10 * MIN), fill("b", XBT, "sell", "1", "110", 20 * MIN)])
+    conn, other = open_db(path, create=False), open_db(path, create=False)
+    try:
+        tradecache.load_summary_input(conn, None, "acct")
+        write_journal(path, [RunStarted("r2", 21 * MIN, "paper", "h", "0", account="acct"),
+                             fill("c", XBT, "buy", "1", "100", 30 * MIN), fill("d", XBT, "sell", "2", "90", 40 * MIN)])
+        real = tradecache._extend
+        raced: list[bool] = []
+
+        def racing(c: sqlite3.Connection, stored: tradecache._Stored) -> tradecache._Extension | None:
+            ext = real(c, stored)
+            if c is conn and not raced:
+                raced.append(True)
+                assert tradecache.load_summary_input(other, None, "acct").summary()[0].trades == 2
+            return ext
+
+        monkeypatch.setattr(tradecache, "_extend", racing)
+        assert tradecache.load_summary_input(conn, None, "acct").summary()[0].trades == 2
+        assert raced and conn.execute("SELECT count(*) FROM trade_cache").fetchone()[0] == 2
+        _assert_equal_to_full(conn)
+    finally:
+        conn.close()
+        other.close()
