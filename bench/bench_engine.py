@@ -5,8 +5,8 @@ Run: ``python bench/bench_engine.py [--orders N] [--repeat N]``. Prints figures 
 
 1. Latency, in process: a real ``Engine`` with a real ``JournalWriter`` (temp file, FULL sync; the intent is
    committed before each send) and the real ``KrakenRestClient`` over an ``httpx.MockTransport`` that
-   stamps ``perf_counter`` when the sendorder request reaches the transport (= leaves the client, signed)
-   and answers ``placed`` (client rate limiter opened: Kraken's budget is not what is measured). Each sample: one WS ``TradeEvent`` that closes a 1m candle -> market state ->
+   stamps ``perf_counter`` when the order request (``batchorder``: an entry travels with its stop,
+   engine.order_flow; else ``sendorder``) reaches the transport (= leaves the client, signed) and answers ``placed`` (client rate limiter opened: Kraken's budget is not what is measured). Each sample: one WS ``TradeEvent`` that closes a 1m candle -> market state ->
    strategy (a stub that signals long on every close; the price steps by 0.5 % so that the risk gate's
    expected-move check passes and every event yields an order) -> ``decide``
    (basis guard + risk gate) -> job worker -> ``Executor`` (intent journaled and committed through the
@@ -107,8 +107,12 @@ async def latency(n: int, durable: bool, synchronous: str = "FULL", queue_only: 
     def handler(request: httpx.Request) -> httpx.Response:
         stamps.append(time.perf_counter())
         cpu_stamps.append(time.thread_time())
-        return httpx.Response(200, json={"result": "success", "serverTime": "2025-08-01T00:00:00.000Z",
-                                         "sendStatus": {"status": "placed", "order_id": f"o{len(stamps)}"}})
+        head = {"result": "success", "serverTime": "2025-08-01T00:00:00.000Z"}
+        if request.url.path.endswith("/batchorder"):  # an entry and its stop (engine.order_flow): both placed
+            n = max(1, request.read().count(b"order_tag"))
+            return httpx.Response(200, json={**head, "batchStatus": [
+                {"status": "placed", "order_id": f"o{len(stamps)}-{k}", "order_tag": str(k)} for k in range(n)]})
+        return httpx.Response(200, json={**head, "sendStatus": {"status": "placed", "order_id": f"o{len(stamps)}"}})
 
     cfg = Config.model_validate({"strategy": {"symbols": [SYM], "timeframe": "1m", "name": "ema_cross"},
                                  "risk": {"max_open_positions": 100}})

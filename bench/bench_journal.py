@@ -3,9 +3,11 @@
 1. Sustained fills + events per second through ``JournalWriter`` while a probe task measures the event
    loop's worst stall (how late a 1 ms sleep wakes up). Target: stall < 2 ms. Next to each wall-clock
    stall, the loop thread's own CPU time during it (``time.thread_time``): on a machine shared with other
-   busy processes a stall whose CPU time is small was the OS running something else, not this process.
+   busy processes a stall whose CPU time is small was the OS running something else, not this process. Also the
+   writer thread's CPU time during the worst stall: large, it was running (the loop may have waited for the GIL);
+   small too, the process was not running at all (the machine's other load).
 2. ``kraken-tui journal summary --json`` over a journal of 100,000 round-trip trades (200,000 fills),
-   in-process (open + integrity quick_check + trade cache + statistics). Target: < 300 ms. Printed
+   in-process (open + the reader's check of what it reads + trade cache + statistics). Target: < 300 ms. Printed
    three ways: cache fresh (the stored summary), with ``--since`` (statistics from the cached trades),
    and the first run on a stale cache (derive every trade and store it).
 
@@ -63,21 +65,28 @@ class _GcPauses:
 
 
 async def _throughput(path: Path, n: int, synchronous: str,
-                      batch_max: int) -> tuple[float, float, float, float, float]:
-    """(records/s, worst stall ms, p99 stall ms, the worst stall's on-CPU ms, worst on-CPU stall ms)."""
+                      batch_max: int) -> tuple[float, float, float, float, float, float]:
+    """(records/s, worst stall ms, p99 stall ms, the worst stall's on-CPU ms, worst on-CPU stall ms, the writer
+    thread's CPU ms during the worst stall)."""
     w = JournalWriter(path, synchronous=synchronous, batch_max=batch_max)
     await w.start()
     await w.write(RunStarted("bench", 1, "paper", "h", "0"))
     stalls: list[float] = []
     on_cpu: list[float] = []  # the loop thread's CPU time during each stall: what the process itself spent
+    writer_cpu: list[float] = []  # the writer thread's CPU time during each stall (it holds the GIL in Python code)
     stop = asyncio.Event()
+    await w.write(OperatorAction(0, "pause", "bench", "key"))
+    await w.flush()  # the writer thread exists now
+    assert w._thread is not None
+    clock = time.pthread_getcpuclockid(next(iter(w._thread._threads)).ident or 0)
 
     async def probe() -> None:
         while not stop.is_set():
-            t0, c0 = time.perf_counter(), time.thread_time()
+            t0, c0, w0 = time.perf_counter(), time.thread_time(), time.clock_gettime(clock)
             await asyncio.sleep(0.001)
             stalls.append(time.perf_counter() - t0 - 0.001)
             on_cpu.append(time.thread_time() - c0)
+            writer_cpu.append(time.clock_gettime(clock) - w0)
 
     probe_task = asyncio.create_task(probe())
     t0 = time.perf_counter()
@@ -94,9 +103,10 @@ async def _throughput(path: Path, n: int, synchronous: str,
     await probe_task
     await w.close()
     worst = max(range(len(stalls)), key=stalls.__getitem__)
-    worst_cpu = on_cpu[worst] * 1000
+    worst_cpu, worst_writer = on_cpu[worst] * 1000, writer_cpu[worst] * 1000
     stalls.sort()
-    return n / elapsed, stalls[-1] * 1000, stalls[int(len(stalls) * 0.99)] * 1000, worst_cpu, max(on_cpu) * 1000
+    return (n / elapsed, stalls[-1] * 1000, stalls[int(len(stalls) * 0.99)] * 1000, worst_cpu, max(on_cpu) * 1000,
+            worst_writer)
 
 
 def _build_trades_journal(path: Path, n_trades: int) -> None:
@@ -120,11 +130,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for sync, batch_max in (("FULL", 200), ("FULL", 1000), ("NORMAL", 200)):
             with _GcPauses() as pauses:
-                rate, worst, p99, worst_cpu, cpu_max = asyncio.run(
+                rate, worst, p99, worst_cpu, cpu_max, worst_writer = asyncio.run(
                     _throughput(Path(tmp) / f"w-{sync}{batch_max}.sqlite", a.records, sync, batch_max))
             full = f"{len(pauses.full_ms)} full GC, longest {max(pauses.full_ms, default=0):.1f} ms"
             print(f"  synchronous={sync} batch_max={batch_max}: {rate:,.0f} records/s (fills+events), "
-                  f"loop stall worst {worst:.2f} ms (of which on CPU {worst_cpu:.2f} ms), p99 {p99:.2f} ms over "
+                  f"loop stall worst {worst:.2f} ms (of which on CPU {worst_cpu:.2f} ms; the writer thread on CPU "
+                  f"meanwhile {worst_writer:.2f} ms), p99 {p99:.2f} ms over "
                   f"{a.records:,} records ({full}); longest on-CPU stall {cpu_max:.2f} ms")
         path = Path(tmp) / "trades.sqlite"
         _build_trades_journal(path, a.trades)

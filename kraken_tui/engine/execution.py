@@ -12,8 +12,13 @@ resolved and never "failed"; spec §4.10-§4.16):
   ``-2``... appended, so the same sequence of decisions yields the same ids (deterministic) and no id is
   used twice. At most 100 characters (spec §4.10); a longer base is cut from the left of the signal id.
 - The ``IntentRecord`` is queued on the journal BEFORE the request is sent, and with ``durable=True``
-  (the default) the journal is flushed (committed) first, so after a crash the journal always knows
-  the cliOrdId of every order that may exist on the exchange.
+  (the default) it is committed first (``synchronous=FULL``: fsynced) through the journal's priority lane
+  (``context.commit_now``: one transaction at once, not the writer task's batch), for one order (``submit``) and
+  for a batch (``submit_batch``, every intent in the same transaction), so after a crash or a power cut the
+  journal always knows the cliOrdId of every order that may exist on the exchange. The rule is enforced here:
+  ``client.send_order``/``batch_order`` (which build, sign and send the request) are called only once the
+  commit has returned. Overlapping the fsync with building and signing would keep the rule only if the client
+  held the signed request until the commit returned; the client has no such hold, so nothing overlaps.
 - An order call whose answer was lost (``OrderStatus.UNKNOWN``) is never treated as failed and never
   re-sent: ``client.resolve_unknown`` is asked (with backoff) until it says what happened. If it cannot
   tell, the cliOrdId stays in ``unresolved`` and the caller blocks entries until reconciliation.
@@ -246,9 +251,9 @@ class Executor:
                                   reduce_only=req.reduce_only, signal_id=signal_id)
             self.intents[intent.cli_ord_id] = intent
             await self.journal.write(intent)
-        if self.durable:
+        if self.durable:  # committed before the request is built, through the priority lane (as ``submit``)
             try:
-                await self.journal.flush()
+                await commit_now(self.journal)
             except JournalError as exc:
                 if any(p in (IntentPurpose.ENTRY, IntentPurpose.ADD) for _, p in orders):
                     raise

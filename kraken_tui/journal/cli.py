@@ -13,6 +13,7 @@ account, or one per replay run); trades and statistics are derived per account. 
 the current account (that of the journal's last run) unless ``--account NAME`` names another; ``--all-accounts``
 shows every one: trades with an ``account`` column/key, one summary per account (``{"accounts": {NAME: summary}}``
 in JSON). A single account's JSON summary names it in ``"account"``; each trade's JSON names its ``"account"``.
+The configuration is read only when it names the file (no ``--journal``) or is named (``--config``).
 Exit codes: 0 done, 2 bad flag or config (``ConfigError``), 4 journal unusable (``JournalError``).
 Must not import: textual, the engine.
 """
@@ -27,8 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from kraken_tui.config import load_config
-from kraken_tui.errors import ConfigError
+from kraken_tui.errors import ConfigError, JournalError
 from kraken_tui.journal.db import open_db, resolve_journal_path
 from kraken_tui.journal.export import (
     TRADES_CSV_HEADER,
@@ -42,9 +42,15 @@ from kraken_tui.journal.export import (
     write_events_csv,
     write_trades_csv,
 )
-from kraken_tui.journal.queries import account_names, current_account, load_events, read_snapshot
+from kraken_tui.journal.queries import current_account, load_events, read_snapshot
+from kraken_tui.journal.readonly import CORRUPT_HINT
 from kraken_tui.journal.stats import Summary
-from kraken_tui.journal.tradecache import CachedSummaryInput, load_cached_trades, load_summary_input
+from kraken_tui.journal.tradecache import (
+    CachedSummaryInput,
+    account_names,
+    load_cached_trades,
+    load_summary_input,
+)
 
 __all__ = ["run"]
 
@@ -82,8 +88,8 @@ def _accounts(args: argparse.Namespace, conn: sqlite3.Connection) -> list[str]:
     Raises:
         ConfigError: ``--account`` names no account of the journal (the message lists them).
     """
+    names = account_names(conn)
     with read_snapshot(conn):
-        names = account_names(conn)
         current = current_account(conn)
     if getattr(args, "all_accounts", False):
         return names
@@ -170,12 +176,20 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         JournalError: the file is missing, corrupt, foreign or too new (exit 4).
     """
     out = out or sys.stdout
-    cfg = load_config(getattr(args, "config", None))
+    cfg = None
+    if args.journal is None or getattr(args, "config", None) is not None:  # the config names the file, or is named
+        from kraken_tui.config import load_config  # pydantic: not imported when --journal names the file
+
+        cfg = load_config(getattr(args, "config", None))
     since_ms = parse_since(args.since) if args.since else None
     path = resolve_journal_path(args.journal, cfg, getattr(args, "profile", None))
     conn = open_db(path, create=False, quick_check=True)
     try:
         _VIEWS[args.view](args, conn, since_ms, out)
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise
+        raise JournalError(str(path), f"cannot read it ({exc})", hint=CORRUPT_HINT) from None
     finally:
         conn.close()
     return 0

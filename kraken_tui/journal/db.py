@@ -22,13 +22,16 @@ import contextlib
 import os
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kraken_tui.config import Config, profile_dir, validate_profile_name
 from kraken_tui.errors import ConfigError, JournalError
 from kraken_tui.journal import reconfacts, tradecache
 from kraken_tui.journal.readonly import CORRUPT_HINT
 from kraken_tui.journal.records import DEFAULT_ACCOUNT
 from kraken_tui.journal.schema import APPLICATION_ID, LATEST_VERSION, MIGRATIONS
+
+if TYPE_CHECKING:  # kraken_tui.config (pydantic) is imported where a path is resolved: readers given --journal
+    from kraken_tui.config import Config  # start without it
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -38,9 +41,9 @@ __all__ = [
 ]
 
 #: The latest schema version that changed ``trade_cache``'s columns (v3 added the table, v5 the coin columns of
-#: inverse trades, v6 the account); migrating to it fills the cache (the earlier steps leave it empty, so it is
-#: derived once).
-_TRADE_CACHE_VERSION = 6
+#: inverse trades, v6 the account, v7 the incremental state); migrating to it fills the cache (the earlier steps
+#: leave it empty, so it is derived once).
+_TRADE_CACHE_VERSION = 7
 #: The schema version that added ``runs.account``; migrating to it assigns the runs already there
 #: (``_journal_profile``).
 _ACCOUNTS_VERSION = 6
@@ -63,6 +66,8 @@ def resolve_journal_path(cli_path: Path | None, cfg: Config | None, profile: str
     """
     if cli_path is not None:
         return cli_path.expanduser()
+    from kraken_tui.config import profile_dir, validate_profile_name
+
     if cfg is not None and cfg.general.journal_path is not None:
         return cfg.general.journal_path.expanduser()
     name = profile or (cfg.general.profile if cfg is not None else "") or "paper"
@@ -88,6 +93,8 @@ def _journal_profile(path: Path) -> str:
     """The account the runs of a journal older than schema 6 traded: the profile whose directory holds it
     (``<data dir>/profiles/<name>/journal.sqlite``), else ``records.DEFAULT_ACCOUNT``. Replays of those versions
     are assigned the same account (their runs were not told apart)."""
+    from kraken_tui.config import validate_profile_name
+
     parent = path.parent
     if parent.parent.name == "profiles" and path.name == "journal.sqlite":
         try:
@@ -151,11 +158,50 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> bool:
     return False
 
 
+#: The tables every reader reads (small ones); ``open_db(quick_check=True)`` checks only these.
+_READER_TABLES = ("runs", "trade_cache_state")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
 def _check_integrity(conn: sqlite3.Connection, path: Path, quick: bool) -> None:
-    rows = conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check").fetchall()
+    """The full ``PRAGMA integrity_check`` (O(file)), or with ``quick`` the reader's check (O(small tables)): the
+    header names SQLite with a valid page size, the schema reads, and ``PRAGMA quick_check`` of
+    ``_READER_TABLES`` (SQLite 3.33+; the whole file before). Raises ``JournalError`` naming the file."""
+    if not quick:
+        rows = conn.execute("PRAGMA integrity_check").fetchall()
+    else:
+        _check_header(path)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        if sqlite3.sqlite_version_info < (3, 33, 0):
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        else:
+            present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            rows = []
+            for table in _READER_TABLES:
+                if table in present:
+                    rows.extend(r for r in conn.execute(f"PRAGMA quick_check({table})") if r != ("ok",))
+            rows = rows or [("ok",)]
     if rows != [("ok",)]:
         detail = "; ".join(str(r[0]) for r in rows[:3])
         raise JournalError(str(path), f"integrity check failed: {detail}", hint=CORRUPT_HINT)
+
+
+def _check_header(path: Path) -> None:
+    """The first 100 bytes are an SQLite header (magic text, page size a power of two in 512..65536, file size a
+    whole number of pages); raises ``JournalError`` otherwise (SQLite file format, "The Database Header")."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise JournalError(str(path), f"cannot read it ({exc.strerror})", hint=CORRUPT_HINT) from None
+    if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
+        raise JournalError(str(path), "integrity check failed: not an SQLite header", hint=CORRUPT_HINT)
+    page = int.from_bytes(head[16:18], "big")
+    page = 65536 if page == 1 else page
+    if page < 512 or page & (page - 1) or size % page:
+        raise JournalError(str(path), f"integrity check failed: page size {page}, file size {size}",
+                           hint=CORRUPT_HINT)
 
 
 def _create_owner_only(path: Path) -> None:
@@ -184,8 +230,10 @@ def open_db(
         create: create a new journal (mode 0600) when the file is missing; when false a missing file is an error
             (readers such as ``kraken-tui journal`` must not leave empty files behind).
         synchronous: FULL (default; see the module docstring for why), NORMAL or EXTRA.
-        quick_check: run ``PRAGMA quick_check`` (O(N), skips index cross-checks) instead of the full
-            ``integrity_check``; for readers on large files.
+        quick_check: for readers on large files: instead of the full ``integrity_check`` (O(file)), check the
+            header, the schema and the small tables every reader reads (``_check_integrity``); a page read later
+            that is corrupt makes that read raise (readers turn it into ``JournalError``: ``tradecache``,
+            ``cli``).
 
     Returns:
         A ``sqlite3.Connection`` in autocommit mode (``isolation_level=None``; callers open explicit

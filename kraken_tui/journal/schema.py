@@ -6,9 +6,9 @@ Version 0 is an empty file. ``APPLICATION_ID`` marks a file as ours (``PRAGMA ap
 foreign SQLite file is refused instead of being written into.
 Conventions: times are UTC epoch milliseconds (``*_ms`` INTEGER); money (USD) and sizes (contracts)
 are exact Decimal text; analytics (marks, confidence) are REAL. Facts are append-only; the only
-UPDATEs are ``runs.stopped_ms``/``stop_reason`` when a run ends and, once, the version 4 migration
-filling ``reconciliation.outcome``/``exchange_size`` of older rows and the version 6 migration assigning
-``runs.account`` of older runs.
+UPDATEs are ``runs.stopped_ms``/``stop_reason`` when a run ends, the derived-trades cache's state row
+(a derivation, not a fact) and, once, the version 4 migration filling ``reconciliation.outcome``/
+``exchange_size`` of older rows and the version 6 migration assigning ``runs.account`` of older runs.
 Must not import: aiosqlite, the engine, textual.
 """
 
@@ -244,5 +244,18 @@ DELETE FROM trade_cache_state
 #: Version 4: reconciliation ``outcome`` and ``exchange_size`` (``db`` fills them for older rows).
 #: Version 5: the coin columns of inverse trades in the derived-trades cache (rebuilt on the next read).
 #: Version 6: ``runs.account`` and ``trade_cache.account`` (trades per account; ``db`` assigns older runs).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+#: Version 7: the derived-trades cache's incremental state and the indexes its checks use (``db`` rebuilds it).
+# Version 7: the incremental state of the derived-trades cache (``tradecache``: where the walk stopped, the
+# running statistics, the highest id of each source table), and the indexes its checks read: fills by cliOrdId
+# (an intent journaled after its fill), cached trades by signal id (a signal journaled after its trade). The
+# cache is emptied here and rebuilt by ``db`` with its state.
+_V7 = """
+ALTER TABLE trade_cache_state ADD COLUMN walk TEXT NOT NULL DEFAULT '';
+CREATE INDEX fills_cli ON fills(cli_ord_id);
+CREATE INDEX trade_cache_signal ON trade_cache(signal_id);
+DELETE FROM trade_cache;
+DELETE FROM trade_cache_state
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 LATEST_VERSION = len(MIGRATIONS)

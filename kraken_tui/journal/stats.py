@@ -49,7 +49,7 @@ from kraken_tui.domain import ZERO
 from kraken_tui.domain.timeunits import DAY_MS
 from kraken_tui.journal.trades import Trade
 
-__all__ = ["DAY_MS", "Summary", "TradeRow", "breakdowns", "breakdowns_rows", "daily_returns", "summarize",
+__all__ = ["DAY_MS", "RunningBreakdowns", "RunningSummary", "Summary", "TradeRow", "breakdowns", "breakdowns_rows", "daily_returns", "summarize",
            "summarize_rows", "summarize_rows_with_breakdowns"]
 
 _ANNUAL = math.sqrt(365)
@@ -302,7 +302,7 @@ def _summarize_cols(cols: Sequence[tuple[Any, ...]], start_d: Decimal | None) ->
     )
 
 
-def _column(rows: list[TradeRow], i: int) -> tuple[Any, ...]:
+def _column(rows: Sequence[TradeRow], i: int) -> tuple[Any, ...]:
     return tuple(map(operator.itemgetter(i), rows))
 
 
@@ -346,3 +346,196 @@ def summarize_rows_with_breakdowns(
                 sub = [pick(c) for c in cols]
             out[name][key] = _summarize_cols(sub, starting_equity_usd)
     return overall, out
+
+
+#: Exact sums of floats are kept as integers in units of 2**-1074 (the smallest subnormal double): every finite
+#: double is a whole number of them, so the sums are exact and ``int / int`` gives the correctly rounded float.
+_ULP_EXP = 1074
+
+
+def _exact(x: float) -> int:
+    """``x`` (finite) as a whole number of 2**-1074."""
+    n, d = x.as_integer_ratio()
+    return n << (_ULP_EXP + 1 - d.bit_length())
+
+
+def _exact_sum(xs: Iterable[float]) -> int:
+    """The exact sum of ``xs`` in units of 2**-1074 (zeros skipped)."""
+    return sum(map(_exact, filter(None, xs)))
+
+
+def _float(units: int) -> float:
+    """The float nearest to ``units`` x 2**-1074 (``math.fsum``'s result for the same values)."""
+    return units / (1 << _ULP_EXP) if units else 0.0
+
+
+class RunningSummary:
+    """``summarize_rows`` kept up to date as closed trades are appended (rows in the cache's order: exit time,
+    then entry time), giving the same floats as ``summarize_rows`` over all the rows at once.
+
+    How each figure stays equal: the ``math.fsum`` totals are exact sums held as integers (``_exact``; ``fsum``
+    returns the correctly rounded exact sum, and so does the integer division back to float); the equity curve,
+    its peak and the drawdowns run left to right as ``_drawdown_f`` does; each UTC day keeps its trade count, exact
+    sum and the running float sum at its start and end (``_daily_returns_f`` takes the exact sum of a day with
+    fewer than 64 trades, else the difference of the running sums). ``state``/``from_state`` turn it into JSON
+    and back (``tradecache`` stores it). Money USD, times UTC ms; starting equity as ``summarize_rows``.
+    """
+
+    __slots__ = ("start", "n", "wins", "losses", "sums", "equity", "peak", "dd_usd", "dd_pct", "cum", "min_entry",
+                 "days")
+    # sums: win nets, loss nets, gross, fees, funding, paid, received (exact, units of 2**-1074)
+    _SUMS = 7
+
+    def __init__(self, starting_equity_usd: Decimal | float | None) -> None:
+        self.start = float(starting_equity_usd) if starting_equity_usd is not None else None
+        self.n = self.wins = self.losses = 0
+        self.sums = [0] * self._SUMS
+        self.equity = self.peak = self.start if self.start is not None else 0.0
+        self.dd_usd = 0.0
+        self.dd_pct: float | None = 0.0 if self.start is not None and self.start > 0 else None
+        self.cum = 0.0
+        self.min_entry: int | None = None
+        self.days: dict[int, list[Any]] = {}  # UTC day -> [trades, exact sum, running sum at start, at end]
+
+    def add(self, rows: Sequence[TradeRow]) -> None:
+        """Append closed trades (``TradeRow``), in exit order, each later than every row added before."""
+        if not rows:
+            return
+        nets = [r[5] for r in rows]
+        self.n += len(rows)
+        s = self.sums
+        win_nets = [x for x in nets if x > 0.0]
+        loss_nets = [x for x in nets if x < 0.0]
+        self.wins += len(win_nets)
+        self.losses += len(loss_nets)
+        s[0] += _exact_sum(win_nets)
+        s[1] += _exact_sum(loss_nets)
+        for k, i in ((2, 6), (3, 7), (4, 8), (5, 9), (6, 10)):
+            s[k] += _exact_sum(_column(rows, i))
+        equity, peak, dd_usd, dd_pct = self.equity, self.peak, self.dd_usd, self.dd_pct
+        for net in nets:
+            equity += net
+            if equity > peak:
+                peak = equity
+            drop = peak - equity
+            if drop > dd_usd:
+                dd_usd = drop
+            if dd_pct is not None:
+                pct = drop / peak
+                if pct > dd_pct:
+                    dd_pct = pct
+        self.equity, self.peak, self.dd_usd, self.dd_pct = equity, peak, dd_usd, dd_pct
+        low = min(r[1] for r in rows)
+        if self.min_entry is None or low < self.min_entry:
+            self.min_entry = low
+        days, cum = self.days, self.cum
+        touched: dict[int, list[float]] = {}
+        for r in rows:
+            day = r[0] // DAY_MS
+            d = days.get(day)
+            if d is None:
+                d = days[day] = [0, 0, cum, cum]
+            cum += r[5]
+            d[0] += 1
+            d[3] = cum
+            touched.setdefault(day, []).append(r[5])
+        self.cum = cum
+        for day, day_nets in touched.items():
+            days[day][1] += _exact_sum(day_nets)
+
+    def _daily_returns(self, start: float) -> list[float]:
+        assert self.min_entry is not None
+        out: list[float] = []
+        equity = start
+        for day in range(self.min_entry // DAY_MS, max(self.days) + 1):
+            d = self.days.get(day)
+            pnl = 0.0 if d is None else _float(d[1]) if d[0] < 64 else d[3] - d[2]
+            out.append(pnl / equity if equity > 0 else math.nan)
+            equity += pnl
+        return out
+
+    def summary(self) -> Summary:
+        """The ``Summary`` of every row added (equal to ``summarize_rows`` over them)."""
+        n, wins, losses = self.n, self.wins, self.losses
+        win_sum, loss_sum = _float(self.sums[0]), _float(self.sums[1])
+        net = _float(self.sums[0] + self.sums[1])
+        gross, fees, funding, paid, received = (_float(x) for x in self.sums[2:])
+        start = self.start
+        if start is not None and start > 0 and n:
+            sharpe, sortino = _ratios(self._daily_returns(start))
+        else:
+            sharpe, sortino = None, None
+        return Summary(
+            trades=n, wins=wins, losses=losses, win_rate=wins / n if n else None,
+            gross_pnl_usd=_money(gross), fees_usd=_money(fees), funding_usd=_money(funding),
+            funding_paid_usd=_money(paid), funding_received_usd=_money(received), net_pnl_usd=_money(net),
+            avg_win_usd=win_sum / wins if wins else None, avg_loss_usd=loss_sum / losses if losses else None,
+            expectancy_usd=net / n if n else None, profit_factor=win_sum / -loss_sum if losses else None,
+            max_drawdown_usd=_money(self.dd_usd), max_drawdown_pct=self.dd_pct, sharpe=sharpe, sortino=sortino)
+
+    def state(self) -> dict[str, Any]:
+        """JSON-ready state (exact sums as decimal integer text, floats as JSON numbers)."""
+        return {"start": self.start, "n": self.n, "wins": self.wins, "losses": self.losses,
+                "sums": [str(x) for x in self.sums], "equity": self.equity, "peak": self.peak,
+                "dd_usd": self.dd_usd, "dd_pct": self.dd_pct, "cum": self.cum, "min_entry": self.min_entry,
+                "days": [[k, v[0], str(v[1]), v[2], v[3]] for k, v in self.days.items()]}
+
+    @classmethod
+    def from_state(cls, doc: dict[str, Any]) -> RunningSummary:
+        """The accumulator ``state`` returned. Raises ``KeyError``/``ValueError`` on a malformed document."""
+        self = cls(doc["start"])
+        self.n, self.wins, self.losses = int(doc["n"]), int(doc["wins"]), int(doc["losses"])
+        self.sums = [int(x) for x in doc["sums"]]
+        if len(self.sums) != self._SUMS:
+            raise ValueError(f"running summary: {len(self.sums)} sums, expected {self._SUMS}")
+        self.equity, self.peak, self.dd_usd = float(doc["equity"]), float(doc["peak"]), float(doc["dd_usd"])
+        self.dd_pct = None if doc["dd_pct"] is None else float(doc["dd_pct"])
+        self.cum = float(doc["cum"])
+        self.min_entry = None if doc["min_entry"] is None else int(doc["min_entry"])
+        self.days = {int(k): [int(c), int(s), float(a), float(b)] for k, c, s, a, b in doc["days"]}
+        return self
+
+
+class RunningBreakdowns:
+    """``summarize_rows_with_breakdowns`` kept up to date as rows are appended: one ``RunningSummary`` overall
+    and one per side, symbol and strategy (same groups and order as ``breakdowns_rows``)."""
+
+    __slots__ = ("overall", "groups")
+    _COLS = (("side", 2), ("symbol", 3), ("strategy", 4))
+
+    def __init__(self, starting_equity_usd: Decimal | None) -> None:
+        self.overall = RunningSummary(starting_equity_usd)
+        self.groups: dict[str, dict[str, RunningSummary]] = {name: {} for name, _ in self._COLS}
+
+    def add(self, rows: Sequence[TradeRow]) -> None:
+        """Append closed trades in exit order (each later than every row added before)."""
+        self.overall.add(rows)
+        for name, col in self._COLS:
+            parts: dict[str, list[TradeRow]] = {}
+            for row in rows:
+                parts.setdefault(str(row[col]), []).append(row)
+            per = self.groups[name]
+            for key, part in parts.items():
+                acc = per.get(key)
+                if acc is None:
+                    acc = per[key] = RunningSummary(self.overall.start)
+                acc.add(part)
+
+    def summaries(self) -> tuple[Summary, dict[str, dict[str, Summary]]]:
+        """(overall, breakdowns): equal to ``summarize_rows_with_breakdowns`` over every row added."""
+        return self.overall.summary(), {name: {k: per[k].summary() for k in sorted(per)}
+                                        for name, per in self.groups.items()}
+
+    def state(self) -> dict[str, Any]:
+        """JSON-ready state (``RunningSummary.state`` of each accumulator)."""
+        return {"overall": self.overall.state(),
+                "groups": {name: {k: a.state() for k, a in per.items()} for name, per in self.groups.items()}}
+
+    @classmethod
+    def from_state(cls, doc: dict[str, Any]) -> RunningBreakdowns:
+        """The accumulators ``state`` returned. Raises ``KeyError``/``ValueError`` on a malformed document."""
+        self = cls(None)
+        self.overall = RunningSummary.from_state(doc["overall"])
+        self.groups = {name: {k: RunningSummary.from_state(a) for k, a in doc["groups"][name].items()}
+                       for name, _ in cls._COLS}
+        return self

@@ -45,7 +45,7 @@ Must not import: sqlite3, aiosqlite, textual, the engine.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -60,8 +60,9 @@ from kraken_tui.journal.records import (
     flatten_source_of,
 )
 
-__all__ = ["FEE_SPLIT_USD", "IntentInfo", "OpenPosition", "Trade", "TradeSet", "derive_trades",
-           "derive_trades_per_account"]
+__all__ = ["FEE_SPLIT_USD", "IntentInfo", "OpenPosition", "Trade", "TradeSet", "TradeWalk", "attribute_funding",
+           "derive_trades",
+           "derive_trades_per_account", "facts_per_account"]
 
 #: Step the closing part of a reversal fill's fee is rounded to (USD; module docstring).
 FEE_SPLIT_USD = Decimal("1e-12")
@@ -163,7 +164,7 @@ class _Leg:
     """A trade while it is open (mutable accumulator)."""
 
     __slots__ = ("symbol", "sign", "pos", "cost", "entry_notional", "entry_size", "exit_notional", "fees",
-                 "entry_ts", "exit_ts", "last_fill", "signal_id", "low", "high", "realized", "inverse")
+                 "entry_ts", "exit_ts", "last_type", "last_cli", "signal_id", "low", "high", "realized", "inverse")
 
     def __init__(self, f: Fill, sign: int, size: Decimal, fee: Decimal, signal_id: str | None,
                  inverse: bool = False) -> None:
@@ -179,7 +180,8 @@ class _Leg:
         self.fees = fee
         self.entry_ts = f.ts_ms
         self.exit_ts = f.ts_ms
-        self.last_fill = f
+        self.last_type = f.fill_type  # of the last fill that reduced it (its exit reason once it closes)
+        self.last_cli = f.cli_ord_id
         self.signal_id = signal_id
         self.low = 0.0
         self.high = 0.0
@@ -204,14 +206,14 @@ _LIQUIDATION = frozenset(t for t in FillType if t.is_liquidation)
 _ASSIGNMENT = frozenset((FillType.ASSIGNOR, FillType.ASSIGNEE))
 
 
-def _exit_reason(f: Fill, intents: Mapping[str, IntentInfo]) -> str:
-    if f.fill_type in _LIQUIDATION:
+def _exit_reason(fill_type: FillType, cli_ord_id: str | None, intents: Mapping[str, IntentInfo]) -> str:
+    if fill_type in _LIQUIDATION:
         return "liquidation"
-    if f.fill_type in _ASSIGNMENT:
+    if fill_type in _ASSIGNMENT:
         return "assignment"
-    info = intents.get(f.cli_ord_id) if f.cli_ord_id else None
+    info = intents.get(cli_ord_id) if cli_ord_id else None
     if info is None or info.purpose == IntentPurpose.FLATTEN.value:
-        source = flatten_source_of(f.cli_ord_id)
+        source = flatten_source_of(cli_ord_id)
         if source == FlattenSource.FLOOR.label:  # the equity floor's flatten: its own reason
             return IntentPurpose.EQUITY_FLOOR.value
         if info is None:
@@ -246,7 +248,7 @@ def _finish(leg: _Leg, intents: Mapping[str, IntentInfo], strategies: Mapping[st
         gross_pnl_usd=gross,
         fees_usd=fees,
         funding_usd=ZERO,
-        exit_reason=_exit_reason(leg.last_fill, intents),
+        exit_reason=_exit_reason(leg.last_type, leg.last_cli, intents),
         signal_id=leg.signal_id,
         strategy=strategies.get(leg.signal_id) if leg.signal_id else None,
         mae_usd=leg.low,
@@ -260,8 +262,9 @@ def _finish(leg: _Leg, intents: Mapping[str, IntentInfo], strategies: Mapping[st
     )
 
 
-def _attribute_funding(trades: list[Trade], funding: Sequence[FundingPayment]) -> tuple[list[Trade], Decimal]:
-    """Give each trade the funding paid/received while it was open; return the unattributed total."""
+def attribute_funding(trades: list[Trade], funding: Sequence[FundingPayment]) -> tuple[list[Trade], Decimal]:
+    """Give each trade the funding paid/received while it was open (module docstring, ``funding_usd``): returns
+    the trades in (exit, entry, symbol) time order and the USD-settled payments' total that fell in no trade."""
     by_symbol: dict[str, list[FundingPayment]] = {}
     for p in sorted(funding, key=lambda p: p.ts_ms):
         by_symbol.setdefault(p.symbol, []).append(p)
@@ -318,78 +321,11 @@ def derive_trades(
     Returns:
         A ``TradeSet`` (see its docstring). Rules: module docstring.
     """
-    intents = intents or {}
-    strategies = strategies or {}
-    marks = marks or {}
-    mark_pos = dict.fromkeys(marks, 0)
-    legs: dict[str, _Leg] = {}
-    closed: list[Trade] = []
-    realized = ZERO
-    fees_total = ZERO
-    coin: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
-    for f in sorted(fills, key=lambda f: f.ts_ms):
-        fee = f.fee if f.fee is not None else ZERO
-        fees_total += fee
-        leg = legs.get(f.symbol)
-        series = marks.get(f.symbol)
-        if series is not None:
-            i = mark_pos[f.symbol]
-            while i < len(series) and series[i][0] < f.ts_ms:
-                if leg is not None:
-                    leg.sample(series[i][1])
-                i += 1
-            mark_pos[f.symbol] = i
-        sign = f.side.sign
-        inverse = is_inverse_symbol(f.symbol)
-        if leg is None:
-            info = intents.get(f.cli_ord_id) if f.cli_ord_id else None
-            legs[f.symbol] = _Leg(f, sign, f.size, fee, info.signal_id if info else None, inverse)
-            if inverse:
-                fees_total -= fee
-                _coin_add(coin, f.symbol, fees=fee)
-            continue
-        leg.sample(f.price)
-        if inverse:
-            fees_total -= fee
-            _coin_add(coin, f.symbol, fees=fee)
-        if sign == leg.sign:  # adding
-            value = f.size / f.price if inverse else f.price * f.size
-            leg.pos += f.size
-            leg.cost += value
-            leg.entry_notional += value
-            leg.entry_size += f.size
-            leg.fees += fee
-            continue
-        close_q = min(f.size, leg.pos)
-        open_q = f.size - close_q
-        fee_close = fee if open_q == 0 else (fee * close_q / f.size).quantize(FEE_SPLIT_USD)
-        removed = leg.cost if close_q == leg.pos else leg.cost * close_q / leg.pos
-        value = close_q / f.price if inverse else f.price * close_q
-        # linear: sign x (exit notional - cost); inverse: sign x (coin at entry - coin at exit)
-        leg.realized += leg.sign * (removed - value) if inverse else leg.sign * (value - removed)
-        leg.cost -= removed
-        leg.pos -= close_q
-        leg.exit_notional += value
-        leg.fees += fee_close
-        leg.exit_ts = f.ts_ms
-        leg.last_fill = f
-        if leg.pos == 0:
-            # closed: the per-fill sum equals the notional difference, which is exact (no division)
-            if inverse:
-                _coin_add(coin, f.symbol, pnl=leg.sign * (leg.entry_notional - leg.exit_notional))
-            else:
-                realized += leg.sign * (leg.exit_notional - leg.entry_notional)
-            closed.append(_finish(leg, intents, strategies, account))
-            del legs[f.symbol]
-            if open_q > 0:
-                info = intents.get(f.cli_ord_id) if f.cli_ord_id else None
-                legs[f.symbol] = _Leg(f, sign, open_q, fee - fee_close, info.signal_id if info else None, inverse)
-    trades, unattributed = _attribute_funding(closed, funding)
-    open_positions = [
-        OpenPosition(s, PositionSide.LONG if leg.sign > 0 else PositionSide.SHORT, leg.pos,
-                     leg.pos / leg.cost if leg.inverse else leg.cost / leg.pos, leg.entry_ts, account)
-        for s, leg in sorted(legs.items())
-    ]
+    walk = TradeWalk(intents=intents, strategies=strategies, marks=marks, account=account)
+    walk.feed(sorted(fills, key=lambda f: f.ts_ms))
+    closed, legs, realized, fees_total, coin = walk.closed, walk.legs, walk.realized, walk.fees_total, walk.coin
+    trades, unattributed = attribute_funding(closed, funding)
+    open_positions = walk.open_positions()
     for leg in legs.values():
         if leg.inverse:
             _coin_add(coin, leg.symbol, pnl=leg.realized)
@@ -433,19 +369,166 @@ def derive_trades_per_account(
     Raises:
         ValueError: ``fill_accounts`` / ``funding_accounts`` do not match ``fills`` / ``funding`` in length.
     """
+    return {acct: derive_trades(fs, intents=intents, strategies=strategies, funding=fund, marks=marks, account=acct)
+            for acct, (fs, fund) in facts_per_account(fills, fill_accounts, funding, funding_accounts).items()}
+
+
+def facts_per_account(fills: Sequence[Fill], fill_accounts: Sequence[str], funding: Sequence[FundingPayment],
+                      funding_accounts: Sequence[str]) -> dict[str, tuple[list[Fill], list[FundingPayment]]]:
+    """account -> (its fills, its funding payments), in the order each account first appears in ``fills`` then
+    ``funding`` (the grouping of ``derive_trades_per_account``).
+
+    Raises:
+        ValueError: ``fill_accounts`` / ``funding_accounts`` do not match ``fills`` / ``funding`` in length.
+    """
     if len(fills) != len(fill_accounts) or len(funding) != len(funding_accounts):
         raise ValueError(f"derive_trades_per_account: {len(fills)} fills with {len(fill_accounts)} accounts, "
                          f"{len(funding)} funding payments with {len(funding_accounts)} accounts")
-    fills_of: dict[str, list[Fill]] = {}
+    out: dict[str, tuple[list[Fill], list[FundingPayment]]] = {}
     for f, acct in zip(fills, fill_accounts, strict=True):
-        fills_of.setdefault(acct, []).append(f)
-    funding_of: dict[str, list[FundingPayment]] = {}
+        out.setdefault(acct, ([], []))[0].append(f)
     for p, acct in zip(funding, funding_accounts, strict=True):
-        funding_of.setdefault(acct, []).append(p)
-        fills_of.setdefault(acct, [])
-    return {acct: derive_trades(fs, intents=intents, strategies=strategies, funding=funding_of.get(acct, ()),
-                                marks=marks, account=acct)
-            for acct, fs in fills_of.items()}
+        out.setdefault(acct, ([], []))[1].append(p)
+    return out
+
+class TradeWalk:
+    """The position walk of ONE account's fills (module docstring, "Rules"), resumable: ``derive_trades`` runs one
+    over every fill; ``journal.tradecache`` keeps its ``state`` and resumes it over the fills journaled since.
+
+    A walk resumed from ``state`` over later fills gives the same trades as one walk over all the fills when (the
+    caller checks it): every later fill is later in time order (``ts_ms``, then journal id) than every fill walked
+    before; no intent or signal that a walked fill or an open position refers to arrived since; ``marks`` holds, for
+    each symbol, the marks at or after ``last_fill_ms[symbol]`` (the earlier ones were sampled before) and no mark
+    older than that arrived since. Funding is not part of the walk (``attribute_funding``).
+
+    Attributes:
+        closed: closed trades in the order they closed, funding not yet attributed.
+        legs: symbol -> the open position (internal accumulator).
+        last_fill_ms: symbol -> time of the last fill walked (UTC ms).
+        realized, fees_total, coin: the totals of ``TradeSet`` over the fills this walk fed (not kept by ``state``).
+    """
+
+    __slots__ = ("intents", "strategies", "marks", "account", "mark_pos", "legs", "closed", "realized", "fees_total",
+                 "coin", "last_fill_ms")
+
+    def __init__(self, *, intents: Mapping[str, IntentInfo] | None = None, strategies: Mapping[str, str] | None = None,
+                 marks: Mapping[str, Sequence[tuple[int, float]]] | None = None,
+                 account: str = DEFAULT_ACCOUNT) -> None:
+        self.intents = intents or {}
+        self.strategies = strategies or {}
+        self.marks = marks or {}
+        self.account = account
+        self.mark_pos = dict.fromkeys(self.marks, 0)
+        self.legs: dict[str, _Leg] = {}
+        self.closed: list[Trade] = []
+        self.realized = ZERO
+        self.fees_total = ZERO
+        self.coin: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
+        self.last_fill_ms: dict[str, int] = {}
+
+    def open_positions(self) -> list[OpenPosition]:
+        """The positions open now, by symbol."""
+        return [
+            OpenPosition(s, PositionSide.LONG if leg.sign > 0 else PositionSide.SHORT, leg.pos,
+                         leg.pos / leg.cost if leg.inverse else leg.cost / leg.pos, leg.entry_ts, self.account)
+            for s, leg in sorted(self.legs.items())
+        ]
+
+    def state(self) -> dict[str, object]:
+        """JSON-ready: the open positions' accumulators (exact Decimal text, MAE/MFE floats) and ``last_fill_ms``."""
+        legs = {sym: [leg.sign, str(leg.pos), str(leg.cost), str(leg.entry_notional), str(leg.entry_size),
+                      str(leg.exit_notional), str(leg.fees), leg.entry_ts, leg.exit_ts, leg.last_type.value,
+                      leg.last_cli, leg.signal_id, leg.low, leg.high, str(leg.realized), leg.inverse]
+                for sym, leg in self.legs.items()}
+        return {"legs": legs, "last_fill_ms": dict(self.last_fill_ms)}
+
+    @classmethod
+    def from_state(cls, doc: Mapping[str, object], **kwargs: object) -> TradeWalk:
+        """A walk resumed from ``state`` (``kwargs``: the constructor's). Raises ``KeyError``/``ValueError``/
+        ``TypeError`` on a malformed document."""
+        walk = cls(**kwargs)  # type: ignore[arg-type]
+        legs = doc["legs"]
+        last = doc["last_fill_ms"]
+        if not isinstance(legs, dict) or not isinstance(last, dict):
+            raise ValueError("trade walk state: legs and last_fill_ms must be objects")
+        for sym, v in legs.items():
+            leg = _Leg.__new__(_Leg)
+            leg.symbol = sym
+            (leg.sign, pos, cost, entry_n, entry_size, exit_n, fees, leg.entry_ts, leg.exit_ts, last_type,
+             leg.last_cli, leg.signal_id, leg.low, leg.high, realized, leg.inverse) = v
+            D = Decimal
+            leg.pos, leg.cost, leg.entry_notional, leg.entry_size = D(pos), D(cost), D(entry_n), D(entry_size)
+            leg.exit_notional, leg.fees, leg.realized = D(exit_n), D(fees), D(realized)
+            leg.last_type = FillType(last_type)
+            walk.legs[sym] = leg
+        walk.last_fill_ms = {str(k): int(v) for k, v in last.items()}
+        return walk
+
+    def feed(self, fills: Iterable[Fill]) -> None:
+        """Walk ``fills`` (in time order) on from where the walk stands."""
+        intents, strategies, marks, mark_pos, legs = self.intents, self.strategies, self.marks, self.mark_pos, self.legs
+        closed, coin, account, last_fill_ms = self.closed, self.coin, self.account, self.last_fill_ms
+        realized, fees_total = self.realized, self.fees_total
+        for f in fills:
+            last_fill_ms[f.symbol] = f.ts_ms
+            fee = f.fee if f.fee is not None else ZERO
+            fees_total += fee
+            leg = legs.get(f.symbol)
+            series = marks.get(f.symbol)
+            if series is not None:
+                i = mark_pos[f.symbol]
+                while i < len(series) and series[i][0] < f.ts_ms:
+                    if leg is not None:
+                        leg.sample(series[i][1])
+                    i += 1
+                mark_pos[f.symbol] = i
+            sign = f.side.sign
+            inverse = is_inverse_symbol(f.symbol)
+            if leg is None:
+                info = intents.get(f.cli_ord_id) if f.cli_ord_id else None
+                legs[f.symbol] = _Leg(f, sign, f.size, fee, info.signal_id if info else None, inverse)
+                if inverse:
+                    fees_total -= fee
+                    _coin_add(coin, f.symbol, fees=fee)
+                continue
+            leg.sample(f.price)
+            if inverse:
+                fees_total -= fee
+                _coin_add(coin, f.symbol, fees=fee)
+            if sign == leg.sign:  # adding
+                value = f.size / f.price if inverse else f.price * f.size
+                leg.pos += f.size
+                leg.cost += value
+                leg.entry_notional += value
+                leg.entry_size += f.size
+                leg.fees += fee
+                continue
+            close_q = min(f.size, leg.pos)
+            open_q = f.size - close_q
+            fee_close = fee if open_q == 0 else (fee * close_q / f.size).quantize(FEE_SPLIT_USD)
+            removed = leg.cost if close_q == leg.pos else leg.cost * close_q / leg.pos
+            value = close_q / f.price if inverse else f.price * close_q
+            # linear: sign x (exit notional - cost); inverse: sign x (coin at entry - coin at exit)
+            leg.realized += leg.sign * (removed - value) if inverse else leg.sign * (value - removed)
+            leg.cost -= removed
+            leg.pos -= close_q
+            leg.exit_notional += value
+            leg.fees += fee_close
+            leg.exit_ts = f.ts_ms
+            leg.last_type = f.fill_type
+            leg.last_cli = f.cli_ord_id
+            if leg.pos == 0:
+                # closed: the per-fill sum equals the notional difference, which is exact (no division)
+                if inverse:
+                    _coin_add(coin, f.symbol, pnl=leg.sign * (leg.entry_notional - leg.exit_notional))
+                else:
+                    realized += leg.sign * (leg.exit_notional - leg.entry_notional)
+                closed.append(_finish(leg, intents, strategies, account))
+                del legs[f.symbol]
+                if open_q > 0:
+                    info = intents.get(f.cli_ord_id) if f.cli_ord_id else None
+                    legs[f.symbol] = _Leg(f, sign, open_q, fee - fee_close, info.signal_id if info else None, inverse)
+        self.realized, self.fees_total = realized, fees_total
 
 
 def _coin_add(coin: dict[str, tuple[Decimal, Decimal, Decimal]], symbol: str, *, pnl: Decimal = ZERO,
