@@ -16,7 +16,7 @@ Owns: ``TrainSettings``, ``build_dataset``, ``train_model`` and ``save_model``. 
   the folds: ``accuracy`` (direction), ``hit_rate_long`` / ``hit_rate_short``, ``mean_signed_move_bps`` (mean of
   sign(prediction) x realised move), ``rows``.
 - The model saved is fitted on every labelled row; the file (pickle, written by ``save_model``) holds
-  ``format``, ``features``, ``horizon_bars``, ``timeframe``, ``symbol``, ``data`` (file name, sha256, first and
+  ``format``, ``features``, ``features_sha256`` (``ml_features.feature_fingerprint``), ``horizon_bars``, ``timeframe``, ``symbol``, ``data`` (file name, sha256, first and
   last bar), ``windows`` (per fold: train and test bar times), ``oos``, ``seed``, ``sklearn_version`` and the two
   fitted estimators. Only load model files you built: unpickling runs code.
 """
@@ -32,7 +32,7 @@ from typing import Any
 
 from kraken_tui.domain import Candle
 from kraken_tui.engine.strategies.ml import MODEL_FORMAT
-from kraken_tui.engine.strategies.ml_features import FEATURES, FeatureBuilder
+from kraken_tui.engine.strategies.ml_features import FEATURES, FeatureBuilder, feature_fingerprint
 
 __all__ = ["MODEL_FORMAT", "TrainSettings", "build_dataset", "save_model", "train_model"]
 
@@ -124,7 +124,8 @@ def train_model(candles: Sequence[Candle], s: TrainSettings, meta: dict[str, Any
     oos = {"rows": total, "accuracy": hits / total, "mean_signed_move_bps": signed / total,
            "hit_rate_long": long_hits / longs if longs else None,
            "hit_rate_short": short_hits / shorts if shorts else None}
-    return {"format": MODEL_FORMAT, "features": list(FEATURES), "horizon_bars": s.horizon_bars,
+    return {"format": MODEL_FORMAT, "features": list(FEATURES), "features_sha256": feature_fingerprint(),
+            "horizon_bars": s.horizon_bars,
             "embargo_bars": s.embargo_bars, "folds": s.folds, "seed": s.seed, "rows": n, **meta,
             "windows": windows, "oos": oos, "sklearn_version": sklearn.__version__,
             "classifier": clf, "regressor": reg}

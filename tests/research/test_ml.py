@@ -106,3 +106,45 @@ def test_bad_model_files_are_named_at_start(model, tmp_path):
 def test_bad_flags_exit_2(shared_data, tmp_path, capsys, flags, named):
     code = main(["train", "--candles", str(shared_data(PF_5M)), "--out", str(tmp_path / "m.pkl"), *flags])
     assert code == 2 and named in capsys.readouterr().err
+
+
+def test_model_with_other_feature_values_is_refused(model, tmp_path):
+    """Same feature names, numbers computed differently (a fingerprint other than this code's): refused."""
+    _, out, _ = model
+    with open(out, "rb") as fh:
+        doc = pickle.load(fh)
+    doc["features_sha256"] = "0" * 64
+    other = tmp_path / "other_values.pkl"
+    other.write_bytes(pickle.dumps(doc))
+    with pytest.raises(ConfigError, match=r"features_sha256 000000000000 in the model.*retrain"):
+        build_strategy("ml", {"model_path": str(other)}, timeframe="5m")
+    with pytest.raises(ConfigError, match=r"strategy.params.ml.model_path.*features_sha256"):
+        build_strategy("ensemble", {"ml": {"model_path": str(other)}}, timeframe="5m")
+
+
+def test_ensemble_ml_slot_without_a_model_says_so():
+    ens = build_strategy("ensemble", {}, timeframe="5m")
+    assert ens.model is None and "no source for ml: weight redistributed" in ens.describe()
+
+
+def test_ensemble_uses_the_trained_model_end_to_end(model, tmp_path, capsys):
+    """train (above) -> a config whose ensemble names the model -> ``kraken-tui backtest --journal``: the report
+    shows the ML slot at its seed weight and the journal's ensemble signals carry the model's votes."""
+    import sqlite3
+
+    path, out, _ = model
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[strategy]\nname = "ensemble"\nsymbols = ["PF_XBTUSD"]\ntimeframe = "5m"\n'
+                   "[strategy.params]\nmin_confidence = 0.05\n"
+                   f'[strategy.params.ml]\nmodel_path = "{out}"\nmin_confidence = 0.0\n', encoding="utf-8")
+    journal = tmp_path / "bt.sqlite3"
+    code = main(["backtest", "--config", str(cfg), "--candles", str(path), "--journal", str(journal), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    note = next(n for n in doc["notes"] if n.startswith("ensemble slots:"))
+    assert "ml 40%" in note and f"model {out}" in note and "no source" not in note.split(";")[0]
+    with sqlite3.connect(journal) as db:
+        feats = [json.loads(f) for (f,) in db.execute("SELECT features FROM signals WHERE strategy = 'ensemble'")]
+    voted = [f for f in feats if "vote_ml" in f]
+    assert voted and all("slot_ml" in f for f in voted)
+    assert any(abs(f["slot_ml"]) > 0 for f in voted)

@@ -2,7 +2,7 @@
 
 Owns: ``MlSignals`` and ``ModelFileError``. At start the model file (``model_path``) is read and checked:
 missing, unreadable or not a model file (corrupt), another format version, or built for other features than
-``ml_features.FEATURES``, or for another timeframe than ``[strategy] timeframe``: a ``ConfigError`` naming
+``ml_features.FEATURES`` (names, or values: ``ml_features.feature_fingerprint``), or for another timeframe than ``[strategy] timeframe``: a ``ConfigError`` naming
 ``strategy.params.model_path`` and what is wrong; there is no fallback. On each close of the signal timeframe
 the features are computed (``FeatureBuilder``, the code training used) and the model gives
 
@@ -28,7 +28,7 @@ from kraken_tui.errors import ConfigError
 from ..signals import MarketView, Signal, SignalSide
 from ._base import StrategyBase
 from ._params import SERIES, Param
-from .ml_features import FEATURES, FeatureBuilder
+from .ml_features import FEATURES, FeatureBuilder, feature_fingerprint
 
 __all__ = ["MODEL_FORMAT", "MlSignals", "load_model"]
 
@@ -40,7 +40,8 @@ def load_model(path: Path, timeframe: str, key: str = _KEY) -> dict[str, Any]:
     """Read and check a model file (module docstring). Returns the model document.
 
     Raises:
-        ConfigError: (key ``key``) missing, corrupt, other format, other features or other timeframe.
+        ConfigError: (key ``key``) missing, corrupt, other format, other feature names, a feature fingerprint
+            other than ``ml_features.feature_fingerprint()``, or other timeframe.
     """
     if not str(path):
         raise ConfigError(key, "", "the path of a model file written by kraken-tui train")
@@ -60,6 +61,11 @@ def load_model(path: Path, timeframe: str, key: str = _KEY) -> dict[str, Any]:
     if doc.get("features") != list(FEATURES):
         raise ConfigError(key, str(path), f"a model built for the features {', '.join(FEATURES)} "
                                           f"(it has {doc.get('features')!r}): retrain with kraken-tui train")
+    have, want = doc.get("features_sha256"), feature_fingerprint()
+    if have != want:
+        raise ConfigError(key, str(path), f"a model whose features are computed as this engine computes them "
+                                          f"(features_sha256 {str(have)[:12]} in the model, {want[:12]} here: "
+                                          "the feature code changed since training): retrain with kraken-tui train")
     if doc.get("timeframe") != timeframe:
         raise ConfigError(key, str(path), f"a model for timeframe {timeframe} (it was trained on "
                                           f"{doc.get('timeframe')!r} candles)")

@@ -13,11 +13,15 @@ candle and earlier ones only:
 Funding is not a feature: a strategy's ``MarketView`` carries no funding rate, and a feature the live engine
 cannot compute would differ between training and trading.
 ``update`` returns None until every indicator is warm (51 bars).
+``feature_fingerprint()``: sha256 of the rows ``FeatureBuilder`` computes on a fixed synthetic series (values
+written to 9 significant digits): a model stores it at training and ``ml.load_model`` refuses a model whose
+fingerprint differs from the one this code computes (the names match but the numbers would not).
 Must not import: textual, numpy, risk or execution modules.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import deque
 
@@ -25,7 +29,7 @@ from kraken_tui.domain import Candle
 
 from ..indicators import ATR, EMA, MACD, RSI, BBands
 
-__all__ = ["FEATURES", "FeatureBuilder"]
+__all__ = ["FEATURES", "FeatureBuilder", "feature_fingerprint"]
 
 FEATURES: tuple[str, ...] = (
     "ret_1", "ret_5", "ret_20", "rsi_14", "macd_hist_bps", "bb_pct_b", "bb_width_bps", "atr_bps",
@@ -74,3 +78,28 @@ class FeatureBuilder:
             candle.volume / mean_vol if mean_vol > 0 else 0.0,
             (c - lo) / (hi - lo) if hi > lo else 0.5,
         ]
+
+
+def _reference_candles(n: int = 160) -> list[Candle]:
+    """The fixed series of ``feature_fingerprint``: 5-minute bars from 2024-01-01 UTC, a drifting sine wave
+    with a second cycle, volumes that vary with the bar."""
+    out = []
+    price = 100.0
+    for i in range(n):
+        nxt = 100.0 + 8.0 * math.sin(i / 9.0) + 3.0 * math.sin(i / 2.3) + i * 0.05
+        hi, lo = max(price, nxt) * 1.002, min(price, nxt) * 0.998
+        out.append(Candle(1_704_067_200_000 + i * 300_000, price, hi, lo, nxt, 10.0 + (i * 7) % 13))
+        price = nxt
+    return out
+
+
+def feature_fingerprint() -> str:
+    """sha256 (hex) of ``FEATURES`` and the rows ``FeatureBuilder`` computes on the fixed reference series
+    (module docstring). Same code, same fingerprint on any machine."""
+    h = hashlib.sha256(",".join(FEATURES).encode())
+    fb = FeatureBuilder()
+    for c in _reference_candles():
+        row = fb.update(c)
+        if row is not None:
+            h.update(("|".join(f"{v:.9g}" for v in row) + "\n").encode())
+    return h.hexdigest()
