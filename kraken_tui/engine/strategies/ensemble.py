@@ -40,6 +40,7 @@ Must not import: textual, numpy, risk or execution modules.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from kraken_tui.domain import Candle
@@ -210,6 +211,11 @@ class Ensemble(StrategyBase):
         """The ML slot's model component (``[strategy.params.ml] model_path``), or None."""
         return self._model
 
+    def attach_funding(self, rate_at: Callable[[str, int], float | None], source: str) -> None:
+        """Give the ML model component its funding source (``MlSignals.attach_funding``); no-op without a model."""
+        if self._model is not None:
+            self._model.attach_funding(rate_at, source)
+
     def ml_sources(self) -> list[str]:
         """The ML slot's components with a source now: ``ml`` (a loaded model) and/or ``external`` (a live
         reader)."""
@@ -245,7 +251,7 @@ class Ensemble(StrategyBase):
         used = ", ".join(f"{s} {v * 100:.0f}%" for s, v in active.items()) or "none"
         idle = [s for s in self.weights if s not in active]
         text = f"ensemble slots: {used}"
-        if "ml" in active:
+        if "ml" in active and self._model is not None:  # which model the slot reads
             src = self.ml_sources()
             names = [f"model {self._model.p['model_path']}" if s == "ml" and self._model else "external feed"
                      for s in src]
