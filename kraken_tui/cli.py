@@ -141,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--slippage-bps", type=float, help="market-order slippage, basis points (default 1)")
     op.add_argument("--from", dest="from_", metavar="ISO", help="start (UTC, ISO-8601)")
     op.add_argument("--to", metavar="ISO", help="end (UTC, ISO-8601)")
+    op.add_argument("--portfolio", action="store_true",
+                    help="score several files (one per symbol) as one account sharing equity, margin and limits")
     op.add_argument("--json", action="store_true", help="print the study as one JSON object")
 
     tr = sub.add_parser("train", help="fit the ml signal source's model walk-forward (scikit-learn)")
