@@ -62,9 +62,10 @@ def _cli(args: list[str]) -> dict[str, Any]:
     return dict(json.loads(text[text.index("{"):text.rindex("}") + 1]))
 
 
-def default_run(case: Case, from_iso: str) -> dict[str, Any]:
+def default_run(case: Case, from_iso: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     """The strategy with its default parameters and config.toml's risk, exits and costs (as ``kraken-tui
-    backtest`` with no flag but the file, symbol and ``--from``) from ``from_iso`` to the file's end; returns
+    backtest`` with no flag but the file, symbol and ``--from``; ``params``: strategy parameters instead of
+    the defaults) from ``from_iso`` to the file's end; returns
     trades, trades per day, gross, fees, funding and net P&L (USD), the deepest drawdown (fraction), the final
     operator state and ``opposite_within_1h``: the share of trades closed by a signal (``exit_reason``
     ``signal`` or ``reverse``) within an hour of their entry."""
@@ -79,7 +80,7 @@ def default_run(case: Case, from_iso: str) -> dict[str, Any]:
     stream = open_candles(case.path, symbol=case.symbol, from_ms=parse_time_flag("--from", from_iso))
     trades: list[Trade] = []
     s = BacktestSettings(
-        instrument=default_instrument(case.symbol), strategy=case.strategy, strategy_params={},
+        instrument=default_instrument(case.symbol), strategy=case.strategy, strategy_params=dict(params or {}),
         timeframe=stream.timeframe, bar_ms=stream.bar_ms,
         funding=FundingSchedule.constant_rate(DEFAULT_FUNDING_RATE, "default"),
         maker_fee_bps=cfg.paper.maker_fee_bps, taker_fee_bps=cfg.paper.taker_fee_bps,
