@@ -144,10 +144,11 @@ def _f(v: object, fmt: str = "{:+.0f}") -> str:
 def table(out: Path) -> str:
     """The markdown table of every case file in ``out``: per strategy and file, the tuned parameters' in-sample
     and out-of-sample net P&L (USD) and trades, the default parameters' out-of-sample net, gross, fees and
-    trades per day, and the deflated Sharpe ratio and PBO of the study."""
+    trades per day, share of trades closed by a signal within an hour and end state, and the deflated Sharpe
+    ratio and PBO of the study."""
     rows = ["| strategy | file | tuned IS net | tuned OOS net (trades) | default OOS net | default OOS gross "
-            "| default OOS fees | default trades/day | DSR | PBO |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| default OOS fees | default trades/day | default closed by a signal < 1 h | default end | DSR | PBO |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for p in sorted(out.glob("*.json")):
         d = json.loads(p.read_text(encoding="utf-8"))
         o = d.get("optimize", {})
@@ -157,7 +158,8 @@ def table(out: Path) -> str:
             f"| {d['strategy']} | {d['file'].split('.')[0]} | {_f(ins.get('net_pnl_usd'))} "
             f"| {_f(oos.get('net_pnl_usd'))} ({_f(oos.get('trades'), '{}')}) | {_f(de.get('net_pnl_usd'))} "
             f"| {_f(de.get('gross_pnl_usd'))} | {_f(de.get('fees_usd'), '{:.0f}')} "
-            f"| {_f(de.get('trades_per_day'), '{:.2f}')} | {_f(ov.get('deflated_sharpe'), '{:.2f}')} "
+            f"| {_f(de.get('trades_per_day'), '{:.2f}')} | {_f(de.get('opposite_within_1h'), '{:.0%}')} "
+            f"| {de.get('final_state', '-')} | {_f(ov.get('deflated_sharpe'), '{:.2f}')} "
             f"| {_f(ov.get('pbo'), '{:.2f}')} |")
     return "\n".join(rows) + "\n"
 

@@ -12,7 +12,8 @@ the features are computed (``FeatureBuilder``, the code training used) and the m
 
 Funding features read the source given to ``attach_funding`` (the backtest attaches its funding schedule,
 ``backtest.runner``); without one they are NaN, as in training without ``--funding``, and every signal's
-features say ``funding_fed`` 0.
+features say ``funding_fed`` 0 (and its reason says the funding features are missing when the model was
+trained with funding).
 A signal is emitted when confidence >= ``min_confidence`` and the expected move agrees with the direction
 by at least ``min_move_bps``. The model file is a pickle: only load files you built (unpickling runs code).
 scikit-learn must be installed (``pip install 'kraken-tui[ml]'``).
@@ -142,4 +143,6 @@ class MlSignals(StrategyBase):
         features = {"p_up": p_up, "expected_move_bps": move, "close": candle.close,
                     "funding_fed": float(self._funding is not None)}
         reason = (f"ml: P(up over {self.horizon_bars} bars) {p_up:.2f}, expected move {move:+.1f} bps")
+        if self._funding is None and (self.model.get("data") or {}).get("funding"):
+            reason += "; funding features missing (trained with funding, no funding source attached)"
         return self.signal(symbol, side, conf, reason, features, candle)
