@@ -206,3 +206,7 @@ def test_train_with_funding_and_backtest_reads_it(shared_data, tmp_path, capsys)
     assert bt.strategy.funding_source == sched.describe
     feats = [r.features for r in records if type(r).__name__ == "SignalRecord"]
     assert feats and all(f["funding_fed"] == 1.0 for f in feats)
+    # the ensemble hands the run's funding schedule to its ML slot's model
+    settings, rows = settings_for(path, "ensemble", {"ml": {"model_path": str(tmp_path / "f.pkl")}}, funding=sched)
+    ens = Backtest(settings)
+    assert ens.strategy.model is not None and ens.strategy.model.funding_source == sched.describe
