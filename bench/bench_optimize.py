@@ -74,12 +74,14 @@ def main() -> None:
     for name, extra in runs:
         wall, cpu, doc = _run(extra, a.trials, a.folds)
         results[name] = (wall, doc)
-        counts = [f["trials"] for f in doc["folds"]]
-        done = sum(c["complete"] for c in counts)
-        pruned = sum(c["pruned"] for c in counts)
+        st = doc["trial_states"]
+        states = ", ".join(f"{st[k]['count']} {k}" for k in ("feasible", "infeasible", "pruned", "failed"))
         print(f"{name:9} {wall:6.1f} s wall, {cpu:6.1f} s CPU (with children), study {doc['elapsed_s']:.1f} s; "
-              f"{doc['trials']} trials ({done} complete, {pruned} pruned); best {json.dumps(doc['best']['strategy'])}"
+              f"{doc['trials']} trials ({states}); best {json.dumps(doc['best']['strategy'])}"
               f"; out-of-sample sharpe {doc['overfitting']['objective_out_of_sample']}")
+        for k in ("infeasible", "pruned", "failed"):
+            for why, n in st[k]["reasons"].items():
+                print(f"          {k} {n}: {why}")
     serial_wall, serial = results["serial"]
     print(f"load average after {os.getloadavg()[0]:.2f}")
     ok = serial_wall < 120.0

@@ -141,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--slippage-bps", type=float, help="market-order slippage, basis points (default 1)")
     op.add_argument("--from", dest="from_", metavar="ISO", help="start (UTC, ISO-8601)")
     op.add_argument("--to", metavar="ISO", help="end (UTC, ISO-8601)")
+    op.add_argument("--portfolio", action="store_true",
+                    help="score several files (one per symbol) as one account sharing equity, margin and limits")
     op.add_argument("--json", action="store_true", help="print the study as one JSON object")
 
     tr = sub.add_parser("train", help="fit the ml signal source's model walk-forward (scikit-learn)")
@@ -152,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--embargo", type=int, default=12, help="bars dropped after the purge (default 12)")
     tr.add_argument("--max-iter", dest="max_iter", type=int, default=100, help="boosting rounds (default 100)")
     tr.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    tr.add_argument("--funding", type=Path, help="hourly funding-rate CSV of the funding features")
     tr.add_argument("--from", dest="from_", metavar="ISO", help="start (UTC, ISO-8601)")
     tr.add_argument("--to", metavar="ISO", help="end (UTC, ISO-8601)")
     tr.add_argument("--json", action="store_true", help="print the model document (no estimators) as JSON")

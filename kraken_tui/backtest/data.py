@@ -225,6 +225,16 @@ class FundingSchedule:
         i = bisect.bisect_right(self._times, hour_ms)
         return self._rates[i - 1] if i else 0.0
 
+    def known_rate(self, hour_ms: int) -> float | None:
+        """Like ``rate_for``, but None outside the file's span (before its first hour or after its last: the
+        file does not say); the constant rate everywhere for a constant schedule. The ``ml`` source's funding
+        features read this (``engine.strategies.ml_features``)."""
+        if self.constant is not None:
+            return self.constant
+        if not self._times or not self._times[0] <= hour_ms <= self._times[-1]:
+            return None
+        return self.rate_for(hour_ms)
+
     @property
     def span(self) -> tuple[int, int] | None:
         """(first, last) hour of the file, UTC ms; None for a constant rate."""

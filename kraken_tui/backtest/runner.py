@@ -117,6 +117,10 @@ class Backtest:
         if not isinstance(strategy, Strategy):  # every registered strategy is one (engine.signals.Strategy)
             raise ConfigError("--strategy", s.strategy, "a strategy with on_candle")
         self.strategy = strategy
+        attach_funding = getattr(strategy, "attach_funding", None)  # the ml source's funding features
+        if attach_funding is not None:
+            known = s.funding.known_rate
+            attach_funding(lambda _symbol, hour_ms: known(hour_ms), s.funding.describe)
         protective = bool(getattr(self.strategy, "protective_exits", True))
         sizing: str | None = getattr(self.strategy, "sizing", None)
         # decide() copies the risk config when the sizing mode differs; do that once (same semantics)

@@ -11,7 +11,9 @@ Modules, one job each:
 - ``executors``: where trials run (this process, ``--jobs N`` local processes, ``--ray`` on Ray).
 - ``study``: the study runner (optuna TPE in deterministic batches, median pruning, SQLite storage, resume).
 - ``report``: the terminal report, ``--json`` and the best parameters as TOML.
-- ``cli``: the ``optimize`` subcommand.
+- ``cli``: the ``optimize`` subcommand (``--portfolio``: the files as one account, ``backtest.portfolio``).
+- ``ml_train`` / ``train_cli``: ``kraken-tui train``, the ``ml`` signal source's model.
+- ``evidence``: the default-strategy studies of docs/research.md (``python -m kraken_tui.research.evidence``).
 optuna is the optional extra ``research`` and Ray the extra ``distributed``; neither is imported at module
 level outside ``study``/``executors`` functions, so ``backtest --lookahead-check`` needs neither.
 May import: the backtest, the engine, the journal's statistics and records, domain, config, errors.

@@ -9,6 +9,8 @@ starting balance, liquidation fee; ``[risk]``, ``[exits]``, ``[operator]``), sli
 per fold, ``--folds`` 3 anchored, seed 42, batch 8, objective ``sharpe``, constraints ``min_trades`` 1 and
 ``max_drawdown_pct`` 100 (off); storage ``<platform data dir>/optimize.sqlite3``; a new study name
 ``<strategy>-<UTC time>`` unless ``--study NAME`` (which resumes NAME when it exists).
+``--portfolio``: the files (one per symbol, one timeframe) are scored as ONE account (``backtest.portfolio``)
+instead of one account each.
 Without ``--space``, each numeric parameter of the strategy is searched from a quarter to 4x its default
 (within its declared bounds); booleans, strings and tables keep their defaults.
 The progress bar (rich, with ETA) goes to stderr when it is a terminal, never with ``--json``.
@@ -159,13 +161,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     w = Workload(strategy, base, cfg.risk, cfg.exits, cfg.operator, markets, objective,
                  int(space.constraints.get("min_trades", 1)), float(space.constraints.get("max_drawdown_pct", 100.0)),
                  cfg.paper.maker_fee_bps, cfg.paper.taker_fee_bps, slip, cfg.paper.starting_balance_usd,
-                 cfg.paper.liquidation_fee_pct)
+                 cfg.paper.liquidation_fee_pct, portfolio=bool(getattr(args, "portfolio", False)))
+    if w.portfolio and len({m.timeframe for m in markets}) != 1:
+        raise ConfigError("--portfolio", ",".join(f"{m.label}:{m.timeframe}" for m in markets),
+                          "candle files of one timeframe")
     fp_doc = {"strategy": strategy, "base": base, "space": space.to_json(), "objective": objective,
               "constraints": [w.min_trades, w.max_drawdown_pct], "folds": folds, "mode": mode,
               "train_segments": train_segments, "seed": seed, "batch": batch, "markets": ident,
               "fees": [w.maker_fee_bps, w.taker_fee_bps], "slippage": slip, "balance": w.starting_balance_usd,
               "risk": cfg.risk.model_dump(mode="json"), "exits": cfg.exits.model_dump(mode="json"),
-              "operator": cfg.operator.model_dump(mode="json")}
+              "operator": cfg.operator.model_dump(mode="json"), **({"portfolio": True} if w.portfolio else {})}
     fingerprint = hashlib.sha256(json.dumps(fp_doc, sort_keys=True, default=str).encode()).hexdigest()
     name = args.study or f"{strategy}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     storage = Path(args.storage) if args.storage is not None else default_data_dir() / "optimize.sqlite3"
@@ -186,7 +191,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             res = run_study(spec, w, ex)
     finally:
         ex.close()
-    context = {"strategy": strategy, "files": [f"{m.label}@{m.symbol}" for m in markets],
+    context = {"strategy": strategy, "files": [f"{m.label}@{m.symbol}" for m in markets], "portfolio": w.portfolio,
                "space": space.source, "base_params": base}
     try:
         if args.json:

@@ -7,8 +7,9 @@ object store), ``TrialTask`` (one trial's values, window and pruning thresholds)
 makes ``--jobs`` and Ray give the serial run's results).
 
 A window ``[start_ms, end_ms)`` of a file is run by the backtest runner (``backtest.runner.Backtest``, one
-account per file: the runner simulates one instrument per account, so several files are scored side by
-side, not as one portfolio) over the window's bars preceded by up to ``warmup_bars`` earlier bars, on which
+account per file: several files are scored side by side), or, with ``Workload.portfolio``, all files as ONE
+account by the portfolio backtest (``backtest.portfolio``: shared equity, margin and risk limits; its curve
+and trades are the window's) over the window's bars preceded by up to ``warmup_bars`` earlier bars, on which
 the strategy warms up (it cannot signal before ``warmup_bars`` bars, so no trade starts there; a trade that
 would is not counted). The window is run in ``steps`` equal parts; after each part the net P&L so far (USD,
 all files) is the trial's intermediate value. Pruning (optuna's ``MedianPruner`` rule, decided against a
@@ -26,6 +27,7 @@ from typing import Any, Literal
 
 from kraken_tui.backtest.columns import CandleRow
 from kraken_tui.backtest.data import FundingSchedule
+from kraken_tui.backtest.portfolio import PortfolioBacktest, PortfolioMarket, PortfolioSettings
 from kraken_tui.backtest.runner import Backtest, BacktestSettings
 from kraken_tui.config import ExitsConfig, OperatorConfig, RiskConfig
 from kraken_tui.domain import Instrument
@@ -67,7 +69,7 @@ class Market:
 class Workload:
     """What every trial of a study shares. Fees and slippage in basis points, balances USD (PF_ accounts),
     ``objective`` a ``space.OBJECTIVES`` name, ``min_trades`` and ``max_drawdown_pct`` the constraints,
-    ``steps`` the pruning checkpoints per window."""
+    ``steps`` the pruning checkpoints per window, ``portfolio`` one shared account for all files."""
 
     strategy: str
     base_params: dict[str, Any]
@@ -84,6 +86,8 @@ class Workload:
     starting_balance_usd: float = 10_000.0
     liquidation_fee_pct: float = 0.25
     steps: int = 4
+    portfolio: bool = False
+    """Run the files as ONE account (``backtest.portfolio``) instead of one account per file."""
 
 
 @dataclass
@@ -139,6 +143,8 @@ def evaluate(w: Workload, task: TrialTask) -> TrialOutcome:
         warm = build_strategy(w.strategy, params, timeframe=w.markets[0].timeframe).warmup_bars
     except ConfigError as exc:
         return TrialOutcome(task.number, "failed", reason=str(exc))
+    if w.portfolio:
+        return _evaluate_portfolio(w, task, params, risk, warm)
     runs: list[tuple[Market, Backtest, list[Trade], list[list[CandleRow]]]] = []
     for m in w.markets:
         lo, hi = m.span(task.start_ms, task.end_ms)
@@ -176,6 +182,51 @@ def evaluate(w: Workload, task: TrialTask) -> TrialOutcome:
     value = objective_value(mets, w.objective)
     out = TrialOutcome(task.number, "complete", value, constraint_values(mets, w.min_trades, w.max_drawdown_pct),
                        mets, wins, inter)
+    if value is None:
+        out.state = "failed"
+        out.reason = f"{w.objective} undefined (e.g. no trade, no losing trade or no variance)"
+    return out
+
+
+def _evaluate_portfolio(w: Workload, task: TrialTask, params: dict[str, Any], risk: RiskConfig,
+                        warm: int) -> TrialOutcome:
+    """One trial as one shared account over every file (``backtest.portfolio``): the window's bars of each
+    file after up to ``warm`` earlier bars, run in ``w.steps`` equal slices of time for the pruning checks."""
+    markets = []
+    for m in w.markets:
+        lo, hi = m.span(task.start_ms, task.end_ms)
+        if hi > lo:
+            markets.append(PortfolioMarket(m.instrument, m.rows[max(0, lo - warm):hi], m.funding))
+    if not markets:
+        return TrialOutcome(task.number, "failed", reason="no bars in the window")
+    tf = {m.timeframe for m in w.markets}
+    if len(tf) != 1:
+        return TrialOutcome(task.number, "failed", reason=f"a portfolio needs one timeframe (files have {sorted(tf)})")
+    m0 = w.markets[0]
+    try:
+        bt = PortfolioBacktest(PortfolioSettings(
+            markets=markets, strategy=w.strategy, strategy_params=params, timeframe=m0.timeframe, bar_ms=m0.bar_ms,
+            maker_fee_bps=w.maker_fee_bps, taker_fee_bps=w.taker_fee_bps, slippage_bps=w.slippage_bps,
+            starting_balance_usd=w.starting_balance_usd, risk=risk, operator=w.operator))
+    except ConfigError as exc:
+        return TrialOutcome(task.number, "failed", reason=str(exc))
+    inter: list[float] = []
+    span = task.end_ms - task.start_ms
+    for k in range(w.steps):
+        cut = task.end_ms if k == w.steps - 1 else task.start_ms + span * (k + 1) // w.steps
+        res = bt.run_until(cut)
+        pnl = res.final_equity_usd - float(res.starting_equity_usd)
+        inter.append(pnl)
+        lim = task.prune_below[k] if task.prune_below is not None and k < w.steps - 1 else None
+        if lim is not None and pnl < lim:
+            return TrialOutcome(task.number, "pruned", intermediate=inter,
+                                reason=f"net P&L {pnl:.2f} USD below the median {lim:.2f} at step {k + 1}")
+    res = bt.result
+    win = window_stats(res, res.trades, "portfolio", task.start_ms, task.end_ms)
+    mets = metrics([win])
+    value = objective_value(mets, w.objective)
+    out = TrialOutcome(task.number, "complete", value, constraint_values(mets, w.min_trades, w.max_drawdown_pct),
+                       mets, [win], inter)
     if value is None:
         out.state = "failed"
         out.reason = f"{w.objective} undefined (e.g. no trade, no losing trade or no variance)"

@@ -1,4 +1,5 @@
-"""``kraken-tui train``'s model: gradient boosting on the ``ml`` source's features (candles only), trained walk-forward with
+"""``kraken-tui train``'s model: gradient boosting on the ``ml`` source's features (candles and, with ``--funding``,
+the hourly funding rates), trained walk-forward with
 an embargo, saved with everything needed to check it at load.
 
 Owns: ``TrainSettings``, ``build_dataset``, ``train_model`` and ``save_model``. Rules:
@@ -15,9 +16,11 @@ Owns: ``TrainSettings``, ``build_dataset``, ``train_model`` and ``save_model``. 
   Learning*, 2018, ch. 7), and is scored on ``[test_start, test_end)``. Out-of-sample metrics, stitched over
   the folds: ``accuracy`` (direction), ``hit_rate_long`` / ``hit_rate_short``, ``mean_signed_move_bps`` (mean of
   sign(prediction) x realised move), ``rows``.
+- A feature column without data (NaN on every row: funding without ``--funding``) is fitted as a constant,
+  so the model never splits on it; the file lists such columns in ``features_without_data``.
 - The model saved is fitted on every labelled row; the file (pickle, written by ``save_model``) holds
-  ``format``, ``features``, ``horizon_bars``, ``timeframe``, ``symbol``, ``data`` (file name, sha256, first and
-  last bar), ``windows`` (per fold: train and test bar times), ``oos``, ``seed``, ``sklearn_version`` and the two
+  ``format``, ``features``, ``features_sha256`` (``ml_features.feature_fingerprint``), ``horizon_bars``, ``timeframe``, ``symbol``, ``data`` (file name, sha256, first and
+  last bar; ``funding``: the funding file's name, sha256 and span, or None), ``windows`` (per fold: train and test bar times), ``oos``, ``seed``, ``sklearn_version`` and the two
   fitted estimators. Only load model files you built: unpickling runs code.
 """
 
@@ -32,9 +35,14 @@ from typing import Any
 
 from kraken_tui.domain import Candle
 from kraken_tui.engine.strategies.ml import MODEL_FORMAT
-from kraken_tui.engine.strategies.ml_features import FEATURES, FeatureBuilder
+from kraken_tui.engine.strategies.ml_features import (
+    FEATURES,
+    FeatureBuilder,
+    FundingRateAt,
+    feature_fingerprint,
+)
 
-__all__ = ["MODEL_FORMAT", "TrainSettings", "build_dataset", "save_model", "train_model"]
+__all__ = ["MODEL_FORMAT", "TrainSettings", "build_dataset", "empty_columns", "save_model", "train_model"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +60,17 @@ class TrainSettings:
     max_leaf_nodes: int = 15
 
 
-def build_dataset(candles: Sequence[Candle], horizon_bars: int) -> tuple[list[int], list[list[float]], list[float]]:
-    """Rows ``(bar indexes, features, labels_bps)`` over ``candles`` (oldest first). Raises ValueError when no
-    row has a label."""
-    fb = FeatureBuilder()
+def build_dataset(candles: Sequence[Candle], horizon_bars: int, bar_ms: int,
+                  funding_rate_at: FundingRateAt | None = None) -> tuple[list[int], list[list[float]], list[float]]:
+    """Rows ``(bar indexes, features, labels_bps)`` over ``candles`` (oldest first, bars of ``bar_ms``), funding
+    features from ``funding_rate_at`` (``ml_features``; None = NaN). Raises ValueError when no row has a label."""
+    fb = FeatureBuilder(bar_ms)
     idx: list[int] = []
     xs: list[list[float]] = []
     ys: list[float] = []
     n = len(candles)
     for i, c in enumerate(candles):
-        row = fb.update(c)
+        row = fb.update(c, funding_rate_at)
         if row is None or i + horizon_bars >= n:
             continue
         idx.append(i)
@@ -72,8 +81,18 @@ def build_dataset(candles: Sequence[Candle], horizon_bars: int) -> tuple[list[in
     return idx, xs, ys
 
 
+def empty_columns(xs: list[list[float]]) -> list[int]:
+    """Indexes of the feature columns that are NaN on every row (e.g. funding features without a funding file,
+    or one that does not cover the candles)."""
+    return [j for j in range(len(xs[0])) if all(math.isnan(r[j]) for r in xs)] if xs else []
+
+
 def _fit(xs: list[list[float]], ys: list[float], s: TrainSettings) -> tuple[Any, Any]:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    empty = empty_columns(xs)
+    if empty:  # scikit-learn cannot bin an all-NaN column; a constant one is never split on, so never read
+        xs = [[0.0 if j in empty else v for j, v in enumerate(r)] for r in xs]
 
     kw = {"max_iter": s.max_iter, "learning_rate": s.learning_rate, "max_leaf_nodes": s.max_leaf_nodes,
           "early_stopping": False, "random_state": s.seed}
@@ -82,13 +101,15 @@ def _fit(xs: list[list[float]], ys: list[float], s: TrainSettings) -> tuple[Any,
     return clf, reg
 
 
-def train_model(candles: Sequence[Candle], s: TrainSettings, meta: dict[str, Any]) -> dict[str, Any]:
-    """Train walk-forward then on all rows (module docstring); return the model document (``meta`` merged in:
-    symbol, timeframe, data). Raises ValueError when the data cannot hold ``folds`` test windows with at
+def train_model(candles: Sequence[Candle], s: TrainSettings, meta: dict[str, Any], bar_ms: int,
+                funding_rate_at: FundingRateAt | None = None) -> dict[str, Any]:
+    """Train walk-forward then on all rows (module docstring) of bars of ``bar_ms``, funding features from
+    ``funding_rate_at`` (None = NaN); return the model document (``meta`` merged in: symbol, timeframe, data,
+    funding). Raises ValueError when the data cannot hold ``folds`` test windows with at
     least one training and one test row each, or the training labels are all one direction."""
     import sklearn
 
-    idx, xs, ys = build_dataset(candles, s.horizon_bars)
+    idx, xs, ys = build_dataset(candles, s.horizon_bars, bar_ms, funding_rate_at)
     n = len(xs)
     block = n // (s.folds + 1)
     gap = s.horizon_bars + s.embargo_bars
@@ -124,8 +145,10 @@ def train_model(candles: Sequence[Candle], s: TrainSettings, meta: dict[str, Any
     oos = {"rows": total, "accuracy": hits / total, "mean_signed_move_bps": signed / total,
            "hit_rate_long": long_hits / longs if longs else None,
            "hit_rate_short": short_hits / shorts if shorts else None}
-    return {"format": MODEL_FORMAT, "features": list(FEATURES), "horizon_bars": s.horizon_bars,
-            "embargo_bars": s.embargo_bars, "folds": s.folds, "seed": s.seed, "rows": n, **meta,
+    return {"format": MODEL_FORMAT, "features": list(FEATURES), "features_sha256": feature_fingerprint(),
+            "horizon_bars": s.horizon_bars,
+            "features_without_data": [FEATURES[j] for j in empty_columns(xs)], "embargo_bars": s.embargo_bars,
+            "folds": s.folds, "seed": s.seed, "rows": n, **meta,
             "windows": windows, "oos": oos, "sklearn_version": sklearn.__version__,
             "classifier": clf, "regressor": reg}
 

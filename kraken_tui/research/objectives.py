@@ -30,9 +30,9 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import Any, Protocol
 
-from kraken_tui.backtest.runner import BacktestResult
 from kraken_tui.domain.timeunits import DAY_MS
 from kraken_tui.journal.trades import Trade
 
@@ -67,7 +67,22 @@ class WindowStats:
     gross_pnl_usd: float = 0.0
 
 
-def window_stats(res: BacktestResult, trades: Iterable[Trade], symbol: str, start_ms: int, end_ms: int
+class EquityRun(Protocol):
+    """What ``window_stats`` reads of a finished run: ``curve`` ((time ms, equity USD) points, oldest first) and
+    ``starting_equity_usd`` (``backtest.runner.BacktestResult``, ``backtest.portfolio.PortfolioResult``)."""
+
+    @property
+    def curve(self) -> Sequence[tuple[int, float]]:
+        """Equity curve points."""
+        ...
+
+    @property
+    def starting_equity_usd(self) -> Decimal:
+        """Equity at the start, USD."""
+        ...
+
+
+def window_stats(res: EquityRun, trades: Iterable[Trade], symbol: str, start_ms: int, end_ms: int
                  ) -> WindowStats:
     """Reduce a finished backtest to the window ``[start_ms, end_ms)`` (bars before it only warmed the
     strategy up): its equity curve from the last point at or before ``start_ms`` and the trades entered at or

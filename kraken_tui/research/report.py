@@ -1,7 +1,8 @@
 """Output of ``kraken-tui optimize``: the terminal report (rich tables, a plotext chart), the ``--json``
 document and the best parameters as a TOML block ready to merge into config.toml.
 
-Owns: ``best_toml``, ``json_report``, ``text_report`` and ``oos_chart``.
+Owns: ``best_toml``, ``json_report``, ``text_report``, ``oos_chart`` and ``trial_states`` /
+``trial_states_line`` (every trial counted by state with its reasons).
 JSON keys (docs/cli-contract.md: at least ``best``, ``in_sample``, ``out_of_sample``, ``trials``): ``study``,
 ``storage``, ``strategy``, ``files``, ``objective``, ``seed``, ``batch``, ``walk_forward``, ``trials`` (trials
 finished over all folds), ``trials_per_fold``, ``best`` (``{"strategy": {...}, "risk": {...}, "exits":
@@ -9,7 +10,8 @@ finished over all folds), ``trials_per_fold``, ``best`` (``{"strategy": {...}, "
 ``in_sample`` and ``out_of_sample`` (``objectives.metrics`` keys), ``overfitting`` (``objective_in_sample``:
 mean of the folds' best train values; ``objective_out_of_sample``: the stitched test windows' value;
 ``gap`` = in - out; ``deflated_sharpe`` and ``pbo`` of the best fold), ``folds`` (one object per fold),
-``executor``, ``resumed_trials``, ``elapsed_s``, ``notes``.
+``executor``, ``resumed_trials``, ``elapsed_s``, ``notes``, ``trial_states`` (``{"total": n, "feasible" |
+"infeasible" | "pruned" | "failed": {"count": n, "reasons": {reason: n}}}``; per fold too).
 Must not import: textual, the UI, the paper exchange's server.
 """
 
@@ -22,7 +24,7 @@ from typing import Any
 
 from .study import FoldResult, StudyResult, objective_of
 
-__all__ = ["best_toml", "json_report", "oos_chart", "text_report"]
+__all__ = ["best_toml", "json_report", "oos_chart", "text_report", "trial_states", "trial_states_line"]
 
 
 def _grouped(values: dict[str, Any] | None) -> dict[str, dict[str, Any]] | None:
@@ -79,7 +81,35 @@ def _fold_json(f: FoldResult) -> dict[str, Any]:
             "in_sample": f.best.metrics if f.best else None, "out_of_sample": f.test.metrics if f.test else None,
             "objective_in_sample": f.best.value if f.best else None,
             "objective_out_of_sample": f.test.value if f.test else None,
-            "trials": f.counts, "deflated_sharpe": f.deflated_sharpe, "pbo": f.pbo}
+            "trials": f.counts, "trial_states": f.states, "deflated_sharpe": f.deflated_sharpe, "pbo": f.pbo}
+
+
+def trial_states(res: StudyResult) -> dict[str, Any]:
+    """Every trial of the study by state, with the reasons (``study.explain_states`` summed over the folds):
+    ``{"total": n, "<state>": {"count": n, "reasons": {reason: n}}}`` for the states ``feasible``,
+    ``infeasible``, ``pruned`` and ``failed``; the counts add up to ``total``."""
+    out: dict[str, Any] = {}
+    total = 0
+    for state in ("feasible", "infeasible", "pruned", "failed"):
+        reasons: dict[str, int] = {}
+        for f in res.folds:
+            for why, n in f.states.get(state, {}).items():
+                reasons[why] = reasons.get(why, 0) + n
+        count = sum(reasons.values())
+        total += count
+        out[state] = {"count": count, "reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))}
+    return {"total": total, **out}
+
+
+def trial_states_line(res: StudyResult) -> str:
+    """One line: ``N trials: a feasible + b infeasible (why: n, ...) + c pruned (...) + d failed (...)``."""
+    ts = trial_states(res)
+    parts = []
+    for state in ("feasible", "infeasible", "pruned", "failed"):
+        st = ts[state]
+        why = "; ".join(f"{r}: {n}" for r, n in st["reasons"].items()) if state != "feasible" else ""
+        parts.append(f"{st['count']} {state}" + (f" ({why})" if why else ""))
+    return f"{ts['total']} trials: " + " + ".join(parts)
 
 
 def _overfitting(res: StudyResult) -> dict[str, Any]:
@@ -103,7 +133,7 @@ def json_report(res: StudyResult, context: dict[str, Any]) -> dict[str, Any]:
         "best_toml": best_toml(res, str(context.get("strategy", ""))),
         "in_sample": res.in_sample, "out_of_sample": res.out_of_sample, "overfitting": _overfitting(res),
         "folds": [_fold_json(f) for f in res.folds], "executor": res.executor, "resumed_trials": res.resumed,
-        "elapsed_s": res.elapsed_s, "notes": res.notes,
+        "elapsed_s": res.elapsed_s, "notes": res.notes, "trial_states": trial_states(res),
     }
     return dict(_clean(doc))
 
@@ -204,6 +234,7 @@ def text_report(res: StudyResult, context: dict[str, Any], width: int = 110, col
               f"in-sample Sharpe beats luck over the trials; < 0.95: not significant); probability of backtest "
               f"over-fitting {_num(of['pbo'], '{:.2f}')} (CSCV; > 0.5: the in-sample best is usually below "
               f"median out of sample)")
+    con.print(trial_states_line(res))
     for note in res.notes:
         con.print(f"note: {note}")
     chart = oos_chart(res, width=min(width, 120), color=color)

@@ -31,7 +31,7 @@ import hashlib
 import statistics
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,6 +94,64 @@ class FoldResult:
     history: list[float | None]
     deflated_sharpe: float | None = None
     pbo: float | None = None
+    states: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Every trial of the fold by state and reason (``explain_states``)."""
+
+
+def reason_group(reason: str | None) -> str:
+    """A failed or pruned trial's reason without its numbers, so that trials failing for the same rule count
+    together: a ``ConfigError`` text ``key = value: expected E`` -> ``bad parameters: key (expected E)``;
+    ``net P&L x USD below the median y at step k`` -> ``net P&L below the running median at step k``; others
+    as they are (``no bars in the window``, ``<objective> undefined (...)``)."""
+    import re
+
+    if not reason:
+        return "no reason recorded"
+    m = re.match(r"^(\S+) = .*?: expected (.*)$", reason, re.S)
+    if m:  # the numbers of one trial (e.g. "fewer bars than slow (7)") dropped
+        expected = re.sub(r"\s*\([-+\d.e]+\)", "", m.group(2))
+        return f"bad parameters: {m.group(1)} (expected {expected})"
+    m = re.match(r"^net P&L .* below the median .* at step (\d+)$", reason)
+    if m:
+        return f"net P&L below the running median at step {m.group(1)} (median pruning)"
+    return reason
+
+
+def explain_states(trials: Sequence[optuna.trial.FrozenTrial], min_trades: int,
+                   max_drawdown_pct: float) -> dict[str, dict[str, int]]:
+    """Every finished trial counted once, by state and reason: ``feasible`` (complete, within the
+    constraints: {"scored": n}), ``infeasible`` (complete but outside a constraint: "fewer than N trades",
+    "max drawdown above X %"; both when both), ``pruned`` and ``failed`` (by ``reason_group`` of the reason
+    recorded with the trial). The counts of the four states add up to the trials."""
+    from optuna.trial import TrialState
+
+    out: dict[str, dict[str, int]] = {"feasible": {}, "infeasible": {}, "pruned": {}, "failed": {}}
+
+    def add(state: str, why: str) -> None:
+        out[state][why] = out[state].get(why, 0) + 1
+
+    for t in trials:
+        if t.state == TrialState.COMPLETE:
+            if t.user_attrs.get("feasible"):
+                add("feasible", "scored")
+                continue
+            c = t.user_attrs.get("constraints")
+            if not c:
+                add("infeasible", "outside a constraint (values not recorded)")
+                continue
+            why = []
+            if c[0] > 0:
+                why.append(f"fewer than {min_trades} trades")
+            if len(c) > 1 and c[1] > 0:
+                why.append(f"max drawdown above {max_drawdown_pct:g} %")
+            add("infeasible", " and ".join(why) or "objective not scored")
+        elif t.state == TrialState.PRUNED:
+            add("pruned", reason_group(t.user_attrs.get("reason")))
+        elif t.state == TrialState.FAIL:
+            add("failed", reason_group(t.user_attrs.get("reason")))
+        else:
+            add("failed", f"not finished ({t.state.name.lower()})")
+    return out
 
 
 @dataclass
@@ -182,6 +240,8 @@ def _tell(study: optuna.Study, trial: optuna.Trial, o: TrialOutcome) -> None:
     for key, c in zip(CONSTRAINTS, o.constraints or [0.0, 0.0], strict=True):
         trial.set_constraint(key, c)  # TPE ranks feasible trials first (<= 0 = satisfied)
     trial.set_user_attr("feasible", o.feasible)
+    if o.constraints:
+        trial.set_user_attr("constraints", list(o.constraints))
     if o.metrics:
         trial.set_user_attr("metrics", {k: v for k, v in o.metrics.items()})
     if o.reason:
@@ -313,9 +373,10 @@ def _fold(spec: StudySpec, storage: Any, w: Workload, ex: Executor, fold: Fold,
               (("complete", TrialState.COMPLETE), ("pruned", TrialState.PRUNED), ("failed", TrialState.FAIL))}
     counts["infeasible"] = sum(1 for t in trials if t.state == TrialState.COMPLETE and not t.user_attrs.get("feasible"))
     history = [t.value if t.state == TrialState.COMPLETE else None for t in trials]
+    states = explain_states(trials, w.min_trades, w.max_drawdown_pct)
     best_t = _best(mem)
     if best_t is None:
-        return FoldResult(fold, None, None, None, None, counts, history), len(stored)
+        return FoldResult(fold, None, None, None, None, counts, history, states=states), len(stored)
     values = dict(best_t.params)
     best = outcomes.get(best_t.number) or evaluate(w, TrialTask(best_t.number, values, fold.train_start_ms,
                                                                   fold.train_end_ms))
@@ -334,7 +395,7 @@ def _fold(spec: StudySpec, storage: Any, w: Workload, ex: Executor, fold: Fold,
         outcomes[o.number] = o
     rets = _returns_for_pbo([outcomes[t.number] for t in complete if t.number in outcomes])
     pbo = pbo_cscv(rets, PBO_BLOCKS) if len(rets) >= 2 else None
-    return FoldResult(fold, best, best_t.number, values, test, counts, history, dsr, pbo), len(stored)
+    return FoldResult(fold, best, best_t.number, values, test, counts, history, dsr, pbo, states), len(stored)
 
 
 def run_study(spec: StudySpec, w: Workload, ex: Executor, progress: Callable[[int], None] | None = None

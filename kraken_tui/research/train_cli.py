@@ -1,7 +1,9 @@
 """``kraken-tui train``: fit the ``ml`` signal source's model on a candle file, walk-forward
 with an embargo (research.ml_train), and write the model file.
 
-Owns: ``run`` (``cli.HANDLERS["train"]``). Output: a short text summary (or ``--json``: the model document
+Owns: ``run`` (``cli.HANDLERS["train"]``). ``--funding PATH``: the hourly
+funding CSV (``backtest.data.FundingSchedule``, the backtest's reader) the funding features read; without it
+they are NaN. Output: a short text summary (or ``--json``: the model document
 without the estimators: features, horizon, data hashes, windows, out-of-sample metrics). Exit 0 on success,
 2 on a bad flag or data file, or when scikit-learn is missing (``pip install 'kraken-tui[ml]'``).
 Must not import at module level: sklearn, textual.
@@ -17,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from kraken_tui.backtest.data import open_candles, parse_time_flag
+from kraken_tui.backtest.data import FundingSchedule, open_candles, parse_time_flag
 from kraken_tui.domain import Candle
 from kraken_tui.errors import ConfigError
 
@@ -54,12 +56,22 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     to_ms = parse_time_flag("--to", args.to) if args.to else None
     stream = open_candles(args.candles, symbol=sym, from_ms=from_ms, to_ms=to_ms)
     candles = [Candle(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in stream.rows]
+    funding, rate_at = None, None
+    if getattr(args, "funding", None) is not None:
+        sched = FundingSchedule.from_csv(args.funding, sym)
+        span = sched.span
+        if span is None:
+            raise ConfigError("--funding", str(args.funding), "a funding CSV with at least one rate")
+        rate_at = sched.known_rate
+        funding = {"file": Path(args.funding).name, "sha256": hashlib.sha256(Path(args.funding).read_bytes()).hexdigest(),
+                   "first_ms": span[0], "last_ms": span[1], "describe": sched.describe}
     meta = {"symbol": sym, "timeframe": stream.timeframe,
             "data": {"candles": Path(args.candles).name,
                      "candles_sha256": hashlib.sha256(Path(args.candles).read_bytes()).hexdigest(),
-                     "first_ms": candles[0].ts_ms, "last_ms": candles[-1].ts_ms, "bars": len(candles)}}
+                     "first_ms": candles[0].ts_ms, "last_ms": candles[-1].ts_ms, "bars": len(candles),
+                     "funding": funding}}
     try:
-        doc = train_model(candles, s, meta)
+        doc = train_model(candles, s, meta, stream.bar_ms, rate_at)
     except ValueError as exc:
         raise ConfigError("--folds", args.folds, str(exc)) from None
     save_model(doc, args.out)

@@ -62,7 +62,7 @@ def test_same_seed_same_model_other_seed_other_model(model, tmp_path, capsys):
     assert {k: v for k, v in again.items() if k != "model"} == {k: v for k, v in doc.items() if k != "model"}
     a = build_strategy("ml", {"model_path": str(out), "min_confidence": 0.0}, timeframe="5m")
     b = build_strategy("ml", {"model_path": str(tmp_path / "again.pkl"), "min_confidence": 0.0}, timeframe="5m")
-    row = [0.001, 0.002, -0.003, 0.55, 1.0, 0.6, 80.0, 20.0, 5.0, 1.2, 0.7]
+    row = [0.001, 0.002, -0.003, 0.55, 1.0, 0.6, 80.0, 20.0, 5.0, 1.2, 0.7, 0.1, 0.01, 30.0]
     assert a.model["classifier"].predict_proba([row]).tolist() == b.model["classifier"].predict_proba([row]).tolist()
     _, other = _train(path, tmp_path / "other.pkl", capsys, "--seed", "7")
     c = build_strategy("ml", {"model_path": str(tmp_path / "other.pkl")}, timeframe="5m")
@@ -106,3 +106,107 @@ def test_bad_model_files_are_named_at_start(model, tmp_path):
 def test_bad_flags_exit_2(shared_data, tmp_path, capsys, flags, named):
     code = main(["train", "--candles", str(shared_data(PF_5M)), "--out", str(tmp_path / "m.pkl"), *flags])
     assert code == 2 and named in capsys.readouterr().err
+
+
+def test_model_with_other_feature_values_is_refused(model, tmp_path):
+    """Same feature names, numbers computed differently (a fingerprint other than this code's): refused."""
+    _, out, _ = model
+    with open(out, "rb") as fh:
+        doc = pickle.load(fh)
+    doc["features_sha256"] = "0" * 64
+    other = tmp_path / "other_values.pkl"
+    other.write_bytes(pickle.dumps(doc))
+    with pytest.raises(ConfigError, match=r"features_sha256 000000000000 in the model.*retrain"):
+        build_strategy("ml", {"model_path": str(other)}, timeframe="5m")
+    with pytest.raises(ConfigError, match=r"strategy.params.ml.model_path.*features_sha256"):
+        build_strategy("ensemble", {"ml": {"model_path": str(other)}}, timeframe="5m")
+
+
+def test_ensemble_ml_slot_without_a_model_says_so():
+    ens = build_strategy("ensemble", {}, timeframe="5m")
+    assert ens.model is None and "no source for ml: weight redistributed" in ens.describe()
+
+
+def test_ensemble_uses_the_trained_model_end_to_end(model, tmp_path, capsys):
+    """train (above) -> a config whose ensemble names the model -> ``kraken-tui backtest --journal``: the report
+    shows the ML slot at its seed weight and the journal's ensemble signals carry the model's votes."""
+    import sqlite3
+
+    path, out, _ = model
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[strategy]\nname = "ensemble"\nsymbols = ["PF_XBTUSD"]\ntimeframe = "5m"\n'
+                   "[strategy.params]\nmin_confidence = 0.05\n"
+                   f'[strategy.params.ml]\nmodel_path = "{out}"\nmin_confidence = 0.0\n', encoding="utf-8")
+    journal = tmp_path / "bt.sqlite3"
+    code = main(["backtest", "--config", str(cfg), "--candles", str(path), "--journal", str(journal), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    note = next(n for n in doc["notes"] if n.startswith("ensemble slots:"))
+    assert "ml 40%" in note and f"model {out}" in note and "no source" not in note.split(";")[0]
+    with sqlite3.connect(journal) as db:
+        feats = [json.loads(f) for (f,) in db.execute("SELECT features FROM signals WHERE strategy = 'ensemble'")]
+    voted = [f for f in feats if "vote_ml" in f]
+    assert voted and all("slot_ml" in f for f in voted)
+    assert any(abs(f["slot_ml"]) > 0 for f in voted)
+
+
+FUNDING = "kraken/funding_pi_xbtusd_1h_2025-08-13_2026-08-13.csv"
+
+
+def test_funding_features_read_only_hours_ended_at_the_bar(shared_data):
+    """Each bar's funding features from the whole funding file equal those from the file truncated at the bar
+    (only the hours that ended at or before its close): no look-ahead. The feature rows carry them."""
+    import math
+
+    from kraken_tui.backtest.data import FundingSchedule, open_candles
+    from kraken_tui.domain import Candle
+    from kraken_tui.engine.strategies.ml_features import FeatureBuilder, funding_features
+
+    hour = 3_600_000
+    full = FundingSchedule.from_csv(shared_data(FUNDING), "PF_XBTUSD")
+    times, rates = full._times, full._rates
+    stream = open_candles(shared_data(PF_5M), symbol="PF_XBTUSD")
+    fb = FeatureBuilder(stream.bar_ms)
+    seen = set()
+    rows = 0
+    for r in stream.rows:
+        c = Candle(int(r[0]), *r[1:])
+        close = c.ts_ms + stream.bar_ms
+        k = sum(1 for t in times if t + hour <= close)
+        cut = FundingSchedule(times[:k], rates[:k], "truncated at the bar")
+        want = funding_features(close, full.known_rate)
+        got = funding_features(close, cut.known_rate)
+        assert got == want or all(math.isnan(a) and math.isnan(b) for a, b in zip(got, want, strict=True))
+        row = fb.update(c, full.known_rate)
+        if row is not None:
+            rows += 1
+            assert row[-3:] == list(want)
+        seen.add(want[:2])
+    assert rows > 400 and len(seen) > 20  # real, changing rates were read
+    assert 0 < want[2] <= 60
+
+
+def test_train_with_funding_and_backtest_reads_it(shared_data, tmp_path, capsys):
+    path = shared_data(PF_5M)
+    code, doc = _train(path, tmp_path / "f.pkl", capsys, "--funding", str(shared_data(FUNDING)))
+    assert code == 0
+    fund = doc["data"]["funding"]
+    assert fund["file"] == FUNDING.split("/")[1] and len(fund["sha256"]) == 64
+    assert "funding_rate_bps" in doc["features"]
+    from kraken_tui.backtest.data import FundingSchedule
+    from kraken_tui.backtest.runner import Backtest
+
+    sched = FundingSchedule.from_csv(shared_data(FUNDING), "PF_XBTUSD")
+    settings, rows = settings_for(path, "ml", {"model_path": str(tmp_path / "f.pkl"), "min_confidence": 0.0},
+                                  funding=sched)
+    records = []
+    bt = Backtest(settings, sink=records.append)
+    bt.run(rows)
+    bt.finish()
+    assert bt.strategy.funding_source == sched.describe
+    feats = [r.features for r in records if type(r).__name__ == "SignalRecord"]
+    assert feats and all(f["funding_fed"] == 1.0 for f in feats)
+    # the ensemble hands the run's funding schedule to its ML slot's model
+    settings, rows = settings_for(path, "ensemble", {"ml": {"model_path": str(tmp_path / "f.pkl")}}, funding=sched)
+    ens = Backtest(settings)
+    assert ens.strategy.model is not None and ens.strategy.model.funding_source == sched.describe

@@ -122,3 +122,33 @@ def test_text_report_has_tables_chart_and_toml(one_minute, tmp_path, capsys):
     assert code == 0
     assert "walk-forward folds" in out and "out of sample" in out and "deflated Sharpe ratio" in out
     assert "[strategy.params]" in out and "equity" in out
+
+
+def test_every_trial_state_is_counted_with_its_reason(one_minute, tmp_path, capsys):
+    """fast may exceed slow (failed: bad parameters), min_trades 3 (infeasible), median pruning (pruned): the
+    summary counts every trial once, by state and reason, in --json and in the text report."""
+    space = tmp_path / "space.toml"
+    space.write_text('[constraints]\nmin_trades = 3\n[strategy.fast]\ntype = "int"\nlow = 2\nhigh = 40\n'
+                     '[strategy.slow]\ntype = "int"\nlow = 5\nhigh = 60\n')
+    store = str(tmp_path / "s.sqlite3")
+    doc = _run(capsys, "--candles", one_minute, "--space", str(space), "--trials", "24", "--storage", store,
+               "--study", "S")
+    ts = doc["trial_states"]
+    assert ts["total"] == doc["trials"] == 48
+    assert sum(ts[k]["count"] for k in ("feasible", "infeasible", "pruned", "failed")) == 48
+    for k in ("feasible", "infeasible", "pruned", "failed"):
+        assert sum(ts[k]["reasons"].values()) == ts[k]["count"]
+    counts = [f["trials"] for f in doc["folds"]]
+    assert ts["feasible"]["count"] + ts["infeasible"]["count"] == sum(c["complete"] for c in counts)
+    assert ts["infeasible"]["count"] == sum(c["infeasible"] for c in counts) > 0
+    assert ts["pruned"]["count"] == sum(c["pruned"] for c in counts) > 0
+    assert ts["failed"]["count"] == sum(c["failed"] for c in counts) > 0
+    assert set(ts["infeasible"]["reasons"]) == {"fewer than 3 trades"}
+    assert all("median" in r for r in ts["pruned"]["reasons"])
+    assert "bad parameters: strategy.params.fast (expected fewer bars than slow)" in ts["failed"]["reasons"]
+    code = main([*BASE[:-1], "--candles", one_minute, "--space", str(space), "--trials", "24", "--storage", store,
+                 "--study", "S"])  # resumed: the reasons come back from the storage
+    text = capsys.readouterr().out
+    assert code == 0
+    assert (f"48 trials: {ts['feasible']['count']} feasible + {ts['infeasible']['count']} infeasible (fewer than 3 "
+            "trades: ") in text

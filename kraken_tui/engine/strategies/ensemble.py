@@ -3,9 +3,13 @@ multi-timeframe 10 %.
 
 Owns: ``Ensemble`` and ``MultiTimeframe`` (the multi-timeframe slot's score). Slots and their sources:
 
-- ``ml`` (0.4): the ``external`` component (an outside model's JSON lines, engine.strategies.external);
-  it counts only while a reader feeds it (``ExternalSignals.live``: a file, pipe, socket or webhook is
-  attached, or a backtest signal file is loaded).
+- ``ml`` (0.4): the ``ml`` component (a model built by ``kraken-tui train``, engine.strategies.ml) when
+  ``[strategy.params.ml] model_path`` names one, and the ``external`` component (an outside model's JSON
+  lines, engine.strategies.external) while a reader feeds it (``ExternalSignals.live``: a file, pipe, socket
+  or webhook is attached, or a backtest signal file is loaded). The slot vote is the mean of the votes of
+  its sourced components (``sign * confidence`` of each one's latest signal; a silent one votes 0). The model
+  is loaded and checked at start (``ml.load_model``): a missing or corrupt file, or one built for other
+  features, another timeframe or feature code that computes other numbers, is a ``ConfigError``.
 - ``technical`` (0.3): ``ema_cross`` 0.4, ``mean_reversion`` 0.3, ``smc`` 0.3 (``technical_weights``); the slot
   vote is ``sum(w_c * sign_c * confidence_c) / sum(w_c)``, so a silent component pulls it toward 0.
 - ``patterns`` (0.2): the ``patterns`` component (chart patterns, engine.strategies.patterns); its vote is
@@ -36,6 +40,7 @@ Must not import: textual, numpy, risk or execution modules.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from kraken_tui.domain import Candle
@@ -49,6 +54,7 @@ from ._params import SERIES, Param
 from .ema_cross import EmaCross
 from .external import ExternalSignals
 from .mean_reversion import MeanReversion
+from .ml import MlSignals
 from .patterns import ChartPatterns
 from .smc import SmartMoney
 
@@ -60,6 +66,7 @@ COMPONENTS: dict[str, type[StrategyBase]] = {
     "smc": SmartMoney,
     "external": ExternalSignals,
     "patterns": ChartPatterns,
+    "ml": MlSignals,
 }
 SLOTS = ("ml", "technical", "patterns", "mtf")
 DEFAULT_WEIGHTS = {"ml": 0.4, "technical": 0.3, "patterns": 0.2, "mtf": 0.1}
@@ -118,11 +125,13 @@ class Ensemble(StrategyBase):
     their default; 0 disables), ``technical_weights`` {ema_cross: 0.4, mean_reversion: 0.3, smc: 0.3},
     ``min_confidence`` 0.7, ``memory_bars`` 3, ``mtf_timeframes`` "15m,1h,4h", ``mtf_period`` 20 bars,
     ``mtf_momentum_bars`` 3, ``series`` "trade", and one sub-table per component (``ema_cross``,
-    ``mean_reversion``, ``smc``, ``external``, ``patterns``).
+    ``mean_reversion``, ``smc``, ``external``, ``patterns``, ``ml``; the ``ml`` component is built only when
+    its ``model_path`` is set).
 
     Raises:
         ConfigError: bad parameter, weight or component parameter (key ``strategy.params.<component>.<name>``),
-            all weights 0, or an unknown multi-timeframe timeframe.
+            all weights 0, an unknown multi-timeframe timeframe, or an ML model file that is missing, corrupt
+            or built for other features (key ``strategy.params.ml.model_path``).
     """
 
     name = "ensemble"
@@ -148,6 +157,8 @@ class Ensemble(StrategyBase):
         names: list[str] = []
         if self.weights.get("ml"):
             names.append("external")
+            if self.p["ml"].get("model_path"):
+                names.append("ml")
         if self.weights.get("technical"):
             names.extend(tech)
         if self.weights.get("patterns"):
@@ -164,6 +175,8 @@ class Ensemble(StrategyBase):
             self.components[name] = COMPONENTS[name](self.timeframe, sub, prefix=f"{self.prefix}.{name}")
         ext = self.components.get("external")
         self._external = ext if isinstance(ext, ExternalSignals) else None
+        model = self.components.get("ml")
+        self._model = model if isinstance(model, MlSignals) else None
         tfs = tuple(t.strip() for t in self.p["mtf_timeframes"].split(",") if t.strip())
         for tf in tfs:
             if tf not in TIMEFRAMES:
@@ -193,12 +206,30 @@ class Ensemble(StrategyBase):
         """The ML slot's external component (readers attach to it), or None when the slot is off."""
         return self._external
 
+    @property
+    def model(self) -> MlSignals | None:
+        """The ML slot's model component (``[strategy.params.ml] model_path``), or None."""
+        return self._model
+
+    def attach_funding(self, rate_at: Callable[[str, int], float | None], source: str) -> None:
+        """Give the ML model component its funding source (``MlSignals.attach_funding``); no-op without a model."""
+        if self._model is not None:
+            self._model.attach_funding(rate_at, source)
+
+    def ml_sources(self) -> list[str]:
+        """The ML slot's components with a source now: ``ml`` (a loaded model) and/or ``external`` (a live
+        reader)."""
+        out = ["ml"] if self._model is not None else []
+        ext = self.external
+        if ext is not None and ext.live:
+            out.append("external")
+        return out
+
     def sourced(self, slot: str) -> bool:
-        """Whether ``slot`` has a source now (ml: a live external reader; technical: a component; mtf:
-        a timeframe; patterns: its component)."""
+        """Whether ``slot`` has a source now (ml: a loaded model or a live external reader; technical: a
+        component; mtf: a timeframe; patterns: its component)."""
         if slot == "ml":
-            ext = self.external
-            return ext is not None and ext.live
+            return bool(self.ml_sources())
         if slot == "technical":
             return bool(self.technical_weights)
         if slot == "mtf":
@@ -220,6 +251,11 @@ class Ensemble(StrategyBase):
         used = ", ".join(f"{s} {v * 100:.0f}%" for s, v in active.items()) or "none"
         idle = [s for s in self.weights if s not in active]
         text = f"ensemble slots: {used}"
+        if "ml" in active and self._model is not None:  # which model the slot reads
+            src = self.ml_sources()
+            names = [f"model {self._model.p['model_path']}" if s == "ml" and self._model else "external feed"
+                     for s in src]
+            text += f" (ml: {', '.join(names)})"
         if idle:
             text += f"; no source for {', '.join(idle)}: weight redistributed"
         return text + f"; entries at confidence >= {self.p['min_confidence']:g}"
@@ -248,7 +284,8 @@ class Ensemble(StrategyBase):
         tw = self.technical_weights
         if tw:
             slot_vote["technical"] = sum(w * votes.get(n, 0.0) for n, w in tw.items()) / sum(tw.values())
-        slot_vote["ml"] = votes.get("external", 0.0)
+        ml_src = self.ml_sources()
+        slot_vote["ml"] = sum(votes.get(n, 0.0) for n in ml_src) / len(ml_src) if ml_src else 0.0
         slot_vote["patterns"] = votes.get("patterns", 0.0)
         slot_vote["mtf"] = st.mtf.score
         active = self.active_weights()

@@ -2,7 +2,7 @@
 
 Owns: ``MlSignals`` and ``ModelFileError``. At start the model file (``model_path``) is read and checked:
 missing, unreadable or not a model file (corrupt), another format version, or built for other features than
-``ml_features.FEATURES``, or for another timeframe than ``[strategy] timeframe``: a ``ConfigError`` naming
+``ml_features.FEATURES`` (names, or values: ``ml_features.feature_fingerprint``), or for another timeframe than ``[strategy] timeframe``: a ``ConfigError`` naming
 ``strategy.params.model_path`` and what is wrong; there is no fallback. On each close of the signal timeframe
 the features are computed (``FeatureBuilder``, the code training used) and the model gives
 
@@ -10,7 +10,11 @@ the features are computed (``FeatureBuilder``, the code training used) and the m
 - confidence: ``|2 x P(up) - 1|`` (0 = a coin toss, 1 = certain);
 - expected move: the regressor's log return over the horizon, bps (feature ``expected_move_bps``);
 
-and a signal is emitted when confidence >= ``min_confidence`` and the expected move agrees with the direction
+Funding features read the source given to ``attach_funding`` (the backtest attaches its funding schedule,
+``backtest.runner``); without one they are NaN, as in training without ``--funding``, and every signal's
+features say ``funding_fed`` 0 (and its reason says the funding features are missing when the model was
+trained with funding).
+A signal is emitted when confidence >= ``min_confidence`` and the expected move agrees with the direction
 by at least ``min_move_bps``. The model file is a pickle: only load files you built (unpickling runs code).
 scikit-learn must be installed (``pip install 'kraken-tui[ml]'``).
 Must not import: textual, numpy, sklearn (the model's own pickle imports it), risk or execution modules.
@@ -19,6 +23,7 @@ Must not import: textual, numpy, sklearn (the model's own pickle imports it), ri
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +33,7 @@ from kraken_tui.errors import ConfigError
 from ..signals import MarketView, Signal, SignalSide
 from ._base import StrategyBase
 from ._params import SERIES, Param
-from .ml_features import FEATURES, FeatureBuilder
+from .ml_features import FEATURES, FeatureBuilder, FundingRateAt, feature_fingerprint
 
 __all__ = ["MODEL_FORMAT", "MlSignals", "load_model"]
 
@@ -40,7 +45,8 @@ def load_model(path: Path, timeframe: str, key: str = _KEY) -> dict[str, Any]:
     """Read and check a model file (module docstring). Returns the model document.
 
     Raises:
-        ConfigError: (key ``key``) missing, corrupt, other format, other features or other timeframe.
+        ConfigError: (key ``key``) missing, corrupt, other format, other feature names, a feature fingerprint
+            other than ``ml_features.feature_fingerprint()``, or other timeframe.
     """
     if not str(path):
         raise ConfigError(key, "", "the path of a model file written by kraken-tui train")
@@ -60,6 +66,11 @@ def load_model(path: Path, timeframe: str, key: str = _KEY) -> dict[str, Any]:
     if doc.get("features") != list(FEATURES):
         raise ConfigError(key, str(path), f"a model built for the features {', '.join(FEATURES)} "
                                           f"(it has {doc.get('features')!r}): retrain with kraken-tui train")
+    have, want = doc.get("features_sha256"), feature_fingerprint()
+    if have != want:
+        raise ConfigError(key, str(path), f"a model whose features are computed as this engine computes them "
+                                          f"(features_sha256 {str(have)[:12]} in the model, {want[:12]} here: "
+                                          "the feature code changed since training): retrain with kraken-tui train")
     if doc.get("timeframe") != timeframe:
         raise ConfigError(key, str(path), f"a model for timeframe {timeframe} (it was trained on "
                                           f"{doc.get('timeframe')!r} candles)")
@@ -95,15 +106,31 @@ class MlSignals(StrategyBase):
         self.horizon_bars = int(self.model["horizon_bars"])
         self.warmup_bars = 51
 
+    _funding: Callable[[str, int], float | None] | None = None
+    funding_source: str = "none"
+    """Where the funding features' rates come from (``attach_funding``), for reports."""
+
+    def attach_funding(self, rate_at: Callable[[str, int], float | None], source: str) -> None:
+        """Read funding rates from ``rate_at(symbol, hour_start_ms)`` (relative per hour, None = unknown);
+        ``source`` names it (e.g. the funding file)."""
+        self._funding = rate_at
+        self.funding_source = source
+
+    def _rate_at(self, symbol: str) -> FundingRateAt | None:
+        f = self._funding
+        if f is None:
+            return None
+        return lambda hour_ms: f(symbol, hour_ms)
+
     def new_state(self) -> FeatureBuilder:
         """Fresh feature indicators for one symbol."""
-        return FeatureBuilder()
+        return FeatureBuilder(self._tf_ms)
 
     def on_candle(self, symbol: str, timeframe: str, candle: Candle, view: MarketView) -> Signal | None:
         """Compute the features of ``candle`` and return the model's long/short signal, or None."""
         if timeframe != self.timeframe:
             return None
-        row = self.state(symbol).update(candle)
+        row = self.state(symbol).update(candle, self._rate_at(symbol))
         if row is None:
             return None
         p_up = float(self.model["classifier"].predict_proba([row])[0][1])
@@ -113,6 +140,9 @@ class MlSignals(StrategyBase):
         if conf < self.p["min_confidence"] or d * move < self.p["min_move_bps"]:
             return None
         side = SignalSide.LONG if d > 0 else SignalSide.SHORT
-        features = {"p_up": p_up, "expected_move_bps": move, "close": candle.close}
+        features = {"p_up": p_up, "expected_move_bps": move, "close": candle.close,
+                    "funding_fed": float(self._funding is not None)}
         reason = (f"ml: P(up over {self.horizon_bars} bars) {p_up:.2f}, expected move {move:+.1f} bps")
+        if self._funding is None and (self.model.get("data") or {}).get("funding"):
+            reason += "; funding features missing (trained with funding, no funding source attached)"
         return self.signal(symbol, side, conf, reason, features, candle)

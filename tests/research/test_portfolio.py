@@ -1,0 +1,128 @@
+"""The portfolio backtest: two symbols sharing one account. Known fills, the shared equity, margin and the
+risk limits (leverage cap, max positions), checked against numbers worked out by hand."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar
+
+import pytest
+
+from kraken_tui.backtest.data import FundingSchedule
+from kraken_tui.backtest.portfolio import PortfolioBacktest, PortfolioMarket, PortfolioSettings
+from kraken_tui.config import OperatorConfig, RiskConfig
+from kraken_tui.engine.signals import SignalSide
+from kraken_tui.engine.strategies import STRATEGIES, StrategyBase
+from kraken_tui.errors import ConfigError
+from kraken_tui.paper.instruments import default_instrument
+
+H = 3_600_000
+T = 1_700_000_000_000 - 1_700_000_000_000 % H
+
+
+class Scripted(StrategyBase):
+    """Signals at given bar closes: ``SCRIPT[(symbol, close_ms)] = side``."""
+
+    name = "scripted"
+    PARAMS = ()
+    SCRIPT: ClassVar[dict[tuple[str, int], SignalSide]] = {}
+
+    def on_candle(self, symbol, timeframe, candle, view):
+        side = self.SCRIPT.get((symbol, candle.ts_ms + self._tf_ms))
+        return None if side is None else self.signal(symbol, side, 1.0, "script", {}, candle)
+
+
+@pytest.fixture(autouse=True)
+def _scripted(monkeypatch):
+    monkeypatch.setitem(STRATEGIES, "scripted", Scripted)
+    monkeypatch.setattr(Scripted, "SCRIPT", {
+        ("PF_XBTUSD", T + H): SignalSide.LONG, ("PF_ETHUSD", T + H): SignalSide.SHORT,
+        ("PF_XBTUSD", T + 3 * H): SignalSide.FLAT, ("PF_ETHUSD", T + 3 * H): SignalSide.FLAT})
+
+
+def _rows(prices):
+    return [(T + i * H, o, max(o, c), min(o, c), c, 1.0) for i, (o, c) in enumerate(prices)]
+
+
+XBT = _rows([(100, 100), (100, 110), (110, 120), (120, 120)])
+ETH = _rows([(50, 50), (50, 40), (40, 40), (40, 40)])
+
+
+def _settings(rate=0.0, **risk):
+    r = {"fixed_fraction_pct": 50.0, "leverage_cap": 0.8, "max_position_notional_usd": 1e9,
+         "max_capital_deployed_pct": 100.0, "max_open_positions": 2, **risk}
+    fund = FundingSchedule.constant_rate(rate, "test")
+    return PortfolioSettings(
+        markets=[PortfolioMarket(default_instrument("PF_XBTUSD"), XBT, fund),
+                 PortfolioMarket(default_instrument("PF_ETHUSD"), ETH, fund)],
+        strategy="scripted", strategy_params={}, timeframe="1h", bar_ms=H, taker_fee_bps=10.0, slippage_bps=0.0,
+        starting_balance_usd=10_000.0, risk=RiskConfig(**r), operator=OperatorConfig())
+
+
+def test_two_symbols_share_equity_leverage_and_margin():
+    bt = PortfolioBacktest(_settings())
+    res = bt.run_until(T + 2 * H)
+    # bar 1 opens: XBT long 10 000 x 50 % = 5 000 USD at 100 -> 50 contracts, fee 5.00; the shared equity is
+    # then 9 995, so ETH gets min(50 % x 9 995, 0.8 x 9 995 - 5 000 held) = 2 996 USD at 50 -> 59.92 short, fee 2.996
+    assert bt.pos["PF_XBTUSD"].size == Decimal("50") and bt.pos["PF_ETHUSD"].size == Decimal("-59.920")
+    assert res.fees_usd == Decimal("7.996")
+    # one equity: 10 000 - 7.996 + XBT 50 x (110 - 100) + ETH -59.92 x (40 - 50) at bar 1's close
+    assert res.curve[-1] == (T + 2 * H, pytest.approx(10_000 - 7.996 + 500 + 599.2))
+    # one margin: initial margin at entry, 1 % of 5 000 (XBT) + 2 % of 2 996 (ETH)
+    assert res.max_margin_usd == Decimal("50") + Decimal("59.920")
+    assert res.max_notional_usd == Decimal("5000") + Decimal("2996.000")
+    res = bt.run_until(None)
+    # bar 3 opens: both closed; XBT +20 x 50 = 1 000, fee 6.00; ETH +10 x 59.92 = 599.2, fee 2.3968
+    assert [(t.symbol, t.side.value, t.gross_pnl_usd, t.fees_usd) for t in res.trades] == [
+        ("PF_XBTUSD", "long", Decimal("1000"), Decimal("11.000")),
+        ("PF_ETHUSD", "short", Decimal("599.200"), Decimal("5.3928000"))]
+    assert res.balance_usd == Decimal("11582.8072") and res.final_equity_usd == pytest.approx(11582.8072)
+    assert res.refused == 0
+
+
+def test_funding_is_paid_from_the_shared_balance():
+    res = PortfolioBacktest(_settings(rate=1e-4)).run_until(None)
+    # hour T+1h..T+2h: XBT long 50 at 110 pays 0.55, ETH short 59.92 at 40 receives 0.23968; the next hour at
+    # 120 and 40: pays 0.60, receives 0.23968 (positions closed at T+3h's open, after that hour's funding)
+    assert res.funding_usd == Decimal("-0.55") - Decimal("0.60") + 2 * Decimal("0.23968")
+    assert res.balance_usd == Decimal("11582.8072") + res.funding_usd
+
+
+def test_max_open_positions_counts_both_symbols():
+    res = PortfolioBacktest(_settings(max_open_positions=1)).run_until(None)
+    assert res.refused == 1 and [t.symbol for t in res.trades] == ["PF_XBTUSD"]
+    # the leverage cap alone: 0.5 x leaves room for XBT only (5 000 USD), ETH's entry rounds to nothing
+    res = PortfolioBacktest(_settings(leverage_cap=0.5)).run_until(None)
+    assert res.refused == 1 and [t.symbol for t in res.trades] == ["PF_XBTUSD"]
+
+
+def test_bad_portfolios_are_named():
+    s = _settings()
+    s.markets.append(s.markets[0])
+    with pytest.raises(ConfigError, match="one candle file per symbol"):
+        PortfolioBacktest(s)
+    s.markets[:] = [PortfolioMarket(default_instrument("PI_XBTUSD"), XBT, FundingSchedule.constant_rate(0, "t"))]
+    with pytest.raises(ConfigError, match="PF_"):
+        PortfolioBacktest(s)
+
+
+def test_optimize_scores_the_files_as_one_account(shared_data, tmp_path, capsys):
+    """``optimize --portfolio``: two symbols in one account (the XBT 5m file also stands in for ETH); a
+    mixed-timeframe portfolio exits 2 naming --portfolio."""
+    import json
+
+    from kraken_tui.cli import main
+
+    pytest.importorskip("optuna")
+    f5 = shared_data("kraken/pf_xbtusd_5m_2025-08.csv")
+    base = ["optimize", "--strategy", "sma_cross", "--folds", "2", "--trials", "6", "--json", "--portfolio",
+            "--storage", str(tmp_path / "s.sqlite3")]
+    code = main([*base, "--candles", f"{f5}@PF_XBTUSD", f"{f5}@PF_ETHUSD"])
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    doc = json.loads(cap.out)
+    assert doc["portfolio"] is True and len(doc["files"]) == 2
+    assert doc["in_sample"]["trades"] > 0
+    f1 = shared_data("kraken/pf_xbtusd_1m_2025-08.csv")
+    assert main([*base, "--candles", f"{f5}@PF_XBTUSD", f"{f1}@PF_ETHUSD"]) == 2
+    assert "--portfolio" in capsys.readouterr().err
