@@ -92,10 +92,15 @@ from kraken_tui.engine.strategies import build_strategy
 from kraken_tui.engine.takeover import Takeover
 from kraken_tui.engine.views import RunInfo, SnapshotBuilder, WarmupSpec
 from kraken_tui.errors import ConfigError
+from kraken_tui.kraken.ws_turns import TurnBudget
 
 __all__ = ["Engine"]
 
 log = logging.getLogger(__name__)
+#: WS events handled per event-loop turn at most (and milliseconds): a queued burst is handled over several turns,
+#: so a flatten's next step, a key or the control socket waits for one turn's share, not the whole burst.
+EVENTS_PER_TURN = 64
+EVENT_TURN_MS = 4.0
 
 
 class Engine:
@@ -389,8 +394,10 @@ class Engine:
         self.account_events.observe_account()
 
     async def _consume(self) -> None:
-        """The WebSocket consumer: each event to ``on_ws_event``; a failing event is an ERROR event, never the
-        end of the engine."""
+        """The WebSocket consumer: each event to ``on_ws_event``, in order; a failing event is an ERROR event,
+        never the end of the engine. ``asyncio.Queue.get`` returns at once while events wait, so the consumer
+        gives the loop a turn after ``EVENTS_PER_TURN`` events or ``EVENT_TURN_MS`` (``ws_turns.TurnBudget``)."""
+        budget = TurnBudget(EVENTS_PER_TURN, EVENT_TURN_MS)
         async for ev in self.ws:
             try:
                 await self.on_ws_event(ev)
@@ -401,6 +408,8 @@ class Engine:
                 log.exception("engine failed on %s", type(ev).__name__)
                 self.emit(EventKind.ERROR, f"error handling {type(ev).__name__}: {type(exc).__name__}: {exc}",
                           severity=Severity.ERROR)
+            if budget.spend():
+                await asyncio.sleep(0)
 
     async def _periodic(self) -> None:
         """Every second (wall clock): reconciliation timer (``Reconciler.tick``); stale market data blocks
