@@ -162,6 +162,7 @@ class _Probe:
         self.cancel_sent_cpu: list[float] = []  # the loop thread's CPU time (``time.thread_time``) at each
         self.commits_ms: list[float] = []  # each flatten's wait for FLATTENING to be durable (its fsync), ms
         self.first_paint: float | None = None
+        self.refresh_ms: list[float] = []  # each console refresh tick's own time (``KrakenApp.refresh_now``), ms
         self.cancel_seen = asyncio.Event()
 
 
@@ -417,7 +418,9 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
     def timed_refresh() -> None:  # on the instance (a subclass would move the app's CSS_PATH)
         if not app.screen_stack:  # a timer firing during teardown (the app's own refresh_now would raise)
             return
+        r0 = time.perf_counter()
         refresh()
+        probe.refresh_ms.append((time.perf_counter() - r0) * 1000)
         if probe.first_paint is None and app.snapshot is not None:
             probe.first_paint = time.perf_counter()
             painted.set()
@@ -592,6 +595,11 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         print(f"  WS client queue (events received, not yet taken by the engine): in the lag window p50 "
               f"{_pct([float(d) for d in window_depths], 0.5):.0f}, max {max(window_depths)}; at the second F p50 "
               f"{_pct([float(d) for d in depth_at_f], 0.5):.0f}, max {max(depth_at_f)}")
+    if probe.refresh_ms:
+        rm = probe.refresh_ms
+        print(f"  console refresh ticks (the app's refresh_now, sampling the engine and updating the panels; Textual "
+              f"renders after it): {len(rm)}, p50 {_pct(rm, 0.5):.1f} ms, p99 {_pct(rm, 0.99):.1f} ms, max "
+              f"{max(rm):.1f} ms")
     if args.verbose:
         print(f"  main-thread stack samples in the lag window:\n{sampler.top()}")
         print(f"  main-thread stack samples during the flattens:\n{flat_sampler.top()}")

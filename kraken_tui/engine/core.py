@@ -101,6 +101,9 @@ log = logging.getLogger(__name__)
 #: so a flatten's next step, a key or the control socket waits for one turn's share, not the whole burst.
 EVENTS_PER_TURN = 64
 EVENT_TURN_MS = 4.0
+#: While a flatten starts (FLATTENING made durable, then its first request), the consumer holds the events (none
+#: is dropped) for at most this long, so the flatten's steps do not share the loop with market data.
+FLATTEN_HOLD_S = 0.1
 
 
 class Engine:
@@ -396,9 +399,14 @@ class Engine:
     async def _consume(self) -> None:
         """The WebSocket consumer: each event to ``on_ws_event``, in order; a failing event is an ERROR event,
         never the end of the engine. ``asyncio.Queue.get`` returns at once while events wait, so the consumer
-        gives the loop a turn after ``EVENTS_PER_TURN`` events or ``EVENT_TURN_MS`` (``ws_turns.TurnBudget``)."""
+        gives the loop a turn after ``EVENTS_PER_TURN`` events or ``EVENT_TURN_MS`` (``ws_turns.TurnBudget``).
+        While a flatten starts (``EngineFlatten.starting``) the next event waits until the flatten's first request
+        is on its way, at most ``FLATTEN_HOLD_S`` (the priority lane)."""
         budget = TurnBudget(EVENTS_PER_TURN, EVENT_TURN_MS)
+        flattener = self.flattener
         async for ev in self.ws:
+            if flattener.starting:
+                await flattener.launched(FLATTEN_HOLD_S)
             try:
                 await self.on_ws_event(ev)
                 self.progress.set()

@@ -208,7 +208,7 @@ class KrakenApp(App[int]):
         self._setup_themes()
         self._setup_keymap()
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
-        self.set_interval(1 / self.cfg.ui.refresh_hz, self.refresh_now, name="refresh")
+        self.set_interval(1 / self.cfg.ui.refresh_hz, self.refresh_tick, name="refresh")
         if self.engine is not None:
             self._attach_engine()
             return
@@ -323,8 +323,14 @@ class KrakenApp(App[int]):
         return self.get_key_display(Binding(key, spec.action))
 
     # ------------------------------------------------------------------ refresh
+    def refresh_tick(self) -> None:
+        """The ``refresh`` interval: ``refresh_now``, skipped while a flatten that just fired holds the redraws
+        (``OperatorKeys.hold_redraws``, which refreshes when the hold ends)."""
+        if not self.operator.quiet:
+            self.refresh_now()
+
     def refresh_now(self) -> None:
-        """Sample the engine once and draw (the ``refresh`` interval calls this)."""
+        """Sample the engine once and draw (``refresh_tick`` calls this at ``[ui] refresh_hz``)."""
         if self.engine is None:
             return
         try:

@@ -5,6 +5,7 @@ step) runs within one turn's share of the burst, never after all of it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from types import SimpleNamespace
 
@@ -68,6 +69,56 @@ class _QueuedFeed:
         return ev
 
 
+class _Flattener:
+    """``EngineFlatten``'s priority lane: ``starting`` until ``launch()``."""
+
+    def __init__(self, starting: bool = False) -> None:
+        self.ev = asyncio.Event()
+        if not starting:
+            self.ev.set()
+
+    @property
+    def starting(self) -> bool:
+        return not self.ev.is_set()
+
+    async def launched(self, within_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.ev.wait(), within_s)
+
+
+async def test_engine_consumer_holds_events_while_a_flatten_starts(monkeypatch):
+    handled = []
+
+    async def on_ws_event(ev):
+        handled.append(ev)
+
+    flattener = _Flattener(starting=True)
+    monkeypatch.setattr(core, "FLATTEN_HOLD_S", 5.0)
+    stub = SimpleNamespace(ws=_QueuedFeed(BURST), on_ws_event=on_ws_event, progress=asyncio.Event(),
+                           emit=lambda *a, **k: None, flattener=flattener)
+    consumer = asyncio.ensure_future(Engine._consume(stub))  # type: ignore[arg-type]
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert handled == []  # the flatten's steps have the loop to themselves
+    flattener.ev.set()  # its first request is on its way
+    await consumer
+    assert handled == list(range(BURST))  # nothing dropped, nothing reordered
+
+
+async def test_engine_consumer_holds_a_flatten_start_at_most_the_cap(monkeypatch):
+    handled = []
+
+    async def on_ws_event(ev):
+        handled.append(ev)
+
+    monkeypatch.setattr(core, "FLATTEN_HOLD_S", 0.05)
+    flattener = _Flattener(starting=True)
+    stub = SimpleNamespace(ws=_QueuedFeed(3), on_ws_event=on_ws_event, progress=asyncio.Event(),
+                           emit=lambda *a, **k: None, flattener=flattener)
+    await asyncio.wait_for(Engine._consume(stub), 2.0)  # type: ignore[arg-type]  # a stuck flatten holds 50 ms/event
+    assert handled == [0, 1, 2]
+
+
 async def test_engine_consumer_yields_under_a_burst():
     handled = []
 
@@ -75,7 +126,7 @@ async def test_engine_consumer_yields_under_a_burst():
         handled.append(ev)
 
     stub = SimpleNamespace(ws=_QueuedFeed(BURST), on_ws_event=on_ws_event, progress=asyncio.Event(),
-                           emit=lambda *a, **k: None)
+                           emit=lambda *a, **k: None, flattener=_Flattener())
     consumer = asyncio.ensure_future(Engine._consume(stub))  # type: ignore[arg-type]
     gaps = await _gaps(lambda: len(handled), consumer.done)
     await consumer
