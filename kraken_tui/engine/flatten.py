@@ -540,8 +540,10 @@ class EngineFlatten:
         automatic). Never raises for exchange errors (the report says what failed); a call while a flatten
         runs returns that flatten's report."""
         if self._task is None or self._task.done():
+            self._launched.clear()  # from now: the consumer holds market data before its next event
             self._task = asyncio.ensure_future(
                 self._run(reason, source, origin or _SOURCES.get(source, FlattenSource.AUTO)))
+            self._task.add_done_callback(lambda _: self._launched.set())  # even a task cancelled unstarted
         return await asyncio.shield(self._task)
 
     async def kill(self, reason: str) -> FlattenReport:
@@ -670,7 +672,6 @@ class EngineFlatten:
                                            error="cancelled by the flatten (cancel-all)"))
 
     async def _run(self, reason: str, source: TransitionSource, origin: FlattenSource) -> FlattenReport:
-        self._launched.clear()
         try:
             return await self._steps(reason, source, origin)
         finally:

@@ -71,3 +71,22 @@ async def test_starting_until_the_first_request_then_launched():
     rep = await run
     assert rep.flat and not flattener.starting
     assert ex.starting_at_request[0] == ("cancelallorders", False)
+
+
+async def test_a_flatten_cancelled_before_it_ran_does_not_hold_the_feed():
+    ex = _Exchange()
+    sm = OperatorStateMachine(lambda: 1_700_000_000_000, OperatorState.RUNNING, "test")
+    flattener = EngineFlatten(
+        client=ex, sm=sm, jobs=JobQueue(on_error=lambda n, e: None, on_progress=lambda: None),
+        account=AccountTracker(), emit=lambda *a, **k: None, now_ms=lambda: 1_700_000_000_000,
+        record_action=lambda action, reason, source: None, known_positions=lambda: [],
+        count_exit=lambda reason: None)
+    ex.flattener = flattener
+    caller = asyncio.ensure_future(flattener.flatten("test", TransitionSource.KEY))
+    await asyncio.sleep(0)  # flatten() ran: its task is scheduled, not started
+    assert flattener.starting
+    assert flattener._task is not None
+    flattener._task.cancel()
+    await asyncio.gather(caller, return_exceptions=True)
+    await asyncio.sleep(0)
+    assert not flattener.starting
