@@ -66,8 +66,10 @@ log = logging.getLogger(__name__)
 BELL_GAP_S = 0.5
 #: The largest share of the wall time the refresh ticks take: after a tick that took ``d`` seconds the next one
 #: runs no sooner than ``d / REFRESH_DUTY`` later (below ``[ui] refresh_hz`` only when ticks are slow: a loaded
-#: machine or a heavy snapshot), so the engine and the flatten keep the loop.
-REFRESH_DUTY = 0.1
+#: machine or a heavy snapshot), so the engine and the flatten keep the loop. Textual renders what a tick changed
+#: after it, at a few times the tick's own cost (``bench/bench_console.py --real`` prints both): 5 % of the wall
+#: for the ticks keeps the UI to about a quarter of the loop.
+REFRESH_DUTY = 0.05
 #: Exit code when the live gate is declined (README.md "Commands": usage/confirmation refused).
 LIVE_DECLINED_EXIT = 2
 
