@@ -102,7 +102,8 @@ log = logging.getLogger(__name__)
 EVENTS_PER_TURN = 64
 EVENT_TURN_MS = 4.0
 #: While a flatten starts (FLATTENING made durable, then its first request), the consumer holds the events (none
-#: is dropped) for at most this long, so the flatten's steps do not share the loop with market data.
+#: is dropped) for at most this long (once per flatten), so the flatten's steps do not share the loop with market
+#: data.
 FLATTEN_HOLD_S = 0.1
 
 
@@ -401,12 +402,17 @@ class Engine:
         never the end of the engine. ``asyncio.Queue.get`` returns at once while events wait, so the consumer
         gives the loop a turn after ``EVENTS_PER_TURN`` events or ``EVENT_TURN_MS`` (``ws_turns.TurnBudget``).
         While a flatten starts (``EngineFlatten.starting``) the next event waits until the flatten's first request
-        is on its way, at most ``FLATTEN_HOLD_S`` (the priority lane)."""
+        is on its way, at most ``FLATTEN_HOLD_S`` once per flatten (the priority lane)."""
         budget = TurnBudget(EVENTS_PER_TURN, EVENT_TURN_MS)
         flattener = self.flattener
+        held = False  # this flatten start was waited for already (one hold per flatten, however long it starts)
         async for ev in self.ws:
             if flattener.starting:
-                await flattener.launched(FLATTEN_HOLD_S)
+                if not held:
+                    held = True
+                    await flattener.launched(FLATTEN_HOLD_S)
+            elif held:
+                held = False
             try:
                 await self.on_ws_event(ev)
                 self.progress.set()

@@ -113,10 +113,13 @@ async def test_engine_consumer_holds_a_flatten_start_at_most_the_cap(monkeypatch
 
     monkeypatch.setattr(core, "FLATTEN_HOLD_S", 0.05)
     flattener = _Flattener(starting=True)
-    stub = SimpleNamespace(ws=_QueuedFeed(3), on_ws_event=on_ws_event, progress=asyncio.Event(),
+    stub = SimpleNamespace(ws=_QueuedFeed(20), on_ws_event=on_ws_event, progress=asyncio.Event(),
                            emit=lambda *a, **k: None, flattener=flattener)
-    await asyncio.wait_for(Engine._consume(stub), 2.0)  # type: ignore[arg-type]  # a stuck flatten holds 50 ms/event
-    assert handled == [0, 1, 2]
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    await asyncio.wait_for(Engine._consume(stub), 2.0)  # type: ignore[arg-type]
+    assert handled == list(range(20))
+    assert loop.time() - t0 < 0.5  # a stuck flatten start holds the feed once (50 ms), not once per event (1 s)
 
 
 async def test_engine_consumer_yields_under_a_burst():
