@@ -97,10 +97,9 @@ from kraken_tui.kraken.ws_turns import TurnBudget
 __all__ = ["Engine"]
 
 log = logging.getLogger(__name__)
-#: WS events handled per event-loop turn at most (and milliseconds): a queued burst is handled over several turns,
-#: so a flatten's next step, a key or the control socket waits for one turn's share, not the whole burst.
+#: WS events handled per event-loop turn at most: a queued burst is handled over several turns, so a flatten's
+#: next step, a key or the control socket waits for one turn's share, not the whole burst.
 EVENTS_PER_TURN = 64
-EVENT_TURN_MS = 4.0
 #: While a flatten starts (FLATTENING made durable, then its first request), the consumer holds the events (none
 #: is dropped) for at most this long (once per flatten), so the flatten's steps do not share the loop with market
 #: data.
@@ -400,10 +399,10 @@ class Engine:
     async def _consume(self) -> None:
         """The WebSocket consumer: each event to ``on_ws_event``, in order; a failing event is an ERROR event,
         never the end of the engine. ``asyncio.Queue.get`` returns at once while events wait, so the consumer
-        gives the loop a turn after ``EVENTS_PER_TURN`` events or ``EVENT_TURN_MS`` (``ws_turns.TurnBudget``).
+        gives the loop a turn after ``EVENTS_PER_TURN`` events handled in one turn (``ws_turns.TurnBudget``).
         While a flatten starts (``EngineFlatten.starting``) the next event waits until the flatten's first request
         is on its way, at most ``FLATTEN_HOLD_S`` once per flatten (the priority lane)."""
-        budget = TurnBudget(EVENTS_PER_TURN, EVENT_TURN_MS)
+        budget = TurnBudget(EVENTS_PER_TURN)
         flattener = self.flattener
         held = False  # this flatten start was waited for already (one hold per flatten, however long it starts)
         async for ev in self.ws:
