@@ -33,6 +33,10 @@ c. key ``F`` ``F`` (a double tap 150 ms apart, queued like terminal input) -> th
    and split by whether market data was still flowing (>= 1,000 msg/s between the first F and the request:
    the replay file ends, at 5,000 ticks/s after about 40 s); the WS client's queued events (received, not yet
    taken by the engine) are sampled through the run;
+   With the time from the second F to each of the flatten's steps (the engine's flatten running, FLATTENING
+   durable), to see which wait dominates.
+f. the UI in the lag window: the app's refresh ticks (``refresh_now``) and textual's screen updates (rendering),
+   count, p50/p99/max and share of the wall time.
 The console serves its control socket (``RuntimeServices``) throughout, and a client thread asks it for
 ``status`` every ``--ctl-poll`` seconds (as a monitor running ``kraken-tui ctl health`` would).
 d. start to first paint: ``KrakenApp`` constructed -> the first engine snapshot drawn (target < 1.5 s),
