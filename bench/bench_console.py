@@ -235,15 +235,20 @@ def _patch_screen_updates(probe: _Probe) -> None:
     of what the refresh ticks changed; textual is pinned)."""
     from textual.screen import Screen
 
+    depth = [0]  # ``_on_timer_update`` calls ``_refresh_layout``: only the outermost call is counted
+
     for name in ("_on_timer_update", "_refresh_layout"):
         orig = getattr(Screen, name)
 
         def timed(self: Any, *a: Any, _orig: Any = orig, **k: Any) -> Any:
             t = time.perf_counter()
+            depth[0] += 1
             try:
                 return _orig(self, *a, **k)
             finally:
-                probe.render_ms.append((time.perf_counter() - t) * 1000)
+                depth[0] -= 1
+                if depth[0] == 0:
+                    probe.render_ms.append((time.perf_counter() - t) * 1000)
 
         setattr(Screen, name, timed)
 
