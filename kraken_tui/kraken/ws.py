@@ -57,7 +57,7 @@ _STOP = object()
 _MAX_FRAME_BYTES = 16 * 2**20  # full-depth book snapshots are large (spec §7.7)
 #: Frames decoded per event-loop turn at most: a burst that piled up while the process waited for a core is
 #: decoded over several turns, so other tasks (a flatten, a key) get the loop in between.
-FRAMES_PER_TURN = 64
+FRAMES_PER_TURN = 256
 
 
 def _excerpt(raw: str | bytes) -> str:
