@@ -33,6 +33,10 @@ c. key ``F`` ``F`` (a double tap 150 ms apart, queued like terminal input) -> th
    and split by whether market data was still flowing (>= 1,000 msg/s between the first F and the request:
    the replay file ends, at 5,000 ticks/s after about 40 s); the WS client's queued events (received, not yet
    taken by the engine) are sampled through the run;
+   With the time from the second F to each of the flatten's steps (the engine's flatten running, FLATTENING
+   durable), to see which wait dominates.
+f. the UI in the lag window: the app's refresh ticks (``refresh_now``) and textual's screen updates (rendering),
+   count, p50/p99/max and share of the wall time.
 The console serves its control socket (``RuntimeServices``) throughout, and a client thread asks it for
 ``status`` every ``--ctl-poll`` seconds (as a monitor running ``kraken-tui ctl health`` would).
 d. start to first paint: ``KrakenApp`` constructed -> the first engine snapshot drawn (target < 1.5 s),
@@ -162,6 +166,11 @@ class _Probe:
         self.cancel_sent_cpu: list[float] = []  # the loop thread's CPU time (``time.thread_time``) at each
         self.commits_ms: list[float] = []  # each flatten's wait for FLATTENING to be durable (its fsync), ms
         self.first_paint: float | None = None
+        self.refresh_ms: list[float] = []  # each console refresh tick's own time (``KrakenApp.refresh_now``), ms
+        self.render_ms: list[float] = []  # each textual screen update (rendering), ms
+        self.window: tuple[int, int] = (0, 0)  # (refresh ticks, screen updates) counted before the lag window
+        # the flatten's steps as they happen (perf_counter stamps, in order): ``F F`` -> each of these -> request
+        self.stages: dict[str, list[float]] = {"engine flatten runs": [], "FLATTENING durable": []}
         self.cancel_seen = asyncio.Event()
 
 
@@ -199,18 +208,49 @@ def _patch_flatten_commit(probe: _Probe) -> None:
         finally:
             started_s.append(time.perf_counter() - t)
 
+    orig_steps = EngineFlatten._steps
+
+    async def steps(self: Any, *a: Any, **k: Any) -> Any:
+        probe.stages["engine flatten runs"].append(time.perf_counter())
+        return await orig_steps(self, *a, **k)
+
     async def durable(self: Any, what: str, started: Any = None) -> bool:
         t = time.perf_counter()
         try:
             return await orig(self, what, started)
         finally:
             if what.startswith("FLATTENING"):
+                probe.stages["FLATTENING durable"].append(time.perf_counter())
                 before = started_s.pop() if started is not None and started_s else 0.0
                 probe.commits_ms.append((time.perf_counter() - t + before) * 1000)
             started_s.clear()
 
     EngineFlatten._durable = durable  # type: ignore[method-assign]
     EngineFlatten._settle_started = settle_started  # type: ignore[method-assign]
+    EngineFlatten._steps = steps  # type: ignore[method-assign]
+
+
+def _patch_screen_updates(probe: _Probe) -> None:
+    """Time textual's screen updates (``Screen._on_timer_update`` and ``Screen._refresh_layout``: the rendering
+    of what the refresh ticks changed; textual is pinned)."""
+    from textual.screen import Screen
+
+    depth = [0]  # ``_on_timer_update`` calls ``_refresh_layout``: only the outermost call is counted
+
+    for name in ("_on_timer_update", "_refresh_layout"):
+        orig = getattr(Screen, name)
+
+        def timed(self: Any, *a: Any, _orig: Any = orig, **k: Any) -> Any:
+            t = time.perf_counter()
+            depth[0] += 1
+            try:
+                return _orig(self, *a, **k)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:
+                    probe.render_ms.append((time.perf_counter() - t) * 1000)
+
+        setattr(Screen, name, timed)
 
 
 def _patch_consume_yield(every: int) -> None:
@@ -417,12 +457,15 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
     def timed_refresh() -> None:  # on the instance (a subclass would move the app's CSS_PATH)
         if not app.screen_stack:  # a timer firing during teardown (the app's own refresh_now would raise)
             return
+        r0 = time.perf_counter()
         refresh()
+        probe.refresh_ms.append((time.perf_counter() - r0) * 1000)
         if probe.first_paint is None and app.snapshot is not None:
             probe.first_paint = time.perf_counter()
             painted.set()
 
     app.refresh_now = timed_refresh  # type: ignore[method-assign]
+    _patch_screen_updates(probe)
     async with app.run_test(size=(160, 48)) as pilot:
         gate_s = 0.0
         if sim is not None:  # the live gate: the operator types LIVE and Enter before anything starts
@@ -469,7 +512,9 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         w0, c0, n0 = time.perf_counter(), time.process_time(), probe.ticks
         s0 = sim.cpu_s() if sim is not None else 0.0
         m0, k0 = probe.ws_messages, probe.market_messages
+        probe.window = (len(probe.refresh_ms), len(probe.render_ms))
         await asyncio.sleep(args.seconds)
+        window_ui = (probe.refresh_ms[probe.window[0]:], probe.render_ms[probe.window[1]:])
         wall, cpu, ticks = time.perf_counter() - w0, time.process_time() - c0, probe.ticks - n0
         sim_cpu = sim.cpu_s() - s0 if sim is not None else 0.0
         sampler.stop()
@@ -477,6 +522,7 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         window_lags = lags[:]
 
         lat: list[float] = []
+        stage_ms: dict[str, list[float]] = {}  # from the second F to each flatten step, ms
         lat_cpu: list[float] = []
         depth_at_f: list[int] = []  # the WS client's queued events at each second F
         window_depths = depths[:]
@@ -500,6 +546,10 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(probe.cancel_seen.wait(), timeout=10)
             if len(probe.cancel_sent) > before:
+                for name, stamps in probe.stages.items():
+                    after = [x for x in stamps if t <= x <= probe.cancel_sent[before]]
+                    if after:
+                        stage_ms.setdefault(name, []).append((after[0] - t) * 1000)
                 lat.append((probe.cancel_sent[before] - t) * 1000)
                 lat_cpu.append((probe.cancel_sent_cpu[before] - t_cpu) * 1000)
                 lat_feed.append((probe.market_messages - fm0) / max(1e-3, probe.cancel_sent[before] - f0))
@@ -583,6 +633,10 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         print(f"      of which the loop thread on CPU: p50 {_pct(lat_cpu, 0.5):.1f} ms, p99 {_pct(lat_cpu, 0.99):.1f} ms "
               f"(the rest: waiting for a core on a busy machine, the disk, other tasks' turns); the wait for "
               f"FLATTENING to be durable (fsync): p50 {_pct(cm, 0.5):.1f} ms, p99 {_pct(cm, 0.99):.1f} ms")
+        if stage_ms:
+            print("      from the second F to: " + "; ".join(
+                f"{name} p50 {_pct(v, 0.5):.1f} ms, p99 {_pct(v, 0.99):.1f} ms ({len(v)})" for name, v in stage_ms.items())
+                  + f"; the request p50 {_pct(lat, 0.5):.1f} ms")
         if len(lat) < args.flattens:
             print(f"      {args.flattens - len(lat)} F F produced no cancelallorders within 10 s (NOT met for those; "
                   "--verbose shows which)")
@@ -592,6 +646,13 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         print(f"  WS client queue (events received, not yet taken by the engine): in the lag window p50 "
               f"{_pct([float(d) for d in window_depths], 0.5):.0f}, max {max(window_depths)}; at the second F p50 "
               f"{_pct([float(d) for d in depth_at_f], 0.5):.0f}, max {max(depth_at_f)}")
+    rm, sm = window_ui
+    if rm and sm:
+        print(f"  the UI in the lag window: refresh ticks (the app's refresh_now: the engine's snapshot, the panels "
+              f"updated) {len(rm)}, p50 {_pct(rm, 0.5):.1f} ms, p99 {_pct(rm, 0.99):.1f} ms, max {max(rm):.1f} ms, "
+              f"{sum(rm) / wall / 10:.0f} % of the wall; textual's screen updates (rendering) {len(sm)}, p50 "
+              f"{_pct(sm, 0.5):.1f} ms, p99 {_pct(sm, 0.99):.1f} ms, max {max(sm):.1f} ms, {sum(sm) / wall / 10:.0f} % "
+              "of the wall (wall times: on a busy machine they include waits for a core)")
     if args.verbose:
         print(f"  main-thread stack samples in the lag window:\n{sampler.top()}")
         print(f"  main-thread stack samples during the flattens:\n{flat_sampler.top()}")

@@ -92,10 +92,18 @@ from kraken_tui.engine.strategies import build_strategy
 from kraken_tui.engine.takeover import Takeover
 from kraken_tui.engine.views import RunInfo, SnapshotBuilder, WarmupSpec
 from kraken_tui.errors import ConfigError
+from kraken_tui.kraken.ws_turns import TurnBudget
 
 __all__ = ["Engine"]
 
 log = logging.getLogger(__name__)
+#: WS events handled per event-loop turn at most: a queued burst is handled over several turns, so a flatten's
+#: next step, a key or the control socket waits for one turn's share, not the whole burst.
+EVENTS_PER_TURN = 256
+#: While a flatten starts (FLATTENING made durable, then its first request), the consumer holds the events (none
+#: is dropped) for at most this long (once per flatten), so the flatten's steps do not share the loop with market
+#: data.
+FLATTEN_HOLD_S = 0.1
 
 
 class Engine:
@@ -389,9 +397,21 @@ class Engine:
         self.account_events.observe_account()
 
     async def _consume(self) -> None:
-        """The WebSocket consumer: each event to ``on_ws_event``; a failing event is an ERROR event, never the
-        end of the engine."""
+        """The WebSocket consumer: each event to ``on_ws_event``, in order; a failing event is an ERROR event,
+        never the end of the engine. ``asyncio.Queue.get`` returns at once while events wait, so the consumer
+        gives the loop a turn after ``EVENTS_PER_TURN`` events handled in one turn (``ws_turns.TurnBudget``).
+        While a flatten starts (``EngineFlatten.starting``) the next event waits until the flatten's first request
+        is on its way, at most ``FLATTEN_HOLD_S`` once per flatten (the priority lane)."""
+        budget = TurnBudget(EVENTS_PER_TURN)
+        flattener = self.flattener
+        held = False  # this flatten start was waited for already (one hold per flatten, however long it starts)
         async for ev in self.ws:
+            if flattener.starting:
+                if not held:
+                    held = True
+                    await flattener.launched(FLATTEN_HOLD_S)
+            elif held:
+                held = False
             try:
                 await self.on_ws_event(ev)
                 self.progress.set()
@@ -401,6 +421,8 @@ class Engine:
                 log.exception("engine failed on %s", type(ev).__name__)
                 self.emit(EventKind.ERROR, f"error handling {type(ev).__name__}: {type(exc).__name__}: {exc}",
                           severity=Severity.ERROR)
+            if budget.spend():
+                await asyncio.sleep(0)
 
     async def _periodic(self) -> None:
         """Every second (wall clock): reconciliation timer (``Reconciler.tick``); stale market data blocks

@@ -76,6 +76,7 @@ Safety rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -483,6 +484,23 @@ class EngineFlatten:
         self._prejournaled: set[str] = set()  # round 1's closes, journaled and committed with FLATTENING
         self.progress: FlattenProgress | None = None
         self._task: asyncio.Future[FlattenReport] | None = None
+        self._launched = asyncio.Event()  # clear from a flatten's start until its first request is on its way
+        self._launched.set()
+
+    # ------------------------------------------------------------------ the priority lane
+    @property
+    def starting(self) -> bool:
+        """True from a flatten's start until its first order request is on its way (the market-data consumer
+        then holds back: ``launched``)."""
+        return not self._launched.is_set()
+
+    async def launched(self, within_s: float) -> None:
+        """Return once the running flatten's first request is on its way (at once when none is starting), or
+        after ``within_s`` seconds at most."""
+        if self._launched.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._launched.wait(), within_s)
 
     # ------------------------------------------------------------------ while flattening
     def owns_exits(self) -> bool:
@@ -522,8 +540,10 @@ class EngineFlatten:
         automatic). Never raises for exchange errors (the report says what failed); a call while a flatten
         runs returns that flatten's report."""
         if self._task is None or self._task.done():
+            self._launched.clear()  # from now: the consumer holds market data before its next event
             self._task = asyncio.ensure_future(
                 self._run(reason, source, origin or _SOURCES.get(source, FlattenSource.AUTO)))
+            self._task.add_done_callback(lambda _: self._launched.set())  # even a task cancelled unstarted
         return await asyncio.shield(self._task)
 
     async def kill(self, reason: str) -> FlattenReport:
@@ -612,6 +632,7 @@ class EngineFlatten:
         sent while order work in flight is still landing; the stops keep resting (module docstring, step 3).
         A failure is reported and left to ``flatten_account``, which reads the account again."""
         try:
+            self._launched.set()  # its first request leaves now (the positions read or the closes)
             known = self.known_positions()
             positions = list(known) if known is not None else await self.client.open_positions(priority=True)
             reqs = close_requests(positions, f"{flatten_close_tag(origin, int(time.time() * 1000))}-r0")
@@ -651,6 +672,12 @@ class EngineFlatten:
                                            error="cancelled by the flatten (cancel-all)"))
 
     async def _run(self, reason: str, source: TransitionSource, origin: FlattenSource) -> FlattenReport:
+        try:
+            return await self._steps(reason, source, origin)
+        finally:
+            self._launched.set()
+
+    async def _steps(self, reason: str, source: TransitionSource, origin: FlattenSource) -> FlattenReport:
         self.record_action("flatten", reason, source)
         resting = self._resting()
         self.sm.flatten(reason, source)  # 1. FLATTENING first: no job decides an entry from here on ...
@@ -681,6 +708,7 @@ class EngineFlatten:
             await early
 
         def progress(p: FlattenProgress) -> None:
+            self._launched.set()  # flatten_account reports each phase just before its requests
             self.progress = p
             self.emit(EventKind.FLATTEN, f"flatten {p.phase} (round {p.round}): "
                       f"{counted(p.positions_remaining, 'position')}, {counted(p.orders_remaining, 'order')} left",

@@ -3,7 +3,8 @@
 Owns: ``KrakenWsClient`` - connecting (``websockets``) with protocol ping frames every
 ``ClientConfig.ws_ping_interval_s`` (never a JSON ping, spec §7.1); public and private subscriptions
 (challenge auth once per connection, signed with ``kraken.auth.sign_challenge`` and sent on every
-private subscribe and unsubscribe, spec §2.4); reconnecting with exponential backoff and full jitter
+private subscribe and unsubscribe, spec §2.4); bounded work per event-loop turn (``FRAMES_PER_TURN`` frames,
+``ws_turns.TurnBudget``); reconnecting with exponential backoff and full jitter
 up to ``reconnect_max_backoff_s`` and re-sending every subscription; the order books (a sequence gap
 resubscribes that product's book to get a fresh snapshot, spec §7.7); stale-feed detection; and the
 event stream (``async for event in client``). Malformed frames become ``MalformedMessage`` events;
@@ -41,6 +42,7 @@ from kraken_tui.kraken.ws_events import (
     WsAlert,
 )
 from kraken_tui.kraken.ws_parse import PRIVATE_FEEDS, PUBLIC_FEEDS, base_feed, parse_ws_message
+from kraken_tui.kraken.ws_turns import TurnBudget
 from kraken_tui.kraken.ws_watch import FeedWatch, backoff_delay_s, feed_keys
 
 __all__ = ["DEFAULT_STALE_FEEDS", "KrakenWsClient"]
@@ -53,6 +55,9 @@ _NEEDS_PRODUCTS = frozenset({"ticker", "ticker_lite", "trade", "book"})
 _SECRET_MARKERS = ("api_key", "signed_challenge", "original_challenge")
 _STOP = object()
 _MAX_FRAME_BYTES = 16 * 2**20  # full-depth book snapshots are large (spec §7.7)
+#: Frames decoded per event-loop turn at most: a burst that piled up while the process waited for a core is
+#: decoded over several turns, so other tasks (a flatten, a key) get the loop in between.
+FRAMES_PER_TURN = 256
 
 
 def _excerpt(raw: str | bytes) -> str:
@@ -293,8 +298,11 @@ class KrakenWsClient:
                         self._emit(Connected(url=self._url))
                     ever_connected, offline_since = True, None
                     self._spawn(self._resubscribe_all(ws))
+                    budget = TurnBudget(FRAMES_PER_TURN)
                     async for raw in ws:
                         self._handle_frame(ws, raw)
+                        if budget.spend():
+                            await asyncio.sleep(0)  # the frames waiting are decoded in the next turns
                     reason = f"closed by server (code {ws.close_code}, {ws.close_reason or 'no reason'})"
             except asyncio.CancelledError:
                 raise

@@ -5,6 +5,9 @@ state. Public feeds: ticker (throttled per product), ticker_lite, trade (snapsho
 book (snapshot of the whole multi-level book + one delta per changed level, one contiguous seq per product),
 heartbeat. Private feeds (need ``api_key``/``original_challenge``/``signed_challenge`` from a challenge issued
 on the same connection): open_orders (+ open_orders_verbose), fills, open_positions, balances, account_log.
+Rates as Kraken's: ticker at most once per ``ticker_interval_s`` per product (spec §7.3); open_positions at once on
+a position change and otherwise with each ticker of a held symbol (its mark and P&L), never per tick while flat
+(spec §7.10); balances on each balance change.
 Bad messages get Kraken's answers: ``Json Error``, ``Invalid feed``, ``Invalid product id``,
 ``Bad websocket message``; a wrong challenge signature gets ``authenticationError``. Faults: dropped,
 duplicated messages and disconnects per message sent.
@@ -124,7 +127,6 @@ class WsHub:
                 self._send_tickers(sym)
             else:
                 self._dirty_tickers.add(sym)
-            self._mark_private("open_positions")
         elif kind == "trade":
             assert isinstance(payload, tuple)  # (symbol, price, size, taker side, ts_ms): PaperExchange.notify
             sym, price, size, side, ts = payload
@@ -170,6 +172,12 @@ class WsHub:
             self._broadcast("balances", None, ws_wire.balances(self.ex, self._seq, snapshot=False))
 
     def _send_tickers(self, sym: str) -> None:
+        """The ticker messages of ``sym`` (at most one per ``ticker_interval_s``, spec §7.3) and, when the account
+        holds ``sym``, an ``open_positions`` update with its new mark and P&L: a held position's figures move
+        at the ticker's pace, a flat account's not at all (spec §7.10; a change of a position itself is sent at
+        once, by the ``position`` event)."""
+        if sym in self.ex.positions:
+            self._mark_private("open_positions")
         if any("ticker" in c.subs for c in self.conns):
             self._broadcast("ticker", sym, ws_wire.ticker(self.ex, sym))
         if any("ticker_lite" in c.subs for c in self.conns):

@@ -64,6 +64,12 @@ log = logging.getLogger(__name__)
 
 #: At most one bell per this many seconds (a burst of fills rings once).
 BELL_GAP_S = 0.5
+#: The largest share of the wall time the refresh ticks take: after a tick that took ``d`` seconds the next one
+#: runs no sooner than ``d / REFRESH_DUTY`` later (below ``[ui] refresh_hz`` only when ticks are slow: a loaded
+#: machine or a heavy snapshot), so the engine and the flatten keep the loop. Textual renders what a tick changed
+#: after it, at a few times the tick's own cost (``bench/bench_console.py --real`` prints both): 5 % of the wall
+#: for the ticks keeps the UI to about a quarter of the loop.
+REFRESH_DUTY = 0.05
 #: Exit code when the live gate is declined (README.md "Commands": usage/confirmation refused).
 LIVE_DECLINED_EXIT = 2
 
@@ -125,6 +131,8 @@ class KrakenApp(App[int]):
         self._last_bell = -1e18
         self._force = True
         self._last_snap: EngineSnapshot | None = None
+        self._perf: Callable[[], float] = time.perf_counter  # the refresh ticks' cost clock (tests set their own)
+        self._next_tick_s = 0.0  # ``_perf`` time before which a refresh tick is skipped (``REFRESH_DUTY``)
         self._theme_dirs = themes.theme_dirs(cfg.source_path)
         self._listening = False
         self.live_pending = False
@@ -208,7 +216,7 @@ class KrakenApp(App[int]):
         self._setup_themes()
         self._setup_keymap()
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
-        self.set_interval(1 / self.cfg.ui.refresh_hz, self.refresh_now, name="refresh")
+        self.set_interval(1 / self.cfg.ui.refresh_hz, self.refresh_tick, name="refresh")
         if self.engine is not None:
             self._attach_engine()
             return
@@ -323,8 +331,20 @@ class KrakenApp(App[int]):
         return self.get_key_display(Binding(key, spec.action))
 
     # ------------------------------------------------------------------ refresh
+    def refresh_tick(self) -> None:
+        """The ``refresh`` interval: ``refresh_now``, skipped while a flatten that just fired holds the redraws
+        (``OperatorKeys.hold_redraws``, which refreshes when the hold ends) and while the last tick's cost is
+        not yet paid back (``REFRESH_DUTY``: slow ticks come less often)."""
+        if self.operator.quiet:
+            return
+        t0 = self._perf()
+        if t0 < self._next_tick_s:
+            return
+        self.refresh_now()
+        self._next_tick_s = t0 + (self._perf() - t0) / REFRESH_DUTY
+
     def refresh_now(self) -> None:
-        """Sample the engine once and draw (the ``refresh`` interval calls this)."""
+        """Sample the engine once and draw (``refresh_tick`` calls this at ``[ui] refresh_hz``)."""
         if self.engine is None:
             return
         try:

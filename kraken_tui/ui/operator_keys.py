@@ -5,7 +5,7 @@ Owns: ``OperatorKeys``, a collaborator ``KrakenApp`` owns and delegates its key 
 actions to; it turns keys into ``EngineControl`` calls: the flatten guard sees every key first (any other
 key disarms and does nothing else; the window runs between the moments keys were pressed), dialogs block
 everything but flatten, and the flatten itself runs as a worker whose cancel request leaves before the
-screen is redrawn. A flatten key is handled when the terminal driver posts it (``take_now``), ahead of the
+screen is redrawn (redraws are held for ``FLATTEN_QUIET_S`` at most when it fires). A flatten key is handled when the terminal driver posts it (``take_now``), ahead of the
 redraws and engine messages waiting in the app's queue, unless an earlier key is still in flight (it goes
 first: it may disarm).
 Only deliberate key presses drive the operator keys:
@@ -51,12 +51,14 @@ if TYPE_CHECKING:
     from kraken_tui.config import UIConfig
     from kraken_tui.engine.facade import EngineControl
 
-__all__ = ["FLATTEN_HEAD_START_S", "OperatorKeys"]
+__all__ = ["FLATTEN_HEAD_START_S", "FLATTEN_QUIET_S", "OperatorKeys"]
 
 log = logging.getLogger(__name__)
 
 #: Seconds the flatten key's handler holds the app's message queue while the flatten sends its first requests.
 FLATTEN_HEAD_START_S = 0.05
+#: Seconds the screen's redraws and the refresh ticks are held at most when a flatten fires (``hold_redraws``).
+FLATTEN_QUIET_S = 0.2
 #: Actions that are not offered while a dialog is open (flatten always is: it is the emergency stop).
 _BLOCKED_UNDER_DIALOG = {"pause", "resume", "reset", "journal", "help", "quit_console"}
 
@@ -94,6 +96,7 @@ class OperatorKeys:
         self.flatten_reports: list[FlattenReport] = []
         self._flatten_pressed_at: float | None = None
         self._keys_in_flight: set[int] = set()  # ids of keys queued and not yet handled by ``admit``
+        self._end_quiet: Callable[[], None] | None = None  # ends the redraw hold of a flatten that fired
 
     @property
     def engine(self) -> EngineControl | None:
@@ -276,6 +279,37 @@ class OperatorKeys:
         if task is not None:
             await asyncio.wait({task}, timeout=FLATTEN_HEAD_START_S)
 
+    @property
+    def quiet(self) -> bool:
+        """True while a flatten that just fired holds the redraws (``hold_redraws``): the app skips its refresh
+        ticks."""
+        return self._end_quiet is not None
+
+    def hold_redraws(self) -> None:
+        """Hold textual's screen updates (``App.batch_update``) and the app's refresh ticks (``quiet``) for
+        ``FLATTEN_QUIET_S`` or until the flatten returns, whichever comes first, so the flatten's first steps
+        (FLATTENING made durable, the first requests) never wait behind a frame being rendered. The
+        dashboard is refreshed and redrawn when the hold ends."""
+        if self._end_quiet is not None:
+            return
+        batch = self.app.batch_update()
+        batch.__enter__()
+
+        def end() -> None:
+            if self._end_quiet is not end:
+                return
+            self._end_quiet = None
+            batch.__exit__(None, None, None)
+            self.refresh()
+
+        self._end_quiet = end
+        self.app.set_timer(FLATTEN_QUIET_S, end)
+
+    def _release_redraws(self) -> None:
+        end = self._end_quiet
+        if end is not None:
+            end()
+
     def fire_flatten(self) -> Worker[None] | None:
         """Start the flatten now (a worker on the app's loop; progress shows in the status bar). Returns the
         worker, or None when there is no engine yet."""
@@ -285,6 +319,7 @@ class OperatorKeys:
             return None
         worker: Worker[None] = self.app.run_worker(self._flatten(), name="flatten", group="flatten",
                                                    exit_on_error=False)
+        self.hold_redraws()
         self.app.notify("FLATTEN started: closing every position, then cancelling every order.", severity="warning")
         self.app.call_later(self.refresh)
         return worker
@@ -295,9 +330,11 @@ class OperatorKeys:
         try:
             report = await engine.flatten("operator: flatten key", TransitionSource.KEY)
         except Exception as exc:  # the engine promises not to raise; say so loudly if it does
+            self._release_redraws()
             log.exception("flatten raised")
             self.app.notify(f"FLATTEN ERROR: {exc}. Check the exchange.", severity="error", timeout=60)
             return
+        self._release_redraws()
         self.flatten_reports.append(report)
         if report.flat:
             self.app.notify(f"Flat: exchange confirms no positions and no orders "
