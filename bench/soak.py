@@ -460,8 +460,21 @@ async def _journal_catches_up(client: Any, journal: Path, timeout_s: float) -> N
         await asyncio.sleep(0.5)
 
 
+async def _exchange_fills(client: Any) -> list[Any]:
+    """Every fill the exchange reports. A restarted engine's reconciliation may have spent the key's rate
+    budget just before: a 429 waits the ``Retry-After`` it names (up to five times), as any client must."""
+    from kraken_tui.errors import RateLimitError
+
+    for _ in range(5):
+        try:
+            return list(await client.fills_since(0, max_pages=10_000))
+        except RateLimitError as exc:
+            await asyncio.sleep(min(max(exc.retry_after_s or 1.0, 0.2), 10.0))
+    return list(await client.fills_since(0, max_pages=10_000))
+
+
 async def _final_fills(client: Any, fig: Figures, journal: Path, watch: Watch) -> None:
-    fills = await client.fills_since(0, max_pages=10_000)
+    fills = await _exchange_fills(client)
     ex_ids = {f.fill_id for f in fills}
     fig.exchange_fills = len(ex_ids)
     ok, dups, ids = _journal_check(journal)
