@@ -43,13 +43,13 @@ import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from kraken_tui.domain import ZERO
 from kraken_tui.domain.timeunits import DAY_MS
 from kraken_tui.journal.trades import Trade
 
-__all__ = ["DAY_MS", "RunningBreakdowns", "RunningSummary", "Summary", "TradeRow", "breakdowns", "breakdowns_rows", "daily_returns", "summarize",
+__all__ = ["DAY_MS", "RunningBreakdowns", "RunningSummary", "Summary", "TradeRow", "breakdowns", "breakdowns_rows", "daily_returns", "extend_drawdown", "summarize",
            "summarize_rows", "summarize_rows_with_breakdowns"]
 
 _ANNUAL = math.sqrt(365)
@@ -116,11 +116,16 @@ def daily_returns(trades: Iterable[Trade], starting_equity_usd: Decimal) -> list
     return out
 
 
-def _drawdown(nets: list[Decimal], start: Decimal | None) -> tuple[Decimal, float | None]:
-    equity = start if start is not None else ZERO
-    peak = equity
-    dd_usd = ZERO
-    dd_pct: float | None = 0.0 if start is not None and start > 0 else None
+_Money = TypeVar("_Money", Decimal, float)
+
+
+def extend_drawdown(nets: Iterable[_Money], equity: _Money, peak: _Money, dd_usd: _Money,
+                    dd_pct: float | None) -> tuple[_Money, _Money, _Money, float | None]:
+    """Walk the equity curve over ``nets`` (each trade's net P&L, USD, in exit order) from ``equity`` and its
+    ``peak`` so far, and return ``(equity, peak, dd_usd, dd_pct)``: the largest peak-to-trough fall in USD and as
+    a fraction of the peak (``dd_pct`` None: no starting equity, so no percentage). Exact with ``Decimal``, the
+    same walk in floats for the running statistics. Maximum drawdown as in Magdon-Ismail and Atiya, "Maximum
+    drawdown", Risk 17(10), 2004."""
     for n in nets:
         equity += n
         if equity > peak:
@@ -128,8 +133,17 @@ def _drawdown(nets: list[Decimal], start: Decimal | None) -> tuple[Decimal, floa
         dd = peak - equity
         if dd > dd_usd:
             dd_usd = dd
-        if dd_pct is not None and peak > 0 and float(dd / peak) > dd_pct:
-            dd_pct = float(dd / peak)
+        if dd_pct is not None and peak > 0:
+            pct = float(dd / peak)
+            if pct > dd_pct:
+                dd_pct = pct
+    return equity, peak, dd_usd, dd_pct
+
+
+def _drawdown(nets: list[Decimal], start: Decimal | None) -> tuple[Decimal, float | None]:
+    equity = start if start is not None else ZERO
+    dd_pct: float | None = 0.0 if start is not None and start > 0 else None
+    _, _, dd_usd, dd_pct = extend_drawdown(nets, equity, equity, ZERO, dd_pct)
     return dd_usd, dd_pct
 
 
@@ -412,19 +426,8 @@ class RunningSummary:
         s[1] += _exact_sum(loss_nets)
         for k, i in ((2, 6), (3, 7), (4, 8), (5, 9), (6, 10)):
             s[k] += _exact_sum(_column(rows, i))
-        equity, peak, dd_usd, dd_pct = self.equity, self.peak, self.dd_usd, self.dd_pct
-        for net in nets:
-            equity += net
-            if equity > peak:
-                peak = equity
-            drop = peak - equity
-            if drop > dd_usd:
-                dd_usd = drop
-            if dd_pct is not None:
-                pct = drop / peak
-                if pct > dd_pct:
-                    dd_pct = pct
-        self.equity, self.peak, self.dd_usd, self.dd_pct = equity, peak, dd_usd, dd_pct
+        self.equity, self.peak, self.dd_usd, self.dd_pct = extend_drawdown(
+            nets, self.equity, self.peak, self.dd_usd, self.dd_pct)
         low = min(r[1] for r in rows)
         if self.min_entry is None or low < self.min_entry:
             self.min_entry = low
