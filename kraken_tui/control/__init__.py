@@ -37,7 +37,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kraken_tui.control.client import list_instances, pick_instance, request, run
+from kraken_tui.control.client import list_instances, pick_instance, request
+from kraken_tui.control.ctl_cmd import run
 from kraken_tui.control.paths import (
     APP_NAME,
     Instance,
