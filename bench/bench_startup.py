@@ -1,0 +1,153 @@
+"""Start-up of the short commands, whole process (prints figures; not a test).
+
+Runs each command ``--repeat`` times in a fresh interpreter and prints the median wall and CPU time (user + system
+of the child, ``os.wait4``) next to ``python -c pass`` measured in the same run:
+
+- ``kraken-tui --version`` (argument parsing only);
+- ``kraken-tui backtest --candles TINY`` (50 one-minute candles, default strategy, text report with charts) and
+  the same with ``--json``;
+- ``kraken-tui ctl status`` with no running instance (exit 2, the path every ``ctl`` word starts on);
+- ``kraken-tui journal summary --since ISO`` on a journal of ``--trades`` round trips (default 1,000).
+
+Targets: backtest and ctl status < 300 ms wall, journal summary --since < 100 ms wall, on a quiet machine.
+The children run in private XDG directories (no config file, no control socket of another instance) with
+byte-code caching switched on (``PYTHONDONTWRITEBYTECODE`` removed), as after a normal install; one warm-up run
+of each command writes the caches first. ``--importtime CMD`` prints the ``python -X importtime`` top 25 of
+one command instead (``backtest``, ``ctl``, ``journal``).
+
+Run: ``python bench/bench_startup.py [--repeat N] [--trades N] [--importtime backtest]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+WALL_TARGET_MS = {"backtest": 300.0, "backtest --json": 300.0, "ctl status": 300.0, "journal summary --since": 100.0}
+
+
+def _tiny_candles(path: Path, n: int = 50) -> None:
+    """A charts-format CSV of ``n`` one-minute candles (a gentle zig-zag around 60,000 USD)."""
+    t0 = 1_756_561_260
+    lines = ["time,open,high,low,close,volume"]
+    px = 60_000.0
+    for k in range(n):
+        o = px
+        c = px + (15 if (k // 5) % 2 else -15)
+        lines.append(f"{t0 + 60 * k},{o:.0f},{max(o, c) + 5:.0f},{min(o, c) - 5:.0f},{c:.0f},0.5")
+        px = c
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _journal(path: Path, trades: int) -> None:
+    from bench_journal_summary import _write
+
+    asyncio.run(_write(path, 0, trades, start=True))
+
+
+class _Popen(subprocess.Popen):  # type: ignore[type-arg]
+    """``Popen`` that records the child's CPU time (user + system, ms) from ``os.wait4``."""
+
+    cpu_ms = 0.0
+
+    def _try_wait(self, wait_flags: int) -> tuple[int, int]:
+        try:
+            pid, sts, ru = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:
+            return self.pid, 0
+        if pid == self.pid:
+            self.cpu_ms = (ru.ru_utime + ru.ru_stime) * 1000
+        return pid, sts
+
+
+
+def _once(cmd: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple[float, float]:
+    """(wall ms, CPU ms) of one run of ``cmd``; exits when its return code is not in ``ok``."""
+    t0 = time.perf_counter()
+    proc = _Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    wall = (time.perf_counter() - t0) * 1000
+    ru = proc.cpu_ms
+    if proc.returncode not in ok:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {err.decode()[-500:]}")
+    return wall, ru
+
+
+def _commands(tiny: Path, journal: Path) -> list[tuple[str, list[str], tuple[int, ...]]]:
+    py = sys.executable
+    kt = [py, "-m", "kraken_tui"]
+    return [
+        ("python -c pass", [py, "-c", "pass"], (0,)),
+        ("--version", [*kt, "--version"], (0,)),
+        ("backtest", [*kt, "backtest", "--candles", str(tiny), "--symbol", "PF_XBTUSD"], (0,)),
+        ("backtest --json", [*kt, "backtest", "--candles", str(tiny), "--symbol", "PF_XBTUSD", "--json"], (0,)),
+        ("ctl status", [*kt, "ctl", "status"], (2,)),
+        ("journal summary --since", [*kt, "journal", "--journal", str(journal), "summary", "--since", "2024-07-01"],
+         (0,)),
+    ]
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for name in ("XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        d = tmp / name.lower()
+        d.mkdir(mode=0o700, exist_ok=True)
+        env[name] = str(d)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    return env
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=11, help="runs per command (median; default 11)")
+    ap.add_argument("--trades", type=int, default=1000, help="round trips in the journal (default 1000)")
+    ap.add_argument("--importtime", choices=["backtest", "ctl", "journal"], help="print -X importtime top 25")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kt-startup-") as d:
+        tmp = Path(d)
+        tiny, journal = tmp / "tiny.csv", tmp / "journal.sqlite"
+        _tiny_candles(tiny)
+        _journal(journal, a.trades)
+        env = _env(tmp)
+        cmds = _commands(tiny, journal)
+        if a.importtime:
+            name = {"backtest": "backtest", "ctl": "ctl status", "journal": "journal summary --since"}[a.importtime]
+            _, cmd, _ = next(c for c in cmds if c[0] == name)
+            proc = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], env=env, capture_output=True, text=True)
+            rows = [ln.split("|") for ln in proc.stderr.splitlines() if ln.startswith("import time:") and "self" not in ln]
+            top = [r for r in rows if not r[2].startswith("   ")]
+            top.sort(key=lambda r: -int(r[1]))
+            print(f"-X importtime {name}: top-level imports by cumulative us")
+            for r in top[:25]:
+                print(f"{int(r[1]):>9} us  {r[2].strip()}")
+            return
+        for _, cmd, ok in cmds:  # warm-up: byte-code caches written
+            _once(cmd, env, ok)
+        print(f"start-up, whole process, median of {a.repeat} (load average {os.getloadavg()[0]:.2f} "
+              f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; {os.cpu_count()} cores)")
+        base = None
+        for name, cmd, ok in cmds:
+            runs = [_once(cmd, env, ok) for _ in range(a.repeat)]
+            wall = statistics.median(r[0] for r in runs)
+            cpu = statistics.median(r[1] for r in runs)
+            if base is None:
+                base = cpu
+            target = WALL_TARGET_MS.get(name)
+            verdict = "" if target is None else f"  target < {target:.0f} ms wall: {'met' if wall < target else 'NOT met'}"
+            print(f"{name:<26} wall {wall:6.0f} ms  CPU {cpu:6.0f} ms  ({cpu / max(base, 1e-9):4.1f}x python -c pass CPU)"
+                  f"{verdict}")
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
