@@ -46,6 +46,9 @@ CURVE_POINTS = 1024
 #: Quiet stretches shorter than this are marked to market bar by bar in Python (``_skip_short``: numpy's fixed
 #: cost per call exceeds its gain there); longer ones with numpy.
 MIN_SKIP = 128
+#: A chunk whose signals are on average fewer bars apart than this runs through the bar loop whole
+#: (``runner.Backtest._chunk_events``): finding each next event costs more than marking a few bars one by one.
+DENSE_GAP_BARS = 32
 
 
 class Span:

@@ -275,7 +275,9 @@ class Backtest:
         first (as ``_chunk``), then from bar to bar: the next event (``events.next_event``), the quiet bars before
         it in bulk (``events.skip_quiet``) when there are at least ``events.MIN_SKIP`` of them, else through the
         bar loop; the event bar itself always through the bar loop (``_chunk`` on that slice), so every decision,
-        risk gate, fill and funding payment runs the same code with the same inputs."""
+        risk gate, fill and funding payment runs the same code with the same inputs
+        A chunk whose signals are on average fewer than ``events.DENSE_GAP_BARS`` bars apart goes through the bar
+        loop whole (``_chunk`` with these ATRs and signals): its quiet stretches are too short to gain anything."""
         ts_l, _o, h_l, lo_l, c_l, _v = cols
         n = len(ts_l)
         if not n:
@@ -288,6 +290,11 @@ class Backtest:
         else:
             atrs, sigs = pre[1], pre[0] or {}
         sig_at = sorted(j for j in sigs if 0 <= j < n)
+        if len(sig_at) * events.DENSE_GAP_BARS > n:
+            # signals this close together leave only short quiet stretches: the bar loop is cheaper there than
+            # finding each next event (same results: both kernels run the same code on every bar that matters)
+            self._chunk(cols, (sigs, atrs))
+            return
         sp = events.Span(ts_l, lo_l, h_l, c_l, sig_at)
         st, res, bar_ms = self.state, self.result, self.s.bar_ms
         linear, cs = self.inst.is_linear, float(self.inst.contract_size)

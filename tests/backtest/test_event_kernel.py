@@ -84,6 +84,14 @@ def data_dir(shared_data) -> Path:
     return shared_data(CANDLE_FILES[0]).parents[1]
 
 
+@pytest.fixture(autouse=True, params=["dense chunks through the bar loop", "every chunk event by event"])
+def dense_rule(request, monkeypatch) -> None:
+    """Each case twice: with the default ``events.DENSE_GAP_BARS`` (a chunk of close signals runs through the bar
+    loop) and with it off (0: every chunk through the event-skipping path, however close its signals)."""
+    if request.param == "every chunk event by event":
+        monkeypatch.setattr(events, "DENSE_GAP_BARS", 0)
+
+
 @pytest.fixture
 def protective(monkeypatch):
     """sma_cross with the exit ladder (stop, take-profits, trailing stop, time exit) and risk sizing."""
@@ -154,6 +162,29 @@ def test_sparse_signals_skip_long_spans(data_dir: Path, monkeypatch) -> None:
     monkeypatch.setattr(events, "skip_quiet", spy)
     _same(data_dir / CANDLE_FILES[6], params={"fast": 100, "slow": 400})
     assert max(calls) >= events.MIN_SKIP
+
+
+def test_dense_and_sparse_chunks_in_one_run(data_dir: Path, monkeypatch) -> None:
+    """SMA 10/30 on 5m bars (signals 20 to 29 bars apart, chunk by chunk) with ``DENSE_GAP_BARS`` 25: chunks
+    whose signals are close go through the bar loop whole, the others event by event, in the same run; the run
+    equals the bar loop's."""
+    monkeypatch.setattr(events, "DENSE_GAP_BARS", 25)
+    whole, skipped = [], []
+    real_chunk, real_skip = Backtest._chunk, events.skip_quiet
+
+    def chunk_spy(self, cols, pre=None, flush=True):
+        if self.kernel == "events":
+            whole.append(len(cols[0]))
+        return real_chunk(self, cols, pre, flush)
+
+    def skip_spy(sp, i, e, *a):
+        skipped.append(e - i)
+        return real_skip(sp, i, e, *a)
+
+    monkeypatch.setattr(Backtest, "_chunk", chunk_spy)
+    monkeypatch.setattr(events, "skip_quiet", skip_spy)
+    _same(data_dir / CANDLE_FILES[5], params={"fast": 10, "slow": 30})
+    assert whole and skipped
 
 
 @pytest.mark.parametrize("strategy", sorted(set(STRATEGIES) - {"sma_cross", "ml"}))  # ml needs a model file
