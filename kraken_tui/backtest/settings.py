@@ -57,6 +57,9 @@ def quote_with(price: float, k: float, step: float, digits: int) -> tuple[Decima
     """``quote_at`` with its per-instrument terms computed once (``quote_terms``): the same formula."""
     bid = round(math.floor(price * (1.0 - k) / step + 1e-9) * step, digits)
     ask = round(math.ceil(price * (1.0 + k) / step - 1e-9) * step, digits)
+    if bid == ask:  # no slippage and a price on the grid: one conversion (the same Decimal either way)
+        d = dec_of(bid)
+        return d, d
     return dec_of(bid), dec_of(ask)
 
 

@@ -160,12 +160,23 @@ def win_rate_cap(cfg: RiskConfig, closed_trades: int, winning_trades: int) -> tu
 
     Example: 4 wins in 12 closed trades = 33.3 % < 40 % -> (2, "win rate 33.3% below 40%").
     """
+    rate = _win_rate_below_floor(cfg, closed_trades, winning_trades)
+    if rate is None:
+        return None
+    return _dec(cfg.win_rate_leverage_cap), _win_rate_why(cfg, rate)
+
+
+def _win_rate_below_floor(cfg: RiskConfig, closed_trades: int, winning_trades: int) -> float | None:
+    """The win rate (percent) when ``win_rate_cap`` applies (its rule), else None."""
     if cfg.win_rate_floor_pct <= 0 or closed_trades < cfg.win_rate_min_trades or closed_trades <= 0:
         return None
     rate = winning_trades / closed_trades * 100
-    if rate >= cfg.win_rate_floor_pct:
-        return None
-    return _dec(cfg.win_rate_leverage_cap), f"win rate {rate:.1f}% below {cfg.win_rate_floor_pct:g}%"
+    return None if rate >= cfg.win_rate_floor_pct else rate
+
+
+def _win_rate_why(cfg: RiskConfig, rate: float) -> str:
+    """``win_rate_cap``'s reason text for a win rate of ``rate`` percent."""
+    return f"win rate {rate:.1f}% below {cfg.win_rate_floor_pct:g}%"
 
 
 def expected_costs_pct(cfg: RiskConfig, side: PositionSide, funding_rate: float | None) -> tuple[float, str]:
@@ -198,9 +209,11 @@ def allowed_leverage(cfg: RiskConfig, atr_pct: float | None, consecutive_losses:
         band_lev = _dec(cfg.vol_band_leverage[band])
         if band_lev < lev:
             lev, why = band_lev, f"ATR {atr_pct:.2f}% band"
-    wr = win_rate_cap(cfg, closed_trades, winning_trades)
-    if wr is not None and wr[0] < lev:
-        lev, why = wr
+    rate = _win_rate_below_floor(cfg, closed_trades, winning_trades)  # win_rate_cap, its text only when it applies
+    if rate is not None:
+        wr_cap = _dec(cfg.win_rate_leverage_cap)
+        if wr_cap < lev:
+            lev, why = wr_cap, _win_rate_why(cfg, rate)
     if consecutive_losses >= cfg.loss_streak_cut and lev > 1:
         lev, why = _ONE, f"{consecutive_losses} consecutive losses"
     if drawdown_pct > cfg.drawdown_deleverage_pct and lev > 1:
