@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -520,6 +519,8 @@ def load_config(explicit: Path | None = None) -> Config:
             if explicit is not None:
                 raise ConfigError("--config", str(path), "an existing TOML file")
             continue
+        import tomllib  # here: a run without a config file never needs the TOML parser
+
         try:
             data = tomllib.loads(_read_config_text(path))
         except tomllib.TOMLDecodeError as exc:
@@ -584,6 +585,8 @@ def load_credentials(cfg: Config, env: Mapping[str, str] | None = None) -> Crede
         raise SecretsError(
             str(path), f"mode is {stat.S_IMODE(st.st_mode):04o}; refusing a key file others can read (chmod 600)"
         )
+    import tomllib
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):
