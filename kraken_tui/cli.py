@@ -248,6 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kraken-tui`` console script. Returns the process exit code."""
     from kraken_tui import _accel
 
+    # kraken-tui uses no pydantic plugin: without this, building the config models scans the entry points of
+    # every installed distribution for one (importlib.metadata; about 10 ms of each command's start-up). An
+    # explicit PYDANTIC_DISABLE_PLUGINS (even empty) is left as the user set it.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     _accel.install()  # the opt-in compiled build (kraken_tui/_accel.py); no-op without one
     parser = build_parser()
     args = parser.parse_args(_normalise_argv(sys.argv[1:] if argv is None else argv))
