@@ -31,7 +31,8 @@ Every line gives wall time, CPU time (user + system of the process(es) doing the
 ratio to ours (candles/s of ours / theirs; ours = the one-process whole-process events run). Costs: zero
 (fees, slippage, funding) for the target figures; ``sma_cross`` and ``ensemble`` with costs (maker 2 / taker
 5 bps, slippage 1 bp, funding 1e-5/h) are printed too. Start-up: median of 3 wall times of ``kraken-tui
-backtest`` on the 500-bar PF_XBTUSD 1m file and of ``kraken-tui ctl status`` with no instance running.
+backtest`` on the 500-bar PF_XBTUSD 1m file and of ``kraken-tui ctl status`` with no instance running
+(``bench/bench_startup.py`` measures the short commands alone, medians of 11, next to ``python -c pass``).
 
 After the contenders: where one process's CPU goes (start-up, CSV read, ATR and batch signals, the kernel's
 bookkeeping, per closed trade: ``budget``) and the tiny-file backtest's top-level imports (``-X importtime``).
