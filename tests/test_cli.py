@@ -82,3 +82,35 @@ def test_a_closed_pipe_is_not_an_internal_error(tmp_path):
     err = p.stderr.read().decode() if p.stderr else ""
     assert p.wait(timeout=30) == 0, err
     assert "internal error" not in err
+
+
+@pytest.mark.parametrize(("given", "seen"), [(None, "__all__"), ("", ""), ("logfire", "logfire")])
+def test_pydantic_plugin_scan_off_unless_the_user_set_it(given, seen):
+    """``main`` switches pydantic's plugin scan off for its own process; a value the user set is kept."""
+    import os
+
+    script = (
+        "import os, sys\nfrom kraken_tui.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.write(repr(os.environ.get('PYDANTIC_DISABLE_PLUGINS')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if given is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = given
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.stderr.strip().endswith(repr(seen)), proc.stderr
+
+
+def test_an_internal_error_is_logged_and_reported(tmp_path):
+    """A bug in a handler: exit 1, the report line on stderr, the traceback through the ``kraken_tui`` logger."""
+    script = (
+        "import logging, sys\nfrom kraken_tui import cli\n"
+        "logging.basicConfig(stream=sys.stderr, format='LOG %(name)s %(message)s')\n"
+        "def h(args):\n    raise RuntimeError('boom')\n"
+        "cli._resolve = lambda c: h\n"
+        "sys.exit(cli.main(['journal', 'trades']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "kraken-tui journal: internal error: RuntimeError: boom" in proc.stderr
+    assert "LOG kraken_tui internal error in journal" in proc.stderr and "Traceback" in proc.stderr
