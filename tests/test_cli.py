@@ -114,3 +114,19 @@ def test_an_internal_error_is_logged_and_reported(tmp_path):
     assert proc.returncode == 1
     assert "kraken-tui journal: internal error: RuntimeError: boom" in proc.stderr
     assert "LOG kraken_tui internal error in journal" in proc.stderr and "Traceback" in proc.stderr
+
+
+def test_the_collector_is_paused_while_a_command_module_loads(tmp_path, monkeypatch):
+    """``_resolve`` imports the handler's module with the cyclic garbage collector off and switches it back on."""
+    import gc
+
+    from kraken_tui import cli
+
+    (tmp_path / "kt_gc_probe.py").write_text("import gc\nSEEN = gc.isenabled()\ndef h(args):\n    return 0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(cli.HANDLERS, "journal", "kt_gc_probe:h")
+    assert gc.isenabled()
+    handler = cli._resolve("journal")
+    assert handler.__module__ == "kt_gc_probe"
+    assert sys.modules["kt_gc_probe"].SEEN is False
+    assert gc.isenabled()
