@@ -286,7 +286,7 @@ class Backtest:
         assert batch is not None  # the event kernel is chosen only with a batch signal path
         if pre is None:
             atrs: list[float | None] = self.atr.update_many(h_l, lo_l, c_l)
-            sigs: Mapping[int, Signal] = dict(batch(self.symbol, self.s.timeframe, cols, self.view))
+            sigs: dict[int, Signal] = dict(batch(self.symbol, self.s.timeframe, cols, self.view))
         else:
             atrs, sigs = pre[1], pre[0] or {}
         sig_at = sorted(j for j in sigs if 0 <= j < n)
