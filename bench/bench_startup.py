@@ -15,7 +15,10 @@ byte-code caching switched on (``PYTHONDONTWRITEBYTECODE`` removed), as after a 
 of each command writes the caches first. ``--importtime CMD`` prints the ``python -X importtime`` top 25 of
 one command instead (``backtest``, ``ctl``, ``journal``).
 
-Run: ``python bench/bench_startup.py [--repeat N] [--trades N] [--importtime backtest]``
+``--against DIR`` runs each command alternately from this checkout and from another one (e.g. an unpacked
+``git archive`` of the previous release) and prints both.
+
+Run: ``python bench/bench_startup.py [--repeat N] [--trades N] [--importtime backtest] [--against DIR]``
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ class _Popen(subprocess.Popen):  # type: ignore[type-arg]
 def _once(cmd: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple[float, float]:
     """(wall ms, CPU ms) of one run of ``cmd``; exits when its return code is not in ``ok``."""
     t0 = time.perf_counter()
-    proc = _Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=env["XDG_RUNTIME_DIR"])
     out, err = proc.communicate()
     wall = (time.perf_counter() - t0) * 1000
     ru = proc.cpu_ms
@@ -97,13 +100,15 @@ def _commands(tiny: Path, journal: Path) -> list[tuple[str, list[str], tuple[int
     ]
 
 
-def _env(tmp: Path) -> dict[str, str]:
+def _env(tmp: Path, root: Path) -> dict[str, str]:
+    """The children's environment: private XDG directories under ``tmp``, byte-code caching on, and ``root`` (a
+    checkout) first on ``PYTHONPATH``, so ``python -m kraken_tui`` runs that checkout's code."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     for name in ("XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         d = tmp / name.lower()
         d.mkdir(mode=0o700, exist_ok=True)
         env[name] = str(d)
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = str(root)
     return env
 
 
@@ -112,18 +117,24 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=11, help="runs per command (median; default 11)")
     ap.add_argument("--trades", type=int, default=1000, help="round trips in the journal (default 1000)")
     ap.add_argument("--importtime", choices=["backtest", "ctl", "journal"], help="print -X importtime top 25")
+    ap.add_argument("--against", type=Path, metavar="DIR",
+                    help="another checkout of kraken-tui (e.g. the previous release): each command runs alternately "
+                         "from this one and from DIR, both printed with the ratio")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="kt-startup-") as d:
         tmp = Path(d)
         tiny, journal = tmp / "tiny.csv", tmp / "journal.sqlite"
         _tiny_candles(tiny)
         _journal(journal, a.trades)
-        env = _env(tmp)
+        here = Path(__file__).resolve().parents[1]
+        env = _env(tmp, here)
+        other = _env(tmp, a.against.resolve()) if a.against else None
         cmds = _commands(tiny, journal)
         if a.importtime:
             name = {"backtest": "backtest", "ctl": "ctl status", "journal": "journal summary --since"}[a.importtime]
             _, cmd, _ = next(c for c in cmds if c[0] == name)
-            proc = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], env=env, capture_output=True, text=True)
+            proc = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], env=env, capture_output=True, text=True,
+                                  cwd=env["XDG_RUNTIME_DIR"])
             rows = [ln.split("|") for ln in proc.stderr.splitlines() if ln.startswith("import time:") and "self" not in ln]
             top = [r for r in rows if not r[2].startswith("   ")]
             top.sort(key=lambda r: -int(r[1]))
@@ -133,11 +144,18 @@ def main() -> None:
             return
         for _, cmd, ok in cmds:  # warm-up: byte-code caches written
             _once(cmd, env, ok)
+            if other is not None:
+                _once(cmd, other, ok)
         print(f"start-up, whole process, median of {a.repeat} (load average {os.getloadavg()[0]:.2f} "
-              f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; {os.cpu_count()} cores)")
+              f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; {os.cpu_count()} cores)"
+              + (f"; against {a.against}" if other is not None else ""))
         base = None
         for name, cmd, ok in cmds:
-            runs = [_once(cmd, env, ok) for _ in range(a.repeat)]
+            runs, peer = [], []
+            for _ in range(a.repeat):  # alternately, so both see the same load
+                runs.append(_once(cmd, env, ok))
+                if other is not None:
+                    peer.append(_once(cmd, other, ok))
             wall = statistics.median(r[0] for r in runs)
             cpu = statistics.median(r[1] for r in runs)
             if base is None:
@@ -146,6 +164,11 @@ def main() -> None:
             verdict = "" if target is None else f"  target < {target:.0f} ms wall: {'met' if wall < target else 'NOT met'}"
             print(f"{name:<26} wall {wall:6.0f} ms  CPU {cpu:6.0f} ms  ({cpu / max(base, 1e-9):4.1f}x python -c pass CPU)"
                   f"{verdict}")
+            if peer:
+                pw = statistics.median(r[0] for r in peer)
+                pc = statistics.median(r[1] for r in peer)
+                print(f"{'  ' + str(a.against.name):<26} wall {pw:6.0f} ms  CPU {pc:6.0f} ms  (this checkout's CPU "
+                      f"{cpu / max(pc, 1e-9):.2f}x of it)")
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
