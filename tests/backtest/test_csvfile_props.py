@@ -273,3 +273,52 @@ def test_a_time_with_trailing_unicode_whitespace_is_read_not_crashed(tmp_path: P
     p.write_bytes(b"time,open,high,low,close,volume\n1754000060\x1c,10,11,9,10.5,3\n1754000120,10,11,9,10.5,3\n")
     rows = _reader(p, True, None)
     assert [r[0] for r in rows] == [1754000060000, 1754000120000]
+
+
+
+_PRICE = st.floats(min_value=1e-8, max_value=1e9, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def _candles(draw):
+    """Valid candles: strictly increasing integer times (epoch seconds, or ms when ``x1000``), low <= open,
+    close <= high, prices > 0, volume >= 0."""
+    n = draw(st.integers(1, 300))
+    t = draw(st.integers(0, 2_000_000_000))
+    scale = draw(st.sampled_from([1, 1000]))
+    out = []
+    for _ in range(n):
+        t += draw(st.integers(1, 10_000))
+        a, b, c, d = sorted(draw(st.lists(_PRICE, min_size=4, max_size=4)))
+        o, cl = (b, c) if draw(st.booleans()) else (c, b)
+        out.append((t * scale, o, d, a, cl, draw(st.floats(min_value=0.0, max_value=1e12))))
+    return out
+
+
+_SPELL = {"repr": repr, "fixed": lambda x: f"{x:.10f}", "exponent": lambda x: f"{x:.12e}"}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_candles(), st.sampled_from(sorted(_SPELL)), st.booleans(), st.booleans())
+def test_written_candles_read_back_exactly(rows, spelling, header, use_numpy):
+    """Round trip: candles written as CSV text (shortest ``repr``, 10 decimals, or exponent notation; charts CSV
+    with a header or 7-column OHLCVT without) read back, through many small blocks, as exactly the floats
+    ``float`` gives for that text and the times by the seconds/ms rule, on the numpy and the pure-Python paths."""
+    fmt = _SPELL[spelling]
+    lines = ["time,open,high,low,close,volume"] if header else []
+    lines += [f"{t},{fmt(o)},{fmt(h)},{fmt(lo)},{fmt(c)},{fmt(v)}" + ("" if header else ",1")
+              for t, o, h, lo, c, v in rows]
+    want = [(t * 1000 if t < 100_000_000_000 else t, *(float(fmt(x)) for x in (o, h, lo, c, v)))
+            for t, o, h, lo, c, v in rows]
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "candles.csv"
+        p.write_text("\n".join(lines) + "\n")
+        old_np, old_block = csvfile._np, csvfile.BLOCK_BYTES
+        try:
+            csvfile._np = np if use_numpy else None
+            csvfile.BLOCK_BYTES = 512  # many blocks: every block boundary is read back too
+            got = [row for cols in csv_chunks(p, header) for row in zip(*cols, strict=True)]
+        finally:
+            csvfile._np, csvfile.BLOCK_BYTES = old_np, old_block
+    assert got == want
+    assert all(type(r[0]) is int and all(type(x) is float for x in r[1:]) for r in got)
