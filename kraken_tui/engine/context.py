@@ -138,19 +138,22 @@ class PriorityJournal(Protocol):
         """Queue ``record`` now (``asyncio.QueueFull`` when the queue is full: nothing queued)."""
         ...
 
-    def commit_now(self) -> asyncio.Future[None]:
-        """Hand everything queued to the writer thread now, ahead of the batching; the future is set once it
-        is committed (``JournalError`` raised or set when the journal cannot commit)."""
+    def commit_now(self, alongside: Callable[[], object] | None = None) -> asyncio.Future[None]:
+        """Commit everything queued now, ahead of the batching; the future is set once it is committed
+        (``JournalError`` raised or set when the journal cannot commit). ``alongside``: a short thread-safe job
+        the journal may run on another thread while the commit's fsync runs (it may not have run when this
+        returns)."""
         ...
 
 
-def commit_now(journal: JournalSink) -> Awaitable[None]:
-    """Commit everything ``journal`` holds: its priority lane (``PriorityJournal.commit_now``, handed to the
-    writer thread in this call) when it has one, else its ``flush``. Await the result; a journal that cannot
-    commit raises ``JournalError`` there (never here)."""
+def commit_now(journal: JournalSink, alongside: Callable[[], object] | None = None) -> Awaitable[None]:
+    """Commit everything ``journal`` holds: its priority lane (``PriorityJournal.commit_now``, done in this
+    call when the journal can) when it has one, else its ``flush``. Await the result; a journal that cannot
+    commit raises ``JournalError`` there (never here). ``alongside``: passed to the priority lane (a job that
+    may run meanwhile on another thread; never relied on having run), ignored by a ``flush``."""
     if isinstance(journal, PriorityJournal):
         try:
-            return journal.commit_now()
+            return journal.commit_now(alongside) if alongside is not None else journal.commit_now()
         except Exception as exc:
             failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             failed.set_exception(exc)

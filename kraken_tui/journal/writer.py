@@ -301,10 +301,16 @@ class JournalWriter:
         """
         await self.commit_now()
 
-    def commit_now(self) -> asyncio.Future[None]:
+    def commit_now(self, alongside: Callable[[], object] | None = None) -> asyncio.Future[None]:
         """``flush_now`` without a coroutine: takes everything queued so far in this call and returns a future
         set once it and every earlier record are committed (the exception of a commit that failed past
         ``fail_after_s``). Cancelling the future loses nothing.
+
+        ``alongside``: a short thread-safe job that must not wait for the commit but whose result is only used
+        after it (the engine signs the order's request, engine.execution). It is handed to the writer thread
+        right before this thread's COMMIT, so it runs while the fsync holds this thread (GIL released); it may
+        not have run, or not finished, when this returns (it never runs when the commit goes to the writer
+        thread): the caller must not rely on it having run. Its outcome, exceptions included, is ignored.
 
         The transaction runs ON THE CALLING (loop) THREAD, after the writer thread's transaction in flight
         (records taken earlier), whose end it waits for with the GIL released so that the thread finishes at
@@ -352,7 +358,11 @@ class JournalWriter:
             if stmts:
                 conn.execute(f"PRAGMA busy_timeout={_LANE_BUSY_MS}")
                 try:
-                    _transaction(conn, stmts, False)
+                    start = self._alongside(alongside)
+                    if start is None:
+                        _transaction(conn, stmts, False)
+                    else:
+                        _transaction(conn, stmts, False, start)
                 finally:
                     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         except sqlite3.Error:  # keep the records: committed (retried, reported) by the writer thread
@@ -367,6 +377,18 @@ class JournalWriter:
         else:
             _resolve(waiters)
         return result
+
+    def _alongside(self, job: Callable[[], object] | None) -> Callable[[], None] | None:
+        """``commit_now``'s ``alongside``: a callable that hands ``job`` to the (idle) writer thread."""
+        thread = self._thread
+        if job is None or thread is None:
+            return None
+
+        def start() -> None:
+            with contextlib.suppress(RuntimeError):  # the thread pool is shutting down: the caller does the job
+                thread.submit(_quietly, job)
+
+        return start
 
     def _hand_to_thread(self, stmts: list[Statement], waiters: list[asyncio.Future[None]], n_records: int) -> None:
         """Commit a priority transaction through the writer thread instead (behind its transaction in flight;
@@ -606,9 +628,20 @@ def _resolve(futures: Sequence[asyncio.Future[None]], outcome: asyncio.Future[No
                 fut.set_exception(exc)
 
 
-def _transaction(conn: sqlite3.Connection, stmts: list[Statement], one_by_one: bool) -> list[_Refusal]:
+def _quietly(job: Callable[[], object]) -> None:
+    """Run ``commit_now``'s ``alongside`` job on the writer thread; its failure is the caller's to see (it
+    does the job again itself), logged at DEBUG only."""
+    try:
+        job()
+    except Exception as exc:
+        log.debug("job alongside a commit failed: %s", exc)
+
+
+def _transaction(conn: sqlite3.Connection, stmts: list[Statement], one_by_one: bool,
+                 before_commit: Callable[[], None] | None = None) -> list[_Refusal]:
     """In the writer thread: one transaction of ``stmts`` (consecutive statements with the same SQL go through
-    one ``executemany``); returns the statements a constraint refused (``one_by_one`` only)."""
+    one ``executemany``); returns the statements a constraint refused (``one_by_one`` only). ``before_commit``
+    is called right before COMMIT (``commit_now``'s ``alongside``)."""
     refused: list[_Refusal] = []
     if not stmts:
         return refused
@@ -623,6 +656,8 @@ def _transaction(conn: sqlite3.Connection, stmts: list[Statement], one_by_one: b
         else:
             for sql, group in itertools.groupby(stmts, key=lambda s: s[0]):
                 _insert_many(conn, sql, [p for _, p in group])
+        if before_commit is not None:
+            before_commit()
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):

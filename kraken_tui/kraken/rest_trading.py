@@ -10,6 +10,11 @@ Owns: ``OrderCalls``, the base class of ``KrakenRestClient`` that holds the orde
   ``requiredArgumentMissing``...) is raised as its typed ``ExchangeError``: nothing was placed;
 - rate-limit priority: cancel_order, cancel_all_orders and cancel_all_orders_after may spend the
   reserve; send_order/batch_order only with ``priority=True`` and only for reduce-only orders.
+Prepare, then send: ``prepare_send_order`` / ``prepare_batch_order`` do everything a send does before the
+request leaves (validation, rounding, encoding, the rate-limit wait) and return a ``PreparedOrder``; its
+``sign()`` may run on another thread meanwhile and its ``send()`` puts the request on the wire, once. A caller
+that must not let an order leave before something else happened (the engine: the order's intent durable in the
+journal) prepares, waits for it, then sends. ``send_order`` / ``batch_order`` are prepare + send.
 Must not import: websockets, aiohttp, textual.
 """
 
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from kraken_tui.domain import (
     DeadManSwitchStatus,
@@ -41,9 +46,9 @@ from kraken_tui.kraken.rest_orders import (
     new_cli_ord_id,
     order_params,
 )
-from kraken_tui.kraken.rest_transport import RestTransport
+from kraken_tui.kraken.rest_transport import PreparedRequest, RestTransport
 
-__all__ = ["OrderCalls"]
+__all__ = ["OrderCalls", "PreparedOrder"]
 
 V3 = "/derivatives/api/v3"
 _AMBIGUOUS = (TransportError, ServerError, ProtocolError)
@@ -81,14 +86,21 @@ class OrderCalls:
         unknown: Callable[[str], T],
     ) -> T:
         """POST once (never retried); an ambiguous failure becomes ``unknown(reason)``."""
+        prepared = await self._prepare_order_call(endpoint, form, cost, priority, parse, unknown)
+        return await prepared.send()
+
+    async def _prepare_order_call(
+        self,
+        endpoint: str,
+        form: list[tuple[str, str]],
+        cost: int,
+        priority: bool,
+        parse: Callable[[Any, str], T],
+        unknown: Callable[[str], T],
+    ) -> PreparedOrder[T]:
         path = f"{V3}/{endpoint}"
-        try:
-            body = await self._t.call(
-                "POST", path, form=form, private=True, cost=cost, priority=priority, retry=False
-            )
-            return parse(body, path)
-        except _AMBIGUOUS as exc:
-            return unknown(f"outcome unknown, resolve before acting: {exc}")
+        prepared = await self._t.prepare("POST", path, form=form, private=True, cost=cost, priority=priority)
+        return PreparedOrder(self._t, prepared, parse, unknown)
 
     async def _single(
         self,
@@ -101,6 +113,18 @@ class OrderCalls:
     ) -> OrderResult:
         """One send/edit/cancel call whose answer is ``body[key]`` (``sendStatus``...); ids we sent fill
         in what the answer omits, and an ambiguous failure is UNKNOWN carrying them."""
+        prepared = await self._prepare_single(endpoint, form, key, priority, order_id, cli_ord_id)
+        return await prepared.send()
+
+    async def _prepare_single(
+        self,
+        endpoint: str,
+        form: list[tuple[str, str]],
+        key: str,
+        priority: bool,
+        order_id: str | None,
+        cli_ord_id: str | None,
+    ) -> PreparedOrder[OrderResult]:
 
         def parse(body: Any, path: str) -> OrderResult:
             block = _payload(body, key, path)
@@ -111,7 +135,7 @@ class OrderCalls:
                 status=OrderStatus.UNKNOWN, order_id=order_id, cli_ord_id=cli_ord_id, error=why
             )
 
-        return await self._order_call(endpoint, form, DERIVATIVES_COSTS[endpoint], priority, parse, unknown)
+        return await self._prepare_order_call(endpoint, form, DERIVATIVES_COSTS[endpoint], priority, parse, unknown)
 
     def _check_priority(self, reqs: Sequence[OrderRequest], priority: bool) -> None:
         if priority and not all(r.reduce_only for r in reqs):
@@ -131,11 +155,19 @@ class OrderCalls:
             ValueError: size rounds to zero; ``priority`` on a non-reduce-only order.
             ExchangeError subclasses for definite refusals (``authenticationError``, ``apiLimitExceeded``...).
         """
+        prepared = await self.prepare_send_order(req, instrument=instrument, priority=priority)
+        return await prepared.send()
+
+    async def prepare_send_order(
+        self, req: OrderRequest, *, instrument: Instrument | None = None, priority: bool = False
+    ) -> PreparedOrder[OrderResult]:
+        """``send_order`` up to the send: the request built, its rate-limit budget spent; nothing leaves until
+        ``PreparedOrder.send`` (module docstring, "Prepare, then send"). Raises as ``send_order`` does before
+        any request (ValueError)."""
         self._check_priority([req], priority)
         cid = req.cli_ord_id or new_cli_ord_id()
         form = order_params(req, instrument or self.instrument(req.symbol), cli_ord_id=cid)
-
-        return await self._single("sendorder", form, "sendStatus", priority, None, cid)
+        return await self._prepare_single("sendorder", form, "sendStatus", priority, None, cid)
 
     async def edit_order(
         self,
@@ -225,6 +257,15 @@ class OrderCalls:
         Raises:
             ValueError: empty batch, bad instruction, or ``priority`` with a non-reduce-only send.
         """
+        prepared = await self.prepare_batch_order(instructions, priority=priority)
+        return await prepared.send()
+
+    async def prepare_batch_order(
+        self, instructions: Sequence[BatchInstruction], *, priority: bool = False
+    ) -> PreparedOrder[list[OrderResult]]:
+        """``batch_order`` up to the send: the request built, its rate-limit budget spent; nothing leaves until
+        ``PreparedOrder.send`` (module docstring, "Prepare, then send"). Raises as ``batch_order`` does before
+        any request (ValueError)."""
         sends = [i.request for i in instructions if isinstance(i, BatchSend)]
         self._check_priority(sends, priority)
         text, sent = batch_json(instructions, self._instruments)
@@ -238,7 +279,7 @@ class OrderCalls:
                 out.append(PO.parse_order_result(raw, f"{path} batchStatus[{k}]", cli_ord_id=tags.get(tag)))
             return out
 
-        return await self._order_call(
+        return await self._prepare_order_call(
             "batchorder",
             [("json", text)],
             batch_cost(len(sent)),
@@ -296,3 +337,37 @@ def _unknown_for(ins: BatchInstruction, why: str) -> OrderResult:
     return OrderResult(
         status=OrderStatus.UNKNOWN, order_id=ins.order_id, cli_ord_id=ins.cli_ord_id, error=why
     )
+
+
+class PreparedOrder(Generic[T]):
+    """An order call made ready by ``OrderCalls.prepare_send_order`` / ``prepare_batch_order``: built, rate-limit
+    budget spent, not sent (module docstring, "Prepare, then send").
+
+    ``sign()`` signs the request (thread-safe, once; the engine runs it on the journal's writer thread while
+    its own thread waits for the intent's fsync). ``await send()`` sends it ONCE (signing it first when not
+    signed, or again when another request was signed after it: nonces leave in increasing order) and returns
+    the call's result; an ambiguous failure (timeout, connection failure, 5xx, unreadable answer) is the
+    UNKNOWN result, a definite refusal raises its ``ExchangeError`` - exactly as the one-step call.
+    """
+
+    __slots__ = ("_parse", "_t", "_unknown", "request")
+
+    def __init__(self, transport: RestTransport, request: PreparedRequest, parse: Callable[[Any, str], T],
+                 unknown: Callable[[str], T]) -> None:
+        self._t, self.request, self._parse, self._unknown = transport, request, parse, unknown
+
+    def sign(self) -> None:
+        """Sign the request now (see ``rest_transport.PreparedRequest.sign``)."""
+        self.request.sign()
+
+    async def send(self) -> T:
+        """Send once; the parsed result, or ``unknown(reason)`` on an ambiguous failure.
+
+        Raises:
+            ExchangeError subclasses for definite refusals (``rest_errors.check_response``).
+        """
+        try:
+            body = await self._t.send_prepared(self.request)
+            return self._parse(body, self.request.path)
+        except _AMBIGUOUS as exc:
+            return self._unknown(f"outcome unknown, resolve before acting: {exc}")

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -30,7 +31,7 @@ from kraken_tui.kraken.ratelimit import RateLimiter
 from kraken_tui.kraken.rest_errors import check_response
 from kraken_tui.kraken.rest_http import HttpAnswer, HttpSender, SendFailed, session_sender
 
-__all__ = ["Params", "RestTransport", "as_sender", "encode_params"]
+__all__ = ["Params", "PreparedRequest", "RestTransport", "as_sender", "encode_params"]
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ class RestTransport:
         self.limiter = limiter
         self._sleep = sleep
         self._rng = rng
+        self.signatures = 0
+        """Requests signed so far (``PreparedRequest`` re-signs when another one was signed after it)."""
 
     @property
     def has_credentials(self) -> bool:
@@ -137,6 +140,7 @@ class RestTransport:
                     f"API secret from {creds.source} is not valid base64", endpoint=path
                 ) from None
         nonce = self._nonce()
+        self.signatures += 1
         return {**headers, "APIKey": creds.api_key.get_secret_value(), "Nonce": nonce,
                 "Authent": signer.sign(post_data, nonce, self._prefix + path)}
 
@@ -200,6 +204,29 @@ class RestTransport:
         history_cost: int,
         priority: bool,
     ) -> Any:
+        prepared = await self.prepare(method, path, query=query, form=form, private=private, cost=cost,
+                                      history_cost=history_cost, priority=priority)
+        return await self.send_prepared(prepared)
+
+    async def prepare(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Params = (),
+        form: Params = (),
+        private: bool = False,
+        cost: int = 0,
+        history_cost: int = 0,
+        priority: bool = False,
+    ) -> PreparedRequest:
+        """The first half of one attempt of ``call`` (arguments as there): the parameters url-encoded and the
+        rate-limit budget spent (waiting for it when short, spec §5); nothing is sent. Sign it with
+        ``PreparedRequest.sign`` (any thread) and send it once with ``send_prepared``.
+
+        Raises:
+            AuthenticationError: ``private`` without credentials (before any budget is spent).
+        """
         qs, body = encode_params(query), encode_params(form)
         headers = _ACCEPT_FORM if body else _ACCEPT
         if private and self._credentials is None:
@@ -208,17 +235,29 @@ class RestTransport:
             await self.limiter.acquire_history(history_cost)
         elif cost:
             await self.limiter.acquire(cost, priority=priority)
-        if private:  # signed after the wait so nonces go out in increasing order
-            headers = self._signed(headers, path, qs + body)
         url = self._base + path + "?" + qs if qs else self._base + path
+        return PreparedRequest(self, method, path, url, qs + body, body.encode("ascii") if body else None, headers,
+                               private, bool(history_cost))
+
+    async def send_prepared(self, prepared: PreparedRequest) -> Any:
+        """The second half of one attempt: sign ``prepared`` unless it was signed already and no other request
+        was signed since (nonces leave in increasing order), send it ONCE and return the decoded JSON success
+        body.
+
+        Raises:
+            TransportError: timeout or connection failure. ExchangeError subclasses: see
+            ``rest_errors.check_response`` (a rate-limit refusal is also noted on the limiter).
+        """
+        headers = prepared.signed_headers()
         started = time.monotonic()
-        resp = await self.send_http(method, url, body.encode("ascii") if body else None, headers, path)
+        resp = await self.send_http(prepared.method, prepared.url, prepared.body, headers, prepared.path)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s -> HTTP %d in %.0f ms", method, path, resp.status, (time.monotonic() - started) * 1e3)
+            log.debug("%s %s -> HTTP %d in %.0f ms", prepared.method, prepared.path, resp.status,
+                      (time.monotonic() - started) * 1e3)
         try:
-            return check_response(path, resp.status, resp.headers, resp.content)
+            return check_response(prepared.path, resp.status, resp.headers, resp.content)
         except RateLimitError as exc:
-            self.limiter.note_exceeded(exc.retry_after_s, history=bool(history_cost))
+            self.limiter.note_exceeded(exc.retry_after_s, history=prepared.history)
             raise
 
     async def send_http(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
@@ -233,3 +272,57 @@ class RestTransport:
             return await self._sender.send_request(method, url, body, headers, self._config.timeout_s)
         except SendFailed as exc:  # SendTimeout included
             raise TransportError(str(exc), endpoint=endpoint) from None
+
+
+class PreparedRequest:
+    """One request made ready by ``RestTransport.prepare`` (encoded, its rate-limit budget spent), not sent.
+
+    ``sign`` adds ``APIKey``/``Nonce``/``Authent`` (spec §2.2) to a private request: thread-safe and done once,
+    so it may run on another thread while the caller waits for something else (the engine signs an order's
+    request while the journal's fsync of its intent runs, engine.execution). ``RestTransport.send_prepared``
+    signs it (again) when it was not signed, or when another request was signed after it, so that nonces leave
+    in increasing order.
+
+    Attributes:
+        method, path, url: the request line (``url`` with the encoded query string).
+        body: the form body bytes or None. private: signed. history: spends the history pool (spec §5.2).
+    """
+
+    __slots__ = ("_headers", "_lock", "_post_data", "_signed_as", "_t", "body", "history", "method", "path",
+                 "private", "url")
+
+    def __init__(self, transport: RestTransport, method: str, path: str, url: str, post_data: str,
+                 body: bytes | None, headers: Mapping[str, str], private: bool, history: bool) -> None:
+        self._t = transport
+        self.method, self.path, self.url, self.body = method, path, url, body
+        self._post_data = post_data
+        self._headers: Mapping[str, str] = headers
+        self.private, self.history = private, history
+        self._signed_as = -1  # the transport's signature count right after this request was signed
+        self._lock = threading.Lock()
+
+    def sign(self) -> None:
+        """Sign a private request now (no-op when public or already signed); any thread.
+
+        Raises:
+            AuthenticationError: see ``RestTransport._signed``.
+        """
+        if not self.private:
+            return
+        with self._lock:
+            if self._signed_as < 0:
+                self._sign_locked()
+
+    def _sign_locked(self) -> None:
+        base = _ACCEPT_FORM if self.body else _ACCEPT
+        self._headers = self._t._signed(base, self.path, self._post_data)
+        self._signed_as = self._t.signatures
+
+    def signed_headers(self) -> Mapping[str, str]:
+        """The headers to send: signed now unless signed already and no other request was signed since."""
+        if not self.private:
+            return self._headers
+        with self._lock:
+            if self._signed_as != self._t.signatures:
+                self._sign_locked()
+            return self._headers
