@@ -45,8 +45,16 @@ _ACCEPT_FORM = {"Accept": "application/json", "Content-Type": "application/x-www
 _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]").search
 
 
+#: ASCII character -> its ``%XX`` form, for every character ``quote(..., safe="")`` percent-encodes.
+_PERCENT = str.maketrans({chr(c): f"%{c:02X}" for c in range(128) if _NEEDS_QUOTING(chr(c))})
+
+
 def _quoted(text: str) -> str:
-    return quote(text, safe="") if _NEEDS_QUOTING(text) else text
+    """``urllib.parse.quote(text, safe="")``, the same characters: ASCII text through one ``str.translate``
+    (an order's JSON body is mostly reserved characters), anything else through ``quote`` itself."""
+    if not _NEEDS_QUOTING(text):
+        return text
+    return text.translate(_PERCENT) if text.isascii() else quote(text, safe="")
 
 
 def encode_params(params: Params) -> str:
