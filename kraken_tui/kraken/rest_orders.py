@@ -180,6 +180,10 @@ def json_str(text: str) -> str:
     return json.dumps(text) if _NEEDS_ESCAPE(text) else f'"{text}"'
 
 
+#: A field name -> its JSON text and the colon (a handful of names, built once each).
+_JSON_KEYS: dict[str, str] = {}
+
+
 def _json_object(pairs: Sequence[tuple[str, str | bool]]) -> str:
     parts = []
     for k, v in pairs:
@@ -189,7 +193,10 @@ def _json_object(pairs: Sequence[tuple[str, str | bool]]) -> str:
             val = v  # already a plain decimal string: emitted as a JSON number, exactly
         else:
             val = json_str(v)
-        parts.append(f"{json_str(k)}:{val}")
+        key = _JSON_KEYS.get(k)
+        if key is None:
+            key = _JSON_KEYS[k] = json_str(k) + ":"
+        parts.append(key + val)
     return "{" + ",".join(parts) + "}"
 
 
