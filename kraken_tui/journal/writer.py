@@ -41,12 +41,13 @@ import concurrent.futures
 import contextlib
 import itertools
 import logging
+import marshal
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kraken_tui.errors import JournalError
 from kraken_tui.journal.db import BUSY_TIMEOUT_MS, connection_pragmas, open_db
@@ -58,8 +59,10 @@ __all__ = ["JournalWriter"]
 log = logging.getLogger("kraken_tui.journal")
 
 _STOP = object()
-#: What the queue carries: a record's statements, a flush waiter, or ``_STOP``.
-_Item = tuple[Statement, ...] | asyncio.Future[None] | object
+#: One record's statements as queued: packed into bytes (``_pack``), or as a tuple when they cannot be packed.
+_Packed = bytes | tuple[Statement, ...]
+#: What the queue carries: a record's packed statements, a flush waiter, or ``_STOP``.
+_Item = _Packed | asyncio.Future[None] | object
 #: A record refused by a constraint inside a transaction: (table, the error text, the parameters).
 _Refusal = tuple[str, str, tuple[object, ...]]
 
@@ -239,7 +242,7 @@ class JournalWriter:
 
     # ------------------------------------------------------------------ producers
 
-    def _encode(self, record: JournalRecord) -> tuple[Statement, ...]:
+    def _encode(self, record: JournalRecord) -> _Packed:
         if self._task is None or self._closing or self._task.done():
             raise JournalError(str(self.path), "the journal writer is not running", hint=str(self.error or ""))
         if isinstance(record, RunStarted):
@@ -247,7 +250,7 @@ class JournalWriter:
         stmts = encode(record, self._run_id)
         if isinstance(record, RunStopped):
             self._run_id = None
-        return tuple(stmts)  # a tuple of atomics: the GC stops tracking it (no list in the queue)
+        return _pack(stmts)  # bytes: nothing in the queue for the garbage collector to walk
 
     async def write(self, record: JournalRecord) -> None:
         """Queue one record. Returns without waiting on disk unless the queue is full.
@@ -390,7 +393,7 @@ class JournalWriter:
 
         return start
 
-    def _hand_to_thread(self, stmts: list[Statement], waiters: list[asyncio.Future[None]], n_records: int) -> None:
+    def _hand_to_thread(self, stmts: list[_Packed], waiters: list[asyncio.Future[None]], n_records: int) -> None:
         """Commit a priority transaction through the writer thread instead (behind its transaction in flight;
         retried like the writer task's); later priority commits wait behind it (``_retrying``)."""
         self._retrying += 1
@@ -398,7 +401,7 @@ class JournalWriter:
         self._priority_retries.add(task)
         task.add_done_callback(self._priority_retries.discard)
 
-    async def _retry_priority(self, stmts: list[Statement], waiters: list[asyncio.Future[None]],
+    async def _retry_priority(self, stmts: list[_Packed], waiters: list[asyncio.Future[None]],
                               n_records: int) -> None:
         """A priority transaction handed to the writer thread (``_hand_to_thread``): committed and retried like
         the writer task's batches (``_commit``), then its waiters are resolved."""
@@ -466,7 +469,7 @@ class JournalWriter:
                     fut.set_result(None)
             stopping = stopping or stop
 
-    async def _commit(self, stmts: list[Statement], waiters: list[asyncio.Future[None]]) -> None:
+    async def _commit(self, stmts: list[_Packed], waiters: list[asyncio.Future[None]]) -> None:
         delay_s = 0.05
         retried = False
         one_by_one = False
@@ -504,7 +507,7 @@ class JournalWriter:
             self._failing = False
             self._tell_health(None)
 
-    async def _transaction(self, stmts: list[Statement], *, one_by_one: bool) -> None:
+    async def _transaction(self, stmts: list[_Packed], *, one_by_one: bool) -> None:
         """Run one transaction of ``stmts`` in the writer thread (one hop: BEGIN, inserts, COMMIT); with
         ``one_by_one`` each statement alone, reporting the ones a constraint refuses.
 
@@ -517,7 +520,7 @@ class JournalWriter:
             self.rejected_records += 1
             self._report(JournalError(str(self.path), f"record refused ({table}): {error}; {params!r}"))
 
-    def _submit(self, stmts: list[Statement], one_by_one: bool) -> asyncio.Future[list[_Refusal]]:
+    def _submit(self, stmts: list[_Packed], one_by_one: bool) -> asyncio.Future[list[_Refusal]]:
         """Hand one transaction to the writer thread NOW (the thread runs them in this order). Returns its
         outcome as a future; the priority commits waiting for the thread run as soon as it is idle."""
         conn, thread = self._conn, self._thread
@@ -564,9 +567,10 @@ class JournalWriter:
                 log.exception("journal on_error callback failed")
 
 
-def _split(items: Sequence[_Item]) -> tuple[list[Statement], list[asyncio.Future[None]], int, bool]:
-    """A batch of queue items -> (statements in order, flush waiters, records, whether ``_STOP`` was seen)."""
-    stmts: list[Statement] = []
+def _split(items: Sequence[_Item]) -> tuple[list[_Packed], list[asyncio.Future[None]], int, bool]:
+    """A batch of queue items -> (records' packed statements in order, flush waiters, records, whether ``_STOP``
+    was seen)."""
+    stmts: list[_Packed] = []
     waiters: list[asyncio.Future[None]] = []
     n_records = 0
     stop = False
@@ -575,8 +579,8 @@ def _split(items: Sequence[_Item]) -> tuple[list[Statement], list[asyncio.Future
             stop = True
         elif isinstance(item, asyncio.Future):
             waiters.append(item)
-        elif isinstance(item, tuple):
-            stmts.extend(item)
+        elif isinstance(item, bytes | tuple):
+            stmts.append(item)
             n_records += 1
     return stmts, waiters, n_records, stop
 
@@ -604,7 +608,7 @@ def _open_writer(path: Path, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
-def _thread_transaction(conn: sqlite3.Connection, stmts: list[Statement], one_by_one: bool,
+def _thread_transaction(conn: sqlite3.Connection, stmts: list[_Packed], one_by_one: bool,
                         checkpoint: bool) -> list[_Refusal]:
     """In the writer thread: ``_transaction``, then a PASSIVE WAL checkpoint when ``checkpoint`` (its failure
     is logged: the WAL only grows until the next one)."""
@@ -628,6 +632,45 @@ def _resolve(futures: Sequence[asyncio.Future[None]], outcome: asyncio.Future[No
                 fut.set_exception(exc)
 
 
+#: SQL text <-> small id for ``_pack`` (the encoder's statements are a fixed set of constants).
+_SQL_IDS: dict[str, int] = {}
+_SQL_TEXTS: list[str] = []
+_SQL_IDS_MAX = 1000
+
+
+def _pack(stmts: Sequence[Statement]) -> _Packed:
+    """One record's statements as ``marshal`` bytes of ((SQL id, parameters), ...): a queued record is then one
+    object the garbage collector does not track (a backlog of tuples made every young collection walk it: loop
+    stalls of several ms). Parameters marshal cannot carry exactly (a str subclass, an enum...) keep the record
+    as a tuple of statements. Runs on the loop (``write``); ``_unpack`` reverses it."""
+    coded = []
+    for sql, params in stmts:
+        i = _SQL_IDS.get(sql)
+        if i is None:
+            if len(_SQL_TEXTS) >= _SQL_IDS_MAX:
+                return tuple(stmts)
+            i = _SQL_IDS[sql] = len(_SQL_TEXTS)
+            _SQL_TEXTS.append(sql)
+        coded.append((i, params))
+    try:
+        return marshal.dumps(cast(Any, tuple(coded)))
+    except ValueError:  # "unmarshallable object": a parameter of a type marshal does not write exactly
+        return tuple(stmts)
+
+
+def _unpack(packed: Sequence[_Packed]) -> list[Statement]:
+    """The statements of records packed by ``_pack``, in order (writer thread, or the loop for a priority
+    commit)."""
+    out: list[Statement] = []
+    texts = _SQL_TEXTS
+    for item in packed:
+        if isinstance(item, bytes):
+            out.extend([(texts[i], params) for i, params in marshal.loads(item)])
+        else:
+            out.extend(item)
+    return out
+
+
 def _quietly(job: Callable[[], object]) -> None:
     """Run ``commit_now``'s ``alongside`` job on the writer thread; its failure is the caller's to see (it
     does the job again itself), logged at DEBUG only."""
@@ -637,14 +680,15 @@ def _quietly(job: Callable[[], object]) -> None:
         log.debug("job alongside a commit failed: %s", exc)
 
 
-def _transaction(conn: sqlite3.Connection, stmts: list[Statement], one_by_one: bool,
+def _transaction(conn: sqlite3.Connection, packed: list[_Packed], one_by_one: bool,
                  before_commit: Callable[[], None] | None = None) -> list[_Refusal]:
-    """In the writer thread: one transaction of ``stmts`` (consecutive statements with the same SQL go through
-    one ``executemany``); returns the statements a constraint refused (``one_by_one`` only). ``before_commit``
-    is called right before COMMIT (``commit_now``'s ``alongside``)."""
+    """In the writer thread: one transaction of the records ``packed`` (unpacked here, ``_unpack``; consecutive
+    statements with the same SQL go through one ``executemany``); returns the statements a constraint refused
+    (``one_by_one`` only). ``before_commit`` is called right before COMMIT (``commit_now``'s ``alongside``)."""
     refused: list[_Refusal] = []
-    if not stmts:
+    if not packed:
         return refused
+    stmts = _unpack(packed)
     conn.execute("BEGIN")
     try:
         if one_by_one:
