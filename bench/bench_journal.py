@@ -103,9 +103,10 @@ class _RunQueueWait:
     field), seconds; 0 where it cannot be read. A stall made of that is the machine's other load, not this
     process (neither its CPU, nor its GIL, nor its garbage collector)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tid: int | None = None) -> None:
+        path = "/proc/thread-self/schedstat" if tid is None else f"/proc/self/task/{tid}/schedstat"
         try:
-            self._fd: int | None = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+            self._fd: int | None = os.open(path, os.O_RDONLY)
         except OSError:
             self._fd = None
 
@@ -122,7 +123,8 @@ async def _throughput(path: Path, n: int, synchronous: str, batch_max: int,
     w = JournalWriter(path, synchronous=synchronous, batch_max=batch_max)
     await w.start()
     await w.write(RunStarted("bench", 1, "paper", "h", "0"))
-    stalls: list[tuple[float, float, float, float]] = []  # (stall s, start, loop CPU s, writer CPU s)
+    # (stall s, start, loop CPU s, writer CPU s, loop's wait for a CPU s, writer thread's wait for a CPU s)
+    stalls: list[tuple[float, float, float, float, float, float]] = []
     own: list[float] = []  # each stall less the time the loop thread waited for a CPU (the machine's share)
     stop = asyncio.Event()
     await w.write(OperatorAction(0, "pause", "bench", "key"))
@@ -131,13 +133,16 @@ async def _throughput(path: Path, n: int, synchronous: str, batch_max: int,
     clock = time.pthread_getcpuclockid(next(iter(w._thread._threads)).ident or 0)
 
     sched = _RunQueueWait()
+    writer_sched = _RunQueueWait(next(iter(w._thread._threads)).native_id)
 
     async def probe() -> None:
         while not stop.is_set():
             t0, c0, w0, q0 = time.perf_counter(), time.thread_time(), time.clock_gettime(clock), sched.wait_s()
+            wq0 = writer_sched.wait_s()
             await asyncio.sleep(0.001)
             stall = time.perf_counter() - t0 - 0.001
-            stalls.append((stall, t0, time.thread_time() - c0, time.clock_gettime(clock) - w0))
+            stalls.append((stall, t0, time.thread_time() - c0, time.clock_gettime(clock) - w0,
+                           sched.wait_s() - q0, writer_sched.wait_s() - wq0))
             own.append(max(0.0, stall - (sched.wait_s() - q0)))
 
     probe_task = asyncio.create_task(probe())
@@ -162,8 +167,9 @@ async def _throughput(path: Path, n: int, synchronous: str, batch_max: int,
             "own_max": own[-1] * 1000, "rate": n / elapsed, "p50": xs[len(xs) // 2] * 1000, "p99": xs[int(len(xs) * 0.99)] * 1000,
             "max": worst[0] * 1000, "worst_cpu": worst[2] * 1000, "worst_writer": worst[3] * 1000,
             "cpu_max": max(s[2] for s in stalls) * 1000, "samples": len(stalls),
-            "top": "\n".join(f"      {s * 1000:6.2f} ms (loop on CPU {c * 1000:.2f}, writer thread {wc * 1000:.2f}): "
-                             f"{spans.during(a, a + 0.001 + s)}" for s, a, c, wc in by_size[:5])}
+            "top": "\n".join(f"      {s * 1000:6.2f} ms (on CPU: loop {c * 1000:.2f}, writer thread {wc * 1000:.2f}; "
+                             f"waiting for a CPU: loop {q * 1000:.2f}, writer thread {wq * 1000:.2f}): "
+                             f"{spans.during(a, a + 0.001 + s)}" for s, a, c, wc, q, wq in by_size[:5])}
 
 
 def _build_trades_journal(path: Path, n_trades: int) -> None:
