@@ -3,7 +3,8 @@
 Owns: ordering, batching, transactions, back-pressure, retry and drain-on-shutdown of journal writes, and the
 priority lane (``flush_now``).
 Producers call ``await writer.write(record)`` (or ``write_nowait`` from synchronous code): the record is
-validated and encoded on the spot (a bad record raises at the call site) and put on the queue; that returns
+validated, encoded and packed (``_pack``: bytes, nothing for the garbage collector to walk) on the spot (a bad
+record raises at the call site) and put on the queue; that returns
 at once unless the queue is full, so the engine never waits on disk. When the queue is full the producer
 waits for room (back-pressure): nothing is ever dropped. The writer task takes everything queued (up to
 ``batch_max`` records), hands it to the writer's own thread, which runs the whole transaction (BEGIN, the
@@ -19,9 +20,10 @@ disk - an exit, a flatten - goes on; one that needs a durable record - an entry 
 Durability and order (the rule the engine relies on; docs/architecture.md, "Journal"):
 - A record is durable (``synchronous=FULL``: fsynced) once a ``flush()`` / ``flush_now()`` / ``commit_now()``
   called after its ``write`` returned has completed. An order's intent is written and ``commit_now()``
-  awaited BEFORE the order's request is handed to the client, and a flatten's FLATTENING BEFORE its first
-  request: work that sends no bytes (building, signing) may run meanwhile; the request's bytes never leave
-  before the commit returned.
+  awaited BEFORE the order's request is sent, and a flatten's FLATTENING BEFORE its first request: work that
+  sends no bytes (building, signing) may run before or meanwhile; the request's bytes never leave before the
+  commit returned. ``commit_now(alongside=job)`` runs such work on the writer thread during the fsync (engine.execution signs
+  the order's request there); the caller never relies on it having run.
 - Commits happen in write order. The writer task hands each batch to the writer thread in the same loop
   step that takes it off the queue; ``commit_now`` (the priority lane) takes EVERYTHING queued so far,
   waits (GIL released) for the thread's transaction in flight, which holds the records taken before, and
