@@ -238,34 +238,62 @@ class RestTransport:
         history_cost: int = 0,
         priority: bool = False,
     ) -> PreparedRequest:
-        """The first half of one attempt of ``call`` (arguments as there): the parameters url-encoded and the
-        rate-limit budget spent (waiting for it when short, spec §5); nothing is sent. Sign it with
-        ``PreparedRequest.sign`` (any thread) and send it once with ``send_prepared``.
+        """The first half of one attempt of ``call`` (arguments as there): ``build`` then ``spend``; nothing is
+        sent. Sign it with ``PreparedRequest.sign`` (any thread) and send it once with ``send_prepared``.
 
         Raises:
             AuthenticationError: ``private`` without credentials (before any budget is spent).
+        """
+        prepared = self.build(method, path, query=query, form=form, private=private, cost=cost,
+                              history_cost=history_cost, priority=priority)
+        await self.spend(prepared)
+        return prepared
+
+    def build(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Params = (),
+        form: Params = (),
+        private: bool = False,
+        cost: int = 0,
+        history_cost: int = 0,
+        priority: bool = False,
+    ) -> PreparedRequest:
+        """The request url-encoded, not signed, its budget not spent (``spend``); no I/O, any thread.
+
+        Raises:
+            AuthenticationError: ``private`` without credentials.
         """
         qs, body = encode_params(query), encode_params(form)
         headers = _ACCEPT_FORM if body else _ACCEPT
         if private and self._credentials is None:
             self._signed(headers, path, "")  # raises AuthenticationError before any budget is spent
-        if history_cost:
-            await self.limiter.acquire_history(history_cost)
-        elif cost:
-            await self.limiter.acquire(cost, priority=priority)
         url = self._base + path + "?" + qs if qs else self._base + path
         return PreparedRequest(self, method, path, url, qs + body, body.encode("ascii") if body else None, headers,
-                               private, bool(history_cost))
+                               private, history_cost, cost, priority)
+
+    async def spend(self, prepared: PreparedRequest) -> None:
+        """Spend ``prepared``'s rate-limit budget, waiting for it when short (spec §5); once per request."""
+        if prepared.spent:
+            return
+        prepared.spent = True
+        if prepared.history_cost:
+            await self.limiter.acquire_history(prepared.history_cost)
+        elif prepared.cost:
+            await self.limiter.acquire(prepared.cost, priority=prepared.priority)
 
     async def send_prepared(self, prepared: PreparedRequest) -> Any:
-        """The second half of one attempt: sign ``prepared`` unless it was signed already and no other request
-        was signed since (nonces leave in increasing order), send it ONCE and return the decoded JSON success
-        body.
+        """The second half of one attempt: spend its budget unless ``spend`` did, sign ``prepared`` unless it was
+        signed already and no other request was signed since (nonces leave in increasing order), send it ONCE and
+        return the decoded JSON success body.
 
         Raises:
             TransportError: timeout or connection failure. ExchangeError subclasses: see
             ``rest_errors.check_response`` (a rate-limit refusal is also noted on the limiter).
         """
+        await self.spend(prepared)
         headers = prepared.signed_headers()
         started = time.monotonic()
         resp = await self.send_http(prepared.method, prepared.url, prepared.body, headers, prepared.path)
@@ -275,7 +303,7 @@ class RestTransport:
         try:
             return check_response(prepared.path, resp.status, resp.headers, resp.content)
         except RateLimitError as exc:
-            self.limiter.note_exceeded(exc.retry_after_s, history=prepared.history)
+            self.limiter.note_exceeded(exc.retry_after_s, history=bool(prepared.history_cost))
             raise
 
     async def send_http(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
@@ -293,7 +321,8 @@ class RestTransport:
 
 
 class PreparedRequest:
-    """One request made ready by ``RestTransport.prepare`` (encoded, its rate-limit budget spent), not sent.
+    """One request made ready by ``RestTransport.build`` (encoded; its rate-limit budget spent by ``spend``, which
+    ``RestTransport.prepare`` does too), not sent.
 
     ``sign`` adds ``APIKey``/``Nonce``/``Authent`` (spec §2.2) to a private request: thread-safe and done once,
     so it may run on another thread while the caller waits for something else (the engine signs an order's
@@ -303,19 +332,22 @@ class PreparedRequest:
 
     Attributes:
         method, path, url: the request line (``url`` with the encoded query string).
-        body: the form body bytes or None. private: signed. history: spends the history pool (spec §5.2).
+        body: the form body bytes or None. private: signed.
+        cost, history_cost, priority: its rate-limit budget (spec §5). spent: ``RestTransport.spend`` ran.
     """
 
-    __slots__ = ("_headers", "_lock", "_post_data", "_signed_as", "_t", "body", "history", "method", "path",
-                 "private", "url")
+    __slots__ = ("_headers", "_lock", "_post_data", "_signed_as", "_t", "body", "cost", "history_cost", "method",
+                 "path", "priority", "private", "spent", "url")
 
     def __init__(self, transport: RestTransport, method: str, path: str, url: str, post_data: str,
-                 body: bytes | None, headers: Mapping[str, str], private: bool, history: bool) -> None:
+                 body: bytes | None, headers: Mapping[str, str], private: bool, history_cost: int, cost: int,
+                 priority: bool) -> None:
         self._t = transport
         self.method, self.path, self.url, self.body = method, path, url, body
         self._post_data = post_data
         self._headers: Mapping[str, str] = headers
-        self.private, self.history = private, history
+        self.private, self.history_cost, self.cost, self.priority = private, history_cost, cost, priority
+        self.spent = False
         self._signed_as = -1  # the transport's signature count right after this request was signed
         self._lock = threading.Lock()
 
