@@ -79,18 +79,16 @@ SYM = "PF_XBTUSD"
 D = Decimal
 
 #: The steps of one order, in the order they happen on the current code (``Spans``).
-STEPS = ("signal", "job", "decided", "intent", "prepared", "commit asked", "signed", "durable", "handed to HTTP",
-         "written")
+STEPS = ("signal", "job", "decided", "intent", "commit asked", "signed", "durable", "handed to HTTP", "written")
 STEP_TEXT = {
     "signal": "event -> market state -> strategy signal",
     "job": "signal -> decision job starts (job worker hop)",
     "decided": "decide: basis guard + risk gate",
     "intent": "orders + cliOrdIds + intent record built, encoded",
-    "prepared": "request built, its rate-limit budget spent",
     "commit asked": "-> priority commit asked for",
-    "signed": "request signed",
+    "signed": "request built and signed",
     "durable": "intent durable (FULL fsync returned)",
-    "handed to HTTP": "-> request handed to the HTTP backend",
+    "handed to HTTP": "-> rate budget spent, request handed to the HTTP backend",
     "written": "-> bytes written to the socket",
 }
 
@@ -174,13 +172,6 @@ def _instrumented() -> Iterator[None]:
             return fut
         return f
 
-    def prepare(orig: Any) -> Any:
-        async def f(*a: Any, **k: Any) -> Any:
-            out = await orig(*a, **k)
-            SPANS.mark("prepared")
-            return out
-        return f
-
     def send_http(orig: Any) -> Any:
         async def f(*a: Any, **k: Any) -> Any:
             SPANS.mark("handed to HTTP")
@@ -193,8 +184,6 @@ def _instrumented() -> Iterator[None]:
     wrap(JournalWriter, "commit_now", commit_now)
     wrap(RestTransport, "_signed", after("signed"))
     wrap(RestTransport, "send_http", send_http)
-    if hasattr(RestTransport, "prepare"):
-        wrap(RestTransport, "prepare", prepare)
     try:
         yield
     finally:
