@@ -26,7 +26,10 @@ Run: ``python bench/bench_engine.py [--orders N] [--repeat N] [--http stub|aioht
    asked for, the intent durable (fsync returned), the request signed, its bytes handed to the HTTP backend /
    written. Also printed in the same run: the intent committed through the writer task's queue (``flush``,
    the path without the priority lane), with the journal at ``synchronous=NORMAL`` (committed to the WAL, not
-   fsynced) and without the commit (``durable_intents=False``), and the disk's bare FULL commit.
+   fsynced) and without the commit (``durable_intents=False``), and the disk's bare FULL commit; and, paired
+   with the default (the request built and signed on the journal's writer thread during the fsync,
+   engine.execution), the same orders with the request built and signed on the loop after the commit
+   (``Executor.sign_during_fsync = False``), journal idle and back to back.
 2. Throughput: the real PF_XBTUSD 1m candles (``kraken/pf_xbtusd_1m_2025-08.csv`` under ``KRAKEN_TUI_DATA``) replayed
    ``repeat`` times through ``MarketState.on_candle`` (1m/5m/15m/1h builders) -> ``ema_cross`` -> ``decide``
    for every signal, with a fixed account. Candles/s.
@@ -342,8 +345,8 @@ async def _http(kind: str, port: int | None) -> Any:
 
 
 async def latency(n: int, durable: bool, synchronous: str = "FULL", queue_only: bool = False,
-                  idle_first: bool = False, http: str = "stub",
-                  port: int | None = None) -> tuple[list[float], list[float]]:
+                  idle_first: bool = False, http: str = "stub", port: int | None = None,
+                  overlap: bool = True) -> tuple[list[float], list[float]]:
     """Seconds from each event to its order request leaving the client (``written``), and the loop thread's CPU
     seconds (``time.thread_time``) over the same span; each order's spans go to ``SPANS``. ``idle_first``:
     before each (untimed) the journal commits everything written so far, so the event finds the writer thread
@@ -361,6 +364,8 @@ async def latency(n: int, durable: bool, synchronous: str = "FULL", queue_only: 
             sink = _QueueOnly(journal) if queue_only else journal
             eng = Engine(cfg, client=client, ws=None, journal=sink, run_id="benchrun", strategy=AlwaysLong(),
                          durable_intents=durable)
+            if hasattr(eng.executor, "sign_during_fsync"):
+                eng.executor.sign_during_fsync = overlap
             eng.instruments.update(build_instruments([SYM]))
             client._instruments.update(eng.instruments)  # what client.instruments() would cache
             eng.account.set_account(_account())
@@ -475,7 +480,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=200)
     ap.add_argument("--http", choices=("stub", "aiohttp", "httpx"), default="stub",
                     help="the HTTP backend under the client (module docstring)")
-    ap.add_argument("--only", choices=("durable", "idle", "flush", "wal", "queued"), action="append",
+    ap.add_argument("--only", choices=("durable", "idle", "idle_serial", "durable_serial", "flush", "wal", "queued"),
+                    action="append",
                     help="run only these latency modes (repeatable; default all)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -487,14 +493,16 @@ def main() -> None:
     if not a.json:
         print("load average (1/5/15 min) at start: {:.2f}/{:.2f}/{:.2f} on {} cores".format(*os.getloadavg(),
                                                                                        os.cpu_count()))
-    modes = [m for m in (("durable", True, "FULL", False, False), ("idle", True, "FULL", False, True),
-                         ("flush", True, "FULL", True, False), ("wal", True, "NORMAL", False, False),
-                         ("queued", False, "FULL", False, False)) if not a.only or m[0] in a.only]
+    modes = [m for m in (("durable", True, "FULL", False, False, True), ("idle", True, "FULL", False, True, True),
+                         ("idle_serial", True, "FULL", False, True, False),
+                         ("durable_serial", True, "FULL", False, False, False),
+                         ("flush", True, "FULL", True, False, True), ("wal", True, "NORMAL", False, False, True),
+                         ("queued", False, "FULL", False, False, True)) if not a.only or m[0] in a.only]
     spans: dict[str, tuple[dict[str, list[float]], dict[str, list[float]]]] = {}
     with _instrumented(), _server(a.http) as port:
-        for key, durable, sync, queue_only, idle in modes:
+        for key, durable, sync, queue_only, idle, overlap in modes:
             SPANS.steps, SPANS.at = {}, {}
-            lat, cpu = asyncio.run(latency(a.orders, durable, sync, queue_only, idle, a.http, port))
+            lat, cpu = asyncio.run(latency(a.orders, durable, sync, queue_only, idle, a.http, port, overlap))
             spans[key] = SPANS.steps, SPANS.at
             res[f"{key}_p50_ms"] = _pct(lat, 0.50) * 1e3
             res[f"{key}_p99_ms"] = _pct(lat, 0.99) * 1e3
@@ -526,12 +534,16 @@ def main() -> None:
     line("durable", "intent durable, back to back:", "\n    (the writer thread is often still committing the "
          "previous order's records: a second fsync to wait for)")
     line("idle", "intent durable, journal idle:", "\n    (orders seconds apart: one fsync)")
+    line("idle_serial", "the same, signed after the commit:", "\n    (the request built and signed on the loop "
+         "once the fsync returned, not on the writer thread during it)")
+    line("durable_serial", "back to back, signed after the commit:")
     line("flush", "intent committed via the queue:", "  (writer task batch + thread hop)")
     line("wal", "intent committed, sync NORMAL:", "  (in the WAL: survives a process crash, not a power cut)")
     line("queued", "intent queued only:")
     print(f"  bare FULL commit (the disk's floor): p50 {res['floor_p50_ms']:.3f} ms   p99 {res['floor_p99_ms']:.3f} ms"
           "   (one-row WAL transaction, sqlite3 alone)")
-    for key, title in (("idle", "journal idle"), ("durable", "back to back")):
+    for key, title in (("idle", "journal idle"), ("idle_serial", "journal idle, signed after the commit"),
+                       ("durable", "back to back")):
         if key in spans:
             SPANS.steps, SPANS.at = spans[key]
             _print_spans(title)

@@ -116,6 +116,10 @@ class Executor:
         self.sent = 0
         self.live: dict[str, KnownOrder] = {}
         self._adopted: dict[str, IntentPurpose] = {}
+        self.sign_during_fsync = True
+        """Hand the prepared request's building and signing to the journal's writer thread during the intent's
+        fsync (module docstring); False: built and signed on the loop after the commit (``bench_engine``
+        measures both)."""
 
     def _track(self, req: OrderRequest, purpose: IntentPurpose, result: OrderResult) -> None:
         """Believe ``req`` resting when the answer says it is (or cannot say); forget it otherwise."""
@@ -308,7 +312,8 @@ class Executor:
         if not self.durable:
             return
         try:
-            await commit_now(self.journal, prepared.sign if prepared is not None else None)
+            alongside = prepared.sign if prepared is not None and self.sign_during_fsync else None
+            await commit_now(self.journal, alongside)
         except JournalError as exc:
             if exposure:
                 raise  # no new exposure without its durable intent
