@@ -29,7 +29,7 @@ def test_packed_records_unpack_to_the_same_statements_in_order(records):
 
 
 def test_a_packed_record_is_untracked_bytes_and_an_enum_parameter_keeps_the_tuple():
-    class Kind(str, enum.Enum):
+    class Kind(enum.StrEnum):
         A = "a"
 
     stmts = encode(fill("f1", "PF_XBTUSD", "buy", "1", "100", 1), "run") + encode(
