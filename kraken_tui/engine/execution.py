@@ -19,10 +19,11 @@ resolved and never "failed"; spec §4.10-§4.16):
 - The durability rule, and what may overlap the fsync: NO BYTE of an order's request leaves before the commit
   of its intent has returned; work that sends nothing may run before or during it. With a client that
   prepares (``prepare_send_order`` / ``prepare_batch_order``, kraken.rest_trading "Prepare, then send") the
-  request is built and its rate-limit budget spent before the commit, and it is signed while the fsync runs
-  (``alongside`` of the journal's priority lane: on the journal's writer thread, the loop thread being held by
-  the fsync with the GIL released; signed on the loop after the commit when that job has not run); only once
-  the commit returned is ``PreparedOrder.send`` called, which writes the bytes. A client without ``prepare_*``
+  call is checked before the commit and the request built and signed while the fsync runs (``alongside`` of
+  the journal's priority lane: on the journal's writer thread, the loop thread being held by the fsync with the
+  GIL released; built and signed on the loop after the commit when that job has not run, or with
+  ``sign_during_fsync`` False); only once the commit returned is ``PreparedOrder.send`` called, which spends
+  the rate-limit budget and writes the bytes. A client without ``prepare_*``
   gets ``send_order``/``batch_order`` called after the commit (build, sign and send then).
 - An order call whose answer was lost (``OrderStatus.UNKNOWN``) is never treated as failed and never
   re-sent: ``client.resolve_unknown`` is asked (with backoff) until it says what happened. If it cannot
