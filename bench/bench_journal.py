@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kraken_tui.domain import Fill, FillType, Side  # noqa: E402
+from kraken_tui.journal import writer as writer_mod  # noqa: E402
 from kraken_tui.journal.cli import run as journal_run  # noqa: E402
 from kraken_tui.journal.records import OperatorAction, RunStarted  # noqa: E402
 from kraken_tui.journal.writer import JournalWriter  # noqa: E402
@@ -42,51 +43,107 @@ def _fill(i: int) -> Fill:
                 Decimal(50000 + i % 100), 1_000 + i, FillType.TAKER, f"c{i}", Decimal("0.25"), "USD")
 
 
-class _GcPauses:
-    """Durations (ms) of the full (generation 2) garbage collections while active: the loop stalls
-    this bench sees above ~2 ms are these pauses, whose cost is the size of the whole heap."""
+class _Intervals:
+    """What ran during the run, as (start, end, label) intervals in ``perf_counter`` seconds: garbage collections
+    (``gc.callbacks``, labelled by generation), the writer thread's transactions (with the WAL checkpoint when
+    one ran) and the loop's hand-off of each batch to the writer thread (``_submit``). The worst stalls are
+    matched against them (what overlapped each)."""
 
     def __init__(self) -> None:
-        self.full_ms: list[float] = []
-        self._t0 = 0.0
+        self.spans: list[tuple[float, float, str]] = []
+        self._gc_t0 = 0.0
+        self._patches: list[tuple[object, str, object]] = []
 
-    def __call__(self, phase: str, info: dict) -> None:
+    def _gc(self, phase: str, info: dict) -> None:
         if phase == "start":
-            self._t0 = time.perf_counter()
-        elif info["generation"] == 2:
-            self.full_ms.append((time.perf_counter() - self._t0) * 1000)
+            self._gc_t0 = time.perf_counter()
+        else:
+            self.spans.append((self._gc_t0, time.perf_counter(), f"gc gen{info['generation']}"))
 
-    def __enter__(self) -> _GcPauses:
-        gc.callbacks.append(self)
+    def __enter__(self) -> _Intervals:
+        gc.callbacks.append(self._gc)
+        real_tx = writer_mod._thread_transaction
+        real_submit = JournalWriter._submit
+
+        def tx(conn, stmts, one_by_one, checkpoint):
+            t0 = time.perf_counter()
+            out = real_tx(conn, stmts, one_by_one, checkpoint)
+            self.spans.append((t0, time.perf_counter(), f"writer thread: {len(stmts)} rows"
+                               + (" + checkpoint" if checkpoint else "")))
+            return out
+
+        def submit(w, stmts, one_by_one):
+            t0 = time.perf_counter()
+            out = real_submit(w, stmts, one_by_one)
+            self.spans.append((t0, time.perf_counter(), "loop: hand-off of a batch"))
+            return out
+
+        for owner, name, new in ((writer_mod, "_thread_transaction", tx), (JournalWriter, "_submit", submit)):
+            self._patches.append((owner, name, getattr(owner, name)))
+            setattr(owner, name, new)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        gc.callbacks.remove(self)
+        gc.callbacks.remove(self._gc)
+        for owner, name, orig in reversed(self._patches):
+            setattr(owner, name, orig)
+
+    def during(self, t0: float, t1: float) -> str:
+        """What overlapped ``[t0, t1]``: each label with how long it overlapped, ms."""
+        seen: dict[str, float] = {}
+        for a, b, label in self.spans:
+            if b > t0 and a < t1:
+                key = label if label.startswith("gc") or "checkpoint" in label else label.split(":")[0]
+                seen[key] = seen.get(key, 0.0) + (min(b, t1) - max(a, t0)) * 1000
+        return ", ".join(f"{k} {v:.2f} ms" for k, v in sorted(seen.items(), key=lambda kv: -kv[1])) or "nothing"
 
 
-async def _throughput(path: Path, n: int, synchronous: str,
-                      batch_max: int) -> tuple[float, float, float, float, float, float]:
-    """(records/s, worst stall ms, p99 stall ms, the worst stall's on-CPU ms, worst on-CPU stall ms, the writer
-    thread's CPU ms during the worst stall)."""
+class _RunQueueWait:
+    """The loop thread's time spent runnable but waiting for a CPU (Linux ``/proc/thread-self/schedstat``, second
+    field), seconds; 0 where it cannot be read. A stall made of that is the machine's other load, not this
+    process (neither its CPU, nor its GIL, nor its garbage collector)."""
+
+    def __init__(self, tid: int | None = None) -> None:
+        path = "/proc/thread-self/schedstat" if tid is None else f"/proc/self/task/{tid}/schedstat"
+        try:
+            self._fd: int | None = os.open(path, os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def wait_s(self) -> float:
+        if self._fd is None:
+            return 0.0
+        return int(os.pread(self._fd, 100, 0).split()[1]) / 1e9
+
+
+async def _throughput(path: Path, n: int, synchronous: str, batch_max: int,
+                      spans: _Intervals) -> dict[str, float | str]:
+    """records/s, the loop stall distribution (how late a 1 ms sleep wakes up), the worst stall's on-CPU ms (the
+    loop thread's and the writer thread's) and what overlapped the worst stalls."""
     w = JournalWriter(path, synchronous=synchronous, batch_max=batch_max)
     await w.start()
     await w.write(RunStarted("bench", 1, "paper", "h", "0"))
-    stalls: list[float] = []
-    on_cpu: list[float] = []  # the loop thread's CPU time during each stall: what the process itself spent
-    writer_cpu: list[float] = []  # the writer thread's CPU time during each stall (it holds the GIL in Python code)
+    # (stall s, start, loop CPU s, writer CPU s, loop's wait for a CPU s, writer thread's wait for a CPU s)
+    stalls: list[tuple[float, float, float, float, float, float]] = []
+    own: list[float] = []  # each stall less the time the loop thread waited for a CPU (the machine's share)
     stop = asyncio.Event()
     await w.write(OperatorAction(0, "pause", "bench", "key"))
     await w.flush()  # the writer thread exists now
     assert w._thread is not None
     clock = time.pthread_getcpuclockid(next(iter(w._thread._threads)).ident or 0)
 
+    sched = _RunQueueWait()
+    writer_sched = _RunQueueWait(next(iter(w._thread._threads)).native_id)
+
     async def probe() -> None:
         while not stop.is_set():
-            t0, c0, w0 = time.perf_counter(), time.thread_time(), time.clock_gettime(clock)
+            t0, c0, w0, q0 = time.perf_counter(), time.thread_time(), time.clock_gettime(clock), sched.wait_s()
+            wq0 = writer_sched.wait_s()
             await asyncio.sleep(0.001)
-            stalls.append(time.perf_counter() - t0 - 0.001)
-            on_cpu.append(time.thread_time() - c0)
-            writer_cpu.append(time.clock_gettime(clock) - w0)
+            stall = time.perf_counter() - t0 - 0.001
+            stalls.append((stall, t0, time.thread_time() - c0, time.clock_gettime(clock) - w0,
+                           sched.wait_s() - q0, writer_sched.wait_s() - wq0))
+            own.append(max(0.0, stall - (sched.wait_s() - q0)))
 
     probe_task = asyncio.create_task(probe())
     t0 = time.perf_counter()
@@ -102,11 +159,17 @@ async def _throughput(path: Path, n: int, synchronous: str,
     stop.set()
     await probe_task
     await w.close()
-    worst = max(range(len(stalls)), key=stalls.__getitem__)
-    worst_cpu, worst_writer = on_cpu[worst] * 1000, writer_cpu[worst] * 1000
-    stalls.sort()
-    return (n / elapsed, stalls[-1] * 1000, stalls[int(len(stalls) * 0.99)] * 1000, worst_cpu, max(on_cpu) * 1000,
-            worst_writer)
+    by_size = sorted(stalls, reverse=True)
+    xs = sorted(s[0] for s in stalls)
+    worst = by_size[0]
+    own.sort()
+    return {"own_p50": own[len(own) // 2] * 1000, "own_p99": own[int(len(own) * 0.99)] * 1000,
+            "own_max": own[-1] * 1000, "rate": n / elapsed, "p50": xs[len(xs) // 2] * 1000, "p99": xs[int(len(xs) * 0.99)] * 1000,
+            "max": worst[0] * 1000, "worst_cpu": worst[2] * 1000, "worst_writer": worst[3] * 1000,
+            "cpu_max": max(s[2] for s in stalls) * 1000, "samples": len(stalls),
+            "top": "\n".join(f"      {s * 1000:6.2f} ms (on CPU: loop {c * 1000:.2f}, writer thread {wc * 1000:.2f}; "
+                             f"waiting for a CPU: loop {q * 1000:.2f}, writer thread {wq * 1000:.2f}): "
+                             f"{spans.during(a, a + 0.001 + s)}" for s, a, c, wc, q, wq in by_size[:5])}
 
 
 def _build_trades_journal(path: Path, n_trades: int) -> None:
@@ -117,26 +180,32 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--trades", type=int, default=100_000)
-    ap.add_argument("--gc-freeze", action="store_true",
-                    help="gc.freeze() after start-up, as an app can do: full collections skip the start-up heap")
+    ap.add_argument("--no-gc-freeze", action="store_true",
+                    help="skip the gc.freeze() after start-up that the app does (runtime.py): full collections "
+                         "then walk the start-up heap too")
     a = ap.parse_args()
-    if a.gc_freeze:
+    if not a.no_gc_freeze:
         gc.collect()
         gc.freeze()
     print("load average (1/5/15 min) at start: {:.2f}/{:.2f}/{:.2f} on {} cores".format(*os.getloadavg(),
                                                                                    os.cpu_count()))
     print(f"writer: target loop stall worst < 2 ms (default synchronous=FULL batch_max=200); "
-          f"{len(gc.get_objects()):,} objects tracked by the GC at start")
+          f"{len(gc.get_objects()):,} objects tracked by the GC at start, {gc.get_freeze_count():,} frozen")
     with tempfile.TemporaryDirectory() as tmp:
         for sync, batch_max in (("FULL", 200), ("FULL", 1000), ("NORMAL", 200)):
-            with _GcPauses() as pauses:
-                rate, worst, p99, worst_cpu, cpu_max, worst_writer = asyncio.run(
-                    _throughput(Path(tmp) / f"w-{sync}{batch_max}.sqlite", a.records, sync, batch_max))
-            full = f"{len(pauses.full_ms)} full GC, longest {max(pauses.full_ms, default=0):.1f} ms"
-            print(f"  synchronous={sync} batch_max={batch_max}: {rate:,.0f} records/s (fills+events), "
-                  f"loop stall worst {worst:.2f} ms (of which on CPU {worst_cpu:.2f} ms; the writer thread on CPU "
-                  f"meanwhile {worst_writer:.2f} ms), p99 {p99:.2f} ms over "
-                  f"{a.records:,} records ({full}); longest on-CPU stall {cpu_max:.2f} ms")
+            with _Intervals() as spans:
+                r = asyncio.run(_throughput(Path(tmp) / f"w-{sync}{batch_max}.sqlite", a.records, sync, batch_max,
+                                            spans))
+            full = [b - a for a, b, label in spans.spans if label == "gc gen2"]
+            print(f"  synchronous={sync} batch_max={batch_max}: {r['rate']:,.0f} records/s (fills+events) over "
+                  f"{a.records:,} records; loop stall p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, worst "
+                  f"{r['max']:.2f} ms (of which on CPU {r['worst_cpu']:.2f} ms; the writer thread on CPU meanwhile "
+                  f"{r['worst_writer']:.2f} ms); longest on-CPU stall {r['cpu_max']:.2f} ms; {len(full)} full GC, "
+                  f"longest {max(full, default=0) * 1000:.1f} ms; {r['samples']:,} probes")
+            print(f"    less the loop thread's wait for a CPU (the machine's other load): p50 {r['own_p50']:.2f} ms, "
+                  f"p99 {r['own_p99']:.2f} ms, worst {r['own_max']:.2f} ms  <- this process's own stall")
+            print("    the 5 worst stalls and what overlapped them:")
+            print(r["top"])
         path = Path(tmp) / "trades.sqlite"
         _build_trades_journal(path, a.trades)
         print(f"journal summary --json over {a.trades:,} trades ({2 * a.trades:,} fills); target < 300 ms:")

@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from kraken_tui.engine.facade import EngineEvent, EventKind, Severity
 from kraken_tui.engine.ports import JournalSink
@@ -138,19 +138,36 @@ class PriorityJournal(Protocol):
         """Queue ``record`` now (``asyncio.QueueFull`` when the queue is full: nothing queued)."""
         ...
 
-    def commit_now(self) -> asyncio.Future[None]:
-        """Hand everything queued to the writer thread now, ahead of the batching; the future is set once it
-        is committed (``JournalError`` raised or set when the journal cannot commit)."""
+    def commit_now(self, alongside: Callable[[], object] | None = None) -> asyncio.Future[None]:
+        """Commit everything queued now, ahead of the batching; the future is set once it is committed
+        (``JournalError`` raised or set when the journal cannot commit). ``alongside``: a short thread-safe job
+        the journal may run on another thread while the commit's fsync runs (it may not have run when this
+        returns)."""
         ...
 
 
-def commit_now(journal: JournalSink) -> Awaitable[None]:
-    """Commit everything ``journal`` holds: its priority lane (``PriorityJournal.commit_now``, handed to the
-    writer thread in this call) when it has one, else its ``flush``. Await the result; a journal that cannot
-    commit raises ``JournalError`` there (never here)."""
-    if isinstance(journal, PriorityJournal):
+_PRIORITY_TYPES: dict[type, bool] = {}
+
+
+def _has_priority_lane(journal: object) -> bool:
+    """``isinstance(journal, PriorityJournal)``, remembered per type (a runtime protocol check walks the
+    protocol's members on every call; this one runs before every order)."""
+    kind = type(journal)
+    known = _PRIORITY_TYPES.get(kind)
+    if known is None:
+        known = _PRIORITY_TYPES[kind] = isinstance(journal, PriorityJournal)
+    return known
+
+
+def commit_now(journal: JournalSink, alongside: Callable[[], object] | None = None) -> Awaitable[None]:
+    """Commit everything ``journal`` holds: its priority lane (``PriorityJournal.commit_now``, done in this
+    call when the journal can) when it has one, else its ``flush``. Await the result; a journal that cannot
+    commit raises ``JournalError`` there (never here). ``alongside``: passed to the priority lane (a job that
+    may run meanwhile on another thread; never relied on having run), ignored by a ``flush``."""
+    if _has_priority_lane(journal):
+        lane = cast(PriorityJournal, journal)
         try:
-            return journal.commit_now()
+            return lane.commit_now(alongside) if alongside is not None else lane.commit_now()
         except Exception as exc:
             failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             failed.set_exception(exc)

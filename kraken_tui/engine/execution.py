@@ -15,10 +15,16 @@ resolved and never "failed"; spec §4.10-§4.16):
   (the default) it is committed first (``synchronous=FULL``: fsynced) through the journal's priority lane
   (``context.commit_now``: one transaction at once, not the writer task's batch), for one order (``submit``) and
   for a batch (``submit_batch``, every intent in the same transaction), so after a crash or a power cut the
-  journal always knows the cliOrdId of every order that may exist on the exchange. The rule is enforced here:
-  ``client.send_order``/``batch_order`` (which build, sign and send the request) are called only once the
-  commit has returned. Overlapping the fsync with building and signing would keep the rule only if the client
-  held the signed request until the commit returned; the client has no such hold, so nothing overlaps.
+  journal always knows the cliOrdId of every order that may exist on the exchange.
+- The durability rule, and what may overlap the fsync: NO BYTE of an order's request leaves before the commit
+  of its intent has returned; work that sends nothing may run before or during it. With a client that
+  prepares (``prepare_send_order`` / ``prepare_batch_order``, kraken.rest_trading "Prepare, then send") the
+  call is checked before the commit and the request built and signed while the fsync runs (``alongside`` of
+  the journal's priority lane: on the journal's writer thread, the loop thread being held by the fsync with the
+  GIL released; built and signed on the loop after the commit when that job has not run, or with
+  ``sign_during_fsync`` False); only once the commit returned is ``PreparedOrder.send`` called, which spends
+  the rate-limit budget and writes the bytes. A client without ``prepare_*``
+  gets ``send_order``/``batch_order`` called after the commit (build, sign and send then).
 - An order call whose answer was lost (``OrderStatus.UNKNOWN``) is never treated as failed and never
   re-sent: ``client.resolve_unknown`` is asked (with backoff) until it says what happened. If it cannot
   tell, the cliOrdId stays in ``unresolved`` and the caller blocks entries until reconciliation.
@@ -34,7 +40,7 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from kraken_tui.domain import ZERO, Instrument, OrderRequest, OrderResult, OrderStatus
 from kraken_tui.engine.context import commit_now
@@ -49,6 +55,20 @@ from kraken_tui.kraken.rest_orders import BatchSend
 __all__ = ["ClientOrderIds", "Executor", "JournalSink", "intent_purpose", "make_signal_id"]
 
 log = logging.getLogger(__name__)
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Prepared(Protocol[T_co]):
+    """An order request built but not sent (kraken.rest_trading ``PreparedOrder``)."""
+
+    def sign(self) -> None:
+        """Sign it now; thread-safe, once."""
+        ...
+
+    async def send(self) -> T_co:
+        """Send it once; its result (UNKNOWN on an ambiguous failure; ``ExchangeError`` on a refusal)."""
+        ...
 
 
 class Executor:
@@ -97,6 +117,10 @@ class Executor:
         self.sent = 0
         self.live: dict[str, KnownOrder] = {}
         self._adopted: dict[str, IntentPurpose] = {}
+        self.sign_during_fsync = True
+        """Hand the prepared request's building and signing to the journal's writer thread during the intent's
+        fsync (module docstring); False: built and signed on the loop after the commit (``bench_engine``
+        measures both)."""
 
     def _track(self, req: OrderRequest, purpose: IntentPurpose, result: OrderResult) -> None:
         """Believe ``req`` resting when the answer says it is (or cannot say); forget it otherwise."""
@@ -188,16 +212,16 @@ class Executor:
         )
         self.intents[cid] = intent
         await self.journal.write(intent)
-        if self.durable:  # committed before the request is built: its bytes never leave before (journal.writer)
-            try:
-                await commit_now(self.journal)  # the journal's priority lane: one transaction, no queueing
-            except JournalError as exc:
-                if purpose in (IntentPurpose.ENTRY, IntentPurpose.ADD):
-                    raise  # no new exposure without its durable intent
-                log.error("%s: sending %s %s anyway (an exit never waits on the journal)", exc, purpose.value, cid)
-        self.sent += 1
+        prepare = getattr(self.client, "prepare_send_order", None)
         try:
-            result = await self.client.send_order(req, instrument=instrument, priority=priority)
+            prepared: Prepared[OrderResult] | None = (
+                await prepare(req, instrument=instrument, priority=priority) if prepare is not None else None)
+            await self._durable(prepared, purpose in (IntentPurpose.ENTRY, IntentPurpose.ADD), f"{purpose.value} {cid}")
+            self.sent += 1
+            if prepared is not None:
+                result = await prepared.send()  # the bytes leave here, after the commit (module docstring)
+            else:
+                result = await self.client.send_order(req, instrument=instrument, priority=priority)
         except ExchangeError as exc:  # a definite refusal: nothing was placed
             result = OrderResult(status=OrderStatus.UNRECOGNISED, cli_ord_id=cid, raw_status="refused",
                                  error=str(exc))
@@ -251,16 +275,15 @@ class Executor:
                                   reduce_only=req.reduce_only, signal_id=signal_id)
             self.intents[intent.cli_ord_id] = intent
             await self.journal.write(intent)
-        if self.durable:  # committed before the request is built, through the priority lane (as ``submit``)
-            try:
-                await commit_now(self.journal)
-            except JournalError as exc:
-                if any(p in (IntentPurpose.ENTRY, IntentPurpose.ADD) for _, p in orders):
-                    raise
-                log.error("%s: sending batch %s anyway (an exit never waits on the journal)", exc, cids)
-        self.sent += len(orders)
+        instructions = [BatchSend(r, str(k)) for k, (r, _) in enumerate(orders)]
+        prepare = getattr(self.client, "prepare_batch_order", None)
         try:
-            results = list(await batch([BatchSend(r, str(k)) for k, (r, _) in enumerate(orders)], priority=False))
+            prepared: Prepared[list[OrderResult]] | None = (
+                await prepare(instructions, priority=False) if prepare is not None else None)
+            await self._durable(prepared, any(p in (IntentPurpose.ENTRY, IntentPurpose.ADD) for _, p in orders),
+                                f"batch {cids}")
+            self.sent += len(orders)
+            results = list(await prepared.send() if prepared is not None else await batch(instructions, priority=False))
         except ExchangeError as exc:
             results = [OrderResult(status=OrderStatus.UNRECOGNISED, cli_ord_id=cid, raw_status="refused",
                                    error=str(exc)) for cid in cids]
@@ -278,6 +301,24 @@ class Executor:
             self._track(req, purpose, result)
             out.append(result)
         return out
+
+    async def _durable(self, prepared: Prepared[Any] | None, exposure: bool, what: str) -> None:
+        """With ``durable``: commit every intent written so far through the journal's priority lane, signing
+        ``prepared`` meanwhile (module docstring); without, nothing (``send`` signs). A commit that fails raises for new
+        ``exposure`` (an entry or an add: nothing is sent), else is logged (an exit never waits on the journal).
+
+        Raises:
+            JournalError: ``exposure`` and the journal cannot commit.
+        """
+        if not self.durable:
+            return
+        try:
+            alongside = prepared.sign if prepared is not None and self.sign_during_fsync else None
+            await commit_now(self.journal, alongside)
+        except JournalError as exc:
+            if exposure:
+                raise  # no new exposure without its durable intent
+            log.error("%s: sending %s anyway (an exit never waits on the journal)", exc, what)
 
     async def resolve(self, cli_ord_id: str, *, size: Decimal | None, last: OrderResult) -> OrderResult:
         """Ask the exchange what happened to ``cli_ord_id`` (orders/status, then fills), with backoff.

@@ -3,7 +3,8 @@
 Owns: ordering, batching, transactions, back-pressure, retry and drain-on-shutdown of journal writes, and the
 priority lane (``flush_now``).
 Producers call ``await writer.write(record)`` (or ``write_nowait`` from synchronous code): the record is
-validated and encoded on the spot (a bad record raises at the call site) and put on the queue; that returns
+validated, encoded and packed (``_pack``: bytes, nothing for the garbage collector to walk) on the spot (a bad
+record raises at the call site) and put on the queue; that returns
 at once unless the queue is full, so the engine never waits on disk. When the queue is full the producer
 waits for room (back-pressure): nothing is ever dropped. The writer task takes everything queued (up to
 ``batch_max`` records), hands it to the writer's own thread, which runs the whole transaction (BEGIN, the
@@ -19,9 +20,10 @@ disk - an exit, a flatten - goes on; one that needs a durable record - an entry 
 Durability and order (the rule the engine relies on; docs/architecture.md, "Journal"):
 - A record is durable (``synchronous=FULL``: fsynced) once a ``flush()`` / ``flush_now()`` / ``commit_now()``
   called after its ``write`` returned has completed. An order's intent is written and ``commit_now()``
-  awaited BEFORE the order's request is handed to the client, and a flatten's FLATTENING BEFORE its first
-  request: work that sends no bytes (building, signing) may run meanwhile; the request's bytes never leave
-  before the commit returned.
+  awaited BEFORE the order's request is sent, and a flatten's FLATTENING BEFORE its first request: work that
+  sends no bytes (building, signing) may run before or meanwhile; the request's bytes never leave before the
+  commit returned. ``commit_now(alongside=job)`` runs such work on the writer thread during the fsync (engine.execution signs
+  the order's request there); the caller never relies on it having run.
 - Commits happen in write order. The writer task hands each batch to the writer thread in the same loop
   step that takes it off the queue; ``commit_now`` (the priority lane) takes EVERYTHING queued so far,
   waits (GIL released) for the thread's transaction in flight, which holds the records taken before, and
@@ -41,12 +43,13 @@ import concurrent.futures
 import contextlib
 import itertools
 import logging
+import marshal
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kraken_tui.errors import JournalError
 from kraken_tui.journal.db import BUSY_TIMEOUT_MS, connection_pragmas, open_db
@@ -58,8 +61,10 @@ __all__ = ["JournalWriter"]
 log = logging.getLogger("kraken_tui.journal")
 
 _STOP = object()
-#: What the queue carries: a record's statements, a flush waiter, or ``_STOP``.
-_Item = tuple[Statement, ...] | asyncio.Future[None] | object
+#: One record's statements as queued: packed into bytes (``_pack``), or as a tuple when they cannot be packed.
+_Packed = bytes | tuple[Statement, ...]
+#: What the queue carries: a record's packed statements, a flush waiter, or ``_STOP``.
+_Item = _Packed | asyncio.Future[None] | object
 #: A record refused by a constraint inside a transaction: (table, the error text, the parameters).
 _Refusal = tuple[str, str, tuple[object, ...]]
 
@@ -239,7 +244,7 @@ class JournalWriter:
 
     # ------------------------------------------------------------------ producers
 
-    def _encode(self, record: JournalRecord) -> tuple[Statement, ...]:
+    def _encode(self, record: JournalRecord) -> _Packed:
         if self._task is None or self._closing or self._task.done():
             raise JournalError(str(self.path), "the journal writer is not running", hint=str(self.error or ""))
         if isinstance(record, RunStarted):
@@ -247,7 +252,7 @@ class JournalWriter:
         stmts = encode(record, self._run_id)
         if isinstance(record, RunStopped):
             self._run_id = None
-        return tuple(stmts)  # a tuple of atomics: the GC stops tracking it (no list in the queue)
+        return _pack(stmts)  # bytes: nothing in the queue for the garbage collector to walk
 
     async def write(self, record: JournalRecord) -> None:
         """Queue one record. Returns without waiting on disk unless the queue is full.
@@ -301,10 +306,16 @@ class JournalWriter:
         """
         await self.commit_now()
 
-    def commit_now(self) -> asyncio.Future[None]:
+    def commit_now(self, alongside: Callable[[], object] | None = None) -> asyncio.Future[None]:
         """``flush_now`` without a coroutine: takes everything queued so far in this call and returns a future
         set once it and every earlier record are committed (the exception of a commit that failed past
         ``fail_after_s``). Cancelling the future loses nothing.
+
+        ``alongside``: a short thread-safe job that must not wait for the commit but whose result is only used
+        after it (the engine signs the order's request, engine.execution). It is handed to the writer thread
+        right before this thread's COMMIT, so it runs while the fsync holds this thread (GIL released); it may
+        not have run, or not finished, when this returns (it never runs when the commit goes to the writer
+        thread): the caller must not rely on it having run. Its outcome, exceptions included, is ignored.
 
         The transaction runs ON THE CALLING (loop) THREAD, after the writer thread's transaction in flight
         (records taken earlier), whose end it waits for with the GIL released so that the thread finishes at
@@ -352,7 +363,11 @@ class JournalWriter:
             if stmts:
                 conn.execute(f"PRAGMA busy_timeout={_LANE_BUSY_MS}")
                 try:
-                    _transaction(conn, stmts, False)
+                    start = self._alongside(alongside)
+                    if start is None:
+                        _transaction(conn, stmts, False)
+                    else:
+                        _transaction(conn, stmts, False, start)
                 finally:
                     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         except sqlite3.Error:  # keep the records: committed (retried, reported) by the writer thread
@@ -368,7 +383,19 @@ class JournalWriter:
             _resolve(waiters)
         return result
 
-    def _hand_to_thread(self, stmts: list[Statement], waiters: list[asyncio.Future[None]], n_records: int) -> None:
+    def _alongside(self, job: Callable[[], object] | None) -> Callable[[], None] | None:
+        """``commit_now``'s ``alongside``: a callable that hands ``job`` to the (idle) writer thread."""
+        thread = self._thread
+        if job is None or thread is None:
+            return None
+
+        def start() -> None:
+            with contextlib.suppress(RuntimeError):  # the thread pool is shutting down: the caller does the job
+                thread.submit(_quietly, job)
+
+        return start
+
+    def _hand_to_thread(self, stmts: list[_Packed], waiters: list[asyncio.Future[None]], n_records: int) -> None:
         """Commit a priority transaction through the writer thread instead (behind its transaction in flight;
         retried like the writer task's); later priority commits wait behind it (``_retrying``)."""
         self._retrying += 1
@@ -376,7 +403,7 @@ class JournalWriter:
         self._priority_retries.add(task)
         task.add_done_callback(self._priority_retries.discard)
 
-    async def _retry_priority(self, stmts: list[Statement], waiters: list[asyncio.Future[None]],
+    async def _retry_priority(self, stmts: list[_Packed], waiters: list[asyncio.Future[None]],
                               n_records: int) -> None:
         """A priority transaction handed to the writer thread (``_hand_to_thread``): committed and retried like
         the writer task's batches (``_commit``), then its waiters are resolved."""
@@ -444,7 +471,7 @@ class JournalWriter:
                     fut.set_result(None)
             stopping = stopping or stop
 
-    async def _commit(self, stmts: list[Statement], waiters: list[asyncio.Future[None]]) -> None:
+    async def _commit(self, stmts: list[_Packed], waiters: list[asyncio.Future[None]]) -> None:
         delay_s = 0.05
         retried = False
         one_by_one = False
@@ -482,7 +509,7 @@ class JournalWriter:
             self._failing = False
             self._tell_health(None)
 
-    async def _transaction(self, stmts: list[Statement], *, one_by_one: bool) -> None:
+    async def _transaction(self, stmts: list[_Packed], *, one_by_one: bool) -> None:
         """Run one transaction of ``stmts`` in the writer thread (one hop: BEGIN, inserts, COMMIT); with
         ``one_by_one`` each statement alone, reporting the ones a constraint refuses.
 
@@ -495,7 +522,7 @@ class JournalWriter:
             self.rejected_records += 1
             self._report(JournalError(str(self.path), f"record refused ({table}): {error}; {params!r}"))
 
-    def _submit(self, stmts: list[Statement], one_by_one: bool) -> asyncio.Future[list[_Refusal]]:
+    def _submit(self, stmts: list[_Packed], one_by_one: bool) -> asyncio.Future[list[_Refusal]]:
         """Hand one transaction to the writer thread NOW (the thread runs them in this order). Returns its
         outcome as a future; the priority commits waiting for the thread run as soon as it is idle."""
         conn, thread = self._conn, self._thread
@@ -542,9 +569,10 @@ class JournalWriter:
                 log.exception("journal on_error callback failed")
 
 
-def _split(items: Sequence[_Item]) -> tuple[list[Statement], list[asyncio.Future[None]], int, bool]:
-    """A batch of queue items -> (statements in order, flush waiters, records, whether ``_STOP`` was seen)."""
-    stmts: list[Statement] = []
+def _split(items: Sequence[_Item]) -> tuple[list[_Packed], list[asyncio.Future[None]], int, bool]:
+    """A batch of queue items -> (records' packed statements in order, flush waiters, records, whether ``_STOP``
+    was seen)."""
+    stmts: list[_Packed] = []
     waiters: list[asyncio.Future[None]] = []
     n_records = 0
     stop = False
@@ -553,8 +581,8 @@ def _split(items: Sequence[_Item]) -> tuple[list[Statement], list[asyncio.Future
             stop = True
         elif isinstance(item, asyncio.Future):
             waiters.append(item)
-        elif isinstance(item, tuple):
-            stmts.extend(item)
+        elif isinstance(item, bytes | tuple):
+            stmts.append(item)
             n_records += 1
     return stmts, waiters, n_records, stop
 
@@ -582,7 +610,7 @@ def _open_writer(path: Path, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
-def _thread_transaction(conn: sqlite3.Connection, stmts: list[Statement], one_by_one: bool,
+def _thread_transaction(conn: sqlite3.Connection, stmts: list[_Packed], one_by_one: bool,
                         checkpoint: bool) -> list[_Refusal]:
     """In the writer thread: ``_transaction``, then a PASSIVE WAL checkpoint when ``checkpoint`` (its failure
     is logged: the WAL only grows until the next one)."""
@@ -606,12 +634,63 @@ def _resolve(futures: Sequence[asyncio.Future[None]], outcome: asyncio.Future[No
                 fut.set_exception(exc)
 
 
-def _transaction(conn: sqlite3.Connection, stmts: list[Statement], one_by_one: bool) -> list[_Refusal]:
-    """In the writer thread: one transaction of ``stmts`` (consecutive statements with the same SQL go through
-    one ``executemany``); returns the statements a constraint refused (``one_by_one`` only)."""
+#: SQL text <-> small id for ``_pack`` (the encoder's statements are a fixed set of constants).
+_SQL_IDS: dict[str, int] = {}
+_SQL_TEXTS: list[str] = []
+_SQL_IDS_MAX = 1000
+
+
+def _pack(stmts: Sequence[Statement]) -> _Packed:
+    """One record's statements as ``marshal`` bytes of ((SQL id, parameters), ...): a queued record is then one
+    object the garbage collector does not track (a backlog of tuples made every young collection walk it: loop
+    stalls of several ms). Parameters marshal cannot carry exactly (a str subclass, an enum...) keep the record
+    as a tuple of statements. Runs on the loop (``write``); ``_unpack`` reverses it."""
+    coded = []
+    for sql, params in stmts:
+        i = _SQL_IDS.get(sql)
+        if i is None:
+            if len(_SQL_TEXTS) >= _SQL_IDS_MAX:
+                return tuple(stmts)
+            i = _SQL_IDS[sql] = len(_SQL_TEXTS)
+            _SQL_TEXTS.append(sql)
+        coded.append((i, params))
+    try:
+        return marshal.dumps(cast(Any, tuple(coded)))
+    except ValueError:  # "unmarshallable object": a parameter of a type marshal does not write exactly
+        return tuple(stmts)
+
+
+def _unpack(packed: Sequence[_Packed]) -> list[Statement]:
+    """The statements of records packed by ``_pack``, in order (writer thread, or the loop for a priority
+    commit)."""
+    out: list[Statement] = []
+    texts = _SQL_TEXTS
+    for item in packed:
+        if isinstance(item, bytes):
+            out.extend([(texts[i], params) for i, params in marshal.loads(item)])
+        else:
+            out.extend(item)
+    return out
+
+
+def _quietly(job: Callable[[], object]) -> None:
+    """Run ``commit_now``'s ``alongside`` job on the writer thread; its failure is the caller's to see (it
+    does the job again itself), logged at DEBUG only."""
+    try:
+        job()
+    except Exception as exc:
+        log.debug("job alongside a commit failed: %s", exc)
+
+
+def _transaction(conn: sqlite3.Connection, packed: list[_Packed], one_by_one: bool,
+                 before_commit: Callable[[], None] | None = None) -> list[_Refusal]:
+    """In the writer thread: one transaction of the records ``packed`` (unpacked here, ``_unpack``; consecutive
+    statements with the same SQL go through one ``executemany``); returns the statements a constraint refused
+    (``one_by_one`` only). ``before_commit`` is called right before COMMIT (``commit_now``'s ``alongside``)."""
     refused: list[_Refusal] = []
-    if not stmts:
+    if not packed:
         return refused
+    stmts = _unpack(packed)
     conn.execute("BEGIN")
     try:
         if one_by_one:
@@ -623,6 +702,8 @@ def _transaction(conn: sqlite3.Connection, stmts: list[Statement], one_by_one: b
         else:
             for sql, group in itertools.groupby(stmts, key=lambda s: s[0]):
                 _insert_many(conn, sql, [p for _, p in group])
+        if before_commit is not None:
+            before_commit()
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):

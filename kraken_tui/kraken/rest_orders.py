@@ -10,6 +10,7 @@ Must not import: httpx, websockets, aiohttp, textual.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -25,6 +26,7 @@ __all__ = [
     "batch_json",
     "edit_params",
     "fmt_decimal",
+    "json_str",
     "new_cli_ord_id",
     "order_params",
     "with_cli_ord_id",
@@ -168,6 +170,20 @@ BatchInstruction = BatchSend | BatchEdit | BatchCancel
 _NUMERIC = {"size", "limitPrice", "stopPrice"}
 
 
+#: A character ``json.dumps`` would escape in a string (anything but printable ASCII other than ``"`` and ``\\``).
+_NEEDS_ESCAPE = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]').search
+
+
+def json_str(text: str) -> str:
+    """``json.dumps(text)`` for a str: the same text; printable ASCII without ``"`` or ``\\`` (symbols,
+    cliOrdIds, order kinds) is quoted directly, anything else goes through ``json.dumps``."""
+    return json.dumps(text) if _NEEDS_ESCAPE(text) else f'"{text}"'
+
+
+#: A field name -> its JSON text and the colon (a handful of names, built once each).
+_JSON_KEYS: dict[str, str] = {}
+
+
 def _json_object(pairs: Sequence[tuple[str, str | bool]]) -> str:
     parts = []
     for k, v in pairs:
@@ -176,8 +192,11 @@ def _json_object(pairs: Sequence[tuple[str, str | bool]]) -> str:
         elif k in _NUMERIC:
             val = v  # already a plain decimal string: emitted as a JSON number, exactly
         else:
-            val = json.dumps(v)
-        parts.append(f"{json.dumps(k)}:{val}")
+            val = json_str(v)
+        key = _JSON_KEYS.get(k)
+        if key is None:
+            key = _JSON_KEYS[k] = json_str(k) + ":"
+        parts.append(key + val)
     return "{" + ",".join(parts) + "}"
 
 

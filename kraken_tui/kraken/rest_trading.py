@@ -10,14 +10,20 @@ Owns: ``OrderCalls``, the base class of ``KrakenRestClient`` that holds the orde
   ``requiredArgumentMissing``...) is raised as its typed ``ExchangeError``: nothing was placed;
 - rate-limit priority: cancel_order, cancel_all_orders and cancel_all_orders_after may spend the
   reserve; send_order/batch_order only with ``priority=True`` and only for reduce-only orders.
+Prepare, then send: ``prepare_send_order`` / ``prepare_batch_order`` check the call and return a
+``PreparedOrder``; its ``sign()`` builds (rounding, encoding) and signs the request and may run on another thread
+meanwhile; its ``send()`` spends the rate-limit budget and puts the request on the wire, once. A caller
+that must not let an order leave before something else happened (the engine: the order's intent durable in the
+journal) prepares, waits for it, then sends. ``send_order`` / ``batch_order`` are prepare + send.
 Must not import: websockets, aiohttp, textual.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from kraken_tui.domain import (
     DeadManSwitchStatus,
@@ -41,9 +47,9 @@ from kraken_tui.kraken.rest_orders import (
     new_cli_ord_id,
     order_params,
 )
-from kraken_tui.kraken.rest_transport import RestTransport
+from kraken_tui.kraken.rest_transport import PreparedRequest, RestTransport
 
-__all__ = ["OrderCalls"]
+__all__ = ["OrderCalls", "PreparedOrder"]
 
 V3 = "/derivatives/api/v3"
 _AMBIGUOUS = (TransportError, ServerError, ProtocolError)
@@ -81,14 +87,7 @@ class OrderCalls:
         unknown: Callable[[str], T],
     ) -> T:
         """POST once (never retried); an ambiguous failure becomes ``unknown(reason)``."""
-        path = f"{V3}/{endpoint}"
-        try:
-            body = await self._t.call(
-                "POST", path, form=form, private=True, cost=cost, priority=priority, retry=False
-            )
-            return parse(body, path)
-        except _AMBIGUOUS as exc:
-            return unknown(f"outcome unknown, resolve before acting: {exc}")
+        return await PreparedOrder(self._t, f"{V3}/{endpoint}", priority, lambda: (form, cost, parse, unknown)).send()
 
     async def _single(
         self,
@@ -101,6 +100,18 @@ class OrderCalls:
     ) -> OrderResult:
         """One send/edit/cancel call whose answer is ``body[key]`` (``sendStatus``...); ids we sent fill
         in what the answer omits, and an ambiguous failure is UNKNOWN carrying them."""
+        return await self._prepare_single(endpoint, lambda: form, key, priority, order_id, cli_ord_id).send()
+
+    def _prepare_single(
+        self,
+        endpoint: str,
+        make_form: Callable[[], list[tuple[str, str]]],
+        key: str,
+        priority: bool,
+        order_id: str | None,
+        cli_ord_id: str | None,
+    ) -> PreparedOrder[OrderResult]:
+        """``_single`` as a ``PreparedOrder`` whose form ``make_form`` builds when it is signed or sent."""
 
         def parse(body: Any, path: str) -> OrderResult:
             block = _payload(body, key, path)
@@ -111,7 +122,8 @@ class OrderCalls:
                 status=OrderStatus.UNKNOWN, order_id=order_id, cli_ord_id=cli_ord_id, error=why
             )
 
-        return await self._order_call(endpoint, form, DERIVATIVES_COSTS[endpoint], priority, parse, unknown)
+        return PreparedOrder(self._t, f"{V3}/{endpoint}", priority,
+                             lambda: (make_form(), DERIVATIVES_COSTS[endpoint], parse, unknown))
 
     def _check_priority(self, reqs: Sequence[OrderRequest], priority: bool) -> None:
         if priority and not all(r.reduce_only for r in reqs):
@@ -131,11 +143,25 @@ class OrderCalls:
             ValueError: size rounds to zero; ``priority`` on a non-reduce-only order.
             ExchangeError subclasses for definite refusals (``authenticationError``, ``apiLimitExceeded``...).
         """
+        prepared = await self.prepare_send_order(req, instrument=instrument, priority=priority)
+        return await prepared.send()
+
+    async def prepare_send_order(
+        self, req: OrderRequest, *, instrument: Instrument | None = None, priority: bool = False
+    ) -> PreparedOrder[OrderResult]:
+        """``send_order`` up to the send: checked, built and signed by ``PreparedOrder.sign`` (any thread) or
+        ``send``, which alone spends the rate budget and puts it on the wire (module docstring, "Prepare, then
+        send").
+
+        Raises:
+            ValueError: ``priority`` on a non-reduce-only order (a request that cannot be built raises from
+                ``sign``/``send``).
+        """
         self._check_priority([req], priority)
         cid = req.cli_ord_id or new_cli_ord_id()
-        form = order_params(req, instrument or self.instrument(req.symbol), cli_ord_id=cid)
-
-        return await self._single("sendorder", form, "sendStatus", priority, None, cid)
+        inst = instrument or self.instrument(req.symbol)
+        return self._prepare_single("sendorder", lambda: order_params(req, inst, cli_ord_id=cid), "sendStatus",
+                                    priority, None, cid)
 
     async def edit_order(
         self,
@@ -225,27 +251,43 @@ class OrderCalls:
         Raises:
             ValueError: empty batch, bad instruction, or ``priority`` with a non-reduce-only send.
         """
+        prepared = await self.prepare_batch_order(instructions, priority=priority)
+        return await prepared.send()
+
+    async def prepare_batch_order(
+        self, instructions: Sequence[BatchInstruction], *, priority: bool = False
+    ) -> PreparedOrder[list[OrderResult]]:
+        """``batch_order`` up to the send: checked, built and signed by ``PreparedOrder.sign`` (any thread) or
+        ``send``, which alone spends the rate budget and puts it on the wire (module docstring, "Prepare, then
+        send").
+
+        Raises:
+            ValueError: an empty batch, ``priority`` with a non-reduce-only send (a bad instruction raises from
+                ``sign``/``send``).
+        """
         sends = [i.request for i in instructions if isinstance(i, BatchSend)]
         self._check_priority(sends, priority)
-        text, sent = batch_json(instructions, self._instruments)
-        tags = {i.order_tag: i.request.cli_ord_id for i in sent if isinstance(i, BatchSend)}
+        if not instructions:
+            raise ValueError("a batch needs at least one instruction")
+        instruments = self._instruments
+        instructions = list(instructions)
 
-        def parse(body: Any, path: str) -> list[OrderResult]:
-            items = P.get_list(body, "batchStatus", path)
-            out = []
-            for k, raw in enumerate(items):
-                tag = raw.get("order_tag") if isinstance(raw, dict) else None
-                out.append(PO.parse_order_result(raw, f"{path} batchStatus[{k}]", cli_ord_id=tags.get(tag)))
-            return out
+        def make() -> tuple[list[tuple[str, str]], int, Callable[[Any, str], list[OrderResult]],
+                            Callable[[str], list[OrderResult]]]:
+            text, sent = batch_json(instructions, instruments)
+            tags = {i.order_tag: i.request.cli_ord_id for i in sent if isinstance(i, BatchSend)}
 
-        return await self._order_call(
-            "batchorder",
-            [("json", text)],
-            batch_cost(len(sent)),
-            priority,
-            parse,
-            lambda why: [_unknown_for(i, why) for i in sent],
-        )
+            def parse(body: Any, path: str) -> list[OrderResult]:
+                items = P.get_list(body, "batchStatus", path)
+                out = []
+                for k, raw in enumerate(items):
+                    tag = raw.get("order_tag") if isinstance(raw, dict) else None
+                    out.append(PO.parse_order_result(raw, f"{path} batchStatus[{k}]", cli_ord_id=tags.get(tag)))
+                return out
+
+            return [("json", text)], batch_cost(len(sent)), parse, lambda why: [_unknown_for(i, why) for i in sent]
+
+        return PreparedOrder(self._t, f"{V3}/batchorder", priority, make)
 
     async def resolve_unknown(self, cli_ord_id: str, *, size: Decimal | None = None) -> OrderResult | None:
         """Find out what happened to an order whose answer was lost (status UNKNOWN).
@@ -296,3 +338,65 @@ def _unknown_for(ins: BatchInstruction, why: str) -> OrderResult:
     return OrderResult(
         status=OrderStatus.UNKNOWN, order_id=ins.order_id, cli_ord_id=ins.cli_ord_id, error=why
     )
+
+
+class PreparedOrder(Generic[T]):
+    """An order call made ready by ``OrderCalls.prepare_send_order`` / ``prepare_batch_order``, not sent (module
+    docstring, "Prepare, then send").
+
+    ``sign()`` builds the request (wire parameters, rounding, encoding) and signs it: thread-safe, once (the
+    engine runs it on the journal's writer thread while its own thread waits for the intent's fsync).
+    ``await send()`` builds it if ``sign`` did not, spends its rate-limit budget (waiting when short), signs it
+    (again when another request was signed after it: nonces leave in increasing order), sends it ONCE and returns
+    the call's result: an ambiguous failure (timeout, connection failure, 5xx, unreadable answer) is the UNKNOWN
+    result, a definite refusal raises its ``ExchangeError``, a request that cannot be built raises its
+    ``ValueError`` - exactly as the one-step call.
+    """
+
+    __slots__ = ("_call", "_lock", "_make", "_path", "_priority", "_t")
+
+    def __init__(self, transport: RestTransport, path: str, priority: bool,
+                 make: Callable[[], tuple[list[tuple[str, str]], int, Callable[[Any, str], T], Callable[[str], T]]],
+                 ) -> None:
+        self._t, self._path, self._priority, self._make = transport, path, priority, make
+        self._call: tuple[PreparedRequest, Callable[[Any, str], T], Callable[[str], T]] | None = None
+        self._lock = threading.Lock()
+
+    def _built(self) -> tuple[PreparedRequest, Callable[[Any, str], T], Callable[[str], T]]:
+        with self._lock:
+            if self._call is None:
+                form, cost, parse, unknown = self._make()
+                req = self._t.build("POST", self._path, form=form, private=True, cost=cost, priority=self._priority)
+                self._call = (req, parse, unknown)
+            return self._call
+
+    @property
+    def request(self) -> PreparedRequest:
+        """The built request (built now if it was not).
+
+        Raises:
+            ValueError: the order cannot be put on the wire (see ``rest_orders``).
+        """
+        return self._built()[0]
+
+    def sign(self) -> None:
+        """Build and sign the request now (see ``rest_transport.PreparedRequest.sign``); any thread.
+
+        Raises:
+            ValueError: the order cannot be put on the wire. AuthenticationError: no usable credentials.
+        """
+        self._built()[0].sign()
+
+    async def send(self) -> T:
+        """Send once; the parsed result, or ``unknown(reason)`` on an ambiguous failure.
+
+        Raises:
+            ExchangeError subclasses for definite refusals (``rest_errors.check_response``). ValueError: the
+            order cannot be put on the wire.
+        """
+        req, parse, unknown = self._built()
+        try:
+            body = await self._t.send_prepared(req)
+            return parse(body, req.path)
+        except _AMBIGUOUS as exc:
+            return unknown(f"outcome unknown, resolve before acting: {exc}")

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -30,7 +31,7 @@ from kraken_tui.kraken.ratelimit import RateLimiter
 from kraken_tui.kraken.rest_errors import check_response
 from kraken_tui.kraken.rest_http import HttpAnswer, HttpSender, SendFailed, session_sender
 
-__all__ = ["Params", "RestTransport", "as_sender", "encode_params"]
+__all__ = ["Params", "PreparedRequest", "RestTransport", "as_sender", "encode_params"]
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,26 @@ _ACCEPT_FORM = {"Accept": "application/json", "Content-Type": "application/x-www
 _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]").search
 
 
+#: ASCII character -> its ``%XX`` form, for every character ``quote(..., safe="")`` percent-encodes.
+_PERCENT = {chr(c): f"%{c:02X}" for c in range(128) if _NEEDS_QUOTING(chr(c))}
+_UNRESERVED = frozenset(chr(c) for c in range(128) if not _NEEDS_QUOTING(chr(c)))
+
+
 def _quoted(text: str) -> str:
-    return quote(text, safe="") if _NEEDS_QUOTING(text) else text
+    """``urllib.parse.quote(text, safe="")``, the same characters: ASCII text by one ``str.replace`` per distinct
+    reserved character in it (``%`` first; an order's JSON body is mostly reserved characters, a handful of
+    distinct ones), anything else through ``quote`` itself."""
+    if not _NEEDS_QUOTING(text):
+        return text
+    if not text.isascii():
+        return quote(text, safe="")
+    reserved = set(text).difference(_UNRESERVED)
+    if "%" in reserved:
+        text = text.replace("%", "%25")
+        reserved.discard("%")
+    for ch in reserved:
+        text = text.replace(ch, _PERCENT[ch])
+    return text
 
 
 def encode_params(params: Params) -> str:
@@ -112,6 +131,8 @@ class RestTransport:
         self.limiter = limiter
         self._sleep = sleep
         self._rng = rng
+        self.signatures = 0
+        """Requests signed so far (``PreparedRequest`` re-signs when another one was signed after it)."""
 
     @property
     def has_credentials(self) -> bool:
@@ -137,6 +158,7 @@ class RestTransport:
                     f"API secret from {creds.source} is not valid base64", endpoint=path
                 ) from None
         nonce = self._nonce()
+        self.signatures += 1
         return {**headers, "APIKey": creds.api_key.get_secret_value(), "Nonce": nonce,
                 "Authent": signer.sign(post_data, nonce, self._prefix + path)}
 
@@ -200,25 +222,88 @@ class RestTransport:
         history_cost: int,
         priority: bool,
     ) -> Any:
+        prepared = await self.prepare(method, path, query=query, form=form, private=private, cost=cost,
+                                      history_cost=history_cost, priority=priority)
+        return await self.send_prepared(prepared)
+
+    async def prepare(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Params = (),
+        form: Params = (),
+        private: bool = False,
+        cost: int = 0,
+        history_cost: int = 0,
+        priority: bool = False,
+    ) -> PreparedRequest:
+        """The first half of one attempt of ``call`` (arguments as there): ``build`` then ``spend``; nothing is
+        sent. Sign it with ``PreparedRequest.sign`` (any thread) and send it once with ``send_prepared``.
+
+        Raises:
+            AuthenticationError: ``private`` without credentials (before any budget is spent).
+        """
+        prepared = self.build(method, path, query=query, form=form, private=private, cost=cost,
+                              history_cost=history_cost, priority=priority)
+        await self.spend(prepared)
+        return prepared
+
+    def build(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Params = (),
+        form: Params = (),
+        private: bool = False,
+        cost: int = 0,
+        history_cost: int = 0,
+        priority: bool = False,
+    ) -> PreparedRequest:
+        """The request url-encoded, not signed, its budget not spent (``spend``); no I/O, any thread.
+
+        Raises:
+            AuthenticationError: ``private`` without credentials.
+        """
         qs, body = encode_params(query), encode_params(form)
         headers = _ACCEPT_FORM if body else _ACCEPT
         if private and self._credentials is None:
             self._signed(headers, path, "")  # raises AuthenticationError before any budget is spent
-        if history_cost:
-            await self.limiter.acquire_history(history_cost)
-        elif cost:
-            await self.limiter.acquire(cost, priority=priority)
-        if private:  # signed after the wait so nonces go out in increasing order
-            headers = self._signed(headers, path, qs + body)
         url = self._base + path + "?" + qs if qs else self._base + path
+        return PreparedRequest(self, method, path, url, qs + body, body.encode("ascii") if body else None, headers,
+                               private, history_cost, cost, priority)
+
+    async def spend(self, prepared: PreparedRequest) -> None:
+        """Spend ``prepared``'s rate-limit budget, waiting for it when short (spec §5); once per request."""
+        if prepared.spent:
+            return
+        prepared.spent = True
+        if prepared.history_cost:
+            await self.limiter.acquire_history(prepared.history_cost)
+        elif prepared.cost:
+            await self.limiter.acquire(prepared.cost, priority=prepared.priority)
+
+    async def send_prepared(self, prepared: PreparedRequest) -> Any:
+        """The second half of one attempt: spend its budget unless ``spend`` did, sign ``prepared`` unless it was
+        signed already and no other request was signed since (nonces leave in increasing order), send it ONCE and
+        return the decoded JSON success body.
+
+        Raises:
+            TransportError: timeout or connection failure. ExchangeError subclasses: see
+            ``rest_errors.check_response`` (a rate-limit refusal is also noted on the limiter).
+        """
+        await self.spend(prepared)
+        headers = prepared.signed_headers()
         started = time.monotonic()
-        resp = await self.send_http(method, url, body.encode("ascii") if body else None, headers, path)
+        resp = await self.send_http(prepared.method, prepared.url, prepared.body, headers, prepared.path)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s -> HTTP %d in %.0f ms", method, path, resp.status, (time.monotonic() - started) * 1e3)
+            log.debug("%s %s -> HTTP %d in %.0f ms", prepared.method, prepared.path, resp.status,
+                      (time.monotonic() - started) * 1e3)
         try:
-            return check_response(path, resp.status, resp.headers, resp.content)
+            return check_response(prepared.path, resp.status, resp.headers, resp.content)
         except RateLimitError as exc:
-            self.limiter.note_exceeded(exc.retry_after_s, history=bool(history_cost))
+            self.limiter.note_exceeded(exc.retry_after_s, history=bool(prepared.history_cost))
             raise
 
     async def send_http(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
@@ -233,3 +318,61 @@ class RestTransport:
             return await self._sender.send_request(method, url, body, headers, self._config.timeout_s)
         except SendFailed as exc:  # SendTimeout included
             raise TransportError(str(exc), endpoint=endpoint) from None
+
+
+class PreparedRequest:
+    """One request made ready by ``RestTransport.build`` (encoded; its rate-limit budget spent by ``spend``, which
+    ``RestTransport.prepare`` does too), not sent.
+
+    ``sign`` adds ``APIKey``/``Nonce``/``Authent`` (spec §2.2) to a private request: thread-safe and done once,
+    so it may run on another thread while the caller waits for something else (the engine signs an order's
+    request while the journal's fsync of its intent runs, engine.execution). ``RestTransport.send_prepared``
+    signs it (again) when it was not signed, or when another request was signed after it, so that nonces leave
+    in increasing order.
+
+    Attributes:
+        method, path, url: the request line (``url`` with the encoded query string).
+        body: the form body bytes or None. private: signed.
+        cost, history_cost, priority: its rate-limit budget (spec §5). spent: ``RestTransport.spend`` ran.
+    """
+
+    __slots__ = ("_headers", "_lock", "_post_data", "_signed_as", "_t", "body", "cost", "history_cost", "method",
+                 "path", "priority", "private", "spent", "url")
+
+    def __init__(self, transport: RestTransport, method: str, path: str, url: str, post_data: str,
+                 body: bytes | None, headers: Mapping[str, str], private: bool, history_cost: int, cost: int,
+                 priority: bool) -> None:
+        self._t = transport
+        self.method, self.path, self.url, self.body = method, path, url, body
+        self._post_data = post_data
+        self._headers: Mapping[str, str] = headers
+        self.private, self.history_cost, self.cost, self.priority = private, history_cost, cost, priority
+        self.spent = False
+        self._signed_as = -1  # the transport's signature count right after this request was signed
+        self._lock = threading.Lock()
+
+    def sign(self) -> None:
+        """Sign a private request now (no-op when public or already signed); any thread.
+
+        Raises:
+            AuthenticationError: see ``RestTransport._signed``.
+        """
+        if not self.private:
+            return
+        with self._lock:
+            if self._signed_as < 0:
+                self._sign_locked()
+
+    def _sign_locked(self) -> None:
+        base = _ACCEPT_FORM if self.body else _ACCEPT
+        self._headers = self._t._signed(base, self.path, self._post_data)
+        self._signed_as = self._t.signatures
+
+    def signed_headers(self) -> Mapping[str, str]:
+        """The headers to send: signed now unless signed already and no other request was signed since."""
+        if not self.private:
+            return self._headers
+        with self._lock:
+            if self._signed_as != self._t.signatures:
+                self._sign_locked()
+            return self._headers

@@ -141,3 +141,36 @@ async def test_a_stuck_writer_thread_gets_the_priority_records_after_it_in_order
     await asyncio.wait_for(done, 10)
     assert _fill_ids(tmp_path / "j.sqlite") == ["a0", "b0"]
     await w.close()
+
+
+async def test_a_job_alongside_the_commit_runs_on_the_writer_thread_once_its_rows_are_in_and_never_breaks_it(tmp_path):
+    """``commit_now(alongside=job)``: the job is handed to the writer thread right before COMMIT (its records
+    already inserted in the open transaction, so another connection does not see them yet), and a job that raises
+    changes nothing for the commit."""
+    path = tmp_path / "j.sqlite"
+    w = JournalWriter(path)
+    await w.start()
+    await w.write(RUN)
+    await w.flush()
+    seen: list[tuple[str, bool]] = []
+    ran = threading.Event()
+
+    def job() -> None:
+        with sqlite3.connect(path) as conn:  # a reader: the lane's transaction is not committed before the job
+            seen.append((threading.current_thread().name,
+                         conn.execute("SELECT 1 FROM fills WHERE fill_id='j1'").fetchone() is not None))
+        ran.set()
+
+    w.write_nowait(fill("j1", "PF_XBTUSD", "buy", "1", "100", 1))
+    await w.commit_now(job)
+    assert _fill_ids(path) == ["j1"]
+    assert await asyncio.to_thread(ran.wait, 5)
+    assert seen and seen[0][0].startswith("journal-writer")
+
+    def boom() -> None:
+        raise RuntimeError("job failed")
+
+    w.write_nowait(fill("j2", "PF_XBTUSD", "buy", "1", "100", 2))
+    await w.commit_now(boom)
+    await w.close()
+    assert _fill_ids(path) == ["j1", "j2"]
