@@ -390,6 +390,9 @@ class Runtime:
                              restored=restored, data_clock=self.mode is EngineMode.REPLAY,
                              journal_path=str(self.journal_path), symbols=symbols)
         self._describe_run()
+        attach_funding = getattr(self.engine.strategy, "attach_funding", None)  # the ml source's funding features
+        if attach_funding is not None:
+            attach_funding(self.engine.market.funding_rate_at, "the feed's ticker funding rates")
         if note is not None:
             self.engine.emit(EventKind.INFO, note, data={"symbols": list(symbols or ())})
         source_note = getattr(self._source, "note", None)
