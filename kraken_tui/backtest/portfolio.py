@@ -51,6 +51,7 @@ import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
 from kraken_tui.config import ExitsConfig, OperatorConfig, RiskConfig
 from kraken_tui.domain import ZERO, Candle, Instrument, OrderType, Side, money
@@ -179,6 +180,12 @@ class _Leg:
         """Fees of the round trip still open (USD)."""
         return sum((row[6] for row in self.st.cur_fills), ZERO)
 
+    def fund(self, ts: int) -> None:
+        """Funding of each hour ended by ``ts`` (``Fills.clock``), then the liquidation check at the last close
+        when funding was paid (as the single-symbol backtest)."""
+        if self.fills.clock(ts):
+            self.orders.liquidation(self.st.last_close, ts)
+
     def enter(self, side: int, qty: Decimal, open_px: float, ts: int, sig: Signal, strategy: str) -> None:
         """Queue a market entry of ``qty`` contracts (``side`` +1 buy, -1 sell) for ``sig`` and fill it at the open
         ``open_px`` (``Orders.open_fills``: the ask or bid with slippage, taker fee, then the protective exits)."""
@@ -270,8 +277,8 @@ class PortfolioBacktest:
                 im += money.position_margins(leg.inst, p.size, p.entry_price)[0]
         return n, im
 
-    def _act(self, leg: _Leg, action: Callable[[], object]) -> None:
-        """Run ``action`` (the leg's collaborators) on the account's one balance (module docstring): the leg's
+    def _act(self, leg: _Leg, action: Callable[..., object], *args: Any) -> None:
+        """Run ``action(*args)`` (the leg's collaborators) on the account's one balance (module docstring): the leg's
         balance is the account's balance plus the other positions' unrealised P&L minus their maintenance
         margin; what the action changed goes back to the account."""
         res = self.result
@@ -286,7 +293,7 @@ class PortfolioBacktest:
         st.bal_f = float(before)
         leg.fills.refresh_liq()
         n_fills, liq, funding = st.seq, leg.result.liquidations, leg.result.funding_usd
-        action()
+        action(*args)
         res.balance_usd += st.balance - before
         res.funding_usd += leg.result.funding_usd - funding
         res.liquidations += leg.result.liquidations - liq
@@ -332,7 +339,7 @@ class PortfolioBacktest:
         bars = [(self.legs[self.s.markets[k].instrument.symbol], row) for _ts, k, row in batch]
         for leg, _row in bars:  # funding of each hour that ended, at the last close (Fills.clock)
             if ts >= leg.st.next_hour:
-                self._act(leg, lambda leg=leg: leg.fills.clock(ts) and leg.orders.liquidation(leg.st.last_close, ts))
+                self._act(leg, leg.fund, ts)
         day = ts // DAY_MS
         if day != self._day:
             self._day, self._day_start, self._day_blocked = day, float(self.equity()), False
@@ -340,7 +347,7 @@ class PortfolioBacktest:
             self.mark[leg.symbol] = Decimal(repr(row[1]))
         for leg, row in bars:
             if leg.st.pending:  # exit, signal and guard closes decided at the previous close
-                self._act(leg, lambda leg=leg, o=row[1]: leg.orders.open_fills(ts, o))
+                self._act(leg, leg.orders.open_fills, ts, row[1])
             sig = self.pending.pop(leg.symbol, None)
             if sig is not None:
                 self._open(leg, sig, row[1], ts)
@@ -372,7 +379,7 @@ class PortfolioBacktest:
         ts, o, h, lo, c, v = row
         sym, st = leg.symbol, leg.st
         if st.position.size:  # resting stops and take-profits, liquidation (Orders.intrabar)
-            self._act(leg, lambda: leg.orders.intrabar(ts, o, h, lo, c))
+            self._act(leg, leg.orders.intrabar, ts, o, h, lo, c)
         self.mark[sym] = Decimal(repr(c))
         st.last_close = c
         close_ms = ts + self.s.bar_ms
@@ -415,4 +422,4 @@ class PortfolioBacktest:
         if qty <= 0:
             self.result.refused += 1
             return
-        self._act(leg, lambda: leg.enter(side, qty, open_px, ts, sig, self.strategy.name))
+        self._act(leg, leg.enter, side, qty, open_px, ts, sig, self.strategy.name)
