@@ -182,3 +182,54 @@ def test_liquidation_is_on_the_shared_account(monkeypatch):
     assert xbt.exit_reason == "liquidation" and xbt.exit_price == Decimal(41) and xbt.gross_pnl_usd == Decimal(-5900)
     alone = PortfolioBacktest(settings(1)).run_until(None)
     assert alone.liquidations == 0 and alone.refused == 1 and alone.trades == []
+
+
+def _csv(path, bars):
+    lines = ["time,open,high,low,close,volume"]
+    lines += [f"{(T + i * H) // 1000},{o},{h},{lo},{c},1" for i, (o, h, lo, c) in enumerate(bars)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_backtest_portfolio_cli_hand_computed(tmp_path, capsys):
+    """``backtest --candles A@PF_XBTUSD --candles B@PF_ETHUSD --portfolio --json``, frictionless, sma_cross 1/2 (a
+    cross on every change of direction of the close). XBT turns up at bar 3 (long at bar 4's open 100), down at
+    bar 5 (reversed at bar 6's open 103); ETH turns down at bar 3 (short at 50), up at bar 5 (reversed at 49).
+    Sizes: 50 % of the one equity, within 0.8x leverage of everything held (module docstring of backtest.portfolio)."""
+    import json
+
+    from kraken_tui.cli import main
+
+    xbt = _csv(tmp_path / "xbt.csv", [(100, 100, 100, 100), (100, 100, 99, 99), (99, 99, 98, 98), (98, 100, 98, 100),
+                                      (100, 104, 100, 104), (104, 104, 103, 103), (103, 103, 103, 103),
+                                      (103, 103, 103, 103)])
+    eth = _csv(tmp_path / "eth.csv", [(50, 50, 50, 50), (50, 51, 50, 51), (51, 52, 51, 52), (52, 52, 50, 50),
+                                      (50, 50, 48, 48), (48, 49, 48, 49), (49, 49, 49, 49), (49, 49, 49, 49)])
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[strategy]\nname = "sma_cross"\nsymbols = ["PF_XBTUSD", "PF_ETHUSD"]\n'
+                   "[risk]\nfixed_fraction_pct = 50\nleverage_cap = 0.8\nmax_position_notional_usd = 1e9\n"
+                   "max_capital_deployed_pct = 100\nmax_open_positions = 3\n"
+                   "[paper]\nstarting_balance_usd = 10000\n", encoding="utf-8")
+    args = ["backtest", "--config", str(cfg), "--candles", f"{xbt}@PF_XBTUSD", "--candles", f"{eth}@PF_ETHUSD",
+            "--portfolio", "--param", "fast=1", "--param", "slow=2", "--fees", "0,0", "--slippage-bps", "0",
+            "--funding-rate", "0", "--json"]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["portfolio"] is True and doc["files"] == ["xbt.csv@PF_XBTUSD", "eth.csv@PF_ETHUSD"]
+    # bar 4: XBT 50 % of 10,000 at 100 = 50 long; ETH min(5,000, 0.8 x 10,000 - 5,000 held) at 50 = 60 short
+    # bar 6: XBT closes +3 x 50 = +150, ETH closes +1 x 60 = +60
+    assert doc["trades"] == 2 and doc["net_pnl_usd"] == 210.0 and doc["final_equity_usd"] == 10_210.0
+    assert {s: v["net_pnl_usd"] for s, v in doc["per_symbol"].items()} == {"PF_ETHUSD": 60.0, "PF_XBTUSD": 150.0}
+    # reversals: XBT short 5,105 USD (50 % of 10,210) / 103 = 49.5631 (lot 0.0001) while ETH's 2,940 is still
+    # held; then ETH long min(5,105, 0.8 x 10,210 - 5,104.9993) / 49 = 62.510 (lot 0.001)
+    assert doc["open_positions"] == {"PF_XBTUSD": -49.5631, "PF_ETHUSD": 62.51}
+    assert doc["max_notional_usd"] == pytest.approx(49.5631 * 103 + 62.51 * 49)
+    assert doc["refused_entries"] == 0 and doc["liquidations"] == 0 and doc["halted"] is False
+    # flags the portfolio run does not take, and files of two timeframes: exit 2 naming the flag
+    assert main([*args, "--journal", str(tmp_path / "j.sqlite")]) == 2
+    assert "--journal" in capsys.readouterr().err
+    five = _csv(tmp_path / "five.csv", [(100, 100, 100, 100)] * 3)
+    five.write_text(five.read_text().replace(f"{(T + H) // 1000}", f"{(T + 300_000) // 1000}")
+                    .replace(f"{(T + 2 * H) // 1000}", f"{(T + 600_000) // 1000}"))
+    assert main(["backtest", "--candles", f"{xbt}@PF_XBTUSD", "--candles", f"{five}@PF_ETHUSD", "--portfolio"]) == 2
+    assert "--portfolio" in capsys.readouterr().err
