@@ -1,8 +1,9 @@
 """The console (the Textual app, ``run_test``) on a candle replay against the paper exchange over loopback, with the
 research strategies: the ensemble with a model trained in the test (``kraken-tui train``) shows the ``ml`` slot's
-vote in its signals on the Signals panel; ``breakout`` as the strategy shows its signals there too.
+vote in its signals on the Signals panel; ``breakout`` and ``patterns`` as the strategy show their signals there too.
 
-Data: ``kraken/pf_xbtusd_5m_2025-08.csv`` (500 five-minute bars) as PF_XBTUSD.
+Data: ``kraken/pf_xbtusd_5m_2025-08.csv`` (500 five-minute bars) as PF_XBTUSD; for ``patterns`` (rare events), the
+first 1 500 rows of ``kraken/kraken_spot_ethusd_5m_2024H2.ohlcvt.csv`` as PF_ETHUSD.
 Source: kraken_tui/engine/strategies/ensemble.py (the signal's reason names each active slot's vote),
 kraken_tui/engine/strategies/breakout.py.
 """
@@ -28,8 +29,8 @@ SYMBOL = "PF_XBTUSD"
 SIZE = (200, 50)
 
 
-def _app(cfg: Config, csv: Path, tmp_path: Path) -> KrakenApp:
-    opts = RunOptions(replay=[f"{csv}@{SYMBOL}"], speed=None, journal=tmp_path / "journal.sqlite")
+def _app(cfg: Config, csv: Path, tmp_path: Path, symbol: str = SYMBOL) -> KrakenApp:
+    opts = RunOptions(replay=[f"{csv}@{symbol}"], speed=None, journal=tmp_path / "journal.sqlite")
     return KrakenApp(None, cfg, services=RuntimeServices(cfg, opts, serve_ctl=False), log_file=tmp_path / "c.log",
                      export_dir=tmp_path)
 
@@ -92,3 +93,18 @@ async def test_console_runs_breakout_and_shows_its_signals(shared_data, tmp_path
         rows = await _wait_for_row(app, pilot, lambda r: "breakout" in r.lower())
         assert app.engine.strategy.name == "breakout"
     assert all("breakout" in r.lower() for r in rows), rows
+
+
+async def test_console_runs_patterns_and_shows_its_signals(shared_data, tmp_path):
+    """``patterns`` on the first 1 500 rows of Kraken's ETH/USD 5m candles (2024-07-01 on) as PF_ETHUSD."""
+    src = shared_data("kraken/kraken_spot_ethusd_5m_2024H2.ohlcvt.csv")
+    csv = tmp_path / "eth_5m_window.csv"
+    with src.open() as f:
+        csv.write_text("".join(next(f) for _ in range(1500)))
+    cfg = Config.model_validate({"strategy": {"name": "patterns", "symbols": ["PF_ETHUSD"], "timeframe": "5m",
+                                              "params": {"min_pattern_reliability": 0.6}},
+                                 "risk": {"cost_atr_multiple": 0}, "operator": {"stale_data_s": 60}})
+    app = _app(cfg, csv, tmp_path, "PF_ETHUSD")
+    async with app.run_test(size=SIZE) as pilot:
+        await _wait_for_row(app, pilot, lambda r: "PF_ETHUSD" in r and "reliability" in r)
+        assert app.engine.strategy.name == "patterns"
