@@ -152,6 +152,9 @@ class MlSignals(StrategyBase):
             if math.isfinite(value):  # NaN = unknown (no source, or an hour the source does not cover)
                 features[name] = value
         reason = (f"ml: P(up over {self.horizon_bars} bars) {p_up:.2f}, expected move {move:+.1f} bps")
-        if self._funding is None and (self.model.get("data") or {}).get("funding"):
-            reason += "; funding features missing (trained with funding, no funding source attached)"
+        if (self.model.get("data") or {}).get("funding"):
+            if self._funding is None:
+                reason += "; funding features missing (trained with funding, no funding source attached)"
+            elif "funding_rate_bps" not in features:
+                reason += f"; funding rate of the last hour unknown ({self.funding_source})"
         return self.signal(symbol, side, conf, reason, features, candle)
