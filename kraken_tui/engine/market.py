@@ -288,6 +288,25 @@ class MarketState(BuilderMarketView):
         q = self._q.get(symbol)
         return q.funding_hours.get(hour_start_ms) if q is not None else None
 
+    def seed_funding(self, symbol: str, rates: Iterable[tuple[int, float]]) -> int:
+        """Add past hours' relative funding rates ``(hour_start_ms, rate)`` of ``symbol`` (Kraken Futures docs,
+        "Historical funding rates": ``timestamp`` = start of the period the rate applies to; spec §4.5) to what
+        ``funding_rate_at`` reads; an hour a ticker already gave keeps the ticker's rate; the latest
+        ``FUNDING_HOURS_KEPT`` hours are kept. Returns the hours added (0 for a symbol not tracked)."""
+        q = self._q.get(symbol)
+        if q is None:
+            return 0
+        hours = q.funding_hours
+        n = 0
+        for ts, rate in sorted(rates)[-FUNDING_HOURS_KEPT:]:
+            hour = ts - ts % HOUR_MS
+            if hour not in hours:
+                hours[hour] = rate
+                n += 1
+        for hour in sorted(hours)[:-FUNDING_HOURS_KEPT]:
+            del hours[hour]
+        return n
+
     def last_price(self, symbol: str) -> float | None:
         """Latest trade price (USD), or None."""
         q = self._q.get(symbol)

@@ -135,3 +135,43 @@ def test_paper_replay_gives_the_ml_source_finite_funding_features_equal_to_the_b
     assert set(live) == set(back)
     assert all(live[ts]["p_up"] == back[ts]["p_up"] and live[ts]["expected_move_bps"] == back[ts]["expected_move_bps"]
                for ts in compared)
+
+
+def test_seeded_hours_fill_what_no_ticker_said_and_keep_48():
+    m = MarketState([SYMBOL], ["5m"])
+    m.on_ticker(Ticker(SYMBOL, ts_ms=100 * HOUR_MS + 5, funding_rate=7e-5))
+    added = m.seed_funding(SYMBOL, [(h * HOUR_MS, h * 1e-6) for h in range(40, 101)])
+    assert m.funding_rate_at(SYMBOL, 100 * HOUR_MS) == 7e-5  # the ticker's rate wins
+    assert m.funding_rate_at(SYMBOL, 99 * HOUR_MS) == 99e-6 and m.funding_rate_at(SYMBOL, 53 * HOUR_MS) == 53e-6
+    assert m.funding_rate_at(SYMBOL, 52 * HOUR_MS) is None and added == 47  # 48 hours kept in all
+    assert m.seed_funding("PF_ETHUSD", [(0, 1e-5)]) == 0
+
+
+def test_a_paper_run_with_a_model_reads_the_funding_history_at_start(shared_data, tmp_path, capsys):
+    """The synthetic paper market announces a month of past hourly rates (``historicalfundingrates``): a run
+    whose ml source reads funding has the two hours before its start, so its first bars' features are known."""
+    import time
+
+    from kraken_tui.config import Config
+    from kraken_tui.runtime import RunOptions, build_runtime
+
+    model = tmp_path / "m.pkl"
+    assert main(["train", "--candles", str(shared_data(PF_5M)), "--symbol", SYMBOL, "--out", str(model),
+                 "--horizon", "6", "--embargo", "6", "--max-iter", "5"]) == 0
+    capsys.readouterr()
+
+    async def run(params):
+        cfg = Config.model_validate({"strategy": {"name": "ensemble", "symbols": [SYMBOL], "timeframe": "5m",
+                                                  "params": params}})
+        rt = await build_runtime(cfg, RunOptions(journal=tmp_path / f"j{len(params)}.sqlite"))
+        await rt.start()
+        try:
+            now = int(time.time() * 1000)
+            top = now - now % HOUR_MS
+            return [rt.engine.market.funding_rate_at(SYMBOL, top - k * HOUR_MS) for k in (1, 2)]
+        finally:
+            await rt.aclose()
+
+    seen = asyncio.run(run({"ml": {"model_path": str(model)}}))
+    assert all(r is not None and math.isfinite(r) for r in seen), seen
+    assert asyncio.run(run({})) == [None, None]  # no model reads funding: no history is read

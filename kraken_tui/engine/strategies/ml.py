@@ -116,11 +116,12 @@ class MlSignals(StrategyBase):
     funding_source: str = "none"
     """Where the funding features' rates come from (``attach_funding``), for reports."""
 
-    def attach_funding(self, rate_at: Callable[[str, int], float | None], source: str) -> None:
+    def attach_funding(self, rate_at: Callable[[str, int], float | None], source: str) -> bool:
         """Read funding rates from ``rate_at(symbol, hour_start_ms)`` (relative per hour, None = unknown);
-        ``source`` names it (e.g. the funding file)."""
+        ``source`` names it (e.g. the funding file). Returns True (the rates are read)."""
         self._funding = rate_at
         self.funding_source = source
+        return True
 
     def _rate_at(self, symbol: str) -> FundingRateAt | None:
         f = self._funding
