@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bt = sub.add_parser("backtest", help="run the engine over historical candles")
     bt.add_argument("--config", type=Path, help="config file")
-    bt.add_argument("--candles", required=True, type=Path, help="candle file (charts CSV/JSON or OHLCVT CSV)")
+    bt.add_argument("--candles", required=True, action="append", metavar="PATH[@SYMBOL]",
+                    help="candle file (charts CSV/JSON or OHLCVT CSV); once per file with --portfolio")
     bt.add_argument("--funding", type=Path, help="hourly funding-rate CSV")
     bt.add_argument("--index", metavar="PATH[@SYMBOL:index]",
                     help="index (spot) candle file: the basis guard before and after entry")
@@ -114,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--json", action="store_true", help="print statistics as JSON")
     bt.add_argument("--lookahead-check", action="store_true",
                     help="first recompute every signal on the data truncated at its bar; exit 1 on a difference")
+    bt.add_argument("--portfolio", action="store_true",
+                    help="run the --candles files (one per symbol, PATH@SYMBOL) as one account")
 
     op = sub.add_parser("optimize", help="walk-forward optimisation of a strategy's parameters (optuna)")
     op.add_argument("--config", type=Path, help="config file")

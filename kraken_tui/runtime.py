@@ -390,6 +390,10 @@ class Runtime:
                              restored=restored, data_clock=self.mode is EngineMode.REPLAY,
                              journal_path=str(self.journal_path), symbols=symbols)
         self._describe_run()
+        attach_funding = getattr(self.engine.strategy, "attach_funding", None)  # the ml source's funding features
+        if attach_funding is not None and attach_funding(self.engine.market.funding_rate_at,
+                                                         "the feed's ticker funding rates"):
+            await self._funding_history(client)
         if note is not None:
             self.engine.emit(EventKind.INFO, note, data={"symbols": list(symbols or ())})
         source_note = getattr(self._source, "note", None)
@@ -426,6 +430,19 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._watch_source(), name="runtime-source-watch"))
         if self.opts.exit_at_end and self.paper_server is not None and self.paper_server.source_done is not None:
             self._tasks.append(asyncio.create_task(self._exit_at_end(), name="runtime-exit-at-end"))
+
+    async def _funding_history(self, client: KrakenRestClient) -> None:
+        """The funding rates of the hours before the start (REST "Historical funding rates", spec §4.5) into the
+        market state, so the ml source's funding features are known from the first bar; a failed read is a
+        warning (the features of the first two hours are then unknown)."""
+        market = self.engine.market
+        for sym in market.symbols:
+            try:
+                rates = await client.funding_rates(sym)
+            except Exception as exc:  # noqa: BLE001 - any failure only delays the funding features
+                self.engine.emit(EventKind.FEED, f"funding history of {sym} not read: {exc}", severity=Severity.WARNING)
+                continue
+            market.seed_funding(sym, ((r.ts_ms, r.funding_rate) for r in rates))
 
     async def journal_paper_gate_override(self) -> str | None:
         """Journal the ``--skip-paper-gate`` override (an ``OperatorAction`` naming the thresholds missed) when

@@ -11,6 +11,7 @@ configured one); ``--param`` overrides one parameter; ``--fees`` defaults to ``[
 ``--lookahead-check`` first recomputes every signal on the bars truncated at its own bar
 (``research.lookahead.check_lookahead``); a difference stops the command before the run, naming the bar,
 strategy and field; a pass is a note of the report (``lookahead_check`` in ``--json``).
+``--portfolio``: several ``--candles PATH@SYMBOL`` as one account (``research.portfolio_cli``).
 Exit codes: 0 done; 1 look-ahead found (``LookaheadError``); 2 bad flag, config or data file
 (``ConfigError``/``DataFileError`` name the flag, key or file:line); 4 journal unusable (``JournalError``).
 Must not import: textual.
@@ -47,7 +48,7 @@ from .runner import Backtest, BacktestResult, BacktestSettings
 if TYPE_CHECKING:
     from _csv import Writer as _CsvWriter
 
-__all__ = ["DEFAULT_FUNDING_RATE", "DEFAULT_SLIPPAGE_BPS", "index_path", "parse_param", "run"]
+__all__ = ["DEFAULT_FUNDING_RATE", "DEFAULT_SLIPPAGE_BPS", "fees_of", "index_path", "parse_param", "run"]
 
 #: Relative funding rate per hour used when neither --funding nor --funding-rate is given: 1e-5/h
 #: (0.024%/day), about the median hourly rate of PI_XBTUSD 2025-08..2026-08 (shared data SOURCES.md §3).
@@ -81,7 +82,12 @@ def parse_param(item: str) -> tuple[str, Any]:
     return name.strip(), value
 
 
-def _fees(text: str | None, cfg: Config) -> tuple[float, float]:
+def fees_of(text: str | None, cfg: Config) -> tuple[float, float]:
+    """``--fees MAKER_BPS,TAKER_BPS`` (default ``[paper]`` maker/taker) -> (maker, taker) bps.
+
+    Raises:
+        ConfigError: not two numbers, or out of range (names ``--fees``).
+    """
     if text is None:
         return cfg.paper.maker_fee_bps, cfg.paper.taker_fee_bps
     parts = text.split(",")
@@ -158,7 +164,7 @@ def _settings(args: argparse.Namespace, cfg: Config) -> tuple[BacktestSettings, 
             params.setdefault("path", cfg.external.signal_file)
         elif strategy == "ensemble":
             params["external"] = {**dict(params.get("external", {})), "path": cfg.external.signal_file}
-    maker, taker = _fees(args.fees, cfg)
+    maker, taker = fees_of(args.fees, cfg)
     slip = DEFAULT_SLIPPAGE_BPS if args.slippage_bps is None else args.slippage_bps
     if not math.isfinite(slip) or not 0 <= slip <= 1000:
         raise ConfigError("--slippage-bps", slip, "basis points in 0..1000")
@@ -250,6 +256,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """
     out = out or sys.stdout
     cfg = load_config(getattr(args, "config", None))
+    if getattr(args, "portfolio", False):  # several files, one account (research.portfolio_cli)
+        from kraken_tui.research.portfolio_cli import run_portfolio
+
+        return run_portfolio(args, cfg, out)
+    if isinstance(args.candles, list):  # --candles given once per file
+        if len(args.candles) != 1:
+            raise ConfigError("--candles", " ".join(map(str, args.candles)), "one file (several with --portfolio)")
+        args.candles = Path(args.candles[0])
     settings, stream, context = _settings(args, cfg)
     rows: Iterable[CandleRow] = stream.rows
     lookahead_note = None

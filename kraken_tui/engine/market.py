@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from kraken_tui.domain import Candle, PublicTrade, Ticker
+from kraken_tui.domain.timeunits import HOUR_MS
 
 from .candles import TIMEFRAMES, CandleBuilder, ClosedCandle
 from .facade import MarketStateView
@@ -51,7 +52,7 @@ class _Quote:
 
     __slots__ = (
         "mark", "index", "last", "bid", "ask", "funding_rate", "predicted_rate", "next_funding_ts_ms",
-        "last_update_ms", "suspended", "trade", "spot", "mark_builder",
+        "last_update_ms", "suspended", "trade", "spot", "mark_builder", "funding_hours",
     )
 
     def __init__(self) -> None:
@@ -68,6 +69,20 @@ class _Quote:
         self.trade: CandleBuilder | None = None
         self.spot: CandleBuilder | None = None
         self.mark_builder: CandleBuilder | None = None
+        self.funding_hours: dict[int, float] = {}  # hour start (UTC ms) -> last relative rate seen in it
+
+
+#: Hours of ticker funding rates kept per symbol (``MarketState.funding_rate_at``).
+FUNDING_HOURS_KEPT = 48
+
+
+def _record_funding(hours: dict[int, float], ts_ms: int, rate: float) -> None:
+    """Keep ``rate`` as the rate of the hour of ``ts_ms`` (the last one seen in an hour wins); keeps the last
+    ``FUNDING_HOURS_KEPT`` hours."""
+    hour = ts_ms - ts_ms % HOUR_MS
+    if hour not in hours and len(hours) >= FUNDING_HOURS_KEPT:
+        del hours[min(hours)]
+    hours[hour] = rate
 
 
 def _tag(symbol: str, series: PriceSeries, closed: list[ClosedCandle]) -> list[SeriesCandle]:
@@ -153,14 +168,16 @@ class MarketState(BuilderMarketView):
             q.bid = t.bid
         if t.ask is not None:
             q.ask = t.ask
+        ts = t.ts_ms if t.ts_ms is not None else now_ms
         if t.funding_rate is not None:
             q.funding_rate = t.funding_rate
+            if ts is not None:
+                _record_funding(q.funding_hours, ts, t.funding_rate)
         if t.funding_rate_prediction is not None:
             q.predicted_rate = t.funding_rate_prediction
         if t.next_funding_ts_ms is not None:
             q.next_funding_ts_ms = t.next_funding_ts_ms
         q.suspended = t.suspended
-        ts = t.ts_ms if t.ts_ms is not None else now_ms
         q.last_update_ms = now_ms if now_ms is not None else ts
         if ts is None:
             return []
@@ -260,6 +277,35 @@ class MarketState(BuilderMarketView):
         """Latest relative funding rate per hour (fraction; positive = longs pay), or None."""
         q = self._q.get(symbol)
         return q.funding_rate if q is not None else None
+
+    def funding_rate_at(self, symbol: str, hour_start_ms: int) -> float | None:
+        """Relative funding rate per hour of the hour starting at ``hour_start_ms`` (UTC ms) as the tickers
+        said it: the last ``funding_rate`` of a ticker stamped in that hour (Kraken Futures docs, WS "ticker":
+        ``relative_funding_rate`` is the rate of the current hour; docs/kraken-futures-api.md §7.3, §8.3).
+        None when no ticker of that hour carried a rate (before the run started, a ticker without funding
+        fields, or more than ``FUNDING_HOURS_KEPT`` hours ago). The ``ml`` source's funding features read
+        this live, as the backtest reads its funding file (``backtest.data.FundingSchedule.known_rate``)."""
+        q = self._q.get(symbol)
+        return q.funding_hours.get(hour_start_ms) if q is not None else None
+
+    def seed_funding(self, symbol: str, rates: Iterable[tuple[int, float]]) -> int:
+        """Add past hours' relative funding rates ``(hour_start_ms, rate)`` of ``symbol`` (Kraken Futures docs,
+        "Historical funding rates": ``timestamp`` = start of the period the rate applies to; spec §4.5) to what
+        ``funding_rate_at`` reads; an hour a ticker already gave keeps the ticker's rate; the latest
+        ``FUNDING_HOURS_KEPT`` hours are kept. Returns the hours added (0 for a symbol not tracked)."""
+        q = self._q.get(symbol)
+        if q is None:
+            return 0
+        hours = q.funding_hours
+        n = 0
+        for ts, rate in sorted(rates)[-FUNDING_HOURS_KEPT:]:
+            hour = ts - ts % HOUR_MS
+            if hour not in hours:
+                hours[hour] = rate
+                n += 1
+        for hour in sorted(hours)[:-FUNDING_HOURS_KEPT]:
+            del hours[hour]
+        return n
 
     def last_price(self, symbol: str) -> float | None:
         """Latest trade price (USD), or None."""

@@ -42,7 +42,7 @@ from .evaluate import Market, Workload
 from .executors import MissingExtraError, make_executor
 from .space import OBJECTIVES, ParamRange, SearchSpace, load_space
 
-__all__ = ["default_space", "run"]
+__all__ = ["default_space", "read_markets", "run"]
 
 DEFAULTS: dict[str, Any] = {"objective": "sharpe", "trials": 100, "folds": 3, "walk_forward": "anchored",
                             "train_segments": 1, "seed": 42, "batch": 8}
@@ -76,7 +76,14 @@ def default_space(strategy: str) -> SearchSpace:
     return SearchSpace(ranges, source=f"<default for {strategy}>")
 
 
-def _markets(args: argparse.Namespace, cfg: Config) -> tuple[list[Market], list[dict[str, Any]]]:
+def read_markets(args: argparse.Namespace, cfg: Config) -> tuple[list[Market], list[dict[str, Any]]]:
+    """The ``--candles PATH[@SYMBOL]...`` files as ``Market``s (PF_ symbols; ``--symbol`` or the first ``[strategy]
+    symbols`` for a file without ``@SYMBOL``; funding from ``--funding``/``--funding-rate``/the default; bars
+    within ``--from``/``--to``) and their identity for the study's fingerprint (file, symbol, sha256, span).
+
+    Raises:
+        ConfigError: a bad symbol (not PF_), both funding flags, a bad rate. DataFileError: a malformed file.
+    """
     default_sym = (args.symbol or cfg.strategy.symbols[0]).strip().upper()
     from_ms = parse_time_flag("--from", args.from_) if args.from_ else None
     to_ms = parse_time_flag("--to", args.to) if args.to else None
@@ -157,7 +164,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     slip = DEFAULT_SLIPPAGE_BPS if args.slippage_bps is None else args.slippage_bps
     if not math.isfinite(slip) or not 0 <= slip <= 1000:
         raise ConfigError("--slippage-bps", slip, "basis points in 0..1000")
-    markets, ident = _markets(args, cfg)
+    markets, ident = read_markets(args, cfg)
     w = Workload(strategy, base, cfg.risk, cfg.exits, cfg.operator, markets, objective,
                  int(space.constraints.get("min_trades", 1)), float(space.constraints.get("max_drawdown_pct", 100.0)),
                  cfg.paper.maker_fee_bps, cfg.paper.taker_fee_bps, slip, cfg.paper.starting_balance_usd,

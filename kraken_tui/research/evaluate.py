@@ -144,7 +144,7 @@ def evaluate(w: Workload, task: TrialTask) -> TrialOutcome:
     except ConfigError as exc:
         return TrialOutcome(task.number, "failed", reason=str(exc))
     if w.portfolio:
-        return _evaluate_portfolio(w, task, params, risk, warm)
+        return _evaluate_portfolio(w, task, params, risk, exits, warm)
     runs: list[tuple[Market, Backtest, list[Trade], list[list[CandleRow]]]] = []
     for m in w.markets:
         lo, hi = m.span(task.start_ms, task.end_ms)
@@ -189,7 +189,7 @@ def evaluate(w: Workload, task: TrialTask) -> TrialOutcome:
 
 
 def _evaluate_portfolio(w: Workload, task: TrialTask, params: dict[str, Any], risk: RiskConfig,
-                        warm: int) -> TrialOutcome:
+                        exits: ExitsConfig, warm: int) -> TrialOutcome:
     """One trial as one shared account over every file (``backtest.portfolio``): the window's bars of each
     file after up to ``warm`` earlier bars, run in ``w.steps`` equal slices of time for the pruning checks."""
     markets = []
@@ -207,7 +207,8 @@ def _evaluate_portfolio(w: Workload, task: TrialTask, params: dict[str, Any], ri
         bt = PortfolioBacktest(PortfolioSettings(
             markets=markets, strategy=w.strategy, strategy_params=params, timeframe=m0.timeframe, bar_ms=m0.bar_ms,
             maker_fee_bps=w.maker_fee_bps, taker_fee_bps=w.taker_fee_bps, slippage_bps=w.slippage_bps,
-            starting_balance_usd=w.starting_balance_usd, risk=risk, operator=w.operator))
+            starting_balance_usd=w.starting_balance_usd, risk=risk, operator=w.operator, exits=exits,
+            liquidation_fee_pct=w.liquidation_fee_pct, run_id=f"trial{task.number:06d}"))
     except ConfigError as exc:
         return TrialOutcome(task.number, "failed", reason=str(exc))
     inter: list[float] = []

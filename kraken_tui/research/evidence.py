@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FILES", "STRATEGIES", "Case", "main", "run_case", "table"]
+__all__ = ["FILES", "STRATEGIES", "Case", "main", "run_case", "symbol_of", "table"]
 
 #: The shared candle files studied (file name -> perpetual whose contract specification they are run with).
 FILES: dict[str, str] = {
@@ -104,8 +104,16 @@ def default_run(case: Case, from_iso: str, params: dict[str, Any] | None = None)
             "opposite_within_1h": quick / len(trades) if trades else None}
 
 
-def run_case(case: Case, out: Path, trials: int, folds: int, storage: Path) -> dict[str, Any]:
-    """Run one case (module docstring) and write ``out / case.key``; returns the document written.
+def symbol_of(name: str) -> str:
+    """The perpetual a candle file is run as: ``FILES``' entry, else PF_ETHUSD for a name with ``eth``, else
+    PF_XBTUSD (e.g. the resampled files of ``research.resample``)."""
+    return FILES.get(name) or ("PF_ETHUSD" if "eth" in name.lower() else "PF_XBTUSD")
+
+
+def run_case(case: Case, out: Path, trials: int, folds: int, storage: Path,
+             space: Path | None = None) -> dict[str, Any]:
+    """Run one case (module docstring) and write ``out / case.key``; returns the document written. ``space``:
+    the study's search space file (``optimize --space``; default: the strategy's default space).
 
     Raises:
         RuntimeError: a ``kraken-tui`` run exited non-zero (its stderr's tail in the message).
@@ -113,7 +121,7 @@ def run_case(case: Case, out: Path, trials: int, folds: int, storage: Path) -> d
     study = case.key.removesuffix(".json")
     opt = _cli(["optimize", "--strategy", case.strategy, "--candles", f"{case.path}@{case.symbol}",
                 "--trials", str(trials), "--folds", str(folds), "--jobs", "1", "--study", study,
-                "--storage", str(storage), "--json"])
+                "--storage", str(storage), "--json", *(["--space", str(space)] if space is not None else [])])
     tested = [f for f in opt.get("folds", []) if f.get("test")]
     oos_from = tested[0]["test"][0] if tested else None
     doc: dict[str, Any] = {"strategy": case.strategy, "file": case.path.name, "symbol": case.symbol,
@@ -121,7 +129,7 @@ def run_case(case: Case, out: Path, trials: int, folds: int, storage: Path) -> d
                                k: opt.get(k) for k in ("best", "best_fold", "best_toml", "in_sample",
                                                        "out_of_sample", "overfitting", "notes", "elapsed_s",
                                                        "trial_states")},
-                           "oos_from": oos_from}
+                           "oos_from": oos_from, "space": str(space) if space is not None else None}
     if oos_from is not None:
         doc["default_oos"] = default_run(case, oos_from)
     out.mkdir(parents=True, exist_ok=True)
@@ -175,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="cases run at once (default 1)")
     ap.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated strategy names")
     ap.add_argument("--files", default=",".join(FILES), help="comma-separated candle file names")
+    ap.add_argument("--space", type=Path, help="search space file of every study (default: each strategy's own)")
     ap.add_argument("--table", action="store_true", help="only print the table of the results in --out")
     a = ap.parse_args(argv)
     if a.table:
@@ -186,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         if not path.exists():
             sys.stderr.write(f"evidence: missing candle file {path}\n")
             return 2
-        cases += [Case(s, path, FILES.get(name, "PF_XBTUSD")) for s in a.strategies.split(",")]
+        cases += [Case(s, path, symbol_of(name)) for s in a.strategies.split(",")]
     todo = [c for c in cases if not (a.out / c.key).exists()]
     a.out.mkdir(parents=True, exist_ok=True)
     failed = 0
@@ -194,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     def one(c: Case) -> None:
         nonlocal failed
         try:
-            run_case(c, a.out, a.trials, a.folds, a.out / f"{c.key.removesuffix('.json')}.sqlite3")
+            run_case(c, a.out, a.trials, a.folds, a.out / f"{c.key.removesuffix('.json')}.sqlite3", a.space)
             sys.stderr.write(f"evidence: done {c.key}\n")
         except RuntimeError as exc:
             failed += 1

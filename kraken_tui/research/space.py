@@ -13,6 +13,8 @@ Format (every key documented in ``optimize.example.toml`` at the repository root
   parameter (``[strategy.params]``) or a ``[risk]`` / ``[exits]`` key of config.toml; keys ``type`` (``int``,
   ``float`` or ``categorical``), ``low`` / ``high`` (inclusive), ``step`` (optional), ``log`` (optional,
   bool), ``choices`` (categorical: a list of strings, numbers or booleans).
+``[exits.take_profit_scale]`` (derived, not a config key): the take-profit ladder of ``[exits] take_profit_pct``
+multiplied by the value (e.g. 0.5 halves every level), so the ladder's shape is kept while its distance is searched.
 The optuna parameter name is ``group.NAME`` (e.g. ``strategy.fast``).
 Must not import: textual, the UI, the paper exchange's server.
 """
@@ -32,6 +34,8 @@ from kraken_tui.errors import ConfigError
 __all__ = ["GROUPS", "OBJECTIVES", "ParamRange", "SearchSpace", "apply", "load_space"]
 
 GROUPS = ("strategy", "risk", "exits")
+#: Searchable [exits] names that are not config keys (module docstring).
+DERIVED_EXITS = ("take_profit_scale",)
 #: Objective names (research.objectives).
 OBJECTIVES = ("net_pnl", "sharpe", "sortino", "calmar", "profit_factor")
 _STUDY_KEYS = {"strategy": str, "objective": str, "trials": int, "folds": int, "walk_forward": str,
@@ -152,7 +156,7 @@ def parse_space(doc: Mapping[str, Any], source: str = "<default>") -> SearchSpac
         if not isinstance(body, Mapping):
             raise ConfigError(top, body, "tables [" + top + ".NAME]", source=source)
         for name, spec in body.items():
-            if top in known and name not in known[top]:
+            if top in known and name not in known[top] and not (top == "exits" and name in DERIVED_EXITS):
                 raise ConfigError(f"{top}.{name}", "...", f"a [{top}] key of config.toml", source=source)
             ranges.append(_range(top, name, spec, source))
     study = _typed(doc.get("study", {}), _STUDY_KEYS, "study", source)
@@ -207,6 +211,11 @@ def apply(values: Mapping[str, Any], base_params: Mapping[str, Any], risk: RiskC
             params[name] = v
         else:
             upd[group][name] = v
+    scale = upd["exits"].pop("take_profit_scale", None)
+    if scale is not None:  # the ladder's distance, its shape kept (module docstring)
+        if not isinstance(scale, int | float) or not math.isfinite(scale) or scale <= 0:
+            raise ConfigError("exits.take_profit_scale", scale, "a number > 0")
+        upd["exits"]["take_profit_pct"] = [round(x * scale, 10) for x in exits.take_profit_pct]
     from pydantic import ValidationError
 
     try:

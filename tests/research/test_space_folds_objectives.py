@@ -111,3 +111,23 @@ def test_window_stats_cuts_the_warmup_prefix():
     assert ws.start_equity_usd == 10_000.0 and ws.final_equity_usd == 9_999.0
     assert ws.returns == pytest.approx([0.01, 9_999 / 10_100 - 1])
     assert ws.step_ms == 60_000
+
+
+def test_take_profit_scale_multiplies_the_ladder_and_is_checked(tmp_path):
+    from kraken_tui.config import ExitsConfig, RiskConfig
+    from kraken_tui.errors import ConfigError
+    from kraken_tui.research.space import apply, load_space
+
+    f = tmp_path / "s.toml"
+    f.write_text('[exits.take_profit_scale]\ntype = "float"\nlow = 0.25\nhigh = 3.0\n', encoding="utf-8")
+    assert [r.name for r in load_space(f).ranges] == ["take_profit_scale"]
+    exits = ExitsConfig(take_profit_pct=[2.0, 5.0, 8.0, 12.0])
+    _, _, e = apply({"exits.take_profit_scale": 0.5, "exits.stop_loss_pct": 1.0}, {}, RiskConfig(), exits)
+    assert e.take_profit_pct == [1.0, 2.5, 4.0, 6.0] and e.stop_loss_pct == 1.0
+    import pytest
+
+    with pytest.raises(ConfigError, match="exits.take_profit_scale"):
+        apply({"exits.take_profit_scale": 0}, {}, RiskConfig(), exits)
+    f.write_text('[exits.take_profit_sale]\ntype = "float"\nlow = 0.25\nhigh = 3.0\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="exits.take_profit_sale"):
+        load_space(f)

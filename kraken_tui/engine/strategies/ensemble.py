@@ -211,10 +211,10 @@ class Ensemble(StrategyBase):
         """The ML slot's model component (``[strategy.params.ml] model_path``), or None."""
         return self._model
 
-    def attach_funding(self, rate_at: Callable[[str, int], float | None], source: str) -> None:
-        """Give the ML model component its funding source (``MlSignals.attach_funding``); no-op without a model."""
-        if self._model is not None:
-            self._model.attach_funding(rate_at, source)
+    def attach_funding(self, rate_at: Callable[[str, int], float | None], source: str) -> bool:
+        """Give the ML model component its funding source (``MlSignals.attach_funding``); no-op without a model.
+        Returns whether a model reads the rates."""
+        return self._model is not None and self._model.attach_funding(rate_at, source)
 
     def ml_sources(self) -> list[str]:
         """The ML slot's components with a source now: ``ml`` (a loaded model) and/or ``external`` (a live

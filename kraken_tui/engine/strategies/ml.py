@@ -10,10 +10,13 @@ the features are computed (``FeatureBuilder``, the code training used) and the m
 - confidence: ``|2 x P(up) - 1|`` (0 = a coin toss, 1 = certain);
 - expected move: the regressor's log return over the horizon, bps (feature ``expected_move_bps``);
 
-Funding features read the source given to ``attach_funding`` (the backtest attaches its funding schedule,
-``backtest.runner``); without one they are NaN, as in training without ``--funding``, and every signal's
-features say ``funding_fed`` 0 (and its reason says the funding features are missing when the model was
-trained with funding).
+Funding features read the source given to ``attach_funding``: the backtest attaches its funding schedule
+(``backtest.runner``, ``FundingSchedule.known_rate``), the live and paper runtime the rates the feed's tickers
+said for each hour (``runtime``, ``engine.market.MarketState.funding_rate_at``), the same numbers for the same
+hours. Without a source they are NaN, as in training without ``--funding``, and every signal's features say
+``funding_fed`` 0 (and its reason says the funding features are missing when the model was trained with
+funding). A signal's features carry the funding features that are known (``funding_rate_bps``,
+``funding_change_bps``, ``minutes_to_funding``).
 A signal is emitted when confidence >= ``min_confidence`` and the expected move agrees with the direction
 by at least ``min_move_bps``. The model file is a pickle: only load files you built (unpickling runs code).
 scikit-learn must be installed (``pip install 'kraken-tui[ml]'``).
@@ -22,6 +25,7 @@ Must not import: textual, numpy, sklearn (the model's own pickle imports it), ri
 
 from __future__ import annotations
 
+import math
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +42,8 @@ from .ml_features import FEATURES, FeatureBuilder, FundingRateAt, feature_finger
 __all__ = ["MODEL_FORMAT", "MlSignals", "load_model"]
 
 MODEL_FORMAT = "kraken-tui-ml/1"
+_FUNDING_NAMES = ("funding_rate_bps", "funding_change_bps", "minutes_to_funding")
+_FUNDING_AT = FEATURES.index(_FUNDING_NAMES[0])
 _KEY = "strategy.params.model_path"
 
 
@@ -110,11 +116,12 @@ class MlSignals(StrategyBase):
     funding_source: str = "none"
     """Where the funding features' rates come from (``attach_funding``), for reports."""
 
-    def attach_funding(self, rate_at: Callable[[str, int], float | None], source: str) -> None:
+    def attach_funding(self, rate_at: Callable[[str, int], float | None], source: str) -> bool:
         """Read funding rates from ``rate_at(symbol, hour_start_ms)`` (relative per hour, None = unknown);
-        ``source`` names it (e.g. the funding file)."""
+        ``source`` names it (e.g. the funding file). Returns True (the rates are read)."""
         self._funding = rate_at
         self.funding_source = source
+        return True
 
     def _rate_at(self, symbol: str) -> FundingRateAt | None:
         f = self._funding
@@ -142,7 +149,13 @@ class MlSignals(StrategyBase):
         side = SignalSide.LONG if d > 0 else SignalSide.SHORT
         features = {"p_up": p_up, "expected_move_bps": move, "close": candle.close,
                     "funding_fed": float(self._funding is not None)}
+        for name, value in zip(_FUNDING_NAMES, row[_FUNDING_AT:], strict=True):
+            if math.isfinite(value):  # NaN = unknown (no source, or an hour the source does not cover)
+                features[name] = value
         reason = (f"ml: P(up over {self.horizon_bars} bars) {p_up:.2f}, expected move {move:+.1f} bps")
-        if self._funding is None and (self.model.get("data") or {}).get("funding"):
-            reason += "; funding features missing (trained with funding, no funding source attached)"
+        if (self.model.get("data") or {}).get("funding"):
+            if self._funding is None:
+                reason += "; funding features missing (trained with funding, no funding source attached)"
+            elif "funding_rate_bps" not in features:
+                reason += f"; funding rate of the last hour unknown ({self.funding_source})"
         return self.signal(symbol, side, conf, reason, features, candle)
