@@ -172,6 +172,7 @@ class _Probe:
         # the flatten's steps as they happen (perf_counter stamps, in order): ``F F`` -> each of these -> request
         self.stages: dict[str, list[float]] = {"engine flatten runs": [], "FLATTENING durable": []}
         self.cancel_seen = asyncio.Event()
+        self.flatten_starts: list[str] = []  # per flatten: the order work in flight and the feed's positions
 
 
 def _patch_send(probe: _Probe) -> None:
@@ -212,6 +213,10 @@ def _patch_flatten_commit(probe: _Probe) -> None:
 
     async def steps(self: Any, *a: Any, **k: Any) -> Any:
         probe.stages["engine flatten runs"].append(time.perf_counter())
+        known = self.known_positions()
+        probe.flatten_starts.append(
+            f"order work in flight: {self.jobs.current if self.jobs.running else 'none'}; positions the feed "
+            f"reports: {'not live' if known is None else len(known)}")
         return await orig_steps(self, *a, **k)
 
     async def durable(self: Any, what: str, started: Any = None) -> bool:
@@ -276,6 +281,51 @@ def _patch_consume_yield(every: int) -> None:
                 await asyncio.sleep(0)
 
     core.Engine._consume = consume  # type: ignore[method-assign]
+
+
+class _LoopTrace:
+    """Times every event-loop callback (``asyncio.events.Handle._run``: task steps, timers, ``call_soon``) while
+    ``on``, and keeps the ones that took ``min_ms`` or more as (start, ms, CPU ms, name): what held the loop
+    in a slow press. A task step is named by its coroutine, any other callback by its function."""
+
+    def __init__(self, min_ms: float = 2.0) -> None:
+        self.min_s = min_ms / 1000
+        self.on = False
+        self.slow: list[tuple[float, float, float, str]] = []
+        self.turns: list[float] = []  # the start of every callback while ``on`` (turn counting)
+
+    def install(self) -> None:
+        from asyncio import events
+
+        orig = events.Handle._run
+        trace = self
+
+        def run(handle: Any) -> None:
+            if not trace.on:
+                return orig(handle)
+            t, c = time.perf_counter(), time.thread_time()
+            try:
+                return orig(handle)
+            finally:
+                d = time.perf_counter() - t
+                trace.turns.append(t)
+                if d >= trace.min_s:
+                    trace.slow.append((t, d * 1000, (time.thread_time() - c) * 1000, _callback_name(handle)))
+
+        events.Handle._run = run  # type: ignore[method-assign]
+
+    def between(self, t0: float, t1: float) -> list[tuple[float, float, float, str]]:
+        return [x for x in self.slow if t0 <= x[0] <= t1]
+
+
+def _callback_name(handle: Any) -> str:
+    cb = getattr(handle, "_callback", None)
+    owner = getattr(cb, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        coro = owner.get_coro()
+        return f"task {getattr(coro, '__qualname__', coro)}"
+    name = getattr(cb, "__qualname__", None) or repr(cb)
+    return f"{getattr(cb, '__module__', '') or ''}.{name}".lstrip(".")
 
 
 def _key(app: KrakenApp, key: str) -> None:
@@ -530,6 +580,10 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         flat_ticks0, flat_w0, flat_m0 = probe.ticks, time.perf_counter(), probe.market_messages
         flat_sampler = _StackSampler()
         flat_sampler.start()
+        trace = _LoopTrace()
+        trace.install()
+        trace.on = True
+        spans: list[str] = []  # per press: the slow loop callbacks from the second F to the request (--verbose)
         for i in range(args.flattens):
             before = len(probe.cancel_sent)
             probe.cancel_seen.clear()
@@ -553,18 +607,31 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
                 lat.append((probe.cancel_sent[before] - t) * 1000)
                 lat_cpu.append((probe.cancel_sent_cpu[before] - t_cpu) * 1000)
                 lat_feed.append((probe.market_messages - fm0) / max(1e-3, probe.cancel_sent[before] - f0))
+                sent = probe.cancel_sent[before]
+                slow = trace.between(t, sent)
+                n_cb = sum(1 for x in trace.turns if t <= x <= sent)
+                spans.append(f"{(sent - t) * 1000:.1f} ms, {n_cb} loop callbacks; >= 2 ms: " + (", ".join(
+                    f"+{(st - t) * 1000:.0f} {name} {ms:.1f} ms (CPU {cpu:.1f})" for st, ms, cpu, name in slow)
+                    or "none"))
+                trace.turns.clear()
+                trace.slow.clear()
             for _ in range(3000):  # up to 30 s for the flatten's report (the engine is then HALTED)
                 if len(app.flatten_reports) > reports:
                     break
                 await asyncio.sleep(0.01)
             rep = app.flatten_reports[-1] if len(app.flatten_reports) > reports else None
             if args.verbose:
+                if spans and len(lat) == i + 1:
+                    print(f"    flatten {i}: second F -> request {spans[-1]}")
+                if probe.flatten_starts:
+                    print(f"    flatten {i}: at its start: {probe.flatten_starts[-1]}")
                 print(f"    flatten {i}: cancel {'seen' if len(probe.cancel_sent) > before else 'NOT seen'}, "
                       f"report after {(time.perf_counter() - t) * 1000:.0f} ms: {rep}")
             with contextlib.suppress(Exception):
                 engine.reset("bench: reset", TransitionSource.KEY)
                 engine.resume("bench: resume", TransitionSource.KEY)
             await asyncio.sleep(0.5)  # trading again, under the replay, before the next flatten
+        trace.on = False
         flat_wall = time.perf_counter() - flat_w0
         flat_sampler.stop()
         flat_rate = (probe.ticks - flat_ticks0) / flat_wall

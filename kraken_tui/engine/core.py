@@ -203,7 +203,9 @@ class Engine:
                                        known_positions=lambda: self.account_events.known_positions(),
                                        count_exit=self.flow.count_exit, orders=self.executor,
                                        journal=self.io.write, settle=out.settle,
-                                       journal_intent=lambda req: self.io.write(flatten_intent(self.now_ms(), req)))
+                                       journal_intent=lambda req: self.io.write(flatten_intent(self.now_ms(), req)),
+                                       journal_intent_now=lambda req: self.io.write_soon(
+                                           flatten_intent(self.now_ms(), req)))
         self.manual_desk = ManualDesk(self.io, cfg=cfg, run_id=run_id, sm=self.sm, account=self.account,
                                       market=self.market, instruments=self.instruments, executor=self.executor,
                                       flow=self.flow, risk_account=self.watch.risk_account, record=self.controls.record)
@@ -483,6 +485,16 @@ class Engine:
         """Cancel every order, close every position the exchange reports, verify, then HALTED (never raises
         for exchange errors; the report says what failed). Everything it does: ``flatten.EngineFlatten``."""
         return await self.flattener.flatten(reason, source)
+
+    def begin_flatten(self, reason: str, source: TransitionSource) -> asyncio.Future[FlattenReport]:
+        """``flatten`` started in this call (FLATTENING set and its commit under way before it returns); the
+        future carries the report (``flatten.EngineFlatten.begin``). Call on the engine's loop."""
+        return self.flattener.begin(reason, source)
+
+    async def flatten_launched(self, within_s: float) -> None:
+        """Return once the running flatten's first request is on its way, or after ``within_s`` s at most
+        (``flatten.EngineFlatten.launched``)."""
+        await self.flattener.launched(within_s)
 
     def chart_candles(self, symbol: str, timeframe: str, *, bars: int = 500) -> tuple[Candle, ...]:
         """The last ``bars`` candles of ``symbol``'s trade price in ``timeframe`` (closed ones, then the forming one),

@@ -317,18 +317,30 @@ class OperatorKeys:
         if self.engine is None:  # not started yet (the live gate is asking): nothing to flatten
             self.app.notify("Nothing to flatten: the engine has not started.", severity="warning")
             return None
-        worker: Worker[None] = self.app.run_worker(self._flatten(), name="flatten", group="flatten",
-                                                   exit_on_error=False)
+        engine = self.engine
+        try:  # FLATTENING is set and its commit under way before this returns (no loop turn in between)
+            started: asyncio.Future[FlattenReport] | Exception = engine.begin_flatten(
+                "operator: flatten key", TransitionSource.KEY)
+        except Exception as exc:  # the engine promises not to raise; the worker says so loudly
+            started = exc
         self.hold_redraws()
-        self.app.notify("FLATTEN started: closing every position, then cancelling every order.", severity="warning")
-        self.app.call_later(self.refresh)
+        worker: Worker[None] = self.app.run_worker(self._flatten(started), name="flatten", group="flatten",
+                                                   exit_on_error=False)
         return worker
 
-    async def _flatten(self) -> None:
+    async def _flatten(self, started: asyncio.Future[FlattenReport] | Exception) -> None:
+        """The flatten's UI: its notice and redraw once its first request is on its way (the UI's work never
+        runs between the key and that request, ``FLATTEN_QUIET_S`` at most), then its report."""
         engine = self.engine
         assert engine is not None
         try:
-            report = await engine.flatten("operator: flatten key", TransitionSource.KEY)
+            if isinstance(started, Exception):
+                raise started
+            await engine.flatten_launched(FLATTEN_QUIET_S)
+            self.app.notify("FLATTEN started: closing every position, then cancelling every order.",
+                            severity="warning")
+            self.refresh()
+            report = await started
         except Exception as exc:  # the engine promises not to raise; say so loudly if it does
             self._release_redraws()
             log.exception("flatten raised")
