@@ -196,7 +196,8 @@ def _patch_send(probe: _Probe) -> None:
 
 def _patch_flatten_commit(probe: _Probe) -> None:
     """Time each flatten's commit of FLATTENING (``EngineFlatten._settle_started``, where the priority lane
-    commits, plus the wait in ``EngineFlatten._durable``; its fsync)."""
+    commits, plus the wait in ``EngineFlatten._durable``; its fsync), and stamp each flatten's start
+    (``EngineFlatten.begin``) with the order work then in flight and the positions the feed reports."""
     from kraken_tui.engine.flatten import EngineFlatten
 
     orig, orig_start = EngineFlatten._durable, EngineFlatten._settle_started
@@ -209,15 +210,16 @@ def _patch_flatten_commit(probe: _Probe) -> None:
         finally:
             started_s.append(time.perf_counter() - t)
 
-    orig_steps = EngineFlatten._steps
+    orig_begin = EngineFlatten.begin
 
-    async def steps(self: Any, *a: Any, **k: Any) -> Any:
-        probe.stages["engine flatten runs"].append(time.perf_counter())
-        known = self.known_positions()
-        probe.flatten_starts.append(
-            f"order work in flight: {self.jobs.current if self.jobs.running else 'none'}; positions the feed "
-            f"reports: {'not live' if known is None else len(known)}")
-        return await orig_steps(self, *a, **k)
+    def begin(self: Any, *a: Any, **k: Any) -> Any:
+        if self._task is None or self._task.done():
+            probe.stages["engine flatten runs"].append(time.perf_counter())
+            known = self.known_positions()
+            probe.flatten_starts.append(
+                f"order work in flight: {self.jobs.current if self.jobs.running else 'none'}; positions the feed "
+                f"reports: {'not live' if known is None else len(known)}")
+        return orig_begin(self, *a, **k)
 
     async def durable(self: Any, what: str, started: Any = None) -> bool:
         t = time.perf_counter()
@@ -232,7 +234,7 @@ def _patch_flatten_commit(probe: _Probe) -> None:
 
     EngineFlatten._durable = durable  # type: ignore[method-assign]
     EngineFlatten._settle_started = settle_started  # type: ignore[method-assign]
-    EngineFlatten._steps = steps  # type: ignore[method-assign]
+    EngineFlatten.begin = begin  # type: ignore[method-assign]
 
 
 def _patch_screen_updates(probe: _Probe) -> None:

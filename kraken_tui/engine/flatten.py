@@ -18,8 +18,9 @@ A running engine's flatten (``EngineFlatten.flatten``; one at a time, a second c
    leaves at once while that job is still landing: reduce-only closes of the positions the exchange reports,
    stops still resting; or, when it reports no position and the job cannot open one (``may_open_position``:
    not an entry), ``cancelallorders`` (nothing to protect, and a resting entry cannot fill while the job
-   lands). An entry in flight with no position reported sends nothing early: its position and stop may be
-   landing, and the stop rests until that position's close was answered. The job is awaited (at most
+   lands). An entry in flight with no position reported sends no cancel-all (its position and stop may be
+   landing, and the stop rests until that position's close was answered): the position is closed the moment
+   the exchange's feed reports it, while the job still places its take-profits. The job is awaited (at most
    ``FLATTEN_WAIT_JOB_S``) and the procedure below reads the account after it, so a position that job opened
    is still closed.
 The steps up to handing FLATTENING's commit to the journal run synchronously in ``EngineFlatten.begin`` (the
@@ -114,6 +115,8 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 50
 FLATTEN_WAIT_JOB_S = 2.0
 """How long a running engine's flatten waits for the order work in flight (an entry being sent), s."""
+ENTRY_POLL_S = 0.002
+"""How often a flatten looks for the position of an entry in flight (step 3), s."""
 FLATTEN_DURABLE_WAIT_S = 2.0
 """How long a running engine's flatten waits for FLATTENING (and each batch's intents) to be committed, s;
 past it (a journal that cannot be written) the flatten goes on, with a CRITICAL event."""
@@ -689,10 +692,14 @@ class EngineFlatten:
             self._launched.set()  # its first request leaves now (the positions read, the closes or the cancel)
             known = self.known_positions()
             positions = list(known) if known is not None else await self.client.open_positions(priority=True)
-            reqs = close_requests(positions, f"{flatten_close_tag(origin, int(time.time() * 1000))}-r0")
+            tag = f"{flatten_close_tag(origin, int(time.time() * 1000))}-r0"
+            reqs = close_requests(positions, tag)
+            if not reqs and not may_open_position(self.jobs.current):
+                await self.client.cancel_all_orders()
+                return
+            if not reqs:  # an entry in flight: its position (with its stop) is closed the moment it is reported
+                reqs = close_requests(await self._entry_landed(), tag)
             if not reqs:
-                if not may_open_position(self.jobs.current):  # an entry landing keeps its stop (step 3)
-                    await self.client.cancel_all_orders()
                 return
             await self.intents(reqs)
             results = await self.client.batch_order([BatchSend(r, str(k)) for k, r in enumerate(reqs)],
@@ -703,6 +710,19 @@ class EngineFlatten:
         except Exception as exc:
             self.emit(EventKind.FLATTEN, f"flatten: early close failed ({type(exc).__name__}: {exc}); "
                       "the flatten reads the account again", severity=Severity.WARNING)
+
+    async def _entry_landed(self) -> Sequence[Position]:
+        """While an entry is in flight: wait (polling every ``ENTRY_POLL_S``) until the exchange's feed reports
+        a position or the order work ends; the positions reported (empty when the work ended first or the feed
+        is not live)."""
+        while self.jobs.running:
+            known = self.known_positions()
+            if known is None:
+                return ()
+            if known:
+                return known
+            await asyncio.sleep(ENTRY_POLL_S)
+        return ()
 
     def _resting(self) -> list[tuple[str | None, str | None]]:
         """(order id, cliOrdId) of every order known resting now: this run's and the exchange's report."""

@@ -162,3 +162,41 @@ async def test_begin_sets_flattening_and_hands_the_commit_over_in_its_own_call()
     committed.set_result(None)
     report = await asyncio.wait_for(fut, timeout=5)
     assert report.flat and client.calls[0][0] == "cancelallorders"
+
+
+async def test_an_entry_in_flight_is_closed_the_moment_its_position_is_reported():
+    # An entry is being sent and no position is reported yet: no cancel-all (its stop may be landing with it);
+    # the position it opens is closed as soon as the exchange's feed reports it, while the job still runs.
+    from decimal import Decimal
+
+    from kraken_tui.domain import Position, PositionSide
+
+    jobs = JobQueue(on_error=lambda name, exc: None, on_progress=lambda: None)
+    worker = asyncio.create_task(jobs.run())
+    release = asyncio.Event()
+    client = _FlatExchange(jobs)
+    reported: list[Position] = []
+    jobs.submit("signal 1", release.wait)
+    try:
+        while not jobs.running:  # noqa: ASYNC110 (the job queue exposes a flag, not an event)
+            await asyncio.sleep(0)
+        sm = OperatorStateMachine(lambda: 0, OperatorState.RUNNING, "test")
+        flattener = EngineFlatten(client=client, sm=sm, jobs=jobs, account=AccountTracker(),
+                                  emit=lambda *a, **k: None, now_ms=lambda: 0, record_action=lambda *a: None,
+                                  known_positions=lambda: tuple(reported), count_exit=lambda reason: None,
+                                  wait_job_s=5.0)
+        flat = asyncio.create_task(flattener.flatten("test", TransitionSource.KEY))
+        await asyncio.sleep(0.05)
+        assert not client.calls  # nothing yet: no position, and no cancel-all while an entry lands
+        reported.append(Position("PF_ETHUSD", PositionSide.LONG, Decimal("0.5"), Decimal(3000)))  # the fill
+        for _ in range(200):
+            if client.calls:
+                break
+            await asyncio.sleep(0.005)
+        assert client.calls[:1] == [("batchorder", True)]  # the close, while the entry's job still runs
+        assert ("cancelallorders", True) not in client.calls
+        reported.clear()
+        release.set()
+        await asyncio.wait_for(flat, timeout=5)
+    finally:
+        worker.cancel()

@@ -86,7 +86,7 @@ class DashboardScreen(Screen):
     DashboardScreen.wide #orders, DashboardScreen.wide #signals { column-span: 2; }
     DashboardScreen.wide #events { row-span: 2; }
     DashboardScreen.strip #grid { grid-rows: auto auto 1fr 1fr; }
-    DashboardScreen.medium #grid { grid-size: 2; grid-columns: 1fr 1fr; grid-rows: auto auto auto 1fr 1fr 1fr; }
+    DashboardScreen.medium #grid { grid-size: 2; grid-columns: 1fr 1fr; grid-rows: auto auto auto 1fr 8 1fr; }
     DashboardScreen.medium #positions, DashboardScreen.medium #market { column-span: 2; }
     DashboardScreen.medium #orders, DashboardScreen.medium #signals { column-span: 2; }
     DashboardScreen.medium #pnl, DashboardScreen.medium #liquidation { height: auto; min-height: 9; }
