@@ -565,7 +565,20 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         s0 = sim.cpu_s() if sim is not None else 0.0
         m0, k0 = probe.ws_messages, probe.market_messages
         probe.window = (len(probe.refresh_ms), len(probe.render_ms))
+        prof = None
+        if args.profile:  # cProfile over the lag window (it slows the loop: the window's figures are not kept)
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
         await asyncio.sleep(args.seconds)
+        if prof is not None:
+            import pstats
+
+            prof.disable()
+            print("  cProfile over the lag window (the figures of this run are inflated by the profiler):")
+            pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(35)
+            pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(60)
         window_ui = (probe.refresh_ms[probe.window[0]:], probe.render_ms[probe.window[1]:])
         wall, cpu, ticks = time.perf_counter() - w0, time.process_time() - c0, probe.ticks - n0
         sim_cpu = sim.cpu_s() - s0 if sim is not None else 0.0
@@ -880,6 +893,8 @@ def main() -> None:
     ap.add_argument("--background-load", type=int, default=0, metavar="N",
                     help="real mode: run N busy processes (CPU loops) beside the console (default 0)")
     ap.add_argument("--verbose", action="store_true", help="real mode: one line per flatten")
+    ap.add_argument("--profile", action="store_true",
+                    help="real mode: print a cProfile of the console over the lag window (inflates its figures)")
     ap.add_argument("--consume-yield", type=int, default=0, metavar="N",
                     help="real mode, experiment: the engine's WS consumer yields the loop every N events "
                          "(default 0: the engine as it is)")

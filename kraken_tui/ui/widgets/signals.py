@@ -17,7 +17,7 @@ from textual.widgets import Static
 from kraken_tui.engine.facade import SignalView
 from kraken_tui.ui import format as fmt
 from kraken_tui.ui.palette import Palette
-from kraken_tui.ui.widgets.base import Frame, Panel
+from kraken_tui.ui.widgets.base import Frame, Panel, update_text
 from kraken_tui.ui.widgets.table import FLEX, Cell, KeyedTable
 
 __all__ = ["SignalsPanel", "signal_action", "signal_cells", "signal_key"]
@@ -96,5 +96,5 @@ class SignalsPanel(Panel):
             return
         line = Text(f"latest {fmt.hhmmss_utc(last.ts_ms)} {last.symbol}: ", style=frame.palette.muted)
         line.append_text(action)
-        detail.update(line)
+        update_text(detail, line)
         detail.display = True
