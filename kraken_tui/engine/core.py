@@ -142,8 +142,8 @@ class Engine:
         self.strategy: Strategy = strategy or build_strategy(cfg.strategy.name, cfg.strategy.params,
                                                              timeframe=cfg.strategy.timeframe)
         self.symbols = tuple(s.upper() for s in (cfg.strategy.symbols if symbols is None else symbols))
-        tfs = tuple(dict.fromkeys((*self.strategy.timeframes, cfg.strategy.timeframe, *CHART_TIMEFRAMES)))
-        self.market = MarketState(self.symbols, tfs, series=("trade", "spot"))
+        tfs = tuple(dict.fromkeys((*self.strategy.timeframes, cfg.strategy.timeframe)))
+        self.market = MarketState(self.symbols, tfs, series=("trade", "spot"), trade_timeframes=CHART_TIMEFRAMES)
         self.account = AccountTracker()
         self.account.margin_coins = frozenset(symbol_settlement_currency(s) for s in self.symbols
                                               if is_inverse_symbol(s))
