@@ -173,6 +173,9 @@ class _Probe:
         self.stages: dict[str, list[float]] = {"engine flatten runs": [], "FLATTENING durable": []}
         self.cancel_seen = asyncio.Event()
         self.flatten_starts: list[str] = []  # per flatten: the order work in flight and the feed's positions
+        self.counting_refreshes = False
+        self.in_tick = False
+        self.widget_refreshes: dict[tuple[str, bool, bool], int] = {}  # (class, layout, in a tick) -> calls
 
 
 def _patch_send(probe: _Probe) -> None:
@@ -258,6 +261,23 @@ def _patch_screen_updates(probe: _Probe) -> None:
                     probe.render_ms.append((time.perf_counter() - t) * 1000)
 
         setattr(Screen, name, timed)
+
+
+def _patch_widget_refreshes(probe: _Probe) -> None:
+    """Count textual's ``Widget.refresh`` calls by widget class, layout or not, and whether a refresh tick
+    (``KrakenApp.refresh_now``) made them: a widget that refreshes itself outside the ticks causes screen
+    updates of its own (``--verbose`` prints the table)."""
+    from textual.widget import Widget
+
+    orig = Widget.refresh
+
+    def refresh(self: Any, *a: Any, layout: bool = False, **k: Any) -> Any:
+        if probe.counting_refreshes:
+            key = (f"{type(self).__name__}#{self.id}" if self.id else type(self).__name__, bool(layout), probe.in_tick)
+            probe.widget_refreshes[key] = probe.widget_refreshes.get(key, 0) + 1
+        return orig(self, *a, layout=layout, **k)
+
+    Widget.refresh = refresh  # type: ignore[method-assign]
 
 
 def _patch_consume_yield(every: int) -> None:
@@ -510,7 +530,11 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         if not app.screen_stack:  # a timer firing during teardown (the app's own refresh_now would raise)
             return
         r0 = time.perf_counter()
-        refresh()
+        probe.in_tick = True
+        try:
+            refresh()
+        finally:
+            probe.in_tick = False
         probe.refresh_ms.append((time.perf_counter() - r0) * 1000)
         if probe.first_paint is None and app.snapshot is not None:
             probe.first_paint = time.perf_counter()
@@ -518,6 +542,7 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
 
     app.refresh_now = timed_refresh  # type: ignore[method-assign]
     _patch_screen_updates(probe)
+    _patch_widget_refreshes(probe)
     async with app.run_test(size=(160, 48)) as pilot:
         gate_s = 0.0
         if sim is not None:  # the live gate: the operator types LIVE and Enter before anything starts
@@ -565,6 +590,7 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         s0 = sim.cpu_s() if sim is not None else 0.0
         m0, k0 = probe.ws_messages, probe.market_messages
         probe.window = (len(probe.refresh_ms), len(probe.render_ms))
+        probe.counting_refreshes = True
         prof = None
         if args.profile:  # cProfile over the lag window (it slows the loop: the window's figures are not kept)
             import cProfile
@@ -579,6 +605,7 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
             print("  cProfile over the lag window (the figures of this run are inflated by the profiler):")
             pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(35)
             pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(60)
+        probe.counting_refreshes = False
         window_ui = (probe.refresh_ms[probe.window[0]:], probe.render_ms[probe.window[1]:])
         wall, cpu, ticks = time.perf_counter() - w0, time.process_time() - c0, probe.ticks - n0
         sim_cpu = sim.cpu_s() - s0 if sim is not None else 0.0
@@ -736,6 +763,9 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
               f"{_pct(sm, 0.5):.1f} ms, p99 {_pct(sm, 0.99):.1f} ms, max {max(sm):.1f} ms, {sum(sm) / wall / 10:.0f} % "
               "of the wall (wall times: on a busy machine they include waits for a core)")
     if args.verbose:
+        rows = sorted(probe.widget_refreshes.items(), key=lambda kv: -kv[1])
+        print("  widget refreshes in the lag window (class, layout, inside a refresh tick: calls): " + ", ".join(
+            f"{cls} {'layout' if lay else 'repaint'} {'tick' if tick else 'OUTSIDE'} {n}" for (cls, lay, tick), n in rows))
         print(f"  main-thread stack samples in the lag window:\n{sampler.top()}")
         print(f"  main-thread stack samples during the flattens:\n{flat_sampler.top()}")
     print(f"  control socket served by the console: {served or 'NOT served'}; ctl status answers "

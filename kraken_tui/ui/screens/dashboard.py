@@ -7,7 +7,7 @@ refresh timer itself lives in the app). Layouts (``layout_for``):
 - ``strip`` (>= 180 columns, fewer than 40 rows): three columns, two rows of panels: P&L, Risk, Funding;
   Orders, Signals, Events.
 - ``medium`` (>= 100 x 40): two columns: Positions and Market across; P&L, Risk; Funding, Events; Orders
-  across; Signals across.
+  across (8 rows: a stop and four take-profits without scrolling); Signals across.
 - ``paged`` (>= 100 x 24, not the above): two columns on two pages: Positions, Market, P&L, Risk and
   Funding; then Orders, Signals and Events across the full width.
 - ``compact`` (smaller): one column on three pages (``Panel.page``), switched with the page key.

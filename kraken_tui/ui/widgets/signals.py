@@ -68,6 +68,7 @@ class SignalsPanel(Panel):
 
     def __init__(self) -> None:
         super().__init__("Signals", id="signals")
+        self._detail: Text | None = None
 
     DEFAULT_CSS = """
     SignalsPanel KeyedTable { height: 1fr; }
@@ -96,5 +97,7 @@ class SignalsPanel(Panel):
             return
         line = Text(f"latest {fmt.hhmmss_utc(last.ts_ms)} {last.symbol}: ", style=frame.palette.muted)
         line.append_text(action)
-        update_text(detail, line)
+        if frame.force or line != self._detail:  # the same line again: nothing to draw (a layout pass when wrapped)
+            update_text(detail, line)
+            self._detail = line
         detail.display = True
