@@ -273,7 +273,15 @@ def _patch_widget_refreshes(probe: _Probe) -> None:
 
     def refresh(self: Any, *a: Any, layout: bool = False, **k: Any) -> Any:
         if probe.counting_refreshes:
-            key = (f"{type(self).__name__}#{self.id}" if self.id else type(self).__name__, bool(layout), probe.in_tick)
+            name = f"{type(self).__name__}#{self.id}" if self.id else type(self).__name__
+            if not probe.in_tick:  # who asked for it: the nearest callers outside textual's widget module
+                f, callers = sys._getframe(1), []  # noqa: SLF001 (a bench's profiler)
+                while f is not None and len(callers) < 3:
+                    if not f.f_code.co_filename.endswith(("widget.py", "reactive.py", "scroll_view.py")):
+                        callers.append(f"{Path(f.f_code.co_filename).stem}:{f.f_code.co_name}")
+                    f = f.f_back
+                name += " <- " + " <- ".join(callers)
+            key = (name, bool(layout), probe.in_tick)
             probe.widget_refreshes[key] = probe.widget_refreshes.get(key, 0) + 1
         return orig(self, *a, layout=layout, **k)
 

@@ -4,8 +4,11 @@ each with the confirmation or warning it needs.
 Owns: ``OperatorKeys``, a collaborator ``KrakenApp`` owns and delegates its key handling and operator
 actions to; it turns keys into ``EngineControl`` calls: the flatten guard sees every key first (any other
 key disarms and does nothing else; the window runs between the moments keys were pressed), dialogs block
-everything but flatten, and the flatten itself runs as a worker whose cancel request leaves before the
-screen is redrawn (redraws are held for ``FLATTEN_QUIET_S`` at most when it fires). A flatten key is handled when the terminal driver posts it (``take_now``), ahead of the
+everything but flatten. The engine's flatten starts in the firing key's own call (``EngineControl.begin_flatten``:
+FLATTENING set and its commit under way before the key's handler returns); a worker then waits for its first
+request to be on its way (``EngineControl.flatten_launched``) before the console notifies and redraws, and
+reports the result (redraws are held for ``FLATTEN_QUIET_S`` at most when it fires). A flatten key is handled
+when the terminal driver posts it (``take_now``), ahead of the
 redraws and engine messages waiting in the app's queue, unless an earlier key is still in flight (it goes
 first: it may disarm).
 Only deliberate key presses drive the operator keys:
