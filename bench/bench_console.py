@@ -55,13 +55,18 @@ Candles replay as 4 ticks each; ``--speed`` is data seconds per wall second, so 
 ``--speed 375000`` (the default). In-process, the runtime's lockstep holds the replay whenever the engine is
 behind; in both modes the message rate actually achieved is measured and printed (WebSocket messages sent to
 the console in process, received by its client with the feed in its own process).
+``--verbose`` also prints, per press, the event-loop callbacks of 2 ms or more between the second F and the request
+(``asyncio.events.Handle._run`` timed: task steps named by their coroutine, with their CPU time) and the order work
+in flight and the positions the feed reported when the flatten began; and which widgets asked for a redraw in the
+lag window, by class, layout or repaint, inside a refresh tick or not (and who asked, when not). ``--profile``
+prints a cProfile of the console over the lag window (tottime and cumulative; it inflates that window's figures).
 ``--timeframe`` sets the strategy's candle timeframe (default 5m; under a replay candles close ``--speed``
 times faster than on a live market). ``--verbose`` prints one line per flatten and the busiest frames of the
 stack samples. ``--consume-yield N`` is an experiment: the engine's WS consumer patched to yield the loop every
 N events (``asyncio.Queue.get`` does not yield while events are queued).
 
 Run: ``python bench/bench_console.py --real [--feed process|in-process] [--seconds 10] [--flattens 30]
-[--speed 375000|max] [--timeframe 5m] [--background-load N] [--verbose]``.
+[--speed 375000|max] [--timeframe 5m] [--background-load N] [--verbose] [--profile]``.
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ __all__ = ["Engine"]
 log = logging.getLogger(__name__)
 #: WS events handled per event-loop turn at most: a queued burst is handled over several turns, so a flatten's
 #: next step, a key or the control socket waits for one turn's share, not the whole burst.
-EVENTS_PER_TURN = 256
+EVENTS_PER_TURN = 64
 #: While a flatten starts (FLATTENING made durable, then its first request), the consumer holds the events (none
 #: is dropped) for at most this long (once per flatten), so the flatten's steps do not share the loop with market
 #: data.
