@@ -55,13 +55,18 @@ Candles replay as 4 ticks each; ``--speed`` is data seconds per wall second, so 
 ``--speed 375000`` (the default). In-process, the runtime's lockstep holds the replay whenever the engine is
 behind; in both modes the message rate actually achieved is measured and printed (WebSocket messages sent to
 the console in process, received by its client with the feed in its own process).
+``--verbose`` also prints, per press, the event-loop callbacks of 2 ms or more between the second F and the request
+(``asyncio.events.Handle._run`` timed: task steps named by their coroutine, with their CPU time) and the order work
+in flight and the positions the feed reported when the flatten began; and which widgets asked for a redraw in the
+lag window, by class, layout or repaint, inside a refresh tick or not (and who asked, when not). ``--profile``
+prints a cProfile of the console over the lag window (tottime and cumulative; it inflates that window's figures).
 ``--timeframe`` sets the strategy's candle timeframe (default 5m; under a replay candles close ``--speed``
 times faster than on a live market). ``--verbose`` prints one line per flatten and the busiest frames of the
 stack samples. ``--consume-yield N`` is an experiment: the engine's WS consumer patched to yield the loop every
 N events (``asyncio.Queue.get`` does not yield while events are queued).
 
 Run: ``python bench/bench_console.py --real [--feed process|in-process] [--seconds 10] [--flattens 30]
-[--speed 375000|max] [--timeframe 5m] [--background-load N] [--verbose]``.
+[--speed 375000|max] [--timeframe 5m] [--background-load N] [--verbose] [--profile]``.
 """
 
 from __future__ import annotations
@@ -172,6 +177,10 @@ class _Probe:
         # the flatten's steps as they happen (perf_counter stamps, in order): ``F F`` -> each of these -> request
         self.stages: dict[str, list[float]] = {"engine flatten runs": [], "FLATTENING durable": []}
         self.cancel_seen = asyncio.Event()
+        self.flatten_starts: list[str] = []  # per flatten: the order work in flight and the feed's positions
+        self.counting_refreshes = False
+        self.in_tick = False
+        self.widget_refreshes: dict[tuple[str, bool, bool], int] = {}  # (class, layout, in a tick) -> calls
 
 
 def _patch_send(probe: _Probe) -> None:
@@ -195,7 +204,8 @@ def _patch_send(probe: _Probe) -> None:
 
 def _patch_flatten_commit(probe: _Probe) -> None:
     """Time each flatten's commit of FLATTENING (``EngineFlatten._settle_started``, where the priority lane
-    commits, plus the wait in ``EngineFlatten._durable``; its fsync)."""
+    commits, plus the wait in ``EngineFlatten._durable``; its fsync), and stamp each flatten's start
+    (``EngineFlatten.begin``) with the order work then in flight and the positions the feed reports."""
     from kraken_tui.engine.flatten import EngineFlatten
 
     orig, orig_start = EngineFlatten._durable, EngineFlatten._settle_started
@@ -208,11 +218,16 @@ def _patch_flatten_commit(probe: _Probe) -> None:
         finally:
             started_s.append(time.perf_counter() - t)
 
-    orig_steps = EngineFlatten._steps
+    orig_begin = EngineFlatten.begin
 
-    async def steps(self: Any, *a: Any, **k: Any) -> Any:
-        probe.stages["engine flatten runs"].append(time.perf_counter())
-        return await orig_steps(self, *a, **k)
+    def begin(self: Any, *a: Any, **k: Any) -> Any:
+        if self._task is None or self._task.done():
+            probe.stages["engine flatten runs"].append(time.perf_counter())
+            known = self.known_positions()
+            probe.flatten_starts.append(
+                f"order work in flight: {self.jobs.current if self.jobs.running else 'none'}; positions the feed "
+                f"reports: {'not live' if known is None else len(known)}")
+        return orig_begin(self, *a, **k)
 
     async def durable(self: Any, what: str, started: Any = None) -> bool:
         t = time.perf_counter()
@@ -227,7 +242,7 @@ def _patch_flatten_commit(probe: _Probe) -> None:
 
     EngineFlatten._durable = durable  # type: ignore[method-assign]
     EngineFlatten._settle_started = settle_started  # type: ignore[method-assign]
-    EngineFlatten._steps = steps  # type: ignore[method-assign]
+    EngineFlatten.begin = begin  # type: ignore[method-assign]
 
 
 def _patch_screen_updates(probe: _Probe) -> None:
@@ -253,6 +268,31 @@ def _patch_screen_updates(probe: _Probe) -> None:
         setattr(Screen, name, timed)
 
 
+def _patch_widget_refreshes(probe: _Probe) -> None:
+    """Count textual's ``Widget.refresh`` calls by widget class, layout or not, and whether a refresh tick
+    (``KrakenApp.refresh_now``) made them: a widget that refreshes itself outside the ticks causes screen
+    updates of its own (``--verbose`` prints the table)."""
+    from textual.widget import Widget
+
+    orig = Widget.refresh
+
+    def refresh(self: Any, *a: Any, layout: bool = False, **k: Any) -> Any:
+        if probe.counting_refreshes:
+            name = f"{type(self).__name__}#{self.id}" if self.id else type(self).__name__
+            if not probe.in_tick:  # who asked for it: the nearest callers outside textual's widget module
+                f, callers = sys._getframe(1), []  # noqa: SLF001 (a bench's profiler)
+                while f is not None and len(callers) < 3:
+                    if not f.f_code.co_filename.endswith(("widget.py", "reactive.py", "scroll_view.py")):
+                        callers.append(f"{Path(f.f_code.co_filename).stem}:{f.f_code.co_name}")
+                    f = f.f_back
+                name += " <- " + " <- ".join(callers)
+            key = (name, bool(layout), probe.in_tick)
+            probe.widget_refreshes[key] = probe.widget_refreshes.get(key, 0) + 1
+        return orig(self, *a, layout=layout, **k)
+
+    Widget.refresh = refresh  # type: ignore[method-assign]
+
+
 def _patch_consume_yield(every: int) -> None:
     """Experiment (``--consume-yield N``): the engine's WebSocket consumer (``Engine._consume``) hands the loop
     over (``asyncio.sleep(0)``) after every ``every`` events. ``asyncio.Queue.get`` returns without yielding
@@ -276,6 +316,51 @@ def _patch_consume_yield(every: int) -> None:
                 await asyncio.sleep(0)
 
     core.Engine._consume = consume  # type: ignore[method-assign]
+
+
+class _LoopTrace:
+    """Times every event-loop callback (``asyncio.events.Handle._run``: task steps, timers, ``call_soon``) while
+    ``on``, and keeps the ones that took ``min_ms`` or more as (start, ms, CPU ms, name): what held the loop
+    in a slow press. A task step is named by its coroutine, any other callback by its function."""
+
+    def __init__(self, min_ms: float = 2.0) -> None:
+        self.min_s = min_ms / 1000
+        self.on = False
+        self.slow: list[tuple[float, float, float, str]] = []
+        self.turns: list[float] = []  # the start of every callback while ``on`` (turn counting)
+
+    def install(self) -> None:
+        from asyncio import events
+
+        orig = events.Handle._run
+        trace = self
+
+        def run(handle: Any) -> None:
+            if not trace.on:
+                return orig(handle)
+            t, c = time.perf_counter(), time.thread_time()
+            try:
+                return orig(handle)
+            finally:
+                d = time.perf_counter() - t
+                trace.turns.append(t)
+                if d >= trace.min_s:
+                    trace.slow.append((t, d * 1000, (time.thread_time() - c) * 1000, _callback_name(handle)))
+
+        events.Handle._run = run  # type: ignore[method-assign]
+
+    def between(self, t0: float, t1: float) -> list[tuple[float, float, float, str]]:
+        return [x for x in self.slow if t0 <= x[0] <= t1]
+
+
+def _callback_name(handle: Any) -> str:
+    cb = getattr(handle, "_callback", None)
+    owner = getattr(cb, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        coro = owner.get_coro()
+        return f"task {getattr(coro, '__qualname__', coro)}"
+    name = getattr(cb, "__qualname__", None) or repr(cb)
+    return f"{getattr(cb, '__module__', '') or ''}.{name}".lstrip(".")
 
 
 def _key(app: KrakenApp, key: str) -> None:
@@ -458,7 +543,11 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         if not app.screen_stack:  # a timer firing during teardown (the app's own refresh_now would raise)
             return
         r0 = time.perf_counter()
-        refresh()
+        probe.in_tick = True
+        try:
+            refresh()
+        finally:
+            probe.in_tick = False
         probe.refresh_ms.append((time.perf_counter() - r0) * 1000)
         if probe.first_paint is None and app.snapshot is not None:
             probe.first_paint = time.perf_counter()
@@ -466,6 +555,7 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
 
     app.refresh_now = timed_refresh  # type: ignore[method-assign]
     _patch_screen_updates(probe)
+    _patch_widget_refreshes(probe)
     async with app.run_test(size=(160, 48)) as pilot:
         gate_s = 0.0
         if sim is not None:  # the live gate: the operator types LIVE and Enter before anything starts
@@ -513,7 +603,22 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         s0 = sim.cpu_s() if sim is not None else 0.0
         m0, k0 = probe.ws_messages, probe.market_messages
         probe.window = (len(probe.refresh_ms), len(probe.render_ms))
+        probe.counting_refreshes = True
+        prof = None
+        if args.profile:  # cProfile over the lag window (it slows the loop: the window's figures are not kept)
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
         await asyncio.sleep(args.seconds)
+        if prof is not None:
+            import pstats
+
+            prof.disable()
+            print("  cProfile over the lag window (the figures of this run are inflated by the profiler):")
+            pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(35)
+            pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(60)
+        probe.counting_refreshes = False
         window_ui = (probe.refresh_ms[probe.window[0]:], probe.render_ms[probe.window[1]:])
         wall, cpu, ticks = time.perf_counter() - w0, time.process_time() - c0, probe.ticks - n0
         sim_cpu = sim.cpu_s() - s0 if sim is not None else 0.0
@@ -530,6 +635,10 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         flat_ticks0, flat_w0, flat_m0 = probe.ticks, time.perf_counter(), probe.market_messages
         flat_sampler = _StackSampler()
         flat_sampler.start()
+        trace = _LoopTrace()
+        trace.install()
+        trace.on = True
+        spans: list[str] = []  # per press: the slow loop callbacks from the second F to the request (--verbose)
         for i in range(args.flattens):
             before = len(probe.cancel_sent)
             probe.cancel_seen.clear()
@@ -553,18 +662,31 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
                 lat.append((probe.cancel_sent[before] - t) * 1000)
                 lat_cpu.append((probe.cancel_sent_cpu[before] - t_cpu) * 1000)
                 lat_feed.append((probe.market_messages - fm0) / max(1e-3, probe.cancel_sent[before] - f0))
+                sent = probe.cancel_sent[before]
+                slow = trace.between(t, sent)
+                n_cb = sum(1 for x in trace.turns if t <= x <= sent)
+                spans.append(f"{(sent - t) * 1000:.1f} ms, {n_cb} loop callbacks; >= 2 ms: " + (", ".join(
+                    f"+{(st - t) * 1000:.0f} {name} {ms:.1f} ms (CPU {cpu:.1f})" for st, ms, cpu, name in slow)
+                    or "none"))
+                trace.turns.clear()
+                trace.slow.clear()
             for _ in range(3000):  # up to 30 s for the flatten's report (the engine is then HALTED)
                 if len(app.flatten_reports) > reports:
                     break
                 await asyncio.sleep(0.01)
             rep = app.flatten_reports[-1] if len(app.flatten_reports) > reports else None
             if args.verbose:
+                if spans and len(lat) == i + 1:
+                    print(f"    flatten {i}: second F -> request {spans[-1]}")
+                if probe.flatten_starts:
+                    print(f"    flatten {i}: at its start: {probe.flatten_starts[-1]}")
                 print(f"    flatten {i}: cancel {'seen' if len(probe.cancel_sent) > before else 'NOT seen'}, "
                       f"report after {(time.perf_counter() - t) * 1000:.0f} ms: {rep}")
             with contextlib.suppress(Exception):
                 engine.reset("bench: reset", TransitionSource.KEY)
                 engine.resume("bench: resume", TransitionSource.KEY)
             await asyncio.sleep(0.5)  # trading again, under the replay, before the next flatten
+        trace.on = False
         flat_wall = time.perf_counter() - flat_w0
         flat_sampler.stop()
         flat_rate = (probe.ticks - flat_ticks0) / flat_wall
@@ -654,6 +776,9 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
               f"{_pct(sm, 0.5):.1f} ms, p99 {_pct(sm, 0.99):.1f} ms, max {max(sm):.1f} ms, {sum(sm) / wall / 10:.0f} % "
               "of the wall (wall times: on a busy machine they include waits for a core)")
     if args.verbose:
+        rows = sorted(probe.widget_refreshes.items(), key=lambda kv: -kv[1])
+        print("  widget refreshes in the lag window (class, layout, inside a refresh tick: calls): " + ", ".join(
+            f"{cls} {'layout' if lay else 'repaint'} {'tick' if tick else 'OUTSIDE'} {n}" for (cls, lay, tick), n in rows))
         print(f"  main-thread stack samples in the lag window:\n{sampler.top()}")
         print(f"  main-thread stack samples during the flattens:\n{flat_sampler.top()}")
     print(f"  control socket served by the console: {served or 'NOT served'}; ctl status answers "
@@ -811,6 +936,8 @@ def main() -> None:
     ap.add_argument("--background-load", type=int, default=0, metavar="N",
                     help="real mode: run N busy processes (CPU loops) beside the console (default 0)")
     ap.add_argument("--verbose", action="store_true", help="real mode: one line per flatten")
+    ap.add_argument("--profile", action="store_true",
+                    help="real mode: print a cProfile of the console over the lag window (inflates its figures)")
     ap.add_argument("--consume-yield", type=int, default=0, metavar="N",
                     help="real mode, experiment: the engine's WS consumer yields the loop every N events "
                          "(default 0: the engine as it is)")

@@ -99,7 +99,7 @@ __all__ = ["Engine"]
 log = logging.getLogger(__name__)
 #: WS events handled per event-loop turn at most: a queued burst is handled over several turns, so a flatten's
 #: next step, a key or the control socket waits for one turn's share, not the whole burst.
-EVENTS_PER_TURN = 256
+EVENTS_PER_TURN = 64
 #: While a flatten starts (FLATTENING made durable, then its first request), the consumer holds the events (none
 #: is dropped) for at most this long (once per flatten), so the flatten's steps do not share the loop with market
 #: data.
@@ -142,8 +142,8 @@ class Engine:
         self.strategy: Strategy = strategy or build_strategy(cfg.strategy.name, cfg.strategy.params,
                                                              timeframe=cfg.strategy.timeframe)
         self.symbols = tuple(s.upper() for s in (cfg.strategy.symbols if symbols is None else symbols))
-        tfs = tuple(dict.fromkeys((*self.strategy.timeframes, cfg.strategy.timeframe, *CHART_TIMEFRAMES)))
-        self.market = MarketState(self.symbols, tfs, series=("trade", "spot"))
+        tfs = tuple(dict.fromkeys((*self.strategy.timeframes, cfg.strategy.timeframe)))
+        self.market = MarketState(self.symbols, tfs, series=("trade", "spot"), trade_timeframes=CHART_TIMEFRAMES)
         self.account = AccountTracker()
         self.account.margin_coins = frozenset(symbol_settlement_currency(s) for s in self.symbols
                                               if is_inverse_symbol(s))
@@ -203,7 +203,9 @@ class Engine:
                                        known_positions=lambda: self.account_events.known_positions(),
                                        count_exit=self.flow.count_exit, orders=self.executor,
                                        journal=self.io.write, settle=out.settle,
-                                       journal_intent=lambda req: self.io.write(flatten_intent(self.now_ms(), req)))
+                                       journal_intent=lambda req: self.io.write(flatten_intent(self.now_ms(), req)),
+                                       journal_intent_now=lambda req: self.io.write_soon(
+                                           flatten_intent(self.now_ms(), req)))
         self.manual_desk = ManualDesk(self.io, cfg=cfg, run_id=run_id, sm=self.sm, account=self.account,
                                       market=self.market, instruments=self.instruments, executor=self.executor,
                                       flow=self.flow, risk_account=self.watch.risk_account, record=self.controls.record)
@@ -483,6 +485,16 @@ class Engine:
         """Cancel every order, close every position the exchange reports, verify, then HALTED (never raises
         for exchange errors; the report says what failed). Everything it does: ``flatten.EngineFlatten``."""
         return await self.flattener.flatten(reason, source)
+
+    def begin_flatten(self, reason: str, source: TransitionSource) -> asyncio.Future[FlattenReport]:
+        """``flatten`` started in this call (FLATTENING set and its commit under way before it returns); the
+        future carries the report (``flatten.EngineFlatten.begin``). Call on the engine's loop."""
+        return self.flattener.begin(reason, source)
+
+    async def flatten_launched(self, within_s: float) -> None:
+        """Return once the running flatten's first request is on its way, or after ``within_s`` s at most
+        (``flatten.EngineFlatten.launched``)."""
+        await self.flattener.launched(within_s)
 
     def chart_candles(self, symbol: str, timeframe: str, *, bars: int = 500) -> tuple[Candle, ...]:
         """The last ``bars`` candles of ``symbol``'s trade price in ``timeframe`` (closed ones, then the forming one),

@@ -13,6 +13,7 @@ Reference: docs/architecture.md ("Data flow", "The operator state machine").
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -423,6 +424,17 @@ class EngineControl(Protocol):
     async def flatten(self, reason: str, source: TransitionSource) -> FlattenReport:
         """Cancel every order, close every position the exchange reports, verify flat, then HALTED.
         Never raises for exchange errors: the report says what failed and the state is HALTED."""
+        ...
+
+    def begin_flatten(self, reason: str, source: TransitionSource) -> asyncio.Future[FlattenReport]:
+        """``flatten`` started in this call, ahead of anything else waiting on the loop (the console's flatten
+        key): FLATTENING is set before it returns; the future carries the report (a flatten already running:
+        its future)."""
+        ...
+
+    async def flatten_launched(self, within_s: float) -> None:
+        """Return once the running flatten's first request is on its way (at once when none is starting), or
+        after ``within_s`` seconds at most (a front end holds its own work on the loop until then)."""
         ...
 
     def chart_candles(self, symbol: str, timeframe: str, *, bars: int = 500) -> tuple[Candle, ...]:

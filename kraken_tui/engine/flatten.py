@@ -14,10 +14,18 @@ A running engine's flatten (``EngineFlatten.flatten``; one at a time, a second c
    FLATTENING. No job decides an entry from here on. When the journal cannot be written the flatten still
    runs (after at most ``FLATTEN_DURABLE_WAIT_S``), with a CRITICAL event saying it is not durable.
 2. Order work queued before is dropped, not run (queued entries and exits are moot now).
-3. When order work is in flight (an entry being sent), an early close round leaves at once (reduce-only
-   closes of the positions the exchange reports, stops still resting), while that job is still landing; the
-   job is awaited (at most ``FLATTEN_WAIT_JOB_S``) and the procedure below reads the account after it, so a
-   position that job opened is still closed.
+3. When order work is in flight (an entry being sent, protective orders being cancelled), an early round
+   leaves at once while that job is still landing: reduce-only closes of the positions the exchange reports,
+   stops still resting; or, when it reports no position and the job cannot open one (``may_open_position``:
+   not an entry), ``cancelallorders`` (nothing to protect, and a resting entry cannot fill while the job
+   lands). An entry in flight with no position reported sends no cancel-all (its position and stop may be
+   landing, and the stop rests until that position's close was answered): the position is closed the moment
+   the exchange's feed reports it, while the job still places its take-profits. The job is awaited (at most
+   ``FLATTEN_WAIT_JOB_S``) and the procedure below reads the account after it, so a position that job opened
+   is still closed.
+The steps up to handing FLATTENING's commit to the journal run synchronously in ``EngineFlatten.begin`` (the
+console's flatten key calls it from the key's handler): no turn of the event loop (market data, rendering)
+runs between the key and FLATTENING; the first request leaves on the turn its commit completes.
 4. ``flatten_account`` with the positions the exchange last pushed on the private ``open_positions`` feed
    (``known_positions``; None when that feed is not live) so a clean run costs 4 REST calls. Each batch of
    closes is journaled as intents (purpose ``flatten``) and committed before it is sent, and the exchange's
@@ -96,8 +104,9 @@ from kraken_tui.engine.reconcile import KnownOrder
 from kraken_tui.kraken.rest_orders import BatchSend
 from kraken_tui.wording import counted
 
-__all__ = ["FLATTEN_DURABLE_WAIT_S", "FLATTEN_WAIT_JOB_S", "MAX_BATCH", "CloseRecorder", "EngineFlatten", "OrderWork",
-           "RestingOrders", "close_requests", "flatten_account", "round_tag"]
+__all__ = ["ENTRY_WORK_PREFIXES", "FLATTEN_DURABLE_WAIT_S", "FLATTEN_WAIT_JOB_S", "MAX_BATCH", "CloseRecorder",
+           "EngineFlatten", "OrderWork", "RestingOrders", "close_requests", "flatten_account", "may_open_position",
+           "round_tag"]
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +115,22 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 50
 FLATTEN_WAIT_JOB_S = 2.0
 """How long a running engine's flatten waits for the order work in flight (an entry being sent), s."""
+ENTRY_POLL_S = 0.002
+"""How often a flatten looks for the position of an entry in flight (step 3), s."""
 FLATTEN_DURABLE_WAIT_S = 2.0
 """How long a running engine's flatten waits for FLATTENING (and each batch's intents) to be committed, s;
 past it (a journal that cannot be written) the flatten goes on, with a CRITICAL event."""
+
+
+#: The names of the order work that may open a position (``JobQueue`` job names, by prefix): a signal's entry
+#: (``decisions``: ``signal <id>``) and the operator's manual order (``manual_desk``: ``manual <verb> <symbol>``).
+ENTRY_WORK_PREFIXES = ("signal ", "manual ")
+
+
+def may_open_position(job: str | None) -> bool:
+    """True when the order work named ``job`` (``OrderWork.current``) may open a position (an entry:
+    ``ENTRY_WORK_PREFIXES``); None (no name) counts as one, to be safe."""
+    return job is None or job.startswith(ENTRY_WORK_PREFIXES)
 
 
 def close_requests(positions: Sequence[Position], tag: str) -> list[OrderRequest]:
@@ -435,6 +457,18 @@ class RestingOrders(Protocol):
         ...
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Start:
+    """What ``EngineFlatten.begin``'s synchronous steps hand to the flatten's task."""
+
+    resting: list[tuple[str | None, str | None]]  # (order id, cliOrdId) resting when the flatten began
+    started_ms: int  # engine clock, UTC ms
+    known: Sequence[Position] | None  # the feed's positions (None: order work in flight, or the feed not live)
+    close_ms: int  # the UTC ms round 1's cliOrdIds carry
+    intents: list[OrderRequest]  # round 1's closes the task still journals before the commit (no sync journal)
+    committing: Awaitable[None] | None  # the FLATTENING commit handed to the journal's thread (None: not yet)
+
+
 #: The ``TransitionSource`` of a running engine's flatten -> the source its closes carry.
 _SOURCES = {TransitionSource.KEY: FlattenSource.KEY, TransitionSource.CTL: FlattenSource.CTL}
 
@@ -456,6 +490,8 @@ class EngineFlatten:
             journaled cancelled once the account is verified flat (step 6). None: nothing journaled.
         journal: journals one record (``EngineIO.write``): those cancels and the closes' answers.
         journal_intent: journals one close as an intent with purpose ``flatten`` (``controls.flatten_intent``).
+        journal_intent_now: the same from synchronous code (``EngineIO.write_soon``): ``begin`` queues round 1's
+            closes with FLATTENING in its own call. None: ``begin``'s task journals them (``journal_intent``).
         settle: returns once every record journaled so far is committed (``context.JournalOutlet.settle``;
             FULL fsync); awaited, at most ``durable_wait_s``, after FLATTENING and before each batch of closes.
             None: nothing is awaited.
@@ -474,12 +510,13 @@ class EngineFlatten:
                  journal: Callable[[OrderResult], Awaitable[None]] | None = None,
                  journal_intent: Callable[[OrderRequest], Awaitable[None]] | None = None,
                  settle: Callable[[], Awaitable[None]] | None = None,
-                 wait_job_s: float = FLATTEN_WAIT_JOB_S, durable_wait_s: float = FLATTEN_DURABLE_WAIT_S) -> None:
+                 wait_job_s: float = FLATTEN_WAIT_JOB_S, durable_wait_s: float = FLATTEN_DURABLE_WAIT_S,
+                 journal_intent_now: Callable[[OrderRequest], None] | None = None) -> None:
         self.client, self.sm, self.jobs, self.account = client, sm, jobs, account
         self.emit, self.now_ms, self.record_action = emit, now_ms, record_action
         self.known_positions, self.count_exit, self.wait_job_s = known_positions, count_exit, wait_job_s
         self.orders, self.journal, self.settle, self.durable_wait_s = orders, journal, settle, durable_wait_s
-        self.journal_intent = journal_intent
+        self.journal_intent, self.journal_intent_now = journal_intent, journal_intent_now
         self._unanswered: dict[str, OrderRequest] = {}
         self._prejournaled: set[str] = set()  # round 1's closes, journaled and committed with FLATTENING
         self.progress: FlattenProgress | None = None
@@ -539,12 +576,30 @@ class EngineFlatten:
         docstring). ``origin``: the source the closes carry (default from ``source``: key, ctl, else
         automatic). Never raises for exchange errors (the report says what failed); a call while a flatten
         runs returns that flatten's report."""
-        if self._task is None or self._task.done():
-            self._launched.clear()  # from now: the consumer holds market data before its next event
-            self._task = asyncio.ensure_future(
-                self._run(reason, source, origin or _SOURCES.get(source, FlattenSource.AUTO)))
-            self._task.add_done_callback(lambda _: self._launched.set())  # even a task cancelled unstarted
-        return await asyncio.shield(self._task)
+        return await asyncio.shield(self.begin(reason, source, origin))
+
+    def begin(self, reason: str, source: TransitionSource,
+              origin: FlattenSource | None = None) -> asyncio.Future[FlattenReport]:
+        """Start a flatten in this call and return its future (the report; ``flatten`` awaits it). Its
+        synchronous first steps run before this returns, with no turn of the event loop in between: the
+        operator action and FLATTENING journaled, FLATTENING set (no job decides an entry from here on), queued
+        order work dropped, round 1's closes journaled as intents (``journal_intent_now``) and the commit
+        handed to the journal's thread (``settle``). The rest (the wait for that commit, then the requests)
+        runs in the future's task. A call while a flatten runs returns that flatten's future. Call it on the
+        engine's loop (a running event loop is required; ``RuntimeError`` otherwise)."""
+        if self._task is not None and not self._task.done():
+            return self._task
+        loop = asyncio.get_running_loop()
+        self._launched.clear()  # from now: the consumer holds market data before its next event
+        origin = origin or _SOURCES.get(source, FlattenSource.AUTO)
+        try:
+            start: _Start | BaseException = self._start(reason, source, origin)
+        except Exception as exc:  # a bug in the synchronous steps: the task still flattens (and halts)
+            log.exception("flatten: its first steps failed")
+            start = exc
+        self._task = loop.create_task(self._run(reason, source, origin, start))
+        self._task.add_done_callback(lambda _: self._launched.set())  # even a task cancelled unstarted
+        return self._task
 
     async def kill(self, reason: str) -> FlattenReport:
         """The equity floor: a CRITICAL alert, then a flatten (automatic). The caller ends the engine."""
@@ -628,14 +683,22 @@ class EngineFlatten:
             await self.journal(stamped)
 
     async def _early_close(self, origin: FlattenSource) -> None:
-        """Reduce-only closes of the positions the exchange reports (the feed's report, else ``openpositions``),
-        sent while order work in flight is still landing; the stops keep resting (module docstring, step 3).
-        A failure is reported and left to ``flatten_account``, which reads the account again."""
+        """Sent while order work in flight is still landing (module docstring, step 3): reduce-only closes of
+        the positions the exchange reports (the feed's report, else ``openpositions``), the stops still
+        resting; or, when it reports none and that work cannot open a position (``may_open_position``),
+        ``cancelallorders`` at once (no position to protect; a resting entry cannot fill meanwhile). A failure is reported and left to ``flatten_account``, which reads the
+        account again."""
         try:
-            self._launched.set()  # its first request leaves now (the positions read or the closes)
+            self._launched.set()  # its first request leaves now (the positions read, the closes or the cancel)
             known = self.known_positions()
             positions = list(known) if known is not None else await self.client.open_positions(priority=True)
-            reqs = close_requests(positions, f"{flatten_close_tag(origin, int(time.time() * 1000))}-r0")
+            tag = f"{flatten_close_tag(origin, int(time.time() * 1000))}-r0"
+            reqs = close_requests(positions, tag)
+            if not reqs and not may_open_position(self.jobs.current):
+                await self.client.cancel_all_orders()
+                return
+            if not reqs:  # an entry in flight: its position (with its stop) is closed the moment it is reported
+                reqs = close_requests(await self._entry_landed(), tag)
             if not reqs:
                 return
             await self.intents(reqs)
@@ -647,6 +710,19 @@ class EngineFlatten:
         except Exception as exc:
             self.emit(EventKind.FLATTEN, f"flatten: early close failed ({type(exc).__name__}: {exc}); "
                       "the flatten reads the account again", severity=Severity.WARNING)
+
+    async def _entry_landed(self) -> Sequence[Position]:
+        """While an entry is in flight: wait (polling every ``ENTRY_POLL_S``) until the exchange's feed reports
+        a position or the order work ends; the positions reported (empty when the work ended first or the feed
+        is not live)."""
+        while self.jobs.running:
+            known = self.known_positions()
+            if known is None:
+                return ()
+            if known:
+                return known
+            await asyncio.sleep(ENTRY_POLL_S)
+        return ()
 
     def _resting(self) -> list[tuple[str | None, str | None]]:
         """(order id, cliOrdId) of every order known resting now: this run's and the exchange's report."""
@@ -671,13 +747,17 @@ class EngineFlatten:
                                            received_ts_ms=self.now_ms(), raw_status=OrderStatus.CANCELLED.value,
                                            error="cancelled by the flatten (cancel-all)"))
 
-    async def _run(self, reason: str, source: TransitionSource, origin: FlattenSource) -> FlattenReport:
+    async def _run(self, reason: str, source: TransitionSource, origin: FlattenSource,
+                   start: _Start | BaseException) -> FlattenReport:
         try:
-            return await self._steps(reason, source, origin)
+            if isinstance(start, BaseException):  # ``begin``'s synchronous steps failed: they run again here
+                start = self._start(reason, source, origin)
+            return await self._steps(reason, origin, start)
         finally:
             self._launched.set()
 
-    async def _steps(self, reason: str, source: TransitionSource, origin: FlattenSource) -> FlattenReport:
+    def _start(self, reason: str, source: TransitionSource, origin: FlattenSource) -> _Start:
+        """The synchronous first steps (``begin``): returns what the rest of the flatten needs."""
         self.record_action("flatten", reason, source)
         resting = self._resting()
         self.sm.flatten(reason, source)  # 1. FLATTENING first: no job decides an entry from here on ...
@@ -691,14 +771,30 @@ class EngineFlatten:
         close_ms = int(time.time() * 1000)
         first = close_requests(known or (), round_tag(flatten_close_tag(origin, close_ms), 1))
         self._prejournaled.clear()
-        if first and await self._journal_intents(first):
+        committing: Awaitable[None] | None = None
+        if first and self.journal_intent_now is not None:
+            for r in first:
+                assert r.cli_ord_id is not None  # close_requests names every close
+                self._unanswered[r.cli_ord_id] = r
+                self.journal_intent_now(r)
             self._prejournaled.update(r.cli_ord_id for r in first if r.cli_ord_id)
-        committing = self._settle_started()  # handed to the journal's thread now; the event is emitted meanwhile
+        if not first or self.journal_intent_now is not None or self.journal_intent is None:
+            committing = self._settle_started()  # handed to the journal's thread now
+            first = []  # nothing left for the task to journal before the commit
+        return _Start(resting, started, known, close_ms, first, committing)
+
+    async def _steps(self, reason: str, origin: FlattenSource, start: _Start) -> FlattenReport:
+        resting, started, known, close_ms = start.resting, start.started_ms, start.known, start.close_ms
+        committing = start.committing
+        if start.intents and await self._journal_intents(start.intents):  # no synchronous intent journal
+            self._prejournaled.update(r.cli_ord_id for r in start.intents if r.cli_ord_id)
+            committing = self._settle_started()
         self.emit(EventKind.FLATTEN, f"flatten started: {reason}", severity=Severity.WARNING)
         await self._durable("FLATTENING" + (" and the closes' intents" if self._prejournaled else ""), committing)
         if self.jobs.running:  # 3. an order being sent right now must land before the account is read ...
-            # ... but the positions already open are closed at once (their stops still rest): flatten_account
-            # reads the account after the job, so a position it opens is still closed.
+            # ... but the positions already open are closed at once (their stops still rest), and with none
+            # open the cancel-all leaves at once: flatten_account reads the account after the job, so a
+            # position it opens is still closed.
             early = asyncio.ensure_future(self._early_close(origin))
             try:
                 await asyncio.wait_for(self.jobs.wait_idle(), timeout=self.wait_job_s)

@@ -96,6 +96,9 @@ class MarketState(BuilderMarketView):
         symbols: the perpetuals tracked (e.g. "PF_XBTUSD"); updates for other symbols are ignored and
             counted in ``ignored_updates``.
         timeframes: candle timeframes built for every symbol and series (names from ``candles.TIMEFRAMES``).
+        trade_timeframes: more timeframes built for the "trade" series only (the chart's,
+            ``facade.CHART_TIMEFRAMES``): the index and mark series, which only strategies read, skip them
+            (each timeframe costs every update a candle update).
         series: price series built: any of "trade", "spot", "mark" (default trade and spot).
         history, fill_gaps, max_fill_bars: passed to each ``CandleBuilder``.
 
@@ -116,6 +119,7 @@ class MarketState(BuilderMarketView):
         history: int = 1000,
         fill_gaps: bool = True,
         max_fill_bars: int = 240,
+        trade_timeframes: Iterable[str] = (),
     ) -> None:
         super().__init__()
         built = tuple(dict.fromkeys(series))
@@ -124,12 +128,14 @@ class MarketState(BuilderMarketView):
             raise ValueError(f"unknown price series {bad}; expected trade, spot or mark")
         self.series: tuple[PriceSeries, ...] = built
         self.timeframes = tuple(timeframes)
+        with_trade = tuple(dict.fromkeys((*self.timeframes, *trade_timeframes)))
         self.ignored_updates = 0
         self._q: dict[str, _Quote] = {}
         for sym in dict.fromkeys(symbols):
             q = self._q[sym] = _Quote()
             for s in built:
-                b = CandleBuilder(sym, self.timeframes, history=history, fill_gaps=fill_gaps, max_fill_bars=max_fill_bars)
+                b = CandleBuilder(sym, with_trade if s == "trade" else self.timeframes, history=history,
+                                  fill_gaps=fill_gaps, max_fill_bars=max_fill_bars)
                 self.add_builder(b, s)
                 if s == "trade":
                     q.trade = b

@@ -24,6 +24,8 @@ __all__ = [
     "pct",
     "price",
     "rate_pct",
+    "reference_decimals",
+    "reference_price",
     "signed_money",
     "size",
     "ymd_hms_utc",
@@ -68,6 +70,35 @@ def price(px: Decimal | float | None, decimals: int | None = None) -> str:
     a = abs(px)
     places = 2 if a >= 100 else 4 if a >= 1 else 6
     return f"{px:,.{places}f}"
+
+
+#: Decimals a reference price (mark, index, last) may show beyond its instrument's tick (``reference_price``).
+REFERENCE_EXTRA_DECIMALS = 2
+
+
+def reference_decimals(px: Decimal | float, tick_decimals: int) -> int:
+    """The decimals ``reference_price`` shows for ``px``: the value's own decimals (its shortest exact form:
+    a float's ``repr``, a Decimal's digits, trailing zeros dropped), at least ``tick_decimals`` and at most
+    ``tick_decimals + REFERENCE_EXTRA_DECIMALS``."""
+    d = px if isinstance(px, Decimal) else Decimal(repr(float(px)))
+    if not d.is_finite():
+        return tick_decimals
+    exponent = d.normalize().as_tuple().exponent
+    own = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return max(tick_decimals, min(own, tick_decimals + REFERENCE_EXTRA_DECIMALS))
+
+
+def reference_price(px: Decimal | float | None, tick_decimals: int | None = None) -> str:
+    """A reference price in USD (mark, index, last: the exchange computes them off the tick grid, Kraken
+    Futures docs "Tickers" ``markPrice``): the one rule for them on every screen. With the instrument's
+    ``tick_decimals`` it shows the value's own decimals between the tick's and ``REFERENCE_EXTRA_DECIMALS``
+    more (``3,432.23`` on a 0.1 tick; ``3,432.2`` when that is the whole value), so a mark is shown exactly
+    whenever it has at most that many decimals; without a tick, as ``price``. None -> ``-``."""
+    if px is None:
+        return _DASH
+    if tick_decimals is None:
+        return price(px)
+    return f"{float(px):,.{reference_decimals(px, tick_decimals)}f}"
 
 
 def approx_price(px: Decimal | float | None, decimals: int | None = None) -> str:

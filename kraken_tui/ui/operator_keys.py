@@ -4,8 +4,11 @@ each with the confirmation or warning it needs.
 Owns: ``OperatorKeys``, a collaborator ``KrakenApp`` owns and delegates its key handling and operator
 actions to; it turns keys into ``EngineControl`` calls: the flatten guard sees every key first (any other
 key disarms and does nothing else; the window runs between the moments keys were pressed), dialogs block
-everything but flatten, and the flatten itself runs as a worker whose cancel request leaves before the
-screen is redrawn (redraws are held for ``FLATTEN_QUIET_S`` at most when it fires). A flatten key is handled when the terminal driver posts it (``take_now``), ahead of the
+everything but flatten. The engine's flatten starts in the firing key's own call (``EngineControl.begin_flatten``:
+FLATTENING set and its commit under way before the key's handler returns); a worker then waits for its first
+request to be on its way (``EngineControl.flatten_launched``) before the console notifies and redraws, and
+reports the result (redraws are held for ``FLATTEN_QUIET_S`` at most when it fires). A flatten key is handled
+when the terminal driver posts it (``take_now``), ahead of the
 redraws and engine messages waiting in the app's queue, unless an earlier key is still in flight (it goes
 first: it may disarm).
 Only deliberate key presses drive the operator keys:
@@ -317,18 +320,30 @@ class OperatorKeys:
         if self.engine is None:  # not started yet (the live gate is asking): nothing to flatten
             self.app.notify("Nothing to flatten: the engine has not started.", severity="warning")
             return None
-        worker: Worker[None] = self.app.run_worker(self._flatten(), name="flatten", group="flatten",
-                                                   exit_on_error=False)
+        engine = self.engine
+        try:  # FLATTENING is set and its commit under way before this returns (no loop turn in between)
+            started: asyncio.Future[FlattenReport] | Exception = engine.begin_flatten(
+                "operator: flatten key", TransitionSource.KEY)
+        except Exception as exc:  # the engine promises not to raise; the worker says so loudly
+            started = exc
         self.hold_redraws()
-        self.app.notify("FLATTEN started: closing every position, then cancelling every order.", severity="warning")
-        self.app.call_later(self.refresh)
+        worker: Worker[None] = self.app.run_worker(self._flatten(started), name="flatten", group="flatten",
+                                                   exit_on_error=False)
         return worker
 
-    async def _flatten(self) -> None:
+    async def _flatten(self, started: asyncio.Future[FlattenReport] | Exception) -> None:
+        """The flatten's UI: its notice and redraw once its first request is on its way (the UI's work never
+        runs between the key and that request, ``FLATTEN_QUIET_S`` at most), then its report."""
         engine = self.engine
         assert engine is not None
         try:
-            report = await engine.flatten("operator: flatten key", TransitionSource.KEY)
+            if isinstance(started, Exception):
+                raise started
+            await engine.flatten_launched(FLATTEN_QUIET_S)
+            self.app.notify("FLATTEN started: closing every position, then cancelling every order.",
+                            severity="warning")
+            self.refresh()
+            report = await started
         except Exception as exc:  # the engine promises not to raise; say so loudly if it does
             self._release_redraws()
             log.exception("flatten raised")

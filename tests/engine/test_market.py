@@ -145,3 +145,10 @@ def test_bad_arguments():
         MarketState([XBT], ["7m"])
     with pytest.raises(ValueError):
         MarketState([XBT], ["1m"], series=("book",))
+
+
+def test_the_charts_timeframes_are_built_for_the_trade_series_only():
+    # the index ("spot") series feeds strategies only: it skips the chart's extra timeframes (a candle update each)
+    m = MarketState(["PF_ETHUSD"], ["5m"], series=("trade", "spot"), trade_timeframes=("1m", "5m", "15m", "1h"))
+    assert set(m.builder("PF_ETHUSD", "trade").timeframes) == {"1m", "5m", "15m", "1h"}
+    assert m.builder("PF_ETHUSD", "spot").timeframes == ("5m",)

@@ -144,6 +144,7 @@ class FakeEngine:
         self.flat = False
         self._hold = hold_flatten
         self._release = asyncio.Event()
+        self._flatten_task: asyncio.Future[FlattenReport] | None = None
         self.extra_events: list[EngineEvent] = []
         self.manual_calls: list[tuple[ManualAction, TransitionSource, bool]] = []
         """Every ``manual`` call: (action, source, override)."""
@@ -267,10 +268,23 @@ class FakeEngine:
         self._release.set()
 
     async def flatten(self, reason: str, source: TransitionSource) -> FlattenReport:
+        return await self.begin_flatten(reason, source)
+
+    def begin_flatten(self, reason: str, source: TransitionSource) -> asyncio.Future[FlattenReport]:
+        """As the engine's: FLATTENING set in this call, the rest in the future's task."""
+        if self._flatten_task is not None and not self._flatten_task.done():
+            return self._flatten_task
         self.calls.append(("flatten", reason, source))
         self.sm.flatten(reason, source)
         self.flatten_progress = FlattenProgress("closing", T0_MS, 1, positions_remaining=2, orders_remaining=0,
                                                 requests=2)
+        self._flatten_task = asyncio.ensure_future(self._finish_flatten())
+        return self._flatten_task
+
+    async def flatten_launched(self, within_s: float) -> None:
+        """The fake's first request is always on its way."""
+
+    async def _finish_flatten(self) -> FlattenReport:
         if self._hold:
             await self._release.wait()
         self.flat = True

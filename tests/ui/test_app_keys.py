@@ -291,17 +291,17 @@ async def test_the_flatten_request_leaves_before_the_screen_is_redrawn(make_app,
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("F")
         await pilot.pause()
-        refresh, flatten = app.refresh_now, engine.flatten
+        refresh, flatten = app.refresh_now, engine.begin_flatten
 
         def traced_refresh() -> None:
             order.append("refresh")
             refresh()
 
-        async def traced_flatten(*a, **kw):
+        def traced_flatten(*a, **kw):
             order.append("flatten")
-            return await flatten(*a, **kw)
+            return flatten(*a, **kw)
 
-        app.refresh_now, engine.flatten = traced_refresh, traced_flatten
+        app.refresh_now, engine.begin_flatten = traced_refresh, traced_flatten
         await _send_key(app, "F")
         await pilot.pause()
         await app.workers.wait_for_complete()

@@ -5,6 +5,8 @@ its turn."""
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import events
 from textual._time import get_time
 
@@ -74,3 +76,40 @@ async def test_other_keys_still_go_through_the_queue(make_app, engine):
         assert engine.sm.state is OperatorState.RUNNING  # not handled within the post
         await pilot.pause()
         assert engine.sm.state is OperatorState.PAUSED
+
+
+async def test_the_second_flatten_key_starts_the_engine_flatten_within_its_post(make_app):
+    # FLATTENING is set in the key's own call (``EngineControl.begin_flatten``), not on a later turn of the loop
+    engine = FakeEngine(hold_flatten=True)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.post_message(_key(app, "F", at=get_time() - 0.5))
+        app.post_message(_key(app, "F"))
+        assert engine.calls and engine.calls[0][0] == "flatten"
+        assert engine.sm.state is OperatorState.FLATTENING
+        engine.release_flatten()
+        await app.workers.wait_for_complete()
+
+
+async def test_the_ui_announces_the_flatten_only_once_its_first_request_is_on_its_way(make_app):
+    # The notice and the redraw wait for ``flatten_launched``: no UI work between the key and the first request
+    engine = FakeEngine(hold_flatten=True)
+    launched = asyncio.Event()
+
+    async def flatten_launched(within_s: float) -> None:
+        await launched.wait()
+
+    engine.flatten_launched = flatten_launched
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.post_message(_key(app, "F", at=get_time() - 0.5))
+        app.post_message(_key(app, "F"))
+        await pilot.pause()
+        assert not any("FLATTEN started" in n.message for n in app._notifications)
+        launched.set()
+        await pilot.pause()
+        assert any("FLATTEN started" in n.message for n in app._notifications)
+        engine.release_flatten()
+        await app.workers.wait_for_complete()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from kraken_tui.ui import format as fmt
 
 
@@ -44,3 +47,26 @@ def test_utc_times():
     assert fmt.hhmmss_utc(1_719_835_200_000) == "12:00:00"
     assert fmt.ymd_hms_utc(1_719_835_200_000) == "2024-07-01 12:00"
     assert fmt.pct(0.0183, 2) == "1.83%" and fmt.pct(0.006, 2, True) == "+0.60%"
+
+
+def test_reference_prices_show_the_cents_a_tick_would_hide():
+    # a mark of 3,432.23 on a 0.1 tick: the tick's one decimal would show 3,432.2 and hide 3 cents of uPnL
+    assert fmt.reference_price(3432.23, 1) == "3,432.23"
+    assert fmt.reference_price(3432.2, 1) == "3,432.2"  # the whole value: no padding beyond the tick
+    assert fmt.reference_price(3432.0, 1) == "3,432.0"  # at least the tick's decimals
+    assert fmt.reference_price(62950.0, 0) == "62,950"
+    assert fmt.reference_price(3432.23456, 1) == "3,432.235"  # capped at the tick's decimals + 2
+    assert fmt.reference_price(Decimal("3432.230"), 1) == "3,432.23"
+    assert fmt.reference_price(None, 1) == "-"
+    assert fmt.reference_price(3432.23) == fmt.price(3432.23)  # no tick known: the general rule
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=1, max_value=10**10), st.integers(min_value=0, max_value=4), st.integers(0, 2))
+def test_a_reference_price_within_the_cap_is_shown_exactly(units, tick_decimals, extra):
+    # any price with at most tick + 2 decimals reads back exactly from the screen (uPnL can be recomputed)
+    places = tick_decimals + extra
+    exact = Decimal(units).scaleb(-places)
+    shown = fmt.reference_price(float(exact), tick_decimals)
+    assert Decimal(shown.replace(",", "")) == exact
+    assert (len(shown.partition(".")[2]) if "." in shown else 0) >= tick_decimals

@@ -259,3 +259,18 @@ def test_positions_say_none_without_a_liquidation_price_and_use_the_tick():
                 entry_price=D("3400.53333"))
     cells = [c if isinstance(c, str) else c.plain for c in position_cells(p, Palette())]
     assert cells[3:5] == ["3,400.5", "3,421.0"] and cells[7] == "none" and cells[8] == "-"
+
+
+async def test_orders_show_a_stop_and_four_take_profits_at_120x40(make_app):
+    # a position's protective orders (a stop and 4 take-profits) are read without scrolling at 120x40
+    engine = FakeEngine()
+    base = engine.base
+    tps = tuple(OrderView(f"o-tp{i}", f"kt-tp{i}-eth", "PF_ETHUSD", base.orders[0].side, "take_profit", D("0.3"),
+                          D(0), D(3460 + 10 * i), D(3460 + 10 * i), True, f"tp{i}", T0_MS) for i in range(1, 5))
+    engine.base = replace(base, orders=(*base.orders, *tps))
+    app = make_app(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot)
+        table = app.dashboard.query_one(OrdersPanel).query_one(KeyedTable)
+        rows_shown = table.scrollable_content_region.height - 1  # less the header
+        assert len(table.keys) == 7 and rows_shown >= 5, rows_shown

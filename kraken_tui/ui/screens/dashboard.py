@@ -7,7 +7,7 @@ refresh timer itself lives in the app). Layouts (``layout_for``):
 - ``strip`` (>= 180 columns, fewer than 40 rows): three columns, two rows of panels: P&L, Risk, Funding;
   Orders, Signals, Events.
 - ``medium`` (>= 100 x 40): two columns: Positions and Market across; P&L, Risk; Funding, Events; Orders
-  across; Signals across.
+  across (8 rows: a stop and four take-profits without scrolling); Signals across.
 - ``paged`` (>= 100 x 24, not the above): two columns on two pages: Positions, Market, P&L, Risk and
   Funding; then Orders, Signals and Events across the full width.
 - ``compact`` (smaller): one column on three pages (``Panel.page``), switched with the page key.
@@ -86,7 +86,7 @@ class DashboardScreen(Screen):
     DashboardScreen.wide #orders, DashboardScreen.wide #signals { column-span: 2; }
     DashboardScreen.wide #events { row-span: 2; }
     DashboardScreen.strip #grid { grid-rows: auto auto 1fr 1fr; }
-    DashboardScreen.medium #grid { grid-size: 2; grid-columns: 1fr 1fr; grid-rows: auto auto auto 1fr 1fr 1fr; }
+    DashboardScreen.medium #grid { grid-size: 2; grid-columns: 1fr 1fr; grid-rows: auto auto auto 1fr 8 1fr; }
     DashboardScreen.medium #positions, DashboardScreen.medium #market { column-span: 2; }
     DashboardScreen.medium #orders, DashboardScreen.medium #signals { column-span: 2; }
     DashboardScreen.medium #pnl, DashboardScreen.medium #liquidation { height: auto; min-height: 9; }

@@ -15,7 +15,7 @@ from kraken_tui.config import Config
 from kraken_tui.engine.facade import AccountView, PositionView
 from kraken_tui.ui import format as fmt
 from kraken_tui.ui.palette import Palette
-from kraken_tui.ui.widgets.base import Frame, Panel
+from kraken_tui.ui.widgets.base import Frame, Panel, update_text
 from kraken_tui.ui.widgets.headroom import RiskLimits, headroom_lines
 from kraken_tui.ui.widgets.table import Cell, KeyedTable
 
@@ -75,7 +75,7 @@ class LiquidationPanel(Panel):
                                         force=frame.force)
         text = margin_text(snap.account, frame.palette)
         if frame.force or text != self._last:
-            self.query_one("#margin-text", Static).update(text)
+            update_text(self.query_one("#margin-text", Static), text)
             self._last = text
         # five headroom lines when the panel has room for them, the margin lines and the table; else two
         height = self.content_region.height
@@ -86,7 +86,7 @@ class LiquidationPanel(Panel):
         widget = self.query_one("#headroom-text", Static)
         room = headroom_lines(snap, self.limits, frame.palette, room_lines, widget.content_region.width)
         if frame.force or room != self._last_headroom:
-            widget.update(room)
+            update_text(widget, room)
             self._last_headroom = room
 
     def plain(self) -> str:

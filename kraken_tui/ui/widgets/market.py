@@ -15,7 +15,8 @@ candles (the feed's figure, else ``engine.views.change_24h_pct``) ("24h change n
 Units: prices USD; spread USD and basis points of the mid; basis in basis points of the index ((mark - index)
 / index x 1e4, Kraken Futures docs, "Tickers"); 24 h change percent of the last price 24 h ago; funding
 relative per hour shown as percent per hour; ages and countdowns on the engine clock (data time in replay);
-"bp" is basis points. Prices are shown with the decimals of the instrument's tick (``price_decimals``).
+"bp" is basis points. Bid and ask are shown with the decimals of the instrument's tick (``price_decimals``); mark,
+index and last, which the exchange computes off the tick grid, by ``format.reference_price`` (up to two more).
 Must not import: the engine's internals, the journal.
 """
 
@@ -30,7 +31,7 @@ from textual.widgets import Static
 from kraken_tui.engine.facade import EngineMode, EngineSnapshot, MarketStateView, WarmupView
 from kraken_tui.ui import format as fmt
 from kraken_tui.ui.palette import Palette
-from kraken_tui.ui.widgets.base import Frame, Panel
+from kraken_tui.ui.widgets.base import Frame, Panel, update_text
 
 __all__ = ["FULL_COLUMNS", "FULL_WIDTH", "MarketPanel", "index_known", "market_line", "market_note",
            "market_table", "market_text", "spread_bps", "table_fits", "warmup_line"]
@@ -87,9 +88,9 @@ def _cells(m: MarketStateView, now_ms: int, pal: Palette, mode: EngineMode) -> d
     dec = m.price_decimals
     return {
         "symbol": Text(m.symbol, style="bold"),
-        "mark": Text(fmt.price(m.mark_price, dec), style="bold"),
-        "index": Text(fmt.price(m.index_price, dec) if has_index else "n/a"),
-        "last": Text(fmt.price(m.last_price, dec)),
+        "mark": Text(fmt.reference_price(m.mark_price, dec), style="bold"),
+        "index": Text(fmt.reference_price(m.index_price, dec) if has_index else "n/a"),
+        "last": Text(fmt.reference_price(m.last_price, dec)),
         "bidask": Text(f"{fmt.price(m.bid, dec)}/{fmt.price(m.ask, dec)}"),
         "spread": Text(f"{_price_step(spread, m.mark_price, dec)} {'-' if sbps is None else f'{sbps:.1f}'}bp"),
         "basis": Text(_bps(m.basis_bps) if has_index else "n/a"),
@@ -211,7 +212,7 @@ class MarketPanel(Panel):
         width = widget.content_region.width or self.size.width
         text = market_text(frame.snap, frame.palette, width)
         if frame.force or text != self._last:
-            widget.update(text)
+            update_text(widget, text)
             self._last = text
         # the table form has a header line above the symbols' rows; the compact form does not
         full = bool(frame.snap.markets) and text.plain.startswith(FULL_COLUMNS[0][0])

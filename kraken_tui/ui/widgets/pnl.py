@@ -18,7 +18,7 @@ from textual.widgets import Static
 from kraken_tui.engine.facade import AccountView
 from kraken_tui.ui import format as fmt
 from kraken_tui.ui.palette import Palette
-from kraken_tui.ui.widgets.base import Frame, Panel
+from kraken_tui.ui.widgets.base import Frame, Panel, update_text
 
 __all__ = ["MIN_SPAN_FRACTION", "PnlPanel", "equity_series", "pnl_text", "spark_text"]
 
@@ -117,13 +117,13 @@ class PnlPanel(Panel):
         a = frame.snap.account
         text = pnl_text(a, frame.palette)
         if frame.force or text != self._last:
-            self.query_one("#pnl-text", Static).update(text)
+            update_text(self.query_one("#pnl-text", Static), text)
             self._last = text
         spark_widget = self.query_one("#equity-spark", Static)
         width = spark_widget.content_region.width or 40
         spark = spark_text(equity_series(a), width, frame.palette)
         if frame.force or spark != self._last_spark:
-            spark_widget.update(spark)
+            update_text(spark_widget, spark)
             self._last_spark = spark
 
     def plain(self) -> str:

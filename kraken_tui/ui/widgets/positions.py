@@ -5,7 +5,8 @@ places no stop or take-profits for it; counted in the panel subtitle too).
 Two column sets (``table.KeyedTable`` variants), every column in both: the full one (the note takes the
 width left, 102 cells at least) and a compact one for narrower panels (78 cells: side as an arrow, short
 labels, the note "EXT", uPnL from 1,000 USD without cents, fewer decimals in large percentages).
-Prices are shown with the decimals of the instrument's tick (``PositionView.price_decimals``).
+Prices are shown with the decimals of the instrument's tick (``PositionView.price_decimals``); the mark by
+``format.reference_price`` (the value's own decimals, up to two more than the tick's).
 
 Units: prices USD, size contracts, uPnL USD and percent of entry notional, leverage x, distance percent
 of mark. Must not import: the engine's internals (only ``engine.facade``), the journal.
@@ -56,7 +57,7 @@ def position_cells(p: PositionView, pal: Palette, compact: bool = False) -> tupl
     places = 0 if compact and abs(p.upnl_usd) >= 1000 else 2
     lev = f"{p.leverage_x:.0f}x" if compact and p.leverage_x >= 10 else f"{p.leverage_x:.1f}x"
     dec = p.price_decimals
-    return (p.symbol, side, fmt.size(p.size), fmt.price(p.entry_price, dec), fmt.price(p.mark_price, dec),
+    return (p.symbol, side, fmt.size(p.size), fmt.price(p.entry_price, dec), fmt.reference_price(p.mark_price, dec),
             pal.signed(fmt.signed_money(p.upnl_usd, places), p.upnl_usd),
             pal.signed(_pct(p.upnl_pct / 100, compact, True), p.upnl_pct),
             "none" if p.liq_price is None else fmt.approx_price(p.liq_price, dec), dist, lev, note)

@@ -17,7 +17,7 @@ from textual.widgets import Static
 from kraken_tui.engine.facade import SignalView
 from kraken_tui.ui import format as fmt
 from kraken_tui.ui.palette import Palette
-from kraken_tui.ui.widgets.base import Frame, Panel
+from kraken_tui.ui.widgets.base import Frame, Panel, update_text
 from kraken_tui.ui.widgets.table import FLEX, Cell, KeyedTable
 
 __all__ = ["SignalsPanel", "signal_action", "signal_cells", "signal_key"]
@@ -68,6 +68,7 @@ class SignalsPanel(Panel):
 
     def __init__(self) -> None:
         super().__init__("Signals", id="signals")
+        self._detail: Text | None = None
 
     DEFAULT_CSS = """
     SignalsPanel KeyedTable { height: 1fr; }
@@ -96,5 +97,7 @@ class SignalsPanel(Panel):
             return
         line = Text(f"latest {fmt.hhmmss_utc(last.ts_ms)} {last.symbol}: ", style=frame.palette.muted)
         line.append_text(action)
-        detail.update(line)
+        if frame.force or line != self._detail:  # the same line again: nothing to draw (a layout pass when wrapped)
+            update_text(detail, line)
+            self._detail = line
         detail.display = True

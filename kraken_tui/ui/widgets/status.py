@@ -16,6 +16,7 @@ from kraken_tui.engine.facade import EngineMode, EngineSnapshot
 from kraken_tui.engine.operator import OperatorState
 from kraken_tui.ui import format as fmt
 from kraken_tui.ui.palette import Palette
+from kraken_tui.ui.widgets.base import update_text
 
 __all__ = ["RECONCILIATION_BLOCKER", "StatusBar", "acknowledge_hint", "blockers_text", "state_line", "top_line"]
 
@@ -181,7 +182,7 @@ class StatusBar(Static):
                            resume_key=resume_key)
         state.overflow = "ellipsis"
         if force or (top, state) != self._last:
-            self.update(Group(top, state))
+            update_text(self, Group(top, state))
             self._last = (top, state)
 
     def plain(self) -> str:
