@@ -564,7 +564,7 @@ def default_config() -> Config:
 class Credentials(BaseModel):
     """API key pair. Both are ``SecretStr``: their repr and str print ``**********``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built when credentials are first loaded
 
     api_key: SecretStr
     api_secret: SecretStr
