@@ -1,7 +1,8 @@
 """What the quick commands load: ``kraken-tui ctl status`` and ``kraken-tui backtest`` on a small file run
 without textual, httpx or numpy (the backtest also without multiprocessing, asyncio, sqlite3, the order
 executor and the Kraken wire modules; ``backtest --json`` without the plotting library; ``ctl status`` without
-pydantic, the config models, the engine facade and ``importlib.abc``; ``journal summary`` without the domain's market and account types; a backtest without a config file without pydantic's plugin scan), so they start fast.
+pydantic, the config models, the engine facade and ``importlib.abc``; ``journal summary`` without the domain's
+market and account types; a backtest without a config file without pydantic's plugin scan), so they start fast.
 
 Each command runs in a fresh interpreter through ``kraken_tui.cli.main``; at exit the interpreter writes which
 of the watched modules (exact dotted names) it had imported. No timing is asserted here (start-up times are
