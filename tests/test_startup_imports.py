@@ -22,7 +22,7 @@ import pytest
 WATCHED = ("textual", "httpx", "numpy", "plotext", "aiohttp", "pandas", "multiprocessing", "asyncio", "sqlite3",
            "pydantic", "importlib.abc", "kraken_tui.config", "kraken_tui.engine.facade",
            "kraken_tui.engine.execution", "kraken_tui.journal.queries", "kraken_tui.kraken", "importlib.metadata",
-           "kraken_tui.domain.market", "kraken_tui.domain.account")
+           "kraken_tui.domain.market", "kraken_tui.domain.account", "logging", "pickle")
 
 
 def _imported(argv: list[str], tmp_path: Path) -> tuple[int, set[str]]:
@@ -77,6 +77,8 @@ def test_backtest_without_a_config_file_builds_no_config_validator(tmp_path: Pat
     code, mods = _imported(["backtest", "--candles", str(candles), "--symbol", "PF_XBTUSD", "--json"], tmp_path)
     assert code == 0
     assert "kraken_tui.config" in mods and "importlib.metadata" not in mods, mods
+    # the default strategy (ensemble) without external signals or a model: no logging, no unpickling
+    assert not mods & {"logging", "pickle"}, mods
 
 
 def test_journal_summary_loads_no_market_or_account_types(tmp_path: Path) -> None:

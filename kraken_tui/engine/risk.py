@@ -186,12 +186,22 @@ def expected_costs_pct(cfg: RiskConfig, side: PositionSide, funding_rate: float 
 
     Example: fee 5 bps, slippage 2 bps, long paying 0.001 %/h for 4 h -> 0.10 + 0.04 + 0.004 = 0.144 %.
     """
+    fees_pct, slip_pct, funding_pct = _cost_parts_pct(cfg, side, funding_rate)
+    return fees_pct + slip_pct + funding_pct, _costs_why(cfg, fees_pct, slip_pct, funding_pct)
+
+
+def _cost_parts_pct(cfg: RiskConfig, side: PositionSide, funding_rate: float | None) -> tuple[float, float, float]:
+    """``expected_costs_pct``'s parts (percent of notional): taker fees, slippage, funding paid over the hold."""
     fees_pct = 2 * cfg.expected_taker_fee_bps / 100
     slip_pct = 2 * cfg.expected_slippage_bps / 100
     paying = (funding_rate or 0.0) * side.sign
-    funding_pct = max(0.0, paying) * cfg.expected_hold_h * 100
-    return fees_pct + slip_pct + funding_pct, (
-        f"fees {fees_pct:.3f}% + slippage {slip_pct:.3f}% + funding {funding_pct:.3f}% over {cfg.expected_hold_h:g} h")
+    return fees_pct, slip_pct, max(0.0, paying) * cfg.expected_hold_h * 100
+
+
+def _costs_why(cfg: RiskConfig, fees_pct: float, slip_pct: float, funding_pct: float) -> str:
+    """``expected_costs_pct``'s breakdown text (built only where it is read: a rejection's reason)."""
+    return (f"fees {fees_pct:.3f}% + slippage {slip_pct:.3f}% + funding {funding_pct:.3f}% over "
+            f"{cfg.expected_hold_h:g} h")
 
 
 def allowed_leverage(cfg: RiskConfig, atr_pct: float | None, consecutive_losses: int, drawdown_pct: float,
@@ -292,11 +302,12 @@ def gate(
         return f"max open positions reached ({open_count}/{cfg.max_open_positions})", ZERO, ZERO, ()
 
     if target_move_pct is not None:
-        costs_pct, costs_why = expected_costs_pct(cfg, side, funding_rate)
+        fees_pct, slip_pct, funding_pct = _cost_parts_pct(cfg, side, funding_rate)  # expected_costs_pct
+        costs_pct = fees_pct + slip_pct + funding_pct
         if target_move_pct <= costs_pct * cfg.cost_edge_multiple:
             return (
                 f"expected move {target_move_pct:.3f}% does not exceed {cfg.cost_edge_multiple:g} x costs "
-                f"{costs_pct:.3f}% ({costs_why})"
+                f"{costs_pct:.3f}% ({_costs_why(cfg, fees_pct, slip_pct, funding_pct)})"
             ), ZERO, ZERO, ()
 
     lev, lev_why = allowed_leverage(cfg, atr_pct, consecutive_losses, drawdown_pct, closed_trades, winning_trades)
