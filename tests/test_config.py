@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from kraken_tui.config import Config, load_config, load_credentials
 from kraken_tui.errors import ConfigError, SecretsError
@@ -137,3 +138,38 @@ def test_take_profit_ladder_must_be_one_to_four_ascending_levels(tmp_path, ladde
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     assert "exits.take_profit_pct" in str(exc.value)
+
+
+def _typed(value: object) -> object:
+    """``value`` with the type of every leaf spelled out (``1`` and ``1.0`` differ; so do a list and a tuple)."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_typed(v) for v in value])
+    return (type(value).__name__, value)
+
+
+def test_default_config_equals_the_validated_defaults_value_and_type():
+    from kraken_tui.config import default_config
+
+    built, validated = default_config(), Config.model_validate({})
+    assert built == validated
+    assert built.model_fields_set == validated.model_fields_set == set()
+    for name in Config.model_fields:
+        mine, theirs = getattr(built, name), getattr(validated, name)
+        assert type(mine) is type(theirs), name
+        if isinstance(mine, BaseModel):
+            assert mine.model_fields_set == set(), name
+            for key in type(mine).model_fields:
+                assert _typed(getattr(mine, key)) == _typed(getattr(theirs, key)), f"{name}.{key}"
+        else:
+            assert _typed(mine) == _typed(theirs), name
+
+
+def test_default_config_sections_are_fresh_objects():
+    from kraken_tui.config import default_config
+
+    one, two = default_config(), default_config()
+    one.strategy.symbols.append("PF_TESTUSD")
+    one.keymap["pause"] = "p"
+    assert "PF_TESTUSD" not in two.strategy.symbols and two.keymap == {}

@@ -1,7 +1,8 @@
 """What the quick commands load: ``kraken-tui ctl status`` and ``kraken-tui backtest`` on a small file run
 without textual, httpx or numpy (the backtest also without multiprocessing, asyncio, sqlite3, the order
 executor and the Kraken wire modules; ``backtest --json`` without the plotting library; ``ctl status`` without
-pydantic, the config models, the engine facade and ``importlib.abc``), so they start fast.
+pydantic, the config models, the engine facade and ``importlib.abc``; ``journal summary`` without the domain's
+market and account types; a backtest without a config file without pydantic's plugin scan), so they start fast.
 
 Each command runs in a fresh interpreter through ``kraken_tui.cli.main``; at exit the interpreter writes which
 of the watched modules (exact dotted names) it had imported. No timing is asserted here (start-up times are
@@ -20,7 +21,8 @@ import pytest
 
 WATCHED = ("textual", "httpx", "numpy", "plotext", "aiohttp", "pandas", "multiprocessing", "asyncio", "sqlite3",
            "pydantic", "importlib.abc", "kraken_tui.config", "kraken_tui.engine.facade",
-           "kraken_tui.engine.execution", "kraken_tui.journal.queries", "kraken_tui.kraken")
+           "kraken_tui.engine.execution", "kraken_tui.journal.queries", "kraken_tui.kraken", "importlib.metadata",
+           "kraken_tui.domain.market", "kraken_tui.domain.account", "logging", "pickle")
 
 
 def _imported(argv: list[str], tmp_path: Path) -> tuple[int, set[str]]:
@@ -37,7 +39,8 @@ def _imported(argv: list[str], tmp_path: Path) -> tuple[int, set[str]]:
     )
     runtime = tmp_path / "run"
     runtime.mkdir(mode=0o700)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "KRAKEN_TUI_BACKTEST_PREFETCH": "0"}
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "KRAKEN_TUI_BACKTEST_PREFETCH": "0",
+           "XDG_CONFIG_HOME": str(tmp_path / "config-home"), "XDG_DATA_HOME": str(tmp_path / "data-home")}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     return proc.returncode, set(json.loads(out.read_text()))
 
@@ -65,6 +68,26 @@ def test_backtest_of_a_small_file_loads_no_ui_http_or_numpy(tmp_path: Path, shar
                        "kraken_tui.journal.queries"}, mods
     if json_out:
         assert "plotext" not in mods  # the chart is drawn for the text report only
+
+
+def test_backtest_without_a_config_file_builds_no_config_validator(tmp_path: Path, shared_data) -> None:
+    """No config file anywhere: the defaults are taken as they are (``config.default_config``), so pydantic
+    builds no validator and never scans for plugins (``importlib.metadata``)."""
+    candles = shared_data("kraken/pf_xbtusd_1m_2025-08.csv")
+    code, mods = _imported(["backtest", "--candles", str(candles), "--symbol", "PF_XBTUSD", "--json"], tmp_path)
+    assert code == 0
+    assert "kraken_tui.config" in mods and "importlib.metadata" not in mods, mods
+    # the default strategy (ensemble) without external signals or a model: no logging, no unpickling
+    assert not mods & {"logging", "pickle"}, mods
+
+
+def test_journal_summary_loads_no_market_or_account_types(tmp_path: Path) -> None:
+    """``journal summary`` reads fills and funding: the domain's market data and account modules stay unloaded."""
+    code, mods = _imported(["journal", "--journal", str(tmp_path / "none.sqlite"), "summary", "--since",
+                            "2024-07-01"], tmp_path)
+    assert code != 0  # no journal at that path
+    assert "kraken_tui.journal.queries" in mods, mods
+    assert not mods & {"kraken_tui.domain.market", "kraken_tui.domain.account", "pydantic", "numpy"}, mods
 
 
 def test_the_compiled_build_switch_loads_no_import_machinery(tmp_path: Path) -> None:

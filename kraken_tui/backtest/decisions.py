@@ -168,7 +168,8 @@ class Decisions:
             return
         mark = dec_of(c)
         atr = st.atr_now
-        idx = self.index_at(close_ms)
+        idx_map = self.index_closes  # index_at(close_ms), inline: this runs on every signal
+        idx = None if idx_map is None else idx_map.get(close_ms - self.bar_ms)
         actions = decide(
             sig, instrument=self.inst, position_size=st.position.size, mark_price=mark,
             index_price=mark if idx is None else dec_of(idx),

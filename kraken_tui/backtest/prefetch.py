@@ -48,7 +48,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import pickle
 import signal as _signal
 import threading
 from pathlib import Path
@@ -180,6 +179,8 @@ def claim(bt: _Owner, rows: object) -> Prefetcher | None:
 
 def _reader(r: Any, w: Any, reopen: Reopen, spec: Spec) -> None:
     """The reader process: chunks of ``open_candles(*reopen)`` with their ATRs and signals, sent on ``w``."""
+    import pickle  # here and in _next: a run without a reader process (a small file) never imports it
+
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     r.close()  # so a send fails (BrokenPipeError) once the main process is gone
     try:
@@ -291,6 +292,8 @@ class Prefetcher:
         self._set = tuple(Signal.__dict__[f].__set__ for f in _SIG_FIELDS)
 
     def _next(self) -> _Chunk | None:
+        import pickle
+
         waited = 0.0
         while True:
             try:

@@ -186,12 +186,22 @@ def expected_costs_pct(cfg: RiskConfig, side: PositionSide, funding_rate: float 
 
     Example: fee 5 bps, slippage 2 bps, long paying 0.001 %/h for 4 h -> 0.10 + 0.04 + 0.004 = 0.144 %.
     """
+    fees_pct, slip_pct, funding_pct = _cost_parts_pct(cfg, side, funding_rate)
+    return fees_pct + slip_pct + funding_pct, _costs_why(cfg, fees_pct, slip_pct, funding_pct)
+
+
+def _cost_parts_pct(cfg: RiskConfig, side: PositionSide, funding_rate: float | None) -> tuple[float, float, float]:
+    """``expected_costs_pct``'s parts (percent of notional): taker fees, slippage, funding paid over the hold."""
     fees_pct = 2 * cfg.expected_taker_fee_bps / 100
     slip_pct = 2 * cfg.expected_slippage_bps / 100
     paying = (funding_rate or 0.0) * side.sign
-    funding_pct = max(0.0, paying) * cfg.expected_hold_h * 100
-    return fees_pct + slip_pct + funding_pct, (
-        f"fees {fees_pct:.3f}% + slippage {slip_pct:.3f}% + funding {funding_pct:.3f}% over {cfg.expected_hold_h:g} h")
+    return fees_pct, slip_pct, max(0.0, paying) * cfg.expected_hold_h * 100
+
+
+def _costs_why(cfg: RiskConfig, fees_pct: float, slip_pct: float, funding_pct: float) -> str:
+    """``expected_costs_pct``'s breakdown text (built only where it is read: a rejection's reason)."""
+    return (f"fees {fees_pct:.3f}% + slippage {slip_pct:.3f}% + funding {funding_pct:.3f}% over "
+            f"{cfg.expected_hold_h:g} h")
 
 
 def allowed_leverage(cfg: RiskConfig, atr_pct: float | None, consecutive_losses: int, drawdown_pct: float,
@@ -199,17 +209,23 @@ def allowed_leverage(cfg: RiskConfig, atr_pct: float | None, consecutive_losses:
     """Leverage allowed now (x) and why: the ATR band's leverage under ``leverage_cap``, capped by the win-rate
     cap (``win_rate_cap``), cut to 1x after ``loss_streak_cut`` consecutive losses or when drawdown from peak
     exceeds ``drawdown_deleverage_pct``."""
-    cap = _dec(cfg.leverage_cap)
+    x = cfg.leverage_cap  # _dec(x), its memo read inline (as in gate): this runs on every entry
+    d = _DEC_GET(x) if x.__class__ is float else None
+    cap = _dec(x) if d is None else d
     lev, why = cap, "leverage_cap"
     if atr_pct is not None:
         band = 0
         for edge in cfg.vol_band_atr_pct:
             if atr_pct >= edge:
                 band += 1
-        band_lev = _dec(cfg.vol_band_leverage[band])
+        x = cfg.vol_band_leverage[band]
+        d = _DEC_GET(x) if x.__class__ is float else None
+        band_lev = _dec(x) if d is None else d
         if band_lev < lev:
             lev, why = band_lev, f"ATR {atr_pct:.2f}% band"
-    rate = _win_rate_below_floor(cfg, closed_trades, winning_trades)  # win_rate_cap, its text only when it applies
+    # win_rate_cap, its text only when it applies; no call while the floor is off or too few trades are closed
+    rate = (_win_rate_below_floor(cfg, closed_trades, winning_trades)
+            if cfg.win_rate_floor_pct > 0 and closed_trades >= cfg.win_rate_min_trades else None)
     if rate is not None:
         wr_cap = _dec(cfg.win_rate_leverage_cap)
         if wr_cap < lev:
@@ -292,11 +308,12 @@ def gate(
         return f"max open positions reached ({open_count}/{cfg.max_open_positions})", ZERO, ZERO, ()
 
     if target_move_pct is not None:
-        costs_pct, costs_why = expected_costs_pct(cfg, side, funding_rate)
+        fees_pct, slip_pct, funding_pct = _cost_parts_pct(cfg, side, funding_rate)  # expected_costs_pct
+        costs_pct = fees_pct + slip_pct + funding_pct
         if target_move_pct <= costs_pct * cfg.cost_edge_multiple:
             return (
                 f"expected move {target_move_pct:.3f}% does not exceed {cfg.cost_edge_multiple:g} x costs "
-                f"{costs_pct:.3f}% ({costs_why})"
+                f"{costs_pct:.3f}% ({_costs_why(cfg, fees_pct, slip_pct, funding_pct)})"
             ), ZERO, ZERO, ()
 
     lev, lev_why = allowed_leverage(cfg, atr_pct, consecutive_losses, drawdown_pct, closed_trades, winning_trades)
@@ -304,10 +321,13 @@ def gate(
     if sizing == "risk":
         if stop is None or stop == price:
             return "risk-based sizing needs a stop price distinct from the entry price", ZERO, ZERO, ()
+        x = cfg.risk_per_trade_pct
+        d = _DEC_GET(x) if x.__class__ is float else None
+        risk_pct = _dec(x) if d is None else d
         if inst.is_linear:
-            size = equity * _dec(cfg.risk_per_trade_pct) / _HUNDRED / abs(price - stop)
+            size = equity * risk_pct / _HUNDRED / abs(price - stop)
         else:  # inverse: USD contracts whose coin loss at the stop, in USD, is the risk budget
-            size = equity * _dec(cfg.risk_per_trade_pct) / _HUNDRED / stop_loss_usd_per_contract(inst, price, stop)
+            size = equity * risk_pct / _HUNDRED / stop_loss_usd_per_contract(inst, price, stop)
     else:
         x = cfg.fixed_fraction_pct  # _dec(x), its memo read inline (as below): this runs on every entry
         d = _DEC_GET(x) if x.__class__ is float else None

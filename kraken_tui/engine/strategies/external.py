@@ -17,12 +17,11 @@ Must not import: textual, numpy, risk or execution modules.
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from kraken_tui.domain import Candle
 from kraken_tui.errors import DataFileError
@@ -31,9 +30,19 @@ from ..signals import MarketView, Signal, SignalSide
 from ._base import StrategyBase
 from ._params import Param
 
+if TYPE_CHECKING:
+    from logging import Logger
+
 __all__ = ["ExternalOutcome", "ExternalSignals", "parse_signal_line"]
 
-log = logging.getLogger(__name__)
+
+def _log() -> Logger:
+    """This module's logger, ``logging`` imported on first use (a backtest without external signals never
+    logs here, and importing ``logging`` is a measurable part of a short command's start-up)."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 MAX_LINE_CHARS = 65_536
 MAX_PENDING_SYMBOLS = 256
@@ -152,17 +161,17 @@ class ExternalSignals(StrategyBase):
             try:
                 self.listener(outcome)
             except Exception:
-                log.exception("external signal listener failed")
+                _log().exception("external signal listener failed")
 
     def _drop(self, reason: str, sig: Signal | None = None, source: str = "", line_no: int | None = None) -> None:
         self.dropped.append(reason)
-        log.info("external signal dropped: %s", reason)
+        _log().info("external signal dropped: %s", reason)
         self._tell(ExternalOutcome(source, line_no, sig, reason))
 
     def reject(self, reason: str, *, source: str, line_no: int | None = None) -> None:
         """A line refused before parsing (e.g. a webhook request with a bad secret): counted and reported."""
         self.errors += 1
-        log.warning("external signal refused from %s: %s", source, reason)
+        _log().warning("external signal refused from %s: %s", source, reason)
         self._tell(ExternalOutcome(source, line_no, None, reason))
 
     def load_history(self, lines: Iterable[str], *, source: str) -> int:
@@ -199,7 +208,7 @@ class ExternalSignals(StrategyBase):
             sig = parse_signal_line(line, source=source, line_no=line_no)
         except DataFileError as exc:
             self.errors += 1
-            log.warning("bad external signal line: %s", exc)
+            _log().warning("bad external signal line: %s", exc)
             self._tell(ExternalOutcome(source, line_no, None, str(exc)))
             return None
         return self._queue(_with_source(sig, source), source, line_no)

@@ -26,7 +26,6 @@ Must not import: textual, numpy, sklearn (the model's own pickle imports it), ri
 from __future__ import annotations
 
 import math
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,6 +55,8 @@ def load_model(path: Path, timeframe: str, key: str = _KEY) -> dict[str, Any]:
     """
     if not str(path):
         raise ConfigError(key, "", "the path of a model file written by kraken-tui train")
+    import pickle  # here: a run that loads no model (the default ensemble) does not import it
+
     try:
         with open(path, "rb") as fh:
             doc = pickle.load(fh)
