@@ -3,8 +3,8 @@
 Owns: ordering, batching, transactions, back-pressure, retry and drain-on-shutdown of journal writes, and the
 priority lane (``flush_now``).
 Producers call ``await writer.write(record)`` (or ``write_nowait`` from synchronous code): the record is
-validated, encoded and packed (``_pack``: bytes, nothing for the garbage collector to walk) on the spot (a bad
-record raises at the call site) and put on the queue; that returns
+validated, encoded and, behind a backlog of ``_PACK_FROM`` queued records, packed (``_pack``: bytes, nothing for
+the garbage collector to walk) on the spot (a bad record raises at the call site) and put on the queue; that returns
 at once unless the queue is full, so the engine never waits on disk. When the queue is full the producer
 waits for room (back-pressure): nothing is ever dropped. The writer task takes everything queued (up to
 ``batch_max`` records), hands it to the writer's own thread, which runs the whole transaction (BEGIN, the
@@ -253,7 +253,9 @@ class JournalWriter:
         stmts = encode(record, self._run_id)
         if isinstance(record, RunStopped):
             self._run_id = None
-        return _pack(stmts)  # bytes: nothing in the queue for the garbage collector to walk
+        if self._queue.qsize() < _PACK_FROM:  # a short queue: the statements as they are (nothing to walk)
+            return tuple(stmts)
+        return _pack(stmts)  # a backlog: bytes, nothing in the queue for the garbage collector to walk
 
     async def write(self, record: JournalRecord) -> None:
         """Queue one record. Returns without waiting on disk unless the queue is full.
@@ -643,6 +645,9 @@ def _resolve(futures: Sequence[asyncio.Future[None]], outcome: asyncio.Future[No
                 fut.set_exception(exc)
 
 
+#: Records queued before a new one is packed (``_pack``): a queue shorter than this is nothing for the garbage
+#: collector to walk, and a record the priority lane takes at once (an intent) skips packing and unpacking.
+_PACK_FROM = 32
 #: SQL text <-> small id for ``_pack`` (the encoder's statements are a fixed set of constants).
 _SQL_IDS: dict[str, int] = {}
 _SQL_TEXTS: list[str] = []
