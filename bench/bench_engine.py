@@ -63,6 +63,7 @@ from kraken_tui.domain import Account, Candle, PublicTrade, Side, Ticker  # noqa
 from kraken_tui.engine import decisions as decisions_mod  # noqa: E402
 from kraken_tui.engine.core import Engine  # noqa: E402
 from kraken_tui.engine.decide import decide  # noqa: E402
+from kraken_tui.engine.jobs import JobQueue  # noqa: E402
 from kraken_tui.engine.market import MarketState  # noqa: E402
 from kraken_tui.engine.risk import AccountSnapshot  # noqa: E402
 from kraken_tui.engine.signals import Signal, SignalSide  # noqa: E402
@@ -82,10 +83,11 @@ SYM = "PF_XBTUSD"
 D = Decimal
 
 #: The steps of one order, in the order they happen on the current code (``Spans``).
-STEPS = ("signal", "job", "decided", "intent", "commit asked", "signed", "durable", "handed to HTTP", "written")
+STEPS = ("signal", "queued", "job", "decided", "intent", "commit asked", "signed", "durable", "handed to HTTP", "written")
 STEP_TEXT = {
     "signal": "event -> market state -> strategy signal",
-    "job": "signal -> decision job starts (job worker hop)",
+    "queued": "signal -> decision job queued (SIGNAL event emitted)",
+    "job": "-> decision job starts (job worker hop)",
     "decided": "decide: basis guard + risk gate",
     "intent": "orders + cliOrdIds + intent record built, encoded",
     "commit asked": "-> priority commit asked for",
@@ -182,6 +184,7 @@ def _instrumented() -> Iterator[None]:
         return f
 
     wrap(decisions_mod, "decide", after("decided"))
+    wrap(JobQueue, "submit", after("queued"))
     wrap(decisions_mod.Decisions, "act", act)
     wrap(JournalWriter, "write", write)
     wrap(JournalWriter, "commit_now", commit_now)

@@ -272,9 +272,12 @@ class IntentRecord:
         _ts("ts_ms", self.ts_ms)
         _text("cli_ord_id", self.cli_ord_id)
         _text("symbol", self.symbol)
-        object.__setattr__(self, "side", Side(self.side))
-        object.__setattr__(self, "order_type", OrderType(self.order_type))
-        object.__setattr__(self, "purpose", IntentPurpose(self.purpose))
+        if type(self.side) is not Side:  # the engine's records carry the enums already
+            object.__setattr__(self, "side", Side(self.side))
+        if type(self.order_type) is not OrderType:
+            object.__setattr__(self, "order_type", OrderType(self.order_type))
+        if type(self.purpose) is not IntentPurpose:
+            object.__setattr__(self, "purpose", IntentPurpose(self.purpose))
         _dec("size", self.size, positive=True)
         _dec("limit_price", self.limit_price, positive=True, optional=True)
         _dec("stop_price", self.stop_price, positive=True, optional=True)

@@ -3,8 +3,8 @@
 Owns: ordering, batching, transactions, back-pressure, retry and drain-on-shutdown of journal writes, and the
 priority lane (``flush_now``).
 Producers call ``await writer.write(record)`` (or ``write_nowait`` from synchronous code): the record is
-validated, encoded and packed (``_pack``: bytes, nothing for the garbage collector to walk) on the spot (a bad
-record raises at the call site) and put on the queue; that returns
+validated, encoded and, behind a backlog of ``_PACK_FROM`` queued records, packed (``_pack``: bytes, nothing for
+the garbage collector to walk) on the spot (a bad record raises at the call site) and put on the queue; that returns
 at once unless the queue is full, so the engine never waits on disk. When the queue is full the producer
 waits for room (back-pressure): nothing is ever dropped. The writer task takes everything queued (up to
 ``batch_max`` records), hands it to the writer's own thread, which runs the whole transaction (BEGIN, the
@@ -204,6 +204,7 @@ class JournalWriter:
             finally:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
+            conn.execute(_BUSY_LANE)  # the connection's resting busy timeout: the priority lane's (_BUSY_LANE)
 
         await asyncio.to_thread(probe)
 
@@ -252,7 +253,9 @@ class JournalWriter:
         stmts = encode(record, self._run_id)
         if isinstance(record, RunStopped):
             self._run_id = None
-        return _pack(stmts)  # bytes: nothing in the queue for the garbage collector to walk
+        if self._queue.qsize() < _PACK_FROM:  # a short queue: the statements as they are (nothing to walk)
+            return tuple(stmts)
+        return _pack(stmts)  # a backlog: bytes, nothing in the queue for the garbage collector to walk
 
     async def write(self, record: JournalRecord) -> None:
         """Queue one record. Returns without waiting on disk unless the queue is full.
@@ -359,17 +362,14 @@ class JournalWriter:
         if conn is None:
             _resolve(waiters, _failed(JournalError(str(self.path), "the journal writer is closed")))
             return result
-        try:  # nothing else uses the connection now (the thread is idle); another process's lock: not waited on
+        try:  # nothing else uses the connection now (the thread is idle); another process's lock: waited on for
+            # _LANE_BUSY_MS only, the busy timeout the connection rests at between the thread's transactions
             if stmts:
-                conn.execute(f"PRAGMA busy_timeout={_LANE_BUSY_MS}")
-                try:
-                    start = self._alongside(alongside)
-                    if start is None:
-                        _transaction(conn, stmts, False)
-                    else:
-                        _transaction(conn, stmts, False, start)
-                finally:
-                    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                start = self._alongside(alongside)
+                if start is None:
+                    _transaction(conn, stmts, False)
+                else:
+                    _transaction(conn, stmts, False, start)
         except sqlite3.Error:  # keep the records: committed (retried, reported) by the writer thread
             self._hand_to_thread(stmts, waiters, n_records)
             return result
@@ -597,6 +597,11 @@ def _failed(exc: BaseException) -> asyncio.Future[None]:
 #: own transaction waits for another process's write lock, ms; past either it hands its records to the thread.
 _LANE_WAIT_S = 0.05
 _LANE_BUSY_MS = 20
+#: The writer connection's busy timeout at rest, between the writer thread's transactions: the priority lane's
+#: (no statement around its COMMIT); each transaction of the writer thread runs at ``db.BUSY_TIMEOUT_MS``
+#: (``_thread_transaction``).
+_BUSY_LANE = f"PRAGMA busy_timeout={_LANE_BUSY_MS}"
+_BUSY_THREAD = f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"
 #: The writer thread checkpoints the WAL (PASSIVE) after every this many of its transactions; SQLite's own
 #: automatic checkpoint is off on the writer's connection so that it never runs inside a priority commit
 #: (``commit_now``, on the loop thread).
@@ -613,13 +618,19 @@ def _open_writer(path: Path, synchronous: str) -> sqlite3.Connection:
 def _thread_transaction(conn: sqlite3.Connection, stmts: list[_Packed], one_by_one: bool,
                         checkpoint: bool) -> list[_Refusal]:
     """In the writer thread: ``_transaction``, then a PASSIVE WAL checkpoint when ``checkpoint`` (its failure
-    is logged: the WAL only grows until the next one)."""
-    refused = _transaction(conn, stmts, one_by_one)
-    if checkpoint:
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error as exc:
-            log.warning("journal checkpoint failed (retried later): %s", exc)
+    is logged: the WAL only grows until the next one). It waits up to ``db.BUSY_TIMEOUT_MS`` for another
+    process's lock, and leaves the connection at the priority lane's busy timeout (``_BUSY_LANE``)."""
+    conn.execute(_BUSY_THREAD)
+    try:
+        refused = _transaction(conn, stmts, one_by_one)
+        if checkpoint:
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:
+                log.warning("journal checkpoint failed (retried later): %s", exc)
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute(_BUSY_LANE)
     return refused
 
 
@@ -634,6 +645,9 @@ def _resolve(futures: Sequence[asyncio.Future[None]], outcome: asyncio.Future[No
                 fut.set_exception(exc)
 
 
+#: Records queued before a new one is packed (``_pack``): a queue shorter than this is nothing for the garbage
+#: collector to walk, and a record the priority lane takes at once (an intent) skips packing and unpacking.
+_PACK_FROM = 32
 #: SQL text <-> small id for ``_pack`` (the encoder's statements are a fixed set of constants).
 _SQL_IDS: dict[str, int] = {}
 _SQL_TEXTS: list[str] = []

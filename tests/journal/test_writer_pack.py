@@ -41,3 +41,28 @@ def test_a_packed_record_is_untracked_bytes_and_an_enum_parameter_keeps_the_tupl
     kept = writer_mod._pack(odd)
     assert kept == tuple(odd) and writer_mod._unpack([kept])[0][1][0] is Kind.A
     assert writer_mod._unpack([writer_mod._pack(encode(RunStarted("r", 1, "paper", "h", "v"), None))])[0][1][0] == "r"
+
+
+async def test_records_behind_a_backlog_are_packed_and_a_short_queue_keeps_them_as_statements(tmp_path):
+    """The first ``_PACK_FROM`` queued records stay statements (an intent taken at once by the priority lane
+    skips packing); from there on each record is packed; all of them commit, in order."""
+    from kraken_tui.journal.db import open_db
+    from kraken_tui.journal.queries import load_fills
+    from kraken_tui.journal.writer import JournalWriter
+
+    w = JournalWriter(tmp_path / "j.sqlite", linger_s=0)
+    await w.start()
+    w.write_nowait(RunStarted("r", 1, "paper", "h", "v"))
+    n = writer_mod._PACK_FROM + 5
+    for i in range(n):
+        w.write_nowait(fill(f"f{i}", "PF_XBTUSD", "buy", "1", "100", i))
+    queued = list(w._queue._queue)  # type: ignore[attr-defined]  # nothing taken yet: no await since
+    kinds = [type(item) for item in queued]
+    assert kinds == [tuple] * writer_mod._PACK_FROM + [bytes] * (n + 1 - writer_mod._PACK_FROM)
+    await w.commit_now()
+    await w.close()
+    conn = open_db(tmp_path / "j.sqlite", create=False)
+    try:
+        assert [f.fill_id for f in load_fills(conn)] == [f"f{i}" for i in range(n)]
+    finally:
+        conn.close()

@@ -174,3 +174,33 @@ async def test_a_job_alongside_the_commit_runs_on_the_writer_thread_once_its_row
     await w.commit_now(boom)
     await w.close()
     assert _fill_ids(path) == ["j1", "j2"]
+
+
+async def test_another_process_lock_holds_the_lane_briefly_and_the_thread_waits_it_out(tmp_path):
+    """The priority lane waits ``_LANE_BUSY_MS`` at most for another connection's write lock (then its records go
+    to the writer thread); the writer thread waits out a lock shorter than ``db.BUSY_TIMEOUT_MS`` without
+    reporting a failure; the connection's busy timeout is the lane's again after each thread transaction."""
+    errors = []
+    w = JournalWriter(tmp_path / "j.sqlite", on_error=errors.append, linger_s=0)
+    await w.start()
+    await w.write(RUN)
+    await w.flush()  # one thread transaction ran: the lane's busy timeout is back
+    other = sqlite3.connect(tmp_path / "j.sqlite", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process's write lock
+    try:
+        w.write_nowait(fill("q0", "PF_XBTUSD", "buy", "1", "100", 0))
+        loop = asyncio.get_running_loop()
+        t = loop.time()
+        done = w.commit_now()
+        blocked_s = loop.time() - t
+        assert not done.done()  # handed to the writer thread, which waits for the lock
+        assert blocked_s < 1.0  # the lane gave up after _LANE_BUSY_MS, not BUSY_TIMEOUT_MS (5 s)
+        await asyncio.sleep(0.3)  # the thread keeps waiting for the lock (longer than the lane's timeout)
+        assert not done.done()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await asyncio.wait_for(done, 10)
+    assert errors == [] and _fill_ids(tmp_path / "j.sqlite") == ["q0"]
+    assert w._conn is not None and w._conn.execute("PRAGMA busy_timeout").fetchone()[0] == writer_mod._LANE_BUSY_MS
+    await w.close()
