@@ -21,7 +21,7 @@ from kraken_tui.domain import Instrument, to_decimal
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.decide import Close, Enter, Ignore, Reject, decide
-from kraken_tui.engine.execution import Executor, make_signal_id
+from kraken_tui.engine.execution import Executor, make_signal_id, not_sent_reason
 from kraken_tui.engine.facade import EventKind, Severity, SignalView
 from kraken_tui.engine.indicators import ATR
 from kraken_tui.engine.market import MarketState, SeriesCandle
@@ -139,8 +139,8 @@ class Decisions:
                                  f"the {left} position did not fill", symbol=sym, severity=Severity.WARNING,
                                  data={"signal_id": sid})
                     continue
-                await self.flow.enter(a, sid)
-                done.append("entry sent")
+                unsent = not_sent_reason(await self.flow.enter(a, sid))
+                done.append("entry sent" if unsent is None else f"entry not sent: {unsent}")
             elif isinstance(a, Reject):
                 rejection = a.reason
                 done.append("rejected")

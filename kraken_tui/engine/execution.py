@@ -60,10 +60,21 @@ from kraken_tui.journal.encode import JournalRecord
 from kraken_tui.journal.records import IntentPurpose, IntentRecord
 from kraken_tui.kraken.rest_orders import BatchSend
 
-__all__ = ["EXPOSURE_PURPOSES", "ClientOrderIds", "Executor", "JournalSink", "intent_purpose", "make_signal_id"]
+__all__ = ["EXPOSURE_PURPOSES", "NOT_SENT", "ClientOrderIds", "Executor", "JournalSink", "intent_purpose",
+           "make_signal_id", "not_sent_reason"]
 
 #: The intent purposes that add exposure (``may_add_exposure`` is asked for them; exits never are).
 EXPOSURE_PURPOSES = frozenset({IntentPurpose.ENTRY, IntentPurpose.ADD})
+#: How the error of a result ``may_add_exposure`` refused begins (``not_sent_reason``).
+NOT_SENT = "not sent: "
+
+
+def not_sent_reason(result: OrderResult | None) -> str | None:
+    """The reason an order was refused unsent by ``Executor.may_add_exposure`` (``flatten in progress``...), None
+    for any other result (sent, refused by the exchange, or no result)."""
+    if result is None or result.raw_status != "refused" or not (result.error or "").startswith(NOT_SENT):
+        return None
+    return (result.error or "")[len(NOT_SENT):]
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +246,7 @@ class Executor:
                 await self._journal(intent)
             why = reason if purpose in EXPOSURE_PURPOSES else f"its entry was not sent ({reason})"
             result = OrderResult(status=OrderStatus.UNRECOGNISED, cli_ord_id=cid, received_ts_ms=self.clock_ms(),
-                                 raw_status="refused", error=f"not sent: {why}")
+                                 raw_status="refused", error=f"{NOT_SENT}{why}")
             await self._journal(result)
             out.append(result)
         log.warning("not sent (%s): %s", reason, ", ".join(r.cli_ord_id or "" for r, _ in orders))

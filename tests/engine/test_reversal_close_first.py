@@ -105,3 +105,20 @@ def test_reversal_skips_the_entry_when_a_flatten_or_pause_began_during_its_close
     assert d.signals[-1].action == f"exit sent; entry skipped: engine {state.value}: F F"
     assert f"entry skipped: engine {state.value}" in written[-1].action  # type: ignore[attr-defined]
     assert any(k is EventKind.RISK_REJECTION for k, _ in events)
+
+
+def test_an_entry_the_executor_did_not_send_is_recorded_not_sent(monkeypatch):
+    from kraken_tui.domain import OrderResult, OrderStatus
+
+    monkeypatch.setattr(decisions_mod, "decide", lambda *a, **k: [Enter.__new__(Enter)])
+    d, flow, written = _decisions(close_fills=True)
+
+    async def refused(act: Enter, signal_id: str) -> OrderResult:  # F F landed between the decision and the send
+        flow.sent.append("enter")
+        return OrderResult(OrderStatus.UNRECOGNISED, cli_ord_id="kt-e", raw_status="refused",
+                           error="not sent: flatten in progress")
+
+    flow.enter = refused  # type: ignore[method-assign]
+    asyncio.run(d.act(Signal(symbol=SYM, side=SignalSide.LONG, confidence=1.0, reason="ema cross up"), "sid"))
+    assert d.signals[-1].action == "entry not sent: flatten in progress"
+    assert written[-1].action == "entry not sent: flatten in progress"  # type: ignore[attr-defined]
