@@ -108,8 +108,8 @@ from kraken_tui.kraken.rest_orders import BatchSend
 from kraken_tui.wording import counted
 
 __all__ = ["ENTRY_WORK_PREFIXES", "FLATTEN_DURABLE_WAIT_S", "FLATTEN_IN_PROGRESS", "FLATTEN_WAIT_JOB_S", "MAX_BATCH",
-           "CloseRecorder", "EngineFlatten", "ExposureWork", "OrderWork", "RestingOrders", "close_requests", "flatten_account", "may_open_position",
-           "round_tag"]
+           "CloseRecorder", "EngineFlatten", "ExposureWork", "OrderWork", "RestingOrders", "close_requests",
+           "flatten_account", "may_open_position", "round_tag"]
 
 log = logging.getLogger(__name__)
 
