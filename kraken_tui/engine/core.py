@@ -160,7 +160,7 @@ class Engine:
 
         self.clock = EngineClock(data_clock)
         self.events = EventHub(self.clock.now_ms)
-        self.jobs = JobQueue(self._job_failed, self.progress.set)
+        self.jobs = JobQueue(self._job_failed, self._job_done)
         out = self.journal_out = JournalOutlet(journal, self.events.emit)
         self.io = EngineIO(self.events.emit, self.clock.now_ms, out.write, out.write_soon, self.jobs.submit)
         self.executor = Executor(client, journal, self.now_ms, durable=durable_intents)
@@ -205,7 +205,8 @@ class Engine:
                                        journal=self.io.write, settle=out.settle,
                                        journal_intent=lambda req: self.io.write(flatten_intent(self.now_ms(), req)),
                                        journal_intent_now=lambda req: self.io.write_soon(
-                                           flatten_intent(self.now_ms(), req)))
+                                           flatten_intent(self.now_ms(), req)), exposure=self.executor)
+        self.executor.may_add_exposure = self.flattener.exposure_refusal  # no entry leaves once a flatten began
         self.manual_desk = ManualDesk(self.io, cfg=cfg, run_id=run_id, sm=self.sm, account=self.account,
                                       market=self.market, instruments=self.instruments, executor=self.executor,
                                       flow=self.flow, risk_account=self.watch.risk_account, record=self.controls.record)
@@ -230,6 +231,11 @@ class Engine:
             is_external=self.rec.is_external, purposes=self.flow.order_purposes, signals=self.decisions.signals,
             events=self.events.recent, feed=self.feed.view, client=client)
         self.snapshots.warmup = WarmupSpec(self.strategy.series, self.strategy.timeframe, self.strategy.warmup_bars)
+
+    def _job_done(self) -> None:
+        """After every job: the entries it sent are the exchange's to report (``Executor.settle_exposure``)."""
+        self.executor.settle_exposure()
+        self.progress.set()
 
     # ------------------------------------------------------------------ clock and read-outs
     def now_ms(self) -> int:

@@ -4,7 +4,8 @@ Owns: ``Decisions``: ``on_candles`` (the strategy runs on every closed candle of
 the ATR of the signal timeframe is kept for the volatility sizing), ``on_signal`` (the signal is published
 and its decision queued on the engine's job worker, so it is made on the state at the time the job runs),
 the decision itself (``decide`` with the risk gate's account snapshot; closes first, and a reversal's entry
-only once its close left the position flat) and the
+only once its close left the position flat and the operator state still allows entries: a flatten or a pause
+that began while the close was awaited skips it) and the
 ``SignalRecord`` journaled for every signal with the action taken.
 Units: prices USD, sizes contracts, times UTC ms (the engine clock).
 Must not import: textual, the client.
@@ -20,7 +21,7 @@ from kraken_tui.domain import Instrument, to_decimal
 from kraken_tui.engine.account import AccountTracker
 from kraken_tui.engine.context import EngineIO
 from kraken_tui.engine.decide import Close, Enter, Ignore, Reject, decide
-from kraken_tui.engine.execution import Executor, make_signal_id
+from kraken_tui.engine.execution import Executor, make_signal_id, not_sent_reason
 from kraken_tui.engine.facade import EventKind, Severity, SignalView
 from kraken_tui.engine.indicators import ATR
 from kraken_tui.engine.market import MarketState, SeriesCandle
@@ -121,6 +122,14 @@ class Decisions:
                 done.append("exit sent")
                 closed_first = True
             elif isinstance(a, Enter):
+                moved = closed_first and self.sm.state is not OperatorState.RUNNING
+                now_blocked = self.sm.entry_rejection_reason() if moved else None
+                if now_blocked is not None:
+                    # the state moved while the close was awaited (a flatten began, a pause): no entry now
+                    done.append(f"entry skipped: {now_blocked}")
+                    self.io.emit(EventKind.RISK_REJECTION, f"{sym} {sig.side.value} entry skipped after the close: "
+                                 f"{now_blocked}", symbol=sym, severity=Severity.WARNING, data={"signal_id": sid})
+                    continue
                 left = self.account.signed_size(sym)
                 if closed_first and left != 0:
                     # the reversal's close was refused, lost or not filled yet: entering now would net against
@@ -130,8 +139,8 @@ class Decisions:
                                  f"the {left} position did not fill", symbol=sym, severity=Severity.WARNING,
                                  data={"signal_id": sid})
                     continue
-                await self.flow.enter(a, sid)
-                done.append("entry sent")
+                unsent = not_sent_reason(await self.flow.enter(a, sid))
+                done.append("entry sent" if unsent is None else f"entry not sent: {unsent}")
             elif isinstance(a, Reject):
                 rejection = a.reason
                 done.append("rejected")

@@ -30,15 +30,23 @@ resolved and never "failed"; spec §4.10-§4.16):
   tell, the cliOrdId stays in ``unresolved`` and the caller blocks entries until reconciliation.
 - A definite refusal (an ``ExchangeError`` raised by the client: nothing was placed) comes back as an
   ``OrderResult`` with status ``UNRECOGNISED``, ``raw_status="refused"`` and the error text.
+- No new exposure once a flatten has begun: ``may_add_exposure`` (the engine wires ``EngineFlatten.exposure_refusal``:
+  FLATTENING, HALTED) is asked for every entry and add before its intent is written and again at the last moment
+  before its bytes leave (after the commit). When it gives a reason nothing is sent: the intent is journaled with a
+  ``refused`` result (``UNRECOGNISED``, ``raw_status="refused"``, error ``not sent: <reason>``, the record of an
+  order that placed nothing), the caller gets that result, and the orders batched with it (the entry's stop) are
+  not sent either. Exits (closes, stops, take-profits, cancels, edits) are never asked. ``exposure_landing``
+  says whether an entry or add may have left during the order work in flight (the flatten waits only for that).
 Must not import: textual, the UI.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
@@ -52,7 +60,21 @@ from kraken_tui.journal.encode import JournalRecord
 from kraken_tui.journal.records import IntentPurpose, IntentRecord
 from kraken_tui.kraken.rest_orders import BatchSend
 
-__all__ = ["ClientOrderIds", "Executor", "JournalSink", "intent_purpose", "make_signal_id"]
+__all__ = ["EXPOSURE_PURPOSES", "NOT_SENT", "ClientOrderIds", "Executor", "JournalSink", "intent_purpose",
+           "make_signal_id", "not_sent_reason"]
+
+#: The intent purposes that add exposure (``may_add_exposure`` is asked for them; exits never are).
+EXPOSURE_PURPOSES = frozenset({IntentPurpose.ENTRY, IntentPurpose.ADD})
+#: How the error of a result ``may_add_exposure`` refused begins (``not_sent_reason``).
+NOT_SENT = "not sent: "
+
+
+def not_sent_reason(result: OrderResult | None) -> str | None:
+    """The reason an order was refused unsent by ``Executor.may_add_exposure`` (``flatten in progress``...), None
+    for any other result (sent, refused by the exchange, or no result)."""
+    if result is None or result.raw_status != "refused" or not (result.error or "").startswith(NOT_SENT):
+        return None
+    return (result.error or "")[len(NOT_SENT):]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +104,8 @@ class Executor:
         resolve_attempts: how many times ``resolve_unknown`` is asked before giving up (never re-sent).
         resolve_backoff_s: first wait between attempts, seconds; doubles each attempt.
         sleep: async sleep (tests pass a fake).
+        may_add_exposure: asked before an entry or add is journaled and again right before it is sent; returns
+            None when it may go, else the reason it may not (module docstring). None: never asked.
 
     Attributes:
         intents: cliOrdId -> the IntentRecord sent in this run.
@@ -103,6 +127,7 @@ class Executor:
         resolve_attempts: int = 5,
         resolve_backoff_s: float = 0.2,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        may_add_exposure: Callable[[], str | None] | None = None,
     ) -> None:
         self.client = client
         self.journal = journal
@@ -117,6 +142,10 @@ class Executor:
         self.sent = 0
         self.live: dict[str, KnownOrder] = {}
         self._adopted: dict[str, IntentPurpose] = {}
+        self.may_add_exposure = may_add_exposure
+        """None, or the guard asked for entries and adds (module docstring); None from it: may send."""
+        self._exposure_sending = 0  # entry/add requests handed to the client whose call has not returned
+        self._exposure_sent = False  # an entry/add left since the last ``settle_exposure``
         self.sign_during_fsync = True
         """Hand the prepared request's building and signing to the journal's writer thread during the intent's
         fsync (module docstring); False: built and signed on the loop after the commit (``bench_engine``
@@ -161,6 +190,68 @@ class Executor:
             return self._adopted.get(cli_ord_id or "")
         return intent.purpose
 
+    # ------------------------------------------------------------------ no new exposure during a flatten
+    @property
+    def exposure_landing(self) -> bool:
+        """True while an entry or add request is being sent, and from then until ``settle_exposure``: the order
+        work in flight may have opened a position the exchange has not reported yet (engine.flatten waits for
+        such work only)."""
+        return self._exposure_sending > 0 or self._exposure_sent
+
+    def settle_exposure(self) -> None:
+        """The order work that sent entries or adds ended (the engine calls it after each job): their
+        positions are the exchange's to report now (``exposure_landing`` False unless a send is in progress)."""
+        self._exposure_sent = False
+
+    def _exposure_refusal(self, purposes: Sequence[IntentPurpose]) -> str | None:
+        """Why the orders of these ``purposes`` may not be sent now: the guard's reason when one adds exposure,
+        else None. A guard that raises refuses (its error is the reason): no entry leaves on a broken guard."""
+        guard = self.may_add_exposure
+        if guard is None or not any(p in EXPOSURE_PURPOSES for p in purposes):
+            return None
+        try:
+            return guard()
+        except Exception as exc:
+            log.exception("may_add_exposure failed; the entry is not sent")
+            return f"exposure guard failed ({type(exc).__name__}: {exc})"
+
+    def _sending(self, purposes: Sequence[IntentPurpose]) -> contextlib.AbstractContextManager[None]:
+        """Count an entry/add send in progress (``exposure_landing``) around the call that sends it."""
+        if not any(p in EXPOSURE_PURPOSES for p in purposes):
+            return contextlib.nullcontext()
+        return self._exposure_send()
+
+    @contextlib.contextmanager
+    def _exposure_send(self) -> Iterator[None]:
+        self._exposure_sending += 1
+        self._exposure_sent = True
+        try:
+            yield
+        finally:
+            self._exposure_sending -= 1
+
+    async def _not_sent(self, orders: Sequence[tuple[OrderRequest, IntentPurpose]], reason: str,
+                        signal_id: str | None, *, journaled: bool) -> list[OrderResult]:
+        """Refuse ``orders`` unsent (``may_add_exposure`` gave ``reason``): their intents journaled (unless
+        ``journaled`` already) with a ``refused`` result each; one result per order, in order."""
+        out = []
+        for req, purpose in orders:
+            cid = req.cli_ord_id or ""
+            if not journaled:
+                intent = IntentRecord(ts_ms=self.clock_ms(), cli_ord_id=cid, symbol=req.symbol, side=req.side,
+                                      size=req.size, order_type=req.order_type, purpose=purpose,
+                                      limit_price=req.limit_price, stop_price=req.stop_price,
+                                      reduce_only=req.reduce_only, signal_id=signal_id)
+                self.intents[cid] = intent
+                await self._journal(intent)
+            why = reason if purpose in EXPOSURE_PURPOSES else f"its entry was not sent ({reason})"
+            result = OrderResult(status=OrderStatus.UNRECOGNISED, cli_ord_id=cid, received_ts_ms=self.clock_ms(),
+                                 raw_status="refused", error=f"{NOT_SENT}{why}")
+            await self._journal(result)
+            out.append(result)
+        log.warning("not sent (%s): %s", reason, ", ".join(r.cli_ord_id or "" for r, _ in orders))
+        return out
+
     async def _journal(self, record: JournalRecord) -> None:
         """Queue a record; a journal failure is logged, never raised into order handling."""
         try:
@@ -185,7 +276,8 @@ class Executor:
         """Journal the intent, send ``req`` once, resolve an unknown outcome (spec §4.10, §4.16).
 
         ``req.cli_ord_id`` must be set (use ``ids.make``). Returns the exchange's answer, the resolved
-        answer of an UNKNOWN one, or an UNKNOWN result when it could not be resolved (``unresolved``).
+        answer of an UNKNOWN one, or an UNKNOWN result when it could not be resolved (``unresolved``); an entry or
+        add ``may_add_exposure`` refuses is not sent: a ``refused`` result, error ``not sent: <reason>``.
 
         Raises:
             ValueError: ``req`` has no cliOrdId, or the same cliOrdId was already sent in this run.
@@ -197,6 +289,9 @@ class Executor:
             raise ValueError("every order needs a deterministic cliOrdId before it is sent")
         if cid in self.intents:
             raise ValueError(f"cliOrdId {cid} was already sent in this run; orders are never re-sent")
+        refusal = self._exposure_refusal((purpose,))  # before the intent is written (module docstring)
+        if refusal is not None:
+            return (await self._not_sent([(req, purpose)], refusal, signal_id, journaled=False))[0]
         intent = IntentRecord(
             ts_ms=self.clock_ms(),
             cli_ord_id=cid,
@@ -217,11 +312,15 @@ class Executor:
             prepared: Prepared[OrderResult] | None = (
                 await prepare(req, instrument=instrument, priority=priority) if prepare is not None else None)
             await self._durable(prepared, purpose in (IntentPurpose.ENTRY, IntentPurpose.ADD), f"{purpose.value} {cid}")
+            refusal = self._exposure_refusal((purpose,))  # the last moment before the bytes leave
+            if refusal is not None:
+                return (await self._not_sent([(req, purpose)], refusal, signal_id, journaled=True))[0]
             self.sent += 1
-            if prepared is not None:
-                result = await prepared.send()  # the bytes leave here, after the commit (module docstring)
-            else:
-                result = await self.client.send_order(req, instrument=instrument, priority=priority)
+            with self._sending((purpose,)):
+                if prepared is not None:
+                    result = await prepared.send()  # the bytes leave here, after the commit (module docstring)
+                else:
+                    result = await self.client.send_order(req, instrument=instrument, priority=priority)
         except ExchangeError as exc:  # a definite refusal: nothing was placed
             result = OrderResult(status=OrderStatus.UNRECOGNISED, cli_ord_id=cid, raw_status="refused",
                                  error=str(exc))
@@ -247,7 +346,8 @@ class Executor:
         Same rules as ``submit`` for each order: every cliOrdId new in this run; the intents are committed
         (one flush) before the send; a lost answer is resolved per cliOrdId (never re-sent); a definite refusal
         of the whole request is an ``UNRECOGNISED`` "refused" result for each order. A client without
-        ``batch_order`` gets the orders one by one through ``submit``.
+        ``batch_order`` gets the orders one by one through ``submit``. When ``may_add_exposure`` refuses an
+        entry or add of the batch, no order of it is sent (each gets a ``refused`` "not sent" result).
 
         Returns:
             One result per order, in order.
@@ -259,15 +359,19 @@ class Executor:
         """
         if not orders:
             raise ValueError("submit_batch: no orders")
-        batch = getattr(self.client, "batch_order", None)
-        if batch is None:
-            return [await self.submit(r, p, signal_id=signal_id, instrument=instrument) for r, p in orders]
         cids = [r.cli_ord_id for r, _ in orders]
         if not all(cids) or len(set(cids)) != len(cids):
             raise ValueError(f"every order of a batch needs its own deterministic cliOrdId, got {cids}")
         for cid in cids:
             if cid in self.intents:
                 raise ValueError(f"cliOrdId {cid} was already sent in this run; orders are never re-sent")
+        purposes = [p for _, p in orders]
+        refusal = self._exposure_refusal(purposes)  # before the intents are written (module docstring)
+        if refusal is not None:
+            return await self._not_sent(orders, refusal, signal_id, journaled=False)
+        batch = getattr(self.client, "batch_order", None)
+        if batch is None:
+            return [await self.submit(r, p, signal_id=signal_id, instrument=instrument) for r, p in orders]
         for req, purpose in orders:
             intent = IntentRecord(ts_ms=self.clock_ms(), cli_ord_id=req.cli_ord_id or "", symbol=req.symbol,
                                   side=req.side, size=req.size, order_type=req.order_type, purpose=purpose,
@@ -282,8 +386,13 @@ class Executor:
                 await prepare(instructions, priority=False) if prepare is not None else None)
             await self._durable(prepared, any(p in (IntentPurpose.ENTRY, IntentPurpose.ADD) for _, p in orders),
                                 f"batch {cids}")
+            refusal = self._exposure_refusal(purposes)  # the last moment before the bytes leave
+            if refusal is not None:
+                return await self._not_sent(orders, refusal, signal_id, journaled=True)
             self.sent += len(orders)
-            results = list(await prepared.send() if prepared is not None else await batch(instructions, priority=False))
+            with self._sending(purposes):
+                results = list(await prepared.send() if prepared is not None
+                               else await batch(instructions, priority=False))
         except ExchangeError as exc:
             results = [OrderResult(status=OrderStatus.UNRECOGNISED, cli_ord_id=cid, raw_status="refused",
                                    error=str(exc)) for cid in cids]

@@ -22,7 +22,10 @@ A running engine's flatten (``EngineFlatten.flatten``; one at a time, a second c
    landing, and the stop rests until that position's close was answered): the position is closed the moment
    the exchange's feed reports it, while the job still places its take-profits. The job is awaited (at most
    ``FLATTEN_WAIT_JOB_S``) and the procedure below reads the account after it, so a position that job opened
-   is still closed.
+   is still closed. With the executor's guard in place (``exposure``: no entry or add is sent from FLATTENING
+   on, ``execution.Executor.may_add_exposure``) an entry job that sent none before FLATTENING can open no
+   position: it is not waited for (``waits_for_work``) and the flatten runs as with no work in flight; an entry
+   job whose entry already left (``exposure_landing``) is waited for as above.
 The steps up to handing FLATTENING's commit to the journal run synchronously in ``EngineFlatten.begin`` (the
 console's flatten key calls it from the key's handler): no turn of the event loop (market data, rendering)
 runs between the key and FLATTENING; the first request leaves on the turn its commit completes.
@@ -104,9 +107,9 @@ from kraken_tui.engine.reconcile import KnownOrder
 from kraken_tui.kraken.rest_orders import BatchSend
 from kraken_tui.wording import counted
 
-__all__ = ["ENTRY_WORK_PREFIXES", "FLATTEN_DURABLE_WAIT_S", "FLATTEN_WAIT_JOB_S", "MAX_BATCH", "CloseRecorder",
-           "EngineFlatten", "OrderWork", "RestingOrders", "close_requests", "flatten_account", "may_open_position",
-           "round_tag"]
+__all__ = ["ENTRY_WORK_PREFIXES", "FLATTEN_DURABLE_WAIT_S", "FLATTEN_IN_PROGRESS", "FLATTEN_WAIT_JOB_S", "MAX_BATCH",
+           "CloseRecorder", "EngineFlatten", "ExposureWork", "OrderWork", "RestingOrders", "close_requests",
+           "flatten_account", "may_open_position", "round_tag"]
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,10 @@ past it (a journal that cannot be written) the flatten goes on, with a CRITICAL 
 #: The names of the order work that may open a position (``JobQueue`` job names, by prefix): a signal's entry
 #: (``decisions``: ``signal <id>``) and the operator's manual order (``manual_desk``: ``manual <verb> <symbol>``).
 ENTRY_WORK_PREFIXES = ("signal ", "manual ")
+
+
+#: Why an entry or add is not sent while FLATTENING (``EngineFlatten.exposure_refusal``).
+FLATTEN_IN_PROGRESS = "flatten in progress"
 
 
 def may_open_position(job: str | None) -> bool:
@@ -444,6 +451,19 @@ class OrderWork(Protocol):
         ...
 
 
+class ExposureWork(Protocol):
+    """Whether the order work in flight may still open a position, as a flatten sees it (``execution.Executor``:
+    its ``may_add_exposure`` guard refuses every entry and add while FLATTENING or HALTED)."""
+
+    may_add_exposure: Callable[[], str | None] | None
+    """The guard asked before an entry or add is journaled and again right before it is sent (None: none)."""
+
+    @property
+    def exposure_landing(self) -> bool:
+        """True when an entry or add request may have left during the order work in flight."""
+        ...
+
+
 class RestingOrders(Protocol):
     """This run's resting orders as a flatten sees them (``execution.Executor``)."""
 
@@ -497,6 +517,10 @@ class EngineFlatten:
             None: nothing is awaited.
         wait_job_s: how long the order work in flight is awaited (``FLATTEN_WAIT_JOB_S``).
         durable_wait_s: how long ``settle`` is awaited (``FLATTEN_DURABLE_WAIT_S``).
+        exposure: the executor whose guard (``may_add_exposure``, wired to ``exposure_refusal``) refuses every
+            entry and add from FLATTENING on (``ExposureWork``): an entry job in flight that sent none by then
+            can open no position, so the flatten does not wait for it (``work_may_open``). None: every entry job
+            in flight is waited for.
 
     Attributes:
         progress: the latest ``FlattenProgress`` (None before the first flatten).
@@ -511,12 +535,14 @@ class EngineFlatten:
                  journal_intent: Callable[[OrderRequest], Awaitable[None]] | None = None,
                  settle: Callable[[], Awaitable[None]] | None = None,
                  wait_job_s: float = FLATTEN_WAIT_JOB_S, durable_wait_s: float = FLATTEN_DURABLE_WAIT_S,
-                 journal_intent_now: Callable[[OrderRequest], None] | None = None) -> None:
+                 journal_intent_now: Callable[[OrderRequest], None] | None = None,
+                 exposure: ExposureWork | None = None) -> None:
         self.client, self.sm, self.jobs, self.account = client, sm, jobs, account
         self.emit, self.now_ms, self.record_action = emit, now_ms, record_action
         self.known_positions, self.count_exit, self.wait_job_s = known_positions, count_exit, wait_job_s
         self.orders, self.journal, self.settle, self.durable_wait_s = orders, journal, settle, durable_wait_s
         self.journal_intent, self.journal_intent_now = journal_intent, journal_intent_now
+        self.exposure = exposure
         self._unanswered: dict[str, OrderRequest] = {}
         self._prejournaled: set[str] = set()  # round 1's closes, journaled and committed with FLATTENING
         self.progress: FlattenProgress | None = None
@@ -538,6 +564,37 @@ class EngineFlatten:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._launched.wait(), within_s)
+
+    # ------------------------------------------------------------------ no new exposure
+    def exposure_refusal(self) -> str | None:
+        """The executor's ``may_add_exposure`` guard: why no entry or add may be sent now (``flatten in
+        progress`` while FLATTENING, ``engine HALTED: <reason>`` while HALTED), None otherwise. PAUSED is not a
+        refusal here: a paused engine still sends the operator's manual orders (engine.manual), and the strategy's
+        entries are refused by the decision (``OperatorStateMachine.entry_rejection_reason``)."""
+        state = self.sm.state
+        if state is OperatorState.FLATTENING:
+            return FLATTEN_IN_PROGRESS
+        if state is OperatorState.HALTED:
+            return f"engine HALTED: {self.sm.reason}"
+        return None
+
+    def work_may_open(self) -> bool:
+        """True when the order work in flight may open a position: an entry job (``may_open_position``) that,
+        with the executor's guard in place (``exposure``), already sent an entry or add (``exposure_landing``);
+        without the guard, any entry job. False when no job runs."""
+        if not self.jobs.running or not may_open_position(self.jobs.current):
+            return False
+        ex = self.exposure
+        if ex is None or ex.may_add_exposure is None:
+            return True
+        return ex.exposure_landing or self.exposure_refusal() is None
+
+    def waits_for_work(self) -> bool:
+        """True when the flatten waits for the order work in flight (step 3): a job runs and it is not an entry
+        job the executor's guard keeps from opening a position (``work_may_open``)."""
+        if not self.jobs.running:
+            return False
+        return not may_open_position(self.jobs.current) or self.work_may_open()
 
     # ------------------------------------------------------------------ while flattening
     def owns_exits(self) -> bool:
@@ -694,7 +751,7 @@ class EngineFlatten:
             positions = list(known) if known is not None else await self.client.open_positions(priority=True)
             tag = f"{flatten_close_tag(origin, int(time.time() * 1000))}-r0"
             reqs = close_requests(positions, tag)
-            if not reqs and not may_open_position(self.jobs.current):
+            if not reqs and not self.work_may_open():
                 await self.client.cancel_all_orders()
                 return
             if not reqs:  # an entry in flight: its position (with its stop) is closed the moment it is reported
@@ -767,7 +824,7 @@ class EngineFlatten:
         # 1. ... and durable before the first request. With no order work in flight and the exchange's own
         # position report at hand, round 1's closes are journaled as intents now and committed in the SAME
         # transaction (one fsync) as FLATTENING; flatten_account then sends them with the same cliOrdIds.
-        known = None if self.jobs.running else self.known_positions()
+        known = None if self.waits_for_work() else self.known_positions()
         close_ms = int(time.time() * 1000)
         first = close_requests(known or (), round_tag(flatten_close_tag(origin, close_ms), 1))
         self._prejournaled.clear()
@@ -791,7 +848,7 @@ class EngineFlatten:
             committing = self._settle_started()
         self.emit(EventKind.FLATTEN, f"flatten started: {reason}", severity=Severity.WARNING)
         await self._durable("FLATTENING" + (" and the closes' intents" if self._prejournaled else ""), committing)
-        if self.jobs.running:  # 3. an order being sent right now must land before the account is read ...
+        if self.waits_for_work():  # 3. an order being sent right now must land before the account is read ...
             # ... but the positions already open are closed at once (their stops still rest), and with none
             # open the cancel-all leaves at once: flatten_account reads the account after the job, so a
             # position it opens is still closed.

@@ -16,6 +16,7 @@ from kraken_tui.engine import decisions as decisions_mod
 from kraken_tui.engine.decide import Close, Enter
 from kraken_tui.engine.decisions import Decisions
 from kraken_tui.engine.exits import ExitReason
+from kraken_tui.engine.facade import EventKind
 from kraken_tui.engine.operator import OperatorState
 from kraken_tui.engine.signals import Signal, SignalSide
 
@@ -83,3 +84,41 @@ def test_reversal_skips_the_entry_when_its_close_did_not_fill():
     assert flow.sent == ["close"]
     assert "entry skipped" in d.signals[-1].action
     assert "entry skipped" in written[-1].action  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("reversal")
+@pytest.mark.parametrize("state", [OperatorState.FLATTENING, OperatorState.PAUSED])
+def test_reversal_skips_the_entry_when_a_flatten_or_pause_began_during_its_close(state):
+    d, flow, written = _decisions(close_fills=True)
+    events: list[tuple[object, str]] = []
+    d.io.emit = lambda kind, msg, **k: events.append((kind, msg))  # type: ignore[attr-defined]
+    close = flow.close
+
+    async def close_then_state_moves(act: Close, symbol: str, signal_id: str | None) -> None:
+        await close(act, symbol, signal_id)
+        d.sm.state = state  # type: ignore[misc]  # F F (or a pause) while the close was awaited
+        d.sm.entry_rejection_reason = lambda: f"engine {state.value}: F F"  # type: ignore[misc]
+
+    flow.close = close_then_state_moves  # type: ignore[method-assign]
+    asyncio.run(d.act(Signal(symbol=SYM, side=SignalSide.LONG, confidence=1.0, reason="ema cross up"), "sid"))
+    assert flow.sent == ["close"]  # the reversal's entry never reaches the order flow
+    assert d.signals[-1].action == f"exit sent; entry skipped: engine {state.value}: F F"
+    assert f"entry skipped: engine {state.value}" in written[-1].action  # type: ignore[attr-defined]
+    assert any(k is EventKind.RISK_REJECTION for k, _ in events)
+
+
+def test_an_entry_the_executor_did_not_send_is_recorded_not_sent(monkeypatch):
+    from kraken_tui.domain import OrderResult, OrderStatus
+
+    monkeypatch.setattr(decisions_mod, "decide", lambda *a, **k: [Enter.__new__(Enter)])
+    d, flow, written = _decisions(close_fills=True)
+
+    async def refused(act: Enter, signal_id: str) -> OrderResult:  # F F landed between the decision and the send
+        flow.sent.append("enter")
+        return OrderResult(OrderStatus.UNRECOGNISED, cli_ord_id="kt-e", raw_status="refused",
+                           error="not sent: flatten in progress")
+
+    flow.enter = refused  # type: ignore[method-assign]
+    asyncio.run(d.act(Signal(symbol=SYM, side=SignalSide.LONG, confidence=1.0, reason="ema cross up"), "sid"))
+    assert d.signals[-1].action == "entry not sent: flatten in progress"
+    assert written[-1].action == "entry not sent: flatten in progress"  # type: ignore[attr-defined]
