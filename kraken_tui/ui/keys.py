@@ -61,7 +61,7 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("quit", "q", "quit_console", "Quit",
             "Quit the console (asks first while RUNNING or with positions open; the prompt also offers "
             "flatten, then quit)."),
-    KeySpec("page", "tab", "next_page", "Page", "Small terminals: show the next group of panels.", show=False,
+    KeySpec("page", "tab", "next_page", "Page", "Small terminals: show the next group of panels (1, 2, 3 show that page).", show=False,
             scope="dashboard"),
     KeySpec("events", "e", "focus_events", "Events",
             "Events log: scroll back with the arrows / PgUp / PgDn / Home / End, / searches, s filters by "

@@ -249,6 +249,7 @@ async def test_a_double_press_made_in_time_fires_even_when_the_busy_loop_handles
     # between the presses (0.5 s), not between the handling (3 s): it fires.
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()  # mounted and idle: the first key's handling delay is not part of the timeline
         await _send_key(app, "F")
         await pilot.pause()
         assert app.guard.armed and not engine.calls
@@ -261,6 +262,7 @@ async def test_a_double_press_made_in_time_fires_even_when_the_busy_loop_handles
 async def test_presses_far_apart_do_not_fire_however_quickly_they_are_handled(make_app, engine, clock):
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()  # mounted and idle: the first key's handling delay is not part of the timeline
         await _send_key(app, "F", waited_s=2.5)  # pressed 2.5 s ago, handled now
         await pilot.pause()
         await _send_key(app, "F")
@@ -273,6 +275,7 @@ async def test_a_stray_key_between_two_late_handled_presses_disarms(make_app, en
     # second F only arms again (at its press time, 0.6 s after the first), and p does nothing else.
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()  # mounted and idle: the first key's handling delay is not part of the timeline
         await _send_key(app, "F")
         await pilot.pause()
         clock.t += 3.0

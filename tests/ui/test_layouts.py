@@ -91,6 +91,29 @@ async def test_page_3_at_80x24_keeps_events_above_the_footer(make_app):
         assert events.region.bottom <= footer_y
 
 
+async def test_the_digit_keys_show_the_page_the_page_bar_numbers(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot)
+        shown = lambda: {i for i in ("positions", "orders", "signals", "events")  # noqa: E731
+                         if app.dashboard.query_one(f"#{i}").display}
+        await keys(pilot, "3")
+        await _settle(pilot)
+        assert app.dashboard.page == 3 and shown() == {"signals", "events"}
+        await keys(pilot, "1")
+        await _settle(pilot)
+        assert app.dashboard.page == 1 and "positions" in shown() and "events" not in shown()
+        await keys(pilot, "2")
+        await _settle(pilot)
+        assert app.dashboard.page == 2 and "orders" in shown() and "positions" not in shown()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:  # not paged: a digit changes nothing
+        await _settle(pilot)
+        await keys(pilot, "3")
+        await _settle(pilot)
+        assert app.dashboard.page == 1
+
+
 async def test_signals_show_the_newest_rows_after_a_resize(make_app):
     engine = FakeEngine()
     engine.base = replace(engine.base, signals=tuple(

@@ -25,6 +25,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Grid
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -110,7 +111,11 @@ class DashboardScreen(Screen):
     #equity-spark { height: 1; }
     """
 
-    BINDINGS = bindings("dashboard")
+    BINDINGS = [
+        *bindings("dashboard"),
+        # the page bar numbers its pages: the digit shows that page (the page key steps through them)
+        *(Binding(str(n), f"show_page({n})", f"Page {n}", show=False, id=f"page.{n}") for n in (1, 2, 3)),
+    ]
 
     def __init__(self, *, zoom: str = "", hidden: tuple[str, ...] = ()) -> None:
         super().__init__(id="dashboard")
@@ -173,6 +178,14 @@ class DashboardScreen(Screen):
     def action_next_page(self) -> None:
         """The page key."""
         self.next_page()
+
+    def action_show_page(self, n: int) -> None:
+        """A digit key: show page ``n`` of a paged layout (numbered as in the page bar); ignored when the layout
+        has no page ``n``, is not paged, or a panel is zoomed."""
+        pages = self._pages(self.layout_name)
+        if self.zoomed is None and len(pages) > 1 and n in pages:
+            self.page = n
+            self._apply_page()
 
     def next_page(self) -> None:
         """Show the next page of panels (paged layouts only)."""
