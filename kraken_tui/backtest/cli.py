@@ -42,6 +42,7 @@ from kraken_tui.paper.instruments import default_instrument
 
 from .columns import CandleRow
 from .data import FundingSchedule, open_candles, parse_time_flag
+from .flags import DEFAULT_FUNDING_RATE, DEFAULT_SLIPPAGE_BPS, fees_of, parse_param
 from .report import json_report, text_report
 from .runner import Backtest, BacktestResult, BacktestSettings
 
@@ -50,56 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_FUNDING_RATE", "DEFAULT_SLIPPAGE_BPS", "fees_of", "index_path", "parse_param", "run"]
 
-#: Relative funding rate per hour used when neither --funding nor --funding-rate is given: 1e-5/h
-#: (0.024%/day), about the median hourly rate of PI_XBTUSD 2025-08..2026-08 (shared data SOURCES.md §3).
-DEFAULT_FUNDING_RATE = 1e-5
-#: Market-order slippage, basis points, when --slippage-bps is not given.
-DEFAULT_SLIPPAGE_BPS = 1.0
 _CHUNK = 20_000
-
-
-def parse_param(item: str) -> tuple[str, Any]:
-    """``NAME=VALUE`` -> (name, value); the value becomes an int, a float, a bool (true/false) or a string.
-
-    Raises:
-        ConfigError: not ``NAME=VALUE`` (names ``--param``).
-    """
-    name, sep, raw = item.partition("=")
-    if not sep or not name.strip() or not raw.strip():
-        raise ConfigError("--param", item, "NAME=VALUE, e.g. --param fast=10")
-    raw = raw.strip()
-    value: Any
-    if raw.lower() in ("true", "false"):
-        value = raw.lower() == "true"
-    else:
-        try:
-            value = int(raw)
-        except ValueError:
-            try:
-                value = float(raw)
-            except ValueError:
-                value = raw
-    return name.strip(), value
-
-
-def fees_of(text: str | None, cfg: Config) -> tuple[float, float]:
-    """``--fees MAKER_BPS,TAKER_BPS`` (default ``[paper]`` maker/taker) -> (maker, taker) bps.
-
-    Raises:
-        ConfigError: not two numbers, or out of range (names ``--fees``).
-    """
-    if text is None:
-        return cfg.paper.maker_fee_bps, cfg.paper.taker_fee_bps
-    parts = text.split(",")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        maker, taker = float(parts[0]), float(parts[1])
-    except ValueError:
-        raise ConfigError("--fees", text, "MAKER_BPS,TAKER_BPS, e.g. 2,5") from None
-    if not (math.isfinite(maker) and math.isfinite(taker)) or taker < 0 or not -10 <= maker <= 100 or taker > 100:
-        raise ConfigError("--fees", text, "maker in -10..100 and taker in 0..100 basis points")
-    return maker, taker
 
 
 def _funding(args: argparse.Namespace, symbol: str) -> FundingSchedule:

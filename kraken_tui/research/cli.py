@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from kraken_tui.backtest.cli import DEFAULT_FUNDING_RATE, DEFAULT_SLIPPAGE_BPS, parse_param
 from kraken_tui.backtest.data import FundingSchedule, open_candles, parse_time_flag
+from kraken_tui.backtest.flags import DEFAULT_FUNDING_RATE, DEFAULT_SLIPPAGE_BPS, parse_param
 from kraken_tui.config import Config, default_data_dir, load_config
 from kraken_tui.engine.strategies import STRATEGIES, strategy_defaults
 from kraken_tui.errors import ConfigError

@@ -69,8 +69,8 @@ def default_run(case: Case, from_iso: str, params: dict[str, Any] | None = None)
     trades, trades per day, gross, fees, funding and net P&L (USD), the deepest drawdown (fraction), the final
     operator state and ``opposite_within_1h``: the share of trades closed by a signal (``exit_reason``
     ``signal`` or ``reverse``) within an hour of their entry."""
-    from kraken_tui.backtest.cli import DEFAULT_FUNDING_RATE, DEFAULT_SLIPPAGE_BPS
     from kraken_tui.backtest.data import FundingSchedule, open_candles, parse_time_flag
+    from kraken_tui.backtest.flags import DEFAULT_FUNDING_RATE, DEFAULT_SLIPPAGE_BPS
     from kraken_tui.backtest.runner import Backtest, BacktestSettings
     from kraken_tui.config import load_config
     from kraken_tui.journal.trades import Trade

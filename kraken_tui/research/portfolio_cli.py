@@ -26,7 +26,7 @@ import csv
 from decimal import Decimal
 from typing import Any, TextIO
 
-from kraken_tui.backtest.cli import DEFAULT_SLIPPAGE_BPS, fees_of, parse_param
+from kraken_tui.backtest.flags import DEFAULT_SLIPPAGE_BPS, fees_of, parse_param
 from kraken_tui.backtest.portfolio import (
     PortfolioBacktest,
     PortfolioMarket,
