@@ -42,7 +42,7 @@ from kraken_tui.paper.instruments import default_instrument
 
 from .columns import CandleRow
 from .data import FundingSchedule, open_candles, parse_time_flag
-from .flags import DEFAULT_FUNDING_RATE, DEFAULT_SLIPPAGE_BPS, fees_of, parse_param
+from .flags import DEFAULT_FUNDING_RATE, DEFAULT_SLIPPAGE_BPS, candles_arg, fees_of, parse_param
 from .report import json_report, text_report
 from .runner import Backtest, BacktestResult, BacktestSettings
 
@@ -215,7 +215,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if isinstance(args.candles, list):  # --candles given once per file
         if len(args.candles) != 1:
             raise ConfigError("--candles", " ".join(map(str, args.candles)), "one file (several with --portfolio)")
-        args.candles = Path(args.candles[0])
+        args.candles = args.candles[0]
+    args.candles, file_symbol = candles_arg(args.candles)
+    if file_symbol is not None:  # PATH@SYMBOL: the file's symbol, which --symbol may only repeat
+        if args.symbol and args.symbol.strip().upper() != file_symbol:
+            raise ConfigError("--symbol", args.symbol, f"{file_symbol}, the symbol given by --candles PATH@SYMBOL")
+        args.symbol = file_symbol
     settings, stream, context = _settings(args, cfg)
     rows: Iterable[CandleRow] = stream.rows
     lookahead_note = None

@@ -6,18 +6,35 @@ backtest`` (``backtest.cli``), its portfolio form and ``kraken-tui optimize`` (`
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from kraken_tui.config import Config
 from kraken_tui.errors import ConfigError
 
-__all__ = ["DEFAULT_FUNDING_RATE", "DEFAULT_SLIPPAGE_BPS", "fees_of", "parse_param"]
+__all__ = ["DEFAULT_FUNDING_RATE", "DEFAULT_SLIPPAGE_BPS", "candles_arg", "fees_of", "parse_param"]
 
 #: Relative funding rate per hour used when neither --funding nor --funding-rate is given: 1e-5/h
 #: (0.024%/day), about the median hourly rate of PI_XBTUSD 2025-08..2026-08 (shared data SOURCES.md §3).
 DEFAULT_FUNDING_RATE = 1e-5
 #: Market-order slippage, basis points, when --slippage-bps is not given.
 DEFAULT_SLIPPAGE_BPS = 1.0
+
+
+def candles_arg(text: str | Path) -> tuple[Path, str | None]:
+    """``--candles PATH[@SYMBOL]`` -> (path, upper-case symbol or None). The last ``@`` splits, unless the whole
+    text names an existing file (a path may contain ``@``).
+
+    Raises:
+        ConfigError: ``PATH@`` with an empty symbol (names ``--candles``).
+    """
+    raw = str(text)
+    if "@" not in raw or Path(raw).exists():
+        return Path(raw), None
+    path_s, _, sym = raw.rpartition("@")
+    if not path_s or not sym.strip():
+        raise ConfigError("--candles", raw, "PATH or PATH@SYMBOL, e.g. eth_5m.csv@PF_ETHUSD")
+    return Path(path_s), sym.strip().upper()
 
 
 def parse_param(item: str) -> tuple[str, Any]:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kraken_tui.backtest.data import FundingSchedule, open_candles, parse_time_flag
-from kraken_tui.backtest.flags import DEFAULT_FUNDING_RATE, DEFAULT_SLIPPAGE_BPS, parse_param
+from kraken_tui.backtest.flags import DEFAULT_FUNDING_RATE, DEFAULT_SLIPPAGE_BPS, candles_arg, parse_param
 from kraken_tui.config import Config, default_data_dir, load_config
 from kraken_tui.engine.strategies import STRATEGIES, strategy_defaults
 from kraken_tui.errors import ConfigError
@@ -91,12 +91,8 @@ def read_markets(args: argparse.Namespace, cfg: Config) -> tuple[list[Market], l
         raise ConfigError("--funding-rate", args.funding_rate, "no --funding-rate when --funding PATH is given")
     markets, ident = [], []
     for spec in args.candles:
-        text = str(spec)
-        path_s, sym = text, default_sym
-        if "@" in text and not Path(text).exists():
-            path_s, _, sym = text.rpartition("@")
-            sym = sym.strip().upper()
-        path = Path(path_s)
+        path, file_sym = candles_arg(spec)
+        sym = file_sym or default_sym
         try:
             inst = default_instrument(sym)
         except ConfigError:

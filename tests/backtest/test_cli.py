@@ -200,3 +200,17 @@ def test_run_freezes_gc_only_while_it_runs(shared_data, capsys, monkeypatch):
     monkeypatch.setattr(runner.Backtest, "run", boom)
     assert main(["backtest", "--candles", str(shared_data(PF_1M)), "--strategy", "sma_cross", "--json"]) != 0
     assert gc.get_freeze_count() == before
+
+
+def test_candles_path_at_symbol_sets_the_symbol(shared_data, capsys):
+    path = str(shared_data(SPOT_1H))
+    doc = _json(capsys, "--candles", f"{path}@pf_ethusd", "--strategy", "sma_cross", "--to", "2015-01-01")
+    same = _json(capsys, "--candles", path, "--symbol", "PF_ETHUSD", "--strategy", "sma_cross", "--to", "2015-01-01")
+    assert doc["symbol"] == same["symbol"] == "PF_ETHUSD"
+    assert doc["trades"] == same["trades"] > 0 and doc["net_pnl_usd"] == same["net_pnl_usd"]
+
+
+def test_candles_symbol_and_a_different_symbol_flag_exit_2(shared_data, capsys):
+    path = str(shared_data(SPOT_1H))
+    assert main(["backtest", "--candles", f"{path}@PF_XBTUSD", "--symbol", "PF_ETHUSD"]) == 2
+    assert "--symbol" in capsys.readouterr().err
