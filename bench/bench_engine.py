@@ -1,7 +1,8 @@
 """Benchmark: engine latency (market event -> order request leaving the client), where that time goes (spans),
 and candles/s through market state + indicators + strategy + risk gate.
 
-Run: ``python bench/bench_engine.py [--orders N] [--repeat N] [--http stub|aiohttp|httpx]``. Prints figures only.
+Run: ``python bench/bench_engine.py [--orders N] [--repeat N] [--http stub|aiohttp|httpx] [--background-load N]``.
+Prints figures only. ``--background-load N`` runs N busy processes beside it (``bench/background_load.py``).
 
 1. Latency, in process: a real ``Engine`` with a real ``JournalWriter`` (temp file, FULL sync; the intent is
    committed before each send) and the real ``KrakenRestClient``. Each sample: one WS ``TradeEvent`` that
@@ -33,7 +34,7 @@ Run: ``python bench/bench_engine.py [--orders N] [--repeat N] [--http stub|aioht
 2. Throughput: the real PF_XBTUSD 1m candles (``kraken/pf_xbtusd_1m_2025-08.csv`` under ``KRAKEN_TUI_DATA``) replayed
    ``repeat`` times through ``MarketState.on_candle`` (1m/5m/15m/1h builders) -> ``ema_cross`` -> ``decide``
    for every signal, with a fixed account. Candles/s.
-The process is set up as the app runs (``gc.freeze`` after start-up, runtime.py).
+The process is set up as the app runs (the garbage-collector policy, ``kraken_tui.gcpolicy``, applied after start-up).
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ import argparse
 import asyncio
 import contextlib
 import csv
-import gc
 import json
 import os
 import subprocess
@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pydantic import SecretStr  # noqa: E402
 
+from bench.background_load import BackgroundLoad, add_option  # noqa: E402
 from kraken_tui.config import Config, Credentials  # noqa: E402
 from kraken_tui.domain import Account, Candle, PublicTrade, Side, Ticker  # noqa: E402
 from kraken_tui.engine import decisions as decisions_mod  # noqa: E402
@@ -68,6 +69,7 @@ from kraken_tui.engine.market import MarketState  # noqa: E402
 from kraken_tui.engine.risk import AccountSnapshot  # noqa: E402
 from kraken_tui.engine.signals import Signal, SignalSide  # noqa: E402
 from kraken_tui.engine.strategies import build_strategy  # noqa: E402
+from kraken_tui.gcpolicy import freeze_startup_heap, release_startup_heap  # noqa: E402
 from kraken_tui.journal.records import IntentRecord, RunStarted  # noqa: E402
 from kraken_tui.journal.writer import JournalWriter  # noqa: E402
 from kraken_tui.kraken.ratelimit import RateLimiter  # noqa: E402
@@ -376,8 +378,7 @@ async def latency(n: int, durable: bool, synchronous: str = "FULL", queue_only: 
             t0_ms = 1_754_006_400_000
             eng.market.on_ticker(Ticker(SYM, t0_ms, last=100_000.0, mark_price=100_000.0, index_price=100_000.0))
             await eng.on_ws_event(TradeEvent(PublicTrade(SYM, t0_ms, 100_000.0, 0.1, Side.BUY)))
-            gc.collect()
-            gc.freeze()  # as the app does after start-up (runtime.py)
+            freeze_startup_heap()  # the process's GC policy, applied where the app applies it (after start-up)
             out: list[float] = []
             cpu: list[float] = []
             warm = min(20, n // 10)
@@ -397,7 +398,7 @@ async def latency(n: int, durable: bool, synchronous: str = "FULL", queue_only: 
                         out.append(sent - t)
                         cpu.append(SPANS.cpu_written - c)
             finally:
-                gc.unfreeze()
+                release_startup_heap()
             await eng.stop()
         await journal.close()
     return out, cpu
@@ -488,10 +489,18 @@ def main() -> None:
                     help="run only these latency modes (repeatable; default all)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    add_option(ap)
     a = ap.parse_args()
     if a.serve:
         _serve_loopback()
         return
+    with BackgroundLoad(a.background_load) as load:
+        _run(a)
+    if not a.json:
+        print(f"background load: {load.describe()}")
+
+
+def _run(a: argparse.Namespace) -> None:
     res: dict[str, float] = {}
     if not a.json:
         print("load average (1/5/15 min) at start: {:.2f}/{:.2f}/{:.2f} on {} cores".format(*os.getloadavg(),
