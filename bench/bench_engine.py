@@ -1,7 +1,8 @@
 """Benchmark: engine latency (market event -> order request leaving the client), where that time goes (spans),
 and candles/s through market state + indicators + strategy + risk gate.
 
-Run: ``python bench/bench_engine.py [--orders N] [--repeat N] [--http stub|aiohttp|httpx]``. Prints figures only.
+Run: ``python bench/bench_engine.py [--orders N] [--repeat N] [--http stub|aiohttp|httpx] [--background-load N]``.
+Prints figures only. ``--background-load N`` runs N busy processes beside it (``bench/background_load.py``).
 
 1. Latency, in process: a real ``Engine`` with a real ``JournalWriter`` (temp file, FULL sync; the intent is
    committed before each send) and the real ``KrakenRestClient``. Each sample: one WS ``TradeEvent`` that
@@ -33,7 +34,7 @@ Run: ``python bench/bench_engine.py [--orders N] [--repeat N] [--http stub|aioht
 2. Throughput: the real PF_XBTUSD 1m candles (``kraken/pf_xbtusd_1m_2025-08.csv`` under ``KRAKEN_TUI_DATA``) replayed
    ``repeat`` times through ``MarketState.on_candle`` (1m/5m/15m/1h builders) -> ``ema_cross`` -> ``decide``
    for every signal, with a fixed account. Candles/s.
-The process is set up as the app runs (``gc.freeze`` after start-up, runtime.py).
+The process is set up as the app runs (the garbage-collector policy, ``kraken_tui.gcpolicy``, applied after start-up).
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ import argparse
 import asyncio
 import contextlib
 import csv
-import gc
 import json
 import os
 import subprocess
@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pydantic import SecretStr  # noqa: E402
 
+from bench.background_load import BackgroundLoad, add_option  # noqa: E402
 from kraken_tui.config import Config, Credentials  # noqa: E402
 from kraken_tui.domain import Account, Candle, PublicTrade, Side, Ticker  # noqa: E402
 from kraken_tui.engine import decisions as decisions_mod  # noqa: E402
@@ -68,6 +69,7 @@ from kraken_tui.engine.market import MarketState  # noqa: E402
 from kraken_tui.engine.risk import AccountSnapshot  # noqa: E402
 from kraken_tui.engine.signals import Signal, SignalSide  # noqa: E402
 from kraken_tui.engine.strategies import build_strategy  # noqa: E402
+from kraken_tui.gcpolicy import freeze_startup_heap, release_startup_heap  # noqa: E402
 from kraken_tui.journal.records import IntentRecord, RunStarted  # noqa: E402
 from kraken_tui.journal.writer import JournalWriter  # noqa: E402
 from kraken_tui.kraken.ratelimit import RateLimiter  # noqa: E402
@@ -376,8 +378,7 @@ async def latency(n: int, durable: bool, synchronous: str = "FULL", queue_only: 
             t0_ms = 1_754_006_400_000
             eng.market.on_ticker(Ticker(SYM, t0_ms, last=100_000.0, mark_price=100_000.0, index_price=100_000.0))
             await eng.on_ws_event(TradeEvent(PublicTrade(SYM, t0_ms, 100_000.0, 0.1, Side.BUY)))
-            gc.collect()
-            gc.freeze()  # as the app does after start-up (runtime.py)
+            freeze_startup_heap()  # the process's GC policy, applied where the app applies it (after start-up)
             out: list[float] = []
             cpu: list[float] = []
             warm = min(20, n // 10)
@@ -397,31 +398,58 @@ async def latency(n: int, durable: bool, synchronous: str = "FULL", queue_only: 
                         out.append(sent - t)
                         cpu.append(SPANS.cpu_written - c)
             finally:
-                gc.unfreeze()
+                release_startup_heap()
             await eng.stop()
         await journal.close()
     return out, cpu
 
 
-def commit_floor(n: int) -> list[float]:
-    """Seconds per bare one-row ``synchronous=FULL`` WAL commit (sqlite3, no queue, no thread) in a temporary
-    file beside the bench's journals: the disk's own floor under the figures above, in the same run."""
+def commit_floor(n: int) -> tuple[list[float], list[float]]:
+    """Seconds per bare ``synchronous=FULL`` WAL commit, sqlite3 alone (no queue, no thread, no writer), in temporary
+    files beside the bench's journals, interleaved: (one integer row in a one-column table: the disk's own floor;
+    an entry's two intent rows in a journal-schema file (``journal.db.open_db``, encoded by ``journal.encode``):
+    the floor of the priority commit itself, its pages included). Both WALs are checkpointed every 64 commits, as
+    the writer does, so that their commits overwrite the WAL file rather than grow it (a growing file costs each
+    fsync a metadata update too)."""
     import sqlite3
+
+    from kraken_tui.domain import OrderType
+    from kraken_tui.journal.db import open_db
+    from kraken_tui.journal.encode import encode
+    from kraken_tui.journal.records import IntentPurpose
 
     with tempfile.TemporaryDirectory() as tmp:
         conn = sqlite3.connect(Path(tmp) / "floor.sqlite", isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("CREATE TABLE t(a INTEGER)")
-        out = []
+        journal = open_db(Path(tmp) / "journal.sqlite", create=True, synchronous="FULL")
+        journal.isolation_level = None
+        journal.execute("PRAGMA wal_autocheckpoint=0")
+        for sql, params in encode(RunStarted("benchrun", 1, "paper", "h", "v"), None):
+            journal.execute(sql, params)
+        bare, intents = [], []
         for i in range(n):
+            if i % 64 == 0:
+                for c in (conn, journal):
+                    c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             t = time.perf_counter()
             conn.execute("BEGIN")
             conn.execute("INSERT INTO t VALUES (?)", (i,))
             conn.execute("COMMIT")
-            out.append(time.perf_counter() - t)
+            bare.append(time.perf_counter() - t)
+            stmts = [st for k, purpose in enumerate((IntentPurpose.ENTRY, IntentPurpose.STOP)) for st in encode(
+                IntentRecord(i, f"kt-benchrun-{SYM}-{i}-{k}", SYM, Side.BUY, D("0.01"), OrderType.MARKET, purpose,
+                             signal_id=f"benchrun-{SYM}-{i}"), "benchrun")]
+            t = time.perf_counter()
+            journal.execute("BEGIN")
+            for sql, params in stmts:
+                journal.execute(sql, params)
+            journal.execute("COMMIT")
+            intents.append(time.perf_counter() - t)
         conn.close()
-    return out
+        journal.close()
+    return bare, intents
 
 
 def throughput(repeat: int) -> tuple[int, float, int]:
@@ -488,10 +516,18 @@ def main() -> None:
                     help="run only these latency modes (repeatable; default all)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    add_option(ap)
     a = ap.parse_args()
     if a.serve:
         _serve_loopback()
         return
+    with BackgroundLoad(a.background_load) as load:
+        _run(a)
+    if not a.json:
+        print(f"background load: {load.describe()}")
+
+
+def _run(a: argparse.Namespace) -> None:
     res: dict[str, float] = {}
     if not a.json:
         print("load average (1/5/15 min) at start: {:.2f}/{:.2f}/{:.2f} on {} cores".format(*os.getloadavg(),
@@ -515,8 +551,10 @@ def main() -> None:
             for step, xs in SPANS.steps.items():
                 res[f"{key}_{step.replace(' ', '_')}_p50_ms"] = _pct(xs, 0.5) * 1e3
                 res[f"{key}_{step.replace(' ', '_')}_p99_ms"] = _pct(xs, 0.99) * 1e3
-    floor = commit_floor(min(a.orders, 500))
+    floor, floor_intents = commit_floor(min(a.orders, 500))
     res["floor_p50_ms"], res["floor_p99_ms"] = _pct(floor, 0.50) * 1e3, _pct(floor, 0.99) * 1e3
+    res["floor_intents_p50_ms"] = _pct(floor_intents, 0.50) * 1e3
+    res["floor_intents_p99_ms"] = _pct(floor_intents, 0.99) * 1e3
     n, el, decisions = throughput(a.repeat)
     res.update(candles=n, elapsed_s=el, candles_per_s=n / el, decisions=decisions)
     res["load_1min_end"] = os.getloadavg()[0]
@@ -545,6 +583,9 @@ def main() -> None:
     line("queued", "intent queued only:")
     print(f"  bare FULL commit (the disk's floor): p50 {res['floor_p50_ms']:.3f} ms   p99 {res['floor_p99_ms']:.3f} ms"
           "   (one-row WAL transaction, sqlite3 alone)")
+    print(f"  bare FULL commit of an entry's two intents: p50 {res['floor_intents_p50_ms']:.3f} ms   p99 "
+          f"{res['floor_intents_p99_ms']:.3f} ms   (the journal's schema, sqlite3 alone: the priority commit's "
+          "floor)")
     for key, title in (("idle", "journal idle"), ("idle_serial", "journal idle, signed after the commit"),
                        ("durable", "back to back")):
         if key in spans:

@@ -11,7 +11,12 @@
    three ways: cache fresh (the stored summary), with ``--since`` (statistics from the cached trades),
    and the first run on a stale cache (derive every trade and store it).
 
-Run: ``python bench/bench_journal.py [--records N] [--trades N]``.
+The process follows the app's garbage-collector policy (``kraken_tui.gcpolicy``): the start-up heap is frozen once
+the writer has started, as ``runtime`` does once a run has started; ``--no-gc-freeze`` skips it. Printed per run:
+each generation's collections per thread with their CPU time (what a collection costs whatever the machine's load).
+``--background-load N`` runs N busy processes beside it (``bench/background_load.py``).
+
+Run: ``python bench/bench_journal.py [--records N] [--trades N] [--background-load N] [--no-gc-freeze]``.
 """
 
 from __future__ import annotations
@@ -24,13 +29,16 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.background_load import BackgroundLoad, add_option  # noqa: E402
 from kraken_tui.domain import Fill, FillType, Side  # noqa: E402
+from kraken_tui.gcpolicy import freeze_startup_heap, release_startup_heap  # noqa: E402
 from kraken_tui.journal import writer as writer_mod  # noqa: E402
 from kraken_tui.journal.cli import run as journal_run  # noqa: E402
 from kraken_tui.journal.records import OperatorAction, RunStarted  # noqa: E402
@@ -51,14 +59,34 @@ class _Intervals:
 
     def __init__(self) -> None:
         self.spans: list[tuple[float, float, str]] = []
-        self._gc_t0 = 0.0
+        #: each collection: (generation, thread name, wall ms, the collecting thread's CPU ms)
+        self.collections: list[tuple[int, str, float, float]] = []
+        self._gc_t0: dict[int, tuple[float, float]] = {}
         self._patches: list[tuple[object, str, object]] = []
 
     def _gc(self, phase: str, info: dict) -> None:
+        tid = threading.get_ident()
         if phase == "start":
-            self._gc_t0 = time.perf_counter()
-        else:
-            self.spans.append((self._gc_t0, time.perf_counter(), f"gc gen{info['generation']}"))
+            self._gc_t0[tid] = (time.perf_counter(), time.thread_time())
+            return
+        t0, c0 = self._gc_t0.pop(tid, (time.perf_counter(), time.thread_time()))
+        t1 = time.perf_counter()
+        where = "loop" if threading.current_thread() is threading.main_thread() else "writer thread"
+        self.spans.append((t0, t1, f"gc gen{info['generation']} on the {where}"))
+        self.collections.append((info["generation"], where, (t1 - t0) * 1000, (time.thread_time() - c0) * 1000))
+
+    def gc_summary(self) -> str:
+        """Each generation's collections per thread: count, p50 / worst CPU ms (the collecting thread's own CPU:
+        what the collection cost, whatever the machine's load), worst wall ms."""
+        rows: dict[tuple[int, str], list[tuple[float, float]]] = {}
+        for gen, where, wall, cpu in self.collections:
+            rows.setdefault((gen, where), []).append((wall, cpu))
+        out = []
+        for (gen, where), xs in sorted(rows.items()):
+            cpu = sorted(c for _, c in xs)
+            out.append(f"gen{gen} on the {where}: {len(xs)}, CPU p50 {cpu[len(cpu) // 2]:.2f} / worst {cpu[-1]:.2f} "
+                       f"ms (wall worst {max(w for w, _ in xs):.2f})")
+        return "; ".join(out) or "none"
 
     def __enter__(self) -> _Intervals:
         gc.callbacks.append(self._gc)
@@ -117,7 +145,7 @@ class _RunQueueWait:
 
 
 async def _throughput(path: Path, n: int, synchronous: str, batch_max: int,
-                      spans: _Intervals) -> dict[str, float | str]:
+                      spans: _Intervals, freeze: bool = True) -> dict[str, float | str]:
     """records/s, the loop stall distribution (how late a 1 ms sleep wakes up), the worst stall's on-CPU ms (the
     loop thread's and the writer thread's) and what overlapped the worst stalls."""
     w = JournalWriter(path, synchronous=synchronous, batch_max=batch_max)
@@ -130,6 +158,9 @@ async def _throughput(path: Path, n: int, synchronous: str, batch_max: int,
     await w.write(OperatorAction(0, "pause", "bench", "key"))
     await w.flush()  # the writer thread exists now
     assert w._thread is not None
+    if freeze:
+        freeze_startup_heap()  # the process's GC policy, applied where the app applies it (after start-up)
+    spans.collections.clear()  # start-up's collections are not the run's
     clock = time.pthread_getcpuclockid(next(iter(w._thread._threads)).ident or 0)
 
     sched = _RunQueueWait()
@@ -159,6 +190,7 @@ async def _throughput(path: Path, n: int, synchronous: str, batch_max: int,
     stop.set()
     await probe_task
     await w.close()
+    release_startup_heap()
     by_size = sorted(stalls, reverse=True)
     xs = sorted(s[0] for s in stalls)
     worst = by_size[0]
@@ -181,22 +213,27 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--trades", type=int, default=100_000)
     ap.add_argument("--no-gc-freeze", action="store_true",
-                    help="skip the gc.freeze() after start-up that the app does (runtime.py): full collections "
+                    help="skip the start-up heap's freeze that the app does (kraken_tui.gcpolicy): collections "
                          "then walk the start-up heap too")
+    add_option(ap)
     a = ap.parse_args()
-    if not a.no_gc_freeze:
-        gc.collect()
-        gc.freeze()
+    with BackgroundLoad(a.background_load) as load:
+        _run(a)
+    print(f"background load: {load.describe()}")
+
+
+def _run(a: argparse.Namespace) -> None:
     print("load average (1/5/15 min) at start: {:.2f}/{:.2f}/{:.2f} on {} cores".format(*os.getloadavg(),
                                                                                    os.cpu_count()))
     print(f"writer: target loop stall worst < 2 ms (default synchronous=FULL batch_max=200); "
-          f"{len(gc.get_objects()):,} objects tracked by the GC at start, {gc.get_freeze_count():,} frozen")
+          f"{len(gc.get_objects()):,} objects tracked by the GC at start; start-up heap frozen after the writer "
+          f"started: {'no' if a.no_gc_freeze else 'yes'}")
     with tempfile.TemporaryDirectory() as tmp:
         for sync, batch_max in (("FULL", 200), ("FULL", 1000), ("NORMAL", 200)):
             with _Intervals() as spans:
                 r = asyncio.run(_throughput(Path(tmp) / f"w-{sync}{batch_max}.sqlite", a.records, sync, batch_max,
-                                            spans))
-            full = [b - a for a, b, label in spans.spans if label == "gc gen2"]
+                                            spans, freeze=not a.no_gc_freeze))
+            full = [wall / 1000 for gen, _, wall, _ in spans.collections if gen == 2]
             print(f"  synchronous={sync} batch_max={batch_max}: {r['rate']:,.0f} records/s (fills+events) over "
                   f"{a.records:,} records; loop stall p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, worst "
                   f"{r['max']:.2f} ms (of which on CPU {r['worst_cpu']:.2f} ms; the writer thread on CPU meanwhile "
@@ -206,6 +243,7 @@ def main() -> None:
                   f"p99 {r['own_p99']:.2f} ms, worst {r['own_max']:.2f} ms  <- this process's own stall")
             print("    the 5 worst stalls and what overlapped them:")
             print(r["top"])
+            print(f"    garbage collections: {spans.gc_summary()}")
         path = Path(tmp) / "trades.sqlite"
         _build_trades_journal(path, a.trades)
         print(f"journal summary --json over {a.trades:,} trades ({2 * a.trades:,} fills); target < 300 ms:")

@@ -53,7 +53,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import hashlib
 import logging
 import re
@@ -85,6 +84,7 @@ from kraken_tui.engine.strategies.ensemble import Ensemble
 from kraken_tui.engine.strategies.external import ExternalSignals
 from kraken_tui.engine.strategies.external_io import ReaderSpec, load_webhook_secret, run_external_reader
 from kraken_tui.errors import ConfigError, SecretsError
+from kraken_tui.gcpolicy import freeze_startup_heap, release_startup_heap
 from kraken_tui.journal.db import resolve_journal_path
 from kraken_tui.journal.queries import last_state_change
 from kraken_tui.journal.records import EventSource, OperatorAction, RunStarted, RunStopped, run_account
@@ -418,11 +418,9 @@ class Runtime:
             self.engine.emit(EventKind.ALERT, why, severity=Severity.WARNING, data={"level": "HIGH"})
         await self.engine.start()
         await self._start_external()
-        # A full garbage collection scans every tracked object, stalling the loop for as long: the start-up heap
-        # (imports, instruments, the console's widgets) is frozen so that it scans only what the run creates
-        # (bench/bench_journal.py --gc-freeze); ``aclose`` unfreezes it.
-        gc.collect()
-        gc.freeze()
+        # The process's garbage-collector policy (gcpolicy): the start-up heap frozen, so that collections scan
+        # only what the run creates; ``aclose`` releases it.
+        freeze_startup_heap()
         if gate is not None:
             gate.engine = self.engine
             gate.ready.set()
@@ -587,7 +585,7 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
-        gc.unfreeze()
+        release_startup_heap()
         for t in self._tasks:
             t.cancel()
         if self.engine is not None:

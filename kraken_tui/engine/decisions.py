@@ -13,6 +13,7 @@ Must not import: textual, the client.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
@@ -46,8 +47,9 @@ class Decisions:
         market, account, instruments, executor, flow, sm: what a decision reads and the order flows it drives.
         risk_account: the risk gate's account snapshot now for an entry in a symbol (``views.risk_account``
             with the loss streak and drawdown: a PI_ symbol is sized from its coin's inverse margin account).
-        on_bar: called for every closed candle of the signal timeframe, before the strategy sees it (the
-            engine's equity snapshot).
+        on_bar: called for every closed candle of the signal timeframe (the engine's equity snapshot: the
+            equity chart's point and its journal record; no decision reads it), after the strategy saw the candle
+            and behind the decision jobs it queued (``_after_jobs``).
 
     Attributes:
         candles_seen: closed candles of the signal timeframe seen. signals: the latest signals (front end).
@@ -68,8 +70,10 @@ class Decisions:
         self.signals: deque[SignalView] = deque(maxlen=50)
 
     def on_candles(self, closed: list[SeriesCandle]) -> None:
-        """Run the strategy on every closed candle it reads; queue a job per signal."""
+        """Run the strategy on every closed candle it reads; queue a job per signal; then ``on_bar`` once per
+        closed candle of the signal timeframe, scheduled behind the decision jobs just queued (``_after_jobs``)."""
         strat = self.strategy
+        bars = 0
         for sc in closed:
             if sc.series != strat.series or sc.timeframe not in strat.timeframes:
                 continue
@@ -78,10 +82,12 @@ class Decisions:
                 atr = self._atr[sc.symbol].update(sc.candle)
                 if atr is not None and sc.candle.close > 0:
                     self.atr_pct[sc.symbol] = atr / sc.candle.close * 100
-                self._on_bar()
+                bars += 1
             sig = strat.on_candle(sc.symbol, sc.timeframe, sc.candle, self.market)
             if sig is not None:
                 self.on_signal(sig)
+        for _ in range(bars):
+            _after_jobs(self._on_bar)
 
     def on_signal(self, sig: Signal) -> None:
         """Record a signal and queue the decision (made when the job runs, on the state at that time)."""
@@ -158,3 +164,18 @@ class Decisions:
         features = {k: v for k, v in sig.features.items() if isinstance(v, int | float)}
         await self.io.write(SignalRecord(sig.ts_ms or now(), sid, sig.symbol, sig.side.value, sig.confidence,
                                          name, sig.reason or "-", action, features, rejection))
+
+
+def _after_jobs(callback: Callable[[], None]) -> None:
+    """Call ``callback`` on the event loop's next turn (``call_soon``), behind the job worker's wake-up that a job
+    just queued scheduled: an entry decided on this candle then reaches its request's send (in the job's first
+    step) without the equity snapshot's work before it, and its intent's priority commit without the snapshot's
+    record (written after the intent, in the journal's order). Without a running loop (a synchronous caller)
+    ``callback`` is called at once. The order of the two is a matter of speed only: no decision reads the
+    snapshot."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        callback()
+        return
+    loop.call_soon(callback)
