@@ -37,7 +37,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.background_load import BackgroundLoad, add_option  # noqa: E402
 
 CLIENTS = ("ours", "ours-httpx", "ccxt")
 KINDS = ("public read", "private read", "send order", "edit order", "cancel order")
@@ -335,39 +339,9 @@ def _report(results: dict[str, dict[str, list[dict[str, float]]]], clients: list
           "(at or below 1.00: our client spends no more CPU per call than ccxt's).")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=9, help="rounds (each: every kind, every client)")
-    ap.add_argument("--calls", type=int, default=100, help="calls per client, kind and round")
-    ap.add_argument("--warmup", type=int, default=20, help="calls of each kind before the first round")
-    ap.add_argument("--background-load", type=int, default=0, metavar="N", help="busy processes run beside it")
-    ap.add_argument("--clients", default="ours,ccxt", help=f"comma-separated, from {CLIENTS}")
-    ap.add_argument("--profile", type=int, default=0, metavar="N",
-                    help="profile N send + cancel pairs of our client instead (cProfile)")
-    ap.add_argument("--layer", type=int, default=0, metavar="N",
-                    help="measure our client above the HTTP backend instead: N calls per kind over a stub sender")
-    ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--url", help=argparse.SUPPRESS)
-    ap.add_argument("--key", help=argparse.SUPPRESS)
-    ap.add_argument("--secret", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.child == "sim":
-        asyncio.run(_serve_sim())
-        return
-    if args.child:
-        asyncio.run(_client_main(args.child, args.url, args.key, args.secret, args.warmup))
-        return
-    clients = [c.strip() for c in args.clients.split(",") if c.strip()]
-    if bad := [c for c in clients if c not in CLIENTS]:
-        raise SystemExit(f"--clients: unknown {bad}; choose from {CLIENTS}")
-    if "ccxt" in clients:
-        try:
-            import ccxt  # type: ignore[import-not-found]  # noqa: F401
-        except ImportError:
-            print("ccxt is not installed (pip install -e '.[bench]'): measuring our client alone")
-            clients.remove("ccxt")
-    load_start = os.getloadavg()
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.background_load)]
+def _measure(args: argparse.Namespace, clients: list[str]) -> dict[str, dict[str, list[dict[str, float]]]] | None:
+    """The interleaved rounds: each client in its own process against one paper exchange; None after
+    ``--profile``/``--layer`` (they print their own figures)."""
     procs: dict[str, subprocess.Popen[str]] = {}
     sim = _spawn(["--child", "sim"])
     try:
@@ -375,10 +349,10 @@ def main() -> None:
         conn = ["--url", info["rest_url"], "--key", info["api_key"], "--secret", info["api_secret"]]
         if args.profile:
             asyncio.run(_profile(info["rest_url"], info["api_key"], info["api_secret"], args.profile))
-            return
+            return None
         if args.layer:
             asyncio.run(_layer(info["rest_url"], info["api_key"], info["api_secret"], args.layer))
-            return
+            return None
         for name in clients:
             procs[name] = _spawn(["--child", name, "--warmup", str(args.warmup), *conn])
         for name, proc in procs.items():
@@ -397,14 +371,46 @@ def main() -> None:
         for proc in procs.values():
             _stop(proc)
         _stop(sim)
-        for p in busy:
-            p.kill()
-            p.wait()
-    load_end = os.getloadavg()
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=9, help="rounds (each: every kind, every client)")
+    ap.add_argument("--calls", type=int, default=100, help="calls per client, kind and round")
+    ap.add_argument("--warmup", type=int, default=20, help="calls of each kind before the first round")
+    ap.add_argument("--clients", default="ours,ccxt", help=f"comma-separated, from {CLIENTS}")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="profile N send + cancel pairs of our client instead (cProfile)")
+    ap.add_argument("--layer", type=int, default=0, metavar="N",
+                    help="measure our client above the HTTP backend instead: N calls per kind over a stub sender")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--url", help=argparse.SUPPRESS)
+    ap.add_argument("--key", help=argparse.SUPPRESS)
+    ap.add_argument("--secret", help=argparse.SUPPRESS)
+    add_option(ap)
+    args = ap.parse_args()
+    if args.child == "sim":
+        asyncio.run(_serve_sim())
+        return
+    if args.child:
+        asyncio.run(_client_main(args.child, args.url, args.key, args.secret, args.warmup))
+        return
+    clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+    if bad := [c for c in clients if c not in CLIENTS]:
+        raise SystemExit(f"--clients: unknown {bad}; choose from {CLIENTS}")
+    if "ccxt" in clients:
+        try:
+            import ccxt  # type: ignore[import-not-found]  # noqa: F401
+        except ImportError:
+            print("ccxt is not installed (pip install -e '.[bench]'): measuring our client alone")
+            clients.remove("ccxt")
+    with BackgroundLoad(args.background_load) as load:
+        results = _measure(args, clients)
+        if results is None:
+            return
     print(f"REST clients vs the same paper exchange (loopback, own process): {args.rounds} rounds x {args.calls} "
-          f"calls per client and kind; background load {args.background_load} busy process(es) on "
-          f"{os.cpu_count()} cores; load average (1/5/15 min) {load_start[0]:.2f}/{load_start[1]:.2f}/"
-          f"{load_start[2]:.2f} at start, {load_end[0]:.2f}/{load_end[1]:.2f}/{load_end[2]:.2f} at the end")
+          f"calls per client and kind; background load: {load.describe()}")
     _report(results, clients)
 
 

@@ -18,7 +18,10 @@ one command instead (``backtest``, ``ctl``, ``journal``).
 ``--against DIR`` runs each command alternately from this checkout and from another one (e.g. an unpacked
 ``git archive`` of the previous release) and prints both.
 
-Run: ``python bench/bench_startup.py [--repeat N] [--trades N] [--importtime backtest] [--against DIR]``
+``--background-load N`` runs N busy processes beside it for the whole run (``bench/background_load.py``).
+
+Run: ``python bench/bench_startup.py [--repeat N] [--trades N] [--importtime backtest] [--against DIR]
+[--background-load N]``
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.background_load import BackgroundLoad, add_option  # noqa: E402
 
 WALL_TARGET_MS = {"backtest": 300.0, "backtest --json": 300.0, "ctl status": 300.0, "journal summary --since": 100.0}
 
@@ -120,7 +125,15 @@ def main() -> None:
     ap.add_argument("--against", type=Path, metavar="DIR",
                     help="another checkout of kraken-tui (e.g. the previous release): each command runs alternately "
                          "from this one and from DIR, both printed with the ratio")
+    add_option(ap)
     a = ap.parse_args()
+    with BackgroundLoad(a.background_load) as load:
+        _run(a)
+    if a.background_load:
+        print(f"background load: {load.describe()}")
+
+
+def _run(a: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="kt-startup-") as d:
         tmp = Path(d)
         tiny, journal = tmp / "tiny.csv", tmp / "journal.sqlite"
