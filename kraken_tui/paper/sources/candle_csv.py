@@ -388,7 +388,7 @@ def _plain_matrix(np: ModuleType, block: bytes, width: int) -> Any:
     return values.reshape(-1, width)
 
 
-_POW10: Any = None
+_POW10: tuple[Any, Any] | None = None
 _ARANGE: Any = None
 
 
@@ -401,7 +401,7 @@ def _arange(np: ModuleType, n: int) -> Any:
 
 
 def _pow10(np: ModuleType) -> tuple[Any, Any]:
-    """10**k for k in 0..17 as int64 (``_plain_matrix``'s digit weights) and as float64 (its divisors; each an
+    """10**k for k in 0..18 as int64 (``_plain_matrix``'s digit weights) and as float64 (its divisors; each an
     exact double), made once."""
     global _POW10
     if _POW10 is None:
