@@ -191,6 +191,8 @@ class _Lines:
         self.prev = -1
         self.lineno = 0
         self.stopped = False
+        #: ``_plain_matrix``'s working array, kept between blocks (reused instead of allocated per block)
+        self.scratch: list[Any] = [None]
 
     def feed(self, text: str) -> Columns:
         """Parse the lines of ``text`` (rules in the module docstring); stops at ``stop_ms``."""
@@ -255,7 +257,7 @@ class _Lines:
         """``fast`` with numpy (module docstring): one float matrix, the rules on whole columns."""
         np, width, idx = _numpy(len(block)), self.width, self.idx
         assert np is not None and width is not None  # fast() checked both
-        a = _plain_matrix(np, block, width)
+        a = _plain_matrix(np, block, width, self.scratch)
         if a is None:
             if block.isspace() or any(map(block.__contains__, _NP_DECLINE)):
                 raise _Slow  # loadtxt warns on a block without rows; it strips what float() keeps
@@ -333,7 +335,7 @@ _PLAIN_MAX_DIGITS = 18
 _PLAIN_MAX_MANTISSA = 1 << 53
 
 
-def _plain_matrix(np: ModuleType, block: bytes, width: int) -> Any:
+def _plain_matrix(np: ModuleType, block: bytes, width: int, scratch: list[Any] | None = None) -> Any:
     """The block as a (rows x ``width``) float64 matrix when every field is a plain decimal, else None.
 
     A plain decimal is 1 to ``_PLAIN_MAX_DIGITS`` ASCII digits with at most one ``.`` (``12``, ``12.5``, ``.5``,
@@ -342,7 +344,8 @@ def _plain_matrix(np: ModuleType, block: bytes, width: int) -> Any:
     value is the double nearest the decimal, which is what ``float(text)`` returns (Python's conversion is
     correctly rounded too). Any other byte (sign, exponent, space, ``\r``, letters), an empty field, a second
     point, a row with another number of fields or a longer mantissa gives None (the caller then uses
-    ``numpy.loadtxt``). Works on whole arrays: one pass per rule over the block's bytes, no per-field Python.
+    ``numpy.loadtxt``). Works on whole arrays: one pass per rule over the block's bytes, no per-field Python;
+    ``scratch`` (a one-element list) keeps its int64 working array between calls.
     tests/backtest/test_csvfile_props.py checks it against ``float`` on random fields."""
     buf = np.frombuffer(block, np.uint8)
     digit = buf - np.uint8(48)  # wraps below '0': every non-digit byte is >= 10
@@ -376,8 +379,16 @@ def _plain_matrix(np: ModuleType, block: bytes, width: int) -> Any:
     if counts.min() < 1 or counts.max() > _PLAIN_MAX_DIGITS:
         return None
     # each digit's power of ten within its field's mantissa: digits after it in the same field
-    power = np.repeat(ends - 1, counts) - _arange(np, n_digits)
-    mantissa = np.add.reduceat(digit[is_digit].astype(np.int64) * _pow10(np)[0][power], starts)
+    power = np.repeat((ends - 1).astype(np.int32), counts)
+    np.subtract(power, _arange(np, n_digits), out=power)
+    work = scratch[0] if scratch is not None else None
+    if work is None or len(work) < n_digits:
+        work = np.empty(max(n_digits, 1 << 16), dtype=np.int64)
+        if scratch is not None:
+            scratch[0] = work
+    terms = np.take(_pow10(np)[0], power, out=work[:n_digits], mode="clip")  # (clip: no buffered copy)
+    np.multiply(terms, digit[is_digit], out=terms)
+    mantissa = np.add.reduceat(terms, starts)
     if mantissa.max() > _PLAIN_MAX_MANTISSA:
         return None
     values = mantissa.astype(np.float64)
@@ -393,10 +404,10 @@ _ARANGE: Any = None
 
 
 def _arange(np: ModuleType, n: int) -> Any:
-    """``numpy.arange(n)`` (int64) as a view of one array kept between blocks (grown when needed)."""
+    """``numpy.arange(n)`` (int32) as a view of one array kept between blocks (grown when needed)."""
     global _ARANGE
     if _ARANGE is None or len(_ARANGE) < n:
-        _ARANGE = np.arange(max(n, 1 << 17), dtype=np.int64)
+        _ARANGE = np.arange(max(n, 1 << 17), dtype=np.int32)
     return _ARANGE[:n]
 
 
@@ -405,6 +416,11 @@ def _pow10(np: ModuleType) -> tuple[Any, Any]:
     exact double), made once."""
     global _POW10
     if _POW10 is None:
+        # one 4 MB array freed at once: glibc's malloc raises its mmap threshold to the largest block freed,
+        # so the parser's per-block arrays (some hundred KB each) then come from its heap instead of freshly
+        # mapped pages for every block (which cost more system time than the parsing)
+        freed = np.empty(1 << 22, dtype=np.uint8)
+        del freed
         exact = [10**k for k in range(_PLAIN_MAX_DIGITS + 1)]
         _POW10 = (np.array(exact, dtype=np.int64), np.array([float(x) for x in exact], dtype=np.float64))
     return _POW10
