@@ -161,6 +161,46 @@ def test_numpy_field_parser_agrees_with_float(field):
     assert repr(float(got[0, 1])) == repr(float(field))
 
 
+PLAIN_FIELD = st.one_of(
+    st.from_regex(r"\A[0-9]{0,20}(\.[0-9]{0,20})?\Z"),
+    st.integers(0, 2**53 + 5).map(str),
+    st.floats(0.0, 1e12, allow_nan=False).map(repr).filter(lambda x: "e" not in x),
+    st.tuples(st.integers(0, 2**53 + 2), st.integers(0, 19)).map(
+        lambda mk: (lambda d, k: (d[:-k] + "." + d[-k:]) if k else d)(str(mk[0]).rjust(mk[1] + 1, "0"), mk[1])),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.lists(PLAIN_FIELD, min_size=2, max_size=2), min_size=1, max_size=6))
+def test_plain_decimal_parser_agrees_with_float(rows):
+    """The plain-decimal parser gives ``float``'s bits for every field, or declines the block (None) when a
+    field is not a plain decimal it can convert exactly (empty, ``.``, two points, a mantissa beyond 2**53)."""
+    block = "".join(",".join(r) + "\n" for r in rows).encode()
+    got = csvfile._plain_matrix(np, block, 2)
+    want = []
+    for r in rows:
+        for f in r:
+            digits = f.replace(".", "")
+            if not digits or f.count(".") > 1 or len(digits) > 18 or int(digits) > 2**53:
+                assert got is None
+                return
+            want.append(float(f))
+    assert got is not None, block
+    assert [x.hex() for x in got.ravel().tolist()] == [x.hex() for x in want]
+
+
+@pytest.mark.parametrize("block", [b"1,2\n3\n", b"1,2,3\n", b"1,-2\n", b"1,2e3\n", b"1, 2\n", b"1,2\r\n",
+                                   b"1,\n", b",1\n", b"1,2\n\n", b"\n", b"1,+2\n", b"1,0x1\n"])
+def test_plain_decimal_parser_declines_what_is_not_plain(block):
+    assert csvfile._plain_matrix(np, block, 2) is None
+
+
+def test_plain_decimal_parser_reads_a_charts_block():
+    got = csvfile._plain_matrix(np, b"1577836800,100000,100031,99979.5,.5,4.4575\n1577836860,5.,7,1,2,0\n", 6)
+    assert got.tolist() == [[1577836800.0, 100000.0, 100031.0, 99979.5, 0.5, 4.4575],
+                            [1577836860.0, 5.0, 7.0, 1.0, 2.0, 0.0]]
+
+
 def _clean(tmp_path, n=3000, seconds=True):
     t0, step = (1_754_000_000, 60) if seconds else (1_754_000_000_000, 60_000)
     rows = "".join(f"{t0 + i * step},{100 + i % 7}.5,{110 + i % 7},{90 + i % 5}.25,{101 + i % 3},{i % 4}.01\n"

@@ -10,7 +10,9 @@ the field. Formats: Kraken Futures docs "Charts" candles (``time,open,high,low,c
 and Kraken's downloadable OHLCVT files (``time,open,high,low,close,volume,trades``, no header).
 
 Two paths give the same rows. The fast one takes a block of ~64 KB of whole lines and parses it column-wise:
-with numpy, ``numpy.loadtxt`` reads the block as a float matrix (it converts every field with CPython's
+with numpy, a block of plain decimals only (digits and at most one point per field, as Kraken's files write
+them) is read as a float matrix by ``_plain_matrix`` (whole-array digit arithmetic, exact: the same bits as
+``float``); any other block by ``numpy.loadtxt`` (it converts every field with CPython's
 ``PyOS_string_to_double``, the function ``float(str)`` uses, so an accepted field has ``float``'s value; it
 refuses underscores, non-ASCII digits and anything else ``float`` might read differently) and the rules are
 checked on whole columns; without numpy, the block is split once and each column converted with
@@ -189,6 +191,8 @@ class _Lines:
         self.prev = -1
         self.lineno = 0
         self.stopped = False
+        #: ``_plain_matrix``'s working array, kept between blocks (reused instead of allocated per block)
+        self.scratch: list[Any] = [None]
 
     def feed(self, text: str) -> Columns:
         """Parse the lines of ``text`` (rules in the module docstring); stops at ``stop_ms``."""
@@ -253,13 +257,15 @@ class _Lines:
         """``fast`` with numpy (module docstring): one float matrix, the rules on whole columns."""
         np, width, idx = _numpy(len(block)), self.width, self.idx
         assert np is not None and width is not None  # fast() checked both
-        if block.isspace() or any(map(block.__contains__, _NP_DECLINE)):
-            raise _Slow  # loadtxt warns on a block without rows; it strips what float() keeps
-        try:
-            a = np.loadtxt(io.StringIO(block.decode()), dtype=np.float64, delimiter=",", comments=None,
-                           quotechar=None, ndmin=2)
-        except (ValueError, UnicodeDecodeError):
-            raise _Slow from None
+        a = _plain_matrix(np, block, width, self.scratch)
+        if a is None:
+            if block.isspace() or any(map(block.__contains__, _NP_DECLINE)):
+                raise _Slow  # loadtxt warns on a block without rows; it strips what float() keeps
+            try:
+                a = np.loadtxt(io.StringIO(block.decode()), dtype=np.float64, delimiter=",", comments=None,
+                               quotechar=None, ndmin=2)
+            except (ValueError, UnicodeDecodeError):
+                raise _Slow from None
         if a.shape[1] != width:
             raise _Slow
         t, o, h, lo, c, v = (a[:, i] for i in idx)
@@ -321,6 +327,103 @@ class _Lines:
         self.prev = ts[-1]
         self.lineno += len(lines)
         return ts, o, h, lo, c, v
+
+
+#: The plain-decimal parser's limits: at most this many digits in a field (its mantissa fits an int64), and
+#: mantissas up to 2**53 (exact as float64, so one correctly rounded division gives ``float``'s value).
+_PLAIN_MAX_DIGITS = 18
+_PLAIN_MAX_MANTISSA = 1 << 53
+
+
+def _plain_matrix(np: ModuleType, block: bytes, width: int, scratch: list[Any] | None = None) -> Any:
+    """The block as a (rows x ``width``) float64 matrix when every field is a plain decimal, else None.
+
+    A plain decimal is 1 to ``_PLAIN_MAX_DIGITS`` ASCII digits with at most one ``.`` (``12``, ``12.5``, ``.5``,
+    ``5.``), its digits read as an integer mantissa M <= 2**53 with f digits after the point; the field's value
+    is M / 10**f in float64. Both operands are exact doubles and IEEE division is correctly rounded, so the
+    value is the double nearest the decimal, which is what ``float(text)`` returns (Python's conversion is
+    correctly rounded too). Any other byte (sign, exponent, space, ``\r``, letters), an empty field, a second
+    point, a row with another number of fields or a longer mantissa gives None (the caller then uses
+    ``numpy.loadtxt``). Works on whole arrays: one pass per rule over the block's bytes, no per-field Python;
+    ``scratch`` (a one-element list) keeps its int64 working array between calls.
+    tests/backtest/test_csvfile_props.py checks it against ``float`` on random fields."""
+    buf = np.frombuffer(block, np.uint8)
+    digit = buf - np.uint8(48)  # wraps below '0': every non-digit byte is >= 10
+    is_digit = digit < 10
+    is_nl = buf == 10
+    is_sep = is_nl | (buf == 44)
+    is_dot = buf == 46
+    n_digits = int(np.count_nonzero(is_digit))
+    if n_digits + int(np.count_nonzero(is_sep)) + int(np.count_nonzero(is_dot)) != len(buf):
+        return None  # a byte outside 0-9 , . \n
+    seps = np.flatnonzero(is_sep)
+    n_fields = len(seps)
+    if not n_fields or n_fields % width:
+        return None
+    row_ends = is_nl[seps].reshape(-1, width)
+    if not row_ends[:, -1].all() or row_ends[:, :-1].any():
+        return None  # a row with another number of fields
+    # digits before each separator and each point: the bytes before it less the separators and points there
+    dots = np.flatnonzero(is_dot)
+    ends = seps - _arange(np, n_fields)  # (separators before it: its own index)
+    field = None
+    if len(dots):
+        ends -= np.searchsorted(dots, seps)
+        field = np.searchsorted(seps, dots)  # the field holding each point
+        if len(field) > 1 and not (field[1:] > field[:-1]).all():
+            return None  # two points in one field
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1]
+    counts = ends - starts
+    if counts.min() < 1 or counts.max() > _PLAIN_MAX_DIGITS:
+        return None
+    # each digit's power of ten within its field's mantissa: digits after it in the same field
+    power = np.repeat((ends - 1).astype(np.int32), counts)
+    np.subtract(power, _arange(np, n_digits), out=power)
+    work = scratch[0] if scratch is not None else None
+    if work is None or len(work) < n_digits:
+        work = np.empty(max(n_digits, 1 << 16), dtype=np.int64)
+        if scratch is not None:
+            scratch[0] = work
+    terms = np.take(_pow10(np)[0], power, out=work[:n_digits], mode="clip")  # (clip: no buffered copy)
+    np.multiply(terms, digit[is_digit], out=terms)
+    mantissa = np.add.reduceat(terms, starts)
+    if mantissa.max() > _PLAIN_MAX_MANTISSA:
+        return None
+    values = mantissa.astype(np.float64)
+    if field is not None:
+        # digits after the point: the field's digits less those before the point
+        frac = ends[field] - (dots - field - _arange(np, len(dots)))
+        values[field] = mantissa[field] / _pow10(np)[1][frac]
+    return values.reshape(-1, width)
+
+
+_POW10: tuple[Any, Any] | None = None
+_ARANGE: Any = None
+
+
+def _arange(np: ModuleType, n: int) -> Any:
+    """``numpy.arange(n)`` (int32) as a view of one array kept between blocks (grown when needed)."""
+    global _ARANGE
+    if _ARANGE is None or len(_ARANGE) < n:
+        _ARANGE = np.arange(max(n, 1 << 17), dtype=np.int32)
+    return _ARANGE[:n]
+
+
+def _pow10(np: ModuleType) -> tuple[Any, Any]:
+    """10**k for k in 0..18 as int64 (``_plain_matrix``'s digit weights) and as float64 (its divisors; each an
+    exact double), made once."""
+    global _POW10
+    if _POW10 is None:
+        # one 4 MB array freed at once: glibc's malloc raises its mmap threshold to the largest block freed,
+        # so the parser's per-block arrays (some hundred KB each) then come from its heap instead of freshly
+        # mapped pages for every block (which cost more system time than the parsing)
+        freed = np.empty(1 << 22, dtype=np.uint8)
+        del freed
+        exact = [10**k for k in range(_PLAIN_MAX_DIGITS + 1)]
+        _POW10 = (np.array(exact, dtype=np.int64), np.array([float(x) for x in exact], dtype=np.float64))
+    return _POW10
 
 
 def _slow_row(p: str, lineno: int, parts: list[str], idx: tuple[int, ...], width: int
