@@ -59,6 +59,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.background_load import BackgroundLoad, add_option  # noqa: E402
+
 DATA = Path(os.environ.get("KRAKEN_TUI_DATA", ROOT.parent / "shared" / "data"))
 START_S = 1_577_836_800  # 2020-01-01T00:00:00Z
 LEVEL_USD = 100_000.0
@@ -378,7 +381,6 @@ def loadavg() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--candles", type=int, default=1_000_000)
-    ap.add_argument("--background-load", type=int, default=0, metavar="N", help="run N busy processes beside it")
     ap.add_argument("--no-peers", action="store_true", help="skip backtesting.py and vectorbt")
     ap.add_argument("--no-costs", action="store_true", help="skip the runs with costs and the ensemble")
     ap.add_argument("--ensemble-candles", type=int, default=200_000, metavar="N",
@@ -386,17 +388,14 @@ def main() -> None:
                          "run the bar loop at about 10k candles/s)")
     ap.add_argument("--keep", type=Path, default=None, help="write the candle CSV here (kept) instead of a temp file")
     ap.add_argument("--peer-child", nargs=3, metavar=("KIND", "PATH", "START"), help=argparse.SUPPRESS)
+    add_option(ap)
     a = ap.parse_args()
     if a.peer_child:
         peer_child(a.peer_child[0], a.peer_child[1], float(a.peer_child[2]))
         return
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(a.background_load)]
-    try:
+    with BackgroundLoad(a.background_load) as load:
         _bench(a)
-    finally:
-        for p in busy:
-            p.terminate()
-            p.wait()
+    print(f"background load: {load.describe()}")
 
 
 def _bench(a: argparse.Namespace) -> None:
