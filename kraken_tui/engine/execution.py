@@ -150,6 +150,7 @@ class Executor:
         self._exposure_sending = 0  # entry/add requests handed to the client whose call has not returned
         self._exposure_sent = False  # an entry/add left since the last ``settle_exposure``
         self._exposure_fills: dict[str, Decimal] = {}  # symbol -> signed contracts the answers say filled
+        self._exposure_unanswered = 0  # entries/adds sent since ``settle_exposure`` without a definite answer yet
         self.exposure_answered: Callable[[], None] | None = None
         """None, or called as the answer to an entry or add arrives, after ``exposure_fills`` took it in (engine.flatten
         closes from it). Must be quick and must not raise (its failure is logged)."""
@@ -212,17 +213,25 @@ class Executor:
         symbol whose answers executed nothing is absent. An answer that was lost (UNKNOWN) adds nothing."""
         return self._exposure_fills
 
+    @property
+    def exposure_answered_all(self) -> bool:
+        """True when every entry and add sent since ``settle_exposure`` has its definite answer (``exposure_fills``
+        holds all they executed; False while one is being sent or its answer was lost and is being resolved)."""
+        return self._exposure_unanswered == 0 and self._exposure_sending == 0
+
     def settle_exposure(self) -> None:
         """The order work that sent entries or adds ended (the engine calls it after each job): their
         positions are the exchange's to report now (``exposure_landing`` False unless a send is in progress;
         ``exposure_fills`` emptied)."""
         self._exposure_sent = False
         self._exposure_fills = {}
+        self._exposure_unanswered = 0
 
     def _note_exposure(self, req: OrderRequest, purpose: IntentPurpose, result: OrderResult) -> None:
         """Take the answer to an entry or add into ``exposure_fills`` and tell ``exposure_answered``."""
         if purpose not in EXPOSURE_PURPOSES or result.status is OrderStatus.UNKNOWN:
             return
+        self._exposure_unanswered = max(0, self._exposure_unanswered - 1)
         filled = result.filled_size
         if filled > 0:
             self._exposure_fills[req.symbol] = self._exposure_fills.get(req.symbol, ZERO) + filled * req.side.sign
@@ -245,9 +254,12 @@ class Executor:
             return f"exposure guard failed ({type(exc).__name__}: {exc})"
 
     def _sending(self, purposes: Sequence[IntentPurpose]) -> contextlib.AbstractContextManager[None]:
-        """Count an entry/add send in progress (``exposure_landing``) around the call that sends it."""
-        if not any(p in EXPOSURE_PURPOSES for p in purposes):
+        """Count an entry/add send in progress (``exposure_landing``) around the call that sends it, and each
+        entry/add of it as unanswered until its definite answer is taken in (``exposure_answered_all``)."""
+        exposures = sum(1 for p in purposes if p in EXPOSURE_PURPOSES)
+        if not exposures:
             return contextlib.nullcontext()
+        self._exposure_unanswered += exposures
         return self._exposure_send()
 
     @contextlib.contextmanager

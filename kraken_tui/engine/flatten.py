@@ -23,10 +23,12 @@ A running engine's flatten (``EngineFlatten.flatten``; one at a time, a second c
    the exchange tells what the entry filled, by whichever comes first: the entry's own REST answer (sendorder's
    or batchorder's ``sendStatus`` with its EXECUTION ``orderEvents``, spec §4.10/§4.15, taken in by the
    executor: ``ExposureWork.exposure_fills``) or the feed's position report; one close only, sized from that
-   source, while the job still places its take-profits. The job is awaited (at most ``FLATTEN_WAIT_JOB_S``)
-   and the procedure below then sizes its closes from a fresh ``openpositions`` read (not the feed's report,
-   which may predate the job's fills or the early close's), so a position that job opened is still closed and
-   a position the early close already closed is not closed twice. With the executor's guard in place (``exposure``: no entry or add is sent from FLATTENING
+   source, while the job still places its take-profits; when every entry of it was answered and none
+   executed (``ExposureWork.exposure_answered_all``), ``cancelallorders`` leaves at once. The job is awaited
+   (at most ``FLATTEN_WAIT_JOB_S``) and the procedure below then sizes its closes from a fresh
+   ``openpositions`` read (not the feed's report, which may predate the job's fills or the early close's), so
+   a position that job opened is still closed and a position the early close already closed is not closed
+   twice. With the executor's guard in place (``exposure``: no entry or add is sent from FLATTENING
    on, ``execution.Executor.may_add_exposure``) an entry job that sent none before FLATTENING can open no
    position: it is not waited for (``waits_for_work``) and the flatten runs as with no work in flight; an entry
    job whose entry already left (``exposure_landing``) is waited for as above.
@@ -486,6 +488,11 @@ class ExposureWork(Protocol):
         say were executed (``execution.Executor.exposure_fills``)."""
         ...
 
+    @property
+    def exposure_answered_all(self) -> bool:
+        """True when every entry and add of the order work in flight has its definite answer."""
+        ...
+
 
 class RestingOrders(Protocol):
     """This run's resting orders as a flatten sees them (``execution.Executor``)."""
@@ -790,7 +797,11 @@ class EngineFlatten:
                 await self.client.cancel_all_orders()
                 return
             if not reqs:  # an entry in flight: its position (with its stop) is closed the moment it is reported
-                reqs = close_requests(await self._entry_landed(), tag)
+                landed = await self._entry_landed()
+                if landed is None:  # every entry answered, none executed: no position to protect
+                    await self.client.cancel_all_orders()
+                    return
+                reqs = close_requests(landed, tag)
             if not reqs:
                 return
             await self.intents(reqs)
@@ -809,18 +820,21 @@ class EngineFlatten:
             self.emit(EventKind.FLATTEN, f"flatten: early close failed ({type(exc).__name__}: {exc}); "
                       "the flatten reads the account again", severity=Severity.WARNING)
 
-    async def _entry_landed(self) -> Sequence[Position]:
+    async def _entry_landed(self) -> Sequence[Position] | None:
         """While an entry is in flight: wait until the exchange tells the position it opened, by the entry's own
         answer (``ExposureWork.exposure_fills``; woken by ``entry_answered``) or by the feed's position report
         (polled every ``ENTRY_POLL_S``), whichever comes first, or until the order work ends (at most
         ``wait_job_s``). Returns the positions so told (from an answer: symbol, side and the size it executed;
-        entry price 0, unknown here), empty when the work ended first."""
+        entry price 0, unknown here); None when every entry's answer came and none executed (nothing was
+        opened: a later entry of that work is refused while FLATTENING); empty when the work ended first."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.wait_job_s
         while self.jobs.running and loop.time() < deadline:
             answered = self._answered_positions()
             if answered:
                 return answered
+            if self.exposure is not None and self.exposure.exposure_answered_all:
+                return None
             known = self.known_positions()
             if known:
                 return known

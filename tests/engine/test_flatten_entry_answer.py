@@ -96,14 +96,14 @@ class _NullJournal:
 
 
 async def _run(feed: list[Position], *, feed_after_answer: list[Position] | None = None,
-               wired: bool = True) -> tuple[_Exchange, Any, bool]:
+               wired: bool = True, entry_fill: str = "0.5") -> tuple[_Exchange, Any, bool]:
     """An entry job (``signal ...``) sends an entry and its stop in one batch; F F lands while that batch is on
     its way; the job then holds (its take-profits being placed) until the flatten's first close was sent or
     1 s passed. ``feed``: the feed's position report throughout (``feed_after_answer``: from the entry's answer
     on). Returns the exchange, the flatten's report and whether a close left while the job was held."""
     jobs = JobQueue(lambda n, e: None, lambda: None)
     worker = asyncio.ensure_future(jobs.run())
-    exch = _Exchange(jobs)
+    exch = _Exchange(jobs, entry_fill)
     sm = OperatorStateMachine(lambda: NOW, OperatorState.RUNNING, "test")
     ex = Executor(exch, _NullJournal(), lambda: NOW, durable=False)  # type: ignore[arg-type]
     report: dict[str, list[Position]] = {"now": list(feed)}
@@ -123,12 +123,20 @@ async def _run(feed: list[Position], *, feed_after_answer: list[Position] | None
             flattening.append(f.begin("F F", TransitionSource.KEY))
         out = await batch(instructions, priority=priority)
         if instructions[0].request.reduce_only and jobs.running:
-            closed_while_held.set()
+            closed_while_held.set()  # the flatten's first request left while the job was held
         if feed_after_answer is not None:
             report["now"] = list(feed_after_answer)
         return out
 
     exch.batch_order = batch_and_f_f  # type: ignore[method-assign]
+    cancel_all = exch.cancel_all_orders
+
+    async def cancel_all_while_held(symbol: str | None = None) -> CancelAllResult:
+        if jobs.running:
+            closed_while_held.set()
+        return await cancel_all(symbol)
+
+    exch.cancel_all_orders = cancel_all_while_held  # type: ignore[method-assign]
 
     async def entry_job() -> None:
         entry = OrderRequest(SYM, Side.BUY, OrderType.MARKET, D("0.5"), cli_ord_id="kt-s-entry")
@@ -174,6 +182,12 @@ async def test_a_stale_feed_report_after_the_early_close_sends_no_second_close()
     assert len(exch.closes) == 1  # not closed again from the stale report: openpositions was read afresh
     assert ("openpositions", False) in exch.calls
     assert rep.flat and rep.closed == ((SYM, D("0.5")),) and rep.error is None
+
+
+async def test_an_entry_answered_with_nothing_executed_lets_the_cancel_all_leave_at_once():
+    exch, rep, cancelled_while_held = await _run(feed=[], entry_fill="0")
+    assert cancelled_while_held and exch.calls[:2] == [("entry", True), ("cancelallorders", True)]
+    assert exch.closes == [] and rep.flat and rep.closed == ()
 
 
 async def test_executor_exposure_fills_come_from_the_answers_and_end_with_the_work():
