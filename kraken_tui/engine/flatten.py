@@ -517,6 +517,8 @@ class _Start:
     close_ms: int  # the UTC ms round 1's cliOrdIds carry
     intents: list[OrderRequest]  # round 1's closes the task still journals before the commit (no sync journal)
     committing: Awaitable[None] | None  # the FLATTENING commit handed to the journal's thread (None: not yet)
+    early: list[OrderRequest] | None = None  # with order work in flight: the early round's closes of the positions
+    # the feed reported (journaled with FLATTENING); None: no work in flight, or the feed not live
 
 
 #: The ``TransitionSource`` of a running engine's flatten -> the source its closes carry.
@@ -779,20 +781,23 @@ class EngineFlatten:
             stamped = r if r.received_ts_ms is not None else dataclasses.replace(r, received_ts_ms=self.now_ms())
             await self.journal(stamped)
 
-    async def _early_close(self, origin: FlattenSource) -> None:
+    async def _early_close(self, origin: FlattenSource, early: list[OrderRequest] | None = None) -> None:
         """Sent while order work in flight is still landing (module docstring, step 3): reduce-only closes of
         the positions the exchange reports (the feed's report, else ``openpositions``), the stops still
         resting; or, when it reports none and that work cannot open a position (``may_open_position``),
         ``cancelallorders`` at once (no position to protect; a resting entry cannot fill meanwhile); or, when
         it reports none and an entry is landing, the close of that entry's position as soon as the exchange
         tells its size (``_entry_landed``). What the closes filled is kept (``_early_closed``) for the report.
+        ``early``: the closes of the positions the feed reported at the start, journaled with FLATTENING
+        (``_start``); None when the feed was not live (``openpositions`` is read).
         A failure is reported and left to ``flatten_account``, which reads the account again."""
         try:
             self._launched.set()  # its first request leaves now (the positions read, the closes or the cancel)
-            known = self.known_positions()
-            positions = list(known) if known is not None else await self.client.open_positions(priority=True)
             tag = f"{flatten_close_tag(origin, int(time.time() * 1000))}-r0"
-            reqs = close_requests(positions, tag)
+            if early is not None:
+                reqs = list(early)
+            else:
+                reqs = close_requests(await self.client.open_positions(priority=True), tag)
             if not reqs and not self.work_may_open():
                 await self.client.cancel_all_orders()
                 return
@@ -898,9 +903,15 @@ class EngineFlatten:
         # 1. ... and durable before the first request. With no order work in flight and the exchange's own
         # position report at hand, round 1's closes are journaled as intents now and committed in the SAME
         # transaction (one fsync) as FLATTENING; flatten_account then sends them with the same cliOrdIds.
-        known = None if self.waits_for_work() else self.known_positions()
+        # With order work in flight, the early round's closes (step 3) of the positions the feed reports are
+        # journaled and committed with FLATTENING the same way, and flatten_account reads the account afresh.
+        waiting = self.waits_for_work()
+        feed = self.known_positions()
+        known = None if waiting else feed
         close_ms = int(time.time() * 1000)
-        first = close_requests(known or (), round_tag(flatten_close_tag(origin, close_ms), 1))
+        tag = flatten_close_tag(origin, close_ms)
+        first = close_requests(feed or (), f"{tag}-r0") if waiting else close_requests(known or (), round_tag(tag, 1))
+        early = (None if feed is None else list(first)) if waiting else None
         self._prejournaled.clear()
         committing: Awaitable[None] | None = None
         if first and self.journal_intent_now is not None:
@@ -912,7 +923,7 @@ class EngineFlatten:
         if not first or self.journal_intent_now is not None or self.journal_intent is None:
             committing = self._settle_started()  # handed to the journal's thread now
             first = []  # nothing left for the task to journal before the commit
-        return _Start(resting, started, known, close_ms, first, committing)
+        return _Start(resting, started, known, close_ms, first, committing, early)
 
     async def _steps(self, reason: str, origin: FlattenSource, start: _Start) -> FlattenReport:
         resting, started, known, close_ms = start.resting, start.started_ms, start.known, start.close_ms
@@ -927,14 +938,16 @@ class EngineFlatten:
         if waited:  # 3. an order being sent right now must land before the account is read ...
             # ... but the positions already open are closed at once (their stops still rest), and with none
             # open the cancel-all leaves at once: flatten_account reads the account after the job, so a
-            # position it opens is still closed.
-            early = asyncio.ensure_future(self._early_close(origin))
+            # position it opens is still closed. The early round runs in this task (its first request leaves
+            # without waiting a loop turn for a task of its own), then the job is awaited.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.wait_job_s
+            await self._early_close(origin, start.early)
             try:
-                await asyncio.wait_for(self.jobs.wait_idle(), timeout=self.wait_job_s)
+                await asyncio.wait_for(self.jobs.wait_idle(), timeout=max(deadline - loop.time(), 0.05))
             except TimeoutError:
                 self.emit(EventKind.FLATTEN, f"flatten: order work ({self.jobs.current}) still running after "
                           f"{self.wait_job_s:g} s; flattening anyway", severity=Severity.WARNING)
-            await early
 
         def progress(p: FlattenProgress) -> None:
             self._launched.set()  # flatten_account reports each phase just before its requests
