@@ -790,19 +790,23 @@ class EngineFlatten:
         tells its size (``_entry_landed``). What the closes filled is kept (``_early_closed``) for the report.
         ``early``: the closes of the positions the feed reported at the start, journaled with FLATTENING
         (``_start``); None when the feed was not live (``openpositions`` is read).
-        A failure is reported and left to ``flatten_account``, which reads the account again."""
+        A failure is reported and left to ``flatten_account``, which reads the account again. ``launched`` is
+        set as its first request leaves: while it waits for an entry's answer, the market-data consumer still
+        holds (at most ``core.FLATTEN_HOLD_S``)."""
         try:
-            self._launched.set()  # its first request leaves now (the positions read, the closes or the cancel)
             tag = f"{flatten_close_tag(origin, int(time.time() * 1000))}-r0"
             if early is not None:
                 reqs = list(early)
             else:
+                self._launched.set()  # its first request leaves now: the positions read
                 reqs = close_requests(await self.client.open_positions(priority=True), tag)
             if not reqs and not self.work_may_open():
+                self._launched.set()
                 await self.client.cancel_all_orders()
                 return
             if not reqs:  # an entry in flight: its position (with its stop) is closed the moment it is reported
                 landed = await self._entry_landed()
+                self._launched.set()  # the close or the cancel-all leaves now (or nothing: flatten_account next)
                 if landed is None:  # every entry answered, none executed: no position to protect
                     await self.client.cancel_all_orders()
                     return
@@ -810,6 +814,7 @@ class EngineFlatten:
             if not reqs:
                 return
             await self.intents(reqs)
+            self._launched.set()
             results = await self.client.batch_order([BatchSend(r, str(k)) for k, r in enumerate(reqs)],
                                                     priority=True)
             sent = {r.cli_ord_id: r for r in reqs}

@@ -30,6 +30,7 @@ from kraken_tui.journal.records import IntentPurpose
 from kraken_tui.kraken.rest_parse_orders import CancelAllResult
 
 SYM = "PF_XBTUSD"
+starting: list[tuple[str, bool]] = []  # (moment, ``EngineFlatten.starting`` then), per ``_run``
 NOW = 1_700_000_000_000
 D = Decimal
 
@@ -115,13 +116,19 @@ async def _run(feed: list[Position], *, feed_after_answer: list[Position] | None
     if wired:
         ex.exposure_answered = f.entry_answered
     flattening: list[asyncio.Future[Any]] = []
+    starting.clear()
     closed_while_held = asyncio.Event()
     batch = exch.batch_order
 
     async def batch_and_f_f(instructions: Any, *, priority: bool = False) -> list[OrderResult]:
         if not flattening:  # the entry's batch: its bytes have left when F F lands
             flattening.append(f.begin("F F", TransitionSource.KEY))
+        if instructions[0].request.reduce_only:
+            starting.append(("close", f.starting))
         out = await batch(instructions, priority=priority)
+        if not instructions[0].request.reduce_only:
+            await asyncio.sleep(0.01)  # the flatten waits for this answer meanwhile
+            starting.append(("answer", f.starting))
         if instructions[0].request.reduce_only and jobs.running:
             closed_while_held.set()  # the flatten's first request left while the job was held
         if feed_after_answer is not None:
@@ -166,6 +173,8 @@ async def test_the_entry_in_flight_is_closed_from_its_answer_while_its_job_still
     assert exch.calls.index(("cancelallorders", False)) > exch.calls.index(("close", True))  # the stop rested
     assert rep.flat and rep.closed == ((SYM, D("0.5")),)
     assert exch.size == 0
+    # the market-data consumer kept holding while the flatten waited for the answer; released as the close left
+    assert starting == [("answer", True), ("close", False)]
 
 
 async def test_without_the_wake_up_the_answer_is_still_seen_at_the_next_poll():
