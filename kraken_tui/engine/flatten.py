@@ -519,6 +519,7 @@ class _Start:
     committing: Awaitable[None] | None  # the FLATTENING commit handed to the journal's thread (None: not yet)
     early: list[OrderRequest] | None = None  # with order work in flight: the early round's closes of the positions
     # the feed reported (journaled with FLATTENING); None: no work in flight, or the feed not live
+    waiting: bool = False  # order work was in flight at the start (``waits_for_work``): step 3 runs
 
 
 #: The ``TransitionSource`` of a running engine's flatten -> the source its closes carry.
@@ -928,7 +929,7 @@ class EngineFlatten:
         if not first or self.journal_intent_now is not None or self.journal_intent is None:
             committing = self._settle_started()  # handed to the journal's thread now
             first = []  # nothing left for the task to journal before the commit
-        return _Start(resting, started, known, close_ms, first, committing, early)
+        return _Start(resting, started, known, close_ms, first, committing, early, waiting)
 
     async def _steps(self, reason: str, origin: FlattenSource, start: _Start) -> FlattenReport:
         resting, started, known, close_ms = start.resting, start.started_ms, start.known, start.close_ms
@@ -939,7 +940,7 @@ class EngineFlatten:
         self.emit(EventKind.FLATTEN, f"flatten started: {reason}", severity=Severity.WARNING)
         await self._durable("FLATTENING" + (" and the closes' intents" if self._prejournaled else ""), committing)
         self._early_closed.clear()
-        waited = self.waits_for_work()
+        waited = start.waiting  # decided at the start, with the closes journaled then
         if waited:  # 3. an order being sent right now must land before the account is read ...
             # ... but the positions already open are closed at once (their stops still rest), and with none
             # open the cancel-all leaves at once: flatten_account reads the account after the job, so a
