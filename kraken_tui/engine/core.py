@@ -207,6 +207,7 @@ class Engine:
                                        journal_intent_now=lambda req: self.io.write_soon(
                                            flatten_intent(self.now_ms(), req)), exposure=self.executor)
         self.executor.may_add_exposure = self.flattener.exposure_refusal  # no entry leaves once a flatten began
+        self.executor.exposure_answered = self.flattener.entry_answered  # closes from the entry's answer
         self.manual_desk = ManualDesk(self.io, cfg=cfg, run_id=run_id, sm=self.sm, account=self.account,
                                       market=self.market, instruments=self.instruments, executor=self.executor,
                                       flow=self.flow, risk_account=self.watch.risk_account, record=self.controls.record)

@@ -36,7 +36,10 @@ resolved and never "failed"; spec §4.10-§4.16):
   ``refused`` result (``UNRECOGNISED``, ``raw_status="refused"``, error ``not sent: <reason>``, the record of an
   order that placed nothing), the caller gets that result, and the orders batched with it (the entry's stop) are
   not sent either. Exits (closes, stops, take-profits, cancels, edits) are never asked. ``exposure_landing``
-  says whether an entry or add may have left during the order work in flight (the flatten waits only for that).
+  says whether an entry or add may have left during the order work in flight (the flatten waits only for that);
+  ``exposure_fills`` what the exchange's answers to those entries and adds say they filled (spec §4.10 sendorder's
+  ``sendStatus.orderEvents``: EXECUTION amounts), so a flatten closes that position from the answer instead of waiting
+  for the position feed (``exposure_answered`` is called as each such answer arrives).
 Must not import: textual, the UI.
 """
 
@@ -146,6 +149,11 @@ class Executor:
         """None, or the guard asked for entries and adds (module docstring); None from it: may send."""
         self._exposure_sending = 0  # entry/add requests handed to the client whose call has not returned
         self._exposure_sent = False  # an entry/add left since the last ``settle_exposure``
+        self._exposure_fills: dict[str, Decimal] = {}  # symbol -> signed contracts the answers say filled
+        self._exposure_unanswered = 0  # entries/adds sent since ``settle_exposure`` without a definite answer yet
+        self.exposure_answered: Callable[[], None] | None = None
+        """None, or called as the answer to an entry or add arrives, after ``exposure_fills`` took it in (engine.flatten
+        closes from it). Must be quick and must not raise (its failure is logged)."""
         self.sign_during_fsync = True
         """Hand the prepared request's building and signing to the journal's writer thread during the intent's
         fsync (module docstring); False: built and signed on the loop after the commit (``bench_engine``
@@ -198,10 +206,40 @@ class Executor:
         such work only)."""
         return self._exposure_sending > 0 or self._exposure_sent
 
+    @property
+    def exposure_fills(self) -> dict[str, Decimal]:
+        """Symbol -> signed contracts (negative: sold) the exchange's answers to the entries and adds sent since
+        ``settle_exposure`` say were executed (the sum of their EXECUTION events, spec §4.10 ``orderEvents``); a
+        symbol whose answers executed nothing is absent. An answer that was lost (UNKNOWN) adds nothing."""
+        return self._exposure_fills
+
+    @property
+    def exposure_answered_all(self) -> bool:
+        """True when every entry and add sent since ``settle_exposure`` has its definite answer (``exposure_fills``
+        holds all they executed; False while one is being sent or its answer was lost and is being resolved)."""
+        return self._exposure_unanswered == 0 and self._exposure_sending == 0
+
     def settle_exposure(self) -> None:
         """The order work that sent entries or adds ended (the engine calls it after each job): their
-        positions are the exchange's to report now (``exposure_landing`` False unless a send is in progress)."""
+        positions are the exchange's to report now (``exposure_landing`` False unless a send is in progress;
+        ``exposure_fills`` emptied)."""
         self._exposure_sent = False
+        self._exposure_fills = {}
+        self._exposure_unanswered = 0
+
+    def _note_exposure(self, req: OrderRequest, purpose: IntentPurpose, result: OrderResult) -> None:
+        """Take the answer to an entry or add into ``exposure_fills`` and tell ``exposure_answered``."""
+        if purpose not in EXPOSURE_PURPOSES or result.status is OrderStatus.UNKNOWN:
+            return
+        self._exposure_unanswered = max(0, self._exposure_unanswered - 1)
+        filled = result.filled_size
+        if filled > 0:
+            self._exposure_fills[req.symbol] = self._exposure_fills.get(req.symbol, ZERO) + filled * req.side.sign
+        if self.exposure_answered is not None:
+            try:
+                self.exposure_answered()
+            except Exception:
+                log.exception("exposure_answered failed")
 
     def _exposure_refusal(self, purposes: Sequence[IntentPurpose]) -> str | None:
         """Why the orders of these ``purposes`` may not be sent now: the guard's reason when one adds exposure,
@@ -216,9 +254,12 @@ class Executor:
             return f"exposure guard failed ({type(exc).__name__}: {exc})"
 
     def _sending(self, purposes: Sequence[IntentPurpose]) -> contextlib.AbstractContextManager[None]:
-        """Count an entry/add send in progress (``exposure_landing``) around the call that sends it."""
-        if not any(p in EXPOSURE_PURPOSES for p in purposes):
+        """Count an entry/add send in progress (``exposure_landing``) around the call that sends it, and each
+        entry/add of it as unanswered until its definite answer is taken in (``exposure_answered_all``)."""
+        exposures = sum(1 for p in purposes if p in EXPOSURE_PURPOSES)
+        if not exposures:
             return contextlib.nullcontext()
+        self._exposure_unanswered += exposures
         return self._exposure_send()
 
     @contextlib.contextmanager
@@ -325,9 +366,11 @@ class Executor:
             result = OrderResult(status=OrderStatus.UNRECOGNISED, cli_ord_id=cid, raw_status="refused",
                                  error=str(exc))
         result = self._stamp(result)
+        self._note_exposure(req, purpose, result)
         await self._journal(result)
         if result.status is OrderStatus.UNKNOWN:
             result = await self.resolve(cid, size=req.size, last=result)
+            self._note_exposure(req, purpose, result)
         self._track(req, purpose, result)
         return result
 
@@ -404,9 +447,11 @@ class Executor:
                                          OrderResult(status=OrderStatus.UNKNOWN, cli_ord_id=cid,
                                                      error="no answer for this order in the batch"))
             result = self._stamp(dataclasses.replace(result, cli_ord_id=cid) if not result.cli_ord_id else result)
+            self._note_exposure(req, purpose, result)
             await self._journal(result)
             if result.status is OrderStatus.UNKNOWN:
                 result = await self.resolve(cid, size=req.size, last=result)
+                self._note_exposure(req, purpose, result)
             self._track(req, purpose, result)
             out.append(result)
         return out

@@ -20,9 +20,15 @@ A running engine's flatten (``EngineFlatten.flatten``; one at a time, a second c
    not an entry), ``cancelallorders`` (nothing to protect, and a resting entry cannot fill while the job
    lands). An entry in flight with no position reported sends no cancel-all (its position and stop may be
    landing, and the stop rests until that position's close was answered): the position is closed the moment
-   the exchange's feed reports it, while the job still places its take-profits. The job is awaited (at most
-   ``FLATTEN_WAIT_JOB_S``) and the procedure below reads the account after it, so a position that job opened
-   is still closed. With the executor's guard in place (``exposure``: no entry or add is sent from FLATTENING
+   the exchange tells what the entry filled, by whichever comes first: the entry's own REST answer (sendorder's
+   or batchorder's ``sendStatus`` with its EXECUTION ``orderEvents``, spec §4.10/§4.15, taken in by the
+   executor: ``ExposureWork.exposure_fills``) or the feed's position report; one close only, sized from that
+   source, while the job still places its take-profits; when every entry of it was answered and none
+   executed (``ExposureWork.exposure_answered_all``), ``cancelallorders`` leaves at once. The job is awaited
+   (at most ``FLATTEN_WAIT_JOB_S``) and the procedure below then sizes its closes from a fresh
+   ``openpositions`` read (not the feed's report, which may predate the job's fills or the early close's), so
+   a position that job opened is still closed and a position the early close already closed is not closed
+   twice. With the executor's guard in place (``exposure``: no entry or add is sent from FLATTENING
    on, ``execution.Executor.may_add_exposure``) an entry job that sent none before FLATTENING can open no
    position: it is not waited for (``waits_for_work``) and the flatten runs as with no work in flight; an entry
    job whose entry already left (``exposure_landing``) is waited for as above.
@@ -429,6 +435,19 @@ def _left(pos: list[Position] | None, orders: list[Order] | None) -> str:
     return f"{p.strip()}; {o}"
 
 
+def _wake_up(wake: asyncio.Future[None]) -> None:
+    if not wake.done():
+        wake.set_result(None)
+
+
+def _merge_closed(closed: Sequence[tuple[str, Decimal]], early: dict[str, Decimal]) -> tuple[tuple[str, Decimal], ...]:
+    """``FlattenReport.closed`` (symbol, signed size closed) plus what the early close closed, per symbol."""
+    total = dict(closed)
+    for sym, q in early.items():
+        total[sym] = total.get(sym, ZERO) + q
+    return tuple((sym, q) for sym, q in sorted(total.items()) if q != 0)
+
+
 class OrderWork(Protocol):
     """The engine's job queue as a flatten sees it (``jobs.JobQueue``)."""
 
@@ -463,6 +482,17 @@ class ExposureWork(Protocol):
         """True when an entry or add request may have left during the order work in flight."""
         ...
 
+    @property
+    def exposure_fills(self) -> dict[str, Decimal]:
+        """Symbol -> signed contracts the exchange's answers to the entries and adds of the order work in flight
+        say were executed (``execution.Executor.exposure_fills``)."""
+        ...
+
+    @property
+    def exposure_answered_all(self) -> bool:
+        """True when every entry and add of the order work in flight has its definite answer."""
+        ...
+
 
 class RestingOrders(Protocol):
     """This run's resting orders as a flatten sees them (``execution.Executor``)."""
@@ -487,6 +517,9 @@ class _Start:
     close_ms: int  # the UTC ms round 1's cliOrdIds carry
     intents: list[OrderRequest]  # round 1's closes the task still journals before the commit (no sync journal)
     committing: Awaitable[None] | None  # the FLATTENING commit handed to the journal's thread (None: not yet)
+    early: list[OrderRequest] | None = None  # with order work in flight: the early round's closes of the positions
+    # the feed reported (journaled with FLATTENING); None: no work in flight, or the feed not live
+    waiting: bool = False  # order work was in flight at the start (``waits_for_work``): step 3 runs
 
 
 #: The ``TransitionSource`` of a running engine's flatten -> the source its closes carry.
@@ -549,6 +582,8 @@ class EngineFlatten:
         self._task: asyncio.Future[FlattenReport] | None = None
         self._launched = asyncio.Event()  # clear from a flatten's start until its first request is on its way
         self._launched.set()
+        self._wake: asyncio.Future[None] | None = None  # ``_entry_landed``'s nap, ended early by ``entry_answered``
+        self._early_closed: dict[str, Decimal] = {}  # symbol -> signed position size the early close closed
 
     # ------------------------------------------------------------------ the priority lane
     @property
@@ -595,6 +630,14 @@ class EngineFlatten:
         if not self.jobs.running:
             return False
         return not may_open_position(self.jobs.current) or self.work_may_open()
+
+    def entry_answered(self) -> None:
+        """The exchange answered an entry or add of the order work in flight (wired to
+        ``execution.Executor.exposure_answered``): a flatten waiting for that entry's position (step 3) looks at
+        ``ExposureWork.exposure_fills`` now instead of at its next poll."""
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
 
     # ------------------------------------------------------------------ while flattening
     def owns_exits(self) -> bool:
@@ -739,28 +782,48 @@ class EngineFlatten:
             stamped = r if r.received_ts_ms is not None else dataclasses.replace(r, received_ts_ms=self.now_ms())
             await self.journal(stamped)
 
-    async def _early_close(self, origin: FlattenSource) -> None:
+    async def _early_close(self, origin: FlattenSource, early: list[OrderRequest] | None = None) -> None:
         """Sent while order work in flight is still landing (module docstring, step 3): reduce-only closes of
         the positions the exchange reports (the feed's report, else ``openpositions``), the stops still
         resting; or, when it reports none and that work cannot open a position (``may_open_position``),
-        ``cancelallorders`` at once (no position to protect; a resting entry cannot fill meanwhile). A failure is reported and left to ``flatten_account``, which reads the
-        account again."""
+        ``cancelallorders`` at once (no position to protect; a resting entry cannot fill meanwhile); or, when
+        it reports none and an entry is landing, the close of that entry's position as soon as the exchange
+        tells its size (``_entry_landed``). What the closes filled is kept (``_early_closed``) for the report.
+        ``early``: the closes of the positions the feed reported at the start, journaled with FLATTENING
+        (``_start``); None when the feed was not live (``openpositions`` is read).
+        A failure is reported and left to ``flatten_account``, which reads the account again. ``launched`` is
+        set as its first request leaves: while it waits for an entry's answer, the market-data consumer still
+        holds (at most ``core.FLATTEN_HOLD_S``)."""
         try:
-            self._launched.set()  # its first request leaves now (the positions read, the closes or the cancel)
-            known = self.known_positions()
-            positions = list(known) if known is not None else await self.client.open_positions(priority=True)
             tag = f"{flatten_close_tag(origin, int(time.time() * 1000))}-r0"
-            reqs = close_requests(positions, tag)
+            if early is not None:
+                reqs = list(early)
+            else:
+                self._launched.set()  # its first request leaves now: the positions read
+                reqs = close_requests(await self.client.open_positions(priority=True), tag)
             if not reqs and not self.work_may_open():
+                self._launched.set()
                 await self.client.cancel_all_orders()
                 return
             if not reqs:  # an entry in flight: its position (with its stop) is closed the moment it is reported
-                reqs = close_requests(await self._entry_landed(), tag)
+                landed = await self._entry_landed()
+                self._launched.set()  # the close or the cancel-all leaves now (or nothing: flatten_account next)
+                if landed is None:  # every entry answered, none executed: no position to protect
+                    await self.client.cancel_all_orders()
+                    return
+                reqs = close_requests(landed, tag)
             if not reqs:
                 return
             await self.intents(reqs)
+            self._launched.set()
             results = await self.client.batch_order([BatchSend(r, str(k)) for k, r in enumerate(reqs)],
                                                     priority=True)
+            sent = {r.cli_ord_id: r for r in reqs}
+            for res in results:
+                req = sent.get(res.cli_ord_id)
+                if req is not None and res.accepted and res.status is not OrderStatus.UNKNOWN:
+                    gone = -req.side.sign * res.filled_size  # a sell closed a long: +size went away
+                    self._early_closed[req.symbol] = self._early_closed.get(req.symbol, ZERO) + gone
             await self.results(results)
         except asyncio.CancelledError:
             raise
@@ -768,18 +831,40 @@ class EngineFlatten:
             self.emit(EventKind.FLATTEN, f"flatten: early close failed ({type(exc).__name__}: {exc}); "
                       "the flatten reads the account again", severity=Severity.WARNING)
 
-    async def _entry_landed(self) -> Sequence[Position]:
-        """While an entry is in flight: wait (polling every ``ENTRY_POLL_S``) until the exchange's feed reports
-        a position or the order work ends; the positions reported (empty when the work ended first or the feed
-        is not live)."""
-        while self.jobs.running:
+    async def _entry_landed(self) -> Sequence[Position] | None:
+        """While an entry is in flight: wait until the exchange tells the position it opened, by the entry's own
+        answer (``ExposureWork.exposure_fills``; woken by ``entry_answered``) or by the feed's position report
+        (polled every ``ENTRY_POLL_S``), whichever comes first, or until the order work ends (at most
+        ``wait_job_s``). Returns the positions so told (from an answer: symbol, side and the size it executed;
+        entry price 0, unknown here); None when every entry's answer came and none executed (nothing was
+        opened: a later entry of that work is refused while FLATTENING); empty when the work ended first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait_job_s
+        while self.jobs.running and loop.time() < deadline:
+            answered = self._answered_positions()
+            if answered:
+                return answered
+            if self.exposure is not None and self.exposure.exposure_answered_all:
+                return None
             known = self.known_positions()
-            if known is None:
-                return ()
             if known:
                 return known
-            await asyncio.sleep(ENTRY_POLL_S)
+            wake = self._wake = loop.create_future()
+            timer = loop.call_later(ENTRY_POLL_S, _wake_up, wake)
+            try:
+                await wake
+            finally:
+                timer.cancel()
+                self._wake = None
         return ()
+
+    def _answered_positions(self) -> list[Position]:
+        """The positions the answers to the entries in flight opened (``ExposureWork.exposure_fills``)."""
+        ex = self.exposure
+        if ex is None:
+            return []
+        return [Position(sym, PSide.LONG if q > 0 else PSide.SHORT, abs(q), ZERO)
+                for sym, q in sorted(ex.exposure_fills.items()) if q != 0]
 
     def _resting(self) -> list[tuple[str | None, str | None]]:
         """(order id, cliOrdId) of every order known resting now: this run's and the exchange's report."""
@@ -824,9 +909,15 @@ class EngineFlatten:
         # 1. ... and durable before the first request. With no order work in flight and the exchange's own
         # position report at hand, round 1's closes are journaled as intents now and committed in the SAME
         # transaction (one fsync) as FLATTENING; flatten_account then sends them with the same cliOrdIds.
-        known = None if self.waits_for_work() else self.known_positions()
+        # With order work in flight, the early round's closes (step 3) of the positions the feed reports are
+        # journaled and committed with FLATTENING the same way, and flatten_account reads the account afresh.
+        waiting = self.waits_for_work()
+        feed = self.known_positions()
+        known = None if waiting else feed
         close_ms = int(time.time() * 1000)
-        first = close_requests(known or (), round_tag(flatten_close_tag(origin, close_ms), 1))
+        tag = flatten_close_tag(origin, close_ms)
+        first = close_requests(feed or (), f"{tag}-r0") if waiting else close_requests(known or (), round_tag(tag, 1))
+        early = (None if feed is None else list(first)) if waiting else None
         self._prejournaled.clear()
         committing: Awaitable[None] | None = None
         if first and self.journal_intent_now is not None:
@@ -838,7 +929,7 @@ class EngineFlatten:
         if not first or self.journal_intent_now is not None or self.journal_intent is None:
             committing = self._settle_started()  # handed to the journal's thread now
             first = []  # nothing left for the task to journal before the commit
-        return _Start(resting, started, known, close_ms, first, committing)
+        return _Start(resting, started, known, close_ms, first, committing, early, waiting)
 
     async def _steps(self, reason: str, origin: FlattenSource, start: _Start) -> FlattenReport:
         resting, started, known, close_ms = start.resting, start.started_ms, start.known, start.close_ms
@@ -848,17 +939,21 @@ class EngineFlatten:
             committing = self._settle_started()
         self.emit(EventKind.FLATTEN, f"flatten started: {reason}", severity=Severity.WARNING)
         await self._durable("FLATTENING" + (" and the closes' intents" if self._prejournaled else ""), committing)
-        if self.waits_for_work():  # 3. an order being sent right now must land before the account is read ...
+        self._early_closed.clear()
+        waited = start.waiting  # decided at the start, with the closes journaled then
+        if waited:  # 3. an order being sent right now must land before the account is read ...
             # ... but the positions already open are closed at once (their stops still rest), and with none
             # open the cancel-all leaves at once: flatten_account reads the account after the job, so a
-            # position it opens is still closed.
-            early = asyncio.ensure_future(self._early_close(origin))
+            # position it opens is still closed. The early round runs in this task (its first request leaves
+            # without waiting a loop turn for a task of its own), then the job is awaited.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.wait_job_s
+            await self._early_close(origin, start.early)
             try:
-                await asyncio.wait_for(self.jobs.wait_idle(), timeout=self.wait_job_s)
+                await asyncio.wait_for(self.jobs.wait_idle(), timeout=max(deadline - loop.time(), 0.05))
             except TimeoutError:
                 self.emit(EventKind.FLATTEN, f"flatten: order work ({self.jobs.current}) still running after "
                           f"{self.wait_job_s:g} s; flattening anyway", severity=Severity.WARNING)
-            await early
 
         def progress(p: FlattenProgress) -> None:
             self._launched.set()  # flatten_account reports each phase just before its requests
@@ -869,12 +964,16 @@ class EngineFlatten:
 
         try:  # 4.
             if not self._prejournaled:
-                known = self.known_positions()  # read after the order work in flight (step 3)
+                # after order work in flight (step 3) the feed's report may predate its fills and the early close's:
+                # openpositions is read afresh
+                known = None if waited else self.known_positions()
             report = await flatten_account(self.client, progress=progress, source=origin, recorder=self,
                                            known_positions=list(known) if known is not None else None,
                                            started_ms=close_ms)
         except Exception as exc:  # flatten_account never raises for exchange errors; a bug still halts safely
             report = FlattenReport(False, 0, 0, 0, (), 0.0, error=f"{type(exc).__name__}: {exc}")
+        if self._early_closed:
+            report = dataclasses.replace(report, closed=_merge_closed(report.closed, self._early_closed))
         self._prejournaled.clear()
         self.account.managed.clear()  # 5.
         if report.flat:  # verified by the exchange's own openpositions/openorders: show it at once

@@ -213,6 +213,7 @@ class KrakenApp(App[int]):
         return self.screen_stack[0]  # type: ignore[return-value]
 
     def on_mount(self) -> None:
+        self.operator.input_in_one_turn()  # a flatten key reaches ``take_now`` one loop turn sooner
         self._setup_themes()
         self._setup_keymap()
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)

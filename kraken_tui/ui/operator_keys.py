@@ -167,6 +167,24 @@ class OperatorKeys:
             self.fire_flatten()
         return True
 
+    def input_in_one_turn(self) -> None:
+        """Have the terminal driver hand every event it reads to the app in one turn of the event loop
+        (``loop.call_soon_threadsafe(app.post_message, event)``, where ``take_now`` sees a flatten key) instead of
+        two (textual's ``Driver.send_message`` schedules a coroutine that becomes a task that posts it): a flatten
+        key then waits behind one turn's callbacks (a frame being rendered, market data) fewer. Every event of
+        the driver takes this path, so their order is kept. Call it on the app's loop once the driver runs
+        (textual is pinned: ``App._driver``); without a driver it does nothing."""
+        driver = getattr(self.app, "_driver", None)
+        if driver is None:
+            return
+        loop = asyncio.get_running_loop()
+        post = self.app.post_message
+
+        def send_message(message: events.Message) -> None:
+            loop.call_soon_threadsafe(post, message)
+
+        driver.send_message = send_message
+
     def queued(self, event: events.Message) -> None:
         """The app queued ``event`` (``take_now`` did not take it): a key stays in flight until ``admit`` has
         handled it, and no later flatten key overtakes it meanwhile."""

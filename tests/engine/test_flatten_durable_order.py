@@ -77,7 +77,8 @@ class _Exchange:
         return out
 
 
-async def _flatten(tmp_path: Path, *, feed: bool) -> tuple[_Exchange, JournalWriter]:
+async def _flatten(tmp_path: Path, *, feed: bool, work: bool = False) -> tuple[_Exchange, JournalWriter]:
+    """``work``: order work (an exit job) is in flight when the flatten begins, held until the first request."""
     path = tmp_path / "j.sqlite"
     journal = JournalWriter(path)
     await journal.start()
@@ -92,8 +93,26 @@ async def _flatten(tmp_path: Path, *, feed: bool) -> tuple[_Exchange, JournalWri
                                                          EventSource(t.source.value), t.from_state.value)))
     for i in range(50):  # market-data records queued ahead of the flatten (the writer's batching is behind)
         outlet.write_soon(OperatorAction(i, "note", "queued before", EventSource.AUTOMATIC))
+    jobs = JobQueue(on_error=lambda n, e: None, on_progress=lambda: None)
+    worker = asyncio.ensure_future(jobs.run())
+    held, running = asyncio.Event(), asyncio.Event()
+
+    async def exit_job() -> None:
+        running.set()
+        await asyncio.wait_for(held.wait(), 5)
+
+    if work:
+        jobs.submit("exits PF_XBTUSD", exit_job)
+        await running.wait()
+    look = ex._look
+
+    def look_and_release(what: str, cli_ord_ids: tuple[str, ...] = ()) -> None:
+        look(what, cli_ord_ids + (("job running",) if jobs.running else ()))
+        held.set()
+
+    ex._look = look_and_release  # type: ignore[method-assign]
     flattener = EngineFlatten(
-        client=ex, sm=sm, jobs=JobQueue(on_error=lambda n, e: None, on_progress=lambda: None),
+        client=ex, sm=sm, jobs=jobs,
         account=AccountTracker(), emit=lambda *a, **k: None, now_ms=lambda: 1_700_000_000_000,
         record_action=lambda action, reason, source: io.write_soon(
             OperatorAction(1, action, reason, EventSource(source.value))),
@@ -101,6 +120,7 @@ async def _flatten(tmp_path: Path, *, feed: bool) -> tuple[_Exchange, JournalWri
         journal=io.write, journal_intent=lambda req: io.write(flatten_intent(1, req)), settle=outlet.settle)
     rep = await flattener.flatten("test", TransitionSource.KEY)
     assert rep.flat and sm.state is OperatorState.HALTED
+    worker.cancel()
     await journal.close()
     return ex, journal
 
@@ -120,3 +140,14 @@ async def test_without_the_feed_report_flattening_is_durable_before_the_read_and
     assert ex.seen[0][:2] == ("openpositions", "FLATTENING")
     sends = [s for s in ex.seen if s[0] == "batchorder"]
     assert sends and all(set(ids) <= intents and len(ids) == 2 for _, _, intents, ids in sends)
+
+
+async def test_with_order_work_in_flight_the_early_closes_are_committed_with_flattening(tmp_path):
+    ex, _ = await _flatten(tmp_path, feed=True, work=True)
+    first, state, intents, ids = ex.seen[0]
+    assert first == "batchorder" and state == "FLATTENING" and "job running" in ids  # while the work lands
+    closes = [i for i in ids if i != "job running"]
+    assert len(closes) == 2 and all("-r0-" in i for i in closes) and set(closes) <= intents
+    assert ex.commits_before_first_request == 1  # FLATTENING and the early closes: one transaction, one fsync
+    assert [s[0] for s in ex.seen].count("batchorder") == 1  # the account read afresh after the work: no 2nd close
+    assert ex.seen[1][0] in ("openpositions", "openorders")

@@ -274,7 +274,8 @@ async def _flatten_with_entry_job(guarded: bool, landing: bool) -> tuple[_Flat, 
 
     async def entry_job() -> None:
         if landing:
-            ex._exposure_sent = True  # an entry of this job already left (as ``Executor.submit`` marks it)
+            ex._exposure_sent = True  # an entry of this job already left (as ``Executor.submit`` marks it) ...
+            ex._exposure_unanswered = 1  # ... and its answer has not come yet
         started.set()
         await release.wait()  # the decision's awaits (the intent's commit...) before the send
         req = OrderRequest(SYM, Side.BUY, OrderType.MARKET, Decimal("0.01"), cli_ord_id="kt-j-entry")

@@ -113,3 +113,31 @@ async def test_the_ui_announces_the_flatten_only_once_its_first_request_is_on_it
         assert any("FLATTEN started" in n.message for n in app._notifications)
         engine.release_flatten()
         await app.workers.wait_for_complete()
+
+
+async def test_a_key_the_terminal_driver_reads_reaches_the_app_within_one_loop_turn(make_app):
+    engine = FakeEngine(hold_flatten=True)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app._driver.send_message(_key(app, "F", at=get_time() - 0.5))  # as the driver's input thread does
+        await asyncio.sleep(0)  # one turn of the loop
+        assert app.guard.armed
+        app._driver.send_message(_key(app, "F"))
+        await asyncio.sleep(0)
+        assert _flatten_workers(app)  # fired one turn after the key was read
+        await pilot.pause()
+        assert engine.calls and engine.calls[0][0] == "flatten"
+        engine.release_flatten()
+        await app.workers.wait_for_complete()
+
+
+async def test_the_driver_keeps_the_order_of_the_keys_it_reads(make_app, engine):
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app._driver.send_message(_key(app, "F", at=get_time() - 0.6))
+        app._driver.send_message(_key(app, "p", at=get_time() - 0.3))  # disarms: the F behind it must wait
+        app._driver.send_message(_key(app, "F"))
+        await pilot.pause()
+        assert not engine.calls and engine.sm.state is OperatorState.RUNNING and app.guard.armed
