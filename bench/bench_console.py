@@ -673,6 +673,7 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         probe.counting_refreshes = False
         window_ui = (probe.refresh_ms[probe.window[0]:], probe.render_ms[probe.window[1]:])
         wall, cpu, ticks = time.perf_counter() - w0, time.process_time() - c0, probe.ticks - n0
+        sampler_cpu = sampler.cpu_s
         sim_cpu = sim.cpu_s() - s0 if sim is not None else 0.0
         sampler.stop()
         msgs, market = probe.ws_messages - m0, probe.market_messages - k0
@@ -789,6 +790,8 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         print(f"  (b) console process CPU: {pct:.0f} % of one core ({cpu:.1f} s CPU in {wall:.1f} s wall; target "
               f"< 60 %: {_verdict(pct, 60)}); the sim process (replay + paper exchange + WS fan-out): "
               f"{sim_cpu / wall * 100:.0f} % of one core ({sim_cpu:.1f} s)")
+        print(f"      of the console's CPU, the bench's stack sampler (e) took {sampler_cpu / wall * 100:.1f} % of one "
+              f"core: the console without it {(cpu - sampler_cpu) / wall * 100:.0f} %")
         if sim_cpu > 0 and cpu > 0:  # what each process does per CPU second: its rate on a core of its own
             print(f"      per CPU second: the sim sends {msgs / sim_cpu:,.0f} messages ({market / sim_cpu:,.0f} market "
                   f"data), the console takes in {msgs / cpu:,.0f} ({market / cpu:,.0f} market data); a process "
@@ -898,6 +901,7 @@ class _StackSampler:
         self._main = threading.main_thread().ident
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="stack-sampler")
+        self.cpu_s = 0.0  # the sampler thread's own CPU so far (part of the console process's CPU), s
 
     def start(self) -> None:
         self._thread.start()
@@ -910,7 +914,9 @@ class _StackSampler:
         sep = os.sep
         paper, pkg = f"{sep}kraken_tui{sep}paper{sep}", f"{sep}kraken_tui{sep}"
         ui_libs = (f"{sep}textual{sep}", f"{sep}rich{sep}")
+        t0 = time.thread_time()
         while not self._stop.wait(self.every_s):
+            self.cpu_s = time.thread_time() - t0
             frame = sys._current_frames().get(self._main)  # noqa: SLF001 (a bench's profiler)
             where = "loop"
             if frame is not None and frame.f_code.co_name == "select" and frame.f_code.co_filename.endswith(
