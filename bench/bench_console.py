@@ -404,8 +404,7 @@ class _HoldSwitch:
             if cls.on:
                 frame_read(self)
             elif self.holding:
-                self.cancel()
-                self._transport.resume_reading()
+                self.release()
 
         ws_turns.ReadHold.frame_read = switched  # type: ignore[method-assign]
 

@@ -328,7 +328,7 @@ class KrakenWsClient:
                                 await asyncio.sleep(0)  # the frames waiting are decoded in the next turns
                     finally:
                         if hold is not None:
-                            hold.cancel()
+                            hold.release()
                     reason = f"closed by server (code {ws.close_code}, {ws.close_reason or 'no reason'})"
             except asyncio.CancelledError:
                 raise

@@ -91,8 +91,7 @@ class ReadHold:
     Raises:
         ValueError: ``hold_s`` <= 0.
 
-    Use, inside the frame loop: ``hold.frame_read()`` after each frame, ``hold.cancel()`` when the connection
-    ends. The first frame of a wake-up starts the hold; reading resumes when it ends. The frames already
+    Use, inside the frame loop: ``hold.frame_read()`` after each frame, ``hold.release()`` when the loop ends. The first frame of a wake-up starts the hold; reading resumes when it ends. The frames already
     decoded from the bytes read are all handed over at once, whatever the hold.
     """
 
@@ -127,8 +126,9 @@ class ReadHold:
         if self._may_resume():
             self._transport.resume_reading()
 
-    def cancel(self) -> None:
-        """End the hold without resuming (the connection is closing)."""
+    def release(self) -> None:
+        """End a running hold now and resume reading (unless ``may_resume`` says no): the frame loop is ending,
+        and the connection's close handshake must be able to read the server's close frame."""
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
+            self._release()

@@ -211,9 +211,12 @@ async def test_read_hold_pauses_once_per_hold_and_resumes_when_it_ends():
     assert t.calls == ["pause", "resume"] and t.reading and not hold.holding
     hold.frame_read()  # the next wake-up holds again
     assert t.calls == ["pause", "resume", "pause"]
-    hold.cancel()
+    hold.release()  # the frame loop ends: reading resumes at once, and the hold's timer is gone
+    assert t.calls == ["pause", "resume", "pause", "resume"] and not hold.holding
     await asyncio.sleep(0.05)
-    assert t.calls == ["pause", "resume", "pause"] and not hold.holding  # cancelled: never resumed
+    assert t.calls == ["pause", "resume", "pause", "resume"]
+    hold.release()  # no hold running: nothing to do
+    assert t.calls == ["pause", "resume", "pause", "resume"]
 
 
 async def test_read_hold_repauses_and_leaves_the_library_pause_alone():
