@@ -388,6 +388,49 @@ def _patch_ws_hub(probe: _Probe) -> None:
     ws_feeds.WsHub._send = counted  # type: ignore[method-assign]
 
 
+class _HoldSwitch:
+    """The WS client's read hold switched off and on while the console runs (``--ab-read-hold``): ``ReadHold``
+    patched so that, while ``on`` is False, a frame read starts no hold (and ends a running one)."""
+
+    on = True
+
+    @classmethod
+    def install(cls) -> None:
+        from kraken_tui.kraken import ws_turns
+
+        frame_read = ws_turns.ReadHold.frame_read
+
+        def switched(self: Any) -> None:
+            if cls.on:
+                frame_read(self)
+            elif self.holding:
+                self.release()
+
+        ws_turns.ReadHold.frame_read = switched  # type: ignore[method-assign]
+
+
+async def _ab_read_hold(seconds: float, probe: _Probe, sim: _SimProcess | None) -> dict[bool, list[float]]:
+    """Alternate the read hold off/on in 1 s slices over ``seconds``: per side, [console CPU s, sim CPU s,
+    market messages, wall s] summed over its slices (the first 0.2 s of each slice left out)."""
+    sides: dict[bool, list[float]] = {False: [0.0, 0.0, 0.0, 0.0], True: [0.0, 0.0, 0.0, 0.0]}
+    end = time.perf_counter() + seconds
+    on = False
+    while time.perf_counter() < end:
+        _HoldSwitch.on = on
+        await asyncio.sleep(0.2)
+        w, c, m = time.perf_counter(), time.process_time(), probe.market_messages
+        sc = sim.cpu_s() if sim is not None else 0.0
+        await asyncio.sleep(0.8)
+        acc = sides[on]
+        acc[0] += time.process_time() - c
+        acc[1] += (sim.cpu_s() - sc) if sim is not None else 0.0
+        acc[2] += probe.market_messages - m
+        acc[3] += time.perf_counter() - w
+        on = not on
+    _HoldSwitch.on = True
+    return sides
+
+
 def _patch_ws_client(probe: _Probe) -> None:
     """Count every WebSocket message the console's client receives (``KrakenWsClient._touch``, called once
     per decoded frame), and the market data among them: the external mode's counter, on the console's side."""
@@ -467,6 +510,8 @@ async def _run_real(args: argparse.Namespace) -> None:
     _patch_flatten_commit(probe)
     if args.consume_yield > 0:
         _patch_consume_yield(args.consume_yield)
+    if args.ab_read_hold:
+        _HoldSwitch.install()
     external = args.feed == "process"
     tmp = Path(tempfile.mkdtemp(prefix="bench-console-"))
     # Instance locks, the profile's files and the control socket under this run's own directories, so that the
@@ -491,10 +536,12 @@ async def _run_real(args: argparse.Namespace) -> None:
         # Data time runs --speed times faster than the wall: a tick's data time is far behind the wall clock,
         # so the staleness guard is set past it (the feed is measured live by the message rate instead).
         operator["stale_data_s"] = 10**9
+        client = {} if args.ws_read_batch_ms is None else {"ws_read_batch_ms": args.ws_read_batch_ms}
         cfg = Config(general={"mode": "live"},
                      live={"enabled": True, "require_paper": False, "rest_url": info["rest_url"],
                            "ws_url": info["ws_url"]},
-                     strategy={"symbols": [symbol or "PF_ETHUSD"], "timeframe": args.timeframe}, operator=operator)
+                     strategy={"symbols": [symbol or "PF_ETHUSD"], "timeframe": args.timeframe}, operator=operator,
+                     client=client)
         opts = RunOptions(mode="live", journal=tmp / "journal.sqlite")
         services = RuntimeServices(cfg, opts)
     else:
@@ -610,7 +657,11 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
 
             prof = cProfile.Profile()
             prof.enable()
-        await asyncio.sleep(args.seconds)
+        if args.ab_read_hold:  # the read hold off and on in alternating 1 s slices, CPU and messages per side
+            ab = await _ab_read_hold(args.seconds, probe, sim)
+        else:
+            ab = None
+            await asyncio.sleep(args.seconds)
         if prof is not None:
             import pstats
 
@@ -621,6 +672,7 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         probe.counting_refreshes = False
         window_ui = (probe.refresh_ms[probe.window[0]:], probe.render_ms[probe.window[1]:])
         wall, cpu, ticks = time.perf_counter() - w0, time.process_time() - c0, probe.ticks - n0
+        sampler_cpu = sampler.cpu_s
         sim_cpu = sim.cpu_s() - s0 if sim is not None else 0.0
         sampler.stop()
         msgs, market = probe.ws_messages - m0, probe.market_messages - k0
@@ -702,6 +754,17 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
              if sim is not None else "inside the console's process (paper replay, lockstep)")
     print(f"real console, replay {args.replay} at --speed {args.speed}, feed {where}, timeframe "
           f"{args.timeframe} (target 5,000 msg/s; 4 ticks per 5 min candle)")
+    if sim is not None:
+        print(f"  WS client read hold ([client] ws_read_batch_ms): {cfg.client.ws_read_batch_ms:g} ms")
+    if ab is not None:
+        print("  read hold A/B (alternating 1 s slices in the lag window; the window's other figures mix both):")
+        for on in (False, True):
+            c_s, s_s, n, w = ab[on]
+            label = f"on ({cfg.client.ws_read_batch_ms:g} ms)" if on else "off"
+            print(f"    hold {label:>10}: {n / max(w, 1e-9):,.0f} market msg/s, console {c_s / w * 100:.0f} % of one "
+                  f"core, {c_s / max(n, 1) * 1e6:.1f} us CPU per market message; sim {s_s / w * 100:.0f} %")
+        off, on_ = (ab[k][0] / max(ab[k][2], 1) for k in (False, True))
+        print(f"    CPU per message on/off: {on_ / off:.2f}")
     if args.consume_yield:
         print(f"  EXPERIMENT: the engine's WS consumer patched to yield the loop every {args.consume_yield} events")
     side = "received by the console's client" if sim is not None else "sent by the paper exchange to the console"
@@ -726,6 +789,8 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
         print(f"  (b) console process CPU: {pct:.0f} % of one core ({cpu:.1f} s CPU in {wall:.1f} s wall; target "
               f"< 60 %: {_verdict(pct, 60)}); the sim process (replay + paper exchange + WS fan-out): "
               f"{sim_cpu / wall * 100:.0f} % of one core ({sim_cpu:.1f} s)")
+        print(f"      of the console's CPU, the bench's stack sampler (e) took {sampler_cpu / wall * 100:.1f} % of one "
+              f"core: the console without it {(cpu - sampler_cpu) / wall * 100:.0f} %")
         if sim_cpu > 0 and cpu > 0:  # what each process does per CPU second: its rate on a core of its own
             print(f"      per CPU second: the sim sends {msgs / sim_cpu:,.0f} messages ({market / sim_cpu:,.0f} market "
                   f"data), the console takes in {msgs / cpu:,.0f} ({market / cpu:,.0f} market data); a process "
@@ -835,6 +900,7 @@ class _StackSampler:
         self._main = threading.main_thread().ident
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="stack-sampler")
+        self.cpu_s = 0.0  # the sampler thread's own CPU so far (part of the console process's CPU), s
 
     def start(self) -> None:
         self._thread.start()
@@ -847,7 +913,9 @@ class _StackSampler:
         sep = os.sep
         paper, pkg = f"{sep}kraken_tui{sep}paper{sep}", f"{sep}kraken_tui{sep}"
         ui_libs = (f"{sep}textual{sep}", f"{sep}rich{sep}")
+        t0 = time.thread_time()
         while not self._stop.wait(self.every_s):
+            self.cpu_s = time.thread_time() - t0
             frame = sys._current_frames().get(self._main)  # noqa: SLF001 (a bench's profiler)
             where = "loop"
             if frame is not None and frame.f_code.co_name == "select" and frame.f_code.co_filename.endswith(
@@ -944,6 +1012,12 @@ def main() -> None:
     ap.add_argument("--timeframe", default="5m", choices=["1m", "5m", "15m", "1h", "4h"],
                     help="real mode: the strategy's candle timeframe (default 5m; candles close --speed times "
                          "faster than on a live market)")
+    ap.add_argument("--ws-read-batch-ms", type=float, default=None, metavar="MS",
+                    help="real mode, feed in its own process: the WS client's read hold ([client] ws_read_batch_ms; "
+                         "default: the config's default; 0 = every frame read as it arrives)")
+    ap.add_argument("--ab-read-hold", action="store_true",
+                    help="real mode, feed in its own process: over the lag window, the WS client's read hold off and "
+                         "on in alternating 1 s slices; prints the console's CPU per message on each side")
     ap.add_argument("--feed", choices=["process", "in-process"], default="process",
                     help="real mode: the market and the exchange in their own process (kraken-tui sim, the "
                          "console in live mode against it, as against Kraken; default) or inside the console's "

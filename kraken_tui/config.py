@@ -147,6 +147,11 @@ class ClientConfig(_Section):
     """A subscribed feed silent this long is reported stale, seconds."""
     reconnect_max_backoff_s: float = Field(default=30.0, gt=0)
     """Upper bound of the WebSocket reconnect backoff, seconds (with jitter)."""
+    ws_read_batch_ms: float = Field(default=3.0, ge=0, le=50)
+    """After the WebSocket client reads, it leaves the socket unread this long, milliseconds, so that the frames
+    arriving meanwhile are read and decoded in one wake-up of the process; a message waits at most this long.
+    At thousands of messages a second this saves about half of the receive path's CPU. 0 = read every frame as
+    it arrives."""
 
 
 class PaperConfig(_Section):

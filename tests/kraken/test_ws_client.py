@@ -321,3 +321,52 @@ async def test_unanswered_challenge_is_an_alert_then_reconnect(fake):
         await next_of(client, Reconnected)
         await next_of(client, FillsEvent)  # retried on the new connection
         assert fake.auth_failures == []
+
+
+T0_MS = 1_700_000_000_000
+
+
+async def _reads_for_a_paced_stream(fake, batch_ms: float, n: int = 40, gap_s: float = 0.01) -> tuple[int, list]:
+    """The client's socket reads (``data_received`` calls) while the server sends ``n`` ticker frames
+    ``gap_s`` apart, and the tickers' numbers (their time less ``T0_MS``) in the order the client emitted them."""
+    cfg = CFG.model_copy(update={"ws_read_batch_ms": batch_ms})
+    reads = 0
+    async with KrakenWsClient(fake.url, None, config=cfg) as client:
+        await next_of(client, Connected)
+        conn = client._ws
+        assert conn is not None and hasattr(conn.recv_messages, "paused")  # the library's flow-control flag
+        received = conn.data_received
+
+        def counted(data: bytes) -> None:
+            nonlocal reads
+            reads += 1
+            received(data)
+
+        conn.data_received = counted  # type: ignore[method-assign]
+        for i in range(n):
+            await fake.send({"feed": "ticker", "product_id": "PI_XBTUSD", "bid": 1.0, "ask": 2.0,
+                             "markPrice": 1.5, "time": T0_MS + i})
+            await asyncio.sleep(gap_s)
+        seen: list = []
+        while len([e for e in seen if isinstance(e, TickerEvent)]) < n:
+            await next_of(client, TickerEvent, seen=seen)
+    return reads, [e.ticker.ts_ms - T0_MS for e in seen if isinstance(e, TickerEvent)]
+
+
+async def test_read_hold_reads_a_paced_stream_in_batches(fake):
+    reads, seqs = await _reads_for_a_paced_stream(fake, batch_ms=80)
+    assert seqs == list(range(40))  # every frame, in order
+    assert reads <= 15  # 40 frames over ~0.4 s read in holds of 80 ms, not one read per frame
+
+
+async def test_no_read_hold_reads_each_frame_as_it_arrives(fake):
+    reads, seqs = await _reads_for_a_paced_stream(fake, batch_ms=0)
+    assert seqs == list(range(40))
+    assert reads >= 30
+
+
+async def test_compression_is_offered_and_the_server_decides(fake):
+    async with KrakenWsClient(fake.url, None, config=CFG) as client:
+        await next_of(client, Connected)
+        assert client._ws is not None
+        assert [e.name for e in client._ws.protocol.extensions] == ["permessage-deflate"]

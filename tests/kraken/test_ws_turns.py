@@ -17,7 +17,7 @@ from kraken_tui.engine.core import Engine
 from kraken_tui.kraken import ws as ws_module
 from kraken_tui.kraken.ws import KrakenWsClient
 from kraken_tui.kraken.ws_events import TradeEvent
-from kraken_tui.kraken.ws_turns import TurnBudget
+from kraken_tui.kraken.ws_turns import ReadHold, TurnBudget
 
 CFG = ClientConfig(ws_ping_interval_s=5, ws_stale_after_s=60, reconnect_max_backoff_s=0.05, timeout_s=2)
 BURST = 3_000
@@ -180,3 +180,59 @@ async def test_ws_client_decodes_a_burst_over_several_turns(monkeypatch):
     trades = [e.trade.ts_ms for e in got if isinstance(e, TradeEvent)]
     assert trades == [trade["time"] + i for i in range(BURST)]  # every frame, in order
     assert max(gaps) <= ws_module.FRAMES_PER_TURN + 1  # another task got the loop within one turn's share
+
+
+class _Transport:
+    """The reading switch of an asyncio transport, with every call recorded."""
+
+    def __init__(self) -> None:
+        self.reading = True
+        self.calls: list[str] = []
+
+    def is_reading(self) -> bool:
+        return self.reading
+
+    def pause_reading(self) -> None:
+        self.calls.append("pause")
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.calls.append("resume")
+        self.reading = True
+
+
+async def test_read_hold_pauses_once_per_hold_and_resumes_when_it_ends():
+    t = _Transport()
+    hold = ReadHold(t, 0.02, lambda: True)
+    hold.frame_read()
+    hold.frame_read()  # a second frame of the same wake-up: no second hold
+    assert t.calls == ["pause"] and not t.reading and hold.holding
+    await asyncio.sleep(0.05)
+    assert t.calls == ["pause", "resume"] and t.reading and not hold.holding
+    hold.frame_read()  # the next wake-up holds again
+    assert t.calls == ["pause", "resume", "pause"]
+    hold.release()  # the frame loop ends: reading resumes at once, and the hold's timer is gone
+    assert t.calls == ["pause", "resume", "pause", "resume"] and not hold.holding
+    await asyncio.sleep(0.05)
+    assert t.calls == ["pause", "resume", "pause", "resume"]
+    hold.release()  # no hold running: nothing to do
+    assert t.calls == ["pause", "resume", "pause", "resume"]
+
+
+async def test_read_hold_repauses_and_leaves_the_library_pause_alone():
+    t = _Transport()
+    library_paused = False
+    hold = ReadHold(t, 0.02, lambda: not library_paused)
+    hold.frame_read()
+    t.resume_reading()  # the library's own flow control resumed within the hold
+    hold.frame_read()
+    assert t.calls == ["pause", "resume", "pause"] and not t.reading  # the hold keeps the socket unread
+    library_paused = True  # the library paused reading itself: its resume, not the hold's
+    await asyncio.sleep(0.05)
+    assert t.calls == ["pause", "resume", "pause"] and not t.reading
+
+
+def test_read_hold_rejects_bad_holds():
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match="ReadHold"):
+            ReadHold(_Transport(), bad, lambda: True)

@@ -65,3 +65,33 @@ async def test_a_flatten_firing_holds_the_ticks(make_app, clock):
         assert not app.operator.quiet and app._batch_count == 0
         engine.release_flatten()
         await app.workers.wait_for_complete()
+
+
+async def test_a_tick_with_nothing_changed_leaves_the_subtitled_panels_alone(make_app, monkeypatch):
+    from kraken_tui.ui.widgets.events import EventsPanel
+    from kraken_tui.ui.widgets.market import MarketPanel
+    from kraken_tui.ui.widgets.orders import OrdersPanel
+    from kraken_tui.ui.widgets.positions import PositionsPanel
+
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.refresh_now()
+        await pilot.pause()
+        panels = [app.dashboard.query_one(cls) for cls in (OrdersPanel, PositionsPanel, MarketPanel, EventsPanel)]
+        subtitles = [p.border_subtitle for p in panels]
+        assert subtitles[0] and subtitles[1]  # the fake engine has orders and positions: "N open"
+        repaints: list[str] = []
+        for p in panels:
+            orig, name = p.refresh, type(p).__name__
+
+            def counted(*a, _orig=orig, _name=name, **k):
+                repaints.append(_name)
+                return _orig(*a, **k)
+
+            monkeypatch.setattr(p, "refresh", counted)
+        for _ in range(3):
+            app.refresh_now()
+        assert repaints == []  # the same subtitle is not assigned again (textual repaints on every assignment)
+        assert [p.border_subtitle for p in panels] == subtitles

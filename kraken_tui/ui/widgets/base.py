@@ -1,8 +1,8 @@
 """The base of every dashboard panel and the per-tick ``Frame`` they draw from.
 
 Owns: ``Frame`` (one engine snapshot, the wall clock and the palette, handed to every panel on each
-refresh tick), ``Panel`` (a bordered container with a title, a page number for small terminals,
-and ``show(frame)``) and ``update_text``: a panel's text redrawn in place, without the screen's layout pass
+refresh tick), ``Panel`` (a bordered container with a title, a subtitle set only when it changes, a page number
+for small terminals, and ``show(frame)``) and ``update_text``: a panel's text redrawn in place, without the screen's layout pass
 (which re-renders every panel) unless its height changes.
 Must not import: the engine's internals (only ``engine.facade``), the journal.
 """
@@ -47,6 +47,14 @@ class Panel(Vertical):
     def __init__(self, title: str, *, id: str) -> None:
         super().__init__(id=id, classes="panel")
         self.border_title = title
+        self._subtitle_text: str | None = None
+
+    def set_subtitle(self, text: str) -> None:
+        """Set the border's subtitle (console markup). Textual repaints the whole panel on every assignment,
+        even of the same text, so an unchanged subtitle is not assigned again."""
+        if text != self._subtitle_text:
+            self._subtitle_text = text
+            self.border_subtitle = text
 
     def show(self, frame: Frame) -> None:
         """Draw ``frame`` (called at [ui] refresh_hz inside ``App.batch_update``)."""

@@ -209,7 +209,7 @@ class EventsPanel(Panel):
             parts.append(SEVERITY_FILTERS[self.severity_step][0])
         if self.search:
             parts.append(f"/{self.search}")
-        self.border_subtitle = "  ".join(parts)
+        self.set_subtitle("  ".join(parts))
 
     def matches(self, e: EngineEvent) -> bool:
         """True when ``e`` passes the severity filter and the search."""

@@ -216,7 +216,7 @@ class MarketPanel(Panel):
             self._last = text
         # the table form has a header line above the symbols' rows; the compact form does not
         full = bool(frame.snap.markets) and text.plain.startswith(FULL_COLUMNS[0][0])
-        self.border_subtitle = market_note(frame.snap, full)
+        self.set_subtitle(market_note(frame.snap, full))
 
     def plain(self) -> str:
         """What the panel shows, as plain text."""

@@ -61,4 +61,4 @@ class OrdersPanel(Panel):
         table = self.query_one(KeyedTable)
         compact = table.variant > 0
         table.sync([(o.order_id, order_cells(o, frame.palette, compact)) for o in orders], force=frame.force)
-        self.border_subtitle = f"{len(orders)} open" if orders else "none"
+        self.set_subtitle(f"{len(orders)} open" if orders else "none")

@@ -82,5 +82,5 @@ class PositionsPanel(Panel):
         table.sync([(p.symbol, position_cells(p, frame.palette, compact)) for p in positions], force=frame.force)
         self.query_one("#positions-empty").display = not positions
         external = sum(1 for p in positions if p.external)
-        self.border_subtitle = (f"{len(positions)} open" + (f", {external} EXTERNAL" if external else "")
-                                if positions else "")
+        self.set_subtitle(f"{len(positions)} open" + (f", {external} EXTERNAL" if external else "")
+                          if positions else "")
