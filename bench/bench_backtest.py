@@ -280,6 +280,7 @@ def budget(path: Path, kernel_cpu: float, trades: int, startup_cpu: float | None
     found, decisions, risk gate, fills, trades: the events kernel's CPU minus indicators and signals) and that
     per closed trade. Shares are of the whole-process one-process CPU; what is left is report and exit."""
     from kraken_tui.backtest.data import open_candles
+    from kraken_tui.domain.candle_columns import hlc_arrays
     from kraken_tui.engine.indicators import ATR
     from kraken_tui.engine.signals import BuilderMarketView
     from kraken_tui.engine.strategies import build_strategy
@@ -294,7 +295,7 @@ def budget(path: Path, kernel_cpu: float, trades: int, startup_cpu: float | None
     atr, view = ATR(14), BuilderMarketView()
     c0 = _cpu_self()
     for cols in chunks:
-        atr.update_many(cols[2], cols[3], cols[4])
+        atr.update_many(cols[2], cols[3], cols[4], hlc_arrays(cols))
         strat.on_candles("PF_XBTUSD", stream.timeframe, cols, view)  # type: ignore[attr-defined]
     ind = _cpu_self() - c0
     book = kernel_cpu - ind

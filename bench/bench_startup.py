@@ -5,7 +5,7 @@ of the child, ``os.wait4``) next to ``python -c pass`` measured in the same run:
 
 - ``kraken-tui --version`` (argument parsing only);
 - ``kraken-tui backtest --candles TINY`` (50 one-minute candles, default strategy, text report with charts) and
-  the same with ``--json``;
+  the same with ``--json``, and with ``--json --config FILE`` (a two-line config file: the config validator is built);
 - ``kraken-tui ctl status`` with no running instance (exit 2, the path every ``ctl`` word starts on);
 - ``kraken-tui journal summary --since ISO`` on a journal of ``--trades`` round trips (default 1,000).
 
@@ -41,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.background_load import BackgroundLoad, add_option  # noqa: E402
 
-WALL_TARGET_MS = {"backtest": 300.0, "backtest --json": 300.0, "ctl status": 300.0, "journal summary --since": 100.0}
+WALL_TARGET_MS = {"backtest": 300.0, "backtest --json": 300.0, "backtest --json --config": 300.0, "ctl status": 300.0,
+                  "journal summary --since": 100.0}
 
 
 def _tiny_candles(path: Path, n: int = 50) -> None:
@@ -91,7 +92,7 @@ def _once(cmd: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple[flo
     return wall, ru
 
 
-def _commands(tiny: Path, journal: Path) -> list[tuple[str, list[str], tuple[int, ...]]]:
+def _commands(tiny: Path, journal: Path, config: Path) -> list[tuple[str, list[str], tuple[int, ...]]]:
     py = sys.executable
     kt = [py, "-m", "kraken_tui"]
     return [
@@ -99,6 +100,8 @@ def _commands(tiny: Path, journal: Path) -> list[tuple[str, list[str], tuple[int
         ("--version", [*kt, "--version"], (0,)),
         ("backtest", [*kt, "backtest", "--candles", str(tiny), "--symbol", "PF_XBTUSD"], (0,)),
         ("backtest --json", [*kt, "backtest", "--candles", str(tiny), "--symbol", "PF_XBTUSD", "--json"], (0,)),
+        ("backtest --json --config", [*kt, "backtest", "--config", str(config), "--candles", str(tiny), "--symbol",
+                                      "PF_XBTUSD", "--json"], (0,)),
         ("ctl status", [*kt, "ctl", "status"], (2,)),
         ("journal summary --since", [*kt, "journal", "--journal", str(journal), "summary", "--since", "2024-07-01"],
          (0,)),
@@ -136,13 +139,14 @@ def main() -> None:
 def _run(a: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="kt-startup-") as d:
         tmp = Path(d)
-        tiny, journal = tmp / "tiny.csv", tmp / "journal.sqlite"
+        tiny, journal, config = tmp / "tiny.csv", tmp / "journal.sqlite", tmp / "config.toml"
         _tiny_candles(tiny)
+        config.write_text('[general]\nmode = "paper"\n')
         _journal(journal, a.trades)
         here = Path(__file__).resolve().parents[1]
         env = _env(tmp, here)
         other = _env(tmp, a.against.resolve()) if a.against else None
-        cmds = _commands(tiny, journal)
+        cmds = _commands(tiny, journal, config)
         if a.importtime:
             name = {"backtest": "backtest", "ctl": "ctl status", "journal": "journal summary --since"}[a.importtime]
             _, cmd, _ = next(c for c in cmds if c[0] == name)

@@ -173,3 +173,47 @@ def test_default_config_sections_are_fresh_objects():
     one.strategy.symbols.append("PF_TESTUSD")
     one.keymap["pause"] = "p"
     assert "PF_TESTUSD" not in two.strategy.symbols and two.keymap == {}
+
+
+def _run_python(code: str, plugins_env: str | None) -> str:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if plugins_env is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = plugins_env
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return proc.stdout.strip()
+
+
+_PLUGIN_PROBE = (
+    "import os, sys\n"
+    "from pathlib import Path\n"
+    "from kraken_tui.config import load_config\n"
+    "p = Path({path!r})\n"
+    "cfg = load_config(p)\n"
+    "print(cfg.general.mode, 'importlib.metadata' in sys.modules, type(sys.modules['pydantic.plugin._loader']).__name__,"
+    " getattr(sys.modules['pydantic.plugin._loader'], '__file__', None) is not None)\n"
+    "os.environ.pop('PYDANTIC_DISABLE_PLUGINS', None)\n"
+    "loader = sys.modules['pydantic.plugin._loader']\n"
+    "print(list(loader.get_plugins()), loader.PYDANTIC_ENTRY_POINT_GROUP,"
+    " sys.modules['pydantic.plugin._loader'].__file__.endswith('_loader.py'))\n"
+)
+
+
+@pytest.mark.parametrize("plugins_env", ["__all__", "1", "true"])
+def test_config_file_with_plugins_off_skips_the_plugin_loader(tmp_path, plugins_env):
+    path = tmp_path / "c.toml"
+    path.write_text('[general]\nmode = "paper"\n')
+    first, second = _run_python(_PLUGIN_PROBE.format(path=str(path)), plugins_env).splitlines()
+    assert first == "paper False module False"  # validated, through the stand-in, no importlib.metadata
+    # plugins switched on afterwards: the stand-in hands over to pydantic's loader (no plugin installed here)
+    assert second == "[] pydantic True"
+
+
+@pytest.mark.parametrize("plugins_env", [None, "", "some_plugin"])
+def test_config_file_with_plugins_on_uses_pydantics_loader(tmp_path, plugins_env):
+    path = tmp_path / "c.toml"
+    path.write_text('[general]\nmode = "paper"\n')
+    first, _ = _run_python(_PLUGIN_PROBE.format(path=str(path)), plugins_env).splitlines()
+    assert first == "paper True module True"

@@ -54,6 +54,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from kraken_tui.domain.candle_columns import column_arrays
 from kraken_tui.errors import KrakenTuiError
 from kraken_tui.paper.sources.candle_csv import Columns
 
@@ -186,6 +187,7 @@ def _reader(r: Any, w: Any, reopen: Reopen, spec: Spec) -> None:
     try:
         try:
             from kraken_tui.backtest.data import open_candles
+            from kraken_tui.domain.candle_columns import hlc_arrays
             from kraken_tui.engine.indicators import ATR
             from kraken_tui.engine.signals import BuilderMarketView
             from kraken_tui.engine.strategies import build_strategy
@@ -197,7 +199,7 @@ def _reader(r: Any, w: Any, reopen: Reopen, spec: Spec) -> None:
             batch = getattr(strategy, "on_candles", None) if batch_on else None
             view = BuilderMarketView()
             while (cols := rows.take()) is not None:
-                atrs = atr.update_many(cols[2], cols[3], cols[4])
+                atrs = atr.update_many(cols[2], cols[3], cols[4], hlc_arrays(cols))
                 sigs = None
                 if batch is not None:
                     sigs = [(i, sg.symbol, sg.side.value, sg.confidence, sg.reason, sg.features, sg.ts_ms,
@@ -222,6 +224,9 @@ def _pack(cols: Columns) -> tuple[Any, ...]:
     """Columns as (int64 times, 5 x n float64) arrays when that round-trips exactly (int times, float prices),
     else the lists themselves."""
     _np = _numpy()
+    arrays = column_arrays(cols)
+    if _np is not None and arrays is not None:  # the reader's own arrays: int64 times, float64 prices, exactly
+        return ("np", arrays[0], _np.stack(arrays[1:]))
     if _np is not None and set(map(type, cols[0])) == {int} and all(set(map(type, c)) == {float} for c in cols[1:]):
         ts = cols[0]
         if -(1 << 63) <= min(ts) and max(ts) < (1 << 63):

@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
 from kraken_tui.domain import ZERO, Candle
+from kraken_tui.domain.candle_columns import hlc_arrays
 from kraken_tui.domain.money import settlement_currency, to_usd, unrealized_pnl
 from kraken_tui.domain.timeunits import HOUR_MS
 from kraken_tui.engine.candles import CandleBuilder
@@ -285,7 +286,7 @@ class Backtest:
         batch = self._batch
         assert batch is not None  # the event kernel is chosen only with a batch signal path
         if pre is None:
-            atrs: list[float | None] = self.atr.update_many(h_l, lo_l, c_l)
+            atrs: list[float | None] = self.atr.update_many(h_l, lo_l, c_l, hlc_arrays(cols))
             sigs: dict[int, Signal] = dict(batch(self.symbol, self.s.timeframe, cols, self.view))
         else:
             atrs, sigs = pre[1], pre[0] or {}
@@ -389,7 +390,7 @@ class Backtest:
         view = self.view
         batch = self._batch
         if pre is None:
-            atrs = self.atr.update_many(h_l, lo_l, c_l)
+            atrs = self.atr.update_many(h_l, lo_l, c_l, hlc_arrays(cols))
             sigs: dict[int, Signal] = dict(batch(symbol, tf, cols, view)) if batch is not None else {}
         else:
             atrs, sigs = pre[1], (pre[0] or {}) if batch is not None else {}

@@ -90,8 +90,8 @@ def sma_steady_py(total: float, window: Sequence[float], xs: Sequence[float], pe
 
 def true_ranges(highs: Sequence[float], lows: Sequence[float], prevs: Sequence[float]) -> list[float] | None:
     """``[max(h - l, abs(p - h), abs(p - l)) ...]`` over equal-length columns (USD, ``prevs`` = previous
-    closes), or None when the result holds a NaN (the caller then runs its Python path, whose ``max`` treats
-    NaN differently)."""
+    closes; lists or float64 arrays, an array used without a copy), or None when the result holds a NaN (the
+    caller then runs its Python path, whose ``max`` treats NaN differently)."""
     np = _state["np"]
     h = np.asarray(highs, dtype=np.float64)
     lo = np.asarray(lows, dtype=np.float64)

@@ -137,8 +137,19 @@ def initial_stop_price(cfg: ExitsConfig, instrument: Instrument, side: PositionS
     """
     if entry_price <= 0:
         raise ValueError(f"entry price must be > 0, got {entry_price}")
-    pct = Decimal(str(cfg.stop_loss_pct)) / _HUNDRED
+    x = cfg.stop_loss_pct
+    pct = _STOP_FRACTIONS.get(x) if x.__class__ is float else None  # memoised: this runs on every entry
+    if pct is None:
+        pct = Decimal(str(x)) / _HUNDRED
+        if x.__class__ is float and x and len(_STOP_FRACTIONS) < 256:
+            _STOP_FRACTIONS[x] = pct
     return round_stop(instrument, side, entry_price * (1 - side.sign * pct))
+
+
+_STOP_FRACTIONS: dict[float, Decimal] = {}
+"""``initial_stop_price``'s ``Decimal(str(stop_loss_pct)) / 100`` by ``stop_loss_pct`` for non-zero floats (keyed
+on the value, so a changed config is safe; an int or 0.0 is not memoised, their texts differ; at most 256
+entries)."""
 
 
 class PositionExits:

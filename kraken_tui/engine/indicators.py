@@ -361,10 +361,15 @@ class ATR(_Indicator):
         self.value = (self.value * (n - 1) + tr) / n
         return self.value
 
-    def update_many(self, highs: list[float], lows: list[float], closes: list[float]) -> list[float | None]:
+    def update_many(self, highs: list[float], lows: list[float], closes: list[float],
+                    arrays: tuple[Any, Any, Any] | None = None) -> list[float | None]:
         """``[self.update(Candle(.., h, l, c, ..)) for ...]`` over equal-length columns (USD), with the same
         float operations: true ranges by C-level ``map`` or numpy (engine.batch_np; ``max`` keeps the first of
-        equals, as ``update``), Wilder's recurrence in one comprehension."""
+        equals, as ``update``), Wilder's recurrence in one comprehension.
+
+        ``arrays``: the same three columns as float64 arrays (``(high, low, close)``, equal element for element,
+        e.g. ``domain.candle_columns.ArrayColumns.arrays[2:5]``), which the numpy path then uses as they are
+        instead of converting the lists; the result is the same."""
         m = len(closes)
         if not m:
             return []
@@ -373,9 +378,20 @@ class ATR(_Indicator):
         if prev is None:
             out.append(None)
             start = 1
-        prevs = closes[start - 1:m - 1] if prev is None else [prev, *closes[:m - 1]]
-        hs, ls = (highs[1:], lows[1:]) if start else (highs, lows)
-        trs = true_ranges(hs, ls, prevs) if m >= MIN_BATCH and numpy_or_none() is not None else None
+        np = numpy_or_none() if m >= MIN_BATCH else None
+        trs: list[float] | None
+        if np is not None and arrays is not None:
+            h_a, lo_a, c_a = arrays
+            p_a = c_a[:m - 1] if prev is None else np.concatenate(((prev,), c_a[:m - 1]))
+            trs = true_ranges(h_a[1:], lo_a[1:], p_a) if start else true_ranges(h_a, lo_a, p_a)
+            hs = ls = prevs = closes  # unused unless a NaN sends this chunk through the map below
+            if trs is None:
+                prevs = closes[start - 1:m - 1] if prev is None else [prev, *closes[:m - 1]]
+                hs, ls = (highs[1:], lows[1:]) if start else (highs, lows)
+        else:
+            prevs = closes[start - 1:m - 1] if prev is None else [prev, *closes[:m - 1]]
+            hs, ls = (highs[1:], lows[1:]) if start else (highs, lows)
+            trs = true_ranges(hs, ls, prevs) if np is not None else None
         it = iter(trs if trs is not None else map(
             max, map(sub, hs, ls), map(abs, map(sub, prevs, hs)), map(abs, map(sub, prevs, ls))))
         n, nf, n1 = self.period, float(self.period), float(self.period - 1)  # x / 14 == x / 14.0 exactly

@@ -126,3 +126,22 @@ def test_run_from_chunks_equals_run_from_plain_rows_and_in_pieces(shared_data, s
     assert ra.candles == rb.candles == rc.candles > 400
     assert ra.fingerprint == rb.fingerprint == rc.fingerprint
     assert ra.rows == rb.rows == rc.rows and ra.curve == rb.curve == rc.curve
+
+
+@pytest.mark.parametrize("case", ["charts", "reordered"])
+def test_fast_path_chunks_carry_arrays_equal_to_their_lists(tmp_path, small_blocks, case):
+    from kraken_tui.domain.candle_columns import ArrayColumns
+
+    pytest.importorskip("numpy")  # loaded: small blocks take the numpy path (candle_csv.NP_MIN_BYTES)
+    text = _body(300)
+    head = "time,open,high,low,close,volume\n"
+    if case == "reordered":
+        head = "volume,close,low,high,open,time\n"
+        text = "".join(",".join(reversed(ln.split(","))) + "\n" for ln in text.splitlines())
+    chunks = list(csv_chunks(_write(tmp_path, head + text), True))
+    fast = [c for c in chunks if type(c) is ArrayColumns]
+    assert len(fast) > 1, [type(c) for c in chunks]
+    # every chunk's arrays are its own, equal to its lists
+    for c in fast:
+        assert [a.tolist() for a in c.arrays] == list(c)
+        assert str(c.arrays[0].dtype) == "int64" and all(str(a.dtype) == "float64" for a in c.arrays[1:])

@@ -259,3 +259,25 @@ def test_initial_stop_is_conservative_and_within_a_tick(side, entry, pct):
     assert stop % HALF.tick_size == 0
     # a long's stop is never above the intended price, a short's never below; off by less than a tick
     assert 0 <= side.sign * (intended - stop) < HALF.tick_size
+
+
+def test_initial_stop_price_hand_examples_across_configs_in_turn():
+    # long 100000 at 2.5% -> 97500; short 100000 at 2.5% -> 102500; long 100000.5 at 1.25% on the 0.5 tick:
+    # 100000.5 x 0.9875 = 98750.49375 -> floor to 0.5 = 98750.0; short: x 1.0125 = 101250.50625 -> ceil 101251;
+    # each config in turn, twice (memo by value)
+    for _ in range(2):
+        assert initial_stop_price(ExitsConfig(stop_loss_pct=2.5), XBT, LONG, D("100000")) == D("97500")
+        assert initial_stop_price(ExitsConfig(stop_loss_pct=2.5), XBT, SHORT, D("100000")) == D("102500")
+        assert initial_stop_price(ExitsConfig(stop_loss_pct=1.25), HALF, LONG, D("100000.5")) == D("98750.0")
+        assert initial_stop_price(ExitsConfig(stop_loss_pct=1.25), HALF, SHORT, D("100000.5")) == D("101251.0")
+
+
+@settings(max_examples=80, deadline=None)
+@given(pct=st.floats(0.01, 50.0, allow_nan=False), entry=st.integers(1_000, 200_000), long=st.booleans())
+def test_initial_stop_price_equals_the_formula_for_any_config(pct, entry, long):
+    side = LONG if long else SHORT
+    sign = 1 if long else -1
+    want = (D(entry) * (1 - sign * D(str(pct)) / 100) / D("0.5")).to_integral_value(
+        "ROUND_FLOOR" if long else "ROUND_CEILING") * D("0.5")
+    assert initial_stop_price(ExitsConfig(stop_loss_pct=pct), HALF, side, D(entry)) == want
+    assert initial_stop_price(ExitsConfig(stop_loss_pct=pct), HALF, side, D(entry)) == want  # memoised

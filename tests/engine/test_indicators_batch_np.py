@@ -177,3 +177,73 @@ def test_batch_signals_with_a_non_finite_feature_raise_like_on_candle():
         s._crosses("PF_XBTUSD", [5], [True], [math.inf], [1.0], [0.0] * 6, [0] * 6)  # noqa: SLF001
     with pytest.raises(ValueError, match="symbol"):
         s._crosses("", [5], [True], [2.0], [1.0], [0.0] * 6, [0] * 6)  # noqa: SLF001
+
+
+def _array_cols(rows):
+    """``ArrayColumns`` of ``rows`` (the candle reader's shape: int64 times, float64 prices)."""
+    from kraken_tui.domain.candle_columns import ArrayColumns
+
+    lists = tuple(list(c) for c in zip(*rows, strict=True))
+    return ArrayColumns(lists, (np.array(lists[0], dtype=np.int64),
+                                *(np.array(c, dtype=np.float64) for c in lists[1:])))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(data=walks(1500), atr_period=st.integers(2, 30), fast=st.integers(1, 12), gap=st.integers(1, 15))
+def test_atr_and_sma_cross_given_arrays_equal_one_bar_at_a_time(monkeypatch, data, atr_period, fast, gap):
+    # the numpy paths for every chunk (MIN_BATCH 1), fed the chunk's own arrays, across warm-up boundaries
+    from kraken_tui.domain.candle_columns import hlc_arrays
+    from kraken_tui.engine import indicators
+    from kraken_tui.engine.strategies import sma_cross
+
+    rows, cuts = data
+    with monkeypatch.context() as m:
+        m.setattr(indicators, "MIN_BATCH", 1)
+        m.setattr(sma_cross, "MIN_BATCH", 1)
+        old = batch_np.set_enabled(True)
+        try:
+            a, b = ATR(atr_period), ATR(atr_period)
+            one = [a.update(Candle(*r)) for r in rows]
+            s1 = build_strategy("sma_cross", {"fast": fast, "slow": fast + gap}, timeframe="1m")
+            s2 = build_strategy("sma_cross", {"fast": fast, "slow": fast + gap}, timeframe="1m")
+            sigs_one = _one_by_one(s1, rows)
+            many: list = []
+            sigs_many: list = []
+            for i, j in _chunks(len(rows), cuts):
+                cols = _array_cols(rows[i:j])
+                many += b.update_many(cols[2], cols[3], cols[4], hlc_arrays(cols))
+                sigs_many += [(i + k, sig) for k, sig in s2.on_candles("PF_XBTUSD", "1m", cols, None)]
+        finally:
+            batch_np.set_enabled(old)
+    assert many == one
+    assert (b.value, b._seed_sum, b._count, b._prev_close) == (  # noqa: SLF001
+        a.value, a._seed_sum, a._count, a._prev_close)  # noqa: SLF001
+    assert sigs_many == sigs_one
+
+
+def test_atr_given_arrays_with_nan_falls_back_to_pythons_max():
+    rows = [(i * 60_000, 10.0, 11.0 + i % 3, 9.0, 10.0 + i % 2, 1.0) for i in range(2000)]
+    rows[1500] = (1500 * 60_000, 10.0, math.nan, 9.0, 10.0, 1.0)
+    a, b = ATR(14), ATR(14)
+    one = [a.update(SimpleNamespace(high=r[2], low=r[3], close=r[4])) for r in rows]  # type: ignore[arg-type]
+    cols = _array_cols(rows)
+    many = b.update_many(cols[2], cols[3], cols[4], cols.arrays[2:5])
+    assert list(map(repr, many)) == list(map(repr, one))
+
+
+def test_array_columns_are_the_lists_and_pickle_with_their_arrays():
+    import pickle
+
+    from kraken_tui.domain.candle_columns import ArrayColumns, column_arrays, hlc_arrays
+
+    rows = [(60_000 * i, 1.0 + i, 2.0 + i, 0.5 + i, 1.5 + i, 3.0) for i in range(4)]
+    cols = _array_cols(rows)
+    assert cols == tuple(list(c) for c in zip(*rows, strict=True)) and len(cols) == 6
+    back = pickle.loads(pickle.dumps(cols))
+    assert type(back) is ArrayColumns and back == cols
+    assert [x.tolist() for x in back.arrays] == list(cols)
+    assert [x.tolist() for x in hlc_arrays(cols)] == [cols[2], cols[3], cols[4]]  # type: ignore[union-attr]
+    plain = tuple(cols)
+    assert column_arrays(plain) is None and hlc_arrays(plain) is None
+    with pytest.raises(ValueError):
+        ArrayColumns(plain[:5], cols.arrays)  # type: ignore[arg-type]

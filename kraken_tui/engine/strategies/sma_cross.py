@@ -17,6 +17,7 @@ from operator import and_, gt, lt, sub
 from typing import Any
 
 from kraken_tui.domain import Candle
+from kraken_tui.domain.candle_columns import column_arrays
 
 from ..batch_np import MIN_BATCH, cross_bars, numpy_or_none
 from ..indicators import SMA
@@ -100,7 +101,8 @@ class SmaCross(StrategyBase):
         ahead. SMAs via ``SMA.update_many`` (the same float operations); the cross test ``a[-2] < b[-2] and
         a[-1] > b[-1]`` via the differences ``d = a - b``: for IEEE floats ``a < b`` iff ``a - b < 0`` and
         ``a > b`` iff ``a - b > 0`` (a difference of unequal finite floats is never 0; NaN and inf compare the
-        same way on both sides), evaluated by C-level ``map``.
+        same way on both sides), evaluated by C-level ``map``. Columns that carry arrays
+        (``domain.candle_columns.ArrayColumns``) give the SMAs their closes array as it is.
         """
         if timeframe != self.timeframe:
             return []
@@ -109,7 +111,8 @@ class SmaCross(StrategyBase):
         m = len(closes)
         np = numpy_or_none() if m >= MIN_BATCH else None
         if np is not None:
-            arr = np.asarray(closes, dtype=np.float64)
+            arrays = column_arrays(cols)
+            arr = np.asarray(closes, dtype=np.float64) if arrays is None else arrays[4]
             jf, fa = st.fast.update_array(closes, arr)
             js, sa = st.slow.update_array(closes, arr)
             j0 = max(jf, js)  # first bar with both SMAs (they never go back to None)

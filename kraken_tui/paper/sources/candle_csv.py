@@ -38,6 +38,7 @@ from types import ModuleType
 from typing import Any
 
 from kraken_tui.domain import Candle
+from kraken_tui.domain.candle_columns import ArrayColumns
 from kraken_tui.errors import DataFileError
 
 _UNSET: Any = object()
@@ -287,7 +288,8 @@ class _Lines:
             raise _Slow  # the slow path stops exactly at the first bar at or after stop_ms
         self.prev = last
         self.lineno += int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))  # blank lines count too
-        return ts.tolist(), o.tolist(), h.tolist(), lo.tolist(), c.tolist(), v.tolist()
+        lists = (ts.tolist(), o.tolist(), h.tolist(), lo.tolist(), c.tolist(), v.tolist())
+        return ArrayColumns(lists, (ts, o, h, lo, c, v))
 
     def _fast_py(self, block: bytes) -> Columns:
         """``fast`` without numpy: ``map(int|float)`` per column, the rules with C-level loops."""
