@@ -11,12 +11,9 @@ The shipped ``config.toml`` at the repository root mirrors these defaults key by
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import stat
-import sys
-import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -512,47 +509,6 @@ def _read_config_text(path: Path) -> str:
     return raw.decode("utf-8")
 
 
-_PLUGINS_OFF = ("__all__", "1", "true")
-"""The values of ``PYDANTIC_DISABLE_PLUGINS`` that make pydantic use no plugin (pydantic.plugin._loader)."""
-_PLUGIN_LOADER = "pydantic.plugin._loader"
-
-
-def _skip_plugin_loader_import() -> None:
-    """Spare the first validator build the import of pydantic's plugin loader while plugins are off.
-
-    pydantic builds each validator through ``create_schema_validator``, which imports its plugin loader module
-    and calls ``get_plugins()``. With ``PYDANTIC_DISABLE_PLUGINS`` set to ``__all__``, ``1`` or ``true`` (the
-    CLI sets ``__all__`` unless the user set it) that call returns no plugin without scanning, but the module's
-    import still loads ``importlib.metadata`` (with ``email``, ``zipfile``, ``importlib.resources``: about 10-20
-    ms of a ``--config`` start-up). While that variable disables plugins and the loader is not yet imported, this
-    registers a stand-in under the loader's name: its ``get_plugins()`` returns ``()`` while plugins stay off
-    and otherwise, like any other attribute, comes from the real loader, imported on that first use. With
-    plugins on (variable unset, empty or a list of names) nothing is registered and pydantic works unchanged.
-    """
-    if os.environ.get("PYDANTIC_DISABLE_PLUGINS") not in _PLUGINS_OFF or _PLUGIN_LOADER in sys.modules:
-        return
-    stand_in = types.ModuleType(_PLUGIN_LOADER, "kraken_tui.config's stand-in for pydantic's plugin loader.")
-
-    def real_loader() -> Any:
-        if sys.modules.get(_PLUGIN_LOADER) is stand_in:
-            del sys.modules[_PLUGIN_LOADER]
-        return importlib.import_module(_PLUGIN_LOADER)
-
-    def get_plugins() -> Any:
-        if os.environ.get("PYDANTIC_DISABLE_PLUGINS") in _PLUGINS_OFF:
-            return ()
-        return real_loader().get_plugins()
-
-    def other_name(name: str) -> Any:
-        if name.startswith("__"):  # the import system's probes (``__path__``...): a plain module has none
-            raise AttributeError(name)
-        return getattr(real_loader(), name)
-
-    stand_in.get_plugins = get_plugins  # type: ignore[attr-defined]
-    stand_in.__getattr__ = other_name  # type: ignore[method-assign]
-    sys.modules[_PLUGIN_LOADER] = stand_in
-
-
 def load_config(explicit: Path | None = None) -> Config:
     """Find, read and validate the configuration.
 
@@ -585,7 +541,6 @@ def load_config(explicit: Path | None = None) -> Config:
             raise ConfigError("<file>", f"{path}:{line}", "UTF-8 text", source=str(path)) from None
         except OSError as exc:
             raise ConfigError("<file>", str(path), f"a readable file ({exc.strerror})") from None
-        _skip_plugin_loader_import()
         try:
             cfg = Config.model_validate(data)
         except ValidationError as exc:
@@ -635,7 +590,6 @@ def load_credentials(cfg: Config, env: Mapping[str, str] | None = None) -> Crede
         SecretsError: only one of the two variables is set, the key file is missing, unreadable,
             not mode 0600, or lacks a field. The message never contains a secret.
     """
-    _skip_plugin_loader_import()
     environ: Mapping[str, str] = os.environ if env is None else env
     key, secret = environ.get(ENV_API_KEY), environ.get(ENV_API_SECRET)
     if key or secret:

@@ -98,15 +98,3 @@ def test_the_compiled_build_switch_loads_no_import_machinery(tmp_path: Path) -> 
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
                           check=True)
     assert json.loads(proc.stdout) == [], proc.stdout
-
-
-def test_backtest_with_a_config_file_imports_no_plugin_loader(tmp_path: Path, shared_data) -> None:
-    """``--config`` builds the config validator; with plugins off (the CLI's default) pydantic's plugin loader,
-    and with it ``importlib.metadata``, is not imported (``config._skip_plugin_loader_import``)."""
-    candles = shared_data("kraken/pf_xbtusd_1m_2025-08.csv")
-    cfg = tmp_path / "config.toml"
-    cfg.write_text('[general]\nmode = "paper"\n')
-    code, mods = _imported(["backtest", "--config", str(cfg), "--candles", str(candles), "--symbol", "PF_XBTUSD",
-                            "--json"], tmp_path)
-    assert code == 0
-    assert "pydantic" in mods and "importlib.metadata" not in mods, mods
