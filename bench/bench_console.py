@@ -85,6 +85,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.background_load import BackgroundLoad  # noqa: E402
 from kraken_tui.config import Config  # noqa: E402
 from kraken_tui.engine.operator import TransitionSource  # noqa: E402
 from kraken_tui.ui.app import KrakenApp  # noqa: E402
@@ -851,40 +852,6 @@ async def _measure(args: argparse.Namespace, probe: _Probe, cfg: Config, opts: A
     print(f"  journal and log: {tmp}")
 
 
-class _BackgroundLoad:
-    """``n`` busy processes (pure Python CPU loops) running beside the bench, stopped (by their pid) on exit."""
-
-    def __init__(self, n: int) -> None:
-        self.n = max(0, n)
-        self.procs: list[Any] = []
-        self.load_start = self.load_end = (0.0, 0.0, 0.0)
-
-    def __enter__(self) -> _BackgroundLoad:
-        import subprocess
-
-        self.load_start = os.getloadavg()
-        for _ in range(self.n):
-            self.procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
-        if self.n:
-            print(f"started {self.n} busy process(es): pids {', '.join(str(p.pid) for p in self.procs)}")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.load_end = os.getloadavg()
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(5)
-            except Exception:  # noqa: BLE001 (a process that ignores SIGTERM)
-                proc.kill()
-
-    def describe(self) -> str:
-        a, b = self.load_start, self.load_end
-        return (f"{self.n} busy process(es) on {os.cpu_count()} cores; load average (1/5/15 min) "
-                f"{a[0]:.2f}/{a[1]:.2f}/{a[2]:.2f} at start, {b[0]:.2f}/{b[1]:.2f}/{b[2]:.2f} at the end")
-
-
 class _StackSampler:
     """Samples the main thread's stack every ``every_s`` from a daemon thread and files each sample under the
     innermost ``kraken_tui`` frame: ``feed`` (``kraken_tui/paper``), ``console`` (any other ``kraken_tui``
@@ -1026,7 +993,7 @@ def main() -> None:
     if not args.real:
         asyncio.run(_run(args.n))
         return
-    with _BackgroundLoad(args.background_load) as load:
+    with BackgroundLoad(args.background_load) as load:
         asyncio.run(_run_real(args))
     print(f"  background load: {load.describe()}")
 
