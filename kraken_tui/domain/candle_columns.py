@@ -45,7 +45,5 @@ def column_arrays(cols: Any) -> tuple[Any, Any, Any, Any, Any, Any] | None:
 def hlc_arrays(cols: Any) -> tuple[Any, Any, Any] | None:
     """``(high, low, close)`` float64 arrays of an ``ArrayColumns`` (what ``engine.indicators.ATR.update_many``
     takes as ``arrays``), else None."""
-    if type(cols) is not ArrayColumns:
-        return None
-    a = cols.arrays
-    return a[2], a[3], a[4]
+    a = column_arrays(cols)
+    return None if a is None else (a[2], a[3], a[4])

@@ -635,9 +635,8 @@ class EngineFlatten:
         """The exchange answered an entry or add of the order work in flight (wired to
         ``execution.Executor.exposure_answered``): a flatten waiting for that entry's position (step 3) looks at
         ``ExposureWork.exposure_fills`` now instead of at its next poll."""
-        wake = self._wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
+        if self._wake is not None:
+            _wake_up(self._wake)
 
     # ------------------------------------------------------------------ while flattening
     def owns_exits(self) -> bool:
